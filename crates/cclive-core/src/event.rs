@@ -1,0 +1,257 @@
+//! The domain events every source produces and the monitor folds.
+//!
+//! Sources speak different formats (stream-json from a wrapped child, transcript lines, hook
+//! payloads, OTLP); each is translated into these few events, so the rules of what a session is
+//! live in one place ([`crate::session`]). Events carry usage and metadata, never message
+//! content: they are stored and replayed, and transcripts hold users' code and secrets. The one
+//! exception is a short prompt preview, truncated at the source.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::SessionId;
+use crate::usage::Tokens;
+
+/// Longest prompt preview kept, in characters.
+pub const PROMPT_PREVIEW_CHARS: usize = 120;
+
+/// One thing that happened to one session, at one time.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The session it happened to.
+    pub session_id: SessionId,
+    /// When it happened (UTC).
+    pub at: Timestamp,
+    /// What happened.
+    #[serde(flatten)]
+    pub kind: EventKind,
+}
+
+impl Event {
+    /// An event of `kind` for `session_id` at `at`.
+    pub fn new(session_id: SessionId, at: Timestamp, kind: EventKind) -> Self {
+        Self { session_id, at, kind }
+    }
+}
+
+/// How Claude Code was run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// `claude -p`: one prompt, then exit.
+    Print,
+    /// The interactive terminal UI.
+    #[default]
+    Interactive,
+}
+
+/// What happened. New variants are added as sources learn more; match with a wildcard arm.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum EventKind {
+    /// A session began (a wrapped child was spawned, or a source first saw it).
+    SessionStarted {
+        /// Print or interactive.
+        mode: Mode,
+        /// The command line, as the user typed it after `cclive run --`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        command: Option<String>,
+        /// Working directory of the claude process.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
+        /// The project the user filed it under (`--project-path`), else the cwd.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project_path: Option<String>,
+        /// A user-chosen label (`--session-type`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        session_type: Option<String>,
+        /// What saw it: `wrapper`, `transcript`, `hook`, …
+        source: String,
+    },
+    /// Claude Code announced itself (stream-json `system/init`).
+    Init {
+        /// Claude Code's own session id (differs from ours only on `--resume`).
+        claude_session_id: String,
+        /// The main model.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        /// Claude Code's cwd.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cwd: Option<String>,
+        /// Claude Code's version, when it says.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        claude_version: Option<String>,
+    },
+    /// The user submitted a prompt: a new turn begins.
+    PromptSubmitted {
+        /// The first [`PROMPT_PREVIEW_CHARS`] characters, when the source has it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        preview: Option<String>,
+    },
+    /// An API request was sent; a response is streaming until the matching usage arrives.
+    ApiRequest {
+        /// The API message id, once known (stream-json `message_start`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message_id: Option<String>,
+    },
+    /// Usage of one API response. The same response may be reported many times (streaming
+    /// snapshots, one line per content block, several sources); it counts once, as the
+    /// field-wise maximum of every report under the same key.
+    Usage {
+        /// Dedupe key: message id, plus the request id when known.
+        key: String,
+        /// The model that answered.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        /// The tokens as reported by this report.
+        tokens: Tokens,
+        /// True when this report is known to carry the response's final usage.
+        #[serde(default)]
+        is_final: bool,
+        /// True for a sub-agent's response.
+        #[serde(default)]
+        sidechain: bool,
+    },
+    /// An API response finished streaming (used for live API time).
+    ApiResponseDone {
+        /// The API message id.
+        message_id: String,
+        /// Milliseconds from request to the end of the stream, when measured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+    },
+    /// The model asked for a tool.
+    ToolUse {
+        /// `toolu_…` id.
+        tool_use_id: String,
+        /// Tool name (`Bash`, `Write`, …).
+        name: String,
+        /// True inside a sub-agent.
+        #[serde(default)]
+        sidechain: bool,
+    },
+    /// A tool finished.
+    ToolResult {
+        /// The matching `toolu_…` id.
+        tool_use_id: String,
+        /// True when the tool reported an error.
+        is_error: bool,
+        /// How long it ran, when the source knows.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        /// True inside a sub-agent.
+        #[serde(default)]
+        sidechain: bool,
+    },
+    /// Claude Code is retrying a failed API call.
+    ApiRetry {
+        /// Attempt number.
+        attempt: u32,
+        /// HTTP status of the failure, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error_status: Option<u16>,
+        /// Error class (`server_error`, `overloaded`, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// Claude Code's own final accounting (stream-json `result`). Its numbers win over ours.
+    Result {
+        /// True when the run failed (note: the subtype says "success" even then).
+        is_error: bool,
+        /// Claude Code's total cost.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        total_cost_usd: Option<f64>,
+        /// Wall time Claude Code measured.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        /// Time spent in API calls.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_api_ms: Option<u64>,
+        /// Claude Code's turn count.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        num_turns: Option<u64>,
+        /// Whole-session tokens (`modelUsage` summed), when Claude Code gave them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens: Option<Tokens>,
+        /// Main model per `modelUsage` (the one with the highest cost).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        /// The error text when `is_error`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The user (or a signal) interrupted the session.
+    Interrupted {
+        /// Which signal, e.g. `SIGINT`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<String>,
+    },
+    /// The claude process ended.
+    ProcessExited {
+        /// Exit code, when it exited normally.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        code: Option<i32>,
+        /// Signal number, when a signal killed it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signal: Option<i32>,
+    },
+    /// A source could not read some input (a garbage or truncated line). Counted, never fatal.
+    InputError {
+        /// Which source (`stream-json`, a file path, …).
+        source: String,
+        /// What was wrong, without the offending content.
+        message: String,
+    },
+    /// A record type cclive does not know yet. Counted and otherwise ignored.
+    UnknownRecord {
+        /// The record's `type` (and `subtype`), as written.
+        record_type: String,
+    },
+    /// An event type written by a newer cclive; ignored.
+    #[serde(other)]
+    Other,
+}
+
+/// Shortens a prompt to a preview: the first [`PROMPT_PREVIEW_CHARS`] characters, on one line.
+pub fn prompt_preview(prompt: &str) -> String {
+    let one_line: String = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut chars = one_line.chars();
+    let head: String = chars.by_ref().take(PROMPT_PREVIEW_CHARS).collect();
+    if chars.next().is_some() { format!("{head}…") } else { head }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_as_tagged_json() {
+        let e = Event::new(
+            SessionId::new("s1"),
+            "2026-11-25T12:00:00Z".parse().unwrap(),
+            EventKind::ToolUse { tool_use_id: "toolu_1".into(), name: "Bash".into(), sidechain: false },
+        );
+        let json = serde_json::to_value(&e).unwrap();
+        assert_eq!(json["type"], "tool_use");
+        assert_eq!(json["session_id"], "s1");
+        let back: Event = serde_json::from_value(json).unwrap();
+        assert_eq!(back, e);
+    }
+
+    #[test]
+    fn unknown_event_types_from_newer_versions_are_kept_as_other() {
+        let json = r#"{"session_id":"s","at":"2026-11-25T12:00:00Z","type":"teleported","x":1}"#;
+        let e: Event = serde_json::from_str(json).unwrap();
+        assert_eq!(e.kind, EventKind::Other);
+    }
+
+    #[test]
+    fn previews_are_short_and_single_line() {
+        assert_eq!(prompt_preview("fix\n  the   bug"), "fix the bug");
+        let long = "x".repeat(500);
+        let p = prompt_preview(&long);
+        assert_eq!(p.chars().count(), PROMPT_PREVIEW_CHARS + 1);
+        assert!(p.ends_with('…'));
+    }
+}

@@ -1,0 +1,171 @@
+//! Sans-I/O line framing: bytes in, complete lines with their byte offsets out.
+//!
+//! Every source of JSON lines (a child's stdout, a tailed transcript) feeds whatever bytes it
+//! read into a [`LineFramer`]. A line is handed out only once its `\n` has arrived; the tail of
+//! a half-written line is carried until the rest comes, which is what lets a tailer re-read a
+//! partial last line safely. Offsets are absolute positions in the stream, so a caller can store
+//! "everything before `end` is done" as a checkpoint. A line longer than the maximum is dropped
+//! (and reported) instead of growing the buffer without bound.
+
+/// One complete line, without its terminating `\n` (and without a `\r` before it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    /// Offset of the line's first byte in the stream.
+    pub start: u64,
+    /// Offset just past the line's `\n`.
+    pub end: u64,
+    /// The line's bytes. Empty for an over-long line that was dropped.
+    pub bytes: Vec<u8>,
+    /// True when the line exceeded the maximum length and its bytes were dropped.
+    pub oversized: bool,
+}
+
+/// Splits a byte stream into lines.
+#[derive(Debug)]
+pub struct LineFramer {
+    buf: Vec<u8>,
+    /// Stream offset of `buf[0]`.
+    buf_start: u64,
+    max_line: usize,
+    /// True while skipping the rest of an over-long line.
+    discarding: bool,
+    /// Where the line being discarded started.
+    discard_start: u64,
+}
+
+impl LineFramer {
+    /// A framer whose stream starts at `offset` (0 for a new stream, a checkpoint for a resumed
+    /// file), dropping lines longer than `max_line` bytes.
+    pub fn new(offset: u64, max_line: usize) -> Self {
+        Self { buf: Vec::new(), buf_start: offset, max_line, discarding: false, discard_start: 0 }
+    }
+
+    /// The offset up to which every byte belongs to a line already handed out.
+    pub fn committed_offset(&self) -> u64 {
+        if self.discarding { self.discard_start } else { self.buf_start }
+    }
+
+    /// Bytes of an incomplete line being held.
+    pub fn pending(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Feeds bytes; returns every line they complete, in order.
+    pub fn push(&mut self, mut data: &[u8]) -> Vec<Line> {
+        let mut lines = Vec::new();
+        while !data.is_empty() {
+            if let Some(pos) = memchr::memchr(b'\n', data) {
+                let (head, rest) = data.split_at(pos);
+                let rest = &rest[1..];
+                let consumed = (pos + 1) as u64;
+                if self.discarding {
+                    let end = self.buf_start + consumed;
+                    lines.push(Line { start: self.discard_start, end, bytes: Vec::new(), oversized: true });
+                    self.discarding = false;
+                    self.buf_start = end;
+                } else if self.buf.len() + head.len() > self.max_line {
+                    let end = self.buf_start + self.buf.len() as u64 + consumed;
+                    lines.push(Line { start: self.buf_start, end, bytes: Vec::new(), oversized: true });
+                    self.buf.clear();
+                    self.buf_start = end;
+                } else {
+                    let start = self.buf_start;
+                    let end = start + self.buf.len() as u64 + consumed;
+                    let mut bytes = std::mem::take(&mut self.buf);
+                    bytes.extend_from_slice(head);
+                    if bytes.last() == Some(&b'\r') {
+                        bytes.pop();
+                    }
+                    lines.push(Line { start, end, bytes, oversized: false });
+                    self.buf_start = end;
+                }
+                data = rest;
+            } else {
+                if self.discarding {
+                    self.buf_start += data.len() as u64;
+                } else if self.buf.len() + data.len() > self.max_line {
+                    self.discarding = true;
+                    self.discard_start = self.buf_start;
+                    self.buf_start += (self.buf.len() + data.len()) as u64;
+                    self.buf.clear();
+                } else {
+                    self.buf.extend_from_slice(data);
+                }
+                data = &[];
+            }
+        }
+        lines
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn texts(lines: &[Line]) -> Vec<String> {
+        lines.iter().map(|l| String::from_utf8_lossy(&l.bytes).into_owned()).collect()
+    }
+
+    #[test]
+    fn carries_partial_lines() {
+        let mut f = LineFramer::new(0, 1024);
+        assert!(f.push(b"{\"a\":").is_empty());
+        assert_eq!(f.pending(), 5);
+        let lines = f.push(b"1}\n{\"b\"");
+        assert_eq!(texts(&lines), vec!["{\"a\":1}"]);
+        assert_eq!((lines[0].start, lines[0].end), (0, 8));
+        assert_eq!(f.committed_offset(), 8);
+        let lines = f.push(b":2}\r\n");
+        assert_eq!(texts(&lines), vec!["{\"b\":2}"]);
+        assert_eq!((lines[0].start, lines[0].end), (8, 17));
+    }
+
+    #[test]
+    fn starts_at_a_checkpoint() {
+        let mut f = LineFramer::new(100, 1024);
+        let lines = f.push(b"x\ny\n");
+        assert_eq!((lines[1].start, lines[1].end), (102, 104));
+    }
+
+    #[test]
+    fn drops_oversized_lines_and_recovers() {
+        let mut f = LineFramer::new(0, 4);
+        let mut lines = f.push(b"abcdef");
+        lines.extend(f.push(b"gh\nok\n"));
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].oversized);
+        assert_eq!((lines[0].start, lines[0].end), (0, 9));
+        assert_eq!(texts(&lines[1..]), vec!["ok"]);
+        assert_eq!((lines[1].start, lines[1].end), (9, 12));
+    }
+
+    proptest! {
+        /// However the stream is cut into chunks, the lines and offsets are the same as
+        /// splitting the whole stream at once.
+        #[test]
+        fn chunking_does_not_matter(
+            lines in proptest::collection::vec("[a-z{}:\"]{0,12}", 0..20),
+            cuts in proptest::collection::vec(0usize..200, 0..10),
+        ) {
+            let stream: Vec<u8> = lines.iter().flat_map(|l| format!("{l}\n").into_bytes()).collect();
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c % (stream.len() + 1)).collect();
+            cuts.sort_unstable();
+            let mut f = LineFramer::new(0, 64);
+            let mut got = Vec::new();
+            let mut prev = 0;
+            for c in cuts.into_iter().chain(std::iter::once(stream.len())) {
+                got.extend(f.push(&stream[prev..c]));
+                prev = c;
+            }
+            prop_assert_eq!(texts(&got), lines.clone());
+            let mut offset = 0u64;
+            for (line, text) in got.iter().zip(&lines) {
+                prop_assert_eq!(line.start, offset);
+                offset += text.len() as u64 + 1;
+                prop_assert_eq!(line.end, offset);
+            }
+            prop_assert_eq!(f.committed_offset(), stream.len() as u64);
+        }
+    }
+}

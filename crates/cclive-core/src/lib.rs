@@ -1,0 +1,37 @@
+//! The pure domain of cclive.
+//!
+//! Everything that decides what a Claude Code session *is* lives here: typed records of Claude
+//! Code's formats (with an `Unknown` arm, because new record types appear often), the sans-I/O line
+//! framer, the domain [`Event`]s those records become, [`SessionState`] and its `apply`, the
+//! [`Monitor`] that folds events for many sessions into [`Update`]s, usage and the price table, and
+//! the state-file snapshot.
+//!
+//! This crate must never do I/O: no tokio, no database, no HTTP, no reading env or files, no
+//! printing. Callers hand it bytes and clock readings; it hands back values. That keeps every rule
+//! here testable with plain unit tests.
+//!
+//! Layout:
+//! - [`framer`]: bytes → complete lines with offsets (partial lines carried over).
+//! - [`stream_json`]: one line of `claude -p --output-format stream-json` → [`StreamRecord`].
+//! - [`event`]: the domain events every source produces; [`stream_json::to_events`] maps records.
+//! - [`session`]: [`SessionState`] and how one event changes it.
+//! - [`monitor`]: many sessions, updates, the state-file [`Snapshot`].
+//! - [`usage`], [`pricing`]: token counts and what they cost.
+
+pub mod event;
+pub mod framer;
+pub mod ids;
+pub mod monitor;
+pub mod pricing;
+pub mod session;
+pub mod stream_json;
+pub mod usage;
+
+pub use event::{Event, EventKind, Mode};
+pub use framer::{Line, LineFramer};
+pub use ids::SessionId;
+pub use monitor::{Monitor, Snapshot, Update, UpdateKind};
+pub use pricing::PriceTable;
+pub use session::{CostSource, Efficiency, SessionState, Status};
+pub use stream_json::StreamRecord;
+pub use usage::Tokens;

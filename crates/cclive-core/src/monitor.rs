@@ -1,0 +1,239 @@
+//! Many sessions at once: folds events into [`SessionState`]s and says what changed.
+//!
+//! The monitor is the pure heart of every long-running part of cclive. Sources push [`Event`]s
+//! in; each `apply` returns the [`Update`] that sinks (the store, the state file, callbacks, the
+//! dashboard) act on. It also builds the state-file [`Snapshot`]. It holds no clock and does no
+//! I/O; the caller passes `now` to [`Monitor::tick`] and [`Monitor::snapshot`].
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::event::Event;
+use crate::ids::SessionId;
+use crate::pricing::PriceTable;
+use crate::session::{SessionState, Status};
+
+/// What kind of change an [`Update`] reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateKind {
+    /// The session was seen for the first time.
+    Started,
+    /// The status changed between two live states (e.g. `ACTIVE` → `IDLE`).
+    StatusChanged,
+    /// Figures changed; the status did not.
+    Progress,
+    /// The session reached a final status.
+    Ended,
+}
+
+/// A change to one session, with its state after the change.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Update {
+    /// What changed.
+    pub kind: UpdateKind,
+    /// The status before, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_status: Option<Status>,
+    /// The session after the change.
+    pub session: SessionState,
+}
+
+/// The state file's shape (the seed's `current_session.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot {
+    /// The current session's status; `INACTIVE` when there is none.
+    pub status: String,
+    /// When this snapshot was taken.
+    pub updated_at: Timestamp,
+    /// The current session: the most recently changed live one, else the last one to end.
+    pub data: Option<SessionState>,
+    /// Every live session (`ACTIVE` or `IDLE`).
+    pub active_sessions: Vec<SessionState>,
+    /// Pid of the cclive process that wrote this; a reader can tell a stale file by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub monitor_pid: Option<u32>,
+}
+
+impl Snapshot {
+    /// The snapshot of a monitor that sees nothing.
+    pub fn inactive(now: Timestamp) -> Self {
+        Self { status: "INACTIVE".into(), updated_at: now, data: None, active_sessions: Vec::new(), monitor_pid: None }
+    }
+}
+
+/// Folds events of any number of sessions.
+#[derive(Debug, Default)]
+pub struct Monitor {
+    sessions: BTreeMap<SessionId, SessionState>,
+    prices: PriceTable,
+}
+
+impl Monitor {
+    /// A monitor pricing estimates with `prices`.
+    pub fn new(prices: PriceTable) -> Self {
+        Self { sessions: BTreeMap::new(), prices }
+    }
+
+    /// Applies one event. Returns the update when anything visible changed.
+    pub fn apply(&mut self, event: &Event) -> Option<Update> {
+        let mut kind = None;
+        let session = self.sessions.entry(event.session_id.clone()).or_insert_with(|| {
+            kind = Some(UpdateKind::Started);
+            SessionState::new(event.session_id.clone(), event.at)
+        });
+        let change = session.apply(event, &self.prices);
+        let kind = match (kind, change.status) {
+            (Some(k), _) => k,
+            (None, Some((_, to))) if !to.is_live() => UpdateKind::Ended,
+            (None, Some(_)) => UpdateKind::StatusChanged,
+            (None, None) if change.metrics => UpdateKind::Progress,
+            (None, None) => return None,
+        };
+        Some(Update { kind, previous_status: change.status.map(|(from, _)| from), session: session.clone() })
+    }
+
+    /// Advances the live durations of every live session to `now`.
+    pub fn tick(&mut self, now: Timestamp) -> Vec<Update> {
+        self.sessions
+            .values_mut()
+            .filter_map(|s| {
+                s.tick(now, &self.prices).then(|| Update {
+                    kind: UpdateKind::Progress,
+                    previous_status: None,
+                    session: s.clone(),
+                })
+            })
+            .collect()
+    }
+
+    /// One session.
+    pub fn session(&self, id: &SessionId) -> Option<&SessionState> {
+        self.sessions.get(id)
+    }
+
+    /// Every session this monitor has seen.
+    pub fn sessions(&self) -> impl Iterator<Item = &SessionState> {
+        self.sessions.values()
+    }
+
+    /// Forgets finished sessions, keeping the `keep` most recently ended ones.
+    pub fn prune_finished(&mut self, keep: usize) {
+        let mut finished: Vec<(Timestamp, SessionId)> = self
+            .sessions
+            .values()
+            .filter(|s| !s.status.is_live())
+            .map(|s| (s.updated_at, s.session_id.clone()))
+            .collect();
+        if finished.len() <= keep {
+            return;
+        }
+        finished.sort();
+        let drop = finished.len() - keep;
+        for (_, id) in finished.into_iter().take(drop) {
+            self.sessions.remove(&id);
+        }
+    }
+
+    /// The state file's content at `now`.
+    pub fn snapshot(&self, now: Timestamp) -> Snapshot {
+        let mut live: Vec<SessionState> = self.sessions.values().filter(|s| s.status.is_live()).cloned().collect();
+        live.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.session_id.cmp(&b.session_id)));
+        let current = live.first().cloned().or_else(|| {
+            self.sessions.values().max_by_key(|s| (s.ended_at.unwrap_or(s.updated_at), s.updated_at)).cloned()
+        });
+        Snapshot {
+            status: current.as_ref().map_or_else(|| "INACTIVE".to_owned(), |s| s.status.as_str().to_owned()),
+            updated_at: now,
+            data: current,
+            active_sessions: live,
+            monitor_pid: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{EventKind, Mode};
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn ev(id: &str, at: &str, kind: EventKind) -> Event {
+        Event::new(SessionId::new(id), ts(at), kind)
+    }
+
+    fn started(id: &str, at: &str) -> Event {
+        ev(id, at, EventKind::SessionStarted {
+            mode: Mode::Print,
+            command: Some("claude -p hi".into()),
+            cwd: Some("/w".into()),
+            project_path: None,
+            session_type: None,
+            source: "wrapper".into(),
+        })
+    }
+
+    #[test]
+    fn reports_start_progress_and_end() {
+        let mut m = Monitor::default();
+        let u = m.apply(&started("a", "2026-11-25T10:00:00Z")).unwrap();
+        assert_eq!(u.kind, UpdateKind::Started);
+        assert_eq!(u.session.status, Status::Active);
+
+        let u = m.apply(&ev("a", "2026-11-25T10:00:01Z", EventKind::ToolUse {
+            tool_use_id: "t1".into(), name: "Bash".into(), sidechain: false,
+        })).unwrap();
+        assert_eq!(u.kind, UpdateKind::Progress);
+
+        let u = m.apply(&ev("a", "2026-11-25T10:00:02Z", EventKind::ProcessExited { code: Some(0), signal: None })).unwrap();
+        assert_eq!(u.kind, UpdateKind::Ended);
+        assert_eq!(u.previous_status, Some(Status::Active));
+        assert_eq!(u.session.status, Status::Completed);
+    }
+
+    #[test]
+    fn snapshot_lists_every_live_session_and_picks_the_latest() {
+        let mut m = Monitor::default();
+        assert_eq!(m.snapshot(ts("2026-11-25T10:00:00Z")).status, "INACTIVE");
+        m.apply(&started("a", "2026-11-25T10:00:00Z"));
+        m.apply(&started("b", "2026-11-25T10:00:05Z"));
+        let snap = m.snapshot(ts("2026-11-25T10:00:06Z"));
+        assert_eq!(snap.status, "ACTIVE");
+        assert_eq!(snap.active_sessions.len(), 2);
+        assert_eq!(snap.data.unwrap().session_id.as_str(), "b");
+
+        m.apply(&ev("b", "2026-11-25T10:00:07Z", EventKind::ProcessExited { code: Some(0), signal: None }));
+        let snap = m.snapshot(ts("2026-11-25T10:00:08Z"));
+        assert_eq!(snap.active_sessions.len(), 1);
+        assert_eq!(snap.data.unwrap().session_id.as_str(), "a", "a live session wins over a finished one");
+
+        m.apply(&ev("a", "2026-11-25T10:00:09Z", EventKind::ProcessExited { code: Some(1), signal: None }));
+        let snap = m.snapshot(ts("2026-11-25T10:00:10Z"));
+        assert_eq!(snap.status, "FAILED", "the last session to end is shown");
+        assert!(snap.active_sessions.is_empty());
+    }
+
+    #[test]
+    fn no_update_when_nothing_changed() {
+        let mut m = Monitor::default();
+        m.apply(&started("a", "2026-11-25T10:00:00Z"));
+        let status = ev("a", "2026-11-25T10:00:00Z", EventKind::Other);
+        assert!(m.apply(&status).is_none());
+    }
+
+    #[test]
+    fn prune_keeps_live_sessions() {
+        let mut m = Monitor::default();
+        m.apply(&started("a", "2026-11-25T10:00:00Z"));
+        m.apply(&started("b", "2026-11-25T10:00:01Z"));
+        m.apply(&ev("b", "2026-11-25T10:00:02Z", EventKind::ProcessExited { code: Some(0), signal: None }));
+        m.prune_finished(0);
+        assert_eq!(m.sessions().count(), 1);
+        assert!(m.session(&SessionId::new("a")).is_some());
+    }
+}

@@ -1,0 +1,495 @@
+//! One session's state, and how each [`Event`] changes it.
+//!
+//! This is the single place that decides status and metrics, whatever the source. Its rules:
+//! - Status: `ACTIVE` from the start; the `result` decides `COMPLETED` or `FAILED`; a process
+//!   that exits without a result is `COMPLETED` on exit code 0, `FAILED` otherwise; an interrupt
+//!   (or death by signal) is `INTERRUPTED`. A finished session's status does not change again.
+//! - Exactness: Claude Code's own totals (the `result`) win over anything estimated here. Before
+//!   they arrive, cost is estimated from the price table (`cost_source: "estimated"`).
+//! - One API response counts once: usage reports are grouped by key and each group contributes
+//!   the field-wise maximum of its reports (streaming snapshots only grow; duplicates are equal).
+//!
+//! It never reads a clock: every time comes from the event or from the caller.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Event, EventKind, Mode};
+use crate::ids::SessionId;
+use crate::pricing::PriceTable;
+use crate::usage::Tokens;
+
+/// Where a session is in its life. Serialized upper case, as the seed's state file has it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Status {
+    /// Claude is working.
+    Active,
+    /// An interactive session waits for the user.
+    Idle,
+    /// Ended normally.
+    Completed,
+    /// Ended with an error.
+    Failed,
+    /// Interrupted by the user or killed.
+    Interrupted,
+}
+
+impl Status {
+    /// `ACTIVE` or `IDLE`: the session is still running.
+    pub fn is_live(self) -> bool {
+        matches!(self, Status::Active | Status::Idle)
+    }
+
+    /// The upper-case name used in files and the API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Active => "ACTIVE",
+            Status::Idle => "IDLE",
+            Status::Completed => "COMPLETED",
+            Status::Failed => "FAILED",
+            Status::Interrupted => "INTERRUPTED",
+        }
+    }
+
+    /// Parses the upper-case name.
+    pub fn parse(s: &str) -> Option<Status> {
+        [Status::Active, Status::Idle, Status::Completed, Status::Failed, Status::Interrupted]
+            .into_iter()
+            .find(|status| status.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether `total_cost_usd` is Claude Code's own figure or cclive's estimate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CostSource {
+    /// Claude Code said it.
+    Reported,
+    /// Computed from tokens × the price table.
+    #[default]
+    Estimated,
+}
+
+/// Derived figures that tell how well a session used its money and time.
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+pub struct Efficiency {
+    /// USD per turn.
+    pub cost_per_turn: Option<f64>,
+    /// Output tokens per minute of wall time.
+    pub output_tokens_per_minute: Option<f64>,
+    /// cache_read / (input + cache_read + cache_creation).
+    pub cache_hit_ratio: Option<f64>,
+    /// Share of wall time spent waiting for the API (0..=1).
+    pub api_time_share: Option<f64>,
+}
+
+/// Everything cclive knows about one session. Field names are the public metric names.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SessionState {
+    /// The session's id.
+    pub session_id: SessionId,
+    /// Claude Code's own id, when it differs or is not yet confirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claude_session_id: Option<String>,
+    /// Status.
+    pub status: Status,
+    /// Print or interactive.
+    pub mode: Mode,
+    /// What saw the session (`wrapper`, `transcript`, …).
+    pub source: String,
+    /// When it began.
+    pub started_at: Timestamp,
+    /// Last change.
+    pub updated_at: Timestamp,
+    /// When it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_at: Option<Timestamp>,
+    /// The command line.
+    pub command: Option<String>,
+    /// Working directory.
+    pub cwd: Option<String>,
+    /// Project the session is filed under.
+    pub project_path: Option<String>,
+    /// User label.
+    pub session_type: Option<String>,
+    /// Main model.
+    pub model: Option<String>,
+    /// Claude Code's version.
+    pub claude_version: Option<String>,
+    /// Preview of the last prompt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_prompt: Option<String>,
+    /// Total cost in USD.
+    pub total_cost_usd: f64,
+    /// Reported or estimated.
+    pub cost_source: CostSource,
+    /// Models that had usage but no price (their cost is missing from an estimate).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unpriced_models: Vec<String>,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Time spent in API calls.
+    pub duration_api_ms: u64,
+    /// Turns, as Claude Code counts them (1 per prompt + 1 per tool result).
+    pub num_turns: u64,
+    /// Tokens by kind.
+    pub tokens: Tokens,
+    /// API responses counted.
+    pub api_requests: u64,
+    /// Tool calls by tool name.
+    pub tool_calls: BTreeMap<String, u64>,
+    /// Tool calls that reported an error.
+    pub tool_errors: u64,
+    /// API retries.
+    pub api_retries: u64,
+    /// Efficiency figures.
+    pub efficiency: Efficiency,
+    /// claude's exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Input lines that could not be read.
+    #[serde(default)]
+    pub input_errors: u64,
+    /// Records of types cclive does not know.
+    #[serde(default)]
+    pub unknown_records: u64,
+    #[serde(skip)]
+    ledger: Ledger,
+}
+
+/// Working memory behind the public figures; not serialized.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Ledger {
+    /// Usage per response key: model, final tokens so far, sidechain.
+    usage: HashMap<String, (Option<String>, Tokens)>,
+    tool_uses: HashSet<String>,
+    tool_results: HashSet<String>,
+    prompts: u64,
+    main_tool_results: u64,
+    /// A request announced without a message id yet (`system/status: requesting`).
+    pending_request: Option<Timestamp>,
+    open_requests: HashMap<String, Timestamp>,
+    api_ms: u64,
+    interrupted: bool,
+    /// Claude Code's own totals, once the result arrived.
+    reported: Option<Reported>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Reported {
+    cost: Option<f64>,
+    duration_ms: Option<u64>,
+    duration_api_ms: Option<u64>,
+    num_turns: Option<u64>,
+    tokens: Option<Tokens>,
+}
+
+/// What one `apply` changed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Change {
+    /// `(from, to)` when the status changed.
+    pub status: Option<(Status, Status)>,
+    /// True when any figure changed.
+    pub metrics: bool,
+}
+
+impl SessionState {
+    /// A new `ACTIVE` session first seen at `at`.
+    pub fn new(session_id: SessionId, at: Timestamp) -> Self {
+        Self {
+            session_id,
+            claude_session_id: None,
+            status: Status::Active,
+            mode: Mode::default(),
+            source: "unknown".into(),
+            started_at: at,
+            updated_at: at,
+            ended_at: None,
+            command: None,
+            cwd: None,
+            project_path: None,
+            session_type: None,
+            model: None,
+            claude_version: None,
+            last_prompt: None,
+            total_cost_usd: 0.0,
+            cost_source: CostSource::Estimated,
+            unpriced_models: Vec::new(),
+            duration_ms: 0,
+            duration_api_ms: 0,
+            num_turns: 0,
+            tokens: Tokens::default(),
+            api_requests: 0,
+            tool_calls: BTreeMap::new(),
+            tool_errors: 0,
+            api_retries: 0,
+            efficiency: Efficiency::default(),
+            exit_code: None,
+            error: None,
+            input_errors: 0,
+            unknown_records: 0,
+            ledger: Ledger::default(),
+        }
+    }
+
+    /// Applies one event. `prices` prices usage until Claude Code reports its own cost.
+    pub fn apply(&mut self, event: &Event, prices: &PriceTable) -> Change {
+        let before = self.clone();
+        let at = event.at;
+        match &event.kind {
+            EventKind::SessionStarted { mode, command, cwd, project_path, session_type, source } => {
+                self.mode = *mode;
+                self.source.clone_from(source);
+                fill(&mut self.command, command);
+                fill(&mut self.cwd, cwd);
+                fill(&mut self.project_path, project_path);
+                fill(&mut self.session_type, session_type);
+                if at < self.started_at {
+                    self.started_at = at;
+                }
+            }
+            EventKind::Init { claude_session_id, model, cwd, claude_version } => {
+                if claude_session_id != self.session_id.as_str() && !claude_session_id.is_empty() {
+                    self.claude_session_id = Some(claude_session_id.clone());
+                }
+                if model.is_some() {
+                    self.model.clone_from(model);
+                }
+                fill(&mut self.cwd, cwd);
+                fill(&mut self.claude_version, claude_version);
+            }
+            EventKind::PromptSubmitted { preview } => {
+                self.ledger.prompts += 1;
+                if preview.is_some() {
+                    self.last_prompt.clone_from(preview);
+                }
+            }
+            EventKind::ApiRequest { message_id } => match message_id {
+                Some(id) => {
+                    let started = self.ledger.pending_request.take().unwrap_or(at);
+                    self.ledger.open_requests.entry(id.clone()).or_insert(started);
+                }
+                None => self.ledger.pending_request = Some(at),
+            },
+            EventKind::Usage { key, model, tokens, sidechain, .. } => {
+                let entry = self.ledger.usage.entry(key.clone()).or_insert((None, Tokens::default()));
+                if entry.0.is_none() {
+                    entry.0.clone_from(model);
+                }
+                entry.1.max_with(tokens);
+                if !sidechain && self.model.is_none() {
+                    self.model.clone_from(model);
+                }
+            }
+            EventKind::ApiResponseDone { message_id, duration_ms } => {
+                let started = self.ledger.open_requests.remove(message_id);
+                let measured = started.map(|s| millis_between(s, at));
+                self.ledger.api_ms += duration_ms.or(measured).unwrap_or(0);
+            }
+            EventKind::ToolUse { tool_use_id, name, .. } => {
+                if self.ledger.tool_uses.insert(tool_use_id.clone()) {
+                    *self.tool_calls.entry(name.clone()).or_insert(0) += 1;
+                }
+            }
+            EventKind::ToolResult { tool_use_id, is_error, sidechain, .. } => {
+                if self.ledger.tool_results.insert(tool_use_id.clone()) {
+                    if *is_error {
+                        self.tool_errors += 1;
+                    }
+                    if !sidechain {
+                        self.ledger.main_tool_results += 1;
+                    }
+                }
+            }
+            EventKind::ApiRetry { .. } => self.api_retries += 1,
+            EventKind::Result {
+                is_error,
+                total_cost_usd,
+                duration_ms,
+                duration_api_ms,
+                num_turns,
+                tokens,
+                model,
+                error,
+            } => {
+                self.ledger.reported = Some(Reported {
+                    cost: *total_cost_usd,
+                    duration_ms: *duration_ms,
+                    duration_api_ms: *duration_api_ms,
+                    num_turns: *num_turns,
+                    tokens: *tokens,
+                });
+                if model.is_some() {
+                    self.model.clone_from(model);
+                }
+                if *is_error {
+                    self.error.clone_from(error);
+                }
+                let status = if *is_error { Status::Failed } else { Status::Completed };
+                self.finish(status, at);
+            }
+            EventKind::Interrupted { .. } => {
+                self.ledger.interrupted = true;
+            }
+            EventKind::ProcessExited { code, signal } => {
+                self.exit_code = *code;
+                let status = if self.ledger.interrupted || signal.is_some() {
+                    Status::Interrupted
+                } else if *code == Some(0) {
+                    Status::Completed
+                } else {
+                    if self.error.is_none() {
+                        self.error = Some(match code {
+                            Some(code) => format!("claude exited with code {code} without a result"),
+                            None => "claude ended without a result".to_owned(),
+                        });
+                    }
+                    Status::Failed
+                };
+                self.finish(status, at);
+                if self.ended_at.is_none() {
+                    self.ended_at = Some(at);
+                }
+            }
+            EventKind::InputError { .. } => self.input_errors += 1,
+            EventKind::UnknownRecord { .. } => self.unknown_records += 1,
+            EventKind::Other => {}
+        }
+        if self.status.is_live() && self.ledger.interrupted {
+            // Ctrl-C reached claude too; it is on its way out.
+            self.status = Status::Interrupted;
+            self.ended_at.get_or_insert(at);
+        }
+        self.recompute(at, prices);
+        let status = (before.status != self.status).then_some((before.status, self.status));
+        let metrics = before.public_figures() != self.public_figures();
+        if status.is_some() || metrics {
+            self.updated_at = self.updated_at.max(at);
+        }
+        Change { status, metrics }
+    }
+
+    /// Moves live durations forward to `now`. Returns true when a figure changed.
+    pub fn tick(&mut self, now: Timestamp, prices: &PriceTable) -> bool {
+        if !self.status.is_live() {
+            return false;
+        }
+        let before = (self.duration_ms, self.duration_api_ms);
+        self.recompute(now, prices);
+        before != (self.duration_ms, self.duration_api_ms)
+    }
+
+    /// Sets a terminal status once; a finished session keeps its first ending.
+    fn finish(&mut self, status: Status, at: Timestamp) {
+        if self.status.is_live() {
+            self.status = if self.ledger.interrupted { Status::Interrupted } else { status };
+            self.ended_at = Some(at);
+        }
+    }
+
+    fn recompute(&mut self, now: Timestamp, prices: &PriceTable) {
+        let reported = self.ledger.reported.clone().unwrap_or_default();
+
+        let mut estimated_tokens = Tokens::default();
+        let mut estimate = 0.0;
+        let mut unpriced: Vec<String> = Vec::new();
+        for (model, tokens) in self.ledger.usage.values() {
+            estimated_tokens.add(tokens);
+            let model = model.as_deref().or(self.model.as_deref()).unwrap_or("unknown");
+            match prices.cost(model, tokens) {
+                Some(cost) => estimate += cost,
+                None if tokens.total() > 0 => {
+                    if !unpriced.iter().any(|m| m == model) {
+                        unpriced.push(model.to_owned());
+                    }
+                }
+                None => {}
+            }
+        }
+        unpriced.sort();
+        self.api_requests = self.ledger.usage.len() as u64;
+        self.tokens = reported.tokens.unwrap_or(estimated_tokens);
+        if let Some(cost) = reported.cost {
+            self.total_cost_usd = cost;
+            self.cost_source = CostSource::Reported;
+            self.unpriced_models.clear();
+        } else {
+            self.total_cost_usd = estimate;
+            self.cost_source = CostSource::Estimated;
+            self.unpriced_models = unpriced;
+        }
+
+        let end = self.ended_at.unwrap_or(now).max(self.started_at);
+        self.duration_ms = reported.duration_ms.unwrap_or_else(|| millis_between(self.started_at, end));
+        let open_ms: u64 = if self.status.is_live() {
+            self.ledger.open_requests.values().map(|s| millis_between(*s, now)).sum()
+        } else {
+            0
+        };
+        self.duration_api_ms = reported.duration_api_ms.unwrap_or(self.ledger.api_ms + open_ms);
+        let live_turns = if self.ledger.prompts + self.ledger.main_tool_results == 0 {
+            0
+        } else {
+            self.ledger.prompts.max(1) + self.ledger.main_tool_results
+        };
+        self.num_turns = reported.num_turns.unwrap_or(live_turns);
+        self.efficiency = self.compute_efficiency();
+    }
+
+    fn compute_efficiency(&self) -> Efficiency {
+        let t = &self.tokens;
+        let prompt_side = t.input + t.cache_read + t.cache_creation;
+        Efficiency {
+            cost_per_turn: (self.num_turns > 0).then(|| self.total_cost_usd / self.num_turns as f64),
+            output_tokens_per_minute: (self.duration_ms > 0)
+                .then(|| t.output as f64 * 60_000.0 / self.duration_ms as f64),
+            cache_hit_ratio: (prompt_side > 0).then(|| t.cache_read as f64 / prompt_side as f64),
+            api_time_share: (self.duration_ms > 0)
+                .then(|| (self.duration_api_ms as f64 / self.duration_ms as f64).min(1.0)),
+        }
+    }
+
+    /// The figures a change notification is about (excludes `updated_at` and the ledger).
+    fn public_figures(&self) -> impl PartialEq + use<> {
+        (
+            self.total_cost_usd.to_bits(),
+            self.num_turns,
+            self.tokens,
+            self.tool_calls.clone(),
+            self.tool_errors,
+            self.api_retries,
+            self.duration_api_ms,
+            self.model.clone(),
+            self.error.clone(),
+            self.last_prompt.clone(),
+            (self.input_errors, self.unknown_records, self.exit_code),
+        )
+    }
+}
+
+fn fill(slot: &mut Option<String>, value: &Option<String>) {
+    if slot.is_none() {
+        slot.clone_from(value);
+    }
+}
+
+/// Whole milliseconds from `a` to `b`, 0 when `b` is earlier.
+pub fn millis_between(a: Timestamp, b: Timestamp) -> u64 {
+    let ms = b.as_millisecond() - a.as_millisecond();
+    u64::try_from(ms).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,1 @@
+//! cclive's HTTP server (placeholder).

@@ -1,0 +1,1 @@
+//! cclive's persistence (placeholder until the store lands).
