@@ -30,7 +30,11 @@ pub struct Event {
 impl Event {
     /// An event of `kind` for `session_id` at `at`.
     pub fn new(session_id: SessionId, at: Timestamp, kind: EventKind) -> Self {
-        Self { session_id, at, kind }
+        Self {
+            session_id,
+            at,
+            kind,
+        }
     }
 }
 
@@ -218,7 +222,11 @@ pub fn prompt_preview(prompt: &str) -> String {
     let one_line: String = prompt.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut chars = one_line.chars();
     let head: String = chars.by_ref().take(PROMPT_PREVIEW_CHARS).collect();
-    if chars.next().is_some() { format!("{head}…") } else { head }
+    if chars.next().is_some() {
+        format!("{head}…")
+    } else {
+        head
+    }
 }
 
 #[cfg(test)]
@@ -230,7 +238,11 @@ mod tests {
         let e = Event::new(
             SessionId::new("s1"),
             "2026-11-25T12:00:00Z".parse().unwrap(),
-            EventKind::ToolUse { tool_use_id: "toolu_1".into(), name: "Bash".into(), sidechain: false },
+            EventKind::ToolUse {
+                tool_use_id: "toolu_1".into(),
+                name: "Bash".into(),
+                sidechain: false,
+            },
         );
         let json = serde_json::to_value(&e).unwrap();
         assert_eq!(json["type"], "tool_use");

@@ -37,12 +37,22 @@ impl LineFramer {
     /// A framer whose stream starts at `offset` (0 for a new stream, a checkpoint for a resumed
     /// file), dropping lines longer than `max_line` bytes.
     pub fn new(offset: u64, max_line: usize) -> Self {
-        Self { buf: Vec::new(), buf_start: offset, max_line, discarding: false, discard_start: 0 }
+        Self {
+            buf: Vec::new(),
+            buf_start: offset,
+            max_line,
+            discarding: false,
+            discard_start: 0,
+        }
     }
 
     /// The offset up to which every byte belongs to a line already handed out.
     pub fn committed_offset(&self) -> u64 {
-        if self.discarding { self.discard_start } else { self.buf_start }
+        if self.discarding {
+            self.discard_start
+        } else {
+            self.buf_start
+        }
     }
 
     /// Bytes of an incomplete line being held.
@@ -60,12 +70,22 @@ impl LineFramer {
                 let consumed = (pos + 1) as u64;
                 if self.discarding {
                     let end = self.buf_start + consumed;
-                    lines.push(Line { start: self.discard_start, end, bytes: Vec::new(), oversized: true });
+                    lines.push(Line {
+                        start: self.discard_start,
+                        end,
+                        bytes: Vec::new(),
+                        oversized: true,
+                    });
                     self.discarding = false;
                     self.buf_start = end;
                 } else if self.buf.len() + head.len() > self.max_line {
                     let end = self.buf_start + self.buf.len() as u64 + consumed;
-                    lines.push(Line { start: self.buf_start, end, bytes: Vec::new(), oversized: true });
+                    lines.push(Line {
+                        start: self.buf_start,
+                        end,
+                        bytes: Vec::new(),
+                        oversized: true,
+                    });
                     self.buf.clear();
                     self.buf_start = end;
                 } else {
@@ -76,7 +96,12 @@ impl LineFramer {
                     if bytes.last() == Some(&b'\r') {
                         bytes.pop();
                     }
-                    lines.push(Line { start, end, bytes, oversized: false });
+                    lines.push(Line {
+                        start,
+                        end,
+                        bytes,
+                        oversized: false,
+                    });
                     self.buf_start = end;
                 }
                 data = rest;
@@ -104,7 +129,10 @@ mod tests {
     use proptest::prelude::*;
 
     fn texts(lines: &[Line]) -> Vec<String> {
-        lines.iter().map(|l| String::from_utf8_lossy(&l.bytes).into_owned()).collect()
+        lines
+            .iter()
+            .map(|l| String::from_utf8_lossy(&l.bytes).into_owned())
+            .collect()
     }
 
     #[test]

@@ -60,7 +60,13 @@ pub struct Snapshot {
 impl Snapshot {
     /// The snapshot of a monitor that sees nothing.
     pub fn inactive(now: Timestamp) -> Self {
-        Self { status: "INACTIVE".into(), updated_at: now, data: None, active_sessions: Vec::new(), monitor_pid: None }
+        Self {
+            status: "INACTIVE".into(),
+            updated_at: now,
+            data: None,
+            active_sessions: Vec::new(),
+            monitor_pid: None,
+        }
     }
 }
 
@@ -74,16 +80,22 @@ pub struct Monitor {
 impl Monitor {
     /// A monitor pricing estimates with `prices`.
     pub fn new(prices: PriceTable) -> Self {
-        Self { sessions: BTreeMap::new(), prices }
+        Self {
+            sessions: BTreeMap::new(),
+            prices,
+        }
     }
 
     /// Applies one event. Returns the update when anything visible changed.
     pub fn apply(&mut self, event: &Event) -> Option<Update> {
         let mut kind = None;
-        let session = self.sessions.entry(event.session_id.clone()).or_insert_with(|| {
-            kind = Some(UpdateKind::Started);
-            SessionState::new(event.session_id.clone(), event.at)
-        });
+        let session = self
+            .sessions
+            .entry(event.session_id.clone())
+            .or_insert_with(|| {
+                kind = Some(UpdateKind::Started);
+                SessionState::new(event.session_id.clone(), event.at)
+            });
         let change = session.apply(event, &self.prices);
         let kind = match (kind, change.status) {
             (Some(k), _) => k,
@@ -92,7 +104,11 @@ impl Monitor {
             (None, None) if change.metrics => UpdateKind::Progress,
             (None, None) => return None,
         };
-        Some(Update { kind, previous_status: change.status.map(|(from, _)| from), session: session.clone() })
+        Some(Update {
+            kind,
+            previous_status: change.status.map(|(from, _)| from),
+            session: session.clone(),
+        })
     }
 
     /// Advances the live durations of every live session to `now`.
@@ -139,13 +155,27 @@ impl Monitor {
 
     /// The state file's content at `now`.
     pub fn snapshot(&self, now: Timestamp) -> Snapshot {
-        let mut live: Vec<SessionState> = self.sessions.values().filter(|s| s.status.is_live()).cloned().collect();
-        live.sort_by(|a, b| b.updated_at.cmp(&a.updated_at).then_with(|| a.session_id.cmp(&b.session_id)));
+        let mut live: Vec<SessionState> = self
+            .sessions
+            .values()
+            .filter(|s| s.status.is_live())
+            .cloned()
+            .collect();
+        live.sort_by(|a, b| {
+            b.updated_at
+                .cmp(&a.updated_at)
+                .then_with(|| a.session_id.cmp(&b.session_id))
+        });
         let current = live.first().cloned().or_else(|| {
-            self.sessions.values().max_by_key(|s| (s.ended_at.unwrap_or(s.updated_at), s.updated_at)).cloned()
+            self.sessions
+                .values()
+                .max_by_key(|s| (s.ended_at.unwrap_or(s.updated_at), s.updated_at))
+                .cloned()
         });
         Snapshot {
-            status: current.as_ref().map_or_else(|| "INACTIVE".to_owned(), |s| s.status.as_str().to_owned()),
+            status: current
+                .as_ref()
+                .map_or_else(|| "INACTIVE".to_owned(), |s| s.status.as_str().to_owned()),
             updated_at: now,
             data: current,
             active_sessions: live,
@@ -168,14 +198,18 @@ mod tests {
     }
 
     fn started(id: &str, at: &str) -> Event {
-        ev(id, at, EventKind::SessionStarted {
-            mode: Mode::Print,
-            command: Some("claude -p hi".into()),
-            cwd: Some("/w".into()),
-            project_path: None,
-            session_type: None,
-            source: "wrapper".into(),
-        })
+        ev(
+            id,
+            at,
+            EventKind::SessionStarted {
+                mode: Mode::Print,
+                command: Some("claude -p hi".into()),
+                cwd: Some("/w".into()),
+                project_path: None,
+                session_type: None,
+                source: "wrapper".into(),
+            },
+        )
     }
 
     #[test]
@@ -185,12 +219,29 @@ mod tests {
         assert_eq!(u.kind, UpdateKind::Started);
         assert_eq!(u.session.status, Status::Active);
 
-        let u = m.apply(&ev("a", "2026-11-25T10:00:01Z", EventKind::ToolUse {
-            tool_use_id: "t1".into(), name: "Bash".into(), sidechain: false,
-        })).unwrap();
+        let u = m
+            .apply(&ev(
+                "a",
+                "2026-11-25T10:00:01Z",
+                EventKind::ToolUse {
+                    tool_use_id: "t1".into(),
+                    name: "Bash".into(),
+                    sidechain: false,
+                },
+            ))
+            .unwrap();
         assert_eq!(u.kind, UpdateKind::Progress);
 
-        let u = m.apply(&ev("a", "2026-11-25T10:00:02Z", EventKind::ProcessExited { code: Some(0), signal: None })).unwrap();
+        let u = m
+            .apply(&ev(
+                "a",
+                "2026-11-25T10:00:02Z",
+                EventKind::ProcessExited {
+                    code: Some(0),
+                    signal: None,
+                },
+            ))
+            .unwrap();
         assert_eq!(u.kind, UpdateKind::Ended);
         assert_eq!(u.previous_status, Some(Status::Active));
         assert_eq!(u.session.status, Status::Completed);
@@ -207,12 +258,30 @@ mod tests {
         assert_eq!(snap.active_sessions.len(), 2);
         assert_eq!(snap.data.unwrap().session_id.as_str(), "b");
 
-        m.apply(&ev("b", "2026-11-25T10:00:07Z", EventKind::ProcessExited { code: Some(0), signal: None }));
+        m.apply(&ev(
+            "b",
+            "2026-11-25T10:00:07Z",
+            EventKind::ProcessExited {
+                code: Some(0),
+                signal: None,
+            },
+        ));
         let snap = m.snapshot(ts("2026-11-25T10:00:08Z"));
         assert_eq!(snap.active_sessions.len(), 1);
-        assert_eq!(snap.data.unwrap().session_id.as_str(), "a", "a live session wins over a finished one");
+        assert_eq!(
+            snap.data.unwrap().session_id.as_str(),
+            "a",
+            "a live session wins over a finished one"
+        );
 
-        m.apply(&ev("a", "2026-11-25T10:00:09Z", EventKind::ProcessExited { code: Some(1), signal: None }));
+        m.apply(&ev(
+            "a",
+            "2026-11-25T10:00:09Z",
+            EventKind::ProcessExited {
+                code: Some(1),
+                signal: None,
+            },
+        ));
         let snap = m.snapshot(ts("2026-11-25T10:00:10Z"));
         assert_eq!(snap.status, "FAILED", "the last session to end is shown");
         assert!(snap.active_sessions.is_empty());
@@ -231,7 +300,14 @@ mod tests {
         let mut m = Monitor::default();
         m.apply(&started("a", "2026-11-25T10:00:00Z"));
         m.apply(&started("b", "2026-11-25T10:00:01Z"));
-        m.apply(&ev("b", "2026-11-25T10:00:02Z", EventKind::ProcessExited { code: Some(0), signal: None }));
+        m.apply(&ev(
+            "b",
+            "2026-11-25T10:00:02Z",
+            EventKind::ProcessExited {
+                code: Some(0),
+                signal: None,
+            },
+        ));
         m.prune_finished(0);
         assert_eq!(m.sessions().count(), 1);
         assert!(m.session(&SessionId::new("a")).is_some());

@@ -68,14 +68,25 @@ impl PriceTable {
     /// The table shipped with cclive.
     pub fn builtin() -> PriceTable {
         // The embedded file is checked by a unit test, so this cannot fail at run time.
-        Self::parse(BUILTIN).unwrap_or(PriceTable { version: 1, rules: Vec::new() })
+        Self::parse(BUILTIN).unwrap_or(PriceTable {
+            version: 1,
+            rules: Vec::new(),
+        })
     }
 
     /// Parses a price table (the format of `data/prices.json`).
     pub fn parse(text: &str) -> Result<PriceTable, PriceTableError> {
         let table: PriceTable = serde_json::from_str(text)?;
-        if let Some((index, rule)) = table.rules.iter().enumerate().find(|(_, r)| r.contains.is_empty()) {
-            return Err(PriceTableError::EmptyRule { index, family: rule.family.clone() });
+        if let Some((index, rule)) = table
+            .rules
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r.contains.is_empty())
+        {
+            return Err(PriceTableError::EmptyRule {
+                index,
+                family: rule.family.clone(),
+            });
         }
         Ok(table)
     }
@@ -83,9 +94,11 @@ impl PriceTable {
     /// The price rule for a model id, if any matches.
     pub fn lookup(&self, model: &str) -> Option<&Price> {
         let model = model.to_ascii_lowercase();
-        self.rules
-            .iter()
-            .find(|rule| rule.contains.iter().all(|needle| model.contains(needle.as_str())))
+        self.rules.iter().find(|rule| {
+            rule.contains
+                .iter()
+                .all(|needle| model.contains(needle.as_str()))
+        })
     }
 
     /// The USD cost of `tokens` for `model`, or `None` when the model is unknown.
@@ -128,7 +141,10 @@ mod tests {
     #[test]
     fn unknown_model_has_no_price() {
         let table = PriceTable::builtin();
-        let tokens = Tokens { input: 10, ..Tokens::default() };
+        let tokens = Tokens {
+            input: 10,
+            ..Tokens::default()
+        };
         assert_eq!(table.cost("<synthetic>", &tokens), None);
         assert_eq!(table.cost("gpt-5", &tokens), None);
     }
@@ -136,7 +152,12 @@ mod tests {
     #[test]
     fn cost_matches_hand_computation() {
         // Sonnet: 1M input at $3 + 1M output at $15 + 1M cache read at $0.30 + 1M write at $3.75.
-        let t = Tokens { input: 1_000_000, output: 1_000_000, cache_read: 1_000_000, cache_creation: 1_000_000 };
+        let t = Tokens {
+            input: 1_000_000,
+            output: 1_000_000,
+            cache_read: 1_000_000,
+            cache_creation: 1_000_000,
+        };
         let cost = PriceTable::builtin().cost("claude-sonnet-4-5", &t).unwrap();
         assert!((cost - 22.05).abs() < 1e-9, "{cost}");
     }
@@ -144,6 +165,9 @@ mod tests {
     #[test]
     fn empty_rule_is_rejected() {
         let text = r#"{"version":1,"rules":[{"family":"x","contains":[],"input":1,"output":1,"cache_write":1,"cache_read":1}]}"#;
-        assert!(matches!(PriceTable::parse(text), Err(PriceTableError::EmptyRule { index: 0, .. })));
+        assert!(matches!(
+            PriceTable::parse(text),
+            Err(PriceTableError::EmptyRule { index: 0, .. })
+        ));
     }
 }

@@ -56,9 +56,15 @@ impl Status {
 
     /// Parses the upper-case name.
     pub fn parse(s: &str) -> Option<Status> {
-        [Status::Active, Status::Idle, Status::Completed, Status::Failed, Status::Interrupted]
-            .into_iter()
-            .find(|status| status.as_str().eq_ignore_ascii_case(s))
+        [
+            Status::Active,
+            Status::Idle,
+            Status::Completed,
+            Status::Failed,
+            Status::Interrupted,
+        ]
+        .into_iter()
+        .find(|status| status.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -249,7 +255,14 @@ impl SessionState {
         let before = self.clone();
         let at = event.at;
         match &event.kind {
-            EventKind::SessionStarted { mode, command, cwd, project_path, session_type, source } => {
+            EventKind::SessionStarted {
+                mode,
+                command,
+                cwd,
+                project_path,
+                session_type,
+                source,
+            } => {
                 self.mode = *mode;
                 self.source.clone_from(source);
                 fill(&mut self.command, command);
@@ -260,7 +273,12 @@ impl SessionState {
                     self.started_at = at;
                 }
             }
-            EventKind::Init { claude_session_id, model, cwd, claude_version } => {
+            EventKind::Init {
+                claude_session_id,
+                model,
+                cwd,
+                claude_version,
+            } => {
                 if claude_session_id != self.session_id.as_str() && !claude_session_id.is_empty() {
                     self.claude_session_id = Some(claude_session_id.clone());
                 }
@@ -279,12 +297,25 @@ impl SessionState {
             EventKind::ApiRequest { message_id } => match message_id {
                 Some(id) => {
                     let started = self.ledger.pending_request.take().unwrap_or(at);
-                    self.ledger.open_requests.entry(id.clone()).or_insert(started);
+                    self.ledger
+                        .open_requests
+                        .entry(id.clone())
+                        .or_insert(started);
                 }
                 None => self.ledger.pending_request = Some(at),
             },
-            EventKind::Usage { key, model, tokens, sidechain, .. } => {
-                let entry = self.ledger.usage.entry(key.clone()).or_insert((None, Tokens::default()));
+            EventKind::Usage {
+                key,
+                model,
+                tokens,
+                sidechain,
+                ..
+            } => {
+                let entry = self
+                    .ledger
+                    .usage
+                    .entry(key.clone())
+                    .or_insert((None, Tokens::default()));
                 if entry.0.is_none() {
                     entry.0.clone_from(model);
                 }
@@ -293,17 +324,27 @@ impl SessionState {
                     self.model.clone_from(model);
                 }
             }
-            EventKind::ApiResponseDone { message_id, duration_ms } => {
+            EventKind::ApiResponseDone {
+                message_id,
+                duration_ms,
+            } => {
                 let started = self.ledger.open_requests.remove(message_id);
                 let measured = started.map(|s| millis_between(s, at));
                 self.ledger.api_ms += duration_ms.or(measured).unwrap_or(0);
             }
-            EventKind::ToolUse { tool_use_id, name, .. } => {
+            EventKind::ToolUse {
+                tool_use_id, name, ..
+            } => {
                 if self.ledger.tool_uses.insert(tool_use_id.clone()) {
                     *self.tool_calls.entry(name.clone()).or_insert(0) += 1;
                 }
             }
-            EventKind::ToolResult { tool_use_id, is_error, sidechain, .. } => {
+            EventKind::ToolResult {
+                tool_use_id,
+                is_error,
+                sidechain,
+                ..
+            } => {
                 if self.ledger.tool_results.insert(tool_use_id.clone()) {
                     if *is_error {
                         self.tool_errors += 1;
@@ -337,7 +378,11 @@ impl SessionState {
                 if *is_error {
                     self.error.clone_from(error);
                 }
-                let status = if *is_error { Status::Failed } else { Status::Completed };
+                let status = if *is_error {
+                    Status::Failed
+                } else {
+                    Status::Completed
+                };
                 self.finish(status, at);
             }
             EventKind::Interrupted { .. } => {
@@ -352,7 +397,9 @@ impl SessionState {
                 } else {
                     if self.error.is_none() {
                         self.error = Some(match code {
-                            Some(code) => format!("claude exited with code {code} without a result"),
+                            Some(code) => {
+                                format!("claude exited with code {code} without a result")
+                            }
                             None => "claude ended without a result".to_owned(),
                         });
                     }
@@ -394,7 +441,11 @@ impl SessionState {
     /// Sets a terminal status once; a finished session keeps its first ending.
     fn finish(&mut self, status: Status, at: Timestamp) {
         if self.status.is_live() {
-            self.status = if self.ledger.interrupted { Status::Interrupted } else { status };
+            self.status = if self.ledger.interrupted {
+                Status::Interrupted
+            } else {
+                status
+            };
             self.ended_at = Some(at);
         }
     }
@@ -407,7 +458,10 @@ impl SessionState {
         let mut unpriced: Vec<String> = Vec::new();
         for (model, tokens) in self.ledger.usage.values() {
             estimated_tokens.add(tokens);
-            let model = model.as_deref().or(self.model.as_deref()).unwrap_or("unknown");
+            let model = model
+                .as_deref()
+                .or(self.model.as_deref())
+                .unwrap_or("unknown");
             match prices.cost(model, tokens) {
                 Some(cost) => estimate += cost,
                 None if tokens.total() > 0 => {
@@ -432,13 +486,21 @@ impl SessionState {
         }
 
         let end = self.ended_at.unwrap_or(now).max(self.started_at);
-        self.duration_ms = reported.duration_ms.unwrap_or_else(|| millis_between(self.started_at, end));
+        self.duration_ms = reported
+            .duration_ms
+            .unwrap_or_else(|| millis_between(self.started_at, end));
         let open_ms: u64 = if self.status.is_live() {
-            self.ledger.open_requests.values().map(|s| millis_between(*s, now)).sum()
+            self.ledger
+                .open_requests
+                .values()
+                .map(|s| millis_between(*s, now))
+                .sum()
         } else {
             0
         };
-        self.duration_api_ms = reported.duration_api_ms.unwrap_or(self.ledger.api_ms + open_ms);
+        self.duration_api_ms = reported
+            .duration_api_ms
+            .unwrap_or(self.ledger.api_ms + open_ms);
         let live_turns = if self.ledger.prompts + self.ledger.main_tool_results == 0 {
             0
         } else {
@@ -452,7 +514,8 @@ impl SessionState {
         let t = &self.tokens;
         let prompt_side = t.input + t.cache_read + t.cache_creation;
         Efficiency {
-            cost_per_turn: (self.num_turns > 0).then(|| self.total_cost_usd / self.num_turns as f64),
+            cost_per_turn: (self.num_turns > 0)
+                .then(|| self.total_cost_usd / self.num_turns as f64),
             output_tokens_per_minute: (self.duration_ms > 0)
                 .then(|| t.output as f64 * 60_000.0 / self.duration_ms as f64),
             cache_hit_ratio: (prompt_side > 0).then(|| t.cache_read as f64 / prompt_side as f64),

@@ -230,8 +230,12 @@ pub fn parse_line(line: &[u8]) -> Result<Option<StreamRecord>, ParseError> {
 
 /// Parses an already-decoded JSON value.
 pub fn parse_value(value: Value) -> Result<StreamRecord, ParseError> {
-    let Some(obj) = value.as_object() else { return Err(ParseError::NoType) };
-    let Some(kind) = obj.get("type").and_then(Value::as_str) else { return Err(ParseError::NoType) };
+    let Some(obj) = value.as_object() else {
+        return Err(ParseError::NoType);
+    };
+    let Some(kind) = obj.get("type").and_then(Value::as_str) else {
+        return Err(ParseError::NoType);
+    };
     let subtype = obj.get("subtype").and_then(Value::as_str);
     let record = match (kind, subtype) {
         ("system", Some("init")) => StreamRecord::Init(Init {
@@ -245,7 +249,9 @@ pub fn parse_value(value: Value) -> Result<StreamRecord, ParseError> {
             error_status: uint(obj, "error_status").and_then(|s| u16::try_from(s).ok()),
             error: string(obj, "error"),
         },
-        ("system", Some("status")) => StreamRecord::Status(string(obj, "status").unwrap_or_default()),
+        ("system", Some("status")) => {
+            StreamRecord::Status(string(obj, "status").unwrap_or_default())
+        }
         ("assistant", _) => StreamRecord::Assistant(parse_assistant(obj)),
         ("user", _) => StreamRecord::User(parse_user(obj)),
         ("result", _) => StreamRecord::Result(parse_result(obj)),
@@ -280,11 +286,16 @@ fn parse_assistant(obj: &Map<String, Value>) -> Assistant {
         message_id: message.and_then(|m| string(m, "id")),
         request_id: string(obj, "request_id"),
         model: message.and_then(|m| string(m, "model")),
-        usage: message.and_then(|m| m.get("usage")).and_then(Tokens::from_api_usage),
+        usage: message
+            .and_then(|m| m.get("usage"))
+            .and_then(Tokens::from_api_usage),
         stop_reason: message.and_then(|m| string(m, "stop_reason")),
         blocks,
         parent_tool_use_id: string(obj, "parent_tool_use_id"),
-        is_api_error: obj.get("is_api_error_message").and_then(Value::as_bool).unwrap_or(false)
+        is_api_error: obj
+            .get("is_api_error_message")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
             || obj.get("error").is_some_and(|e| !e.is_null()),
     }
 }
@@ -306,15 +317,24 @@ fn parse_block(block: &Value) -> Option<Block> {
 
 fn parse_user(obj: &Map<String, Value>) -> User {
     let content = obj.get("message").and_then(|m| m.get("content"));
-    let mut user = User { parent_tool_use_id: string(obj, "parent_tool_use_id"), ..User::default() };
+    let mut user = User {
+        parent_tool_use_id: string(obj, "parent_tool_use_id"),
+        ..User::default()
+    };
     match content {
         Some(Value::String(text)) => user.prompt = Some(text.clone()),
         Some(Value::Array(blocks)) => {
             for block in blocks {
                 match block.get("type").and_then(Value::as_str) {
                     Some("tool_result") => {
-                        let id = block.get("tool_use_id").and_then(Value::as_str).unwrap_or_default();
-                        let is_error = block.get("is_error").and_then(Value::as_bool).unwrap_or(false);
+                        let id = block
+                            .get("tool_use_id")
+                            .and_then(Value::as_str)
+                            .unwrap_or_default();
+                        let is_error = block
+                            .get("is_error")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false);
                         user.tool_results.push((id.to_owned(), is_error));
                     }
                     Some("text") if user.prompt.is_none() => {
@@ -338,14 +358,21 @@ fn parse_result(obj: &Map<String, Value>) -> ResultRecord {
                 .iter()
                 .filter_map(|(model, v)| {
                     let tokens = Tokens::from_model_usage(v)?;
-                    Some((model.clone(), tokens, v.get("costUSD").and_then(Value::as_f64)))
+                    Some((
+                        model.clone(),
+                        tokens,
+                        v.get("costUSD").and_then(Value::as_f64),
+                    ))
                 })
                 .collect()
         })
         .unwrap_or_default();
     ResultRecord {
         subtype: string(obj, "subtype"),
-        is_error: obj.get("is_error").and_then(Value::as_bool).unwrap_or(false),
+        is_error: obj
+            .get("is_error")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         result: string(obj, "result"),
         session_id: string(obj, "session_id"),
         total_cost_usd: obj.get("total_cost_usd").and_then(Value::as_f64),
@@ -361,14 +388,19 @@ fn parse_result(obj: &Map<String, Value>) -> ResultRecord {
 
 fn parse_stream_event(obj: &Map<String, Value>) -> StreamEvent {
     let ev = obj.get("event").and_then(Value::as_object);
-    let ev_type = ev.and_then(|e| e.get("type")).and_then(Value::as_str).unwrap_or("");
+    let ev_type = ev
+        .and_then(|e| e.get("type"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let event = match ev_type {
         "message_start" => {
             let msg = ev.and_then(|e| e.get("message")).and_then(Value::as_object);
             SseEvent::MessageStart {
                 id: msg.and_then(|m| string(m, "id")),
                 model: msg.and_then(|m| string(m, "model")),
-                usage: msg.and_then(|m| m.get("usage")).and_then(Tokens::from_api_usage),
+                usage: msg
+                    .and_then(|m| m.get("usage"))
+                    .and_then(Tokens::from_api_usage),
             }
         }
         "content_block_start" => {
@@ -388,13 +420,19 @@ fn parse_stream_event(obj: &Map<String, Value>) -> StreamEvent {
             let delta = ev.and_then(|e| e.get("delta"));
             match delta.and_then(|d| d.get("type")).and_then(Value::as_str) {
                 Some("text_delta") => SseEvent::TextDelta(
-                    delta.and_then(|d| d.get("text")).and_then(Value::as_str).unwrap_or_default().to_owned(),
+                    delta
+                        .and_then(|d| d.get("text"))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                 ),
                 _ => SseEvent::Other("content_block_delta".into()),
             }
         }
         "message_delta" => SseEvent::MessageDelta {
-            usage: ev.and_then(|e| e.get("usage")).and_then(Tokens::from_api_usage),
+            usage: ev
+                .and_then(|e| e.get("usage"))
+                .and_then(Tokens::from_api_usage),
             stop_reason: ev
                 .and_then(|e| e.get("delta"))
                 .and_then(|d| d.get("stop_reason"))
@@ -439,7 +477,9 @@ pub fn to_events(record: &StreamRecord) -> Vec<EventKind> {
                 .collect();
             // A sub-agent's prompt is part of the parent's turn, not a new one.
             if let (Some(prompt), true, false) = (&u.prompt, u.tool_results.is_empty(), sidechain) {
-                events.push(EventKind::PromptSubmitted { preview: Some(prompt_preview(prompt)) });
+                events.push(EventKind::PromptSubmitted {
+                    preview: Some(prompt_preview(prompt)),
+                });
             }
             events
         }
@@ -453,21 +493,32 @@ pub fn to_events(record: &StreamRecord) -> Vec<EventKind> {
             model: r.main_model().map(str::to_owned),
             error: if r.is_error {
                 Some(r.result.clone().unwrap_or_else(|| {
-                    format!("claude reported an error ({})", r.subtype.as_deref().unwrap_or("unknown"))
+                    format!(
+                        "claude reported an error ({})",
+                        r.subtype.as_deref().unwrap_or("unknown")
+                    )
                 }))
             } else {
                 None
             },
         }],
-        StreamRecord::ApiRetry { attempt, error_status, error } => vec![EventKind::ApiRetry {
+        StreamRecord::ApiRetry {
+            attempt,
+            error_status,
+            error,
+        } => vec![EventKind::ApiRetry {
             attempt: *attempt,
             error_status: *error_status,
             error: error.clone(),
         }],
-        StreamRecord::Status(s) if s == "requesting" => vec![EventKind::ApiRequest { message_id: None }],
+        StreamRecord::Status(s) if s == "requesting" => {
+            vec![EventKind::ApiRequest { message_id: None }]
+        }
         StreamRecord::Status(_) => Vec::new(),
         StreamRecord::StreamEvent(se) => stream_event_events(se),
-        StreamRecord::Unknown { kind, .. } => vec![EventKind::UnknownRecord { record_type: kind.clone() }],
+        StreamRecord::Unknown { kind, .. } => vec![EventKind::UnknownRecord {
+            record_type: kind.clone(),
+        }],
     }
 }
 
@@ -497,7 +548,11 @@ fn assistant_events(a: &Assistant) -> Vec<EventKind> {
     }
     for block in &a.blocks {
         if let Block::ToolUse { id, name, .. } = block {
-            events.push(EventKind::ToolUse { tool_use_id: id.clone(), name: name.clone(), sidechain });
+            events.push(EventKind::ToolUse {
+                tool_use_id: id.clone(),
+                name: name.clone(),
+                sidechain,
+            });
         }
     }
     events
@@ -508,7 +563,9 @@ fn stream_event_events(se: &StreamEvent) -> Vec<EventKind> {
     match &se.event {
         SseEvent::MessageStart { id, model, usage } => {
             let id = id.clone().or_else(|| se.message_id.clone());
-            let mut events = vec![EventKind::ApiRequest { message_id: id.clone() }];
+            let mut events = vec![EventKind::ApiRequest {
+                message_id: id.clone(),
+            }];
             if let (Some(id), Some(tokens)) = (id, usage) {
                 events.push(EventKind::Usage {
                     key: usage_key(&id, None),
@@ -520,7 +577,10 @@ fn stream_event_events(se: &StreamEvent) -> Vec<EventKind> {
             }
             events
         }
-        SseEvent::MessageDelta { usage: Some(tokens), .. } => match &se.message_id {
+        SseEvent::MessageDelta {
+            usage: Some(tokens),
+            ..
+        } => match &se.message_id {
             Some(id) => vec![EventKind::Usage {
                 key: usage_key(id, None),
                 model: None,
@@ -531,7 +591,10 @@ fn stream_event_events(se: &StreamEvent) -> Vec<EventKind> {
             None => Vec::new(),
         },
         SseEvent::MessageStop => match &se.message_id {
-            Some(id) => vec![EventKind::ApiResponseDone { message_id: id.clone(), duration_ms: None }],
+            Some(id) => vec![EventKind::ApiResponseDone {
+                message_id: id.clone(),
+                duration_ms: None,
+            }],
             None => Vec::new(),
         },
         _ => Vec::new(),

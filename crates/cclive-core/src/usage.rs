@@ -80,7 +80,12 @@ mod tests {
             "cache_read_input_tokens": 5000, "cache_creation_input_tokens": 300, "speed": "standard"});
         let mu = json!({"inputTokens": 1200, "outputTokens": 42,
             "cacheReadInputTokens": 5000, "cacheCreationInputTokens": 300, "costUSD": 0.1});
-        let expected = Tokens { input: 1200, output: 42, cache_read: 5000, cache_creation: 300 };
+        let expected = Tokens {
+            input: 1200,
+            output: 42,
+            cache_read: 5000,
+            cache_creation: 300,
+        };
         assert_eq!(Tokens::from_api_usage(&api), Some(expected));
         assert_eq!(Tokens::from_model_usage(&mu), Some(expected));
         assert_eq!(expected.total(), 6542);
@@ -88,8 +93,16 @@ mod tests {
 
     #[test]
     fn max_with_keeps_the_final_snapshot() {
-        let mut start = Tokens { input: 1200, output: 1, cache_read: 5000, cache_creation: 300 };
-        let delta = Tokens { output: 42, ..Tokens::default() };
+        let mut start = Tokens {
+            input: 1200,
+            output: 1,
+            cache_read: 5000,
+            cache_creation: 300,
+        };
+        let delta = Tokens {
+            output: 42,
+            ..Tokens::default()
+        };
         start.max_with(&delta);
         assert_eq!(start.output, 42);
         assert_eq!(start.input, 1200);

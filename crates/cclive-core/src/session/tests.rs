@@ -11,21 +11,31 @@ fn state() -> SessionState {
 }
 
 fn apply(s: &mut SessionState, secs: i64, kind: EventKind) -> Change {
-    s.apply(&Event::new(SessionId::new("s"), t(secs), kind), &PriceTable::builtin())
+    s.apply(
+        &Event::new(SessionId::new("s"), t(secs), kind),
+        &PriceTable::builtin(),
+    )
 }
 
 fn usage(key: &str, model: &str, input: u64, output: u64) -> EventKind {
     EventKind::Usage {
         key: key.into(),
         model: Some(model.into()),
-        tokens: Tokens { input, output, ..Tokens::default() },
+        tokens: Tokens {
+            input,
+            output,
+            ..Tokens::default()
+        },
         is_final: false,
         sidechain: false,
     }
 }
 
 fn exited(code: i32) -> EventKind {
-    EventKind::ProcessExited { code: Some(code), signal: None }
+    EventKind::ProcessExited {
+        code: Some(code),
+        signal: None,
+    }
 }
 
 #[test]
@@ -59,21 +69,33 @@ fn unknown_models_are_flagged_not_priced_at_zero_silently() {
 fn the_result_wins_over_estimates() {
     let mut s = state();
     apply(&mut s, 1, usage("msg_1", "claude-opus-5-5", 1200, 1));
-    let change = apply(&mut s, 2, EventKind::Result {
-        is_error: false,
-        total_cost_usd: Some(0.01628),
-        duration_ms: Some(353),
-        duration_api_ms: Some(220),
-        num_turns: Some(2),
-        tokens: Some(Tokens { input: 2400, output: 84, cache_read: 10000, cache_creation: 600 }),
-        model: Some("claude-opus-5-5".into()),
-        error: None,
-    });
+    let change = apply(
+        &mut s,
+        2,
+        EventKind::Result {
+            is_error: false,
+            total_cost_usd: Some(0.01628),
+            duration_ms: Some(353),
+            duration_api_ms: Some(220),
+            num_turns: Some(2),
+            tokens: Some(Tokens {
+                input: 2400,
+                output: 84,
+                cache_read: 10000,
+                cache_creation: 600,
+            }),
+            model: Some("claude-opus-5-5".into()),
+            error: None,
+        },
+    );
     assert_eq!(change.status, Some((Status::Active, Status::Completed)));
     assert_eq!(s.total_cost_usd, 0.01628);
     assert_eq!(s.cost_source, CostSource::Reported);
     assert_eq!(s.tokens.output, 84);
-    assert_eq!((s.duration_ms, s.duration_api_ms, s.num_turns), (353, 220, 2));
+    assert_eq!(
+        (s.duration_ms, s.duration_api_ms, s.num_turns),
+        (353, 220, 2)
+    );
     let e = s.efficiency;
     assert!((e.cost_per_turn.unwrap() - 0.00814).abs() < 1e-12);
     assert!((e.cache_hit_ratio.unwrap() - 10000.0 / 13000.0).abs() < 1e-12);
@@ -89,16 +111,20 @@ fn the_result_wins_over_estimates() {
 #[test]
 fn an_error_result_fails_with_its_text() {
     let mut s = state();
-    apply(&mut s, 1, EventKind::Result {
-        is_error: true,
-        total_cost_usd: Some(0.0),
-        duration_ms: Some(10),
-        duration_api_ms: Some(0),
-        num_turns: Some(1),
-        tokens: None,
-        model: None,
-        error: Some("API Error: 529 Overloaded".into()),
-    });
+    apply(
+        &mut s,
+        1,
+        EventKind::Result {
+            is_error: true,
+            total_cost_usd: Some(0.0),
+            duration_ms: Some(10),
+            duration_api_ms: Some(0),
+            num_turns: Some(1),
+            tokens: None,
+            model: None,
+            error: Some("API Error: 529 Overloaded".into()),
+        },
+    );
     apply(&mut s, 2, exited(1));
     assert_eq!(s.status, Status::Failed);
     assert_eq!(s.error.as_deref(), Some("API Error: 529 Overloaded"));
@@ -115,22 +141,48 @@ fn exit_without_result() {
     let mut crashed = state();
     apply(&mut crashed, 5, exited(3));
     assert_eq!(crashed.status, Status::Failed);
-    assert_eq!(crashed.error.as_deref(), Some("claude exited with code 3 without a result"));
+    assert_eq!(
+        crashed.error.as_deref(),
+        Some("claude exited with code 3 without a result")
+    );
 
     let mut killed = state();
-    apply(&mut killed, 5, EventKind::ProcessExited { code: None, signal: Some(9) });
+    apply(
+        &mut killed,
+        5,
+        EventKind::ProcessExited {
+            code: None,
+            signal: Some(9),
+        },
+    );
     assert_eq!(killed.status, Status::Interrupted);
 }
 
 #[test]
 fn interrupt_ends_the_session_and_a_late_result_does_not_revive_it() {
     let mut s = state();
-    let change = apply(&mut s, 2, EventKind::Interrupted { signal: Some("SIGINT".into()) });
+    let change = apply(
+        &mut s,
+        2,
+        EventKind::Interrupted {
+            signal: Some("SIGINT".into()),
+        },
+    );
     assert_eq!(change.status, Some((Status::Active, Status::Interrupted)));
-    apply(&mut s, 3, EventKind::Result {
-        is_error: true, total_cost_usd: Some(0.5), duration_ms: None, duration_api_ms: None,
-        num_turns: None, tokens: None, model: None, error: Some("aborted".into()),
-    });
+    apply(
+        &mut s,
+        3,
+        EventKind::Result {
+            is_error: true,
+            total_cost_usd: Some(0.5),
+            duration_ms: None,
+            duration_api_ms: None,
+            num_turns: None,
+            tokens: None,
+            model: None,
+            error: Some("aborted".into()),
+        },
+    );
     apply(&mut s, 4, exited(130));
     assert_eq!(s.status, Status::Interrupted);
     assert_eq!(s.total_cost_usd, 0.5, "what was spent is still recorded");
@@ -139,14 +191,46 @@ fn interrupt_ends_the_session_and_a_late_result_does_not_revive_it() {
 #[test]
 fn turns_count_prompts_and_main_thread_tool_results() {
     let mut s = state();
-    apply(&mut s, 0, EventKind::PromptSubmitted { preview: Some("fix it".into()) });
+    apply(
+        &mut s,
+        0,
+        EventKind::PromptSubmitted {
+            preview: Some("fix it".into()),
+        },
+    );
     assert_eq!(s.num_turns, 1);
     for (i, sidechain) in [(1, false), (2, true), (3, false)] {
-        apply(&mut s, i, EventKind::ToolUse { tool_use_id: format!("t{i}"), name: "Bash".into(), sidechain });
-        apply(&mut s, i, EventKind::ToolResult { tool_use_id: format!("t{i}"), is_error: i == 3, duration_ms: None, sidechain });
+        apply(
+            &mut s,
+            i,
+            EventKind::ToolUse {
+                tool_use_id: format!("t{i}"),
+                name: "Bash".into(),
+                sidechain,
+            },
+        );
+        apply(
+            &mut s,
+            i,
+            EventKind::ToolResult {
+                tool_use_id: format!("t{i}"),
+                is_error: i == 3,
+                duration_ms: None,
+                sidechain,
+            },
+        );
     }
     // The same result reported twice counts once.
-    apply(&mut s, 4, EventKind::ToolResult { tool_use_id: "t1".into(), is_error: false, duration_ms: None, sidechain: false });
+    apply(
+        &mut s,
+        4,
+        EventKind::ToolResult {
+            tool_use_id: "t1".into(),
+            is_error: false,
+            duration_ms: None,
+            sidechain: false,
+        },
+    );
     assert_eq!(s.num_turns, 3);
     assert_eq!(s.tool_calls.get("Bash"), Some(&3));
     assert_eq!(s.tool_errors, 1);
@@ -157,23 +241,55 @@ fn turns_count_prompts_and_main_thread_tool_results() {
 fn live_durations_move_with_ticks_and_streams() {
     let mut s = state();
     apply(&mut s, 1, EventKind::ApiRequest { message_id: None });
-    apply(&mut s, 2, EventKind::ApiRequest { message_id: Some("m".into()) });
+    apply(
+        &mut s,
+        2,
+        EventKind::ApiRequest {
+            message_id: Some("m".into()),
+        },
+    );
     assert!(s.tick(t(4), &PriceTable::builtin()));
     assert_eq!(s.duration_ms, 4000);
-    assert_eq!(s.duration_api_ms, 3000, "the open request counts from when it was sent");
-    apply(&mut s, 6, EventKind::ApiResponseDone { message_id: "m".into(), duration_ms: None });
+    assert_eq!(
+        s.duration_api_ms, 3000,
+        "the open request counts from when it was sent"
+    );
+    apply(
+        &mut s,
+        6,
+        EventKind::ApiResponseDone {
+            message_id: "m".into(),
+            duration_ms: None,
+        },
+    );
     assert_eq!(s.duration_api_ms, 5000);
     apply(&mut s, 7, exited(0));
-    assert!(!s.tick(t(100), &PriceTable::builtin()), "finished sessions do not tick");
+    assert!(
+        !s.tick(t(100), &PriceTable::builtin()),
+        "finished sessions do not tick"
+    );
     assert_eq!(s.duration_ms, 7000);
 }
 
 #[test]
 fn bad_input_is_counted() {
     let mut s = state();
-    let change = apply(&mut s, 1, EventKind::InputError { source: "stream-json".into(), message: "bad".into() });
+    let change = apply(
+        &mut s,
+        1,
+        EventKind::InputError {
+            source: "stream-json".into(),
+            message: "bad".into(),
+        },
+    );
     assert!(change.metrics);
-    apply(&mut s, 1, EventKind::UnknownRecord { record_type: "x".into() });
+    apply(
+        &mut s,
+        1,
+        EventKind::UnknownRecord {
+            record_type: "x".into(),
+        },
+    );
     assert_eq!((s.input_errors, s.unknown_records), (1, 1));
     assert_eq!(s.status, Status::Active);
 }
@@ -181,14 +297,37 @@ fn bad_input_is_counted() {
 #[test]
 fn serialized_shape() {
     let mut s = state();
-    apply(&mut s, 0, EventKind::SessionStarted {
-        mode: Mode::Print, command: Some("claude -p hi".into()), cwd: Some("/w".into()),
-        project_path: Some("/w".into()), session_type: Some("dev".into()), source: "wrapper".into(),
-    });
+    apply(
+        &mut s,
+        0,
+        EventKind::SessionStarted {
+            mode: Mode::Print,
+            command: Some("claude -p hi".into()),
+            cwd: Some("/w".into()),
+            project_path: Some("/w".into()),
+            session_type: Some("dev".into()),
+            source: "wrapper".into(),
+        },
+    );
     apply(&mut s, 1, usage("msg_1", "claude-sonnet-4-5", 1000, 10));
     let v = serde_json::to_value(&s).unwrap();
-    for key in ["session_id", "status", "total_cost_usd", "cost_source", "duration_ms", "duration_api_ms",
-        "num_turns", "tokens", "model", "cwd", "command", "session_type", "project_path", "tool_calls", "efficiency"] {
+    for key in [
+        "session_id",
+        "status",
+        "total_cost_usd",
+        "cost_source",
+        "duration_ms",
+        "duration_api_ms",
+        "num_turns",
+        "tokens",
+        "model",
+        "cwd",
+        "command",
+        "session_type",
+        "project_path",
+        "tool_calls",
+        "efficiency",
+    ] {
         assert!(v.get(key).is_some(), "missing {key}: {v}");
     }
     assert_eq!(v["status"], "ACTIVE");

@@ -1,0 +1,339 @@
+//! What the `SQLite` store adds to the [`Store`] specification: its file settings, schema
+//! versions, several handles on one file, and rows damaged outside cclive.
+
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use cclive_core::{SessionId, Status};
+use rusqlite::Connection;
+use tempfile::TempDir;
+
+use super::*;
+use crate::migrations::LATEST;
+use crate::tests::{assert_same, running};
+
+fn temp_db() -> (TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cclive.db");
+    (dir, path)
+}
+
+fn pragma(store: &SqliteStore, name: &str) -> String {
+    let conn = store.conn();
+    conn.query_row(&format!("PRAGMA {name}"), [], |row| {
+        let value: SqlValue = row.get(0)?;
+        Ok(match value {
+            SqlValue::Integer(i) => i.to_string(),
+            SqlValue::Text(s) => s,
+            other => format!("{other:?}"),
+        })
+    })
+    .unwrap()
+}
+
+fn sid(id: &str) -> SessionId {
+    SessionId::new(id)
+}
+
+#[test]
+fn a_file_store_runs_in_wal_mode_with_the_agreed_settings() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(pragma(&store, "journal_mode"), "wal");
+    assert_eq!(pragma(&store, "synchronous"), "1", "NORMAL");
+    assert_eq!(pragma(&store, "busy_timeout"), "5000");
+    assert_eq!(pragma(&store, "foreign_keys"), "1");
+    assert_eq!(pragma(&store, "user_version"), LATEST.to_string());
+}
+
+#[test]
+fn path_names_the_file_and_is_none_in_memory() {
+    let (_dir, path) = temp_db();
+    assert_eq!(
+        SqliteStore::open(&path).unwrap().path(),
+        Some(path.as_path())
+    );
+    assert_eq!(SqliteStore::open_in_memory().unwrap().path(), None);
+}
+
+#[test]
+fn open_creates_the_file_but_not_missing_directories() {
+    let (dir, path) = temp_db();
+    SqliteStore::open(&path).unwrap();
+    assert!(path.is_file());
+
+    let nested = dir.path().join("missing").join("cclive.db");
+    let err = SqliteStore::open(&nested).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Open { path, .. } if *path == nested),
+        "{err:?}"
+    );
+    assert!(!nested.parent().unwrap().exists());
+}
+
+#[test]
+fn a_file_that_is_not_a_database_is_an_open_error() {
+    let (_dir, path) = temp_db();
+    std::fs::write(
+        &path,
+        "this is a text file, not a database, and long enough to have a header",
+    )
+    .unwrap();
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(matches!(&err, StoreError::Open { .. }), "{err:?}");
+}
+
+#[test]
+fn reopening_keeps_the_data_and_migrates_nothing_again() {
+    let (_dir, path) = temp_db();
+    let (state, events) = running("s1", 0, "/p");
+    SqliteStore::open(&path)
+        .unwrap()
+        .write_batch(std::slice::from_ref(&state), &events)
+        .unwrap();
+
+    let again = SqliteStore::open(&path).unwrap();
+    assert_eq!(pragma(&again, "user_version"), LATEST.to_string());
+    assert_same(&again.session(&sid("s1")).unwrap().unwrap(), &state);
+    assert_eq!(again.events(&sid("s1")).unwrap(), events);
+}
+
+#[test]
+fn a_database_from_a_newer_cclive_is_refused_with_upgrade_advice() {
+    let (_dir, path) = temp_db();
+    drop(SqliteStore::open(&path).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", 99)
+        .unwrap();
+
+    let err = SqliteStore::open(&path).unwrap_err();
+    assert!(
+        matches!(err, StoreError::NewerSchema { found: 99, supported } if supported == LATEST),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("upgrade cclive"), "{err}");
+    let version: u32 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 99, "the newer database is left untouched");
+}
+
+#[test]
+fn two_handles_on_one_file_see_what_the_other_committed() {
+    let (_dir, path) = temp_db();
+    let wrapper = SqliteStore::open(&path).unwrap();
+    let reader = SqliteStore::open(&path).unwrap();
+
+    let (mut state, events) = running("s1", 0, "/p");
+    wrapper
+        .write_batch(std::slice::from_ref(&state), &events)
+        .unwrap();
+    assert_same(&reader.session(&sid("s1")).unwrap().unwrap(), &state);
+    assert_eq!(reader.events(&sid("s1")).unwrap(), events);
+
+    state.status = Status::Completed;
+    wrapper
+        .write_batch(std::slice::from_ref(&state), &[])
+        .unwrap();
+    let listed = reader.sessions(&SessionQuery::default()).unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, Status::Completed);
+}
+
+#[test]
+fn readers_do_not_wait_for_a_writer_and_see_only_committed_data() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    let (state, _) = running("s1", 0, "/p");
+    store
+        .write_batch(std::slice::from_ref(&state), &[])
+        .unwrap();
+
+    // Another process is in the middle of a batch.
+    let mut other = Connection::open(&path).unwrap();
+    let tx = other
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .unwrap();
+    tx.execute("UPDATE sessions SET status = 'FAILED'", [])
+        .unwrap();
+
+    let seen = store.session(&sid("s1")).unwrap().unwrap();
+    assert_eq!(seen.status, Status::Active);
+    let failed = SessionQuery {
+        status: Some(Status::Failed),
+        ..SessionQuery::default()
+    };
+    assert!(store.sessions(&failed).unwrap().is_empty());
+    tx.rollback().unwrap();
+}
+
+#[test]
+fn a_writer_waits_for_another_process_batch_instead_of_failing() {
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+
+    // Another process holds the write lock for a while.
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let other_path = path.clone();
+    let releaser = thread::spawn(move || {
+        let mut other = Connection::open(other_path).unwrap();
+        let tx = other
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+        locked.send(()).unwrap();
+        thread::sleep(Duration::from_millis(300));
+        tx.commit().unwrap();
+    });
+    is_locked.recv().unwrap();
+
+    let (state, events) = running("s1", 0, "/p");
+    store
+        .write_batch(std::slice::from_ref(&state), &events)
+        .unwrap();
+    releaser.join().unwrap();
+    assert_eq!(store.events(&sid("s1")).unwrap(), events);
+}
+
+#[test]
+fn two_handles_writing_at_once_both_get_every_batch_in() {
+    let (_dir, path) = temp_db();
+    let handles: Vec<Arc<SqliteStore>> = (0..2)
+        .map(|_| Arc::new(SqliteStore::open(&path).unwrap()))
+        .collect();
+    let writers: Vec<_> = handles
+        .iter()
+        .enumerate()
+        .map(|(n, store)| {
+            let store = Arc::clone(store);
+            thread::spawn(move || {
+                let id = format!("writer-{n}");
+                let (state, events) = running(&id, 0, "/p");
+                for event in &events {
+                    store
+                        .write_batch(std::slice::from_ref(&state), std::slice::from_ref(event))
+                        .unwrap();
+                }
+                events
+            })
+        })
+        .collect();
+    let written: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+
+    for (n, events) in written.iter().enumerate() {
+        assert_eq!(
+            &handles[0].events(&sid(&format!("writer-{n}"))).unwrap(),
+            events
+        );
+    }
+    assert_eq!(
+        handles[1].sessions(&SessionQuery::default()).unwrap().len(),
+        2
+    );
+}
+
+#[test]
+fn the_columns_mirror_the_state() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (state, events) = running("s1", 0, "/work/app");
+    store
+        .write_batch(std::slice::from_ref(&state), &events)
+        .unwrap();
+
+    let conn = store.conn();
+    let row: (
+        String,
+        String,
+        String,
+        String,
+        i64,
+        String,
+        i64,
+        i64,
+        String,
+    ) = conn
+        .query_row(
+            "SELECT status, mode, source, cost_source, started_at_ms, project_path, \
+             tokens_input, tokens_cache_read, model FROM sessions",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        row,
+        (
+            "ACTIVE".into(),
+            "print".into(),
+            "wrapper".into(),
+            "estimated".into(),
+            state.started_at.as_millisecond(),
+            "/work/app".into(),
+            1200,
+            5000,
+            "claude-sonnet-4-5".into(),
+        )
+    );
+    let cost: f64 = conn
+        .query_row("SELECT total_cost_usd FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(cost.to_bits(), state.total_cost_usd.to_bits());
+    let types: Vec<String> = conn
+        .prepare("SELECT type FROM events ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(types[..3], ["session_started", "init", "prompt_submitted"]);
+}
+
+#[test]
+fn a_corrupt_state_row_is_an_error_naming_the_session() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (state, _) = running("s-broken", 0, "/p");
+    store.write_batch(&[state], &[]).unwrap();
+    store
+        .conn()
+        .execute("UPDATE sessions SET state_json = '{\"session_id\": 7'", [])
+        .unwrap();
+
+    let err = store.session(&sid("s-broken")).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { what, .. } if what.contains("s-broken")),
+        "{err:?}"
+    );
+    let err = store.sessions(&SessionQuery::default()).unwrap_err();
+    assert!(err.to_string().contains("s-broken"), "{err}");
+}
+
+#[test]
+fn a_corrupt_event_row_is_an_error_naming_the_session() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (state, events) = running("s-broken", 0, "/p");
+    store.write_batch(&[state], &events).unwrap();
+    store
+        .conn()
+        .execute("UPDATE events SET payload_json = 'null' WHERE id = 2", [])
+        .unwrap();
+
+    let err = store.events(&sid("s-broken")).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { what, .. }
+            if what.contains("s-broken") && what.contains("event 2")),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,74 @@
+//! `cclive config`: the effective configuration and where each value came from.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use crate::cli::{ConfigArgs, GlobalArgs};
+use crate::config::{DEFAULT_CONFIG_TOML, Settings};
+
+/// Prints the settings (or the commented default file with `--default`).
+pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    if args.default {
+        print!("{DEFAULT_CONFIG_TOML}");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let s = Settings::from_process(global, None)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&s)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let opt = |p: &Option<std::path::PathBuf>| {
+        p.as_ref()
+            .map_or_else(|| "(not set)".to_owned(), |p| p.display().to_string())
+    };
+    let rows = [
+        (
+            "config_file",
+            format!(
+                "{}{}",
+                s.config_file.value.display(),
+                if s.config_file_found {
+                    ""
+                } else {
+                    " (not found; using defaults)"
+                }
+            ),
+            s.config_file.origin.to_string(),
+        ),
+        (
+            "db",
+            s.db.value.display().to_string(),
+            s.db.origin.to_string(),
+        ),
+        (
+            "state_file",
+            s.state_file.value.display().to_string(),
+            s.state_file.origin.to_string(),
+        ),
+        (
+            "claude_bin",
+            s.claude_bin.value.as_ref().map_or_else(
+                || "claude (on PATH)".to_owned(),
+                |p| p.display().to_string(),
+            ),
+            s.claude_bin.origin.to_string(),
+        ),
+        (
+            "prices_file",
+            opt(&s.prices_file.value),
+            s.prices_file.origin.to_string(),
+        ),
+        (
+            "refresh_interval_secs",
+            s.refresh_interval_secs.value.to_string(),
+            s.refresh_interval_secs.origin.to_string(),
+        ),
+    ];
+    let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for (key, value, origin) in rows {
+        let _ = writeln!(out, "{key:<22} {value:<width$}  # {origin}");
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}

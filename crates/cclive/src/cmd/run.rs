@@ -1,0 +1,63 @@
+//! `cclive run -- <claude args>` and `cclive ask "question"`: run claude under monitoring.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+
+use crate::cli::{AskArgs, GlobalArgs, RunArgs, SessionArgs};
+use crate::config::Settings;
+use crate::session_monitor::{RunRequest, SessionMonitor, resolve_claude};
+
+/// `cclive run`.
+pub(super) fn run(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    monitored(args.claude_args, &args.session, global)
+}
+
+/// `cclive ask "question" [-- more claude args]`: `cclive run -- -p "question" ...`.
+pub(super) fn ask(args: AskArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let mut claude_args = vec!["-p".to_owned(), args.question.join(" ")];
+    claude_args.extend(args.claude_args);
+    monitored(claude_args, &args.session, global)
+}
+
+fn monitored(
+    claude_args: Vec<String>,
+    session: &SessionArgs,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_process(global, Some(session))?;
+    let claude = resolve_claude(settings.claude_bin.value.as_deref())?;
+    let prices = super::load_prices(&settings)?;
+
+    let mut builder = SessionMonitor::builder()
+        .claude_bin(claude)
+        .prices(prices)
+        .state_file(settings.state_file.value.clone())
+        .show_output(global.verbose > 0);
+    // History matters, but not more than the user's session: run claude even without it.
+    match super::open_store(&settings) {
+        Ok(store) => builder = builder.store(store),
+        Err(err) => eprintln!("cclive: warning: this session will not be kept in history: {err:#}"),
+    }
+    let request = RunRequest {
+        claude_args,
+        project_path: session.project_path.clone(),
+        session_type: session.session_type.clone(),
+        ..RunRequest::default()
+    };
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let outcome = runtime.block_on(builder.build().run(request))?;
+    if outcome.store_failures > 0 {
+        eprintln!(
+            "cclive: warning: {} write(s) to the history database {} failed; see the log above",
+            outcome.store_failures,
+            settings.db.value.display()
+        );
+    }
+    tracing::info!(session = %outcome.session.session_id, status = %outcome.session.status, "Session ended.");
+    Ok(ExitCode::from(outcome.exit_code))
+}

@@ -1,0 +1,29 @@
+//! `cclive sessions`: past sessions from the history database, newest first.
+
+use std::process::ExitCode;
+
+use cclive_store::{SessionQuery, Store};
+
+use crate::cli::{GlobalArgs, SessionsArgs};
+use crate::config::Settings;
+use crate::display;
+
+/// Lists sessions as a table or JSON.
+pub(super) fn run(args: &SessionsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_process(global, None)?;
+    let sessions = match super::open_existing_store(&settings)? {
+        Some(store) => store.sessions(&SessionQuery {
+            limit: Some(args.limit),
+            ..SessionQuery::default()
+        })?,
+        None => Vec::new(),
+    };
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&sessions)?);
+    } else if sessions.is_empty() {
+        println!("No sessions recorded yet. Run one with: cclive run -- -p \"your question\"");
+    } else {
+        print!("{}", display::sessions_table(&sessions));
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,244 @@
+//! Human-readable text for the terminal: money, durations, token counts, tables.
+//!
+//! Times are stored UTC and shown in the system's zone. Pure functions of their input, so the
+//! exact text is unit-tested.
+
+use std::fmt::Write as _;
+
+use cclive_core::{SessionState, Snapshot};
+
+/// `$0.0163`, `$12.40`.
+pub(crate) fn usd(v: f64) -> String {
+    if v != 0.0 && v.abs() < 1.0 {
+        format!("${v:.4}")
+    } else {
+        format!("${v:.2}")
+    }
+}
+
+/// `850 ms`, `12.3 s`, `4m 05s`, `2h 03m`.
+pub(crate) fn duration_ms(ms: u64) -> String {
+    match ms {
+        0..1_000 => format!("{ms} ms"),
+        1_000..60_000 => format!("{:.1} s", ms as f64 / 1000.0),
+        60_000..3_600_000 => format!("{}m {:02}s", ms / 60_000, (ms / 1000) % 60),
+        _ => format!("{}h {:02}m", ms / 3_600_000, (ms / 60_000) % 60),
+    }
+}
+
+/// `1,234,567`.
+pub(crate) fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn local(ts: jiff::Timestamp) -> String {
+    ts.to_zoned_datetime(jiff::tz::TimeZone::system())
+        .strftime("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// The summary `cclive status` prints.
+pub(crate) fn status_text(snapshot: &Snapshot) -> String {
+    let mut out = String::new();
+    let banner = match snapshot.active_sessions.first().map(|s| s.status) {
+        Some(cclive_core::Status::Active) => "🔴 LIVE SESSION ACTIVE",
+        Some(_) => "🟡 Session waiting for you",
+        None => "⚫ No Active Session",
+    };
+    let _ = writeln!(out, "{banner}");
+    if snapshot.active_sessions.len() > 1 {
+        let _ = writeln!(out, "{} live sessions", snapshot.active_sessions.len());
+    }
+    let Some(s) = &snapshot.data else {
+        let _ = writeln!(
+            out,
+            "\nStart a monitored session with: cclive run -- -p \"your question\""
+        );
+        return out;
+    };
+    let _ = writeln!(out);
+    let row = |out: &mut String, k: &str, v: String| {
+        let _ = writeln!(out, "{k:<11} {v}");
+    };
+    row(&mut out, "session", s.session_id.to_string());
+    row(&mut out, "status", s.status.to_string());
+    if let Some(p) = &s.project_path {
+        row(&mut out, "project", p.clone());
+    }
+    if let Some(c) = s.last_prompt.as_ref().or(s.command.as_ref()) {
+        row(&mut out, "command", c.clone());
+    }
+    if let Some(m) = &s.model {
+        row(&mut out, "model", m.clone());
+    }
+    row(&mut out, "started", local(s.started_at));
+    let source = match s.cost_source {
+        cclive_core::CostSource::Reported => "reported by Claude Code",
+        cclive_core::CostSource::Estimated => "estimated",
+    };
+    row(
+        &mut out,
+        "cost",
+        format!("{} ({source})", usd(s.total_cost_usd)),
+    );
+    row(&mut out, "turns", s.num_turns.to_string());
+    row(
+        &mut out,
+        "duration",
+        format!(
+            "{} (API {})",
+            duration_ms(s.duration_ms),
+            duration_ms(s.duration_api_ms)
+        ),
+    );
+    let t = &s.tokens;
+    row(
+        &mut out,
+        "tokens",
+        format!(
+            "in {} · out {} · cache read {} · cache write {}",
+            count(t.input),
+            count(t.output),
+            count(t.cache_read),
+            count(t.cache_creation)
+        ),
+    );
+    if !s.tool_calls.is_empty() {
+        let tools: Vec<String> = s
+            .tool_calls
+            .iter()
+            .map(|(name, n)| format!("{name} ×{n}"))
+            .collect();
+        row(&mut out, "tools", tools.join(", "));
+    }
+    let e = &s.efficiency;
+    let mut eff = Vec::new();
+    if let Some(v) = e.cost_per_turn {
+        eff.push(format!("{}/turn", usd(v)));
+    }
+    if let Some(v) = e.output_tokens_per_minute {
+        eff.push(format!("{v:.0} out tok/min"));
+    }
+    if let Some(v) = e.cache_hit_ratio {
+        eff.push(format!("cache hit {:.0}%", v * 100.0));
+    }
+    if let Some(v) = e.api_time_share {
+        eff.push(format!("API {:.0}% of time", v * 100.0));
+    }
+    if !eff.is_empty() {
+        row(&mut out, "efficiency", eff.join(" · "));
+    }
+    if let Some(err) = &s.error {
+        row(&mut out, "error", err.clone());
+    }
+    out
+}
+
+/// The table `cclive sessions` prints.
+pub(crate) fn sessions_table(sessions: &[SessionState]) -> String {
+    let header = [
+        "START", "PROJECT", "STATUS", "COST", "TURNS", "DURATION", "MODEL",
+    ];
+    let rows: Vec<[String; 7]> = sessions
+        .iter()
+        .map(|s| {
+            [
+                local(s.started_at),
+                s.project_path
+                    .as_deref()
+                    .map(short_path)
+                    .unwrap_or_default(),
+                s.status.to_string(),
+                format!(
+                    "{}{}",
+                    usd(s.total_cost_usd),
+                    if s.cost_source == cclive_core::CostSource::Estimated {
+                        "~"
+                    } else {
+                        ""
+                    }
+                ),
+                s.num_turns.to_string(),
+                duration_ms(s.duration_ms),
+                s.model.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let right = [false, false, false, true, true, true, false];
+    let mut out = String::new();
+    let mut line = |cells: &[String]| {
+        let parts: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .zip(right)
+            .map(|((c, w), r)| {
+                if r {
+                    format!("{c:>w$}")
+                } else {
+                    format!("{c:<w$}")
+                }
+            })
+            .collect();
+        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
+    };
+    line(&header.map(str::to_owned));
+    for row in &rows {
+        line(row);
+    }
+    if sessions
+        .iter()
+        .any(|s| s.cost_source == cclive_core::CostSource::Estimated)
+    {
+        let _ = writeln!(
+            out,
+            "~ estimated from the price table (Claude Code did not report a cost)"
+        );
+    }
+    out
+}
+
+/// The last two components of a path: `/home/me/src/app` → `src/app`.
+fn short_path(p: &str) -> String {
+    let parts: Vec<&str> = p.trim_end_matches('/').rsplit('/').take(2).collect();
+    parts.into_iter().rev().collect::<Vec<_>>().join("/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(usd(0.01628), "$0.0163");
+        assert_eq!(usd(0.0), "$0.00");
+        assert_eq!(usd(12.4), "$12.40");
+        assert_eq!(duration_ms(353), "353 ms");
+        assert_eq!(duration_ms(12_345), "12.3 s");
+        assert_eq!(duration_ms(245_000), "4m 05s");
+        assert_eq!(duration_ms(7_380_000), "2h 03m");
+        assert_eq!(count(1_234_567), "1,234,567");
+        assert_eq!(count(12), "12");
+        assert_eq!(short_path("/home/me/src/app/"), "src/app");
+    }
+
+    #[test]
+    fn status_of_nothing_says_how_to_start() {
+        let text = status_text(&Snapshot::inactive(jiff::Timestamp::now()));
+        assert!(text.starts_with("⚫ No Active Session"));
+        assert!(text.contains("cclive run --"));
+    }
+}

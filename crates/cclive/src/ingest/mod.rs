@@ -1,0 +1,4 @@
+//! Sources of events. For now: the wrapped claude child (`cclive run`).
+
+pub mod child;
+pub mod invocation;

@@ -1,0 +1,35 @@
+//! cclive: a live monitor for Claude Code sessions.
+//!
+//! The binary's logic lives in this library so it can be tested and reused: [`SessionMonitor`]
+//! runs claude under monitoring with callbacks (the seed's `ClaudeCodeSessionMonitor`), and
+//! [`run`] is the whole command line. Layout:
+//! - `cli` (what the user typed) → `config` (resolved [`config::Settings`]) → `cmd/<verb>`.
+//! - `ingest/`: sources of events (the wrapped child). `pipeline`: the monitor service and its
+//!   sinks (`writer` for SQLite, `state_file`). `render`: claude's output shown to the user.
+//!
+//! Only this crate reads the environment, installs signal handlers and the tracing subscriber,
+//! prints, or exits; the libraries below return values and errors.
+
+pub mod cli;
+mod cmd;
+pub mod config;
+mod display;
+pub mod errors;
+pub mod ingest;
+mod logging;
+pub mod pipeline;
+pub mod render;
+pub mod session_monitor;
+pub mod state_file;
+mod writer;
+
+use std::process::ExitCode;
+
+pub use cclive_core::{SessionState, Status, Update, UpdateKind};
+pub use session_monitor::{RunOutcome, RunRequest, SessionMonitor, SessionMonitorBuilder};
+
+/// Runs the command line; the only caller is `main`.
+pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
+    logging::init(cli.global.verbose);
+    cmd::dispatch(cli)
+}

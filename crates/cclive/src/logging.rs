@@ -1,0 +1,21 @@
+//! The tracing subscriber: stderr, compact, level from `--verbose` or `CCLIVE_LOG`.
+//!
+//! Installed only here, by the binary. Logs never include transcript or prompt content.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs the subscriber. `verbose`: 0 = warnings, 1 = debug, 2+ = trace.
+pub(crate) fn init(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "cclive=debug,cclive_core=debug,cclive_store=debug,warn",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("CCLIVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact()
+        .try_init();
+}

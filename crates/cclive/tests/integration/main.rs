@@ -1,0 +1,9 @@
+//! The one integration-test binary: every test that runs the real `cclive` binary or the real
+//! Claude Code CLI.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod fake_api_smoke;
+mod misbehaving_claude;
+mod run_e2e;

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs what the tests need that cargo does not: the pinned Claude Code CLI (the end-to-end
+# tests drive the real one), into a cache directory reused by every later run.
+# Idempotent and quick when everything is already there.
+set -euo pipefail
+
+CLAUDE_CODE_VERSION=2.1.332
+cache="${CCLIVE_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cclive-test}"
+dir="$cache/claude-code-$CLAUDE_CODE_VERSION"
+bin="$dir/node_modules/.bin/claude"
+
+need_apt=()
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "test-setup: installing ${need_apt[*]} (Debian packages)"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  else
+    echo "test-setup: please install ${need_apt[*]} (e.g. sudo apt-get install ${need_apt[*]})" >&2
+    exit 1
+  fi
+fi
+
+if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q "^$CLAUDE_CODE_VERSION "; then
+  echo "test-setup: Claude Code $CLAUDE_CODE_VERSION present in $dir"
+else
+  echo "test-setup: installing @anthropic-ai/claude-code@$CLAUDE_CODE_VERSION into $dir"
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
+    "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
+  "$bin" --version
+fi
