@@ -18,6 +18,8 @@
 //! - [`monitor`]: many sessions, updates, the state-file [`Snapshot`].
 //! - [`usage`], [`pricing`]: token counts and what they cost.
 
+#![cfg_attr(test, allow(clippy::float_cmp))]
+
 pub mod event;
 pub mod framer;
 pub mod ids;

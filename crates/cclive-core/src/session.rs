@@ -265,10 +265,10 @@ impl SessionState {
             } => {
                 self.mode = *mode;
                 self.source.clone_from(source);
-                fill(&mut self.command, command);
-                fill(&mut self.cwd, cwd);
-                fill(&mut self.project_path, project_path);
-                fill(&mut self.session_type, session_type);
+                fill(&mut self.command, command.as_ref());
+                fill(&mut self.cwd, cwd.as_ref());
+                fill(&mut self.project_path, project_path.as_ref());
+                fill(&mut self.session_type, session_type.as_ref());
                 if at < self.started_at {
                     self.started_at = at;
                 }
@@ -285,8 +285,8 @@ impl SessionState {
                 if model.is_some() {
                     self.model.clone_from(model);
                 }
-                fill(&mut self.cwd, cwd);
-                fill(&mut self.claude_version, claude_version);
+                fill(&mut self.cwd, cwd.as_ref());
+                fill(&mut self.claude_version, claude_version.as_ref());
             }
             EventKind::PromptSubmitted { preview } => {
                 self.ledger.prompts += 1;
@@ -464,10 +464,8 @@ impl SessionState {
                 .unwrap_or("unknown");
             match prices.cost(model, tokens) {
                 Some(cost) => estimate += cost,
-                None if tokens.total() > 0 => {
-                    if !unpriced.iter().any(|m| m == model) {
-                        unpriced.push(model.to_owned());
-                    }
+                None if tokens.total() > 0 && !unpriced.iter().any(|m| m == model) => {
+                    unpriced.push(model.to_owned());
                 }
                 None => {}
             }
@@ -542,9 +540,10 @@ impl SessionState {
     }
 }
 
-fn fill(slot: &mut Option<String>, value: &Option<String>) {
+/// Sets `slot` from `value` unless it already has a value: the first source to know wins.
+fn fill(slot: &mut Option<String>, value: Option<&String>) {
     if slot.is_none() {
-        slot.clone_from(value);
+        *slot = value.cloned();
     }
 }
 

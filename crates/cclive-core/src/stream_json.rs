@@ -533,18 +533,18 @@ fn assistant_events(a: &Assistant) -> Vec<EventKind> {
     let sidechain = a.parent_tool_use_id.is_some();
     let mut events = Vec::new();
     // Claude Code's synthetic error message is not an API response: it has no usage to count.
-    if let (Some(id), Some(tokens), false) = (&a.message_id, a.usage, a.is_api_error) {
-        if a.model.as_deref() != Some("<synthetic>") {
-            events.push(EventKind::Usage {
-                // stream-json lines carry `request_id` only sometimes; the message id alone is
-                // unique per response, so the live key uses just that.
-                key: usage_key(id, None),
-                model: a.model.clone(),
-                tokens,
-                is_final: a.stop_reason.is_some(),
-                sidechain,
-            });
-        }
+    if let (Some(id), Some(tokens), false) = (&a.message_id, a.usage, a.is_api_error)
+        && a.model.as_deref() != Some("<synthetic>")
+    {
+        events.push(EventKind::Usage {
+            // stream-json lines carry `request_id` only sometimes; the message id alone is
+            // unique per response, so the live key uses just that.
+            key: usage_key(id, None),
+            model: a.model.clone(),
+            tokens,
+            is_final: a.stop_reason.is_some(),
+            sidechain,
+        });
     }
     for block in &a.blocks {
         if let Block::ToolUse { id, name, .. } = block {

@@ -16,9 +16,15 @@ pub struct ClaudeNotFound {
 
 /// The exit code for an error: 127 when claude is missing, 2 for bad configuration, else 1.
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
-    if err.chain().any(|e| e.is::<ClaudeNotFound>()) {
+    if err
+        .chain()
+        .any(<dyn std::error::Error + 'static>::is::<ClaudeNotFound>)
+    {
         127
-    } else if err.chain().any(|e| e.is::<crate::config::ConfigError>()) {
+    } else if err
+        .chain()
+        .any(<dyn std::error::Error + 'static>::is::<crate::config::ConfigError>)
+    {
         2
     } else {
         1

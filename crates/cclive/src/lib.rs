@@ -10,6 +10,8 @@
 //! Only this crate reads the environment, installs signal handlers and the tracing subscriber,
 //! prints, or exits; the libraries below return values and errors.
 
+#![cfg_attr(test, allow(clippy::float_cmp))]
+
 pub mod cli;
 mod cmd;
 pub mod config;

@@ -152,8 +152,7 @@ async fn run(
         }
         store_failures = tokio::task::spawn_blocking(move || w.finish())
             .await
-            .map(|r| r.failures)
-            .unwrap_or(1);
+            .map_or(1, |r| r.failures);
     }
     if let Some(sf) = &mut state_file {
         sf.write_now(&snapshot(&monitor));

@@ -15,6 +15,7 @@ use serde_json::Value;
 use crate::ingest::invocation::{Invocation, UserOutput};
 
 /// Where rendered output goes.
+#[allow(clippy::struct_excessive_bools)] // independent switches, each from one user flag
 pub struct Renderer {
     output: UserOutput,
     user_verbose: bool,

@@ -2,8 +2,8 @@
 //!
 //! SQLite is synchronous and a write can wait on another process's lock, so writes happen off the
 //! async runtime, on one thread. Everything queued while a transaction runs is coalesced into the
-//! next one (latest state per session, every event in order). A failed write is logged and
-//! counted; monitoring goes on.
+//! next one (latest state per session, every event in order). A failed write is logged, counted
+//! and retried with the next batch; monitoring goes on.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -33,6 +33,8 @@ pub(crate) struct WriterReport {
     pub(crate) commits: u64,
     /// Transactions that failed.
     pub(crate) failures: u64,
+    /// Events given up on after repeated failures.
+    pub(crate) dropped_events: u64,
 }
 
 impl StoreWriter {
@@ -66,11 +68,17 @@ impl StoreWriter {
     }
 }
 
+/// Events kept for a retry after failed writes; beyond this the oldest are dropped (and counted)
+/// so a database that stays broken cannot eat the machine's memory.
+const MAX_RETAINED_EVENTS: usize = 100_000;
+
 fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Job>) -> WriterReport {
     let mut report = WriterReport::default();
+    // What a failed transaction did not write is kept and tried again with the next batch: the
+    // latest state of each session and every event, in order.
+    let mut sessions: BTreeMap<SessionId, SessionState> = BTreeMap::new();
+    let mut events: Vec<Event> = Vec::new();
     while let Ok(first) = rx.recv() {
-        let mut sessions: BTreeMap<SessionId, SessionState> = BTreeMap::new();
-        let mut events = Vec::new();
         for job in std::iter::once(first).chain(rx.try_iter()) {
             let Job::Write {
                 session,
@@ -81,18 +89,101 @@ fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Job>) -> WriterReport {
             }
             events.extend(batch);
         }
-        let sessions: Vec<SessionState> = sessions.into_values().collect();
-        match store.write_batch(&sessions, &events) {
-            Ok(()) => report.commits += 1,
+        let states: Vec<SessionState> = sessions.values().cloned().collect();
+        match store.write_batch(&states, &events) {
+            Ok(()) => {
+                report.commits += 1;
+                sessions.clear();
+                events.clear();
+            }
             Err(err) => {
                 report.failures += 1;
                 tracing::error!(
-                    sessions = sessions.len(),
+                    sessions = states.len(),
                     events = events.len(),
-                    "Cannot write to the history database: {err}"
+                    "Cannot write to the history database (will retry with the next batch): {err}"
                 );
+                if events.len() > MAX_RETAINED_EVENTS {
+                    let excess = events.len() - MAX_RETAINED_EVENTS;
+                    events.drain(..excess);
+                    report.dropped_events += excess as u64;
+                }
             }
         }
     }
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use cclive_core::{EventKind, PriceTable};
+    use cclive_store::{SessionQuery, SqliteStore, StoreError};
+
+    use super::*;
+
+    /// A real SQLite store whose first `fail` transactions fail, like a locked or full disk.
+    struct Flaky {
+        inner: SqliteStore,
+        fail: AtomicU32,
+    }
+
+    impl Store for Flaky {
+        fn write_batch(
+            &self,
+            sessions: &[SessionState],
+            events: &[Event],
+        ) -> Result<(), StoreError> {
+            if self.fail.load(Ordering::SeqCst) > 0 {
+                self.fail.fetch_sub(1, Ordering::SeqCst);
+                return Err(StoreError::Corrupt {
+                    what: "test".into(),
+                    detail: "disk on fire".into(),
+                });
+            }
+            self.inner.write_batch(sessions, events)
+        }
+        fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
+            self.inner.session(id)
+        }
+        fn sessions(&self, q: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
+            self.inner.sessions(q)
+        }
+        fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
+            self.inner.events(id)
+        }
+    }
+
+    #[test]
+    fn a_failed_batch_is_retried_with_the_next_one() {
+        let store = Arc::new(Flaky {
+            inner: SqliteStore::open_in_memory().unwrap(),
+            fail: AtomicU32::new(1),
+        });
+        let writer = StoreWriter::spawn(store.clone()).unwrap();
+        let id = SessionId::new("s");
+        let mut state = SessionState::new(id.clone(), jiff::Timestamp::now());
+        for i in 0..3 {
+            let event = Event::new(
+                id.clone(),
+                jiff::Timestamp::now(),
+                EventKind::ToolUse {
+                    tool_use_id: format!("t{i}"),
+                    name: "Bash".into(),
+                    sidechain: false,
+                },
+            );
+            state.apply(&event, &PriceTable::builtin());
+            writer.send(Some(state.clone()), vec![event]);
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let report = writer.finish();
+        assert_eq!(report.failures, 1);
+        assert_eq!(store.events(&id).unwrap().len(), 3, "nothing lost");
+        assert_eq!(
+            store.session(&id).unwrap().unwrap().tool_calls.get("Bash"),
+            Some(&3)
+        );
+    }
 }

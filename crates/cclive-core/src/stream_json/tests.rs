@@ -299,7 +299,7 @@ fn capture_error500_ends_failed_with_the_error_text() {
 fn capture_1_0_uses_live_tokens_when_there_is_no_model_usage() {
     let s = replay("tools-1.0.100");
     assert_eq!(s.status, Status::Completed);
-    assert_eq!(s.total_cost_usd, 0.070378);
+    assert_eq!(s.total_cost_usd, 0.070_378);
     assert_eq!(s.num_turns, 3, "Claude Code's own count wins");
     // 1.0.x `result.usage` is the last call only; the deduped live sum covers both calls.
     assert_eq!(s.tokens.output, 84);

@@ -78,7 +78,8 @@ pub async fn run(
     sink: &EventSink,
     renderer: &mut Renderer,
 ) -> anyhow::Result<ChildExit> {
-    let emit = |kind: EventKind| Event::new(spec.session_id.clone(), jiff::Timestamp::now(), kind);
+    let event_now =
+        |kind: EventKind| Event::new(spec.session_id.clone(), jiff::Timestamp::now(), kind);
     let cwd = match spec.cwd {
         Some(dir) => dir.to_path_buf(),
         None => std::env::current_dir().context("reading the current directory")?,
@@ -121,7 +122,7 @@ pub async fn run(
         .map(Pid::from_raw);
     tracing::debug!(session = %spec.session_id, pid = ?pid, "Started claude.");
 
-    sink.send(emit(EventKind::SessionStarted {
+    sink.send(event_now(EventKind::SessionStarted {
         mode,
         command: Some(spec.command.clone()),
         cwd: Some(cwd_text.clone()),
@@ -131,7 +132,7 @@ pub async fn run(
     }))
     .await;
     if spec.plan.print {
-        sink.send(emit(EventKind::PromptSubmitted {
+        sink.send(event_now(EventKind::PromptSubmitted {
             preview: spec.plan.prompt.as_deref().map(prompt_preview),
         }))
         .await;
@@ -169,7 +170,7 @@ pub async fn run(
                 if n == 0 {
                     stdout = None;
                     if framer.pending() > 0 {
-                        sink.send(emit(EventKind::InputError {
+                        sink.send(event_now(EventKind::InputError {
                             source: "claude stdout".into(),
                             message: format!("output ended inside a line ({} bytes without a newline)", framer.pending()),
                         })).await;
@@ -180,8 +181,8 @@ pub async fn run(
                     handle_line(&line, spec, sink, renderer).await;
                 }
             }
-            exit = child.wait(), if status.is_none() => {
-                status = Some(exit.context("waiting for claude")?);
+            waited = child.wait(), if status.is_none() => {
+                status = Some(waited.context("waiting for claude")?);
                 // Grandchildren may hold the pipe open; give the output a moment, not forever.
                 drain_deadline = Some(tokio::time::Instant::now() + Duration::from_secs(2));
             }
@@ -190,16 +191,16 @@ pub async fn run(
             }
             _ = sigint.recv() => {
                 if spec.plan.print {
-                    sink.send(emit(EventKind::Interrupted { signal: Some("SIGINT".into()) })).await;
+                    sink.send(event_now(EventKind::Interrupted { signal: Some("SIGINT".into()) })).await;
                     forward(Signal::SIGINT, &mut interrupts);
                 }
             }
             _ = sigterm.recv() => {
-                sink.send(emit(EventKind::Interrupted { signal: Some("SIGTERM".into()) })).await;
+                sink.send(event_now(EventKind::Interrupted { signal: Some("SIGTERM".into()) })).await;
                 forward(Signal::SIGTERM, &mut interrupts);
             }
             _ = sighup.recv() => {
-                sink.send(emit(EventKind::Interrupted { signal: Some("SIGHUP".into()) })).await;
+                sink.send(event_now(EventKind::Interrupted { signal: Some("SIGHUP".into()) })).await;
                 forward(Signal::SIGHUP, &mut interrupts);
             }
         }
@@ -215,7 +216,7 @@ pub async fn run(
         code: status.code(),
         signal: status.signal(),
     };
-    sink.send(emit(EventKind::ProcessExited {
+    sink.send(event_now(EventKind::ProcessExited {
         code: exit.code,
         signal: exit.signal,
     }))

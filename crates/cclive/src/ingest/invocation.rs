@@ -82,12 +82,12 @@ impl Invocation {
                 "-p" | "--print" => {
                     print = true;
                     args.push(arg.clone());
-                    if let Some(next) = iter.peek() {
-                        if !next.starts_with('-') {
-                            prompt = Some((*next).clone());
-                            args.push((*next).clone());
-                            iter.next();
-                        }
+                    if let Some(next) = iter.peek()
+                        && !next.starts_with('-')
+                    {
+                        prompt = Some((*next).clone());
+                        args.push((*next).clone());
+                        iter.next();
                     }
                 }
                 "--output-format" => {
@@ -111,10 +111,10 @@ impl Invocation {
                     let value = inline.clone().or_else(|| iter.peek().map(|s| (*s).clone()));
                     session_id = value;
                     args.push(arg.clone());
-                    if inline.is_none() {
-                        if let Some(v) = iter.next() {
-                            args.push(v.clone());
-                        }
+                    if inline.is_none()
+                        && let Some(v) = iter.next()
+                    {
+                        args.push(v.clone());
                     }
                 }
                 "-r" | "--resume" | "-c" | "--continue" | "--fork-session" | "--from-pr"

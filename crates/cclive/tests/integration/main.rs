@@ -1,6 +1,8 @@
 //! The one integration-test binary: every test that runs the real `cclive` binary or the real
 //! Claude Code CLI.
 
+#![allow(clippy::unwrap_used, clippy::float_cmp)]
+
 #[path = "../support/mod.rs"]
 mod support;
 
