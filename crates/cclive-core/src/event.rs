@@ -49,6 +49,18 @@ pub enum Mode {
     Interactive,
 }
 
+/// What a live session is doing, per Claude Code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    /// Working on a turn (the registry's `busy` and `shell`).
+    Busy,
+    /// Waiting for the next prompt.
+    Idle,
+    /// Waiting for the user mid-turn (a permission prompt).
+    Waiting,
+}
+
 /// What happened. New variants are added as sources learn more; match with a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -89,6 +101,10 @@ pub enum EventKind {
     },
     /// The user submitted a prompt: a new turn begins.
     PromptSubmitted {
+        /// A stable id of the prompt (the transcript line's `uuid`, a hook's `prompt_id`), so the
+        /// same prompt seen twice counts once.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
         /// The first [`PROMPT_PREVIEW_CHARS`] characters, when the source has it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         preview: Option<String>,
@@ -184,6 +200,66 @@ pub enum EventKind {
         /// The error text when `is_error`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+    },
+    /// What Claude Code says the session is doing right now (its `sessions/<pid>.json` registry,
+    /// or a hook). The strongest liveness signal there is.
+    Activity {
+        /// Busy, idle, or waiting for the user.
+        state: Activity,
+        /// What the session waits for (e.g. "permission prompt").
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        waiting_for: Option<String>,
+        /// The claude process, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
+    },
+    /// A turn ended and an interactive session now waits for the user (Stop hook,
+    /// `system/turn_duration`).
+    TurnEnded {
+        /// The turn's length, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+    },
+    /// Claude Code's own totals written when a session ends (transcript `cost-state`). They win
+    /// over estimates, like the `result` line.
+    CostState {
+        /// Total cost in USD.
+        total_cost_usd: f64,
+        /// Time in API calls.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_api_ms: Option<u64>,
+        /// Wall time (0 or absent when Claude Code did not say).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        /// Lines of code added.
+        #[serde(default)]
+        lines_added: u64,
+        /// Lines of code removed.
+        #[serde(default)]
+        lines_removed: u64,
+        /// Whole-session tokens from `modelUsage`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        tokens: Option<Tokens>,
+        /// The model that cost most.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
+    /// A title for the session (transcript `summary`, a custom title).
+    Title {
+        /// The title, truncated like a prompt preview.
+        title: String,
+    },
+    /// The session ended normally (SessionEnd hook, or its registry entry removed on exit).
+    SessionEnded {
+        /// Why, as Claude Code says (`prompt_input_exit`, `other`, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    /// The claude process is gone without ending the session cleanly (killed, crashed).
+    ProcessGone {
+        /// The pid that died, when known.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pid: Option<u32>,
     },
     /// The user (or a signal) interrupted the session.
     Interrupted {

@@ -29,7 +29,7 @@ pub mod session;
 pub mod stream_json;
 pub mod usage;
 
-pub use event::{Event, EventKind, Mode};
+pub use event::{Activity, Event, EventKind, Mode};
 pub use framer::{Line, LineFramer};
 pub use ids::SessionId;
 pub use monitor::{Monitor, Snapshot, Update, UpdateKind};

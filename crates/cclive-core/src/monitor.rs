@@ -5,12 +5,12 @@
 //! dashboard) act on. It also builds the state-file [`Snapshot`]. It holds no clock and does no
 //! I/O; the caller passes `now` to [`Monitor::tick`] and [`Monitor::snapshot`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::event::Event;
+use crate::event::{Event, EventKind};
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::session::{SessionState, Status};
@@ -75,6 +75,10 @@ impl Snapshot {
 pub struct Monitor {
     sessions: BTreeMap<SessionId, SessionState>,
     prices: PriceTable,
+    /// Which session each API response (usage key) belongs to: the first to report it. A
+    /// resumed or forked session replays earlier responses under its own id; they stay counted
+    /// once, where they first appeared.
+    usage_owner: HashMap<String, SessionId>,
 }
 
 impl Monitor {
@@ -83,11 +87,29 @@ impl Monitor {
         Self {
             sessions: BTreeMap::new(),
             prices,
+            usage_owner: HashMap::new(),
         }
     }
 
     /// Applies one event. Returns the update when anything visible changed.
     pub fn apply(&mut self, event: &Event) -> Option<Update> {
+        if let EventKind::Usage { key, .. } = &event.kind {
+            let owner = self
+                .usage_owner
+                .entry(key.clone())
+                .or_insert_with(|| event.session_id.clone());
+            if *owner != event.session_id && self.sessions.contains_key(owner) {
+                let rerouted = Event {
+                    session_id: owner.clone(),
+                    ..event.clone()
+                };
+                return self.apply_to_session(&rerouted);
+            }
+        }
+        self.apply_to_session(event)
+    }
+
+    fn apply_to_session(&mut self, event: &Event) -> Option<Update> {
         let mut kind = None;
         let session = self
             .sessions
@@ -116,7 +138,7 @@ impl Monitor {
         self.sessions
             .values_mut()
             .filter_map(|s| {
-                s.tick(now, &self.prices).then(|| Update {
+                s.tick(now).then(|| Update {
                     kind: UpdateKind::Progress,
                     previous_status: None,
                     session: s.clone(),
@@ -135,7 +157,8 @@ impl Monitor {
         self.sessions.values()
     }
 
-    /// Forgets finished sessions, keeping the `keep` most recently ended ones.
+    /// Forgets finished sessions, keeping the `keep` most recently ended ones. (Their usage keys
+    /// stay known, so a late replay of them is not counted again.)
     pub fn prune_finished(&mut self, keep: usize) {
         let mut finished: Vec<(Timestamp, SessionId)> = self
             .sessions
@@ -187,7 +210,8 @@ impl Monitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{EventKind, Mode};
+    use crate::event::Mode;
+    use crate::usage::Tokens;
 
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
@@ -293,6 +317,41 @@ mod tests {
         m.apply(&started("a", "2026-11-25T10:00:00Z"));
         let status = ev("a", "2026-11-25T10:00:00Z", EventKind::Other);
         assert!(m.apply(&status).is_none());
+    }
+
+    #[test]
+    fn a_replayed_response_counts_once_where_it_first_appeared() {
+        let mut m = Monitor::default();
+        let usage = |id: &str, output| {
+            ev(
+                id,
+                "2026-11-25T10:00:01Z",
+                EventKind::Usage {
+                    key: "msg_1:req_1".into(),
+                    model: Some("claude-sonnet-4-5".into()),
+                    tokens: Tokens {
+                        input: 100,
+                        output,
+                        ..Tokens::default()
+                    },
+                    is_final: false,
+                    sidechain: false,
+                },
+            )
+        };
+        m.apply(&started("orig", "2026-11-25T10:00:00Z"));
+        m.apply(&usage("orig", 10));
+        m.apply(&started("resumed", "2026-11-25T11:00:00Z"));
+        m.apply(&usage("resumed", 10));
+        m.apply(&usage("resumed", 12));
+        assert_eq!(
+            m.session(&SessionId::new("orig")).unwrap().tokens.output,
+            12
+        );
+        assert_eq!(
+            m.session(&SessionId::new("resumed")).unwrap().tokens.output,
+            0
+        );
     }
 
     #[test]

@@ -11,12 +11,12 @@
 //!
 //! It never reads a clock: every time comes from the event or from the caller.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventKind, Mode};
+use crate::event::{Activity, Event, EventKind, Mode};
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::usage::Tokens;
@@ -134,6 +134,15 @@ pub struct SessionState {
     /// Preview of the last prompt.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_prompt: Option<String>,
+    /// A title (Claude Code's summary of the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// What a live session waits for (e.g. "permission prompt").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting_for: Option<String>,
+    /// The claude process, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
     /// Total cost in USD.
     pub total_cost_usd: f64,
     /// Reported or estimated.
@@ -157,6 +166,12 @@ pub struct SessionState {
     pub tool_errors: u64,
     /// API retries.
     pub api_retries: u64,
+    /// Lines of code added (Claude Code's count, at the end).
+    #[serde(default)]
+    pub lines_added: u64,
+    /// Lines of code removed.
+    #[serde(default)]
+    pub lines_removed: u64,
     /// Efficiency figures.
     pub efficiency: Efficiency,
     /// claude's exit code.
@@ -175,22 +190,38 @@ pub struct SessionState {
     ledger: Ledger,
 }
 
-/// Working memory behind the public figures; not serialized.
+/// One API response's usage, as counted.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Counted {
+    model: Option<String>,
+    tokens: Tokens,
+    /// Its priced cost, `None` when the model has no price.
+    cost: Option<f64>,
+}
+
+/// Working memory behind the public figures; not serialized. Running sums are kept up to date
+/// per event, so applying an event costs the same however long the session is.
 #[derive(Clone, Debug, Default, PartialEq)]
 struct Ledger {
-    /// Usage per response key: model, final tokens so far, sidechain.
-    usage: HashMap<String, (Option<String>, Tokens)>,
+    /// Usage per response key.
+    usage: HashMap<String, Counted>,
+    usage_sum: Tokens,
+    estimate: f64,
+    unpriced: BTreeSet<String>,
     tool_uses: HashSet<String>,
     tool_results: HashSet<String>,
+    /// Prompts without an id, counted.
     prompts: u64,
+    /// Prompts with an id, so a prompt seen by two sources counts once.
+    prompt_ids: HashSet<String>,
     main_tool_results: u64,
     /// A request announced without a message id yet (`system/status: requesting`).
     pending_request: Option<Timestamp>,
     open_requests: HashMap<String, Timestamp>,
     api_ms: u64,
     interrupted: bool,
-    /// Claude Code's own totals, once the result arrived.
-    reported: Option<Reported>,
+    /// Claude Code's own totals, once reported.
+    reported: Reported,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -230,6 +261,9 @@ impl SessionState {
             model: None,
             claude_version: None,
             last_prompt: None,
+            title: None,
+            waiting_for: None,
+            pid: None,
             total_cost_usd: 0.0,
             cost_source: CostSource::Estimated,
             unpriced_models: Vec::new(),
@@ -241,6 +275,8 @@ impl SessionState {
             tool_calls: BTreeMap::new(),
             tool_errors: 0,
             api_retries: 0,
+            lines_added: 0,
+            lines_removed: 0,
             efficiency: Efficiency::default(),
             exit_code: None,
             error: None,
@@ -250,9 +286,19 @@ impl SessionState {
         }
     }
 
+    /// The deduplicated usage of every API response counted so far, by key:
+    /// `(key, model, tokens)`.
+    pub fn usage_by_key(&self) -> impl Iterator<Item = (&str, Option<&str>, &Tokens)> {
+        self.ledger
+            .usage
+            .iter()
+            .map(|(k, c)| (k.as_str(), c.model.as_deref(), &c.tokens))
+    }
+
     /// Applies one event. `prices` prices usage until Claude Code reports its own cost.
     pub fn apply(&mut self, event: &Event, prices: &PriceTable) -> Change {
-        let before = self.clone();
+        let before_status = self.status;
+        let before = self.public_figures();
         let at = event.at;
         match &event.kind {
             EventKind::SessionStarted {
@@ -264,7 +310,9 @@ impl SessionState {
                 source,
             } => {
                 self.mode = *mode;
-                self.source.clone_from(source);
+                if self.source == "unknown" || source == "wrapper" {
+                    self.source.clone_from(source);
+                }
                 fill(&mut self.command, command.as_ref());
                 fill(&mut self.cwd, cwd.as_ref());
                 fill(&mut self.project_path, project_path.as_ref());
@@ -288,11 +336,28 @@ impl SessionState {
                 fill(&mut self.cwd, cwd.as_ref());
                 fill(&mut self.claude_version, claude_version.as_ref());
             }
-            EventKind::PromptSubmitted { preview } => {
-                self.ledger.prompts += 1;
+            EventKind::PromptSubmitted { id, preview } => {
+                let new = match id {
+                    Some(id) => self.ledger.prompt_ids.insert(id.clone()),
+                    None => {
+                        self.ledger.prompts += 1;
+                        true
+                    }
+                };
+                if !new {
+                    return Change::default();
+                }
                 if preview.is_some() {
                     self.last_prompt.clone_from(preview);
                 }
+                // A new prompt is new work: a waiting session is busy again, and a session that
+                // ended (then was resumed under the same id) is live again.
+                if self.status == Status::Idle
+                    || (!self.status.is_live() && self.ended_at.is_some_and(|e| at > e))
+                {
+                    self.revive(Status::Active);
+                }
+                self.waiting_for = None;
             }
             EventKind::ApiRequest { message_id } => match message_id {
                 Some(id) => {
@@ -311,15 +376,7 @@ impl SessionState {
                 sidechain,
                 ..
             } => {
-                let entry = self
-                    .ledger
-                    .usage
-                    .entry(key.clone())
-                    .or_insert((None, Tokens::default()));
-                if entry.0.is_none() {
-                    entry.0.clone_from(model);
-                }
-                entry.1.max_with(tokens);
+                self.count_usage(key, model.as_deref(), tokens, prices);
                 if !sidechain && self.model.is_none() {
                     self.model.clone_from(model);
                 }
@@ -365,13 +422,12 @@ impl SessionState {
                 model,
                 error,
             } => {
-                self.ledger.reported = Some(Reported {
-                    cost: *total_cost_usd,
-                    duration_ms: *duration_ms,
-                    duration_api_ms: *duration_api_ms,
-                    num_turns: *num_turns,
-                    tokens: *tokens,
-                });
+                let r = &mut self.ledger.reported;
+                r.cost = total_cost_usd.or(r.cost);
+                r.duration_ms = duration_ms.or(r.duration_ms);
+                r.duration_api_ms = duration_api_ms.or(r.duration_api_ms);
+                r.num_turns = num_turns.or(r.num_turns);
+                r.tokens = tokens.or(r.tokens);
                 if model.is_some() {
                     self.model.clone_from(model);
                 }
@@ -380,6 +436,71 @@ impl SessionState {
                 }
                 let status = if *is_error {
                     Status::Failed
+                } else {
+                    Status::Completed
+                };
+                self.finish(status, at);
+            }
+            EventKind::Activity {
+                state,
+                waiting_for,
+                pid,
+            } => {
+                if pid.is_some() {
+                    self.pid = *pid;
+                }
+                self.waiting_for = if *state == Activity::Waiting {
+                    Some(waiting_for.clone().unwrap_or_else(|| "user".to_owned()))
+                } else {
+                    None
+                };
+                let want = if *state == Activity::Busy {
+                    Status::Active
+                } else {
+                    Status::Idle
+                };
+                if self.status.is_live() {
+                    self.status = want;
+                } else if self.ended_at.is_some_and(|e| at > e)
+                    && self.ledger.reported.cost.is_none()
+                {
+                    // A live process says so after we thought it ended (e.g. a lost exit signal).
+                    self.revive(want);
+                }
+            }
+            EventKind::TurnEnded { .. } => {
+                if self.status == Status::Active && self.mode == Mode::Interactive {
+                    self.status = Status::Idle;
+                }
+            }
+            EventKind::CostState {
+                total_cost_usd,
+                duration_api_ms,
+                duration_ms,
+                lines_added,
+                lines_removed,
+                tokens,
+                model,
+            } => {
+                let r = &mut self.ledger.reported;
+                r.cost = Some(*total_cost_usd);
+                r.duration_api_ms = duration_api_ms.or(r.duration_api_ms);
+                r.duration_ms = duration_ms.filter(|d| *d > 0).or(r.duration_ms);
+                r.tokens = tokens.or(r.tokens);
+                self.lines_added = *lines_added;
+                self.lines_removed = *lines_removed;
+                if model.is_some() && self.model.is_none() {
+                    self.model.clone_from(model);
+                }
+                // Claude Code writes it when the session ends.
+                self.finish(Status::Completed, at);
+            }
+            EventKind::Title { title } => self.title = Some(title.clone()),
+            EventKind::SessionEnded { .. } => self.finish(Status::Completed, at),
+            EventKind::ProcessGone { .. } => {
+                // Mid-turn means the work was cut off; between turns the user just left.
+                let status = if self.status == Status::Active {
+                    Status::Interrupted
                 } else {
                     Status::Completed
                 };
@@ -406,9 +527,6 @@ impl SessionState {
                     Status::Failed
                 };
                 self.finish(status, at);
-                if self.ended_at.is_none() {
-                    self.ended_at = Some(at);
-                }
             }
             EventKind::InputError { .. } => self.input_errors += 1,
             EventKind::UnknownRecord { .. } => self.unknown_records += 1,
@@ -419,9 +537,12 @@ impl SessionState {
             self.status = Status::Interrupted;
             self.ended_at.get_or_insert(at);
         }
-        self.recompute(at, prices);
-        let status = (before.status != self.status).then_some((before.status, self.status));
-        let metrics = before.public_figures() != self.public_figures();
+        if !self.status.is_live() {
+            self.waiting_for = None;
+        }
+        self.recompute(at);
+        let status = (before_status != self.status).then_some((before_status, self.status));
+        let metrics = before != self.public_figures();
         if status.is_some() || metrics {
             self.updated_at = self.updated_at.max(at);
         }
@@ -429,13 +550,52 @@ impl SessionState {
     }
 
     /// Moves live durations forward to `now`. Returns true when a figure changed.
-    pub fn tick(&mut self, now: Timestamp, prices: &PriceTable) -> bool {
+    pub fn tick(&mut self, now: Timestamp) -> bool {
         if !self.status.is_live() {
             return false;
         }
         let before = (self.duration_ms, self.duration_api_ms);
-        self.recompute(now, prices);
+        self.recompute(now);
         before != (self.duration_ms, self.duration_api_ms)
+    }
+
+    /// Counts one usage report: the key's tokens become the field-wise maximum of its reports,
+    /// and the running sums move by the difference.
+    fn count_usage(
+        &mut self,
+        key: &str,
+        model: Option<&str>,
+        tokens: &Tokens,
+        prices: &PriceTable,
+    ) {
+        let ledger = &mut self.ledger;
+        let entry = ledger.usage.entry(key.to_owned()).or_default();
+        let mut merged = entry.tokens;
+        merged.max_with(tokens);
+        let model_changed = entry.model.is_none() && model.is_some();
+        if merged == entry.tokens && !model_changed {
+            return;
+        }
+        if model_changed {
+            entry.model = model.map(str::to_owned);
+        }
+        ledger.usage_sum.sub(&entry.tokens);
+        ledger.usage_sum.add(&merged);
+        ledger.estimate -= entry.cost.unwrap_or(0.0);
+        entry.tokens = merged;
+        let priced_as = entry
+            .model
+            .as_deref()
+            .or(self.model.as_deref())
+            .unwrap_or("unknown");
+        entry.cost = prices.cost(priced_as, &merged);
+        match entry.cost {
+            Some(cost) => ledger.estimate += cost,
+            None if merged.total() > 0 => {
+                ledger.unpriced.insert(priced_as.to_owned());
+            }
+            None => {}
+        }
     }
 
     /// Sets a terminal status once; a finished session keeps its first ending.
@@ -450,37 +610,28 @@ impl SessionState {
         }
     }
 
-    fn recompute(&mut self, now: Timestamp, prices: &PriceTable) {
-        let reported = self.ledger.reported.clone().unwrap_or_default();
+    /// Makes a finished session live again.
+    fn revive(&mut self, status: Status) {
+        self.status = status;
+        self.ended_at = None;
+        self.ledger.interrupted = false;
+        self.exit_code = None;
+    }
 
-        let mut estimated_tokens = Tokens::default();
-        let mut estimate = 0.0;
-        let mut unpriced: Vec<String> = Vec::new();
-        for (model, tokens) in self.ledger.usage.values() {
-            estimated_tokens.add(tokens);
-            let model = model
-                .as_deref()
-                .or(self.model.as_deref())
-                .unwrap_or("unknown");
-            match prices.cost(model, tokens) {
-                Some(cost) => estimate += cost,
-                None if tokens.total() > 0 && !unpriced.iter().any(|m| m == model) => {
-                    unpriced.push(model.to_owned());
-                }
-                None => {}
-            }
-        }
-        unpriced.sort();
+    fn recompute(&mut self, now: Timestamp) {
+        let reported = &self.ledger.reported;
         self.api_requests = self.ledger.usage.len() as u64;
-        self.tokens = reported.tokens.unwrap_or(estimated_tokens);
+        self.tokens = reported.tokens.unwrap_or(self.ledger.usage_sum);
         if let Some(cost) = reported.cost {
             self.total_cost_usd = cost;
             self.cost_source = CostSource::Reported;
             self.unpriced_models.clear();
         } else {
-            self.total_cost_usd = estimate;
+            self.total_cost_usd = self.ledger.estimate.max(0.0);
             self.cost_source = CostSource::Estimated;
-            self.unpriced_models = unpriced;
+            if self.unpriced_models.len() != self.ledger.unpriced.len() {
+                self.unpriced_models = self.ledger.unpriced.iter().cloned().collect();
+            }
         }
 
         let end = self.ended_at.unwrap_or(now).max(self.started_at);
@@ -499,10 +650,11 @@ impl SessionState {
         self.duration_api_ms = reported
             .duration_api_ms
             .unwrap_or(self.ledger.api_ms + open_ms);
-        let live_turns = if self.ledger.prompts + self.ledger.main_tool_results == 0 {
+        let prompts = self.ledger.prompts + self.ledger.prompt_ids.len() as u64;
+        let live_turns = if prompts + self.ledger.main_tool_results == 0 {
             0
         } else {
-            self.ledger.prompts.max(1) + self.ledger.main_tool_results
+            prompts.max(1) + self.ledger.main_tool_results
         };
         self.num_turns = reported.num_turns.unwrap_or(live_turns);
         self.efficiency = self.compute_efficiency();
@@ -522,25 +674,38 @@ impl SessionState {
         }
     }
 
-    /// The figures a change notification is about (excludes `updated_at` and the ledger).
+    /// The figures a change notification is about (excludes `updated_at`, durations that move
+    /// with the clock, and the ledger).
     fn public_figures(&self) -> impl PartialEq + use<> {
         (
-            self.total_cost_usd.to_bits(),
-            self.num_turns,
-            self.tokens,
-            self.tool_calls.clone(),
-            self.tool_errors,
-            self.api_retries,
-            self.duration_api_ms,
-            self.model.clone(),
-            self.error.clone(),
-            self.last_prompt.clone(),
-            (self.input_errors, self.unknown_records, self.exit_code),
+            (
+                self.total_cost_usd.to_bits(),
+                self.num_turns,
+                self.tokens,
+                self.tool_calls.clone(),
+            ),
+            (
+                self.tool_errors,
+                self.api_retries,
+                self.duration_api_ms,
+                self.model.clone(),
+            ),
+            (
+                self.error.clone(),
+                self.last_prompt.clone(),
+                self.title.clone(),
+                self.waiting_for.clone(),
+            ),
+            (
+                self.input_errors,
+                self.unknown_records,
+                self.exit_code,
+                self.pid,
+            ),
         )
     }
 }
 
-/// Sets `slot` from `value` unless it already has a value: the first source to know wins.
 fn fill(slot: &mut Option<String>, value: Option<&String>) {
     if slot.is_none() {
         *slot = value.cloned();

@@ -478,6 +478,7 @@ pub fn to_events(record: &StreamRecord) -> Vec<EventKind> {
             // A sub-agent's prompt is part of the parent's turn, not a new one.
             if let (Some(prompt), true, false) = (&u.prompt, u.tool_results.is_empty(), sidechain) {
                 events.push(EventKind::PromptSubmitted {
+                    id: None,
                     preview: Some(prompt_preview(prompt)),
                 });
             }

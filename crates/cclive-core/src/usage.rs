@@ -34,6 +34,14 @@ impl Tokens {
         self.cache_creation += other.cache_creation;
     }
 
+    /// Subtracts a count previously added (saturating, never below zero).
+    pub fn sub(&mut self, other: &Tokens) {
+        self.input = self.input.saturating_sub(other.input);
+        self.output = self.output.saturating_sub(other.output);
+        self.cache_read = self.cache_read.saturating_sub(other.cache_read);
+        self.cache_creation = self.cache_creation.saturating_sub(other.cache_creation);
+    }
+
     /// Field-wise maximum. Streaming snapshots of one response only ever grow, and duplicates
     /// are equal, so the maximum of every report of a response is its final usage.
     pub fn max_with(&mut self, other: &Tokens) {

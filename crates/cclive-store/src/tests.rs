@@ -40,6 +40,7 @@ pub(crate) fn running(id: &str, start: i64, project: &str) -> (SessionState, Vec
             claude_version: Some("2.1.332".into()),
         },
         EventKind::PromptSubmitted {
+            id: None,
             preview: Some("fix the bug".into()),
         },
         EventKind::ApiRequest {
@@ -213,7 +214,10 @@ fn timestamps_below_a_millisecond_survive() {
     let started = Event::new(
         sid("s1"),
         start,
-        EventKind::PromptSubmitted { preview: None },
+        EventKind::PromptSubmitted {
+            id: None,
+            preview: None,
+        },
     );
     store
         .write_batch(&[state], std::slice::from_ref(&started))
@@ -357,7 +361,14 @@ fn events_of_other_sessions_are_not_mixed_in() {
 fn an_event_for_a_session_never_written_fails_the_whole_batch() {
     let store = store();
     let (state, events) = running("s1", 0, "/p");
-    let stray = event("ghost", 5, EventKind::PromptSubmitted { preview: None });
+    let stray = event(
+        "ghost",
+        5,
+        EventKind::PromptSubmitted {
+            id: None,
+            preview: None,
+        },
+    );
     let mut batch = events.clone();
     batch.push(stray);
 

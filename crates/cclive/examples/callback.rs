@@ -19,7 +19,12 @@ async fn main() -> anyhow::Result<()> {
                 let s = &update.session;
                 println!(
                     "[callback] {} {:?}: status={} cost=${:.4} ({:?}) turns={}",
-                    s.session_id, update.kind, s.status, s.total_cost_usd, s.cost_source, s.num_turns
+                    s.session_id,
+                    update.kind,
+                    s.status,
+                    s.total_cost_usd,
+                    s.cost_source,
+                    s.num_turns
                 );
             }
         })

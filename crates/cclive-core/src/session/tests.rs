@@ -195,6 +195,7 @@ fn turns_count_prompts_and_main_thread_tool_results() {
         &mut s,
         0,
         EventKind::PromptSubmitted {
+            id: None,
             preview: Some("fix it".into()),
         },
     );
@@ -248,7 +249,7 @@ fn live_durations_move_with_ticks_and_streams() {
             message_id: Some("m".into()),
         },
     );
-    assert!(s.tick(t(4), &PriceTable::builtin()));
+    assert!(s.tick(t(4)));
     assert_eq!(s.duration_ms, 4000);
     assert_eq!(
         s.duration_api_ms, 3000,
@@ -264,10 +265,7 @@ fn live_durations_move_with_ticks_and_streams() {
     );
     assert_eq!(s.duration_api_ms, 5000);
     apply(&mut s, 7, exited(0));
-    assert!(
-        !s.tick(t(100), &PriceTable::builtin()),
-        "finished sessions do not tick"
-    );
+    assert!(!s.tick(t(100)), "finished sessions do not tick");
     assert_eq!(s.duration_ms, 7000);
 }
 

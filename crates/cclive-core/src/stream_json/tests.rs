@@ -209,7 +209,10 @@ fn replay(name: &str) -> crate::SessionState {
     m.apply(&Event::new(
         id.clone(),
         t0,
-        EventKind::PromptSubmitted { preview: None },
+        EventKind::PromptSubmitted {
+            id: None,
+            preview: None,
+        },
     ));
     for (i, line) in fixture(name).lines().enumerate() {
         let at = t0 + jiff::SignedDuration::from_millis(i64::try_from(i).unwrap() * 10);

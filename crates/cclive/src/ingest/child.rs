@@ -133,6 +133,7 @@ pub async fn run(
     .await;
     if spec.plan.print {
         sink.send(event_now(EventKind::PromptSubmitted {
+            id: None,
             preview: spec.plan.prompt.as_deref().map(prompt_preview),
         }))
         .await;
