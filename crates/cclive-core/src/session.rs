@@ -191,7 +191,7 @@ pub struct SessionState {
 }
 
 /// One API response's usage, as counted.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 struct Counted {
     model: Option<String>,
     tokens: Tokens,
@@ -201,7 +201,8 @@ struct Counted {
 
 /// Working memory behind the public figures; not serialized. Running sums are kept up to date
 /// per event, so applying an event costs the same however long the session is.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 struct Ledger {
     /// Usage per response key.
     usage: HashMap<String, Counted>,
@@ -224,7 +225,8 @@ struct Ledger {
     reported: Reported,
 }
 
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 struct Reported {
     cost: Option<f64>,
     duration_ms: Option<u64>,
@@ -284,6 +286,19 @@ impl SessionState {
             unknown_records: 0,
             ledger: Ledger::default(),
         }
+    }
+
+    /// The working memory behind the figures (usage per response, tool and prompt ids, …) as
+    /// JSON, for a store to keep beside the state: a session read back without it would start
+    /// counting from nothing.
+    pub fn ledger_json(&self) -> serde_json::Value {
+        serde_json::to_value(&self.ledger).unwrap_or(serde_json::Value::Null)
+    }
+
+    /// Restores what [`SessionState::ledger_json`] gave, so folding can go on after a restart.
+    pub fn restore_ledger(&mut self, ledger: serde_json::Value) -> Result<(), serde_json::Error> {
+        self.ledger = serde_json::from_value(ledger)?;
+        Ok(())
     }
 
     /// The deduplicated usage of every API response counted so far, by key:

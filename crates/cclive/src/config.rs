@@ -98,6 +98,8 @@ struct FileConfig {
     claude_bin: Option<PathBuf>,
     prices_file: Option<PathBuf>,
     refresh_interval_secs: Option<f64>,
+    listen: Option<String>,
+    claude_config_dirs: Option<Vec<PathBuf>>,
 }
 
 /// Everything cclive needs to know, resolved.
@@ -115,13 +117,24 @@ pub struct Settings {
     pub claude_bin: Sourced<Option<PathBuf>>,
     /// A price table replacing the built-in one.
     pub prices_file: Sourced<Option<PathBuf>>,
+    /// Where the monitor (`cclive watch`, `cclive dashboard`) listens for hooks, `cclive run`
+    /// events and (later) the dashboard. Loopback unless the user says otherwise.
+    pub listen: Sourced<String>,
+    /// Claude Code's config dirs: each entry of `$CLAUDE_CONFIG_DIR` (comma-separated), else
+    /// `~/.config/claude` and `~/.claude`.
+    pub claude_config_dirs: Sourced<Vec<PathBuf>>,
     /// Fallback refresh of the dashboard when its live stream is down (seed's
     /// `DASHBOARD_REFRESH_INTERVAL`), seconds.
     pub refresh_interval_secs: Sourced<f64>,
 }
 
+/// The monitor's default address: the seed's dashboard port, loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8501";
+
 /// The inputs [`Settings::resolve`] reads.
 pub struct Inputs<'a> {
+    /// `--listen`, for the subcommands that have it.
+    pub listen: Option<&'a str>,
     /// Global flags.
     pub global: &'a GlobalArgs,
     /// Session flags, for subcommands that run claude.
@@ -138,8 +151,23 @@ impl Settings {
     ) -> Result<Settings, ConfigError> {
         let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Settings::resolve(&Inputs {
+            listen: None,
             global,
             session,
+            env: &env,
+        })
+    }
+
+    /// Like [`Settings::from_process`], with the `--listen` flag of the monitor commands.
+    pub fn from_process_listen(
+        global: &GlobalArgs,
+        listen: Option<&str>,
+    ) -> Result<Settings, ConfigError> {
+        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        Settings::resolve(&Inputs {
+            listen,
+            global,
+            session: None,
             env: &env,
         })
     }
@@ -253,7 +281,42 @@ impl Settings {
             },
         };
 
+        let listen = if let Some(addr) = inputs.listen {
+            Sourced::new(addr.to_owned(), Origin::Flag("--listen"))
+        } else if let Some(addr) = env("CCLIVE_LISTEN") {
+            Sourced::new(addr, Origin::Env("CCLIVE_LISTEN"))
+        } else if let Some(addr) = file.listen {
+            Sourced::new(addr, Origin::File)
+        } else {
+            Sourced::new(DEFAULT_LISTEN.to_owned(), Origin::Default)
+        };
+
+        let claude_config_dirs = if let Some(list) = env("CLAUDE_CONFIG_DIR") {
+            let dirs = list
+                .split(',')
+                .map(str::trim)
+                .filter(|d| !d.is_empty())
+                .map(|d| expand_tilde(Path::new(d), home.as_deref()))
+                .collect();
+            Sourced::new(dirs, Origin::Env("CLAUDE_CONFIG_DIR"))
+        } else if let Some(dirs) = file.claude_config_dirs {
+            Sourced::new(
+                dirs.iter()
+                    .map(|d| expand_tilde(d, home.as_deref()))
+                    .collect(),
+                Origin::File,
+            )
+        } else {
+            let home = home.as_ref().ok_or(ConfigError::NoHome)?;
+            Sourced::new(
+                vec![home.join(".config/claude"), home.join(".claude")],
+                Origin::Default,
+            )
+        };
+
         Ok(Settings {
+            listen,
+            claude_config_dirs,
             config_file,
             config_file_found: found,
             db,
@@ -351,6 +414,7 @@ mod tests {
             let env = |k: &str| self.env.get(k).cloned();
             Settings::resolve(&Inputs {
                 global: &self.global,
+                listen: None,
                 session: None,
                 env: &env,
             })
@@ -430,6 +494,26 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn claude_config_dirs_follow_claude_config_dir_lists() {
+        let mut w = World::new();
+        let s = w.resolve().unwrap();
+        assert_eq!(
+            s.claude_config_dirs.value,
+            vec![
+                w.dir.path().join(".config/claude"),
+                w.dir.path().join(".claude")
+            ]
+        );
+        w.env.insert("CLAUDE_CONFIG_DIR", "/a, ~/b,".into());
+        let s = w.resolve().unwrap();
+        assert_eq!(
+            s.claude_config_dirs.value,
+            vec![PathBuf::from("/a"), w.dir.path().join("b")]
+        );
+        assert_eq!(s.listen.value, "127.0.0.1:8501");
     }
 
     #[test]

@@ -334,3 +334,35 @@ fn serialized_shape() {
     let back: SessionState = serde_json::from_value(v).unwrap();
     assert_eq!(back.total_cost_usd, s.total_cost_usd);
 }
+
+#[test]
+fn the_ledger_survives_a_round_trip_so_counting_goes_on() {
+    let mut s = state();
+    apply(&mut s, 1, usage("msg_1", "claude-sonnet-4-5", 1000, 5));
+    apply(
+        &mut s,
+        1,
+        EventKind::ToolUse {
+            tool_use_id: "t1".into(),
+            name: "Bash".into(),
+            sidechain: false,
+        },
+    );
+    let json = serde_json::to_value(&s).unwrap();
+    let mut back: SessionState = serde_json::from_value(json).unwrap();
+    back.restore_ledger(s.ledger_json()).unwrap();
+    // The same response and tool seen again (a re-read file) change nothing.
+    apply(&mut back, 2, usage("msg_1", "claude-sonnet-4-5", 1000, 5));
+    apply(
+        &mut back,
+        2,
+        EventKind::ToolUse {
+            tool_use_id: "t1".into(),
+            name: "Bash".into(),
+            sidechain: false,
+        },
+    );
+    assert_eq!(back.tokens, s.tokens);
+    assert_eq!(back.tool_calls.get("Bash"), Some(&1));
+    assert!((back.total_cost_usd - s.total_cost_usd).abs() < 1e-15);
+}

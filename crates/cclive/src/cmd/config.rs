@@ -59,6 +59,21 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             s.prices_file.origin.to_string(),
         ),
         (
+            "listen",
+            s.listen.value.clone(),
+            s.listen.origin.to_string(),
+        ),
+        (
+            "claude_config_dirs",
+            s.claude_config_dirs
+                .value
+                .iter()
+                .map(|d| d.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            s.claude_config_dirs.origin.to_string(),
+        ),
+        (
             "refresh_interval_secs",
             s.refresh_interval_secs.value.to_string(),
             s.refresh_interval_secs.origin.to_string(),
