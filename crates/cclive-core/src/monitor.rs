@@ -147,6 +147,26 @@ impl Monitor {
             .collect()
     }
 
+    /// Adds a session read back from a store (with its ledger restored), so events that follow
+    /// a restart continue it instead of starting over. Its usage keys are claimed for it.
+    pub fn insert(&mut self, session: SessionState) {
+        for (key, _, _) in session.usage_by_key() {
+            self.usage_owner.entry(key.to_owned()).or_insert_with(|| session.session_id.clone());
+        }
+        self.sessions.insert(session.session_id.clone(), session);
+    }
+
+    /// Records that the API response `key` belongs to `owner` (e.g. known from the store's usage
+    /// table), so a replay of it under another session is not counted again.
+    pub fn claim_usage(&mut self, key: String, owner: SessionId) {
+        self.usage_owner.entry(key).or_insert(owner);
+    }
+
+    /// True when the monitor holds this session.
+    pub fn contains(&self, id: &SessionId) -> bool {
+        self.sessions.contains_key(id)
+    }
+
     /// One session.
     pub fn session(&self, id: &SessionId) -> Option<&SessionState> {
         self.sessions.get(id)

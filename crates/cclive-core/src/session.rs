@@ -12,6 +12,7 @@
 //! It never reads a clock: every time comes from the event or from the caller.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -186,8 +187,10 @@ pub struct SessionState {
     /// Records of types cclive does not know.
     #[serde(default)]
     pub unknown_records: u64,
+    /// Shared until changed: snapshots of a session (updates, the writer's queue) are cheap
+    /// clones, and the monitor's copy is copied only when it changes while a snapshot lives.
     #[serde(skip)]
-    ledger: Ledger,
+    ledger: Arc<Ledger>,
 }
 
 /// One API response's usage, as counted.
@@ -284,7 +287,7 @@ impl SessionState {
             error: None,
             input_errors: 0,
             unknown_records: 0,
-            ledger: Ledger::default(),
+            ledger: Arc::default(),
         }
     }
 
@@ -292,12 +295,12 @@ impl SessionState {
     /// JSON, for a store to keep beside the state: a session read back without it would start
     /// counting from nothing.
     pub fn ledger_json(&self) -> serde_json::Value {
-        serde_json::to_value(&self.ledger).unwrap_or(serde_json::Value::Null)
+        serde_json::to_value(&*self.ledger).unwrap_or(serde_json::Value::Null)
     }
 
     /// Restores what [`SessionState::ledger_json`] gave, so folding can go on after a restart.
     pub fn restore_ledger(&mut self, ledger: serde_json::Value) -> Result<(), serde_json::Error> {
-        self.ledger = serde_json::from_value(ledger)?;
+        self.ledger = Arc::new(serde_json::from_value(ledger)?);
         Ok(())
     }
 
@@ -353,9 +356,9 @@ impl SessionState {
             }
             EventKind::PromptSubmitted { id, preview } => {
                 let new = match id {
-                    Some(id) => self.ledger.prompt_ids.insert(id.clone()),
+                    Some(id) => self.ledger_mut().prompt_ids.insert(id.clone()),
                     None => {
-                        self.ledger.prompts += 1;
+                        self.ledger_mut().prompts += 1;
                         true
                     }
                 };
@@ -376,13 +379,13 @@ impl SessionState {
             }
             EventKind::ApiRequest { message_id } => match message_id {
                 Some(id) => {
-                    let started = self.ledger.pending_request.take().unwrap_or(at);
-                    self.ledger
+                    let started = self.ledger_mut().pending_request.take().unwrap_or(at);
+                    self.ledger_mut()
                         .open_requests
                         .entry(id.clone())
                         .or_insert(started);
                 }
-                None => self.ledger.pending_request = Some(at),
+                None => self.ledger_mut().pending_request = Some(at),
             },
             EventKind::Usage {
                 key,
@@ -400,14 +403,14 @@ impl SessionState {
                 message_id,
                 duration_ms,
             } => {
-                let started = self.ledger.open_requests.remove(message_id);
+                let started = self.ledger_mut().open_requests.remove(message_id);
                 let measured = started.map(|s| millis_between(s, at));
-                self.ledger.api_ms += duration_ms.or(measured).unwrap_or(0);
+                self.ledger_mut().api_ms += duration_ms.or(measured).unwrap_or(0);
             }
             EventKind::ToolUse {
                 tool_use_id, name, ..
             } => {
-                if self.ledger.tool_uses.insert(tool_use_id.clone()) {
+                if self.ledger_mut().tool_uses.insert(tool_use_id.clone()) {
                     *self.tool_calls.entry(name.clone()).or_insert(0) += 1;
                 }
             }
@@ -417,12 +420,12 @@ impl SessionState {
                 sidechain,
                 ..
             } => {
-                if self.ledger.tool_results.insert(tool_use_id.clone()) {
+                if self.ledger_mut().tool_results.insert(tool_use_id.clone()) {
                     if *is_error {
                         self.tool_errors += 1;
                     }
                     if !sidechain {
-                        self.ledger.main_tool_results += 1;
+                        self.ledger_mut().main_tool_results += 1;
                     }
                 }
             }
@@ -437,7 +440,7 @@ impl SessionState {
                 model,
                 error,
             } => {
-                let r = &mut self.ledger.reported;
+                let r = &mut self.ledger_mut().reported;
                 r.cost = total_cost_usd.or(r.cost);
                 r.duration_ms = duration_ms.or(r.duration_ms);
                 r.duration_api_ms = duration_api_ms.or(r.duration_api_ms);
@@ -497,7 +500,7 @@ impl SessionState {
                 tokens,
                 model,
             } => {
-                let r = &mut self.ledger.reported;
+                let r = &mut self.ledger_mut().reported;
                 r.cost = Some(*total_cost_usd);
                 r.duration_api_ms = duration_api_ms.or(r.duration_api_ms);
                 r.duration_ms = duration_ms.filter(|d| *d > 0).or(r.duration_ms);
@@ -522,7 +525,7 @@ impl SessionState {
                 self.finish(status, at);
             }
             EventKind::Interrupted { .. } => {
-                self.ledger.interrupted = true;
+                self.ledger_mut().interrupted = true;
             }
             EventKind::ProcessExited { code, signal } => {
                 self.exit_code = *code;
@@ -583,7 +586,15 @@ impl SessionState {
         tokens: &Tokens,
         prices: &PriceTable,
     ) {
-        let ledger = &mut self.ledger;
+        if self.ledger.usage.get(key).is_some_and(|c| {
+            let mut merged = c.tokens;
+            merged.max_with(tokens);
+            merged == c.tokens && (c.model.is_some() || model.is_none())
+        }) {
+            return; // a duplicate report: nothing to count, nothing to copy
+        }
+        let session_model = self.model.clone();
+        let ledger = Arc::make_mut(&mut self.ledger);
         let entry = ledger.usage.entry(key.to_owned()).or_default();
         let mut merged = entry.tokens;
         merged.max_with(tokens);
@@ -601,7 +612,7 @@ impl SessionState {
         let priced_as = entry
             .model
             .as_deref()
-            .or(self.model.as_deref())
+            .or(session_model.as_deref())
             .unwrap_or("unknown");
         entry.cost = prices.cost(priced_as, &merged);
         match entry.cost {
@@ -611,6 +622,10 @@ impl SessionState {
             }
             None => {}
         }
+    }
+
+    fn ledger_mut(&mut self) -> &mut Ledger {
+        Arc::make_mut(&mut self.ledger)
     }
 
     /// Sets a terminal status once; a finished session keeps its first ending.
@@ -629,7 +644,7 @@ impl SessionState {
     fn revive(&mut self, status: Status) {
         self.status = status;
         self.ended_at = None;
-        self.ledger.interrupted = false;
+        self.ledger_mut().interrupted = false;
         self.exit_code = None;
     }
 

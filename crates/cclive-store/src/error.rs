@@ -76,6 +76,14 @@ pub enum StoreError {
         source: serde_json::Error,
     },
 
+    /// A checkpoint's path is not valid UTF-8, so it cannot be stored. Nothing of the batch was
+    /// written.
+    #[error("cannot store a checkpoint for {}: the path is not valid UTF-8", path.display())]
+    NonUtf8Path {
+        /// The path.
+        path: PathBuf,
+    },
+
     /// Any other database failure (disk full, I/O error, the database stayed locked longer
     /// than the busy timeout).
     #[error("database error")]

@@ -1,21 +1,24 @@
 //! cclive's persistence: session history behind one [`Store`] trait.
 //!
-//! The binary's writer task hands finished batches of [`SessionState`]s and [`Event`]s to
-//! [`Store::write_batch`]; `cclive sessions`, reports and the server read them back through the
-//! other methods. [`SqliteStore`] is the embedded default (one file, WAL, safe to share between a
-//! wrapper that writes and a command that reads).
+//! The binary's writer task hands finished [`Batch`]es (session states with their ledgers,
+//! events, per-response [`UsageRow`]s and tailer [`Checkpoint`]s) to [`Store::write`], which
+//! commits each in one transaction; `cclive sessions`, reports, the live monitor and the server
+//! read them back through the other methods. [`SqliteStore`] is the embedded default (one file,
+//! WAL, safe to share between a wrapper that writes and a command that reads).
 //!
 //! This crate owns the schema, its append-only migrations and every SQL statement. It must never
 //! leak SQL (or `rusqlite` types, apart from the source of a [`StoreError`]) out of the crate, and
 //! it never logs, prints or reads configuration: callers choose the path and handle the errors.
 //!
 //! Layout:
-//! - [`Store`], [`SessionQuery`]: what callers use.
+//! - [`Store`], [`Batch`], [`UsageRow`], [`Checkpoint`], [`SessionQuery`]: what callers use.
 //! - `sqlite`: [`SqliteStore`], rows to and from domain values.
 //! - `migrations`: the schema scripts (`src/migrations/NNNN_name.sql`) and the runner.
 //! - [`StoreError`]: what can go wrong, by consequence.
 
-use cclive_core::{Event, SessionId, SessionState, Status};
+use std::path::{Path, PathBuf};
+
+use cclive_core::{Event, SessionId, SessionState, Status, Tokens};
 use jiff::Timestamp;
 
 mod error;
@@ -25,34 +28,139 @@ mod sqlite;
 pub use error::StoreError;
 pub use sqlite::SqliteStore;
 
-/// Where sessions and their events are kept.
+/// Where sessions, their events, per-response usage and the tailer's checkpoints are kept.
 ///
 /// Implementations are shared between tasks (`Send + Sync`) and must let several processes use
 /// the same storage at once. Every method is a short blocking call; async callers run it on a
 /// blocking thread.
 pub trait Store: Send + Sync {
-    /// Writes sessions (insert or replace, by `session_id`) and appends events, in ONE transaction.
+    /// Writes everything `batch` carries in ONE transaction: either all of it is stored or none
+    /// of it.
     ///
-    /// Either everything in the batch is stored or nothing is. When a session appears twice in
-    /// `sessions`, the later entry wins. Every event must belong to a session that is already
-    /// stored or is in `sessions`; otherwise the batch fails with
-    /// [`StoreError::UnknownSession`].
-    fn write_batch(&self, sessions: &[SessionState], events: &[Event]) -> Result<(), StoreError>;
+    /// - `sessions` are inserted or replaced (by `session_id`), each with its ledger; when a
+    ///   session appears twice, the later entry wins.
+    /// - `events` are appended. Each must belong to a session that is already stored or is in
+    ///   `sessions`; otherwise the batch fails with [`StoreError::UnknownSession`].
+    /// - `usage` rows are merged into the global per-response table by [`UsageRow::key`] (see
+    ///   [`UsageRow`] for the rule), so a response counts once however often and by whichever
+    ///   session it is reported. They need no stored session: their session may be stored
+    ///   earlier, later, or never.
+    /// - `checkpoints` replace the stored checkpoint of the same path. Being in the same
+    ///   transaction, a checkpoint is never committed without the data read before it.
+    fn write(&self, batch: &Batch) -> Result<(), StoreError>;
 
-    /// One session, as last written; `None` when it was never stored.
+    /// [`write`](Store::write)s a batch of sessions and events only (they are copied into a
+    /// [`Batch`]; callers with a `Batch` at hand call `write` directly).
+    fn write_batch(&self, sessions: &[SessionState], events: &[Event]) -> Result<(), StoreError> {
+        self.write(&Batch {
+            sessions: sessions.to_vec(),
+            events: events.to_vec(),
+            ..Batch::default()
+        })
+    }
+
+    /// One session, as last written, with its ledger; `None` when it was never stored.
     ///
-    /// The state comes back as serialized: `SessionState`'s private working memory (the
-    /// dedupe ledger) is not stored, so to keep folding events into a session, replay its
-    /// [`events`](Store::events) into a fresh state instead.
+    /// The ledger (`SessionState`'s private working memory: usage per response, tool and prompt
+    /// ids, …) is restored, so the state can go on folding events after a restart without
+    /// counting any twice. A session last written by a cclive older than schema version 2 comes
+    /// back without one (empty, as a new state has): replay its [`events`](Store::events) into
+    /// a fresh state instead to keep folding it.
     fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError>;
 
     /// Newest first (by `started_at` desc, then `session_id`).
     ///
-    /// Ties on the start time are broken by ascending session id, so pages are stable.
+    /// Ties on the start time are broken by ascending session id, so pages are stable. For speed
+    /// the states may come back WITHOUT their ledger: fine to show, not to fold events into;
+    /// read a session with [`session`](Store::session) before applying events to it.
     fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionState>, StoreError>;
 
     /// A session's events in the order they were appended.
     fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError>;
+
+    /// The tokens of the API responses this session owns (first reported), sub-agents'
+    /// included, and how many responses that is. Zero for a session with no usage.
+    fn usage_totals(&self, session_id: &SessionId) -> Result<(Tokens, u64), StoreError>;
+
+    /// Every usage row with `since <= at < until` (either bound may be open), ordered by time,
+    /// then key.
+    fn usage_rows(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<UsageRow>, StoreError>;
+
+    /// Every stored checkpoint, by path.
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
+
+    /// The checkpoint of one file; `None` when it was never read.
+    fn checkpoint(&self, path: &Path) -> Result<Option<Checkpoint>, StoreError>;
+}
+
+/// Everything one [`Store::write`] commits together.
+#[derive(Clone, Debug, Default)]
+pub struct Batch {
+    /// Latest states, inserted or replaced by `session_id`.
+    pub sessions: Vec<SessionState>,
+    /// Events to append, in order.
+    pub events: Vec<Event>,
+    /// Per-response usage to merge.
+    pub usage: Vec<UsageRow>,
+    /// How far files have been read, as of the data in this batch.
+    pub checkpoints: Vec<Checkpoint>,
+}
+
+impl Batch {
+    /// True when the batch carries nothing.
+    pub fn is_empty(&self) -> bool {
+        self.sessions.is_empty()
+            && self.events.is_empty()
+            && self.usage.is_empty()
+            && self.checkpoints.is_empty()
+    }
+}
+
+/// The usage of one API response, as kept in the global usage table.
+///
+/// One response counts once, whichever source reports it and however often. When a row with
+/// the same `key` is already stored, the two merge:
+/// - `tokens`: the field-wise maximum (streaming snapshots only grow; duplicates are equal);
+/// - `model`: the stored one, unless it is unknown;
+/// - `sidechain`: true only while every report said so (a main-chain report wins);
+/// - `session_id` and `at`: those of the earlier report (the session the response first
+///   appeared in); on a tie the stored row keeps them.
+///
+/// Times are stored, compared and read back at millisecond precision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageRow {
+    /// The API message id.
+    pub key: String,
+    /// The session that owns the response.
+    pub session_id: SessionId,
+    /// When the response was seen.
+    pub at: Timestamp,
+    /// The model that answered, when known.
+    pub model: Option<String>,
+    /// Its tokens.
+    pub tokens: Tokens,
+    /// A sub-agent's response.
+    pub sidechain: bool,
+}
+
+/// How far the transcript tailer has read one file.
+///
+/// `dev` and `inode` identify the file, so a file replaced under the same path is read again
+/// from the start. The path must be valid UTF-8 ([`StoreError::NonUtf8Path`] otherwise).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The file.
+    pub path: PathBuf,
+    /// The device it is on.
+    pub dev: u64,
+    /// Its inode.
+    pub inode: u64,
+    /// Bytes read and committed, from the start of the file.
+    pub offset: u64,
 }
 
 /// Which sessions [`Store::sessions`] returns. The default returns all of them.
@@ -66,6 +174,8 @@ pub struct SessionQuery {
     pub offset: usize,
     /// Only sessions with this status.
     pub status: Option<Status>,
+    /// Only live sessions (`ACTIVE` or `IDLE`), e.g. for the monitor to re-check at start.
+    pub live_only: bool,
     /// Only sessions filed under exactly this project path.
     pub project: Option<String>,
     /// Only sessions that started at or after this time.

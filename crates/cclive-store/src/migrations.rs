@@ -23,11 +23,18 @@ pub(crate) struct Migration {
 }
 
 /// Every schema change, oldest first. Append only.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "0001_initial",
-    sql: include_str!("migrations/0001_initial.sql"),
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "0001_initial",
+        sql: include_str!("migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "0002_ledger_usage",
+        sql: include_str!("migrations/0002_ledger_usage.sql"),
+    },
+];
 
 /// The schema version this build writes and understands.
 #[cfg(test)]
@@ -116,7 +123,7 @@ mod tests {
         migrate(&mut conn, MIGRATIONS).unwrap();
         assert_eq!(user_version(&conn).unwrap(), LATEST);
         let tables = table_names(&conn);
-        for table in ["checkpoints", "events", "sessions"] {
+        for table in ["checkpoints", "events", "sessions", "usage"] {
             assert!(
                 tables.iter().any(|t| t == table),
                 "{table} missing from {tables:?}"

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use cclive_core::{Event, SessionId, SessionState};
+use cclive_core::{Event, SessionId, SessionState, Status, Tokens};
+use jiff::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{
     Connection, OpenFlags, OptionalExtension, Statement, TransactionBehavior, params,
@@ -23,7 +24,7 @@ use rusqlite::{
 use serde_json::Value as Json;
 
 use crate::migrations::{self, MIGRATIONS};
-use crate::{SessionQuery, Store, StoreError};
+use crate::{Batch, Checkpoint, SessionQuery, Store, StoreError, UsageRow};
 
 /// How long a writer waits for another connection's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -106,9 +107,10 @@ const UPSERT_SESSION: &str = "
         session_id, status, mode, source, started_at_ms, updated_at_ms, ended_at_ms,
         project_path, cwd, model, total_cost_usd, cost_source, duration_ms, duration_api_ms,
         num_turns, tokens_input, tokens_output, tokens_cache_read, tokens_cache_creation,
-        state_json
+        state_json, ledger_json
     ) VALUES (
-        ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20
+        ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
+        ?21
     )
     ON CONFLICT (session_id) DO UPDATE SET
         status = excluded.status,
@@ -129,29 +131,79 @@ const UPSERT_SESSION: &str = "
         tokens_output = excluded.tokens_output,
         tokens_cache_read = excluded.tokens_cache_read,
         tokens_cache_creation = excluded.tokens_cache_creation,
-        state_json = excluded.state_json";
+        state_json = excluded.state_json,
+        ledger_json = excluded.ledger_json";
 
 const INSERT_EVENT: &str =
     "INSERT INTO events (session_id, at_ms, type, payload_json) VALUES (?1, ?2, ?3, ?4)";
 
-const SELECT_SESSION: &str = "SELECT state_json FROM sessions WHERE session_id = ?1";
+/// One response counts once: see [`UsageRow`] for the rule. In an `UPDATE`, every right-hand side
+/// reads the row as it was before the update, so the order of the assignments does not matter.
+const UPSERT_USAGE: &str = "
+    INSERT INTO usage (
+        key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain
+    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+    ON CONFLICT (key) DO UPDATE SET
+        input = max(input, excluded.input),
+        output = max(output, excluded.output),
+        cache_read = max(cache_read, excluded.cache_read),
+        cache_creation = max(cache_creation, excluded.cache_creation),
+        model = coalesce(model, excluded.model),
+        sidechain = sidechain AND excluded.sidechain,
+        session_id = CASE WHEN excluded.at_ms < at_ms THEN excluded.session_id ELSE session_id END,
+        at_ms = min(at_ms, excluded.at_ms)";
+
+const UPSERT_CHECKPOINT: &str = r#"
+    INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+    ON CONFLICT (path) DO UPDATE SET
+        dev = excluded.dev,
+        inode = excluded.inode,
+        "offset" = excluded."offset",
+        updated_at_ms = excluded.updated_at_ms"#;
+
+const SELECT_SESSION: &str =
+    "SELECT state_json, ledger_json FROM sessions WHERE session_id = ?1";
+
+const SELECT_USAGE_TOTALS: &str = "
+    SELECT count(*), coalesce(sum(input), 0), coalesce(sum(output), 0),
+        coalesce(sum(cache_read), 0), coalesce(sum(cache_creation), 0)
+    FROM usage WHERE session_id = ?1";
+
+/// Usage rows in `[?1, ?2)`, in milliseconds.
+const SELECT_USAGE_ROWS: &str = "
+    SELECT key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain
+    FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, key";
+
+const SELECT_CHECKPOINTS: &str =
+    r#"SELECT path, dev, inode, "offset" FROM checkpoints ORDER BY path"#;
+
+const SELECT_CHECKPOINT: &str =
+    r#"SELECT path, dev, inode, "offset" FROM checkpoints WHERE path = ?1"#;
 
 const SELECT_EVENTS: &str = "SELECT id, payload_json FROM events WHERE session_id = ?1 ORDER BY id";
 
 impl Store for SqliteStore {
-    fn write_batch(&self, sessions: &[SessionState], events: &[Event]) -> Result<(), StoreError> {
-        if sessions.is_empty() && events.is_empty() {
+    fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+        if batch.is_empty() {
             return Ok(());
         }
-        // Serialize before taking the lock and the database's write lock.
-        let sessions = sessions
+        // Serialize and check before taking the lock and the database's write lock.
+        let sessions = batch
+            .sessions
             .iter()
             .map(SessionRow::encode)
             .collect::<Result<Vec<_>, _>>()?;
-        let events = events
+        let events = batch
+            .events
             .iter()
             .map(EventRow::encode)
             .collect::<Result<Vec<_>, _>>()?;
+        let checkpoints = batch
+            .checkpoints
+            .iter()
+            .map(CheckpointRow::encode)
+            .collect::<Result<Vec<_>, _>>()?;
+        let now = Timestamp::now().as_millisecond();
 
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
@@ -160,6 +212,16 @@ impl Store for SqliteStore {
             for row in &sessions {
                 row.write(&mut upsert)?;
             }
+            let mut upsert = tx.prepare_cached(UPSERT_USAGE)?;
+            for row in &batch.usage {
+                write_usage(row, &mut upsert)?;
+            }
+            let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT)?;
+            for row in &checkpoints {
+                row.write(&mut upsert, now)?;
+            }
+            // Last: an event of an unknown session fails the batch, and the rollback takes the
+            // usage and checkpoints above with it.
             let mut insert = tx.prepare_cached(INSERT_EVENT)?;
             for row in &events {
                 row.write(&mut insert)?;
@@ -170,13 +232,25 @@ impl Store for SqliteStore {
     }
 
     fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
-        let json: Option<String> = {
+        let row: Option<(String, Option<String>)> = {
             let conn = self.conn();
             let mut stmt = conn.prepare_cached(SELECT_SESSION)?;
-            stmt.query_row([id.as_str()], |row| row.get(0)).optional()?
+            stmt.query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?
         };
-        json.map(|json| decode_state(id.as_str(), &json))
-            .transpose()
+        let Some((state_json, ledger_json)) = row else {
+            return Ok(None);
+        };
+        let mut state = decode_state(id.as_str(), &state_json)?;
+        if let Some(ledger_json) = ledger_json {
+            serde_json::from_str(&ledger_json)
+                .and_then(|ledger| state.restore_ledger(ledger))
+                .map_err(|e| StoreError::Corrupt {
+                    what: format!("ledger of session {id}"),
+                    detail: e.to_string(),
+                })?;
+        }
+        Ok(Some(state))
     }
 
     fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
@@ -209,6 +283,76 @@ impl Store for SqliteStore {
             })
             .collect()
     }
+
+    fn usage_totals(&self, session_id: &SessionId) -> Result<(Tokens, u64), StoreError> {
+        let sums: [i64; 5] = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(SELECT_USAGE_TOTALS)?;
+            stmt.query_row([session_id.as_str()], |row| {
+                Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?])
+            })?
+        };
+        let what = || format!("usage of session {session_id}");
+        let [responses, input, output, cache_read, cache_creation] = sums.map(u64::try_from);
+        let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
+        Ok((
+            Tokens {
+                input: count(input)?,
+                output: count(output)?,
+                cache_read: count(cache_read)?,
+                cache_creation: count(cache_creation)?,
+            },
+            count(responses)?,
+        ))
+    }
+
+    fn usage_rows(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        let since = since.map_or(i64::MIN, Timestamp::as_millisecond);
+        let until = until.map_or(i64::MAX, Timestamp::as_millisecond);
+        let rows: Vec<RawUsage> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(SELECT_USAGE_ROWS)?;
+            let rows = stmt.query_map([since, until], |row| {
+                Ok(RawUsage {
+                    key: row.get(0)?,
+                    session_id: row.get(1)?,
+                    at_ms: row.get(2)?,
+                    model: row.get(3)?,
+                    tokens: [row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?],
+                    sidechain: row.get(8)?,
+                })
+            })?;
+            rows.collect::<Result<_, _>>()?
+        };
+        rows.into_iter().map(RawUsage::decode).collect()
+    }
+
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        let rows: Vec<RawCheckpoint> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(SELECT_CHECKPOINTS)?;
+            let rows = stmt.query_map([], RawCheckpoint::read)?;
+            rows.collect::<Result<_, _>>()?
+        };
+        rows.into_iter().map(RawCheckpoint::decode).collect()
+    }
+
+    fn checkpoint(&self, path: &Path) -> Result<Option<Checkpoint>, StoreError> {
+        // A path that is not UTF-8 cannot have been stored.
+        let Some(path) = path.to_str() else {
+            return Ok(None);
+        };
+        let row: Option<RawCheckpoint> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(SELECT_CHECKPOINT)?;
+            stmt.query_row([path], RawCheckpoint::read).optional()?
+        };
+        row.map(RawCheckpoint::decode).transpose()
+    }
 }
 
 /// One `sessions` row, serialized.
@@ -217,6 +361,8 @@ struct SessionRow<'a> {
     mode: String,
     cost_source: String,
     json: String,
+    /// `None` when the state could not give its ledger (stored as SQL `NULL`: no ledger).
+    ledger: Option<String>,
 }
 
 impl<'a> SessionRow<'a> {
@@ -231,6 +377,9 @@ impl<'a> SessionRow<'a> {
             mode: text(&value, "mode"),
             cost_source: text(&value, "cost_source"),
             json: value.to_string(),
+            ledger: Some(state.ledger_json())
+                .filter(|ledger| !ledger.is_null())
+                .map(|ledger| ledger.to_string()),
         })
     }
 
@@ -257,6 +406,7 @@ impl<'a> SessionRow<'a> {
             int(s.tokens.cache_read),
             int(s.tokens.cache_creation),
             self.json,
+            self.ledger,
         ])?;
         Ok(())
     }
@@ -300,6 +450,125 @@ impl<'a> EventRow<'a> {
     }
 }
 
+fn write_usage(row: &UsageRow, upsert: &mut Statement<'_>) -> rusqlite::Result<()> {
+    let t = &row.tokens;
+    upsert.execute(params![
+        row.key,
+        row.session_id.as_str(),
+        row.at.as_millisecond(),
+        row.model,
+        int(t.input),
+        int(t.output),
+        int(t.cache_read),
+        int(t.cache_creation),
+        row.sidechain,
+    ])?;
+    Ok(())
+}
+
+/// A `usage` row as read, before checking it.
+struct RawUsage {
+    key: String,
+    session_id: String,
+    at_ms: i64,
+    model: Option<String>,
+    tokens: [i64; 4],
+    sidechain: bool,
+}
+
+impl RawUsage {
+    fn decode(self) -> Result<UsageRow, StoreError> {
+        let what = || format!("usage of response {} (session {})", self.key, self.session_id);
+        let at = Timestamp::from_millisecond(self.at_ms).map_err(|e| StoreError::Corrupt {
+            what: what(),
+            detail: e.to_string(),
+        })?;
+        let [input, output, cache_read, cache_creation] = self.tokens.map(u64::try_from);
+        let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
+        Ok(UsageRow {
+            tokens: Tokens {
+                input: count(input)?,
+                output: count(output)?,
+                cache_read: count(cache_read)?,
+                cache_creation: count(cache_creation)?,
+            },
+            session_id: SessionId::new(self.session_id),
+            key: self.key,
+            at,
+            model: self.model,
+            sidechain: self.sidechain,
+        })
+    }
+}
+
+/// One `checkpoints` row, checked.
+struct CheckpointRow<'a> {
+    checkpoint: &'a Checkpoint,
+    path: &'a str,
+}
+
+impl<'a> CheckpointRow<'a> {
+    fn encode(checkpoint: &'a Checkpoint) -> Result<Self, StoreError> {
+        let path = checkpoint
+            .path
+            .to_str()
+            .ok_or_else(|| StoreError::NonUtf8Path {
+                path: checkpoint.path.clone(),
+            })?;
+        Ok(CheckpointRow { checkpoint, path })
+    }
+
+    fn write(&self, upsert: &mut Statement<'_>, now_ms: i64) -> rusqlite::Result<()> {
+        let c = self.checkpoint;
+        // dev and inode keep their bits (see 0002), the offset is a count.
+        upsert.execute(params![
+            self.path,
+            c.dev.cast_signed(),
+            c.inode.cast_signed(),
+            int(c.offset),
+            now_ms,
+        ])?;
+        Ok(())
+    }
+}
+
+/// A `checkpoints` row as read, before checking it.
+struct RawCheckpoint {
+    path: String,
+    dev: i64,
+    inode: i64,
+    offset: i64,
+}
+
+impl RawCheckpoint {
+    fn read(row: &rusqlite::Row<'_>) -> rusqlite::Result<Self> {
+        Ok(RawCheckpoint {
+            path: row.get(0)?,
+            dev: row.get(1)?,
+            inode: row.get(2)?,
+            offset: row.get(3)?,
+        })
+    }
+
+    fn decode(self) -> Result<Checkpoint, StoreError> {
+        let offset =
+            u64::try_from(self.offset).map_err(|_| negative(format!("checkpoint of {}", self.path)))?;
+        Ok(Checkpoint {
+            path: PathBuf::from(self.path),
+            dev: self.dev.cast_unsigned(),
+            inode: self.inode.cast_unsigned(),
+            offset,
+        })
+    }
+}
+
+fn negative(what: String) -> StoreError {
+    StoreError::Corrupt {
+        what,
+        detail: "a count is negative".into(),
+    }
+}
+
 /// The `SELECT` for a listing and its arguments. Only the filters asked for are in the `WHERE`,
 /// so `SQLite` can use the matching index.
 fn listing(query: &SessionQuery) -> (String, Vec<SqlValue>) {
@@ -308,6 +577,11 @@ fn listing(query: &SessionQuery) -> (String, Vec<SqlValue>) {
     if let Some(status) = query.status {
         conditions.push("status = ?");
         args.push(SqlValue::Text(status.as_str().to_owned()));
+    }
+    if query.live_only {
+        conditions.push("status IN (?, ?)");
+        args.push(SqlValue::Text(Status::Active.as_str().to_owned()));
+        args.push(SqlValue::Text(Status::Idle.as_str().to_owned()));
     }
     if let Some(project) = &query.project {
         conditions.push("project_path = ?");
