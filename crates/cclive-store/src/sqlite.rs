@@ -161,8 +161,7 @@ const UPSERT_CHECKPOINT: &str = r#"
         "offset" = excluded."offset",
         updated_at_ms = excluded.updated_at_ms"#;
 
-const SELECT_SESSION: &str =
-    "SELECT state_json, ledger_json FROM sessions WHERE session_id = ?1";
+const SELECT_SESSION: &str = "SELECT state_json, ledger_json FROM sessions WHERE session_id = ?1";
 
 const SELECT_USAGE_TOTALS: &str = "
     SELECT count(*), coalesce(sum(input), 0), coalesce(sum(output), 0),
@@ -289,7 +288,13 @@ impl Store for SqliteStore {
             let conn = self.conn();
             let mut stmt = conn.prepare_cached(SELECT_USAGE_TOTALS)?;
             stmt.query_row([session_id.as_str()], |row| {
-                Ok([row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?])
+                Ok([
+                    row.get(0)?,
+                    row.get(1)?,
+                    row.get(2)?,
+                    row.get(3)?,
+                    row.get(4)?,
+                ])
             })?
         };
         let what = || format!("usage of session {session_id}");
@@ -478,7 +483,12 @@ struct RawUsage {
 
 impl RawUsage {
     fn decode(self) -> Result<UsageRow, StoreError> {
-        let what = || format!("usage of response {} (session {})", self.key, self.session_id);
+        let what = || {
+            format!(
+                "usage of response {} (session {})",
+                self.key, self.session_id
+            )
+        };
         let at = Timestamp::from_millisecond(self.at_ms).map_err(|e| StoreError::Corrupt {
             what: what(),
             detail: e.to_string(),
@@ -551,8 +561,8 @@ impl RawCheckpoint {
     }
 
     fn decode(self) -> Result<Checkpoint, StoreError> {
-        let offset =
-            u64::try_from(self.offset).map_err(|_| negative(format!("checkpoint of {}", self.path)))?;
+        let offset = u64::try_from(self.offset)
+            .map_err(|_| negative(format!("checkpoint of {}", self.path)))?;
         Ok(Checkpoint {
             path: PathBuf::from(self.path),
             dev: self.dev.cast_unsigned(),

@@ -2,10 +2,12 @@
 //! run against each backend (only `SQLite` exists so far). Backend details — pragmas, migrations,
 //! several handles on one file, corrupt rows — are specified beside the backend.
 
+use std::path::{Path, PathBuf};
+
 use cclive_core::{Event, EventKind, Mode, PriceTable, SessionId, SessionState, Status, Tokens};
 use jiff::Timestamp;
 
-use crate::{SessionQuery, SqliteStore, Store, StoreError};
+use crate::{Batch, Checkpoint, SessionQuery, SqliteStore, Store, StoreError, UsageRow};
 
 /// The backend under test.
 fn store() -> impl Store {
@@ -163,8 +165,9 @@ fn session(id: &str, start: i64, status: Status, project: &str) -> SessionState 
     state
 }
 
-/// Two states are the same as far as storage goes: equal when serialized. (`SessionState`'s
-/// working memory is not serialized, so `==` would compare that too.)
+/// Two states are the same as far as a listing goes: equal when serialized. (`SessionState`'s
+/// working memory, the ledger, is not serialized, so `==` compares that too; listings may leave
+/// it out.)
 #[track_caller]
 pub(crate) fn assert_same(actual: &SessionState, expected: &SessionState) {
     assert_eq!(
@@ -195,6 +198,7 @@ fn a_session_with_every_field_and_its_events_round_trips() {
 
     let stored = store.session(&sid("s1")).unwrap().unwrap();
     assert_same(&stored, &state);
+    assert_eq!(stored, state, "the ledger came back too");
     assert_eq!(
         stored.total_cost_usd.to_bits(),
         state.total_cost_usd.to_bits()
@@ -261,7 +265,9 @@ fn a_session_never_written_is_none_and_has_no_events() {
 
 #[test]
 fn an_empty_batch_is_fine() {
-    store().write_batch(&[], &[]).unwrap();
+    let store = store();
+    store.write_batch(&[], &[]).unwrap();
+    store.write(&Batch::default()).unwrap();
 }
 
 #[test]
@@ -498,6 +504,7 @@ fn filters_combine_and_page_together() {
     let store = listing_store();
     let query = SessionQuery {
         status: Some(Status::Completed),
+        live_only: false,
         project: Some("/work/app".into()),
         since: Some(t(0)),
         until: Some(t(30)),
@@ -505,4 +512,528 @@ fn filters_combine_and_page_together() {
         offset: 1,
     };
     assert_eq!(list(&store, &query), ["old"]);
+}
+
+#[test]
+fn live_only_lists_the_active_and_idle_sessions() {
+    let store = store();
+    let sessions = [
+        session("active", 50, Status::Active, "/work/app"),
+        session("idle", 40, Status::Idle, "/work/lib"),
+        session("completed", 30, Status::Completed, "/work/app"),
+        session("failed", 20, Status::Failed, "/work/app"),
+        session("interrupted", 10, Status::Interrupted, "/work/app"),
+    ];
+    store.write_batch(&sessions, &[]).unwrap();
+    let live = SessionQuery {
+        live_only: true,
+        ..SessionQuery::default()
+    };
+    assert_eq!(list(&store, &live), ["active", "idle"]);
+    // It combines with the other filters like any of them.
+    let live_in_app = SessionQuery {
+        project: Some("/work/app".into()),
+        ..live.clone()
+    };
+    assert_eq!(list(&store, &live_in_app), ["active"]);
+    let live_and_completed = SessionQuery {
+        status: Some(Status::Completed),
+        ..live.clone()
+    };
+    assert_eq!(list(&store, &live_and_completed), Vec::<String>::new());
+    let live_and_idle = SessionQuery {
+        status: Some(Status::Idle),
+        ..live
+    };
+    assert_eq!(list(&store, &live_and_idle), ["idle"]);
+}
+
+// --- The ledger ---------------------------------------------------------------------------------
+
+/// The events of `events` that carry something counted once per id: usage and tool calls.
+fn counted_once(events: &[Event]) -> Vec<Event> {
+    events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind,
+                EventKind::Usage { .. } | EventKind::ToolUse { .. } | EventKind::ToolResult { .. }
+            )
+        })
+        .cloned()
+        .collect()
+}
+
+fn apply_all(state: &mut SessionState, events: &[Event]) {
+    let prices = PriceTable::builtin();
+    for e in events {
+        state.apply(e, &prices);
+    }
+}
+
+/// The figures a second report of the same response or tool call must not move.
+fn counted(
+    state: &SessionState,
+) -> (
+    Tokens,
+    u64,
+    std::collections::BTreeMap<String, u64>,
+    u64,
+    u64,
+) {
+    (
+        state.tokens,
+        state.api_requests,
+        state.tool_calls.clone(),
+        state.num_turns,
+        state.total_cost_usd.to_bits(),
+    )
+}
+
+#[test]
+fn a_session_read_back_goes_on_folding_without_counting_anything_twice() {
+    let store = store();
+    let (state, events) = running("s1", 0, "/p");
+    store
+        .write_batch(std::slice::from_ref(&state), &events)
+        .unwrap();
+
+    // After a restart, the tailer reads the same reports again from its last checkpoint.
+    let again = counted_once(&events);
+    assert!(again.len() >= 3, "usage, a tool call and its result");
+    let mut stored = store.session(&sid("s1")).unwrap().unwrap();
+    assert_eq!(stored, state, "the ledger came back with the state");
+    apply_all(&mut stored, &again);
+    assert_eq!(counted(&stored), counted(&state));
+
+    // The check is not vacuous: a state without its ledger counts the tool call again.
+    let mut bare: SessionState =
+        serde_json::from_value(serde_json::to_value(&state).unwrap()).unwrap();
+    apply_all(&mut bare, &again);
+    assert_ne!(counted(&bare), counted(&state));
+
+    // What is new is still counted.
+    let (_, more) = fold(
+        "s1",
+        20,
+        vec![EventKind::ToolUse {
+            tool_use_id: "toolu_2".into(),
+            name: "Bash".into(),
+            sidechain: false,
+        }],
+    );
+    apply_all(&mut stored, &more);
+    assert_eq!(stored.tool_calls.get("Bash"), Some(&2));
+}
+
+#[test]
+fn a_later_write_replaces_the_ledger_too() {
+    let store = store();
+    let (mut state, events) = running("s1", 0, "/p");
+    store
+        .write_batch(std::slice::from_ref(&state), &events)
+        .unwrap();
+    let (_, more) = fold(
+        "s1",
+        20,
+        vec![EventKind::Usage {
+            key: "msg_2".into(),
+            model: Some("claude-sonnet-4-5".into()),
+            tokens: tokens([10, 20, 0, 0]),
+            is_final: true,
+            sidechain: false,
+        }],
+    );
+    apply_all(&mut state, &more);
+    store
+        .write_batch(std::slice::from_ref(&state), &more)
+        .unwrap();
+
+    let mut stored = store.session(&sid("s1")).unwrap().unwrap();
+    assert_eq!(stored, state);
+    assert_eq!(stored.api_requests, 2);
+    apply_all(&mut stored, &more);
+    assert_eq!(counted(&stored), counted(&state));
+}
+
+// --- Usage --------------------------------------------------------------------------------------
+
+fn tokens([input, output, cache_read, cache_creation]: [u64; 4]) -> Tokens {
+    Tokens {
+        input,
+        output,
+        cache_read,
+        cache_creation,
+    }
+}
+
+/// A report of response `key` in `session` at `t(secs)`.
+fn usage(key: &str, session: &str, secs: i64, counts: [u64; 4]) -> UsageRow {
+    UsageRow {
+        key: key.into(),
+        session_id: sid(session),
+        at: t(secs),
+        model: Some("claude-sonnet-4-5".into()),
+        tokens: tokens(counts),
+        sidechain: false,
+    }
+}
+
+fn write_usage(store: &impl Store, rows: &[UsageRow]) {
+    store
+        .write(&Batch {
+            usage: rows.to_vec(),
+            ..Batch::default()
+        })
+        .unwrap();
+}
+
+fn all_usage(store: &impl Store) -> Vec<UsageRow> {
+    store.usage_rows(None, None).unwrap()
+}
+
+/// The one stored row of `key`.
+fn usage_of(store: &impl Store, key: &str) -> UsageRow {
+    let rows: Vec<UsageRow> = all_usage(store)
+        .into_iter()
+        .filter(|r| r.key == key)
+        .collect();
+    assert_eq!(rows.len(), 1, "one row per response: {rows:?}");
+    rows.into_iter().next().unwrap()
+}
+
+#[test]
+fn usage_rows_round_trip() {
+    let store = store();
+    let rows = [
+        usage("msg_1", "s1", 10, [1200, 42, 5000, 300]),
+        UsageRow {
+            model: None,
+            sidechain: true,
+            ..usage("msg_2", "s2", 11, [1, 2, 3, 4])
+        },
+    ];
+    write_usage(&store, &rows);
+    assert_eq!(all_usage(&store), rows);
+}
+
+#[test]
+fn a_response_reported_again_keeps_the_field_wise_maximum() {
+    let store = store();
+    // A streaming snapshot, then the final report; a later, partial report lacks the cache.
+    write_usage(&store, &[usage("msg_1", "s1", 10, [1200, 1, 5000, 300])]);
+    write_usage(&store, &[usage("msg_1", "s1", 11, [1200, 42, 5000, 300])]);
+    write_usage(&store, &[usage("msg_1", "s1", 12, [1200, 40, 0, 0])]);
+
+    let row = usage_of(&store, "msg_1");
+    assert_eq!(row.tokens, tokens([1200, 42, 5000, 300]));
+    assert_eq!(row.at, t(10), "the first report's time");
+    assert_eq!(
+        store.usage_totals(&sid("s1")).unwrap(),
+        (tokens([1200, 42, 5000, 300]), 1)
+    );
+}
+
+#[test]
+fn a_response_belongs_to_the_session_it_first_appeared_in() {
+    let store = store();
+    let counts = [100, 10, 0, 0];
+    // A resumed session's transcript repeats the original's responses, and may be read first.
+    write_usage(&store, &[usage("msg_1", "resumed", 60, counts)]);
+    write_usage(&store, &[usage("msg_1", "original", 5, counts)]);
+    let row = usage_of(&store, "msg_1");
+    assert_eq!((row.session_id.as_str(), row.at), ("original", t(5)));
+
+    // A later report does not take it over, and neither does one at the same time.
+    write_usage(&store, &[usage("msg_1", "later", 90, counts)]);
+    write_usage(&store, &[usage("msg_1", "same-time", 5, counts)]);
+    let row = usage_of(&store, "msg_1");
+    assert_eq!((row.session_id.as_str(), row.at), ("original", t(5)));
+
+    assert_eq!(
+        store.usage_totals(&sid("original")).unwrap(),
+        (tokens(counts), 1)
+    );
+    for other in ["resumed", "later", "same-time"] {
+        assert_eq!(
+            store.usage_totals(&sid(other)).unwrap(),
+            (Tokens::default(), 0),
+            "{other}"
+        );
+    }
+}
+
+#[test]
+fn the_owner_and_the_maximum_are_decided_independently() {
+    let store = store();
+    // The earlier report is the smaller snapshot: the owner comes from it, the tokens do not.
+    write_usage(&store, &[usage("msg_1", "b", 20, [100, 42, 0, 0])]);
+    write_usage(&store, &[usage("msg_1", "a", 10, [100, 1, 0, 0])]);
+    let row = usage_of(&store, "msg_1");
+    assert_eq!(row.session_id.as_str(), "a");
+    assert_eq!(row.at, t(10));
+    assert_eq!(row.tokens, tokens([100, 42, 0, 0]));
+}
+
+#[test]
+fn a_main_chain_report_wins_over_sidechain_reports() {
+    let store = store();
+    let report = |key: &str, sidechain| UsageRow {
+        sidechain,
+        ..usage(key, "s1", 10, [1, 1, 0, 0])
+    };
+    write_usage(
+        &store,
+        &[
+            report("side-then-main", true),
+            report("main-then-side", false),
+        ],
+    );
+    write_usage(
+        &store,
+        &[
+            report("side-then-main", false),
+            report("main-then-side", true),
+        ],
+    );
+    write_usage(
+        &store,
+        &[report("side-only", true), report("side-only", true)],
+    );
+
+    assert!(!usage_of(&store, "side-then-main").sidechain);
+    assert!(!usage_of(&store, "main-then-side").sidechain);
+    assert!(usage_of(&store, "side-only").sidechain);
+}
+
+#[test]
+fn the_first_known_model_stays() {
+    let store = store();
+    let report = |key: &str, model: Option<&str>| UsageRow {
+        model: model.map(str::to_owned),
+        ..usage(key, "s1", 10, [1, 1, 0, 0])
+    };
+    write_usage(
+        &store,
+        &[
+            report("unknown-then-known", None),
+            report("a-then-b", Some("claude-a")),
+            report("a-then-unknown", Some("claude-a")),
+        ],
+    );
+    write_usage(
+        &store,
+        &[
+            report("unknown-then-known", Some("claude-b")),
+            report("a-then-b", Some("claude-b")),
+            report("a-then-unknown", None),
+        ],
+    );
+    let model = |key| usage_of(&store, key).model;
+    assert_eq!(model("unknown-then-known").as_deref(), Some("claude-b"));
+    assert_eq!(model("a-then-b").as_deref(), Some("claude-a"));
+    assert_eq!(model("a-then-unknown").as_deref(), Some("claude-a"));
+}
+
+#[test]
+fn the_same_usage_written_again_changes_nothing() {
+    let store = store();
+    let rows = vec![
+        usage("msg_1", "s1", 10, [1200, 42, 5000, 300]),
+        usage("msg_2", "s1", 20, [10, 5, 6000, 0]),
+        usage("msg_3", "s2", 30, [7, 8, 9, 10]),
+    ];
+    write_usage(&store, &rows);
+    let totals = |id| store.usage_totals(&sid(id)).unwrap();
+    let before = (totals("s1"), totals("s2"), all_usage(&store));
+    assert_eq!(before.0, (tokens([1210, 47, 11_000, 300]), 2));
+    assert_eq!(before.1, (tokens([7, 8, 9, 10]), 1));
+
+    // Again in a later batch, and twice within one batch.
+    write_usage(&store, &rows);
+    let mut twice = rows.clone();
+    twice.extend(rows.iter().cloned());
+    write_usage(&store, &twice);
+    assert_eq!((totals("s1"), totals("s2"), all_usage(&store)), before);
+}
+
+#[test]
+fn usage_needs_no_stored_session() {
+    let store = store();
+    // A session stored earlier, one in the same batch, one never stored.
+    let (earlier, _) = running("earlier", 0, "/p");
+    store.write_batch(&[earlier], &[]).unwrap();
+    let (same_batch, _) = running("same-batch", 0, "/p");
+    store
+        .write(&Batch {
+            sessions: vec![same_batch],
+            usage: vec![
+                usage("msg_1", "earlier", 10, [1, 0, 0, 0]),
+                usage("msg_2", "same-batch", 10, [2, 0, 0, 0]),
+                usage("msg_3", "never-stored", 10, [3, 0, 0, 0]),
+            ],
+            ..Batch::default()
+        })
+        .unwrap();
+    for (id, input) in [("earlier", 1), ("same-batch", 2), ("never-stored", 3)] {
+        assert_eq!(store.usage_totals(&sid(id)).unwrap().0.input, input, "{id}");
+    }
+    assert!(store.session(&sid("never-stored")).unwrap().is_none());
+}
+
+#[test]
+fn usage_rows_come_in_time_order_since_inclusive_until_exclusive() {
+    let store = store();
+    write_usage(
+        &store,
+        &[
+            usage("msg_c", "s1", 30, [1, 0, 0, 0]),
+            usage("msg_b", "s1", 20, [1, 0, 0, 0]),
+            usage("msg_a", "s2", 20, [1, 0, 0, 0]),
+            usage("msg_d", "s2", 10, [1, 0, 0, 0]),
+        ],
+    );
+    let keys = |since, until| -> Vec<String> {
+        store
+            .usage_rows(since, until)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.key)
+            .collect()
+    };
+    assert_eq!(
+        keys(None, None),
+        ["msg_d", "msg_a", "msg_b", "msg_c"],
+        "ties by key"
+    );
+    assert_eq!(keys(Some(t(20)), None), ["msg_a", "msg_b", "msg_c"]);
+    assert_eq!(keys(None, Some(t(20))), ["msg_d"]);
+    assert_eq!(keys(Some(t(20)), Some(t(30))), ["msg_a", "msg_b"]);
+    assert_eq!(keys(Some(t(31)), None), Vec::<String>::new());
+}
+
+// --- Checkpoints and batches --------------------------------------------------------------------
+
+fn checkpoint(path: &str, inode: u64, offset: u64) -> Checkpoint {
+    Checkpoint {
+        path: PathBuf::from(path),
+        dev: 2049,
+        inode,
+        offset,
+    }
+}
+
+#[test]
+fn checkpoints_round_trip_and_the_last_write_of_a_path_wins() {
+    let store = store();
+    assert!(store.checkpoints().unwrap().is_empty());
+    assert!(store.checkpoint(Path::new("/t/a.jsonl")).unwrap().is_none());
+
+    let write = |checkpoints: Vec<Checkpoint>| {
+        store
+            .write(&Batch {
+                checkpoints,
+                ..Batch::default()
+            })
+            .unwrap();
+    };
+    write(vec![
+        checkpoint("/t/b.jsonl", 7, 100),
+        checkpoint("/t/a.jsonl", 5, 10),
+        checkpoint("/t/a.jsonl", 5, 20),
+    ]);
+    assert_eq!(
+        store.checkpoints().unwrap(),
+        [
+            checkpoint("/t/a.jsonl", 5, 20),
+            checkpoint("/t/b.jsonl", 7, 100)
+        ],
+        "by path, the later entry of a batch wins"
+    );
+
+    // The file was replaced (a new inode) and read again from the start.
+    write(vec![checkpoint("/t/b.jsonl", 8, 3)]);
+    assert_eq!(
+        store.checkpoint(Path::new("/t/b.jsonl")).unwrap(),
+        Some(checkpoint("/t/b.jsonl", 8, 3))
+    );
+    assert_eq!(
+        store.checkpoint(Path::new("/t/a.jsonl")).unwrap(),
+        Some(checkpoint("/t/a.jsonl", 5, 20))
+    );
+}
+
+#[test]
+fn a_batch_commits_its_sessions_events_usage_and_checkpoints_together() {
+    let store = store();
+    let (state, events) = running("s1", 0, "/p");
+    let rows = vec![usage("msg_1", "s1", 4, [1200, 42, 5000, 300])];
+    let checkpoints = vec![checkpoint("/t/s1.jsonl", 5, 4096)];
+    store
+        .write(&Batch {
+            sessions: vec![state.clone()],
+            events: events.clone(),
+            usage: rows.clone(),
+            checkpoints: checkpoints.clone(),
+        })
+        .unwrap();
+    assert_eq!(store.session(&sid("s1")).unwrap(), Some(state));
+    assert_eq!(store.events(&sid("s1")).unwrap(), events);
+    assert_eq!(all_usage(&store), rows);
+    assert_eq!(store.checkpoints().unwrap(), checkpoints);
+}
+
+#[test]
+fn a_failed_batch_leaves_neither_its_usage_nor_its_checkpoint_behind() {
+    let store = store();
+    // What an earlier batch committed.
+    write_usage(&store, &[usage("msg_0", "s0", 0, [5, 5, 0, 0])]);
+    store
+        .write(&Batch {
+            checkpoints: vec![checkpoint("/t/s1.jsonl", 5, 100)],
+            ..Batch::default()
+        })
+        .unwrap();
+    let usage_before = all_usage(&store);
+    let checkpoints_before = store.checkpoints().unwrap();
+
+    let (state, mut events) = running("s1", 0, "/p");
+    events.push(event(
+        "ghost",
+        30,
+        EventKind::PromptSubmitted {
+            id: None,
+            preview: None,
+        },
+    ));
+    let err = store
+        .write(&Batch {
+            sessions: vec![state],
+            events,
+            usage: vec![
+                usage("msg_0", "s0", 0, [9, 9, 9, 9]),
+                usage("msg_1", "s1", 4, [1200, 42, 5000, 300]),
+            ],
+            checkpoints: vec![
+                checkpoint("/t/s1.jsonl", 5, 4096),
+                checkpoint("/t/other.jsonl", 6, 10),
+            ],
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::UnknownSession { session_id } if session_id.as_str() == "ghost"),
+        "{err:?}"
+    );
+    assert_eq!(
+        all_usage(&store),
+        usage_before,
+        "no usage row added or merged"
+    );
+    assert_eq!(
+        store.checkpoints().unwrap(),
+        checkpoints_before,
+        "no checkpoint moved or added"
+    );
+    assert!(store.session(&sid("s1")).unwrap().is_none());
+    assert!(store.events(&sid("s1")).unwrap().is_empty());
 }

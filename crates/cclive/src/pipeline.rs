@@ -1,18 +1,26 @@
 //! The monitor service: events in, session state folded, sinks fed.
 //!
-//! One task owns the [`Monitor`]. Sources send [`Event`]s through an [`EventSink`]; for each one
-//! the task applies it, queues it and the session's new state for the store writer, calls the
-//! registered callbacks with the [`Update`], and owes the state file a rewrite (throttled). A
-//! one-second tick keeps live durations moving. When every sink handle is dropped the task
-//! drains, writes the final state everywhere and returns what it saw.
+//! One task owns the [`Monitor`]. Sources send [`Event`]s (and the checkpoints of what they
+//! read) through an [`EventSink`]. For each event the task applies it, calls the registered
+//! callbacks with the [`Update`], and owes the state file a rewrite (throttled). Every
+//! `flush_interval` it hands the store writer one batch: the latest state of each session that
+//! changed, the events to keep, per-response usage rows, and checkpoints — in that order, so a
+//! checkpoint is only committed with the data read before it. A one-second tick keeps live
+//! durations moving. With a store, a session the monitor does not hold is read back from it
+//! (with its ledger) before its first new event, so a restart continues sessions instead of
+//! recounting them. When every sink handle is dropped the task drains, writes the final state
+//! everywhere and returns what it saw.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cclive_core::{Event, Monitor, PriceTable, SessionState, Snapshot, Update};
-use cclive_store::Store;
-use tokio::sync::mpsc;
+use cclive_core::{
+    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Update,
+};
+use cclive_store::{Batch, Checkpoint, Store, UsageRow};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::state_file::StateFileWriter;
@@ -37,6 +45,12 @@ pub struct PipelineConfig {
     pub state_file_interval: Duration,
     /// How often live durations move.
     pub tick: Duration,
+    /// How often changes go to the store.
+    pub flush_interval: Duration,
+    /// Receives every new snapshot (for the HTTP server), at the state file's pace.
+    pub snapshots: Option<watch::Sender<Snapshot>>,
+    /// Sessions to start with (e.g. live sessions read back from the store after a restart).
+    pub initial_sessions: Vec<SessionState>,
 }
 
 impl Default for PipelineConfig {
@@ -48,20 +62,62 @@ impl Default for PipelineConfig {
             callbacks: Vec::new(),
             state_file_interval: Duration::from_millis(50),
             tick: Duration::from_secs(1),
+            flush_interval: Duration::from_millis(100),
+            snapshots: None,
+            initial_sessions: Vec::new(),
         }
     }
+}
+
+enum Input {
+    Event { event: Event, keep: bool },
+    Checkpoint(Checkpoint),
+    Sync(oneshot::Sender<Vec<SessionState>>),
 }
 
 /// Where sources send events. Cheap to clone; the service stops when every clone is dropped.
 #[derive(Clone, Debug)]
 pub struct EventSink {
-    tx: mpsc::Sender<Event>,
+    tx: mpsc::Sender<Input>,
+}
+
+impl std::fmt::Debug for Input {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Input")
+    }
 }
 
 impl EventSink {
-    /// Sends one event. Returns false when the monitor is gone.
+    /// Sends one event, to be applied and kept in the store. Returns false when the monitor is
+    /// gone.
     pub async fn send(&self, event: Event) -> bool {
-        self.tx.send(event).await.is_ok()
+        self.tx
+            .send(Input::Event { event, keep: true })
+            .await
+            .is_ok()
+    }
+
+    /// Sends one event to apply without keeping it as an event in the store (bulk catch-up: the
+    /// session's state and usage are still stored).
+    pub async fn send_unkept(&self, event: Event) -> bool {
+        self.tx
+            .send(Input::Event { event, keep: false })
+            .await
+            .is_ok()
+    }
+
+    /// Records how far a file has been read; stored with the data sent before it.
+    pub async fn checkpoint(&self, checkpoint: Checkpoint) -> bool {
+        self.tx.send(Input::Checkpoint(checkpoint)).await.is_ok()
+    }
+
+    /// Waits until everything sent before has been applied; returns the live sessions.
+    pub async fn sync(&self) -> Vec<SessionState> {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Input::Sync(tx)).await.is_err() {
+            return Vec::new();
+        }
+        rx.await.unwrap_or_default()
     }
 }
 
@@ -72,6 +128,8 @@ pub struct PipelineReport {
     pub sessions: Vec<SessionState>,
     /// Failed history writes.
     pub store_failures: u64,
+    /// True when something could not be stored in the end.
+    pub unsaved: bool,
 }
 
 /// Starts the monitor service on the current tokio runtime.
@@ -82,84 +140,204 @@ pub fn spawn(config: PipelineConfig) -> std::io::Result<(EventSink, JoinHandle<P
     Ok((EventSink { tx }, handle))
 }
 
+struct Service {
+    monitor: Monitor,
+    config: PipelineConfig,
+    writer: Option<StoreWriter>,
+    state_file: Option<StateFileWriter>,
+    dirty: HashSet<SessionId>,
+    pending: Batch,
+    snapshot_owed: bool,
+}
+
+impl Service {
+    fn snapshot(&self) -> Snapshot {
+        let mut s = self.monitor.snapshot(jiff::Timestamp::now());
+        s.monitor_pid = Some(std::process::id());
+        s
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Event { event, keep } => self.apply(event, keep),
+            Input::Checkpoint(c) => self.pending.checkpoints.push(c),
+            Input::Sync(reply) => {
+                let live = self
+                    .monitor
+                    .sessions()
+                    .filter(|s| s.status.is_live())
+                    .cloned()
+                    .collect();
+                let _ = reply.send(live);
+            }
+        }
+    }
+
+    fn apply(&mut self, event: Event, keep: bool) {
+        if let Some(store) = &self.config.store {
+            if !self.monitor.contains(&event.session_id) {
+                match store.session(&event.session_id) {
+                    Ok(Some(stored)) => self.monitor.insert(stored),
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::warn!(session = %event.session_id, "Cannot read the session back: {e}")
+                    }
+                }
+            }
+        }
+        let update = self.monitor.apply(&event);
+        let owner = update.as_ref().map(|u| u.session.session_id.clone());
+        if let (
+            Some(owner),
+            EventKind::Usage {
+                key,
+                model,
+                tokens,
+                sidechain,
+                ..
+            },
+        ) = (&owner, &event.kind)
+        {
+            self.pending.usage.push(UsageRow {
+                key: key.clone(),
+                session_id: owner.clone(),
+                at: event.at,
+                model: model.clone(),
+                tokens: *tokens,
+                sidechain: *sidechain,
+            });
+        }
+        if let Some(update) = update {
+            self.dirty.insert(update.session.session_id.clone());
+            for callback in &self.config.callbacks {
+                callback(&update);
+            }
+            self.owe_snapshot();
+        }
+        // An event is kept only with a session to belong to (a replayed response that was
+        // rerouted to a session held elsewhere has none here).
+        if keep && self.writer.is_some() && self.monitor.contains(&event.session_id) {
+            self.dirty.insert(event.session_id.clone());
+            self.pending.events.push(event);
+        }
+    }
+
+    fn owe_snapshot(&mut self) {
+        self.snapshot_owed = true;
+        if let Some(sf) = &mut self.state_file {
+            sf.mark_dirty();
+        }
+    }
+
+    fn tick(&mut self) {
+        for update in self.monitor.tick(jiff::Timestamp::now()) {
+            for callback in &self.config.callbacks {
+                callback(&update);
+            }
+            self.owe_snapshot();
+        }
+    }
+
+    /// Hands the writer what changed since the last flush.
+    fn flush(&mut self) {
+        let Some(writer) = &self.writer else { return };
+        let mut batch = std::mem::take(&mut self.pending);
+        batch.sessions = self
+            .dirty
+            .drain()
+            .filter_map(|id| self.monitor.session(&id).cloned())
+            .collect();
+        writer.send(batch);
+    }
+
+    fn publish(&mut self) {
+        let due = self.state_file.as_ref().and_then(StateFileWriter::due_at);
+        let now = tokio::time::Instant::now();
+        if self.snapshot_owed && due.is_none_or(|d| d <= now) {
+            let snapshot = self.snapshot();
+            if let Some(sf) = &mut self.state_file {
+                sf.write_now(&snapshot);
+            }
+            if let Some(tx) = &self.config.snapshots {
+                tx.send_replace(snapshot);
+            }
+            self.snapshot_owed = false;
+        }
+    }
+}
+
 async fn run(
-    mut rx: mpsc::Receiver<Event>,
+    mut rx: mpsc::Receiver<Input>,
     config: PipelineConfig,
     writer: Option<StoreWriter>,
 ) -> PipelineReport {
     let mut monitor = Monitor::new(config.prices.clone());
-    let mut state_file = config
+    for s in config.initial_sessions.iter().cloned() {
+        monitor.insert(s);
+    }
+    let state_file = config
         .state_file
         .clone()
         .map(|p| StateFileWriter::new(p, config.state_file_interval));
-    let pid = std::process::id();
-    let snapshot = |m: &Monitor| -> Snapshot {
-        let mut s = m.snapshot(jiff::Timestamp::now());
-        s.monitor_pid = Some(pid);
-        s
-    };
     let mut tick = tokio::time::interval(config.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut flush = tokio::time::interval(config.flush_interval);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut svc = Service {
+        monitor,
+        config,
+        writer,
+        state_file,
+        dirty: HashSet::new(),
+        pending: Batch::default(),
+        snapshot_owed: true,
+    };
 
     loop {
-        let due = state_file.as_ref().and_then(StateFileWriter::due_at);
+        let due = svc
+            .snapshot_owed
+            .then(|| svc.state_file.as_ref().and_then(StateFileWriter::due_at))
+            .flatten();
         tokio::select! {
             biased;
             received = rx.recv() => {
                 let Some(first) = received else { break };
-                let mut batch = vec![first];
+                svc.handle(first);
                 while let Ok(more) = rx.try_recv() {
-                    batch.push(more);
-                }
-                for event in batch {
-                    let update = monitor.apply(&event);
-                    if let Some(w) = &writer {
-                        w.send(update.as_ref().map(|u| u.session.clone()), vec![event]);
-                    }
-                    if let Some(update) = update {
-                        for callback in &config.callbacks {
-                            callback(&update);
-                        }
-                        if let Some(sf) = &mut state_file {
-                            sf.mark_dirty();
-                        }
-                    }
+                    svc.handle(more);
                 }
             }
             () = sleep_until_opt(due) => {}
-            _ = tick.tick() => {
-                for update in monitor.tick(jiff::Timestamp::now()) {
-                    for callback in &config.callbacks {
-                        callback(&update);
-                    }
-                    if let Some(sf) = &mut state_file {
-                        sf.mark_dirty();
-                    }
-                }
-            }
+            _ = tick.tick() => svc.tick(),
+            _ = flush.tick() => svc.flush(),
         }
-        if let Some(sf) = &mut state_file {
-            sf.write_if_due(|| snapshot(&monitor));
-        }
+        svc.publish();
     }
 
     // The sources are done: store the final states, then write the final snapshot.
-    let sessions: Vec<SessionState> = monitor.sessions().cloned().collect();
-    let mut store_failures = 0;
-    if let Some(w) = writer {
-        for s in &sessions {
-            w.send(Some(s.clone()), Vec::new());
-        }
-        store_failures = tokio::task::spawn_blocking(move || w.finish())
+    svc.dirty
+        .extend(svc.monitor.sessions().map(|s| s.session_id.clone()));
+    svc.flush();
+    let sessions: Vec<SessionState> = svc.monitor.sessions().cloned().collect();
+    let (mut store_failures, mut unsaved) = (0, false);
+    if let Some(w) = svc.writer.take() {
+        let report = tokio::task::spawn_blocking(move || w.finish())
             .await
-            .map_or(1, |r| r.failures);
+            .unwrap_or_default();
+        store_failures = report.failures;
+        unsaved = report.unsaved;
     }
-    if let Some(sf) = &mut state_file {
-        sf.write_now(&snapshot(&monitor));
+    let snapshot = svc.snapshot();
+    if let Some(sf) = &mut svc.state_file {
+        sf.write_now(&snapshot);
+    }
+    if let Some(tx) = &svc.config.snapshots {
+        tx.send_replace(snapshot);
     }
     PipelineReport {
         sessions,
         store_failures,
+        unsaved,
     }
 }
 

@@ -2,27 +2,22 @@
 //!
 //! SQLite is synchronous and a write can wait on another process's lock, so writes happen off the
 //! async runtime, on one thread. Everything queued while a transaction runs is coalesced into the
-//! next one (latest state per session, every event in order). A failed write is logged, counted
-//! and retried with the next batch; monitoring goes on.
+//! next one (latest state per session, every event, usage row and checkpoint in order). A failed
+//! write is logged, counted and retried with the next batch; monitoring goes on. Checkpoints
+//! travel in the same transaction as the data read before them, so a restart never skips bytes
+//! whose events were not stored.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use cclive_core::{Event, SessionId, SessionState};
-use cclive_store::Store;
-
-enum Job {
-    Write {
-        session: Option<SessionState>,
-        events: Vec<Event>,
-    },
-}
+use cclive_core::{SessionId, SessionState};
+use cclive_store::{Batch, Store};
 
 /// Handle to the writer thread.
 pub(crate) struct StoreWriter {
-    tx: Option<mpsc::Sender<Job>>,
+    tx: Option<mpsc::Sender<Batch>>,
     thread: Option<JoinHandle<WriterReport>>,
 }
 
@@ -35,6 +30,8 @@ pub(crate) struct WriterReport {
     pub(crate) failures: u64,
     /// Events given up on after repeated failures.
     pub(crate) dropped_events: u64,
+    /// True when the last attempt failed (something was not stored).
+    pub(crate) unsaved: bool,
 }
 
 impl StoreWriter {
@@ -50,11 +47,14 @@ impl StoreWriter {
         })
     }
 
-    /// Queues the session's latest state and the events that led to it.
-    pub(crate) fn send(&self, session: Option<SessionState>, events: Vec<Event>) {
+    /// Queues a batch.
+    pub(crate) fn send(&self, batch: Batch) {
+        if batch.is_empty() {
+            return;
+        }
         if let Some(tx) = &self.tx {
             // The thread only stops when we drop the sender, so a send cannot fail before then.
-            let _ = tx.send(Job::Write { session, events });
+            let _ = tx.send(batch);
         }
     }
 
@@ -72,40 +72,39 @@ impl StoreWriter {
 /// so a database that stays broken cannot eat the machine's memory.
 const MAX_RETAINED_EVENTS: usize = 100_000;
 
-fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Job>) -> WriterReport {
+fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Batch>) -> WriterReport {
     let mut report = WriterReport::default();
-    // What a failed transaction did not write is kept and tried again with the next batch: the
-    // latest state of each session and every event, in order.
+    // What a failed transaction did not write is kept and tried again with the next batch.
     let mut sessions: BTreeMap<SessionId, SessionState> = BTreeMap::new();
-    let mut events: Vec<Event> = Vec::new();
+    let mut pending = Batch::default();
     while let Ok(first) = rx.recv() {
-        for job in std::iter::once(first).chain(rx.try_iter()) {
-            let Job::Write {
-                session,
-                events: batch,
-            } = job;
-            if let Some(s) = session {
+        for batch in std::iter::once(first).chain(rx.try_iter()) {
+            for s in batch.sessions {
                 sessions.insert(s.session_id.clone(), s);
             }
-            events.extend(batch);
+            pending.events.extend(batch.events);
+            pending.usage.extend(batch.usage);
+            pending.checkpoints.extend(batch.checkpoints);
         }
-        let states: Vec<SessionState> = sessions.values().cloned().collect();
-        match store.write_batch(&states, &events) {
+        pending.sessions = sessions.values().cloned().collect();
+        match store.write(&pending) {
             Ok(()) => {
                 report.commits += 1;
+                report.unsaved = false;
                 sessions.clear();
-                events.clear();
+                pending = Batch::default();
             }
             Err(err) => {
                 report.failures += 1;
+                report.unsaved = true;
                 tracing::error!(
-                    sessions = states.len(),
-                    events = events.len(),
+                    sessions = pending.sessions.len(),
+                    events = pending.events.len(),
                     "Cannot write to the history database (will retry with the next batch): {err}"
                 );
-                if events.len() > MAX_RETAINED_EVENTS {
-                    let excess = events.len() - MAX_RETAINED_EVENTS;
-                    events.drain(..excess);
+                if pending.events.len() > MAX_RETAINED_EVENTS {
+                    let excess = pending.events.len() - MAX_RETAINED_EVENTS;
+                    pending.events.drain(..excess);
                     report.dropped_events += excess as u64;
                 }
             }
@@ -118,8 +117,8 @@ fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Job>) -> WriterReport {
 mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
-    use cclive_core::{EventKind, PriceTable};
-    use cclive_store::{SessionQuery, SqliteStore, StoreError};
+    use cclive_core::{Event, EventKind, PriceTable, Tokens};
+    use cclive_store::{Checkpoint, SessionQuery, SqliteStore, StoreError, UsageRow};
 
     use super::*;
 
@@ -130,11 +129,7 @@ mod tests {
     }
 
     impl Store for Flaky {
-        fn write_batch(
-            &self,
-            sessions: &[SessionState],
-            events: &[Event],
-        ) -> Result<(), StoreError> {
+        fn write(&self, batch: &Batch) -> Result<(), StoreError> {
             if self.fail.load(Ordering::SeqCst) > 0 {
                 self.fail.fetch_sub(1, Ordering::SeqCst);
                 return Err(StoreError::Corrupt {
@@ -142,7 +137,7 @@ mod tests {
                     detail: "disk on fire".into(),
                 });
             }
-            self.inner.write_batch(sessions, events)
+            self.inner.write(batch)
         }
         fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
             self.inner.session(id)
@@ -152,6 +147,22 @@ mod tests {
         }
         fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
             self.inner.events(id)
+        }
+        fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), StoreError> {
+            self.inner.usage_totals(id)
+        }
+        fn usage_rows(
+            &self,
+            since: Option<jiff::Timestamp>,
+            until: Option<jiff::Timestamp>,
+        ) -> Result<Vec<UsageRow>, StoreError> {
+            self.inner.usage_rows(since, until)
+        }
+        fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+            self.inner.checkpoints()
+        }
+        fn checkpoint(&self, path: &std::path::Path) -> Result<Option<Checkpoint>, StoreError> {
+            self.inner.checkpoint(path)
         }
     }
 
@@ -175,15 +186,35 @@ mod tests {
                 },
             );
             state.apply(&event, &PriceTable::builtin());
-            writer.send(Some(state.clone()), vec![event]);
+            let checkpoint = Checkpoint {
+                path: "/t.jsonl".into(),
+                dev: 1,
+                inode: 2,
+                offset: i * 10,
+            };
+            writer.send(Batch {
+                sessions: vec![state.clone()],
+                events: vec![event],
+                checkpoints: vec![checkpoint],
+                ..Batch::default()
+            });
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
         let report = writer.finish();
         assert_eq!(report.failures, 1);
+        assert!(!report.unsaved);
         assert_eq!(store.events(&id).unwrap().len(), 3, "nothing lost");
         assert_eq!(
             store.session(&id).unwrap().unwrap().tool_calls.get("Bash"),
             Some(&3)
+        );
+        assert_eq!(
+            store
+                .checkpoint(std::path::Path::new("/t.jsonl"))
+                .unwrap()
+                .unwrap()
+                .offset,
+            20
         );
     }
 }

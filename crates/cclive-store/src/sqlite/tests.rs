@@ -3,15 +3,15 @@
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use cclive_core::{SessionId, Status};
+use cclive_core::{EventKind, SessionId, Status};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
 use super::*;
 use crate::migrations::LATEST;
-use crate::tests::{assert_same, running};
+use crate::tests::{assert_same, event, running, t};
 
 fn temp_db() -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -336,4 +336,288 @@ fn a_corrupt_event_row_is_an_error_naming_the_session() {
             if what.contains("s-broken") && what.contains("event 2")),
         "{err:?}"
     );
+}
+
+#[test]
+fn the_ledger_is_kept_beside_the_state() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (state, _) = running("s1", 0, "/p");
+    store
+        .write_batch(std::slice::from_ref(&state), &[])
+        .unwrap();
+    let ledger: String = store
+        .conn()
+        .query_row("SELECT ledger_json FROM sessions", [], |r| r.get(0))
+        .unwrap();
+    let ledger: Json = serde_json::from_str(&ledger).unwrap();
+    assert_eq!(ledger, state.ledger_json());
+    assert!(
+        ledger["usage"]["msg_1"].is_object(),
+        "the usage of msg_1 is in it: {ledger}"
+    );
+}
+
+#[test]
+fn a_listing_leaves_the_ledger_out_and_a_single_read_brings_it() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (state, _) = running("s1", 0, "/p");
+    store
+        .write_batch(std::slice::from_ref(&state), &[])
+        .unwrap();
+    let listed = store.sessions(&SessionQuery::default()).unwrap();
+    assert_same(&listed[0], &state);
+    assert_ne!(listed[0], state, "no ledger in a listing");
+    assert_eq!(store.session(&sid("s1")).unwrap().unwrap(), state);
+}
+
+#[test]
+fn a_corrupt_ledger_is_an_error_naming_the_session() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (state, _) = running("s-broken", 0, "/p");
+    store.write_batch(&[state], &[]).unwrap();
+    store
+        .conn()
+        .execute("UPDATE sessions SET ledger_json = '{\"usage\": 7}'", [])
+        .unwrap();
+
+    let err = store.session(&sid("s-broken")).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { what, .. }
+            if what.contains("ledger") && what.contains("s-broken")),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.sessions(&SessionQuery::default()).unwrap().len(),
+        1,
+        "listings do not read it"
+    );
+}
+
+#[test]
+fn a_corrupt_usage_row_is_an_error_naming_the_response() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    store
+        .conn()
+        .execute(
+            "INSERT INTO usage VALUES ('msg_bad', 's1', 0, NULL, -1, 0, 0, 0, 0)",
+            [],
+        )
+        .unwrap();
+    let err = store.usage_rows(None, None).unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Corrupt { what, .. } if what.contains("msg_bad")),
+        "{err:?}"
+    );
+    let err = store.usage_totals(&sid("s1")).unwrap_err();
+    assert!(err.to_string().contains("s1"), "{err}");
+}
+
+#[test]
+fn dev_and_inode_keep_every_bit() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let checkpoint = Checkpoint {
+        path: PathBuf::from("/t/a.jsonl"),
+        dev: u64::MAX,
+        inode: (1 << 63) + 5,
+        offset: 0,
+    };
+    store
+        .write(&Batch {
+            checkpoints: vec![checkpoint.clone()],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(store.checkpoints().unwrap(), [checkpoint]);
+}
+
+#[cfg(unix)]
+#[test]
+fn a_checkpoint_path_that_is_not_utf8_fails_the_batch_before_writing() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    let store = SqliteStore::open_in_memory().unwrap();
+    let path = PathBuf::from(OsStr::from_bytes(b"/t/\xff.jsonl"));
+    let (state, _) = running("s1", 0, "/p");
+    let err = store
+        .write(&Batch {
+            sessions: vec![state],
+            checkpoints: vec![Checkpoint {
+                path: path.clone(),
+                dev: 1,
+                inode: 2,
+                offset: 3,
+            }],
+            ..Batch::default()
+        })
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::NonUtf8Path { path: p } if *p == path),
+        "{err:?}"
+    );
+    assert!(store.session(&sid("s1")).unwrap().is_none());
+    assert!(store.checkpoint(&path).unwrap().is_none());
+}
+
+/// A database file as a cclive with only schema version 1 left it: one session (state only),
+/// its events and a checkpoint, written with that version's columns.
+fn version_1_database(path: &Path) -> (SessionState, Vec<Event>) {
+    let mut conn = Connection::open(path).unwrap();
+    migrations::migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
+    assert_eq!(migrations::user_version(&conn).unwrap(), 1);
+
+    let (state, events) = running("old", 0, "/work/app");
+    conn.execute(
+        "INSERT INTO sessions (session_id, status, mode, source, started_at_ms, updated_at_ms,
+            project_path, cost_source, duration_ms, duration_api_ms, num_turns, tokens_input,
+            tokens_output, tokens_cache_read, tokens_cache_creation, state_json)
+         VALUES ('old', 'ACTIVE', 'print', 'wrapper', ?1, ?2, '/work/app', 'estimated', 0, 0, 1,
+            1200, 42, 5000, 300, ?3)",
+        params![
+            state.started_at.as_millisecond(),
+            state.updated_at.as_millisecond(),
+            serde_json::to_string(&state).unwrap(),
+        ],
+    )
+    .unwrap();
+    for e in &events {
+        let json = serde_json::to_value(e).unwrap();
+        conn.execute(
+            "INSERT INTO events (session_id, at_ms, type, payload_json) VALUES ('old', ?1, ?2, ?3)",
+            params![e.at.as_millisecond(), text(&json, "type"), json.to_string()],
+        )
+        .unwrap();
+    }
+    conn.execute(
+        r#"INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms)
+           VALUES ('/t/old.jsonl', 2049, 77, 4096, 0)"#,
+        [],
+    )
+    .unwrap();
+    (state, events)
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_with_its_data_kept() {
+    let (_dir, path) = temp_db();
+    let (state, events) = version_1_database(&path);
+
+    let store = SqliteStore::open(&path).unwrap();
+    assert_eq!(pragma(&store, "user_version"), LATEST.to_string());
+
+    // The old data reads as before: the session without a ledger (replay its events for one).
+    let stored = store.session(&sid("old")).unwrap().unwrap();
+    assert_same(&stored, &state);
+    let bare: SessionState = serde_json::from_value(serde_json::to_value(&state).unwrap()).unwrap();
+    assert_eq!(stored, bare, "no ledger yet");
+    assert_eq!(store.events(&sid("old")).unwrap(), events);
+    assert_eq!(
+        store.checkpoints().unwrap(),
+        [Checkpoint {
+            path: PathBuf::from("/t/old.jsonl"),
+            dev: 2049,
+            inode: 77,
+            offset: 4096,
+        }]
+    );
+
+    // The new tables and columns work.
+    store
+        .write(&Batch {
+            sessions: vec![state.clone()],
+            usage: vec![UsageRow {
+                key: "msg_1".into(),
+                session_id: sid("old"),
+                at: t(4),
+                model: Some("claude-sonnet-4-5".into()),
+                tokens: state.tokens,
+                sidechain: false,
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(store.session(&sid("old")).unwrap().unwrap(), state);
+    assert_eq!(store.usage_totals(&sid("old")).unwrap(), (state.tokens, 1));
+}
+
+/// A bijection on u64 (splitmix64's finalizer), for keys in no particular order.
+fn scramble(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+#[test]
+fn an_import_sized_batch_goes_in_as_one_transaction() {
+    const SESSIONS: usize = 2_000;
+    const RESPONSES: usize = 200_000;
+    let (_dir, path) = temp_db();
+    let store = SqliteStore::open(&path).unwrap();
+    let sessions: Vec<SessionState> = (0..SESSIONS)
+        .map(|n| running(&format!("s{n}"), 0, "/p").0)
+        .collect();
+    let usage: Vec<UsageRow> = (0..RESPONSES)
+        .map(|n| UsageRow {
+            // Random-looking, as API message ids are: inserts land all over the key index.
+            key: format!("msg_{:016x}", scramble(n as u64)),
+            session_id: sid(&format!("s{}", n % SESSIONS)),
+            at: t(i64::try_from(n).unwrap()),
+            model: Some("claude-sonnet-4-5".into()),
+            tokens: cclive_core::Tokens {
+                input: 3,
+                output: 100,
+                cache_read: 20_000,
+                cache_creation: 500,
+            },
+            sidechain: n % 7 == 0,
+        })
+        .collect();
+    let batch = Batch {
+        sessions,
+        usage,
+        ..Batch::default()
+    };
+
+    let started = Instant::now();
+    store.write(&batch).unwrap();
+    let first = started.elapsed();
+    let started = Instant::now();
+    store.write(&batch).unwrap();
+    let again = started.elapsed();
+    eprintln!(
+        "{SESSIONS} sessions + {RESPONSES} usage rows in one batch: {first:?} new, {again:?} \
+         all duplicates"
+    );
+
+    let count: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM usage", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(usize::try_from(count).unwrap(), RESPONSES);
+    let per_session = RESPONSES / SESSIONS;
+    let (tokens, responses) = store.usage_totals(&sid("s1")).unwrap();
+    assert_eq!(responses, u64::try_from(per_session).unwrap());
+    assert_eq!(tokens.output, 100 * responses);
+}
+
+#[test]
+fn usage_events_do_not_fill_the_usage_table() {
+    // Events and usage rows are separate parts of a batch: the writer decides what goes into each.
+    let store = SqliteStore::open_in_memory().unwrap();
+    let (state, _) = running("s1", 0, "/p");
+    let usage_event = event(
+        "s1",
+        9,
+        EventKind::Usage {
+            key: "msg_9".into(),
+            model: None,
+            tokens: cclive_core::Tokens::default(),
+            is_final: true,
+            sidechain: false,
+        },
+    );
+    store
+        .write_batch(&[state], std::slice::from_ref(&usage_event))
+        .unwrap();
+    assert!(store.usage_rows(None, None).unwrap().is_empty());
 }

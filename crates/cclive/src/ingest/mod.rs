@@ -1,4 +1,5 @@
-//! Sources of events. For now: the wrapped claude child (`cclive run`).
+//! Sources of events: the wrapped claude child (`cclive run`), tailed transcripts.
 
 pub mod child;
 pub mod invocation;
+pub mod tail;

@@ -1,0 +1,312 @@
+//! Following one transcript file: read only new bytes, survive truncation and replacement.
+//!
+//! A file is known by `(dev, inode)`. Reading resumes from a checkpoint offset when the file is
+//! still the same one and at least that long; a file that shrank, or a different file at the
+//! same path (new inode), is read again from the start — re-read lines are harmless because
+//! every counted thing is keyed (usage by message id, tools by tool-use id, prompts by uuid).
+//! The file is reopened for each read so thousands of idle transcripts hold no descriptors.
+//! Known limit: a file replaced by one that reuses the freed inode number and is at least as
+//! long is taken for the same file (Claude Code appends to transcripts and never replaces them).
+//! Bytes are framed by [`LineFramer`]: a half-written last line stays pending and is read again
+//! once complete; the checkpoint offset never moves past it. A file is never read whole into
+//! memory: reads are bounded chunks.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use cclive_core::{Line, LineFramer};
+use cclive_store::Checkpoint;
+
+/// The longest transcript line accepted (Claude Code writes whole files into tool results;
+/// 64 MiB is far beyond any real line). Longer lines are skipped and counted.
+pub const MAX_LINE: usize = 64 * 1024 * 1024;
+
+const CHUNK: usize = 1024 * 1024;
+
+/// One followed file.
+#[derive(Debug)]
+pub struct FileTail {
+    path: PathBuf,
+    dev: u64,
+    inode: u64,
+    /// Where the next read starts (past any pending partial line).
+    read_pos: u64,
+    framer: LineFramer,
+}
+
+/// What one read did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct ReadOutcome {
+    /// Bytes read.
+    pub bytes: u64,
+    /// Complete lines handed out.
+    pub lines: u64,
+    /// True when the file had shrunk or been replaced, and reading started over.
+    pub restarted: bool,
+    /// True when the read stopped at `max_bytes` with more to read.
+    pub more: bool,
+}
+
+impl FileTail {
+    /// Starts following `path`, resuming from `checkpoint` when it still describes this file.
+    pub fn open(path: &Path, checkpoint: Option<&Checkpoint>) -> io::Result<FileTail> {
+        let meta = std::fs::metadata(path)?;
+        let (dev, inode, size) = (meta.dev(), meta.ino(), meta.len());
+        let offset = match checkpoint {
+            Some(c) if c.dev == dev && c.inode == inode && c.offset <= size => c.offset,
+            _ => 0,
+        };
+        Ok(FileTail {
+            path: path.to_path_buf(),
+            dev,
+            inode,
+            read_pos: offset,
+            framer: LineFramer::new(offset, MAX_LINE),
+        })
+    }
+
+    /// The path followed.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Everything before this offset has been handed out as complete lines.
+    pub fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            path: self.path.clone(),
+            dev: self.dev,
+            inode: self.inode,
+            offset: self.framer.committed_offset(),
+        }
+    }
+
+    /// True when nothing new can be read (a cheap `stat`, no open).
+    pub fn up_to_date(&self) -> bool {
+        std::fs::metadata(&self.path)
+            .is_ok_and(|m| m.dev() == self.dev && m.ino() == self.inode && m.len() == self.read_pos)
+    }
+
+    /// Reads what was appended since the last read (at most about `max_bytes`), calling
+    /// `on_line` for every complete line. A missing file reads nothing (it may come back).
+    pub fn read_new(
+        &mut self,
+        max_bytes: u64,
+        mut on_line: impl FnMut(&Line),
+    ) -> io::Result<ReadOutcome> {
+        let mut outcome = ReadOutcome::default();
+        let mut file = match File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(outcome),
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        if meta.dev() != self.dev || meta.ino() != self.inode || meta.len() < self.read_pos {
+            // Replaced or truncated: start over on what is there now.
+            self.dev = meta.dev();
+            self.inode = meta.ino();
+            self.read_pos = 0;
+            self.framer = LineFramer::new(0, MAX_LINE);
+            outcome.restarted = true;
+        }
+        let size = meta.len();
+        if size == self.read_pos {
+            return Ok(outcome);
+        }
+        file.seek(SeekFrom::Start(self.read_pos))?;
+        let mut buf = vec![0u8; CHUNK];
+        while outcome.bytes < max_bytes {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                break;
+            }
+            self.read_pos += n as u64;
+            outcome.bytes += n as u64;
+            for line in self.framer.push(&buf[..n]) {
+                outcome.lines += 1;
+                on_line(&line);
+            }
+        }
+        outcome.more = self.read_pos < size;
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn append(path: &Path, bytes: &[u8]) {
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
+    fn read_all(tail: &mut FileTail) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            let o = tail
+                .read_new(7, |l| {
+                    out.push(String::from_utf8_lossy(&l.bytes).into_owned())
+                })
+                .unwrap();
+            if !o.more {
+                return out;
+            }
+        }
+    }
+
+    #[test]
+    fn resumes_from_a_checkpoint_and_rereads_a_partial_line_once_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        append(&path, b"one\ntw");
+        let mut tail = FileTail::open(&path, None).unwrap();
+        assert_eq!(read_all(&mut tail), ["one"]);
+        let cp = tail.checkpoint();
+        assert_eq!(cp.offset, 4, "the checkpoint stops before the partial line");
+        append(&path, b"o\nthree\n");
+        // A restart: a new tail from the checkpoint reads the partial line again, whole.
+        let mut again = FileTail::open(&path, Some(&cp)).unwrap();
+        assert_eq!(read_all(&mut again), ["two", "three"]);
+        assert!(again.up_to_date());
+    }
+
+    #[test]
+    fn a_replaced_or_truncated_file_is_read_from_the_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        append(&path, b"a\nb\n");
+        let mut tail = FileTail::open(&path, None).unwrap();
+        assert_eq!(read_all(&mut tail), ["a", "b"]);
+        std::fs::write(&path, b"c\n").unwrap();
+        assert_eq!(read_all(&mut tail), ["c"], "truncated and rewritten");
+        let tmp = dir.path().join("new");
+        std::fs::write(&tmp, b"d\ne\n").unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        assert_eq!(read_all(&mut tail), ["d", "e"], "replaced (new inode)");
+    }
+
+    #[test]
+    fn a_stale_checkpoint_of_another_file_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        append(&path, b"x\n");
+        let cp = Checkpoint {
+            path: path.clone(),
+            dev: 1,
+            inode: 1,
+            offset: 1,
+        };
+        let mut tail = FileTail::open(&path, Some(&cp)).unwrap();
+        assert_eq!(read_all(&mut tail), ["x"]);
+    }
+
+    #[test]
+    fn a_missing_file_reads_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        append(&path, b"x\n");
+        let mut tail = FileTail::open(&path, None).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(read_all(&mut tail), Vec::<String>::new());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// Append these bytes (may end mid-line).
+        Append(String),
+        /// Replace the file by a new one (new inode) with this content.
+        Replace(String),
+        /// Truncate, write this (shorter than what was read) content, and read before anything
+        /// else is appended (a shrink is only visible by size while the file is shorter).
+        Truncate(String),
+        /// Read what is new.
+        Read,
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            4 => "[a-z]{0,5}(\n[a-z]{0,5}){0,3}\n?".prop_map(Op::Append),
+            1 => "([a-z]{1,4}\n){0,3}".prop_map(Op::Replace),
+            1 => "([a-z]{1,2}\n){0,1}".prop_map(Op::Truncate),
+            4 => Just(Op::Read),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Against a model: after every read, the lines handed out since the last restart are
+        /// exactly the complete lines of the file as it is now — nothing lost, nothing twice.
+        #[test]
+        fn tail_matches_the_model(ops in proptest::collection::vec(op(), 1..30)) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("t.jsonl");
+            std::fs::write(&path, b"").unwrap();
+            let mut tail = FileTail::open(&path, None).unwrap();
+            let mut content = String::new();
+            let mut since_restart: Vec<String> = Vec::new();
+            let mut replaced = 0;
+            let mut pending_read = false;
+            for op in ops {
+                match op {
+                    Op::Append(s) => {
+                        append(&path, s.as_bytes());
+                        content.push_str(&s);
+                    }
+                    Op::Replace(s) => {
+                        // Keep the old file alive under another name: a freed inode number can
+                        // be reused at once, and identity by (dev, inode) cannot see through that.
+                        replaced += 1;
+                        std::fs::rename(&path, dir.path().join(format!("old{replaced}"))).unwrap();
+                        let tmp = dir.path().join("tmp");
+                        std::fs::write(&tmp, s.as_bytes()).unwrap();
+                        std::fs::rename(&tmp, &path).unwrap();
+                        content = s;
+                    }
+                    Op::Truncate(s) => {
+                        // Only a shrink is detectable by size; keep the model honest about that.
+                        if s.len() >= tail.read_pos as usize {
+                            continue;
+                        }
+                        std::fs::write(&path, s.as_bytes()).unwrap();
+                        content = s;
+                        pending_read = true;
+                    }
+                    Op::Read => pending_read = true,
+                }
+                if std::mem::take(&mut pending_read) {
+                    {
+                        let mut got = Vec::new();
+                        let mut restarted = false;
+                        loop {
+                            let o = tail.read_new(5, |l| got.push(String::from_utf8_lossy(&l.bytes).into_owned())).unwrap();
+                            restarted |= o.restarted;
+                            if !o.more { break; }
+                        }
+                        if restarted {
+                            since_restart.clear();
+                        }
+                        since_restart.extend(got);
+                        let complete: Vec<String> = match content.rfind('\n') {
+                            Some(end) => content[..end].split('\n').map(str::to_owned).collect(),
+                            None => Vec::new(),
+                        };
+                        prop_assert_eq!(&since_restart, &complete);
+                        let committed = content.rfind('\n').map_or(0, |e| e + 1) as u64;
+                        prop_assert_eq!(tail.checkpoint().offset, committed);
+                    }
+                }
+            }
+        }
+    }
+}
