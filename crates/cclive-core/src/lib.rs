@@ -22,11 +22,14 @@
 
 pub mod event;
 pub mod framer;
+pub mod hook;
 pub mod ids;
 pub mod monitor;
 pub mod pricing;
+pub mod registry;
 pub mod session;
 pub mod stream_json;
+pub mod transcript;
 pub mod usage;
 
 pub use event::{Activity, Event, EventKind, Mode};
@@ -34,6 +37,6 @@ pub use framer::{Line, LineFramer};
 pub use ids::SessionId;
 pub use monitor::{Monitor, Snapshot, Update, UpdateKind};
 pub use pricing::PriceTable;
-pub use session::{CostSource, Efficiency, SessionState, Status};
+pub use session::{CostSource, CountedUsage, Efficiency, SessionState, Status};
 pub use stream_json::StreamRecord;
 pub use usage::Tokens;

@@ -150,9 +150,9 @@ impl Monitor {
     /// Adds a session read back from a store (with its ledger restored), so events that follow
     /// a restart continue it instead of starting over. Its usage keys are claimed for it.
     pub fn insert(&mut self, session: SessionState) {
-        for (key, _, _) in session.usage_by_key() {
+        for usage in session.usage_by_key() {
             self.usage_owner
-                .entry(key.to_owned())
+                .entry(usage.key.to_owned())
                 .or_insert_with(|| session.session_id.clone());
         }
         self.sessions.insert(session.session_id.clone(), session);

@@ -200,6 +200,12 @@ struct Counted {
     tokens: Tokens,
     /// Its priced cost, `None` when the model has no price.
     cost: Option<f64>,
+    /// When it was first reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    first_at: Option<Timestamp>,
+    /// True while every report came from a sub-agent.
+    #[serde(default)]
+    sidechain: bool,
 }
 
 /// Working memory behind the public figures; not serialized. Running sums are kept up to date
@@ -236,6 +242,21 @@ struct Reported {
     duration_api_ms: Option<u64>,
     num_turns: Option<u64>,
     tokens: Option<Tokens>,
+}
+
+/// One API response's usage as a session counted it (see [`SessionState::usage_by_key`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CountedUsage<'a> {
+    /// The API message id.
+    pub key: &'a str,
+    /// The model that answered.
+    pub model: Option<&'a str>,
+    /// The final tokens (field-wise maximum of every report).
+    pub tokens: Tokens,
+    /// When it was first reported.
+    pub first_at: Timestamp,
+    /// True while every report came from a sub-agent.
+    pub sidechain: bool,
 }
 
 /// What one `apply` changed.
@@ -304,13 +325,15 @@ impl SessionState {
         Ok(())
     }
 
-    /// The deduplicated usage of every API response counted so far, by key:
-    /// `(key, model, tokens)`.
-    pub fn usage_by_key(&self) -> impl Iterator<Item = (&str, Option<&str>, &Tokens)> {
-        self.ledger
-            .usage
-            .iter()
-            .map(|(k, c)| (k.as_str(), c.model.as_deref(), &c.tokens))
+    /// The deduplicated usage of every API response counted so far.
+    pub fn usage_by_key(&self) -> impl Iterator<Item = CountedUsage<'_>> {
+        self.ledger.usage.iter().map(|(k, c)| CountedUsage {
+            key: k,
+            model: c.model.as_deref(),
+            tokens: c.tokens,
+            first_at: c.first_at.unwrap_or(self.started_at),
+            sidechain: c.sidechain,
+        })
     }
 
     /// Applies one event. `prices` prices usage until Claude Code reports its own cost.
@@ -394,7 +417,7 @@ impl SessionState {
                 sidechain,
                 ..
             } => {
-                self.count_usage(key, model.as_deref(), tokens, prices);
+                self.count_usage(key, model.as_deref(), tokens, (at, *sidechain), prices);
                 if !sidechain && self.model.is_none() {
                     self.model.clone_from(model);
                 }
@@ -584,18 +607,32 @@ impl SessionState {
         key: &str,
         model: Option<&str>,
         tokens: &Tokens,
+        (at, sidechain): (Timestamp, bool),
         prices: &PriceTable,
     ) {
         if self.ledger.usage.get(key).is_some_and(|c| {
             let mut merged = c.tokens;
             merged.max_with(tokens);
-            merged == c.tokens && (c.model.is_some() || model.is_none())
+            merged == c.tokens
+                && (c.model.is_some() || model.is_none())
+                && (!c.sidechain || sidechain)
+                && c.first_at.is_some_and(|f| f <= at)
         }) {
             return; // a duplicate report: nothing to count, nothing to copy
         }
         let session_model = self.model.clone();
         let ledger = Arc::make_mut(&mut self.ledger);
-        let entry = ledger.usage.entry(key.to_owned()).or_default();
+        let entry = ledger
+            .usage
+            .entry(key.to_owned())
+            .or_insert_with(|| Counted {
+                sidechain,
+                ..Counted::default()
+            });
+        entry.sidechain &= sidechain;
+        if entry.first_at.is_none_or(|f| at < f) {
+            entry.first_at = Some(at);
+        }
         let mut merged = entry.tokens;
         merged.max_with(tokens);
         let model_changed = entry.model.is_none() && model.is_some();

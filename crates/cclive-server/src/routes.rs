@@ -39,7 +39,7 @@ async fn hooks(State(state): State<AppState>, body: Bytes) -> Result<StatusCode,
     let payload =
         cclive_core::hook::parse_payload(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let at = jiff::Timestamp::now();
-    let session_id = SessionId::new(payload.session_id.clone());
+    let session_id: SessionId = payload.session_id.clone();
     for kind in cclive_core::hook::to_events(&payload) {
         send(&state, Event::new(session_id.clone(), at, kind)).await?;
     }

@@ -411,7 +411,10 @@ impl Format {
     /// Claude Code's layout.
     pub(crate) fn detect(text: &str) -> Format {
         let indent = text.lines().skip(1).find_map(|line| {
-            let unit: String = line.chars().take_while(|c| *c == ' ' || *c == '\t').collect();
+            let unit: String = line
+                .chars()
+                .take_while(|c| *c == ' ' || *c == '\t')
+                .collect();
             (!unit.is_empty() && unit.len() < line.len()).then_some(unit)
         });
         match indent {
@@ -601,10 +604,7 @@ mod tests {
         let st = status(&s, &spec(Mode::Http));
         assert!(st.iter().all(|e| e.installed == [e.expected]));
         assert_eq!(
-            st.iter()
-                .find(|e| e.event == "Setup")
-                .unwrap()
-                .installed,
+            st.iter().find(|e| e.event == "Setup").unwrap().installed,
             [Mode::Command]
         );
     }
@@ -630,7 +630,10 @@ mod tests {
     fn urls_and_commands() {
         assert_eq!(hooks_url("0.0.0.0:8501"), "http://127.0.0.1:8501/api/hooks");
         assert_eq!(hooks_url("[::]:8501"), "http://[::1]:8501/api/hooks");
-        assert_eq!(hooks_url("localhost:7000"), "http://localhost:7000/api/hooks");
+        assert_eq!(
+            hooks_url("localhost:7000"),
+            "http://localhost:7000/api/hooks"
+        );
         assert_eq!(
             hook_command("/home/a b/it's/cclive", Some("127.0.0.1:9")),
             r"'/home/a b/it'\''s/cclive' hook --listen 127.0.0.1:9"

@@ -47,6 +47,36 @@ pub enum Command {
     Sessions(SessionsArgs),
     /// Print the effective configuration and where each value came from.
     Config(ConfigArgs),
+    /// Register cclive for Claude Code's hook events in settings.json (install|uninstall|status).
+    Hooks(HooksArgs),
+    /// Hand one hook payload (stdin) to the monitor; what `hooks install --command` registers.
+    Hook(HookArgs),
+    /// Import every existing transcript into the history (idempotent; only new bytes are read).
+    Import(ImportArgs),
+    /// Run the monitor: follow every session live (transcripts, hooks, `cclive run`).
+    Watch(WatchArgs),
+}
+
+/// `cclive import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Reader threads (default: one per core).
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// `cclive watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Address to listen on for hooks and events (default 127.0.0.1:8501).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 /// Options of `cclive run` (and `ask`) about the session itself.
@@ -116,4 +146,81 @@ pub struct ConfigArgs {
     /// Print the commented default config file instead.
     #[arg(long)]
     pub default: bool,
+}
+
+/// `cclive hooks`.
+#[derive(Debug, Args)]
+pub struct HooksArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: HooksAction,
+}
+
+/// `cclive hooks install|uninstall|status`.
+#[derive(Debug, Subcommand)]
+pub enum HooksAction {
+    /// Add cclive's hooks to settings.json (a backup is written first; running it again changes
+    /// nothing).
+    Install(HooksInstallArgs),
+    /// Remove exactly the hooks `install` added.
+    Uninstall(HooksEditArgs),
+    /// Which events have cclive's hooks, and whether the monitor answers.
+    Status(HooksStatusArgs),
+}
+
+/// Where `cclive hooks` looks.
+#[derive(Debug, Args, Clone, Default)]
+pub struct HooksTargetArgs {
+    /// Only this Claude Code config dir (default: every existing one of $CLAUDE_CONFIG_DIR, else
+    /// ~/.config/claude and ~/.claude).
+    #[arg(long, value_name = "DIR")]
+    pub config_dir: Option<PathBuf>,
+    /// The monitor's address the hooks point at (default: the `listen` setting).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// `cclive hooks install`.
+#[derive(Debug, Args)]
+pub struct HooksInstallArgs {
+    /// Where.
+    #[command(flatten)]
+    pub target: HooksTargetArgs,
+    /// Register `cclive hook` (a process per event, records even with no monitor running)
+    /// instead of http hooks.
+    #[arg(long)]
+    pub command: bool,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `cclive hooks uninstall`.
+#[derive(Debug, Args)]
+pub struct HooksEditArgs {
+    /// Where.
+    #[command(flatten)]
+    pub target: HooksTargetArgs,
+    /// Show what would change; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `cclive hooks status`.
+#[derive(Debug, Args)]
+pub struct HooksStatusArgs {
+    /// Where.
+    #[command(flatten)]
+    pub target: HooksTargetArgs,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cclive hook`.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The monitor's address (default: the `listen` setting).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }

@@ -26,6 +26,21 @@ pub(crate) fn duration_ms(ms: u64) -> String {
     }
 }
 
+/// `512 B`, `1.5 MiB`, `2.0 GiB`.
+pub(crate) fn bytes(n: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    format!("{v:.1} {}", UNITS[unit])
+}
+
 /// `1,234,567`.
 pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();

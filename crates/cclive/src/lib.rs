@@ -12,13 +12,16 @@
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+mod claude_settings;
 pub mod cli;
 mod cmd;
 pub mod config;
 mod display;
 pub mod errors;
+mod hook_fallback;
 pub mod ingest;
 mod logging;
+mod monitor_client;
 pub mod pipeline;
 pub mod render;
 pub mod session_monitor;

@@ -3,9 +3,13 @@
 //! Cheap commands (`config`) return before anything expensive (opening the database) happens.
 
 mod config;
+mod hook;
+mod hooks;
+mod import;
 mod run;
 mod sessions;
 mod status;
+mod watch;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -27,6 +31,10 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Ask(args) => run::ask(args, &global),
         Command::Status(args) => status::run(&args, &global),
         Command::Sessions(args) => sessions::run(&args, &global),
+        Command::Import(args) => import::run(&args, &global),
+        Command::Watch(args) => watch::run(&args, &global),
+        Command::Hooks(args) => hooks::run(&args, &global),
+        Command::Hook(args) => Ok(hook::run(&args, &global)),
     }
 }
 

@@ -1,5 +1,10 @@
 //! Sources of events: the wrapped claude child (`cclive run`), tailed transcripts.
 
 pub mod child;
+pub mod discover;
+pub mod follow;
+pub mod import;
 pub mod invocation;
+pub mod liveness;
 pub mod tail;
+pub mod transcripts;

@@ -1,0 +1,100 @@
+//! `cclive hook`: what Claude Code runs for a command hook. It hands the payload on stdin to the
+//! monitor, or to the store when no monitor takes it.
+//!
+//! It must never slow down or change Claude Code, whatever happens: the exchange with the monitor
+//! has a hard [`POST_BUDGET`] (a refused connection fails at once), nothing is ever printed on
+//! stdout (Claude Code reads a hook's stdout as its answer), the exit status is always 0 (2 would
+//! block the action), and failures are logged at debug level only. The payload is passed on raw;
+//! parsing it is the monitor's job (`cclive_core::hook`), and the fallback's
+//! ([`crate::hook_fallback`]).
+
+use std::io::Read as _;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use tracing::debug;
+
+use crate::claude_settings::HOOKS_PATH;
+use crate::cli::{GlobalArgs, HookArgs};
+use crate::config::Settings;
+use crate::{hook_fallback, monitor_client};
+
+/// The whole exchange with the monitor (connect, send, answer).
+pub(crate) const POST_BUDGET: Duration = Duration::from_millis(20);
+
+/// Largest payload read from stdin; a larger one is dropped (a truncated JSON is worthless).
+pub(crate) const MAX_PAYLOAD: u64 = 4 * 1024 * 1024;
+
+/// Delivers one payload. Always exits 0.
+pub(super) fn run(args: &HookArgs, global: &GlobalArgs) -> ExitCode {
+    let started = Instant::now();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver(args, global)));
+    if let Ok(delivered) = outcome {
+        debug!(
+            ?delivered,
+            elapsed_us = started.elapsed().as_micros(),
+            "Hook payload handled."
+        );
+    } else {
+        debug!("Hook delivery panicked; ignored.");
+    }
+    ExitCode::SUCCESS
+}
+
+/// Where the payload went.
+#[derive(Debug, Clone, Copy)]
+enum Delivered {
+    Monitor,
+    /// The monitor answered but refused it (a 4xx about the payload itself).
+    Refused,
+    Store,
+    Nowhere,
+}
+
+fn deliver(args: &HookArgs, global: &GlobalArgs) -> Delivered {
+    let mut payload = Vec::new();
+    if let Err(e) = std::io::stdin()
+        .lock()
+        .take(MAX_PAYLOAD + 1)
+        .read_to_end(&mut payload)
+    {
+        debug!(error = %e, "Cannot read the hook payload.");
+        return Delivered::Nowhere;
+    }
+    if payload.iter().all(u8::is_ascii_whitespace) {
+        debug!("Empty hook payload.");
+        return Delivered::Nowhere;
+    }
+    if payload.len() as u64 > MAX_PAYLOAD {
+        debug!(limit = MAX_PAYLOAD, "Hook payload too large; dropped.");
+        return Delivered::Nowhere;
+    }
+    let settings = match Settings::from_process_listen(global, args.listen.as_deref()) {
+        Ok(s) => s,
+        Err(e) => {
+            debug!(error = %e, "No usable settings; the hook payload is dropped.");
+            return Delivered::Nowhere;
+        }
+    };
+    let listen = &settings.listen.value;
+    match monitor_client::post_json(listen, HOOKS_PATH, &payload, POST_BUDGET) {
+        Ok(r) if r.is_success() => return Delivered::Monitor,
+        // The monitor saw the payload and refused its content: the store would too.
+        Ok(r) if (400..500).contains(&r.status) && ![404, 405, 408, 429].contains(&r.status) => {
+            debug!(status = r.status, "The monitor refused the hook payload.");
+            return Delivered::Refused;
+        }
+        Ok(r) => debug!(status = r.status, %listen, "The monitor did not take the hook payload."),
+        Err(e) => debug!(error = %e, %listen, "No monitor took the hook payload."),
+    }
+    match hook_fallback::record(&settings, &payload) {
+        Ok(()) => Delivered::Store,
+        Err(e) => {
+            debug!(
+                error = format!("{e:#}"),
+                "Cannot record the hook payload in the store."
+            );
+            Delivered::Nowhere
+        }
+    }
+}

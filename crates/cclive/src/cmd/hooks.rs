@@ -1,0 +1,569 @@
+//! `cclive hooks install|uninstall|status`: cclive's entries in Claude Code's `settings.json`.
+//!
+//! The edits themselves are pure ([`crate::claude_settings`]); this file owns the file handling
+//! around them, where a user's settings can be lost: a file that does not parse is refused and
+//! never overwritten; Claude Code's own lock (`settings.json.lock/`, a directory) is taken while
+//! we read and write; a copy of the old bytes goes to `settings.json.cclive-backup-<time>` before
+//! anything changes; the new text is written to a temp file in the same directory and renamed
+//! over the old one (through a symlink, to its target), keeping the file's permissions; and an
+//! edit that changes nothing writes nothing.
+
+use std::fmt::Write as _;
+use std::fs;
+use std::io::Write as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+
+use crate::claude_settings::{
+    self, Changes, EXCLUDED_EVENTS, Format, HookSpec, Mode, ShapeError, hook_command, hooks_url,
+};
+use crate::cli::{GlobalArgs, HooksAction, HooksArgs, HooksTargetArgs};
+use crate::config::{Origin, Settings};
+use crate::monitor_client;
+
+/// How long `status` waits for the monitor's `/healthz`.
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(200);
+/// How long to wait for Claude Code's lock on settings.json.
+const LOCK_WAIT: Duration = Duration::from_secs(3);
+/// A lock older than this is stale (proper-lockfile's default, which Claude Code uses).
+const LOCK_STALE: Duration = Duration::from_secs(10);
+
+/// Runs `cclive hooks <action>`.
+pub(super) fn run(args: &HooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    match &args.action {
+        HooksAction::Install(a) => {
+            let mode = if a.command { Mode::Command } else { Mode::Http };
+            edit(&a.target, global, mode, a.dry_run, Edit::Install)
+        }
+        HooksAction::Uninstall(a) => {
+            edit(&a.target, global, Mode::Http, a.dry_run, Edit::Uninstall)
+        }
+        HooksAction::Status(a) => status(&a.target, global, a.json),
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Edit {
+    Install,
+    Uninstall,
+}
+
+fn resolve(
+    target: &HooksTargetArgs,
+    global: &GlobalArgs,
+    mode: Mode,
+) -> anyhow::Result<(Settings, HookSpec)> {
+    let settings = Settings::from_process_listen(global, target.listen.as_deref())?;
+    let exe = std::env::current_exe().context("finding the cclive executable")?;
+    let exe = exe.to_str().with_context(|| {
+        format!(
+            "the cclive executable's path is not UTF-8: {}",
+            exe.display()
+        )
+    })?;
+    let spec = HookSpec {
+        mode,
+        url: hooks_url(&settings.listen.value),
+        command: hook_command(exe, target.listen.as_deref()),
+    };
+    Ok((settings, spec))
+}
+
+/// The config dirs to work on: `--config-dir`, else every configured dir that exists. With
+/// `create` and none existing, the one Claude Code would create (`$CLAUDE_CONFIG_DIR`'s first
+/// entry, else `~/.claude`).
+fn config_dirs(settings: &Settings, flag: Option<&Path>, create: bool) -> Vec<PathBuf> {
+    if let Some(dir) = flag {
+        return vec![dir.to_path_buf()];
+    }
+    let dirs = &settings.claude_config_dirs;
+    let existing: Vec<PathBuf> = dirs.value.iter().filter(|d| d.is_dir()).cloned().collect();
+    if !existing.is_empty() || !create {
+        return existing;
+    }
+    let pick = match dirs.origin {
+        Origin::Default => dirs.value.last(),
+        _ => dirs.value.first(),
+    };
+    pick.cloned().into_iter().collect()
+}
+
+fn edit(
+    target: &HooksTargetArgs,
+    global: &GlobalArgs,
+    mode: Mode,
+    dry_run: bool,
+    what: Edit,
+) -> anyhow::Result<ExitCode> {
+    let (settings, spec) = resolve(target, global, mode)?;
+    let dirs = config_dirs(
+        &settings,
+        target.config_dir.as_deref(),
+        what == Edit::Install,
+    );
+    if dirs.is_empty() {
+        println!(
+            "No Claude Code config dir exists ({}); nothing to do.",
+            list(&settings.claude_config_dirs.value)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if what == Edit::Install && mode == Mode::Http {
+        warn_unreachable(&settings.listen.value);
+    }
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let path = dir.join("settings.json");
+        let result = edit_file(&path, dry_run, |value| match what {
+            Edit::Install => claude_settings::install(value, &spec),
+            Edit::Uninstall => claude_settings::uninstall(value, &spec),
+        });
+        match result {
+            Ok(outcome) => print!("{}", describe(&path, &outcome, what, &spec, dry_run)),
+            Err(e) if dirs.len() == 1 => return Err(e),
+            Err(e) => {
+                eprintln!("cclive: error: {e:#}");
+                failures.push(path);
+            }
+        }
+    }
+    if !failures.is_empty() {
+        bail!(
+            "{} of {} settings files were left unchanged",
+            failures.len(),
+            dirs.len()
+        );
+    }
+    if what == Edit::Install && !dry_run {
+        match mode {
+            Mode::Http => println!(
+                "Claude Code now POSTs hook events to {} (a non-2xx answer or a {}s timeout never \
+                 blocks it); SessionStart and Setup run `cclive hook` (Claude Code sends no http \
+                 hooks for them).",
+                spec.url,
+                claude_settings::HTTP_TIMEOUT_SECS
+            ),
+            Mode::Command => println!(
+                "Claude Code now runs `{}` for each hook event; it hands the event to the monitor \
+                 at {}, or records it when none runs.",
+                spec.command, settings.listen.value
+            ),
+        }
+        println!("Sessions started from now on use them. Undo with `cclive hooks uninstall`.");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Claude Code refuses http hooks to private non-loopback addresses.
+fn warn_unreachable(listen: &str) {
+    let target = monitor_client::connect_target(listen);
+    let loopback = match target.parse::<std::net::SocketAddr>() {
+        Ok(addr) => addr.ip().is_loopback(),
+        Err(_) => target.starts_with("localhost:"),
+    };
+    if !loopback {
+        eprintln!(
+            "cclive: warning: the monitor's address {listen} is not loopback; Claude Code refuses \
+             http hooks to private addresses. Consider `--command`."
+        );
+    }
+}
+
+/// What [`edit_file`] did.
+struct Outcome {
+    changes: Changes,
+    backup: Option<PathBuf>,
+    /// The file existed but was not in the layout we write back (it has been normalized).
+    reformatted: bool,
+    created: bool,
+}
+
+/// Reads `path` (missing = `{}`), applies `change`, and writes the result back safely when it
+/// changed anything.
+fn edit_file(
+    path: &Path,
+    dry_run: bool,
+    change: impl FnOnce(&mut Value) -> Result<Changes, ShapeError>,
+) -> anyhow::Result<Outcome> {
+    let real = real_path(path)?;
+    // A dir that does not exist yet has no Claude Code writing in it.
+    let dir_exists = real.parent().is_some_and(Path::is_dir);
+    let _lock = if dry_run || !dir_exists {
+        None
+    } else {
+        Some(SettingsLock::acquire(&real)?)
+    };
+    let original = match fs::read(&real) {
+        Ok(bytes) => Some(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
+    };
+    let text = match &original {
+        Some(bytes) => std::str::from_utf8(bytes).with_context(|| {
+            format!(
+                "{} is not UTF-8 text; it was left untouched",
+                path.display()
+            )
+        })?,
+        None => "",
+    };
+    let blank = text.trim().is_empty();
+    let mut value: Value = if blank {
+        Value::Object(serde_json::Map::new())
+    } else {
+        serde_json::from_str(text).with_context(|| {
+            format!(
+                "{} is not valid JSON, so cclive will not touch it; fix it (Claude Code ignores \
+                 it too) and run this again",
+                path.display()
+            )
+        })?
+    };
+    let format = if blank {
+        Format::claude()
+    } else {
+        Format::detect(text)
+    };
+    let reformatted = !blank && format.render(&value) != text;
+    let changes = change(&mut value).with_context(|| {
+        format!(
+            "{} has a shape cclive does not edit; it was left untouched",
+            path.display()
+        )
+    })?;
+    let mut outcome = Outcome {
+        changes,
+        backup: None,
+        reformatted,
+        created: original.is_none(),
+    };
+    if outcome.changes.is_empty() || dry_run {
+        return Ok(outcome);
+    }
+    if let Some(bytes) = &original {
+        outcome.backup = Some(write_backup(&real, bytes)?);
+    }
+    let dir = real.parent().context("settings.json has no directory")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    write_atomically(&real, format.render(&value).as_bytes())?;
+    Ok(outcome)
+}
+
+/// The file to read and replace: `path`, or its target when it is a symlink (a dotfiles
+/// checkout); renaming over the link would turn it into a plain file.
+fn real_path(path: &Path) -> anyhow::Result<PathBuf> {
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => fs::canonicalize(path)
+            .with_context(|| format!("following the symlink {}", path.display())),
+        _ => Ok(path.to_path_buf()),
+    }
+}
+
+/// Copies the old bytes next to the file, under a name no other backup has.
+fn write_backup(real: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
+    let name = real.file_name().map_or_else(
+        || "settings.json".to_owned(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    for n in 0u32..1000 {
+        let suffix = if n == 0 {
+            String::new()
+        } else {
+            format!("-{n}")
+        };
+        let backup = real.with_file_name(format!("{name}.cclive-backup-{stamp}{suffix}"));
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&backup);
+        let mut file = match file {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => {
+                return Err(e).with_context(|| format!("writing the backup {}", backup.display()));
+            }
+        };
+        if let Ok(meta) = fs::metadata(real) {
+            let _ = file.set_permissions(meta.permissions());
+        }
+        file.write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .with_context(|| format!("writing the backup {}", backup.display()))?;
+        return Ok(backup);
+    }
+    bail!("cannot find a free name for a backup of {}", real.display())
+}
+
+/// Writes `bytes` to a temp file beside `path` and renames it over `path`, keeping its
+/// permissions (a new file gets 0600: settings may hold secrets in `env`).
+fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let dir = path.parent().context("settings.json has no directory")?;
+    let mode = fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".settings.json.cclive-")
+        .tempfile_in(dir)
+        .with_context(|| format!("creating a temp file in {}", dir.display()))?;
+    tmp.as_file()
+        .set_permissions(fs::Permissions::from_mode(mode))
+        .context("setting the temp file's permissions")?;
+    tmp.write_all(bytes)
+        .and_then(|()| tmp.as_file().sync_all())
+        .context("writing the temp file")?;
+    tmp.persist(path)
+        .with_context(|| format!("replacing {}", path.display()))?;
+    if let Ok(d) = fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Claude Code's lock on a settings file (proper-lockfile: a `<file>.lock` directory), held
+/// while we read and write it.
+struct SettingsLock {
+    dir: PathBuf,
+}
+
+impl SettingsLock {
+    fn acquire(real: &Path) -> anyhow::Result<SettingsLock> {
+        let mut name = real.as_os_str().to_owned();
+        name.push(".lock");
+        let dir = PathBuf::from(name);
+        let started = Instant::now();
+        loop {
+            match fs::create_dir(&dir) {
+                Ok(()) => return Ok(SettingsLock { dir }),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let age = fs::metadata(&dir)
+                        .and_then(|m| m.modified())
+                        .ok()
+                        .and_then(|t| SystemTime::now().duration_since(t).ok());
+                    if age.is_some_and(|a| a > LOCK_STALE) {
+                        let _ = fs::remove_dir(&dir);
+                        continue;
+                    }
+                    if started.elapsed() > LOCK_WAIT {
+                        bail!(
+                            "{} is locked ({} exists): Claude Code is writing it. Try again in a \
+                             moment",
+                            real.display(),
+                            dir.display()
+                        );
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+                Err(e) => {
+                    return Err(e).with_context(|| format!("locking {}", real.display()));
+                }
+            }
+        }
+    }
+}
+
+impl Drop for SettingsLock {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir(&self.dir);
+    }
+}
+
+fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool) -> String {
+    let mut out = String::new();
+    let would = if dry_run { "would be " } else { "" };
+    let p = path.display();
+    if o.changes.is_empty() {
+        let state = match what {
+            Edit::Install => "cclive's hooks are already installed",
+            Edit::Uninstall => "no cclive hooks",
+        };
+        let _ = writeln!(out, "{p}: {state}; nothing changed.");
+        return out;
+    }
+    if !o.changes.added.is_empty() {
+        let (http, command): (Vec<&String>, Vec<&String>) = o
+            .changes
+            .added
+            .iter()
+            .partition(|e| spec.mode_for(e) == Mode::Http);
+        let _ = write!(
+            out,
+            "{p}: {would}added cclive's hooks for {} events",
+            o.changes.added.len()
+        );
+        if !command.is_empty() && !http.is_empty() {
+            let _ = write!(
+                out,
+                " ({} http, command for {})",
+                http.len(),
+                join(&command)
+            );
+        }
+        let _ = writeln!(out, "{}.", if o.created { " (new file)" } else { "" });
+    }
+    if !o.changes.removed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{p}: {would}removed cclive's hooks from {} events{}.",
+            o.changes.removed.len(),
+            if what == Edit::Install {
+                " (the other delivery)"
+            } else {
+                ""
+            }
+        );
+    }
+    if let Some(backup) = &o.backup {
+        let _ = writeln!(out, "  backup: {}", backup.display());
+    }
+    if o.reformatted {
+        let _ = writeln!(
+            out,
+            "  note: the file was not in Claude Code's layout and has been normalized{}",
+            if o.backup.is_some() {
+                " (the backup has the original)"
+            } else {
+                ""
+            }
+        );
+    }
+    if what == Edit::Install && !o.changes.added.is_empty() {
+        let skipped: Vec<&str> = EXCLUDED_EVENTS.iter().map(|(e, _)| *e).collect();
+        let _ = writeln!(
+            out,
+            "  not registered (they would change Claude Code): {}",
+            skipped.join(", ")
+        );
+    }
+    out
+}
+
+fn status(
+    target: &HooksTargetArgs,
+    global: &GlobalArgs,
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let (settings, spec) = resolve(target, global, Mode::Http)?;
+    let listen = &settings.listen.value;
+    let health = monitor_client::monitor_answers(listen, HEALTH_TIMEOUT);
+    let dirs = config_dirs(&settings, target.config_dir.as_deref(), false);
+    let mut report = Vec::new();
+    for dir in &dirs {
+        let path = dir.join("settings.json");
+        let read = read_settings(&path);
+        report.push((
+            path,
+            read.map(|v| v.map(|v| claude_settings::status(&v, &spec))),
+        ));
+    }
+    if as_json {
+        let dirs: Vec<Value> = report
+            .iter()
+            .map(|(path, r)| match r {
+                Ok(events) => json!({
+                    "settings_file": path,
+                    "exists": events.is_some(),
+                    "events": events.clone().unwrap_or_default(),
+                }),
+                Err(e) => json!({"settings_file": path, "error": format!("{e:#}")}),
+            })
+            .collect();
+        let out = json!({
+            "monitor": {
+                "listen": listen,
+                "hooks_url": spec.url,
+                "answering": health.is_ok(),
+                "error": health.as_ref().err().map(ToString::to_string),
+            },
+            "config_dirs": dirs,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut out = String::new();
+    if report.is_empty() {
+        let _ = writeln!(
+            out,
+            "No Claude Code config dir exists ({}).",
+            list(&settings.claude_config_dirs.value)
+        );
+    }
+    for (path, r) in &report {
+        let _ = writeln!(out, "{}", path.display());
+        match r {
+            Err(e) => {
+                let _ = writeln!(out, "  error: {e:#}");
+            }
+            Ok(None) => {
+                let _ = writeln!(out, "  (no settings.json) not installed");
+            }
+            Ok(Some(events)) => {
+                let with = |mode: Mode| -> Vec<&str> {
+                    events
+                        .iter()
+                        .filter(|e| e.installed.contains(&mode))
+                        .map(|e| e.event)
+                        .collect()
+                };
+                let missing: Vec<&str> = events
+                    .iter()
+                    .filter(|e| e.installed.is_empty())
+                    .map(|e| e.event)
+                    .collect();
+                for (label, names) in [("http", with(Mode::Http)), ("command", with(Mode::Command))]
+                {
+                    if !names.is_empty() {
+                        let _ = writeln!(out, "  {label} ({}): {}", names.len(), names.join(", "));
+                    }
+                }
+                if missing.is_empty() {
+                    let _ = writeln!(out, "  all {} events installed", events.len());
+                } else {
+                    let _ = writeln!(out, "  missing ({}): {}", missing.len(), missing.join(", "));
+                }
+            }
+        }
+    }
+    match &health {
+        Ok(()) => {
+            let _ = writeln!(out, "monitor at {listen}: answering");
+        }
+        Err(e) => {
+            let _ = writeln!(out, "monitor at {listen}: not answering ({e})");
+        }
+    }
+    print!("{out}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The parsed settings file; `None` when it does not exist.
+fn read_settings(path: &Path) -> anyhow::Result<Option<Value>> {
+    match fs::read(path) {
+        Ok(bytes) if bytes.iter().all(u8::is_ascii_whitespace) => Ok(Some(json!({}))),
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .with_context(|| format!("{} is not valid JSON", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+    }
+}
+
+fn list(dirs: &[PathBuf]) -> String {
+    dirs.iter()
+        .map(|d| d.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn join(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}

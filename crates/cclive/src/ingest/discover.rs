@@ -1,0 +1,89 @@
+//! Finding transcripts: every `*.jsonl` under each Claude config dir's `projects/`, sub-agent
+//! files (`<session>/subagents/agent-*.jsonl`) included, at any depth.
+//!
+//! Symlinks are not followed (a loop must not hang discovery); unreadable folders are skipped
+//! and reported, never fatal.
+
+use std::path::{Path, PathBuf};
+
+/// A transcript found on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Found {
+    /// Its path.
+    pub path: PathBuf,
+    /// Its size in bytes when found.
+    pub size: u64,
+}
+
+/// Every transcript under `config_dirs`, largest first (so parallel readers finish together),
+/// and the folders that could not be read.
+pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
+    let mut found = Vec::new();
+    let mut errors = Vec::new();
+    for dir in config_dirs {
+        let projects = dir.join("projects");
+        if projects.is_dir() {
+            walk(&projects, &mut found, &mut errors);
+        }
+    }
+    found.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    (found, errors)
+}
+
+/// True when `path` is a transcript by name (`*.jsonl`).
+pub fn is_transcript(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "jsonl")
+}
+
+fn walk(dir: &Path, found: &mut Vec<Found>, errors: &mut Vec<(PathBuf, std::io::Error)>) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) => {
+            errors.push((dir.to_path_buf(), e));
+            return;
+        }
+    };
+    for entry in entries.flatten() {
+        let Ok(kind) = entry.file_type() else {
+            continue;
+        };
+        let path = entry.path();
+        if kind.is_dir() {
+            walk(&path, found, errors);
+        } else if kind.is_file() && is_transcript(&path) {
+            let size = entry.metadata().map_or(0, |m| m.len());
+            found.push(Found { path, size });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_main_and_sub_agent_transcripts_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("projects/-home-me-app");
+        std::fs::create_dir_all(p.join("s1/subagents")).unwrap();
+        std::fs::create_dir_all(p.join("s1/tool-results")).unwrap();
+        std::fs::write(p.join("s1.jsonl"), "{}\n{}\n").unwrap();
+        std::fs::write(p.join("s1/subagents/agent-a1.jsonl"), "{}\n").unwrap();
+        std::fs::write(p.join("s1/subagents/agent-a1.meta.json"), "{}").unwrap();
+        std::fs::write(p.join("s1/tool-results/toolu_1.json"), "{}").unwrap();
+        std::os::unix::fs::symlink(dir.path(), p.join("loop")).unwrap();
+        let (found, errors) = transcripts(&[dir.path().to_path_buf(), dir.path().join("missing")]);
+        assert!(errors.is_empty());
+        let names: Vec<_> = found
+            .iter()
+            .map(|f| f.path.strip_prefix(&p).unwrap().to_path_buf())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                PathBuf::from("s1.jsonl"),
+                PathBuf::from("s1/subagents/agent-a1.jsonl")
+            ]
+        );
+    }
+}

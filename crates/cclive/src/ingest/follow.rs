@@ -1,0 +1,164 @@
+//! Following transcripts live: file-system notifications in, new lines out as events.
+//!
+//! Every Claude config dir is watched recursively (the `notify` crate: inotify here), so new
+//! project folders and files are seen as they appear. A change to a `*.jsonl` reads that file's
+//! new bytes through its [`FileTail`] and sends the events, then the checkpoint, to the monitor
+//! (which stores the checkpoint with those events). A change under `sessions/` pokes the
+//! liveness probe so busy/idle flips show at once. Notifications can be lost (queue overflow,
+//! a config dir created later), so a slow rescan every [`RESCAN`] catches up; it is a safety net,
+//! not the mechanism.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use cclive_store::{Checkpoint, Store};
+use notify::{RecursiveMode, Watcher};
+use tokio::sync::{Notify, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::ingest::discover;
+use crate::ingest::tail::FileTail;
+use crate::ingest::transcripts::TranscriptReader;
+use crate::pipeline::EventSink;
+
+/// How often everything is rescanned in case a notification was lost.
+pub const RESCAN: Duration = Duration::from_secs(30);
+/// Bytes read from one file before yielding to others.
+const READ_STEP: u64 = 4 * 1024 * 1024;
+
+struct Followed {
+    tail: FileTail,
+    reader: TranscriptReader,
+}
+
+/// Follows every transcript under `config_dirs` until `cancel`.
+pub async fn follow(
+    config_dirs: Vec<PathBuf>,
+    store: Arc<dyn Store>,
+    sink: EventSink,
+    poke_liveness: Arc<Notify>,
+    cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
+    let mut watcher =
+        notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
+            Ok(event) => {
+                for path in event.paths {
+                    let _ = tx.send(path);
+                }
+            }
+            Err(e) => tracing::warn!("File watching reported an error: {e}"),
+        })?;
+    let mut watched: Vec<PathBuf> = Vec::new();
+    let checkpoints: HashMap<PathBuf, Checkpoint> = store
+        .checkpoints()?
+        .into_iter()
+        .map(|c| (c.path.clone(), c))
+        .collect();
+    let mut files: HashMap<PathBuf, Followed> = HashMap::new();
+    let mut rescan = tokio::time::interval(RESCAN);
+    rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return Ok(()),
+            _ = rescan.tick() => {
+                watch_new_dirs(&mut watcher, &config_dirs, &mut watched);
+                let (found, _) = discover::transcripts(&config_dirs);
+                for f in found {
+                    read_file(&f.path, &mut files, &checkpoints, &sink).await;
+                }
+            }
+            received = rx.recv() => {
+                let Some(first) = received else { return Ok(()) };
+                let mut paths = vec![first];
+                while let Ok(more) = rx.try_recv() {
+                    paths.push(more);
+                }
+                paths.sort();
+                paths.dedup();
+                for path in paths {
+                    if discover::is_transcript(&path) && path.components().any(|c| c.as_os_str() == "projects") {
+                        read_file(&path, &mut files, &checkpoints, &sink).await;
+                    } else if path.components().any(|c| c.as_os_str() == "sessions") {
+                        poke_liveness.notify_one();
+                    } else if path.is_dir() {
+                        // A new folder (e.g. a project's first session): what is in it already.
+                        let (found, _) = discover::transcripts(std::slice::from_ref(&path));
+                        for f in found {
+                            read_file(&f.path, &mut files, &checkpoints, &sink).await;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn watch_new_dirs(
+    watcher: &mut notify::RecommendedWatcher,
+    dirs: &[PathBuf],
+    watched: &mut Vec<PathBuf>,
+) {
+    for dir in dirs {
+        if !watched.contains(dir) && dir.is_dir() {
+            match watcher.watch(dir, RecursiveMode::Recursive) {
+                Ok(()) => watched.push(dir.clone()),
+                Err(e) => tracing::warn!(dir = %dir.display(), "Cannot watch: {e}"),
+            }
+        }
+    }
+}
+
+async fn read_file(
+    path: &Path,
+    files: &mut HashMap<PathBuf, Followed>,
+    checkpoints: &HashMap<PathBuf, Checkpoint>,
+    sink: &EventSink,
+) {
+    if !files.contains_key(path) {
+        let Ok(tail) = FileTail::open(path, checkpoints.get(path)) else {
+            return;
+        };
+        files.insert(
+            path.to_path_buf(),
+            Followed {
+                reader: TranscriptReader::new(path),
+                tail,
+            },
+        );
+    }
+    let Some(f) = files.get_mut(path) else { return };
+    if f.tail.up_to_date() {
+        return;
+    }
+    loop {
+        let mut events = Vec::new();
+        let now = jiff::Timestamp::now();
+        let Followed { tail, reader } = f;
+        let outcome = match tail.read_new(READ_STEP, |line| reader.line(line, now, &mut events)) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::warn!(path = %path.display(), "Cannot read a transcript: {e}");
+                return;
+            }
+        };
+        if outcome.restarted {
+            tracing::info!(path = %path.display(), "Transcript shrank or was replaced; reading it again.");
+        }
+        for event in events {
+            if !sink.send(event).await {
+                return;
+            }
+        }
+        if outcome.bytes > 0 {
+            sink.checkpoint(f.tail.checkpoint()).await;
+        }
+        if !outcome.more {
+            return;
+        }
+        tokio::task::yield_now().await;
+    }
+}

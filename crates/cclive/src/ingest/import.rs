@@ -1,0 +1,287 @@
+//! Importing history: every transcript's new bytes, read in parallel, folded once, stored once.
+//!
+//! Files are read by worker threads (largest first), each from its checkpoint, in bounded chunks
+//! (files of hundreds of megabytes exist), through the same [`TranscriptReader`] the live tailer
+//! uses. Workers send events to this thread, which folds them into one [`Monitor`] — one fold, so
+//! a response replayed by a resumed session in another file still counts once. At the end one
+//! transaction stores every touched session (with its ledger), the per-response usage rows and
+//! the new checkpoints. Files unchanged since their checkpoint are not opened: a second import
+//! of the same history is a `stat` per file. Imports keep no per-event history (the live monitor
+//! does); sessions, usage and totals are what outlive Claude Code's cleanup of old transcripts.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use cclive_core::{Event, Monitor, PriceTable, SessionState};
+use cclive_store::{Batch, Checkpoint, Store, UsageRow};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+
+use crate::ingest::discover;
+use crate::ingest::tail::FileTail;
+use crate::ingest::transcripts::TranscriptReader;
+
+/// How to import.
+#[derive(Clone, Debug)]
+pub struct ImportOptions {
+    /// Reader threads.
+    pub threads: usize,
+    /// Show a progress bar on stderr (when it is a terminal).
+    pub progress: bool,
+}
+
+impl Default for ImportOptions {
+    fn default() -> Self {
+        let threads = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        Self {
+            threads,
+            progress: false,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct ImportReport {
+    /// Transcripts found.
+    pub files: usize,
+    /// Transcripts that had new bytes.
+    pub files_read: usize,
+    /// Transcripts unchanged since the last import (not opened).
+    pub files_unchanged: usize,
+    /// Bytes read.
+    pub bytes: u64,
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that could not be read (skipped and counted).
+    pub malformed: u64,
+    /// Sessions created or updated.
+    pub sessions: usize,
+    /// API responses (deduplicated) of those sessions.
+    pub responses: usize,
+    /// Files that could not be read, with why.
+    pub errors: Vec<String>,
+    /// Wall time.
+    pub elapsed_ms: u64,
+}
+
+enum Msg {
+    Events(Vec<Event>),
+    Progress(u64),
+    Done {
+        checkpoint: Checkpoint,
+        malformed: u64,
+        lines: u64,
+    },
+    Failed(PathBuf, std::io::Error),
+}
+
+/// Events per message from a reader thread.
+const EVENTS_PER_MESSAGE: usize = 2048;
+/// Bytes a reader reads before reporting progress.
+const PROGRESS_STEP: u64 = 8 * 1024 * 1024;
+
+/// Imports every transcript under `config_dirs` into `store`.
+pub fn import(
+    config_dirs: &[PathBuf],
+    store: &dyn Store,
+    prices: &PriceTable,
+    options: &ImportOptions,
+) -> anyhow::Result<ImportReport> {
+    let started = Instant::now();
+    let mut report = ImportReport::default();
+    let (found, walk_errors) = discover::transcripts(config_dirs);
+    report.errors.extend(
+        walk_errors
+            .into_iter()
+            .map(|(p, e)| format!("{}: {e}", p.display())),
+    );
+    report.files = found.len();
+
+    let checkpoints: HashMap<PathBuf, Checkpoint> = store
+        .checkpoints()
+        .context("reading checkpoints")?
+        .into_iter()
+        .map(|c| (c.path.clone(), c))
+        .collect();
+    // Only files with new bytes are read; an unchanged one costs a stat.
+    let mut work = Vec::new();
+    let mut total_bytes = 0;
+    for f in found {
+        let cp = checkpoints.get(&f.path);
+        match FileTail::open(&f.path, cp) {
+            Ok(tail) if tail.up_to_date() => report.files_unchanged += 1,
+            Ok(tail) => {
+                total_bytes += f.size.saturating_sub(tail.checkpoint().offset);
+                work.push(tail);
+            }
+            Err(e) => report.errors.push(format!("{}: {e}", f.path.display())),
+        }
+    }
+    report.files_read = work.len();
+    if work.is_empty() {
+        report.elapsed_ms = elapsed_ms(started);
+        return Ok(report);
+    }
+
+    let mut monitor = Monitor::new(prices.clone());
+    let resuming = !checkpoints.is_empty();
+    if resuming {
+        // Responses already stored belong to their sessions: a replay in a new file is not new.
+        for row in store
+            .usage_rows(None, None)
+            .context("reading stored usage")?
+        {
+            monitor.claim_usage(row.key, row.session_id);
+        }
+    }
+
+    let bar = progress_bar(options.progress, total_bytes, work.len());
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::sync_channel::<Msg>(64);
+    let mut new_checkpoints = Vec::new();
+    let threads = options.threads.clamp(1, work.len());
+    let work: Vec<std::sync::Mutex<FileTail>> =
+        work.into_iter().map(std::sync::Mutex::new).collect();
+
+    std::thread::scope(|scope| -> anyhow::Result<()> {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (work, next) = (&work, &next);
+            scope.spawn(move || reader_thread(work, next, &tx));
+        }
+        drop(tx);
+        let mut done_files = 0;
+        for msg in rx {
+            match msg {
+                Msg::Events(events) => {
+                    for event in events {
+                        if resuming && !monitor.contains(&event.session_id) {
+                            if let Some(stored) = store
+                                .session(&event.session_id)
+                                .context("reading a stored session")?
+                            {
+                                monitor.insert(stored);
+                            }
+                        }
+                        monitor.apply(&event);
+                    }
+                }
+                Msg::Progress(bytes) => {
+                    report.bytes += bytes;
+                    bar.inc(bytes);
+                }
+                Msg::Done {
+                    checkpoint,
+                    malformed,
+                    lines,
+                } => {
+                    report.malformed += malformed;
+                    report.lines += lines;
+                    new_checkpoints.push(checkpoint);
+                    done_files += 1;
+                    bar.set_message(format!("{done_files} files"));
+                }
+                Msg::Failed(path, e) => report.errors.push(format!("{}: {e}", path.display())),
+            }
+        }
+        Ok(())
+    })?;
+    bar.finish_and_clear();
+
+    let sessions: Vec<SessionState> = monitor.sessions().cloned().collect();
+    let usage: Vec<UsageRow> = sessions
+        .iter()
+        .flat_map(|s| {
+            s.usage_by_key().map(|u| UsageRow {
+                key: u.key.to_owned(),
+                session_id: s.session_id.clone(),
+                at: u.first_at,
+                model: u.model.map(str::to_owned),
+                tokens: u.tokens,
+                sidechain: u.sidechain,
+            })
+        })
+        .collect();
+    report.sessions = sessions.len();
+    report.responses = usage.len();
+    store
+        .write(&Batch {
+            sessions,
+            events: Vec::new(),
+            usage,
+            checkpoints: new_checkpoints,
+        })
+        .context("writing the imported history")?;
+    report.elapsed_ms = elapsed_ms(started);
+    Ok(report)
+}
+
+fn reader_thread(
+    work: &[std::sync::Mutex<FileTail>],
+    next: &AtomicUsize,
+    tx: &mpsc::SyncSender<Msg>,
+) {
+    loop {
+        let i = next.fetch_add(1, Ordering::Relaxed);
+        let Some(slot) = work.get(i) else { return };
+        let Ok(mut tail) = slot.lock() else { return };
+        let mut reader = TranscriptReader::new(tail.path());
+        let mut events = Vec::with_capacity(EVENTS_PER_MESSAGE);
+        let now = jiff::Timestamp::now();
+        loop {
+            let outcome = tail.read_new(PROGRESS_STEP, |line| reader.line(line, now, &mut events));
+            match outcome {
+                Ok(o) => {
+                    if events.len() >= EVENTS_PER_MESSAGE || !o.more {
+                        let batch =
+                            std::mem::replace(&mut events, Vec::with_capacity(EVENTS_PER_MESSAGE));
+                        if !batch.is_empty() && tx.send(Msg::Events(batch)).is_err() {
+                            return;
+                        }
+                    }
+                    let _ = tx.send(Msg::Progress(o.bytes));
+                    if !o.more {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    let _ = tx.send(Msg::Failed(tail.path().to_path_buf(), e));
+                    break;
+                }
+            }
+        }
+        let done = Msg::Done {
+            checkpoint: tail.checkpoint(),
+            malformed: reader.malformed,
+            lines: reader.lines,
+        };
+        if tx.send(done).is_err() {
+            return;
+        }
+    }
+}
+
+fn progress_bar(show: bool, total: u64, files: usize) -> ProgressBar {
+    if !show {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template(
+            "importing {bar:30} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} ETA {eta} · {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(format!("0/{files} files"));
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
+fn elapsed_ms(since: Instant) -> u64 {
+    u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}

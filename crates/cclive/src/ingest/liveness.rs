@@ -1,0 +1,318 @@
+//! Is a session's claude still running? The signals, strongest first, and what they decide.
+//!
+//! 1. Claude Code 2.1.x's registry, `<config dir>/sessions/<pid>.json`: the session id and a
+//!    status (busy / idle / waiting) rewritten on every change, deleted on a clean exit — but
+//!    left behind, still "busy", after a SIGKILL. So an entry counts only while its pid is alive
+//!    AND the process's start time (`/proc/<pid>/stat` field 22) equals the entry's `procStart`
+//!    (which also defeats pid reuse). Entry alive → `Activity`; entry deleted → `SessionEnded`;
+//!    entry left by a dead process → `ProcessGone`.
+//! 2. Hooks (received elsewhere) say busy/idle/ended as they happen.
+//! 3. Claude Code 1.0.x has no registry: a `node` process named `claude` whose cwd is the
+//!    session's cwd keeps it alive (with several sessions in one cwd, the most recently active
+//!    ones, one per such process).
+//! A live session that none of these vouch for, and that is older than [`GRACE`], is gone:
+//! `ProcessGone` ends it `INTERRUPTED` when it was mid-turn and `COMPLETED` when it was waiting
+//! for the user. Transcript activity alone never decides liveness: nothing is written while a
+//! reply streams or a long tool runs. Sessions wrapped by `cclive run` are left to their wrapper.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use cclive_core::event::Activity;
+use cclive_core::registry::{self, Liveness, RegistryEntry};
+use cclive_core::{Event, EventKind, Mode, PriceTable, SessionId, SessionState};
+use cclive_store::{Batch, SessionQuery, Store};
+use jiff::Timestamp;
+
+/// How long a new session may go without any liveness signal before it is taken for gone
+/// (the registry entry is written within half a second of claude starting).
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// What the last scan knew of a session in the registry.
+#[derive(Clone, Debug, PartialEq)]
+struct Known {
+    pid: u32,
+    activity: Option<Activity>,
+    waiting_for: Option<String>,
+}
+
+/// Compares each scan with the one before and reports the differences as events.
+#[derive(Debug, Default)]
+pub struct LivenessProbe {
+    config_dirs: Vec<PathBuf>,
+    known: HashMap<SessionId, Known>,
+    gone: HashSet<SessionId>,
+}
+
+impl LivenessProbe {
+    /// A probe of the registries under `config_dirs`.
+    pub fn new(config_dirs: Vec<PathBuf>) -> Self {
+        Self {
+            config_dirs,
+            known: HashMap::new(),
+            gone: HashSet::new(),
+        }
+    }
+
+    /// Looks at the registry and the process table; returns what changed for `live` (the
+    /// monitor's live sessions) and for sessions newly seen in the registry.
+    pub fn scan(&mut self, live: &[SessionState], now: Timestamp, grace: Duration) -> Vec<Event> {
+        let mut events = Vec::new();
+        let entries = read_registries(&self.config_dirs);
+        let live_ids: HashSet<&SessionId> = live.iter().map(|s| &s.session_id).collect();
+        let mut alive: HashSet<SessionId> = HashSet::new();
+
+        for entry in &entries {
+            let id = entry.session_id.clone();
+            match registry::liveness(entry, proc_start_of(entry.pid)) {
+                Liveness::Alive(activity) => {
+                    alive.insert(id.clone());
+                    self.gone.remove(&id);
+                    let now_known = Known {
+                        pid: entry.pid,
+                        activity,
+                        waiting_for: entry.waiting_for.clone(),
+                    };
+                    let before = self.known.insert(id.clone(), now_known.clone());
+                    if before.is_none() && !live_ids.contains(&id) {
+                        let at = entry.started_at.unwrap_or(now);
+                        events.push(Event::new(
+                            id.clone(),
+                            at,
+                            EventKind::SessionStarted {
+                                mode: if entry.entrypoint.as_deref() == Some("sdk-cli") {
+                                    Mode::Print
+                                } else {
+                                    Mode::Interactive
+                                },
+                                command: None,
+                                cwd: entry.cwd.clone(),
+                                project_path: None,
+                                session_type: None,
+                                source: "registry".into(),
+                            },
+                        ));
+                    }
+                    if let (Some(state), true) = (activity, before.as_ref() != Some(&now_known)) {
+                        events.push(Event::new(
+                            id,
+                            now,
+                            EventKind::Activity {
+                                state,
+                                waiting_for: now_known.waiting_for,
+                                pid: Some(entry.pid),
+                            },
+                        ));
+                    }
+                }
+                Liveness::Stale => {
+                    let was_alive = self.known.remove(&id).is_some();
+                    if (was_alive || live_ids.contains(&id)) && self.gone.insert(id.clone()) {
+                        events.push(Event::new(
+                            id,
+                            now,
+                            EventKind::ProcessGone {
+                                pid: Some(entry.pid),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
+        // Entries that disappeared: claude removes its entry when it exits cleanly.
+        let vanished: Vec<SessionId> = self
+            .known
+            .keys()
+            .filter(|id| !entries.iter().any(|e| &e.session_id == *id))
+            .cloned()
+            .collect();
+        for id in vanished {
+            self.known.remove(&id);
+            events.push(Event::new(
+                id,
+                now,
+                EventKind::SessionEnded {
+                    reason: Some("exit".into()),
+                },
+            ));
+        }
+
+        // Live sessions nothing vouches for.
+        let old_claude = if live.iter().any(|s| needs_process_check(s, &alive)) {
+            old_claude_cwds()
+        } else {
+            Vec::new()
+        };
+        let mut slots: HashMap<&str, usize> = HashMap::new();
+        for cwd in &old_claude {
+            *slots.entry(cwd.as_str()).or_default() += 1;
+        }
+        let mut candidates: Vec<&SessionState> = live
+            .iter()
+            .filter(|s| needs_process_check(s, &alive))
+            .collect();
+        candidates.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        for s in candidates {
+            let cwd_slot = s
+                .cwd
+                .as_deref()
+                .and_then(|cwd| slots.get_mut(cwd))
+                .filter(|n| **n > 0);
+            if let Some(n) = cwd_slot {
+                *n -= 1;
+                continue;
+            }
+            let young = now.duration_since(s.started_at).unsigned_abs() < grace
+                || now.duration_since(s.updated_at).unsigned_abs() < grace;
+            if !young && !self.gone.contains(&s.session_id) {
+                self.gone.insert(s.session_id.clone());
+                events.push(Event::new(
+                    s.session_id.clone(),
+                    now,
+                    EventKind::ProcessGone { pid: s.pid },
+                ));
+            }
+        }
+        events
+    }
+}
+
+/// A live session whose liveness the registry does not settle (and no wrapper owns).
+fn needs_process_check(s: &SessionState, alive: &HashSet<SessionId>) -> bool {
+    s.status.is_live() && s.source != "wrapper" && !alive.contains(&s.session_id)
+}
+
+/// Every parseable `<pid>.json` under each dir's `sessions/` (never the `.key` secrets beside).
+fn read_registries(config_dirs: &[PathBuf]) -> Vec<RegistryEntry> {
+    let mut entries = Vec::new();
+    for dir in config_dirs {
+        let Ok(files) = std::fs::read_dir(dir.join("sessions")) else {
+            continue;
+        };
+        for file in files.flatten() {
+            let path = file.path();
+            if !is_registry_file(&path) {
+                continue;
+            }
+            match std::fs::read(&path).map(|b| registry::parse_entry(&b)) {
+                Ok(Ok(entry)) => entries.push(entry),
+                // Claude rewrites these files often; a half-read one is read again next time.
+                Ok(Err(e)) => {
+                    tracing::debug!(path = %path.display(), "Skipped a registry entry: {e}")
+                }
+                Err(e) => {
+                    tracing::debug!(path = %path.display(), "Cannot read a registry entry: {e}")
+                }
+            }
+        }
+    }
+    entries
+}
+
+fn is_registry_file(path: &Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    name.strip_suffix(".json")
+        .is_some_and(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The start time of process `pid` (clock ticks since boot), if it exists.
+fn proc_start_of(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    registry::proc_start_time(&stat)
+}
+
+/// Working directories of Claude Code 1.0.x processes (`node`, named `claude`).
+fn old_claude_cwds() -> Vec<String> {
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut cwds = Vec::new();
+    for p in procs.flatten() {
+        let name = p.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            continue;
+        };
+        let base = Path::new("/proc").join(pid);
+        if std::fs::read_to_string(base.join("comm"))
+            .map(|c| c.trim() == "claude")
+            .unwrap_or(false)
+        {
+            let exe = std::fs::read_link(base.join("exe")).unwrap_or_default();
+            let is_node = exe
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("node"));
+            if is_node {
+                if let Ok(cwd) = std::fs::read_link(base.join("cwd")) {
+                    cwds.push(cwd.display().to_string());
+                }
+            }
+        }
+    }
+    cwds
+}
+
+/// After an import: ends the stored live sessions whose claude is gone (an import reads history,
+/// whose sessions mostly ended long ago). Returns how many were ended.
+pub fn finalize_stored(
+    config_dirs: &[PathBuf],
+    store: &dyn Store,
+    prices: &PriceTable,
+) -> anyhow::Result<usize> {
+    let listed = store.sessions(&SessionQuery {
+        live_only: true,
+        ..SessionQuery::default()
+    })?;
+    if listed.is_empty() {
+        return Ok(0);
+    }
+    let mut live = Vec::with_capacity(listed.len());
+    for s in listed {
+        if let Some(full) = store.session(&s.session_id)? {
+            live.push(full);
+        }
+    }
+    let now = Timestamp::now();
+    let events = LivenessProbe::new(config_dirs.to_vec()).scan(&live, now, Duration::ZERO);
+    let mut changed = Vec::new();
+    for mut s in live {
+        let mut touched = false;
+        let id = s.session_id.clone();
+        for e in events.iter().filter(|e| e.session_id == id) {
+            s.apply(e, prices);
+            touched = true;
+        }
+        if touched && !s.status.is_live() {
+            changed.push(s);
+        }
+    }
+    let n = changed.len();
+    store.write(&Batch {
+        sessions: changed,
+        ..Batch::default()
+    })?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_files_are_pid_json_only() {
+        assert!(is_registry_file(Path::new("/x/sessions/25255.json")));
+        assert!(!is_registry_file(Path::new("/x/sessions/25255.abc.key")));
+        assert!(!is_registry_file(Path::new("/x/sessions/notes.json")));
+        assert!(!is_registry_file(Path::new("/x/sessions/.json")));
+    }
+
+    #[test]
+    fn this_process_has_a_start_time() {
+        assert!(proc_start_of(std::process::id()).is_some());
+        assert!(proc_start_of(u32::MAX).is_none());
+    }
+}
