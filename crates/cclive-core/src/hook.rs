@@ -611,11 +611,11 @@ mod tests {
         assert_eq!(all.len(), 20);
         for p in &all {
             assert_eq!(p.session_id.as_str().len(), 36, "{}", p.event);
-            assert!(
-                p.transcript_path
-                    .as_deref()
-                    .is_some_and(|t| t.ends_with(".jsonl"))
-            );
+            assert!(p.transcript_path.as_deref().is_some_and(|t| {
+                std::path::Path::new(t)
+                    .extension()
+                    .is_some_and(|e| e == "jsonl")
+            }));
         }
         let debug = format!("{all:?}");
         for secret in [

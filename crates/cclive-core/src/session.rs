@@ -350,7 +350,12 @@ impl SessionState {
                 session_type,
                 source,
             } => {
-                self.mode = *mode;
+                // The first source to announce the session, a wrapper (it ran claude) and the
+                // registry (Claude Code's own entrypoint) know the mode; a hook or a 1.0 line
+                // cannot tell, and must not turn a print session interactive.
+                if self.source == "unknown" || source == "wrapper" || source == "registry" {
+                    self.mode = *mode;
+                }
                 if self.source == "unknown" || source == "wrapper" {
                     self.source.clone_from(source);
                 }
@@ -378,12 +383,11 @@ impl SessionState {
                 fill(&mut self.claude_version, claude_version.as_ref());
             }
             EventKind::PromptSubmitted { id, preview } => {
-                let new = match id {
-                    Some(id) => self.ledger_mut().prompt_ids.insert(id.clone()),
-                    None => {
-                        self.ledger_mut().prompts += 1;
-                        true
-                    }
+                let new = if let Some(id) = id {
+                    self.ledger_mut().prompt_ids.insert(id.clone())
+                } else {
+                    self.ledger_mut().prompts += 1;
+                    true
                 };
                 if !new {
                     return Change::default();

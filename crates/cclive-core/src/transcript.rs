@@ -420,8 +420,8 @@ pub enum ParseError {
     NoSessionId(&'static str),
 }
 
-/// Turns a serde_json error into a [`ParseError`] without the offending content: syntax errors
-/// name a position only, but type errors quote the value, so those are reduced to a position.
+/// The message of a serde_json error, without the offending content: syntax errors name a
+/// position only, but type errors quote the value, so those are reduced to a position.
 pub(crate) fn json_error(e: &serde_json::Error) -> String {
     match e.classify() {
         serde_json::error::Category::Data => {

@@ -151,7 +151,7 @@ const UPSERT_USAGE: &str = "
         model = coalesce(model, excluded.model),
         sidechain = sidechain AND excluded.sidechain,
         session_id = CASE WHEN excluded.at_ms < at_ms THEN excluded.session_id ELSE session_id END,
-        at_ms = excluded.at_ms";
+        at_ms = min(at_ms, excluded.at_ms)";
 
 const UPSERT_CHECKPOINT: &str = r#"
     INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)

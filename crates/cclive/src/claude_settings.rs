@@ -25,49 +25,23 @@
 //!   (`Ui=!qn.matcher||qn.matcher==="*"||qn.matcher===".*"`), so our groups have none.
 //! - The command handler: `{type:"command", command, args?, timeout?, async?, onFailure?, …}`;
 //!   `command` runs through a shell when `args` is absent (1.0.100 knows no `args`).
+//!
+//! Observed with the real 2.1.332 (`tests/integration/hooks_cli.rs`): with the endpoint answering
+//! 204 a print run is unchanged; with nothing listening it still succeeds, but reports the hooks
+//! as failed (a `hook_no_verdict` warning per tool call, a "stop hook problem" notification, the
+//! SessionEnd error on stderr); with a listener that never answers each hook costs the 1 s
+//! timeout (a two-tool-round print run took 6.7 s instead of 0.7 s). The schema would take a
+//! fractional timeout; a whole second keeps a busy monitor from losing events.
 
 use serde_json::{Map, Value, json};
 
-// TODO(hook module): replace with `cclive_core::hook::HOOK_EVENTS` once `cclive_core::hook`
-// lands; this list must stay equal to it.
-/// The hook events of Claude Code 2.1.332, in its own order (`var Oc=[…]`, formats doc §4).
+/// Every hook event Claude Code 2.1.332 knows, in its own order (`var Oc=[…]`, formats doc §4).
 /// 1.0.100 knows 9 of them; registering the others there is harmless (they never fire).
-pub(crate) const KNOWN_EVENTS: &[&str] = &[
-    "PreToolUse",
-    "PostToolUse",
-    "PostToolUseFailure",
-    "PostToolBatch",
-    "Notification",
-    "UserPromptSubmit",
-    "UserPromptExpansion",
-    "SessionStart",
-    "SessionEnd",
-    "Stop",
-    "StopFailure",
-    "SubagentStart",
-    "SubagentStop",
-    "PreCompact",
-    "PostCompact",
-    "PreModelSwitch",
-    "PostModelSwitch",
-    "PermissionRequest",
-    "PermissionDenied",
-    "Setup",
-    "TeammateIdle",
-    "TaskCreated",
-    "TaskCompleted",
-    "Elicitation",
-    "ElicitationResult",
-    "ConfigChange",
-    "WorktreeCreate",
-    "WorktreeRemove",
-    "InstructionsLoaded",
-    "CwdChanged",
-    "FileChanged",
-    "DirectoryAdded",
-    "MessageDisplay",
-    "PreSkillShellCommand",
-];
+pub(crate) fn known_events() -> impl Iterator<Item = &'static str> {
+    cclive_core::hook::ALL_HOOK_EVENTS
+        .iter()
+        .map(cclive_core::hook::HookEvent::as_str)
+}
 
 /// Events cclive never registers, because registering them changes what Claude Code does (every
 /// other event's hook is a no-op when it answers an empty 2xx or exits 0 printing nothing).
@@ -103,12 +77,11 @@ pub(crate) const HTTP_TIMEOUT_SECS: u64 = 1;
 /// only the safety net for a stuck store).
 pub(crate) const COMMAND_TIMEOUT_SECS: u64 = 2;
 
-/// The events `install` registers: [`KNOWN_EVENTS`] minus [`EXCLUDED_EVENTS`].
+/// The events `install` registers: [`known_events`] minus [`EXCLUDED_EVENTS`]. That is more
+/// than `cclive_core::hook::HOOK_EVENTS` (the events the monitor turns into something today), as
+/// the feature asks: the rest cost a loopback POST each and are there when the monitor uses them.
 pub(crate) fn installed_events() -> impl Iterator<Item = &'static str> {
-    KNOWN_EVENTS
-        .iter()
-        .copied()
-        .filter(|e| !EXCLUDED_EVENTS.iter().any(|(x, _)| x == e))
+    known_events().filter(|e| !EXCLUDED_EVENTS.iter().any(|(x, _)| x == e))
 }
 
 /// How cclive's hooks deliver payloads.
@@ -353,6 +326,44 @@ pub(crate) fn status(settings: &Value, spec: &HookSpec) -> Vec<EventStatus> {
         .collect()
 }
 
+/// How many groups, in any event, look like a cclive entry but are not this spec's: written by a
+/// cclive at another path or for another monitor address (`--listen`). They are never removed;
+/// this only lets `status` and `uninstall` say why they stay.
+pub(crate) fn lookalikes(settings: &Value, spec: &HookSpec) -> usize {
+    let Some(hooks) = settings["hooks"].as_object() else {
+        return 0;
+    };
+    hooks
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter(|g| spec.owns(g).is_none() && looks_like_cclive(g))
+        .count()
+}
+
+/// A single-handler group without matcher that POSTs to `…/api/hooks` or runs `… hook …`.
+fn looks_like_cclive(group: &Value) -> bool {
+    let Some(map) = group.as_object().filter(|m| m.len() == 1) else {
+        return false;
+    };
+    let Some([handler]) = map
+        .get("hooks")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+    else {
+        return false;
+    };
+    match handler["type"].as_str() {
+        Some("http") => handler["url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with(HOOKS_PATH)),
+        Some("command") => handler["command"].as_str().is_some_and(|c| {
+            c.contains("cclive") && (c.ends_with(" hook") || c.contains(" hook --listen "))
+        }),
+        _ => false,
+    }
+}
+
 fn check_shape(settings: &Value) -> Result<(), ShapeError> {
     let top = settings.as_object().ok_or(ShapeError::NotAnObject)?;
     match top.get("hooks") {
@@ -471,9 +482,15 @@ mod tests {
 
     #[test]
     fn the_event_list_matches_the_formats_doc() {
-        assert_eq!(KNOWN_EVENTS.len(), 34);
+        assert_eq!(known_events().count(), 34);
         let installed: Vec<_> = installed_events().collect();
         assert_eq!(installed.len(), 30);
+        for event in cclive_core::hook::HOOK_EVENTS
+            .iter()
+            .chain(cclive_core::hook::HOOK_EVENTS_1_0)
+        {
+            assert!(installed.contains(event), "the monitor uses {event}");
+        }
         for event in [
             "SessionStart",
             "SessionEnd",
@@ -586,6 +603,11 @@ mod tests {
         let changes = uninstall(&mut s, &ours).unwrap();
         assert_eq!(changes.removed, ["Stop"]);
         assert_eq!(s["hooks"]["Stop"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            lookalikes(&s, &ours),
+            2,
+            "the other address, and `cclive hook`"
+        );
     }
 
     #[test]

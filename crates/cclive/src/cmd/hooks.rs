@@ -20,7 +20,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use crate::claude_settings::{
-    self, Changes, EXCLUDED_EVENTS, Format, HookSpec, Mode, ShapeError, hook_command, hooks_url,
+    self, Changes, EXCLUDED_EVENTS, Format, HookSpec, Mode, hook_command, hooks_url,
 };
 use crate::cli::{GlobalArgs, HooksAction, HooksArgs, HooksTargetArgs};
 use crate::config::{Origin, Settings};
@@ -119,10 +119,7 @@ fn edit(
     let mut failures = Vec::new();
     for dir in &dirs {
         let path = dir.join("settings.json");
-        let result = edit_file(&path, dry_run, |value| match what {
-            Edit::Install => claude_settings::install(value, &spec),
-            Edit::Uninstall => claude_settings::uninstall(value, &spec),
-        });
+        let result = edit_file(&path, dry_run, &spec, what);
         match result {
             Ok(outcome) => print!("{}", describe(&path, &outcome, what, &spec, dry_run)),
             Err(e) if dirs.len() == 1 => return Err(e),
@@ -144,7 +141,9 @@ fn edit(
             Mode::Http => println!(
                 "Claude Code now POSTs hook events to {} (a non-2xx answer or a {}s timeout never \
                  blocks it); SessionStart and Setup run `cclive hook` (Claude Code sends no http \
-                 hooks for them).",
+                 hooks for them). While nothing answers there, Claude Code carries on but reports \
+                 the hooks as failed (a warning per tool call, \"stop hook problem\" after each \
+                 turn); `--command` records events with no monitor running and stays quiet.",
                 spec.url,
                 claude_settings::HTTP_TIMEOUT_SECS
             ),
@@ -181,15 +180,13 @@ struct Outcome {
     /// The file existed but was not in the layout we write back (it has been normalized).
     reformatted: bool,
     created: bool,
+    /// Entries left alone that look like another cclive's (see `claude_settings::lookalikes`).
+    lookalikes: usize,
 }
 
-/// Reads `path` (missing = `{}`), applies `change`, and writes the result back safely when it
-/// changed anything.
-fn edit_file(
-    path: &Path,
-    dry_run: bool,
-    change: impl FnOnce(&mut Value) -> Result<Changes, ShapeError>,
-) -> anyhow::Result<Outcome> {
+/// Reads `path` (missing = `{}`), installs or uninstalls, and writes the result back safely when
+/// that changed anything.
+fn edit_file(path: &Path, dry_run: bool, spec: &HookSpec, what: Edit) -> anyhow::Result<Outcome> {
     let real = real_path(path)?;
     // A dir that does not exist yet has no Claude Code writing in it.
     let dir_exists = real.parent().is_some_and(Path::is_dir);
@@ -218,8 +215,7 @@ fn edit_file(
     } else {
         serde_json::from_str(text).with_context(|| {
             format!(
-                "{} is not valid JSON, so cclive will not touch it; fix it (Claude Code ignores \
-                 it too) and run this again",
+                "{} is not valid JSON, so cclive will not touch it; fix it and run this again",
                 path.display()
             )
         })?
@@ -230,7 +226,11 @@ fn edit_file(
         Format::detect(text)
     };
     let reformatted = !blank && format.render(&value) != text;
-    let changes = change(&mut value).with_context(|| {
+    let changes = match what {
+        Edit::Install => claude_settings::install(&mut value, spec),
+        Edit::Uninstall => claude_settings::uninstall(&mut value, spec),
+    }
+    .with_context(|| {
         format!(
             "{} has a shape cclive does not edit; it was left untouched",
             path.display()
@@ -241,6 +241,7 @@ fn edit_file(
         backup: None,
         reformatted,
         created: original.is_none(),
+        lookalikes: claude_settings::lookalikes(&value, spec),
     };
     if outcome.changes.is_empty() || dry_run {
         return Ok(outcome);
@@ -375,7 +376,11 @@ impl Drop for SettingsLock {
 
 fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool) -> String {
     let mut out = String::new();
-    let would = if dry_run { "would be " } else { "" };
+    let (add, remove) = if dry_run {
+        ("would add", "would remove")
+    } else {
+        ("added", "removed")
+    };
     let p = path.display();
     if o.changes.is_empty() {
         let state = match what {
@@ -383,6 +388,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
             Edit::Uninstall => "no cclive hooks",
         };
         let _ = writeln!(out, "{p}: {state}; nothing changed.");
+        lookalike_note(&mut out, o.lookalikes);
         return out;
     }
     if !o.changes.added.is_empty() {
@@ -393,7 +399,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
             .partition(|e| spec.mode_for(e) == Mode::Http);
         let _ = write!(
             out,
-            "{p}: {would}added cclive's hooks for {} events",
+            "{p}: {add} cclive's hooks for {} events",
             o.changes.added.len()
         );
         if !command.is_empty() && !http.is_empty() {
@@ -409,7 +415,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
     if !o.changes.removed.is_empty() {
         let _ = writeln!(
             out,
-            "{p}: {would}removed cclive's hooks from {} events{}.",
+            "{p}: {remove} cclive's hooks from {} events{}.",
             o.changes.removed.len(),
             if what == Edit::Install {
                 " (the other delivery)"
@@ -424,7 +430,8 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
     if o.reformatted {
         let _ = writeln!(
             out,
-            "  note: the file was not in Claude Code's layout and has been normalized{}",
+            "  note: the file is not in the layout cclive writes back; it {} normalized{}",
+            if dry_run { "would be" } else { "was" },
             if o.backup.is_some() {
                 " (the backup has the original)"
             } else {
@@ -440,7 +447,28 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
             skipped.join(", ")
         );
     }
+    lookalike_note(&mut out, o.lookalikes);
     out
+}
+
+fn lookalike_note(out: &mut String, lookalikes: usize) {
+    if lookalikes > 0 {
+        let _ = writeln!(
+            out,
+            "  note: {lookalikes} hook entries look like cclive's but name another monitor address \
+             or cclive executable; they are left alone (pass the `--listen` they were installed \
+             with, or run this from that executable)"
+        );
+    }
+}
+
+/// One config dir in `status`.
+#[derive(serde::Serialize)]
+struct DirStatus {
+    settings_file: PathBuf,
+    exists: bool,
+    events: Vec<claude_settings::EventStatus>,
+    lookalikes: usize,
 }
 
 fn status(
@@ -452,24 +480,24 @@ fn status(
     let listen = &settings.listen.value;
     let health = monitor_client::monitor_answers(listen, HEALTH_TIMEOUT);
     let dirs = config_dirs(&settings, target.config_dir.as_deref(), false);
-    let mut report = Vec::new();
-    for dir in &dirs {
-        let path = dir.join("settings.json");
-        let read = read_settings(&path);
-        report.push((
-            path,
-            read.map(|v| v.map(|v| claude_settings::status(&v, &spec))),
-        ));
-    }
+    let report: Vec<(PathBuf, anyhow::Result<DirStatus>)> = dirs
+        .iter()
+        .map(|dir| {
+            let path = dir.join("settings.json");
+            let read = read_settings(&path).map(|value| DirStatus {
+                settings_file: path.clone(),
+                exists: value.is_some(),
+                events: claude_settings::status(value.as_ref().unwrap_or(&json!({})), &spec),
+                lookalikes: value.map_or(0, |v| claude_settings::lookalikes(&v, &spec)),
+            });
+            (path, read)
+        })
+        .collect();
     if as_json {
         let dirs: Vec<Value> = report
             .iter()
             .map(|(path, r)| match r {
-                Ok(events) => json!({
-                    "settings_file": path,
-                    "exists": events.is_some(),
-                    "events": events.clone().unwrap_or_default(),
-                }),
+                Ok(dir) => serde_json::to_value(dir).unwrap_or_default(),
                 Err(e) => json!({"settings_file": path, "error": format!("{e:#}")}),
             })
             .collect();
@@ -499,34 +527,7 @@ fn status(
             Err(e) => {
                 let _ = writeln!(out, "  error: {e:#}");
             }
-            Ok(None) => {
-                let _ = writeln!(out, "  (no settings.json) not installed");
-            }
-            Ok(Some(events)) => {
-                let with = |mode: Mode| -> Vec<&str> {
-                    events
-                        .iter()
-                        .filter(|e| e.installed.contains(&mode))
-                        .map(|e| e.event)
-                        .collect()
-                };
-                let missing: Vec<&str> = events
-                    .iter()
-                    .filter(|e| e.installed.is_empty())
-                    .map(|e| e.event)
-                    .collect();
-                for (label, names) in [("http", with(Mode::Http)), ("command", with(Mode::Command))]
-                {
-                    if !names.is_empty() {
-                        let _ = writeln!(out, "  {label} ({}): {}", names.len(), names.join(", "));
-                    }
-                }
-                if missing.is_empty() {
-                    let _ = writeln!(out, "  all {} events installed", events.len());
-                } else {
-                    let _ = writeln!(out, "  missing ({}): {}", missing.len(), missing.join(", "));
-                }
-            }
+            Ok(dir) => status_text(&mut out, dir),
         }
     }
     match &health {
@@ -539,6 +540,37 @@ fn status(
     }
     print!("{out}");
     Ok(ExitCode::SUCCESS)
+}
+
+fn status_text(out: &mut String, dir: &DirStatus) {
+    if !dir.exists {
+        let _ = writeln!(out, "  no settings.json: not installed");
+        return;
+    }
+    let with = |mode: Mode| -> Vec<&str> {
+        dir.events
+            .iter()
+            .filter(|e| e.installed.contains(&mode))
+            .map(|e| e.event)
+            .collect()
+    };
+    for (label, names) in [("http", with(Mode::Http)), ("command", with(Mode::Command))] {
+        if !names.is_empty() {
+            let _ = writeln!(out, "  {label} ({}): {}", names.len(), names.join(", "));
+        }
+    }
+    let missing: Vec<&str> = dir
+        .events
+        .iter()
+        .filter(|e| e.installed.is_empty())
+        .map(|e| e.event)
+        .collect();
+    if missing.is_empty() {
+        let _ = writeln!(out, "  all {} events installed", dir.events.len());
+    } else {
+        let _ = writeln!(out, "  missing ({}): {}", missing.len(), missing.join(", "));
+    }
+    lookalike_note(out, dir.lookalikes);
 }
 
 /// The parsed settings file; `None` when it does not exist.

@@ -201,6 +201,7 @@ async fn probe_loop(
         let events =
             tokio::task::block_in_place(|| probe.scan(&live, jiff::Timestamp::now(), GRACE));
         for event in events {
+            tracing::debug!(session = %event.session_id, kind = ?event.kind, "Liveness changed.");
             if !sink.send(event).await {
                 return;
             }

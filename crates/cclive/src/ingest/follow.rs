@@ -52,6 +52,7 @@ pub async fn follow(
             Err(e) => tracing::warn!("File watching reported an error: {e}"),
         })?;
     let mut watched: Vec<PathBuf> = Vec::new();
+    let mut parents: Vec<PathBuf> = Vec::new();
     let checkpoints: HashMap<PathBuf, Checkpoint> = store
         .checkpoints()?
         .into_iter()
@@ -65,7 +66,7 @@ pub async fn follow(
         tokio::select! {
             () = cancel.cancelled() => return Ok(()),
             _ = rescan.tick() => {
-                watch_new_dirs(&mut watcher, &config_dirs, &mut watched);
+                watch_new_dirs(&mut watcher, &config_dirs, &mut watched, &mut parents);
                 let (found, _) = discover::transcripts(&config_dirs);
                 for f in found {
                     read_file(&f.path, &mut files, &checkpoints, &sink).await;
@@ -80,7 +81,15 @@ pub async fn follow(
                 paths.sort();
                 paths.dedup();
                 for path in paths {
-                    if discover::is_transcript(&path) && path.components().any(|c| c.as_os_str() == "projects") {
+                    if config_dirs.contains(&path) {
+                        // A config dir that did not exist yet (claude's first run creates it).
+                        watch_new_dirs(&mut watcher, &config_dirs, &mut watched, &mut parents);
+                        let (found, _) = discover::transcripts(std::slice::from_ref(&path));
+                        for f in found {
+                            read_file(&f.path, &mut files, &checkpoints, &sink).await;
+                        }
+                        poke_liveness.notify_one();
+                    } else if discover::is_transcript(&path) && path.components().any(|c| c.as_os_str() == "projects") {
                         read_file(&path, &mut files, &checkpoints, &sink).await;
                     } else if path.components().any(|c| c.as_os_str() == "sessions") {
                         poke_liveness.notify_one();
@@ -97,16 +106,28 @@ pub async fn follow(
     }
 }
 
+/// Watches each config dir recursively; one that does not exist yet is waited for by watching
+/// its parent (not recursively: only its creation matters).
 fn watch_new_dirs(
     watcher: &mut notify::RecommendedWatcher,
     dirs: &[PathBuf],
     watched: &mut Vec<PathBuf>,
+    parents: &mut Vec<PathBuf>,
 ) {
     for dir in dirs {
-        if !watched.contains(dir) && dir.is_dir() {
+        if watched.contains(dir) {
+            continue;
+        }
+        if dir.is_dir() {
             match watcher.watch(dir, RecursiveMode::Recursive) {
                 Ok(()) => watched.push(dir.clone()),
                 Err(e) => tracing::warn!(dir = %dir.display(), "Cannot watch: {e}"),
+            }
+        } else if let Some(parent) = dir.parent().filter(|p| p.is_dir()) {
+            if !parents.iter().any(|p| p == parent)
+                && watcher.watch(parent, RecursiveMode::NonRecursive).is_ok()
+            {
+                parents.push(parent.to_path_buf());
             }
         }
     }

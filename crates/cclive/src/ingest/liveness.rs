@@ -59,9 +59,16 @@ impl LivenessProbe {
     /// monitor's live sessions) and for sessions newly seen in the registry.
     pub fn scan(&mut self, live: &[SessionState], now: Timestamp, grace: Duration) -> Vec<Event> {
         let mut events = Vec::new();
-        let entries = read_registries(&self.config_dirs);
+        let (entries, present_pids) = read_registries(&self.config_dirs);
         let live_ids: HashSet<&SessionId> = live.iter().map(|s| &s.session_id).collect();
         let mut alive: HashSet<SessionId> = HashSet::new();
+        // Claude rewrites its entry in place, so a read can catch it half-written. An entry that
+        // is there but did not parse this time keeps what the last scan knew.
+        for (id, k) in &self.known {
+            if present_pids.contains(&k.pid) && !entries.iter().any(|e| e.pid == k.pid) {
+                alive.insert(id.clone());
+            }
+        }
 
         for entry in &entries {
             let id = entry.session_id.clone();
@@ -183,18 +190,21 @@ fn needs_process_check(s: &SessionState, alive: &HashSet<SessionId>) -> bool {
     s.status.is_live() && s.source != "wrapper" && !alive.contains(&s.session_id)
 }
 
-/// Every parseable `<pid>.json` under each dir's `sessions/` (never the `.key` secrets beside).
-fn read_registries(config_dirs: &[PathBuf]) -> Vec<RegistryEntry> {
+/// Every parseable `<pid>.json` under each dir's `sessions/` (never the `.key` secrets beside),
+/// and the pids of every such file present, parseable or not.
+fn read_registries(config_dirs: &[PathBuf]) -> (Vec<RegistryEntry>, HashSet<u32>) {
     let mut entries = Vec::new();
+    let mut present = HashSet::new();
     for dir in config_dirs {
         let Ok(files) = std::fs::read_dir(dir.join("sessions")) else {
             continue;
         };
         for file in files.flatten() {
             let path = file.path();
-            if !is_registry_file(&path) {
+            let Some(pid) = registry_pid(&path) else {
                 continue;
-            }
+            };
+            present.insert(pid);
             match std::fs::read(&path).map(|b| registry::parse_entry(&b)) {
                 Ok(Ok(entry)) => entries.push(entry),
                 // Claude rewrites these files often; a half-read one is read again next time.
@@ -207,13 +217,13 @@ fn read_registries(config_dirs: &[PathBuf]) -> Vec<RegistryEntry> {
             }
         }
     }
-    entries
+    (entries, present)
 }
 
-fn is_registry_file(path: &Path) -> bool {
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    name.strip_suffix(".json")
-        .is_some_and(|stem| !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit()))
+/// The pid of a registry file name (`<pid>.json`); `None` for anything else.
+fn registry_pid(path: &Path) -> Option<u32> {
+    let name = path.file_name()?.to_str()?;
+    name.strip_suffix(".json")?.parse().ok()
 }
 
 /// The start time of process `pid` (clock ticks since boot), if it exists.
@@ -304,10 +314,13 @@ mod tests {
 
     #[test]
     fn registry_files_are_pid_json_only() {
-        assert!(is_registry_file(Path::new("/x/sessions/25255.json")));
-        assert!(!is_registry_file(Path::new("/x/sessions/25255.abc.key")));
-        assert!(!is_registry_file(Path::new("/x/sessions/notes.json")));
-        assert!(!is_registry_file(Path::new("/x/sessions/.json")));
+        assert_eq!(
+            registry_pid(Path::new("/x/sessions/25255.json")),
+            Some(25255)
+        );
+        assert_eq!(registry_pid(Path::new("/x/sessions/25255.abc.key")), None);
+        assert_eq!(registry_pid(Path::new("/x/sessions/notes.json")), None);
+        assert_eq!(registry_pid(Path::new("/x/sessions/.json")), None);
     }
 
     #[test]

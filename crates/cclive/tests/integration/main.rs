@@ -7,5 +7,7 @@
 mod support;
 
 mod fake_api_smoke;
+mod hooks_cli;
 mod misbehaving_claude;
 mod run_e2e;
+mod watch_e2e;

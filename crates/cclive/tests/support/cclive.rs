@@ -152,3 +152,112 @@ pub fn describe(out: &Output) -> String {
         String::from_utf8_lossy(&out.stderr)
     )
 }
+
+/// A running `cclive watch`, stopped (SIGTERM, then waited for) when dropped.
+pub struct Watch {
+    child: Option<std::process::Child>,
+    pub addr: String,
+}
+
+impl Watch {
+    /// Stops the monitor and returns its output.
+    pub fn stop(mut self) -> Output {
+        let child = self.child.take().expect("running");
+        terminate(&child);
+        wait_with_timeout(child, Duration::from_secs(30))
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            terminate(&child);
+            let _ = child.wait();
+        }
+    }
+}
+
+fn terminate(child: &std::process::Child) {
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+}
+
+/// A free loopback port (bound, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+impl World {
+    /// Starts `cclive watch` on a free port and waits until it answers.
+    pub fn watch(&self) -> Watch {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = self
+            .cclive(&["watch", "--listen", &addr])
+            .env(
+                "CCLIVE_LOG",
+                std::env::var("CCLIVE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn cclive watch");
+        let watch = Watch {
+            child: Some(child),
+            addr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(mut s) = std::net::TcpStream::connect(&watch.addr) {
+                use std::io::{Read, Write};
+                let _ = s.write_all(
+                    b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                );
+                let mut body = String::new();
+                let _ = s.read_to_string(&mut body);
+                if body.contains("\"cclive\"") {
+                    break;
+                }
+            }
+            assert!(Instant::now() < deadline, "cclive watch did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The file watcher starts right after the server; give it a moment.
+        std::thread::sleep(Duration::from_millis(300));
+        watch
+    }
+
+    /// Polls the state file until `pred` holds for it; returns it. Fails after `timeout`.
+    pub fn wait_state(
+        &self,
+        timeout: Duration,
+        what: &str,
+        pred: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = read_json(&self.state_file) {
+                if pred(&v) {
+                    return v;
+                }
+                if Instant::now() > deadline {
+                    panic!("timed out waiting for {what}; state file:\n{v:#}");
+                }
+            } else if Instant::now() > deadline {
+                panic!("timed out waiting for {what}; no state file");
+            }
+            std::thread::sleep(Duration::from_millis(25));
+        }
+    }
+}
+
+/// The session with `id` in a snapshot's `active_sessions`, else its `data` when it is that one.
+pub fn session_in<'a>(state: &'a Value, id: &str) -> Option<&'a Value> {
+    state["active_sessions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|s| s["session_id"] == id))
+        .or_else(|| Some(&state["data"]).filter(|d| d["session_id"] == id))
+}

@@ -1,0 +1,320 @@
+//! `cclive watch` end to end: the real Claude Code CLI run WITHOUT cclive, in print mode and in
+//! interactive mode (driven through tmux, as a user would), while the monitor follows it from
+//! its transcript, its session registry and the process table.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::support::cclive::{World, describe};
+use crate::support::claude::claude_bin;
+use crate::support::fake_api::{FakeApi, RequestKind};
+
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+fn main_requests(api: &FakeApi) -> usize {
+    api.requests()
+        .iter()
+        .filter(|r| r.kind == RequestKind::Main)
+        .count()
+}
+
+#[test]
+fn a_print_session_started_without_cclive_is_seen_live_and_ends_with_claudes_cost() {
+    let api = FakeApi::start_slow(Duration::from_secs(4));
+    let world = World::new(&api.url());
+    let watch = world.watch();
+
+    let mut claude = world.claude.command([
+        "-p",
+        "Please do the task.",
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--allowedTools",
+        "Bash",
+        "Write",
+    ]);
+    let child = claude
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+
+    assert!(api.wait_until(TIMEOUT, |reqs| {
+        reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
+    }));
+    let live = world.wait_state(TIMEOUT, "the session ACTIVE", |s| {
+        s["status"] == "ACTIVE" && s["data"]["tool_calls"]["Bash"] == 1
+    });
+    let id = live["data"]["session_id"].as_str().unwrap().to_owned();
+    assert_eq!(live["data"]["mode"], "print");
+    assert!(main_requests(&api) >= 2);
+
+    let out = crate::support::cclive::wait_with_timeout(child, TIMEOUT);
+    assert!(out.status.success(), "{}", describe(&out));
+    let result: Value = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .last()
+        .unwrap();
+    assert_eq!(result["session_id"], id.as_str());
+
+    let done = world.wait_state(TIMEOUT, "the session COMPLETED", |s| {
+        s["data"]["session_id"] == id.as_str() && s["data"]["status"] == "COMPLETED"
+    });
+    let s = &done["data"];
+    assert_eq!(
+        s["total_cost_usd"], result["total_cost_usd"],
+        "Claude Code's cost-state wins"
+    );
+    assert_eq!(s["cost_source"], "reported");
+    assert_eq!(s["tool_calls"]["Bash"], 1);
+    assert_eq!(done["status"], "COMPLETED");
+    assert!(done["active_sessions"].as_array().unwrap().is_empty());
+    drop(watch);
+    let listed = world.sessions();
+    assert!(
+        listed
+            .iter()
+            .any(|x| x["session_id"] == id.as_str() && x["status"] == "COMPLETED"),
+        "{listed:#?}"
+    );
+}
+
+/// tmux drives the interactive UI on a real terminal.
+struct Tmux {
+    socket: String,
+    name: String,
+}
+
+impl Tmux {
+    fn start(world: &World, claude_args: &str) -> Tmux {
+        let socket = format!(
+            "cclive-test-{}-{}",
+            std::process::id(),
+            crate::support::cclive::free_port()
+        );
+        let name = "claude".to_owned();
+        let env: Vec<String> = world
+            .claude
+            .vars()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let command = format!(
+            "env {} TERM=xterm-256color {} {claude_args}",
+            env.iter()
+                .map(|e| shell_quote(e))
+                .collect::<Vec<_>>()
+                .join(" "),
+            shell_quote(&claude_bin().display().to_string())
+        );
+        let status = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &socket,
+                "new-session",
+                "-d",
+                "-s",
+                &name,
+                "-x",
+                "120",
+                "-y",
+                "40",
+                "-c",
+            ])
+            .arg(world.claude.work_dir())
+            .arg(command)
+            .env_remove("TMUX")
+            .status()
+            .expect("tmux");
+        assert!(status.success());
+        Tmux { socket, name }
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut cmd = std::process::Command::new("tmux");
+        cmd.args(["-L", &self.socket, "send-keys", "-t", &self.name])
+            .args(keys);
+        assert!(cmd.status().unwrap().success());
+    }
+
+    fn screen(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "capture-pane", "-p", "-t", &self.name])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let s = self.screen();
+            if pred(&s) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}; screen:\n{s}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn pane_pid(&self) -> i32 {
+        let out = std::process::Command::new("tmux")
+            .args([
+                "-L",
+                &self.socket,
+                "display-message",
+                "-p",
+                "-t",
+                &self.name,
+                "#{pane_pid}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .status();
+    }
+}
+
+fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+fn submit(tmux: &Tmux, prompt: &str) {
+    tmux.keys(&["-l", prompt]);
+    std::thread::sleep(Duration::from_millis(300));
+    tmux.keys(&["Enter"]);
+}
+
+fn the_session(
+    world: &World,
+    timeout: Duration,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let v = world.wait_state(timeout, what, |s| {
+        s["active_sessions"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(&pred))
+            || pred(&s["data"])
+    });
+    let from_active = v["active_sessions"]
+        .as_array()
+        .and_then(|a| a.iter().find(|x| pred(x)).cloned());
+    from_active.unwrap_or_else(|| v["data"].clone())
+}
+
+#[test]
+fn an_interactive_session_is_active_while_working_idle_between_turns_and_completed_at_exit() {
+    let api = FakeApi::start_slow(Duration::from_secs(4));
+    let world = World::new(&api.url());
+    world.claude.seed_interactive();
+    let watch = world.watch();
+    let tmux = Tmux::start(&world, "--allowedTools Bash");
+    tmux.wait_screen("the prompt", |s| s.contains('>') || s.contains('❯'));
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Registered at start (the registry): waiting for the first prompt.
+    let s = the_session(&world, TIMEOUT, "the new session IDLE", |s| {
+        s["status"] == "IDLE"
+    });
+    let id = s["session_id"].as_str().unwrap().to_owned();
+
+    submit(&tmux, "Please do the task.");
+    assert!(api.wait_until(TIMEOUT, |reqs| {
+        reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
+    }));
+    let s = the_session(&world, TIMEOUT, "ACTIVE during the slow turn", |s| {
+        s["session_id"] == id.as_str() && s["status"] == "ACTIVE"
+    });
+    assert_eq!(s["mode"], "interactive");
+
+    let s = the_session(&world, TIMEOUT, "IDLE after the turn", |s| {
+        s["session_id"] == id.as_str() && s["status"] == "IDLE" && s["tool_calls"]["Bash"] == 1
+    });
+    assert!(s["num_turns"].as_u64().unwrap() >= 2, "{s:#}");
+    assert_eq!(
+        s["cost_source"], "estimated",
+        "no cost is reported before the end"
+    );
+
+    submit(&tmux, "/exit");
+    let s = the_session(&world, TIMEOUT, "COMPLETED after /exit", |s| {
+        s["session_id"] == id.as_str() && s["status"] == "COMPLETED"
+    });
+    assert_eq!(s["cost_source"], "reported", "{s:#}");
+    assert!(s["total_cost_usd"].as_f64().unwrap() > 0.0);
+    // The cost Claude Code recorded at exit, as in ~/.claude.json `lastCost` (written last).
+    let deadline = Instant::now() + TIMEOUT;
+    let last_cost = loop {
+        let claude_json: Value = std::fs::read(world.claude.home().join(".claude.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        let cost = claude_json["projects"]
+            .as_object()
+            .and_then(|p| p.values().find_map(|p| p["lastCost"].as_f64()));
+        if cost.is_some() || Instant::now() > deadline {
+            break cost;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(s["total_cost_usd"].as_f64(), last_cost, "{s:#}");
+    drop(watch);
+}
+
+#[test]
+fn a_claude_killed_mid_turn_ends_interrupted() {
+    let api = FakeApi::start_slow(Duration::from_secs(30));
+    let world = World::new(&api.url());
+    world.claude.seed_interactive();
+    let watch = world.watch();
+    let tmux = Tmux::start(&world, "--allowedTools Bash");
+    tmux.wait_screen("the prompt", |s| s.contains('>') || s.contains('❯'));
+    std::thread::sleep(Duration::from_millis(500));
+    submit(&tmux, "Please do the task.");
+    assert!(api.wait_until(TIMEOUT, |reqs| {
+        reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
+    }));
+    let s = the_session(&world, TIMEOUT, "ACTIVE mid-turn", |s| {
+        s["status"] == "ACTIVE" && s["tool_calls"]["Bash"] == 1
+    });
+    let id = s["session_id"].as_str().unwrap().to_owned();
+
+    let pid = tmux.pane_pid();
+    // The pane runs `env … claude`; env execs claude, so the pane's pid is claude's.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(pid),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let killed = Instant::now();
+    let s = the_session(
+        &world,
+        Duration::from_secs(15),
+        "INTERRUPTED after SIGKILL",
+        |s| s["session_id"] == id.as_str() && s["status"] == "INTERRUPTED",
+    );
+    eprintln!("SIGKILL seen as INTERRUPTED after {:?}", killed.elapsed());
+    assert!(s["ended_at"].is_string());
+    drop(watch);
+    let listed = world.sessions();
+    assert!(
+        listed
+            .iter()
+            .any(|x| x["session_id"] == id.as_str() && x["status"] == "INTERRUPTED")
+    );
+}
