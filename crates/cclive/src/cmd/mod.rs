@@ -38,6 +38,11 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Opens (creating if needed) the history database, for modules outside `cmd`.
+pub(crate) fn open_store_for(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
+    open_store(settings)
+}
+
 /// Opens (creating if needed) the history database.
 fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
     let path = &settings.db.value;
@@ -59,7 +64,7 @@ fn open_existing_store(settings: &Settings) -> anyhow::Result<Option<Arc<SqliteS
 }
 
 /// The price table: the user's file if configured, else the built-in one.
-fn load_prices(settings: &Settings) -> anyhow::Result<PriceTable> {
+pub(crate) fn load_prices(settings: &Settings) -> anyhow::Result<PriceTable> {
     match &settings.prices_file.value {
         Some(path) => {
             let text = std::fs::read_to_string(path)

@@ -7,6 +7,7 @@
 mod support;
 
 mod fake_api_smoke;
+mod hook_record;
 mod hooks_cli;
 mod misbehaving_claude;
 mod run_e2e;
