@@ -27,11 +27,16 @@ pub(crate) fn record(settings: &Settings, payload: &[u8]) -> anyhow::Result<()> 
     }
     let store = crate::cmd::open_store_for(settings)?;
     let prices = crate::cmd::load_prices(settings).unwrap_or_else(|_| PriceTable::builtin());
-    let mut session =
-        store.session(&parsed.session_id)?.unwrap_or_else(|| SessionState::new(parsed.session_id.clone(), at));
+    let mut session = store
+        .session(&parsed.session_id)?
+        .unwrap_or_else(|| SessionState::new(parsed.session_id.clone(), at));
     for event in &events {
         session.apply(event, &prices);
     }
-    store.write(&Batch { sessions: vec![session], events, ..Batch::default() })?;
+    store.write(&Batch {
+        sessions: vec![session],
+        events,
+        ..Batch::default()
+    })?;
     Ok(())
 }

@@ -51,6 +51,8 @@ pub struct PipelineConfig {
     pub snapshots: Option<watch::Sender<Snapshot>>,
     /// Sessions to start with (e.g. live sessions read back from the store after a restart).
     pub initial_sessions: Vec<SessionState>,
+    /// Receives a copy of every event applied (e.g. to forward them to a running monitor).
+    pub tap: Option<mpsc::UnboundedSender<Event>>,
 }
 
 impl Default for PipelineConfig {
@@ -65,6 +67,7 @@ impl Default for PipelineConfig {
             flush_interval: Duration::from_millis(100),
             snapshots: None,
             initial_sessions: Vec::new(),
+            tap: None,
         }
     }
 }
@@ -174,6 +177,9 @@ impl Service {
     }
 
     fn apply(&mut self, event: Event, keep: bool) {
+        if let Some(tap) = &self.config.tap {
+            let _ = tap.send(event.clone());
+        }
         if let Some(store) = &self.config.store {
             if !self.monitor.contains(&event.session_id) {
                 match store.session(&event.session_id) {

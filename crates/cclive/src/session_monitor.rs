@@ -29,8 +29,10 @@ use cclive_store::Store;
 use crate::errors::ClaudeNotFound;
 use crate::ingest::child::{self, ChildExit, ChildSpec};
 use crate::ingest::invocation::Invocation;
+use crate::ingest::own_transcript::{self, OwnSession};
 use crate::pipeline::{self, Callback, PipelineConfig};
 use crate::render::Renderer;
+use tokio_util::sync::CancellationToken;
 
 /// Longest command line kept in history.
 const COMMAND_CHARS: usize = 200;
@@ -39,6 +41,8 @@ const COMMAND_CHARS: usize = 200;
 #[derive(Default)]
 pub struct SessionMonitorBuilder {
     config: PipelineConfig,
+    config_dirs: Vec<PathBuf>,
+    forward_to: Option<String>,
     claude_bin: Option<PathBuf>,
     show_output: bool,
     detail: bool,
@@ -87,6 +91,22 @@ impl SessionMonitorBuilder {
     pub fn show_output(mut self, detail: bool) -> Self {
         self.show_output = true;
         self.detail = detail;
+        self
+    }
+
+    /// Claude config dirs, where an interactive session's transcript and registry entry are
+    /// followed for live figures (without them an interactive run records start and end only).
+    #[must_use]
+    pub fn claude_config_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.config_dirs = dirs;
+        self
+    }
+
+    /// Sends every event to the running monitor at `listen` (`POST /api/events`), which then
+    /// keeps the history; events are still folded here for callbacks and the outcome.
+    #[must_use]
+    pub fn forward_to(mut self, listen: impl Into<String>) -> Self {
+        self.forward_to = Some(listen.into());
         self
     }
 
@@ -179,11 +199,42 @@ impl SessionMonitor {
             env: &request.env,
         };
 
-        let (sink, service) =
-            pipeline::spawn(self.inner.config.clone()).context("starting the monitor")?;
+        let mut config = self.inner.config.clone();
+        let forwarder = self.inner.forward_to.clone().map(|listen| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            config.tap = Some(tx);
+            tokio::spawn(forward_events(listen, rx))
+        });
+        let (sink, service) = pipeline::spawn(config).context("starting the monitor")?;
+        // Interactive claude owns the terminal: its figures come from what it writes to disk.
+        let follower = match (
+            &plan.session_id,
+            plan.print,
+            self.inner.config_dirs.is_empty(),
+        ) {
+            (Some(sid), false, false) => {
+                let stop = CancellationToken::new();
+                let own = OwnSession {
+                    config_dirs: self.inner.config_dirs.clone(),
+                    session_id: SessionId::new(sid.clone()),
+                };
+                Some((
+                    stop.clone(),
+                    tokio::spawn(own_transcript::follow(own, sink.clone(), stop)),
+                ))
+            }
+            _ => None,
+        };
         let result = child::run(&spec, &sink, &mut renderer).await;
+        if let Some((stop, task)) = follower {
+            stop.cancel();
+            let _ = task.await;
+        }
         drop(sink);
         let report = service.await.context("the monitor task failed")?;
+        if let Some(f) = forwarder {
+            let _ = f.await;
+        }
         let exit: ChildExit = result?;
         let session = report
             .sessions
@@ -195,6 +246,45 @@ impl SessionMonitor {
             session,
             store_failures: report.store_failures,
         })
+    }
+}
+
+/// Posts events to a running monitor in small batches. A monitor that stops answering costs
+/// this session its history there (logged); the run itself goes on.
+async fn forward_events(
+    listen: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<cclive_core::Event>,
+) {
+    let mut failures = 0u32;
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        // Let a burst (a stream of deltas) gather into one request.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let Ok(body) = serde_json::to_vec(&batch) else {
+            continue;
+        };
+        let target = listen.clone();
+        let posted = tokio::task::spawn_blocking(move || {
+            crate::monitor_client::post_json(
+                &target,
+                "/api/events",
+                &body,
+                std::time::Duration::from_secs(2),
+            )
+        })
+        .await;
+        match posted {
+            Ok(Ok(r)) if r.is_success() => {}
+            other => {
+                failures += 1;
+                if failures == 1 {
+                    tracing::warn!(%listen, "The monitor did not take this session's events: {other:?}");
+                }
+            }
+        }
     }
 }
 

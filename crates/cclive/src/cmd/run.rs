@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 
 use crate::cli::{AskArgs, GlobalArgs, RunArgs, SessionArgs};
-use crate::config::Settings;
+use crate::config::{Origin, Settings};
+
+/// How long to wait for a running monitor to answer before running standalone.
+const MONITOR_PROBE: std::time::Duration = std::time::Duration::from_millis(150);
 use crate::session_monitor::{RunRequest, SessionMonitor, resolve_claude};
 
 /// `cclive run`.
@@ -32,12 +35,25 @@ fn monitored(
     let mut builder = SessionMonitor::builder()
         .claude_bin(claude)
         .prices(prices)
-        .state_file(settings.state_file.value.clone())
+        .claude_config_dirs(settings.claude_config_dirs.value.clone())
         .show_output(global.verbose > 0);
-    // History matters, but not more than the user's session: run claude even without it.
-    match super::open_store(&settings) {
-        Ok(store) => builder = builder.store(store),
-        Err(err) => eprintln!("cclive: warning: this session will not be kept in history: {err:#}"),
+    let listen = &settings.listen.value;
+    if crate::monitor_client::monitor_answers(listen, MONITOR_PROBE).is_ok() {
+        // A monitor runs: it keeps the history and the state file; this run feeds it.
+        tracing::debug!(%listen, "Sending this session's events to the running monitor.");
+        builder = builder.forward_to(listen.clone());
+        if settings.state_file.origin != Origin::Default {
+            builder = builder.state_file(settings.state_file.value.clone());
+        }
+    } else {
+        builder = builder.state_file(settings.state_file.value.clone());
+        // History matters, but not more than the user's session: run claude even without it.
+        match super::open_store(&settings) {
+            Ok(store) => builder = builder.store(store),
+            Err(err) => {
+                eprintln!("cclive: warning: this session will not be kept in history: {err:#}")
+            }
+        }
     }
     let request = RunRequest {
         claude_args,

@@ -6,5 +6,6 @@ pub mod follow;
 pub mod import;
 pub mod invocation;
 pub mod liveness;
+pub mod own_transcript;
 pub mod tail;
 pub mod transcripts;

@@ -15,10 +15,19 @@ fn hook(world: &World, listen: &str, payload: &str) {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(payload.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
     let out = wait_with_timeout(child, Duration::from_secs(10));
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(out.stdout.is_empty(), "a hook prints nothing on stdout: {}", describe(&out));
+    assert!(
+        out.stdout.is_empty(),
+        "a hook prints nothing on stdout: {}",
+        describe(&out)
+    );
 }
 
 #[test]
@@ -26,18 +35,57 @@ fn hooks_without_a_monitor_record_start_turns_and_end() {
     let world = World::new("http://127.0.0.1:9");
     let listen = format!("127.0.0.1:{}", free_port());
     let sid = "11111111-2222-4333-8444-555555555555";
-    let base = format!(r#""session_id":"{sid}","transcript_path":"/t/{sid}.jsonl","cwd":"/work/app""#);
-    hook(&world, &listen, &format!(r#"{{{base},"hook_event_name":"SessionStart","source":"startup","model":"claude-opus-5-5"}}"#));
-    hook(&world, &listen, &format!(r#"{{{base},"hook_event_name":"UserPromptSubmit","prompt":"fix the flaky test","prompt_id":"p1"}}"#));
+    let base =
+        format!(r#""session_id":"{sid}","transcript_path":"/t/{sid}.jsonl","cwd":"/work/app""#);
+    hook(
+        &world,
+        &listen,
+        &format!(
+            r#"{{{base},"hook_event_name":"SessionStart","source":"startup","model":"claude-opus-5-5"}}"#
+        ),
+    );
+    hook(
+        &world,
+        &listen,
+        &format!(
+            r#"{{{base},"hook_event_name":"UserPromptSubmit","prompt":"fix the flaky test","prompt_id":"p1"}}"#
+        ),
+    );
     // The same prompt delivered twice (a retry) counts once.
-    hook(&world, &listen, &format!(r#"{{{base},"hook_event_name":"UserPromptSubmit","prompt":"fix the flaky test","prompt_id":"p1"}}"#));
-    hook(&world, &listen, &format!(r#"{{{base},"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{{"command":"ls"}},"tool_use_id":"toolu_1"}}"#));
-    hook(&world, &listen, &format!(r#"{{{base},"hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"toolu_1","duration_ms":12,"tool_response":{{}}}}"#));
-    hook(&world, &listen, &format!(r#"{{{base},"hook_event_name":"Stop","stop_hook_active":false}}"#));
+    hook(
+        &world,
+        &listen,
+        &format!(
+            r#"{{{base},"hook_event_name":"UserPromptSubmit","prompt":"fix the flaky test","prompt_id":"p1"}}"#
+        ),
+    );
+    hook(
+        &world,
+        &listen,
+        &format!(
+            r#"{{{base},"hook_event_name":"PreToolUse","tool_name":"Bash","tool_input":{{"command":"ls"}},"tool_use_id":"toolu_1"}}"#
+        ),
+    );
+    hook(
+        &world,
+        &listen,
+        &format!(
+            r#"{{{base},"hook_event_name":"PostToolUse","tool_name":"Bash","tool_use_id":"toolu_1","duration_ms":12,"tool_response":{{}}}}"#
+        ),
+    );
+    hook(
+        &world,
+        &listen,
+        &format!(r#"{{{base},"hook_event_name":"Stop","stop_hook_active":false}}"#),
+    );
     let listed = world.sessions();
     assert_eq!(listed.len(), 1, "{listed:#?}");
     assert_eq!(listed[0]["status"], "IDLE", "waiting for the next prompt");
-    hook(&world, &listen, &format!(r#"{{{base},"hook_event_name":"SessionEnd","reason":"prompt_input_exit"}}"#));
+    hook(
+        &world,
+        &listen,
+        &format!(r#"{{{base},"hook_event_name":"SessionEnd","reason":"prompt_input_exit"}}"#),
+    );
     let s = &world.sessions()[0];
     assert_eq!(s["session_id"], sid);
     assert_eq!(s["status"], "COMPLETED");

@@ -91,26 +91,27 @@ struct Tmux {
 
 impl Tmux {
     fn start(world: &World, claude_args: &str) -> Tmux {
+        let env = world.claude.vars();
+        let program = format!(
+            "{} {claude_args}",
+            shell_quote(&claude_bin().display().to_string())
+        );
+        Tmux::run(world, &env, &program)
+    }
+
+    /// Runs `program` (already shell-quoted, with its arguments) in a new tmux pane.
+    fn run(world: &World, env: &[(String, String)], program: &str) -> Tmux {
         let socket = format!(
             "cclive-test-{}-{}",
             std::process::id(),
             crate::support::cclive::free_port()
         );
         let name = "claude".to_owned();
-        let env: Vec<String> = world
-            .claude
-            .vars()
-            .into_iter()
-            .map(|(k, v)| format!("{k}={v}"))
+        let env: Vec<String> = env
+            .iter()
+            .map(|(k, v)| shell_quote(&format!("{k}={v}")))
             .collect();
-        let command = format!(
-            "env {} TERM=xterm-256color {} {claude_args}",
-            env.iter()
-                .map(|e| shell_quote(e))
-                .collect::<Vec<_>>()
-                .join(" "),
-            shell_quote(&claude_bin().display().to_string())
-        );
+        let command = format!("env {} TERM=xterm-256color {program}", env.join(" "));
         let status = std::process::Command::new("tmux")
             .args([
                 "-L",
@@ -185,6 +186,7 @@ impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = std::process::Command::new("tmux")
             .args(["-L", &self.socket, "kill-server"])
+            .stderr(Stdio::null())
             .status();
     }
 }
@@ -317,4 +319,81 @@ fn a_claude_killed_mid_turn_ends_interrupted() {
             .iter()
             .any(|x| x["session_id"] == id.as_str() && x["status"] == "INTERRUPTED")
     );
+}
+
+#[test]
+fn cclive_run_in_interactive_mode_shows_live_figures_from_the_transcript() {
+    let api = FakeApi::start_slow(Duration::from_secs(3));
+    let world = World::new(&api.url());
+    world.claude.seed_interactive();
+    let cclive = crate::support::cclive::cclive_bin().display().to_string();
+    let tmux = Tmux::run(
+        &world,
+        &world.cclive_env(),
+        &format!("{} run -- --allowedTools Bash", shell_quote(&cclive)),
+    );
+    tmux.wait_screen("the prompt", |s| s.contains('>') || s.contains('❯'));
+    std::thread::sleep(Duration::from_millis(500));
+    submit(&tmux, "Please do the task.");
+    assert!(api.wait_until(TIMEOUT, |reqs| {
+        reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
+    }));
+    let live = world.wait_state(TIMEOUT, "ACTIVE with the tool call", |s| {
+        s["data"]["status"] == "ACTIVE" && s["data"]["tool_calls"]["Bash"] == 1
+    });
+    assert_eq!(live["data"]["source"], "wrapper");
+    assert_eq!(live["data"]["mode"], "interactive");
+    assert!(live["data"]["tokens"]["input"].as_u64().unwrap() > 0);
+    world.wait_state(TIMEOUT, "IDLE after the turn", |s| {
+        s["data"]["status"] == "IDLE"
+    });
+    submit(&tmux, "/exit");
+    let done = world.wait_state(TIMEOUT, "COMPLETED", |s| s["data"]["status"] == "COMPLETED");
+    assert_eq!(done["data"]["cost_source"], "reported", "{done:#}");
+    assert!(done["data"]["total_cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(done["data"]["exit_code"], 0);
+    let listed = world.sessions();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["status"], "COMPLETED");
+    assert_eq!(listed[0]["total_cost_usd"], done["data"]["total_cost_usd"]);
+}
+
+#[test]
+fn cclive_run_feeds_a_running_monitor_instead_of_the_store() {
+    let api = FakeApi::start(crate::support::fake_api::Scenario::BashThenText);
+    let world = World::new(&api.url());
+    let watch = world.watch();
+    let out = world
+        .cclive(&[
+            "run",
+            "--session-type",
+            "fed",
+            "--",
+            "-p",
+            "Please do the task.",
+            "--allowedTools",
+            "Bash",
+        ])
+        .env("CCLIVE_LISTEN", &watch.addr)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(|c| crate::support::cclive::wait_with_timeout(c, TIMEOUT))
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    // The monitor (which writes the same state file and store) has the wrapper's view.
+    let done = world.wait_state(TIMEOUT, "the monitor's COMPLETED session", |s| {
+        s["data"]["status"] == "COMPLETED" && s["data"]["session_type"] == "fed"
+    });
+    assert_eq!(done["data"]["source"], "wrapper");
+    assert_eq!(done["data"]["cost_source"], "reported");
+    assert_eq!(
+        done["data"]["tool_calls"]["Bash"], 1,
+        "counted once, though both the wrapper and the transcript report it"
+    );
+    drop(watch);
+    let listed = world.sessions();
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["session_type"], "fed");
+    assert_eq!(listed[0]["total_cost_usd"], done["data"]["total_cost_usd"]);
 }

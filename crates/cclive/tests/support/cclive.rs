@@ -41,6 +41,8 @@ impl World {
         cmd.env("CLAUDE_BIN", claude_bin())
             .env("CLAUDE_SESSION_STATE_FILE", &self.state_file)
             .env("CCLIVE_DB", &self.db)
+            // Never talk to a monitor the developer may run on the default port.
+            .env("CCLIVE_LISTEN", "127.0.0.1:9")
             .env_remove("CCLIVE_LOG")
             .current_dir(self.claude.work_dir())
             .stdin(Stdio::null())
@@ -192,6 +194,19 @@ pub fn free_port() -> u16 {
 }
 
 impl World {
+    /// The environment `cclive` runs with in this world, as `KEY=VALUE` pairs (for a shell).
+    pub fn cclive_env(&self) -> Vec<(String, String)> {
+        let mut vars = self.claude.vars();
+        vars.push(("CLAUDE_BIN".into(), claude_bin().display().to_string()));
+        vars.push((
+            "CLAUDE_SESSION_STATE_FILE".into(),
+            self.state_file.display().to_string(),
+        ));
+        vars.push(("CCLIVE_DB".into(), self.db.display().to_string()));
+        vars.push(("CCLIVE_LISTEN".into(), "127.0.0.1:9".into()));
+        vars
+    }
+
     /// Starts `cclive watch` on a free port and waits until it answers.
     pub fn watch(&self) -> Watch {
         let addr = format!("127.0.0.1:{}", free_port());
