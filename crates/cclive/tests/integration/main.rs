@@ -9,6 +9,7 @@ mod support;
 mod fake_api_smoke;
 mod hook_record;
 mod hooks_cli;
+mod import_corpus;
 mod misbehaving_claude;
 mod run_e2e;
 mod watch_e2e;

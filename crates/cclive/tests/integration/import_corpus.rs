@@ -1,0 +1,125 @@
+//! `cclive import` over a realistic synthetic history (the shared generator), against its
+//! ground-truth file: exact tokens and response counts, in total and per session; a second
+//! import reads nothing new; a half-written last line counts once it is complete.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::support::cclive::{World, describe};
+
+const TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The shared corpus generator: beside the repository (CI) or at the workspace's default place.
+pub fn gen_corpus_script() -> PathBuf {
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/gen_corpus.py");
+    [beside, PathBuf::from("/work/shared/tools/gen_corpus.py")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .expect("shared/tools/gen_corpus.py not found beside the repository")
+}
+
+/// Generates a corpus into `dir` and returns its ground truth.
+pub fn generate(dir: &Path, size_mb: u32, seed: u32) -> Value {
+    let out = Command::new("python3")
+        .arg(gen_corpus_script())
+        .args(["--out"])
+        .arg(dir)
+        .args(["--size-mb", &size_mb.to_string(), "--sessions", "60", "--projects", "6", "--seed", &seed.to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", describe(&out));
+    serde_json::from_slice(&std::fs::read(dir.join("ground-truth.json")).unwrap()).unwrap()
+}
+
+fn import(world: &World, corpus: &Path) -> Value {
+    let out = world
+        .cclive(&["import", "--json", "--quiet"])
+        .env("CLAUDE_CONFIG_DIR", corpus)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)))
+}
+
+fn sessions(world: &World) -> Vec<Value> {
+    let out = world.cclive(&["sessions", "--json", "--limit", "100000"]).output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+}
+
+fn tokens(v: &Value) -> [u64; 4] {
+    ["input", "output", "cache_read", "cache_creation"].map(|k| v[k].as_u64().unwrap_or(0))
+}
+
+#[test]
+fn import_equals_the_generators_ground_truth_and_is_idempotent() {
+    let world = World::new("http://127.0.0.1:9");
+    let corpus = world.claude.home().join("corpus");
+    let truth = generate(&corpus, 12, 11);
+
+    let first = import(&world, &corpus);
+    assert_eq!(first["files"], truth["files"]);
+    let listed = sessions(&world);
+    let by_id: HashMap<&str, &Value> = listed.iter().map(|s| (s["session_id"].as_str().unwrap(), s)).collect();
+
+    let mut total = [0u64; 4];
+    let mut messages = 0;
+    for (sid, expected) in truth["by_session"].as_object().unwrap() {
+        let s = by_id.get(sid.as_str()).unwrap_or_else(|| panic!("session {sid} missing"));
+        assert_eq!(tokens(&s["tokens"]), tokens(expected), "tokens of session {sid}");
+        assert_eq!(s["api_requests"], expected["messages"], "responses of session {sid}");
+        for (t, v) in total.iter_mut().zip(tokens(&s["tokens"])) {
+            *t += v;
+        }
+        messages += s["api_requests"].as_u64().unwrap();
+    }
+    assert_eq!(total, tokens(&truth["totals"]));
+    assert_eq!(messages, truth["totals"]["messages"].as_u64().unwrap());
+    assert!(listed.iter().all(|s| s["status"] != "ACTIVE" && s["status"] != "IDLE"), "history has no live sessions");
+
+    // Unchanged files are not read again, and nothing changes.
+    let second = import(&world, &corpus);
+    assert_eq!(second["lines"], 0, "{second:#}");
+    assert_eq!(second["sessions"], 0);
+    let again: HashMap<String, [u64; 4]> =
+        sessions(&world).iter().map(|s| (s["session_id"].as_str().unwrap().to_owned(), tokens(&s["tokens"]))).collect();
+    for s in &listed {
+        assert_eq!(again[s["session_id"].as_str().unwrap()], tokens(&s["tokens"]));
+    }
+}
+
+#[test]
+fn a_half_written_line_counts_once_complete_and_a_rewritten_file_does_not_double_count() {
+    let world = World::new("http://127.0.0.1:9");
+    let corpus = world.claude.home().join("c");
+    let project = corpus.join("projects/-w");
+    std::fs::create_dir_all(&project).unwrap();
+    let file = project.join("s1.jsonl");
+    let line = |id: &str, out: u64| {
+        format!(
+            r#"{{"parentUuid":null,"isSidechain":false,"type":"assistant","uuid":"u-{id}","timestamp":"2026-11-20T10:00:00.000Z","sessionId":"s1","version":"2.1.332","cwd":"/w","message":{{"id":"{id}","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":"end_turn","usage":{{"input_tokens":100,"output_tokens":{out},"cache_read_input_tokens":0,"cache_creation_input_tokens":0}}}}}}"#
+        )
+    };
+    let second = line("msg_2", 20);
+    let (head, tail) = second.split_at(second.len() / 2);
+    std::fs::write(&file, format!("{}\n{head}", line("msg_1", 10))).unwrap();
+    import(&world, &corpus);
+    assert_eq!(sessions(&world)[0]["tokens"]["output"], 10, "the partial line waits");
+
+    std::fs::write(&file, format!("{}\n{second}\n", line("msg_1", 10))).unwrap();
+    let _ = tail;
+    import(&world, &corpus);
+    assert_eq!(sessions(&world)[0]["tokens"]["output"], 30);
+
+    // Replaced by a shorter file (as if truncated and rewritten): read again, counted once.
+    std::fs::remove_file(&file).unwrap();
+    std::fs::write(&file, format!("{}\n", line("msg_1", 10))).unwrap();
+    import(&world, &corpus);
+    let s = &sessions(&world)[0];
+    assert_eq!(s["tokens"]["output"], 30, "history keeps what was read before");
+    assert_eq!(s["api_requests"], 2);
+}
