@@ -11,7 +11,8 @@
 //! it never logs, prints or reads configuration: callers choose the path and handle the errors.
 //!
 //! Layout:
-//! - [`Store`], [`Batch`], [`UsageRow`], [`Checkpoint`], [`SessionQuery`]: what callers use.
+//! - [`Store`], [`Batch`], [`UsageRow`], [`Checkpoint`], [`SessionQuery`], [`SessionOrder`]:
+//!   what callers use.
 //! - `sqlite`: [`SqliteStore`], rows to and from domain values.
 //! - `migrations`: the schema scripts (`src/migrations/NNNN_name.sql`) and the runner.
 //! - [`StoreError`]: what can go wrong, by consequence.
@@ -74,6 +75,42 @@ pub trait Store: Send + Sync {
     /// the states may come back WITHOUT their ledger: fine to show, not to fold events into;
     /// read a session with [`session`](Store::session) before applying events to it.
     fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionState>, StoreError>;
+
+    /// Like [`sessions`](Store::sessions), in `order`; ties are broken by the listing's own
+    /// order (newest first, then ascending session id), so pages are stable. The default sorts
+    /// the whole filtered listing in memory; backends override it to sort where the data is.
+    fn sessions_sorted(
+        &self,
+        query: &SessionQuery,
+        order: SessionOrder,
+    ) -> Result<Vec<SessionState>, StoreError> {
+        if order == SessionOrder::default() {
+            return self.sessions(query);
+        }
+        let mut all = self.sessions(&SessionQuery {
+            limit: None,
+            offset: 0,
+            ..query.clone()
+        })?;
+        // A stable sort keeps the listing's order among equals.
+        all.sort_by(|a, b| order.compare(a, b));
+        Ok(all
+            .into_iter()
+            .skip(query.offset)
+            .take(query.limit.unwrap_or(usize::MAX))
+            .collect())
+    }
+
+    /// How many sessions match `query`'s filters (its `limit` and `offset` are ignored). The
+    /// default counts a listing; backends override it with a cheaper count.
+    fn count_sessions(&self, query: &SessionQuery) -> Result<u64, StoreError> {
+        let all = self.sessions(&SessionQuery {
+            limit: None,
+            offset: 0,
+            ..query.clone()
+        })?;
+        Ok(all.len() as u64)
+    }
 
     /// A session's events in the order they were appended.
     fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError>;
@@ -182,6 +219,82 @@ pub struct SessionQuery {
     pub since: Option<Timestamp>,
     /// Only sessions that started strictly before this time.
     pub until: Option<Timestamp>,
+}
+
+/// What [`Store::sessions_sorted`] orders by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum SortKey {
+    /// When the session began (the listing's own order).
+    #[default]
+    StartedAt,
+    /// `total_cost_usd`.
+    Cost,
+    /// `duration_ms`.
+    Duration,
+    /// `num_turns`.
+    Turns,
+    /// Total tokens (all four kinds).
+    Tokens,
+    /// The project path (sessions without one last).
+    Project,
+    /// The main model (sessions without one last).
+    Model,
+    /// The status name.
+    Status,
+}
+
+/// An order for [`Store::sessions_sorted`]: a key and a direction. The default is the
+/// listing's own order, newest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SessionOrder {
+    /// What to sort by.
+    pub key: SortKey,
+    /// Largest (or latest, or last alphabetically) first.
+    pub descending: bool,
+}
+
+impl Default for SessionOrder {
+    fn default() -> Self {
+        Self {
+            key: SortKey::StartedAt,
+            descending: true,
+        }
+    }
+}
+
+impl SessionOrder {
+    /// How two sessions compare in this order, before ties are broken. Sessions without a
+    /// project or model come last in either direction.
+    pub fn compare(&self, a: &SessionState, b: &SessionState) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        fn text(a: Option<&String>, b: Option<&String>, descending: bool) -> Ordering {
+            match (a, b) {
+                (Some(a), Some(b)) if descending => b.cmp(a),
+                (Some(a), Some(b)) => a.cmp(b),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            }
+        }
+        let ascending = match self.key {
+            SortKey::StartedAt => a.started_at.cmp(&b.started_at),
+            SortKey::Cost => a.total_cost_usd.total_cmp(&b.total_cost_usd),
+            SortKey::Duration => a.duration_ms.cmp(&b.duration_ms),
+            SortKey::Turns => a.num_turns.cmp(&b.num_turns),
+            SortKey::Tokens => a.tokens.total().cmp(&b.tokens.total()),
+            SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
+            SortKey::Project => {
+                return text(a.project_path.as_ref(), b.project_path.as_ref(), self.descending);
+            }
+            SortKey::Model => return text(a.model.as_ref(), b.model.as_ref(), self.descending),
+        };
+        if self.descending {
+            ascending.reverse()
+        } else {
+            ascending
+        }
+    }
 }
 
 #[cfg(test)]

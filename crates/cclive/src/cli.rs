@@ -55,6 +55,16 @@ pub enum Command {
     Import(ImportArgs),
     /// Run the monitor: follow every session live (transcripts, hooks, `cclive run`).
     Watch(WatchArgs),
+    /// What cclive sees and what is wrong, on one screen.
+    Doctor(DoctorArgs),
+}
+
+/// `cclive doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also read every transcript and report files with unreadable lines.
+    #[arg(long)]
+    pub scan: bool,
 }
 
 /// `cclive import`.

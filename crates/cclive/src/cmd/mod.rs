@@ -4,6 +4,7 @@
 
 mod config;
 mod hook;
+mod doctor;
 mod hooks;
 mod import;
 mod run;
@@ -33,6 +34,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sessions(args) => sessions::run(&args, &global),
         Command::Import(args) => import::run(&args, &global),
         Command::Watch(args) => watch::run(&args, &global),
+        Command::Doctor(args) => doctor::run(&args, &global),
         Command::Hooks(args) => hooks::run(&args, &global),
         Command::Hook(args) => Ok(hook::run(&args, &global)),
     }

@@ -1,0 +1,261 @@
+//! `cclive doctor`: one screen on what cclive sees and what is wrong.
+//!
+//! Claude found (and its version), the config dirs and their transcripts, hooks installed or
+//! not, Claude Code's `cleanupPeriodDays` and what it is about to delete, whether a monitor
+//! answers, the history database's size and health, and transcripts with unreadable lines.
+//! Read-only: it changes nothing. Each finding says what to do about it.
+
+use std::fmt::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime};
+
+use cclive_store::{SessionQuery, Store};
+
+use crate::claude_settings::{self, HookSpec, Mode};
+use crate::cli::{DoctorArgs, GlobalArgs};
+use crate::config::Settings;
+use crate::display;
+use crate::ingest::discover;
+use crate::ingest::tail::FileTail;
+use crate::ingest::transcripts::TranscriptReader;
+use crate::monitor_client;
+use crate::session_monitor::resolve_claude;
+
+/// Claude Code's default transcript retention.
+const DEFAULT_CLEANUP_DAYS: u64 = 30;
+
+pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_process(global, None)?;
+    let mut screen = Screen::default();
+
+    match resolve_claude(settings.claude_bin.value.as_deref()) {
+        Ok(path) => {
+            let version = claude_version(&path).unwrap_or_else(|| "version unknown".into());
+            screen.check(true, format!("claude: {} ({version})", path.display()));
+        }
+        Err(e) => screen.check(false, format!("claude: {e}")),
+    }
+
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "cclive".into());
+    let spec = HookSpec {
+        mode: Mode::Http,
+        url: claude_settings::hooks_url(&settings.listen.value),
+        command: claude_settings::hook_command(&exe, None),
+    };
+    let now = SystemTime::now();
+    for dir in &settings.claude_config_dirs.value {
+        if !dir.is_dir() {
+            screen.info(format!("· {}: not present", dir.display()));
+            continue;
+        }
+        let (found, errors) = discover::transcripts(std::slice::from_ref(dir));
+        let bytes: u64 = found.iter().map(|f| f.size).sum();
+        screen.check(
+            errors.is_empty(),
+            format!(
+                "{}: {} transcripts, {}{}",
+                dir.display(),
+                found.len(),
+                display::bytes(bytes),
+                if errors.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {} folders unreadable", errors.len())
+                }
+            ),
+        );
+        let settings_json = std::fs::read(dir.join("settings.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .unwrap_or_default();
+        let status = claude_settings::status(&settings_json, &spec);
+        let installed = status.iter().filter(|s| !s.installed.is_empty()).count();
+        screen.check(
+            installed == status.len(),
+            format!(
+                "  hooks: {installed} of {} events registered{}",
+                status.len(),
+                if installed == status.len() {
+                    String::new()
+                } else {
+                    " — run `cclive hooks install` for exact start and stop".into()
+                }
+            ),
+        );
+        let days = settings_json["cleanupPeriodDays"]
+            .as_u64()
+            .unwrap_or(DEFAULT_CLEANUP_DAYS);
+        let cutoff = now
+            .checked_sub(Duration::from_secs(days * 86_400))
+            .unwrap_or(SystemTime::UNIX_EPOCH);
+        let old = found
+            .iter()
+            .filter(|f| {
+                std::fs::metadata(&f.path)
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|m| m < cutoff)
+            })
+            .count();
+        screen.info(format!(
+            "  cleanupPeriodDays: {days}{} — {old} transcripts are older and will be deleted by Claude Code{}",
+            if settings_json["cleanupPeriodDays"].is_null() { " (default)" } else { "" },
+            if old > 0 { "; cclive's history keeps their usage once imported (`cclive import`)" } else { "" }
+        ));
+        if args.scan {
+            let mut bad = Vec::new();
+            for f in &found {
+                let n = malformed_lines(&f.path);
+                if n > 0 {
+                    bad.push((f.path.clone(), n));
+                }
+            }
+            screen.check(
+                bad.is_empty(),
+                format!("  unreadable lines: {} files have some", bad.len()),
+            );
+            for (path, n) in bad.iter().take(10) {
+                screen.info(format!("      {n:>5}  {}", path.display()));
+            }
+        }
+    }
+
+    match monitor_client::get(
+        &settings.listen.value,
+        "/healthz",
+        Duration::from_millis(300),
+    ) {
+        Ok(r) if r.status == 200 && String::from_utf8_lossy(&r.body).contains("cclive") => {
+            let pid = serde_json::from_slice::<serde_json::Value>(&r.body)
+                .map(|v| v["pid"].to_string())
+                .unwrap_or_default();
+            screen.check(
+                true,
+                format!(
+                    "monitor: running at http://{} (pid {pid})",
+                    settings.listen.value
+                ),
+            );
+        }
+        Ok(_) => screen.check(
+            false,
+            format!(
+                "monitor: something else answers at {}; pick another --listen",
+                settings.listen.value
+            ),
+        ),
+        Err(_) => {
+            screen.info(format!(
+                "· monitor: not running (start one with `cclive watch`)"
+            ));
+        }
+    }
+
+    let db = &settings.db.value;
+    if db.exists() {
+        match super::open_existing_store(&settings) {
+            Ok(Some(store)) => {
+                let sessions = store.sessions(&SessionQuery::default()).map(|s| s.len());
+                let size = file_size(db) + file_size(&db.with_extension("db-wal"));
+                match sessions {
+                    Ok(n) => screen.check(
+                        true,
+                        format!(
+                            "history: {} ({n} sessions, {})",
+                            db.display(),
+                            display::bytes(size)
+                        ),
+                    ),
+                    Err(e) => screen.check(
+                        false,
+                        format!("history: {} cannot be read: {e}", db.display()),
+                    ),
+                }
+            }
+            Ok(None) => {}
+            Err(e) => screen.check(false, format!("history: {e:#}")),
+        }
+    } else {
+        screen.info(format!(
+            "· history: {} not created yet (`cclive import` or `cclive watch`)",
+            db.display()
+        ));
+    }
+    if !args.scan {
+        screen.info(format!(
+            "· run `cclive doctor --scan` to look for unreadable lines in every transcript"
+        ));
+    }
+    print!("{}", screen.out);
+    Ok(if screen.problems == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The lines printed, and how many of them are problems.
+#[derive(Default)]
+struct Screen {
+    out: String,
+    problems: usize,
+}
+
+impl Screen {
+    /// A finding: ✔ when fine, ✘ (a problem) when not.
+    fn check(&mut self, ok: bool, text: String) {
+        let _ = writeln!(self.out, "{} {text}", if ok { "✔" } else { "✘" });
+        if !ok {
+            self.problems += 1;
+        }
+    }
+
+    /// A neutral line.
+    fn info(&mut self, text: String) {
+        let _ = writeln!(self.out, "{text}");
+    }
+}
+
+fn claude_version(path: &Path) -> Option<String> {
+    let mut child = std::process::Command::new(path)
+        .arg("--version")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while child.try_wait().ok()?.is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().ok()?;
+    Some(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+fn malformed_lines(path: &Path) -> u64 {
+    let Ok(mut tail) = FileTail::open(path, None) else {
+        return 0;
+    };
+    let mut reader = TranscriptReader::new(path);
+    let mut sink = Vec::new();
+    let now = jiff::Timestamp::now();
+    loop {
+        match tail.read_new(8 * 1024 * 1024, |l| {
+            reader.line(l, now, &mut sink);
+            sink.clear();
+        }) {
+            Ok(o) if o.more => {}
+            _ => return reader.malformed,
+        }
+    }
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map_or(0, |m| m.len())
+}
