@@ -24,7 +24,7 @@ use rusqlite::{
 use serde_json::Value as Json;
 
 use crate::migrations::{self, MIGRATIONS};
-use crate::{Batch, Checkpoint, SessionQuery, Store, StoreError, UsageRow};
+use crate::{Batch, Checkpoint, SessionOrder, SessionQuery, SortKey, Store, StoreError, UsageRow};
 
 /// How long a writer waits for another connection's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -253,7 +253,15 @@ impl Store for SqliteStore {
     }
 
     fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
-        let (sql, args) = listing(query);
+        self.sessions_sorted(query, SessionOrder::default())
+    }
+
+    fn sessions_sorted(
+        &self,
+        query: &SessionQuery,
+        order: SessionOrder,
+    ) -> Result<Vec<SessionState>, StoreError> {
+        let (sql, args) = listing(query, order);
         let rows: Vec<(String, String)> = {
             let conn = self.conn();
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -264,6 +272,17 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|(id, json)| decode_state(id, json))
             .collect()
+    }
+
+    fn count_sessions(&self, query: &SessionQuery) -> Result<u64, StoreError> {
+        let (conditions, args) = filters(query);
+        let sql = format!("SELECT COUNT(*) FROM sessions{conditions}");
+        let count: i64 = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(&sql)?;
+            stmt.query_row(params_from_iter(args), |row| row.get(0))?
+        };
+        u64::try_from(count).map_err(|_| negative("the session count".into()))
     }
 
     fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
@@ -579,9 +598,9 @@ fn negative(what: String) -> StoreError {
     }
 }
 
-/// The `SELECT` for a listing and its arguments. Only the filters asked for are in the `WHERE`,
-/// so `SQLite` can use the matching index.
-fn listing(query: &SessionQuery) -> (String, Vec<SqlValue>) {
+/// The `WHERE` clause (with a leading space, or empty) of a listing's filters and its arguments.
+/// Only the filters asked for are in it, so `SQLite` can use the matching index.
+fn filters(query: &SessionQuery) -> (String, Vec<SqlValue>) {
     let mut conditions = Vec::new();
     let mut args = Vec::new();
     if let Some(status) = query.status {
@@ -605,12 +624,36 @@ fn listing(query: &SessionQuery) -> (String, Vec<SqlValue>) {
         conditions.push("started_at_ms < ?");
         args.push(SqlValue::Integer(until.as_millisecond()));
     }
-    let mut sql = String::from("SELECT session_id, state_json FROM sessions");
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
+    if conditions.is_empty() {
+        (String::new(), args)
+    } else {
+        (format!(" WHERE {}", conditions.join(" AND ")), args)
     }
-    sql.push_str(" ORDER BY started_at_ms DESC, session_id ASC LIMIT ? OFFSET ?");
+}
+
+/// The `SELECT` for a listing in `order` and its arguments.
+fn listing(query: &SessionQuery, order: SessionOrder) -> (String, Vec<SqlValue>) {
+    let (conditions, mut args) = filters(query);
+    let mut sql = format!("SELECT session_id, state_json FROM sessions{conditions} ORDER BY ");
+    let column = match order.key {
+        SortKey::StartedAt => None,
+        SortKey::Cost => Some("total_cost_usd"),
+        SortKey::Duration => Some("duration_ms"),
+        SortKey::Turns => Some("num_turns"),
+        SortKey::Tokens => {
+            Some("(tokens_input + tokens_output + tokens_cache_read + tokens_cache_creation)")
+        }
+        SortKey::Project => Some("project_path"),
+        SortKey::Model => Some("model"),
+        SortKey::Status => Some("status"),
+    };
+    match (column, order.descending) {
+        (Some(column), true) => sql.push_str(&format!("{column} DESC NULLS LAST, ")),
+        (Some(column), false) => sql.push_str(&format!("{column} ASC NULLS LAST, ")),
+        (None, false) => sql.push_str("started_at_ms ASC, "),
+        (None, true) => {}
+    }
+    sql.push_str("started_at_ms DESC, session_id ASC LIMIT ? OFFSET ?");
     // A negative LIMIT means no limit.
     args.push(SqlValue::Integer(query.limit.map_or(-1, int)));
     args.push(SqlValue::Integer(int(query.offset)));

@@ -1037,3 +1037,148 @@ fn a_failed_batch_leaves_neither_its_usage_nor_its_checkpoint_behind() {
     assert!(store.session(&sid("s1")).unwrap().is_none());
     assert!(store.events(&sid("s1")).unwrap().is_empty());
 }
+
+/// Only the required methods, delegated: the trait's default `sessions_sorted` and
+/// `count_sessions` run against it, so a backend's own versions can be held to them.
+struct Defaults<S>(S);
+
+impl<S: Store> Store for Defaults<S> {
+    fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+        self.0.write(batch)
+    }
+    fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
+        self.0.session(id)
+    }
+    fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
+        self.0.sessions(query)
+    }
+    fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
+        self.0.events(id)
+    }
+    fn usage_totals(&self, session_id: &SessionId) -> Result<(Tokens, u64), StoreError> {
+        self.0.usage_totals(session_id)
+    }
+    fn usage_rows(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<UsageRow>, StoreError> {
+        self.0.usage_rows(since, until)
+    }
+    fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+        self.0.checkpoints()
+    }
+    fn checkpoint(&self, path: &Path) -> Result<Option<Checkpoint>, StoreError> {
+        self.0.checkpoint(path)
+    }
+}
+
+/// Sessions with distinct and tied figures, some without a project or model.
+fn sortable_store() -> impl Store {
+    let store = store();
+    let mut sessions = Vec::new();
+    for (i, (id, cost, turns, project, model)) in [
+        ("a", 0.50, 3, Some("/work/b"), Some("claude-opus-5-5")),
+        ("b", 0.10, 7, Some("/work/a"), None),
+        ("c", 0.50, 1, None, Some("claude-haiku-4-5")),
+        ("d", 2.00, 7, Some("/work/a"), Some("claude-sonnet-4-5")),
+        ("e", 0.00, 0, Some("/work/c"), Some("claude-opus-5-5")),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let start = [10, 20, 20, 30, 40][i];
+        let mut s = session(id, start, Status::Completed, project.unwrap_or("/x"));
+        s.project_path = project.map(str::to_owned);
+        s.model = model.map(str::to_owned);
+        s.total_cost_usd = cost;
+        s.num_turns = turns;
+        s.duration_ms = u64::from(turns) * 1000 + u64::try_from(i).unwrap();
+        s.status = [Status::Completed, Status::Failed, Status::Active][i % 3];
+        sessions.push(s);
+    }
+    store.write_batch(&sessions, &[]).unwrap();
+    store
+}
+
+#[test]
+fn sorted_listings_agree_with_the_default_in_every_order_and_page() {
+    use crate::{SessionOrder, SortKey};
+    let sqlite = sortable_store();
+    let all = sqlite.sessions(&SessionQuery::default()).unwrap();
+    let fallback = Defaults(sortable_store());
+    for key in [
+        SortKey::StartedAt,
+        SortKey::Cost,
+        SortKey::Duration,
+        SortKey::Turns,
+        SortKey::Tokens,
+        SortKey::Project,
+        SortKey::Model,
+        SortKey::Status,
+    ] {
+        for descending in [true, false] {
+            let order = SessionOrder { key, descending };
+            for (limit, offset) in [(None, 0), (Some(2), 0), (Some(2), 2), (Some(10), 4)] {
+                let query = SessionQuery {
+                    limit,
+                    offset,
+                    ..SessionQuery::default()
+                };
+                let ours = sqlite.sessions_sorted(&query, order).unwrap();
+                let theirs = fallback.sessions_sorted(&query, order).unwrap();
+                assert_eq!(ids(&ours), ids(&theirs), "{order:?} {limit:?} {offset}");
+            }
+        }
+    }
+    let by = |key, descending| {
+        ids(&sqlite
+            .sessions_sorted(&SessionQuery::default(), SessionOrder { key, descending })
+            .unwrap())
+        .join(",")
+    };
+    assert_eq!(by(SortKey::Cost, true), "d,c,a,b,e", "ties: newest first");
+    assert_eq!(by(SortKey::Cost, false), "e,b,c,a,d");
+    assert_eq!(by(SortKey::Project, false), "d,b,a,e,c", "no project comes last");
+    assert_eq!(by(SortKey::Project, true), "e,a,d,b,c", "no project comes last");
+    assert_eq!(by(SortKey::Model, true), "d,e,a,c,b");
+    assert_eq!(ids(&all).join(","), by(SortKey::StartedAt, true));
+}
+
+#[test]
+fn counting_ignores_the_page_and_applies_the_filters() {
+    let store = sortable_store();
+    let fallback = Defaults(sortable_store());
+    let queries = [
+        SessionQuery::default(),
+        SessionQuery {
+            limit: Some(1),
+            offset: 3,
+            ..SessionQuery::default()
+        },
+        SessionQuery {
+            project: Some("/work/a".into()),
+            ..SessionQuery::default()
+        },
+        SessionQuery {
+            status: Some(Status::Completed),
+            since: Some(t(20)),
+            ..SessionQuery::default()
+        },
+        SessionQuery {
+            live_only: true,
+            ..SessionQuery::default()
+        },
+    ];
+    let counts: Vec<u64> = queries
+        .iter()
+        .map(|q| store.count_sessions(q).unwrap())
+        .collect();
+    assert_eq!(counts, [5, 5, 2, 1, 1]);
+    for q in &queries {
+        assert_eq!(
+            store.count_sessions(q).unwrap(),
+            fallback.count_sessions(q).unwrap()
+        );
+    }
+}

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 
 use cclive_core::{SessionId, SessionState};
-use cclive_store::{Batch, Store};
+use cclive_store::{Batch, Store, StoreError};
 
 /// Handle to the writer thread.
 pub(crate) struct StoreWriter {
@@ -102,15 +102,59 @@ fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Batch>) -> WriterReport {
                     events = pending.events.len(),
                     "Cannot write to the history database (will retry with the next batch): {err}"
                 );
+                // A failure that retrying cannot cure drops what caused it, so the rest of the
+                // queue is not held hostage.
+                match &err {
+                    StoreError::UnknownSession { session_id } => {
+                        let before = pending.events.len();
+                        pending.events.retain(|e| &e.session_id != session_id);
+                        report.dropped_events += (before - pending.events.len()) as u64;
+                    }
+                    StoreError::NonUtf8Path { path } => pending.checkpoints.retain(|c| &c.path != path),
+                    StoreError::Encode { .. } => {
+                        report.dropped_events += pending.events.len() as u64;
+                        sessions.clear();
+                        pending = Batch::default();
+                    }
+                    _ => {}
+                }
                 if pending.events.len() > MAX_RETAINED_EVENTS {
                     let excess = pending.events.len() - MAX_RETAINED_EVENTS;
                     pending.events.drain(..excess);
                     report.dropped_events += excess as u64;
+                    // Those events' bytes must be read again: no checkpoint may pass them.
+                    pending.checkpoints.clear();
                 }
+                merge_usage(&mut pending.usage);
             }
         }
     }
     report
+}
+
+/// Merges retained usage rows by key with the store's own rule (field-wise maximum, earliest
+/// owner, a main-chain report wins), so a long outage keeps one row per response.
+fn merge_usage(rows: &mut Vec<cclive_store::UsageRow>) {
+    let mut merged: BTreeMap<String, cclive_store::UsageRow> = BTreeMap::new();
+    for row in rows.drain(..) {
+        match merged.get_mut(&row.key) {
+            None => {
+                merged.insert(row.key.clone(), row);
+            }
+            Some(kept) => {
+                kept.tokens.max_with(&row.tokens);
+                if kept.model.is_none() {
+                    kept.model = row.model;
+                }
+                kept.sidechain &= row.sidechain;
+                if row.at < kept.at {
+                    kept.at = row.at;
+                    kept.session_id = row.session_id;
+                }
+            }
+        }
+    }
+    rows.extend(merged.into_values());
 }
 
 #[cfg(test)]
@@ -216,5 +260,21 @@ mod tests {
                 .offset,
             20
         );
+    }
+
+    #[test]
+    fn an_event_that_can_never_be_stored_does_not_hold_the_queue_hostage() {
+        let store = Arc::new(Flaky { inner: SqliteStore::open_in_memory().unwrap(), fail: AtomicU32::new(0) });
+        let writer = StoreWriter::spawn(store.clone()).unwrap();
+        let ghost = Event::new(SessionId::new("ghost"), jiff::Timestamp::now(), EventKind::Other);
+        writer.send(Batch { events: vec![ghost], ..Batch::default() });
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let id = SessionId::new("real");
+        let state = SessionState::new(id.clone(), jiff::Timestamp::now());
+        writer.send(Batch { sessions: vec![state], ..Batch::default() });
+        let report = writer.finish();
+        assert_eq!(report.dropped_events, 1);
+        assert!(!report.unsaved);
+        assert!(store.session(&id).unwrap().is_some());
     }
 }
