@@ -285,7 +285,11 @@ impl SessionOrder {
             SortKey::Tokens => a.tokens.total().cmp(&b.tokens.total()),
             SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
             SortKey::Project => {
-                return text(a.project_path.as_ref(), b.project_path.as_ref(), self.descending);
+                return text(
+                    a.project_path.as_ref(),
+                    b.project_path.as_ref(),
+                    self.descending,
+                );
             }
             SortKey::Model => return text(a.model.as_ref(), b.model.as_ref(), self.descending),
         };

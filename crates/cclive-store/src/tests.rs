@@ -1139,8 +1139,16 @@ fn sorted_listings_agree_with_the_default_in_every_order_and_page() {
     };
     assert_eq!(by(SortKey::Cost, true), "d,c,a,b,e", "ties: newest first");
     assert_eq!(by(SortKey::Cost, false), "e,b,c,a,d");
-    assert_eq!(by(SortKey::Project, false), "d,b,a,e,c", "no project comes last");
-    assert_eq!(by(SortKey::Project, true), "e,a,d,b,c", "no project comes last");
+    assert_eq!(
+        by(SortKey::Project, false),
+        "d,b,a,e,c",
+        "no project comes last"
+    );
+    assert_eq!(
+        by(SortKey::Project, true),
+        "e,a,d,b,c",
+        "no project comes last"
+    );
     assert_eq!(by(SortKey::Model, true), "d,e,a,c,b");
     assert_eq!(ids(&all).join(","), by(SortKey::StartedAt, true));
 }
