@@ -11,6 +11,8 @@ bin="$dir/node_modules/.bin/claude"
 
 need_apt=()
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
+command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)        # interactive-mode end-to-end tests
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)  # the shared corpus generator
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "test-setup: installing ${need_apt[*]} (Debian packages)"
   if [ "$(id -u)" = 0 ]; then
