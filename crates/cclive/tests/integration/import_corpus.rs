@@ -81,6 +81,11 @@ fn import_equals_the_generators_ground_truth_and_is_idempotent() {
     assert_eq!(messages, truth["totals"]["messages"].as_u64().unwrap());
     assert!(listed.iter().all(|s| s["status"] != "ACTIVE" && s["status"] != "IDLE"), "history has no live sessions");
 
+    // Claude Code deletes old transcripts; the history keeps their sessions.
+    let victim = truth["by_session"].as_object().unwrap().keys().next().unwrap().clone();
+    let file = truth["sessions"][&victim]["file"].as_str().unwrap();
+    std::fs::remove_file(corpus.join(file)).unwrap();
+
     // Unchanged files are not read again, and nothing changes.
     let second = import(&world, &corpus);
     assert_eq!(second["lines"], 0, "{second:#}");
@@ -90,6 +95,7 @@ fn import_equals_the_generators_ground_truth_and_is_idempotent() {
     for s in &listed {
         assert_eq!(again[s["session_id"].as_str().unwrap()], tokens(&s["tokens"]));
     }
+    assert!(again.contains_key(&victim), "a session outlives its deleted transcript");
 }
 
 #[test]

@@ -397,3 +397,37 @@ fn cclive_run_feeds_a_running_monitor_instead_of_the_store() {
     assert_eq!(listed[0]["session_type"], "fed");
     assert_eq!(listed[0]["total_cost_usd"], done["data"]["total_cost_usd"]);
 }
+
+#[test]
+fn sessions_running_at_once_are_all_listed_as_active() {
+    let api = FakeApi::start_slow(Duration::from_secs(5));
+    let world = World::new(&api.url());
+    let watch = world.watch();
+    let other_dir = world.claude.home().join("other-project");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let spawn = |dir: &std::path::Path| {
+        world
+            .claude
+            .command(["-p", "Please do the task.", "--allowedTools", "Bash"])
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let a = spawn(world.claude.work_dir());
+    let b = spawn(&other_dir);
+    let both = world.wait_state(TIMEOUT, "two live sessions", |s| {
+        s["active_sessions"].as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|x| x["status"] == "ACTIVE"))
+    });
+    let cwds: Vec<&str> = both["active_sessions"].as_array().unwrap().iter().map(|s| s["cwd"].as_str().unwrap_or("")).collect();
+    assert!(cwds.iter().any(|c| c.ends_with("other-project")), "{cwds:?}");
+    for child in [a, b] {
+        let out = crate::support::cclive::wait_with_timeout(child, TIMEOUT);
+        assert!(out.status.success());
+    }
+    world.wait_state(TIMEOUT, "both ended", |s| s["active_sessions"].as_array().is_some_and(Vec::is_empty) && s["status"] == "COMPLETED");
+    drop(watch);
+    let listed = world.sessions();
+    assert_eq!(listed.iter().filter(|s| s["status"] == "COMPLETED").count(), 2, "{listed:#?}");
+}
