@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Import speed, measured against baselines on the same files in the same run:
-#   cat of the bytes (the I/O floor), ccusage 20 (`ccusage daily --json --offline`, the fastest
+#   cat of the bytes (the I/O floor), ccusage 20 (pinned to 20.0.24, the newest 20.x whose native
+#   binary is published for linux-x64) (`ccusage daily --json --offline`, the fastest
 #   tool people use today, which re-parses everything every run), cclive import cold, and a
 #   second cclive import of the unchanged files. Prints wall times, MB/s, peak memory, ratios.
 #
@@ -20,10 +21,10 @@ if [ ! -f "$corpus/ground-truth.json" ]; then
   python3 "$shared/tools/gen_corpus.py" --out "$corpus" --size-mb "$size_mb" \
     --sessions $((size_mb * 2 + 50)) --projects 40 --seed 42
 fi
-ccusage_dir="$cache/ccusage-20"
+ccusage_dir="$cache/ccusage-20.0.24"
 if [ ! -x "$ccusage_dir/node_modules/.bin/ccusage" ]; then
-  echo "installing ccusage@20 into $ccusage_dir (once)…"
-  npm install --prefix "$ccusage_dir" --no-audit --no-fund --loglevel=error ccusage@20 >/dev/null
+  echo "installing ccusage@20.0.24 into $ccusage_dir (once)…"
+  npm install --prefix "$ccusage_dir" --no-audit --no-fund --loglevel=error ccusage@20.0.24 >/dev/null
 fi
 cargo build --release --locked --quiet
 

@@ -182,10 +182,16 @@ impl Monitor {
     /// Forgets finished sessions, keeping the `keep` most recently ended ones. (Their usage keys
     /// stay known, so a late replay of them is not counted again.)
     pub fn prune_finished(&mut self, keep: usize) {
+        self.prune_finished_before(keep, Timestamp::MAX);
+    }
+
+    /// Like [`Monitor::prune_finished`], forgetting only sessions last changed before `before`
+    /// (so a caller can give its store time to have written them).
+    pub fn prune_finished_before(&mut self, keep: usize, before: Timestamp) {
         let mut finished: Vec<(Timestamp, SessionId)> = self
             .sessions
             .values()
-            .filter(|s| !s.status.is_live())
+            .filter(|s| !s.status.is_live() && s.updated_at < before)
             .map(|s| (s.updated_at, s.session_id.clone()))
             .collect();
         if finished.len() <= keep {

@@ -72,6 +72,12 @@ impl Default for PipelineConfig {
     }
 }
 
+/// Finished sessions kept in memory (the state file shows the latest; the rest are in the store).
+const KEEP_FINISHED: usize = 16;
+/// How long after its last change a finished session may be forgotten (well past the writer's
+/// commit of it).
+const PRUNE_AFTER_SECS: i64 = 60;
+
 enum Input {
     Event { event: Event, keep: bool },
     Checkpoint(Checkpoint),
@@ -254,6 +260,10 @@ impl Service {
             .filter_map(|id| self.monitor.session(&id).cloned())
             .collect();
         writer.send(batch);
+        // Forget sessions that ended a while ago: they are in the store, and are read back if
+        // they ever change again.
+        let settled = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(PRUNE_AFTER_SECS);
+        self.monitor.prune_finished_before(KEEP_FINISHED, settled);
     }
 
     fn publish(&mut self) {
