@@ -244,6 +244,33 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model: Option<String>,
     },
+    /// What Claude Code's status line was told (interactive sessions): its own running cost,
+    /// the only one available before the session ends, and the official usage limits.
+    StatusLine {
+        /// Claude Code's running cost of the session.
+        total_cost_usd: f64,
+        /// Wall time so far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_ms: Option<u64>,
+        /// API time so far.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        duration_api_ms: Option<u64>,
+        /// Lines added so far.
+        #[serde(default)]
+        lines_added: u64,
+        /// Lines removed so far.
+        #[serde(default)]
+        lines_removed: u64,
+        /// Context window used, in percent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context_used_percentage: Option<f64>,
+        /// The model.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+        /// Official subscription limits, when Claude Code gave them.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rate_limits: Option<crate::statusline::RateLimits>,
+    },
     /// A title for the session (transcript `summary`, a custom title).
     Title {
         /// The title, truncated like a prompt preview.

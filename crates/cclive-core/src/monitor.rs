@@ -55,6 +55,9 @@ pub struct Snapshot {
     /// Pid of the cclive process that wrote this; a reader can tell a stale file by it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub monitor_pid: Option<u32>,
+    /// The official subscription limits, as Claude Code last reported them (status line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<crate::statusline::RateLimits>,
 }
 
 impl Snapshot {
@@ -66,6 +69,7 @@ impl Snapshot {
             data: None,
             active_sessions: Vec::new(),
             monitor_pid: None,
+            rate_limits: None,
         }
     }
 }
@@ -231,6 +235,12 @@ impl Monitor {
             data: current,
             active_sessions: live,
             monitor_pid: None,
+            rate_limits: self
+                .sessions
+                .values()
+                .filter(|s| s.rate_limits.is_some())
+                .max_by_key(|s| s.updated_at)
+                .and_then(|s| s.rate_limits.clone()),
         }
     }
 }

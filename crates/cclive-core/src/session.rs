@@ -144,6 +144,12 @@ pub struct SessionState {
     /// The claude process, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Context window used, in percent (from the status line).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_used_percentage: Option<f64>,
+    /// The official subscription limits, as last reported by Claude Code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<crate::statusline::RateLimits>,
     /// Total cost in USD.
     pub total_cost_usd: f64,
     /// Reported or estimated.
@@ -290,6 +296,8 @@ impl SessionState {
             title: None,
             waiting_for: None,
             pid: None,
+            context_used_percentage: None,
+            rate_limits: None,
             total_cost_usd: 0.0,
             cost_source: CostSource::Estimated,
             unpriced_models: Vec::new(),
@@ -540,6 +548,34 @@ impl SessionState {
                 // Claude Code writes it when the session ends.
                 self.finish(Status::Completed, at);
             }
+            EventKind::StatusLine {
+                total_cost_usd,
+                duration_ms: _,
+                duration_api_ms,
+                lines_added,
+                lines_removed,
+                context_used_percentage,
+                model,
+                rate_limits,
+            } => {
+                // Claude Code's own running figures; a later cost-state (the end) replaces them.
+                let r = &mut self.ledger_mut().reported;
+                if r.cost.is_none_or(|c| *total_cost_usd >= c) {
+                    r.cost = Some(*total_cost_usd);
+                    r.duration_api_ms = duration_api_ms.or(r.duration_api_ms);
+                }
+                self.lines_added = self.lines_added.max(*lines_added);
+                self.lines_removed = self.lines_removed.max(*lines_removed);
+                if context_used_percentage.is_some() {
+                    self.context_used_percentage = *context_used_percentage;
+                }
+                if model.is_some() && self.model.is_none() {
+                    self.model.clone_from(model);
+                }
+                if rate_limits.is_some() {
+                    self.rate_limits.clone_from(rate_limits);
+                }
+            }
             EventKind::Title { title } => self.title = Some(title.clone()),
             EventKind::SessionEnded { .. } => self.finish(Status::Completed, at),
             EventKind::ProcessGone { .. } => {
@@ -772,6 +808,11 @@ impl SessionState {
                 self.unknown_records,
                 self.exit_code,
                 self.pid,
+            ),
+            (
+                self.context_used_percentage.map(f64::to_bits),
+                self.rate_limits.clone(),
+                (self.lines_added, self.lines_removed),
             ),
         )
     }
