@@ -60,9 +60,18 @@ impl LineFramer {
         self.buf.len()
     }
 
-    /// Feeds bytes; returns every line they complete, in order.
-    pub fn push(&mut self, mut data: &[u8]) -> Vec<Line> {
+    /// Feeds bytes; returns every line they complete, in order (each copied into its own
+    /// buffer; [`LineFramer::push_each`] avoids the copies).
+    pub fn push(&mut self, data: &[u8]) -> Vec<Line> {
         let mut lines = Vec::new();
+        self.push_each(data, |l| lines.push(l.to_line()));
+        lines
+    }
+
+    /// Feeds bytes, calling `on_line` for every line they complete, in order. A line that lies
+    /// wholly inside `data` is lent straight from it; only a line that began in an earlier call
+    /// is assembled in the framer's own (reused) buffer — so bulk reading copies nothing.
+    pub fn push_each(&mut self, mut data: &[u8], mut on_line: impl FnMut(LineRef<'_>)) {
         while !data.is_empty() {
             if let Some(pos) = memchr::memchr(b'\n', data) {
                 let (head, rest) = data.split_at(pos);
@@ -70,38 +79,26 @@ impl LineFramer {
                 let consumed = (pos + 1) as u64;
                 if self.discarding {
                     let end = self.buf_start + consumed;
-                    lines.push(Line {
-                        start: self.discard_start,
-                        end,
-                        bytes: Vec::new(),
-                        oversized: true,
-                    });
+                    on_line(LineRef { start: self.discard_start, end, bytes: &[], oversized: true });
                     self.discarding = false;
                     self.buf_start = end;
                 } else if self.buf.len() + head.len() > self.max_line {
                     let end = self.buf_start + self.buf.len() as u64 + consumed;
-                    lines.push(Line {
-                        start: self.buf_start,
-                        end,
-                        bytes: Vec::new(),
-                        oversized: true,
-                    });
+                    on_line(LineRef { start: self.buf_start, end, bytes: &[], oversized: true });
                     self.buf.clear();
                     self.buf_start = end;
                 } else {
                     let start = self.buf_start;
                     let end = start + self.buf.len() as u64 + consumed;
-                    let mut bytes = std::mem::take(&mut self.buf);
-                    bytes.extend_from_slice(head);
-                    if bytes.last() == Some(&b'\r') {
-                        bytes.pop();
-                    }
-                    lines.push(Line {
-                        start,
-                        end,
-                        bytes,
-                        oversized: false,
-                    });
+                    let bytes: &[u8] = if self.buf.is_empty() {
+                        head
+                    } else {
+                        self.buf.extend_from_slice(head);
+                        &self.buf
+                    };
+                    let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+                    on_line(LineRef { start, end, bytes, oversized: false });
+                    self.buf.clear();
                     self.buf_start = end;
                 }
                 data = rest;
@@ -119,7 +116,26 @@ impl LineFramer {
                 data = &[];
             }
         }
-        lines
+    }
+}
+
+/// A complete line lent by [`LineFramer::push_each`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LineRef<'a> {
+    /// Offset of the line's first byte in the stream.
+    pub start: u64,
+    /// Offset just past the line's `\n`.
+    pub end: u64,
+    /// The line's bytes, without `\n` (or `\r\n`). Empty for an over-long line.
+    pub bytes: &'a [u8],
+    /// True when the line exceeded the maximum length and its bytes were dropped.
+    pub oversized: bool,
+}
+
+impl LineRef<'_> {
+    /// An owned copy.
+    pub fn to_line(&self) -> Line {
+        Line { start: self.start, end: self.end, bytes: self.bytes.to_vec(), oversized: self.oversized }
     }
 }
 

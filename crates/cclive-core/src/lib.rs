@@ -17,9 +17,12 @@
 //! - [`session`]: [`SessionState`] and how one event changes it.
 //! - [`monitor`]: many sessions, updates, the state-file [`Snapshot`].
 //! - [`usage`], [`pricing`]: token counts and what they cost.
+//! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+pub mod blocks;
+pub mod budget;
 pub mod event;
 pub mod framer;
 pub mod hook;
@@ -27,13 +30,15 @@ pub mod ids;
 pub mod monitor;
 pub mod pricing;
 pub mod registry;
+pub mod report;
 pub mod session;
+pub mod statusline;
 pub mod stream_json;
 pub mod transcript;
 pub mod usage;
 
 pub use event::{Activity, Event, EventKind, Mode};
-pub use framer::{Line, LineFramer};
+pub use framer::{Line, LineFramer, LineRef};
 pub use ids::SessionId;
 pub use monitor::{Monitor, Snapshot, Update, UpdateKind};
 pub use pricing::PriceTable;

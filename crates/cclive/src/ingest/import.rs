@@ -130,16 +130,9 @@ pub fn import(
 
     let mut monitor = Monitor::new(prices.clone());
     let resuming = !checkpoints.is_empty();
-    if resuming {
-        // Responses already stored belong to their sessions: a replay in a new file is not new.
-        for row in store
-            .usage_rows(None, None)
-            .context("reading stored usage")?
-        {
-            monitor.claim_usage(row.key, row.session_id);
-        }
-    }
-
+    // Responses already stored belong to their sessions: a replay in a new file is not new.
+    // Claimed on the first event only, so an import that finds nothing new stays a few stats.
+    let mut claimed = !resuming;
     let bar = progress_bar(options.progress, total_bytes, work.len());
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(64);
@@ -159,6 +152,12 @@ pub fn import(
         for msg in rx {
             match msg {
                 Msg::Events(events) => {
+                    if !claimed {
+                        claimed = true;
+                        for row in store.usage_rows(None, None).context("reading stored usage")? {
+                            monitor.claim_usage(row.key, row.session_id);
+                        }
+                    }
                     for event in events {
                         if resuming && !monitor.contains(&event.session_id) {
                             if let Some(stored) = store

@@ -16,7 +16,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use cclive_core::{Line, LineFramer};
+use cclive_core::{LineFramer, LineRef};
 use cclive_store::Checkpoint;
 
 /// The longest transcript line accepted (Claude Code writes whole files into tool results;
@@ -93,7 +93,7 @@ impl FileTail {
     pub fn read_new(
         &mut self,
         max_bytes: u64,
-        mut on_line: impl FnMut(&Line),
+        mut on_line: impl FnMut(&LineRef<'_>),
     ) -> io::Result<ReadOutcome> {
         let mut outcome = ReadOutcome::default();
         let mut file = match File::open(&self.path) {
@@ -123,10 +123,10 @@ impl FileTail {
             }
             self.read_pos += n as u64;
             outcome.bytes += n as u64;
-            for line in self.framer.push(&buf[..n]) {
+            self.framer.push_each(&buf[..n], |line| {
                 outcome.lines += 1;
                 on_line(&line);
-            }
+            });
         }
         outcome.more = self.read_pos < size;
         Ok(outcome)

@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::Path;
 
 use cclive_core::transcript::{self, TranscriptRecord};
-use cclive_core::{Event, EventKind, Line, SessionId};
+use cclive_core::{Event, EventKind, LineRef, SessionId};
 use jiff::Timestamp;
 
 /// Reads one transcript file's lines into events.
@@ -46,14 +46,14 @@ impl TranscriptReader {
 
     /// Turns one complete line into events, appended to `out`. `now` stands in for the time of
     /// records that carry none when no earlier line did either.
-    pub fn line(&mut self, line: &Line, now: Timestamp, out: &mut Vec<Event>) {
+    pub fn line(&mut self, line: &LineRef<'_>, now: Timestamp, out: &mut Vec<Event>) {
         self.lines += 1;
         if line.oversized {
             self.malformed += 1;
             self.input_error(now, "a line longer than the limit was skipped", out);
             return;
         }
-        let record = match transcript::parse_line(&line.bytes) {
+        let record = match transcript::parse_line(line.bytes) {
             Ok(Some(record)) => record,
             Ok(None) => return,
             Err(e) => {
