@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need that cargo does not: the pinned Claude Code CLI (the end-to-end
-# tests drive the real one), into a cache directory reused by every later run.
+# tests drive the real one), into a cache directory reused by every later run; and headless
+# Chromium with its WebDriver (Debian's chromium and chromium-driver) for the dashboard's
+# browser test, plus the fonts its screenshots need.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 
@@ -13,12 +15,26 @@ need_apt=()
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)        # interactive-mode end-to-end tests
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)  # the shared corpus generator
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "test-setup: installing ${need_apt[*]} (Debian packages)"
+# The dashboard's browser test (crates/cclive/tests/integration/dashboard_browser.rs).
+need_browser=()
+[ -x /usr/bin/chromium ] || need_browser+=(chromium)
+command -v chromedriver >/dev/null 2>&1 || [ -x /usr/bin/chromedriver ] || need_browser+=(chromium-driver)
+[ -d /usr/share/fonts/truetype/liberation ] || need_browser+=(fonts-liberation)
+[ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || need_browser+=(fonts-noto-color-emoji)
+if [ ${#need_apt[@]} -gt 0 ] || [ ${#need_browser[@]} -gt 0 ]; then
+  echo "test-setup: installing ${need_apt[*]} ${need_browser[*]} (Debian packages)"
   if [ "$(id -u)" = 0 ]; then
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    apt-get update -qq
+    if [ ${#need_apt[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    fi
+    if [ ${#need_browser[@]} -gt 0 ]; then
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+        "${need_browser[@]}" >/dev/null
+    fi
   else
-    echo "test-setup: please install ${need_apt[*]} (e.g. sudo apt-get install ${need_apt[*]})" >&2
+    echo "test-setup: please install ${need_apt[*]} ${need_browser[*]}" \
+      "(e.g. sudo apt-get install ${need_apt[*]} ${need_browser[*]})" >&2
     exit 1
   fi
 fi
@@ -32,3 +48,4 @@ else
     "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
   "$bin" --version
 fi
+echo "test-setup: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium: missing') and $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2 || echo 'chromedriver: missing')"

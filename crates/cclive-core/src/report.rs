@@ -272,8 +272,13 @@ pub enum CostBasis {
 
 impl CostBasis {
     /// The basis of a sum of `self` and `other`.
+    #[must_use]
     pub fn combine(self, other: CostBasis) -> CostBasis {
-        if self == other { self } else { CostBasis::Mixed }
+        if self == other {
+            self
+        } else {
+            CostBasis::Mixed
+        }
     }
 
     /// `reported`, `estimated` or `mixed`.
@@ -339,7 +344,7 @@ impl Usage {
         }
     }
 
-    fn rounded(mut self) -> Usage {
+    pub(crate) fn rounded(mut self) -> Usage {
         self.estimated_cost_usd = round_usd(self.estimated_cost_usd);
         self
     }
@@ -393,10 +398,18 @@ pub struct Report<R> {
     pub rows: Vec<R>,
     /// Their totals.
     pub totals: TotalsRow,
+    /// The blocks report's token limit per block, when one was asked for (absent otherwise).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_limit: Option<u64>,
 }
 
 impl<R> Report<R> {
-    fn new(kind: ReportKind, opts: &ReportOptions, rows: Vec<R>, totals: TotalsRow) -> Self {
+    pub(crate) fn new(
+        kind: ReportKind,
+        opts: &ReportOptions,
+        rows: Vec<R>,
+        totals: TotalsRow,
+    ) -> Self {
         Report {
             report: kind,
             timezone: opts.tz_name(),
@@ -406,6 +419,7 @@ impl<R> Report<R> {
             week_start: opts.week_start,
             rows,
             totals,
+            token_limit: None,
         }
     }
 }

@@ -1,23 +1,89 @@
 //! cclive's HTTP server: what the monitor exposes on its (loopback by default) address.
 //!
 //! [`router`] builds the axum `Router` from an [`AppState`]; [`serve`] runs it on a listener the
-//! caller bound, until the shutdown future resolves. Intake: Claude Code's http hooks POST their
-//! payloads to `/api/hooks`; `cclive run` and other tools POST events to `/api/events`. Both
-//! become [`Event`]s sent to the monitor through a channel. Read side: `/api/current-session`
-//! (the state file's object) and `/healthz`. This crate never spawns processes or touches the
-//! terminal; every error response goes through [`ApiError`], which never leaks internals.
+//! caller bound, until the shutdown future resolves. This crate never spawns processes, reads
+//! configuration or touches the terminal: the binary resolves everything into a
+//! [`ServerConfig`] and hands over its channels.
+//!
+//! Layout:
+//! - `routes`: the route table, the intake (`/api/hooks` for Claude Code's http hooks,
+//!   `/api/events` for `cclive run`, `/api/session/webhook` for other tools) and `/healthz`.
+//!   Intake becomes [`Event`]s sent to the monitor through a channel.
+//! - `api`: the read side — `/api/current-session` (the state file's object), session history
+//!   from the [`Store`], summaries and cost breakdowns (`aggregate`), a session's timeline
+//!   (`timeline`).
+//! - `stream`: `/api/stream`, server-sent events fed by the [`LiveHub`] the monitor publishes
+//!   every [`Update`](cclive_core::Update) to.
+//! - `access`: the Host (DNS rebinding), Origin (cross-site POSTs) and token checks every
+//!   request passes first.
+//! - `assets`: the dashboard's HTML, CSS and JS, embedded in the binary (no build step, no CDN).
+//! - [`ApiError`]: the one error type of every handler; it never leaks internals.
 
+#![cfg_attr(test, allow(clippy::float_cmp))]
+
+mod access;
+mod aggregate;
+mod api;
+mod assets;
 mod error;
+mod live;
 mod routes;
+mod stream;
+mod timeline;
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
-use cclive_core::{Event, Snapshot};
+use cclive_core::{Event, PriceTable, Snapshot};
+use cclive_store::Store;
+use jiff::tz::TimeZone;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
+pub use access::{Access, Token, TokenError};
 pub use error::ApiError;
+pub use live::LiveHub;
+
+/// How the server behaves, resolved by the binary.
+#[derive(Clone, Debug)]
+pub struct ServerConfig {
+    /// Who may talk to the server.
+    pub access: Access,
+    /// How often the page refreshes itself while its live stream is down (the seed's
+    /// `DASHBOARD_REFRESH_INTERVAL`).
+    pub refresh_interval: Duration,
+    /// Prices for the per-turn estimates of a session's timeline.
+    pub prices: PriceTable,
+    /// The time zone of "today", "this week" and days in charts when a request names none.
+    pub time_zone: TimeZone,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            access: Access::loopback(),
+            refresh_interval: Duration::from_secs(2),
+            prices: PriceTable::builtin(),
+            time_zone: TimeZone::UTC,
+        }
+    }
+}
+
+/// What the server is given: the monitor's channels, the history, and its configuration.
+pub struct Parts {
+    /// Where intake sends events (to the monitor).
+    pub events: mpsc::Sender<Event>,
+    /// The monitor's current state (the state file's object).
+    pub snapshot: watch::Receiver<Snapshot>,
+    /// Every update the monitor makes, for the live stream.
+    pub live: LiveHub,
+    /// Session history.
+    pub store: Arc<dyn Store>,
+    /// Behaviour.
+    pub config: ServerConfig,
+}
 
 /// What the handlers share. Cheap to clone.
 #[derive(Clone)]
@@ -28,29 +94,51 @@ pub struct AppState {
 struct Inner {
     events: mpsc::Sender<Event>,
     snapshot: watch::Receiver<Snapshot>,
+    live: LiveHub,
+    store: Arc<dyn Store>,
+    config: ServerConfig,
+    pages: assets::Pages,
+    /// Set when the server shuts down, so the endless live streams end and the graceful
+    /// shutdown can finish.
+    closing: watch::Sender<bool>,
 }
 
 impl AppState {
-    /// State that sends intake to `events` and serves `snapshot` as the current state.
-    pub fn new(events: mpsc::Sender<Event>, snapshot: watch::Receiver<Snapshot>) -> Self {
+    /// State built from `parts`.
+    pub fn new(parts: Parts) -> Self {
+        let pages = assets::Pages::new(parts.config.refresh_interval);
         Self {
-            inner: Arc::new(Inner { events, snapshot }),
+            inner: Arc::new(Inner {
+                events: parts.events,
+                snapshot: parts.snapshot,
+                live: parts.live,
+                store: parts.store,
+                config: parts.config,
+                pages,
+                closing: watch::channel(false).0,
+            }),
         }
     }
 }
 
-/// The routes.
+/// The routes, behind the access checks.
 pub fn router(state: AppState) -> axum::Router {
     routes::router(state)
 }
 
-/// Serves `router(state)` on `listener` until `shutdown` resolves.
+/// Serves `router(state)` on `listener` until `shutdown` resolves; then live streams end and
+/// in-flight requests finish.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
+    let closing = state.inner.closing.clone();
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.send_replace(true);
+        })
         .await
 }

@@ -84,6 +84,13 @@ pub enum StoreError {
         path: PathBuf,
     },
 
+    /// The backend does not implement this operation.
+    #[error("this store does not support {what}")]
+    Unsupported {
+        /// What was asked for (e.g. `budget alerts`).
+        what: &'static str,
+    },
+
     /// Any other database failure (disk full, I/O error, the database stayed locked longer
     /// than the busy timeout).
     #[error("database error")]

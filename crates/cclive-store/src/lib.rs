@@ -12,14 +12,16 @@
 //!
 //! Layout:
 //! - [`Store`], [`Batch`], [`UsageRow`], [`Checkpoint`], [`SessionQuery`], [`SessionOrder`]:
-//!   what callers use.
-//! - `sqlite`: [`SqliteStore`], rows to and from domain values.
+//!   what callers use; [`SessionSummary`], [`UsageSum`] and budget alerts for reports and budgets.
+//! - `sqlite`: [`SqliteStore`], rows to and from domain values (`sqlite/reports.rs`: the report and
+//!   budget queries).
 //! - `migrations`: the schema scripts (`src/migrations/NNNN_name.sql`) and the runner.
 //! - [`StoreError`]: what can go wrong, by consequence.
 
 use std::path::{Path, PathBuf};
 
-use cclive_core::{Event, SessionId, SessionState, Status, Tokens};
+use cclive_core::budget::BudgetAlert;
+use cclive_core::{CostSource, Event, SessionId, SessionState, Status, Tokens};
 use jiff::Timestamp;
 
 mod error;
@@ -115,6 +117,18 @@ pub trait Store: Send + Sync {
     /// A session's events in the order they were appended.
     fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError>;
 
+    /// Removes a session and its events, in one transaction; true when it was stored. Its usage
+    /// rows stay: they are the global per-response history reports are built from, and a
+    /// response keeps counting once (e.g. `cclive import-events --replace` writes the session
+    /// again, and its usage merges into the same rows). Backends that cannot delete return
+    /// [`StoreError::Unsupported`].
+    fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let _ = id;
+        Err(StoreError::Unsupported {
+            what: "deleting a session",
+        })
+    }
+
     /// The tokens of the API responses this session owns (first reported), sub-agents'
     /// included, and how many responses that is. Zero for a session with no usage.
     fn usage_totals(&self, session_id: &SessionId) -> Result<(Tokens, u64), StoreError>;
@@ -132,6 +146,74 @@ pub trait Store: Send + Sync {
 
     /// The checkpoint of one file; `None` when it was never read.
     fn checkpoint(&self, path: &Path) -> Result<Option<Checkpoint>, StoreError>;
+
+    /// Every stored session's figures that reports need (project, reported cost), read without
+    /// decoding whole states; in no particular order.
+    ///
+    /// The default reads the full listing; backends override it with a narrow query.
+    fn session_summaries(&self) -> Result<Vec<SessionSummary>, StoreError> {
+        Ok(self
+            .sessions(&SessionQuery::default())?
+            .iter()
+            .map(SessionSummary::of_state)
+            .collect())
+    }
+
+    /// The usage with `since <= at < until` (either bound may be open), summed per project
+    /// (the owning session's `project_path`, else its `cwd`; `None` for a session never stored)
+    /// and model, ordered by project then model: what a hard budget limit needs, fast.
+    ///
+    /// The default sums [`usage_rows`](Store::usage_rows); backends override it with one indexed
+    /// query.
+    fn usage_sums(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<UsageSum>, StoreError> {
+        let projects: std::collections::HashMap<SessionId, Option<String>> = self
+            .session_summaries()?
+            .into_iter()
+            .map(|s| (s.session_id.clone(), s.project().map(str::to_owned)))
+            .collect();
+        let mut sums: std::collections::BTreeMap<(Option<String>, Option<String>), UsageSum> =
+            std::collections::BTreeMap::new();
+        for row in self.usage_rows(since, until)? {
+            let project = projects.get(&row.session_id).cloned().flatten();
+            let sum = sums
+                .entry((project.clone(), row.model.clone()))
+                .or_insert_with(|| UsageSum {
+                    project,
+                    model: row.model.clone(),
+                    tokens: Tokens::default(),
+                    responses: 0,
+                });
+            sum.tokens.add(&row.tokens);
+            sum.responses += 1;
+        }
+        Ok(sums.into_values().collect())
+    }
+
+    /// Records a budget alert unless one with the same identity (scope, period, period key,
+    /// threshold) is already stored. True when it was new: the caller announces only those, so
+    /// each threshold fires once per period, across restarts and processes.
+    ///
+    /// A backend without an alert table returns [`StoreError::Unsupported`].
+    fn record_alert(&self, alert: &BudgetAlert) -> Result<bool, StoreError> {
+        let _ = alert;
+        Err(StoreError::Unsupported {
+            what: "budget alerts",
+        })
+    }
+
+    /// The budget alerts raised at or after `since` (all with `None`), oldest first.
+    ///
+    /// A backend without an alert table returns [`StoreError::Unsupported`].
+    fn alerts(&self, since: Option<Timestamp>) -> Result<Vec<BudgetAlert>, StoreError> {
+        let _ = since;
+        Err(StoreError::Unsupported {
+            what: "budget alerts",
+        })
+    }
 }
 
 /// Everything one [`Store::write`] commits together.
@@ -198,6 +280,70 @@ pub struct Checkpoint {
     pub inode: u64,
     /// Bytes read and committed, from the start of the file.
     pub offset: u64,
+}
+
+/// A session's figures, as [`Store::session_summaries`] reads them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionSummary {
+    /// The session.
+    pub session_id: SessionId,
+    /// The project it is filed under.
+    pub project_path: Option<String>,
+    /// Its working directory.
+    pub cwd: Option<String>,
+    /// Its status.
+    pub status: Status,
+    /// When it began.
+    pub started_at: Timestamp,
+    /// Its last change.
+    pub updated_at: Timestamp,
+    /// Its main model.
+    pub model: Option<String>,
+    /// Its total cost (`None` only if it was not a finite number).
+    pub total_cost_usd: Option<f64>,
+    /// Whether Claude Code reported that total or cclive estimated it.
+    pub cost_source: CostSource,
+}
+
+impl SessionSummary {
+    /// The summary of a full state.
+    pub fn of_state(s: &SessionState) -> SessionSummary {
+        SessionSummary {
+            session_id: s.session_id.clone(),
+            project_path: s.project_path.clone(),
+            cwd: s.cwd.clone(),
+            status: s.status,
+            started_at: s.started_at,
+            updated_at: s.updated_at,
+            model: s.model.clone(),
+            total_cost_usd: Some(s.total_cost_usd).filter(|c| c.is_finite()),
+            cost_source: s.cost_source,
+        }
+    }
+
+    /// The project path reports use: `project_path`, else `cwd`.
+    pub fn project(&self) -> Option<&str> {
+        self.project_path.as_deref().or(self.cwd.as_deref())
+    }
+
+    /// Claude Code's own total, when it reported one.
+    pub fn reported_cost_usd(&self) -> Option<f64> {
+        self.total_cost_usd
+            .filter(|_| self.cost_source == CostSource::Reported)
+    }
+}
+
+/// Usage summed by project and model ([`Store::usage_sums`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageSum {
+    /// The owning sessions' project path (`project_path`, else `cwd`); `None` when unknown.
+    pub project: Option<String>,
+    /// The model, when known.
+    pub model: Option<String>,
+    /// The summed tokens.
+    pub tokens: Tokens,
+    /// How many responses.
+    pub responses: u64,
 }
 
 /// Which sessions [`Store::sessions`] returns. The default returns all of them.

@@ -34,6 +34,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0002_ledger_usage",
         sql: include_str!("migrations/0002_ledger_usage.sql"),
     },
+    Migration {
+        version: 3,
+        name: "0003_budget_alerts",
+        sql: include_str!("migrations/0003_budget_alerts.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
@@ -123,7 +128,13 @@ mod tests {
         migrate(&mut conn, MIGRATIONS).unwrap();
         assert_eq!(user_version(&conn).unwrap(), LATEST);
         let tables = table_names(&conn);
-        for table in ["checkpoints", "events", "sessions", "usage"] {
+        for table in [
+            "budget_alerts",
+            "checkpoints",
+            "events",
+            "sessions",
+            "usage",
+        ] {
             assert!(
                 tables.iter().any(|t| t == table),
                 "{table} missing from {tables:?}"

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use cclive_core::budget::BudgetAlert;
 use cclive_core::{Event, SessionId, SessionState, Status, Tokens};
 use jiff::Timestamp;
 use rusqlite::types::Value as SqlValue;
@@ -24,7 +25,12 @@ use rusqlite::{
 use serde_json::Value as Json;
 
 use crate::migrations::{self, MIGRATIONS};
-use crate::{Batch, Checkpoint, SessionOrder, SessionQuery, SortKey, Store, StoreError, UsageRow};
+use crate::{
+    Batch, Checkpoint, SessionOrder, SessionQuery, SessionSummary, SortKey, Store, StoreError,
+    UsageRow, UsageSum,
+};
+
+mod reports;
 
 /// How long a writer waits for another connection's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -302,6 +308,15 @@ impl Store for SqliteStore {
             .collect()
     }
 
+    fn delete_session(&self, id: &SessionId) -> Result<bool, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute("DELETE FROM events WHERE session_id = ?1", [id.as_str()])?;
+        let removed = tx.execute("DELETE FROM sessions WHERE session_id = ?1", [id.as_str()])?;
+        tx.commit()?;
+        Ok(removed > 0)
+    }
+
     fn usage_totals(&self, session_id: &SessionId) -> Result<(Tokens, u64), StoreError> {
         let sums: [i64; 5] = {
             let conn = self.conn();
@@ -376,6 +391,26 @@ impl Store for SqliteStore {
             stmt.query_row([path], RawCheckpoint::read).optional()?
         };
         row.map(RawCheckpoint::decode).transpose()
+    }
+
+    fn session_summaries(&self) -> Result<Vec<SessionSummary>, StoreError> {
+        reports::session_summaries(&self.conn())
+    }
+
+    fn usage_sums(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<UsageSum>, StoreError> {
+        reports::usage_sums(&self.conn(), since, until)
+    }
+
+    fn record_alert(&self, alert: &BudgetAlert) -> Result<bool, StoreError> {
+        reports::record_alert(&self.conn(), alert)
+    }
+
+    fn alerts(&self, since: Option<Timestamp>) -> Result<Vec<BudgetAlert>, StoreError> {
+        reports::alerts(&self.conn(), since)
     }
 }
 
@@ -647,11 +682,16 @@ fn listing(query: &SessionQuery, order: SessionOrder) -> (String, Vec<SqlValue>)
         SortKey::Model => Some("model"),
         SortKey::Status => Some("status"),
     };
-    match (column, order.descending) {
-        (Some(column), true) => sql.push_str(&format!("{column} DESC NULLS LAST, ")),
-        (Some(column), false) => sql.push_str(&format!("{column} ASC NULLS LAST, ")),
-        (None, false) => sql.push_str("started_at_ms ASC, "),
-        (None, true) => {}
+    let direction = if order.descending { "DESC" } else { "ASC" };
+    match column {
+        Some(column) => {
+            sql.push_str(column);
+            sql.push(' ');
+            sql.push_str(direction);
+            sql.push_str(" NULLS LAST, ");
+        }
+        None if !order.descending => sql.push_str("started_at_ms ASC, "),
+        None => {}
     }
     sql.push_str("started_at_ms DESC, session_id ASC LIMIT ? OFFSET ?");
     // A negative LIMIT means no limit.

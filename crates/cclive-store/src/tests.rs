@@ -9,6 +9,8 @@ use jiff::Timestamp;
 
 use crate::{Batch, Checkpoint, SessionQuery, SqliteStore, Store, StoreError, UsageRow};
 
+mod reports;
+
 /// The backend under test.
 fn store() -> impl Store {
     SqliteStore::open_in_memory().unwrap()
@@ -261,6 +263,27 @@ fn a_session_never_written_is_none_and_has_no_events() {
     assert!(store.session(&sid("nope")).unwrap().is_none());
     assert!(store.events(&sid("nope")).unwrap().is_empty());
     assert!(store.sessions(&SessionQuery::default()).unwrap().is_empty());
+}
+
+#[test]
+fn deleting_a_session_takes_its_events_and_leaves_its_usage_and_the_others() {
+    let store = store();
+    let (a, a_events) = running("a", 0, "/p");
+    let (b, b_events) = running("b", 100, "/p");
+    let mut batch = Batch {
+        sessions: vec![a, b],
+        events: a_events,
+        usage: vec![usage("msg_a", "a", 1, [1, 2, 3, 4])],
+        ..Batch::default()
+    };
+    batch.events.extend(b_events.clone());
+    store.write(&batch).unwrap();
+    assert!(store.delete_session(&sid("a")).unwrap());
+    assert!(store.session(&sid("a")).unwrap().is_none());
+    assert!(store.events(&sid("a")).unwrap().is_empty());
+    assert_eq!(store.events(&sid("b")).unwrap().len(), b_events.len());
+    assert_eq!(usage_of(&store, "msg_a").session_id, sid("a"));
+    assert!(!store.delete_session(&sid("a")).unwrap(), "already gone");
 }
 
 #[test]

@@ -55,8 +55,114 @@ pub enum Command {
     Import(ImportArgs),
     /// Run the monitor: follow every session live (transcripts, hooks, `cclive run`).
     Watch(WatchArgs),
+    /// Run the monitor with its live web dashboard (http://127.0.0.1:8501).
+    Dashboard(DashboardArgs),
     /// What cclive sees and what is wrong, on one screen.
     Doctor(DoctorArgs),
+    /// Usage reports: daily, weekly, monthly, sessions, projects, models, 5-hour blocks.
+    Report(ReportArgs),
+    /// Spend against the `[budget]` limits with projections; `--check` for scripts and CI.
+    Budget(BudgetArgs),
+    /// Outgoing webhooks: send a sample to each configured one (`test`), or list them.
+    Webhooks(WebhooksArgs),
+    /// Write one session (its final state and every recorded event) as JSON lines.
+    Export(ExportArgs),
+    /// Read a session written by `cclive export` into the history.
+    ImportEvents(ImportEventsArgs),
+    /// Play a recorded session again into the running monitor, as a new session marked
+    /// "replay", with its original timing scaled by --speed.
+    Replay(ReplayArgs),
+}
+
+/// `cclive webhooks`.
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: WebhooksAction,
+}
+
+/// `cclive webhooks test|list`.
+#[derive(Debug, Subcommand)]
+pub enum WebhooksAction {
+    /// Send a sample payload (marked `"test": true`) to every configured webhook, once each,
+    /// and say how each answered. Exit code 1 when any failed.
+    Test(WebhooksTestArgs),
+    /// The configured webhooks and on_change commands (URLs shown without their path).
+    List(WebhooksListArgs),
+}
+
+/// `cclive webhooks test`.
+#[derive(Debug, Args)]
+pub struct WebhooksTestArgs {
+    /// Only the webhook with this name.
+    #[arg(long, value_name = "NAME", conflicts_with = "url")]
+    pub name: Option<String>,
+    /// Send to this URL instead of the configured webhooks (unsigned).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// The sample's event (default: status_changed).
+    #[arg(long, value_name = "EVENT", default_value = "status_changed")]
+    pub event: String,
+    /// Also run every on_change command with the sample.
+    #[arg(long)]
+    pub on_change: bool,
+}
+
+/// `cclive webhooks list`.
+#[derive(Debug, Args)]
+pub struct WebhooksListArgs {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `cclive export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The session (its id, or a unique prefix of it).
+    pub session: String,
+    /// JSON lines: a header line with the session, then one event per line (the default and,
+    /// for now, the only format).
+    #[arg(long)]
+    pub jsonl: bool,
+    /// Write here instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+/// `cclive import-events`.
+#[derive(Debug, Args)]
+pub struct ImportEventsArgs {
+    /// A file written by `cclive export` (`-` for stdin).
+    pub file: PathBuf,
+    /// Replace the session (and its events) when the history already has it.
+    #[arg(long)]
+    pub replace: bool,
+}
+
+/// `cclive replay`.
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The recorded session (its id, or a unique prefix of it).
+    pub session: String,
+    /// How much faster than the original to play (e.g. 10); 1 keeps the original timing.
+    #[arg(long, default_value_t = 1.0, value_parser = parse_speed)]
+    pub speed: f64,
+    /// Longest pause between two events, in seconds after scaling (skips long idle stretches).
+    #[arg(long, value_name = "SECS", value_parser = parse_speed)]
+    pub max_gap: Option<f64>,
+    /// The monitor's address (default: the `listen` setting).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+}
+
+/// A positive, finite number.
+fn parse_speed(raw: &str) -> Result<f64, String> {
+    match raw.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 1_000_000.0 => Ok(v),
+        _ => Err(format!("expected a positive number, got {raw:?}")),
+    }
 }
 
 /// `cclive doctor`.
@@ -87,6 +193,27 @@ pub struct WatchArgs {
     /// Address to listen on for hooks and events (default 127.0.0.1:8501).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+    /// A secret every request must carry (needed to listen off loopback).
+    #[arg(long, env = "CCLIVE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+}
+
+/// `cclive dashboard`.
+#[derive(Debug, Args)]
+pub struct DashboardArgs {
+    /// Port to serve on (default: the `listen` setting's, 8501).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Address or host name to bind (default: the `listen` setting's, 127.0.0.1). Anything but
+    /// loopback needs --token.
+    #[arg(long, value_name = "HOST")]
+    pub bind: Option<String>,
+    /// Open the dashboard in the browser.
+    #[arg(long)]
+    pub open: bool,
+    /// A secret every request must carry (needed off loopback; at least 16 characters).
+    #[arg(long, env = "CCLIVE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
 }
 
 /// Options of `cclive run` (and `ask`) about the session itself.
@@ -233,4 +360,85 @@ pub struct HookArgs {
     /// The monitor's address (default: the `listen` setting).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
+}
+
+/// `cclive report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Which report.
+    #[arg(value_enum)]
+    pub kind: ReportKindArg,
+    /// First day included (YYYY-MM-DD, in the report's zone).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub since: Option<String>,
+    /// Last day included (YYYY-MM-DD, in the report's zone).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub until: Option<String>,
+    /// The zone days and weeks are cut in (IANA name; default: the system zone).
+    #[arg(long, value_name = "Area/City")]
+    pub tz: Option<String>,
+    /// Only this project: its path, or its last component.
+    #[arg(long, value_name = "NAME")]
+    pub project: Option<String>,
+    /// A line per model inside each row.
+    #[arg(long)]
+    pub breakdown: bool,
+    /// Print JSON (field names in docs/reports.md).
+    #[arg(long)]
+    pub json: bool,
+    /// The first day of a week.
+    #[arg(long, value_enum, value_name = "DAY")]
+    pub week_start: Option<WeekStartArg>,
+    /// blocks: a token limit per block, as a number or `max` (the highest finished block).
+    #[arg(long, value_name = "N|max")]
+    pub token_limit: Option<String>,
+    /// blocks: only the active block.
+    #[arg(long)]
+    pub active: bool,
+}
+
+/// The reports of `cclive report`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportKindArg {
+    /// Per day.
+    Daily,
+    /// Per week.
+    Weekly,
+    /// Per calendar month.
+    Monthly,
+    /// Per session.
+    Sessions,
+    /// Per project.
+    Projects,
+    /// Per model.
+    Models,
+    /// Per 5-hour block (subscription windows).
+    Blocks,
+}
+
+/// The first day of a week.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WeekStartArg {
+    /// ISO weeks.
+    Monday,
+    /// US weeks.
+    Sunday,
+}
+
+/// `cclive budget`.
+#[derive(Debug, Args)]
+pub struct BudgetArgs {
+    /// Print one line and exit 0 under 80 % of every limit, 10 at or over 80 %, 11 at or over
+    /// 100 % (any period).
+    #[arg(long)]
+    pub check: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The zone periods are cut in (default: `[budget] timezone`, else the system zone).
+    #[arg(long, value_name = "Area/City")]
+    pub tz: Option<String>,
+    /// The first day of a week (default: `[budget] week_start`, else monday).
+    #[arg(long, value_enum, value_name = "DAY")]
+    pub week_start: Option<WeekStartArg>,
 }

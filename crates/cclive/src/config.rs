@@ -5,12 +5,18 @@
 //! is what it is. Inputs (flags, an environment lookup, the home directory) are parameters, so the
 //! precedence table is tested without touching the real environment.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use cclive_core::budget::{Budget, Limits, Period};
+use cclive_core::report::WeekStart;
+use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, SessionArgs};
+use crate::notify::settings as notify_settings;
+use crate::notify::{ExecHookSettings, WebhookSettings};
 
 /// The commented default config file; also `cclive config --default`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../default-config.toml");
@@ -100,6 +106,58 @@ struct FileConfig {
     refresh_interval_secs: Option<f64>,
     listen: Option<String>,
     claude_config_dirs: Option<Vec<PathBuf>>,
+    budget: Option<FileBudget>,
+    /// `[[webhook]]` tables.
+    #[serde(default)]
+    webhook: Vec<notify_settings::WebhookFile>,
+    /// `[[on_change]]` tables.
+    #[serde(default)]
+    on_change: Vec<notify_settings::ExecHookFile>,
+}
+
+/// The `[budget]` table.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileBudget {
+    daily_usd: Option<f64>,
+    weekly_usd: Option<f64>,
+    monthly_usd: Option<f64>,
+    block_at_usd: Option<f64>,
+    block_period: Option<String>,
+    week_start: Option<String>,
+    timezone: Option<String>,
+    #[serde(default)]
+    projects: BTreeMap<String, FileLimits>,
+}
+
+/// One `[budget.projects.NAME]` table.
+#[allow(clippy::struct_field_names, reason = "the names are the config keys")]
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLimits {
+    daily_usd: Option<f64>,
+    weekly_usd: Option<f64>,
+    monthly_usd: Option<f64>,
+    block_at_usd: Option<f64>,
+}
+
+/// Budget limits (`[budget]`) and the zone their periods are cut in.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct BudgetSettings {
+    /// The limits, per project, the hard limit's period and where weeks begin.
+    pub budget: Budget,
+    /// The IANA zone days, weeks and months are cut in; `None` for the system zone.
+    pub timezone: Option<String>,
+}
+
+impl BudgetSettings {
+    /// The zone periods are cut in (checked when the settings were resolved).
+    pub fn time_zone(&self) -> TimeZone {
+        self.timezone
+            .as_deref()
+            .and_then(|name| TimeZone::get(name).ok())
+            .unwrap_or_else(TimeZone::system)
+    }
 }
 
 /// Everything cclive needs to know, resolved.
@@ -126,6 +184,12 @@ pub struct Settings {
     /// Fallback refresh of the dashboard when its live stream is down (seed's
     /// `DASHBOARD_REFRESH_INTERVAL`), seconds.
     pub refresh_interval_secs: Sourced<f64>,
+    /// Budget limits (`[budget]` in the config file; none by default).
+    pub budget: Sourced<BudgetSettings>,
+    /// Outgoing webhooks (`[[webhook]]` tables).
+    pub webhooks: Sourced<Vec<WebhookSettings>>,
+    /// Commands run on changes (`[[on_change]]` tables).
+    pub on_change: Sourced<Vec<ExecHookSettings>>,
 }
 
 /// The monitor's default address: the seed's dashboard port, loopback only.
@@ -314,7 +378,31 @@ impl Settings {
             )
         };
 
+        let budget = match file.budget {
+            Some(table) => Sourced::new(
+                resolve_budget(table).map_err(|message| ConfigError::Parse {
+                    path: config_file.value.clone(),
+                    message,
+                })?,
+                Origin::File,
+            ),
+            None => Sourced::new(BudgetSettings::default(), Origin::Default),
+        };
+
+        let webhooks = listed(notify_settings::resolve_webhooks(
+            file.webhook,
+            env,
+            &config_file.value,
+        )?);
+        let on_change = listed(notify_settings::resolve_exec_hooks(
+            file.on_change,
+            &config_file.value,
+        )?);
+
         Ok(Settings {
+            budget,
+            webhooks,
+            on_change,
             listen,
             claude_config_dirs,
             config_file,
@@ -326,6 +414,70 @@ impl Settings {
             refresh_interval_secs,
         })
     }
+}
+
+/// Checks the `[budget]` table: limits are positive amounts, names are known.
+fn resolve_budget(table: FileBudget) -> Result<BudgetSettings, String> {
+    fn limits(scope: &str, l: &FileLimits) -> Result<Limits, String> {
+        let check = |name: &str, v: Option<f64>| match v {
+            Some(usd) if !(usd.is_finite() && usd > 0.0) => Err(format!(
+                "{scope}.{name} must be a positive amount of USD, got {usd}"
+            )),
+            _ => Ok(v),
+        };
+        Ok(Limits {
+            daily_usd: check("daily_usd", l.daily_usd)?,
+            weekly_usd: check("weekly_usd", l.weekly_usd)?,
+            monthly_usd: check("monthly_usd", l.monthly_usd)?,
+            block_at_usd: check("block_at_usd", l.block_at_usd)?,
+        })
+    }
+    let global = FileLimits {
+        daily_usd: table.daily_usd,
+        weekly_usd: table.weekly_usd,
+        monthly_usd: table.monthly_usd,
+        block_at_usd: table.block_at_usd,
+    };
+    let mut budget = Budget {
+        limits: limits("budget", &global)?,
+        ..Budget::default()
+    };
+    for (key, l) in &table.projects {
+        if key.trim().is_empty() {
+            return Err("budget.projects has an empty project name".into());
+        }
+        budget
+            .projects
+            .insert(key.clone(), limits(&format!("budget.projects.{key:?}"), l)?);
+    }
+    if let Some(p) = &table.block_period {
+        budget.block_period = Period::parse(p).ok_or_else(|| {
+            format!("budget.block_period must be \"day\", \"week\" or \"month\", got {p:?}")
+        })?;
+    }
+    if let Some(w) = &table.week_start {
+        budget.week_start = WeekStart::parse(w).ok_or_else(|| {
+            format!("budget.week_start must be \"monday\" or \"sunday\", got {w:?}")
+        })?;
+    }
+    if let Some(tz) = &table.timezone {
+        TimeZone::get(tz)
+            .map_err(|_| format!("budget.timezone {tz:?} is not a known IANA time zone"))?;
+    }
+    Ok(BudgetSettings {
+        budget,
+        timezone: table.timezone,
+    })
+}
+
+/// A list that only the config file sets: from the file when it has entries.
+fn listed<T>(list: Vec<T>) -> Sourced<Vec<T>> {
+    let origin = if list.is_empty() {
+        Origin::Default
+    } else {
+        Origin::File
+    };
+    Sourced::new(list, origin)
 }
 
 /// flag > env > file; `None` when none is set (the caller supplies the default).
@@ -532,6 +684,213 @@ mod tests {
         assert!(w.resolve().is_ok(), "a missing default file is fine");
         w.global.config = Some(w.dir.path().join("nope.toml"));
         assert!(matches!(w.resolve(), Err(ConfigError::Read { .. })));
+    }
+
+    /// `[budget]`: what a file says, resolved; or the error it gets.
+    #[rstest]
+    #[case::absent("", Ok((Limits::default(), 0, Period::Day, WeekStart::Monday, None)))]
+    #[case::global(
+        "[budget]\ndaily_usd = 10\nweekly_usd = 50.5\nmonthly_usd = 150\n",
+        Ok((
+            Limits { daily_usd: Some(10.0), weekly_usd: Some(50.5), monthly_usd: Some(150.0),
+                block_at_usd: None },
+            0, Period::Day, WeekStart::Monday, None,
+        ))
+    )]
+    #[case::hard_limit_weekly_sunday_zone(
+        "[budget]\nblock_at_usd = 25\nblock_period = \"week\"\nweek_start = \"sunday\"\n\
+         timezone = \"Europe/Berlin\"\n",
+        Ok((
+            Limits { block_at_usd: Some(25.0), ..Limits::default() },
+            0, Period::Week, WeekStart::Sunday, Some("Europe/Berlin"),
+        ))
+    )]
+    #[case::projects(
+        "[budget.projects.app]\ndaily_usd = 5\n[budget.projects.\"/src/lib\"]\nblock_at_usd = 2\n",
+        Ok((Limits::default(), 2, Period::Day, WeekStart::Monday, None))
+    )]
+    #[case::negative(
+        "[budget]\ndaily_usd = -1\n",
+        Err("budget.daily_usd must be a positive")
+    )]
+    #[case::zero_project(
+        "[budget.projects.app]\nmonthly_usd = 0\n",
+        Err("budget.projects.\"app\".monthly_usd must be a positive")
+    )]
+    #[case::bad_zone(
+        "[budget]\ntimezone = \"Mars/Olympus\"\n",
+        Err("not a known IANA time zone")
+    )]
+    #[case::bad_period(
+        "[budget]\nblock_period = \"hour\"\n",
+        Err("budget.block_period must be")
+    )]
+    #[case::bad_week(
+        "[budget]\nweek_start = \"friday\"\n",
+        Err("budget.week_start must be")
+    )]
+    #[case::unknown_key("[budget]\ndayly_usd = 3\n", Err("unknown field"))]
+    fn budget_table(
+        #[case] text: &str,
+        #[case] expected: Result<(Limits, usize, Period, WeekStart, Option<&str>), &str>,
+    ) {
+        let mut w = World::new();
+        w.file(text);
+        match (w.resolve(), expected) {
+            (Ok(s), Ok((limits, projects, period, week, tz))) => {
+                let b = &s.budget.value;
+                assert_eq!(b.budget.limits, limits);
+                assert_eq!(b.budget.projects.len(), projects);
+                assert_eq!(b.budget.block_period, period);
+                assert_eq!(b.budget.week_start, week);
+                assert_eq!(b.timezone.as_deref(), tz);
+                let origin = if text.is_empty() {
+                    Origin::Default
+                } else {
+                    Origin::File
+                };
+                assert_eq!(s.budget.origin, origin);
+            }
+            (Err(e), Err(wanted)) => {
+                let e = e.to_string();
+                assert!(e.contains(wanted), "{e}");
+            }
+            (got, wanted) => panic!("got {got:?}, wanted {wanted:?}"),
+        }
+    }
+
+    #[test]
+    fn project_budgets_keep_their_keys() {
+        let mut w = World::new();
+        w.file("[budget.projects.app]\ndaily_usd = 5\nblock_at_usd = 8\n");
+        let s = w.resolve().unwrap();
+        let app = &s.budget.value.budget.projects["app"];
+        assert_eq!(app.daily_usd, Some(5.0));
+        assert_eq!(app.block_at_usd, Some(8.0));
+        assert!(s.budget.value.budget.has_hard_limit());
+    }
+
+    /// `[[webhook]]` and `[[on_change]]` tables: what each key becomes, and what is refused.
+    #[rstest]
+    #[case::defaults(
+        "[[webhook]]\nurl = \"https://example.com/h\"\n",
+        Ok(
+            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,budget_threshold,block no-secret"
+        )
+    )]
+    #[case::everything(
+        "[[webhook]]\nname = \"cal\"\nurl = \"http://127.0.0.1:1/x\"\nevents = [\"session_ended\", \"progress\"]\nsecret = \"s\"\ntimeout_secs = 0.5\nmax_attempts = 2\nqueue_size = 7\n",
+        Ok("cal 500ms 2 7 session_ended,progress secret")
+    )]
+    #[case::secret_from_env(
+        "[[webhook]]\nurl = \"https://e.com\"\nsecret_env = \"HOOK_SECRET\"\n",
+        Ok(
+            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,budget_threshold,block secret"
+        )
+    )]
+    #[case::all_events(
+        "[[webhook]]\nurl = \"https://e.com\"\nevents = [\"*\"]\n",
+        Ok(
+            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,progress,budget_threshold,block no-secret"
+        )
+    )]
+    #[case::no_scheme(
+        "[[webhook]]\nurl = \"example.com/h\"\n",
+        Err("url must start with http")
+    )]
+    #[case::bad_event(
+        "[[webhook]]\nurl = \"https://e.com\"\nevents = [\"ended\"]\n",
+        Err("unknown event \"ended\"")
+    )]
+    #[case::unset_env(
+        "[[webhook]]\nurl = \"https://e.com\"\nsecret_env = \"NOPE\"\n",
+        Err("secret_env names NOPE")
+    )]
+    #[case::both_secrets(
+        "[[webhook]]\nurl = \"https://e.com\"\nsecret = \"a\"\nsecret_env = \"HOOK_SECRET\"\n",
+        Err("either secret or secret_env")
+    )]
+    #[case::zero_timeout(
+        "[[webhook]]\nurl = \"https://e.com\"\ntimeout_secs = 0\n",
+        Err("timeout_secs")
+    )]
+    #[case::unknown_key(
+        "[[webhook]]\nurl = \"https://e.com\"\nsecrets = \"a\"\n",
+        Err("unknown field")
+    )]
+    #[case::same_name(
+        "[[webhook]]\nname = \"a\"\nurl = \"https://e.com\"\n[[webhook]]\nname = \"a\"\nurl = \"https://f.com\"\n",
+        Err("two webhooks have this name")
+    )]
+    fn webhook_tables(#[case] toml: &str, #[case] want: Result<&str, &str>) {
+        let mut w = World::new();
+        w.env.insert("HOOK_SECRET", "from-env".into());
+        w.file(toml);
+        match (w.resolve(), want) {
+            (Ok(s), Ok(want)) => {
+                assert_eq!(s.webhooks.origin, Origin::File);
+                let h = &s.webhooks.value[0];
+                let events: Vec<&str> = h.events.iter().map(|e| e.as_str()).collect();
+                let got = format!(
+                    "{} {}ms {} {} {} {}",
+                    h.name,
+                    h.timeout.as_millis(),
+                    h.max_attempts,
+                    h.queue_size,
+                    events.join(","),
+                    if h.secret.is_some() {
+                        "secret"
+                    } else {
+                        "no-secret"
+                    }
+                );
+                assert_eq!(got, want);
+            }
+            (Err(e), Err(want)) => {
+                let e = e.to_string();
+                assert!(e.contains(want), "{e}");
+                assert!(!e.contains("from-env"), "secrets never show: {e}");
+            }
+            (got, want) => panic!("{got:?} but wanted {want:?}"),
+        }
+    }
+
+    #[test]
+    fn secret_env_reads_the_environment_and_stays_hidden() {
+        let mut w = World::new();
+        w.env.insert("HOOK_SECRET", "from-env".into());
+        w.file("[[webhook]]\nurl = \"https://e.com/p\"\nsecret_env = \"HOOK_SECRET\"\n");
+        let s = w.resolve().unwrap();
+        let secret = s.webhooks.value[0].secret.as_ref().unwrap();
+        assert_eq!(secret.expose(), b"from-env");
+        let shown = format!("{s:?} {}", serde_json::to_string(&s).unwrap());
+        assert!(!shown.contains("from-env"), "{shown}");
+    }
+
+    #[rstest]
+    #[case::defaults("[[on_change]]\ncommand = \"notify-send hi\"\n", Ok(("on_change-1", 10_000, 6)))]
+    #[case::set(
+        "[[on_change]]\nname = \"cal\"\ncommand = \"x\"\nevents = [\"session_started\"]\ntimeout_secs = 2\n",
+        Ok(("cal", 2000, 1))
+    )]
+    #[case::empty_command("[[on_change]]\ncommand = \" \"\n", Err("command is empty"))]
+    #[case::no_command("[[on_change]]\nevents = []\n", Err("missing field `command`"))]
+    fn on_change_tables(#[case] toml: &str, #[case] want: Result<(&str, u128, usize), &str>) {
+        let mut w = World::new();
+        assert_eq!(w.resolve().unwrap().on_change.origin, Origin::Default);
+        w.file(toml);
+        match (w.resolve(), want) {
+            (Ok(s), Ok((name, ms, events))) => {
+                let h = &s.on_change.value[0];
+                assert_eq!(
+                    (h.name.as_str(), h.timeout.as_millis(), h.events.len()),
+                    (name, ms, events)
+                );
+                assert_eq!(s.on_change.origin, Origin::File);
+            }
+            (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{e}"),
+            (got, want) => panic!("{got:?} but wanted {want:?}"),
+        }
     }
 
     #[test]

@@ -6,12 +6,14 @@
 //! - `cli` (what the user typed) → `config` (resolved [`config::Settings`]) → `cmd/<verb>`.
 //! - `ingest/`: sources of events (the wrapped child). `pipeline`: the monitor service and its
 //!   sinks (`writer` for SQLite, `state_file`). `render`: claude's output shown to the user.
+//! - [`notify`]: webhooks and `[[on_change]]` commands fed by the monitor's callbacks.
 //!
 //! Only this crate reads the environment, installs signal handlers and the tracing subscriber,
 //! prints, or exits; the libraries below return values and errors.
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+mod budget_watch;
 mod claude_settings;
 pub mod cli;
 mod cmd;
@@ -22,10 +24,12 @@ mod hook_fallback;
 pub mod ingest;
 mod logging;
 mod monitor_client;
+pub mod notify;
 pub mod pipeline;
 pub mod render;
 pub mod session_monitor;
 pub mod state_file;
+mod usage_records;
 mod writer;
 
 use std::process::ExitCode;

@@ -198,7 +198,12 @@ impl Service {
             }
         }
         let update = self.monitor.apply(&event);
-        let owner = update.as_ref().map(|u| u.session.session_id.clone());
+        // A replay (`cclive replay`) shows a recorded session's figures again: its responses
+        // are already in the per-response usage table, under the original.
+        let owner = update
+            .as_ref()
+            .filter(|u| u.session.source != "replay")
+            .map(|u| u.session.session_id.clone());
         if let (
             Some(owner),
             EventKind::Usage {

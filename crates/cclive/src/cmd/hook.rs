@@ -3,8 +3,11 @@
 //!
 //! It must never slow down or change Claude Code, whatever happens: the exchange with the monitor
 //! has a hard [`POST_BUDGET`] (a refused connection fails at once), nothing is ever printed on
-//! stdout (Claude Code reads a hook's stdout as its answer), the exit status is always 0 (2 would
-//! block the action), and failures are logged at debug level only. The payload is passed on raw;
+//! stdout (Claude Code reads a hook's stdout as its answer), the exit status is 0 (2 would
+//! block the action), and failures are logged at debug level only. The one exception is the
+//! budget's hard limit: once `block_at_usd` is reached, a `UserPromptSubmit` payload is refused
+//! with exit status 2 and the reason on stderr, which Claude Code shows the user instead of
+//! running the prompt (`super::budget::prompt_gate`; off unless configured). The payload is passed on raw;
 //! parsing it is the monitor's job (`cclive_core::hook`), and the fallback's
 //! ([`crate::hook_fallback`]).
 
@@ -25,10 +28,14 @@ pub(crate) const POST_BUDGET: Duration = Duration::from_millis(20);
 /// Largest payload read from stdin; a larger one is dropped (a truncated JSON is worthless).
 pub(crate) const MAX_PAYLOAD: u64 = 4 * 1024 * 1024;
 
-/// Delivers one payload. Always exits 0.
+/// Delivers one payload. Exits 0, or 2 when the budget refuses a prompt.
 pub(super) fn run(args: &HookArgs, global: &GlobalArgs) -> ExitCode {
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver(args, global)));
+    if let Ok(Delivered::Blocked(reason)) = &outcome {
+        eprintln!("{reason}");
+        return ExitCode::from(2);
+    }
     if let Ok(delivered) = outcome {
         debug!(
             ?delivered,
@@ -42,8 +49,10 @@ pub(super) fn run(args: &HookArgs, global: &GlobalArgs) -> ExitCode {
 }
 
 /// Where the payload went.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 enum Delivered {
+    /// Not delivered: a prompt the budget's hard limit refuses, and why.
+    Blocked(String),
     Monitor,
     /// The monitor answered but refused it (a 4xx about the payload itself).
     Refused,
@@ -76,6 +85,9 @@ fn deliver(args: &HookArgs, global: &GlobalArgs) -> Delivered {
             return Delivered::Nowhere;
         }
     };
+    if let Some(reason) = super::budget::prompt_gate(&settings, &payload) {
+        return Delivered::Blocked(reason);
+    }
     let listen = &settings.listen.value;
     match monitor_client::post_json(listen, HOOKS_PATH, &payload, POST_BUDGET) {
         Ok(r) if r.is_success() => return Delivered::Monitor,

@@ -2,15 +2,22 @@
 //!
 //! Cheap commands (`config`) return before anything expensive (opening the database) happens.
 
+mod budget;
 mod config;
+mod dashboard;
 mod hook;
 mod doctor;
+mod export;
 mod hooks;
 mod import;
+mod import_events;
+mod replay;
+mod report;
 mod run;
 mod sessions;
 mod status;
 mod watch;
+mod webhooks;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -34,9 +41,16 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sessions(args) => sessions::run(&args, &global),
         Command::Import(args) => import::run(&args, &global),
         Command::Watch(args) => watch::run(&args, &global),
+        Command::Dashboard(args) => dashboard::run(&args, &global),
         Command::Doctor(args) => doctor::run(&args, &global),
+        Command::Report(args) => report::run(&args, &global),
+        Command::Budget(args) => budget::run(&args, &global),
         Command::Hooks(args) => hooks::run(&args, &global),
         Command::Hook(args) => Ok(hook::run(&args, &global)),
+        Command::Webhooks(args) => webhooks::run(&args, &global),
+        Command::Export(args) => export::run(&args, &global),
+        Command::ImportEvents(args) => import_events::run(&args, &global),
+        Command::Replay(args) => replay::run(&args, &global),
     }
 }
 

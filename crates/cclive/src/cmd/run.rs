@@ -9,6 +9,8 @@ use crate::config::{Origin, Settings};
 
 /// How long to wait for a running monitor to answer before running standalone.
 const MONITOR_PROBE: std::time::Duration = std::time::Duration::from_millis(150);
+/// How long webhooks and on_change commands may go on delivering after claude has exited.
+const NOTIFY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::session_monitor::{RunRequest, SessionMonitor, resolve_claude};
 
 /// `cclive run`.
@@ -38,6 +40,7 @@ fn monitored(
         .claude_config_dirs(settings.claude_config_dirs.value.clone())
         .show_output(global.verbose > 0);
     let listen = &settings.listen.value;
+    let mut notifier = None;
     if crate::monitor_client::monitor_answers(listen, MONITOR_PROBE).is_ok() {
         // A monitor runs: it keeps the history and the state file; this run feeds it.
         tracing::debug!(%listen, "Sending this session's events to the running monitor.");
@@ -46,6 +49,12 @@ fn monitored(
             builder = builder.state_file(settings.state_file.value.clone());
         }
     } else {
+        // Nothing else tells integrations about this session: this run does.
+        let n = crate::notify::Notifier::from_settings(&settings)?;
+        for callback in n.callbacks() {
+            builder = builder.on_update(move |update| callback(update));
+        }
+        notifier = Some(n);
         builder = builder.state_file(settings.state_file.value.clone());
         // History matters, but not more than the user's session: run claude even without it.
         match super::open_store(&settings) {
@@ -67,6 +76,9 @@ fn monitored(
         .build()
         .context("starting the async runtime")?;
     let outcome = runtime.block_on(builder.build().run(request))?;
+    if let Some(notifier) = notifier {
+        notifier.shutdown(NOTIFY_GRACE);
+    }
     if outcome.store_failures > 0 {
         eprintln!(
             "cclive: warning: {} write(s) to the history database {} failed; see the log above",

@@ -1,19 +1,25 @@
-//! `cclive watch`: the long-running monitor.
+//! `cclive watch`: the long-running monitor; and [`serve_monitor`], which `cclive dashboard`
+//! runs too (the same monitor, announced as a web page).
 //!
 //! Binds the listen address first (so a second monitor fails at once, saying where the first
 //! one is), catches up on the history (`import`), then runs until Ctrl-C or SIGTERM: the
-//! transcript follower, the liveness probe, the HTTP intake for hooks and `cclive run`, and the
-//! pipeline that folds it all into the state file and the store. Shutdown cancels the sources,
-//! lets the pipeline drain, and writes the final state.
+//! transcript follower, the liveness probe, the HTTP server (intake for hooks and `cclive run`,
+//! the JSON API, the live stream and the dashboard pages), and the pipeline that folds it all
+//! into the state file and the store. Every update the pipeline makes is also published to the
+//! server's [`LiveHub`] for the live stream. Shutdown cancels the sources, lets the pipeline
+//! drain, and writes the final state.
+//!
+//! Anything but a loopback address needs a token (`--token` or `CCLIVE_TOKEN`); every request
+//! must then carry it (see `cclive_server`'s access rules).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use cclive_core::{Event, Snapshot};
-use cclive_server::AppState;
+use cclive_core::{Event, Snapshot, Update};
+use cclive_server::{Access, AppState, LiveHub, Parts, ServerConfig, Token};
 use cclive_store::{SessionQuery, Store};
 use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
@@ -25,12 +31,62 @@ use crate::ingest::follow;
 use crate::ingest::import::{self, ImportOptions};
 use crate::ingest::liveness::{GRACE, LivenessProbe};
 use crate::monitor_client;
-use crate::pipeline::{self, EventSink, PipelineConfig};
+use crate::pipeline::{self, Callback, EventSink, PipelineConfig};
 
 /// Fastest the liveness probe runs again after a poke.
 const PROBE_MIN_INTERVAL: Duration = Duration::from_millis(100);
 /// Slowest: the probe runs at least this often.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How the monitor is reached and announced: what `cclive watch` and `cclive dashboard` differ
+/// in.
+pub(super) struct Serve {
+    /// Where to listen.
+    pub(super) addr: SocketAddr,
+    /// The name the user gave for the address (an IP or a host name): the server answers to it.
+    pub(super) bind_name: String,
+    /// The token every request must carry, if any.
+    pub(super) token: Option<Token>,
+    /// Started as `cclive dashboard`: say where the page is, and the flag to change the port.
+    pub(super) dashboard: bool,
+    /// Open the page in the browser once it answers.
+    pub(super) open: bool,
+}
+
+impl Serve {
+    /// The flag that picks another address, for messages.
+    fn address_flag(&self) -> &'static str {
+        if self.dashboard { "--port" } else { "--listen" }
+    }
+
+    /// The page's address as a user types it (a wildcard bind is reached on loopback).
+    pub(super) fn url(&self) -> String {
+        let port = self.addr.port();
+        match self.addr.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => format!("http://127.0.0.1:{port}/"),
+            IpAddr::V6(ip) if ip.is_unspecified() => format!("http://[::1]:{port}/"),
+            IpAddr::V6(_) if self.bind_name.parse::<IpAddr>().is_ok() => {
+                format!("http://[{}]:{port}/", self.addr.ip())
+            }
+            _ => format!("http://{}:{port}/", self.bind_name),
+        }
+    }
+}
+
+/// The token from a flag or `CCLIVE_TOKEN` (clap reads both), checked; refuses a non-loopback
+/// address without one.
+pub(super) fn resolve_token(raw: Option<&str>, ip: IpAddr) -> anyhow::Result<Option<Token>> {
+    let token = raw
+        .filter(|t| !t.is_empty())
+        .map(|t| Token::new(t).context("--token / CCLIVE_TOKEN"))
+        .transpose()?;
+    if token.is_none() && !ip.is_loopback() {
+        bail!(
+            "refusing to listen on {ip} without a token: anything but a loopback address needs              --token (or CCLIVE_TOKEN), which every request must then carry"
+        );
+    }
+    Ok(token)
+}
 
 pub(super) fn run(args: &WatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process_listen(global, args.listen.as_deref())?;
@@ -38,46 +94,47 @@ pub(super) fn run(args: &WatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
         settings.listen.value.parse().with_context(|| {
             format!("listen address {:?} is not IP:PORT", settings.listen.value)
         })?;
-    if !addr.ip().is_loopback() {
-        bail!(
-            "refusing to listen on {addr}: only loopback addresses are allowed until token authentication exists"
-        );
-    }
+    let token = resolve_token(args.token.as_deref(), addr.ip())?;
+    serve_monitor(
+        settings,
+        Serve {
+            addr,
+            bind_name: addr.ip().to_string(),
+            token,
+            dashboard: false,
+            open: false,
+        },
+    )
+}
+
+/// Runs the monitor and its HTTP server until Ctrl-C or SIGTERM.
+pub(super) fn serve_monitor(settings: Settings, serve: Serve) -> anyhow::Result<ExitCode> {
     let store = super::open_store(&settings)?;
+    // The server reads the history on a connection of its own, so it never waits for the
+    // writer's (WAL readers do not block).
+    let server_store: Arc<dyn Store> = super::open_store(&settings)?;
     let prices = super::load_prices(&settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(watch_main(settings, addr, store, prices))?;
+    runtime.block_on(watch_main(settings, serve, store, server_store, prices))?;
     Ok(ExitCode::SUCCESS)
 }
 
 async fn watch_main(
     settings: Settings,
-    addr: SocketAddr,
+    serve: Serve,
     store: Arc<cclive_store::SqliteStore>,
+    server_store: Arc<dyn Store>,
     prices: cclive_core::PriceTable,
 ) -> anyhow::Result<()> {
+    let addr = serve.addr;
     let listener = match tokio::net::TcpListener::bind(addr).await {
         Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            let pid =
-                monitor_client::get(&addr.to_string(), "/healthz", Duration::from_millis(300))
-                    .ok()
-                    .filter(|r| r.status == 200)
-                    .and_then(|r| serde_json::from_slice::<serde_json::Value>(&r.body).ok())
-                    .filter(|v| v["service"] == "cclive")
-                    .map(|v| v["pid"].to_string());
-            match pid {
-                Some(pid) => bail!(
-                    "a cclive monitor is already running at http://{addr} (pid {pid}); use it, stop it, or pick another address with --listen"
-                ),
-                None => {
-                    bail!("{addr} is in use by another program; pick another address with --listen")
-                }
-            }
+            bail!("{}", already_running(&serve));
         }
         Err(e) => return Err(e).with_context(|| format!("listening on {addr}")),
     };
@@ -109,6 +166,14 @@ async fn watch_main(
         report.files,
         report.files_read
     );
+    if serve.dashboard {
+        eprintln!("cclive: dashboard at {}", serve.url());
+        if serve.token.is_some() {
+            eprintln!(
+                "cclive: the first time, open it with ?token=<your token> (the browser keeps it)"
+            );
+        }
+    }
 
     let mut initial = Vec::new();
     for s in store.sessions(&SessionQuery {
@@ -120,10 +185,16 @@ async fn watch_main(
         }
     }
     let (snap_tx, snap_rx) = watch::channel(Snapshot::inactive(jiff::Timestamp::now()));
+    let live = LiveHub::default();
+    let publish: Callback = {
+        let live = live.clone();
+        Arc::new(move |update: &Update| live.publish(update))
+    };
     let (sink, pipeline_task) = pipeline::spawn(PipelineConfig {
         state_file: Some(settings.state_file.value.clone()),
         store: Some(store.clone() as Arc<dyn Store>),
-        prices,
+        prices: prices.clone(),
+        callbacks: vec![publish],
         snapshots: Some(snap_tx),
         initial_sessions: initial,
         ..PipelineConfig::default()
@@ -133,21 +204,37 @@ async fn watch_main(
     let tasks = TaskTracker::new();
     let poke = Arc::new(Notify::new());
 
-    // HTTP intake → pipeline.
+    // HTTP: intake → pipeline; the API, the live stream and the pages.
     let (intake_tx, intake_rx) = mpsc::channel::<Event>(4096);
     tasks.spawn(forward(intake_rx, sink.clone()));
     {
+        let state = AppState::new(Parts {
+            events: intake_tx,
+            snapshot: snap_rx,
+            live,
+            store: server_store,
+            config: ServerConfig {
+                access: Access::new(&serve.bind_name, addr.ip(), serve.token.clone()),
+                // A positive number of seconds (checked by config).
+                refresh_interval: Duration::try_from_secs_f64(settings.refresh_interval_secs.value)
+                    .unwrap_or(Duration::from_secs(2)),
+                prices,
+                time_zone: jiff::tz::TimeZone::system(),
+            },
+        });
         let shutdown = cancel.clone();
         tasks.spawn(async move {
-            if let Err(e) =
-                cclive_server::serve(listener, AppState::new(intake_tx, snap_rx), async move {
-                    shutdown.cancelled().await;
-                })
-                .await
+            if let Err(e) = cclive_server::serve(listener, state, async move {
+                shutdown.cancelled().await;
+            })
+            .await
             {
                 tracing::error!("The HTTP server stopped: {e}");
             }
         });
+    }
+    if serve.open {
+        open_in_browser(&serve);
     }
     tasks.spawn({
         let (dirs, store, sink, poke, cancel) = (
@@ -179,6 +266,75 @@ async fn watch_main(
         );
     }
     Ok(())
+}
+
+/// What to say when the address is taken: a cclive there (with its pid, or needing a token),
+/// or another program.
+fn already_running(serve: &Serve) -> String {
+    let addr = serve.addr;
+    let flag = serve.address_flag();
+    let answer =
+        monitor_client::get(&addr.to_string(), "/healthz", Duration::from_millis(300)).ok();
+    let ours = |body: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .filter(|v| {
+                v["service"] == "cclive"
+                    || v["error"].as_str().is_some_and(|e| e.contains("cclive"))
+            })
+    };
+    let what = if serve.dashboard {
+        "a cclive dashboard"
+    } else {
+        "a cclive monitor"
+    };
+    match answer {
+        Some(r) if r.status == 200 => match ours(&r.body) {
+            Some(v) => format!(
+                "{what} is already running at {} (pid {}); open that, stop it, or pick another \
+                 address with {flag}",
+                serve.url(),
+                v["pid"]
+            ),
+            None => {
+                format!("{addr} is in use by another program; pick another address with {flag}")
+            }
+        },
+        Some(r) if r.status == 401 && ours(&r.body).is_some() => format!(
+            "{what} that needs a token is already running at {}; open that, stop it, or pick \
+             another address with {flag}",
+            serve.url()
+        ),
+        _ => format!("{addr} is in use by another program; pick another address with {flag}"),
+    }
+}
+
+/// Opens the page with `xdg-open` (detached, in its own process group so Ctrl-C here leaves
+/// the browser alone; never waited for here), else prints where it is. With a token, the
+/// address carries it once; the page then keeps it in a cookie and drops it from the address.
+fn open_in_browser(serve: &Serve) {
+    use std::os::unix::process::CommandExt as _;
+    use std::process::{Command, Stdio};
+    let url = serve.url();
+    let target = match &serve.token {
+        Some(token) => format!("{url}?token={}", token.expose()),
+        None => url.clone(),
+    };
+    let spawned = Command::new("xdg-open")
+        .arg(target)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn();
+    match spawned {
+        Ok(mut child) => {
+            std::thread::spawn(move || {
+                let _ = child.wait();
+            });
+        }
+        Err(_) => eprintln!("cclive: open {url} in your browser"),
+    }
 }
 
 async fn forward(mut rx: mpsc::Receiver<Event>, sink: EventSink) {

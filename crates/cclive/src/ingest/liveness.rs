@@ -185,9 +185,13 @@ impl LivenessProbe {
     }
 }
 
-/// A live session whose liveness the registry does not settle (and no wrapper owns).
+/// A live session whose liveness the registry does not settle (and no wrapper or `cclive
+/// replay`, which end their sessions themselves, owns).
 fn needs_process_check(s: &SessionState, alive: &HashSet<SessionId>) -> bool {
-    s.status.is_live() && s.source != "wrapper" && !alive.contains(&s.session_id)
+    s.status.is_live()
+        && s.source != "wrapper"
+        && s.source != "replay"
+        && !alive.contains(&s.session_id)
 }
 
 /// Every parseable `<pid>.json` under each dir's `sessions/` (never the `.key` secrets beside),

@@ -6,10 +6,18 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod budget_cli;
+mod dashboard_bench;
+mod dashboard_browser;
+mod dashboard_e2e;
+mod exec_hooks;
 mod fake_api_smoke;
 mod hook_record;
 mod hooks_cli;
 mod import_corpus;
 mod misbehaving_claude;
+mod replay;
+mod reports;
 mod run_e2e;
 mod watch_e2e;
+mod webhooks;

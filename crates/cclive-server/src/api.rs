@@ -1,0 +1,322 @@
+//! The read side of the JSON API: the current state, session history, summaries and charts.
+//!
+//! History comes from the [`Store`](cclive_store::Store), whose calls block: each runs on a
+//! blocking thread. A session that is live right now is served from the monitor's snapshot
+//! (fresher than the store, which lags by a flush). List views never carry transcript text:
+//! `last_prompt`, `title` and `command` (which holds a print prompt) are left out of
+//! `/api/sessions`; a session's own endpoints (`/api/sessions/{id}`, its events and timeline)
+//! have them, for its page.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use cclive_core::report::ReportOptions;
+use cclive_core::{Event, SessionId, SessionState, Snapshot, Status};
+use cclive_store::{SessionOrder, SessionQuery, SortKey, Store};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::aggregate::{self, Period};
+use crate::{ApiError, AppState, timeline};
+
+/// Sessions per page when the request does not say.
+const DEFAULT_LIMIT: usize = 50;
+/// The largest page.
+const MAX_LIMIT: usize = 500;
+/// Fields of a session that hold transcript text, left out of list views.
+const TEXT_FIELDS: &[&str] = &["last_prompt", "title", "command"];
+
+type Rejectable<T> = Result<Query<T>, QueryRejection>;
+
+fn query<T>(q: Rejectable<T>) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+/// Runs a blocking store read.
+async fn read<T: Send + 'static>(
+    state: &AppState,
+    f: impl FnOnce(&dyn Store) -> Result<T, cclive_store::StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = Arc::clone(&state.inner.store);
+    tokio::task::spawn_blocking(move || f(&*store))
+        .await
+        .map_err(|_| ApiError::Internal)?
+        .map_err(|e| ApiError::store(&e))
+}
+
+pub(crate) async fn current_session(State(state): State<AppState>) -> Json<Snapshot> {
+    Json(state.inner.snapshot.borrow().clone())
+}
+
+/// `since`/`until`: an RFC 3339 instant, or a date (its local midnight).
+fn instant(name: &str, raw: Option<&str>, tz: &TimeZone) -> Result<Option<Timestamp>, ApiError> {
+    let Some(raw) = raw.filter(|r| !r.is_empty()) else {
+        return Ok(None);
+    };
+    if let Ok(ts) = raw.parse::<Timestamp>() {
+        return Ok(Some(ts));
+    }
+    if let Ok(date) = raw.parse::<Date>() {
+        return Ok(Some(aggregate::start_of(date, tz)));
+    }
+    Err(ApiError::BadRequest(format!(
+        "{name}: expected an RFC 3339 time (2026-11-25T10:00:00Z) or a date (2026-11-25), got {raw:?}"
+    )))
+}
+
+fn number(name: &str, raw: Option<&str>) -> Result<Option<usize>, ApiError> {
+    raw.filter(|r| !r.is_empty())
+        .map(|r| {
+            r.parse::<usize>().map_err(|_| {
+                ApiError::BadRequest(format!("{name}: expected a whole number, got {r:?}"))
+            })
+        })
+        .transpose()
+}
+
+fn time_zone(state: &AppState, raw: Option<&str>) -> Result<TimeZone, ApiError> {
+    match raw.filter(|r| !r.is_empty()) {
+        None => Ok(state.inner.config.time_zone.clone()),
+        Some(name) => TimeZone::get(name).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "tz: unknown time zone {name:?} (use an IANA name such as Europe/Paris)"
+            ))
+        }),
+    }
+}
+
+fn tz_name(tz: &TimeZone) -> &str {
+    tz.iana_name().unwrap_or("local")
+}
+
+/// A session as list views show it: without transcript text.
+fn list_view(session: &SessionState) -> Value {
+    let mut value = serde_json::to_value(session).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        for field in TEXT_FIELDS {
+            map.shift_remove(*field);
+        }
+    }
+    value
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SessionsParams {
+    since: Option<String>,
+    until: Option<String>,
+    project: Option<String>,
+    status: Option<String>,
+    limit: Option<String>,
+    offset: Option<String>,
+    sort: Option<String>,
+    order: Option<String>,
+    tz: Option<String>,
+}
+
+fn sort_key(raw: &str) -> Option<SortKey> {
+    Some(match raw {
+        "started_at" => SortKey::StartedAt,
+        "total_cost_usd" | "cost" => SortKey::Cost,
+        "duration_ms" | "duration" => SortKey::Duration,
+        "num_turns" | "turns" => SortKey::Turns,
+        "tokens" => SortKey::Tokens,
+        "project" | "project_path" => SortKey::Project,
+        "model" => SortKey::Model,
+        "status" => SortKey::Status,
+        _ => return None,
+    })
+}
+
+pub(crate) async fn sessions(
+    State(state): State<AppState>,
+    params: Rejectable<SessionsParams>,
+) -> Result<Json<Value>, ApiError> {
+    let p = query(params)?;
+    let tz = time_zone(&state, p.tz.as_deref())?;
+    let status = match p.status.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => Some(Status::parse(raw).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "status: expected ACTIVE, IDLE, COMPLETED, FAILED or INTERRUPTED, got {raw:?}"
+            ))
+        })?),
+    };
+    let limit = number("limit", p.limit.as_deref())?.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::BadRequest(format!(
+            "limit: must be between 1 and {MAX_LIMIT}"
+        )));
+    }
+    let offset = number("offset", p.offset.as_deref())?.unwrap_or(0);
+    let key = match p.sort.as_deref().filter(|s| !s.is_empty()) {
+        None => SortKey::StartedAt,
+        Some(raw) => sort_key(raw).ok_or_else(|| {
+            ApiError::BadRequest(format!(
+                "sort: expected started_at, total_cost_usd, duration_ms, num_turns, tokens, \
+                 project, model or status, got {raw:?}"
+            ))
+        })?,
+    };
+    let descending = match p.order.as_deref() {
+        None | Some("" | "desc") => true,
+        Some("asc") => false,
+        Some(raw) => {
+            return Err(ApiError::BadRequest(format!(
+                "order: expected asc or desc, got {raw:?}"
+            )));
+        }
+    };
+    let q = SessionQuery {
+        limit: Some(limit),
+        offset,
+        status,
+        live_only: false,
+        project: p.project.filter(|s| !s.is_empty()),
+        since: instant("since", p.since.as_deref(), &tz)?,
+        until: instant("until", p.until.as_deref(), &tz)?,
+    };
+    let order = SessionOrder { key, descending };
+    let (total, page) = read(&state, move |store| {
+        Ok((store.count_sessions(&q)?, store.sessions_sorted(&q, order)?))
+    })
+    .await?;
+    Ok(Json(json!({
+        "total": total,
+        "limit": limit,
+        "offset": offset,
+        "sessions": page.iter().map(list_view).collect::<Vec<_>>(),
+    })))
+}
+
+/// A session: the live one from the snapshot, else the stored one.
+async fn find(state: &AppState, id: &str) -> Result<SessionState, ApiError> {
+    let live = {
+        let snap = state.inner.snapshot.borrow();
+        snap.active_sessions
+            .iter()
+            .chain(snap.data.iter())
+            .find(|s| s.session_id.as_str() == id)
+            .cloned()
+    };
+    if let Some(s) = live {
+        return Ok(s);
+    }
+    let sid = SessionId::new(id);
+    read(state, move |store| store.session(&sid))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no session {id:?}")))
+}
+
+pub(crate) async fn session(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<SessionState>, ApiError> {
+    find(&state, &id).await.map(Json)
+}
+
+async fn stored_events(state: &AppState, id: &str) -> Result<Vec<Event>, ApiError> {
+    let sid = SessionId::new(id);
+    read(state, move |store| store.events(&sid)).await
+}
+
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<Event>>, ApiError> {
+    find(&state, &id).await?;
+    stored_events(&state, &id).await.map(Json)
+}
+
+pub(crate) async fn session_timeline(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<timeline::Timeline>, ApiError> {
+    let session = find(&state, &id).await?;
+    let events = stored_events(&state, &id).await?;
+    Ok(Json(timeline::build(
+        &session,
+        &events,
+        &state.inner.config.prices,
+    )))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SummaryParams {
+    period: Option<String>,
+    tz: Option<String>,
+}
+
+pub(crate) async fn summary(
+    State(state): State<AppState>,
+    params: Rejectable<SummaryParams>,
+) -> Result<Json<Value>, ApiError> {
+    let p = query(params)?;
+    let period = match p.period.as_deref() {
+        None | Some("") => Period::Day,
+        Some(raw) => Period::parse(raw).ok_or_else(|| {
+            ApiError::BadRequest(format!("period: expected day, week or month, got {raw:?}"))
+        })?,
+    };
+    let tz = time_zone(&state, p.tz.as_deref())?;
+    let today = aggregate::now_in(&tz).date();
+    let since = aggregate::start_of(period.first_day(today), &tz);
+    let until = aggregate::start_of(today.tomorrow().unwrap_or(today), &tz);
+    let q = SessionQuery {
+        since: Some(since),
+        until: Some(until),
+        ..SessionQuery::default()
+    };
+    let sessions = read(&state, move |store| store.sessions(&q)).await?;
+    let totals = aggregate::totals(&sessions);
+    let mut value = serde_json::to_value(&totals).unwrap_or_else(|_| json!({}));
+    if let Some(map) = value.as_object_mut() {
+        map.insert("period".into(), json!(period.as_str()));
+        map.insert("tz".into(), json!(tz_name(&tz)));
+        map.insert("since".into(), json!(since));
+        map.insert("until".into(), json!(until));
+    }
+    Ok(Json(value))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CostsParams {
+    days: Option<String>,
+    tz: Option<String>,
+}
+
+pub(crate) async fn costs(
+    State(state): State<AppState>,
+    params: Rejectable<CostsParams>,
+) -> Result<Json<Value>, ApiError> {
+    let p = query(params)?;
+    let days = number("days", p.days.as_deref())?.unwrap_or(30);
+    let days = u16::try_from(days)
+        .ok()
+        .filter(|d| (1..=366).contains(d))
+        .ok_or_else(|| ApiError::BadRequest("days: must be between 1 and 366".into()))?;
+    let tz = time_zone(&state, p.tz.as_deref())?;
+    let today = aggregate::now_in(&tz).date();
+    let first = today
+        .checked_sub(jiff::Span::new().days(i64::from(days - 1)))
+        .unwrap_or(today);
+    let mut opts = ReportOptions::new(tz.clone());
+    opts.since = Some(first);
+    opts.until = Some(today);
+    let (since, until) = opts.bounds();
+    let (rows, summaries) = read(&state, move |store| {
+        Ok((store.usage_rows(since, until)?, store.session_summaries()?))
+    })
+    .await?;
+    let costs = aggregate::costs(&rows, &summaries, &opts, &state.inner.config.prices);
+    let mut value = serde_json::to_value(&costs).unwrap_or_else(|_| json!({}));
+    if let Some(map) = value.as_object_mut() {
+        map.insert("tz".into(), json!(tz_name(&tz)));
+    }
+    Ok(Json(value))
+}

@@ -1,0 +1,569 @@
+//! Every endpoint of the JSON API, the pages and assets, and the intake routes.
+
+use std::time::Duration;
+
+use cclive_core::{CostSource, Event, EventKind, Mode, SessionId, SessionState, Status, Tokens};
+use cclive_store::{Batch, Store, UsageRow};
+use jiff::{SignedDuration, Timestamp};
+use serde_json::{Value, json};
+
+use crate::Server;
+use crate::client::{get, post_json, request};
+
+fn ago(secs: i64) -> Timestamp {
+    Timestamp::now() - SignedDuration::from_secs(secs)
+}
+
+fn stored(id: &str, started: Timestamp, status: Status, project: &str, cost: f64) -> SessionState {
+    let mut s = SessionState::new(SessionId::new(id), started);
+    s.status = status;
+    s.project_path = Some(project.to_owned());
+    s.total_cost_usd = cost;
+    s.cost_source = CostSource::Reported;
+    s.num_turns = 3;
+    s.model = Some("claude-sonnet-4-5".into());
+    s.command = Some("claude -p 'the secret plan'".into());
+    s.last_prompt = Some("the secret plan".into());
+    s.title = Some("Secret title".into());
+    s.tokens = Tokens {
+        input: 100,
+        output: 50,
+        ..Tokens::default()
+    };
+    if !status.is_live() {
+        s.ended_at = Some(started + SignedDuration::from_secs(30));
+    }
+    s
+}
+
+fn event(id: &str, at: Timestamp, kind: EventKind) -> Event {
+    Event::new(SessionId::new(id), at, kind)
+}
+
+/// Four sessions today (two projects), one 40 days ago; events and usage for "alpha".
+async fn seeded() -> Server {
+    let server = Server::start().await;
+    let sessions = vec![
+        stored("alpha", ago(300), Status::Completed, "/w/app", 0.50),
+        stored("beta", ago(200), Status::Failed, "/w/lib", 0.25),
+        stored("gamma", ago(100), Status::Completed, "/w/app", 1.00),
+        stored("delta", ago(50), Status::Active, "/w/app", 0.05),
+        stored("old", ago(40 * 86_400), Status::Completed, "/w/old", 9.00),
+    ];
+    let t0 = ago(300);
+    let at = |s: i64| t0 + SignedDuration::from_secs(s);
+    let events = vec![
+        event(
+            "alpha",
+            at(0),
+            EventKind::SessionStarted {
+                mode: Mode::Print,
+                command: None,
+                cwd: Some("/w/app".into()),
+                project_path: None,
+                session_type: None,
+                source: "wrapper".into(),
+            },
+        ),
+        event(
+            "alpha",
+            at(1),
+            EventKind::PromptSubmitted {
+                id: Some("p1".into()),
+                preview: Some("the secret plan".into()),
+            },
+        ),
+        event(
+            "alpha",
+            at(2),
+            EventKind::ToolUse {
+                tool_use_id: "t1".into(),
+                name: "Bash".into(),
+                sidechain: false,
+            },
+        ),
+        event(
+            "alpha",
+            at(4),
+            EventKind::ToolResult {
+                tool_use_id: "t1".into(),
+                is_error: true,
+                duration_ms: None,
+                sidechain: false,
+            },
+        ),
+        event(
+            "alpha",
+            at(5),
+            EventKind::Usage {
+                key: "msg_1".into(),
+                model: Some("claude-sonnet-4-5".into()),
+                tokens: Tokens {
+                    input: 1000,
+                    output: 100,
+                    ..Tokens::default()
+                },
+                is_final: true,
+                sidechain: false,
+            },
+        ),
+    ];
+    let usage = vec![UsageRow {
+        key: "msg_1".into(),
+        session_id: SessionId::new("alpha"),
+        at: at(5),
+        model: Some("claude-sonnet-4-5".into()),
+        tokens: Tokens {
+            input: 1000,
+            output: 100,
+            ..Tokens::default()
+        },
+        sidechain: false,
+    }];
+    server
+        .store
+        .write(&Batch {
+            sessions,
+            events,
+            usage,
+            ..Batch::default()
+        })
+        .unwrap();
+    server
+}
+
+fn ids(page: &Value) -> Vec<String> {
+    page["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["session_id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn healthz_says_it_is_cclive() {
+    let server = Server::start().await;
+    let r = get(server.addr, "/healthz").await;
+    assert_eq!(r.status, 200);
+    let v = r.json();
+    assert_eq!(v["service"], "cclive");
+    assert_eq!(v["pid"], std::process::id());
+    assert_eq!(r.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+}
+
+#[tokio::test]
+async fn current_session_is_the_state_file_object() {
+    let server = Server::start().await;
+    let r = get(server.addr, "/api/current-session").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json()["status"], "INACTIVE");
+
+    let s = stored("live", ago(5), Status::Active, "/w/app", 0.1);
+    let mut snap = crate::live_snapshot(s);
+    snap.monitor_pid = Some(42);
+    let snap = server.publish_snapshot(snap);
+    let r = get(server.addr, "/api/current-session").await;
+    assert_eq!(r.json(), serde_json::to_value(&snap).unwrap());
+    assert_eq!(
+        r.json()["data"]["last_prompt"],
+        "the secret plan",
+        "the seed's object, whole"
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_listed_newest_first_without_transcript_text() {
+    let server = seeded().await;
+    let r = get(server.addr, "/api/sessions").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let page = r.json();
+    assert_eq!(page["total"], 5);
+    assert_eq!(page["limit"], 50);
+    assert_eq!(page["offset"], 0);
+    assert_eq!(ids(&page), ["delta", "gamma", "beta", "alpha", "old"]);
+    for s in page["sessions"].as_array().unwrap() {
+        for field in ["last_prompt", "title", "command"] {
+            assert!(s.get(field).is_none(), "{field} in a list view: {s:#}");
+        }
+        assert!(s["total_cost_usd"].is_number());
+    }
+    assert!(!r.text().contains("secret"), "no transcript text anywhere");
+}
+
+#[tokio::test]
+async fn sessions_filter_sort_and_page() {
+    let server = seeded().await;
+    let list = |q: &'static str| async move {
+        let r = get(server.addr, &format!("/api/sessions?{q}")).await;
+        assert_eq!(r.status, 200, "{q}: {}", r.text());
+        r.json()
+    };
+    let page = list("project=/w/app").await;
+    assert_eq!(ids(&page), ["delta", "gamma", "alpha"]);
+    assert_eq!(page["total"], 3);
+    assert_eq!(
+        ids(&list("status=completed").await),
+        ["gamma", "alpha", "old"]
+    );
+    assert_eq!(ids(&list("status=FAILED&project=/w/lib").await), ["beta"]);
+    let page = list("limit=2&offset=1").await;
+    assert_eq!(ids(&page), ["gamma", "beta"]);
+    assert_eq!(page["total"], 5, "the total ignores the page");
+    assert_eq!(
+        ids(&list("sort=total_cost_usd&order=asc").await),
+        ["delta", "beta", "alpha", "gamma", "old"]
+    );
+    assert_eq!(
+        ids(&list("sort=cost&limit=1").await),
+        ["old"],
+        "descending by default"
+    );
+    let since = (Timestamp::now() - SignedDuration::from_hours(24 * 30)).to_string();
+    let until = ago(150).to_string();
+    let r = get(
+        server.addr,
+        &format!("/api/sessions?since={since}&until={until}"),
+    )
+    .await;
+    assert_eq!(ids(&r.json()), ["beta", "alpha"]);
+}
+
+#[tokio::test]
+async fn bad_list_parameters_are_400_with_a_reason() {
+    let server = seeded().await;
+    for (q, says) in [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=ten", "limit"),
+        ("offset=-1", "offset"),
+        ("status=RUNNING", "status"),
+        ("sort=colour", "sort"),
+        ("order=up", "order"),
+        ("since=yesterday", "since"),
+        ("tz=Mars/Olympus", "tz"),
+    ] {
+        let r = get(server.addr, &format!("/api/sessions?{q}")).await;
+        assert_eq!(r.status, 400, "{q}");
+        let error = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(says), "{q}: {error}");
+    }
+}
+
+#[tokio::test]
+async fn one_session_with_its_text_events_and_timeline() {
+    let server = seeded().await;
+    let r = get(server.addr, "/api/sessions/alpha").await;
+    assert_eq!(r.status, 200);
+    let s = r.json();
+    assert_eq!(s["session_id"], "alpha");
+    assert_eq!(
+        s["last_prompt"], "the secret plan",
+        "the session page has it"
+    );
+
+    let r = get(server.addr, "/api/sessions/alpha/events").await;
+    assert_eq!(r.status, 200);
+    let events = r.json();
+    assert_eq!(events.as_array().unwrap().len(), 5);
+    assert_eq!(events[0]["type"], "session_started");
+
+    let r = get(server.addr, "/api/sessions/alpha/timeline").await;
+    assert_eq!(r.status, 200);
+    let t = r.json();
+    assert_eq!(t["events"], 5);
+    let turns = t["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 2, "{t:#}");
+    let turn = &turns[1];
+    assert_eq!(turn["index"], 1);
+    assert_eq!(turn["prompt"], "the secret plan");
+    assert_eq!(turn["tokens"]["output"], 100);
+    assert_eq!(turn["api_requests"], 1);
+    assert!(turn["cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(turn["tools"][0]["name"], "Bash");
+    assert_eq!(turn["tools"][0]["is_error"], true);
+    assert_eq!(turn["tools"][0]["duration_ms"], 2000);
+
+    for path in [
+        "/api/sessions/nope",
+        "/api/sessions/nope/events",
+        "/api/sessions/nope/timeline",
+    ] {
+        let r = get(server.addr, path).await;
+        assert_eq!(r.status, 404, "{path}");
+        assert!(r.json()["error"].as_str().unwrap().contains("nope"));
+    }
+}
+
+#[tokio::test]
+async fn a_live_session_comes_from_the_monitor_not_the_store() {
+    let server = seeded().await;
+    let mut fresher = stored("delta", ago(50), Status::Active, "/w/app", 0.05);
+    fresher.num_turns = 9;
+    server.publish_snapshot(crate::live_snapshot(fresher));
+    let r = get(server.addr, "/api/sessions/delta").await;
+    assert_eq!(r.json()["num_turns"], 9);
+}
+
+#[tokio::test]
+async fn summaries_of_today_this_week_and_this_month() {
+    let server = seeded().await;
+    for period in ["day", "week", "month"] {
+        let r = get(server.addr, &format!("/api/summary?period={period}&tz=UTC")).await;
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v = r.json();
+        assert_eq!(v["period"], period);
+        assert_eq!(v["tz"], "UTC");
+        // The four sessions of the last few minutes (unless this runs at midnight UTC).
+        let n = v["sessions"].as_u64().unwrap();
+        assert!((4..=5).contains(&n) || period == "day", "{v:#}");
+        assert!(v["total_cost_usd"].as_f64().unwrap() >= 1.8 - 1e-9 || period == "day");
+        assert!(v["by_status"].is_object());
+        assert!(v["since"].as_str().unwrap() < v["until"].as_str().unwrap());
+    }
+    let r = get(server.addr, "/api/summary").await;
+    assert_eq!(r.json()["period"], "day", "day by default");
+    let r = get(server.addr, "/api/summary?period=year").await;
+    assert_eq!(r.status, 400);
+    let r = get(server.addr, "/api/summary?tz=Nowhere/Land").await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn costs_for_the_charts() {
+    let server = seeded().await;
+    let r = get(server.addr, "/api/costs?tz=UTC").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let days = v["days"].as_array().unwrap();
+    assert_eq!(days.len(), 30, "every day of the window");
+    let total: f64 = days
+        .iter()
+        .map(|d| d["total_cost_usd"].as_f64().unwrap())
+        .sum();
+    assert!(total > 0.0, "the usage of alpha is priced: {v:#}");
+    assert_eq!(v["by_model"][0]["name"], "claude-sonnet-4-5");
+    assert_eq!(v["by_project"][0]["name"], "/w/app");
+    assert_eq!(v["tz"], "UTC");
+    let r = get(server.addr, "/api/costs?days=7").await;
+    assert_eq!(r.json()["days"].as_array().unwrap().len(), 7);
+    for bad in ["days=0", "days=400", "days=x"] {
+        assert_eq!(
+            get(server.addr, &format!("/api/costs?{bad}")).await.status,
+            400
+        );
+    }
+}
+
+fn webhook_event(id: &str) -> Value {
+    json!({
+        "session_id": id,
+        "at": Timestamp::now().to_string(),
+        "type": "session_started",
+        "mode": "print",
+        "source": "other-tool",
+        "command": "other-tool run"
+    })
+}
+
+#[tokio::test]
+async fn the_webhook_takes_events_from_other_tools() {
+    let server = Server::start().await;
+    let r = post_json(server.addr, "/api/session/webhook", &webhook_event("w1")).await;
+    assert_eq!(r.status, 202, "{}", r.text());
+    assert_eq!(r.json()["accepted"], 1);
+    let batch = json!([
+        webhook_event("w2"),
+        {"session_id": "w2", "at": Timestamp::now().to_string(), "type": "process_exited", "code": 0}
+    ]);
+    let r = post_json(server.addr, "/api/session/webhook", &batch).await;
+    assert_eq!(r.status, 202);
+    assert_eq!(r.json()["accepted"], 2);
+    let got = server.received().await;
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].session_id.as_str(), "w1");
+    assert!(matches!(
+        got[2].kind,
+        EventKind::ProcessExited { code: Some(0), .. }
+    ));
+}
+
+#[tokio::test]
+async fn bad_webhook_input_is_refused_with_a_clear_4xx_and_nothing_applied() {
+    let server = Server::start().await;
+    let post = |body: &'static [u8], content_type: &'static str| async move {
+        request(
+            server.addr,
+            "POST",
+            "/api/session/webhook",
+            &[("Content-Type", content_type)],
+            Some(body),
+        )
+        .await
+    };
+    let cases: Vec<(Vec<u8>, &str, u16, &str)> = vec![
+        (b"{not json".to_vec(), "application/json", 400, "not JSON"),
+        (
+            b"42".to_vec(),
+            "application/json",
+            400,
+            "expected an event object",
+        ),
+        (b"[]".to_vec(), "application/json", 422, "no events"),
+        (
+            serde_json::to_vec(&webhook_event("x")).unwrap(),
+            "text/plain",
+            415,
+            "application/json",
+        ),
+        (
+            br#"{"session_id":"x","at":"2026-11-25T10:00:00Z","type":"teleported"}"#.to_vec(),
+            "application/json",
+            422,
+            "unknown type \"teleported\"",
+        ),
+        (
+            br#"{"at":"2026-11-25T10:00:00Z","type":"title","title":"t"}"#.to_vec(),
+            "application/json",
+            422,
+            "session_id",
+        ),
+        (
+            br#"{"session_id":"","at":"2026-11-25T10:00:00Z","type":"title","title":"t"}"#.to_vec(),
+            "application/json",
+            422,
+            "session_id",
+        ),
+        (
+            br#"{"session_id":"x","at":"yesterday","type":"title","title":"t"}"#.to_vec(),
+            "application/json",
+            422,
+            "event 0",
+        ),
+        (
+            br#"{"session_id":"x","at":"2999-01-01T00:00:00Z","type":"title","title":"t"}"#
+                .to_vec(),
+            "application/json",
+            422,
+            "future",
+        ),
+        (
+            br#"{"session_id":"x","at":"2026-11-25T10:00:00Z","type":"usage","key":"k"}"#.to_vec(),
+            "application/json",
+            422,
+            "tokens",
+        ),
+    ];
+    for (body, content_type, status, says) in cases {
+        let body: &'static [u8] = Box::leak(body.into_boxed_slice());
+        let r = post(body, content_type).await;
+        assert_eq!(
+            r.status,
+            status,
+            "{}: {}",
+            String::from_utf8_lossy(body),
+            r.text()
+        );
+        let error = r.json()["error"].as_str().unwrap().to_owned();
+        assert!(error.contains(says), "{error:?} should say {says:?}");
+    }
+    // One bad event refuses the whole call.
+    let mixed = json!([webhook_event("ok"), {"session_id": "bad", "at": "2026-11-25T10:00:00Z", "type": "nope"}]);
+    let r = post_json(server.addr, "/api/session/webhook", &mixed).await;
+    assert_eq!(r.status, 422);
+    assert!(r.json()["error"].as_str().unwrap().contains("event 1"));
+    let too_many = Value::Array((0..1001).map(|_| webhook_event("many")).collect());
+    assert_eq!(
+        post_json(server.addr, "/api/session/webhook", &too_many)
+            .await
+            .status,
+        422
+    );
+    assert!(server.received().await.is_empty(), "nothing was applied");
+}
+
+#[tokio::test]
+async fn hooks_answer_204_with_an_empty_body_and_events_202() {
+    let server = Server::start().await;
+    let payload = json!({
+        "session_id": "h1",
+        "transcript_path": "/tmp/h1.jsonl",
+        "cwd": "/w/app",
+        "hook_event_name": "UserPromptSubmit",
+        "prompt": "hello"
+    });
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/hooks",
+        &[("Host", &format!("127.0.0.1:{}", server.addr.port()))],
+        Some(&serde_json::to_vec(&payload).unwrap()),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(r.body.is_empty());
+    let r = post_json(server.addr, "/api/events", &webhook_event("e1")).await;
+    assert_eq!(r.status, 202);
+    let got = server.received().await;
+    assert!(got.iter().any(|e| e.session_id.as_str() == "h1"));
+    assert!(got.iter().any(|e| e.session_id.as_str() == "e1"));
+    let r = request(server.addr, "POST", "/api/hooks", &[], Some(b"nope")).await;
+    assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn pages_and_assets_are_embedded_with_their_types_and_a_strict_csp() {
+    let server = Server::start().await;
+    let r = get(server.addr, "/").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
+    let csp = r.header("content-security-policy").unwrap();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"));
+    assert!(csp.contains("connect-src 'self'") && csp.contains("frame-ancestors 'none'"));
+    let html = r.text();
+    assert!(html.contains("/assets/dashboard.js"));
+    assert!(html.contains("content=\"2000\""), "the refresh interval");
+    let etag = r.header("etag").unwrap().to_owned();
+    let again = request(server.addr, "GET", "/", &[("If-None-Match", &etag)], None).await;
+    assert_eq!(again.status, 304);
+
+    let r = get(server.addr, "/sessions/alpha").await;
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("/assets/session.js"));
+    for (path, ty) in [
+        ("/assets/app.css", "text/css; charset=utf-8"),
+        ("/assets/common.js", "text/javascript; charset=utf-8"),
+        ("/assets/dashboard.js", "text/javascript; charset=utf-8"),
+        ("/assets/session.js", "text/javascript; charset=utf-8"),
+        ("/assets/favicon.svg", "image/svg+xml"),
+        ("/favicon.ico", "image/svg+xml"),
+        ("/api/openapi.json", "application/json"),
+    ] {
+        let r = get(server.addr, path).await;
+        assert_eq!(r.status, 200, "{path}");
+        assert_eq!(r.header("content-type"), Some(ty), "{path}");
+        assert_eq!(r.header("cache-control"), Some("no-cache"), "{path}");
+    }
+    let doc = get(server.addr, "/api/openapi.json").await.json();
+    assert!(doc["paths"]["/api/session/webhook"]["post"].is_object());
+    assert_eq!(get(server.addr, "/assets/nope.js").await.status, 404);
+    let r = get(server.addr, "/api/nope").await;
+    assert_eq!(r.status, 404);
+    assert!(r.json()["error"].is_string());
+}
+
+#[tokio::test]
+async fn a_shut_down_monitor_answers_503_to_intake() {
+    let server = Server::start().await;
+    // Close the monitor's end of the intake channel.
+    drop(std::mem::replace(
+        &mut *server.events.lock().await,
+        tokio::sync::mpsc::channel(1).1,
+    ));
+    let r = post_json(server.addr, "/api/events", &webhook_event("late")).await;
+    assert_eq!(r.status, 503);
+    let r = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
+    assert!(r.unwrap().is_ok());
+}

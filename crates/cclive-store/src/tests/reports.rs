@@ -1,0 +1,201 @@
+//! The report and budget part of the [`Store`] specification: session summaries, usage summed
+//! per project and model, and budget alerts that are recorded once.
+
+use cclive_core::CostSource;
+use cclive_core::budget::{BudgetAlert, Period};
+
+use super::*;
+use crate::{SessionSummary, UsageSum};
+
+fn summary_of<'a>(all: &'a [SessionSummary], id: &str) -> &'a SessionSummary {
+    all.iter().find(|s| s.session_id.as_str() == id).unwrap()
+}
+
+/// Three sessions: one in `/p/app` whose cost Claude Code reported, one filed only by its cwd,
+/// one in `/p/lib`.
+fn reporting_store() -> impl Store {
+    let store = store();
+    let mut reported = session("rep", 0, Status::Completed, "/p/app");
+    reported.total_cost_usd = 0.75;
+    reported.cost_source = CostSource::Reported;
+    let mut cwd_only = session("cwd", 1, Status::Completed, "/p/app");
+    cwd_only.project_path = None;
+    cwd_only.cwd = Some("/p/cwd".into());
+    let lib = session("lib", 2, Status::Active, "/p/lib");
+    store.write_batch(&[reported, cwd_only, lib], &[]).unwrap();
+    let mut opus = usage("m5", "lib", 30, [1, 1, 1, 1]);
+    opus.model = Some("claude-opus-4-1".into());
+    write_usage(
+        &store,
+        &[
+            usage("m1", "rep", 10, [100, 10, 0, 0]),
+            usage("m2", "rep", 20, [200, 20, 0, 0]),
+            usage("m3", "cwd", 20, [1, 2, 3, 4]),
+            usage("m4", "lib", 30, [5, 5, 5, 5]),
+            opus,
+            usage("m6", "never-stored", 40, [7, 0, 0, 0]),
+            usage("m7", "rep", 100, [1000, 0, 0, 0]),
+        ],
+    );
+    store
+}
+
+#[test]
+fn session_summaries_carry_projects_and_reported_costs() {
+    let store = reporting_store();
+    let all = store.session_summaries().unwrap();
+    assert_eq!(all.len(), 3);
+    let rep = summary_of(&all, "rep");
+    assert_eq!(rep.project(), Some("/p/app"));
+    assert_eq!(rep.reported_cost_usd(), Some(0.75));
+    assert_eq!(rep.status, Status::Completed);
+    assert_eq!(rep.started_at, t(0));
+    let cwd = summary_of(&all, "cwd");
+    assert_eq!(
+        cwd.project(),
+        Some("/p/cwd"),
+        "cwd when there is no project path"
+    );
+    assert_eq!(cwd.reported_cost_usd(), None, "an estimate is not reported");
+    assert_eq!(cwd.cost_source, CostSource::Estimated);
+}
+
+#[test]
+fn usage_sums_group_by_project_and_model_in_the_time_range() {
+    let store = reporting_store();
+    let sums = store.usage_sums(Some(t(10)), Some(t(100))).unwrap();
+    let sonnet = Some("claude-sonnet-4-5".to_owned());
+    let expected = vec![
+        UsageSum {
+            project: None,
+            model: sonnet.clone(),
+            tokens: tokens([7, 0, 0, 0]),
+            responses: 1,
+        },
+        UsageSum {
+            project: Some("/p/app".into()),
+            model: sonnet.clone(),
+            tokens: tokens([300, 30, 0, 0]),
+            responses: 2,
+        },
+        UsageSum {
+            project: Some("/p/cwd".into()),
+            model: sonnet.clone(),
+            tokens: tokens([1, 2, 3, 4]),
+            responses: 1,
+        },
+        UsageSum {
+            project: Some("/p/lib".into()),
+            model: Some("claude-opus-4-1".into()),
+            tokens: tokens([1, 1, 1, 1]),
+            responses: 1,
+        },
+        UsageSum {
+            project: Some("/p/lib".into()),
+            model: sonnet,
+            tokens: tokens([5, 5, 5, 5]),
+            responses: 1,
+        },
+    ];
+    assert_eq!(sums, expected, "m7 at t(100) is outside [t(10), t(100))");
+    let everything = store.usage_sums(None, None).unwrap();
+    let responses: u64 = everything.iter().map(|s| s.responses).sum();
+    assert_eq!(responses, 7);
+}
+
+/// A backend that implements only the required methods gets the same answers from the
+/// defaults as `SQLite` gives from its own queries.
+#[test]
+fn the_default_summaries_and_sums_agree_with_the_backend() {
+    struct Minimal<S>(S);
+    impl<S: Store> Store for Minimal<S> {
+        fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+            self.0.write(batch)
+        }
+        fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
+            self.0.session(id)
+        }
+        fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
+            self.0.sessions(query)
+        }
+        fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
+            self.0.events(id)
+        }
+        fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), StoreError> {
+            self.0.usage_totals(id)
+        }
+        fn usage_rows(
+            &self,
+            since: Option<Timestamp>,
+            until: Option<Timestamp>,
+        ) -> Result<Vec<UsageRow>, StoreError> {
+            self.0.usage_rows(since, until)
+        }
+        fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+            self.0.checkpoints()
+        }
+        fn checkpoint(&self, path: &Path) -> Result<Option<Checkpoint>, StoreError> {
+            self.0.checkpoint(path)
+        }
+    }
+    let minimal = Minimal(reporting_store());
+    let backend = &minimal.0;
+    let mut by_default = minimal.session_summaries().unwrap();
+    let mut by_backend = backend.session_summaries().unwrap();
+    by_default.sort_by(|a, b| a.session_id.cmp(&b.session_id));
+    by_backend.sort_by(|a, b| a.session_id.cmp(&b.session_id));
+    assert_eq!(by_default, by_backend);
+    assert_eq!(
+        minimal.usage_sums(Some(t(0)), None).unwrap(),
+        backend.usage_sums(Some(t(0)), None).unwrap()
+    );
+    let alert = alert("global", Period::Day, "2026-09-03", 50, 5);
+    assert!(matches!(
+        minimal.record_alert(&alert),
+        Err(StoreError::Unsupported { .. })
+    ));
+}
+
+fn alert(scope: &str, period: Period, key: &str, threshold: u8, secs: i64) -> BudgetAlert {
+    BudgetAlert {
+        project: scope.strip_prefix("project:").map(str::to_owned),
+        period,
+        period_key: key.into(),
+        period_start: t(0),
+        period_end: t(86_400),
+        threshold_percent: threshold,
+        limit_usd: 10.0,
+        spent_usd: f64::from(threshold) / 10.0,
+        percent: f64::from(threshold),
+        projected_usd: 12.5,
+        at: t(secs),
+    }
+}
+
+#[test]
+fn an_alert_is_new_once_per_scope_period_and_threshold() {
+    let store = store();
+    let first = alert("global", Period::Day, "2026-09-03", 50, 10);
+    assert!(store.record_alert(&first).unwrap());
+    // The same identity again, later and with other figures: not new, and the first is kept.
+    let again = BudgetAlert {
+        spent_usd: 6.0,
+        at: t(20),
+        ..first.clone()
+    };
+    assert!(!store.record_alert(&again).unwrap());
+    // Another threshold, period key, period or scope is new.
+    for other in [
+        alert("global", Period::Day, "2026-09-03", 80, 30),
+        alert("global", Period::Day, "2026-09-04", 50, 40),
+        alert("global", Period::Week, "2026-08-31", 50, 50),
+        alert("project:app", Period::Day, "2026-09-03", 50, 60),
+    ] {
+        assert!(store.record_alert(&other).unwrap(), "{other:?}");
+    }
+    let all = store.alerts(None).unwrap();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all[0], first, "alerts come back whole, oldest first");
+    assert_eq!(all[4].project.as_deref(), Some("app"));
+    assert_eq!(store.alerts(Some(t(40))).unwrap().len(), 3);
+}

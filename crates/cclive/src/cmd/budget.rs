@@ -1,0 +1,279 @@
+//! `cclive budget`: spend against the `[budget]` limits, with the projection to the end of each
+//! period; `--check` prints one line and exits 0, 10 or 11 for scripts and CI. Also the prompt
+//! gate `cclive hook` consults for `block_at_usd` ([`prompt_gate`]).
+//!
+//! The figures come from [`cclive_core::budget`]; this file resolves the zone, reads the store
+//! and lays out text.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use cclive_core::budget::{self, BudgetStatus, Period, Spend, usd};
+use cclive_core::hook::HookEvent;
+use cclive_core::report::tz_name;
+use cclive_store::Store;
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use serde_json::json;
+use tracing::debug;
+
+use super::report::{Column, Table, terminal_width, week_start};
+use crate::cli::{BudgetArgs, GlobalArgs};
+use crate::config::{BudgetSettings, Settings};
+use crate::display;
+
+/// Shows spend against every limit, or (`--check`) one line and an exit code.
+pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_process(global, None)?;
+    let mut config = settings.budget.value.clone();
+    if let Some(w) = week_start(args.week_start) {
+        config.budget.week_start = w;
+    }
+    let tz = match &args.tz {
+        Some(name) => TimeZone::get(name)
+            .with_context(|| format!("--tz {name:?} is not a known IANA time zone"))?,
+        None => config.time_zone(),
+    };
+    let now = Timestamp::now();
+    let prices = super::load_prices(&settings)?;
+    let store = super::open_existing_store(&settings)?;
+    let statuses = match &store {
+        Some(store) => crate::budget_watch::statuses(&config.budget, &**store, &prices, &tz, now)
+            .context("reading usage from the history database")?,
+        None => Vec::new(),
+    };
+    let verdict = budget::check(&statuses);
+    if args.check {
+        println!("{}", verdict.line);
+        return Ok(ExitCode::from(verdict.exit_code));
+    }
+    let earliest = statuses.iter().map(|s| s.start).min();
+    let alerts = match (&store, earliest) {
+        (Some(store), Some(since)) => store.alerts(Some(since)).unwrap_or_default(),
+        _ => Vec::new(),
+    };
+    let hard = hard_limit_status(
+        &config,
+        store.as_deref().map(|s| s as &dyn Store),
+        &prices,
+        &tz,
+        now,
+    );
+    if args.json {
+        let v = json!({
+            "timezone": tz_name(&tz),
+            "now": now,
+            "statuses": statuses,
+            "hard_limit": hard,
+            "check": verdict,
+            "alerts": alerts,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    if config.budget.is_empty() {
+        println!(
+            "No budget configured. Add a [budget] table to {} (`cclive config --default` shows \
+             an example), e.g.\n\n[budget]\ndaily_usd = 10.0\nmonthly_usd = 150.0",
+            settings.config_file.value.display()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    print!(
+        "{}",
+        statuses_text(&statuses, &tz, now, terminal_width(), hard.as_ref())
+    );
+    if !alerts.is_empty() {
+        println!("\nAlerts raised in these periods:");
+        for a in &alerts {
+            println!(
+                "  {}  {}",
+                a.at.to_zoned_datetime(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M"),
+                a.message()
+            );
+        }
+    }
+    println!("\n{}", verdict.line);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The global hard limit's figures (`block_at_usd`), when one is set.
+#[derive(Debug, serde::Serialize)]
+struct HardLimitStatus {
+    period: Period,
+    period_key: String,
+    limit_usd: f64,
+    spent_usd: f64,
+    reached: bool,
+}
+
+fn hard_limit_status(
+    config: &BudgetSettings,
+    store: Option<&dyn Store>,
+    prices: &cclive_core::PriceTable,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> Option<HardLimitStatus> {
+    let limit = config.budget.limits.block_at_usd?;
+    let window = budget::window(
+        config.budget.block_period,
+        now,
+        tz,
+        config.budget.week_start,
+    );
+    let spend = store
+        .and_then(|s| spend_in(s, &window, prices).ok())
+        .unwrap_or_default();
+    Some(HardLimitStatus {
+        period: window.period,
+        period_key: window.key,
+        limit_usd: limit,
+        spent_usd: cclive_core::report::round_usd(spend.total_usd),
+        reached: spend.total_usd >= limit,
+    })
+}
+
+/// The spend in a window from the store's per-project, per-model sums: one indexed query.
+fn spend_in(
+    store: &dyn Store,
+    window: &budget::Window,
+    prices: &cclive_core::PriceTable,
+) -> Result<Spend, cclive_store::StoreError> {
+    let mut spend = Spend::default();
+    for sum in store.usage_sums(Some(window.start), Some(window.end))? {
+        spend.add(
+            sum.project.as_deref(),
+            sum.model.as_deref(),
+            &sum.tokens,
+            prices,
+        );
+    }
+    Ok(spend)
+}
+
+fn statuses_text(
+    statuses: &[BudgetStatus],
+    tz: &TimeZone,
+    now: Timestamp,
+    width: usize,
+    hard: Option<&HardLimitStatus>,
+) -> String {
+    let mut out = format!(
+        "Budget · {} · {}\n",
+        tz_name(tz),
+        now.to_zoned_datetime(tz.clone()).strftime("%Y-%m-%d %H:%M")
+    );
+    let mut t = Table::new(vec![
+        Column::text("Scope").shrink_to(10),
+        Column::text("Period"),
+        Column::number("Spent"),
+        Column::number("Limit"),
+        Column::number("Used"),
+        Column::number("Projected").optional(1),
+        Column::text("Ends in").optional(0),
+        Column::text("State"),
+    ]);
+    for s in statuses {
+        let left = u64::try_from(s.end.as_millisecond() - now.as_millisecond()).unwrap_or(0);
+        t.row(vec![
+            s.project.clone().unwrap_or_else(|| "all".to_owned()),
+            format!("{} {}", s.period.as_str(), s.period_key),
+            usd(s.spent_usd),
+            usd(s.limit_usd),
+            format!("{:.0} %", s.percent.floor()),
+            usd(s.projected_usd),
+            time_left(left),
+            gauge(s),
+        ]);
+    }
+    out.push_str(&t.render(width));
+    if let Some(h) = hard {
+        let _ = writeln!(
+            out,
+            "\nHard limit: block_at_usd {} per {} ({} spent in {}){}",
+            usd(h.limit_usd),
+            h.period.as_str(),
+            usd(h.spent_usd),
+            h.period_key,
+            if h.reached {
+                " — REACHED: `cclive hook` refuses new prompts"
+            } else {
+                ""
+            }
+        );
+    }
+    out
+}
+
+/// `8h 52m`, or `4d 08h` from a day on.
+fn time_left(ms: u64) -> String {
+    const DAY: u64 = 24 * 3_600_000;
+    if ms < DAY {
+        display::duration_ms(ms)
+    } else {
+        format!("{}d {:02}h", ms / DAY, (ms % DAY) / 3_600_000)
+    }
+}
+
+/// `████░░░░░░ warning`: ten cells of the percentage, and the level.
+fn gauge(s: &BudgetStatus) -> String {
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let filled = (s.percent / 10.0).floor().clamp(0.0, 10.0) as usize;
+    format!(
+        "{}{} {}",
+        "█".repeat(filled),
+        "░".repeat(10 - filled),
+        s.level.as_str()
+    )
+}
+
+/// Whether a hook payload is a prompt that a reached `block_at_usd` must refuse; the message to
+/// print on stderr (with exit code 2) when it is.
+///
+/// Fast and fail-open: without a hard limit it returns at once (no parsing, no database); any
+/// failure (no database, unreadable payload) lets the prompt through. Only `UserPromptSubmit`
+/// payloads are ever refused.
+pub(crate) fn prompt_gate(settings: &Settings, payload: &[u8]) -> Option<String> {
+    let config = &settings.budget.value;
+    if !config.budget.has_hard_limit() {
+        return None;
+    }
+    let parsed = cclive_core::hook::parse_payload(payload).ok()?;
+    if parsed.event != HookEvent::UserPromptSubmit {
+        return None;
+    }
+    let store = match super::open_existing_store(settings) {
+        Ok(Some(store)) => store,
+        Ok(None) => return None,
+        Err(e) => {
+            debug!(error = format!("{e:#}"), "No database for the budget gate.");
+            return None;
+        }
+    };
+    let prices = super::load_prices(settings).ok()?;
+    let window = budget::window(
+        config.budget.block_period,
+        Timestamp::now(),
+        &config.time_zone(),
+        config.budget.week_start,
+    );
+    let spend = match spend_in(&*store, &window, &prices) {
+        Ok(spend) => spend,
+        Err(e) => {
+            debug!(error = %e, "Cannot read the spend for the budget gate.");
+            return None;
+        }
+    };
+    let hit = budget::hard_limit(&config.budget, parsed.cwd.as_deref(), &spend, &window)?;
+    let key = match &hit.project {
+        None => "block_at_usd in [budget]".to_owned(),
+        Some(p) => format!("block_at_usd in [budget.projects.\"{p}\"]"),
+    };
+    Some(format!(
+        "{}.\nTo go on now, raise or remove {key} in {} (`cclive budget` shows the spend).",
+        hit.message(),
+        settings.config_file.value.display()
+    ))
+}

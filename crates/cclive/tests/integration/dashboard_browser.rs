@@ -1,0 +1,433 @@
+//! The dashboard in a real browser: headless Chromium (Debian's `chromium` and
+//! `chromium-driver`, installed by `scripts/test-setup.sh`) driven over WebDriver with
+//! fantoccini, while the real, pinned Claude Code runs the slow scenario against the fake API.
+//! The page must show the session live ("LIVE SESSION ACTIVE", its cost), then "No Active
+//! Session" and the finished session in its history, all without being reloaded. Screenshots go
+//! to `target/dashboard/` for people to look at.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder};
+use serde_json::{Value, json};
+
+use crate::dashboard_e2e::Dashboard;
+use crate::support::cclive::{World, free_port, wait_with_timeout};
+use crate::support::fake_api::{FakeApi, RequestKind};
+
+const CHROMIUM: &str = "/usr/bin/chromium";
+const TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Where screenshots go: `target/dashboard/`.
+pub(crate) fn screenshot_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("target dir")
+        .join("dashboard");
+    std::fs::create_dir_all(&dir).expect("create target/dashboard");
+    dir
+}
+
+/// `chromedriver --port=<free>`, killed when dropped.
+pub(crate) struct ChromeDriver {
+    child: Child,
+    pub(crate) port: u16,
+    _profile: tempfile::TempDir,
+    profile_path: PathBuf,
+}
+
+impl ChromeDriver {
+    /// Starts chromedriver; fails the test, naming the setup script, when Chromium is missing.
+    pub(crate) fn start() -> ChromeDriver {
+        let driver = which("chromedriver");
+        assert!(
+            Path::new(CHROMIUM).is_file() && driver.is_some(),
+            "headless Chromium is missing ({CHROMIUM} and chromedriver on PATH): run \
+             scripts/test-setup.sh, which installs the Debian packages chromium and \
+             chromium-driver"
+        );
+        let port = free_port();
+        let child = Command::new(driver.expect("checked"))
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromedriver");
+        let profile = tempfile::Builder::new()
+            .prefix("cclive-chromium-")
+            .tempdir()
+            .expect("profile dir");
+        let profile_path = profile.path().to_owned();
+        let driver = ChromeDriver {
+            child,
+            port,
+            _profile: profile,
+            profile_path,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "chromedriver did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        driver
+    }
+
+    /// A browser session.
+    pub(crate) async fn browser(&self) -> Client {
+        let caps = json!({
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    "--no-first-run",
+                    format!("--user-data-dir={}", self.profile_path.display()),
+                    "--window-size=1280,1100",
+                ],
+            }
+        });
+        let Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        ClientBuilder::new(connector)
+            .capabilities(caps)
+            .connect(&format!("http://127.0.0.1:{}", self.port))
+            .await
+            .expect("a Chromium session")
+    }
+}
+
+impl Drop for ChromeDriver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain([
+            PathBuf::from("/usr/bin"),
+            PathBuf::from("/usr/lib/chromium"),
+        ])
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+/// Runs `script` in the page (its `return` value) until `done` holds for it; fails with the
+/// last value after `timeout`.
+pub(crate) async fn wait_page(
+    client: &Client,
+    what: &str,
+    script: &str,
+    timeout: Duration,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let value = client.execute(script, vec![]).await.expect("script");
+        if done(&value) {
+            return value;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}; the page says {value:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// What the test reads off the page.
+const READ_PAGE: &str = r##"
+const banner = document.getElementById("banner");
+const cards = [...document.querySelectorAll("#live [data-session-id]")].map((c) => ({
+  id: c.dataset.sessionId,
+  status: c.dataset.status,
+  cost: c.querySelector('[data-field="cost"]')?.dataset.value,
+  costText: c.querySelector('[data-field="cost"]')?.textContent,
+  turns: c.querySelector('[data-field="turns"]')?.textContent,
+  text: c.textContent,
+}));
+const rows = [...document.querySelectorAll("#sessions-body tr[data-session-id]")].map((r) => ({
+  id: r.dataset.sessionId,
+  status: r.dataset.status,
+  cost: r.querySelector('[data-field="cost"]')?.dataset.value,
+  costText: r.querySelector('[data-field="cost"]')?.textContent,
+}));
+return {
+  banner: banner.textContent,
+  state: banner.dataset.state,
+  cards,
+  rows,
+  last: document.getElementById("last").hidden ? null : document.getElementById("last").textContent,
+  howto: !document.getElementById("howto").hidden,
+  conn: document.getElementById("conn").dataset.state,
+  today: document.querySelector('.total[data-period="day"] .detail').textContent,
+  marker: window.__ccliveTestMarker || null,
+};
+"##;
+
+async fn screenshot(client: &Client, name: &str) -> PathBuf {
+    let png = client.screenshot().await.expect("screenshot");
+    let path = screenshot_dir().join(name);
+    std::fs::write(&path, png).expect("write the screenshot");
+    eprintln!("screenshot: {}", path.display());
+    path
+}
+
+fn as_f64(v: &Value) -> Option<f64> {
+    v.as_str()
+        .and_then(|s| s.parse().ok())
+        .or_else(|| v.as_f64())
+}
+
+#[test]
+fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
+    let api = FakeApi::start_slow(Duration::from_secs(8));
+    let world = World::new(&api.url());
+    let dashboard = Dashboard::start(&world, &[]);
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client.goto(&dashboard.url()).await.expect("open the page");
+        let page = wait_page(&client, "the idle page", READ_PAGE, TIMEOUT, |p| {
+            p["state"] == "none" && p["conn"] == "live"
+        })
+        .await;
+        assert!(
+            page["banner"]
+                .as_str()
+                .unwrap()
+                .contains("⚫ No Active Session")
+        );
+        assert_eq!(page["howto"], true, "how to start monitoring");
+        client
+            .execute("window.__ccliveTestMarker = 'same page';", vec![])
+            .await
+            .unwrap();
+
+        // The real claude, on its own, as a user runs it.
+        let child = world
+            .claude
+            .command([
+                "-p",
+                "Please do the task.",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--allowedTools",
+                "Bash",
+                "Write",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let waiter = tokio::task::spawn_blocking(move || wait_with_timeout(child, TIMEOUT));
+        assert!(api.wait_until(TIMEOUT, |reqs| {
+            reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
+        }));
+
+        let live = wait_page(&client, "LIVE SESSION ACTIVE", READ_PAGE, TIMEOUT, |p| {
+            p["state"] == "live" && p["cards"].as_array().is_some_and(|c| !c.is_empty())
+        })
+        .await;
+        assert!(
+            live["banner"]
+                .as_str()
+                .unwrap()
+                .contains("🔴 LIVE SESSION ACTIVE"),
+            "{live:#}"
+        );
+        let card = &live["cards"][0];
+        let id = card["id"].as_str().unwrap().to_owned();
+        assert_eq!(card["status"], "ACTIVE");
+        // The card shows the session's cost: the same figure the API has.
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let page = client.execute(READ_PAGE, vec![]).await.unwrap();
+            let api_cost = dashboard.get("/api/current-session").json()["active_sessions"]
+                .as_array()
+                .and_then(|a| a.iter().find(|s| s["session_id"] == id.as_str()).cloned())
+                .map(|s| s["total_cost_usd"].as_f64().unwrap());
+            let shown = page["cards"]
+                .as_array()
+                .and_then(|c| c.iter().find(|c| c["id"] == id.as_str()))
+                .and_then(|c| as_f64(&c["cost"]));
+            if api_cost.is_some() && api_cost == shown {
+                let text = page["cards"][0]["costText"].as_str().unwrap().to_owned();
+                assert!(text.starts_with('$'), "{text}");
+                eprintln!("live card cost: {text} (API: {api_cost:?})");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the card's cost {shown:?} never matched the API's {api_cost:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        // The history knows it already: it started today.
+        wait_page(&client, "today's total to count it", READ_PAGE, TIMEOUT, |p| {
+            p["today"].as_str().is_some_and(|t| t.starts_with("1 session"))
+        })
+        .await;
+        screenshot(&client, "dashboard-live.png").await;
+
+        let out = waiter.await.unwrap();
+        assert!(out.status.success(), "claude failed");
+        let result: Value = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .last()
+            .unwrap();
+        assert_eq!(result["session_id"], id.as_str());
+        let cost = result["total_cost_usd"].as_f64().unwrap();
+
+        let done = wait_page(
+            &client,
+            "No Active Session and the session in history",
+            READ_PAGE,
+            TIMEOUT,
+            |p| {
+                p["state"] == "none"
+                    && p["rows"].as_array().is_some_and(|rows| {
+                        rows.iter().any(|r| {
+                            r["id"] == id.as_str()
+                                && r["status"] == "COMPLETED"
+                                && as_f64(&r["cost"]) == Some(cost)
+                        })
+                    })
+            },
+        )
+        .await;
+        assert!(
+            done["banner"]
+                .as_str()
+                .unwrap()
+                .contains("⚫ No Active Session")
+        );
+        assert!(done["cards"].as_array().unwrap().is_empty());
+        assert!(
+            done["last"].as_str().is_some_and(|t| t.contains("Completed")),
+            "the last session's summary: {done:#}"
+        );
+        assert_eq!(done["marker"], "same page", "the page was never reloaded");
+        screenshot(&client, "dashboard.png").await;
+
+        // The session's own page: its timeline.
+        client
+            .goto(&format!("{}sessions/{id}", dashboard.url()))
+            .await
+            .unwrap();
+        let session = wait_page(
+            &client,
+            "the session page's timeline",
+            r##"return {
+                head: document.getElementById("head").textContent,
+                turns: document.querySelectorAll("#timeline .turn").length,
+                tools: [...document.querySelectorAll("#timeline .tools td:first-child")].map((t) => t.textContent),
+            };"##,
+            TIMEOUT,
+            |p| p["turns"].as_u64().is_some_and(|n| n > 0),
+        )
+        .await;
+        assert!(
+            session["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|t| t.as_str().unwrap().contains("Bash")),
+            "{session:#}"
+        );
+        let stored = dashboard.get(&format!("/api/sessions/{id}")).json();
+        assert!(
+            session["head"].as_str().unwrap().contains(&format!("{:.4}", cost)),
+            "the session's cost on its page: {session:#}\n{stored:#}"
+        );
+        screenshot(&client, "session.png").await;
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
+}
+
+#[test]
+fn after_a_restart_the_page_reconnects_by_itself_and_shows_the_current_state() {
+    let world = World::new("http://127.0.0.1:9");
+    let first = Dashboard::start(&world, &[]);
+    let port = first.port;
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client.goto(&first.url()).await.unwrap();
+        wait_page(&client, "the page", READ_PAGE, TIMEOUT, |p| {
+            p["conn"] == "live"
+        })
+        .await;
+        client
+            .execute("window.__ccliveTestMarker = 'same page';", vec![])
+            .await
+            .unwrap();
+        let started = json!({
+            "session_id": "before-restart", "at": jiff::Timestamp::now().to_string(),
+            "type": "session_started", "mode": "print", "source": "test"
+        });
+        assert_eq!(first.post("/api/events", &started).status, 202);
+        wait_page(&client, "the live card", READ_PAGE, TIMEOUT, |p| {
+            p["state"] == "live" && p["cards"][0]["id"] == "before-restart"
+        })
+        .await;
+
+        // The monitor stops; the page notices.
+        let out = first.stop();
+        assert!(out.status.success());
+        wait_page(&client, "the stream to be down", READ_PAGE, TIMEOUT, |p| {
+            p["conn"] == "down"
+        })
+        .await;
+
+        // Another monitor (with other history) on the same port: the page must show ITS state.
+        let other = World::new("http://127.0.0.1:9");
+        let second = Dashboard::start_on(&other, port, &[]);
+        let page = wait_page(
+            &client,
+            "the new monitor's state",
+            READ_PAGE,
+            TIMEOUT,
+            |p| p["conn"] == "live" && p["state"] == "none",
+        )
+        .await;
+        assert!(page["cards"].as_array().unwrap().is_empty(), "{page:#}");
+        assert_eq!(
+            page["marker"], "same page",
+            "it reconnected without a reload"
+        );
+        let started = json!({
+            "session_id": "after-restart", "at": jiff::Timestamp::now().to_string(),
+            "type": "session_started", "mode": "print", "source": "test"
+        });
+        assert_eq!(second.post("/api/events", &started).status, 202);
+        wait_page(&client, "the new session, live", READ_PAGE, TIMEOUT, |p| {
+            p["state"] == "live" && p["cards"][0]["id"] == "after-restart"
+        })
+        .await;
+        client.close().await.unwrap();
+    });
+}
