@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use cclive_core::{Event, Monitor, PriceTable, SessionState};
-use cclive_store::{Batch, Checkpoint, Store, UsageRow};
+use cclive_store::{Batch, Checkpoint, SessionQuery, Store, UsageRow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
@@ -129,7 +129,13 @@ pub fn import(
     }
 
     let mut monitor = Monitor::new(prices.clone());
-    let resuming = !checkpoints.is_empty();
+    // Sessions already stored (by an earlier import, a monitor, `cclive run` or a hook) are
+    // continued, never rebuilt from their transcript over what else was recorded of them.
+    let resuming = !checkpoints.is_empty()
+        || !store
+            .sessions(&SessionQuery { limit: Some(1), ..SessionQuery::default() })
+            .context("reading stored sessions")?
+            .is_empty();
     // Responses already stored belong to their sessions: a replay in a new file is not new.
     // Claimed on the first event only, so an import that finds nothing new stays a few stats.
     let mut claimed = !resuming;

@@ -5,16 +5,13 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::support::cclive::{World, describe};
 
-const TIMEOUT: Duration = Duration::from_secs(120);
-
 /// The shared corpus generator: beside the repository (CI) or at the workspace's default place.
-pub fn gen_corpus_script() -> PathBuf {
+pub(crate) fn gen_corpus_script() -> PathBuf {
     let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/tools/gen_corpus.py");
     [beside, PathBuf::from("/work/shared/tools/gen_corpus.py")]
         .into_iter()
@@ -23,7 +20,7 @@ pub fn gen_corpus_script() -> PathBuf {
 }
 
 /// Generates a corpus into `dir` and returns its ground truth.
-pub fn generate(dir: &Path, size_mb: u32, seed: u32) -> Value {
+pub(crate) fn generate(dir: &Path, size_mb: u32, seed: u32) -> Value {
     let out = Command::new("python3")
         .arg(gen_corpus_script())
         .args(["--out"])
@@ -128,4 +125,25 @@ fn a_half_written_line_counts_once_complete_and_a_rewritten_file_does_not_double
     let s = &sessions(&world)[0];
     assert_eq!(s["tokens"]["output"], 30, "history keeps what was read before");
     assert_eq!(s["api_requests"], 2);
+}
+
+#[test]
+fn importing_a_session_cclive_run_recorded_keeps_what_the_wrapper_knew() {
+    let api = crate::support::fake_api::FakeApi::start(crate::support::fake_api::Scenario::BashThenText);
+    let world = World::new(&api.url());
+    let out = world
+        .cclive(&["run", "--session-type", "kept", "--", "-p", "Please do the task.", "--allowedTools", "Bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let before = sessions(&world)[0].clone();
+    // The import finds the same session in its transcript.
+    let out = world.cclive(&["import", "--json", "--quiet"]).output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let after = sessions(&world);
+    assert_eq!(after.len(), 1, "{after:#?}");
+    let s = &after[0];
+    for key in ["source", "command", "session_type", "exit_code", "started_at", "total_cost_usd", "num_turns", "tokens", "tool_calls"] {
+        assert_eq!(s[key], before[key], "{key}");
+    }
 }
