@@ -1,6 +1,6 @@
 //! The read side of the JSON API: the current state, session history, summaries and charts.
 //!
-//! History comes from the [`Store`](cclive_store::Store), whose calls block: each runs on a
+//! History comes from the [`Store`], whose calls block: each runs on a
 //! blocking thread. A session that is live right now is served from the monitor's snapshot
 //! (fresher than the store, which lags by a flush). List views never carry transcript text:
 //! `last_prompt`, `title` and `command` (which holds a print prompt) are left out of

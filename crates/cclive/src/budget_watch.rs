@@ -53,15 +53,19 @@ pub(crate) fn callbacks(
     store: Arc<dyn Store>,
     prices: &PriceTable,
 ) -> anyhow::Result<Vec<Callback>> {
-    let print: AlertSink = Arc::new(|alert: &BudgetAlert| {
+    callbacks_with(settings, store, prices, vec![print_sink()])
+}
+
+/// The sink that prints each alert on the monitor's stderr.
+pub(crate) fn print_sink() -> AlertSink {
+    Arc::new(|alert: &BudgetAlert| {
         warn!(
             threshold = alert.threshold_percent,
             period = alert.period.as_str(),
             "Budget alert."
         );
         eprintln!("cclive: budget: {}", alert.message());
-    });
-    callbacks_with(settings, store, prices, vec![print])
+    })
 }
 
 /// Like [`callbacks`], sending each new alert to `sinks` instead.

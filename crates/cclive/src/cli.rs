@@ -72,6 +72,39 @@ pub enum Command {
     /// Play a recorded session again into the running monitor, as a new session marked
     /// "replay", with its original timing scaled by --speed.
     Replay(ReplayArgs),
+    /// A live terminal dashboard: sessions, the 5-hour block, budgets, history (q quits).
+    Top(TopArgs),
+    /// One line for Claude Code's `statusLine` setting (reads its JSON on stdin); see
+    /// `cclive hooks install --statusline`.
+    Statusline(StatuslineArgs),
+}
+
+/// `cclive top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// The monitor to follow (default: the `listen` setting). When none answers there, `top`
+    /// runs the monitor itself.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Run the monitor in this process even when one answers at the listen address.
+    #[arg(long)]
+    pub own_monitor: bool,
+}
+
+/// `cclive statusline`.
+#[derive(Debug, Args)]
+pub struct StatuslineArgs {
+    /// The monitor's address (default: the `listen` setting).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// Also run this (your previous) status line command with the same input, and append its
+    /// output to ours.
+    #[arg(long, value_name = "COMMAND")]
+    pub chain: Option<String>,
+    /// The status line that `hooks install --statusline --force` replaced, kept so `hooks
+    /// uninstall` can put it back. Never run.
+    #[arg(long, value_name = "COMMAND", hide = true)]
+    pub replaced: Option<String>,
 }
 
 /// `cclive webhooks`.
@@ -194,7 +227,12 @@ pub struct WatchArgs {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
     /// A secret every request must carry (needed to listen off loopback).
-    #[arg(long, env = "CCLIVE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "CCLIVE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
 }
 
@@ -212,7 +250,12 @@ pub struct DashboardArgs {
     #[arg(long)]
     pub open: bool,
     /// A secret every request must carry (needed off loopback; at least 16 characters).
-    #[arg(long, env = "CCLIVE_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "CCLIVE_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
 }
 
@@ -318,6 +361,10 @@ pub struct HooksTargetArgs {
 }
 
 /// `cclive hooks install`.
+#[allow(
+    clippy::struct_excessive_bools,
+    reason = "each is a flag the user types; clap fills them"
+)]
 #[derive(Debug, Args)]
 pub struct HooksInstallArgs {
     /// Where.
@@ -327,6 +374,18 @@ pub struct HooksInstallArgs {
     /// instead of http hooks.
     #[arg(long)]
     pub command: bool,
+    /// Also set Claude Code's status line to `cclive statusline` (cost, today, budget, block,
+    /// context, official limits).
+    #[arg(long)]
+    pub statusline: bool,
+    /// With --statusline, when you already have a status line: keep it, run from ours (its
+    /// output follows ours).
+    #[arg(long, requires = "statusline", conflicts_with = "force")]
+    pub chain: bool,
+    /// With --statusline, when you already have a status line: replace it (`hooks uninstall`
+    /// puts it back).
+    #[arg(long, requires = "statusline")]
+    pub force: bool,
     /// Show what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,

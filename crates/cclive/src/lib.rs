@@ -7,6 +7,8 @@
 //! - `ingest/`: sources of events (the wrapped child). `pipeline`: the monitor service and its
 //!   sinks (`writer` for SQLite, `state_file`). `render`: claude's output shown to the user.
 //! - [`notify`]: webhooks and `[[on_change]]` commands fed by the monitor's callbacks.
+//! - [`tui`]: `cclive top`, the terminal dashboard (state, view and data are public, so the
+//!   screen can be tested on ratatui's `TestBackend`).
 //!
 //! Only this crate reads the environment, installs signal handlers and the tracing subscriber,
 //! prints, or exits; the libraries below return values and errors.
@@ -29,6 +31,7 @@ pub mod pipeline;
 pub mod render;
 pub mod session_monitor;
 pub mod state_file;
+pub mod tui;
 mod usage_records;
 mod writer;
 
@@ -39,6 +42,9 @@ pub use session_monitor::{RunOutcome, RunRequest, SessionMonitor, SessionMonitor
 
 /// Runs the command line; the only caller is `main`.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
-    logging::init(cli.global.verbose);
+    // `top` owns the terminal: it logs to a file (see `cmd/top.rs`).
+    if !matches!(cli.command, cli::Command::Top(_)) {
+        logging::init(cli.global.verbose);
+    }
     cmd::dispatch(cli)
 }

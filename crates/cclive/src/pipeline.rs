@@ -22,6 +22,7 @@ use cclive_core::{
 use cclive_store::{Batch, Checkpoint, Store, UsageRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
 use crate::state_file::StateFileWriter;
 use crate::writer::StoreWriter;
@@ -300,10 +301,7 @@ async fn run(
         .state_file
         .clone()
         .map(|p| StateFileWriter::new(p, config.state_file_interval));
-    let mut tick = tokio::time::interval(config.tick);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut flush = tokio::time::interval(config.flush_interval);
-    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (tick_every, flush_every) = (config.tick, config.flush_interval);
     let mut svc = Service {
         monitor,
         config,
@@ -314,11 +312,31 @@ async fn run(
         snapshot_owed: true,
     };
 
+    if let Some(sf) = &mut svc.state_file {
+        // The state file says what is true from the start (INACTIVE when nothing runs).
+        sf.mark_dirty();
+    }
+    // Timers run only when there is something for them to do, so an idle monitor sleeps: the
+    // tick while a session is live (its duration moves), the flush while changes wait.
+    let mut next_tick: Option<Instant> = None;
+    let mut next_flush: Option<Instant> = None;
     loop {
         let due = svc
             .snapshot_owed
             .then(|| svc.state_file.as_ref().and_then(StateFileWriter::due_at))
             .flatten();
+        let live = svc.monitor.sessions().any(|s| s.status.is_live());
+        next_tick = match (live, next_tick) {
+            (true, None) => Some(Instant::now() + tick_every),
+            (true, kept) => kept,
+            (false, _) => None,
+        };
+        let waiting = !svc.dirty.is_empty() || !svc.pending.is_empty();
+        next_flush = match (waiting && svc.writer.is_some(), next_flush) {
+            (true, None) => Some(Instant::now() + flush_every),
+            (true, kept) => kept,
+            (false, _) => None,
+        };
         tokio::select! {
             biased;
             received = rx.recv() => {
@@ -329,8 +347,14 @@ async fn run(
                 }
             }
             () = sleep_until_opt(due) => {}
-            _ = tick.tick() => svc.tick(),
-            _ = flush.tick() => svc.flush(),
+            () = sleep_until_opt(next_tick) => {
+                next_tick = None;
+                svc.tick();
+            }
+            () = sleep_until_opt(next_flush) => {
+                next_flush = None;
+                svc.flush();
+            }
         }
         svc.publish();
     }

@@ -110,7 +110,7 @@ pub fn update(kind: UpdateKind, session: SessionState) -> Update {
 /// The snapshot of a monitor whose only session is `s`, live.
 pub fn live_snapshot(s: SessionState) -> Snapshot {
     let mut snap = Snapshot::inactive(Timestamp::now());
-    snap.status = s.status.as_str().to_owned();
+    s.status.as_str().clone_into(&mut snap.status);
     snap.data = Some(s.clone());
     snap.active_sessions = vec![s];
     snap

@@ -60,6 +60,13 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         &tz,
         now,
     );
+    let limits = subscription_limits(
+        &settings,
+        store.as_deref().map(|s| s as &dyn Store),
+        &prices,
+        &tz,
+        now,
+    );
     if args.json {
         let v = json!({
             "timezone": tz_name(&tz),
@@ -68,11 +75,13 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             "hard_limit": hard,
             "check": verdict,
             "alerts": alerts,
+            "rate_limits": limits,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(ExitCode::SUCCESS);
     }
     if config.budget.is_empty() {
+        println!("{}", limits_text(&limits, &tz, now));
         println!(
             "No budget configured. Add a [budget] table to {} (`cclive config --default` shows \
              an example), e.g.\n\n[budget]\ndaily_usd = 10.0\nmonthly_usd = 150.0",
@@ -84,6 +93,7 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         "{}",
         statuses_text(&statuses, &tz, now, terminal_width(), hard.as_ref())
     );
+    print!("\n{}", limits_text(&limits, &tz, now));
     if !alerts.is_empty() {
         println!("\nAlerts raised in these periods:");
         for a in &alerts {
@@ -97,6 +107,121 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     }
     println!("\n{}", verdict.line);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The subscription's 5-hour and 7-day limits: Claude Code's official figures (from its status
+/// line, via the monitor or the status line's cache) beside cclive's own estimates (the active
+/// block, the spend of the last 7 days).
+#[derive(Debug, serde::Serialize)]
+struct SubscriptionLimits {
+    official: Option<super::statusline::OfficialLimits>,
+    estimated: EstimatedLimits,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct EstimatedLimits {
+    block: Option<cclive_core::blocks::Block>,
+    last_7_days_usd: Option<f64>,
+}
+
+fn subscription_limits(
+    settings: &Settings,
+    store: Option<&dyn Store>,
+    prices: &cclive_core::PriceTable,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> SubscriptionLimits {
+    let block = store
+        .and_then(|s| crate::usage_records::recent(s, now, now).ok())
+        .and_then(|records| {
+            let opts = cclive_core::report::ReportOptions::new(tz.clone());
+            cclive_core::blocks::active_block(&records, &opts, prices, now, None)
+        });
+    let week = budget::Window {
+        period: Period::Week,
+        key: "last 7 days".to_owned(),
+        start: now - jiff::SignedDuration::from_hours(7 * 24),
+        end: now,
+    };
+    let last_7_days_usd = store
+        .and_then(|s| spend_in(s, &week, prices).ok())
+        .map(|spend| cclive_core::report::round_usd(spend.total_usd));
+    SubscriptionLimits {
+        official: super::statusline::official_rate_limits(settings),
+        estimated: EstimatedLimits {
+            block,
+            last_7_days_usd,
+        },
+    }
+}
+
+fn limits_text(limits: &SubscriptionLimits, tz: &TimeZone, now: Timestamp) -> String {
+    let official = |l: Option<&cclive_core::statusline::RateLimit>| -> String {
+        match l {
+            None => "official: —".to_owned(),
+            Some(l) => {
+                let mut text = format!("official: {:.0} % used", l.used_percentage.floor());
+                if let Some(resets) = super::statusline::resets_text(l.resets_at, now, tz) {
+                    let _ = write!(text, ", {resets}");
+                }
+                text
+            }
+        }
+    };
+    let o = limits.official.as_ref().map(|o| &o.limits);
+    let five = official(o.and_then(|l| l.five_hour.as_ref()));
+    let seven = official(o.and_then(|l| l.seven_day.as_ref()));
+    let width = five.chars().count().max(seven.chars().count());
+    let hm = |t: Timestamp| {
+        t.to_zoned_datetime(tz.clone())
+            .strftime("%H:%M")
+            .to_string()
+    };
+    let block = match &limits.estimated.block {
+        Some(b) => format!(
+            "estimated: block {}–{} {}, {} tokens, {} left",
+            hm(b.span.start),
+            hm(b.span.end),
+            usd(b.cost_usd),
+            display::count(b.usage.total_tokens),
+            time_left(
+                u64::try_from(b.span.end.as_millisecond() - now.as_millisecond()).unwrap_or(0)
+            )
+        ),
+        None => "estimated: no block running".to_owned(),
+    };
+    let week = match limits.estimated.last_7_days_usd {
+        Some(v) => format!("estimated: {} in the last 7 days", usd(v)),
+        None => "estimated: —".to_owned(),
+    };
+    let mut out = String::from("Subscription limits\n");
+    let _ = writeln!(out, "  5-hour  {five:<width$}   {block}");
+    let _ = writeln!(out, "  7-day   {seven:<width$}   {week}");
+    match &limits.official {
+        Some(o) if o.source != "monitor" => {
+            let _ = writeln!(
+                out,
+                "  (official figures as of {}, from {})",
+                o.as_of
+                    .to_zoned_datetime(tz.clone())
+                    .strftime("%Y-%m-%d %H:%M"),
+                if o.source == "statusline" {
+                    "the last status line run"
+                } else {
+                    "the state file"
+                }
+            );
+        }
+        Some(_) => {}
+        None => {
+            let _ = writeln!(
+                out,
+                "  (official figures come with Claude Code's status line on subscriptions: \
+                 `cclive hooks install --statusline`)"
+            );
+        }
+    }
+    out
 }
 
 /// The global hard limit's figures (`block_at_usd`), when one is set.
@@ -136,7 +261,7 @@ fn hard_limit_status(
 }
 
 /// The spend in a window from the store's per-project, per-model sums: one indexed query.
-fn spend_in(
+pub(super) fn spend_in(
     store: &dyn Store,
     window: &budget::Window,
     prices: &cclive_core::PriceTable,

@@ -6,6 +6,16 @@ use std::process::ExitCode;
 use crate::cli::{ConfigArgs, GlobalArgs};
 use crate::config::{DEFAULT_CONFIG_TOML, Settings};
 
+/// A list of names, or `(none)`.
+fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let list: Vec<&str> = names.collect();
+    if list.is_empty() {
+        "(none)".to_owned()
+    } else {
+        list.join(", ")
+    }
+}
+
 /// Prints the settings (or the commented default file with `--default`).
 pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     if args.default {
@@ -77,6 +87,16 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             "refresh_interval_secs",
             s.refresh_interval_secs.value.to_string(),
             s.refresh_interval_secs.origin.to_string(),
+        ),
+        (
+            "webhooks",
+            names(s.webhooks.value.iter().map(|w| w.name.as_str())),
+            s.webhooks.origin.to_string(),
+        ),
+        (
+            "on_change",
+            names(s.on_change.value.iter().map(|h| h.name.as_str())),
+            s.on_change.origin.to_string(),
         ),
     ];
     let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);

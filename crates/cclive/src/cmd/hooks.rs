@@ -20,7 +20,8 @@ use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
 use crate::claude_settings::{
-    self, Changes, EXCLUDED_EVENTS, Format, HookSpec, Mode, hook_command, hooks_url,
+    self, Changes, EXCLUDED_EVENTS, Format, HookSpec, Mode, StatuslineChange, StatuslinePolicy,
+    hook_command, hooks_url,
 };
 use crate::cli::{GlobalArgs, HooksAction, HooksArgs, HooksTargetArgs};
 use crate::config::{Origin, Settings};
@@ -38,7 +39,20 @@ pub(super) fn run(args: &HooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
     match &args.action {
         HooksAction::Install(a) => {
             let mode = if a.command { Mode::Command } else { Mode::Http };
-            edit(&a.target, global, mode, a.dry_run, Edit::Install)
+            let statusline = a.statusline.then_some(if a.chain {
+                StatuslinePolicy::Chain
+            } else if a.force {
+                StatuslinePolicy::Force
+            } else {
+                StatuslinePolicy::Refuse
+            });
+            edit(
+                &a.target,
+                global,
+                mode,
+                a.dry_run,
+                Edit::Install(statusline),
+            )
         }
         HooksAction::Uninstall(a) => {
             edit(&a.target, global, Mode::Http, a.dry_run, Edit::Uninstall)
@@ -49,15 +63,23 @@ pub(super) fn run(args: &HooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Edit {
-    Install,
+    /// With the status line too when a policy is given (`--statusline`).
+    Install(Option<StatuslinePolicy>),
+    /// Removes our status line too, whenever it is there.
     Uninstall,
+}
+
+impl Edit {
+    fn install(self) -> bool {
+        matches!(self, Edit::Install(_))
+    }
 }
 
 fn resolve(
     target: &HooksTargetArgs,
     global: &GlobalArgs,
     mode: Mode,
-) -> anyhow::Result<(Settings, HookSpec)> {
+) -> anyhow::Result<(Settings, HookSpec, String)> {
     let settings = Settings::from_process_listen(global, target.listen.as_deref())?;
     let exe = std::env::current_exe().context("finding the cclive executable")?;
     let exe = exe.to_str().with_context(|| {
@@ -71,7 +93,8 @@ fn resolve(
         url: hooks_url(&settings.listen.value),
         command: hook_command(exe, target.listen.as_deref()),
     };
-    Ok((settings, spec))
+    let statusline = claude_settings::statusline_command(exe, target.listen.as_deref());
+    Ok((settings, spec, statusline))
 }
 
 /// The config dirs to work on: `--config-dir`, else every configured dir that exists. With
@@ -100,12 +123,8 @@ fn edit(
     dry_run: bool,
     what: Edit,
 ) -> anyhow::Result<ExitCode> {
-    let (settings, spec) = resolve(target, global, mode)?;
-    let dirs = config_dirs(
-        &settings,
-        target.config_dir.as_deref(),
-        what == Edit::Install,
-    );
+    let (settings, spec, statusline) = resolve(target, global, mode)?;
+    let dirs = config_dirs(&settings, target.config_dir.as_deref(), what.install());
     if dirs.is_empty() {
         println!(
             "No Claude Code config dir exists ({}); nothing to do.",
@@ -113,13 +132,13 @@ fn edit(
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if what == Edit::Install && mode == Mode::Http {
+    if what.install() && mode == Mode::Http {
         warn_unreachable(&settings.listen.value);
     }
     let mut failures = Vec::new();
     for dir in &dirs {
         let path = dir.join("settings.json");
-        let result = edit_file(&path, dry_run, &spec, what);
+        let result = edit_file(&path, dry_run, &spec, &statusline, what);
         match result {
             Ok(outcome) => print!("{}", describe(&path, &outcome, what, &spec, dry_run)),
             Err(e) if dirs.len() == 1 => return Err(e),
@@ -136,7 +155,7 @@ fn edit(
             dirs.len()
         );
     }
-    if what == Edit::Install && !dry_run {
+    if what.install() && !dry_run {
         match mode {
             Mode::Http => println!(
                 "Claude Code now POSTs hook events to {} (a non-2xx answer or a {}s timeout never \
@@ -182,11 +201,19 @@ struct Outcome {
     created: bool,
     /// Entries left alone that look like another cclive's (see `claude_settings::lookalikes`).
     lookalikes: usize,
+    /// What happened to `statusLine`.
+    statusline: StatuslineChange,
 }
 
 /// Reads `path` (missing = `{}`), installs or uninstalls, and writes the result back safely when
 /// that changed anything.
-fn edit_file(path: &Path, dry_run: bool, spec: &HookSpec, what: Edit) -> anyhow::Result<Outcome> {
+fn edit_file(
+    path: &Path,
+    dry_run: bool,
+    spec: &HookSpec,
+    statusline: &str,
+    what: Edit,
+) -> anyhow::Result<Outcome> {
     let real = real_path(path)?;
     // A dir that does not exist yet has no Claude Code writing in it.
     let dir_exists = real.parent().is_some_and(Path::is_dir);
@@ -226,24 +253,42 @@ fn edit_file(path: &Path, dry_run: bool, spec: &HookSpec, what: Edit) -> anyhow:
         Format::detect(text)
     };
     let reformatted = !blank && format.render(&value) != text;
-    let changes = match what {
-        Edit::Install => claude_settings::install(&mut value, spec),
-        Edit::Uninstall => claude_settings::uninstall(&mut value, spec),
-    }
-    .with_context(|| {
+    let shape = || {
         format!(
             "{} has a shape cclive does not edit; it was left untouched",
             path.display()
         )
-    })?;
+    };
+    let changes = match what {
+        Edit::Install(_) => claude_settings::install(&mut value, spec),
+        Edit::Uninstall => claude_settings::uninstall(&mut value, spec),
+    }
+    .with_context(shape)?;
+    let statusline = match what {
+        Edit::Install(None) => Ok(StatuslineChange::Unchanged),
+        Edit::Install(Some(policy)) => {
+            claude_settings::install_statusline(&mut value, statusline, policy)
+        }
+        Edit::Uninstall => claude_settings::uninstall_statusline(&mut value, statusline),
+    }
+    .with_context(shape)?;
+    if let StatuslineChange::Refused(theirs) = &statusline {
+        bail!(
+            "{} already has a status line (`{theirs}`); nothing was changed. Run again with \
+             `--chain` to keep it (cclive's line runs it and shows its output after ours) or \
+             `--force` to replace it (`cclive hooks uninstall` puts it back either way)",
+            path.display()
+        );
+    }
     let mut outcome = Outcome {
         changes,
         backup: None,
         reformatted,
         created: original.is_none(),
         lookalikes: claude_settings::lookalikes(&value, spec),
+        statusline,
     };
-    if outcome.changes.is_empty() || dry_run {
+    if (outcome.changes.is_empty() && !outcome.statusline.changed()) || dry_run {
         return Ok(outcome);
     }
     if let Some(bytes) = &original {
@@ -382,12 +427,21 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
         ("added", "removed")
     };
     let p = path.display();
+    statusline_note(&mut out, &o.statusline, &p.to_string(), dry_run);
     if o.changes.is_empty() {
         let state = match what {
-            Edit::Install => "cclive's hooks are already installed",
+            Edit::Install(_) => "cclive's hooks are already installed",
             Edit::Uninstall => "no cclive hooks",
         };
-        let _ = writeln!(out, "{p}: {state}; nothing changed.");
+        let _ = writeln!(
+            out,
+            "{p}: {state}; {}.",
+            if o.statusline.changed() {
+                "no other change"
+            } else {
+                "nothing changed"
+            }
+        );
         lookalike_note(&mut out, o.lookalikes);
         return out;
     }
@@ -417,7 +471,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
             out,
             "{p}: {remove} cclive's hooks from {} events{}.",
             o.changes.removed.len(),
-            if what == Edit::Install {
+            if what.install() {
                 " (the other delivery)"
             } else {
                 ""
@@ -439,7 +493,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
             }
         );
     }
-    if what == Edit::Install && !o.changes.added.is_empty() {
+    if what.install() && !o.changes.added.is_empty() {
         let skipped: Vec<&str> = EXCLUDED_EVENTS.iter().map(|(e, _)| *e).collect();
         let _ = writeln!(
             out,
@@ -449,6 +503,35 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
     }
     lookalike_note(&mut out, o.lookalikes);
     out
+}
+
+fn statusline_note(out: &mut String, change: &StatuslineChange, path: &str, dry_run: bool) {
+    let (will, would) = if dry_run {
+        ("would be", "would")
+    } else {
+        ("is", "now")
+    };
+    let text = match change {
+        StatuslineChange::Unchanged | StatuslineChange::Refused(_) => return,
+        StatuslineChange::Added => format!("the status line {will} `cclive statusline`"),
+        StatuslineChange::Chained(theirs) => format!(
+            "the status line {will} `cclive statusline`, which {would} runs yours (`{theirs}`) \
+             and shows its output after ours"
+        ),
+        StatuslineChange::Replaced(theirs) => format!(
+            "the status line {will} `cclive statusline` instead of `{theirs}` (`cclive hooks \
+             uninstall` puts it back)"
+        ),
+        StatuslineChange::Overwritten => format!(
+            "the status line {will} `cclive statusline`; the one it replaced had no command to \
+             keep (the backup has it)"
+        ),
+        StatuslineChange::Removed => format!("cclive's status line {will} removed"),
+        StatuslineChange::Restored(theirs) => {
+            format!("cclive's status line {will} removed and yours (`{theirs}`) back")
+        }
+    };
+    let _ = writeln!(out, "{path}: {text}.");
 }
 
 fn lookalike_note(out: &mut String, lookalikes: usize) {
@@ -468,6 +551,8 @@ struct DirStatus {
     settings_file: PathBuf,
     exists: bool,
     events: Vec<claude_settings::EventStatus>,
+    /// `none`, `cclive's`, `cclive's, chaining …`, `another: …`.
+    statusline: String,
     lookalikes: usize,
 }
 
@@ -476,7 +561,7 @@ fn status(
     global: &GlobalArgs,
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (settings, spec) = resolve(target, global, Mode::Http)?;
+    let (settings, spec, statusline) = resolve(target, global, Mode::Http)?;
     let listen = &settings.listen.value;
     let health = monitor_client::monitor_answers(listen, HEALTH_TIMEOUT);
     let dirs = config_dirs(&settings, target.config_dir.as_deref(), false);
@@ -488,6 +573,10 @@ fn status(
                 settings_file: path.clone(),
                 exists: value.is_some(),
                 events: claude_settings::status(value.as_ref().unwrap_or(&json!({})), &spec),
+                statusline: claude_settings::statusline_status(
+                    value.as_ref().unwrap_or(&json!({})),
+                    &statusline,
+                ),
                 lookalikes: value.map_or(0, |v| claude_settings::lookalikes(&v, &spec)),
             });
             (path, read)
@@ -570,6 +659,7 @@ fn status_text(out: &mut String, dir: &DirStatus) {
     } else {
         let _ = writeln!(out, "  missing ({}): {}", missing.len(), missing.join(", "));
     }
+    let _ = writeln!(out, "  status line: {}", dir.statusline);
     lookalike_note(out, dir.lookalikes);
 }
 

@@ -16,6 +16,8 @@ mod report;
 mod run;
 mod sessions;
 mod status;
+mod statusline;
+mod top;
 mod watch;
 mod webhooks;
 
@@ -51,6 +53,8 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(&args, &global),
         Command::ImportEvents(args) => import_events::run(&args, &global),
         Command::Replay(args) => replay::run(&args, &global),
+        Command::Top(args) => top::run(&args, &global),
+        Command::Statusline(args) => Ok(statusline::run(&args, &global)),
     }
 }
 

@@ -82,7 +82,7 @@ pub(super) fn run(args: &ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     match played {
         Played::All(n) => eprintln!("cclive: replayed {n} events"),
         Played::Stopped(n) => {
-            eprintln!("cclive: stopped after {n} events; the replay is marked INTERRUPTED")
+            eprintln!("cclive: stopped after {n} events; the replay is marked INTERRUPTED");
         }
     }
     println!("{new_id}");

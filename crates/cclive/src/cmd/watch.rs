@@ -35,7 +35,9 @@ use crate::pipeline::{self, Callback, EventSink, PipelineConfig};
 
 /// Fastest the liveness probe runs again after a poke.
 const PROBE_MIN_INTERVAL: Duration = Duration::from_millis(100);
-/// Slowest: the probe runs at least this often.
+/// With no live session, the probe runs at least this often.
+const PROBE_IDLE_INTERVAL: Duration = Duration::from_secs(30);
+/// With a live session, the probe runs at least this often.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How the monitor is reached and announced: what `cclive watch` and `cclive dashboard` differ
@@ -190,11 +192,19 @@ async fn watch_main(
         let live = live.clone();
         Arc::new(move |update: &Update| live.publish(update))
     };
+    // Webhooks and on_change commands; budget alerts go to stderr and to those.
+    let notifier = crate::notify::Notifier::from_settings(&settings)?;
+    let budget = crate::budget_watch::callbacks_with(
+        &settings,
+        store.clone() as Arc<dyn Store>,
+        &prices,
+        vec![crate::budget_watch::print_sink(), notifier.alert_sink()],
+    )?;
     let (sink, pipeline_task) = pipeline::spawn(PipelineConfig {
         state_file: Some(settings.state_file.value.clone()),
         store: Some(store.clone() as Arc<dyn Store>),
         prices: prices.clone(),
-        callbacks: vec![publish],
+        callbacks: [vec![publish], notifier.callbacks(), budget].concat(),
         snapshots: Some(snap_tx),
         initial_sessions: initial,
         ..PipelineConfig::default()
@@ -259,6 +269,8 @@ async fn watch_main(
     cancel.cancel();
     tasks.wait().await;
     let report = pipeline_task.await.context("the monitor task failed")?;
+    // Webhooks and on_change commands deliver what is queued, for up to 5 s.
+    let _ = tokio::task::spawn_blocking(move || notifier.shutdown(Duration::from_secs(5))).await;
     if report.unsaved {
         eprintln!(
             "cclive: warning: the last changes could not be written to {}",
@@ -356,6 +368,14 @@ async fn probe_loop(
         let live = sink.sync().await;
         let events =
             tokio::task::block_in_place(|| probe.scan(&live, jiff::Timestamp::now(), GRACE));
+        // Every second while something is live (a SIGKILL leaves no file event behind); when
+        // nothing is, only when the registry or a transcript changes (or, as a safety net, now
+        // and then), so an idle monitor sleeps.
+        let every = if live.is_empty() && events.is_empty() {
+            PROBE_IDLE_INTERVAL
+        } else {
+            PROBE_INTERVAL
+        };
         for event in events {
             tracing::debug!(session = %event.session_id, kind = ?event.kind, "Liveness changed.");
             if !sink.send(event).await {
@@ -364,7 +384,7 @@ async fn probe_loop(
         }
         tokio::select! {
             () = cancel.cancelled() => return,
-            () = tokio::time::sleep(PROBE_INTERVAL) => {}
+            () = tokio::time::sleep(every) => {}
             () = poke.notified() => tokio::time::sleep(PROBE_MIN_INTERVAL).await,
         }
     }

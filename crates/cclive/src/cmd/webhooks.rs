@@ -55,22 +55,24 @@ fn test(args: &WebhooksTestArgs, settings: &Settings) -> anyhow::Result<ExitCode
             .cloned()
             .collect()
     };
+    if let Some(name) = &args.name
+        && targets.is_empty()
+    {
+        bail!(
+            "no [[webhook]] named {name:?} in {}",
+            settings.config_file.value.display()
+        );
+    }
     let hooks = if args.on_change {
         settings.on_change.value.clone()
     } else {
         Vec::new()
     };
     if targets.is_empty() && hooks.is_empty() {
-        match &args.name {
-            Some(name) => bail!(
-                "no [[webhook]] named {name:?} in {}",
-                settings.config_file.value.display()
-            ),
-            None => bail!(
-                "no [[webhook]] in {}; add one (see `cclive config --default`) or pass --url",
-                settings.config_file.value.display()
-            ),
-        }
+        bail!(
+            "no [[webhook]] in {}; add one (see `cclive config --default`) or pass --url",
+            settings.config_file.value.display()
+        );
     }
     let payload = sample_payload(event, jiff::Timestamp::now());
     let delivery = Delivery::new(&payload);

@@ -91,6 +91,8 @@ pub async fn follow(
                         poke_liveness.notify_one();
                     } else if discover::is_transcript(&path) && path.components().any(|c| c.as_os_str() == "projects") {
                         read_file(&path, &mut files, &checkpoints, &sink).await;
+                        // A session may have started or moved on: let the probe look at once.
+                        poke_liveness.notify_one();
                     } else if path.components().any(|c| c.as_os_str() == "sessions") {
                         poke_liveness.notify_one();
                     } else if path.is_dir() {

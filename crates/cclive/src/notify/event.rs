@@ -172,6 +172,18 @@ impl Payload {
         }
     }
 
+    /// The notification `event` of a monitor update.
+    pub fn of_update(event: EventName, update: &Update, at: Timestamp) -> Payload {
+        Payload::new(
+            event,
+            at,
+            Subject::Session {
+                previous_status: update.previous_status,
+                session: Box::new(update.session.clone()),
+            },
+        )
+    }
+
     /// The notification of a budget alert.
     pub fn budget(alert: &BudgetAlert) -> Payload {
         Payload::new(
@@ -204,8 +216,19 @@ impl Classifier {
         Classifier::default()
     }
 
-    /// The events one update stands for, in the order they should be delivered.
+    /// The payloads of the events one update stands for, in the order they should be delivered.
     pub fn classify(&self, update: &Update, at: Timestamp) -> Vec<Payload> {
+        self.events(update)
+            .into_iter()
+            .map(|event| Payload::of_update(event, update, at))
+            .collect()
+    }
+
+    /// The names of the events one update stands for, in order (cheaper than [`classify`] when
+    /// most are not wanted). Call it once per update: it remembers turn counts.
+    ///
+    /// [`classify`]: Classifier::classify
+    pub fn events(&self, update: &Update) -> Vec<EventName> {
         let session = &update.session;
         let previous_turns = {
             let mut turns = self
@@ -240,18 +263,6 @@ impl Classifier {
             UpdateKind::Ended => events.push(EventName::SessionEnded),
         }
         events
-            .into_iter()
-            .map(|event| {
-                Payload::new(
-                    event,
-                    at,
-                    Subject::Session {
-                        previous_status: update.previous_status,
-                        session: Box::new(session.clone()),
-                    },
-                )
-            })
-            .collect()
     }
 }
 

@@ -112,8 +112,11 @@ struct Dispatch {
 
 impl Dispatch {
     fn on_update(&self, update: &Update) {
-        for payload in self.classifier.classify(update, jiff::Timestamp::now()) {
-            self.publish(&payload);
+        for event in self.classifier.events(update) {
+            // Most updates are progress nobody asked for: build nothing for them.
+            if self.routes.iter().any(|r| r.events.contains(&event)) {
+                self.publish(&Payload::of_update(event, update, jiff::Timestamp::now()));
+            }
         }
     }
 

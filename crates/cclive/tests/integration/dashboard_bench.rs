@@ -29,9 +29,10 @@ fn epoch_ms() -> f64 {
         * 1000.0
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
+/// The `pct`-th percentile (nearest rank) of sorted values.
+fn percentile(sorted: &[f64], pct: usize) -> f64 {
+    let rank = (sorted.len() * pct).div_ceil(100).max(1);
+    sorted[rank.min(sorted.len()) - 1]
 }
 
 /// `(utime + stime` in clock ticks, context switches of every thread`)`.
@@ -141,8 +142,8 @@ fn dashboard_bench() {
             latencies.push(seen.as_f64().unwrap() - sent);
         }
         latencies.sort_by(f64::total_cmp);
-        println!("BENCH latency_ms_p50 {:.1}", percentile(&latencies, 0.50));
-        println!("BENCH latency_ms_p99 {:.1}", percentile(&latencies, 0.99));
+        println!("BENCH latency_ms_p50 {:.1}", percentile(&latencies, 50));
+        println!("BENCH latency_ms_p99 {:.1}", percentile(&latencies, 99));
         println!("BENCH latency_ms_max {:.1}", latencies[latencies.len() - 1]);
         println!("BENCH latency_changes {}", latencies.len());
 

@@ -17,7 +17,7 @@ use crate::support::cclive::{World, free_port, wait_with_timeout};
 use crate::support::fake_api::{FakeApi, RequestKind};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-const TIMEOUT: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = Duration::from_mins(1);
 
 /// Where screenshots go: `target/dashboard/`.
 pub(crate) fn screenshot_dir() -> PathBuf {
@@ -108,6 +108,24 @@ impl Drop for ChromeDriver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // A test that failed never closed its session: end the browser it left, found by the
+        // profile directory only it uses (Chromium's helpers exit with it).
+        let marker = format!("--user-data-dir={}", self.profile_path.display());
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            if cmdline
+                .split(|b| *b == 0)
+                .any(|arg| arg == marker.as_bytes())
+            {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+        }
     }
 }
 
@@ -290,8 +308,8 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
         assert!(out.status.success(), "claude failed");
         let result: Value = String::from_utf8_lossy(&out.stdout)
             .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .last()
+            .rev()
+            .find_map(|l| serde_json::from_str(l).ok())
             .unwrap();
         assert_eq!(result["session_id"], id.as_str());
         let cost = result["total_cost_usd"].as_f64().unwrap();
@@ -354,7 +372,7 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
         );
         let stored = dashboard.get(&format!("/api/sessions/{id}")).json();
         assert!(
-            session["head"].as_str().unwrap().contains(&format!("{:.4}", cost)),
+            session["head"].as_str().unwrap().contains(&format!("{cost:.4}")),
             "the session's cost on its page: {session:#}\n{stored:#}"
         );
         screenshot(&client, "session.png").await;

@@ -74,10 +74,8 @@ impl Dashboard {
                 .unwrap_or_default();
             let headers: Vec<(&str, &str)> =
                 headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-            if let Ok(r) = try_http(port, "GET", "/healthz", &headers, None) {
-                if r.status == 200 {
-                    break;
-                }
+            if try_http(port, "GET", "/healthz", &headers, None).is_ok_and(|r| r.status == 200) {
+                break;
             }
             assert!(
                 Instant::now() < deadline,
@@ -561,7 +559,12 @@ fn without_xdg_open_it_prints_where_the_page_is() {
         match rx.recv_timeout(left) {
             Ok(line) if line == want => break,
             Ok(line) => seen.push(line),
-            Err(_) => panic!("never printed {want:?}; printed {seen:#?}"),
+            Err(
+                std::sync::mpsc::RecvTimeoutError::Timeout
+                | std::sync::mpsc::RecvTimeoutError::Disconnected,
+            ) => {
+                panic!("never printed {want:?}; printed {seen:#?}")
+            }
         }
     }
     terminate(&child);

@@ -19,5 +19,7 @@ mod misbehaving_claude;
 mod replay;
 mod reports;
 mod run_e2e;
+mod statusline;
+mod top;
 mod watch_e2e;
 mod webhooks;

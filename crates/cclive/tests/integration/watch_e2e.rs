@@ -348,7 +348,10 @@ fn cclive_run_in_interactive_mode_shows_live_figures_from_the_transcript() {
         s["data"]["status"] == "IDLE"
     });
     submit(&tmux, "/exit");
-    let done = world.wait_state(TIMEOUT, "COMPLETED", |s| s["data"]["status"] == "COMPLETED");
+    // COMPLETED comes with the cost-state line at /exit; the exit code a moment later.
+    let done = world.wait_state(TIMEOUT, "COMPLETED and exited", |s| {
+        s["data"]["status"] == "COMPLETED" && !s["data"]["exit_code"].is_null()
+    });
     assert_eq!(done["data"]["cost_source"], "reported", "{done:#}");
     assert!(done["data"]["total_cost_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(done["data"]["exit_code"], 0);

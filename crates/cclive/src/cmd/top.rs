@@ -1,0 +1,114 @@
+//! `cclive top`: the terminal dashboard ([`crate::tui`]).
+//!
+//! Picks the live source: the running monitor's stream when one answers at the listen address
+//! (`GET /healthz` says cclive), else the monitor in this process (without its HTTP server). The
+//! history comes from the database either way, on a reader thread. While the screen is up,
+//! nothing may print: logs go to `top.log` beside the database (warnings unless `-v` or
+//! `CCLIVE_LOG` asks for more).
+
+use std::io::IsTerminal as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use cclive_store::Store;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{GlobalArgs, TopArgs};
+use crate::config::Settings;
+use crate::monitor_client;
+use crate::tui::app::{App, Source};
+use crate::tui::runner::OwnMonitor;
+
+/// How long to wait for a running monitor to say it is there.
+const HEALTH_TIMEOUT: Duration = Duration::from_millis(300);
+
+pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_process_listen(global, args.listen.as_deref())?;
+    if !std::io::stdout().is_terminal() {
+        bail!(
+            "cclive top draws on a terminal, and stdout is not one; `cclive status`, `cclive \
+             sessions` and `cclive report` print text"
+        );
+    }
+    init_logging(&settings, global.verbose);
+    let prices = super::load_prices(&settings)?;
+    let budget = settings.budget.value.clone();
+    let listen = settings.listen.value.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let following =
+        !args.own_monitor && monitor_client::monitor_answers(&listen, HEALTH_TIMEOUT).is_ok();
+    let (source, own, reader_store): (Source, Option<OwnMonitor>, Option<Arc<dyn Store>>) =
+        if following {
+            let token = std::env::var("CCLIVE_TOKEN").ok().filter(|t| !t.is_empty());
+            let (tx, addr) = (tx.clone(), listen.clone());
+            std::thread::Builder::new()
+                .name("cclive-top-stream".into())
+                .spawn(move || crate::tui::stream::follow(&addr, token.as_deref(), &tx))
+                .context("starting the stream reader")?;
+            let store = super::open_existing_store(&settings)?.map(|s| s as Arc<dyn Store>);
+            (
+                Source::Following {
+                    addr: listen,
+                    connected: true,
+                },
+                None,
+                store,
+            )
+        } else {
+            let store = super::open_store(&settings)?;
+            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone())?;
+            // The screen reads on a connection of its own, so it never waits for the writer.
+            let reader = super::open_store(&settings)? as Arc<dyn Store>;
+            (Source::Own { catching_up: true }, Some(own), Some(reader))
+        };
+    let requests = crate::tui::spawn_reader(
+        reader_store,
+        budget.budget.clone(),
+        prices,
+        budget.time_zone(),
+        tx.clone(),
+    )?;
+    crate::tui::spawn_signal_watch(tx.clone());
+    let app = App::new(source, jiff::Timestamp::now());
+    let result = crate::tui::run_terminal(app, tx, &rx, &requests);
+    if let Some(own) = own {
+        own.stop();
+    }
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs to `top.log` beside the database, never to the terminal the screen is on.
+fn init_logging(settings: &Settings, verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "cclive=debug,cclive_core=debug,cclive_store=debug,warn",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("CCLIVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let Some(dir) = settings
+        .db
+        .value
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    else {
+        return;
+    };
+    let file = std::fs::create_dir_all(dir).and_then(|()| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("top.log"))
+    });
+    // No file: no logs (never the screen).
+    if let Ok(file) = file {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::sync::Mutex::new(file))
+            .with_ansi(false)
+            .with_target(false)
+            .try_init();
+    }
+}
