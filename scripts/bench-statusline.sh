@@ -8,6 +8,9 @@
 # The history is the shared generator's corpus, ending today so "today" and the 5-hour block
 # have data, imported once with `cclive import`.
 #
+# EXTRA_ROWS=N adds N synthetic API responses (spread evenly over the last 90 days) straight
+# into the database after the import, for a heavier history than the generator's.
+#
 #   scripts/bench-statusline.sh [SIZE_MB] [RUNS]     (defaults 500 and 200)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +49,24 @@ export CCLIVE_DB="$work/bench.db" CCLIVE_LISTEN="127.0.0.1:$(python3 -c \
 mkdir -p "$HOME" "$XDG_RUNTIME_DIR" "$XDG_CONFIG_HOME/cclive"
 printf '[budget]\ndaily_usd = 50.0\nmonthly_usd = 1000.0\n' >"$XDG_CONFIG_HOME/cclive/config.toml"
 "$bin" import --quiet
+if [ "${EXTRA_ROWS:-0}" -gt 0 ]; then
+  python3 - "$CCLIVE_DB" "$EXTRA_ROWS" <<'PY'
+import random, sqlite3, sys, time
+db, n = sys.argv[1], int(sys.argv[2])
+now = int(time.time() * 1000)
+span = 90 * 86400000
+rng = random.Random(7)
+c = sqlite3.connect(db)
+models = ["claude-sonnet-4-5", "claude-opus-5-5", "claude-haiku-4-5"]
+c.executemany(
+    "INSERT INTO usage (key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0)",
+    ((f"msg_extra_{i}", f"extra-session-{i // 40}", now - span + i * span // n, rng.choice(models),
+      rng.randrange(10, 3000), rng.randrange(10, 2000), rng.randrange(0, 90000), rng.randrange(0, 5000))
+     for i in range(n)))
+c.commit()
+PY
+fi
 
 cat >"$work/payload.json" <<'EOF'
 {"session_id":"bench-session","transcript_path":"/tmp/bench.jsonl","cwd":"/home/me/app","prompt_id":"p",

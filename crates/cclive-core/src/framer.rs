@@ -79,12 +79,22 @@ impl LineFramer {
                 let consumed = (pos + 1) as u64;
                 if self.discarding {
                     let end = self.buf_start + consumed;
-                    on_line(LineRef { start: self.discard_start, end, bytes: &[], oversized: true });
+                    on_line(LineRef {
+                        start: self.discard_start,
+                        end,
+                        bytes: &[],
+                        oversized: true,
+                    });
                     self.discarding = false;
                     self.buf_start = end;
                 } else if self.buf.len() + head.len() > self.max_line {
                     let end = self.buf_start + self.buf.len() as u64 + consumed;
-                    on_line(LineRef { start: self.buf_start, end, bytes: &[], oversized: true });
+                    on_line(LineRef {
+                        start: self.buf_start,
+                        end,
+                        bytes: &[],
+                        oversized: true,
+                    });
                     self.buf.clear();
                     self.buf_start = end;
                 } else {
@@ -97,7 +107,12 @@ impl LineFramer {
                         &self.buf
                     };
                     let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
-                    on_line(LineRef { start, end, bytes, oversized: false });
+                    on_line(LineRef {
+                        start,
+                        end,
+                        bytes,
+                        oversized: false,
+                    });
                     self.buf.clear();
                     self.buf_start = end;
                 }
@@ -135,7 +150,12 @@ pub struct LineRef<'a> {
 impl LineRef<'_> {
     /// An owned copy.
     pub fn to_line(&self) -> Line {
-        Line { start: self.start, end: self.end, bytes: self.bytes.to_vec(), oversized: self.oversized }
+        Line {
+            start: self.start,
+            end: self.end,
+            bytes: self.bytes.to_vec(),
+            oversized: self.oversized,
+        }
     }
 }
 

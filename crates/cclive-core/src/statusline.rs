@@ -80,8 +80,11 @@ pub enum ParseError {
 
 /// Parses the payload.
 pub fn parse_payload(bytes: &[u8]) -> Result<StatuslinePayload, ParseError> {
-    let value: Value = serde_json::from_slice(bytes).map_err(|e| ParseError::NotAnObject(format!("line {} column {}", e.line(), e.column())))?;
-    let Some(obj) = value.as_object() else { return Err(ParseError::NotAnObject("not an object".into())) };
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ParseError::NotAnObject(format!("line {} column {}", e.line(), e.column())))?;
+    let Some(obj) = value.as_object() else {
+        return Err(ParseError::NotAnObject("not an object".into()));
+    };
     let str_at = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
     let cost = obj.get("cost").cloned().unwrap_or(Value::Null);
     let model = obj.get("model").cloned().unwrap_or(Value::Null);
@@ -89,11 +92,17 @@ pub fn parse_payload(bytes: &[u8]) -> Result<StatuslinePayload, ParseError> {
     let limits = obj.get("rate_limits").cloned().unwrap_or(Value::Null);
     let limit = |key: &str| -> Option<RateLimit> {
         let l = limits.get(key)?;
-        Some(RateLimit { used_percentage: l.get("used_percentage")?.as_f64()?, resets_at: l.get("resets_at").and_then(timestamp) })
+        Some(RateLimit {
+            used_percentage: l.get("used_percentage")?.as_f64()?,
+            resets_at: l.get("resets_at").and_then(timestamp),
+        })
     };
     Ok(StatuslinePayload {
-        session_id: str_at(&value, "session_id").filter(|s| !s.is_empty()).map(SessionId::new),
-        cwd: str_at(&value, "cwd").or_else(|| obj.get("workspace").and_then(|w| str_at(w, "current_dir"))),
+        session_id: str_at(&value, "session_id")
+            .filter(|s| !s.is_empty())
+            .map(SessionId::new),
+        cwd: str_at(&value, "cwd")
+            .or_else(|| obj.get("workspace").and_then(|w| str_at(w, "current_dir"))),
         model: str_at(&model, "id"),
         model_display: str_at(&model, "display_name"),
         version: str_at(&value, "version"),
@@ -103,7 +112,10 @@ pub fn parse_payload(bytes: &[u8]) -> Result<StatuslinePayload, ParseError> {
         lines_added: cost.get("total_lines_added").and_then(Value::as_u64),
         lines_removed: cost.get("total_lines_removed").and_then(Value::as_u64),
         context_used_percentage: context.get("used_percentage").and_then(Value::as_f64),
-        rate_limits: RateLimits { five_hour: limit("five_hour"), seven_day: limit("seven_day") },
+        rate_limits: RateLimits {
+            five_hour: limit("five_hour"),
+            seven_day: limit("seven_day"),
+        },
     })
 }
 
@@ -113,7 +125,11 @@ fn timestamp(v: &Value) -> Option<Timestamp> {
         return s.parse().ok();
     }
     let n = v.as_i64()?;
-    if n > 100_000_000_000 { Timestamp::from_millisecond(n).ok() } else { Timestamp::from_second(n).ok() }
+    if n > 100_000_000_000 {
+        Timestamp::from_millisecond(n).ok()
+    } else {
+        Timestamp::from_second(n).ok()
+    }
 }
 
 /// The event a payload stands for (`None` without a cost to report).
@@ -156,9 +172,21 @@ mod tests {
         let five = p.rate_limits.five_hour.as_ref().unwrap();
         assert_eq!(five.used_percentage, 42.5);
         assert_eq!(five.resets_at, Timestamp::from_second(1_795_612_059).ok());
-        assert!(p.rate_limits.seven_day.as_ref().unwrap().resets_at.is_none());
+        assert!(
+            p.rate_limits
+                .seven_day
+                .as_ref()
+                .unwrap()
+                .resets_at
+                .is_none()
+        );
         match to_event(&p) {
-            Some(EventKind::StatusLine { total_cost_usd, lines_added, rate_limits: Some(_), .. }) => {
+            Some(EventKind::StatusLine {
+                total_cost_usd,
+                lines_added,
+                rate_limits: Some(_),
+                ..
+            }) => {
                 assert_eq!((total_cost_usd, lines_added), (0.01628, 3));
             }
             other => panic!("{other:?}"),
@@ -170,7 +198,13 @@ mod tests {
         let old = r#"{"session_id":"s","model":{"id":"m","display_name":"M"},"cost":{"total_cost_usd":1.5}}"#;
         let p = parse_payload(old.as_bytes()).unwrap();
         assert!(p.rate_limits.is_empty());
-        assert!(matches!(to_event(&p), Some(EventKind::StatusLine { rate_limits: None, .. })));
+        assert!(matches!(
+            to_event(&p),
+            Some(EventKind::StatusLine {
+                rate_limits: None,
+                ..
+            })
+        ));
         assert!(parse_payload(b"not json").is_err());
         assert!(parse_payload(b"[1]").is_err());
         assert!(to_event(&parse_payload(b"{}").unwrap()).is_none());

@@ -1116,7 +1116,7 @@ fn sortable_store() -> impl Store {
         s.model = model.map(str::to_owned);
         s.total_cost_usd = cost;
         s.num_turns = turns;
-        s.duration_ms = u64::from(turns) * 1000 + u64::try_from(i).unwrap();
+        s.duration_ms = turns * 1000 + u64::try_from(i).unwrap();
         s.status = [Status::Completed, Status::Failed, Status::Active][i % 3];
         sessions.push(s);
     }

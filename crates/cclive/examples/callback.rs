@@ -11,11 +11,10 @@ use cclive::{RunRequest, SessionMonitor, UpdateKind};
 async fn main() -> anyhow::Result<()> {
     let claude_args: Vec<String> = std::env::args().skip(1).collect();
     let monitor = SessionMonitor::builder()
-        .on_update(|update| match update.kind {
+        .on_update(|update| {
             // Progress comes often (every event, every second while live); a dashboard would
             // redraw, this example stays quiet.
-            UpdateKind::Progress => {}
-            _ => {
+            if update.kind != UpdateKind::Progress {
                 let s = &update.session;
                 println!(
                     "[callback] {} {:?}: status={} cost=${:.4} ({:?}) turns={}",

@@ -187,14 +187,14 @@ impl Service {
         if let Some(tap) = &self.config.tap {
             let _ = tap.send(event.clone());
         }
-        if let Some(store) = &self.config.store {
-            if !self.monitor.contains(&event.session_id) {
-                match store.session(&event.session_id) {
-                    Ok(Some(stored)) => self.monitor.insert(stored),
-                    Ok(None) => {}
-                    Err(e) => {
-                        tracing::warn!(session = %event.session_id, "Cannot read the session back: {e}")
-                    }
+        if let Some(store) = &self.config.store
+            && !self.monitor.contains(&event.session_id)
+        {
+            match store.session(&event.session_id) {
+                Ok(Some(stored)) => self.monitor.insert(stored),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(session = %event.session_id, "Cannot read the session back: {e}");
                 }
             }
         }

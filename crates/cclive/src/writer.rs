@@ -110,7 +110,9 @@ fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Batch>) -> WriterReport {
                         pending.events.retain(|e| &e.session_id != session_id);
                         report.dropped_events += (before - pending.events.len()) as u64;
                     }
-                    StoreError::NonUtf8Path { path } => pending.checkpoints.retain(|c| &c.path != path),
+                    StoreError::NonUtf8Path { path } => {
+                        pending.checkpoints.retain(|c| &c.path != path)
+                    }
                     StoreError::Encode { .. } => {
                         report.dropped_events += pending.events.len() as u64;
                         sessions.clear();
@@ -264,14 +266,27 @@ mod tests {
 
     #[test]
     fn an_event_that_can_never_be_stored_does_not_hold_the_queue_hostage() {
-        let store = Arc::new(Flaky { inner: SqliteStore::open_in_memory().unwrap(), fail: AtomicU32::new(0) });
+        let store = Arc::new(Flaky {
+            inner: SqliteStore::open_in_memory().unwrap(),
+            fail: AtomicU32::new(0),
+        });
         let writer = StoreWriter::spawn(store.clone()).unwrap();
-        let ghost = Event::new(SessionId::new("ghost"), jiff::Timestamp::now(), EventKind::Other);
-        writer.send(Batch { events: vec![ghost], ..Batch::default() });
+        let ghost = Event::new(
+            SessionId::new("ghost"),
+            jiff::Timestamp::now(),
+            EventKind::Other,
+        );
+        writer.send(Batch {
+            events: vec![ghost],
+            ..Batch::default()
+        });
         std::thread::sleep(std::time::Duration::from_millis(50));
         let id = SessionId::new("real");
         let state = SessionState::new(id.clone(), jiff::Timestamp::now());
-        writer.send(Batch { sessions: vec![state], ..Batch::default() });
+        writer.send(Batch {
+            sessions: vec![state],
+            ..Batch::default()
+        });
         let report = writer.finish();
         assert_eq!(report.dropped_events, 1);
         assert!(!report.unsaved);

@@ -32,14 +32,12 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     match resolve_claude(settings.claude_bin.value.as_deref()) {
         Ok(path) => {
             let version = claude_version(&path).unwrap_or_else(|| "version unknown".into());
-            screen.check(true, format!("claude: {} ({version})", path.display()));
+            screen.check(true, &format!("claude: {} ({version})", path.display()));
         }
-        Err(e) => screen.check(false, format!("claude: {e}")),
+        Err(e) => screen.check(false, &format!("claude: {e}")),
     }
 
-    let exe = std::env::current_exe()
-        .map(|p| p.display().to_string())
-        .unwrap_or_else(|_| "cclive".into());
+    let exe = std::env::current_exe().map_or_else(|_| "cclive".into(), |p| p.display().to_string());
     let spec = HookSpec {
         mode: Mode::Http,
         url: claude_settings::hooks_url(&settings.listen.value),
@@ -48,14 +46,14 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     let now = SystemTime::now();
     for dir in &settings.claude_config_dirs.value {
         if !dir.is_dir() {
-            screen.info(format!("· {}: not present", dir.display()));
+            screen.info(&format!("· {}: not present", dir.display()));
             continue;
         }
         let (found, errors) = discover::transcripts(std::slice::from_ref(dir));
         let bytes: u64 = found.iter().map(|f| f.size).sum();
         screen.check(
             errors.is_empty(),
-            format!(
+            &format!(
                 "{}: {} transcripts, {}{}",
                 dir.display(),
                 found.len(),
@@ -75,7 +73,7 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         let installed = status.iter().filter(|s| !s.installed.is_empty()).count();
         screen.check(
             installed == status.len(),
-            format!(
+            &format!(
                 "  hooks: {installed} of {} events registered{}",
                 status.len(),
                 if installed == status.len() {
@@ -99,7 +97,7 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
                     .is_ok_and(|m| m < cutoff)
             })
             .count();
-        screen.info(format!(
+        screen.info(&format!(
             "  cleanupPeriodDays: {days}{} — {old} transcripts are older and will be deleted by Claude Code{}",
             if settings_json["cleanupPeriodDays"].is_null() { " (default)" } else { "" },
             if old > 0 { "; cclive's history keeps their usage once imported (`cclive import`)" } else { "" }
@@ -114,10 +112,10 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             }
             screen.check(
                 bad.is_empty(),
-                format!("  unreadable lines: {} files have some", bad.len()),
+                &format!("  unreadable lines: {} files have some", bad.len()),
             );
             for (path, n) in bad.iter().take(10) {
-                screen.info(format!("      {n:>5}  {}", path.display()));
+                screen.info(&format!("      {n:>5}  {}", path.display()));
             }
         }
     }
@@ -133,7 +131,7 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
                 .unwrap_or_default();
             screen.check(
                 true,
-                format!(
+                &format!(
                     "monitor: running at http://{} (pid {pid})",
                     settings.listen.value
                 ),
@@ -141,15 +139,13 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         }
         Ok(_) => screen.check(
             false,
-            format!(
+            &format!(
                 "monitor: something else answers at {}; pick another --listen",
                 settings.listen.value
             ),
         ),
         Err(_) => {
-            screen.info(format!(
-                "· monitor: not running (start one with `cclive watch`)"
-            ));
+            screen.info("· monitor: not running (start one with `cclive watch`)");
         }
     }
 
@@ -162,7 +158,7 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
                 match sessions {
                     Ok(n) => screen.check(
                         true,
-                        format!(
+                        &format!(
                             "history: {} ({n} sessions, {})",
                             db.display(),
                             display::bytes(size)
@@ -170,23 +166,22 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
                     ),
                     Err(e) => screen.check(
                         false,
-                        format!("history: {} cannot be read: {e}", db.display()),
+                        &format!("history: {} cannot be read: {e}", db.display()),
                     ),
                 }
             }
             Ok(None) => {}
-            Err(e) => screen.check(false, format!("history: {e:#}")),
+            Err(e) => screen.check(false, &format!("history: {e:#}")),
         }
     } else {
-        screen.info(format!(
+        screen.info(&format!(
             "· history: {} not created yet (`cclive import` or `cclive watch`)",
             db.display()
         ));
     }
     if !args.scan {
-        screen.info(format!(
-            "· run `cclive doctor --scan` to look for unreadable lines in every transcript"
-        ));
+        screen
+            .info("· run `cclive doctor --scan` to look for unreadable lines in every transcript");
     }
     print!("{}", screen.out);
     Ok(if screen.problems == 0 {
@@ -205,7 +200,7 @@ struct Screen {
 
 impl Screen {
     /// A finding: ✔ when fine, ✘ (a problem) when not.
-    fn check(&mut self, ok: bool, text: String) {
+    fn check(&mut self, ok: bool, text: &str) {
         let _ = writeln!(self.out, "{} {text}", if ok { "✔" } else { "✘" });
         if !ok {
             self.problems += 1;
@@ -213,7 +208,7 @@ impl Screen {
     }
 
     /// A neutral line.
-    fn info(&mut self, text: String) {
+    fn info(&mut self, text: &str) {
         let _ = writeln!(self.out, "{text}");
     }
 }

@@ -5,9 +5,9 @@
 mod budget;
 mod config;
 mod dashboard;
-mod hook;
 mod doctor;
 mod export;
+mod hook;
 mod hooks;
 mod import;
 mod import_events;

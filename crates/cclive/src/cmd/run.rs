@@ -60,7 +60,7 @@ fn monitored(
         match super::open_store(&settings) {
             Ok(store) => builder = builder.store(store),
             Err(err) => {
-                eprintln!("cclive: warning: this session will not be kept in history: {err:#}")
+                eprintln!("cclive: warning: this session will not be kept in history: {err:#}");
             }
         }
     }

@@ -51,7 +51,7 @@ pub async fn follow(
             }
             Err(e) => tracing::warn!("File watching reported an error: {e}"),
         })?;
-    let mut watched: Vec<PathBuf> = Vec::new();
+    let mut dirs_watched: Vec<PathBuf> = Vec::new();
     let mut parents: Vec<PathBuf> = Vec::new();
     let checkpoints: HashMap<PathBuf, Checkpoint> = store
         .checkpoints()?
@@ -66,7 +66,7 @@ pub async fn follow(
         tokio::select! {
             () = cancel.cancelled() => return Ok(()),
             _ = rescan.tick() => {
-                watch_new_dirs(&mut watcher, &config_dirs, &mut watched, &mut parents);
+                watch_new_dirs(&mut watcher, &config_dirs, &mut dirs_watched, &mut parents);
                 let (found, _) = discover::transcripts(&config_dirs);
                 for f in found {
                     read_file(&f.path, &mut files, &checkpoints, &sink).await;
@@ -83,7 +83,7 @@ pub async fn follow(
                 for path in paths {
                     if config_dirs.contains(&path) {
                         // A config dir that did not exist yet (claude's first run creates it).
-                        watch_new_dirs(&mut watcher, &config_dirs, &mut watched, &mut parents);
+                        watch_new_dirs(&mut watcher, &config_dirs, &mut dirs_watched, &mut parents);
                         let (found, _) = discover::transcripts(std::slice::from_ref(&path));
                         for f in found {
                             read_file(&f.path, &mut files, &checkpoints, &sink).await;
@@ -113,24 +113,23 @@ pub async fn follow(
 fn watch_new_dirs(
     watcher: &mut notify::RecommendedWatcher,
     dirs: &[PathBuf],
-    watched: &mut Vec<PathBuf>,
+    dirs_watched: &mut Vec<PathBuf>,
     parents: &mut Vec<PathBuf>,
 ) {
     for dir in dirs {
-        if watched.contains(dir) {
+        if dirs_watched.contains(dir) {
             continue;
         }
         if dir.is_dir() {
             match watcher.watch(dir, RecursiveMode::Recursive) {
-                Ok(()) => watched.push(dir.clone()),
+                Ok(()) => dirs_watched.push(dir.clone()),
                 Err(e) => tracing::warn!(dir = %dir.display(), "Cannot watch: {e}"),
             }
-        } else if let Some(parent) = dir.parent().filter(|p| p.is_dir()) {
-            if !parents.iter().any(|p| p == parent)
-                && watcher.watch(parent, RecursiveMode::NonRecursive).is_ok()
-            {
-                parents.push(parent.to_path_buf());
-            }
+        } else if let Some(parent) = dir.parent().filter(|p| p.is_dir())
+            && !parents.iter().any(|p| p == parent)
+            && watcher.watch(parent, RecursiveMode::NonRecursive).is_ok()
+        {
+            parents.push(parent.to_path_buf());
         }
     }
 }

@@ -133,7 +133,10 @@ pub fn import(
     // continued, never rebuilt from their transcript over what else was recorded of them.
     let resuming = !checkpoints.is_empty()
         || !store
-            .sessions(&SessionQuery { limit: Some(1), ..SessionQuery::default() })
+            .sessions(&SessionQuery {
+                limit: Some(1),
+                ..SessionQuery::default()
+            })
             .context("reading stored sessions")?
             .is_empty();
     // Responses already stored belong to their sessions: a replay in a new file is not new.
@@ -160,18 +163,21 @@ pub fn import(
                 Msg::Events(events) => {
                     if !claimed {
                         claimed = true;
-                        for row in store.usage_rows(None, None).context("reading stored usage")? {
+                        for row in store
+                            .usage_rows(None, None)
+                            .context("reading stored usage")?
+                        {
                             monitor.claim_usage(row.key, row.session_id);
                         }
                     }
                     for event in events {
-                        if resuming && !monitor.contains(&event.session_id) {
-                            if let Some(stored) = store
+                        if resuming
+                            && !monitor.contains(&event.session_id)
+                            && let Some(stored) = store
                                 .session(&event.session_id)
                                 .context("reading a stored session")?
-                            {
-                                monitor.insert(stored);
-                            }
+                        {
+                            monitor.insert(stored);
                         }
                         monitor.apply(&event);
                     }

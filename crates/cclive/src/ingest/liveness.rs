@@ -10,6 +10,7 @@
 //! 3. Claude Code 1.0.x has no registry: a `node` process named `claude` whose cwd is the
 //!    session's cwd keeps it alive (with several sessions in one cwd, the most recently active
 //!    ones, one per such process).
+//!
 //! A live session that none of these vouch for, and that is older than [`GRACE`], is gone:
 //! `ProcessGone` ends it `INTERRUPTED` when it was mid-turn and `COMPLETED` when it was waiting
 //! for the user. Transcript activity alone never decides liveness: nothing is written while a
@@ -159,7 +160,7 @@ impl LivenessProbe {
             .iter()
             .filter(|s| needs_process_check(s, &alive))
             .collect();
-        candidates.sort_by(|a, b| b.updated_at.cmp(&a.updated_at));
+        candidates.sort_by_key(|s| std::cmp::Reverse(s.updated_at));
         for s in candidates {
             let cwd_slot = s
                 .cwd
@@ -213,10 +214,10 @@ fn read_registries(config_dirs: &[PathBuf]) -> (Vec<RegistryEntry>, HashSet<u32>
                 Ok(Ok(entry)) => entries.push(entry),
                 // Claude rewrites these files often; a half-read one is read again next time.
                 Ok(Err(e)) => {
-                    tracing::debug!(path = %path.display(), "Skipped a registry entry: {e}")
+                    tracing::debug!(path = %path.display(), "Skipped a registry entry: {e}");
                 }
                 Err(e) => {
-                    tracing::debug!(path = %path.display(), "Cannot read a registry entry: {e}")
+                    tracing::debug!(path = %path.display(), "Cannot read a registry entry: {e}");
                 }
             }
         }
@@ -251,19 +252,14 @@ fn old_claude_cwds() -> Vec<String> {
             continue;
         };
         let base = Path::new("/proc").join(pid);
-        if std::fs::read_to_string(base.join("comm"))
-            .map(|c| c.trim() == "claude")
-            .unwrap_or(false)
-        {
+        if std::fs::read_to_string(base.join("comm")).is_ok_and(|c| c.trim() == "claude") {
             let exe = std::fs::read_link(base.join("exe")).unwrap_or_default();
             let is_node = exe
                 .file_name()
                 .and_then(|n| n.to_str())
                 .is_some_and(|n| n.starts_with("node"));
-            if is_node {
-                if let Ok(cwd) = std::fs::read_link(base.join("cwd")) {
-                    cwds.push(cwd.display().to_string());
-                }
+            if is_node && let Ok(cwd) = std::fs::read_link(base.join("cwd")) {
+                cwds.push(cwd.display().to_string());
             }
         }
     }

@@ -54,12 +54,11 @@ pub async fn follow(own: OwnSession, sink: EventSink, stop: CancellationToken) {
 }
 
 async fn step(own: &OwnSession, state: &mut State, sink: &EventSink) {
-    if state.tail.is_none() {
-        if let Some(path) = find_transcript(own) {
-            if let Ok(tail) = FileTail::open(&path, None) {
-                state.tail = Some((tail, TranscriptReader::new(&path)));
-            }
-        }
+    if state.tail.is_none()
+        && let Some(path) = find_transcript(own)
+        && let Ok(tail) = FileTail::open(&path, None)
+    {
+        state.tail = Some((tail, TranscriptReader::new(&path)));
     }
     if let Some((tail, reader)) = &mut state.tail {
         let mut events = Vec::new();
@@ -71,20 +70,20 @@ async fn step(own: &OwnSession, state: &mut State, sink: &EventSink) {
             sink.send(event).await;
         }
     }
-    if let Some((activity, waiting_for, pid)) = registry_status(own) {
-        if state.activity.as_ref() != Some(&(activity, waiting_for.clone())) {
-            state.activity = Some((activity, waiting_for.clone()));
-            sink.send(Event::new(
-                own.session_id.clone(),
-                jiff::Timestamp::now(),
-                EventKind::Activity {
-                    state: activity,
-                    waiting_for,
-                    pid: Some(pid),
-                },
-            ))
-            .await;
-        }
+    if let Some((activity, waiting_for, pid)) = registry_status(own)
+        && state.activity.as_ref() != Some(&(activity, waiting_for.clone()))
+    {
+        state.activity = Some((activity, waiting_for.clone()));
+        sink.send(Event::new(
+            own.session_id.clone(),
+            jiff::Timestamp::now(),
+            EventKind::Activity {
+                state: activity,
+                waiting_for,
+                pid: Some(pid),
+            },
+        ))
+        .await;
     }
 }
 

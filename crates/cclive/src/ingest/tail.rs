@@ -155,7 +155,7 @@ mod tests {
         loop {
             let o = tail
                 .read_new(7, |l| {
-                    out.push(String::from_utf8_lossy(&l.bytes).into_owned())
+                    out.push(String::from_utf8_lossy(l.bytes).into_owned());
                 })
                 .unwrap();
             if !o.more {
@@ -275,7 +275,7 @@ mod tests {
                     }
                     Op::Truncate(s) => {
                         // Only a shrink is detectable by size; keep the model honest about that.
-                        if s.len() >= tail.read_pos as usize {
+                        if s.len() as u64 >= tail.read_pos {
                             continue;
                         }
                         std::fs::write(&path, s.as_bytes()).unwrap();
@@ -289,7 +289,7 @@ mod tests {
                         let mut got = Vec::new();
                         let mut restarted = false;
                         loop {
-                            let o = tail.read_new(5, |l| got.push(String::from_utf8_lossy(&l.bytes).into_owned())).unwrap();
+                            let o = tail.read_new(5, |l| got.push(String::from_utf8_lossy(l.bytes).into_owned())).unwrap();
                             restarted |= o.restarted;
                             if !o.more { break; }
                         }

@@ -70,12 +70,12 @@ impl TranscriptReader {
             self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
         }
         let fallback = self.last_at.unwrap_or(now);
-        if let Some(meta) = record.session_meta() {
-            if self.announced.insert(meta.session_id.clone()) {
-                let at = record.timestamp().unwrap_or(fallback);
-                for kind in meta.start_events() {
-                    out.push(Event::new(meta.session_id.clone(), at, kind));
-                }
+        if let Some(meta) = record.session_meta()
+            && self.announced.insert(meta.session_id.clone())
+        {
+            let at = record.timestamp().unwrap_or(fallback);
+            for kind in meta.start_events() {
+                out.push(Event::new(meta.session_id.clone(), at, kind));
             }
         }
         let file_session = self
@@ -88,15 +88,17 @@ impl TranscriptReader {
         for (session_id, at, kind) in transcript::to_events_for_file(&record, &file_session) {
             out.push(Event::new(session_id, at.unwrap_or(fallback), kind));
         }
-        if let TranscriptRecord::Assistant(a) = &record {
-            if a.stop_reason.as_deref() == Some("end_turn") && !a.is_sidechain && !a.is_synthetic {
-                let at = a.timestamp.unwrap_or(fallback);
-                out.push(Event::new(
-                    a.session_id.clone(),
-                    at,
-                    EventKind::TurnEnded { duration_ms: None },
-                ));
-            }
+        if let TranscriptRecord::Assistant(a) = &record
+            && a.stop_reason.as_deref() == Some("end_turn")
+            && !a.is_sidechain
+            && !a.is_synthetic
+        {
+            let at = a.timestamp.unwrap_or(fallback);
+            out.push(Event::new(
+                a.session_id.clone(),
+                at,
+                EventKind::TurnEnded { duration_ms: None },
+            ));
         }
     }
 

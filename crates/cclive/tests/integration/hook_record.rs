@@ -78,9 +78,9 @@ fn hooks_without_a_monitor_record_start_turns_and_end() {
         &listen,
         &format!(r#"{{{base},"hook_event_name":"Stop","stop_hook_active":false}}"#),
     );
-    let listed = world.sessions();
-    assert_eq!(listed.len(), 1, "{listed:#?}");
-    assert_eq!(listed[0]["status"], "IDLE", "waiting for the next prompt");
+    let recorded = world.sessions();
+    assert_eq!(recorded.len(), 1, "{recorded:#?}");
+    assert_eq!(recorded[0]["status"], "IDLE", "waiting for the next prompt");
     hook(
         &world,
         &listen,

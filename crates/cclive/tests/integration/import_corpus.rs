@@ -25,7 +25,16 @@ pub(crate) fn generate(dir: &Path, size_mb: u32, seed: u32) -> Value {
         .arg(gen_corpus_script())
         .args(["--out"])
         .arg(dir)
-        .args(["--size-mb", &size_mb.to_string(), "--sessions", "60", "--projects", "6", "--seed", &seed.to_string()])
+        .args([
+            "--size-mb",
+            &size_mb.to_string(),
+            "--sessions",
+            "60",
+            "--projects",
+            "6",
+            "--seed",
+            &seed.to_string(),
+        ])
         .output()
         .expect("python3 runs");
     assert!(out.status.success(), "{}", describe(&out));
@@ -43,9 +52,16 @@ fn import(world: &World, corpus: &Path) -> Value {
 }
 
 fn sessions(world: &World) -> Vec<Value> {
-    let out = world.cclive(&["sessions", "--json", "--limit", "100000"]).output().unwrap();
+    let out = world
+        .cclive(&["sessions", "--json", "--limit", "100000"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
-    serde_json::from_slice::<Value>(&out.stdout).unwrap().as_array().unwrap().clone()
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 fn tokens(v: &Value) -> [u64; 4] {
@@ -61,14 +77,26 @@ fn import_equals_the_generators_ground_truth_and_is_idempotent() {
     let first = import(&world, &corpus);
     assert_eq!(first["files"], truth["files"]);
     let listed = sessions(&world);
-    let by_id: HashMap<&str, &Value> = listed.iter().map(|s| (s["session_id"].as_str().unwrap(), s)).collect();
+    let by_id: HashMap<&str, &Value> = listed
+        .iter()
+        .map(|s| (s["session_id"].as_str().unwrap(), s))
+        .collect();
 
     let mut total = [0u64; 4];
     let mut messages = 0;
     for (sid, expected) in truth["by_session"].as_object().unwrap() {
-        let s = by_id.get(sid.as_str()).unwrap_or_else(|| panic!("session {sid} missing"));
-        assert_eq!(tokens(&s["tokens"]), tokens(expected), "tokens of session {sid}");
-        assert_eq!(s["api_requests"], expected["messages"], "responses of session {sid}");
+        let s = by_id
+            .get(sid.as_str())
+            .unwrap_or_else(|| panic!("session {sid} missing"));
+        assert_eq!(
+            tokens(&s["tokens"]),
+            tokens(expected),
+            "tokens of session {sid}"
+        );
+        assert_eq!(
+            s["api_requests"], expected["messages"],
+            "responses of session {sid}"
+        );
         for (t, v) in total.iter_mut().zip(tokens(&s["tokens"])) {
             *t += v;
         }
@@ -76,10 +104,21 @@ fn import_equals_the_generators_ground_truth_and_is_idempotent() {
     }
     assert_eq!(total, tokens(&truth["totals"]));
     assert_eq!(messages, truth["totals"]["messages"].as_u64().unwrap());
-    assert!(listed.iter().all(|s| s["status"] != "ACTIVE" && s["status"] != "IDLE"), "history has no live sessions");
+    assert!(
+        listed
+            .iter()
+            .all(|s| s["status"] != "ACTIVE" && s["status"] != "IDLE"),
+        "history has no live sessions"
+    );
 
     // Claude Code deletes old transcripts; the history keeps their sessions.
-    let victim = truth["by_session"].as_object().unwrap().keys().next().unwrap().clone();
+    let victim = truth["by_session"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
     let file = truth["sessions"][&victim]["file"].as_str().unwrap();
     std::fs::remove_file(corpus.join(file)).unwrap();
 
@@ -87,12 +126,25 @@ fn import_equals_the_generators_ground_truth_and_is_idempotent() {
     let second = import(&world, &corpus);
     assert_eq!(second["lines"], 0, "{second:#}");
     assert_eq!(second["sessions"], 0);
-    let again: HashMap<String, [u64; 4]> =
-        sessions(&world).iter().map(|s| (s["session_id"].as_str().unwrap().to_owned(), tokens(&s["tokens"]))).collect();
+    let again: HashMap<String, [u64; 4]> = sessions(&world)
+        .iter()
+        .map(|s| {
+            (
+                s["session_id"].as_str().unwrap().to_owned(),
+                tokens(&s["tokens"]),
+            )
+        })
+        .collect();
     for s in &listed {
-        assert_eq!(again[s["session_id"].as_str().unwrap()], tokens(&s["tokens"]));
+        assert_eq!(
+            again[s["session_id"].as_str().unwrap()],
+            tokens(&s["tokens"])
+        );
     }
-    assert!(again.contains_key(&victim), "a session outlives its deleted transcript");
+    assert!(
+        again.contains_key(&victim),
+        "a session outlives its deleted transcript"
+    );
 }
 
 #[test]
@@ -111,7 +163,11 @@ fn a_half_written_line_counts_once_complete_and_a_rewritten_file_does_not_double
     let (head, tail) = second.split_at(second.len() / 2);
     std::fs::write(&file, format!("{}\n{head}", line("msg_1", 10))).unwrap();
     import(&world, &corpus);
-    assert_eq!(sessions(&world)[0]["tokens"]["output"], 10, "the partial line waits");
+    assert_eq!(
+        sessions(&world)[0]["tokens"]["output"],
+        10,
+        "the partial line waits"
+    );
 
     std::fs::write(&file, format!("{}\n{second}\n", line("msg_1", 10))).unwrap();
     let _ = tail;
@@ -123,27 +179,53 @@ fn a_half_written_line_counts_once_complete_and_a_rewritten_file_does_not_double
     std::fs::write(&file, format!("{}\n", line("msg_1", 10))).unwrap();
     import(&world, &corpus);
     let s = &sessions(&world)[0];
-    assert_eq!(s["tokens"]["output"], 30, "history keeps what was read before");
+    assert_eq!(
+        s["tokens"]["output"], 30,
+        "history keeps what was read before"
+    );
     assert_eq!(s["api_requests"], 2);
 }
 
 #[test]
 fn importing_a_session_cclive_run_recorded_keeps_what_the_wrapper_knew() {
-    let api = crate::support::fake_api::FakeApi::start(crate::support::fake_api::Scenario::BashThenText);
+    let api =
+        crate::support::fake_api::FakeApi::start(crate::support::fake_api::Scenario::BashThenText);
     let world = World::new(&api.url());
     let out = world
-        .cclive(&["run", "--session-type", "kept", "--", "-p", "Please do the task.", "--allowedTools", "Bash"])
+        .cclive(&[
+            "run",
+            "--session-type",
+            "kept",
+            "--",
+            "-p",
+            "Please do the task.",
+            "--allowedTools",
+            "Bash",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let before = sessions(&world)[0].clone();
     // The import finds the same session in its transcript.
-    let out = world.cclive(&["import", "--json", "--quiet"]).output().unwrap();
+    let out = world
+        .cclive(&["import", "--json", "--quiet"])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
     let after = sessions(&world);
     assert_eq!(after.len(), 1, "{after:#?}");
     let s = &after[0];
-    for key in ["source", "command", "session_type", "exit_code", "started_at", "total_cost_usd", "num_turns", "tokens", "tool_calls"] {
+    for key in [
+        "source",
+        "command",
+        "session_type",
+        "exit_code",
+        "started_at",
+        "total_cost_usd",
+        "num_turns",
+        "tokens",
+        "tool_calls",
+    ] {
         assert_eq!(s[key], before[key], "{key}");
     }
 }

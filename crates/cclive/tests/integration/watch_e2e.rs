@@ -11,7 +11,7 @@ use crate::support::cclive::{World, describe};
 use crate::support::claude::claude_bin;
 use crate::support::fake_api::{FakeApi, RequestKind};
 
-const TIMEOUT: Duration = Duration::from_secs(60);
+const TIMEOUT: Duration = Duration::from_mins(1);
 
 fn main_requests(api: &FakeApi) -> usize {
     api.requests()
@@ -57,7 +57,7 @@ fn a_print_session_started_without_cclive_is_seen_live_and_ends_with_claudes_cos
     let result: Value = String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())
-        .last()
+        .next_back()
         .unwrap();
     assert_eq!(result["session_id"], id.as_str());
 
@@ -421,16 +421,32 @@ fn sessions_running_at_once_are_all_listed_as_active() {
     let a = spawn(world.claude.work_dir());
     let b = spawn(&other_dir);
     let both = world.wait_state(TIMEOUT, "two live sessions", |s| {
-        s["active_sessions"].as_array().is_some_and(|a| a.len() == 2 && a.iter().all(|x| x["status"] == "ACTIVE"))
+        s["active_sessions"]
+            .as_array()
+            .is_some_and(|a| a.len() == 2 && a.iter().all(|x| x["status"] == "ACTIVE"))
     });
-    let cwds: Vec<&str> = both["active_sessions"].as_array().unwrap().iter().map(|s| s["cwd"].as_str().unwrap_or("")).collect();
-    assert!(cwds.iter().any(|c| c.ends_with("other-project")), "{cwds:?}");
+    let cwds: Vec<&str> = both["active_sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["cwd"].as_str().unwrap_or(""))
+        .collect();
+    assert!(
+        cwds.iter().any(|c| c.ends_with("other-project")),
+        "{cwds:?}"
+    );
     for child in [a, b] {
         let out = crate::support::cclive::wait_with_timeout(child, TIMEOUT);
         assert!(out.status.success());
     }
-    world.wait_state(TIMEOUT, "both ended", |s| s["active_sessions"].as_array().is_some_and(Vec::is_empty) && s["status"] == "COMPLETED");
+    world.wait_state(TIMEOUT, "both ended", |s| {
+        s["active_sessions"].as_array().is_some_and(Vec::is_empty) && s["status"] == "COMPLETED"
+    });
     drop(watch);
     let listed = world.sessions();
-    assert_eq!(listed.iter().filter(|s| s["status"] == "COMPLETED").count(), 2, "{listed:#?}");
+    assert_eq!(
+        listed.iter().filter(|s| s["status"] == "COMPLETED").count(),
+        2,
+        "{listed:#?}"
+    );
 }

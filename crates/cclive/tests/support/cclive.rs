@@ -258,9 +258,10 @@ impl World {
                 if pred(&v) {
                     return v;
                 }
-                if Instant::now() > deadline {
-                    panic!("timed out waiting for {what}; state file:\n{v:#}");
-                }
+                assert!(
+                    Instant::now() <= deadline,
+                    "timed out waiting for {what}; state file:\n{v:#}"
+                );
             } else if Instant::now() > deadline {
                 panic!("timed out waiting for {what}; no state file");
             }
