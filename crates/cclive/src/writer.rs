@@ -111,7 +111,7 @@ fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Batch>) -> WriterReport {
                         report.dropped_events += (before - pending.events.len()) as u64;
                     }
                     StoreError::NonUtf8Path { path } => {
-                        pending.checkpoints.retain(|c| &c.path != path)
+                        pending.checkpoints.retain(|c| &c.path != path);
                     }
                     StoreError::Encode { .. } => {
                         report.dropped_events += pending.events.len() as u64;
