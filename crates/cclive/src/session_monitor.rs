@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
-use cclive_core::{PriceTable, SessionId, SessionState, Update};
+use cclive_core::{Event, EventKind, PriceTable, SessionId, SessionState, Update};
 use cclive_store::Store;
 
 use crate::errors::ClaudeNotFound;
@@ -229,6 +229,14 @@ impl SessionMonitor {
         if let Some((stop, task)) = follower {
             stop.cancel();
             let _ = task.await;
+        }
+        if let Ok(exit) = &result {
+            let kind = EventKind::ProcessExited {
+                code: exit.code,
+                signal: exit.signal,
+            };
+            sink.send(Event::new(id.clone(), jiff::Timestamp::now(), kind))
+                .await;
         }
         drop(sink);
         let report = service.await.context("the monitor task failed")?;

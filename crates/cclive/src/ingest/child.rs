@@ -72,7 +72,8 @@ impl ChildExit {
     }
 }
 
-/// Runs claude to the end, sending events to `sink` and output to `renderer`.
+/// Runs claude to the end, sending events to `sink` and output to `renderer`. Does not send
+/// `ProcessExited`: the caller does, after reading anything claude wrote on its way out.
 pub async fn run(
     spec: &ChildSpec<'_>,
     sink: &EventSink,
@@ -213,16 +214,12 @@ pub async fn run(
         Some(s) => s,
         None => child.wait().await.context("waiting for claude")?,
     };
-    let exit = ChildExit {
+    // The caller reports the exit (`ProcessExited`) once it has read what claude wrote last
+    // (an interactive session's end-of-session totals), so the session ends in one step.
+    Ok(ChildExit {
         code: status.code(),
         signal: status.signal(),
-    };
-    sink.send(event_now(EventKind::ProcessExited {
-        code: exit.code,
-        signal: exit.signal,
-    }))
-    .await;
-    Ok(exit)
+    })
 }
 
 async fn handle_line(
