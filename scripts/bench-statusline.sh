@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Wall time of `cclive statusline` (what Claude Code runs for its status line, and drops
 # silently when slow; the budget is 20 ms) against a large imported history:
-#   1. the normal run: parse stdin, read the store (one range query over the last day),
-#      take and release the lock, write the cache; no monitor listening;
-#   2. the same with a running monitor (`cclive watch`), which gets the payload (10 ms budget);
-#   3. a run that finds the lock taken (another status line still reading): the cache only.
+#   1. the normal run: parse stdin, take the lock, read the store (the last minutes of usage;
+#      older sums and the last block come from the previous run's cache), write the cache; no
+#      monitor listening;
+#   2. a cold run, without the previous run's cache (the first run after a reboot, and what a
+#      run does every 15 minutes): today's sum and the last day's usage times;
+#   3. the normal run with a running monitor (`cclive watch`), which gets the payload (10 ms
+#      budget);
+#   4. a run that finds the lock taken (another status line still reading): the cache only.
 # The history is the shared generator's corpus, ending today so "today" and the 5-hour block
 # have data, imported once with `cclive import`.
 #
@@ -88,11 +92,13 @@ printf '\nhistory: %s MB of transcripts, %s API responses stored (%s in the last
 echo "line: $("$bin" statusline <"$work/payload.json")"
 
 # Prints "p50 p90 p99 max mean" in ms for $runs runs of the status line (fork+exec included).
+# With an argument, that command runs (untimed) before each run.
 measure() {
-  local times=()
+  local before="${1:-true}" times=()
   for _ in $(seq 5); do "$bin" statusline <"$work/payload.json" >/dev/null; done
   for _ in $(seq "$runs"); do
     local t0 t1
+    eval "$before"
     t0=$(date +%s%N)
     "$bin" statusline <"$work/payload.json" >/dev/null
     t1=$(date +%s%N)
@@ -106,8 +112,11 @@ measure() {
     }'
 }
 
+printf 'load average before: %s (%s cores)\n' "$(cut -d' ' -f1-3 /proc/loadavg)" "$(nproc)"
 printf '\n%-44s %8s %8s %8s %8s %8s\n' "cclive statusline (${runs} runs, ms)" p50 p90 p99 max mean
 printf '%-44s %s\n' "no monitor (store read, lock, cache write)" "$(measure)"
+printf '%-44s %s\n' "cold: no cache from the previous run" \
+  "$(measure 'rm -f "$XDG_RUNTIME_DIR"/cclive/statusline-*.json')"
 
 "$bin" watch --listen "$CCLIVE_LISTEN" >/dev/null 2>"$work/watch.log" &
 watch_pid=$!
@@ -120,7 +129,7 @@ kill "$watch_pid" && wait "$watch_pid" 2>/dev/null || true
 watch_pid=""
 
 lock=$(ls "$XDG_RUNTIME_DIR"/cclive/statusline-*.lock)
-flock "$lock" sleep 3600 &
+flock --no-fork "$lock" sleep 3600 &
 holder_pid=$!
 sleep 0.2
 printf '%-44s %s\n' "lock taken by another run (cache only)" "$(measure)"

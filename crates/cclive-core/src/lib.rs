@@ -17,6 +17,7 @@
 //! - [`session`]: [`SessionState`] and how one event changes it.
 //! - [`monitor`]: many sessions, updates, the state-file [`Snapshot`].
 //! - [`usage`], [`pricing`]: token counts and what they cost.
+//! - [`ics`]: sessions as an iCalendar calendar.
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
@@ -26,6 +27,7 @@ pub mod budget;
 pub mod event;
 pub mod framer;
 pub mod hook;
+pub mod ics;
 pub mod ids;
 pub mod monitor;
 pub mod pricing;

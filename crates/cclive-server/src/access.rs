@@ -33,6 +33,9 @@ use crate::{ApiError, AppState};
 const COOKIE: &str = "cclive_token";
 /// Intake routes a loopback peer may use without the token.
 const LOOPBACK_INTAKE: &[&str] = &["/api/hooks", "/api/events"];
+/// Read by programs (Prometheus, calendar apps), not browsers: `?token=` is answered directly,
+/// without the cookie-setting redirect pages get.
+const MACHINE_READ: &[&str] = &["/metrics", "/calendar.ics"];
 
 /// A shared secret every request must carry. Its `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
@@ -229,7 +232,10 @@ fn check(access: &Access, req: &Request) -> Result<Pass, ApiError> {
         if !token.matches(presented) {
             return Err(ApiError::Unauthorized);
         }
-        if req.method() == Method::GET && !path.starts_with("/api/") {
+        if req.method() == Method::GET
+            && !path.starts_with("/api/")
+            && !MACHINE_READ.contains(&path)
+        {
             return Ok(Pass::Redirect(Box::new(redirect_with_cookie(
                 path,
                 req.uri().query(),

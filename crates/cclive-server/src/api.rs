@@ -39,7 +39,7 @@ fn query<T>(q: Rejectable<T>) -> Result<T, ApiError> {
 }
 
 /// Runs a blocking store read.
-async fn read<T: Send + 'static>(
+pub(crate) async fn read<T: Send + 'static>(
     state: &AppState,
     f: impl FnOnce(&dyn Store) -> Result<T, cclive_store::StoreError> + Send + 'static,
 ) -> Result<T, ApiError> {

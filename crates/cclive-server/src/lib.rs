@@ -14,6 +14,7 @@
 //!   (`timeline`).
 //! - `stream`: `/api/stream`, server-sent events fed by the [`LiveHub`] the monitor publishes
 //!   every [`Update`](cclive_core::Update) to.
+//! - `metrics`: `/metrics` (Prometheus text format) and `/calendar.ics` (iCalendar).
 //! - `access`: the Host (DNS rebinding), Origin (cross-site POSTs) and token checks every
 //!   request passes first.
 //! - `assets`: the dashboard's HTML, CSS and JS, embedded in the binary (no build step, no CDN).
@@ -27,6 +28,7 @@ mod api;
 mod assets;
 mod error;
 mod live;
+mod metrics;
 mod routes;
 mod stream;
 mod timeline;
@@ -45,6 +47,7 @@ use tokio::sync::{mpsc, watch};
 pub use access::{Access, Token, TokenError};
 pub use error::ApiError;
 pub use live::LiveHub;
+pub use metrics::{DeliveryCounts, DeliveryStats, IngestCounters, MetricSources};
 
 /// How the server behaves, resolved by the binary.
 #[derive(Clone, Debug)]
@@ -98,6 +101,8 @@ struct Inner {
     store: Arc<dyn Store>,
     config: ServerConfig,
     pages: assets::Pages,
+    /// What `/metrics` reads besides the snapshot and the store.
+    metric_sources: MetricSources,
     /// Set when the server shuts down, so the endless live streams end and the graceful
     /// shutdown can finish.
     closing: watch::Sender<bool>,
@@ -106,6 +111,11 @@ struct Inner {
 impl AppState {
     /// State built from `parts`.
     pub fn new(parts: Parts) -> Self {
+        Self::with_sources(parts, MetricSources::default())
+    }
+
+    /// State built from `parts`, with the binary's counters for `/metrics`.
+    pub fn with_sources(parts: Parts, metric_sources: MetricSources) -> Self {
         let pages = assets::Pages::new(parts.config.refresh_interval);
         Self {
             inner: Arc::new(Inner {
@@ -115,6 +125,7 @@ impl AppState {
                 store: parts.store,
                 config: parts.config,
                 pages,
+                metric_sources,
                 closing: watch::channel(false).0,
             }),
         }

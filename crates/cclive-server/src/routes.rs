@@ -13,7 +13,7 @@ use axum::{Json, Router, middleware};
 use cclive_core::{Event, EventKind, SessionId};
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, access, api, assets, stream};
+use crate::{ApiError, AppState, access, api, assets, metrics, stream};
 
 /// Largest body accepted (hook payloads carry tool inputs and outputs).
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -38,6 +38,8 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/api/hooks",
     "/api/events",
     "/api/openapi.json",
+    "/metrics",
+    "/calendar.ics",
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -55,6 +57,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/hooks", post(hooks))
         .route("/api/events", post(events))
         .route("/api/openapi.json", get(assets::openapi))
+        .route("/metrics", get(metrics::metrics))
+        .route("/calendar.ics", get(metrics::calendar))
         .route("/", get(assets::dashboard_page))
         .route("/sessions/{id}", get(assets::session_page))
         .route("/assets/{name}", get(assets::asset))

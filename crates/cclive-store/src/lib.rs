@@ -141,6 +141,23 @@ pub trait Store: Send + Sync {
         until: Option<Timestamp>,
     ) -> Result<Vec<UsageRow>, StoreError>;
 
+    /// The times of the usage rows with `since <= at < until` (either bound may be open), in
+    /// order: what 5-hour block boundaries need, without reading the rows themselves.
+    ///
+    /// The default reads [`usage_rows`](Store::usage_rows); backends override it with a query
+    /// that only touches the time index.
+    fn usage_times(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<Timestamp>, StoreError> {
+        Ok(self
+            .usage_rows(since, until)?
+            .into_iter()
+            .map(|row| row.at)
+            .collect())
+    }
+
     /// Every stored checkpoint, by path.
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError>;
 

@@ -179,6 +179,10 @@ const SELECT_USAGE_ROWS: &str = "
     SELECT key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain
     FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, key";
 
+/// Usage times in `[?1, ?2)`, in milliseconds: answered from the `usage_by_time` index alone.
+const SELECT_USAGE_TIMES: &str =
+    "SELECT at_ms FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms";
+
 const SELECT_CHECKPOINTS: &str =
     r#"SELECT path, dev, inode, "offset" FROM checkpoints ORDER BY path"#;
 
@@ -368,6 +372,30 @@ impl Store for SqliteStore {
             rows.collect::<Result<_, _>>()?
         };
         rows.into_iter().map(RawUsage::decode).collect()
+    }
+
+    fn usage_times(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Vec<Timestamp>, StoreError> {
+        let since = since.map_or(i64::MIN, Timestamp::as_millisecond);
+        let until = until.map_or(i64::MAX, Timestamp::as_millisecond);
+        let times: Vec<i64> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(SELECT_USAGE_TIMES)?;
+            let rows = stmt.query_map([since, until], |row| row.get(0))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        times
+            .into_iter()
+            .map(|ms| {
+                Timestamp::from_millisecond(ms).map_err(|e| StoreError::Corrupt {
+                    what: "a usage row's time".to_owned(),
+                    detail: e.to_string(),
+                })
+            })
+            .collect()
     }
 
     fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {

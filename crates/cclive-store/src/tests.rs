@@ -935,6 +935,41 @@ fn usage_rows_come_in_time_order_since_inclusive_until_exclusive() {
     assert_eq!(keys(Some(t(31)), None), Vec::<String>::new());
 }
 
+#[test]
+fn usage_times_are_the_rows_times_in_order() {
+    let store = store();
+    write_usage(
+        &store,
+        &[
+            usage("msg_c", "s1", 30, [1, 0, 0, 0]),
+            usage("msg_b", "s1", 20, [1, 0, 0, 0]),
+            usage("msg_a", "s2", 20, [1, 0, 0, 0]),
+            usage("msg_d", "s2", 10, [1, 0, 0, 0]),
+        ],
+    );
+    assert_eq!(
+        store.usage_times(None, None).unwrap(),
+        [t(10), t(20), t(20), t(30)]
+    );
+    assert_eq!(
+        store.usage_times(Some(t(20)), Some(t(30))).unwrap(),
+        [t(20), t(20)]
+    );
+    assert_eq!(store.usage_times(Some(t(31)), None).unwrap(), []);
+    // The default (from the rows) agrees with the backend's own query.
+    let rows = |since, until| -> Vec<Timestamp> {
+        store
+            .usage_rows(since, until)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.at)
+            .collect()
+    };
+    for (since, until) in [(None, None), (Some(t(15)), None), (None, Some(t(20)))] {
+        assert_eq!(store.usage_times(since, until).unwrap(), rows(since, until));
+    }
+}
+
 // --- Checkpoints and batches --------------------------------------------------------------------
 
 fn checkpoint(path: &str, inode: u64, offset: u64) -> Checkpoint {

@@ -454,6 +454,10 @@ pub struct ReportArgs {
     /// blocks: only the active block.
     #[arg(long)]
     pub active: bool,
+    /// sessions: write them as an iCalendar file instead of the table (one event per session;
+    /// `-` for stdout).
+    #[arg(long, value_name = "FILE")]
+    pub ics: Option<std::path::PathBuf>,
 }
 
 /// The reports of `cclive report`.

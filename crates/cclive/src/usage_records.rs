@@ -90,24 +90,26 @@ pub(crate) fn recent(
     };
     let first = back(RECENT_FIRST_MS);
     let records = unattributed(store, Some(first), None)?;
-    if anchored(&records, first) {
+    if anchored(records.iter().map(|r| r.at), first) {
         return Ok(records);
     }
     unattributed(store, Some(back(RECENT_MOST_MS)), None)
 }
 
-/// True when `records` (in time order, none before `since`) contain a gap of at least one block
-/// length, so the blocks after it do not depend on anything before `since`.
-fn anchored(records: &[UsageRecord], since: Timestamp) -> bool {
+/// True when `times` (of usage rows in time order, none before `since`) contain a gap of at
+/// least one block length, so the blocks after it do not depend on anything before `since`.
+pub(crate) fn anchored(times: impl IntoIterator<Item = Timestamp>, since: Timestamp) -> bool {
     let mut previous = since.as_millisecond();
-    for r in records {
-        let at = r.at.as_millisecond();
+    let mut any = false;
+    for at in times {
+        any = true;
+        let at = at.as_millisecond();
         if at - previous >= BLOCK_LENGTH_MS {
             return true;
         }
         previous = previous.max(at);
     }
-    records.is_empty()
+    !any
 }
 
 #[cfg(test)]
@@ -178,25 +180,22 @@ mod tests {
 
     #[test]
     fn a_quiet_spell_inside_the_first_day_is_enough() {
-        let records: Vec<UsageRecord> = [
+        let times: Vec<Timestamp> = [
             "2026-09-02T01:00:00Z",
             "2026-09-02T02:00:00Z",
             "2026-09-02T09:00:00Z",
         ]
         .iter()
-        .map(|at| UsageRecord {
-            at: at.parse().unwrap(),
-            session_id: SessionId::new("s"),
-            project: None,
-            model: None,
-            tokens: Tokens::default(),
-        })
+        .map(|at| at.parse().unwrap())
         .collect();
         let since: Timestamp = "2026-09-01T23:00:00Z".parse().unwrap();
-        assert!(anchored(&records, since), "02:00 to 09:00 is quiet");
-        assert!(!anchored(&records[..2], since));
-        assert!(anchored(&[], since));
+        assert!(anchored(times.clone(), since), "02:00 to 09:00 is quiet");
+        assert!(!anchored(times[..2].to_vec(), since));
+        assert!(anchored([], since));
         let late: Timestamp = "2026-09-01T20:00:00Z".parse().unwrap();
-        assert!(anchored(&records[..1], late), "nothing from 20:00 to 01:00");
+        assert!(
+            anchored(times[..1].to_vec(), late),
+            "nothing from 20:00 to 01:00"
+        );
     }
 }

@@ -12,6 +12,7 @@
 
 mod api;
 mod client;
+mod integrations;
 mod security;
 mod stream;
 

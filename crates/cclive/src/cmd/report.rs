@@ -40,7 +40,13 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             })
         })
         .transpose()?;
+    if args.ics.is_some() && args.kind != ReportKindArg::Sessions {
+        bail!("--ics goes with `cclive report sessions`");
+    }
     let settings = Settings::from_process(global, None)?;
+    if let Some(path) = &args.ics {
+        return write_ics(path, &settings, &opts);
+    }
     let prices = super::load_prices(&settings)?;
     // Period and model reports only need the range; whole sessions and blocks need everything
     // (a session's reported cost counts only when all of it is in range; block boundaries
@@ -84,6 +90,41 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         ReportKindArg::Blocks => blocks_output(args, &records, &opts, &prices, limit, width)?,
     };
     print!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `report sessions --ics FILE`: the sessions that started in the range, in the project, as an
+/// iCalendar file (the same calendar as the server's `/calendar.ics`).
+fn write_ics(
+    path: &std::path::Path,
+    settings: &Settings,
+    opts: &ReportOptions,
+) -> anyhow::Result<ExitCode> {
+    let mut sessions = match super::open_existing_store(settings)? {
+        Some(store) => {
+            cclive_store::Store::sessions(&*store, &cclive_store::SessionQuery::default())
+                .context("reading sessions from the history database")?
+        }
+        None => Vec::new(),
+    };
+    let (since, until) = opts.bounds();
+    sessions.retain(|s| {
+        since.is_none_or(|t| s.started_at >= t)
+            && until.is_none_or(|t| s.started_at < t)
+            && opts.in_project(s.project_path.as_deref().or(s.cwd.as_deref()))
+    });
+    sessions.sort_by_key(|s| s.started_at);
+    let ics = cclive_core::ics::calendar(&sessions, Timestamp::now());
+    if path.as_os_str() == "-" {
+        print!("{ics}");
+    } else {
+        std::fs::write(path, ics).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!(
+            "cclive: wrote {} session(s) to {}",
+            sessions.len(),
+            path.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

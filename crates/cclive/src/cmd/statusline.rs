@@ -5,10 +5,11 @@
 //! Claude Code runs it after every turn and tool round, drops a slow one silently and aborts one
 //! still running when the next starts, so it must be fast whatever the history holds:
 //! - **Never transcripts**: today's spend, the budget's percentage and the 5-hour block come from
-//!   the store, in one indexed range query over the last day of usage
-//!   ([`crate::usage_records::recent`]; a second one only for a weekly or monthly limit without a
-//!   daily one). The session's own cost, the context used and the official limits come from the
-//!   payload itself.
+//!   the store, in small indexed range queries: each run sums only the last minutes of usage and
+//!   carries the older sums and the last known block over from the run before ([`Memo`], in the
+//!   cache); a run without them sums the day (the week or month for such a limit) and reads the
+//!   usage times of the last day. The session's own cost, the context used and the official
+//!   limits come from the payload itself.
 //! - **No pile-up**: the store is read under a non-blocking lock file in the runtime dir. A run
 //!   that finds it taken does not wait: it prints the payload's figures with the store's figures
 //!   of the last run, kept beside the lock ([`Cache`]).
@@ -33,8 +34,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use cclive_core::blocks;
-use cclive_core::budget::{self, Budget, Period, Spend};
-use cclive_core::report::ReportOptions;
+use cclive_core::budget::{self, Budget, Period};
 use cclive_core::statusline::{self, RateLimits, StatuslinePayload};
 use cclive_core::{Event, PriceTable, Snapshot};
 use cclive_store::{Store, StoreError};
@@ -136,6 +136,7 @@ fn our_line(payload: &StatuslinePayload, args: &StatuslineArgs, global: &GlobalA
             return line(payload, None, now);
         }
     };
+    debug!("Settings resolved.");
     let post = hand_to_monitor(&settings.listen.value, payload, now);
     let figures = store_figures(&settings, payload, now);
     if let Some(post) = post {
@@ -186,14 +187,15 @@ fn store_figures(
             None
         }
     };
-    let figures = match compute(settings, now) {
+    let mut cache = Cache::read(&paths.cache).unwrap_or_default();
+    let figures = match compute(settings, now, &mut cache.memo) {
         Ok(f) => f,
         Err(e) => {
             debug!(error = format!("{e:#}"), "Cannot read the store's figures.");
+            cache.memo = Memo::default();
             None
         }
     };
-    let mut cache = Cache::read(&paths.cache).unwrap_or_default();
     cache.figures.clone_from(&figures);
     if !payload.rate_limits.is_empty() {
         cache.rate_limits = Some(payload.rate_limits.clone());
@@ -204,13 +206,20 @@ fn store_figures(
     figures
 }
 
-fn compute(settings: &Settings, now: Timestamp) -> anyhow::Result<Option<Figures>> {
+fn compute(
+    settings: &Settings,
+    now: Timestamp,
+    memo: &mut Memo,
+) -> anyhow::Result<Option<Figures>> {
     let Some(store) = super::open_existing_store(settings)? else {
         return Ok(None);
     };
     let prices = super::load_prices(settings)?;
     let config = &settings.budget.value;
-    let figures = figures(&*store, &config.budget, &prices, &config.time_zone(), now)?;
+    let tz = config.time_zone();
+    debug!("Store open, prices and zone read.");
+    let figures = figures(&*store, &config.budget, &prices, &tz, now, memo)?;
+    debug!("Store figures computed.");
     Ok(Some(figures))
 }
 
@@ -240,17 +249,60 @@ pub(crate) struct LimitUse {
     pub(crate) until: Timestamp,
 }
 
-/// The figures at `now`: one range query over the last day (see the module docs).
+/// Spend older than this is "settled": its sum is kept in the [`Memo`] and only newer usage is
+/// read again (the monitor's writer commits within a fraction of a second; this leaves room for
+/// a transcript read a little late).
+const SETTLE: SignedDuration = SignedDuration::from_mins(10);
+
+/// A kept sum or block older than this is computed again from the history, so usage that
+/// arrived later than [`SETTLE`] (an import of old transcripts) is counted within this time.
+const HEAL: SignedDuration = SignedDuration::from_mins(15);
+
+/// What a run leaves for the next (in the [`Cache`]) so each run reads only recent usage: the
+/// settled spend per window, and the last 5-hour block known, to chain the next one from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Memo {
+    #[serde(default)]
+    settled: Vec<Settled>,
+    #[serde(default)]
+    block: Option<KnownBlock>,
+}
+
+/// The spend of a window up to `until`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Settled {
+    /// `day:2026-09-03`, `week:2026-08-31`, `month:2026-09`.
+    window: String,
+    until: Timestamp,
+    usd: f64,
+    /// When it was last summed from the window's start.
+    full_at: Timestamp,
+}
+
+/// A block whose boundaries are certain.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+struct KnownBlock {
+    start: Timestamp,
+    end: Timestamp,
+    /// When the chain was last read from the history rather than carried on.
+    checked_at: Timestamp,
+}
+
+/// The figures at `now`. With a [`Memo`] of an earlier run, a few small range queries: the usage
+/// of the last [`SETTLE`] minutes of each window, and the usage times after the last known
+/// block, if it ended. Without one (or every [`HEAL`]): the window's sum, and the usage times of
+/// the last day (of the last week when the day held no quiet spell of 5 hours).
 pub(crate) fn figures(
     store: &dyn Store,
     budget: &Budget,
     prices: &PriceTable,
     tz: &TimeZone,
     now: Timestamp,
+    memo: &mut Memo,
 ) -> Result<Figures, StoreError> {
+    let mut used = Vec::new();
     let day = budget::window(Period::Day, now, tz, budget.week_start);
-    let records = crate::usage_records::recent(store, day.start, now)?;
-    let today_usd = Spend::of_records(&records, &day, prices).total_usd;
+    let today_usd = spend(store, memo, &day, prices, now, &mut used)?;
     let limit = if let Some(daily) = budget.limits.daily_usd {
         Some(LimitUse {
             period: Period::Day,
@@ -258,27 +310,128 @@ pub(crate) fn figures(
             until: day.end,
         })
     } else {
-        [Period::Week, Period::Month]
+        let longer = [Period::Week, Period::Month]
             .into_iter()
-            .find_map(|p| Some((p, budget.limits.for_period(p)?)))
-            .map(|(period, limit)| {
+            .find_map(|p| Some((p, budget.limits.for_period(p)?)));
+        match longer {
+            None => None,
+            Some((period, limit)) => {
                 let window = budget::window(period, now, tz, budget.week_start);
-                super::budget::spend_in(store, &window, prices).map(|spend| LimitUse {
+                let spent = spend(store, memo, &window, prices, now, &mut used)?;
+                Some(LimitUse {
                     period,
-                    percent: spend.total_usd / limit * 100.0,
+                    percent: spent / limit * 100.0,
                     until: window.end,
                 })
-            })
-            .transpose()?
+            }
+        }
     };
-    let block = blocks::active_block(&records, &ReportOptions::new(tz.clone()), prices, now, None);
+    memo.settled.retain(|s| used.contains(&s.window));
     Ok(Figures {
         at: now,
         today_usd,
         today_until: day.end,
         limit,
-        block_end: block.map(|b| b.span.end),
+        block_end: block_end(store, memo, now)?,
     })
+}
+
+/// The estimated spend of `window` up to `now` (and any usage stamped later inside it).
+fn spend(
+    store: &dyn Store,
+    memo: &mut Memo,
+    window: &budget::Window,
+    prices: &PriceTable,
+    now: Timestamp,
+    used: &mut Vec<String>,
+) -> Result<f64, StoreError> {
+    let name = format!("{}:{}", window.period.as_str(), window.key);
+    let settle = (now - SETTLE).clamp(window.start, window.end);
+    let kept = memo
+        .settled
+        .iter()
+        .find(|s| s.window == name && s.until <= settle && now - s.full_at < HEAL)
+        .cloned();
+    let (base, from, full_at) = match kept {
+        Some(s) => (s.usd, s.until, s.full_at),
+        None => (0.0, window.start, now),
+    };
+    let settled = base + usd_between(store, from, settle, prices)?;
+    let recent = usd_between(store, settle, window.end, prices)?;
+    memo.settled.retain(|s| s.window != name);
+    memo.settled.push(Settled {
+        window: name.clone(),
+        until: settle,
+        usd: settled,
+        full_at,
+    });
+    used.push(name);
+    Ok(settled + recent)
+}
+
+fn usd_between(
+    store: &dyn Store,
+    from: Timestamp,
+    to: Timestamp,
+    prices: &PriceTable,
+) -> Result<f64, StoreError> {
+    if from >= to {
+        return Ok(0.0);
+    }
+    let range = budget::Window {
+        period: Period::Day,
+        key: String::new(),
+        start: from,
+        end: to,
+    };
+    Ok(super::budget::spend_in(store, &range, prices)?.total_usd)
+}
+
+/// The end of the 5-hour block running at `now`, chained on from the last known block: a block
+/// that ended is followed by one starting at the hour of the first usage at or after its end.
+fn block_end(
+    store: &dyn Store,
+    memo: &mut Memo,
+    now: Timestamp,
+) -> Result<Option<Timestamp>, StoreError> {
+    let kept = memo
+        .block
+        .filter(|b| b.start <= now && now - b.checked_at < HEAL);
+    let (mut block, checked_at) = match kept {
+        Some(b) => (Some((b.start, b.end)), b.checked_at),
+        None => (last_block(store, now)?, now),
+    };
+    while let Some((_, end)) = block.filter(|(_, end)| *end <= now) {
+        let next = store
+            .usage_times(Some(end), Some(now + SignedDuration::from_millis(1)))?
+            .first()
+            .copied();
+        let Some(first) = next else { break };
+        block = blocks::spans([first]).first().map(|s| (s.start, s.end));
+    }
+    memo.block = block.map(|(start, end)| KnownBlock {
+        start,
+        end,
+        checked_at,
+    });
+    Ok(block
+        .filter(|(start, end)| *start <= now && now < *end)
+        .map(|(_, end)| end))
+}
+
+/// The last block up to `now`, from the usage times of the last day (the last week when the day
+/// had no quiet spell to start the chain from).
+fn last_block(
+    store: &dyn Store,
+    now: Timestamp,
+) -> Result<Option<(Timestamp, Timestamp)>, StoreError> {
+    let until = now + SignedDuration::from_millis(1);
+    let day = now - SignedDuration::from_hours(24);
+    let mut times = store.usage_times(Some(day), Some(until))?;
+    if !crate::usage_records::anchored(times.iter().copied(), day) {
+        times = store.usage_times(Some(now - SignedDuration::from_hours(7 * 24)), Some(until))?;
+    }
+    Ok(blocks::spans(times).last().map(|s| (s.start, s.end)))
 }
 
 /// The line: the payload's figures, and the store's while they are still true at `now`.
@@ -455,11 +608,14 @@ impl CachePaths {
     }
 }
 
-/// What one run leaves for the next: the store's figures, and the last official limits.
+/// What one run leaves for the next: the store's figures (for a run that finds the lock taken),
+/// the [`Memo`] (for the next run that reads the store), and the last official limits.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct Cache {
     #[serde(default)]
     figures: Option<Figures>,
+    #[serde(default)]
+    memo: Memo,
     #[serde(default)]
     rate_limits: Option<RateLimits>,
     #[serde(default)]
@@ -688,7 +844,15 @@ mod tests {
             },
             ..Budget::default()
         };
-        let f = figures(&store, &budget, &prices, &TimeZone::UTC, now).unwrap();
+        let f = figures(
+            &store,
+            &budget,
+            &prices,
+            &TimeZone::UTC,
+            now,
+            &mut Memo::default(),
+        )
+        .unwrap();
         // Whole tokens: $3 is 199,999.99… tokens, so figures are within a micro-dollar.
         assert!((f.today_usd - 6.0).abs() < 1e-3, "{}", f.today_usd);
         let limit = f.limit.unwrap();
@@ -703,11 +867,74 @@ mod tests {
             },
             ..Budget::default()
         };
-        let f = figures(&store, &monthly, &prices, &TimeZone::UTC, now).unwrap();
+        let f = figures(
+            &store,
+            &monthly,
+            &prices,
+            &TimeZone::UTC,
+            now,
+            &mut Memo::default(),
+        )
+        .unwrap();
         let limit = f.limit.unwrap();
         assert_eq!(limit.period, Period::Month);
         assert!((limit.percent - 11.0).abs() < 1e-3, "{}", limit.percent);
         assert_eq!(limit.until, ts("2026-10-01T00:00:00Z"));
+    }
+
+    /// Runs a minute apart, each carrying the memo of the one before, agree with runs that read
+    /// everything afresh: through usage arriving, a block ending, the next one starting, and
+    /// midnight.
+    #[test]
+    fn carried_figures_agree_with_fresh_ones() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let prices = PriceTable::builtin();
+        let budget = Budget {
+            limits: Limits {
+                daily_usd: Some(10.0),
+                ..Limits::default()
+            },
+            ..Budget::default()
+        };
+        let mut memo = Memo::default();
+        let start = ts("2026-09-03T18:50:00Z");
+        let mut key = 0;
+        for minute in 0..(8 * 60) {
+            let now = start + SignedDuration::from_mins(minute);
+            // Usage every 7 minutes, except a quiet spell from 21:00 to 23:30.
+            let quiet = (ts("2026-09-03T21:00:00Z")..ts("2026-09-03T23:30:00Z")).contains(&now);
+            if minute % 7 == 0 && !quiet {
+                key += 1;
+                spend(&store, &format!("k{key}"), &now.to_string(), 1);
+            }
+            if minute % 5 != 0 {
+                continue;
+            }
+            let carried =
+                figures(&store, &budget, &prices, &TimeZone::UTC, now, &mut memo).unwrap();
+            let fresh = figures(
+                &store,
+                &budget,
+                &prices,
+                &TimeZone::UTC,
+                now,
+                &mut Memo::default(),
+            )
+            .unwrap();
+            assert!(
+                (carried.today_usd - fresh.today_usd).abs() < 1e-6,
+                "{now}: {} vs {}",
+                carried.today_usd,
+                fresh.today_usd
+            );
+            assert_eq!(carried.block_end, fresh.block_end, "{now}");
+            assert_eq!(carried.today_until, fresh.today_until);
+        }
+        // The chain was carried: blocks 18:00-23:00, then 23:00 (first usage after 23:00 is
+        // 23:30) to 04:00 the next day.
+        assert_eq!(memo.block.unwrap().start, ts("2026-09-03T23:00:00Z"));
+        assert_eq!(memo.settled.len(), 1, "only today's window is kept");
+        assert!(memo.settled[0].window.starts_with("day:2026-09-04"));
     }
 
     #[test]

@@ -212,26 +212,32 @@ async fn watch_main(
 
     let cancel = CancellationToken::new();
     let tasks = TaskTracker::new();
+    let ingest = cclive_server::IngestCounters::default();
     let poke = Arc::new(Notify::new());
 
     // HTTP: intake → pipeline; the API, the live stream and the pages.
     let (intake_tx, intake_rx) = mpsc::channel::<Event>(4096);
     tasks.spawn(forward(intake_rx, sink.clone()));
     {
-        let state = AppState::new(Parts {
-            events: intake_tx,
-            snapshot: snap_rx,
-            live,
-            store: server_store,
-            config: ServerConfig {
-                access: Access::new(&serve.bind_name, addr.ip(), serve.token.clone()),
-                // A positive number of seconds (checked by config).
-                refresh_interval: Duration::try_from_secs_f64(settings.refresh_interval_secs.value)
+        let state = AppState::with_sources(
+            Parts {
+                events: intake_tx,
+                snapshot: snap_rx,
+                live,
+                store: server_store,
+                config: ServerConfig {
+                    access: Access::new(&serve.bind_name, addr.ip(), serve.token.clone()),
+                    // A positive number of seconds (checked by config).
+                    refresh_interval: Duration::try_from_secs_f64(
+                        settings.refresh_interval_secs.value,
+                    )
                     .unwrap_or(Duration::from_secs(2)),
-                prices,
-                time_zone: jiff::tz::TimeZone::system(),
+                    prices,
+                    time_zone: jiff::tz::TimeZone::system(),
+                },
             },
-        });
+            metric_sources(&ingest, &notifier),
+        );
         let shutdown = cancel.clone();
         tasks.spawn(async move {
             if let Err(e) = cclive_server::serve(listener, state, async move {
@@ -247,15 +253,16 @@ async fn watch_main(
         open_in_browser(&serve);
     }
     tasks.spawn({
-        let (dirs, store, sink, poke, cancel) = (
+        let (dirs, store, sink, poke, cancel, ingest) = (
             dirs.clone(),
             store.clone() as Arc<dyn Store>,
             sink.clone(),
             poke.clone(),
             cancel.clone(),
+            ingest.clone(),
         );
         async move {
-            if let Err(e) = follow::follow(dirs, store, sink, poke, cancel).await {
+            if let Err(e) = follow::follow_counted(dirs, store, sink, poke, cancel, ingest).await {
                 tracing::error!("Following transcripts stopped: {e:#}");
             }
         }
@@ -278,6 +285,37 @@ async fn watch_main(
         );
     }
     Ok(())
+}
+
+/// What `/metrics` reads besides the snapshot and the store: the follower's counters and
+/// every webhook's and on_change command's delivery figures.
+fn metric_sources(
+    ingest: &cclive_server::IngestCounters,
+    notifier: &crate::notify::Notifier,
+) -> cclive_server::MetricSources {
+    let stats = notifier.stats();
+    cclive_server::MetricSources {
+        ingest: Some(ingest.clone()),
+        deliveries: Some(Arc::new(move || {
+            stats
+                .snapshot()
+                .into_iter()
+                .map(|s| cclive_server::DeliveryCounts {
+                    kind: match s.kind {
+                        crate::notify::SinkKind::Webhook => "webhook",
+                        crate::notify::SinkKind::Exec => "on_change",
+                    }
+                    .to_owned(),
+                    name: s.name,
+                    delivered: s.delivered,
+                    failed: s.failed,
+                    dropped: s.dropped,
+                    retries: s.retries,
+                    timeouts: s.timed_out,
+                })
+                .collect()
+        })),
+    }
 }
 
 /// What to say when the address is taken: a cclive there (with its pid, or needing a token),

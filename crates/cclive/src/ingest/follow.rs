@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use cclive_server::IngestCounters;
 use cclive_store::{Checkpoint, Store};
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::{Notify, mpsc};
@@ -40,6 +41,19 @@ pub async fn follow(
     sink: EventSink,
     poke_liveness: Arc<Notify>,
     cancel: CancellationToken,
+) -> anyhow::Result<()> {
+    let counters = IngestCounters::default();
+    follow_counted(config_dirs, store, sink, poke_liveness, cancel, counters).await
+}
+
+/// [`follow`], adding the lines, bytes and malformed lines it reads to `counters` (`/metrics`).
+pub async fn follow_counted(
+    config_dirs: Vec<PathBuf>,
+    store: Arc<dyn Store>,
+    sink: EventSink,
+    poke_liveness: Arc<Notify>,
+    cancel: CancellationToken,
+    counters: IngestCounters,
 ) -> anyhow::Result<()> {
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let mut watcher =
@@ -69,7 +83,7 @@ pub async fn follow(
                 watch_new_dirs(&mut watcher, &config_dirs, &mut dirs_watched, &mut parents);
                 let (found, _) = discover::transcripts(&config_dirs);
                 for f in found {
-                    read_file(&f.path, &mut files, &checkpoints, &sink).await;
+                    read_file(&f.path, &mut files, &checkpoints, &sink, &counters).await;
                 }
             }
             received = rx.recv() => {
@@ -86,11 +100,11 @@ pub async fn follow(
                         watch_new_dirs(&mut watcher, &config_dirs, &mut dirs_watched, &mut parents);
                         let (found, _) = discover::transcripts(std::slice::from_ref(&path));
                         for f in found {
-                            read_file(&f.path, &mut files, &checkpoints, &sink).await;
+                            read_file(&f.path, &mut files, &checkpoints, &sink, &counters).await;
                         }
                         poke_liveness.notify_one();
                     } else if discover::is_transcript(&path) && path.components().any(|c| c.as_os_str() == "projects") {
-                        read_file(&path, &mut files, &checkpoints, &sink).await;
+                        read_file(&path, &mut files, &checkpoints, &sink, &counters).await;
                         // A session may have started or moved on: let the probe look at once.
                         poke_liveness.notify_one();
                     } else if path.components().any(|c| c.as_os_str() == "sessions") {
@@ -99,7 +113,7 @@ pub async fn follow(
                         // A new folder (e.g. a project's first session): what is in it already.
                         let (found, _) = discover::transcripts(std::slice::from_ref(&path));
                         for f in found {
-                            read_file(&f.path, &mut files, &checkpoints, &sink).await;
+                            read_file(&f.path, &mut files, &checkpoints, &sink, &counters).await;
                         }
                     }
                 }
@@ -139,6 +153,7 @@ async fn read_file(
     files: &mut HashMap<PathBuf, Followed>,
     checkpoints: &HashMap<PathBuf, Checkpoint>,
     sink: &EventSink,
+    counters: &IngestCounters,
 ) {
     if !files.contains_key(path) {
         let Ok(tail) = FileTail::open(path, checkpoints.get(path)) else {
@@ -160,6 +175,7 @@ async fn read_file(
         let mut events = Vec::new();
         let now = jiff::Timestamp::now();
         let Followed { tail, reader } = f;
+        let (lines, malformed) = (reader.lines, reader.malformed);
         let outcome = match tail.read_new(READ_STEP, |line| reader.line(line, now, &mut events)) {
             Ok(o) => o,
             Err(e) => {
@@ -167,6 +183,11 @@ async fn read_file(
                 return;
             }
         };
+        counters.add(
+            reader.lines.saturating_sub(lines),
+            outcome.bytes,
+            reader.malformed.saturating_sub(malformed),
+        );
         if outcome.restarted {
             tracing::info!(path = %path.display(), "Transcript shrank or was replaced; reading it again.");
         }

@@ -570,3 +570,64 @@ fn without_xdg_open_it_prints_where_the_page_is() {
     terminate(&child);
     let _ = child.wait();
 }
+
+/// The value of the `/metrics` sample `name{labels}` (labels as written, in order), 0 if absent.
+fn metric(text: &str, sample: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.parse().expect("a number"))
+}
+
+#[test]
+fn metrics_counters_move_after_a_session_and_the_calendar_shows_it() {
+    let world = World::new("http://127.0.0.1:9");
+    let dashboard = Dashboard::start(&world, &[]);
+    let before = dashboard.get("/metrics");
+    assert_eq!(before.status, 200);
+    let before = before.text();
+    for line in before.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let kind = rest.split(' ').nth(1).expect("a type");
+            assert!(["counter", "gauge", "histogram"].contains(&kind), "{line}");
+        } else if !line.starts_with("# HELP ") {
+            let value = line.rsplit(' ').next().expect("a value");
+            assert!(value.parse::<f64>().is_ok() || value == "+Inf", "{line}");
+        }
+    }
+    assert!(before.contains("# TYPE cclive_ingest_lines_total counter"));
+    assert_eq!(
+        metric(&before, "cclive_active_sessions{status=\"ACTIVE\"}"),
+        0.0
+    );
+
+    let now = || jiff::Timestamp::now().to_string();
+    let events = json!([
+        {"session_id": "m-1", "at": now(), "type": "session_started", "mode": "print",
+         "source": "test", "command": "claude -p hi", "cwd": "/w/metrics"},
+        {"session_id": "m-1", "at": now(), "type": "prompt_submitted", "id": "p1"},
+        {"session_id": "m-1", "at": now(), "type": "prompt_submitted", "id": "p2"},
+    ]);
+    assert_eq!(dashboard.post("/api/events", &events).status, 202);
+    let deadline = Instant::now() + TIMEOUT;
+    let turns = |text: &str| {
+        text.lines()
+            .filter(|l| l.starts_with("cclive_turns_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum::<f64>()
+    };
+    loop {
+        let text = dashboard.get("/metrics").text();
+        if turns(&text) == 2.0 {
+            assert_eq!(
+                metric(&text, "cclive_active_sessions{status=\"ACTIVE\"}"),
+                1.0
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "turns did not move:\n{text}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let ics = dashboard.get("/calendar.ics");
+    assert_eq!(ics.status, 200);
+    assert!(ics.text().contains("UID:m-1@cclive\r\n"), "{}", ics.text());
+}

@@ -576,3 +576,48 @@ fn reports_over_a_generated_corpus_equal_its_ground_truth() {
     let berlin = f.json(&["report", "daily", "--tz", "Europe/Berlin"]);
     assert_row("Berlin totals", &berlin["totals"], &truth["totals"]);
 }
+
+#[test]
+fn report_sessions_ics_writes_the_calendar_of_the_sessions_in_range_and_project() {
+    let f = Fixture::new();
+    fixture_store(&f);
+    let file = f.dir.path().join("sessions.ics");
+    let out = f.run(&["report", "sessions", "--ics", file.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wrote 3 session(s)"));
+    let ics = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        ics.starts_with("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n"),
+        "{ics}"
+    );
+    assert!(ics.ends_with("END:VCALENDAR\r\n"));
+    assert_eq!(ics.matches("BEGIN:VEVENT\r\n").count(), 3);
+    // Oldest first.
+    let uids: Vec<&str> = ics
+        .split("\r\n")
+        .filter_map(|l| l.strip_prefix("UID:"))
+        .collect();
+    assert_eq!(uids, ["dst@cclive", "night@cclive", "lib@cclive"]);
+    assert!(ics.contains("DTSTART:20260327T120000Z\r\n"));
+    assert!(ics.contains("Cost: $0.5000 (reported by Claude Code)"));
+
+    let out = f.run(&[
+        "report",
+        "sessions",
+        "--project",
+        "lib",
+        "--since",
+        "2026-03-26",
+        "--ics",
+        "-",
+    ]);
+    let ics = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(ics.matches("BEGIN:VEVENT").count(), 1);
+    assert!(ics.contains("UID:lib@cclive\r\n"));
+
+    let out = f
+        .cclive(&["report", "daily", "--ics", "-"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("report sessions"));
+}

@@ -1,0 +1,430 @@
+//! `GET /metrics`: the Prometheus text exposition format (version 0.0.4), and
+//! `GET /calendar.ics`: the sessions as an iCalendar calendar.
+//!
+//! Everything is computed per scrape from what the server already has: the monitor's snapshot
+//! (live sessions, fresher than the store), the history (every session: counters by project
+//! and model, the duration histogram), the binary's ingest counters and webhook delivery figures
+//! when it handed them over ([`MetricSources`]). The renderer ([`Exposition`]) is pure and owns
+//! the format's rules: one `# HELP` and `# TYPE` per family, label values escaped.
+//!
+//! Budget use is not exported yet: budgets live in the binary's settings, not here.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::extract::Query;
+use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::http::header;
+use axum::response::IntoResponse;
+use cclive_core::{SessionState, Status};
+use cclive_store::SessionQuery;
+use serde::Deserialize;
+
+use crate::{ApiError, AppState};
+
+/// Upper bounds (seconds) of the session-duration histogram's buckets.
+const DURATION_BUCKETS: &[f64] = &[60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0];
+
+/// What the transcript follower read: counters shared between the ingest (which adds) and
+/// `/metrics` (which reads). Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct IngestCounters {
+    inner: Arc<Counts>,
+}
+
+#[derive(Debug, Default)]
+struct Counts {
+    lines: AtomicU64,
+    bytes: AtomicU64,
+    malformed: AtomicU64,
+}
+
+impl IngestCounters {
+    /// Counts `lines` complete lines of `bytes` bytes read, `malformed` of them unreadable.
+    pub fn add(&self, lines: u64, bytes: u64, malformed: u64) {
+        self.inner.lines.fetch_add(lines, Ordering::Relaxed);
+        self.inner.bytes.fetch_add(bytes, Ordering::Relaxed);
+        self.inner.malformed.fetch_add(malformed, Ordering::Relaxed);
+    }
+
+    /// `(lines, bytes, malformed)` so far.
+    pub fn get(&self) -> (u64, u64, u64) {
+        (
+            self.inner.lines.load(Ordering::Relaxed),
+            self.inner.bytes.load(Ordering::Relaxed),
+            self.inner.malformed.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// One webhook's or on_change command's delivery figures.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    /// `webhook` or `on_change`.
+    pub kind: String,
+    /// Its configured name.
+    pub name: String,
+    /// Delivered.
+    pub delivered: u64,
+    /// Given up after the last attempt, or refused.
+    pub failed: u64,
+    /// Dropped from a full queue (or at shutdown).
+    pub dropped: u64,
+    /// Attempts after the first.
+    pub retries: u64,
+    /// Attempts that timed out.
+    pub timeouts: u64,
+}
+
+/// Reads every sink's delivery figures.
+pub type DeliveryStats = Arc<dyn Fn() -> Vec<DeliveryCounts> + Send + Sync>;
+
+/// What `/metrics` reads besides the snapshot and the store; the binary fills what it has.
+#[derive(Clone, Default)]
+pub struct MetricSources {
+    /// The transcript follower's counters.
+    pub ingest: Option<IngestCounters>,
+    /// Webhook and on_change delivery figures.
+    pub deliveries: Option<DeliveryStats>,
+}
+
+impl std::fmt::Debug for MetricSources {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricSources")
+            .field("ingest", &self.ingest)
+            .field("deliveries", &self.deliveries.is_some())
+            .finish()
+    }
+}
+
+/// A text exposition being written: families in the order they are started.
+#[derive(Debug, Default)]
+pub(crate) struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// Starts a family: its `# HELP` and `# TYPE` lines.
+    pub(crate) fn family(&mut self, name: &str, kind: &str, help: &str) {
+        let help = help.replace('\\', "\\\\").replace('\n', "\\n");
+        let _ = writeln!(self.out, "# HELP {name} {help}");
+        let _ = writeln!(self.out, "# TYPE {name} {kind}");
+    }
+
+    /// One sample of the family last started.
+    pub(crate) fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: f64) {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let _ = write!(self.out, "{k}=\"{}\"", escape_label(v));
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {}", number(value));
+    }
+
+    /// The text.
+    pub(crate) fn finish(self) -> String {
+        self.out
+    }
+}
+
+/// A label value: `\`, `"` and newlines escaped.
+fn escape_label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn number(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "+Inf" } else { "-Inf" }.into()
+    } else {
+        format!("{v}")
+    }
+}
+
+/// A metric family computed from a `T`: name, help, value.
+type Field<T, V> = (&'static str, &'static str, fn(&T) -> V);
+
+/// Per project and model.
+#[derive(Debug, Default)]
+struct Group {
+    sessions: u64,
+    cost: f64,
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_creation: u64,
+    turns: u64,
+    tool_calls: u64,
+}
+
+/// The exposition of `live` (the snapshot's live sessions) and `all` (every session, live ones
+/// included at their freshest).
+pub(crate) fn render(
+    live: &[SessionState],
+    all: &[SessionState],
+    sources: &MetricSources,
+) -> String {
+    let mut e = Exposition::default();
+
+    e.family(
+        "cclive_active_sessions",
+        "gauge",
+        "Live sessions by status.",
+    );
+    for status in [Status::Active, Status::Idle] {
+        let n = live.iter().filter(|s| s.status == status).count();
+        e.sample(
+            "cclive_active_sessions",
+            &[("status", status.as_str())],
+            n as f64,
+        );
+    }
+
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    for s in all {
+        let project = s
+            .project_path
+            .as_deref()
+            .or(s.cwd.as_deref())
+            .unwrap_or("")
+            .to_owned();
+        let model = s.model.clone().unwrap_or_default();
+        let g = groups.entry((project, model)).or_default();
+        g.sessions += 1;
+        if s.total_cost_usd.is_finite() {
+            g.cost += s.total_cost_usd;
+        }
+        g.input += s.tokens.input;
+        g.output += s.tokens.output;
+        g.cache_read += s.tokens.cache_read;
+        g.cache_creation += s.tokens.cache_creation;
+        g.turns += s.num_turns;
+        g.tool_calls += s.tool_calls.values().sum::<u64>();
+    }
+    let per_group: [Field<Group, f64>; 4] = [
+        ("cclive_sessions_total", "Sessions seen.", |g| {
+            g.sessions as f64
+        }),
+        (
+            "cclive_cost_usd_total",
+            "Cost in US dollars (Claude Code's own total when it reported one, else estimated).",
+            |g| g.cost,
+        ),
+        ("cclive_turns_total", "Turns (prompts answered).", |g| {
+            g.turns as f64
+        }),
+        ("cclive_tool_calls_total", "Tool calls.", |g| {
+            g.tool_calls as f64
+        }),
+    ];
+    for (name, help, value) in per_group {
+        e.family(name, "counter", help);
+        for ((project, model), g) in &groups {
+            e.sample(name, &[("project", project), ("model", model)], value(g));
+        }
+    }
+    e.family("cclive_tokens_total", "counter", "Tokens by kind.");
+    for ((project, model), g) in &groups {
+        for (kind, n) in [
+            ("input", g.input),
+            ("output", g.output),
+            ("cache_read", g.cache_read),
+            ("cache_creation", g.cache_creation),
+        ] {
+            e.sample(
+                "cclive_tokens_total",
+                &[("project", project), ("model", model), ("kind", kind)],
+                n as f64,
+            );
+        }
+    }
+
+    e.family(
+        "cclive_session_duration_seconds",
+        "histogram",
+        "Wall-clock duration of finished sessions.",
+    );
+    let durations: Vec<f64> = all
+        .iter()
+        .filter(|s| !s.status.is_live())
+        .map(|s| s.duration_ms as f64 / 1000.0)
+        .collect();
+    for bound in DURATION_BUCKETS {
+        let n = durations.iter().filter(|d| **d <= *bound).count();
+        e.sample(
+            "cclive_session_duration_seconds_bucket",
+            &[("le", &number(*bound))],
+            n as f64,
+        );
+    }
+    e.sample(
+        "cclive_session_duration_seconds_bucket",
+        &[("le", "+Inf")],
+        durations.len() as f64,
+    );
+    e.sample(
+        "cclive_session_duration_seconds_sum",
+        &[],
+        durations.iter().sum(),
+    );
+    e.sample(
+        "cclive_session_duration_seconds_count",
+        &[],
+        durations.len() as f64,
+    );
+
+    if let Some(ingest) = &sources.ingest {
+        let (lines, bytes, malformed) = ingest.get();
+        for (name, help, v) in [
+            ("cclive_ingest_lines_total", "Transcript lines read.", lines),
+            ("cclive_ingest_bytes_total", "Transcript bytes read.", bytes),
+            (
+                "cclive_ingest_malformed_lines_total",
+                "Transcript lines that could not be read (skipped).",
+                malformed,
+            ),
+        ] {
+            e.family(name, "counter", help);
+            e.sample(name, &[], v as f64);
+        }
+    }
+
+    if let Some(deliveries) = &sources.deliveries {
+        let sinks = deliveries();
+        let fields: [Field<DeliveryCounts, u64>; 5] = [
+            ("cclive_deliveries_total", "Notifications delivered.", |d| {
+                d.delivered
+            }),
+            (
+                "cclive_delivery_failures_total",
+                "Notifications given up.",
+                |d| d.failed,
+            ),
+            (
+                "cclive_deliveries_dropped_total",
+                "Notifications dropped from a full queue.",
+                |d| d.dropped,
+            ),
+            (
+                "cclive_delivery_retries_total",
+                "Delivery attempts after the first.",
+                |d| d.retries,
+            ),
+            (
+                "cclive_delivery_timeouts_total",
+                "Delivery attempts that timed out.",
+                |d| d.timeouts,
+            ),
+        ];
+        for (name, help, value) in fields {
+            e.family(name, "counter", help);
+            for d in &sinks {
+                e.sample(
+                    name,
+                    &[("kind", d.kind.as_str()), ("name", d.name.as_str())],
+                    value(d) as f64,
+                );
+            }
+        }
+    }
+    e.finish()
+}
+
+/// The snapshot's live sessions, and every session: the stored ones, with live ones replaced
+/// by their fresher snapshot copy. `project` keeps only that project's sessions.
+async fn sessions(
+    state: &AppState,
+    project: Option<String>,
+) -> Result<(Vec<SessionState>, Vec<SessionState>), ApiError> {
+    let live: Vec<SessionState> = state.inner.snapshot.borrow().active_sessions.clone();
+    let q = SessionQuery {
+        project: project.clone(),
+        ..SessionQuery::default()
+    };
+    let mut all = crate::api::read(state, move |store| store.sessions(&q)).await?;
+    let index: HashMap<String, usize> = all
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.session_id.as_str().to_owned(), i))
+        .collect();
+    for s in &live {
+        let wanted = project
+            .as_deref()
+            .is_none_or(|p| s.project_path.as_deref() == Some(p));
+        if !wanted {
+            continue;
+        }
+        match index.get(s.session_id.as_str()) {
+            Some(&i) => all[i] = s.clone(),
+            None => all.push(s.clone()),
+        }
+    }
+    Ok((live, all))
+}
+
+pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let (live, all) = sessions(&state, None).await?;
+    let body = render(&live, &all, &state.inner.metric_sources);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CalendarParams {
+    project: Option<String>,
+}
+
+pub(crate) async fn calendar(
+    State(state): State<AppState>,
+    params: Result<Query<CalendarParams>, QueryRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let (_, mut all) = sessions(&state, p.project.filter(|p| !p.is_empty())).await?;
+    all.sort_by_key(|s| s.started_at);
+    let body = cclive_core::ics::calendar(&all, jiff::Timestamp::now());
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/calendar; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "inline; filename=\"cclive.ics\"",
+            ),
+        ],
+        body,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_are_escaped_and_families_have_help_and_type() {
+        let mut e = Exposition::default();
+        e.family("x_total", "counter", "An x.");
+        e.sample("x_total", &[("project", "a\"b\\c\nd")], 2.0);
+        e.sample("x_total", &[], f64::INFINITY);
+        assert_eq!(
+            e.finish(),
+            "# HELP x_total An x.\n# TYPE x_total counter\n\
+             x_total{project=\"a\\\"b\\\\c\\nd\"} 2\nx_total +Inf\n"
+        );
+    }
+}

@@ -1,0 +1,237 @@
+//! `/calendar.ics` read back by an iCalendar parser, `/metrics` by a Prometheus text-format
+//! parser; both behind the same access rules as the rest.
+
+use std::net::IpAddr;
+
+use cclive_core::{CostSource, SessionId, SessionState, Status, Tokens};
+use cclive_server::{Access, LiveHub, ServerConfig, Token};
+use cclive_store::Store;
+use icalendar::{CalendarComponent, CalendarDateTime, Component, DatePerhapsTime};
+use jiff::{SignedDuration, Timestamp};
+
+use crate::client::{get, request};
+use crate::{Server, live_snapshot};
+
+fn ago(secs: i64) -> Timestamp {
+    Timestamp::now() - SignedDuration::from_secs(secs)
+}
+
+fn finished(id: &str, started: Timestamp, project: &str, turns: u64) -> SessionState {
+    let mut s = SessionState::new(SessionId::new(id), started);
+    s.status = Status::Completed;
+    s.project_path = Some(project.to_owned());
+    s.model = Some("claude-sonnet-4-5".into());
+    s.total_cost_usd = 0.25;
+    s.cost_source = CostSource::Reported;
+    s.num_turns = turns;
+    s.tokens = Tokens {
+        input: 100,
+        output: 50,
+        cache_read: 7,
+        cache_creation: 3,
+    };
+    s.tool_calls.insert("Bash".into(), 2);
+    s.duration_ms = 90_000;
+    s.ended_at = Some(started + SignedDuration::from_secs(90));
+    s.updated_at = started + SignedDuration::from_secs(90);
+    s
+}
+
+fn utc_seconds(t: Option<DatePerhapsTime>) -> i64 {
+    match t {
+        Some(DatePerhapsTime::DateTime(CalendarDateTime::Utc(t))) => t.timestamp(),
+        other => panic!("not a UTC date-time: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn the_calendar_has_one_event_per_session_and_filters_by_project() {
+    let server = Server::start().await;
+    let a = finished("cal-a", ago(3600), "/w/app, with; odd chars", 3);
+    let b = finished("cal-b", ago(1800), "/w/lib", 5);
+    server
+        .store
+        .write_batch(&[a.clone(), b.clone()], &[])
+        .unwrap();
+    let mut live = SessionState::new(SessionId::new("cal-live"), ago(60));
+    live.project_path = Some("/w/lib".into());
+    server.publish_snapshot(live_snapshot(live));
+
+    let r = get(server.addr, "/calendar.ics").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/calendar")
+    );
+    let text = r.text();
+    assert!(text.lines().all(|l| l.len() <= 75));
+    let calendar: icalendar::Calendar = text.parse().unwrap();
+    let events: Vec<&icalendar::Event> = calendar
+        .components
+        .iter()
+        .filter_map(CalendarComponent::as_event)
+        .collect();
+    assert_eq!(events.len(), 3, "{text}");
+
+    let event_a = events
+        .iter()
+        .find(|e| e.get_uid() == Some("cal-a@cclive"))
+        .unwrap();
+    assert_eq!(
+        event_a.get_summary(),
+        Some("/w/app, with; odd chars".rsplit('/').next().unwrap())
+            .map(|p| format!("{p} — COMPLETED"))
+            .as_deref()
+    );
+    let description = event_a.get_description().unwrap();
+    assert!(description.contains("Cost: $0.2500"), "{description}");
+    assert!(description.contains("Turns: 3\n"), "{description}");
+    assert!(description.contains("Tokens: 160 "), "{description}");
+    assert_eq!(utc_seconds(event_a.get_start()), a.started_at.as_second());
+    assert_eq!(
+        utc_seconds(event_a.get_end()),
+        a.ended_at.unwrap().as_second()
+    );
+
+    let event_live = events
+        .iter()
+        .find(|e| e.get_uid() == Some("cal-live@cclive"))
+        .unwrap();
+    assert_eq!(event_live.get_summary(), Some("lib — ACTIVE"));
+    assert!(utc_seconds(event_live.get_end()) >= ago(5).as_second());
+
+    let lib = get(server.addr, "/calendar.ics?project=/w/lib")
+        .await
+        .text();
+    let lib: icalendar::Calendar = lib.parse().unwrap();
+    let mut uids: Vec<&str> = lib
+        .components
+        .iter()
+        .filter_map(CalendarComponent::as_event)
+        .filter_map(Component::get_uid)
+        .collect();
+    uids.sort_unstable();
+    assert_eq!(uids, ["cal-b@cclive", "cal-live@cclive"]);
+}
+
+fn scrape(text: &str) -> prometheus_parse::Scrape {
+    prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_owned()))).unwrap()
+}
+
+fn value(scrape: &prometheus_parse::Scrape, metric: &str, labels: &[(&str, &str)]) -> f64 {
+    let sample = scrape
+        .samples
+        .iter()
+        .find(|s| s.metric == metric && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v)))
+        .unwrap_or_else(|| panic!("no {metric} {labels:?}"));
+    match &sample.value {
+        prometheus_parse::Value::Counter(v)
+        | prometheus_parse::Value::Gauge(v)
+        | prometheus_parse::Value::Untyped(v) => *v,
+        other => panic!("{metric}: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn metrics_parse_as_the_text_format_and_counters_move_after_a_session() {
+    let server = Server::start().await;
+    let r = get(server.addr, "/metrics").await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let before = scrape(&r.text());
+    assert_eq!(
+        value(&before, "cclive_active_sessions", &[("status", "ACTIVE")]),
+        0.0
+    );
+    assert!(
+        !before
+            .samples
+            .iter()
+            .any(|s| s.metric == "cclive_turns_total")
+    );
+
+    server
+        .store
+        .write_batch(&[finished("m-1", ago(600), "/w/app", 4)], &[])
+        .unwrap();
+    let mut live = SessionState::new(SessionId::new("m-live"), ago(10));
+    live.project_path = Some("/w/app".into());
+    live.model = Some("claude-sonnet-4-5".into());
+    live.num_turns = 1;
+    server.publish_snapshot(live_snapshot(live));
+
+    let text = get(server.addr, "/metrics").await.text();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let (_, number) = line.rsplit_once(' ').unwrap();
+        assert!(number.parse::<f64>().is_ok() || number == "+Inf", "{line}");
+    }
+    let after = scrape(&text);
+    let app = [("project", "/w/app"), ("model", "claude-sonnet-4-5")];
+    assert_eq!(
+        value(&after, "cclive_active_sessions", &[("status", "ACTIVE")]),
+        1.0
+    );
+    assert_eq!(value(&after, "cclive_turns_total", &app), 5.0);
+    assert_eq!(value(&after, "cclive_sessions_total", &app), 2.0);
+    assert_eq!(value(&after, "cclive_tool_calls_total", &app), 2.0);
+    assert_eq!(value(&after, "cclive_cost_usd_total", &app), 0.25);
+    let cache_read = [app[0], app[1], ("kind", "cache_read")];
+    assert_eq!(value(&after, "cclive_tokens_total", &cache_read), 7.0);
+    let histogram = after
+        .samples
+        .iter()
+        .find(|s| s.metric == "cclive_session_duration_seconds")
+        .unwrap();
+    let prometheus_parse::Value::Histogram(buckets) = &histogram.value else {
+        panic!("{histogram:?}");
+    };
+    let le = |bound: f64| buckets.iter().find(|b| b.less_than == bound).unwrap().count;
+    assert_eq!((le(60.0), le(300.0), le(f64::INFINITY)), (0.0, 1.0, 1.0));
+    assert!(after.docs.contains_key("cclive_session_duration_seconds"));
+}
+
+#[tokio::test]
+async fn metrics_and_the_calendar_follow_the_host_rules() {
+    let server = Server::start().await;
+    for path in ["/metrics", "/calendar.ics"] {
+        let r = request(server.addr, "GET", path, &[("Host", "evil.example")], None).await;
+        assert_eq!(r.status, 403, "{path}");
+    }
+}
+
+#[tokio::test]
+async fn with_a_token_programs_read_them_with_the_token_and_no_redirect() {
+    let token = "metrics-token-0123456789";
+    let config = ServerConfig {
+        access: Access::new(
+            "127.0.0.1",
+            IpAddr::from([127, 0, 0, 1]),
+            Some(Token::new(token).unwrap()),
+        ),
+        ..ServerConfig::default()
+    };
+    let server = Server::with(config, LiveHub::default()).await;
+    for path in ["/metrics", "/calendar.ics"] {
+        assert_eq!(get(server.addr, path).await.status, 401, "{path}");
+        let bearer = format!("Bearer {token}");
+        let r = request(
+            server.addr,
+            "GET",
+            path,
+            &[("Authorization", &bearer)],
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "{path}");
+        let r = get(server.addr, &format!("{path}?token={token}")).await;
+        assert_eq!(
+            r.status, 200,
+            "{path}: a calendar app follows no cookie redirect"
+        );
+    }
+}
