@@ -4,8 +4,9 @@
 #   1. the normal run: parse stdin, take the lock, read the store (the last minutes of usage;
 #      older sums and the last block come from the previous run's cache), write the cache; no
 #      monitor listening;
-#   2. a cold run, without the previous run's cache (the first run after a reboot, and what a
-#      run does every 15 minutes): today's sum and the last day's usage times;
+#   2. a cold run, without the previous run's cache (the first run after a reboot; the sums are
+#      redone every 15 minutes, the block chain every 6 hours): today's sum and the last day's
+#      usage times (the last week's when the day had no 5-hour pause);
 #   3. the normal run with a running monitor (`cclive watch`), which gets the payload (10 ms
 #      budget);
 #   4. a run that finds the lock taken (another status line still reading): the cache only.

@@ -506,29 +506,25 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
 }
 
 fn statusline_note(out: &mut String, change: &StatuslineChange, path: &str, dry_run: bool) {
-    let (will, would) = if dry_run {
-        ("would be", "would")
-    } else {
-        ("is", "now")
-    };
+    let is = if dry_run { "would be" } else { "is" };
     let text = match change {
         StatuslineChange::Unchanged | StatuslineChange::Refused(_) => return,
-        StatuslineChange::Added => format!("the status line {will} `cclive statusline`"),
+        StatuslineChange::Added => format!("the status line {is} `cclive statusline`"),
         StatuslineChange::Chained(theirs) => format!(
-            "the status line {will} `cclive statusline`, which {would} runs yours (`{theirs}`) \
-             and shows its output after ours"
+            "the status line {is} `cclive statusline`, running yours (`{theirs}`) and showing \
+             its output after ours"
         ),
         StatuslineChange::Replaced(theirs) => format!(
-            "the status line {will} `cclive statusline` instead of `{theirs}` (`cclive hooks \
+            "the status line {is} `cclive statusline` instead of `{theirs}` (`cclive hooks \
              uninstall` puts it back)"
         ),
         StatuslineChange::Overwritten => format!(
-            "the status line {will} `cclive statusline`; the one it replaced had no command to \
+            "the status line {is} `cclive statusline`; the one it replaced had no command to \
              keep (the backup has it)"
         ),
-        StatuslineChange::Removed => format!("cclive's status line {will} removed"),
+        StatuslineChange::Removed => format!("cclive's status line {is} removed"),
         StatuslineChange::Restored(theirs) => {
-            format!("cclive's status line {will} removed and yours (`{theirs}`) back")
+            format!("cclive's status line {is} removed and yours (`{theirs}`) back")
         }
     };
     let _ = writeln!(out, "{path}: {text}.");

@@ -254,9 +254,14 @@ pub(crate) struct LimitUse {
 /// a transcript read a little late).
 const SETTLE: SignedDuration = SignedDuration::from_mins(10);
 
-/// A kept sum or block older than this is computed again from the history, so usage that
-/// arrived later than [`SETTLE`] (an import of old transcripts) is counted within this time.
+/// A kept sum older than this is computed again from the history, so usage that arrived later
+/// than [`SETTLE`] (an import of old transcripts) is counted within this time.
 const HEAL: SignedDuration = SignedDuration::from_mins(15);
+
+/// The chain of blocks is read again from the history this often. Carrying it on is exact as
+/// long as no usage older than the running block arrives; reading it again costs the most of
+/// any query here for a history without 5-hour pauses (a week of usage times).
+const BLOCK_HEAL: SignedDuration = SignedDuration::from_hours(6);
 
 /// What a run leaves for the next (in the [`Cache`]) so each run reads only recent usage: the
 /// settled spend per window, and the last 5-hour block known, to chain the next one from.
@@ -290,8 +295,9 @@ struct KnownBlock {
 
 /// The figures at `now`. With a [`Memo`] of an earlier run, a few small range queries: the usage
 /// of the last [`SETTLE`] minutes of each window, and the usage times after the last known
-/// block, if it ended. Without one (or every [`HEAL`]): the window's sum, and the usage times of
-/// the last day (of the last week when the day held no quiet spell of 5 hours).
+/// block, if it ended. Without one (or every [`HEAL`], [`BLOCK_HEAL`]): the window's sum, and
+/// the usage times of the last day (of the last week when the day held no quiet spell of 5
+/// hours).
 pub(crate) fn figures(
     store: &dyn Store,
     budget: &Budget,
@@ -396,7 +402,7 @@ fn block_end(
 ) -> Result<Option<Timestamp>, StoreError> {
     let kept = memo
         .block
-        .filter(|b| b.start <= now && now - b.checked_at < HEAL);
+        .filter(|b| b.start <= now && now - b.checked_at < BLOCK_HEAL);
     let (mut block, checked_at) = match kept {
         Some(b) => (Some((b.start, b.end)), b.checked_at),
         None => (last_block(store, now)?, now),
