@@ -143,22 +143,12 @@ pub struct ResultRecord {
 impl ResultRecord {
     /// Whole-session tokens from `modelUsage`, when it has entries.
     pub fn model_usage_tokens(&self) -> Option<Tokens> {
-        if self.model_usage.is_empty() {
-            return None;
-        }
-        let mut sum = Tokens::default();
-        for (_, tokens, _) in &self.model_usage {
-            sum.add(tokens);
-        }
-        Some(sum)
+        crate::usage::model_usage_total(&self.model_usage)
     }
 
     /// The model that cost most, per `modelUsage`.
     pub fn main_model(&self) -> Option<&str> {
-        self.model_usage
-            .iter()
-            .max_by(|a, b| a.2.unwrap_or(0.0).total_cmp(&b.2.unwrap_or(0.0)))
-            .map(|(m, _, _)| m.as_str())
+        crate::usage::costliest_model(&self.model_usage)
     }
 }
 

@@ -77,6 +77,27 @@ impl Tokens {
     }
 }
 
+/// The whole-session tokens of Claude Code's `modelUsage` entries (`(model, tokens, cost)`),
+/// summed over models; `None` when there are none. Shared by the `result` line and `cost-state`.
+pub fn model_usage_total(entries: &[(String, Tokens, Option<f64>)]) -> Option<Tokens> {
+    if entries.is_empty() {
+        return None;
+    }
+    let mut sum = Tokens::default();
+    for (_, tokens, _) in entries {
+        sum.add(tokens);
+    }
+    Some(sum)
+}
+
+/// The model that cost most among `modelUsage` entries.
+pub fn costliest_model(entries: &[(String, Tokens, Option<f64>)]) -> Option<&str> {
+    entries
+        .iter()
+        .max_by(|a, b| a.2.unwrap_or(0.0).total_cmp(&b.2.unwrap_or(0.0)))
+        .map(|(m, _, _)| m.as_str())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
