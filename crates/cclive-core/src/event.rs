@@ -119,8 +119,16 @@ pub enum EventKind {
     /// snapshots, one line per content block, several sources); it counts once, as the
     /// field-wise maximum of every report under the same key.
     Usage {
-        /// Dedupe key: message id, plus the request id when known.
+        /// Dedupe key: the API message id. A source that knows only the request id (Claude
+        /// Code's telemetry) uses `req:<request id>` until a source that knows both links them.
         key: String,
+        /// The API request id (`request-id` header), when the source knows it. It links reports
+        /// that know only it (telemetry) to the message id every other source uses.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        request_id: Option<String>,
+        /// Claude Code's own cost of this response (telemetry's `cost_usd`), when it said.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reported_cost_usd: Option<f64>,
         /// The model that answered.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model: Option<String>,
@@ -271,6 +279,29 @@ pub enum EventKind {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         rate_limits: Option<crate::statusline::RateLimits>,
     },
+    /// Who ran the session and where, as Claude Code's telemetry says (a session on another
+    /// machine has no transcript here: this is how it is told apart).
+    Origin {
+        /// The user: e-mail or account when Claude Code knows it, else its hashed user id.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        user: Option<String>,
+        /// The machine: the resource's `host.name`, else the sender's address when it is not
+        /// this machine.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        host: Option<String>,
+    },
+    /// Lines of code changed, as one telemetry data point counts them (a delta). `point` names
+    /// the data point, so a point delivered twice counts once.
+    LinesChanged {
+        /// The data point's identity (metric, attributes and time window).
+        point: String,
+        /// Lines added in this point.
+        #[serde(default)]
+        added: u64,
+        /// Lines removed in this point.
+        #[serde(default)]
+        removed: u64,
+    },
     /// A title for the session (transcript `summary`, a custom title).
     Title {
         /// The title, truncated like a prompt preview.
@@ -318,6 +349,33 @@ pub enum EventKind {
     /// An event type written by a newer cclive; ignored.
     #[serde(other)]
     Other,
+}
+
+/// The usage key of a response known only by its request id (see [`EventKind::Usage`]).
+pub fn request_usage_key(request_id: &str) -> String {
+    format!("{REQUEST_KEY_PREFIX}{request_id}")
+}
+
+/// True for a key made by [`request_usage_key`]: a placeholder until the message id is known.
+pub fn is_request_usage_key(key: &str) -> bool {
+    key.starts_with(REQUEST_KEY_PREFIX)
+}
+
+/// The request id of a key made by [`request_usage_key`].
+pub fn usage_key_request(key: &str) -> Option<&str> {
+    key.strip_prefix(REQUEST_KEY_PREFIX)
+}
+
+const REQUEST_KEY_PREFIX: &str = "req:";
+
+/// The prefix of the usage key of a telemetry report that names no request (Claude Code 1.0):
+/// it cannot be matched with any other source's, so it counts only for a session that no
+/// local source sees.
+pub const TELEMETRY_ONLY_KEY_PREFIX: &str = "otel:";
+
+/// True for a key that starts with [`TELEMETRY_ONLY_KEY_PREFIX`].
+pub fn is_telemetry_only_usage_key(key: &str) -> bool {
+    key.starts_with(TELEMETRY_ONLY_KEY_PREFIX)
 }
 
 /// Shortens a prompt to a preview: the first [`PROMPT_PREVIEW_CHARS`] characters, on one line.

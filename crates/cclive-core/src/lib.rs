@@ -17,6 +17,7 @@
 //! - [`session`]: [`SessionState`] and how one event changes it.
 //! - [`monitor`]: many sessions, updates, the state-file [`Snapshot`].
 //! - [`usage`], [`pricing`]: token counts and what they cost.
+//! - [`otel`]: Claude Code's own telemetry (OTLP logs and metrics) → events.
 //! - [`ics`]: sessions as an iCalendar calendar.
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
 
@@ -30,6 +31,7 @@ pub mod hook;
 pub mod ics;
 pub mod ids;
 pub mod monitor;
+pub mod otel;
 pub mod pricing;
 pub mod registry;
 pub mod report;

@@ -10,7 +10,9 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Event, EventKind};
+use crate::event::{
+    Event, EventKind, is_request_usage_key, is_telemetry_only_usage_key, usage_key_request,
+};
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::session::{SessionState, Status};
@@ -83,6 +85,12 @@ pub struct Monitor {
     /// resumed or forked session replays earlier responses under its own id; they stay counted
     /// once, where they first appeared.
     usage_owner: HashMap<String, SessionId>,
+    /// The key each API request's response is counted under. Telemetry knows a response only
+    /// by its request id; transcripts know both ids and link the two.
+    request_keys: HashMap<String, String>,
+    /// Placeholder keys merged into a message id since the last
+    /// [`Monitor::take_retired_usage_keys`].
+    retired_keys: Vec<String>,
 }
 
 impl Monitor {
@@ -92,11 +100,15 @@ impl Monitor {
             sessions: BTreeMap::new(),
             prices,
             usage_owner: HashMap::new(),
+            request_keys: HashMap::new(),
+            retired_keys: Vec::new(),
         }
     }
 
     /// Applies one event. Returns the update when anything visible changed.
     pub fn apply(&mut self, event: &Event) -> Option<Update> {
+        let linked = self.link_request(event);
+        let event = linked.as_ref().unwrap_or(event);
         if let EventKind::Usage { key, .. } = &event.kind {
             let owner = self
                 .usage_owner
@@ -113,6 +125,73 @@ impl Monitor {
         self.apply_to_session(event)
     }
 
+    /// The key a response reported under `key` is counted under: the message id once any
+    /// source has linked a telemetry report's request id to it.
+    pub fn usage_key<'a>(&'a self, key: &'a str) -> &'a str {
+        usage_key_request(key)
+            .and_then(|request| self.request_keys.get(request))
+            .map_or(key, String::as_str)
+    }
+
+    /// Placeholder keys (`req:<request id>`) that were merged into the response's message id
+    /// since the last call: a store drops their rows (the message id's row holds the usage).
+    pub fn take_retired_usage_keys(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.retired_keys)
+    }
+
+    /// Links request ids to message ids. Returns the event rewritten to the counted key when
+    /// it names a response by a request id already linked; merges a placeholder count into the
+    /// message id when a report first links the two.
+    fn link_request(&mut self, event: &Event) -> Option<Event> {
+        match &event.kind {
+            EventKind::Usage {
+                key,
+                request_id: Some(request),
+                ..
+            } => {
+                let Some(known) = self.request_keys.get(request).cloned() else {
+                    self.request_keys.insert(request.clone(), key.clone());
+                    return None;
+                };
+                if known == *key {
+                    None
+                } else if is_request_usage_key(key) {
+                    // Telemetry after the transcript: count it under the message id.
+                    let mut linked = event.clone();
+                    if let EventKind::Usage { key, .. } = &mut linked.kind {
+                        key.clone_from(&known);
+                    }
+                    Some(linked)
+                } else {
+                    if is_request_usage_key(&known) {
+                        // Telemetry came first: its count moves to the message id.
+                        self.request_keys.insert(request.clone(), key.clone());
+                        if let Some(owner) = self.usage_owner.remove(&known) {
+                            if let Some(session) = self.sessions.get_mut(&owner) {
+                                session.merge_usage_key(&known, key, &self.prices);
+                            }
+                            self.usage_owner.entry(key.clone()).or_insert(owner);
+                        }
+                        self.retired_keys.push(known);
+                    }
+                    None
+                }
+            }
+            EventKind::ApiResponseDone { message_id, .. } => {
+                let key = self.usage_key(message_id);
+                (key != message_id).then(|| {
+                    let key = key.to_owned();
+                    let mut linked = event.clone();
+                    if let EventKind::ApiResponseDone { message_id, .. } = &mut linked.kind {
+                        *message_id = key;
+                    }
+                    linked
+                })
+            }
+            _ => None,
+        }
+    }
+
     fn apply_to_session(&mut self, event: &Event) -> Option<Update> {
         let mut kind = None;
         let session = self
@@ -122,6 +201,18 @@ impl Monitor {
                 kind = Some(UpdateKind::Started);
                 SessionState::new(event.session_id.clone(), event.at)
             });
+        if let EventKind::SessionStarted { source, .. } = &event.kind
+            && session.source == "otel"
+            && source != "otel"
+        {
+            // A local source takes over: the telemetry reports it cannot match are dropped.
+            self.retired_keys.extend(
+                session
+                    .usage_by_key()
+                    .filter(|u| is_telemetry_only_usage_key(u.key))
+                    .map(|u| u.key.to_owned()),
+            );
+        }
         let change = session.apply(event, &self.prices);
         let kind = match (kind, change.status) {
             (Some(k), _) => k,
@@ -158,6 +249,15 @@ impl Monitor {
             self.usage_owner
                 .entry(usage.key.to_owned())
                 .or_insert_with(|| session.session_id.clone());
+            if let Some(request) = usage.request_id {
+                let known = self
+                    .request_keys
+                    .entry(request.to_owned())
+                    .or_insert_with(|| usage.key.to_owned());
+                if is_request_usage_key(known) && !is_request_usage_key(usage.key) {
+                    usage.key.clone_into(known);
+                }
+            }
         }
         self.sessions.insert(session.session_id.clone(), session);
     }
@@ -366,6 +466,8 @@ mod tests {
                 "2026-11-25T10:00:01Z",
                 EventKind::Usage {
                     key: "msg_1:req_1".into(),
+                    request_id: None,
+                    reported_cost_usd: None,
                     model: Some("claude-sonnet-4-5".into()),
                     tokens: Tokens {
                         input: 100,

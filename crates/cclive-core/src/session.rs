@@ -17,7 +17,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Activity, Event, EventKind, Mode};
+use crate::event::{Activity, Event, EventKind, Mode, is_telemetry_only_usage_key};
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::usage::Tokens;
@@ -144,6 +144,12 @@ pub struct SessionState {
     /// The claude process, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid: Option<u32>,
+    /// Who ran it, when telemetry said (see [`EventKind::Origin`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The machine it ran on, when it is not this one (telemetry from another host).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
     /// Context window used, in percent (from the status line).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_used_percentage: Option<f64>,
@@ -212,6 +218,19 @@ struct Counted {
     /// True while every report came from a sub-agent.
     #[serde(default)]
     sidechain: bool,
+    /// The API request id, when a report gave it (lets a restarted monitor link telemetry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
+    /// Claude Code's own cost of this response (telemetry), which wins over `cost`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reported_cost: Option<f64>,
+}
+
+impl Counted {
+    /// What this response adds to the session's cost: Claude Code's figure, else ours.
+    fn cost_counted(&self) -> f64 {
+        self.reported_cost.or(self.cost).unwrap_or(0.0)
+    }
 }
 
 /// Working memory behind the public figures; not serialized. Running sums are kept up to date
@@ -235,6 +254,19 @@ struct Ledger {
     pending_request: Option<Timestamp>,
     open_requests: HashMap<String, Timestamp>,
     api_ms: u64,
+    /// Responses whose API time is already in `api_ms` (two sources may time the same one).
+    #[serde(skip_serializing_if = "HashSet::is_empty")]
+    timed: HashSet<String>,
+    /// Responses counted whose cost Claude Code reported (telemetry).
+    #[serde(skip_serializing_if = "is_zero")]
+    reported_responses: u64,
+    /// Telemetry's line-count data points already counted, and their sums.
+    #[serde(skip_serializing_if = "HashSet::is_empty")]
+    line_points: HashSet<String>,
+    #[serde(skip_serializing_if = "is_zero")]
+    telemetry_lines_added: u64,
+    #[serde(skip_serializing_if = "is_zero")]
+    telemetry_lines_removed: u64,
     interrupted: bool,
     /// Claude Code's own totals, once reported.
     reported: Reported,
@@ -250,6 +282,21 @@ struct Reported {
     tokens: Option<Tokens>,
 }
 
+/// One usage report, as [`SessionState::count_usage`] takes it.
+struct UsageReport<'a> {
+    model: Option<&'a str>,
+    tokens: &'a Tokens,
+    request_id: Option<&'a str>,
+    reported_cost: Option<f64>,
+    at: Timestamp,
+    sidechain: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 /// One API response's usage as a session counted it (see [`SessionState::usage_by_key`]).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct CountedUsage<'a> {
@@ -263,6 +310,8 @@ pub struct CountedUsage<'a> {
     pub first_at: Timestamp,
     /// True while every report came from a sub-agent.
     pub sidechain: bool,
+    /// The API request id, when a report gave it.
+    pub request_id: Option<&'a str>,
 }
 
 /// What one `apply` changed.
@@ -296,6 +345,8 @@ impl SessionState {
             title: None,
             waiting_for: None,
             pid: None,
+            user: None,
+            host: None,
             context_used_percentage: None,
             rate_limits: None,
             total_cost_usd: 0.0,
@@ -341,6 +392,20 @@ impl SessionState {
             tokens: c.tokens,
             first_at: c.first_at.unwrap_or(self.started_at),
             sidechain: c.sidechain,
+            request_id: c.request_id.as_deref(),
+        })
+    }
+
+    /// The counted usage of one response, by key.
+    pub fn counted_usage(&self, key: &str) -> Option<CountedUsage<'_>> {
+        let (k, c) = self.ledger.usage.get_key_value(key)?;
+        Some(CountedUsage {
+            key: k,
+            model: c.model.as_deref(),
+            tokens: c.tokens,
+            first_at: c.first_at.unwrap_or(self.started_at),
+            sidechain: c.sidechain,
+            request_id: c.request_id.as_deref(),
         })
     }
 
@@ -361,10 +426,16 @@ impl SessionState {
                 // The first source to announce the session, a wrapper (it ran claude) and the
                 // registry (Claude Code's own entrypoint) know the mode; a hook or a 1.0 line
                 // cannot tell, and must not turn a print session interactive.
-                if self.source == "unknown" || source == "wrapper" || source == "registry" {
+                // Telemetry cannot tell either, and names only what no local source saw: any
+                // local source replaces it.
+                let first = matches!(self.source.as_str(), "unknown" | "otel");
+                if first || source == "wrapper" || source == "registry" {
                     self.mode = *mode;
                 }
-                if self.source == "unknown" || source == "wrapper" {
+                if first || source == "wrapper" {
+                    if self.source == "otel" && source != "otel" {
+                        self.drop_telemetry_only_usage();
+                    }
                     self.source.clone_from(source);
                 }
                 fill(&mut self.command, command.as_ref());
@@ -424,12 +495,27 @@ impl SessionState {
             },
             EventKind::Usage {
                 key,
+                request_id,
+                reported_cost_usd,
                 model,
                 tokens,
                 sidechain,
                 ..
             } => {
-                self.count_usage(key, model.as_deref(), tokens, (at, *sidechain), prices);
+                // A telemetry report that names no request cannot be matched with the local
+                // sources' reports of the same response: it counts only where none exists.
+                let unmatched = is_telemetry_only_usage_key(key) && self.source != "otel";
+                let report = UsageReport {
+                    model: model.as_deref(),
+                    tokens,
+                    request_id: request_id.as_deref(),
+                    reported_cost: *reported_cost_usd,
+                    at,
+                    sidechain: *sidechain,
+                };
+                if !unmatched {
+                    self.count_usage(key, &report, prices);
+                }
                 if !sidechain && self.model.is_none() {
                     self.model.clone_from(model);
                 }
@@ -438,9 +524,14 @@ impl SessionState {
                 message_id,
                 duration_ms,
             } => {
-                let started = self.ledger_mut().open_requests.remove(message_id);
+                let ledger = self.ledger_mut();
+                let started = ledger.open_requests.remove(message_id);
                 let measured = started.map(|s| millis_between(s, at));
-                self.ledger_mut().api_ms += duration_ms.or(measured).unwrap_or(0);
+                // The wrapper times a response from its stream, telemetry reports its own
+                // measurement of the same one: the first to arrive counts.
+                if ledger.timed.insert(message_id.clone()) {
+                    ledger.api_ms += duration_ms.or(measured).unwrap_or(0);
+                }
             }
             EventKind::ToolUse {
                 tool_use_id, name, ..
@@ -576,6 +667,31 @@ impl SessionState {
                     self.rate_limits.clone_from(rate_limits);
                 }
             }
+            EventKind::Origin { user, host } => {
+                if user.is_some() {
+                    self.user.clone_from(user);
+                }
+                if host.is_some() {
+                    self.host.clone_from(host);
+                }
+            }
+            EventKind::LinesChanged {
+                point,
+                added,
+                removed,
+            } => {
+                let ledger = self.ledger_mut();
+                if ledger.line_points.insert(point.clone()) {
+                    ledger.telemetry_lines_added += added;
+                    ledger.telemetry_lines_removed += removed;
+                    let (added, removed) =
+                        (ledger.telemetry_lines_added, ledger.telemetry_lines_removed);
+                    // Claude Code's other counts (status line, cost-state) are totals of the
+                    // same lines: the larger wins, never the sum.
+                    self.lines_added = self.lines_added.max(added);
+                    self.lines_removed = self.lines_removed.max(removed);
+                }
+            }
             EventKind::Title { title } => self.title = Some(title.clone()),
             EventKind::SessionEnded { .. } => self.finish(Status::Completed, at),
             EventKind::ProcessGone { .. } => {
@@ -642,21 +758,16 @@ impl SessionState {
 
     /// Counts one usage report: the key's tokens become the field-wise maximum of its reports,
     /// and the running sums move by the difference.
-    fn count_usage(
-        &mut self,
-        key: &str,
-        model: Option<&str>,
-        tokens: &Tokens,
-        (at, sidechain): (Timestamp, bool),
-        prices: &PriceTable,
-    ) {
+    fn count_usage(&mut self, key: &str, report: &UsageReport<'_>, prices: &PriceTable) {
         if self.ledger.usage.get(key).is_some_and(|c| {
             let mut merged = c.tokens;
-            merged.max_with(tokens);
+            merged.max_with(report.tokens);
             merged == c.tokens
-                && (c.model.is_some() || model.is_none())
-                && (!c.sidechain || sidechain)
-                && c.first_at.is_some_and(|f| f <= at)
+                && (c.model.is_some() || report.model.is_none())
+                && (!c.sidechain || report.sidechain)
+                && c.first_at.is_some_and(|f| f <= report.at)
+                && (c.request_id.is_some() || report.request_id.is_none())
+                && (c.reported_cost.is_some() || report.reported_cost.is_none())
         }) {
             return; // a duplicate report: nothing to count, nothing to copy
         }
@@ -666,25 +777,33 @@ impl SessionState {
             .usage
             .entry(key.to_owned())
             .or_insert_with(|| Counted {
-                sidechain,
+                sidechain: report.sidechain,
                 ..Counted::default()
             });
-        entry.sidechain &= sidechain;
-        if entry.first_at.is_none_or(|f| at < f) {
-            entry.first_at = Some(at);
+        entry.sidechain &= report.sidechain;
+        if entry.first_at.is_none_or(|f| report.at < f) {
+            entry.first_at = Some(report.at);
+        }
+        if entry.request_id.is_none() {
+            entry.request_id = report.request_id.map(str::to_owned);
         }
         let mut merged = entry.tokens;
-        merged.max_with(tokens);
-        let model_changed = entry.model.is_none() && model.is_some();
-        if merged == entry.tokens && !model_changed {
+        merged.max_with(report.tokens);
+        let model_changed = entry.model.is_none() && report.model.is_some();
+        let newly_reported = entry.reported_cost.is_none() && report.reported_cost.is_some();
+        if merged == entry.tokens && !model_changed && !newly_reported {
             return;
         }
         if model_changed {
-            entry.model = model.map(str::to_owned);
+            entry.model = report.model.map(str::to_owned);
         }
         ledger.usage_sum.sub(&entry.tokens);
         ledger.usage_sum.add(&merged);
-        ledger.estimate -= entry.cost.unwrap_or(0.0);
+        ledger.estimate -= entry.cost_counted();
+        if newly_reported {
+            entry.reported_cost = report.reported_cost;
+            ledger.reported_responses += 1;
+        }
         entry.tokens = merged;
         let priced_as = entry
             .model
@@ -692,12 +811,72 @@ impl SessionState {
             .or(session_model.as_deref())
             .unwrap_or("unknown");
         entry.cost = prices.cost(priced_as, &merged);
-        match entry.cost {
-            Some(cost) => ledger.estimate += cost,
-            None if merged.total() > 0 => {
-                ledger.unpriced.insert(priced_as.to_owned());
+        ledger.estimate += entry.cost_counted();
+        if entry.cost.is_none() && entry.reported_cost.is_none() && merged.total() > 0 {
+            ledger.unpriced.insert(priced_as.to_owned());
+        }
+    }
+
+    /// Moves the response counted under `from` to `into` (the key every other source uses),
+    /// merging it with what `into` already counted: telemetry reported a response under its
+    /// request id before a source that knows both ids linked them. Returns true when `from`
+    /// was counted here.
+    pub fn merge_usage_key(&mut self, from: &str, into: &str, prices: &PriceTable) -> bool {
+        if from == into || !self.ledger.usage.contains_key(from) {
+            return false;
+        }
+        let ledger = self.ledger_mut();
+        let Some(moved) = ledger.usage.remove(from) else {
+            return false;
+        };
+        ledger.usage_sum.sub(&moved.tokens);
+        ledger.estimate -= moved.cost_counted();
+        if moved.reported_cost.is_some() {
+            ledger.reported_responses -= 1;
+        }
+        if ledger.timed.remove(from) {
+            ledger.timed.insert(into.to_owned());
+        }
+        let report = UsageReport {
+            model: moved.model.as_deref(),
+            tokens: &moved.tokens,
+            request_id: moved.request_id.as_deref(),
+            reported_cost: moved.reported_cost,
+            at: moved.first_at.unwrap_or(self.started_at),
+            sidechain: moved.sidechain,
+        };
+        // The figures follow at the next `apply` (the event that linked the two ids).
+        self.count_usage(into, &report, prices);
+        true
+    }
+
+    /// Forgets the usage of telemetry reports that named no request (see
+    /// [`is_telemetry_only_usage_key`]): a local source now reports the same responses.
+    fn drop_telemetry_only_usage(&mut self) {
+        if !self
+            .ledger
+            .usage
+            .keys()
+            .any(|k| is_telemetry_only_usage_key(k))
+        {
+            return;
+        }
+        let ledger = self.ledger_mut();
+        let keys: Vec<String> = ledger
+            .usage
+            .keys()
+            .filter(|k| is_telemetry_only_usage_key(k))
+            .cloned()
+            .collect();
+        for key in keys {
+            if let Some(dropped) = ledger.usage.remove(&key) {
+                ledger.usage_sum.sub(&dropped.tokens);
+                ledger.estimate -= dropped.cost_counted();
+                if dropped.reported_cost.is_some() {
+                    ledger.reported_responses -= 1;
+                }
+                ledger.timed.remove(&key);
             }
-            None => {}
         }
     }
 
@@ -729,8 +908,16 @@ impl SessionState {
         let reported = &self.ledger.reported;
         self.api_requests = self.ledger.usage.len() as u64;
         self.tokens = reported.tokens.unwrap_or(self.ledger.usage_sum);
+        let usage = &self.ledger.usage;
+        // Every response priced by Claude Code itself (telemetry): their sum is its figure.
+        let all_reported =
+            !usage.is_empty() && self.ledger.reported_responses == usage.len() as u64;
         if let Some(cost) = reported.cost {
             self.total_cost_usd = cost;
+            self.cost_source = CostSource::Reported;
+            self.unpriced_models.clear();
+        } else if all_reported {
+            self.total_cost_usd = self.ledger.estimate.max(0.0);
             self.cost_source = CostSource::Reported;
             self.unpriced_models.clear();
         } else {
@@ -813,6 +1000,7 @@ impl SessionState {
                 self.context_used_percentage.map(f64::to_bits),
                 self.rate_limits.clone(),
                 (self.lines_added, self.lines_removed),
+                (self.user.clone(), self.host.clone()),
             ),
         )
     }

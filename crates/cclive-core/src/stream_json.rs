@@ -513,13 +513,6 @@ pub fn to_events(record: &StreamRecord) -> Vec<EventKind> {
     }
 }
 
-fn usage_key(message_id: &str, request_id: Option<&str>) -> String {
-    match request_id {
-        Some(req) => format!("{message_id}:{req}"),
-        None => message_id.to_owned(),
-    }
-}
-
 fn assistant_events(a: &Assistant) -> Vec<EventKind> {
     let sidechain = a.parent_tool_use_id.is_some();
     let mut events = Vec::new();
@@ -528,9 +521,11 @@ fn assistant_events(a: &Assistant) -> Vec<EventKind> {
         && a.model.as_deref() != Some("<synthetic>")
     {
         events.push(EventKind::Usage {
-            // stream-json lines carry `request_id` only sometimes; the message id alone is
-            // unique per response, so the live key uses just that.
-            key: usage_key(id, None),
+            // The message id alone is unique per response; `request_id` (present only
+            // sometimes) links telemetry's reports of the same response.
+            key: id.clone(),
+            request_id: a.request_id.clone(),
+            reported_cost_usd: None,
             model: a.model.clone(),
             tokens,
             is_final: a.stop_reason.is_some(),
@@ -559,7 +554,9 @@ fn stream_event_events(se: &StreamEvent) -> Vec<EventKind> {
             }];
             if let (Some(id), Some(tokens)) = (id, usage) {
                 events.push(EventKind::Usage {
-                    key: usage_key(&id, None),
+                    key: id,
+                    request_id: None,
+                    reported_cost_usd: None,
                     model: model.clone(),
                     tokens: *tokens,
                     is_final: false,
@@ -573,7 +570,9 @@ fn stream_event_events(se: &StreamEvent) -> Vec<EventKind> {
             ..
         } => match &se.message_id {
             Some(id) => vec![EventKind::Usage {
-                key: usage_key(id, None),
+                key: id.clone(),
+                request_id: None,
+                reported_cost_usd: None,
                 model: None,
                 tokens: *tokens,
                 is_final: true,

@@ -721,6 +721,8 @@ fn kinds(record: &TranscriptRecord) -> Vec<EventKind> {
             if let (false, Some(id), Some(tokens)) = (a.is_synthetic, &a.message_id, a.usage) {
                 events.push(EventKind::Usage {
                     key: id.clone(),
+                    request_id: a.request_id.clone(),
+                    reported_cost_usd: None,
                     model: a.model.clone(),
                     tokens,
                     is_final: a.stop_reason.is_some(),

@@ -197,6 +197,8 @@ mod tests {
     fn usage(key: &str, output: u64) -> EventKind {
         EventKind::Usage {
             key: key.into(),
+            request_id: None,
+            reported_cost_usd: None,
             model: Some("claude-sonnet-4-5".into()),
             tokens: Tokens {
                 input: 100,

@@ -52,6 +52,8 @@ pub(crate) fn running(id: &str, start: i64, project: &str) -> (SessionState, Vec
         },
         EventKind::Usage {
             key: "msg_1".into(),
+            request_id: None,
+            reported_cost_usd: None,
             model: Some("claude-sonnet-4-5".into()),
             tokens: Tokens {
                 input: 1200,
@@ -99,6 +101,8 @@ fn everything(id: &str) -> (SessionState, Vec<Event>) {
         },
         EventKind::Usage {
             key: "msg_2".into(),
+            request_id: None,
+            reported_cost_usd: None,
             model: Some("claude-mystery-9".into()),
             tokens: Tokens {
                 input: 10,
@@ -661,6 +665,8 @@ fn a_later_write_replaces_the_ledger_too() {
         20,
         vec![EventKind::Usage {
             key: "msg_2".into(),
+            request_id: None,
+            reported_cost_usd: None,
             model: Some("claude-sonnet-4-5".into()),
             tokens: tokens([10, 20, 0, 0]),
             is_final: true,

@@ -20,6 +20,8 @@ fn apply(s: &mut SessionState, secs: i64, kind: EventKind) -> Change {
 fn usage(key: &str, model: &str, input: u64, output: u64) -> EventKind {
     EventKind::Usage {
         key: key.into(),
+        request_id: None,
+        reported_cost_usd: None,
         model: Some(model.into()),
         tokens: Tokens {
             input,

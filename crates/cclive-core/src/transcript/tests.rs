@@ -192,6 +192,8 @@ fn a_multi_block_2_1_message_reports_growing_usage_under_one_key() {
         vec![
             EventKind::Usage {
                 key: "msg_fake_a835f01b743d4283a4d1".into(),
+                request_id: Some("req_fake_7f2ff21f4c9448cf8049".into()),
+                reported_cost_usd: None,
                 model: Some("claude-opus-5-5".into()),
                 tokens: usage(1200, 10, 5000, 300),
                 is_final: false,
@@ -199,6 +201,8 @@ fn a_multi_block_2_1_message_reports_growing_usage_under_one_key() {
             },
             EventKind::Usage {
                 key: "msg_fake_a835f01b743d4283a4d1".into(),
+                request_id: Some("req_fake_7f2ff21f4c9448cf8049".into()),
+                reported_cost_usd: None,
                 model: Some("claude-opus-5-5".into()),
                 tokens: usage(1200, 20, 5000, 300),
                 is_final: false,
@@ -211,6 +215,8 @@ fn a_multi_block_2_1_message_reports_growing_usage_under_one_key() {
             },
             EventKind::Usage {
                 key: "msg_fake_a835f01b743d4283a4d1".into(),
+                request_id: Some("req_fake_7f2ff21f4c9448cf8049".into()),
+                reported_cost_usd: None,
                 model: Some("claude-opus-5-5".into()),
                 tokens: usage(1200, 42, 5000, 300),
                 is_final: true,

@@ -97,6 +97,8 @@ async fn seeded() -> Server {
             at(5),
             EventKind::Usage {
                 key: "msg_1".into(),
+                request_id: None,
+                reported_cost_usd: None,
                 model: Some("claude-sonnet-4-5".into()),
                 tokens: Tokens {
                     input: 1000,

@@ -610,6 +610,8 @@ fn usage_events_do_not_fill_the_usage_table() {
         9,
         EventKind::Usage {
             key: "msg_9".into(),
+            request_id: None,
+            reported_cost_usd: None,
             model: None,
             tokens: cclive_core::Tokens::default(),
             is_final: true,

@@ -185,6 +185,8 @@ mod tests {
             },
             EventKind::Usage {
                 key: "msg_1".into(),
+                request_id: None,
+                reported_cost_usd: None,
                 model: Some("claude-opus-5-5".into()),
                 tokens: Tokens {
                     input: 10,

@@ -185,12 +185,17 @@ pub(crate) fn plan(
             }
             EventKind::Usage {
                 key,
+                reported_cost_usd,
                 model,
                 tokens,
                 is_final,
                 sidechain,
+                ..
             } => EventKind::Usage {
+                // A copy under new keys, linked to nothing: the originals stay counted once.
                 key: format!("{new_id}:{key}"),
+                request_id: None,
+                reported_cost_usd: *reported_cost_usd,
                 model: model.clone(),
                 tokens: *tokens,
                 is_final: *is_final,
@@ -338,6 +343,8 @@ mod tests {
                 3000,
                 EventKind::Usage {
                     key: "msg_1".into(),
+                    request_id: None,
+                    reported_cost_usd: None,
                     model: Some("claude-opus-5-5".into()),
                     tokens: Tokens {
                         input: 100,

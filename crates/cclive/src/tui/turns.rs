@@ -153,6 +153,8 @@ mod tests {
             at,
             EventKind::Usage {
                 key: key.into(),
+                request_id: None,
+                reported_cost_usd: None,
                 model: Some("claude-sonnet-4-5".into()),
                 tokens: Tokens {
                     output,
