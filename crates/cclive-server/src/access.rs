@@ -10,10 +10,12 @@
 //!   `Authorization: Bearer <token>`, the `cclive_token` cookie, or `?token=` (a page opened
 //!   with `?token=` gets the cookie and is redirected to the same page without it, so the token
 //!   leaves the address bar and the page's own requests and live stream carry the cookie).
-//!   One exception, by design: the intake routes (`/api/hooks`, `/api/events`) from a
-//!   loopback peer that presents no token at all. They are this machine's Claude Code hooks
-//!   and `cclive run`, which cannot carry a secret without extra setup, and they only ever
-//!   write events, never read anything. Remote senders (an http hook on another machine) send
+//!   One exception, by design: the intake routes (`/api/hooks`, `/api/events`, and OTLP's
+//!   `/v1/logs`, `/v1/metrics`) from a loopback peer that presents no token at all. They are
+//!   this machine's Claude Code hooks, telemetry and `cclive run`, which cannot carry a secret
+//!   without extra setup, and they only ever write events, never read anything. A telemetry
+//!   exporter on another machine sends the token with
+//!   `OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer <token>"`. Remote senders (an http hook on another machine) send
 //!   the token in a header (`"headers": {"Authorization": "Bearer $CCLIVE_TOKEN"}`,
 //!   `"allowedEnvVars": ["CCLIVE_TOKEN"]`). A wrong token is refused everywhere.
 //!
@@ -32,7 +34,7 @@ use crate::{ApiError, AppState};
 /// The cookie a browser keeps the token in.
 const COOKIE: &str = "cclive_token";
 /// Intake routes a loopback peer may use without the token.
-const LOOPBACK_INTAKE: &[&str] = &["/api/hooks", "/api/events"];
+const LOOPBACK_INTAKE: &[&str] = &["/api/hooks", "/api/events", "/v1/logs", "/v1/metrics"];
 /// Read by programs (Prometheus, calendar apps), not browsers: `?token=` is answered directly,
 /// without the cookie-setting redirect pages get.
 const MACHINE_READ: &[&str] = &["/metrics", "/calendar.ics"];

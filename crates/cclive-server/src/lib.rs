@@ -12,6 +12,8 @@
 //! - `api`: the read side — `/api/current-session` (the state file's object), session history
 //!   from the [`Store`], summaries and cost breakdowns (`aggregate`), a session's timeline
 //!   (`timeline`).
+//! - `otlp`: `/v1/logs` and `/v1/metrics`, Claude Code's own telemetry (OTLP/HTTP, JSON or
+//!   protobuf), decoded and turned into events by [`cclive_core::otel`].
 //! - `stream`: `/api/stream`, server-sent events fed by the [`LiveHub`] the monitor publishes
 //!   every [`Update`](cclive_core::Update) to.
 //! - `metrics`: `/metrics` (Prometheus text format) and `/calendar.ics` (iCalendar).
@@ -29,6 +31,7 @@ mod assets;
 mod error;
 mod live;
 mod metrics;
+mod otlp;
 mod routes;
 mod stream;
 mod timeline;
@@ -48,6 +51,7 @@ pub use access::{Access, Token, TokenError};
 pub use error::ApiError;
 pub use live::LiveHub;
 pub use metrics::{DeliveryCounts, DeliveryStats, IngestCounters, MetricSources};
+pub use otlp::{OtlpCount, OtlpCounters};
 
 /// How the server behaves, resolved by the binary.
 #[derive(Clone, Debug)]
@@ -103,6 +107,8 @@ struct Inner {
     pages: assets::Pages,
     /// What `/metrics` reads besides the snapshot and the store.
     metric_sources: MetricSources,
+    /// What the OTLP intake received.
+    otlp: OtlpCounters,
     /// Set when the server shuts down, so the endless live streams end and the graceful
     /// shutdown can finish.
     closing: watch::Sender<bool>,
@@ -126,6 +132,7 @@ impl AppState {
                 config: parts.config,
                 pages,
                 metric_sources,
+                otlp: OtlpCounters::default(),
                 closing: watch::channel(false).0,
             }),
         }

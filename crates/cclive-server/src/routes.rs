@@ -3,7 +3,8 @@
 //! Intake: `/api/hooks` takes Claude Code's hook payloads as they come and answers 204 with an
 //! empty body (Claude Code reads an empty 2xx as "carry on"); `/api/events` takes cclive's own
 //! event JSON from `cclive run`; `/api/session/webhook` (the seed's webhook) takes the same
-//! event JSON from any other tool, checked strictly, with a 4xx that says what is wrong.
+//! event JSON from any other tool, checked strictly, with a 4xx that says what is wrong;
+//! `/v1/logs` and `/v1/metrics` take Claude Code's telemetry (OTLP/HTTP, see `otlp`).
 
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
@@ -13,10 +14,10 @@ use axum::{Json, Router, middleware};
 use cclive_core::{Event, EventKind, SessionId};
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, access, api, assets, metrics, stream};
+use crate::{ApiError, AppState, access, api, assets, metrics, otlp, stream};
 
 /// Largest body accepted (hook payloads carry tool inputs and outputs).
-const BODY_LIMIT: usize = 16 * 1024 * 1024;
+pub(crate) const BODY_LIMIT: usize = 16 * 1024 * 1024;
 /// Most events one webhook call may carry.
 const WEBHOOK_MAX_EVENTS: usize = 1000;
 /// Longest session id the webhook accepts.
@@ -40,6 +41,8 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/api/openapi.json",
     "/metrics",
     "/calendar.ics",
+    "/v1/logs",
+    "/v1/metrics",
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -59,6 +62,8 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(assets::openapi))
         .route("/metrics", get(metrics::metrics))
         .route("/calendar.ics", get(metrics::calendar))
+        .route("/v1/logs", post(otlp::logs))
+        .route("/v1/metrics", post(otlp::metrics))
         .route("/", get(assets::dashboard_page))
         .route("/sessions/{id}", get(assets::session_page))
         .route("/assets/{name}", get(assets::asset))
@@ -188,7 +193,7 @@ async fn webhook(
     Ok((StatusCode::ACCEPTED, Json(json!({ "accepted": accepted }))))
 }
 
-async fn send(state: &AppState, event: Event) -> Result<(), ApiError> {
+pub(crate) async fn send(state: &AppState, event: Event) -> Result<(), ApiError> {
     state
         .inner
         .events

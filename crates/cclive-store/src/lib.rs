@@ -50,6 +50,9 @@ pub trait Store: Send + Sync {
     ///   earlier, later, or never.
     /// - `checkpoints` replace the stored checkpoint of the same path. Being in the same
     ///   transaction, a checkpoint is never committed without the data read before it.
+    /// - `retired_usage` keys are deleted from the usage table after the rows above are merged:
+    ///   a response first reported under a placeholder key (telemetry's request id) and then
+    ///   linked to its message id is kept under the message id alone.
     fn write(&self, batch: &Batch) -> Result<(), StoreError>;
 
     /// [`write`](Store::write)s a batch of sessions and events only (they are copied into a
@@ -244,6 +247,8 @@ pub struct Batch {
     pub usage: Vec<UsageRow>,
     /// How far files have been read, as of the data in this batch.
     pub checkpoints: Vec<Checkpoint>,
+    /// Usage keys whose rows are dropped (their response is counted under another key).
+    pub retired_usage: Vec<String>,
 }
 
 impl Batch {
@@ -253,6 +258,7 @@ impl Batch {
             && self.events.is_empty()
             && self.usage.is_empty()
             && self.checkpoints.is_empty()
+            && self.retired_usage.is_empty()
     }
 }
 

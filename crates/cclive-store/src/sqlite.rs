@@ -179,6 +179,9 @@ const SELECT_USAGE_ROWS: &str = "
     SELECT key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain
     FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, key";
 
+/// Drops one response's row (its usage lives on under another key).
+const DELETE_USAGE: &str = "DELETE FROM usage WHERE key = ?1";
+
 /// Usage times in `[?1, ?2)`, in milliseconds: answered from the `usage_by_time` index alone.
 const SELECT_USAGE_TIMES: &str =
     "SELECT at_ms FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms";
@@ -224,6 +227,10 @@ impl Store for SqliteStore {
             let mut upsert = tx.prepare_cached(UPSERT_USAGE)?;
             for row in &batch.usage {
                 write_usage(row, &mut upsert)?;
+            }
+            let mut delete = tx.prepare_cached(DELETE_USAGE)?;
+            for key in &batch.retired_usage {
+                delete.execute([key])?;
             }
             let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT)?;
             for row in &checkpoints {

@@ -1039,12 +1039,46 @@ fn a_batch_commits_its_sessions_events_usage_and_checkpoints_together() {
             events: events.clone(),
             usage: rows.clone(),
             checkpoints: checkpoints.clone(),
+            retired_usage: Vec::new(),
         })
         .unwrap();
     assert_eq!(store.session(&sid("s1")).unwrap(), Some(state));
     assert_eq!(store.events(&sid("s1")).unwrap(), events);
     assert_eq!(all_usage(&store), rows);
     assert_eq!(store.checkpoints().unwrap(), checkpoints);
+}
+
+#[test]
+fn a_retired_placeholder_key_leaves_the_response_counted_once_under_its_message_id() {
+    let store = store();
+    // Telemetry reported the response under its request id first...
+    write_usage(
+        &store,
+        &[usage("req:req_1", "s1", 1, [1200, 42, 5000, 300])],
+    );
+    // ...then the transcript linked it to its message id: one batch upserts the message id's
+    // row and retires the placeholder (even when the placeholder's row is in the same batch).
+    store
+        .write(&Batch {
+            usage: vec![
+                usage("req:req_1", "s1", 1, [1200, 42, 5000, 300]),
+                usage("msg_1", "s1", 2, [1200, 42, 5000, 300]),
+            ],
+            retired_usage: vec!["req:req_1".into()],
+            ..Batch::default()
+        })
+        .unwrap();
+    let rows = all_usage(&store);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0].key, "msg_1");
+    // Retiring a key never stored is not an error.
+    store
+        .write(&Batch {
+            retired_usage: vec!["req:unknown".into()],
+            ..Batch::default()
+        })
+        .unwrap();
+    assert_eq!(all_usage(&store).len(), 1);
 }
 
 #[test]
@@ -1082,6 +1116,7 @@ fn a_failed_batch_leaves_neither_its_usage_nor_its_checkpoint_behind() {
                 checkpoint("/t/s1.jsonl", 5, 4096),
                 checkpoint("/t/other.jsonl", 6, 10),
             ],
+            retired_usage: vec!["msg_0".into()],
         })
         .unwrap_err();
     assert!(

@@ -216,8 +216,10 @@ impl Service {
             },
         ) = (&owner, &event.kind)
         {
+            // Under the key the monitor counts it by (telemetry's request id gives way to the
+            // message id once a transcript links them).
             self.pending.usage.push(UsageRow {
-                key: key.clone(),
+                key: self.monitor.usage_key(key).to_owned(),
                 session_id: owner.clone(),
                 at: event.at,
                 model: model.clone(),
@@ -225,6 +227,9 @@ impl Service {
                 sidechain: *sidechain,
             });
         }
+        self.pending
+            .retired_usage
+            .extend(self.monitor.take_retired_usage_keys());
         if let Some(update) = update {
             self.dirty.insert(update.session.session_id.clone());
             for callback in &self.config.callbacks {

@@ -85,6 +85,7 @@ fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Batch>) -> WriterReport {
             pending.events.extend(batch.events);
             pending.usage.extend(batch.usage);
             pending.checkpoints.extend(batch.checkpoints);
+            pending.retired_usage.extend(batch.retired_usage);
         }
         pending.sessions = sessions.values().cloned().collect();
         match store.write(&pending) {

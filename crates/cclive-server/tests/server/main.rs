@@ -13,6 +13,7 @@
 mod api;
 mod client;
 mod integrations;
+mod otlp;
 mod security;
 mod stream;
 

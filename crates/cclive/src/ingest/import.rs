@@ -226,6 +226,7 @@ pub fn import(
             events: Vec::new(),
             usage,
             checkpoints: new_checkpoints,
+            ..Batch::default()
         })
         .context("writing the imported history")?;
     report.elapsed_ms = elapsed_ms(started);

@@ -1,0 +1,175 @@
+//! OTLP/HTTP intake: Claude Code's telemetry exports (fixtures trimmed from the real CLI's)
+//! become events, answered as OTLP/HTTP says; bad bodies and encodings are refused clearly.
+
+use std::net::IpAddr;
+
+use cclive_core::EventKind;
+use cclive_server::{Access, LiveHub, ServerConfig, Token};
+
+use crate::Server;
+use crate::client::request;
+
+const TOKEN: &str = "otlp-test-token-0123456789";
+
+fn fixture(name: &str) -> Vec<u8> {
+    let path = format!(
+        "{}/../cclive-core/tests/fixtures/otel/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[tokio::test]
+async fn json_logs_become_events_and_get_an_empty_json_answer() {
+    let server = Server::start().await;
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &[("Content-Type", "application/json")],
+        Some(&fixture("logs-2.1.332.json")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"));
+    assert_eq!(r.text(), "{}");
+    let events = server.received().await;
+    assert!(
+        matches!(&events[0].kind, EventKind::SessionStarted { source, .. } if source == "otel")
+    );
+    let usage = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Usage { .. }))
+        .count();
+    assert_eq!(usage, 3);
+    assert!(
+        events.iter().all(|e| match &e.kind {
+            EventKind::Origin { host, .. } => host.is_none(),
+            _ => true,
+        }),
+        "a loopback sender is this machine: no host"
+    );
+}
+
+#[tokio::test]
+async fn protobuf_logs_and_json_metrics_are_read_too() {
+    let server = Server::start().await;
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &[("Content-Type", "application/x-protobuf")],
+        Some(&fixture("logs-2.1.332.pb")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
+    assert!(r.body.is_empty(), "an empty ExportLogsServiceResponse");
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/metrics",
+        &[("Content-Type", "application/json")],
+        Some(&fixture("metrics-2.1.332.json")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let events = server.received().await;
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Usage { .. }))
+            .count(),
+        3
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::LinesChanged { added: 2, .. }))
+    );
+}
+
+#[tokio::test]
+async fn bad_bodies_and_encodings_are_refused_with_what_to_do() {
+    let server = Server::start().await;
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &[("Content-Type", "application/json")],
+        Some(b"{\"resourceLogs\": 5"),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.json()["error"].as_str().unwrap().contains("OTLP"));
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/metrics",
+        &[("Content-Type", "text/plain")],
+        Some(b"hello"),
+    )
+    .await;
+    assert_eq!(r.status, 415);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("application/x-protobuf")
+    );
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &[
+            ("Content-Type", "application/json"),
+            ("Content-Encoding", "gzip"),
+        ],
+        Some(b"\x1f\x8b"),
+    )
+    .await;
+    assert_eq!(r.status, 415);
+    assert!(
+        r.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("OTEL_EXPORTER_OTLP_COMPRESSION=none")
+    );
+    assert!(server.received().await.is_empty(), "nothing half-applied");
+}
+
+#[tokio::test]
+async fn with_a_token_this_machines_exporter_needs_none_but_a_wrong_one_is_refused() {
+    let config = ServerConfig {
+        access: Access::new(
+            "127.0.0.1",
+            IpAddr::from([127, 0, 0, 1]),
+            Some(Token::new(TOKEN).unwrap()),
+        ),
+        ..ServerConfig::default()
+    };
+    let server = Server::with(config, LiveHub::default()).await;
+    let body = fixture("logs-2.1.332.json");
+    let json = ("Content-Type", "application/json");
+    let r = request(server.addr, "POST", "/v1/logs", &[json], Some(&body)).await;
+    assert_eq!(r.status, 200, "a loopback exporter without a token");
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/logs",
+        &[json, ("Authorization", "Bearer wrong-token-000000000")],
+        Some(&body),
+    )
+    .await;
+    assert_eq!(r.status, 401);
+    let bearer = format!("Bearer {TOKEN}");
+    let r = request(
+        server.addr,
+        "POST",
+        "/v1/metrics",
+        &[json, ("Authorization", &bearer)],
+        Some(&fixture("metrics-2.1.332.json")),
+    )
+    .await;
+    assert_eq!(r.status, 200, "what OTEL_EXPORTER_OTLP_HEADERS sends");
+}
