@@ -121,8 +121,10 @@ impl AppState {
     }
 
     /// State built from `parts`, with the binary's counters for `/metrics`.
-    pub fn with_sources(parts: Parts, metric_sources: MetricSources) -> Self {
+    pub fn with_sources(parts: Parts, mut metric_sources: MetricSources) -> Self {
         let pages = assets::Pages::new(parts.config.refresh_interval);
+        let otlp = OtlpCounters::default();
+        metric_sources.otlp = Some(otlp.clone());
         Self {
             inner: Arc::new(Inner {
                 events: parts.events,
@@ -132,7 +134,7 @@ impl AppState {
                 config: parts.config,
                 pages,
                 metric_sources,
-                otlp: OtlpCounters::default(),
+                otlp,
                 closing: watch::channel(false).0,
             }),
         }

@@ -89,6 +89,8 @@ pub struct MetricSources {
     pub ingest: Option<IngestCounters>,
     /// Webhook and on_change delivery figures.
     pub deliveries: Option<DeliveryStats>,
+    /// The OTLP intake's counters (the server fills them in itself).
+    pub otlp: Option<crate::OtlpCounters>,
 }
 
 impl std::fmt::Debug for MetricSources {
@@ -96,6 +98,7 @@ impl std::fmt::Debug for MetricSources {
         f.debug_struct("MetricSources")
             .field("ingest", &self.ingest)
             .field("deliveries", &self.deliveries.is_some())
+            .field("otlp", &self.otlp)
             .finish()
     }
 }
@@ -294,6 +297,35 @@ pub(crate) fn render(
                 "cclive_ingest_malformed_lines_total",
                 "Transcript lines that could not be read (skipped).",
                 malformed,
+            ),
+        ] {
+            e.family(name, "counter", help);
+            e.sample(name, &[], v as f64);
+        }
+    }
+
+    if let Some(otlp) = &sources.otlp {
+        let c = otlp.get();
+        for (name, help, v) in [
+            (
+                "cclive_otlp_exports_total",
+                "OTLP exports (Claude Code's telemetry) accepted.",
+                c.exports,
+            ),
+            (
+                "cclive_otlp_events_total",
+                "Events made of accepted OTLP exports.",
+                c.events,
+            ),
+            (
+                "cclive_otlp_skipped_total",
+                "OTLP records skipped: not Claude Code's, or naming no session.",
+                c.skipped,
+            ),
+            (
+                "cclive_otlp_rejected_total",
+                "OTLP exports refused (undecodable, or an unsupported encoding).",
+                c.rejected,
             ),
         ] {
             e.family(name, "counter", help);

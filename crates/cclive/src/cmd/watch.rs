@@ -315,6 +315,7 @@ fn metric_sources(
                 })
                 .collect()
         })),
+        ..cclive_server::MetricSources::default()
     }
 }
 

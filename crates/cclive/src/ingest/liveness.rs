@@ -15,6 +15,10 @@
 //! `ProcessGone` ends it `INTERRUPTED` when it was mid-turn and `COMPLETED` when it was waiting
 //! for the user. Transcript activity alone never decides liveness: nothing is written while a
 //! reply streams or a long tool runs. Sessions wrapped by `cclive run` are left to their wrapper.
+//!
+//! A session known only from Claude Code's telemetry (source `otel`, usually another machine's)
+//! has no process here to look at: it ends `COMPLETED` after [`TELEMETRY_QUIET`] without news,
+//! and a new prompt makes it live again.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -29,6 +33,10 @@ use jiff::Timestamp;
 /// How long a new session may go without any liveness signal before it is taken for gone
 /// (the registry entry is written within half a second of claude starting).
 pub const GRACE: Duration = Duration::from_secs(5);
+
+/// How long a telemetry-only session may go without news before it is taken for ended. Claude
+/// Code exports every few seconds while it works and nothing while it waits for the user.
+pub const TELEMETRY_QUIET: Duration = Duration::from_mins(2);
 
 /// What the last scan knew of a session in the registry.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,6 +164,23 @@ impl LivenessProbe {
         for cwd in &old_claude {
             *slots.entry(cwd.as_str()).or_default() += 1;
         }
+        for s in live
+            .iter()
+            .filter(|s| s.status.is_live() && s.source == "otel" && !alive.contains(&s.session_id))
+        {
+            if now.duration_since(s.updated_at).unsigned_abs() < TELEMETRY_QUIET {
+                // Live again after a new prompt: it may end again.
+                self.gone.remove(&s.session_id);
+            } else if self.gone.insert(s.session_id.clone()) {
+                events.push(Event::new(
+                    s.session_id.clone(),
+                    now,
+                    EventKind::SessionEnded {
+                        reason: Some("telemetry stopped".into()),
+                    },
+                ));
+            }
+        }
         let mut candidates: Vec<&SessionState> = live
             .iter()
             .filter(|s| needs_process_check(s, &alive))
@@ -192,6 +217,7 @@ fn needs_process_check(s: &SessionState, alive: &HashSet<SessionId>) -> bool {
     s.status.is_live()
         && s.source != "wrapper"
         && s.source != "replay"
+        && s.source != "otel"
         && !alive.contains(&s.session_id)
 }
 
@@ -321,6 +347,39 @@ mod tests {
         assert_eq!(registry_pid(Path::new("/x/sessions/25255.abc.key")), None);
         assert_eq!(registry_pid(Path::new("/x/sessions/notes.json")), None);
         assert_eq!(registry_pid(Path::new("/x/sessions/.json")), None);
+    }
+
+    #[test]
+    fn a_telemetry_only_session_ends_after_a_quiet_spell_and_may_end_again_once_revived() {
+        let started: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let mut remote = SessionState::new(SessionId::new("remote"), started);
+        remote.source = "otel".into();
+        let mut probe = LivenessProbe::new(Vec::new());
+        let quiet = jiff::SignedDuration::try_from(TELEMETRY_QUIET).unwrap();
+        let soon = started + jiff::SignedDuration::from_secs(30);
+        assert!(
+            probe.scan(&[remote.clone()], soon, GRACE).is_empty(),
+            "no process check for a session whose process is elsewhere"
+        );
+        let later = started + quiet;
+        let events = probe.scan(&[remote.clone()], later, GRACE);
+        assert!(matches!(
+            events.as_slice(),
+            [Event { kind: EventKind::SessionEnded { reason: Some(r) }, .. }] if r == "telemetry stopped"
+        ));
+        assert!(
+            probe.scan(&[remote.clone()], later, GRACE).is_empty(),
+            "once"
+        );
+        // A new prompt revived it; then it goes quiet again.
+        remote.updated_at = later + jiff::SignedDuration::from_secs(10);
+        assert!(
+            probe
+                .scan(&[remote.clone()], remote.updated_at, GRACE)
+                .is_empty()
+        );
+        let events = probe.scan(&[remote.clone()], remote.updated_at + quiet, GRACE);
+        assert_eq!(events.len(), 1);
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod hook_record;
 mod hooks_cli;
 mod import_corpus;
 mod misbehaving_claude;
+mod otel_e2e;
 mod replay;
 mod reports;
 mod run_e2e;
