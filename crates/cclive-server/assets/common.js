@@ -106,6 +106,22 @@ const cc = (() => {
     return parts.length ? parts[parts.length - 1] : path;
   }
 
+  /**
+   * Where a session ran, for headings: its project's last path segment. A session seen only
+   * through Claude Code's telemetry from another machine has no path here: its host, or user.
+   */
+  function place(s) {
+    if (s.project_path || s.cwd) return base(s.project_path || s.cwd);
+    return s.host || s.user || "–";
+  }
+
+  /** A chip naming who ran a session elsewhere ("user @ host"), or null for this machine's. */
+  function origin(s) {
+    const label = [s.user, s.host].filter(Boolean).join(" @ ");
+    if (!label || (!s.host && s.source !== "otel")) return null;
+    return h("span", { class: "origin", title: "reported by Claude Code's telemetry" }, label);
+  }
+
   /** A number with its unit in a lighter span. */
   function withUnit(value, unit) {
     return [value, h("span", { class: "unit" }, unit)];
@@ -282,7 +298,7 @@ const cc = (() => {
   }
 
   return {
-    h, s, usd, int, compact, duration, percent, time, ago, base, withUnit, totalTokens,
+    h, s, usd, int, compact, duration, percent, time, ago, base, place, origin, withUnit, totalTokens,
     statusBadge, getJSON, tz, refreshMs, setConn, live, dayChart, shareChart,
   };
 })();

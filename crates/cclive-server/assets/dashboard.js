@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { h, usd, int, compact, duration, percent, time, ago, base, withUnit, totalTokens } = cc;
+  const { h, usd, int, compact, duration, percent, time, ago, withUnit, totalTokens } = cc;
 
   const state = {
     /** id → {session, base: duration_ms at receipt, at: performance.now() at receipt, delta} */
@@ -134,7 +134,8 @@
         "div",
         { class: "card-head" },
         cc.statusBadge(s.status, s.waiting_for),
-        h("h3", { title: s.project_path || s.cwd || "" }, base(s.project_path || s.cwd)),
+        h("h3", { title: s.project_path || s.cwd || "" }, cc.place(s)),
+        cc.origin(s),
         h("a", { href: `/sessions/${encodeURIComponent(s.session_id)}` }, "Details →"),
       ),
       what ? h("p", { class: "what", title: what }, "› " + what) : null,
@@ -195,7 +196,8 @@
         "div",
         { class: "card-head", dataset: { sessionId: s.session_id } },
         cc.statusBadge(s.status),
-        h("h3", { title: s.project_path || s.cwd || "" }, base(s.project_path || s.cwd)),
+        h("h3", { title: s.project_path || s.cwd || "" }, cc.place(s)),
+        cc.origin(s),
         h("span", { class: "muted" }, `ended ${ago(s.ended_at || s.updated_at)}`),
         h("a", { href: `/sessions/${encodeURIComponent(s.session_id)}` }, "Details →"),
       ),
@@ -271,7 +273,7 @@
         "tr",
         { dataset: { sessionId: s.session_id, status: s.status } },
         h("td", {}, h("a", { href: `/sessions/${encodeURIComponent(s.session_id)}`, title: s.started_at }, time(s.started_at))),
-        h("td", { class: "project", title: s.project_path || s.cwd || "" }, base(s.project_path || s.cwd)),
+        h("td", { class: "project", title: s.project_path || s.cwd || [s.user, s.host].filter(Boolean).join(" @ ") }, cc.place(s)),
         h("td", {}, cc.statusBadge(s.status)),
         h("td", { class: "hide-narrow" }, s.model || "–"),
         h("td", { class: "num" }, duration(s.duration_ms)),

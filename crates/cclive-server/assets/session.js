@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { h, usd, int, compact, duration, percent, time, base, withUnit, totalTokens } = cc;
+  const { h, usd, int, compact, duration, percent, time, withUnit, totalTokens } = cc;
   const id = decodeURIComponent(location.pathname.split("/")[2] || "");
   const api = `/api/sessions/${encodeURIComponent(id)}`;
   let current = null;
@@ -40,7 +40,7 @@
     shownMs = isLive(s) ? Math.max(s.duration_ms, shown) : s.duration_ms;
     shownAt = now;
     current = s;
-    document.title = `${base(s.project_path || s.cwd)} · ${s.status} · cclive`;
+    document.title = `${cc.place(s)} · ${s.status} · cclive`;
     const t = s.tokens || {};
     const eff = s.efficiency || {};
     const tools = Object.entries(s.tool_calls || {})
@@ -48,7 +48,7 @@
       .map(([name, n]) => `${name} × ${n}`)
       .join(", ");
     $("head").replaceChildren(
-      h("div", { class: "card-head" }, cc.statusBadge(s.status, s.waiting_for), h("h1", {}, s.title || base(s.project_path || s.cwd))),
+      h("div", { class: "card-head" }, cc.statusBadge(s.status, s.waiting_for), h("h1", {}, s.title || cc.place(s)), cc.origin(s)),
       h(
         "dl",
         { class: "stats" },
@@ -78,6 +78,8 @@
         ["Last prompt", s.last_prompt],
         ["Model", s.model],
         ["Claude Code", s.claude_version],
+        ["User", s.user],
+        ["Host", s.host],
         ["Mode", s.mode],
         ["Started", new Date(s.started_at).toLocaleString()],
         ["Ended", s.ended_at ? new Date(s.ended_at).toLocaleString() : null],
