@@ -13,7 +13,7 @@ use axum::{Json, Router, middleware};
 use cclive_core::{Event, EventKind, SessionId};
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, access, api, assets, metrics, stream};
+use crate::{ApiError, AppState, access, api, assets, integrations, metrics, stream};
 
 /// Largest body accepted (hook payloads carry tool inputs and outputs).
 const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -40,6 +40,7 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/api/openapi.json",
     "/metrics",
     "/calendar.ics",
+    "/api/integrations",
 ];
 
 pub(crate) fn router(state: AppState) -> Router {
@@ -59,6 +60,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(assets::openapi))
         .route("/metrics", get(metrics::metrics))
         .route("/calendar.ics", get(metrics::calendar))
+        .route("/api/integrations", get(integrations::integrations))
         .route("/", get(assets::dashboard_page))
         .route("/sessions/{id}", get(assets::session_page))
         .route("/assets/{name}", get(assets::asset))

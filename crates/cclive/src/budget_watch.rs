@@ -76,13 +76,7 @@ pub(crate) fn callbacks_with(
     sinks: Vec<AlertSink>,
 ) -> anyhow::Result<Vec<Callback>> {
     let config = &settings.budget.value;
-    let limits = Period::ALL.into_iter().any(|p| {
-        config
-            .budget
-            .scopes()
-            .any(|(_, l)| l.for_period(p).is_some())
-    });
-    if !limits {
+    if !has_period_limits(&config.budget) {
         return Ok(Vec::new());
     }
     let worker = Worker {
@@ -99,6 +93,30 @@ pub(crate) fn callbacks_with(
     // A first check at start: thresholds crossed while no monitor ran are announced now.
     let _ = tx.try_send(());
     Ok(vec![nudger(tx)])
+}
+
+/// True when some day, week or month limit is set (a hard limit alone raises no alert).
+fn has_period_limits(budget: &Budget) -> bool {
+    Period::ALL
+        .into_iter()
+        .any(|p| budget.scopes().any(|(_, l)| l.for_period(p).is_some()))
+}
+
+/// What `/metrics` reads for its budget gauges: the status of every limit, evaluated (with the
+/// same rules and usage as the alerts) at each scrape; `None` without a `[budget]` limit.
+pub(crate) fn metric_source(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    prices: &PriceTable,
+) -> Option<cclive_server::BudgetSource> {
+    let config = &settings.budget.value;
+    if !has_period_limits(&config.budget) {
+        return None;
+    }
+    let (budget, tz, prices) = (config.budget.clone(), config.time_zone(), prices.clone());
+    Some(Arc::new(move || {
+        statuses(&budget, &*store, &prices, &tz, Timestamp::now())
+    }))
 }
 
 /// The callback: nudges the worker when a session's usage changed.

@@ -218,6 +218,9 @@ async fn watch_main(
     // HTTP: intake → pipeline; the API, the live stream and the pages.
     let (intake_tx, intake_rx) = mpsc::channel::<Event>(4096);
     tasks.spawn(forward(intake_rx, sink.clone()));
+    // Budget gauges read the history on the server's connection, like the API.
+    let budget_metrics =
+        crate::budget_watch::metric_source(&settings, server_store.clone(), &prices);
     {
         let state = AppState::with_sources(
             Parts {
@@ -236,7 +239,7 @@ async fn watch_main(
                     time_zone: jiff::tz::TimeZone::system(),
                 },
             },
-            metric_sources(&ingest, &notifier),
+            metric_sources(&ingest, &notifier, budget_metrics),
         );
         let shutdown = cancel.clone();
         tasks.spawn(async move {
@@ -287,34 +290,29 @@ async fn watch_main(
     Ok(())
 }
 
-/// What `/metrics` reads besides the snapshot and the store: the follower's counters and
-/// every webhook's and on_change command's delivery figures.
+/// What `/metrics` and `/api/integrations` read besides the snapshot and the store: the
+/// follower's counters, every webhook's and on_change command's figures (redacted when the
+/// sinks were made), and the budgets' use, evaluated per scrape.
 fn metric_sources(
     ingest: &cclive_server::IngestCounters,
     notifier: &crate::notify::Notifier,
+    budgets: Option<cclive_server::BudgetSource>,
 ) -> cclive_server::MetricSources {
     let stats = notifier.stats();
+    let reports: cclive_server::IntegrationsSource = Arc::new(move || stats.reports());
     cclive_server::MetricSources {
         ingest: Some(ingest.clone()),
-        deliveries: Some(Arc::new(move || {
-            stats
-                .snapshot()
-                .into_iter()
-                .map(|s| cclive_server::DeliveryCounts {
-                    kind: match s.kind {
-                        crate::notify::SinkKind::Webhook => "webhook",
-                        crate::notify::SinkKind::Exec => "on_change",
-                    }
-                    .to_owned(),
-                    name: s.name,
-                    delivered: s.delivered,
-                    failed: s.failed,
-                    dropped: s.dropped,
-                    retries: s.retries,
-                    timeouts: s.timed_out,
-                })
-                .collect()
-        })),
+        deliveries: Some({
+            let reports = reports.clone();
+            Arc::new(move || {
+                reports()
+                    .iter()
+                    .map(cclive_server::SinkReport::counts)
+                    .collect()
+            })
+        }),
+        integrations: Some(reports),
+        budgets,
     }
 }
 

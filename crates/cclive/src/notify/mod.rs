@@ -32,7 +32,7 @@ use cclive_core::budget::BudgetAlert;
 
 pub use event::{Classifier, EventName, Payload, Subject};
 pub use settings::{ExecHookSettings, Secret, WebhookSettings};
-pub use stats::{DeliveryRecord, NotifyStats, SinkKind, SinkStatus};
+pub use stats::{DeliveryRecord, NotifyStats, Outcome, SinkKind, SinkStatus};
 
 use crate::config::Settings;
 use crate::pipeline::Callback;
@@ -74,7 +74,7 @@ pub(crate) fn unsent(delivery: &Delivery, why: &str) -> DeliveryRecord {
         session_id: delivery.session_id.clone(),
         at: jiff::Timestamp::now(),
         attempts: 0,
-        ok: false,
+        outcome: stats::Outcome::Dropped,
         status: None,
         error: Some(why.to_owned()),
         duration_ms: 0,
