@@ -31,6 +31,7 @@ use crate::ingest::follow;
 use crate::ingest::import::{self, ImportOptions};
 use crate::ingest::liveness::{GRACE, LivenessProbe};
 use crate::monitor_client;
+use crate::notify::EventName;
 use crate::pipeline::{self, Callback, EventSink, PipelineConfig};
 
 /// Fastest the liveness probe runs again after a poke.
@@ -192,14 +193,20 @@ async fn watch_main(
         let live = live.clone();
         Arc::new(move |update: &Update| live.publish(update))
     };
-    // Webhooks and on_change commands; budget alerts go to stderr and to those.
+    // Webhooks and on_change commands; budget alerts go to stderr and to those, block changes
+    // to those that asked for them.
     let notifier = crate::notify::Notifier::from_settings(&settings)?;
-    let budget = crate::budget_watch::callbacks_with(
+    let mut watch = crate::budget_watch::Watch::from_settings(
         &settings,
         store.clone() as Arc<dyn Store>,
         &prices,
-        vec![crate::budget_watch::print_sink(), notifier.alert_sink()],
-    )?;
+    );
+    watch.alert_sinks = vec![crate::budget_watch::print_sink(), notifier.alert_sink()];
+    if notifier.wants(EventName::BlockStarted) || notifier.wants(EventName::BlockEnded) {
+        watch.block_sinks = vec![notifier.block_sink()];
+    }
+    // It reads which 5-hour block runs now, once.
+    let (budget, watcher) = tokio::task::block_in_place(|| watch.spawn())?;
     let (sink, pipeline_task) = pipeline::spawn(PipelineConfig {
         state_file: Some(settings.state_file.value.clone()),
         store: Some(store.clone() as Arc<dyn Store>),
@@ -279,6 +286,8 @@ async fn watch_main(
     cancel.cancel();
     tasks.wait().await;
     let report = pipeline_task.await.context("the monitor task failed")?;
+    // Its last check sees the last usage, and may still notify: before the notifier closes.
+    let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
     // Webhooks and on_change commands deliver what is queued, for up to 5 s.
     let _ = tokio::task::spawn_blocking(move || notifier.shutdown(Duration::from_secs(5))).await;
     if report.unsaved {

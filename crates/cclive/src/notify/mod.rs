@@ -28,6 +28,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cclive_core::Update;
+use cclive_core::blocks::BlockEvent;
 use cclive_core::budget::BudgetAlert;
 
 pub use event::{Classifier, EventName, Payload, Subject};
@@ -251,6 +252,21 @@ impl Notifier {
     pub fn alert_sink(&self) -> Arc<dyn Fn(&BudgetAlert) + Send + Sync> {
         let dispatch = self.dispatch.clone();
         Arc::new(move |alert: &BudgetAlert| dispatch.publish(&Payload::budget(alert)))
+    }
+
+    /// A sink for block changes (`budget_watch`'s block sinks): each becomes a `block_started`
+    /// or `block_ended` notification. It only enqueues.
+    pub fn block_sink(&self) -> Arc<dyn Fn(&BlockEvent) + Send + Sync> {
+        let dispatch = self.dispatch.clone();
+        Arc::new(move |block: &BlockEvent| dispatch.publish(&Payload::block(block)))
+    }
+
+    /// True when some sink subscribed to `event` (so nobody computes what nobody wants).
+    pub fn wants(&self, event: EventName) -> bool {
+        self.dispatch
+            .routes
+            .iter()
+            .any(|r| r.events.contains(&event))
     }
 
     /// Every sink's figures (delivered, failed, dropped, recent deliveries), for the dashboard.

@@ -554,3 +554,56 @@ fn the_integrations_api_shows_a_failed_delivery_then_a_delivered_one_without_sec
     let out = watch.stop();
     assert!(out.status.success(), "{}", describe(&out));
 }
+
+#[test]
+fn a_new_five_hour_block_reaches_a_webhook_that_asked_for_blocks() {
+    let receiver = Receiver::start(|_| Answer::Status(200));
+    let world = World::new("http://127.0.0.1:9");
+    write_config(
+        &world,
+        &format!(
+            "[[webhook]]\nname = \"blocks\"\nurl = \"{}\"\nevents = [\"block\"]\n",
+            receiver.url
+        ),
+    );
+    let watch = world.watch();
+    let tokens = json!({"input": 1000, "output": 200, "cache_read": 0, "cache_creation": 0});
+    send(
+        &watch.addr,
+        "sess-block",
+        &[
+            json!({"type": "session_started", "mode": "print", "source": "test"}),
+            json!({"type": "usage", "key": "msg_block_1", "model": "claude-sonnet-4-5", "tokens": tokens}),
+        ],
+    );
+    let got = receiver.wait_for(1, TIMEOUT);
+    let body = got[0].json();
+    assert_eq!(body["event"], "block_started", "{body:#}");
+    assert_eq!(got[0].header("x-cclive-event"), "block_started");
+    assert!(body.get("session").is_none(), "{body:#}");
+    let block = &body["block"];
+    assert_eq!(block["change"], "started");
+    assert_eq!(block["total_tokens"], 1200);
+    assert_eq!(block["messages"], 1);
+    assert_eq!(block["models"], json!(["claude-sonnet-4-5"]));
+    let start: jiff::Timestamp = block["start"].as_str().unwrap().parse().unwrap();
+    let end: jiff::Timestamp = block["end"].as_str().unwrap().parse().unwrap();
+    let now = jiff::Timestamp::now();
+    assert!(start <= now && now < end, "{block}");
+    assert_eq!(start.as_second() % 3600, 0, "a block starts on the hour");
+    assert_eq!(end.as_second() - start.as_second(), 5 * 3600);
+
+    // More usage in the same block, and the session's end: nothing more for this webhook.
+    send(
+        &watch.addr,
+        "sess-block",
+        &[
+            json!({"type": "usage", "key": "msg_block_2", "model": "claude-sonnet-4-5", "tokens": tokens}),
+            json!({"type": "session_ended", "reason": "done"}),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(receiver.requests().len(), 1, "the block started once");
+    let out = watch.stop();
+    assert!(out.status.success(), "{}", describe(&out));
+}
