@@ -247,7 +247,7 @@ impl Notifier {
         self.dispatch.publish(&Payload::budget(alert));
     }
 
-    /// A sink for the budget watcher (`budget_watch::callbacks_with`, an `AlertSink`): each new
+    /// A sink for the budget watcher (`budget_watch::Watch::alert_sinks`): each new
     /// alert becomes a `budget_threshold` notification. It only enqueues.
     pub fn alert_sink(&self) -> Arc<dyn Fn(&BudgetAlert) + Send + Sync> {
         let dispatch = self.dispatch.clone();
