@@ -17,6 +17,11 @@
 //!
 //! Block boundaries always come from every record (the subscription meters all projects
 //! together); a project filter only chooses which records a block's figures count.
+//!
+//! [`changes`] is what the monitor tells integrations: comparing the block running at the last
+//! look with the one running now, a block **started** when one runs now that did not before (its
+//! first response came), and **ended** when the one that ran is no longer running (its five
+//! hours are over — or, after a gap, another one replaced it). Blocks are compared by start.
 
 use std::collections::BTreeMap;
 
@@ -310,6 +315,85 @@ pub fn active_block(
         .rows
         .into_iter()
         .find(|b| b.active)
+}
+
+/// Whether a block began or ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockChange {
+    /// Its first response came.
+    Started,
+    /// Its five hours are over.
+    Ended,
+}
+
+/// A 5-hour block began or ended: what the monitor tells integrations (`block_started`,
+/// `block_ended`) and library callbacks.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BlockEvent {
+    /// Began or ended.
+    pub change: BlockChange,
+    /// Where the block lies (`start`, `end`, `first_at`, `last_at`).
+    #[serde(flatten)]
+    pub span: BlockSpan,
+    /// Its tokens so far (all four kinds); the block's total once it ended.
+    pub total_tokens: u64,
+    /// API responses so far.
+    pub messages: u64,
+    /// Their estimated cost (the price table).
+    pub cost_usd: f64,
+    /// The models that answered.
+    pub models: Vec<String>,
+    /// When the change was noticed.
+    pub at: Timestamp,
+}
+
+/// What happened to blocks between the last look (when `previous` was the block running, if any)
+/// and `now`: the block running now, and the changes, an end before a start. `records` must
+/// reach back far enough for the running block's boundaries to be right (see the binary's
+/// `usage_records::recent`) and cover `previous`, whose figures an `Ended` event carries.
+pub fn changes(
+    previous: Option<&BlockSpan>,
+    records: &[UsageRecord],
+    prices: &PriceTable,
+    now: Timestamp,
+) -> (Option<BlockSpan>, Vec<BlockEvent>) {
+    let rows = report(
+        records,
+        &ReportOptions::new(jiff::tz::TimeZone::UTC),
+        prices,
+        now,
+        None,
+    )
+    .rows;
+    let running = rows.iter().find(|b| b.active);
+    let event = |change: BlockChange, span: BlockSpan, row: Option<&Block>| BlockEvent {
+        change,
+        span: row.map_or(span, |b| b.span),
+        total_tokens: row.map_or(0, |b| b.usage.total_tokens),
+        messages: row.map_or(0, |b| b.usage.messages),
+        cost_usd: row.map_or(0.0, |b| b.cost_usd),
+        models: row.map(|b| b.models.clone()).unwrap_or_default(),
+        at: now,
+    };
+    let mut out = Vec::new();
+    let same = |a: &BlockSpan, b: &BlockSpan| a.start == b.start;
+    if let Some(before) = previous
+        && !running.is_some_and(|r| same(&r.span, before))
+    {
+        let row = rows.iter().find(|b| same(&b.span, before));
+        out.push(event(BlockChange::Ended, *before, row));
+    }
+    if let Some(now_running) = running
+        && !previous.is_some_and(|p| same(p, &now_running.span))
+    {
+        out.push(event(
+            BlockChange::Started,
+            now_running.span,
+            Some(now_running),
+        ));
+    }
+    (running.map(|b| b.span), out)
 }
 
 /// A non-negative token estimate, rounded (negative or non-finite values count 0).

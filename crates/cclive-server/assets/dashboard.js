@@ -1,6 +1,8 @@
-// cclive dashboard: the live banner and cards (pushed by the server), and the history (fetched
-// when a session starts or ends, never on a timer). The only timer while nothing runs is none;
-// while a session is live, one ticks its duration every second, here in the browser.
+// cclive dashboard: the live banner and cards (pushed by the server), the history (fetched
+// when a session starts or ends, never on a timer), and the Integrations panel (fetched after
+// changes, since deliveries follow them; again while one is queued or in flight). The only
+// timer while nothing runs is none; while a session is live, one ticks its duration every
+// second, here in the browser.
 "use strict";
 
 (() => {
@@ -15,6 +17,11 @@
   };
   let ticker = null;
   let historyTimer = null;
+  /** The pending Integrations refresh: its timer and when it is due. */
+  let sinksTimer = null;
+  let sinksDue = Infinity;
+  /** False once the monitor said it has no webhook or command (until the next snapshot). */
+  let sinksConfigured = true;
 
   const $ = (id) => document.getElementById(id);
 
@@ -48,6 +55,9 @@
     if (snap.data && !isLive(snap.data)) state.last = snap.data;
     render();
     scheduleHistory();
+    // A (re)connection may be to another monitor, with other integrations.
+    sinksConfigured = true;
+    scheduleSinks(0);
   }
 
   function applyUpdate(u) {
@@ -62,6 +72,9 @@
     }
     render();
     if (u.kind === "started" || u.kind === "ended" || u.kind === "status_changed") scheduleHistory();
+    // Deliveries follow changes by a moment; progress (every second while live) refreshes the
+    // panel at a gentler pace, for budget and block notifications.
+    scheduleSinks(u.kind === "progress" ? 5000 : 800);
   }
 
   // ---- rendering --------------------------------------------------------------------------
@@ -333,6 +346,108 @@
       if (t.offset + t.limit < t.total) t.offset += t.limit;
       loadTable();
     });
+  }
+
+  // ---- integrations -----------------------------------------------------------------------
+
+  /** Refreshes the Integrations panel in `ms` (sooner if one is already due sooner). */
+  function scheduleSinks(ms) {
+    if (!sinksConfigured) return;
+    const due = performance.now() + ms;
+    if (sinksTimer && sinksDue <= due) return;
+    clearTimeout(sinksTimer);
+    sinksDue = due;
+    sinksTimer = setTimeout(loadSinks, ms);
+  }
+
+  async function loadSinks() {
+    sinksTimer = null;
+    sinksDue = Infinity;
+    let answer;
+    try {
+      answer = await cc.getJSON("/api/integrations");
+    } catch (_) {
+      return; // the stream's reconnection brings a snapshot, which asks again
+    }
+    const sinks = answer.sinks || [];
+    sinksConfigured = sinks.length > 0;
+    $("integrations").hidden = !sinksConfigured;
+    $("sinks").replaceChildren(...sinks.map(sinkPanel));
+    // A delivery queued or under way ends soon (or is retried): look again until it has.
+    if (sinks.some((s) => s.queued > 0 || s.in_flight)) scheduleSinks(2000);
+  }
+
+  /** What a delivery's outcome says: "delivered", "HTTP 503", "exit 3", "dropped", … */
+  function outcomeText(d) {
+    const code = d.http_status != null ? `HTTP ${d.http_status}` : d.exit_code != null ? `exit ${d.exit_code}` : "";
+    if (d.outcome === "delivered") return code ? `delivered (${code})` : "delivered";
+    if (d.outcome === "dropped") return "dropped";
+    return code || "failed";
+  }
+
+  function sinkPanel(s) {
+    const count = (n, label, bad) => h("span", { class: bad && n > 0 ? "bad" : null, dataset: { count: label } }, h("b", {}, int(n)), ` ${label}`);
+    const recent = (s.recent || []).slice(0, 10);
+    return h(
+      "article",
+      { class: "panel sink", dataset: { sink: s.name, kind: s.kind } },
+      h(
+        "div",
+        { class: "sink-head" },
+        h("span", { class: "badge" }, s.kind === "on_change" ? "on_change" : "webhook"),
+        h("h3", {}, s.name),
+        h("span", { class: "target" }, s.target),
+      ),
+      h(
+        "div",
+        { class: "counts" },
+        count(s.delivered, "delivered"),
+        count(s.failed, "failed", true),
+        count(s.dropped, "dropped", true),
+        s.retries ? count(s.retries, s.retries === 1 ? "retry" : "retries") : null,
+        s.queued ? count(s.queued, "queued") : null,
+        s.in_flight ? h("span", {}, "sending…") : null,
+        h("span", { title: (s.events || []).join(", ") }, `${(s.events || []).length} events`),
+      ),
+      s.last_error ? h("p", { class: "last-error" }, `Last failure ${ago(s.last_error_at)}: ${s.last_error}`) : null,
+      recent.length
+        ? h(
+            "div",
+            { class: "table-wrap" },
+            h(
+              "table",
+              { class: "deliveries" },
+              h(
+                "thead",
+                {},
+                h("tr", {}, h("th", {}, "When"), h("th", {}, "Event"), h("th", { class: "hide-narrow" }, "Session"), h("th", {}, "Outcome"), h("th", { class: "num" }, "Attempts"), h("th", { class: "num" }, "Time"), h("th", { class: "hide-narrow" }, "Error")),
+              ),
+              h(
+                "tbody",
+                {},
+                recent.map((d) =>
+                  h(
+                    "tr",
+                    { class: d.outcome, dataset: { delivery: d.id, outcome: d.outcome } },
+                    h("td", { title: d.at }, time(d.at)),
+                    h("td", {}, d.event),
+                    h(
+                      "td",
+                      { class: "hide-narrow mono" },
+                      d.session_id ? h("a", { href: `/sessions/${encodeURIComponent(d.session_id)}`, title: d.session_id }, d.session_id.slice(0, 8)) : "–",
+                    ),
+                    h("td", { class: d.outcome === "delivered" ? "outcome okay" : "outcome" }, outcomeText(d)),
+                    h("td", { class: "num" }, int(d.attempts)),
+                    h("td", { class: "num" }, duration(d.duration_ms)),
+                    // "HTTP 503" is already the outcome; say only what it does not.
+                    h("td", { class: "hide-narrow error" }, d.error && d.error !== outcomeText(d) ? d.error : ""),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : h("p", { class: "muted" }, "Nothing delivered yet."),
+    );
   }
 
   // ---- start ------------------------------------------------------------------------------

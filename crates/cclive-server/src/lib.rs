@@ -16,7 +16,10 @@
 //!   protobuf), decoded and turned into events by [`cclive_core::otel`].
 //! - `stream`: `/api/stream`, server-sent events fed by the [`LiveHub`] the monitor publishes
 //!   every [`Update`](cclive_core::Update) to.
-//! - `metrics`: `/metrics` (Prometheus text format) and `/calendar.ics` (iCalendar).
+//! - `metrics`: `/metrics` (Prometheus text format, budget use included) and `/calendar.ics`
+//!   (iCalendar).
+//! - `integrations`: `/api/integrations`, what webhooks and on_change commands did, as the
+//!   binary reports it (already redacted).
 //! - `access`: the Host (DNS rebinding), Origin (cross-site POSTs) and token checks every
 //!   request passes first.
 //! - `assets`: the dashboard's HTML, CSS and JS, embedded in the binary (no build step, no CDN).
@@ -29,6 +32,7 @@ mod aggregate;
 mod api;
 mod assets;
 mod error;
+mod integrations;
 mod live;
 mod metrics;
 mod otlp;
@@ -49,8 +53,9 @@ use tokio::sync::{mpsc, watch};
 
 pub use access::{Access, Token, TokenError};
 pub use error::ApiError;
+pub use integrations::{DeliveryEntry, IntegrationsSource, Outcome, SinkKind, SinkReport};
 pub use live::LiveHub;
-pub use metrics::{DeliveryCounts, DeliveryStats, IngestCounters, MetricSources};
+pub use metrics::{BudgetSource, DeliveryCounts, DeliveryStats, IngestCounters, MetricSources};
 pub use otlp::{OtlpCount, OtlpCounters};
 
 /// How the server behaves, resolved by the binary.
@@ -105,7 +110,7 @@ struct Inner {
     store: Arc<dyn Store>,
     config: ServerConfig,
     pages: assets::Pages,
-    /// What `/metrics` reads besides the snapshot and the store.
+    /// What `/metrics` and `/api/integrations` read besides the snapshot and the store.
     metric_sources: MetricSources,
     /// What the OTLP intake received.
     otlp: OtlpCounters,

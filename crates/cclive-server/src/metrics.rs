@@ -3,11 +3,12 @@
 //!
 //! Everything is computed per scrape from what the server already has: the monitor's snapshot
 //! (live sessions, fresher than the store), the history (every session: counters by project
-//! and model, the duration histogram), the binary's ingest counters and webhook delivery figures
-//! when it handed them over ([`MetricSources`]). The renderer ([`Exposition`]) is pure and owns
+//! and model, the duration histogram), and what the binary handed over ([`MetricSources`]): its
+//! ingest counters, webhook delivery figures, and budget use. Budgets live in the binary's
+//! settings, so it passes a [`BudgetSource`] that evaluates them (with the core's budget rules,
+//! against the store) at each scrape; a scrape is then always about the current day, week and
+//! month, even when no usage came since midnight. The renderer ([`Exposition`]) is pure and owns
 //! the format's rules: one `# HELP` and `# TYPE` per family, label values escaped.
-//!
-//! Budget use is not exported yet: budgets live in the binary's settings, not here.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -19,8 +20,9 @@ use axum::extract::State;
 use axum::extract::rejection::QueryRejection;
 use axum::http::header;
 use axum::response::IntoResponse;
+use cclive_core::budget::BudgetStatus;
 use cclive_core::{SessionState, Status};
-use cclive_store::SessionQuery;
+use cclive_store::{SessionQuery, StoreError};
 use serde::Deserialize;
 
 use crate::{ApiError, AppState};
@@ -82,7 +84,13 @@ pub struct DeliveryCounts {
 /// Reads every sink's delivery figures.
 pub type DeliveryStats = Arc<dyn Fn() -> Vec<DeliveryCounts> + Send + Sync>;
 
-/// What `/metrics` reads besides the snapshot and the store; the binary fills what it has.
+/// The status of every configured budget limit now (global first, then by project key; each
+/// by period). Blocking: it reads the store. The binary's evaluates
+/// [`cclive_core::budget::evaluate`] over the usage of the longest window with a limit.
+pub type BudgetSource = Arc<dyn Fn() -> Result<Vec<BudgetStatus>, StoreError> + Send + Sync>;
+
+/// What `/metrics` and `/api/integrations` read besides the snapshot and the store; the binary
+/// fills what it has.
 #[derive(Clone, Default)]
 pub struct MetricSources {
     /// The transcript follower's counters.
@@ -91,6 +99,10 @@ pub struct MetricSources {
     pub deliveries: Option<DeliveryStats>,
     /// The OTLP intake's counters (the server fills them in itself).
     pub otlp: Option<crate::OtlpCounters>,
+    /// Every webhook's and on_change command's figures and recent deliveries, redacted.
+    pub integrations: Option<crate::IntegrationsSource>,
+    /// Budget use, when budgets are configured.
+    pub budgets: Option<BudgetSource>,
 }
 
 impl std::fmt::Debug for MetricSources {
@@ -99,6 +111,8 @@ impl std::fmt::Debug for MetricSources {
             .field("ingest", &self.ingest)
             .field("deliveries", &self.deliveries.is_some())
             .field("otlp", &self.otlp)
+            .field("integrations", &self.integrations.is_some())
+            .field("budgets", &self.budgets.is_some())
             .finish()
     }
 }
@@ -177,6 +191,7 @@ struct Group {
 pub(crate) fn render(
     live: &[SessionState],
     all: &[SessionState],
+    budgets: &[BudgetStatus],
     sources: &MetricSources,
 ) -> String {
     let mut e = Exposition::default();
@@ -371,7 +386,57 @@ pub(crate) fn render(
             }
         }
     }
+    if sources.budgets.is_some() {
+        render_budgets(&mut e, budgets);
+    }
     e.finish()
+}
+
+/// The budget gauges: one series per limit, by scope (`global` or `project:<key>`) and period.
+fn render_budgets(e: &mut Exposition, budgets: &[BudgetStatus]) {
+    let fields: [Field<BudgetStatus, f64>; 4] = [
+        (
+            "cclive_budget_spent_usd",
+            "Estimated spend in the budget's current period (US dollars).",
+            |b| b.spent_usd,
+        ),
+        (
+            "cclive_budget_limit_usd",
+            "The budget's limit for its period (US dollars).",
+            |b| b.limit_usd,
+        ),
+        (
+            "cclive_budget_used_ratio",
+            "Spend divided by the limit (1 = the limit is reached).",
+            // The core's `percent` is rounded for display; the ratio is computed exactly.
+            |b| {
+                if b.limit_usd > 0.0 {
+                    b.spent_usd / b.limit_usd
+                } else {
+                    0.0
+                }
+            },
+        ),
+        (
+            "cclive_budget_projected_usd",
+            "Spend projected to the end of the period at the pace so far (US dollars).",
+            |b| b.projected_usd,
+        ),
+    ];
+    for (name, help, value) in fields {
+        e.family(name, "gauge", help);
+        for b in budgets {
+            let scope = b
+                .project
+                .as_ref()
+                .map_or_else(|| "global".to_owned(), |p| format!("project:{p}"));
+            e.sample(
+                name,
+                &[("budget", &scope), ("period", b.period.as_str())],
+                value(b),
+            );
+        }
+    }
 }
 
 /// The snapshot's live sessions, and every session: the stored ones, with live ones replaced
@@ -408,7 +473,20 @@ async fn sessions(
 
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let (live, all) = sessions(&state, None).await?;
-    let body = render(&live, &all, &state.inner.metric_sources);
+    let sources = &state.inner.metric_sources;
+    let budgets = match sources.budgets.clone() {
+        Some(evaluate) => match tokio::task::spawn_blocking(move || evaluate()).await {
+            Ok(Ok(statuses)) => statuses,
+            // The other families are still worth a scrape; the gauges are left out.
+            Ok(Err(e)) => {
+                tracing::warn!("Cannot evaluate the budgets for /metrics: {e}");
+                Vec::new()
+            }
+            Err(_) => return Err(ApiError::Internal),
+        },
+        None => Vec::new(),
+    };
+    let body = render(&live, &all, &budgets, sources);
     Ok((
         [(
             header::CONTENT_TYPE,

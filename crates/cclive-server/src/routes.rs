@@ -14,7 +14,7 @@ use axum::{Json, Router, middleware};
 use cclive_core::{Event, EventKind, SessionId};
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, access, api, assets, metrics, otlp, stream};
+use crate::{ApiError, AppState, access, api, assets, integrations, metrics, otlp, stream};
 
 /// Largest body accepted (hook payloads carry tool inputs and outputs).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -41,6 +41,7 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/api/openapi.json",
     "/metrics",
     "/calendar.ics",
+    "/api/integrations",
     "/v1/logs",
     "/v1/metrics",
 ];
@@ -62,6 +63,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/openapi.json", get(assets::openapi))
         .route("/metrics", get(metrics::metrics))
         .route("/calendar.ics", get(metrics::calendar))
+        .route("/api/integrations", get(integrations::integrations))
         .route("/v1/logs", post(otlp::logs))
         .route("/v1/metrics", post(otlp::metrics))
         .route("/", get(assets::dashboard_page))

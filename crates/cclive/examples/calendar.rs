@@ -1,11 +1,14 @@
 //! A calendar-style integration, like the seed's `calendar_callback`: while Claude Code works,
 //! the session's calendar block says IN PROGRESS; when it ends, the block gets its real end time,
-//! its outcome and its cost.
+//! its outcome and its cost. The 5-hour usage block the run opens gets an event of its own
+//! (`on_block`), so the calendar shows until when the subscription meters this stretch of work.
 //!
 //! The "calendar" here is an iCalendar file (`claude-calendar.ics`, or `$CALENDAR_FILE`) that any
 //! calendar app can import or subscribe to; a real integration would call its calendar's API in
-//! the same two places. It uses cclive's library callback plus the same event names webhooks
-//! and `[[on_change]]` commands get (`cclive::notify::Classifier`).
+//! the same places. It uses cclive's library callbacks plus the same event names webhooks and
+//! `[[on_change]]` commands get (`cclive::notify::Classifier`). Blocks are read from a history;
+//! this example keeps an in-memory one, so every run opens a block (cclive's own database would
+//! know a block that already runs).
 //!
 //! ```sh
 //! cargo run --example calendar -- -p "say hi"
@@ -20,7 +23,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use cclive::notify::{Classifier, EventName};
-use cclive::{RunRequest, SessionMonitor, SessionState, Status};
+use cclive::{BlockChange, BlockEvent, RunRequest, SessionMonitor, SessionState, Status};
 
 /// One block in the calendar.
 #[derive(Clone, Debug)]
@@ -65,6 +68,27 @@ impl Block {
                 Status::Failed => "FAILED",
                 _ => "INTERRUPTED",
             };
+        }
+    }
+}
+
+impl Block {
+    /// The event of a 5-hour usage block: the whole five hours.
+    fn usage(b: &BlockEvent) -> Block {
+        Block {
+            summary: "Claude usage block (5 h)".into(),
+            start: b.span.start,
+            // Its span is known from the start: the five hours, not "until now".
+            end: Some(b.span.end),
+            status: if b.change == BlockChange::Ended {
+                "BLOCK OVER"
+            } else {
+                "BLOCK"
+            },
+            description: format!(
+                "until {}; so far {} tokens, ${:.4} estimated",
+                b.span.end, b.total_tokens, b.cost_usd
+            ),
         }
     }
 }
@@ -128,7 +152,27 @@ async fn main() -> anyhow::Result<()> {
     }));
     let classifier = Classifier::new();
 
+    let history: Arc<dyn cclive_store::Store> =
+        Arc::new(cclive_store::SqliteStore::open_in_memory()?);
     let monitor = SessionMonitor::builder()
+        .store(history)
+        .on_block({
+            let calendar = calendar.clone();
+            move |b| {
+                let mut cal = calendar
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                cal.blocks
+                    .insert(format!("block-{}", b.span.start), Block::usage(b));
+                println!(
+                    "[calendar] 5-hour block {:?} ({} → {})",
+                    b.change, b.span.start, b.span.end
+                );
+                if let Err(e) = cal.write() {
+                    eprintln!("[calendar] cannot write {}: {e}", cal.path.display());
+                }
+            }
+        })
         .on_update({
             let calendar = calendar.clone();
             move |update| {
@@ -162,9 +206,7 @@ async fn main() -> anyhow::Result<()> {
                                 block.status, block.description
                             );
                         }
-                        // TODO(budget): budget_threshold and block events reach library users
-                        // once the budget watcher publishes them; a calendar could shade the
-                        // rest of a 5-hour block here.
+                        // Blocks come through `on_block`; budget alerts through `on_budget`.
                         _ => continue,
                     }
                     if let Err(e) = cal.write() {

@@ -1,33 +1,34 @@
-//! Budget alerts in the running monitor: a pipeline [`Callback`] that notices spend changing and
-//! a worker thread that checks the `[budget]` limits against the store.
+//! Budget alerts and 5-hour block changes in a running monitor: a pipeline [`Callback`] that
+//! notices usage changing, and a worker thread that checks the `[budget]` limits and the running
+//! block against the store.
 //!
 //! Why a thread: the callback runs on the monitor task and must stay quick, while a check reads
-//! a month of usage from the database. The callback only nudges the worker when a session's
-//! usage changed (not on the one-second ticks); the worker waits [`DEBOUNCE`] (so the store
-//! writer, which flushes every 100 ms, has committed the usage that caused the nudge), checks,
-//! and checks once more [`TRAILING`] later to catch the last batch of a burst.
+//! up to a month of usage from the database. The callback only nudges the worker when a
+//! session's usage changed (not on the one-second ticks); the worker waits [`DEBOUNCE`] (so the
+//! store writer, which flushes every 100 ms, has committed the usage that caused the nudge),
+//! checks, and checks once more [`TRAILING`] later to catch the last batch of a burst. It also
+//! wakes when the running block's five hours are over (a block ends with no usage at all), and
+//! checks one last time when the monitor stops (every callback dropped), so the last usage of a
+//! short `cclive run` is judged too; [`Watcher::join`] waits for that.
 //!
-//! A check computes [`cclive_core::budget::evaluate`] and offers every threshold reached to
-//! [`Store::record_alert`]; only alerts the store did not have yet go to the sinks. That is what
-//! makes each threshold fire once per period, across monitor restarts (and several monitors).
-//! The default sink prints the alert's line on stderr; later notification sinks (webhooks, exec
-//! hooks) subscribe by passing their own [`AlertSink`] to [`callbacks_with`].
+//! A budget check computes [`cclive_core::budget::evaluate`] and offers every threshold reached
+//! to [`Store::record_alert`]; only alerts the store did not have yet go to the sinks. That is
+//! what makes each threshold fire once per period, across monitor restarts (and several
+//! monitors). A block check compares the block running now with the one running at the last
+//! check ([`cclive_core::blocks::changes`]); the first look only learns which block runs, so a
+//! block already running when the watcher starts is not announced as started (its end is).
 //!
-//! Wiring (in `cmd/watch.rs`, the `PipelineConfig`'s callbacks):
-//! `callbacks: [vec![publish], crate::budget_watch::callbacks(&settings, store.clone(),
-//! &prices)?].concat(),`
-
-// Until `cmd/watch.rs` calls `callbacks` (the wiring above), only tests use this module.
-#![allow(
-    dead_code,
-    reason = "wired into `cclive watch` by its owner; see the module docs"
-)]
+//! Sinks: the monitor prints alerts on stderr ([`print_sink`]) and hands both kinds to webhooks
+//! and on_change commands (`Notifier::alert_sink`, `Notifier::block_sink`); the library's
+//! `SessionMonitorBuilder::on_budget` and `on_block` add callbacks of their own.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
+use cclive_core::blocks::{self, BlockEvent, BlockSpan};
 use cclive_core::budget::{self, Budget, BudgetAlert, BudgetStatus, Period};
 use cclive_core::{PriceTable, SessionId, Update, UpdateKind};
 use cclive_store::{Store, StoreError};
@@ -41,19 +42,116 @@ use crate::pipeline::Callback;
 /// Receives each new budget alert (once per threshold per period).
 pub(crate) type AlertSink = Arc<dyn Fn(&BudgetAlert) + Send + Sync>;
 
+/// Receives each block change (a block started, a block ended).
+pub(crate) type BlockSink = Arc<dyn Fn(&BlockEvent) + Send + Sync>;
+
 /// How long the worker waits after a nudge before it checks.
 pub(crate) const DEBOUNCE: Duration = Duration::from_millis(500);
 
 /// After a check, how long the worker waits for more usage before its last check of a burst.
 pub(crate) const TRAILING: Duration = Duration::from_secs(2);
 
-/// The monitor callbacks that raise budget alerts on stderr; none without a `[budget]` limit.
-pub(crate) fn callbacks(
+/// How long after a block's end the worker looks (so "now" is surely past it).
+const BLOCK_END_SLACK: Duration = Duration::from_secs(1);
+
+/// What to watch, and whom to tell.
+pub(crate) struct Watch {
+    /// The limits (none: no budget alerts).
+    pub(crate) budget: Budget,
+    /// The zone budget periods are cut in.
+    pub(crate) tz: TimeZone,
+    /// Where usage is read and alerts are recorded.
+    pub(crate) store: Arc<dyn Store>,
+    /// Prices for the estimates.
+    pub(crate) prices: PriceTable,
+    /// Who gets each new budget alert.
+    pub(crate) alert_sinks: Vec<AlertSink>,
+    /// Who gets each block change (none: blocks are not watched).
+    pub(crate) block_sinks: Vec<BlockSink>,
+}
+
+impl Watch {
+    /// The `[budget]` of `settings`, with no sink yet.
+    pub(crate) fn from_settings(
+        settings: &Settings,
+        store: Arc<dyn Store>,
+        prices: &PriceTable,
+    ) -> Watch {
+        let config = &settings.budget.value;
+        Watch {
+            budget: config.budget.clone(),
+            tz: config.time_zone(),
+            store,
+            prices: prices.clone(),
+            alert_sinks: Vec::new(),
+            block_sinks: Vec::new(),
+        }
+    }
+
+    /// Starts the worker when there is something to watch for someone; returns the monitor
+    /// callbacks that nudge it (none otherwise). Blocking: when blocks are watched, it first
+    /// reads which block runs now.
+    pub(crate) fn spawn(self) -> std::io::Result<(Vec<Callback>, Watcher)> {
+        let alerts = !self.alert_sinks.is_empty() && has_period_limits(&self.budget);
+        let blocks = !self.block_sinks.is_empty();
+        if !alerts && !blocks {
+            return Ok((Vec::new(), Watcher { thread: None }));
+        }
+        let mut worker = Worker {
+            watch: self,
+            alerts,
+            blocks,
+            running_block: None,
+        };
+        if blocks {
+            // Learn which block runs before any usage of this monitor comes, so the first one
+            // it brings is announced.
+            worker.look_at_blocks(Timestamp::now(), false);
+        }
+        let (tx, rx) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("cclive-budget".into())
+            .spawn(move || worker.run(&rx))?;
+        // A first check at start: thresholds crossed while no monitor ran are announced now.
+        let _ = tx.try_send(());
+        Ok((
+            vec![nudger(tx)],
+            Watcher {
+                thread: Some(thread),
+            },
+        ))
+    }
+}
+
+/// The running worker. It stops after its last check once every callback [`Watch::spawn`]
+/// returned is dropped (the pipeline stopped).
+#[derive(Debug)]
+pub(crate) struct Watcher {
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    /// Waits for the worker's last check (blocking); call it after the pipeline has stopped.
+    pub(crate) fn join(self) {
+        if let Some(thread) = self.thread
+            && thread.join().is_err()
+        {
+            warn!("The budget watcher panicked.");
+        }
+    }
+}
+
+/// The monitor callbacks that send new budget alerts to `sinks`; none without a `[budget]`
+/// limit. The worker is detached (it stops by itself when the callbacks are dropped).
+pub(crate) fn callbacks_with(
     settings: &Settings,
     store: Arc<dyn Store>,
     prices: &PriceTable,
+    sinks: Vec<AlertSink>,
 ) -> anyhow::Result<Vec<Callback>> {
-    callbacks_with(settings, store, prices, vec![print_sink()])
+    let mut watch = Watch::from_settings(settings, store, prices);
+    watch.alert_sinks = sinks;
+    Ok(watch.spawn()?.0)
 }
 
 /// The sink that prints each alert on the monitor's stderr.
@@ -68,37 +166,28 @@ pub(crate) fn print_sink() -> AlertSink {
     })
 }
 
-/// Like [`callbacks`], sending each new alert to `sinks` instead.
-pub(crate) fn callbacks_with(
+/// True when some day, week or month limit is set (a hard limit alone raises no alert).
+fn has_period_limits(budget: &Budget) -> bool {
+    Period::ALL
+        .into_iter()
+        .any(|p| budget.scopes().any(|(_, l)| l.for_period(p).is_some()))
+}
+
+/// What `/metrics` reads for its budget gauges: the status of every limit, evaluated (with the
+/// same rules and usage as the alerts) at each scrape; `None` without a `[budget]` limit.
+pub(crate) fn metric_source(
     settings: &Settings,
     store: Arc<dyn Store>,
     prices: &PriceTable,
-    sinks: Vec<AlertSink>,
-) -> anyhow::Result<Vec<Callback>> {
+) -> Option<cclive_server::BudgetSource> {
     let config = &settings.budget.value;
-    let limits = Period::ALL.into_iter().any(|p| {
-        config
-            .budget
-            .scopes()
-            .any(|(_, l)| l.for_period(p).is_some())
-    });
-    if !limits {
-        return Ok(Vec::new());
+    if !has_period_limits(&config.budget) {
+        return None;
     }
-    let worker = Worker {
-        budget: config.budget.clone(),
-        tz: config.time_zone(),
-        store,
-        prices: prices.clone(),
-        sinks,
-    };
-    let (tx, rx) = sync_channel::<()>(1);
-    std::thread::Builder::new()
-        .name("cclive-budget".into())
-        .spawn(move || worker.run(&rx))?;
-    // A first check at start: thresholds crossed while no monitor ran are announced now.
-    let _ = tx.try_send(());
-    Ok(vec![nudger(tx)])
+    let (budget, tz, prices) = (config.budget.clone(), config.time_zone(), prices.clone());
+    Some(Arc::new(move || {
+        statuses(&budget, &*store, &prices, &tz, Timestamp::now())
+    }))
 }
 
 /// The callback: nudges the worker when a session's usage changed.
@@ -127,45 +216,118 @@ fn nudger(tx: SyncSender<()>) -> Callback {
     })
 }
 
+/// When the worker checks next.
+#[derive(Clone, Copy, Debug)]
+enum Next {
+    /// Soon after a nudge.
+    Debounced(Instant),
+    /// Once more after a burst.
+    Trailing(Instant),
+    /// Only on a nudge (or at the running block's end).
+    Idle,
+}
+
 struct Worker {
-    budget: Budget,
-    tz: TimeZone,
-    store: Arc<dyn Store>,
-    prices: PriceTable,
-    sinks: Vec<AlertSink>,
+    watch: Watch,
+    /// Budget limits are set and someone wants the alerts.
+    alerts: bool,
+    /// Someone wants block changes.
+    blocks: bool,
+    /// The block running at the last look.
+    running_block: Option<BlockSpan>,
 }
 
 impl Worker {
-    /// Until every nudger is dropped (the pipeline stopped).
-    fn run(&self, rx: &Receiver<()>) {
-        while rx.recv().is_ok() {
-            loop {
-                std::thread::sleep(DEBOUNCE);
-                while rx.try_recv().is_ok() {}
-                self.check();
-                match rx.recv_timeout(TRAILING) {
-                    Ok(()) => {}
-                    Err(RecvTimeoutError::Timeout) => {
-                        self.check();
-                        break;
+    /// Until every nudger is dropped (the pipeline stopped); then one last check.
+    fn run(mut self, rx: &Receiver<()>) {
+        let mut next = Next::Debounced(Instant::now() + DEBOUNCE);
+        loop {
+            let due = match next {
+                Next::Debounced(at) | Next::Trailing(at) => Some(at),
+                Next::Idle => None,
+            };
+            let wake = match (due, self.block_end()) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let got = match wake {
+                Some(at) => rx.recv_timeout(at.saturating_duration_since(Instant::now())),
+                None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match got {
+                // A nudge: check soon, unless a check is already due soon.
+                Ok(()) => {
+                    if !matches!(next, Next::Debounced(_)) {
+                        next = Next::Debounced(Instant::now() + DEBOUNCE);
                     }
-                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+                Err(RecvTimeoutError::Timeout) => {
+                    self.check();
+                    let now = Instant::now();
+                    next = match next {
+                        Next::Debounced(at) if at <= now => Next::Trailing(now + TRAILING),
+                        Next::Trailing(at) if at <= now => Next::Idle,
+                        // The running block's end came first.
+                        other => other,
+                    };
+                }
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.check();
+                    return;
                 }
             }
         }
     }
 
-    fn check(&self) {
+    /// When the running block's five hours are over, as an instant to wake at.
+    fn block_end(&self) -> Option<Instant> {
+        let end = self.running_block?.end;
+        let left = end.duration_since(Timestamp::now());
+        // An end already past means the last look failed: look again, but not in a tight loop.
+        let wait =
+            Duration::try_from(left).map_or(Duration::from_secs(10), |d| d + BLOCK_END_SLACK);
+        Some(Instant::now() + wait)
+    }
+
+    fn check(&mut self) {
         let now = Timestamp::now();
-        match check_once(&self.budget, &*self.store, &self.prices, &self.tz, now) {
-            Ok(new) => {
-                for alert in &new {
-                    for sink in &self.sinks {
-                        sink(alert);
+        if self.alerts {
+            let w = &self.watch;
+            match check_once(&w.budget, &*w.store, &w.prices, &w.tz, now) {
+                Ok(new) => {
+                    for alert in &new {
+                        for sink in &w.alert_sinks {
+                            sink(alert);
+                        }
+                    }
+                }
+                Err(e) => warn!("Cannot check the budget: {e}"),
+            }
+        }
+        if self.blocks {
+            self.look_at_blocks(now, true);
+        }
+    }
+
+    /// Finds the block running at `now`; with `tell`, sends what changed since the last look.
+    fn look_at_blocks(&mut self, now: Timestamp, tell: bool) {
+        let w = &self.watch;
+        // Reaching back to the last block's start, so its end carries its figures.
+        let since = self.running_block.map_or(now, |b| b.start);
+        match crate::usage_records::recent(&*w.store, since, now) {
+            Ok(records) => {
+                let (running, changes) =
+                    blocks::changes(self.running_block.as_ref(), &records, &w.prices, now);
+                self.running_block = running;
+                if tell {
+                    for change in &changes {
+                        for sink in &w.block_sinks {
+                            sink(change);
+                        }
                     }
                 }
             }
-            Err(e) => warn!("Cannot check the budget: {e}"),
+            Err(e) => warn!("Cannot check the 5-hour block: {e}"),
         }
     }
 }
@@ -377,20 +539,88 @@ mod tests {
         assert_eq!(got, [50, 80], "each once");
     }
 
-    /// Also the shape of the wiring line `cmd/watch.rs` uses: the monitor's own callbacks plus
-    /// these, with its `Arc<SqliteStore>`.
     #[test]
-    fn no_limits_means_no_callbacks() -> anyhow::Result<()> {
+    fn nothing_to_watch_means_no_callbacks_and_no_thread() -> anyhow::Result<()> {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         let prices = PriceTable::builtin();
-        let settings = settings_with(Budget::default());
-        let publish: Callback = Arc::new(|_: &Update| {});
-        let all = [
-            vec![publish],
-            crate::budget_watch::callbacks(&settings, store.clone(), &prices)?,
-        ]
-        .concat();
-        assert_eq!(all.len(), 1);
+        let mut watch = Watch::from_settings(&settings_with(Budget::default()), store, &prices);
+        watch.alert_sinks = vec![print_sink()];
+        let (callbacks, watcher) = watch.spawn()?;
+        assert!(callbacks.is_empty(), "no limit, no block sink");
+        assert!(watcher.thread.is_none());
         Ok(())
+    }
+
+    /// A block sink learns of the block the monitor's first usage opens (not of one already
+    /// running when it started), and the last usage before the monitor stops is still judged:
+    /// the final check comes after the callbacks are dropped.
+    #[test]
+    fn block_changes_and_a_last_budget_check_reach_the_sinks() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let budget = Budget {
+            limits: Limits {
+                daily_usd: Some(10.0),
+                ..Limits::default()
+            },
+            ..Budget::default()
+        };
+        let blocks_seen: Arc<Mutex<Vec<BlockEvent>>> = Arc::default();
+        let alerts_seen: Arc<Mutex<Vec<u8>>> = Arc::default();
+        let mut watch = Watch::from_settings(
+            &settings_with(budget),
+            store.clone(),
+            &PriceTable::builtin(),
+        );
+        watch.block_sinks = vec![{
+            let seen = blocks_seen.clone();
+            Arc::new(move |b: &BlockEvent| seen.lock().unwrap().push(b.clone()))
+        }];
+        watch.alert_sinks = vec![{
+            let seen = alerts_seen.clone();
+            Arc::new(move |a: &BudgetAlert| seen.lock().unwrap().push(a.threshold_percent))
+        }];
+        let (callbacks, watcher) = watch.spawn().unwrap();
+        // Usage arrives and the monitor stops at once, before the first debounce is over.
+        write(&store, vec![spend("m1", &Timestamp::now().to_string(), 6)]);
+        let mut session = SessionState::new(SessionId::new("s"), Timestamp::now());
+        session.api_requests = 1;
+        callbacks[0](&Update {
+            kind: UpdateKind::Progress,
+            previous_status: None,
+            session,
+        });
+        drop(callbacks);
+        watcher.join();
+        let blocks = blocks_seen.lock().unwrap();
+        assert_eq!(blocks.len(), 1, "{blocks:?}");
+        assert_eq!(blocks[0].change, cclive_core::blocks::BlockChange::Started);
+        assert_eq!(blocks[0].messages, 1);
+        assert!(blocks[0].span.contains(Timestamp::now()));
+        assert_eq!(*alerts_seen.lock().unwrap(), [50]);
+    }
+
+    #[test]
+    fn a_block_running_when_the_watcher_starts_is_not_announced() {
+        let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+        write(&store, vec![spend("m0", &Timestamp::now().to_string(), 1)]);
+        let seen: Arc<Mutex<Vec<BlockEvent>>> = Arc::default();
+        let mut watch = Watch::from_settings(
+            &settings_with(Budget::default()),
+            store,
+            &PriceTable::builtin(),
+        );
+        watch.block_sinks = vec![{
+            let seen = seen.clone();
+            Arc::new(move |b: &BlockEvent| seen.lock().unwrap().push(b.clone()))
+        }];
+        let (callbacks, watcher) = watch.spawn().unwrap();
+        assert_eq!(callbacks.len(), 1);
+        drop(callbacks);
+        watcher.join();
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "{:?}",
+            seen.lock().unwrap()
+        );
     }
 }

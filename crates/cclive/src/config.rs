@@ -775,7 +775,7 @@ mod tests {
     #[case::defaults(
         "[[webhook]]\nurl = \"https://example.com/h\"\n",
         Ok(
-            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,budget_threshold,block no-secret"
+            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,budget_threshold,block_started,block_ended no-secret"
         )
     )]
     #[case::everything(
@@ -785,13 +785,13 @@ mod tests {
     #[case::secret_from_env(
         "[[webhook]]\nurl = \"https://e.com\"\nsecret_env = \"HOOK_SECRET\"\n",
         Ok(
-            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,budget_threshold,block secret"
+            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,budget_threshold,block_started,block_ended secret"
         )
     )]
     #[case::all_events(
         "[[webhook]]\nurl = \"https://e.com\"\nevents = [\"*\"]\n",
         Ok(
-            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,progress,budget_threshold,block no-secret"
+            "webhook-1 5000ms 5 1000 session_started,status_changed,turn_finished,session_ended,progress,budget_threshold,block_started,block_ended no-secret"
         )
     )]
     #[case::no_scheme(
@@ -868,7 +868,7 @@ mod tests {
     }
 
     #[rstest]
-    #[case::defaults("[[on_change]]\ncommand = \"notify-send hi\"\n", Ok(("on_change-1", 10_000, 6)))]
+    #[case::defaults("[[on_change]]\ncommand = \"notify-send hi\"\n", Ok(("on_change-1", 10_000, 7)))]
     #[case::set(
         "[[on_change]]\nname = \"cal\"\ncommand = \"x\"\nevents = [\"session_started\"]\ntimeout_secs = 2\n",
         Ok(("cal", 2000, 1))

@@ -37,6 +37,8 @@ mod writer;
 
 use std::process::ExitCode;
 
+pub use cclive_core::blocks::{BlockChange, BlockEvent};
+pub use cclive_core::budget::{Budget, BudgetAlert, Limits};
 pub use cclive_core::{SessionState, Status, Update, UpdateKind};
 pub use session_monitor::{RunOutcome, RunRequest, SessionMonitor, SessionMonitorBuilder};
 

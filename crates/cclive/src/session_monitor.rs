@@ -17,15 +17,25 @@
 //! println!("cost ${:.4}", outcome.session.total_cost_usd);
 //! # Ok(()) }
 //! ```
+//!
+//! Budget alerts and 5-hour block changes are not session updates: they come from the usage of
+//! every session, read from the history. With a store and `budget` limits, `on_budget` gets each
+//! threshold crossed (once per threshold and period, as the monitor does); with a store,
+//! `on_block` gets each block that starts or ends while the run lasts. Both are called on a
+//! watcher thread, and `run` returns after their last call.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use cclive_core::blocks::BlockEvent;
+use cclive_core::budget::{Budget, BudgetAlert};
 use cclive_core::{Event, EventKind, PriceTable, SessionId, SessionState, Update};
 use cclive_store::Store;
+use jiff::tz::TimeZone;
 
+use crate::budget_watch::{AlertSink, BlockSink, Watch, Watcher};
 use crate::errors::ClaudeNotFound;
 use crate::ingest::child::{self, ChildExit, ChildSpec};
 use crate::ingest::invocation::Invocation;
@@ -46,6 +56,9 @@ pub struct SessionMonitorBuilder {
     claude_bin: Option<PathBuf>,
     show_output: bool,
     detail: bool,
+    budget: Option<(Budget, TimeZone)>,
+    alert_sinks: Vec<AlertSink>,
+    block_sinks: Vec<BlockSink>,
 }
 
 impl SessionMonitorBuilder {
@@ -54,6 +67,35 @@ impl SessionMonitorBuilder {
     pub fn on_update(mut self, f: impl Fn(&Update) + Send + Sync + 'static) -> Self {
         let callback: Callback = Arc::new(f);
         self.config.callbacks.push(callback);
+        self
+    }
+
+    /// The budget limits [`on_budget`](Self::on_budget) watches, with the zone their days,
+    /// weeks and months are cut in (`cclive run` passes the config's `[budget]`).
+    #[must_use]
+    pub fn budget(mut self, budget: Budget, time_zone: TimeZone) -> Self {
+        self.budget = Some((budget, time_zone));
+        self
+    }
+
+    /// Calls `f` with each budget alert: a limit of [`budget`](Self::budget) reached 50, 80 or
+    /// 100 % (of every session's estimated spend in the period, this run's included). Each
+    /// threshold fires once per period, remembered in the [`store`](Self::store) across runs
+    /// and monitors; thresholds crossed before the run are told at its start. Needs a store and
+    /// limits; called on a watcher thread.
+    #[must_use]
+    pub fn on_budget(mut self, f: impl Fn(&BudgetAlert) + Send + Sync + 'static) -> Self {
+        self.alert_sinks.push(Arc::new(f));
+        self
+    }
+
+    /// Calls `f` when a 5-hour usage block starts (its first response came) or ends (its five
+    /// hours are over) while the run lasts; a block already running when the run starts is not
+    /// announced as started. Blocks count every session's usage in the
+    /// [`store`](Self::store), so it needs one; called on a watcher thread.
+    #[must_use]
+    pub fn on_block(mut self, f: impl Fn(&BlockEvent) + Send + Sync + 'static) -> Self {
+        self.block_sinks.push(Arc::new(f));
         self
     }
 
@@ -200,6 +242,7 @@ impl SessionMonitor {
         };
 
         let mut config = self.inner.config.clone();
+        let watcher = self.watch_usage(&mut config).await?;
         let forwarder = self.inner.forward_to.clone().map(|listen| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             config.tap = Some(tx);
@@ -240,6 +283,10 @@ impl SessionMonitor {
         }
         drop(sink);
         let report = service.await.context("the monitor task failed")?;
+        if let Some(watcher) = watcher {
+            // Its last check judges the run's last usage; `on_budget`/`on_block` are done after.
+            let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
+        }
         if let Some(f) = forwarder {
             let _ = f.await;
         }
@@ -254,6 +301,42 @@ impl SessionMonitor {
             session,
             store_failures: report.store_failures,
         })
+    }
+}
+
+impl SessionMonitor {
+    /// Starts the budget and block watcher when `on_budget` or `on_block` asked for it, adding
+    /// its callback to `config`.
+    async fn watch_usage(&self, config: &mut PipelineConfig) -> anyhow::Result<Option<Watcher>> {
+        let b = &self.inner;
+        if b.alert_sinks.is_empty() && b.block_sinks.is_empty() {
+            return Ok(None);
+        }
+        let Some(store) = b.config.store.clone() else {
+            tracing::warn!(
+                "on_budget and on_block need a store (SessionMonitorBuilder::store); not watching"
+            );
+            return Ok(None);
+        };
+        let (budget, tz) = b
+            .budget
+            .clone()
+            .unwrap_or_else(|| (Budget::default(), TimeZone::UTC));
+        let watch = Watch {
+            budget,
+            tz,
+            store,
+            prices: b.config.prices.clone(),
+            alert_sinks: b.alert_sinks.clone(),
+            block_sinks: b.block_sinks.clone(),
+        };
+        // It reads which block runs now: a store read, off the async threads.
+        let (callbacks, watcher) = tokio::task::spawn_blocking(move || watch.spawn())
+            .await
+            .context("starting the budget watcher")?
+            .context("starting the budget watcher")?;
+        config.callbacks.extend(callbacks);
+        Ok(Some(watcher))
     }
 }
 
@@ -323,4 +406,94 @@ fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+    use std::sync::Mutex;
+
+    use cclive_core::blocks::BlockChange;
+    use cclive_core::budget::{Limits, Period};
+    use cclive_store::SqliteStore;
+
+    use super::*;
+
+    /// A `claude` stand-in: one sonnet response of 100,000 input tokens ($0.30 at $3 per
+    /// million), then the result line.
+    fn stub_claude(dir: &Path) -> PathBuf {
+        let path = dir.join("claude");
+        let usage = r#"{"input_tokens":100000,"output_tokens":0}"#;
+        std::fs::write(
+            &path,
+            format!(
+                "#!/bin/sh\n\
+                 echo '{{\"type\":\"system\",\"subtype\":\"init\",\"session_id\":\"x\",\"model\":\"claude-sonnet-4-5\"}}'\n\
+                 echo '{{\"type\":\"assistant\",\"message\":{{\"id\":\"msg_budget_1\",\"model\":\"claude-sonnet-4-5\",\"usage\":{usage},\"content\":[]}}}}'\n\
+                 echo '{{\"type\":\"result\",\"subtype\":\"success\",\"is_error\":false,\"num_turns\":1,\"result\":\"hi\",\"session_id\":\"x\"}}'\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// The library callback gets the budget threshold this run crossed (50 % of $0.50, not
+    /// 80 %) and the block its usage opened; a second run in the same period and block is told
+    /// neither again.
+    #[tokio::test]
+    async fn on_budget_and_on_block_get_what_the_run_crossed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let claude = stub_claude(dir.path());
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&dir.path().join("db")).unwrap());
+        let budget = Budget {
+            limits: Limits {
+                daily_usd: Some(0.5),
+                ..Limits::default()
+            },
+            ..Budget::default()
+        };
+        let alerts: Arc<Mutex<Vec<BudgetAlert>>> = Arc::default();
+        let blocks: Arc<Mutex<Vec<BlockEvent>>> = Arc::default();
+        let monitor = || {
+            let (alerts, blocks) = (alerts.clone(), blocks.clone());
+            SessionMonitor::builder()
+                .claude_bin(&claude)
+                .store(store.clone())
+                .budget(budget.clone(), TimeZone::UTC)
+                .on_budget(move |a| alerts.lock().unwrap().push(a.clone()))
+                .on_block(move |b| blocks.lock().unwrap().push(b.clone()))
+                .build()
+        };
+        let outcome = monitor().run(RunRequest::new(["-p", "hi"])).await.unwrap();
+        assert_eq!(outcome.exit_code, 0);
+        assert_eq!(outcome.session.tokens.input, 100_000);
+        {
+            // `run` returned after the watcher's last call: no waiting here.
+            let alerts = alerts.lock().unwrap();
+            let got: Vec<(Period, u8)> = alerts
+                .iter()
+                .map(|a| (a.period, a.threshold_percent))
+                .collect();
+            assert_eq!(got, [(Period::Day, 50)], "{alerts:?}");
+            assert!((alerts[0].spent_usd - 0.3).abs() < 1e-9, "{alerts:?}");
+            let blocks = blocks.lock().unwrap();
+            assert_eq!(blocks.len(), 1, "{blocks:?}");
+            assert_eq!(blocks[0].change, BlockChange::Started);
+            assert_eq!(blocks[0].total_tokens, 100_000);
+        }
+
+        // The same response again counts once (its message id): still 60 %, told already.
+        monitor().run(RunRequest::new(["-p", "hi"])).await.unwrap();
+        assert_eq!(
+            alerts.lock().unwrap().len(),
+            1,
+            "once per threshold and period"
+        );
+        assert_eq!(
+            blocks.lock().unwrap().len(),
+            1,
+            "the block was already running"
+        );
+    }
 }

@@ -272,3 +272,60 @@ fn json_shape_of_a_block() {
         ]
     );
 }
+
+/// The monitor's view: nothing, then a first response (started), more in the same block
+/// (nothing new), its five hours over (ended, with its totals), a response hours later (a new
+/// block started). A look that missed the end sees both, the end first.
+#[test]
+fn changes_tell_each_block_start_and_end_once() {
+    let prices = PriceTable::builtin();
+    let mut records = Vec::new();
+    let (running, events) = changes(None, &records, &prices, at("2026-09-03T09:00:00Z"));
+    assert!(running.is_none() && events.is_empty());
+
+    records.push(rec("2026-09-03T09:20:00Z", "/w/app", 1000));
+    let (running, events) = changes(None, &records, &prices, at("2026-09-03T09:21:00Z"));
+    let block = running.unwrap();
+    assert_eq!(
+        (block.start, block.end),
+        (at("2026-09-03T09:00:00Z"), at("2026-09-03T14:00:00Z"))
+    );
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].change, BlockChange::Started);
+    assert_eq!(events[0].span.start, block.start);
+    assert_eq!(events[0].total_tokens, 1000);
+    assert_eq!(events[0].at, at("2026-09-03T09:21:00Z"));
+
+    records.push(rec("2026-09-03T11:00:00Z", "/w/app", 500));
+    let (again, events) = changes(Some(&block), &records, &prices, at("2026-09-03T11:01:00Z"));
+    assert_eq!(again.map(|b| b.start), Some(block.start));
+    assert!(events.is_empty(), "the same block: {events:?}");
+
+    let (after, events) = changes(Some(&block), &records, &prices, at("2026-09-03T14:00:00Z"));
+    assert!(after.is_none(), "the end is exclusive");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].change, BlockChange::Ended);
+    assert_eq!(events[0].total_tokens, 1500, "the block's totals");
+    assert_eq!(events[0].span.last_at, at("2026-09-03T11:00:00Z"));
+    assert!(events[0].cost_usd > 0.0);
+
+    records.push(rec("2026-09-03T20:30:00Z", "/w/lib", 10));
+    let (next, events) = changes(Some(&block), &records, &prices, at("2026-09-03T20:31:00Z"));
+    let changes_seen: Vec<BlockChange> = events.iter().map(|e| e.change).collect();
+    assert_eq!(changes_seen, [BlockChange::Ended, BlockChange::Started]);
+    assert_eq!(events[0].span.start, block.start);
+    assert_eq!(next.unwrap().start, at("2026-09-03T20:00:00Z"));
+}
+
+#[test]
+fn block_events_serialize_flat() {
+    let prices = PriceTable::builtin();
+    let records = vec![rec("2026-09-03T09:20:00Z", "/w/app", 1000)];
+    let (_, events) = changes(None, &records, &prices, at("2026-09-03T09:21:00Z"));
+    let json = serde_json::to_value(&events[0]).unwrap();
+    assert_eq!(json["change"], "started");
+    assert_eq!(json["start"], "2026-09-03T09:00:00Z");
+    assert_eq!(json["end"], "2026-09-03T14:00:00Z");
+    assert_eq!(json["total_tokens"], 1000);
+    assert_eq!(json["models"], serde_json::json!([SONNET]));
+}

@@ -1,13 +1,21 @@
 //! `/calendar.ics` read back by an iCalendar parser, `/metrics` by a Prometheus text-format
-//! parser; both behind the same access rules as the rest.
+//! parser (budget gauges included), `/api/integrations` as the dashboard reads it; all behind
+//! the same access rules as the rest.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
-use cclive_core::{CostSource, SessionId, SessionState, Status, Tokens};
-use cclive_server::{Access, LiveHub, ServerConfig, Token};
+use cclive_core::budget::{Budget, Limits};
+use cclive_core::report::UsageRecord;
+use cclive_core::{CostSource, PriceTable, SessionId, SessionState, Status, Tokens};
+use cclive_server::{
+    Access, DeliveryEntry, LiveHub, MetricSources, Outcome, ServerConfig, SinkKind, SinkReport,
+    Token,
+};
 use cclive_store::Store;
 use icalendar::{CalendarComponent, CalendarDateTime, Component, DatePerhapsTime};
 use jiff::{SignedDuration, Timestamp};
+use serde_json::json;
 
 use crate::client::{get, request};
 use crate::{Server, live_snapshot};
@@ -198,7 +206,7 @@ async fn metrics_parse_as_the_text_format_and_counters_move_after_a_session() {
 #[tokio::test]
 async fn metrics_and_the_calendar_follow_the_host_rules() {
     let server = Server::start().await;
-    for path in ["/metrics", "/calendar.ics"] {
+    for path in ["/metrics", "/calendar.ics", "/api/integrations"] {
         let r = request(server.addr, "GET", path, &[("Host", "evil.example")], None).await;
         assert_eq!(r.status, 403, "{path}");
     }
@@ -234,4 +242,239 @@ async fn with_a_token_programs_read_them_with_the_token_and_no_redirect() {
             "{path}: a calendar app follows no cookie redirect"
         );
     }
+}
+
+/// Sonnet output worth `usd` ($15 per million tokens) at `at`, in `project`.
+fn spend(at: Timestamp, project: &str, usd: u64) -> UsageRecord {
+    UsageRecord {
+        at,
+        session_id: SessionId::new("b"),
+        project: Some(project.to_owned()),
+        model: Some("claude-sonnet-4-5".into()),
+        tokens: Tokens {
+            output: usd * 1_000_000 / 15,
+            ..Tokens::default()
+        },
+    }
+}
+
+#[tokio::test]
+async fn budget_use_is_a_gauge_per_budget_and_period() {
+    // The binary hands over the core's evaluation of its `[budget]`; here, of fixed usage.
+    let budget = Budget {
+        limits: Limits {
+            daily_usd: Some(10.0),
+            monthly_usd: Some(100.0),
+            ..Limits::default()
+        },
+        projects: [(
+            "app".to_owned(),
+            Limits {
+                daily_usd: Some(4.0),
+                ..Limits::default()
+            },
+        )]
+        .into(),
+        ..Budget::default()
+    };
+    let now = Timestamp::now();
+    let records = vec![spend(now, "/w/app", 3), spend(now, "/w/lib", 5)];
+    let sources = MetricSources {
+        budgets: Some(Arc::new(move || {
+            Ok(cclive_core::budget::evaluate(
+                &budget,
+                &records,
+                Timestamp::now(),
+                &jiff::tz::TimeZone::UTC,
+                &PriceTable::builtin(),
+            ))
+        })),
+        ..MetricSources::default()
+    };
+    let server = Server::with_sources(ServerConfig::default(), LiveHub::default(), sources).await;
+    let text = get(server.addr, "/metrics").await.text();
+    let m = scrape(&text);
+    let global_day = [("budget", "global"), ("period", "day")];
+    // Token counts are whole, so a dollar figure is a few millionths off.
+    let close = |a: f64, b: f64| (a - b).abs() < 1e-4;
+    assert!(
+        close(value(&m, "cclive_budget_spent_usd", &global_day), 8.0),
+        "{text}"
+    );
+    assert_eq!(value(&m, "cclive_budget_limit_usd", &global_day), 10.0);
+    assert!(close(
+        value(&m, "cclive_budget_used_ratio", &global_day),
+        0.8
+    ));
+    assert!(value(&m, "cclive_budget_projected_usd", &global_day) >= 8.0);
+    let global_month = [("budget", "global"), ("period", "month")];
+    assert!(close(
+        value(&m, "cclive_budget_used_ratio", &global_month),
+        0.08
+    ));
+    let app_day = [("budget", "project:app"), ("period", "day")];
+    assert!(close(value(&m, "cclive_budget_spent_usd", &app_day), 3.0));
+    assert!(close(value(&m, "cclive_budget_used_ratio", &app_day), 0.75));
+    assert!(
+        !m.samples.iter().any(
+            |s| s.metric.starts_with("cclive_budget") && s.labels.get("period") == Some("week")
+        ),
+        "no weekly limit, no weekly series"
+    );
+    let gauge = m
+        .samples
+        .iter()
+        .find(|s| s.metric == "cclive_budget_limit_usd")
+        .unwrap();
+    assert!(
+        matches!(gauge.value, prometheus_parse::Value::Gauge(_)),
+        "{gauge:?}"
+    );
+}
+
+#[tokio::test]
+async fn without_budgets_or_when_they_cannot_be_read_the_other_metrics_still_come() {
+    let server = Server::start().await;
+    let text = get(server.addr, "/metrics").await.text();
+    assert!(!text.contains("cclive_budget_"), "{text}");
+
+    let failing = MetricSources {
+        budgets: Some(Arc::new(|| {
+            Err(cclive_store::StoreError::Corrupt {
+                what: "usage".into(),
+                detail: "the disk is on fire".into(),
+            })
+        })),
+        ..MetricSources::default()
+    };
+    let server = Server::with_sources(ServerConfig::default(), LiveHub::default(), failing).await;
+    let r = get(server.addr, "/metrics").await;
+    assert_eq!(r.status, 200);
+    let text = r.text();
+    assert!(!text.contains("cclive_budget_spent_usd{"), "{text}");
+    assert!(!text.contains("on fire"), "{text}");
+    scrape(&text);
+    assert!(text.contains("cclive_active_sessions"));
+}
+
+fn entry(
+    id: &str,
+    outcome: Outcome,
+    http_status: Option<u16>,
+    error: Option<&str>,
+) -> DeliveryEntry {
+    DeliveryEntry {
+        id: id.into(),
+        at: "2026-11-25T12:00:00Z".parse().unwrap(),
+        event: "session_ended".into(),
+        session_id: Some("s-1".into()),
+        outcome,
+        http_status,
+        exit_code: None,
+        error: error.map(str::to_owned),
+        attempts: u32::from(outcome != Outcome::Dropped) * 2,
+        duration_ms: 512,
+    }
+}
+
+#[tokio::test]
+async fn integrations_list_every_sink_with_its_counts_and_recent_deliveries() {
+    let empty = Server::start().await;
+    let r = get(empty.addr, "/api/integrations").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.json(), json!({ "sinks": [] }), "nothing configured");
+
+    let webhook = SinkReport {
+        kind: SinkKind::Webhook,
+        name: "calendar".into(),
+        target: "https://hooks.example.com/…".into(),
+        events: vec!["session_started".into(), "session_ended".into()],
+        queued: 2,
+        in_flight: true,
+        delivered: 1,
+        failed: 1,
+        dropped: 1,
+        retries: 1,
+        timeouts: 0,
+        last_error: Some("HTTP 503".into()),
+        last_error_at: Some("2026-11-25T11:59:00Z".parse().unwrap()),
+        last_delivered_at: Some("2026-11-25T12:00:00Z".parse().unwrap()),
+        recent: vec![
+            entry(
+                "d3",
+                Outcome::Dropped,
+                None,
+                Some("queue full: dropped the oldest"),
+            ),
+            entry("d2", Outcome::Delivered, Some(200), None),
+            entry("d1", Outcome::Failed, Some(503), Some("HTTP 503")),
+        ],
+    };
+    let command = SinkReport {
+        kind: SinkKind::OnChange,
+        name: "notes".into(),
+        target: "notify.sh …".into(),
+        events: vec!["budget_threshold".into()],
+        queued: 0,
+        in_flight: false,
+        delivered: 0,
+        failed: 0,
+        dropped: 0,
+        retries: 0,
+        timeouts: 0,
+        last_error: None,
+        last_error_at: None,
+        last_delivered_at: None,
+        recent: vec![],
+    };
+    let reports = vec![webhook, command];
+    let sources = MetricSources {
+        integrations: Some(Arc::new(move || reports.clone())),
+        ..MetricSources::default()
+    };
+    let server = Server::with_sources(ServerConfig::default(), LiveHub::default(), sources).await;
+    let body = get(server.addr, "/api/integrations").await.json();
+    let sinks = body["sinks"].as_array().unwrap();
+    assert_eq!(sinks.len(), 2);
+    let w = &sinks[0];
+    assert_eq!(w["kind"], "webhook");
+    assert_eq!(w["target"], "https://hooks.example.com/…");
+    assert_eq!(
+        (
+            &w["delivered"],
+            &w["failed"],
+            &w["dropped"],
+            &w["queued"],
+            &w["in_flight"]
+        ),
+        (&json!(1), &json!(1), &json!(1), &json!(2), &json!(true))
+    );
+    assert_eq!(w["last_error"], "HTTP 503");
+    let outcomes: Vec<&str> = w["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["dropped", "delivered", "failed"],
+        "newest first, as given"
+    );
+    assert_eq!(
+        w["recent"][2],
+        json!({
+            "id": "d1", "at": "2026-11-25T12:00:00Z", "event": "session_ended",
+            "session_id": "s-1", "outcome": "failed", "http_status": 503,
+            "error": "HTTP 503", "attempts": 2, "duration_ms": 512
+        })
+    );
+    assert!(w["recent"][0].get("http_status").is_none());
+    let c = &sinks[1];
+    assert_eq!(
+        (&c["kind"], &c["target"]),
+        (&json!("on_change"), &json!("notify.sh …"))
+    );
+    assert!(c.get("last_error").is_none());
+    assert_eq!(c["recent"], json!([]));
 }

@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use cclive_core::{Event, SessionId, SessionState, Snapshot, Update, UpdateKind};
-use cclive_server::{AppState, LiveHub, Parts, ServerConfig};
+use cclive_server::{AppState, LiveHub, MetricSources, Parts, ServerConfig};
 use cclive_store::{SqliteStore, Store};
 use jiff::Timestamp;
 use tokio::sync::{Mutex, mpsc, oneshot, watch};
@@ -44,16 +44,28 @@ impl Server {
     }
 
     pub async fn with(config: ServerConfig, live: LiveHub) -> Server {
+        Self::with_sources(config, live, MetricSources::default()).await
+    }
+
+    /// With what the binary hands over besides the monitor's channels.
+    pub async fn with_sources(
+        config: ServerConfig,
+        live: LiveHub,
+        sources: MetricSources,
+    ) -> Server {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
         let (events_tx, events_rx) = mpsc::channel(64);
         let (snapshot, snapshot_rx) = watch::channel(Snapshot::inactive(Timestamp::now()));
-        let state = AppState::new(Parts {
-            events: events_tx,
-            snapshot: snapshot_rx,
-            live: live.clone(),
-            store: store.clone() as Arc<dyn Store>,
-            config,
-        });
+        let state = AppState::with_sources(
+            Parts {
+                events: events_tx,
+                snapshot: snapshot_rx,
+                live: live.clone(),
+                store: store.clone() as Arc<dyn Store>,
+                config,
+            },
+            sources,
+        );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();

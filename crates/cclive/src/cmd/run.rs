@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::cli::{AskArgs, GlobalArgs, RunArgs, SessionArgs};
 use crate::config::{Origin, Settings};
+use crate::notify::EventName;
 
 /// How long to wait for a running monitor to answer before running standalone.
 const MONITOR_PROBE: std::time::Duration = std::time::Duration::from_millis(150);
@@ -49,20 +50,33 @@ fn monitored(
             builder = builder.state_file(settings.state_file.value.clone());
         }
     } else {
-        // Nothing else tells integrations about this session: this run does.
+        // Nothing else tells integrations about this session: this run does, budget alerts and
+        // block changes included (those need the history).
         let n = crate::notify::Notifier::from_settings(&settings)?;
         for callback in n.callbacks() {
             builder = builder.on_update(move |update| callback(update));
         }
-        notifier = Some(n);
         builder = builder.state_file(settings.state_file.value.clone());
         // History matters, but not more than the user's session: run claude even without it.
         match super::open_store(&settings) {
-            Ok(store) => builder = builder.store(store),
+            Ok(store) => {
+                builder = builder.store(store);
+                let budget = &settings.budget.value;
+                builder = builder.budget(budget.budget.clone(), budget.time_zone());
+                if n.wants(EventName::BudgetThreshold) {
+                    let sink = n.alert_sink();
+                    builder = builder.on_budget(move |alert| sink(alert));
+                }
+                if n.wants(EventName::BlockStarted) || n.wants(EventName::BlockEnded) {
+                    let sink = n.block_sink();
+                    builder = builder.on_block(move |block| sink(block));
+                }
+            }
             Err(err) => {
                 eprintln!("cclive: warning: this session will not be kept in history: {err:#}");
             }
         }
+        notifier = Some(n);
     }
     let request = RunRequest {
         claude_args,

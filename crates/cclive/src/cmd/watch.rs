@@ -31,6 +31,7 @@ use crate::ingest::follow;
 use crate::ingest::import::{self, ImportOptions};
 use crate::ingest::liveness::{GRACE, LivenessProbe};
 use crate::monitor_client;
+use crate::notify::EventName;
 use crate::pipeline::{self, Callback, EventSink, PipelineConfig};
 
 /// Fastest the liveness probe runs again after a poke.
@@ -192,14 +193,20 @@ async fn watch_main(
         let live = live.clone();
         Arc::new(move |update: &Update| live.publish(update))
     };
-    // Webhooks and on_change commands; budget alerts go to stderr and to those.
+    // Webhooks and on_change commands; budget alerts go to stderr and to those, block changes
+    // to those that asked for them.
     let notifier = crate::notify::Notifier::from_settings(&settings)?;
-    let budget = crate::budget_watch::callbacks_with(
+    let mut watch = crate::budget_watch::Watch::from_settings(
         &settings,
         store.clone() as Arc<dyn Store>,
         &prices,
-        vec![crate::budget_watch::print_sink(), notifier.alert_sink()],
-    )?;
+    );
+    watch.alert_sinks = vec![crate::budget_watch::print_sink(), notifier.alert_sink()];
+    if notifier.wants(EventName::BlockStarted) || notifier.wants(EventName::BlockEnded) {
+        watch.block_sinks = vec![notifier.block_sink()];
+    }
+    // It reads which 5-hour block runs now, once.
+    let (budget, watcher) = tokio::task::block_in_place(|| watch.spawn())?;
     let (sink, pipeline_task) = pipeline::spawn(PipelineConfig {
         state_file: Some(settings.state_file.value.clone()),
         store: Some(store.clone() as Arc<dyn Store>),
@@ -218,6 +225,9 @@ async fn watch_main(
     // HTTP: intake → pipeline; the API, the live stream and the pages.
     let (intake_tx, intake_rx) = mpsc::channel::<Event>(4096);
     tasks.spawn(forward(intake_rx, sink.clone()));
+    // Budget gauges read the history on the server's connection, like the API.
+    let budget_metrics =
+        crate::budget_watch::metric_source(&settings, server_store.clone(), &prices);
     {
         let state = AppState::with_sources(
             Parts {
@@ -236,7 +246,7 @@ async fn watch_main(
                     time_zone: jiff::tz::TimeZone::system(),
                 },
             },
-            metric_sources(&ingest, &notifier),
+            metric_sources(&ingest, &notifier, budget_metrics),
         );
         let shutdown = cancel.clone();
         tasks.spawn(async move {
@@ -276,6 +286,8 @@ async fn watch_main(
     cancel.cancel();
     tasks.wait().await;
     let report = pipeline_task.await.context("the monitor task failed")?;
+    // Its last check sees the last usage, and may still notify: before the notifier closes.
+    let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
     // Webhooks and on_change commands deliver what is queued, for up to 5 s.
     let _ = tokio::task::spawn_blocking(move || notifier.shutdown(Duration::from_secs(5))).await;
     if report.unsaved {
@@ -287,35 +299,30 @@ async fn watch_main(
     Ok(())
 }
 
-/// What `/metrics` reads besides the snapshot and the store: the follower's counters and
-/// every webhook's and on_change command's delivery figures.
+/// What `/metrics` and `/api/integrations` read besides the snapshot and the store: the
+/// follower's counters, every webhook's and on_change command's figures (redacted when the
+/// sinks were made), and the budgets' use, evaluated per scrape.
 fn metric_sources(
     ingest: &cclive_server::IngestCounters,
     notifier: &crate::notify::Notifier,
+    budgets: Option<cclive_server::BudgetSource>,
 ) -> cclive_server::MetricSources {
     let stats = notifier.stats();
+    let reports: cclive_server::IntegrationsSource = Arc::new(move || stats.reports());
     cclive_server::MetricSources {
         ingest: Some(ingest.clone()),
-        deliveries: Some(Arc::new(move || {
-            stats
-                .snapshot()
-                .into_iter()
-                .map(|s| cclive_server::DeliveryCounts {
-                    kind: match s.kind {
-                        crate::notify::SinkKind::Webhook => "webhook",
-                        crate::notify::SinkKind::Exec => "on_change",
-                    }
-                    .to_owned(),
-                    name: s.name,
-                    delivered: s.delivered,
-                    failed: s.failed,
-                    dropped: s.dropped,
-                    retries: s.retries,
-                    timeouts: s.timed_out,
-                })
-                .collect()
-        })),
-        ..cclive_server::MetricSources::default()
+        deliveries: Some({
+            let reports = reports.clone();
+            Arc::new(move || {
+                reports()
+                    .iter()
+                    .map(cclive_server::SinkReport::counts)
+                    .collect()
+            })
+        }),
+        integrations: Some(reports),
+        budgets,
+        otlp: None,
     }
 }
 

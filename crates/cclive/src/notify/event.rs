@@ -6,15 +6,16 @@
 //! [`Payload`]s: `session_started`, `status_changed`, `turn_finished`, `session_ended` and (off
 //! by default, it fires at least once a second per live session) `progress`. It remembers each
 //! live session's turn count, because an update carries the state after the change only.
-//! Budget alerts (`budget_threshold`) come from the budget watcher instead, through
-//! [`super::Notifier::publish_budget_alert`]; `block` is a name users can subscribe to already,
-//! with nothing publishing it yet (see the TODO on [`Subject`]). The payload is the same for
-//! webhooks and exec hooks, and is documented in `docs/integrations.md`.
+//! Budget alerts (`budget_threshold`) and 5-hour blocks (`block_started`, `block_ended`) come
+//! from the budget watcher instead (`budget_watch`, through [`super::Notifier::alert_sink`] and
+//! [`super::Notifier::block_sink`]). The payload is the same for webhooks and exec hooks, and is
+//! documented in `docs/integrations.md`.
 
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
+use cclive_core::blocks::{BlockChange, BlockEvent};
 use cclive_core::budget::BudgetAlert;
 use cclive_core::{SessionId, SessionState, Status, Update, UpdateKind};
 use jiff::Timestamp;
@@ -38,21 +39,27 @@ pub enum EventName {
     Progress,
     /// A budget crossed one of its thresholds.
     BudgetThreshold,
-    /// A 5-hour usage block started, neared its limit, or ended.
-    Block,
+    /// A 5-hour usage block started: its first response came.
+    BlockStarted,
+    /// A 5-hour usage block ended: its five hours are over.
+    BlockEnded,
 }
 
 impl EventName {
     /// Every event, in documentation order.
-    pub const ALL: [EventName; 7] = [
+    pub const ALL: [EventName; 8] = [
         EventName::SessionStarted,
         EventName::StatusChanged,
         EventName::TurnFinished,
         EventName::SessionEnded,
         EventName::Progress,
         EventName::BudgetThreshold,
-        EventName::Block,
+        EventName::BlockStarted,
+        EventName::BlockEnded,
     ];
+
+    /// `block` in a config's `events`: both block events (the name earlier configs used).
+    const BLOCK_GROUP: &'static str = "block";
 
     /// What an integration gets when its config names no `events`: all but `progress`.
     pub fn defaults() -> Vec<EventName> {
@@ -71,7 +78,8 @@ impl EventName {
             EventName::SessionEnded => "session_ended",
             EventName::Progress => "progress",
             EventName::BudgetThreshold => "budget_threshold",
-            EventName::Block => "block",
+            EventName::BlockStarted => "block_started",
+            EventName::BlockEnded => "block_ended",
         }
     }
 
@@ -80,8 +88,9 @@ impl EventName {
         Self::ALL.into_iter().find(|e| e.as_str() == name.trim())
     }
 
-    /// Parses a config's `events` list: names, or `"*"` for every event. An empty list means the
-    /// defaults. Errors name the offending entry and list the valid names.
+    /// Parses a config's `events` list: names, `"block"` for both block events, or `"*"` for
+    /// every event. An empty list means the defaults. Errors name the offending entry and list
+    /// the valid names.
     pub fn parse_list(names: &[String]) -> Result<Vec<EventName>, String> {
         if names.is_empty() {
             return Ok(Self::defaults());
@@ -91,14 +100,21 @@ impl EventName {
             if name.trim() == "*" {
                 return Ok(Self::ALL.to_vec());
             }
-            let event = Self::parse(name).ok_or_else(|| {
-                format!(
-                    "unknown event {name:?}; known events: {}, or \"*\" for all",
-                    Self::ALL.map(EventName::as_str).join(", ")
-                )
-            })?;
-            if !out.contains(&event) {
-                out.push(event);
+            let events = if name.trim() == Self::BLOCK_GROUP {
+                vec![EventName::BlockStarted, EventName::BlockEnded]
+            } else {
+                vec![Self::parse(name).ok_or_else(|| {
+                    format!(
+                        "unknown event {name:?}; known events: {}, \"block\" for both block \
+                         events, or \"*\" for all",
+                        Self::ALL.map(EventName::as_str).join(", ")
+                    )
+                })?]
+            };
+            for event in events {
+                if !out.contains(&event) {
+                    out.push(event);
+                }
             }
         }
         Ok(out)
@@ -131,10 +147,6 @@ pub struct Payload {
 }
 
 /// What a notification is about; its fields are flattened into the payload.
-///
-/// TODO(blocks): a 5-hour block alert (started, near its limit, ended) becomes one more variant
-/// here, published as [`EventName::Block`]; nothing else changes: sinks filter on
-/// [`Payload::event`].
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Subject {
@@ -149,6 +161,11 @@ pub enum Subject {
     Budget {
         /// The alert: scope, period, threshold, limit, spend, projection.
         budget: Box<BudgetAlert>,
+    },
+    /// A 5-hour block started or ended (`block_started`, `block_ended`).
+    Block {
+        /// The block: its span, and its tokens and estimated cost so far.
+        block: Box<BlockEvent>,
     },
 }
 
@@ -168,7 +185,7 @@ impl Payload {
     pub fn session(&self) -> Option<&SessionState> {
         match &self.subject {
             Subject::Session { session, .. } => Some(session),
-            Subject::Budget { .. } => None,
+            Subject::Budget { .. } | Subject::Block { .. } => None,
         }
     }
 
@@ -191,6 +208,21 @@ impl Payload {
             alert.at,
             Subject::Budget {
                 budget: Box::new(alert.clone()),
+            },
+        )
+    }
+
+    /// The notification of a block's start or end.
+    pub fn block(block: &BlockEvent) -> Payload {
+        let event = match block.change {
+            BlockChange::Started => EventName::BlockStarted,
+            BlockChange::Ended => EventName::BlockEnded,
+        };
+        Payload::new(
+            event,
+            block.at,
+            Subject::Block {
+                block: Box::new(block.clone()),
             },
         )
     }
@@ -266,8 +298,13 @@ impl Classifier {
     }
 }
 
-/// A plausible session for samples (`cclive webhooks test`) and tests.
+/// A plausible notification for samples (`cclive webhooks test`) and tests: a session, or for
+/// budget and block events, an alert or a block.
 pub fn sample_payload(event: EventName, at: Timestamp) -> Payload {
+    if let Some(mut payload) = sample_alert(event, at) {
+        payload.test = true;
+        return payload;
+    }
     let mut session = SessionState::new(SessionId::new("cclive-sample-session"), at);
     session.source = "sample".into();
     session.command = Some("claude -p 'say hi'".into());
@@ -301,6 +338,49 @@ pub fn sample_payload(event: EventName, at: Timestamp) -> Payload {
     );
     payload.test = true;
     payload
+}
+
+/// A budget alert or block sample, for the events that carry one.
+fn sample_alert(event: EventName, at: Timestamp) -> Option<Payload> {
+    let hour = |h: i64| at + jiff::SignedDuration::from_hours(h);
+    match event {
+        EventName::BudgetThreshold => Some(Payload::budget(&BudgetAlert {
+            project: None,
+            period: cclive_core::budget::Period::Day,
+            period_key: "sample".into(),
+            period_start: hour(-12),
+            period_end: hour(12),
+            threshold_percent: 80,
+            limit_usd: 10.0,
+            spent_usd: 8.12,
+            percent: 81.2,
+            projected_usd: 11.4,
+            at,
+        })),
+        EventName::BlockStarted | EventName::BlockEnded => {
+            let started = event == EventName::BlockStarted;
+            let start = if started { at } else { hour(-5) };
+            Some(Payload::block(&BlockEvent {
+                change: if started {
+                    BlockChange::Started
+                } else {
+                    BlockChange::Ended
+                },
+                span: cclive_core::blocks::BlockSpan {
+                    start,
+                    end: start + jiff::SignedDuration::from_hours(5),
+                    first_at: start,
+                    last_at: if started { start } else { hour(-1) },
+                },
+                total_tokens: if started { 12_000 } else { 1_250_000 },
+                messages: if started { 1 } else { 140 },
+                cost_usd: if started { 0.05 } else { 4.2 },
+                models: vec!["claude-opus-5-5".into()],
+                at,
+            }))
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -457,6 +537,7 @@ mod tests {
     #[case(&["session_ended"], Ok(vec![EventName::SessionEnded]))]
     #[case(&["progress", " progress "], Ok(vec![EventName::Progress]))]
     #[case(&["*"], Ok(EventName::ALL.to_vec()))]
+    #[case(&["block", "block_ended"], Ok(vec![EventName::BlockStarted, EventName::BlockEnded]))]
     #[case(&["session_end"], Err("unknown event \"session_end\""))]
     fn event_lists_parse(#[case] names: &[&str], #[case] want: Result<Vec<EventName>, &str>) {
         let names: Vec<String> = names.iter().map(|s| (*s).to_owned()).collect();
@@ -476,6 +557,28 @@ mod tests {
             assert_eq!(EventName::parse(e.as_str()), Some(e));
             assert_eq!(serde_json::to_value(e).unwrap(), e.as_str());
         }
+    }
+
+    #[test]
+    fn block_payloads_carry_the_block_and_no_session() {
+        let payload = sample_payload(EventName::BlockEnded, at(0));
+        assert_eq!(payload.event, EventName::BlockEnded);
+        assert!(payload.session().is_none());
+        let json: serde_json::Value = serde_json::from_slice(&payload.to_json()).unwrap();
+        let keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, ["id", "event", "at", "test", "block"]);
+        assert_eq!(json["event"], "block_ended");
+        assert_eq!(json["block"]["change"], "ended");
+        assert_eq!(json["block"]["total_tokens"], 1_250_000);
+        assert!(json["block"]["start"].is_string() && json["block"]["end"].is_string());
+        let budget = sample_payload(EventName::BudgetThreshold, at(0));
+        assert!(budget.to_json().starts_with(b"{\"id\""));
+        assert!(matches!(budget.subject, Subject::Budget { .. }));
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use super::Delivery;
 use super::queue::Queue;
 use super::settings::ExecHookSettings;
-use super::stats::{DeliveryRecord, SinkHandle, SinkKind, SinkStatus, lock};
+use super::stats::{self, DeliveryRecord, SinkHandle, SinkKind, SinkStatus, lock};
 
 /// Commands running at once, across every hook.
 pub const MAX_CONCURRENT: usize = 4;
@@ -202,6 +202,19 @@ fn capture(pipe: Option<impl Read + Send + 'static>) -> mpsc::Receiver<String> {
     rx
 }
 
+/// A command as it may be shown (the dashboard, `/api/integrations`): its first word, then `…`
+/// when more follows. Arguments often carry tokens (`curl -H "Authorization: …"`); the program
+/// says which hook it is.
+pub fn redact_command(command: &str) -> String {
+    let mut words = command.split_whitespace();
+    let program = words.next().unwrap_or_default();
+    if words.next().is_some() {
+        format!("{program} …")
+    } else {
+        program.to_owned()
+    }
+}
+
 /// A running exec hook: its queue, its figures, its thread.
 pub(crate) struct Worker {
     pub(crate) handle: SinkHandle,
@@ -215,7 +228,7 @@ impl Worker {
             status: Arc::new(Mutex::new(SinkStatus::new(
                 SinkKind::Exec,
                 settings.name.clone(),
-                settings.command.clone(),
+                redact_command(&settings.command),
                 settings.events.clone(),
             ))),
             queue: Arc::new(Queue::new(QUEUE_SIZE)),
@@ -235,7 +248,9 @@ impl Worker {
 
 fn run(settings: &ExecHookSettings, handle: &SinkHandle, slots: &Slots) {
     while let Some(delivery) = handle.queue.pop() {
+        lock(&handle.status).in_flight = true;
         let Some(slot) = slots.acquire(&handle.queue) else {
+            lock(&handle.status).in_flight = false;
             lock(&handle.status).drop_one(super::unsent(&delivery, "dropped at shutdown"));
             break;
         };
@@ -259,12 +274,17 @@ fn run(settings: &ExecHookSettings, handle: &SinkHandle, slots: &Slots) {
             session_id: delivery.session_id.clone(),
             at: jiff::Timestamp::now(),
             attempts: 1,
-            ok: outcome.error.is_none(),
+            outcome: if outcome.error.is_none() {
+                stats::Outcome::Delivered
+            } else {
+                stats::Outcome::Failed
+            },
             status: outcome.code,
             error: outcome.error,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         let mut status = lock(&handle.status);
+        status.in_flight = false;
         if outcome.timed_out {
             status.timed_out += 1;
         }
@@ -330,6 +350,16 @@ mod tests {
         assert!(o.error.unwrap().starts_with("killed after"));
         // Only a hang detector: the background `sleep` holding stdout was killed too.
         assert!(start.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn commands_are_shown_by_their_program_only() {
+        assert_eq!(
+            redact_command("curl -s -H 'Authorization: Bearer s3cr3t' https://x/y"),
+            "curl …"
+        );
+        assert_eq!(redact_command("  ~/bin/mark.sh  "), "~/bin/mark.sh");
+        assert_eq!(redact_command(""), "");
     }
 
     #[test]

@@ -28,11 +28,12 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cclive_core::Update;
+use cclive_core::blocks::BlockEvent;
 use cclive_core::budget::BudgetAlert;
 
 pub use event::{Classifier, EventName, Payload, Subject};
 pub use settings::{ExecHookSettings, Secret, WebhookSettings};
-pub use stats::{DeliveryRecord, NotifyStats, SinkKind, SinkStatus};
+pub use stats::{DeliveryRecord, NotifyStats, Outcome, SinkKind, SinkStatus};
 
 use crate::config::Settings;
 use crate::pipeline::Callback;
@@ -74,7 +75,7 @@ pub(crate) fn unsent(delivery: &Delivery, why: &str) -> DeliveryRecord {
         session_id: delivery.session_id.clone(),
         at: jiff::Timestamp::now(),
         attempts: 0,
-        ok: false,
+        outcome: stats::Outcome::Dropped,
         status: None,
         error: Some(why.to_owned()),
         duration_ms: 0,
@@ -246,11 +247,26 @@ impl Notifier {
         self.dispatch.publish(&Payload::budget(alert));
     }
 
-    /// A sink for the budget watcher (`budget_watch::callbacks_with`, an `AlertSink`): each new
+    /// A sink for the budget watcher (`budget_watch::Watch::alert_sinks`): each new
     /// alert becomes a `budget_threshold` notification. It only enqueues.
     pub fn alert_sink(&self) -> Arc<dyn Fn(&BudgetAlert) + Send + Sync> {
         let dispatch = self.dispatch.clone();
         Arc::new(move |alert: &BudgetAlert| dispatch.publish(&Payload::budget(alert)))
+    }
+
+    /// A sink for block changes (`budget_watch`'s block sinks): each becomes a `block_started`
+    /// or `block_ended` notification. It only enqueues.
+    pub fn block_sink(&self) -> Arc<dyn Fn(&BlockEvent) + Send + Sync> {
+        let dispatch = self.dispatch.clone();
+        Arc::new(move |block: &BlockEvent| dispatch.publish(&Payload::block(block)))
+    }
+
+    /// True when some sink subscribed to `event` (so nobody computes what nobody wants).
+    pub fn wants(&self, event: EventName) -> bool {
+        self.dispatch
+            .routes
+            .iter()
+            .any(|r| r.events.contains(&event))
     }
 
     /// Every sink's figures (delivered, failed, dropped, recent deliveries), for the dashboard.

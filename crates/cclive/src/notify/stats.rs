@@ -1,9 +1,12 @@
 //! What every sink did: counters, the last error, and a ring of recent deliveries, shared
-//! between the delivery threads (which write) and whoever shows them (the dashboard, later).
+//! between the delivery threads (which write) and whoever shows them (`/metrics`, and the
+//! dashboard's Integrations panel through `/api/integrations`).
 //!
 //! Each sink owns one `Mutex<SinkStatus>`; writers hold it only to bump a counter or push a
 //! record, never across a delivery. [`NotifyStats`] is the read handle: clone it freely and call
-//! [`NotifyStats::snapshot`] for a consistent copy (JSON-ready).
+//! [`NotifyStats::snapshot`] for a consistent copy (JSON-ready), or [`NotifyStats::reports`] for
+//! the server's shape. A sink's `target` is redacted when the sink is made (a URL without its
+//! path, query or user info; a command by its program), so nothing read here holds a secret.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -28,6 +31,18 @@ pub enum SinkKind {
     Exec,
 }
 
+/// How a delivery ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    /// A 2xx answer, or exit code 0.
+    Delivered,
+    /// Given up after its attempts, refused, or the command failed.
+    Failed,
+    /// Never (fully) tried: dropped from a full queue, or left at shutdown.
+    Dropped,
+}
+
 /// One finished delivery (all its attempts), or one that was given up.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct DeliveryRecord {
@@ -42,8 +57,8 @@ pub struct DeliveryRecord {
     pub at: Timestamp,
     /// Attempts made.
     pub attempts: u32,
-    /// Delivered (2xx, or exit code 0).
-    pub ok: bool,
+    /// Delivered, failed, or dropped.
+    pub outcome: Outcome,
     /// The last HTTP status, or the command's exit code.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<i32>,
@@ -67,6 +82,8 @@ pub struct SinkStatus {
     pub events: Vec<EventName>,
     /// Deliveries waiting now.
     pub queued: usize,
+    /// A delivery is being made (or waits for its retry) now.
+    pub in_flight: bool,
     /// Deliveries that succeeded.
     pub delivered: u64,
     /// Deliveries that failed for good (attempts exhausted, or not worth retrying).
@@ -103,6 +120,7 @@ impl SinkStatus {
             target,
             events,
             queued: 0,
+            in_flight: false,
             delivered: 0,
             failed: 0,
             dropped: 0,
@@ -115,23 +133,79 @@ impl SinkStatus {
         }
     }
 
-    /// Records a finished delivery.
+    /// Records a finished delivery (its `outcome` says which counter it adds to).
     pub(crate) fn finish(&mut self, record: DeliveryRecord) {
-        if record.ok {
-            self.delivered += 1;
-            self.last_delivered_at = Some(record.at);
-        } else {
-            self.failed += 1;
-            self.last_error.clone_from(&record.error);
-            self.last_error_at = Some(record.at);
+        match record.outcome {
+            Outcome::Delivered => {
+                self.delivered += 1;
+                self.last_delivered_at = Some(record.at);
+            }
+            Outcome::Failed => {
+                self.failed += 1;
+                self.last_error.clone_from(&record.error);
+                self.last_error_at = Some(record.at);
+            }
+            Outcome::Dropped => self.dropped += 1,
         }
         self.remember(record);
     }
 
     /// Records a delivery dropped unsent.
-    pub(crate) fn drop_one(&mut self, record: DeliveryRecord) {
-        self.dropped += 1;
-        self.remember(record);
+    pub(crate) fn drop_one(&mut self, mut record: DeliveryRecord) {
+        record.outcome = Outcome::Dropped;
+        self.finish(record);
+    }
+
+    /// The server's view of this sink: its figures and its recent deliveries, newest first.
+    pub fn report(&self) -> cclive_server::SinkReport {
+        let kind = match self.kind {
+            SinkKind::Webhook => cclive_server::SinkKind::Webhook,
+            SinkKind::Exec => cclive_server::SinkKind::OnChange,
+        };
+        let recent = self
+            .recent
+            .iter()
+            .rev()
+            .map(|r| cclive_server::DeliveryEntry {
+                id: r.id.clone(),
+                at: r.at,
+                event: r.event.as_str().to_owned(),
+                session_id: r.session_id.clone(),
+                outcome: match r.outcome {
+                    Outcome::Delivered => cclive_server::Outcome::Delivered,
+                    Outcome::Failed => cclive_server::Outcome::Failed,
+                    Outcome::Dropped => cclive_server::Outcome::Dropped,
+                },
+                http_status: match self.kind {
+                    SinkKind::Webhook => r.status.and_then(|s| u16::try_from(s).ok()),
+                    SinkKind::Exec => None,
+                },
+                exit_code: match self.kind {
+                    SinkKind::Webhook => None,
+                    SinkKind::Exec => r.status,
+                },
+                error: r.error.clone(),
+                attempts: r.attempts,
+                duration_ms: r.duration_ms,
+            })
+            .collect();
+        cclive_server::SinkReport {
+            kind,
+            name: self.name.clone(),
+            target: self.target.clone(),
+            events: self.events.iter().map(|e| e.as_str().to_owned()).collect(),
+            queued: self.queued,
+            in_flight: self.in_flight,
+            delivered: self.delivered,
+            failed: self.failed,
+            dropped: self.dropped,
+            retries: self.retries,
+            timeouts: self.timed_out,
+            last_error: self.last_error.clone(),
+            last_error_at: self.last_error_at,
+            last_delivered_at: self.last_delivered_at,
+            recent,
+        }
     }
 
     fn remember(&mut self, record: DeliveryRecord) {
@@ -182,6 +256,11 @@ impl NotifyStats {
     pub fn snapshot(&self) -> Vec<SinkStatus> {
         self.sinks.iter().map(SinkHandle::snapshot).collect()
     }
+
+    /// Every sink's figures in the server's shape (`/api/integrations`, `/metrics`).
+    pub fn reports(&self) -> Vec<cclive_server::SinkReport> {
+        self.sinks.iter().map(|s| s.snapshot().report()).collect()
+    }
 }
 
 pub(crate) fn lock(status: &Mutex<SinkStatus>) -> std::sync::MutexGuard<'_, SinkStatus> {
@@ -199,7 +278,11 @@ mod tests {
             session_id: None,
             at: Timestamp::UNIX_EPOCH,
             attempts: 1,
-            ok,
+            outcome: if ok {
+                Outcome::Delivered
+            } else {
+                Outcome::Failed
+            },
             status: None,
             error: (!ok).then(|| "boom".to_owned()),
             duration_ms: 0,
@@ -217,6 +300,48 @@ mod tests {
         assert_eq!(s.recent.back().unwrap().id, "999");
         assert_eq!(s.delivered + s.failed, (RECENT + 5) as u64);
         assert_eq!(s.dropped, 1);
+        assert_eq!(s.recent.back().unwrap().outcome, Outcome::Dropped);
         assert_eq!(s.last_error.as_deref(), Some("boom"));
+    }
+
+    /// What the dashboard gets: newest first, HTTP statuses for webhooks, exit codes for
+    /// commands, each outcome as it was counted.
+    #[test]
+    fn reports_list_the_newest_first_with_each_outcome() {
+        let mut s = SinkStatus::new(
+            SinkKind::Webhook,
+            "w".into(),
+            "https://example.com/…".into(),
+            vec![EventName::SessionEnded],
+        );
+        let mut failed = record(false, 1);
+        failed.status = Some(503);
+        failed.attempts = 3;
+        s.finish(failed);
+        let mut ok = record(true, 2);
+        ok.status = Some(200);
+        s.finish(ok);
+        s.drop_one(record(false, 3));
+        let r = s.report();
+        assert_eq!((r.delivered, r.failed, r.dropped), (1, 1, 1));
+        let ids: Vec<&str> = r.recent.iter().map(|d| d.id.as_str()).collect();
+        assert_eq!(ids, ["3", "2", "1"]);
+        assert_eq!(r.recent[0].outcome, cclive_server::Outcome::Dropped);
+        assert_eq!(r.recent[1].http_status, Some(200));
+        assert_eq!(r.recent[2].outcome, cclive_server::Outcome::Failed);
+        assert_eq!(r.recent[2].http_status, Some(503));
+        assert_eq!(r.recent[2].exit_code, None);
+        assert_eq!(r.events, ["session_ended"]);
+
+        let mut c = SinkStatus::new(SinkKind::Exec, "c".into(), "notify.sh …".into(), vec![]);
+        let mut exited = record(false, 4);
+        exited.status = Some(3);
+        c.finish(exited);
+        let r = c.report();
+        assert_eq!(r.kind, cclive_server::SinkKind::OnChange);
+        assert_eq!(
+            (r.recent[0].exit_code, r.recent[0].http_status),
+            (Some(3), None)
+        );
     }
 }

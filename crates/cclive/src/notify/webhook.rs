@@ -20,7 +20,7 @@ use sha2::Sha256;
 use super::Delivery;
 use super::queue::Queue;
 use super::settings::{WebhookSettings, redact_url};
-use super::stats::{DeliveryRecord, SinkHandle, SinkKind, SinkStatus, lock};
+use super::stats::{DeliveryRecord, Outcome, SinkHandle, SinkKind, SinkStatus, lock};
 
 /// First retry delay; doubles per attempt.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -252,7 +252,11 @@ pub(crate) fn deliver(
         session_id: delivery.session_id.clone(),
         at: jiff::Timestamp::now(),
         attempts,
-        ok,
+        outcome: if ok {
+            Outcome::Delivered
+        } else {
+            Outcome::Failed
+        },
         status: last_status,
         error: if ok { None } else { last_error },
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -294,9 +298,11 @@ impl Worker {
 fn run(settings: &WebhookSettings, handle: &SinkHandle) {
     let agent = agent(settings);
     while let Some(delivery) = handle.queue.pop() {
+        lock(&handle.status).in_flight = true;
         let (record, abandoned) =
             deliver(&agent, settings, &delivery, &handle.queue, &handle.status);
         let mut status = lock(&handle.status);
+        status.in_flight = false;
         if abandoned {
             status.drop_one(record);
         } else {
@@ -466,7 +472,7 @@ mod tests {
             vec![],
         ));
         let (record, _) = deliver(&agent(&s), &s, &delivery(), &queue, &status);
-        assert!(record.ok, "{record:?}");
+        assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
         assert_eq!(record.attempts, 2);
         assert_eq!(record.status, Some(200));
         let got = server.join().unwrap();
@@ -495,7 +501,7 @@ mod tests {
             vec![],
         ));
         let (record, _) = deliver(&agent(&s), &s, &delivery(), &queue, &status);
-        assert!(!record.ok);
+        assert_eq!(record.outcome, Outcome::Failed);
         assert_eq!(record.attempts, 1);
         assert_eq!(record.error.as_deref(), Some("HTTP 404"));
         assert_eq!(server.join().unwrap().len(), 1);
@@ -517,7 +523,7 @@ mod tests {
             vec![],
         ));
         let (record, _) = deliver(&agent(&s), &s, &delivery(), &queue, &status);
-        assert!(!record.ok);
+        assert_eq!(record.outcome, Outcome::Failed);
         let error = record.error.unwrap();
         assert!(!error.contains("very-secret"), "{error}");
     }

@@ -2,8 +2,9 @@
 //! `chromium-driver`, installed by `scripts/test-setup.sh`) driven over WebDriver with
 //! fantoccini, while the real, pinned Claude Code runs the slow scenario against the fake API.
 //! The page must show the session live ("LIVE SESSION ACTIVE", its cost), then "No Active
-//! Session" and the finished session in its history, all without being reloaded. Screenshots go
-//! to `target/dashboard/` for people to look at.
+//! Session" and the finished session in its history, all without being reloaded. The
+//! Integrations panel shows a webhook's deliveries, its failure highlighted. Screenshots go to
+//! `target/dashboard/` for people to look at.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 use crate::dashboard_e2e::Dashboard;
 use crate::support::cclive::{World, free_port, wait_with_timeout};
 use crate::support::fake_api::{FakeApi, RequestKind};
+use crate::webhooks::{Answer, Receiver, write_config};
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 const TIMEOUT: Duration = Duration::from_mins(1);
@@ -448,4 +450,99 @@ fn after_a_restart_the_page_reconnects_by_itself_and_shows_the_current_state() {
         .await;
         client.close().await.unwrap();
     });
+}
+
+/// What the test reads off the Integrations panel.
+const READ_SINKS: &str = r#"
+const section = document.getElementById("integrations");
+return {
+  hidden: section.hidden,
+  sinks: [...section.querySelectorAll("[data-sink]")].map((s) => ({
+    name: s.dataset.sink,
+    kind: s.dataset.kind,
+    text: s.querySelector(".sink-head").textContent,
+    delivered: s.querySelector('[data-count="delivered"] b')?.textContent,
+    failed: s.querySelector('[data-count="failed"] b')?.textContent,
+    rows: [...s.querySelectorAll("tr[data-delivery]")].map((r) => ({
+      outcome: r.dataset.outcome,
+      highlighted: getComputedStyle(r).backgroundColor !== "rgba(0, 0, 0, 0)",
+      text: r.textContent,
+    })),
+  })),
+};
+"#;
+
+#[test]
+fn the_integrations_panel_shows_deliveries_with_failures_highlighted() {
+    // The first delivery is refused (404: not retried), the next one goes through.
+    let receiver = Receiver::start(|n| Answer::Status(if n == 0 { 404 } else { 200 }));
+    let world = World::new("http://127.0.0.1:9");
+    write_config(
+        &world,
+        &format!(
+            "[[webhook]]\nname = \"chat\"\nurl = \"{}?key=never-shown\"\n\
+             events = [\"session_started\", \"session_ended\"]\n",
+            receiver.url
+        ),
+    );
+    let dashboard = Dashboard::start(&world, &[]);
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client.goto(&dashboard.url()).await.expect("open the page");
+        let page = wait_page(&client, "the empty panel", READ_SINKS, TIMEOUT, |p| {
+            p["hidden"] == false && p["sinks"][0]["name"] == "chat"
+        })
+        .await;
+        assert_eq!(page["sinks"][0]["rows"], json!([]), "{page:#}");
+        let head = page["sinks"][0]["text"].as_str().unwrap();
+        assert!(head.contains("webhook") && head.contains("/…"), "{head}");
+        assert!(
+            !head.contains("never-shown") && !head.contains("/hooks/"),
+            "{head}"
+        );
+
+        for kind in ["session_started", "session_ended"] {
+            let event = json!({
+                "session_id": "panel-1", "at": jiff::Timestamp::now().to_string(),
+                "type": kind, "mode": "print", "source": "test"
+            });
+            assert_eq!(dashboard.post("/api/events", &event).status, 202);
+        }
+        let page = wait_page(&client, "both deliveries", READ_SINKS, TIMEOUT, |p| {
+            p["sinks"][0]["rows"]
+                .as_array()
+                .is_some_and(|r| r.len() == 2)
+        })
+        .await;
+        let sink = &page["sinks"][0];
+        assert_eq!(
+            (&sink["delivered"], &sink["failed"]),
+            (&json!("1"), &json!("1"))
+        );
+        let rows = sink["rows"].as_array().unwrap();
+        // Newest first: the end went through; the start was refused, and stands out.
+        assert_eq!(rows[0]["outcome"], "delivered", "{page:#}");
+        assert!(rows[0]["text"].as_str().unwrap().contains("session_ended"));
+        assert!(rows[0]["text"].as_str().unwrap().contains("HTTP 200"));
+        assert_eq!(rows[0]["highlighted"], false);
+        assert_eq!(rows[1]["outcome"], "failed");
+        assert!(rows[1]["text"].as_str().unwrap().contains("HTTP 404"));
+        assert_eq!(rows[1]["highlighted"], true, "a failure is highlighted");
+        client
+            .execute(
+                "document.getElementById('integrations').scrollIntoView();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        screenshot(&client, "integrations.png").await;
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
 }

@@ -447,3 +447,163 @@ fn webhooks_test_sends_a_signed_sample_and_reports_failures() {
         "a test touches no session"
     );
 }
+
+/// Waits until `/api/integrations` satisfies `done`; returns its answer.
+pub(crate) fn wait_integrations(addr: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let (status, body) = http(addr, "GET", "/api/integrations", "");
+        assert_eq!(status, 200, "{body}");
+        let answer: Value = serde_json::from_str(&body).unwrap();
+        if done(&answer) {
+            return answer;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "/api/integrations never got there: {answer:#}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn the_integrations_api_shows_a_failed_delivery_then_a_delivered_one_without_secrets() {
+    // The receiver fails the first delivery's two attempts, then takes everything.
+    let receiver = Receiver::start(|n| Answer::Status(if n < 2 { 503 } else { 200 }));
+    let world = World::new("http://127.0.0.1:9");
+    // A token in the query and a secret: neither may show.
+    let url = format!("{}?token=query-secret-123", receiver.url);
+    write_config(
+        &world,
+        &format!(
+            "[[webhook]]\nname = \"recv\"\nurl = \"{url}\"\nsecret = \"{SECRET}\"\n\
+             events = [\"session_started\", \"session_ended\"]\nmax_attempts = 2\n\n\
+             [[on_change]]\nname = \"log\"\ncommand = \"cat > /dev/null; echo token-in-args\"\n\
+             events = [\"session_ended\"]\n"
+        ),
+    );
+    let watch = world.watch();
+    let (status, body) = http(&watch.addr, "GET", "/api/integrations", "");
+    assert_eq!(status, 200, "{body}");
+    let before: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(before["sinks"][0]["delivered"], 0);
+    assert_eq!(before["sinks"][0]["recent"], json!([]));
+
+    send(&watch.addr, "sess-int", &interactive_session());
+    let answer = wait_integrations(&watch.addr, |a| {
+        a["sinks"][0]["delivered"] == 1
+            && a["sinks"][0]["failed"] == 1
+            && a["sinks"][1]["delivered"] == 1
+    });
+    assert_eq!(receiver.requests().len(), 3, "two attempts, then one");
+    let text = answer.to_string();
+    for secret in [SECRET, "query-secret-123", "/hooks/cclive", "token-in-args"] {
+        assert!(!text.contains(secret), "{secret} shows: {answer:#}");
+    }
+    let webhook = &answer["sinks"][0];
+    assert_eq!(webhook["kind"], "webhook");
+    assert_eq!(webhook["name"], "recv");
+    let port = receiver
+        .url
+        .split(':')
+        .nth(2)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap();
+    assert_eq!(webhook["target"], format!("http://127.0.0.1:{port}/…"));
+    assert_eq!(webhook["dropped"], 0);
+    assert_eq!(webhook["retries"], 1);
+    assert_eq!(webhook["last_error"], "HTTP 503");
+    assert_eq!(
+        webhook["events"],
+        json!(["session_started", "session_ended"])
+    );
+    let recent = webhook["recent"].as_array().unwrap();
+    assert_eq!(recent.len(), 2);
+    // Newest first: the session's end went through; its start had failed.
+    let (ended, started) = (&recent[0], &recent[1]);
+    assert_eq!(ended["event"], "session_ended");
+    assert_eq!(ended["outcome"], "delivered");
+    assert_eq!(ended["http_status"], 200);
+    assert_eq!(ended["attempts"], 1);
+    assert_eq!(ended["session_id"], "sess-int");
+    assert!(ended.get("error").is_none());
+    assert_eq!(started["event"], "session_started");
+    assert_eq!(started["outcome"], "failed");
+    assert_eq!(started["http_status"], 503);
+    assert_eq!(started["attempts"], 2);
+    assert_eq!(started["error"], "HTTP 503");
+    assert!(
+        started["duration_ms"].as_u64().unwrap() >= 200,
+        "the latency includes the backoff: {started}"
+    );
+    assert_eq!(
+        ended["id"],
+        receiver.requests()[2].header("x-cclive-delivery"),
+        "the id the receiver got"
+    );
+    let at: jiff::Timestamp = ended["at"].as_str().unwrap().parse().unwrap();
+    assert!(at <= jiff::Timestamp::now());
+
+    let command = &answer["sinks"][1];
+    assert_eq!(command["kind"], "on_change");
+    assert_eq!(command["target"], "cat …", "the program only");
+    assert_eq!(command["recent"][0]["exit_code"], 0);
+    assert_eq!(command["recent"][0]["outcome"], "delivered");
+    let out = watch.stop();
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn a_new_five_hour_block_reaches_a_webhook_that_asked_for_blocks() {
+    let receiver = Receiver::start(|_| Answer::Status(200));
+    let world = World::new("http://127.0.0.1:9");
+    write_config(
+        &world,
+        &format!(
+            "[[webhook]]\nname = \"blocks\"\nurl = \"{}\"\nevents = [\"block\"]\n",
+            receiver.url
+        ),
+    );
+    let watch = world.watch();
+    let tokens = json!({"input": 1000, "output": 200, "cache_read": 0, "cache_creation": 0});
+    send(
+        &watch.addr,
+        "sess-block",
+        &[
+            json!({"type": "session_started", "mode": "print", "source": "test"}),
+            json!({"type": "usage", "key": "msg_block_1", "model": "claude-sonnet-4-5", "tokens": tokens}),
+        ],
+    );
+    let got = receiver.wait_for(1, TIMEOUT);
+    let body = got[0].json();
+    assert_eq!(body["event"], "block_started", "{body:#}");
+    assert_eq!(got[0].header("x-cclive-event"), "block_started");
+    assert!(body.get("session").is_none(), "{body:#}");
+    let block = &body["block"];
+    assert_eq!(block["change"], "started");
+    assert_eq!(block["total_tokens"], 1200);
+    assert_eq!(block["messages"], 1);
+    assert_eq!(block["models"], json!(["claude-sonnet-4-5"]));
+    let start: jiff::Timestamp = block["start"].as_str().unwrap().parse().unwrap();
+    let end: jiff::Timestamp = block["end"].as_str().unwrap().parse().unwrap();
+    let now = jiff::Timestamp::now();
+    assert!(start <= now && now < end, "{block}");
+    assert_eq!(start.as_second() % 3600, 0, "a block starts on the hour");
+    assert_eq!(end.as_second() - start.as_second(), 5 * 3600);
+
+    // More usage in the same block, and the session's end: nothing more for this webhook.
+    send(
+        &watch.addr,
+        "sess-block",
+        &[
+            json!({"type": "usage", "key": "msg_block_2", "model": "claude-sonnet-4-5", "tokens": tokens}),
+            json!({"type": "session_ended", "reason": "done"}),
+        ],
+    );
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(receiver.requests().len(), 1, "the block started once");
+    let out = watch.stop();
+    assert!(out.status.success(), "{}", describe(&out));
+}
