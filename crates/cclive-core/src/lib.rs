@@ -19,9 +19,12 @@
 //! - [`usage`], [`pricing`]: token counts and what they cost.
 //! - [`ics`]: sessions as an iCalendar calendar.
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
+//! - [`turns`], [`analytics`]: a session's turns, and where its time and money went (the
+//!   session page's timeline and performance section, `cclive top`'s turn list, `report tools`).
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+pub mod analytics;
 pub mod blocks;
 pub mod budget;
 pub mod event;
@@ -37,6 +40,7 @@ pub mod session;
 pub mod statusline;
 pub mod stream_json;
 pub mod transcript;
+pub mod turns;
 pub mod usage;
 
 pub use event::{Activity, Event, EventKind, Mode};
