@@ -477,6 +477,8 @@ pub enum ReportKindArg {
     Models,
     /// Per 5-hour block (subscription windows).
     Blocks,
+    /// Per tool: most used, slowest, error rates; time in the API vs tools vs waiting for you.
+    Tools,
 }
 
 /// The first day of a week.

@@ -17,6 +17,7 @@ mod hooks_cli;
 mod import_corpus;
 mod misbehaving_claude;
 mod replay;
+mod report_tools;
 mod reports;
 mod run_e2e;
 mod statusline;
