@@ -161,10 +161,8 @@ impl ToolStats {
         } else {
             0.0
         };
-        self.mean_ms = self
-            .total_ms
-            .checked_div(self.timed_calls)
-            .filter(|_| self.timed_calls > 0);
+        // `None` without a timed call.
+        self.mean_ms = self.total_ms.checked_div(self.timed_calls);
     }
 }
 

@@ -59,7 +59,7 @@ pub enum Command {
     Dashboard(DashboardArgs),
     /// What cclive sees and what is wrong, on one screen.
     Doctor(DoctorArgs),
-    /// Usage reports: daily, weekly, monthly, sessions, projects, models, 5-hour blocks.
+    /// Usage reports: daily, weekly, monthly, sessions, projects, models, 5-hour blocks; tools.
     Report(ReportArgs),
     /// Spend against the `[budget]` limits with projections; `--check` for scripts and CI.
     Budget(BudgetArgs),
