@@ -20,9 +20,12 @@
 //! - [`otel`]: Claude Code's own telemetry (OTLP logs and metrics) → events.
 //! - [`ics`]: sessions as an iCalendar calendar.
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
+//! - [`turns`], [`analytics`]: a session's turns, and where its time and money went (the
+//!   session page's timeline and performance section, `cclive top`'s turn list, `report tools`).
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+pub mod analytics;
 pub mod blocks;
 pub mod budget;
 pub mod event;
@@ -39,6 +42,7 @@ pub mod session;
 pub mod statusline;
 pub mod stream_json;
 pub mod transcript;
+pub mod turns;
 pub mod usage;
 
 pub use event::{Activity, Event, EventKind, Mode};

@@ -1,6 +1,7 @@
-// cclive session page: one session's figures (live while it runs) and its timeline of turns,
-// tool calls, tokens and cost per turn. The only page that shows transcript text (the prompt
-// previews and the command line).
+// cclive session page: one session's figures (live while it runs), its performance (where the
+// time went, tools, cache, cost per line, costliest turns) and its timeline of turns, tool calls,
+// tokens and cost per turn. The only page that shows transcript text (the prompt previews and
+// the command line).
 "use strict";
 
 (() => {
@@ -111,7 +112,10 @@
   function scheduleTimeline() {
     clearTimeout(timelineTimer);
     // The store lags the live state by a flush; wait for it.
-    timelineTimer = setTimeout(loadTimeline, 400);
+    timelineTimer = setTimeout(() => {
+      loadTimeline();
+      loadPerformance();
+    }, 400);
   }
 
   async function loadTimeline() {
@@ -125,6 +129,148 @@
       ? `${t.turns.length} turn${t.turns.length === 1 ? "" : "s"} from ${int(t.events)} recorded events. Costs per turn are estimates from the price table.`
       : "No events were recorded for this session (sessions imported from old transcripts keep totals only).";
     $("timeline").replaceChildren(...t.turns.map(turn));
+  }
+
+  async function loadPerformance() {
+    let a;
+    try {
+      a = await cc.getJSON(`${api}/analytics`);
+    } catch (_) {
+      return;
+    }
+    $("performance").replaceChildren(...perfSection(a));
+  }
+
+  function table(head, rows) {
+    return h(
+      "div",
+      { class: "table-wrap" },
+      h(
+        "table",
+        {},
+        h("thead", {}, h("tr", {}, head.map(([label, num]) => h("th", num ? { class: "num" } : {}, label)))),
+        h("tbody", {}, rows),
+      ),
+    );
+  }
+
+  function block(title, body) {
+    return h("div", {}, h("h3", {}, title), body);
+  }
+
+  /** The time split as a bar (SVG: the page's CSP allows no inline style) and its legend. */
+  function timeSplit(t) {
+    const parts = [
+      ["api", "API", t.api_ms, t.api_share],
+      ["tools", "tools", t.tool_ms, t.tool_share],
+      ["waiting", "waiting for you", t.waiting_ms, t.waiting_share],
+      ["other", "other", t.other_ms, t.other_share],
+    ];
+    if (t.api_share == null) return [h("p", { class: "muted" }, "No wall time recorded yet.")];
+    let x = 0;
+    const rects = parts
+      .filter(([, , , share]) => share > 0)
+      .map(([key, , , share]) => {
+        const r = cc.s("rect", { class: `part-${key}`, x, y: 0, width: share * 100, height: 4 });
+        x += share * 100;
+        return r;
+      });
+    const label = parts.map(([, name, , share]) => `${name} ${percent(share)}`).join(", ");
+    return [
+      cc.s("svg", { class: "timebar", viewBox: "0 0 100 4", preserveAspectRatio: "none", role: "img", "aria-label": label }, rects),
+      h(
+        "div",
+        { class: "legend" },
+        parts.map(([key, name, ms, share]) =>
+          h(
+            "span",
+            { dataset: { part: key, ms: String(ms) } },
+            h("span", { class: `swatch part-${key}` }),
+            `${name} `,
+            h("b", {}, percent(share)),
+            ` ${duration(ms)}`,
+          ),
+        ),
+        h("span", {}, "of ", h("b", {}, duration(t.wall_ms)), " wall time"),
+      ),
+    ];
+  }
+
+  function perfSection(a) {
+    const tools = a.tools.length
+      ? table(
+          [["Tool"], ["Calls", true], ["Errors", true], ["Mean", true], ["Max", true]],
+          a.tools.slice(0, 8).map((t) =>
+            h(
+              "tr",
+              { dataset: { tool: t.name } },
+              h("td", {}, t.name),
+              h("td", { class: "num" }, int(t.calls)),
+              h("td", { class: t.errors ? "num err" : "num" }, t.errors ? `${int(t.errors)} (${percent(t.error_rate)})` : "0"),
+              h("td", { class: "num" }, t.mean_ms == null ? "–" : duration(t.mean_ms)),
+              h("td", { class: "num" }, t.max_ms == null ? "–" : duration(t.max_ms)),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No tool calls recorded.");
+    const slowest = a.slowest_calls.length
+      ? table(
+          [["Tool"], ["Turn", true], ["Took", true], ["Result"]],
+          a.slowest_calls.map((c) =>
+            h(
+              "tr",
+              { dataset: { slow: c.tool_use_id } },
+              h("td", {}, c.name, c.sidechain ? h("span", { class: "unit" }, " sub-agent") : null),
+              h("td", { class: "num" }, int(c.turn)),
+              h("td", { class: "num" }, duration(c.duration_ms)),
+              c.is_error ? h("td", { class: "err" }, "✗ error") : h("td", { class: "okay" }, "✓ ok"),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No finished tool call with a duration.");
+    const cache = a.cache;
+    const line = a.cost_per_line;
+    const money = h(
+      "dl",
+      { class: "figures" },
+      fig("Cache hit", percent(cache.hit_ratio), { dataset: { field: "cache-hit", value: String(cache.hit_ratio) } }),
+      fig("Read from cache", withUnit(compact(cache.cache_read), "tok")),
+      fig("Written to cache", withUnit(compact(cache.cache_creation), "tok")),
+      fig("Reads per write", cache.reads_per_write == null ? "–" : cache.reads_per_write.toFixed(1)),
+      fig(
+        "Cost per line",
+        line ? withUnit(usd(line.usd_per_line), "/line") : "–",
+        { dataset: { field: "cost-per-line", value: line ? String(line.usd_per_line) : "" } },
+      ),
+      fig("Lines changed", line ? `+${int(line.lines_added)} −${int(line.lines_removed)}` : "none reported"),
+    );
+    const costly = a.costliest_turns.length
+      ? table(
+          [["Turn", true], ["Prompt"], ["Cost", true], ["Tools", true], ["Took", true]],
+          a.costliest_turns.map((t) =>
+            h(
+              "tr",
+              { dataset: { turnCost: t.index, value: String(t.cost_usd) } },
+              h("td", { class: "num" }, int(t.index)),
+              h("td", { class: "prompt" }, t.prompt || (t.index === 0 ? "(before the first prompt)" : "")),
+              h("td", { class: "num" }, usd(t.cost_usd)),
+              h("td", { class: "num" }, int(t.tool_calls)),
+              h("td", { class: "num" }, duration(t.duration_ms)),
+            ),
+          ),
+        )
+      : h("p", { class: "muted" }, "No priced API response recorded.");
+    return [
+      block("Where the time went", timeSplit(a.time)),
+      h(
+        "div",
+        { class: "perf-grid" },
+        block("Top tools", tools),
+        block("Slowest tool calls", slowest),
+        block("Cache and cost", money),
+        block("Costliest turns (estimated)", costly),
+      ),
+    ];
   }
 
   function turn(t) {

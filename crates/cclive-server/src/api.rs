@@ -4,8 +4,8 @@
 //! blocking thread. A session that is live right now is served from the monitor's snapshot
 //! (fresher than the store, which lags by a flush). List views never carry transcript text:
 //! `last_prompt`, `title` and `command` (which holds a print prompt) are left out of
-//! `/api/sessions`; a session's own endpoints (`/api/sessions/{id}`, its events and timeline)
-//! have them, for its page.
+//! `/api/sessions`; a session's own endpoints (`/api/sessions/{id}`, its events, timeline and
+//! analytics) have them, for its page.
 
 use std::sync::Arc;
 
@@ -240,6 +240,19 @@ pub(crate) async fn session_timeline(
     let session = find(&state, &id).await?;
     let events = stored_events(&state, &id).await?;
     Ok(Json(timeline::build(
+        &session,
+        &events,
+        &state.inner.config.prices,
+    )))
+}
+
+pub(crate) async fn session_analytics(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<cclive_core::analytics::SessionAnalytics>, ApiError> {
+    let session = find(&state, &id).await?;
+    let events = stored_events(&state, &id).await?;
+    Ok(Json(timeline::analytics(
         &session,
         &events,
         &state.inner.config.prices,

@@ -11,7 +11,7 @@
 //!   Intake becomes [`Event`]s sent to the monitor through a channel.
 //! - `api`: the read side — `/api/current-session` (the state file's object), session history
 //!   from the [`Store`], summaries and cost breakdowns (`aggregate`), a session's timeline
-//!   (`timeline`).
+//!   and performance analytics (`timeline`, over the core's `turns` and `analytics`).
 //! - `otlp`: `/v1/logs` and `/v1/metrics`, Claude Code's own telemetry (OTLP/HTTP, JSON or
 //!   protobuf), decoded and turned into events by [`cclive_core::otel`].
 //! - `stream`: `/api/stream`, server-sent events fed by the [`LiveHub`] the monitor publishes

@@ -32,6 +32,7 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/api/sessions/{id}",
     "/api/sessions/{id}/events",
     "/api/sessions/{id}/timeline",
+    "/api/sessions/{id}/analytics",
     "/api/summary",
     "/api/costs",
     "/api/stream",
@@ -54,6 +55,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}", get(api::session))
         .route("/api/sessions/{id}/events", get(api::events))
         .route("/api/sessions/{id}/timeline", get(api::session_timeline))
+        .route("/api/sessions/{id}/analytics", get(api::session_analytics))
         .route("/api/summary", get(api::summary))
         .route("/api/costs", get(api::costs))
         .route("/api/stream", get(stream::stream))

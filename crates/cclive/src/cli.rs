@@ -59,7 +59,7 @@ pub enum Command {
     Dashboard(DashboardArgs),
     /// What cclive sees and what is wrong, on one screen.
     Doctor(DoctorArgs),
-    /// Usage reports: daily, weekly, monthly, sessions, projects, models, 5-hour blocks.
+    /// Usage reports: daily, weekly, monthly, sessions, projects, models, 5-hour blocks; tools.
     Report(ReportArgs),
     /// Spend against the `[budget]` limits with projections; `--check` for scripts and CI.
     Budget(BudgetArgs),
@@ -477,6 +477,8 @@ pub enum ReportKindArg {
     Models,
     /// Per 5-hour block (subscription windows).
     Blocks,
+    /// Per tool: most used, slowest, error rates; time in the API vs tools vs waiting for you.
+    Tools,
 }
 
 /// The first day of a week.

@@ -29,6 +29,7 @@ mod monitor_client;
 pub mod notify;
 pub mod pipeline;
 pub mod render;
+mod session_events;
 pub mod session_monitor;
 pub mod state_file;
 pub mod tui;

@@ -299,6 +299,135 @@ async fn one_session_with_its_text_events_and_timeline() {
     }
 }
 
+/// An interactive session of 60 s: the first prompt 5 s after the start, a Bash call of 4 s
+/// (its own figure) and a failed Edit of 1 s, the turn over at 15 s, 10 s of API time, the user
+/// gone at the end; 40 lines changed for Claude Code's $0.80.
+#[tokio::test]
+async fn a_session_s_performance_analytics() {
+    let server = Server::start().await;
+    let t0 = ago(600);
+    let at = |s: i64| t0 + SignedDuration::from_secs(s);
+    let mut s = stored("perf", t0, Status::Completed, "/w/app", 0.80);
+    s.mode = Mode::Interactive;
+    s.duration_ms = 60_000;
+    s.duration_api_ms = 10_000;
+    s.lines_added = 30;
+    s.lines_removed = 10;
+    s.tokens = Tokens {
+        input: 1000,
+        output: 500,
+        cache_read: 3000,
+        cache_creation: 1000,
+    };
+    let tool = |id: &str, name: &str| EventKind::ToolUse {
+        tool_use_id: id.into(),
+        name: name.into(),
+        sidechain: false,
+    };
+    let result = |id: &str, is_error: bool, duration_ms: Option<u64>| EventKind::ToolResult {
+        tool_use_id: id.into(),
+        is_error,
+        duration_ms,
+        sidechain: false,
+    };
+    let events = vec![
+        event(
+            "perf",
+            at(5),
+            EventKind::PromptSubmitted {
+                id: Some("p1".into()),
+                preview: Some("make it faster".into()),
+            },
+        ),
+        event("perf", at(6), tool("t1", "Bash")),
+        event("perf", at(10), result("t1", false, Some(4000))),
+        event("perf", at(11), tool("t2", "Edit")),
+        event("perf", at(12), result("t2", true, None)),
+        event(
+            "perf",
+            at(13),
+            EventKind::Usage {
+                key: "msg_p".into(),
+                request_id: None,
+                reported_cost_usd: None,
+                model: Some("claude-sonnet-4-5".into()),
+                tokens: Tokens {
+                    output: 100_000,
+                    ..Tokens::default()
+                },
+                is_final: true,
+                sidechain: false,
+            },
+        ),
+        event("perf", at(15), EventKind::TurnEnded { duration_ms: None }),
+    ];
+    server
+        .store
+        .write(&Batch {
+            sessions: vec![s],
+            events,
+            ..Batch::default()
+        })
+        .unwrap();
+
+    let r = get(server.addr, "/api/sessions/perf/analytics").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let a = r.json();
+    assert_eq!(a["session_id"], "perf");
+    assert_eq!(a["mode"], "interactive");
+    assert_eq!(
+        (a["turns"].as_u64(), a["events"].as_u64()),
+        (Some(1), Some(7))
+    );
+    // Waiting: 5 s before the prompt, 45 s after the turn's end. Tools: 4 s + 1 s.
+    assert_eq!(
+        a["time"],
+        json!({
+            "wall_ms": 60_000, "api_ms": 10_000, "tool_ms": 5_000, "waiting_ms": 50_000,
+            "other_ms": 0,
+            "api_share": 10.0 / 65.0, "tool_share": 5.0 / 65.0, "waiting_share": 50.0 / 65.0,
+            "other_share": 0.0,
+        })
+    );
+    assert_eq!(
+        a["tools"],
+        json!([
+            {"name": "Bash", "calls": 1, "errors": 0, "error_rate": 0.0, "timed_calls": 1,
+             "total_ms": 4000, "mean_ms": 4000, "max_ms": 4000},
+            {"name": "Edit", "calls": 1, "errors": 1, "error_rate": 1.0, "timed_calls": 1,
+             "total_ms": 1000, "mean_ms": 1000, "max_ms": 1000},
+        ])
+    );
+    let slowest = &a["slowest_calls"][0];
+    assert_eq!(
+        (&slowest["name"], &slowest["duration_ms"], &slowest["turn"]),
+        (&json!("Bash"), &json!(4000), &json!(1))
+    );
+    assert!(slowest.get("session_id").is_none(), "one session: no ids");
+    assert_eq!(
+        a["cache"],
+        json!({"input": 1000, "cache_read": 3000, "cache_creation": 1000,
+               "hit_ratio": 0.6, "reads_per_write": 3.0})
+    );
+    assert_eq!(
+        a["cost_per_line"],
+        json!({"lines_added": 30, "lines_removed": 10, "cost_usd": 0.8, "usd_per_line": 0.02})
+    );
+    assert_eq!(
+        (&a["cost_usd"], &a["cost_source"]),
+        (&json!(0.8), &json!("reported"))
+    );
+    let turn = &a["costliest_turns"][0];
+    assert_eq!(turn["index"], 1);
+    assert_eq!(turn["prompt"], "make it faster");
+    // 100k output tokens of Sonnet at $15 per million.
+    assert_eq!(turn["cost_usd"], 1.5);
+    assert_eq!(turn["tool_calls"], 2);
+
+    let r = get(server.addr, "/api/sessions/nope/analytics").await;
+    assert_eq!(r.status, 404);
+}
+
 #[tokio::test]
 async fn a_live_session_comes_from_the_monitor_not_the_store() {
     let server = seeded().await;

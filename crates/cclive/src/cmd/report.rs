@@ -1,11 +1,13 @@
-//! `cclive report daily|weekly|monthly|sessions|projects|models|blocks`: usage from the store,
-//! aggregated by the core ([`cclive_core::report`], [`cclive_core::blocks`]) and printed as a
-//! table that fits the terminal, or as JSON whose field names `docs/reports.md` documents.
+//! `cclive report daily|weekly|monthly|sessions|projects|models|blocks|tools`: usage from the
+//! store, aggregated by the core ([`cclive_core::report`], [`cclive_core::blocks`],
+//! [`cclive_core::analytics`] for `tools`, in `report/tools.rs`) and printed as a table that fits
+//! the terminal, or as JSON whose field names `docs/reports.md` documents.
 //!
 //! This file only resolves the flags, reads the store and lays out text; every figure comes from
 //! the core's pure functions, which the dashboard, the TUI and the status line share.
 
 mod table;
+mod tools;
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -56,12 +58,19 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         | ReportKindArg::Weekly
         | ReportKindArg::Monthly
         | ReportKindArg::Models => opts.bounds(),
-        ReportKindArg::Sessions | ReportKindArg::Projects | ReportKindArg::Blocks => (None, None),
+        ReportKindArg::Sessions
+        | ReportKindArg::Projects
+        | ReportKindArg::Blocks
+        | ReportKindArg::Tools => (None, None),
     };
-    let (records, sessions) = match super::open_existing_store(&settings)? {
-        Some(store) => crate::usage_records::load(&*store, since, until)
-            .context("reading usage from the history database")?,
-        None => (Vec::new(), Vec::new()),
+    let store = super::open_existing_store(&settings)?;
+    // The tools report reads sessions and their events, not usage rows.
+    let (records, sessions) = match &store {
+        Some(store) if args.kind != ReportKindArg::Tools => {
+            crate::usage_records::load(&**store, since, until)
+                .context("reading usage from the history database")?
+        }
+        _ => (Vec::new(), Vec::new()),
     };
     let width = terminal_width();
     let text = match args.kind {
@@ -88,6 +97,10 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             models_text(r, &opts, width)
         })?,
         ReportKindArg::Blocks => blocks_output(args, &records, &opts, &prices, limit, width)?,
+        ReportKindArg::Tools => {
+            let store = store.as_deref().map(|s| s as &dyn cclive_store::Store);
+            tools::output(args.json, store, &opts, &prices, width)?
+        }
     };
     print!("{text}");
     Ok(ExitCode::SUCCESS)
@@ -198,15 +211,30 @@ fn nothing<R>(report: &Report<R>) -> String {
 
 /// `Daily usage · Europe/Berlin · 2026-09-01 – 2026-09-30 · project app`
 fn heading<R>(title: &str, report: &Report<R>) -> String {
-    let mut out = format!("{title} · {}", report.timezone);
-    match (report.since, report.until) {
+    heading_of(
+        title,
+        &report.timezone,
+        (report.since, report.until),
+        report.project.as_deref(),
+    )
+}
+
+/// A report's first line, from what it was asked for.
+fn heading_of(
+    title: &str,
+    timezone: &str,
+    range: (Option<Date>, Option<Date>),
+    project: Option<&str>,
+) -> String {
+    let mut out = format!("{title} · {timezone}");
+    match range {
         (None, None) => {}
         (s, u) => {
             let show = |d: Option<Date>| d.map_or_else(|| "…".to_owned(), |d| d.to_string());
             let _ = write!(out, " · {} – {}", show(s), show(u));
         }
     }
-    if let Some(p) = &report.project {
+    if let Some(p) = project {
         let _ = write!(out, " · project {p}");
     }
     out.push('\n');

@@ -6,7 +6,7 @@
 //! - [`app`]: the state and what keys and messages do to it (pure).
 //! - [`view`]: draws an [`app::App`] into any ratatui backend (`TestBackend` in tests).
 //! - [`data`]: the store's figures ([`data::History`]), computed by the core's report, block and
-//!   budget functions; [`turns`]: a session's turn list from its stored events.
+//!   budget functions; [`turns`]: a session's turn list (the core's turns) from its events.
 //! - `stream`: follows a running monitor's live stream (server-sent events) on a thread;
 //!   `runner`: the monitor in this process when none runs.
 //! - `run_terminal`: the thin runtime — raw mode and the alternate screen, restored on quit,
@@ -22,23 +22,21 @@ pub mod turns;
 pub mod view;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use cclive_core::budget::Budget;
-use cclive_core::{Event, LineFramer, PriceTable, SessionId};
-use cclive_store::{Store, StoreError};
+use cclive_core::{PriceTable, SessionId};
+use cclive_store::Store;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use ratatui::crossterm::event::{self, Event as TermEvent};
 
 use self::app::{Action, App, Msg};
 use self::data::History;
-use crate::ingest::tail::MAX_LINE;
-use crate::ingest::transcripts::TranscriptReader;
+use crate::session_events::session_events;
 
 /// After a signal, how long the screen has to stop before the process exits anyway (longer
 /// than the in-process monitor's final write).
@@ -124,7 +122,7 @@ fn reader(
             Some(Request::Turns(id)) => {
                 let result = match store {
                     None => Err("no history database yet".to_owned()),
-                    Some(store) => session_events(store, &id)
+                    Some(store) => session_events(store, &id, &mut None)
                         .map(|events| turns::build(&events, prices))
                         .map_err(|e| e.to_string()),
                 };
@@ -145,39 +143,6 @@ fn reader(
             return;
         }
     }
-}
-
-/// A session's events: those the monitor recorded, else (a session only imported: the import
-/// keeps totals, not events) read again from its transcript files, which the store knows from
-/// their checkpoints (`<session>.jsonl` and its sub-agents' files). In time order.
-fn session_events(store: &dyn Store, id: &SessionId) -> Result<Vec<Event>, StoreError> {
-    let recorded = store.events(id)?;
-    if !recorded.is_empty() {
-        return Ok(recorded);
-    }
-    let sub_agents = format!("/{}/subagents/", id.as_str());
-    let files: Vec<PathBuf> = store
-        .checkpoints()?
-        .into_iter()
-        .map(|c| c.path)
-        .filter(|p| {
-            p.file_stem().and_then(|s| s.to_str()) == Some(id.as_str())
-                || p.to_str().is_some_and(|s| s.contains(&sub_agents))
-        })
-        .collect();
-    let now = Timestamp::now();
-    let mut events = Vec::new();
-    for path in files {
-        let Ok(bytes) = std::fs::read(&path) else {
-            continue;
-        };
-        let mut reader = TranscriptReader::new(&path);
-        let mut framer = LineFramer::new(0, MAX_LINE);
-        framer.push_each(&bytes, |line| reader.line(&line, now, &mut events));
-    }
-    events.retain(|e| e.session_id == *id);
-    events.sort_by_key(|e| e.at);
-    Ok(events)
 }
 
 /// Sends [`Msg::Quit`] on SIGTERM, SIGHUP or SIGINT, so the terminal is restored and the

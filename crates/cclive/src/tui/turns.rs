@@ -1,17 +1,11 @@
-//! A session's turn list for `cclive top`: its stored events grouped by prompt.
+//! A session's turn list for `cclive top`: rows of the core's turns ([`cclive_core::turns`], the
+//! rules the session page's timeline uses too), with the counts the table shows.
 //!
-//! The rules are the session page's (`cclive-server`'s timeline): a turn starts at each prompt
-//! (the same prompt seen by two sources, by its id, counts once), events before the first prompt
-//! form turn 0, each API response counts once (the field-wise maximum of its reports) in the turn
-//! where it first appeared, priced with the price table. Pure: events in, rows out.
-//!
-//! Why not the server's function: it is private to the server crate, and `top` must work with
-//! no server running. Both should move to `cclive-core` together; until then this one is kept
-//! to the same rules (and the same fixture shape in its test).
+//! This file only shapes rows; what a turn is, and how a response or a tool call counts once,
+//! is decided in the core and must not be repeated here.
 
-use std::collections::{HashMap, HashSet};
-
-use cclive_core::{Event, EventKind, PriceTable, Tokens};
+use cclive_core::turns::{self, Turn};
+use cclive_core::{Event, PriceTable, Tokens};
 use jiff::Timestamp;
 
 /// One turn, as the turn list shows it.
@@ -40,18 +34,18 @@ pub struct TurnRow {
 }
 
 impl TurnRow {
-    fn new(index: u32, at: Timestamp, prompt: Option<String>) -> TurnRow {
+    fn of(turn: &Turn) -> TurnRow {
         TurnRow {
-            index,
-            started_at: at,
-            last_at: at,
-            prompt,
-            tool_calls: 0,
-            tool_errors: 0,
-            tools: Vec::new(),
-            tokens: Tokens::default(),
-            cost_usd: 0.0,
-            api_requests: 0,
+            index: turn.index,
+            started_at: turn.started_at,
+            last_at: turn.last_at,
+            prompt: turn.prompt.clone(),
+            tool_calls: turn.tools.len() as u64,
+            tool_errors: turn.tool_errors(),
+            tools: turn.tool_counts(),
+            tokens: turn.tokens,
+            cost_usd: turn.cost_usd,
+            api_requests: turn.api_requests,
         }
     }
 
@@ -63,74 +57,18 @@ impl TurnRow {
 
 /// Groups a session's events (in stored order) into turns, oldest first.
 pub fn build(events: &[Event], prices: &PriceTable) -> Vec<TurnRow> {
-    let mut turns: Vec<TurnRow> = Vec::new();
-    let mut prompt_ids: HashSet<&str> = HashSet::new();
-    // Per response key: (turn, model, tokens).
-    let mut responses: HashMap<&str, (usize, Option<&str>, Tokens)> = HashMap::new();
-    let mut failed: HashSet<&str> = HashSet::new();
-    for event in events {
-        if let EventKind::PromptSubmitted { id, preview } = &event.kind {
-            let repeated = id.as_deref().is_some_and(|id| !prompt_ids.insert(id));
-            if !repeated {
-                let index = turns.last().map_or(1, |t| t.index + 1);
-                turns.push(TurnRow::new(index, event.at, preview.clone()));
-                continue;
-            }
-        }
-        if turns.is_empty() {
-            turns.push(TurnRow::new(0, event.at, None));
-        }
-        let current = turns.len() - 1;
-        let turn = &mut turns[current];
-        turn.last_at = turn.last_at.max(event.at);
-        match &event.kind {
-            EventKind::ToolUse { name, .. } => {
-                turn.tool_calls += 1;
-                match turn.tools.iter_mut().find(|(n, _)| n == name) {
-                    Some((_, n)) => *n += 1,
-                    None => turn.tools.push((name.clone(), 1)),
-                }
-            }
-            EventKind::ToolResult {
-                tool_use_id,
-                is_error: true,
-                ..
-            } if failed.insert(tool_use_id) => turn.tool_errors += 1,
-            EventKind::Usage {
-                key, model, tokens, ..
-            } => {
-                let entry =
-                    responses
-                        .entry(key)
-                        .or_insert((current, model.as_deref(), Tokens::default()));
-                entry.2.max_with(tokens);
-                if entry.1.is_none() {
-                    entry.1 = model.as_deref();
-                }
-            }
-            _ => {}
-        }
-    }
-    for (turn, model, tokens) in responses.into_values() {
-        let t = &mut turns[turn];
-        t.tokens.add(&tokens);
-        t.api_requests += 1;
-        let model = model.unwrap_or(cclive_core::report::UNKNOWN_MODEL);
-        t.cost_usd += prices.cost(model, &tokens).unwrap_or(0.0);
-    }
-    // What came before the first prompt is worth a row only when it did something.
-    if turns
-        .first()
-        .is_some_and(|t| t.index == 0 && t.tool_calls == 0 && t.api_requests == 0)
-    {
-        turns.remove(0);
-    }
+    let turns = turns::build(events, None, prices);
     turns
+        .iter()
+        // What came before the first prompt is worth a row only when it did something.
+        .filter(|t| t.index > 0 || t.did_work())
+        .map(TurnRow::of)
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
-    use cclive_core::SessionId;
+    use cclive_core::{EventKind, SessionId};
 
     use super::*;
 

@@ -2,7 +2,8 @@
 //! `chromium-driver`, installed by `scripts/test-setup.sh`) driven over WebDriver with
 //! fantoccini, while the real, pinned Claude Code runs the slow scenario against the fake API.
 //! The page must show the session live ("LIVE SESSION ACTIVE", its cost), then "No Active
-//! Session" and the finished session in its history, all without being reloaded. The
+//! Session" and the finished session in its history, all without being reloaded; the session's
+//! own page then shows its timeline and a Performance section with the run's real figures. The
 //! Integrations panel shows a webhook's deliveries, its failure highlighted. Screenshots go to
 //! `target/dashboard/` for people to look at.
 
@@ -196,6 +197,97 @@ return {
 };
 "##;
 
+/// What the test reads off the session page's Performance section.
+const READ_PERFORMANCE: &str = r#"
+const perf = document.getElementById("performance");
+return {
+  bar: !!perf.querySelector("svg.timebar rect"),
+  parts: Object.fromEntries([...perf.querySelectorAll("[data-part]")].map((p) => [p.dataset.part, Number(p.dataset.ms)])),
+  tools: [...perf.querySelectorAll("tr[data-tool]")].map((r) => r.dataset.tool),
+  slowest: [...perf.querySelectorAll("tr[data-slow]")].map((r) => r.dataset.slow),
+  costly: [...perf.querySelectorAll("tr[data-turn-cost]")].map((r) => Number(r.dataset.value)),
+  cacheHit: perf.querySelector('[data-field="cache-hit"]')?.dataset.value,
+  text: perf.textContent,
+};
+"#;
+
+/// The Performance section shows the analytics API's figures: the time split, the tools in
+/// their order, the slowest calls and the costliest turns — real numbers from the real run.
+fn check_performance(page: &Value, api: &Value) {
+    let time = &api["time"];
+    assert!(time["wall_ms"].as_u64().unwrap() > 0, "{api:#}");
+    assert!(
+        time["api_ms"].as_u64().unwrap() > 0,
+        "the run spent time in the API: {api:#}"
+    );
+    for (part, field) in [
+        ("api", "api_ms"),
+        ("tools", "tool_ms"),
+        ("waiting", "waiting_ms"),
+        ("other", "other_ms"),
+    ] {
+        assert_eq!(
+            page["parts"][part], time[field],
+            "{part}: {page:#}\n{api:#}"
+        );
+    }
+    assert_eq!(
+        time["waiting_ms"], 0,
+        "a print session never waits for the user"
+    );
+    let tools: Vec<&Value> = api["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| &t["name"])
+        .collect();
+    assert_eq!(
+        page["tools"].as_array().unwrap().iter().collect::<Vec<_>>(),
+        tools
+    );
+    assert!(tools.contains(&&json!("Bash")), "{api:#}");
+    let slowest: Vec<&Value> = api["slowest_calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["tool_use_id"])
+        .collect();
+    assert!(
+        !slowest.is_empty(),
+        "finished calls have durations: {api:#}"
+    );
+    assert_eq!(
+        page["slowest"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        slowest
+    );
+    let costly: Vec<f64> = api["costliest_turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["cost_usd"].as_f64().unwrap())
+        .collect();
+    assert!(!costly.is_empty() && costly[0] > 0.0, "{api:#}");
+    let shown: Vec<f64> = page["costly"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    assert_eq!(shown, costly);
+    assert_eq!(
+        page["cacheHit"]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok()),
+        api["cache"]["hit_ratio"].as_f64(),
+        "{page:#}"
+    );
+    eprintln!("performance section: {}", page["text"]);
+}
+
 async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.expect("screenshot");
     let path = screenshot_dir().join(name);
@@ -377,6 +469,17 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
             session["head"].as_str().unwrap().contains(&format!("{cost:.4}")),
             "the session's cost on its page: {session:#}\n{stored:#}"
         );
+        // Its Performance section: the same figures as the analytics API, drawn.
+        let analytics = dashboard.get(&format!("/api/sessions/{id}/analytics")).json();
+        let perf = wait_page(
+            &client,
+            "the session page's Performance section",
+            READ_PERFORMANCE,
+            TIMEOUT,
+            |p| p["bar"] == true && p["tools"].as_array().is_some_and(|t| !t.is_empty()),
+        )
+        .await;
+        check_performance(&perf, &analytics);
         screenshot(&client, "session.png").await;
         client.close().await.unwrap();
     });

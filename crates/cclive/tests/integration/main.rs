@@ -18,6 +18,7 @@ mod import_corpus;
 mod misbehaving_claude;
 mod otel_e2e;
 mod replay;
+mod report_tools;
 mod reports;
 mod run_e2e;
 mod statusline;

@@ -18,13 +18,13 @@ const SONNET: &str = "claude-sonnet-4-5";
 const OPUS: &str = "claude-opus-4-1";
 
 /// A temp HOME with a database; `cclive` runs see nothing of the real user's files.
-struct Fixture {
+pub(crate) struct Fixture {
     dir: TempDir,
-    db: PathBuf,
+    pub(crate) db: PathBuf,
 }
 
 impl Fixture {
-    fn new() -> Fixture {
+    pub(crate) fn new() -> Fixture {
         let dir = tempfile::Builder::new()
             .prefix("cclive-reports-")
             .tempdir()
@@ -33,7 +33,7 @@ impl Fixture {
         Fixture { dir, db }
     }
 
-    fn cclive(&self, args: &[&str]) -> Command {
+    pub(crate) fn cclive(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(cclive_bin());
         let home = self.dir.path();
         cmd.env("HOME", home)
@@ -48,13 +48,13 @@ impl Fixture {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Output {
+    pub(crate) fn run(&self, args: &[&str]) -> Output {
         let out = self.cclive(args).output().unwrap();
         assert!(out.status.success(), "cclive {args:?}: {}", describe(&out));
         out
     }
 
-    fn json(&self, args: &[&str]) -> Value {
+    pub(crate) fn json(&self, args: &[&str]) -> Value {
         let mut all = args.to_vec();
         all.push("--json");
         let out = self.run(&all);
@@ -62,7 +62,7 @@ impl Fixture {
             .unwrap_or_else(|e| panic!("{args:?} --json is not JSON ({e}): {}", describe(&out)))
     }
 
-    fn text(&self, args: &[&str]) -> String {
+    pub(crate) fn text(&self, args: &[&str]) -> String {
         String::from_utf8(self.run(args).stdout).unwrap()
     }
 }
