@@ -255,14 +255,15 @@ struct Ledger {
     open_requests: HashMap<String, Timestamp>,
     api_ms: u64,
     /// Responses whose API time is already in `api_ms` (two sources may time the same one).
-    #[serde(skip_serializing_if = "HashSet::is_empty")]
-    timed: HashSet<String>,
+    /// Ordered, so a stored ledger reads the same whatever the insertion order.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    timed: BTreeSet<String>,
     /// Responses counted whose cost Claude Code reported (telemetry).
     #[serde(skip_serializing_if = "is_zero")]
     reported_responses: u64,
     /// Telemetry's line-count data points already counted, and their sums.
-    #[serde(skip_serializing_if = "HashSet::is_empty")]
-    line_points: HashSet<String>,
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    line_points: BTreeSet<String>,
     #[serde(skip_serializing_if = "is_zero")]
     telemetry_lines_added: u64,
     #[serde(skip_serializing_if = "is_zero")]

@@ -9,9 +9,10 @@
 //!   result (the first one) gives its outcome and its duration (the source's own figure, else
 //!   the time from the call to its result).
 //! - Each API response counts once, by its key, in the turn where it was first reported, with
-//!   the field-wise maximum of its reports (as [`crate::SessionState`] counts it), priced with
-//!   the price table. Per-turn costs are therefore estimates even when the session's total is
-//!   Claude Code's own figure.
+//!   the field-wise maximum of its reports (as [`crate::SessionState`] counts it). A telemetry
+//!   report, keyed by request id, joins the report of the same request under its message id.
+//!   It is priced at Claude Code's own cost when telemetry gave one, else with the price table:
+//!   per-turn costs are estimates unless Claude Code's telemetry reached cclive.
 //!
 //! Pure: events and prices in, values out. It never reads a clock; nothing here holds more
 //! transcript text than the prompt previews the events already carry.
@@ -129,16 +130,15 @@ impl Turn {
     }
 }
 
-/// Milliseconds from `from` to `to`; 0 when `to` is earlier.
-pub(crate) fn millis_between(from: Timestamp, to: Timestamp) -> u64 {
-    u64::try_from(to.as_millisecond() - from.as_millisecond()).unwrap_or(0)
-}
+pub(crate) use crate::session::millis_between;
 
 #[derive(Default)]
 struct Response<'a> {
     turn: usize,
     model: Option<&'a str>,
     tokens: Tokens,
+    /// Claude Code's own cost of it (telemetry), which wins over the price table's.
+    reported_cost: Option<f64>,
 }
 
 /// Groups a session's `events` (in stored order) into turns, oldest first. A response without a
@@ -150,6 +150,10 @@ pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable
     // First-report order, so sums of costs do not depend on hashing.
     let mut response_order: Vec<&str> = Vec::new();
     let mut tool_at: HashMap<&str, (usize, usize)> = HashMap::new();
+    // Telemetry names a response by its request id, the other sources by its message id; the
+    // request id links them (as the monitor does), so the response counts once.
+    let mut request_keys: HashMap<&str, &str> = HashMap::new();
+    let mut key_alias: HashMap<&str, &str> = HashMap::new();
     let mut prompts = 0u32;
     for event in events {
         if let EventKind::PromptSubmitted { id, preview, .. } = &event.kind
@@ -179,10 +183,23 @@ pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable
         }
         match &event.kind {
             EventKind::Usage {
-                key, model, tokens, ..
+                key,
+                request_id,
+                reported_cost_usd,
+                model,
+                tokens,
+                ..
             } => {
-                let response = responses.entry(key.as_str()).or_insert_with(|| {
-                    response_order.push(key.as_str());
+                let mut key = key_alias.get(key.as_str()).copied().unwrap_or(key);
+                if let Some(request) = request_id {
+                    let first = *request_keys.entry(request).or_insert(key);
+                    if first != key {
+                        key_alias.insert(key, first);
+                        key = first;
+                    }
+                }
+                let response = responses.entry(key).or_insert_with(|| {
+                    response_order.push(key);
                     Response {
                         turn: current,
                         ..Response::default()
@@ -191,6 +208,9 @@ pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable
                 response.tokens.max_with(tokens);
                 if response.model.is_none() {
                     response.model = model.as_deref();
+                }
+                if response.reported_cost.is_none() {
+                    response.reported_cost = *reported_cost_usd;
                 }
             }
             EventKind::ToolUse {
@@ -237,7 +257,7 @@ pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable
         turn.api_requests += 1;
         turn.tokens.add(&r.tokens);
         let model = r.model.or(fallback_model).unwrap_or(UNKNOWN_MODEL);
-        match prices.cost(model, &r.tokens) {
+        match r.reported_cost.or_else(|| prices.cost(model, &r.tokens)) {
             Some(cost) => turn.cost_usd += cost,
             None if r.tokens.total() > 0 && !turn.unpriced_models.iter().any(|m| m == model) => {
                 turn.unpriced_models.push(model.to_owned());
@@ -302,6 +322,50 @@ mod tests {
     }
 
     const SONNET: Option<&str> = Some("claude-sonnet-4-5");
+
+    #[test]
+    fn a_response_seen_by_telemetry_and_the_transcript_counts_once_at_claude_codes_cost() {
+        let linked = |key: &str, request: &str, cost: Option<f64>| {
+            let EventKind::Usage {
+                model,
+                tokens,
+                is_final,
+                sidechain,
+                ..
+            } = usage(key, SONNET, 42)
+            else {
+                unreachable!()
+            };
+            EventKind::Usage {
+                key: key.into(),
+                request_id: Some(request.into()),
+                reported_cost_usd: cost,
+                model,
+                tokens,
+                is_final,
+                sidechain,
+            }
+        };
+        // Either order: telemetry before the transcript (r1), after it (r2); a stream report
+        // under the bare message id (m1) joins too.
+        let events = [
+            ev(1, prompt("p1", "go")),
+            ev(2, linked("req:r1", "r1", Some(0.5))),
+            ev(3, linked("m1", "r1", None)),
+            ev(3, usage("m1", SONNET, 42)),
+            ev(4, linked("m2", "r2", None)),
+            ev(5, linked("req:r2", "r2", Some(0.25))),
+        ];
+        let turns = build(&events, None, &PriceTable::builtin());
+        assert_eq!(turns.len(), 1);
+        assert_eq!(turns[0].api_requests, 2);
+        assert_eq!(turns[0].tokens.output, 84);
+        assert!(
+            (turns[0].cost_usd - 0.75).abs() < 1e-12,
+            "{}",
+            turns[0].cost_usd
+        );
+    }
 
     #[test]
     fn turns_hold_their_tools_tokens_and_cost() {
