@@ -278,7 +278,8 @@ pub struct TurnCost {
     pub prompt: Option<String>,
     /// When it started.
     pub started_at: Timestamp,
-    /// Its estimated cost.
+    /// Its cost: a share of Claude Code's total, or estimated (see
+    /// [`SessionAnalytics::turn_cost_source`]).
     pub cost_usd: f64,
     /// Its tokens.
     pub tokens: Tokens,
@@ -315,8 +316,12 @@ pub struct SessionAnalytics {
     pub cost_source: CostSource,
     /// Cost per changed line; `None` when no lines were reported.
     pub cost_per_line: Option<CostPerLine>,
-    /// The costliest turns, costliest first (estimates from the price table).
+    /// The costliest turns, costliest first.
     pub costliest_turns: Vec<TurnCost>,
+    /// What the turns' costs are: `reported` when Claude Code's total is shared among the
+    /// turns by their estimated costs (every response of the session is in them), else
+    /// `estimated` (the price table's).
+    pub turn_cost_source: crate::session::CostSource,
 }
 
 /// The analytics of one session from its recorded events (in stored order), listing [`TOP`]
@@ -362,8 +367,26 @@ pub fn analyze_top(
             session.lines_removed,
             session.total_cost_usd,
         ),
-        costliest_turns: costliest_turns(&turns, top),
+        costliest_turns: costliest_turns(&turns, top, turn_cost_scale(session, &turns)),
+        turn_cost_source: if turn_cost_scale(session, &turns).is_some() {
+            crate::session::CostSource::Reported
+        } else {
+            crate::session::CostSource::Estimated
+        },
     }
+}
+
+/// The factor that turns the turns' estimated costs into shares of Claude Code's own total,
+/// so the turns add up to the figure the page shows above them. Only when Claude Code reported
+/// the total and every response it covers is in the turns (a session recorded only in part
+/// would pile its whole cost on the turns that were recorded).
+fn turn_cost_scale(session: &SessionState, turns: &[Turn]) -> Option<f64> {
+    let estimated: f64 = turns.iter().map(|t| t.cost_usd).sum();
+    let responses: u64 = turns.iter().map(|t| t.api_requests).sum();
+    (session.cost_source == crate::session::CostSource::Reported
+        && estimated > 0.0
+        && responses == session.api_requests)
+        .then(|| session.total_cost_usd / estimated)
 }
 
 /// The union of the main thread's finished tool calls, in milliseconds.
@@ -470,7 +493,7 @@ fn slowest_calls(turns: &[Turn], keep: usize) -> Vec<SlowCall> {
     calls
 }
 
-fn costliest_turns(turns: &[Turn], keep: usize) -> Vec<TurnCost> {
+fn costliest_turns(turns: &[Turn], keep: usize, scale: Option<f64>) -> Vec<TurnCost> {
     let mut costly: Vec<&Turn> = turns.iter().filter(|t| t.cost_usd > 0.0).collect();
     costly.sort_by(|a, b| {
         b.cost_usd
@@ -484,7 +507,7 @@ fn costliest_turns(turns: &[Turn], keep: usize) -> Vec<TurnCost> {
             index: t.index,
             prompt: t.prompt.clone(),
             started_at: t.started_at,
-            cost_usd: round_usd(t.cost_usd),
+            cost_usd: round_usd(t.cost_usd * scale.unwrap_or(1.0)),
             tokens: t.tokens,
             api_requests: t.api_requests,
             tool_calls: t.tools.len() as u64,

@@ -268,7 +268,7 @@
         block("Top tools", tools),
         block("Slowest tool calls", slowest),
         block("Cache and cost", money),
-        block("Costliest turns (estimated)", costly),
+        block(a.turn_cost_source === "reported" ? "Costliest turns (share of Claude Code's total)" : "Costliest turns (estimated)", costly),
       ),
     ];
   }

@@ -150,6 +150,24 @@ fn the_costliest_turns_come_first_with_their_prompt() {
 }
 
 #[test]
+fn with_claude_codes_total_the_turns_share_it_and_add_up_to_it() {
+    let mut s = session(Mode::Interactive, 100, 8);
+    s.total_cost_usd = 8.25; // half of the price table's 16.5
+    s.cost_source = crate::session::CostSource::Reported;
+    s.api_requests = 2;
+    let a = analyze(&s, &interactive_events(), &PriceTable::builtin());
+    assert_eq!(a.turn_cost_source, crate::session::CostSource::Reported);
+    let turns: Vec<f64> = a.costliest_turns.iter().map(|t| t.cost_usd).collect();
+    assert_eq!(turns, [7.5, 0.75]);
+
+    // A session recorded only in part keeps the estimates: its total covers more than them.
+    s.api_requests = 3;
+    let a = analyze(&s, &interactive_events(), &PriceTable::builtin());
+    assert_eq!(a.turn_cost_source, crate::session::CostSource::Estimated);
+    assert_eq!(a.costliest_turns[0].cost_usd, 15.0);
+}
+
+#[test]
 fn cache_efficiency_and_cost_per_line_come_from_the_session() {
     let mut s = session(Mode::Interactive, 100, 8);
     s.tokens = Tokens {
