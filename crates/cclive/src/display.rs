@@ -88,6 +88,9 @@ pub(crate) fn status_text(snapshot: &Snapshot) -> String {
     if let Some(p) = &s.project_path {
         row(&mut out, "project", p.clone());
     }
+    if let Some(origin) = origin(s) {
+        row(&mut out, "ran by", origin);
+    }
     if let Some(c) = s.last_prompt.as_ref().or(s.command.as_ref()) {
         row(&mut out, "command", c.clone());
     }
@@ -157,6 +160,15 @@ pub(crate) fn status_text(snapshot: &Snapshot) -> String {
     out
 }
 
+/// Who ran a session on another machine, as telemetry said: `user @ host`.
+fn origin(s: &SessionState) -> Option<String> {
+    let parts: Vec<&str> = [s.user.as_deref(), s.host.as_deref()]
+        .into_iter()
+        .flatten()
+        .collect();
+    (!parts.is_empty() && (s.host.is_some() || s.source == "otel")).then(|| parts.join(" @ "))
+}
+
 /// The table `cclive sessions` prints.
 pub(crate) fn sessions_table(sessions: &[SessionState]) -> String {
     let header = [
@@ -170,6 +182,7 @@ pub(crate) fn sessions_table(sessions: &[SessionState]) -> String {
                 s.project_path
                     .as_deref()
                     .map(short_path)
+                    .or_else(|| origin(s))
                     .unwrap_or_default(),
                 s.status.to_string(),
                 format!(
@@ -248,6 +261,21 @@ mod tests {
         assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(count(12), "12");
         assert_eq!(short_path("/home/me/src/app/"), "src/app");
+    }
+
+    #[test]
+    fn a_session_from_another_machine_is_listed_by_who_ran_it_and_where() {
+        let at = jiff::Timestamp::now();
+        let mut remote = SessionState::new(cclive_core::SessionId::new("r"), at);
+        remote.source = "otel".into();
+        remote.user = Some("dev@example.com".into());
+        remote.host = Some("build-box".into());
+        let mut local = SessionState::new(cclive_core::SessionId::new("l"), at);
+        local.project_path = Some("/home/me/app".into());
+        local.user = Some("user 874f7f4900c3".into()); // telemetry from this machine
+        let table = sessions_table(&[remote, local]);
+        assert!(table.contains("dev@example.com @ build-box"), "{table}");
+        assert!(!table.contains("874f7f"), "{table}");
     }
 
     #[test]
