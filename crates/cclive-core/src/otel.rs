@@ -157,8 +157,37 @@ pub struct Translation {
     pub skipped: u64,
 }
 
+/// Sessions that earlier exports already announced (their start, version and origin), so an
+/// exporter's every export — one every few seconds — does not repeat them. Bounded: when full
+/// it starts over, which costs a repeated announcement, never a lost one.
+#[derive(Debug, Default)]
+pub struct Announced {
+    sessions: std::collections::HashSet<(SessionId, Option<String>, Option<String>)>,
+}
+
+impl Announced {
+    /// Most sessions remembered.
+    const CAPACITY: usize = 4096;
+
+    /// True the first time `session` is seen with this origin.
+    fn first(&mut self, session: &SessionId, user: Option<&str>, host: Option<&str>) -> bool {
+        if self.sessions.len() >= Self::CAPACITY {
+            self.sessions.clear();
+        }
+        self.sessions.insert((
+            session.clone(),
+            user.map(str::to_owned),
+            host.map(str::to_owned),
+        ))
+    }
+}
+
 /// The events of a `/v1/logs` export.
-pub fn log_events(request: &ExportLogsServiceRequest, sender: Sender<'_>) -> Translation {
+pub fn log_events(
+    request: &ExportLogsServiceRequest,
+    sender: Sender<'_>,
+    announced: &mut Announced,
+) -> Translation {
     let mut out = Translation::default();
     for resource_logs in &request.resource_logs {
         let resource = ResourceInfo::of(resource_logs.resource.as_ref());
@@ -170,7 +199,11 @@ pub fn log_events(request: &ExportLogsServiceRequest, sender: Sender<'_>) -> Tra
             out.skipped += records.count() as u64;
             continue;
         }
-        let mut sessions = Sessions::new(&resource, sender);
+        let mut sessions = Sessions {
+            resource: &resource,
+            sender,
+            announced: &mut *announced,
+        };
         for record in records {
             let attrs = Attributes(&record.attributes);
             let Some(session_id) = attrs.str("session.id").filter(|s| !s.is_empty()) else {
@@ -189,7 +222,11 @@ pub fn log_events(request: &ExportLogsServiceRequest, sender: Sender<'_>) -> Tra
 }
 
 /// The events of a `/v1/metrics` export.
-pub fn metric_events(request: &ExportMetricsServiceRequest, sender: Sender<'_>) -> Translation {
+pub fn metric_events(
+    request: &ExportMetricsServiceRequest,
+    sender: Sender<'_>,
+    announced: &mut Announced,
+) -> Translation {
     let mut out = Translation::default();
     for resource_metrics in &request.resource_metrics {
         let resource = ResourceInfo::of(resource_metrics.resource.as_ref());
@@ -201,7 +238,11 @@ pub fn metric_events(request: &ExportMetricsServiceRequest, sender: Sender<'_>) 
             out.skipped += metrics.count() as u64;
             continue;
         }
-        let mut sessions = Sessions::new(&resource, sender);
+        let mut sessions = Sessions {
+            resource: &resource,
+            sender,
+            announced: &mut *announced,
+        };
         for metric in metrics {
             let Some(metric::Data::Sum(sum)) = &metric.data else {
                 continue;
@@ -416,22 +457,14 @@ impl ResourceInfo {
     }
 }
 
-/// The sessions one export names: each is announced once, before its first event.
-struct Sessions<'r> {
+/// The sessions an export names: each is announced once, before its first event.
+struct Sessions<'r, 'a> {
     resource: &'r ResourceInfo,
     sender: Sender<'r>,
-    seen: Vec<SessionId>,
+    announced: &'a mut Announced,
 }
 
-impl<'r> Sessions<'r> {
-    fn new(resource: &'r ResourceInfo, sender: Sender<'r>) -> Self {
-        Self {
-            resource,
-            sender,
-            seen: Vec::new(),
-        }
-    }
-
+impl Sessions<'_, '_> {
     fn announce(
         &mut self,
         events: &mut Vec<Event>,
@@ -439,10 +472,29 @@ impl<'r> Sessions<'r> {
         attrs: &Attributes<'_>,
         at: Timestamp,
     ) {
-        if self.seen.contains(session) {
+        let user = attrs
+            .str("user.email")
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .or_else(|| self.resource.user.clone())
+            .or_else(|| {
+                // The hashed id is all Claude Code says of most users: short, but stable.
+                attrs
+                    .str("user.id")
+                    .filter(|s| !s.is_empty())
+                    .map(|id| format!("user {}", id.chars().take(12).collect::<String>()))
+            });
+        let host = self
+            .resource
+            .host
+            .clone()
+            .or_else(|| self.sender.remote_host.map(str::to_owned));
+        if !self
+            .announced
+            .first(session, user.as_deref(), host.as_deref())
+        {
             return;
         }
-        self.seen.push(session.clone());
         let event = |kind| Event::new(session.clone(), at, kind);
         events.push(event(EventKind::SessionStarted {
             // Telemetry does not say; a local source that sees the session corrects it.
@@ -461,23 +513,6 @@ impl<'r> Sessions<'r> {
                 claude_version: Some(version.clone()),
             }));
         }
-        let user = attrs
-            .str("user.email")
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .or_else(|| self.resource.user.clone())
-            .or_else(|| {
-                // The hashed id is all Claude Code says of most users: short, but stable.
-                attrs
-                    .str("user.id")
-                    .filter(|s| !s.is_empty())
-                    .map(|id| format!("user {}", id.chars().take(12).collect::<String>()))
-            });
-        let host = self
-            .resource
-            .host
-            .clone()
-            .or_else(|| self.sender.remote_host.map(str::to_owned));
         if user.is_some() || host.is_some() {
             events.push(event(EventKind::Origin { user, host }));
         }

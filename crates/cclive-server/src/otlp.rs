@@ -11,21 +11,23 @@
 //! It never logs a body: Claude Code's telemetry can carry prompts when the user opts in.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use cclive_core::otel::{self, Encoding, Sender, Translation};
+use cclive_core::otel::{self, Announced, Encoding, Sender, Translation};
 
 use crate::{ApiError, AppState};
 
-/// What the OTLP intake received: shared between the handlers (which add) and `/metrics`.
+/// What the OTLP intake received: shared between the handlers (which add) and `/metrics`;
+/// also which sessions it already announced to the monitor.
 #[derive(Clone, Debug, Default)]
 pub struct OtlpCounters {
     inner: Arc<OtlpCounts>,
+    announced: Arc<Mutex<Announced>>,
 }
 
 #[derive(Debug, Default)]
@@ -119,12 +121,17 @@ async fn intake(
         remote_host: remote.as_deref(),
         received_at: jiff::Timestamp::now(),
     };
-    let translated = match signal {
-        Signal::Logs => {
-            otel::decode_logs(&body, encoding).map(|request| otel::log_events(&request, sender))
+    let translated = {
+        let mut announced = counters
+            .announced
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match signal {
+            Signal::Logs => otel::decode_logs(&body, encoding)
+                .map(|request| otel::log_events(&request, sender, &mut announced)),
+            Signal::Metrics => otel::decode_metrics(&body, encoding)
+                .map(|request| otel::metric_events(&request, sender, &mut announced)),
         }
-        Signal::Metrics => otel::decode_metrics(&body, encoding)
-            .map(|request| otel::metric_events(&request, sender)),
     };
     let translation = match translated {
         Ok(t) => t,

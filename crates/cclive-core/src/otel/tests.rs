@@ -22,7 +22,11 @@ fn local() -> Sender<'static> {
 }
 
 fn logs(name: &str, encoding: Encoding, sender: Sender<'_>) -> Translation {
-    log_events(&decode_logs(&fixture(name), encoding).unwrap(), sender)
+    log_events(
+        &decode_logs(&fixture(name), encoding).unwrap(),
+        sender,
+        &mut Announced::default(),
+    )
 }
 
 fn kinds(t: &Translation) -> Vec<&EventKind> {
@@ -161,7 +165,10 @@ fn protobuf_and_json_exports_of_claude_code_read_alike() {
     let json = decode_logs(&fixture("logs-2.1.332.json"), Encoding::Json).unwrap();
     let bytes = json.encode_to_vec();
     let again = decode_logs(&bytes, Encoding::Protobuf).unwrap();
-    assert_eq!(log_events(&json, local()), log_events(&again, local()));
+    assert_eq!(
+        log_events(&json, local(), &mut Announced::default()),
+        log_events(&again, local(), &mut Announced::default())
+    );
 }
 
 #[test]
@@ -321,7 +328,7 @@ fn a_1_0_export_with_string_values_and_no_request_ids() {
 #[test]
 fn line_counts_come_from_delta_points_once_each() {
     let request = decode_metrics(&fixture("metrics-2.1.332.json"), Encoding::Json).unwrap();
-    let t = metric_events(&request, local());
+    let t = metric_events(&request, local(), &mut Announced::default());
     let lines: Vec<_> = t
         .events
         .iter()
@@ -356,7 +363,11 @@ fn a_remote_sender_names_the_host_unless_the_resource_does() {
         "attributes":[{"key":"session.id","value":{"stringValue":"s-remote"}},
                       {"key":"prompt.id","value":{"stringValue":"p1"}},
                       {"key":"prompt","value":{"stringValue":"fix   the\nflaky test"}}]}]}]}]}"#;
-    let t = log_events(&decode_logs(body, Encoding::Json).unwrap(), remote);
+    let t = log_events(
+        &decode_logs(body, Encoding::Json).unwrap(),
+        remote,
+        &mut Announced::default(),
+    );
     let monitor = fold(&t.events);
     let s = monitor.session(&SessionId::new("s-remote")).unwrap();
     assert_eq!(s.host.as_deref(), Some("build-box"));
@@ -384,7 +395,11 @@ fn other_services_records_without_a_session_and_unknown_events() {
          {"attributes":[{"key":"session.id","value":{"stringValue":"s1"}},
                         {"key":"event.name","value":{"stringValue":"teleported"}},
                         {"key":"event.timestamp","value":{"stringValue":"2026-11-25T13:00:00Z"}}]}]}]}]}"#;
-    let t = log_events(&decode_logs(body, Encoding::Json).unwrap(), local());
+    let t = log_events(
+        &decode_logs(body, Encoding::Json).unwrap(),
+        local(),
+        &mut Announced::default(),
+    );
     assert_eq!(
         t.skipped, 2,
         "one record of another service, one naming no session"
@@ -403,7 +418,11 @@ fn garbage_bodies_are_errors_that_say_what_to_send() {
     let e = decode_metrics(&[0xff, 0xff, 0xff], Encoding::Protobuf).unwrap_err();
     assert!(e.to_string().contains("protobuf"), "{e}");
     // An empty export is valid and says nothing.
-    let t = log_events(&decode_logs(b"{}", Encoding::Json).unwrap(), local());
+    let t = log_events(
+        &decode_logs(b"{}", Encoding::Json).unwrap(),
+        local(),
+        &mut Announced::default(),
+    );
     assert_eq!(t, Translation::default());
 }
 
@@ -417,7 +436,11 @@ fn int64_values_as_strings_per_the_otlp_json_mapping() {
         {"key":"input_tokens","value":{"intValue":"1500"}},
         {"key":"output_tokens","value":{"intValue":7}},
         {"key":"cost_usd","value":{"doubleValue":0.5}}]}]}]}]}"#;
-    let t = log_events(&decode_logs(body, Encoding::Json).unwrap(), local());
+    let t = log_events(
+        &decode_logs(body, Encoding::Json).unwrap(),
+        local(),
+        &mut Announced::default(),
+    );
     let usage = t
         .events
         .iter()
@@ -427,4 +450,38 @@ fn int64_values_as_strings_per_the_otlp_json_mapping() {
         })
         .unwrap();
     assert_eq!((usage.input, usage.output), (1500, 7));
+}
+
+#[test]
+fn a_session_is_announced_once_across_exports() {
+    let request = decode_logs(&fixture("logs-2.1.332.json"), Encoding::Json).unwrap();
+    let mut announced = Announced::default();
+    let first = log_events(&request, local(), &mut announced);
+    let again = log_events(&request, local(), &mut announced);
+    let starts = |t: &Translation| {
+        t.events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e.kind,
+                    EventKind::SessionStarted { .. }
+                        | EventKind::Init { .. }
+                        | EventKind::Origin { .. }
+                )
+            })
+            .count()
+    };
+    assert_eq!(starts(&first), 3);
+    assert_eq!(
+        starts(&again),
+        0,
+        "the next export carries only what is new"
+    );
+    assert_eq!(first.events.len() - 3, again.events.len());
+    // From another address it is news again (its origin).
+    let remote = Sender {
+        remote_host: Some("10.0.0.7"),
+        ..local()
+    };
+    assert_eq!(starts(&log_events(&request, remote, &mut announced)), 3);
 }
