@@ -70,6 +70,18 @@ pub async fn request(
     parse(&raw)
 }
 
+/// Sends `raw` (a whole request, head and body, exactly as given) and reads the answer.
+pub async fn request_raw(addr: SocketAddr, raw_request: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).await.expect("connect");
+    stream.write_all(raw_request).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut raw))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    parse(&raw)
+}
+
 pub async fn get(addr: SocketAddr, path: &str) -> Response {
     request(addr, "GET", path, &[], None).await
 }

@@ -7,7 +7,7 @@ use cclive_core::EventKind;
 use cclive_server::{Access, LiveHub, ServerConfig, Token};
 
 use crate::Server;
-use crate::client::request;
+use crate::client::{request, request_raw};
 
 const TOKEN: &str = "otlp-test-token-0123456789";
 
@@ -172,4 +172,31 @@ async fn with_a_token_this_machines_exporter_needs_none_but_a_wrong_one_is_refus
     )
     .await;
     assert_eq!(r.status, 200, "what OTEL_EXPORTER_OTLP_HEADERS sends");
+}
+
+#[tokio::test]
+async fn a_chunked_body_without_a_length_is_read_as_claude_code_1_0_sends_it() {
+    let server = Server::start().await;
+    let body = fixture("logs-1.0.100.json");
+    let mut raw = format!(
+        "POST /v1/logs HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+        server.addr
+    )
+    .into_bytes();
+    for chunk in body.chunks(1000) {
+        raw.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        raw.extend_from_slice(chunk);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    let r = request_raw(server.addr, &raw).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let usage = server
+        .received()
+        .await
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Usage { .. }))
+        .count();
+    assert_eq!(usage, 4, "every request of the 1.0 export");
 }
