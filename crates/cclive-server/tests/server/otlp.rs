@@ -7,7 +7,7 @@ use cclive_core::EventKind;
 use cclive_server::{Access, LiveHub, ServerConfig, Token};
 
 use crate::Server;
-use crate::client::{request, request_raw};
+use crate::client::{Response, request, request_raw};
 
 const TOKEN: &str = "otlp-test-token-0123456789";
 
@@ -19,15 +19,26 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// `POST path` with a body of `content_type`.
+async fn post(server: &Server, path: &str, content_type: &str, body: &[u8]) -> Response {
+    request(
+        server.addr,
+        "POST",
+        path,
+        &[("Content-Type", content_type)],
+        Some(body),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn json_logs_become_events_and_get_an_empty_json_answer() {
     let server = Server::start().await;
-    let r = request(
-        server.addr,
-        "POST",
+    let r = post(
+        &server,
         "/v1/logs",
-        &[("Content-Type", "application/json")],
-        Some(&fixture("logs-2.1.332.json")),
+        "application/json",
+        &fixture("logs-2.1.332.json"),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -54,23 +65,21 @@ async fn json_logs_become_events_and_get_an_empty_json_answer() {
 #[tokio::test]
 async fn protobuf_logs_and_json_metrics_are_read_too() {
     let server = Server::start().await;
-    let r = request(
-        server.addr,
-        "POST",
+    let r = post(
+        &server,
         "/v1/logs",
-        &[("Content-Type", "application/x-protobuf")],
-        Some(&fixture("logs-2.1.332.pb")),
+        "application/x-protobuf",
+        &fixture("logs-2.1.332.pb"),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("application/x-protobuf"));
     assert!(r.body.is_empty(), "an empty ExportLogsServiceResponse");
-    let r = request(
-        server.addr,
-        "POST",
+    let r = post(
+        &server,
         "/v1/metrics",
-        &[("Content-Type", "application/json")],
-        Some(&fixture("metrics-2.1.332.json")),
+        "application/json",
+        &fixture("metrics-2.1.332.json"),
     )
     .await;
     assert_eq!(r.status, 200, "{}", r.text());
@@ -92,24 +101,16 @@ async fn protobuf_logs_and_json_metrics_are_read_too() {
 #[tokio::test]
 async fn bad_bodies_and_encodings_are_refused_with_what_to_do() {
     let server = Server::start().await;
-    let r = request(
-        server.addr,
-        "POST",
+    let r = post(
+        &server,
         "/v1/logs",
-        &[("Content-Type", "application/json")],
-        Some(b"{\"resourceLogs\": 5"),
+        "application/json",
+        b"{\"resourceLogs\": 5",
     )
     .await;
     assert_eq!(r.status, 400);
     assert!(r.json()["error"].as_str().unwrap().contains("OTLP"));
-    let r = request(
-        server.addr,
-        "POST",
-        "/v1/metrics",
-        &[("Content-Type", "text/plain")],
-        Some(b"hello"),
-    )
-    .await;
+    let r = post(&server, "/v1/metrics", "text/plain", b"hello").await;
     assert_eq!(r.status, 415);
     assert!(
         r.json()["error"]
