@@ -384,6 +384,9 @@ pub(crate) enum ShapeError {
     /// `hooks.<event>` is not an array.
     #[error("\"hooks.{0}\" is not a JSON array")]
     EventNotAnArray(String),
+    /// `env` is not an object.
+    #[error("\"env\" is not a JSON object")]
+    EnvNotAnObject,
 }
 
 /// What an edit did, event by event.

@@ -386,6 +386,10 @@ pub struct HooksInstallArgs {
     /// puts it back).
     #[arg(long, requires = "statusline")]
     pub force: bool,
+    /// Also turn on Claude Code's own telemetry (OpenTelemetry, in `settings.env`) and send it
+    /// to the monitor: its own cost of every API request, tool timings.
+    #[arg(long)]
+    pub telemetry: bool,
     /// Show what would change; write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -17,6 +17,7 @@
 
 mod budget_watch;
 mod claude_settings;
+mod claude_telemetry;
 pub mod cli;
 mod cmd;
 pub mod config;

@@ -23,6 +23,7 @@ use crate::claude_settings::{
     self, Changes, EXCLUDED_EVENTS, Format, HookSpec, Mode, StatuslineChange, StatuslinePolicy,
     hook_command, hooks_url,
 };
+use crate::claude_telemetry::{self, TelemetryChange};
 use crate::cli::{GlobalArgs, HooksAction, HooksArgs, HooksTargetArgs};
 use crate::config::{Origin, Settings};
 use crate::monitor_client;
@@ -51,7 +52,10 @@ pub(super) fn run(args: &HooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
                 global,
                 mode,
                 a.dry_run,
-                Edit::Install(statusline),
+                Edit::Install {
+                    statusline,
+                    telemetry: a.telemetry,
+                },
             )
         }
         HooksAction::Uninstall(a) => {
@@ -63,15 +67,19 @@ pub(super) fn run(args: &HooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Edit {
-    /// With the status line too when a policy is given (`--statusline`).
-    Install(Option<StatuslinePolicy>),
-    /// Removes our status line too, whenever it is there.
+    /// With the status line too when a policy is given (`--statusline`), and Claude Code's
+    /// telemetry (`--telemetry`).
+    Install {
+        statusline: Option<StatuslinePolicy>,
+        telemetry: bool,
+    },
+    /// Removes our status line and telemetry settings too, whenever they are there.
     Uninstall,
 }
 
 impl Edit {
     fn install(self) -> bool {
-        matches!(self, Edit::Install(_))
+        matches!(self, Edit::Install { .. })
     }
 }
 
@@ -95,6 +103,11 @@ fn resolve(
     };
     let statusline = claude_settings::statusline_command(exe, target.listen.as_deref());
     Ok((settings, spec, statusline))
+}
+
+/// The OTLP endpoint `--telemetry` points Claude Code at.
+fn telemetry_endpoint(settings: &Settings) -> String {
+    claude_telemetry::endpoint(&settings.listen.value)
 }
 
 /// The config dirs to work on: `--config-dir`, else every configured dir that exists. With
@@ -138,7 +151,12 @@ fn edit(
     let mut failures = Vec::new();
     for dir in &dirs {
         let path = dir.join("settings.json");
-        let result = edit_file(&path, dry_run, &spec, &statusline, what);
+        let targets = Targets {
+            spec: &spec,
+            statusline: &statusline,
+            telemetry: &telemetry_endpoint(&settings),
+        };
+        let result = edit_file(&path, dry_run, &targets, what);
         match result {
             Ok(outcome) => print!("{}", describe(&path, &outcome, what, &spec, dry_run)),
             Err(e) if dirs.len() == 1 => return Err(e),
@@ -203,6 +221,16 @@ struct Outcome {
     lookalikes: usize,
     /// What happened to `statusLine`.
     statusline: StatuslineChange,
+    /// What happened to the telemetry variables in `env`.
+    telemetry: TelemetryChange,
+}
+
+/// What the entries cclive writes point at.
+struct Targets<'a> {
+    spec: &'a HookSpec,
+    statusline: &'a str,
+    /// The OTLP endpoint.
+    telemetry: &'a str,
 }
 
 /// Reads `path` (missing = `{}`), installs or uninstalls, and writes the result back safely when
@@ -210,10 +238,12 @@ struct Outcome {
 fn edit_file(
     path: &Path,
     dry_run: bool,
-    spec: &HookSpec,
-    statusline: &str,
+    targets: &Targets<'_>,
     what: Edit,
 ) -> anyhow::Result<Outcome> {
+    let Targets {
+        spec, statusline, ..
+    } = *targets;
     let real = real_path(path)?;
     // A dir that does not exist yet has no Claude Code writing in it.
     let dir_exists = real.parent().is_some_and(Path::is_dir);
@@ -260,15 +290,18 @@ fn edit_file(
         )
     };
     let changes = match what {
-        Edit::Install(_) => claude_settings::install(&mut value, spec),
+        Edit::Install { .. } => claude_settings::install(&mut value, spec),
         Edit::Uninstall => claude_settings::uninstall(&mut value, spec),
     }
     .with_context(shape)?;
     let statusline = match what {
-        Edit::Install(None) => Ok(StatuslineChange::Unchanged),
-        Edit::Install(Some(policy)) => {
-            claude_settings::install_statusline(&mut value, statusline, policy)
-        }
+        Edit::Install {
+            statusline: None, ..
+        } => Ok(StatuslineChange::Unchanged),
+        Edit::Install {
+            statusline: Some(policy),
+            ..
+        } => claude_settings::install_statusline(&mut value, statusline, policy),
         Edit::Uninstall => claude_settings::uninstall_statusline(&mut value, statusline),
     }
     .with_context(shape)?;
@@ -280,6 +313,24 @@ fn edit_file(
             path.display()
         );
     }
+    let telemetry = match what {
+        Edit::Install {
+            telemetry: false, ..
+        } => Ok(TelemetryChange::Unchanged),
+        Edit::Install {
+            telemetry: true, ..
+        } => claude_telemetry::install(&mut value, targets.telemetry),
+        Edit::Uninstall => claude_telemetry::uninstall(&mut value, targets.telemetry),
+    }
+    .with_context(shape)?;
+    if let TelemetryChange::Refused { name, theirs } = &telemetry {
+        bail!(
+            "{} already sets {name}={theirs:?} in \"env\" (Claude Code's telemetry goes elsewhere); \
+             nothing was changed. Remove it there to send the telemetry to cclive, or keep yours \
+             and leave out --telemetry",
+            path.display()
+        );
+    }
     let mut outcome = Outcome {
         changes,
         backup: None,
@@ -287,8 +338,11 @@ fn edit_file(
         created: original.is_none(),
         lookalikes: claude_settings::lookalikes(&value, spec),
         statusline,
+        telemetry,
     };
-    if (outcome.changes.is_empty() && !outcome.statusline.changed()) || dry_run {
+    if (outcome.changes.is_empty() && !outcome.statusline.changed() && !outcome.telemetry.changed())
+        || dry_run
+    {
         return Ok(outcome);
     }
     if let Some(bytes) = &original {
@@ -428,15 +482,16 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
     };
     let p = path.display();
     statusline_note(&mut out, &o.statusline, &p.to_string(), dry_run);
+    telemetry_note(&mut out, &o.telemetry, &p.to_string(), dry_run);
     if o.changes.is_empty() {
         let state = match what {
-            Edit::Install(_) => "cclive's hooks are already installed",
+            Edit::Install { .. } => "cclive's hooks are already installed",
             Edit::Uninstall => "no cclive hooks",
         };
         let _ = writeln!(
             out,
             "{p}: {state}; {}.",
-            if o.statusline.changed() {
+            if o.statusline.changed() || o.telemetry.changed() {
                 "no other change"
             } else {
                 "nothing changed"
@@ -530,6 +585,23 @@ fn statusline_note(out: &mut String, change: &StatuslineChange, path: &str, dry_
     let _ = writeln!(out, "{path}: {text}.");
 }
 
+fn telemetry_note(out: &mut String, change: &TelemetryChange, path: &str, dry_run: bool) {
+    let text = match change {
+        TelemetryChange::Unchanged | TelemetryChange::Refused { .. } => return,
+        TelemetryChange::Added(names) => format!(
+            "Claude Code's telemetry {} to cclive ({} set in \"env\")",
+            if dry_run { "would go" } else { "goes" },
+            names.join(", ")
+        ),
+        TelemetryChange::Removed(names) => format!(
+            "cclive's telemetry settings {} removed ({})",
+            if dry_run { "would be" } else { "are" },
+            names.join(", ")
+        ),
+    };
+    let _ = writeln!(out, "{path}: {text}.");
+}
+
 fn lookalike_note(out: &mut String, lookalikes: usize) {
     if lookalikes > 0 {
         let _ = writeln!(
@@ -549,6 +621,8 @@ struct DirStatus {
     events: Vec<claude_settings::EventStatus>,
     /// `none`, `cclive's`, `cclive's, chaining …`, `another: …`.
     statusline: String,
+    /// Where Claude Code's telemetry goes: `none`, `cclive's`, `another: …`.
+    telemetry: String,
     lookalikes: usize,
 }
 
@@ -572,6 +646,10 @@ fn status(
                 statusline: claude_settings::statusline_status(
                     value.as_ref().unwrap_or(&json!({})),
                     &statusline,
+                ),
+                telemetry: claude_telemetry::status(
+                    value.as_ref().unwrap_or(&json!({})),
+                    &telemetry_endpoint(&settings),
                 ),
                 lookalikes: value.map_or(0, |v| claude_settings::lookalikes(&v, &spec)),
             });
@@ -656,6 +734,7 @@ fn status_text(out: &mut String, dir: &DirStatus) {
         let _ = writeln!(out, "  missing ({}): {}", missing.len(), missing.join(", "));
     }
     let _ = writeln!(out, "  status line: {}", dir.statusline);
+    let _ = writeln!(out, "  telemetry: {}", dir.telemetry);
     lookalike_note(out, dir.lookalikes);
 }
 

@@ -194,3 +194,70 @@ fn a_session_this_machine_cannot_see_appears_through_telemetry_with_its_user_and
         "tokens as Claude Code reported them: {s:#}"
     );
 }
+
+#[test]
+fn hooks_install_telemetry_sends_claude_codes_own_telemetry_to_the_dashboard() {
+    let api = FakeApi::start(Scenario::BashThenText);
+    let world = World::new(&api.url());
+    let dashboard = Dashboard::start(&world, &[]);
+    let listen = format!("127.0.0.1:{}", dashboard.port);
+    let claude_dir = world.claude.claude_dir();
+    let dir = claude_dir.to_str().unwrap();
+    let out = world.run(
+        &[
+            "hooks",
+            "install",
+            "--telemetry",
+            "--listen",
+            &listen,
+            "--config-dir",
+            dir,
+        ],
+        TIMEOUT,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("telemetry goes to cclive"), "{said}");
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(claude_dir.join("settings.json")).unwrap()).unwrap();
+    assert_eq!(
+        settings["env"]["OTEL_EXPORTER_OTLP_ENDPOINT"],
+        format!("http://{listen}")
+    );
+
+    // A plain run, with no telemetry variables of its own: settings.json turns the export on.
+    let run = world.claude.run_print("Please do the task.", TIMEOUT);
+    assert!(run.status.success(), "{}", run.diagnostics());
+    let result = run.result().unwrap();
+    let id = result["session_id"].as_str().unwrap();
+    let s = wait_session(&dashboard, id, "telemetry from settings.json", |s| {
+        s["user"].is_string() && s["cost_source"] == "reported"
+    });
+    assert!(close(&s["total_cost_usd"], &result["total_cost_usd"]));
+    assert_eq!(s["api_requests"], 2);
+
+    let out = world.run(
+        &["hooks", "status", "--listen", &listen, "--config-dir", dir],
+        TIMEOUT,
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("telemetry: cclive's"),
+        "{}",
+        describe(&out)
+    );
+    let out = world.run(
+        &[
+            "hooks",
+            "uninstall",
+            "--listen",
+            &listen,
+            "--config-dir",
+            dir,
+        ],
+        TIMEOUT,
+    );
+    assert!(out.status.success(), "{}", describe(&out));
+    let settings: Value =
+        serde_json::from_slice(&std::fs::read(claude_dir.join("settings.json")).unwrap()).unwrap();
+    assert!(settings.get("env").is_none(), "{settings:#}");
+}
