@@ -83,6 +83,19 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
                 }
             ),
         );
+        // Optional: a missing export is a hint, not a fault.
+        let telemetry = crate::claude_telemetry::status(
+            &settings_json,
+            &crate::claude_telemetry::endpoint(&settings.listen.value),
+        );
+        screen.info(&format!(
+            "  telemetry: {telemetry}{}",
+            if telemetry == "none" {
+                " — `cclive hooks install --telemetry` adds Claude Code's own cost per request"
+            } else {
+                ""
+            }
+        ));
         let days = settings_json["cleanupPeriodDays"]
             .as_u64()
             .unwrap_or(DEFAULT_CLEANUP_DAYS);
