@@ -29,17 +29,10 @@ use crate::cli::{GlobalArgs, WatchArgs};
 use crate::config::Settings;
 use crate::ingest::follow;
 use crate::ingest::import::{self, ImportOptions};
-use crate::ingest::liveness::{GRACE, LivenessProbe};
+use crate::ingest::liveness::probe_loop;
 use crate::monitor_client;
 use crate::notify::EventName;
 use crate::pipeline::{self, Callback, EventSink, PipelineConfig};
-
-/// Fastest the liveness probe runs again after a poke.
-const PROBE_MIN_INTERVAL: Duration = Duration::from_millis(100);
-/// With no live session, the probe runs at least this often.
-const PROBE_IDLE_INTERVAL: Duration = Duration::from_secs(30);
-/// With a live session, the probe runs at least this often.
-const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How the monitor is reached and announced: what `cclive watch` and `cclive dashboard` differ
 /// in.
@@ -399,39 +392,6 @@ async fn forward(mut rx: mpsc::Receiver<Event>, sink: EventSink) {
     while let Some(event) = rx.recv().await {
         if !sink.send(event).await {
             return;
-        }
-    }
-}
-
-async fn probe_loop(
-    dirs: Vec<std::path::PathBuf>,
-    sink: EventSink,
-    poke: Arc<Notify>,
-    cancel: CancellationToken,
-) {
-    let mut probe = LivenessProbe::new(dirs);
-    loop {
-        let live = sink.sync().await;
-        let events =
-            tokio::task::block_in_place(|| probe.scan(&live, jiff::Timestamp::now(), GRACE));
-        // Every second while something is live (a SIGKILL leaves no file event behind); when
-        // nothing is, only when the registry or a transcript changes (or, as a safety net, now
-        // and then), so an idle monitor sleeps.
-        let every = if live.is_empty() && events.is_empty() {
-            PROBE_IDLE_INTERVAL
-        } else {
-            PROBE_INTERVAL
-        };
-        for event in events {
-            tracing::debug!(session = %event.session_id, kind = ?event.kind, "Liveness changed.");
-            if !sink.send(event).await {
-                return;
-            }
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-            () = poke.notified() => tokio::time::sleep(PROBE_MIN_INTERVAL).await,
         }
     }
 }

@@ -22,6 +22,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use cclive_core::event::Activity;
@@ -29,6 +30,10 @@ use cclive_core::registry::{self, Liveness, RegistryEntry};
 use cclive_core::{Event, EventKind, Mode, PriceTable, SessionId, SessionState};
 use cclive_store::{Batch, SessionQuery, Store};
 use jiff::Timestamp;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::pipeline::EventSink;
 
 /// How long a new session may go without any liveness signal before it is taken for gone
 /// (the registry entry is written within half a second of claude starting).
@@ -37,6 +42,47 @@ pub const GRACE: Duration = Duration::from_secs(5);
 /// How long a telemetry-only session may go without news before it is taken for ended. Claude
 /// Code exports every few seconds while it works and nothing while it waits for the user.
 pub const TELEMETRY_QUIET: Duration = Duration::from_mins(2);
+
+/// Fastest the probe runs again after a poke (a registry or transcript change).
+const PROBE_MIN_INTERVAL: Duration = Duration::from_millis(100);
+/// With no live session, the probe runs at least this often.
+const PROBE_IDLE_INTERVAL: Duration = Duration::from_secs(30);
+/// With a live session, the probe runs at least this often.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Runs the probe for a monitor (`cclive watch`, `cclive top`'s own) until `cancel`: every
+/// second while something is live (a SIGKILL leaves no file event behind); when nothing is,
+/// only when `poke`d (the registry or a transcript changed) or, as a safety net, now and then,
+/// so an idle monitor sleeps.
+pub(crate) async fn probe_loop(
+    dirs: Vec<PathBuf>,
+    sink: EventSink,
+    poke: Arc<Notify>,
+    cancel: CancellationToken,
+) {
+    let mut probe = LivenessProbe::new(dirs);
+    loop {
+        let live = sink.sync().await;
+        let events =
+            tokio::task::block_in_place(|| probe.scan(&live, jiff::Timestamp::now(), GRACE));
+        let every = if live.is_empty() && events.is_empty() {
+            PROBE_IDLE_INTERVAL
+        } else {
+            PROBE_INTERVAL
+        };
+        for event in events {
+            tracing::debug!(session = %event.session_id, kind = ?event.kind, "Liveness changed.");
+            if !sink.send(event).await {
+                return;
+            }
+        }
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+            () = poke.notified() => tokio::time::sleep(PROBE_MIN_INTERVAL).await,
+        }
+    }
+}
 
 /// What the last scan knew of a session in the registry.
 #[derive(Clone, Debug, PartialEq)]

@@ -9,7 +9,6 @@
 //! terminal belongs to the dashboard). [`OwnMonitor::stop`] cancels the sources and waits for
 //! the pipeline to write the final state.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::Sender;
 use std::time::Duration;
@@ -27,13 +26,9 @@ use crate::budget_watch::{self, AlertSink};
 use crate::config::Settings;
 use crate::ingest::follow;
 use crate::ingest::import::{self, ImportOptions};
-use crate::ingest::liveness::{GRACE, LivenessProbe};
-use crate::pipeline::{self, Callback, EventSink, PipelineConfig};
+use crate::ingest::liveness::probe_loop;
+use crate::pipeline::{self, Callback, PipelineConfig};
 
-/// Fastest the liveness probe runs again after a poke (as in `cclive watch`).
-const PROBE_MIN_INTERVAL: Duration = Duration::from_millis(100);
-/// Slowest: the probe runs at least this often.
-const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 /// Longest wait for the final state to be written on quit.
 const STOP_WAIT: Duration = Duration::from_secs(5);
 
@@ -189,29 +184,4 @@ async fn monitor(
         tracing::warn!("The last changes could not be written to the history.");
     }
     Ok(())
-}
-
-/// The liveness probe, as `cclive watch` runs it.
-async fn probe_loop(
-    dirs: Vec<PathBuf>,
-    sink: EventSink,
-    poke: Arc<Notify>,
-    cancel: CancellationToken,
-) {
-    let mut probe = LivenessProbe::new(dirs);
-    loop {
-        let live = sink.sync().await;
-        let events =
-            tokio::task::block_in_place(|| probe.scan(&live, jiff::Timestamp::now(), GRACE));
-        for event in events {
-            if !sink.send(event).await {
-                return;
-            }
-        }
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(PROBE_INTERVAL) => {}
-            () = poke.notified() => tokio::time::sleep(PROBE_MIN_INTERVAL).await,
-        }
-    }
 }
