@@ -182,6 +182,11 @@ pub enum EventKind {
         /// Error class (`server_error`, `overloaded`, …).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         error: Option<String>,
+        /// The wait before the next attempt, when the source says. Claude Code draws it with
+        /// jitter and every source reports the same figure, so with the attempt number it names
+        /// one retry across sources (stream-json and the transcript both report each one).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        retry_in_ms: Option<u64>,
     },
     /// Claude Code's own final accounting (stream-json `result`). Its numbers win over ours.
     Result {

@@ -261,6 +261,9 @@ struct Ledger {
     /// Responses counted whose cost Claude Code reported (telemetry).
     #[serde(skip_serializing_if = "is_zero")]
     reported_responses: u64,
+    /// Retries counted, as `attempt:wait` (see [`EventKind::ApiRetry`]).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    retries: BTreeSet<String>,
     /// Telemetry's line-count data points already counted, and their sums.
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     line_points: BTreeSet<String>,
@@ -556,7 +559,21 @@ impl SessionState {
                     }
                 }
             }
-            EventKind::ApiRetry { .. } => self.api_retries += 1,
+            EventKind::ApiRetry {
+                attempt,
+                retry_in_ms,
+                ..
+            } => {
+                // The wrapper's stream and the transcript report each retry: once.
+                let new = retry_in_ms.is_none_or(|wait| {
+                    self.ledger_mut()
+                        .retries
+                        .insert(format!("{attempt}:{wait}"))
+                });
+                if new {
+                    self.api_retries += 1;
+                }
+            }
             EventKind::Result {
                 is_error,
                 total_cost_usd,
@@ -584,7 +601,13 @@ impl SessionState {
                 } else {
                     Status::Completed
                 };
-                self.finish(status, at);
+                if status == Status::Failed && self.status == Status::Completed {
+                    // Another source ended it first (the transcript's cost-state is written on
+                    // every exit, a failed one too): the result says how it really went.
+                    self.status = Status::Failed;
+                } else {
+                    self.finish(status, at);
+                }
             }
             EventKind::Activity {
                 state,

@@ -32,6 +32,8 @@ pub enum StreamRecord {
         error_status: Option<u16>,
         /// Error class.
         error: Option<String>,
+        /// `retry_delay_ms`: the wait before the next attempt.
+        retry_delay_ms: Option<u64>,
     },
     /// `system/status` (e.g. `requesting`).
     Status(String),
@@ -238,6 +240,7 @@ pub fn parse_value(value: Value) -> Result<StreamRecord, ParseError> {
             attempt: u32::try_from(uint(obj, "attempt").unwrap_or(0)).unwrap_or(u32::MAX),
             error_status: uint(obj, "error_status").and_then(|s| u16::try_from(s).ok()),
             error: string(obj, "error"),
+            retry_delay_ms: uint(obj, "retry_delay_ms"),
         },
         ("system", Some("status")) => {
             StreamRecord::Status(string(obj, "status").unwrap_or_default())
@@ -497,10 +500,12 @@ pub fn to_events(record: &StreamRecord) -> Vec<EventKind> {
             attempt,
             error_status,
             error,
+            retry_delay_ms,
         } => vec![EventKind::ApiRetry {
             attempt: *attempt,
             error_status: *error_status,
             error: error.clone(),
+            retry_in_ms: *retry_delay_ms,
         }],
         StreamRecord::Status(s) if s == "requesting" => {
             vec![EventKind::ApiRequest { message_id: None }]

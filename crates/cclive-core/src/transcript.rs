@@ -766,6 +766,7 @@ fn kinds(record: &TranscriptRecord) -> Vec<EventKind> {
             attempt: e.attempt.unwrap_or(0),
             error_status: e.status,
             error: e.error_class().map(str::to_owned),
+            retry_in_ms: e.retry_in_ms,
         }],
         TranscriptRecord::Summary(s) if !s.text.is_empty() => vec![EventKind::Title {
             title: s.text.clone(),

@@ -154,6 +154,7 @@ pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable
     // request id links them (as the monitor does), so the response counts once.
     let mut request_keys: HashMap<&str, &str> = HashMap::new();
     let mut key_alias: HashMap<&str, &str> = HashMap::new();
+    let mut retries: HashSet<(u32, u64)> = HashSet::new();
     let mut prompts = 0u32;
     for event in events {
         if let EventKind::PromptSubmitted { id, preview, .. } = &event.kind
@@ -244,7 +245,14 @@ pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable
                     }
                 }
             }
-            EventKind::ApiRetry { .. } => turn.api_retries += 1,
+            // Each retry once, though the stream and the transcript both report it.
+            EventKind::ApiRetry {
+                attempt,
+                retry_in_ms,
+                ..
+            } if retry_in_ms.is_none_or(|wait| retries.insert((*attempt, wait))) => {
+                turn.api_retries += 1;
+            }
             EventKind::TurnEnded { .. } => {
                 turn.ended_at = Some(turn.ended_at.map_or(event.at, |e| e.max(event.at)));
             }
@@ -389,6 +397,7 @@ mod tests {
                     attempt: 1,
                     error_status: Some(529),
                     error: None,
+                    retry_in_ms: None,
                 },
             ),
             // A late report of m1 stays in turn 1.

@@ -83,6 +83,7 @@ pub(crate) fn running(id: &str, start: i64, project: &str) -> (SessionState, Vec
             attempt: 1,
             error_status: Some(529),
             error: Some("overloaded".into()),
+            retry_in_ms: Some(520),
         },
     ];
     fold(id, start, kinds)

@@ -368,3 +368,63 @@ fn the_ledger_survives_a_round_trip_so_counting_goes_on() {
     assert_eq!(back.tool_calls.get("Bash"), Some(&1));
     assert!((back.total_cost_usd - s.total_cost_usd).abs() < 1e-15);
 }
+
+#[test]
+fn a_retry_reported_by_the_stream_and_the_transcript_counts_once() {
+    let mut s = state();
+    let retry = |attempt, wait| EventKind::ApiRetry {
+        attempt,
+        error_status: Some(500),
+        error: Some("server_error".into()),
+        retry_in_ms: wait,
+    };
+    for kind in [
+        retry(1, Some(520)),
+        retry(1, Some(520)), // the transcript's `system/api_error` of the same retry
+        retry(2, Some(1078)),
+        retry(1, Some(611)), // the next request's first retry
+        retry(1, None),      // a source that gives no wait: counted as it comes
+        retry(1, None),
+    ] {
+        apply(&mut s, 1, kind);
+    }
+    assert_eq!(s.api_retries, 5);
+}
+
+#[test]
+fn an_error_result_fails_a_session_another_source_already_ended() {
+    let mut s = state();
+    // The transcript's cost-state (written on every exit) reached the monitor first.
+    apply(
+        &mut s,
+        2,
+        EventKind::CostState {
+            total_cost_usd: 0.0,
+            duration_api_ms: None,
+            duration_ms: None,
+            lines_added: 0,
+            lines_removed: 0,
+            tokens: None,
+            model: None,
+        },
+    );
+    assert_eq!(s.status, Status::Completed);
+    let change = apply(
+        &mut s,
+        2,
+        EventKind::Result {
+            is_error: true,
+            total_cost_usd: Some(0.0),
+            duration_ms: None,
+            duration_api_ms: None,
+            num_turns: Some(1),
+            tokens: None,
+            model: None,
+            error: Some("API Error: 500".into()),
+        },
+    );
+    assert_eq!(s.status, Status::Failed);
+    assert_eq!(change.status, Some((Status::Completed, Status::Failed)));
+    assert_eq!(s.error.as_deref(), Some("API Error: 500"));
+    assert_eq!(s.ended_at, Some(t(2)), "it ended when it ended");
+}

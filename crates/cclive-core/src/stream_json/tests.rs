@@ -117,7 +117,8 @@ fn api_retry_and_status_lines() {
         StreamRecord::ApiRetry {
             attempt: 1,
             error_status: Some(529),
-            error: Some("overloaded".into())
+            error: Some("overloaded".into()),
+            retry_delay_ms: Some(520),
         }
     );
     let r = parse(r#"{"type":"system","subtype":"status","status":"requesting"}"#);

@@ -504,6 +504,7 @@ fn turn_duration_api_error_and_stop_hook_summary() {
             attempt: 1,
             error_status: Some(529),
             error: Some("overloaded".into()),
+            retry_in_ms: Some(569),
         }]
     );
     let summary = parse(line(&text, 22));

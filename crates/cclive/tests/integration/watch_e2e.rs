@@ -450,3 +450,39 @@ fn sessions_running_at_once_are_all_listed_as_active() {
         "{listed:#?}"
     );
 }
+
+#[test]
+fn a_failed_run_feeding_a_monitor_fails_and_its_retries_count_once() {
+    let api = FakeApi::start(crate::support::fake_api::Scenario::Error500);
+    let world = World::new(&api.url());
+    let watch = world.watch();
+    let out = world
+        .cclive(&["run", "--", "-p", "Please do the task."])
+        .env("CCLIVE_LISTEN", &watch.addr)
+        // Two retries (about 0.5 s and 1 s), then Claude Code gives up.
+        .env("CLAUDE_CODE_MAX_RETRIES", "2")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map(|c| crate::support::cclive::wait_with_timeout(c, TIMEOUT))
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert_eq!(main_requests(&api), 3, "the first attempt and two retries");
+    let done = world.wait_state(TIMEOUT, "the monitor's FAILED session", |s| {
+        s["data"]["status"] == "FAILED"
+    });
+    // Let the transcript's own report of the retries reach the monitor too.
+    std::thread::sleep(Duration::from_millis(500));
+    let id = done["data"]["session_id"].as_str().unwrap().to_owned();
+    drop(watch);
+    let listed = world.sessions();
+    let s = listed
+        .iter()
+        .find(|s| s["session_id"] == id.as_str())
+        .unwrap();
+    assert_eq!(s["api_retries"], 2, "{s:#}");
+    assert_eq!(
+        s["status"], "FAILED",
+        "the transcript's cost-state, written on every exit, does not make it COMPLETED"
+    );
+}
