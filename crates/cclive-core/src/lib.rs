@@ -36,6 +36,7 @@ pub mod ids;
 pub mod monitor;
 pub mod otel;
 pub mod pricing;
+mod prompts;
 pub mod registry;
 pub mod report;
 pub mod session;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::event::{Activity, Event, EventKind, Mode, is_telemetry_only_usage_key};
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
+use crate::prompts::PromptCount;
 use crate::usage::Tokens;
 
 /// Where a session is in its life. Serialized upper case, as the seed's state file has it.
@@ -245,10 +246,9 @@ struct Ledger {
     unpriced: BTreeSet<String>,
     tool_uses: HashSet<String>,
     tool_results: HashSet<String>,
-    /// Prompts without an id, counted.
-    prompts: u64,
-    /// Prompts with an id, so a prompt seen by two sources counts once.
-    prompt_ids: HashSet<String>,
+    /// Prompts, each once whichever sources report it (stored as `prompts`, `prompt_ids`, …).
+    #[serde(flatten)]
+    prompts: PromptCount,
     main_tool_results: u64,
     /// A request announced without a message id yet (`system/status: requesting`).
     pending_request: Option<Timestamp>,
@@ -466,26 +466,27 @@ impl SessionState {
                 fill(&mut self.claude_version, claude_version.as_ref());
             }
             EventKind::PromptSubmitted { id, preview } => {
-                let new = if let Some(id) = id {
-                    self.ledger_mut().prompt_ids.insert(id.clone())
-                } else {
-                    self.ledger_mut().prompts += 1;
-                    true
-                };
-                if !new {
-                    return Change::default();
-                }
-                if preview.is_some() {
+                let new = self
+                    .ledger_mut()
+                    .prompts
+                    .record(id.as_deref(), preview.as_deref());
+                if new {
+                    if preview.is_some() {
+                        self.last_prompt.clone_from(preview);
+                    }
+                    // A new prompt is new work: a waiting session is busy again, and a session
+                    // that ended (then was resumed under the same id) is live again.
+                    if self.status == Status::Idle
+                        || (!self.status.is_live() && self.ended_at.is_some_and(|e| at > e))
+                    {
+                        self.revive(Status::Active);
+                    }
+                    self.waiting_for = None;
+                } else if self.last_prompt.is_none() && preview.is_some() {
+                    // Another report of a prompt counted already may still bring its text
+                    // (telemetry redacts prompts; the transcript does not).
                     self.last_prompt.clone_from(preview);
                 }
-                // A new prompt is new work: a waiting session is busy again, and a session that
-                // ended (then was resumed under the same id) is live again.
-                if self.status == Status::Idle
-                    || (!self.status.is_live() && self.ended_at.is_some_and(|e| at > e))
-                {
-                    self.revive(Status::Active);
-                }
-                self.waiting_for = None;
             }
             EventKind::ApiRequest { message_id } => match message_id {
                 Some(id) => {
@@ -968,7 +969,7 @@ impl SessionState {
         self.duration_api_ms = reported
             .duration_api_ms
             .unwrap_or(self.ledger.api_ms + open_ms);
-        let prompts = self.ledger.prompts + self.ledger.prompt_ids.len() as u64;
+        let prompts = self.ledger.prompts.count();
         let live_turns = if prompts + self.ledger.main_tool_results == 0 {
             0
         } else {

@@ -4,7 +4,8 @@
 //!
 //! Rules:
 //! - A turn starts at each prompt the user submitted; the same prompt seen by two sources (a
-//!   hook and the transcript) counts once, by its id. Events before the first prompt form turn 0.
+//!   hook and the transcript, the wrapper and the transcript) counts once, by its id or its
+//!   preview (see `crate::prompts`). Events before the first prompt form turn 0.
 //! - Each tool call counts once, by its `toolu_…` id, in the turn where it was asked for; its
 //!   result (the first one) gives its outcome and its duration (the source's own figure, else
 //!   the time from the call to its result).
@@ -24,6 +25,7 @@ use serde::Serialize;
 
 use crate::event::{Event, EventKind};
 use crate::pricing::PriceTable;
+use crate::prompts::PromptCount;
 use crate::usage::Tokens;
 
 /// The name a response without a model (and a session without one) is priced under; no price
@@ -145,7 +147,7 @@ struct Response<'a> {
 /// model is priced as `fallback_model` (the session's main model), else left unpriced.
 pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable) -> Vec<Turn> {
     let mut turns: Vec<Turn> = Vec::new();
-    let mut prompt_ids: HashSet<&str> = HashSet::new();
+    let mut prompt_count = PromptCount::default();
     let mut responses: HashMap<&str, Response<'_>> = HashMap::new();
     // First-report order, so sums of costs do not depend on hashing.
     let mut response_order: Vec<&str> = Vec::new();
@@ -157,11 +159,14 @@ pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable
     let mut retries: HashSet<(u32, u64)> = HashSet::new();
     let mut prompts = 0u32;
     for event in events {
-        if let EventKind::PromptSubmitted { id, preview, .. } = &event.kind
-            && id.as_deref().is_none_or(|id| prompt_ids.insert(id))
-        {
-            prompts += 1;
-            turns.push(Turn::new(prompts, event.at, preview.clone()));
+        if let EventKind::PromptSubmitted { id, preview, .. } = &event.kind {
+            if prompt_count.record(id.as_deref(), preview.as_deref()) {
+                prompts += 1;
+                turns.push(Turn::new(prompts, event.at, preview.clone()));
+            } else if let Some(turn) = turns.last_mut().filter(|t| t.prompt.is_none()) {
+                // Another report of the prompt; telemetry's is redacted, this one may not be.
+                turn.prompt.clone_from(preview);
+            }
             continue;
         }
         if turns.is_empty() {

@@ -428,3 +428,20 @@ fn an_error_result_fails_a_session_another_source_already_ended() {
     assert_eq!(s.error.as_deref(), Some("API Error: 500"));
     assert_eq!(s.ended_at, Some(t(2)), "it ended when it ended");
 }
+
+#[test]
+fn the_wrappers_prompt_and_the_transcripts_are_one_turn() {
+    let mut s = state();
+    let prompt = |id: Option<&str>, preview: Option<&str>| EventKind::PromptSubmitted {
+        id: id.map(str::to_owned),
+        preview: preview.map(str::to_owned),
+    };
+    // `cclive run -p` knows the prompt but not its id; the transcript knows both; telemetry
+    // knows the id and redacts the text.
+    apply(&mut s, 1, prompt(Some("p1"), None));
+    assert_eq!(s.last_prompt, None);
+    apply(&mut s, 1, prompt(None, Some("fix the test")));
+    apply(&mut s, 1, prompt(Some("p1"), Some("fix the test")));
+    assert_eq!(s.num_turns, 1);
+    assert_eq!(s.last_prompt.as_deref(), Some("fix the test"));
+}
