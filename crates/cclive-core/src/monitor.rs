@@ -133,6 +133,11 @@ impl Monitor {
             .map_or(key, String::as_str)
     }
 
+    /// The session a response (by its counted key) belongs to, when the monitor knows it.
+    pub fn usage_owner(&self, key: &str) -> Option<&SessionId> {
+        self.usage_owner.get(key)
+    }
+
     /// Placeholder keys (`req:<request id>`) that were merged into the response's message id
     /// since the last call: a store drops their rows (the message id's row holds the usage).
     pub fn take_retired_usage_keys(&mut self) -> Vec<String> {

@@ -199,37 +199,15 @@ impl Service {
             }
         }
         let update = self.monitor.apply(&event);
-        // A replay (`cclive replay`) shows a recorded session's figures again: its responses
-        // are already in the per-response usage table, under the original.
-        let owner = update
-            .as_ref()
-            .filter(|u| u.session.source != "replay")
-            .map(|u| u.session.session_id.clone());
-        if let (
-            Some(owner),
-            EventKind::Usage {
-                key,
-                model,
-                tokens,
-                sidechain,
-                ..
-            },
-        ) = (&owner, &event.kind)
+        let retired = self.monitor.take_retired_usage_keys();
+        // A report that changed a count, or linked a telemetry report to its message id (the
+        // merged count moves to the message id's row; the placeholder's row goes).
+        if let EventKind::Usage { key, .. } = &event.kind
+            && (update.is_some() || !retired.is_empty())
         {
-            // Under the key the monitor counts it by (telemetry's request id gives way to the
-            // message id once a transcript links them).
-            self.pending.usage.push(UsageRow {
-                key: self.monitor.usage_key(key).to_owned(),
-                session_id: owner.clone(),
-                at: event.at,
-                model: model.clone(),
-                tokens: *tokens,
-                sidechain: *sidechain,
-            });
+            self.push_usage_row(key, update.as_ref(), &event);
         }
-        self.pending
-            .retired_usage
-            .extend(self.monitor.take_retired_usage_keys());
+        self.pending.retired_usage.extend(retired);
         if let Some(update) = update {
             self.dirty.insert(update.session.session_id.clone());
             for callback in &self.config.callbacks {
@@ -243,6 +221,34 @@ impl Service {
             self.dirty.insert(event.session_id.clone());
             self.pending.events.push(event);
         }
+    }
+
+    /// Queues the stored row of the response `key` names, as the session holding it counts
+    /// it (under the key the monitor counts it by: telemetry's request id gives way to the
+    /// message id once a transcript links them).
+    fn push_usage_row(&mut self, key: &str, update: Option<&Update>, event: &Event) {
+        let key = self.monitor.usage_key(key).to_owned();
+        let holder = self
+            .monitor
+            .usage_owner(&key)
+            .and_then(|id| self.monitor.session(id))
+            .or(update.map(|u| &u.session));
+        // A replay (`cclive replay`) shows a recorded session's figures again: its responses
+        // are already in the per-response usage table, under the original.
+        let Some(holder) = holder.filter(|s| s.source != "replay") else {
+            return;
+        };
+        let Some(counted) = holder.counted_usage(&key) else {
+            return;
+        };
+        self.pending.usage.push(UsageRow {
+            session_id: holder.session_id.clone(),
+            at: counted.first_at.min(event.at),
+            model: counted.model.map(str::to_owned),
+            tokens: counted.tokens,
+            sidechain: counted.sidechain,
+            key,
+        });
     }
 
     fn owe_snapshot(&mut self) {
@@ -395,5 +401,76 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cclive_core::{Mode, Tokens};
+    use cclive_store::SqliteStore;
+
+    use super::*;
+
+    fn event(at_ms: i64, kind: EventKind) -> Event {
+        Event::new(
+            SessionId::new("s1"),
+            jiff::Timestamp::from_millisecond(1_795_600_000_000 + at_ms).unwrap(),
+            kind,
+        )
+    }
+
+    fn started(source: &str) -> EventKind {
+        EventKind::SessionStarted {
+            mode: Mode::Print,
+            command: None,
+            cwd: None,
+            project_path: None,
+            session_type: None,
+            source: source.into(),
+        }
+    }
+
+    fn usage(key: &str, cost: Option<f64>) -> EventKind {
+        EventKind::Usage {
+            key: key.into(),
+            request_id: Some("req_1".into()),
+            reported_cost_usd: cost,
+            model: Some("claude-opus-5-5".into()),
+            tokens: Tokens {
+                input: 1200,
+                output: 42,
+                cache_read: 5000,
+                cache_creation: 300,
+            },
+            is_final: true,
+            sidechain: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn telemetry_before_the_transcript_leaves_one_usage_row_under_the_message_id() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let (sink, task) = spawn(PipelineConfig {
+            store: Some(store.clone()),
+            flush_interval: Duration::from_millis(10),
+            ..PipelineConfig::default()
+        })
+        .unwrap();
+        sink.send(event(0, started("otel"))).await;
+        sink.send(event(1, usage("req:req_1", Some(0.00814)))).await;
+        // Let a flush write the placeholder's row first, as a live monitor would.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(store.usage_rows(None, None).unwrap()[0].key, "req:req_1");
+        sink.send(event(2, started("transcript"))).await;
+        sink.send(event(3, usage("msg_1", None))).await;
+        drop(sink);
+        task.await.unwrap();
+
+        let rows = store.usage_rows(None, None).unwrap();
+        let keys: Vec<&str> = rows.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, ["msg_1"], "the placeholder's row is retired");
+        let session = store.session(&SessionId::new("s1")).unwrap().unwrap();
+        assert_eq!(session.api_requests, 1);
+        assert!((session.total_cost_usd - 0.00814).abs() < 1e-12);
     }
 }
