@@ -171,12 +171,9 @@ fn protobuf_and_json_exports_of_claude_code_read_alike() {
     );
 }
 
-#[test]
-fn telemetry_after_the_transcript_counts_each_response_once() {
-    let mut monitor = Monitor::new(PriceTable::builtin());
-    let at: Timestamp = "2026-11-25T13:00:44Z".parse().unwrap();
-    let sid = SessionId::new(SID_2_1);
-    let transcript_usage = |key: &str, request: &str| EventKind::Usage {
+/// What a transcript line reports of one of the capture's responses: both ids, no cost.
+fn transcript_usage(key: &str, request: &str) -> EventKind {
+    EventKind::Usage {
         key: key.into(),
         request_id: Some(request.into()),
         reported_cost_usd: None,
@@ -189,7 +186,14 @@ fn telemetry_after_the_transcript_counts_each_response_once() {
         },
         is_final: true,
         sidechain: false,
-    };
+    }
+}
+
+#[test]
+fn telemetry_after_the_transcript_counts_each_response_once() {
+    let mut monitor = Monitor::new(PriceTable::builtin());
+    let at: Timestamp = "2026-11-25T13:00:44Z".parse().unwrap();
+    let sid = SessionId::new(SID_2_1);
     monitor.apply(&Event::new(
         sid.clone(),
         at,
@@ -253,20 +257,10 @@ fn telemetry_before_the_transcript_moves_to_the_message_id() {
     monitor.apply(&Event::new(
         sid.clone(),
         at,
-        EventKind::Usage {
-            key: "msg_fake_b1e5ed73cc424057bfc7".into(),
-            request_id: Some("req_fake_60c523ac8e964c7cb2ad".into()),
-            reported_cost_usd: None,
-            model: Some("claude-opus-5-5".into()),
-            tokens: Tokens {
-                input: 1200,
-                output: 42,
-                cache_read: 5000,
-                cache_creation: 300,
-            },
-            is_final: true,
-            sidechain: false,
-        },
+        transcript_usage(
+            "msg_fake_b1e5ed73cc424057bfc7",
+            "req_fake_60c523ac8e964c7cb2ad",
+        ),
     ));
     let s = monitor.session(&sid).unwrap();
     assert_eq!(s.api_requests, 3);
