@@ -18,6 +18,8 @@
 //! This module never does I/O and never reads a clock: the server hands it the body, the
 //! sender's address and the time it arrived.
 
+use std::collections::HashMap;
+
 use jiff::Timestamp;
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
@@ -162,23 +164,56 @@ pub struct Translation {
 /// it starts over, which costs a repeated announcement, never a lost one.
 #[derive(Debug, Default)]
 pub struct Announced {
-    sessions: std::collections::HashSet<(SessionId, Option<String>, Option<String>)>,
+    sessions: HashMap<SessionId, Announcement>,
+}
+
+/// What was announced of a session.
+#[derive(Debug, PartialEq)]
+struct Announcement {
+    user: Option<String>,
+    host: Option<String>,
+    /// The mode, once a request told it.
+    mode: Option<Mode>,
 }
 
 impl Announced {
     /// Most sessions remembered.
     const CAPACITY: usize = 4096;
 
-    /// True the first time `session` is seen with this origin.
-    fn first(&mut self, session: &SessionId, user: Option<&str>, host: Option<&str>) -> bool {
-        if self.sessions.len() >= Self::CAPACITY {
+    /// The announcement to make of `session` now, if any: the first time, when its origin
+    /// changes, or when its mode becomes known. A mode once known stays.
+    fn news(
+        &mut self,
+        session: &SessionId,
+        user: Option<String>,
+        host: Option<String>,
+        mode: Option<Mode>,
+    ) -> Option<&Announcement> {
+        if self.sessions.len() >= Self::CAPACITY && !self.sessions.contains_key(session) {
             self.sessions.clear();
         }
-        self.sessions.insert((
-            session.clone(),
-            user.map(str::to_owned),
-            host.map(str::to_owned),
-        ))
+        let before = self.sessions.get(session);
+        let now = Announcement {
+            mode: mode.or(before.and_then(|b| b.mode)),
+            user,
+            host,
+        };
+        if before == Some(&now) {
+            return None;
+        }
+        self.sessions.insert(session.clone(), now);
+        self.sessions.get(session)
+    }
+}
+
+/// The mode a request's `query_source` tells: `sdk` is the print-mode (and SDK) query loop,
+/// `repl_main_thread` the interactive one (names read out of Claude Code 2.1's binary);
+/// anything else (sub-agents, side queries) says nothing.
+fn mode_of_query_source(query_source: &str) -> Option<Mode> {
+    match query_source {
+        "sdk" => Some(Mode::Print),
+        "repl_main_thread" => Some(Mode::Interactive),
+        _ => None,
     }
 }
 
@@ -199,6 +234,17 @@ pub fn log_events(
             out.skipped += records.count() as u64;
             continue;
         }
+        // What each session's requests tell of its mode, known before it is announced.
+        let mut modes: HashMap<&str, Mode> = HashMap::new();
+        for record in records.clone() {
+            let attrs = Attributes(&record.attributes);
+            if let (Some(session), Some(mode)) = (
+                attrs.str("session.id"),
+                attrs.str("query_source").and_then(mode_of_query_source),
+            ) {
+                modes.insert(session, mode);
+            }
+        }
         let mut sessions = Sessions {
             resource: &resource,
             sender,
@@ -212,7 +258,8 @@ pub fn log_events(
             };
             let at = record_time(record, &attrs).unwrap_or(sender.received_at);
             let session = SessionId::new(session_id);
-            sessions.announce(&mut out.events, &session, &attrs, at);
+            let mode = modes.get(session_id).copied();
+            sessions.announce(&mut out.events, &session, &attrs, (at, mode));
             for kind in record_events(record, &attrs, &session) {
                 out.events.push(Event::new(session.clone(), at, kind));
             }
@@ -255,7 +302,7 @@ pub fn metric_events(
                 };
                 let at = nanos(point.time_unix_nano).unwrap_or(sender.received_at);
                 let session = SessionId::new(session_id);
-                sessions.announce(&mut out.events, &session, &attrs, at);
+                sessions.announce(&mut out.events, &session, &attrs, (at, None));
                 // Line counts are Claude Code's deltas by default; a cumulative export repeats
                 // its running total, which cannot be told from a new delta: left out.
                 if metric.name != "claude_code.lines_of_code.count"
@@ -470,7 +517,7 @@ impl Sessions<'_, '_> {
         events: &mut Vec<Event>,
         session: &SessionId,
         attrs: &Attributes<'_>,
-        at: Timestamp,
+        (at, mode): (Timestamp, Option<Mode>),
     ) {
         let user = attrs
             .str("user.email")
@@ -489,16 +536,14 @@ impl Sessions<'_, '_> {
             .host
             .clone()
             .or_else(|| self.sender.remote_host.map(str::to_owned));
-        if !self
-            .announced
-            .first(session, user.as_deref(), host.as_deref())
-        {
+        let Some(news) = self.announced.news(session, user, host, mode) else {
             return;
-        }
+        };
+        let (user, host, mode) = (news.user.clone(), news.host.clone(), news.mode);
         let event = |kind| Event::new(session.clone(), at, kind);
         events.push(event(EventKind::SessionStarted {
-            // Telemetry does not say; a local source that sees the session corrects it.
-            mode: Mode::Interactive,
+            // Until a request tells, interactive; a local source that sees the session knows.
+            mode: mode.unwrap_or(Mode::Interactive),
             command: None,
             cwd: None,
             project_path: None,

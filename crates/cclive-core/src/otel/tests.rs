@@ -135,6 +135,11 @@ fn a_session_seen_only_through_telemetry_has_claude_codes_cost() {
     let monitor = fold(&t.events);
     let s = monitor.session(&SessionId::new(SID_2_1)).unwrap();
     assert_eq!(s.source, "otel");
+    assert_eq!(
+        s.mode,
+        Mode::Print,
+        "its requests' query source is the print loop's"
+    );
     assert_eq!(s.api_requests, 3);
     assert_eq!(s.cost_source, CostSource::Reported);
     // Claude Code's `result` said 0.024419999999999997 for this run.
@@ -478,4 +483,35 @@ fn a_session_is_announced_once_across_exports() {
         ..local()
     };
     assert_eq!(starts(&log_events(&request, remote, &mut announced)), 3);
+}
+
+#[test]
+fn a_session_first_seen_in_metrics_learns_its_mode_from_a_later_request() {
+    let mut announced = Announced::default();
+    let metrics = decode_metrics(&fixture("metrics-2.1.332.json"), Encoding::Json).unwrap();
+    let logs = decode_logs(&fixture("logs-2.1.332.json"), Encoding::Json).unwrap();
+    let mut events = metric_events(&metrics, local(), &mut announced).events;
+    events.extend(log_events(&logs, local(), &mut announced).events);
+    let modes: Vec<Mode> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::SessionStarted { mode, .. } => Some(*mode),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        modes,
+        [Mode::Interactive, Mode::Print],
+        "announced again once known"
+    );
+    let monitor = fold(&events);
+    assert_eq!(monitor.sessions().next().unwrap().mode, Mode::Print);
+    // An export that says nothing of the mode does not take it back.
+    let again = metric_events(&metrics, local(), &mut announced);
+    assert!(
+        !again
+            .events
+            .iter()
+            .any(|e| matches!(e.kind, EventKind::SessionStarted { .. }))
+    );
 }

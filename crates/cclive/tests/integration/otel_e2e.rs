@@ -178,6 +178,7 @@ fn a_session_this_machine_cannot_see_appears_through_telemetry_with_its_user_and
         s["api_requests"] == 2 && s["host"].is_string()
     });
     assert_eq!(s["source"], "otel");
+    assert_eq!(s["mode"], "print", "from its requests' query source");
     assert_eq!(s["host"], "build-box");
     assert_eq!(s["user"], "dev@example.com");
     assert_eq!(s["claude_version"], "2.1.332");
