@@ -176,6 +176,22 @@ fn protobuf_and_json_exports_of_claude_code_read_alike() {
     );
 }
 
+/// A transcript's first line of a session: a local source sees it.
+fn seen_locally(session: SessionId, at: Timestamp) -> Event {
+    Event::new(
+        session,
+        at,
+        EventKind::SessionStarted {
+            mode: Mode::Print,
+            command: None,
+            cwd: Some("/w".into()),
+            project_path: None,
+            session_type: None,
+            source: "transcript".into(),
+        },
+    )
+}
+
 /// What a transcript line reports of one of the capture's responses: both ids, no cost.
 fn transcript_usage(key: &str, request: &str) -> EventKind {
     EventKind::Usage {
@@ -199,18 +215,7 @@ fn telemetry_after_the_transcript_counts_each_response_once() {
     let mut monitor = Monitor::new(PriceTable::builtin());
     let at: Timestamp = "2026-11-25T13:00:44Z".parse().unwrap();
     let sid = SessionId::new(SID_2_1);
-    monitor.apply(&Event::new(
-        sid.clone(),
-        at,
-        EventKind::SessionStarted {
-            mode: Mode::Print,
-            command: None,
-            cwd: Some("/w".into()),
-            project_path: None,
-            session_type: None,
-            source: "transcript".into(),
-        },
-    ));
+    monitor.apply(&seen_locally(sid.clone(), at));
     for (msg, req) in [
         (
             "msg_fake_b1e5ed73cc424057bfc7",
@@ -306,18 +311,7 @@ fn a_1_0_export_with_string_values_and_no_request_ids() {
     // Once a local source sees the session, the unmatched telemetry reports give way.
     let mut monitor = monitor;
     let at: Timestamp = "2026-11-25T13:10:04Z".parse().unwrap();
-    monitor.apply(&Event::new(
-        SessionId::new(SID_1_0),
-        at,
-        EventKind::SessionStarted {
-            mode: Mode::Print,
-            command: None,
-            cwd: Some("/w".into()),
-            project_path: None,
-            session_type: None,
-            source: "transcript".into(),
-        },
-    ));
+    monitor.apply(&seen_locally(SessionId::new(SID_1_0), at));
     let s = monitor.session(&SessionId::new(SID_1_0)).unwrap();
     assert_eq!(s.source, "transcript");
     assert_eq!(s.api_requests, 0);
