@@ -136,6 +136,11 @@ pub trait Store: Send + Sync {
     /// included, and how many responses that is. Zero for a session with no usage.
     fn usage_totals(&self, session_id: &SessionId) -> Result<(Tokens, u64), StoreError>;
 
+    /// The session that owns the stored API response `key` (where it was first reported), or
+    /// `None` when no response is stored under that key. A point lookup: what an incremental
+    /// import asks for each response it reads, instead of loading the whole usage table.
+    fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, StoreError>;
+
     /// Every usage row with `since <= at < until` (either bound may be open), ordered by time,
     /// then key.
     fn usage_rows(

@@ -179,6 +179,9 @@ const SELECT_USAGE_ROWS: &str = "
     SELECT key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain
     FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, key";
 
+/// The owner of one stored response.
+const SELECT_USAGE_OWNER: &str = "SELECT session_id FROM usage WHERE key = ?1";
+
 /// Drops one response's row (its usage lives on under another key).
 const DELETE_USAGE: &str = "DELETE FROM usage WHERE key = ?1";
 
@@ -354,6 +357,13 @@ impl Store for SqliteStore {
             },
             count(responses)?,
         ))
+    }
+
+    fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(SELECT_USAGE_OWNER)?;
+        let owner: Option<String> = stmt.query_row([key], |row| row.get(0)).optional()?;
+        Ok(owner.map(SessionId::new))
     }
 
     fn usage_rows(
