@@ -270,7 +270,13 @@ async fn watch_main(
             }
         }
     });
-    tasks.spawn(probe_loop(dirs, sink.clone(), poke, cancel.clone()));
+    tasks.spawn(probe_loop(
+        dirs,
+        sink.clone(),
+        poke,
+        cancel.clone(),
+        ingest.clone(),
+    ));
     tasks.close();
     drop(sink);
 

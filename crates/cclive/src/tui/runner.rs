@@ -155,7 +155,13 @@ async fn monitor(
             }
         }
     });
-    tasks.spawn(probe_loop(dirs, sink.clone(), poke, cancel.clone()));
+    tasks.spawn(probe_loop(
+        dirs,
+        sink.clone(),
+        poke,
+        cancel.clone(),
+        cclive_server::IngestCounters::default(),
+    ));
     tasks.spawn({
         let cancel = cancel.clone();
         async move {
