@@ -236,7 +236,7 @@ async fn watch_main(
                     )
                     .unwrap_or(Duration::from_secs(2)),
                     prices,
-                    time_zone: jiff::tz::TimeZone::system(),
+                    time_zone: crate::config::system_zone(),
                 },
             },
             metric_sources(&ingest, &notifier, budget_metrics),
