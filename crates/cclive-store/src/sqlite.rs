@@ -169,6 +169,9 @@ const UPSERT_CHECKPOINT: &str = r#"
 
 const SELECT_SESSION: &str = "SELECT state_json, ledger_json FROM sessions WHERE session_id = ?1";
 
+/// A session to show: its state without the ledger.
+const SELECT_SESSION_STATE: &str = "SELECT state_json FROM sessions WHERE session_id = ?1";
+
 const SELECT_USAGE_TOTALS: &str = "
     SELECT count(*), coalesce(sum(input), 0), coalesce(sum(output), 0),
         coalesce(sum(cache_read), 0), coalesce(sum(cache_creation), 0)
@@ -270,6 +273,17 @@ impl Store for SqliteStore {
                 })?;
         }
         Ok(Some(state))
+    }
+
+    fn session_to_show(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
+        let state_json: Option<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(SELECT_SESSION_STATE)?;
+            stmt.query_row([id.as_str()], |row| row.get(0)).optional()?
+        };
+        state_json
+            .map(|json| decode_state(id.as_str(), &json))
+            .transpose()
     }
 
     fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
