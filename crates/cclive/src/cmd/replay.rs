@@ -21,7 +21,7 @@ use jiff::{SignedDuration, Timestamp};
 
 use crate::cli::{GlobalArgs, ReplayArgs};
 use crate::config::Settings;
-use crate::monitor_client;
+use crate::monitor::client as monitor_client;
 
 /// Most events in one POST.
 const BATCH: usize = 500;
@@ -72,7 +72,7 @@ pub(super) fn run(args: &ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     eprintln!(
         "cclive: replaying {id} as {new_id} into http://{listen}: {} events over {}",
         plan.len(),
-        crate::display::duration_ms(u64::try_from(length.as_millis()).unwrap_or(u64::MAX))
+        crate::output::display::duration_ms(u64::try_from(length.as_millis()).unwrap_or(u64::MAX))
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()

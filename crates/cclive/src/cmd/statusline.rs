@@ -45,7 +45,7 @@ use tracing::debug;
 
 use crate::cli::{GlobalArgs, StatuslineArgs};
 use crate::config::Settings;
-use crate::monitor_client;
+use crate::monitor::client as monitor_client;
 
 /// The whole exchange with the monitor: it runs while the store is read, and is never waited
 /// for longer than this.
@@ -434,7 +434,7 @@ fn last_block(
     let until = now + SignedDuration::from_millis(1);
     let day = now - SignedDuration::from_hours(24);
     let mut times = store.usage_times(Some(day), Some(until))?;
-    if !crate::usage_records::anchored(times.iter().copied(), day) {
+    if !crate::history::usage_records::anchored(times.iter().copied(), day) {
         times = store.usage_times(Some(now - SignedDuration::from_hours(7 * 24)), Some(until))?;
     }
     Ok(blocks::spans(times).last().map(|s| (s.start, s.end)))

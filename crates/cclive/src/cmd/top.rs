@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{GlobalArgs, TopArgs};
 use crate::config::Settings;
-use crate::monitor_client;
+use crate::monitor::client as monitor_client;
 use crate::tui::app::{App, Source};
 use crate::tui::runner::OwnMonitor;
 

@@ -30,9 +30,9 @@ use crate::config::Settings;
 use crate::ingest::follow;
 use crate::ingest::import::{self, ImportOptions};
 use crate::ingest::liveness::probe_loop;
-use crate::monitor_client;
-use crate::notify::EventName;
-use crate::pipeline::{self, Callback, EventSink, PipelineConfig};
+use crate::monitor::client as monitor_client;
+use crate::monitor::pipeline::{self, Callback, EventSink, PipelineConfig};
+use crate::sinks::notify::EventName;
 
 /// How the monitor is reached and announced: what `cclive watch` and `cclive dashboard` differ
 /// in.
@@ -188,13 +188,16 @@ async fn watch_main(
     };
     // Webhooks and on_change commands; budget alerts go to stderr and to those, block changes
     // to those that asked for them.
-    let notifier = crate::notify::Notifier::from_settings(&settings)?;
-    let mut watch = crate::budget_watch::Watch::from_settings(
+    let notifier = crate::sinks::notify::Notifier::from_settings(&settings)?;
+    let mut watch = crate::sinks::budget_watch::Watch::from_settings(
         &settings,
         store.clone() as Arc<dyn Store>,
         &prices,
     );
-    watch.alert_sinks = vec![crate::budget_watch::print_sink(), notifier.alert_sink()];
+    watch.alert_sinks = vec![
+        crate::sinks::budget_watch::print_sink(),
+        notifier.alert_sink(),
+    ];
     if notifier.wants(EventName::BlockStarted) || notifier.wants(EventName::BlockEnded) {
         watch.block_sinks = vec![notifier.block_sink()];
     }
@@ -220,7 +223,7 @@ async fn watch_main(
     tasks.spawn(forward(intake_rx, sink.clone()));
     // Budget gauges read the history on the server's connection, like the API.
     let budget_metrics =
-        crate::budget_watch::metric_source(&settings, server_store.clone(), &prices);
+        crate::sinks::budget_watch::metric_source(&settings, server_store.clone(), &prices);
     {
         let state = AppState::with_sources(
             Parts {
@@ -297,7 +300,7 @@ async fn watch_main(
 /// sinks were made), and the budgets' use, evaluated per scrape.
 fn metric_sources(
     ingest: &cclive_server::IngestCounters,
-    notifier: &crate::notify::Notifier,
+    notifier: &crate::sinks::notify::Notifier,
     budgets: Option<cclive_server::BudgetSource>,
 ) -> cclive_server::MetricSources {
     let stats = notifier.stats();

@@ -33,7 +33,7 @@ use jiff::Timestamp;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::EventSink;
+use crate::monitor::pipeline::EventSink;
 
 /// How long a new session may go without any liveness signal before it is taken for gone
 /// (the registry entry is written within half a second of claude starting).

@@ -22,12 +22,12 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::app::{Msg, Source};
-use crate::budget_watch::{self, AlertSink};
 use crate::config::Settings;
 use crate::ingest::follow;
 use crate::ingest::import::{self, ImportOptions};
 use crate::ingest::liveness::probe_loop;
-use crate::pipeline::{self, Callback, PipelineConfig};
+use crate::monitor::pipeline::{self, Callback, PipelineConfig};
+use crate::sinks::budget_watch::{self, AlertSink};
 
 /// Longest wait for the final state to be written on quit.
 const STOP_WAIT: Duration = Duration::from_secs(5);

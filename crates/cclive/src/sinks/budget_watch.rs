@@ -37,7 +37,7 @@ use jiff::tz::TimeZone;
 use tracing::{debug, warn};
 
 use crate::config::Settings;
-use crate::pipeline::Callback;
+use crate::monitor::pipeline::Callback;
 
 /// Receives each new budget alert (once per threshold per period).
 pub(crate) type AlertSink = Arc<dyn Fn(&BudgetAlert) + Send + Sync>;
@@ -314,7 +314,7 @@ impl Worker {
         let w = &self.watch;
         // Reaching back to the last block's start, so its end carries its figures.
         let since = self.running_block.map_or(now, |b| b.start);
-        match crate::usage_records::recent(&*w.store, since, now) {
+        match crate::history::usage_records::recent(&*w.store, since, now) {
             Ok(records) => {
                 let (running, changes) =
                     blocks::changes(self.running_block.as_ref(), &records, &w.prices, now);
@@ -348,7 +348,7 @@ pub(crate) fn statuses(
     let Some(since) = earliest else {
         return Ok(Vec::new());
     };
-    let (records, _) = crate::usage_records::load(store, Some(since), None)?;
+    let (records, _) = crate::history::usage_records::load(store, Some(since), None)?;
     Ok(budget::evaluate(budget, &records, now, tz, prices))
 }
 

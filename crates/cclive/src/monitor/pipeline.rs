@@ -24,8 +24,8 @@ use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::state_file::StateFileWriter;
-use crate::writer::StoreWriter;
+use crate::monitor::state_file::StateFileWriter;
+use crate::monitor::writer::StoreWriter;
 
 /// A function called with every update, in order, on the monitor task. Keep it quick; spawn
 /// work elsewhere if it may block.
