@@ -237,7 +237,7 @@ async fn play(listen: &str, new_id: &SessionId, plan: Vec<Planned>) -> anyhow::R
     let total = plan.len();
     let mut sent = 0;
     let mut pending = plan.into_iter().peekable();
-    let mut stop = std::pin::pin!(shutdown_signal());
+    let mut stop = std::pin::pin!(crate::monitor::runtime::shutdown_signal());
     while let Some(next) = pending.next() {
         tokio::select! {
             () = tokio::time::sleep_until(start + next.due) => {}
@@ -290,22 +290,6 @@ async fn post(listen: &str, events: &[Event]) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }
 
 #[cfg(test)]

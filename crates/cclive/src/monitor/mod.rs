@@ -6,6 +6,7 @@
 
 pub(crate) mod client;
 pub mod pipeline;
+pub(crate) mod runtime;
 pub mod session_monitor;
 pub mod state_file;
 pub(crate) mod writer;

@@ -141,19 +141,6 @@ impl Watcher {
     }
 }
 
-/// The monitor callbacks that send new budget alerts to `sinks`; none without a `[budget]`
-/// limit. The worker is detached (it stops by itself when the callbacks are dropped).
-pub(crate) fn callbacks_with(
-    settings: &Settings,
-    store: Arc<dyn Store>,
-    prices: &PriceTable,
-    sinks: Vec<AlertSink>,
-) -> anyhow::Result<Vec<Callback>> {
-    let mut watch = Watch::from_settings(settings, store, prices);
-    watch.alert_sinks = sinks;
-    Ok(watch.spawn()?.0)
-}
-
 /// The sink that prints each alert on the monitor's stderr.
 pub(crate) fn print_sink() -> AlertSink {
     Arc::new(|alert: &BudgetAlert| {
@@ -507,13 +494,13 @@ mod tests {
             let seen = seen.clone();
             Arc::new(move |a: &BudgetAlert| seen.lock().unwrap().push(a.clone()))
         };
-        let callbacks = callbacks_with(
+        let mut watch = Watch::from_settings(
             &settings_with(budget),
             store.clone(),
             &PriceTable::builtin(),
-            vec![sink],
-        )
-        .unwrap();
+        );
+        watch.alert_sinks = vec![sink];
+        let (callbacks, _detached) = watch.spawn().unwrap();
         assert_eq!(callbacks.len(), 1);
         let mut session = SessionState::new(SessionId::new("s"), Timestamp::now());
         session.api_requests = 1;
