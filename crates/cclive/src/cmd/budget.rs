@@ -200,14 +200,14 @@ fn limits_text(limits: &SubscriptionLimits, tz: &TimeZone, now: Timestamp) -> St
     let _ = writeln!(out, "  5-hour  {five:<width$}   {block}");
     let _ = writeln!(out, "  7-day   {seven:<width$}   {week}");
     match &limits.official {
-        Some(o) if o.source != "monitor" => {
+        Some(o) if o.source != super::statusline::LimitsSource::Monitor => {
             let _ = writeln!(
                 out,
                 "  (official figures as of {}, from {})",
                 o.as_of
                     .to_zoned_datetime(tz.clone())
                     .strftime("%Y-%m-%d %H:%M"),
-                if o.source == "statusline" {
+                if o.source == super::statusline::LimitsSource::Statusline {
                     "the last status line run"
                 } else {
                     "the state file"

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use cclive_core::{Event, EventKind, SessionId, SessionState};
+use cclive_core::{Event, EventKind, SessionId, SessionState, Source};
 use cclive_store::Store;
 use jiff::{SignedDuration, Timestamp};
 
@@ -29,7 +29,7 @@ const BATCH: usize = 500;
 const COALESCE: Duration = Duration::from_millis(5);
 /// Time one POST may take.
 const POST_DEADLINE: Duration = Duration::from_secs(10);
-/// The `source` and `session_type` of a replayed session.
+/// The `session_type` of a replayed session (its source is [`Source::Replay`]).
 pub(crate) const REPLAY: &str = "replay";
 
 /// Replays the session.
@@ -147,7 +147,7 @@ pub(crate) fn plan(
                     cwd: original.cwd.clone(),
                     project_path: original.project_path.clone(),
                     session_type: Some(REPLAY.into()),
-                    source: REPLAY.into(),
+                    source: Source::Replay,
                 },
             ),
         });
@@ -180,7 +180,7 @@ pub(crate) fn plan(
                     cwd: cwd.clone(),
                     project_path: project_path.clone(),
                     session_type: Some(REPLAY.into()),
-                    source: REPLAY.into(),
+                    source: Source::Replay,
                 }
             }
             EventKind::Usage {
@@ -403,7 +403,7 @@ mod tests {
             monitor.apply(&p.event);
         }
         let replayed = monitor.session(&new_id).unwrap();
-        assert_eq!(replayed.source, REPLAY);
+        assert_eq!(replayed.source, Source::Replay);
         assert_eq!(replayed.session_type.as_deref(), Some(REPLAY));
         assert_eq!(replayed.status, Status::Completed);
         assert_eq!(replayed.tokens, original.tokens);
@@ -431,7 +431,10 @@ mod tests {
         );
         assert!(matches!(
             plan.first().unwrap().event.kind,
-            EventKind::SessionStarted { ref source, .. } if source == REPLAY
+            EventKind::SessionStarted {
+                source: Source::Replay,
+                ..
+            }
         ));
         assert!(matches!(
             plan.last().unwrap().event.kind,

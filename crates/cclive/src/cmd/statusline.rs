@@ -655,10 +655,23 @@ pub(crate) struct OfficialLimits {
     /// The limits.
     #[serde(flatten)]
     pub(crate) limits: RateLimits,
-    /// `monitor`, `statusline` (the last status line run) or `state_file`.
-    pub(crate) source: &'static str,
+    /// Where they were found.
+    pub(crate) source: LimitsSource,
     /// When they were reported (the monitor's are current).
     pub(crate) as_of: Timestamp,
+}
+
+/// Where the official limits were found. Serialized snake case (`monitor`, `statusline`,
+/// `state_file`) in `--json` output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LimitsSource {
+    /// The running monitor (current).
+    Monitor,
+    /// The last status line run's cache.
+    Statusline,
+    /// The state file.
+    StateFile,
 }
 
 /// The subscription's official limits as Claude Code last reported them: from the running
@@ -676,14 +689,14 @@ pub(crate) fn official_rate_limits(settings: &Settings) -> Option<OfficialLimits
     if let Some(limits) = monitor.as_ref().and_then(|s| s.rate_limits.clone()) {
         return Some(OfficialLimits {
             limits,
-            source: "monitor",
+            source: LimitsSource::Monitor,
             as_of: Timestamp::now(),
         });
     }
     let cached = Cache::read(&CachePaths::for_settings(settings).cache).and_then(|c| {
         Some(OfficialLimits {
             limits: c.rate_limits?,
-            source: "statusline",
+            source: LimitsSource::Statusline,
             as_of: c.rate_limits_at?,
         })
     });
@@ -693,7 +706,7 @@ pub(crate) fn official_rate_limits(settings: &Settings) -> Option<OfficialLimits
         .and_then(|s| {
             Some(OfficialLimits {
                 limits: s.rate_limits?,
-                source: "state_file",
+                source: LimitsSource::StateFile,
                 as_of: s.updated_at,
             })
         });

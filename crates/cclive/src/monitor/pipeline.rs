@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cclive_core::{
-    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Update,
+    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Source, Update,
 };
 use cclive_store::{Batch, Checkpoint, Store, UsageRow};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -235,7 +235,7 @@ impl Service {
             .or(update.map(|u| &u.session));
         // A replay (`cclive replay`) shows a recorded session's figures again: its responses
         // are already in the per-response usage table, under the original.
-        let Some(holder) = holder.filter(|s| s.source != "replay") else {
+        let Some(holder) = holder.filter(|s| s.source != Source::Replay) else {
             return;
         };
         let Some(counted) = holder.counted_usage(&key) else {
