@@ -15,8 +15,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, SessionArgs};
-use crate::notify::settings as notify_settings;
-use crate::notify::{ExecHookSettings, WebhookSettings};
+use crate::sinks::notify::settings as notify_settings;
+use crate::sinks::notify::{ExecHookSettings, WebhookSettings};
 
 /// The commented default config file; also `cclive config --default`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../default-config.toml");
@@ -522,8 +522,7 @@ fn resolve_budget(table: FileBudget) -> Result<BudgetSettings, String> {
     }
     if let Some(tz) = &table.timezone {
         zone_named(tz)
-            .ok_or(())
-            .map_err(|_| format!("budget.timezone {tz:?} is not a known IANA time zone"))?;
+            .ok_or_else(|| format!("budget.timezone {tz:?} is not a known IANA time zone"))?;
     }
     Ok(BudgetSettings {
         budget,

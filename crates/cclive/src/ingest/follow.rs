@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ingest::discover;
 use crate::ingest::tail::FileTail;
 use crate::ingest::transcripts::TranscriptReader;
-use crate::pipeline::EventSink;
+use crate::monitor::pipeline::EventSink;
 
 /// How often everything is rescanned in case a notification was lost.
 pub const RESCAN: Duration = Duration::from_secs(30);
@@ -58,7 +58,7 @@ pub async fn follow_counted(
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let mut watcher =
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
-            Ok(event) if changes_content(&event.kind) => {
+            Ok(event) if changes_content(event.kind) => {
                 for path in event.paths {
                     let _ = tx.send(path);
                 }
@@ -127,14 +127,13 @@ pub async fn follow_counted(
 /// or reading a file or folder is not news: the liveness probe's own look into `sessions/`
 /// (inotify's `IN_OPEN|IN_ISDIR`) would otherwise poke the probe again, which looks again, …,
 /// waking an idle monitor ten times a second.
-fn changes_content(kind: &notify::EventKind) -> bool {
+fn changes_content(kind: notify::EventKind) -> bool {
     use notify::EventKind;
     use notify::event::{AccessKind, AccessMode};
     match kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) => false,
-        EventKind::Any | EventKind::Create(_) | EventKind::Modify(_) | EventKind::Remove(_) => true,
-        EventKind::Other => true,
+        _ => true,
     }
 }
 
