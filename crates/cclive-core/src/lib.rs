@@ -16,7 +16,8 @@
 //! - [`event`]: the domain events every source produces; [`stream_json::to_events`] maps records.
 //! - [`session`]: [`SessionState`] and how one event changes it.
 //! - [`monitor`]: many sessions, updates, the state-file [`Snapshot`].
-//! - [`usage`], [`pricing`]: token counts and what they cost.
+//! - [`usage`], [`pricing`]: token counts and what they cost; [`usage_merge`]: the one rule
+//!   for merging reports of one response.
 //! - [`otel`]: Claude Code's own telemetry (OTLP logs and metrics) → events.
 //! - [`ics`]: sessions as an iCalendar calendar.
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
@@ -45,11 +46,12 @@ pub mod stream_json;
 pub mod transcript;
 pub mod turns;
 pub mod usage;
+pub mod usage_merge;
 
 pub use event::{Activity, Event, EventKind, Mode, Source};
 pub use framer::{Line, LineFramer, LineRef};
 pub use ids::SessionId;
-pub use monitor::{Monitor, Snapshot, Update, UpdateKind};
+pub use monitor::{Applied, Monitor, Snapshot, Update, UpdateKind};
 pub use pricing::PriceTable;
 pub use session::{CostSource, CountedUsage, Efficiency, SessionState, Status};
 pub use stream_json::StreamRecord;

@@ -16,7 +16,7 @@ use crate::event::{
 };
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
-use crate::session::{SessionState, Status};
+use crate::session::{CountedUsage, SessionState, Status};
 
 /// What kind of change an [`Update`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +108,17 @@ impl Snapshot {
     }
 }
 
+/// What [`Monitor::apply_for_store`] did: the update, and what a store writes for it.
+#[derive(Debug)]
+pub struct Applied<'a> {
+    /// The update, when anything visible changed.
+    pub update: Option<Update>,
+    /// The response whose count changed, with the session that holds it.
+    pub usage: Option<(&'a SessionState, CountedUsage<'a>)>,
+    /// Placeholder keys (`req:<request id>`) merged into a message id: their rows go.
+    pub retired_usage: Vec<String>,
+}
+
 /// Folds events of any number of sessions.
 #[derive(Debug, Default)]
 pub struct Monitor {
@@ -155,6 +166,38 @@ impl Monitor {
             }
         }
         self.apply_to_session(event)
+    }
+
+    /// Applies one event as [`Monitor::apply`] does, and also says what a store must write
+    /// for it: the response whose count changed (as the session holding it counts it) and the
+    /// placeholder keys that went. A caller that keeps a per-response table needs nothing else
+    /// from the monitor.
+    pub fn apply_for_store(&mut self, event: &Event) -> Applied<'_> {
+        let update = self.apply(event);
+        let retired_usage = std::mem::take(&mut self.retired_keys);
+        let mut usage = None;
+        // A report that changed a count, or linked a telemetry report to its message id (the
+        // merged count moves to the message id's row; the placeholder's row goes).
+        if let EventKind::Usage { key, .. } = &event.kind
+            && (update.is_some() || !retired_usage.is_empty())
+        {
+            let key = self.usage_key(key);
+            let holder = self
+                .usage_owner
+                .get(key)
+                .and_then(|id| self.sessions.get(id))
+                .or_else(|| {
+                    update
+                        .as_ref()
+                        .and_then(|u| self.sessions.get(&u.session.session_id))
+                });
+            usage = holder.and_then(|h| Some((h, h.counted_usage(key)?)));
+        }
+        Applied {
+            update,
+            usage,
+            retired_usage,
+        }
     }
 
     /// The key a response reported under `key` is counted under: the message id once any

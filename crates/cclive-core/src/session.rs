@@ -22,6 +22,7 @@ use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::prompts::PromptCount;
 use crate::usage::Tokens;
+use crate::usage_merge;
 
 /// Where a session is in its life. Serialized upper case, as the seed's state file has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -784,14 +785,22 @@ impl SessionState {
     /// Counts one usage report: the key's tokens become the field-wise maximum of its reports,
     /// and the running sums move by the difference.
     fn count_usage(&mut self, key: &str, report: &UsageReport<'_>, prices: &PriceTable) {
+        let facts = usage_merge::Report {
+            tokens: report.tokens,
+            model: report.model,
+            sidechain: report.sidechain,
+            at: report.at,
+        };
         if self.ledger.usage.get(key).is_some_and(|c| {
-            let mut merged = c.tokens;
-            merged.max_with(report.tokens);
-            merged == c.tokens
-                && (c.model.is_some() || report.model.is_none())
-                && (!c.sidechain || report.sidechain)
-                && c.first_at.is_some_and(|f| f <= report.at)
-                && (c.request_id.is_some() || report.request_id.is_none())
+            c.first_at.is_some_and(|first_at| {
+                usage_merge::is_duplicate(
+                    &c.tokens,
+                    c.model.as_deref(),
+                    c.sidechain,
+                    first_at,
+                    &facts,
+                )
+            }) && (c.request_id.is_some() || report.request_id.is_none())
                 && (c.reported_cost.is_some() || report.reported_cost.is_none())
         }) {
             return; // a duplicate report: nothing to count, nothing to copy
@@ -805,31 +814,29 @@ impl SessionState {
                 sidechain: report.sidechain,
                 ..Counted::default()
             });
-        entry.sidechain &= report.sidechain;
-        if entry.first_at.is_none_or(|f| report.at < f) {
-            entry.first_at = Some(report.at);
-        }
+        let before = entry.tokens;
+        let changed = (usage_merge::Kept {
+            tokens: &mut entry.tokens,
+            model: &mut entry.model,
+            sidechain: &mut entry.sidechain,
+            first_at: entry.first_at.get_or_insert(report.at),
+        })
+        .merge(&facts);
         if entry.request_id.is_none() {
             entry.request_id = report.request_id.map(str::to_owned);
         }
-        let mut merged = entry.tokens;
-        merged.max_with(report.tokens);
-        let model_changed = entry.model.is_none() && report.model.is_some();
         let newly_reported = entry.reported_cost.is_none() && report.reported_cost.is_some();
-        if merged == entry.tokens && !model_changed && !newly_reported {
+        if !changed.tokens && !changed.model && !newly_reported {
             return;
         }
-        if model_changed {
-            entry.model = report.model.map(str::to_owned);
-        }
-        ledger.usage_sum.sub(&entry.tokens);
-        ledger.usage_sum.add(&merged);
+        ledger.usage_sum.sub(&before);
+        ledger.usage_sum.add(&entry.tokens);
         ledger.estimate -= entry.cost_counted();
         if newly_reported {
             entry.reported_cost = report.reported_cost;
             ledger.reported_responses += 1;
         }
-        entry.tokens = merged;
+        let merged = entry.tokens;
         let priced_as = entry
             .model
             .as_deref()

@@ -21,7 +21,7 @@
 use std::path::{Path, PathBuf};
 
 use cclive_core::budget::BudgetAlert;
-use cclive_core::{CostSource, Event, SessionId, SessionState, Status, Tokens};
+use cclive_core::{CostSource, CountedUsage, Event, SessionId, SessionState, Status, Tokens};
 use jiff::Timestamp;
 
 mod error;
@@ -308,6 +308,28 @@ pub struct UsageRow {
     pub tokens: Tokens,
     /// A sub-agent's response.
     pub sidechain: bool,
+}
+
+impl UsageRow {
+    /// The row of one response as the session `session_id` counted it: the one way a counted
+    /// response becomes a stored row.
+    pub fn counted(session_id: &SessionId, usage: &CountedUsage<'_>) -> Self {
+        Self {
+            key: usage.key.to_owned(),
+            session_id: session_id.clone(),
+            at: usage.first_at,
+            model: usage.model.map(str::to_owned),
+            tokens: usage.tokens,
+            sidechain: usage.sidechain,
+        }
+    }
+
+    /// The rows of every response `session` counted.
+    pub fn of_session(session: &SessionState) -> impl Iterator<Item = Self> + '_ {
+        session
+            .usage_by_key()
+            .map(|u| Self::counted(&session.session_id, &u))
+    }
 }
 
 /// How far the transcript tailer has read one file.

@@ -145,17 +145,7 @@ pub(super) fn parse(input: impl Read, name: &str) -> anyhow::Result<Parsed> {
 /// Stores a checked export in one batch: the session, its events, its per-response usage.
 pub(super) fn write(store: &dyn Store, parsed: &Parsed) -> Result<(), cclive_store::StoreError> {
     let session = &parsed.session;
-    let usage = session
-        .usage_by_key()
-        .map(|u| UsageRow {
-            key: u.key.to_owned(),
-            session_id: session.session_id.clone(),
-            at: u.first_at,
-            model: u.model.map(str::to_owned),
-            tokens: u.tokens,
-            sidechain: u.sidechain,
-        })
-        .collect();
+    let usage = UsageRow::of_session(session).collect();
     store.write(&Batch {
         sessions: vec![session.clone()],
         events: parsed.events.clone(),

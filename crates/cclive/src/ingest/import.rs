@@ -197,19 +197,7 @@ pub fn import(
     bar.finish_and_clear();
 
     let sessions: Vec<SessionState> = monitor.sessions().cloned().collect();
-    let usage: Vec<UsageRow> = sessions
-        .iter()
-        .flat_map(|s| {
-            s.usage_by_key().map(|u| UsageRow {
-                key: u.key.to_owned(),
-                session_id: s.session_id.clone(),
-                at: u.first_at,
-                model: u.model.map(str::to_owned),
-                tokens: u.tokens,
-                sidechain: u.sidechain,
-            })
-        })
-        .collect();
+    let usage: Vec<UsageRow> = sessions.iter().flat_map(UsageRow::of_session).collect();
     report.sessions = sessions.len();
     report.responses = usage.len();
     store

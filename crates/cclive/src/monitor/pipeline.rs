@@ -16,9 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cclive_core::{
-    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Source, Update,
-};
+use cclive_core::{Event, Monitor, PriceTable, SessionId, SessionState, Snapshot, Source, Update};
 use cclive_store::{Batch, Checkpoint, Store, UsageRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -198,16 +196,18 @@ impl Service {
                 }
             }
         }
-        let update = self.monitor.apply(&event);
-        let retired = self.monitor.take_retired_usage_keys();
-        // A report that changed a count, or linked a telemetry report to its message id (the
-        // merged count moves to the message id's row; the placeholder's row goes).
-        if let EventKind::Usage { key, .. } = &event.kind
-            && (update.is_some() || !retired.is_empty())
+        let applied = self.monitor.apply_for_store(&event);
+        // A replay (`cclive replay`) shows a recorded session's figures again: its responses
+        // are already in the per-response usage table, under the original.
+        if let Some((holder, counted)) = applied.usage
+            && holder.source != Source::Replay
         {
-            self.push_usage_row(key, update.as_ref(), &event);
+            let mut row = UsageRow::counted(&holder.session_id, &counted);
+            row.at = row.at.min(event.at);
+            self.pending.usage.push(row);
         }
-        self.pending.retired_usage.extend(retired);
+        self.pending.retired_usage.extend(applied.retired_usage);
+        let update = applied.update;
         if let Some(update) = update {
             self.dirty.insert(update.session.session_id.clone());
             for callback in &self.config.callbacks {
@@ -221,34 +221,6 @@ impl Service {
             self.dirty.insert(event.session_id.clone());
             self.pending.events.push(event);
         }
-    }
-
-    /// Queues the stored row of the response `key` names, as the session holding it counts
-    /// it (under the key the monitor counts it by: telemetry's request id gives way to the
-    /// message id once a transcript links them).
-    fn push_usage_row(&mut self, key: &str, update: Option<&Update>, event: &Event) {
-        let key = self.monitor.usage_key(key).to_owned();
-        let holder = self
-            .monitor
-            .usage_owner(&key)
-            .and_then(|id| self.monitor.session(id))
-            .or(update.map(|u| &u.session));
-        // A replay (`cclive replay`) shows a recorded session's figures again: its responses
-        // are already in the per-response usage table, under the original.
-        let Some(holder) = holder.filter(|s| s.source != Source::Replay) else {
-            return;
-        };
-        let Some(counted) = holder.counted_usage(&key) else {
-            return;
-        };
-        self.pending.usage.push(UsageRow {
-            session_id: holder.session_id.clone(),
-            at: counted.first_at.min(event.at),
-            model: counted.model.map(str::to_owned),
-            tokens: counted.tokens,
-            sidechain: counted.sidechain,
-            key,
-        });
     }
 
     fn owe_snapshot(&mut self) {
@@ -409,7 +381,7 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
 
 #[cfg(test)]
 mod tests {
-    use cclive_core::{Mode, Tokens};
+    use cclive_core::{EventKind, Mode, Tokens};
     use cclive_store::SqliteStore;
 
     use super::*;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use cclive_core::{SessionId, SessionState};
+use cclive_core::{SessionId, SessionState, usage_merge};
 use cclive_store::{Batch, Store, StoreError};
 
 /// Handle to the writer thread.
@@ -135,8 +135,9 @@ fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Batch>) -> WriterReport {
     report
 }
 
-/// Merges retained usage rows by key with the store's own rule (field-wise maximum, earliest
-/// owner, a main-chain report wins), so a long outage keeps one row per response.
+/// Merges retained usage rows by key with the store's own rule ([`cclive_core::usage_merge`]:
+/// field-wise maximum, earliest owner, a main-chain report wins), so a long outage keeps one
+/// row per response.
 fn merge_usage(rows: &mut Vec<cclive_store::UsageRow>) {
     let mut merged: BTreeMap<String, cclive_store::UsageRow> = BTreeMap::new();
     for row in rows.drain(..) {
@@ -145,13 +146,19 @@ fn merge_usage(rows: &mut Vec<cclive_store::UsageRow>) {
                 merged.insert(row.key.clone(), row);
             }
             Some(kept) => {
-                kept.tokens.max_with(&row.tokens);
-                if kept.model.is_none() {
-                    kept.model = row.model;
-                }
-                kept.sidechain &= row.sidechain;
-                if row.at < kept.at {
-                    kept.at = row.at;
+                let changed = (usage_merge::Kept {
+                    tokens: &mut kept.tokens,
+                    model: &mut kept.model,
+                    sidechain: &mut kept.sidechain,
+                    first_at: &mut kept.at,
+                })
+                .merge(&usage_merge::Report {
+                    tokens: &row.tokens,
+                    model: row.model.as_deref(),
+                    sidechain: row.sidechain,
+                    at: row.at,
+                });
+                if changed.earlier {
                     kept.session_id = row.session_id;
                 }
             }
@@ -295,5 +302,71 @@ mod tests {
         assert_eq!(report.dropped_events, 1);
         assert!(!report.unsaved);
         assert!(store.session(&id).unwrap().is_some());
+    }
+
+    /// One random report of one of a few responses, by one of a few sessions.
+    fn report() -> impl proptest::strategy::Strategy<Value = UsageRow> {
+        use proptest::prelude::*;
+        (
+            0..3_u8,
+            0..3_u8,
+            0..20_i64,
+            prop::option::of(prop::sample::select(vec!["opus", "sonnet"])),
+            [0..5_u64, 0..5_u64, 0..5_u64, 0..5_u64],
+            any::<bool>(),
+        )
+            .prop_map(
+                |(key, session, ms, model, [i, o, r, c], sidechain)| UsageRow {
+                    key: format!("msg_{key}"),
+                    session_id: SessionId::new(format!("s{session}")),
+                    at: jiff::Timestamp::from_millisecond(1_700_000_000_000 + ms)
+                        .expect("a valid time"),
+                    model: model.map(str::to_owned),
+                    tokens: Tokens {
+                        input: i,
+                        output: o,
+                        cache_read: r,
+                        cache_creation: c,
+                    },
+                    sidechain,
+                },
+            )
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// The SQLite upsert and the Rust rule (`usage_merge`, as the writer applies it) agree
+        /// on any sequence of reports, however the sequence is cut into batches.
+        #[test]
+        fn the_sql_upsert_and_the_rust_rule_merge_reports_alike(
+            reports in proptest::collection::vec(report(), 1..24),
+            cut in 1..5_usize,
+        ) {
+            let store = SqliteStore::open_in_memory().expect("an in-memory store");
+            let sessions = (0..3)
+                .map(|n| {
+                    SessionState::new(SessionId::new(format!("s{n}")), jiff::Timestamp::UNIX_EPOCH)
+                })
+                .collect();
+            store
+                .write(&Batch {
+                    sessions,
+                    ..Batch::default()
+                })
+                .expect("sessions stored");
+            for chunk in reports.chunks(cut) {
+                store
+                    .write(&Batch {
+                        usage: chunk.to_vec(),
+                        ..Batch::default()
+                    })
+                    .expect("usage stored");
+            }
+            let mut stored = store.usage_rows(None, None).expect("usage read back");
+            stored.sort_by(|a, b| a.key.cmp(&b.key));
+            let mut merged = reports;
+            merge_usage(&mut merged);
+            proptest::prop_assert_eq!(stored, merged);
+        }
     }
 }
