@@ -1,10 +1,11 @@
-//! Telling other programs what sessions do: outgoing webhooks and exec hooks.
+//! Telling other programs what sessions do: outgoing webhooks, exec hooks and calendar blocks.
 //!
 //! The monitor calls a [`Callback`] with every [`Update`], on its own task, and must never wait.
 //! So the callback built here only classifies the update into named events ([`event`]) and
 //! pushes each payload onto the bounded queue of every sink that subscribed to it; a dedicated
 //! thread per sink does the slow part: [`webhook`] POSTs with signatures, timeouts and retries,
-//! [`exec`] runs `[[on_change]]` commands with the payload on stdin. A full queue drops its
+//! [`exec`] runs `[[on_change]]` commands with the payload on stdin, [`calendar`] writes
+//! `[[calendar]]` blocks over CalDAV. A full queue drops its
 //! oldest entry and counts it ([`stats`]). The binary wires it in:
 //!
 //! ```ignore
@@ -16,6 +17,7 @@
 //!
 //! Nothing here touches the monitor's state or the store; sinks see payloads only.
 
+pub mod calendar;
 pub mod event;
 pub mod exec;
 mod queue;
@@ -182,6 +184,15 @@ impl Notifier {
         webhooks: &[WebhookSettings],
         hooks: &[ExecHookSettings],
     ) -> std::io::Result<Notifier> {
+        Notifier::start_with_calendars(webhooks, hooks, &[])
+    }
+
+    /// Like [`Notifier::start`], plus one thread per `[[calendar]]`.
+    pub fn start_with_calendars(
+        webhooks: &[WebhookSettings],
+        hooks: &[ExecHookSettings],
+        calendars: &[calendar::CalendarSettings],
+    ) -> std::io::Result<Notifier> {
         let mut routes = Vec::new();
         let mut threads = Vec::new();
         for settings in webhooks {
@@ -202,6 +213,14 @@ impl Notifier {
                 sink: worker.handle,
             });
         }
+        for settings in calendars {
+            let mut worker = calendar::Worker::spawn(settings.clone())?;
+            threads.extend(worker.thread.take());
+            routes.push(Route {
+                events: calendar::events(),
+                sink: worker.handle,
+            });
+        }
         let stats = NotifyStats::new(routes.iter().map(|r| r.sink.clone()).collect());
         Ok(Notifier {
             dispatch: Arc::new(Dispatch {
@@ -213,11 +232,15 @@ impl Notifier {
         })
     }
 
-    /// The notifier `settings` ask for (`[[webhook]]` and `[[on_change]]`).
+    /// The notifier `settings` ask for (`[[webhook]]`, `[[on_change]]` and `[[calendar]]`).
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Notifier> {
         use anyhow::Context;
-        Notifier::start(&settings.webhooks.value, &settings.on_change.value)
-            .context("starting the webhook and on_change threads")
+        Notifier::start_with_calendars(
+            &settings.webhooks.value,
+            &settings.on_change.value,
+            &settings.calendars.value,
+        )
+        .context("starting the webhook, on_change and calendar threads")
     }
 
     /// True when no sink is configured.
