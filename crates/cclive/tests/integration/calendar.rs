@@ -1,0 +1,369 @@
+//! Calendar blocks end to end against a REAL CalDAV server (Radicale, see
+//! `support/radicale.rs`): the real Claude Code CLI runs against the fake API while `cclive
+//! watch` follows it with a `[[calendar]]` in its config.
+//!
+//! What is pinned: one event per session (a stable UID), written while the session is ACTIVE
+//! (marked in progress) and rewritten at its end with the true start and end, status, Claude
+//! Code's cost, turns, tokens and the link to the session page, in two writes (the updates in
+//! between coalesced); a server that is down while a session runs gets the event once it is
+//! back; and a wrong password, a wrong URL or a server that is down are explained by `cclive
+//! calendar test` and by the Integrations panel (`/api/integrations`), without the password.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use icalendar::{Component, DatePerhapsTime, Event};
+use serde_json::Value;
+
+use crate::support::cclive::{World, describe, free_port, wait_with_timeout};
+use crate::support::fake_api::{FakeApi, RequestKind, Scenario};
+use crate::support::radicale::{self, PASSWORD, Radicale};
+use crate::webhooks::{interactive_session, send, wait_integrations, write_config};
+
+const TIMEOUT: Duration = Duration::from_secs(90);
+
+/// A `[[calendar]]` table for `url`, its password in a file in the world's HOME.
+fn calendar_table(world: &World, name: &str, url: &str, password: &str) -> String {
+    let file = world.claude.home().join(format!("{name}.password"));
+    std::fs::write(&file, format!("{password}\n")).unwrap();
+    format!(
+        "[[calendar]]\nname = \"{name}\"\nurl = \"{url}\"\nusername = \"{}\"\n\
+         password_file = \"{}\"\n",
+        radicale::USER,
+        file.display()
+    )
+}
+
+fn status_of(e: &Event) -> String {
+    e.property_value("X-CCLIVE-STATUS")
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The description, unfolded and unescaped by the parser.
+fn description(e: &Event) -> String {
+    e.get_description().unwrap_or_default().replace("\\n", "\n")
+}
+
+fn utc(t: &DatePerhapsTime) -> jiff::Timestamp {
+    match t {
+        DatePerhapsTime::DateTime(icalendar::CalendarDateTime::Utc(t)) => {
+            jiff::Timestamp::from_second(t.timestamp()).unwrap()
+        }
+        other => panic!("not a UTC time: {other:?}"),
+    }
+}
+
+/// The calendar sink's report in `/api/integrations`.
+fn calendar_sink(answer: &Value) -> &Value {
+    answer["sinks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "calendar")
+        .expect("a calendar sink")
+}
+
+#[test]
+fn a_real_session_is_one_event_in_progress_then_completed_with_its_figures() {
+    let server = Radicale::start();
+    let url = server.make_calendar("claude");
+    let api = FakeApi::start_slow(Duration::from_secs(6));
+    let world = World::new(&api.url());
+    write_config(&world, &calendar_table(&world, "work", &url, PASSWORD));
+    let watch = world.watch();
+
+    let mut child = world
+        .claude
+        .command([
+            "-p",
+            "Please do the task.",
+            "--output-format",
+            "stream-json",
+            "--verbose",
+            "--allowedTools",
+            "Bash",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let live = world.wait_state(TIMEOUT, "the session ACTIVE", |s| {
+        s["status"] == "ACTIVE" && s["data"]["tool_calls"]["Bash"] == 1
+    });
+    let id = live["data"]["session_id"].as_str().unwrap().to_owned();
+    let uid = format!("{id}@cclive");
+    let project = world
+        .claude
+        .work_dir()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+
+    // While the slow answer still streams, the calendar has the block, in progress.
+    assert!(api.wait_until(TIMEOUT, |reqs| {
+        reqs.iter()
+            .filter(|r| r.kind == RequestKind::Main)
+            .nth(1)
+            .is_some_and(|r| r.finished_at.is_none())
+    }));
+    let events = server.wait_events("claude", TIMEOUT, "the block in progress", |e| {
+        e.iter().any(|e| e.get_uid() == Some(uid.as_str()))
+    });
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "read while claude was still working"
+    );
+    assert_eq!(
+        events.len(),
+        1,
+        "{:#?}",
+        events.iter().map(radicale::describe).collect::<Vec<_>>()
+    );
+    let event = &events[0];
+    assert_eq!(status_of(event), "ACTIVE");
+    assert_eq!(event.property_value("STATUS"), Some("TENTATIVE"));
+    assert_eq!(
+        event.get_summary(),
+        Some(format!("Claude Code: {project} (in progress)").as_str())
+    );
+    assert!(
+        description(event).starts_with("In progress (ACTIVE)"),
+        "{}",
+        description(event)
+    );
+
+    let out = wait_with_timeout(child, TIMEOUT);
+    assert!(out.status.success(), "{}", describe(&out));
+    let result: Value = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .next_back()
+        .unwrap();
+    let done = world.wait_state(TIMEOUT, "the session COMPLETED", |s| {
+        s["data"]["session_id"] == id.as_str() && s["data"]["status"] == "COMPLETED"
+    });
+    let session = &done["data"];
+
+    // The end rewrites the same event: confirmed, with the session's true figures.
+    let events = server.wait_events("claude", TIMEOUT, "the block completed", |e| {
+        e.iter().any(|e| status_of(e) == "COMPLETED")
+    });
+    assert_eq!(events.len(), 1, "one event per session");
+    let event = &events[0];
+    assert_eq!(event.get_uid(), Some(uid.as_str()));
+    assert_eq!(event.property_value("STATUS"), Some("CONFIRMED"));
+    assert_eq!(
+        event.get_summary(),
+        Some(format!("Claude Code: {project} (completed)").as_str())
+    );
+    let started: jiff::Timestamp = session["started_at"].as_str().unwrap().parse().unwrap();
+    let ended: jiff::Timestamp = session["ended_at"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        utc(&event.get_start().unwrap()).as_second(),
+        started.as_second()
+    );
+    assert_eq!(
+        utc(&event.get_end().unwrap()).as_second(),
+        ended.as_second()
+    );
+    let text = description(event);
+    let cost = result["total_cost_usd"].as_f64().unwrap();
+    assert_eq!(session["total_cost_usd"].as_f64().unwrap(), cost);
+    for line in [
+        "Status: COMPLETED".to_owned(),
+        format!("Cost: ${cost:.4} (reported by Claude Code)"),
+        format!("Turns: {}", session["num_turns"]),
+        format!(
+            "Tokens: {} (input {}, output {}, cache read {}, cache write {})",
+            session["tokens"]["input"].as_u64().unwrap()
+                + session["tokens"]["output"].as_u64().unwrap()
+                + session["tokens"]["cache_read"].as_u64().unwrap()
+                + session["tokens"]["cache_creation"].as_u64().unwrap(),
+            session["tokens"]["input"],
+            session["tokens"]["output"],
+            session["tokens"]["cache_read"],
+            session["tokens"]["cache_creation"]
+        ),
+        format!(
+            "Session {id}: COMPLETED http://{}/sessions/{id}",
+            watch.addr
+        ),
+    ] {
+        assert!(text.contains(&line), "{line:?} not in:\n{text}");
+    }
+    assert_eq!(
+        event.property_value("URL"),
+        Some(format!("http://{}/sessions/{id}", watch.addr).as_str())
+    );
+    assert!(session["num_turns"].as_u64().unwrap() >= 2);
+
+    // Two writes: the start, then the end; the progress in between was coalesced.
+    let answer = wait_integrations(&watch.addr, |a| calendar_sink(a)["delivered"] == 2);
+    let sink = calendar_sink(&answer);
+    assert_eq!(sink["failed"], 0, "{sink:#}");
+    assert_eq!(sink["recent"][0]["id"], uid.as_str());
+    assert_eq!(sink["recent"][0]["event"], "session_ended");
+    assert_eq!(
+        sink["recent"][1]["http_status"], 201,
+        "created, then replaced"
+    );
+    assert!(
+        !answer.to_string().contains("/alice/claude"),
+        "the URL's path is not shown"
+    );
+    let out = watch.stop();
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn the_calendar_server_down_while_a_session_runs_loses_no_event() {
+    let mut server = Radicale::start();
+    let url = server.make_calendar("claude");
+    server.stop();
+    let api = FakeApi::start(Scenario::BashThenText);
+    let world = World::new(&api.url());
+    write_config(&world, &calendar_table(&world, "work", &url, PASSWORD));
+    let watch = world.watch();
+
+    let run = world.claude.run_print("Please do the task.", TIMEOUT);
+    let result = run.result().expect("a result");
+    let id = result["session_id"].as_str().unwrap().to_owned();
+    world.wait_state(TIMEOUT, "the session COMPLETED", |s| {
+        s["data"]["session_id"] == id.as_str() && s["data"]["status"] == "COMPLETED"
+    });
+    // The panel says why nothing is written yet, and that it keeps trying.
+    let answer = wait_integrations(&watch.addr, |a| {
+        let s = calendar_sink(a);
+        s["retries"].as_u64().unwrap_or(0) >= 2 && s["in_flight"] == true
+    });
+    let sink = calendar_sink(&answer);
+    let error = sink["last_error"].as_str().unwrap();
+    assert!(error.contains("running and reachable"), "{error}");
+    assert_eq!(sink["delivered"], 0);
+    assert_eq!(sink["failed"], 0, "not given up");
+
+    server.start_again();
+    let events = server.wait_events("claude", TIMEOUT, "the completed block", |e| {
+        e.iter().any(|e| status_of(e) == "COMPLETED")
+    });
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].get_uid(), Some(format!("{id}@cclive").as_str()));
+    let cost = result["total_cost_usd"].as_f64().unwrap();
+    assert!(
+        description(&events[0]).contains(&format!("Cost: ${cost:.4} (reported by Claude Code)")),
+        "{}",
+        description(&events[0])
+    );
+    let answer = wait_integrations(&watch.addr, |a| calendar_sink(a)["delivered"] == 1);
+    assert_eq!(calendar_sink(&answer)["in_flight"], false);
+    let out = watch.stop();
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn a_wrong_password_url_or_server_is_explained_by_calendar_test_and_the_panel() {
+    let server = Radicale::start();
+    let url = server.make_calendar("claude");
+    let world = World::new("http://127.0.0.1:9");
+    let down = format!("http://127.0.0.1:{}/alice/claude/", free_port());
+    let wrong_password = "not-the-password-456";
+    let config = [
+        calendar_table(&world, "good", &url, PASSWORD),
+        calendar_table(&world, "badpw", &url, wrong_password),
+        calendar_table(&world, "nourl", &server.calendar_url("nope"), PASSWORD),
+        calendar_table(
+            &world,
+            "notcal",
+            &format!("{}/alice/", server.base()),
+            PASSWORD,
+        ),
+        calendar_table(&world, "down", &down, PASSWORD),
+    ]
+    .join("\n");
+    write_config(&world, &config);
+
+    let out = world.run(&["calendar", "test"], TIMEOUT);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let line = |name: &str| {
+        stdout
+            .lines()
+            .find(|l| l.contains(&format!(" {name} (")))
+            .unwrap_or_else(|| panic!("no line for {name}: {stdout}"))
+            .to_owned()
+    };
+    assert!(
+        line("good").starts_with("ok    good (http://127.0.0.1:"),
+        "{stdout}"
+    );
+    assert!(line("good").contains("wrote and deleted a test event"));
+    assert!(line("badpw").starts_with("FAIL  badpw"));
+    assert!(
+        line("badpw").contains("HTTP 401: the server refused the credentials"),
+        "{stdout}"
+    );
+    assert!(
+        line("nourl").contains("HTTP 404: no calendar at this URL"),
+        "{stdout}"
+    );
+    assert!(
+        line("notcal").contains("this URL is not a calendar"),
+        "{stdout}"
+    );
+    assert!(line("down").contains("running and reachable"), "{stdout}");
+    for secret in [PASSWORD, wrong_password, "/alice/claude"] {
+        assert!(!stdout.contains(secret), "{secret} shows: {stdout}");
+    }
+    assert!(
+        server.events("claude").is_empty(),
+        "the test event was deleted"
+    );
+
+    // The monitor with the good and the badly configured calendar: the panel tells which.
+    write_config(
+        &world,
+        &[
+            calendar_table(&world, "good", &url, PASSWORD),
+            calendar_table(&world, "badpw", &url, wrong_password),
+        ]
+        .join("\n"),
+    );
+    let watch = world.watch();
+    send(&watch.addr, "sess-cal", &interactive_session());
+    let answer = wait_integrations(&watch.addr, |a| {
+        a["sinks"][0]["delivered"].as_u64().unwrap_or(0) >= 1
+            && a["sinks"][1]["failed"].as_u64().unwrap_or(0) >= 1
+    });
+    let bad = &answer["sinks"][1];
+    assert_eq!(bad["kind"], "calendar");
+    assert_eq!(bad["name"], "badpw");
+    assert!(
+        bad["last_error"]
+            .as_str()
+            .unwrap()
+            .starts_with("HTTP 401: the server refused"),
+        "{bad:#}"
+    );
+    assert_eq!(bad["recent"][0]["http_status"], 401);
+    assert_eq!(bad["recent"][0]["outcome"], "failed");
+    assert_eq!(bad["recent"][0]["session_id"], "sess-cal");
+    let text = answer.to_string();
+    for secret in [PASSWORD, wrong_password, "/alice/claude"] {
+        assert!(!text.contains(secret), "{secret} shows: {answer:#}");
+    }
+    server.wait_events("claude", TIMEOUT, "the good calendar's block", |e| {
+        e.iter().any(|e| e.get_uid() == Some("sess-cal@cclive"))
+    });
+    let (status, metrics) = crate::webhooks::http(&watch.addr, "GET", "/metrics", "");
+    assert_eq!(status, 200);
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.contains("kind=\"calendar\"") && l.contains("name=\"badpw\"")),
+        "{metrics}"
+    );
+    let out = watch.stop();
+    assert!(out.status.success(), "{}", describe(&out));
+}
