@@ -295,24 +295,21 @@ impl Planner {
         if !self.rules.wants(s) {
             return None;
         }
-        let uid = match self.joinable(s) {
-            Some(uid) => {
-                let block = self.blocks.get_mut(&uid)?;
-                block.sessions.push(BlockSession::of(s));
-                uid
-            }
-            None => {
-                let uid = uid_of(&s.session_id);
-                self.blocks.insert(
-                    uid.clone(),
-                    Block {
-                        uid: uid.clone(),
-                        project_path: project_path(s).map(str::to_owned),
-                        sessions: vec![BlockSession::of(s)],
-                    },
-                );
-                uid
-            }
+        let uid = if let Some(uid) = self.joinable(s) {
+            let block = self.blocks.get_mut(&uid)?;
+            block.sessions.push(BlockSession::of(s));
+            uid
+        } else {
+            let uid = uid_of(&s.session_id);
+            self.blocks.insert(
+                uid.clone(),
+                Block {
+                    uid: uid.clone(),
+                    project_path: project_path(s).map(str::to_owned),
+                    sessions: vec![BlockSession::of(s)],
+                },
+            );
+            uid
         };
         self.of_session.insert(s.session_id.clone(), uid);
         self.of_session.get(&s.session_id).map(String::as_str)

@@ -235,9 +235,8 @@ impl Client {
             self.request("PROPFIND", &self.collection, &headers, PROPFIND_BODY)?;
         match status {
             207 if is_calendar(&body) => Ok(()),
-            207 => Err(CalDavError::NotACalendar),
-            // A plain web server: not WebDAV at all.
-            200 | 405 => Err(CalDavError::NotACalendar),
+            // Another collection, or a plain web server (not WebDAV at all).
+            200 | 207 | 405 => Err(CalDavError::NotACalendar),
             other => Err(classify(other)),
         }
     }
@@ -303,7 +302,7 @@ mod tests {
         assert!(is_calendar(radicale));
         let plain = r#"<d:multistatus xmlns:d="DAV:"><d:response><d:propstat><d:prop><d:resourcetype><d:collection/></d:resourcetype><d:displayname>calendars</d:displayname></d:prop></d:propstat></d:response></d:multistatus>"#;
         assert!(!is_calendar(plain));
-        let schedule = r#"<resourcetype><collection/><C:schedule-inbox/></resourcetype><calendar-color>x</calendar-color>"#;
+        let schedule = r"<resourcetype><collection/><C:schedule-inbox/></resourcetype><calendar-color>x</calendar-color>";
         assert!(!is_calendar(schedule));
     }
 

@@ -108,7 +108,10 @@ impl Sink<'_> {
         let Some(uid) = self.planner.apply(&session).map(str::to_owned) else {
             return;
         };
-        let live = self.planner.block(&uid).is_some_and(|b| b.is_live());
+        let live = self
+            .planner
+            .block(&uid)
+            .is_some_and(cclive_core::calendar::Block::is_live);
         let now = Instant::now();
         let p = self.pending.entry(uid).or_insert_with(|| Pending::new(now));
         p.dirty = true;
