@@ -2,7 +2,7 @@
 //! run of close sessions of one project) as one event in the user's own calendar.
 //!
 //! The monitor's callback only enqueues session notifications (the same bounded drop-oldest
-//! queue as a webhook's, [`super::queue`]); this sink's thread does the rest:
+//! queue as a webhook's, `notify::queue`); this sink's thread does the rest:
 //! - folds each session's latest state into blocks ([`cclive_core::calendar::Planner`]: which
 //!   sessions, merging, status);
 //! - coalesces: a block's event is written at once when it appears and when it ends (or goes
