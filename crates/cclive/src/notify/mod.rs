@@ -101,6 +101,43 @@ pub(crate) fn count_abandoned(queue: &Queue<Arc<Delivery>>, status: &std::sync::
     }
 }
 
+/// A running sink: its queue and figures, and the thread that delivers.
+pub(crate) struct Worker {
+    pub(crate) handle: SinkHandle,
+    pub(crate) thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts a sink's thread (named after its kind and name) with an empty queue of
+    /// `queue_size`; `run` delivers from the handle's queue until it ends.
+    pub(crate) fn spawn(
+        status: SinkStatus,
+        queue_size: usize,
+        run: impl FnOnce(&SinkHandle) + Send + 'static,
+    ) -> std::io::Result<Worker> {
+        let kind = match status.kind {
+            SinkKind::Webhook => "webhook",
+            SinkKind::Exec => "on_change",
+            SinkKind::Calendar => "calendar",
+        };
+        let name = format!("{kind} {}", status.name);
+        let handle = SinkHandle {
+            status: Arc::new(std::sync::Mutex::new(status)),
+            queue: Arc::new(Queue::new(queue_size)),
+        };
+        let thread = {
+            let handle = handle.clone();
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || run(&handle))?
+        };
+        Ok(Worker {
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
 /// A sink as the dispatcher sees it: what it wants, where to put it.
 struct Route {
     events: Vec<EventName>,
@@ -196,7 +233,7 @@ impl Notifier {
         let mut routes = Vec::new();
         let mut threads = Vec::new();
         for settings in webhooks {
-            let mut worker = webhook::Worker::spawn(settings.clone())?;
+            let mut worker = webhook::spawn(settings.clone())?;
             threads.extend(worker.thread.take());
             routes.push(Route {
                 events: settings.events.clone(),
@@ -206,7 +243,7 @@ impl Notifier {
         let slots = Arc::new(exec::Slots::new(exec::MAX_CONCURRENT));
         for settings in hooks {
             let events = settings.events.clone();
-            let mut worker = exec::Worker::spawn(settings.clone(), slots.clone())?;
+            let mut worker = exec::spawn(settings.clone(), slots.clone())?;
             threads.extend(worker.thread.take());
             routes.push(Route {
                 events,
@@ -214,7 +251,7 @@ impl Notifier {
             });
         }
         for settings in calendars {
-            let mut worker = calendar::Worker::spawn(settings.clone())?;
+            let mut worker = calendar::spawn(settings.clone())?;
             threads.extend(worker.thread.take());
             routes.push(Route {
                 events: calendar::events(),

@@ -25,7 +25,6 @@ pub mod settings;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use cclive_core::SessionState;
@@ -327,35 +326,17 @@ fn session_of(delivery: &Delivery) -> Option<SessionState> {
     serde_json::from_value(payload.get_mut("session")?.take()).ok()
 }
 
-/// A running calendar sink: its queue, its figures, its thread.
-pub(crate) struct Worker {
-    pub(crate) handle: SinkHandle,
-    pub(crate) thread: Option<JoinHandle<()>>,
-}
-
-impl Worker {
-    /// Starts the calendar's thread.
-    pub(crate) fn spawn(settings: CalendarSettings) -> std::io::Result<Worker> {
-        let handle = SinkHandle {
-            status: Arc::new(Mutex::new(SinkStatus::new(
-                SinkKind::Calendar,
-                settings.name.clone(),
-                redact_url(&settings.url),
-                events(),
-            ))),
-            queue: Arc::new(Queue::new(settings::QUEUE_SIZE)),
-        };
-        let thread = {
-            let handle = handle.clone();
-            std::thread::Builder::new()
-                .name(format!("calendar {}", settings.name))
-                .spawn(move || run(&settings, &handle))?
-        };
-        Ok(Worker {
-            handle,
-            thread: Some(thread),
-        })
-    }
+/// Starts a calendar's thread.
+pub(crate) fn spawn(settings: CalendarSettings) -> std::io::Result<super::Worker> {
+    let status = SinkStatus::new(
+        SinkKind::Calendar,
+        settings.name.clone(),
+        redact_url(&settings.url),
+        events(),
+    );
+    super::Worker::spawn(status, settings::QUEUE_SIZE, move |handle| {
+        run(&settings, handle);
+    })
 }
 
 fn run(settings: &CalendarSettings, handle: &SinkHandle) {
