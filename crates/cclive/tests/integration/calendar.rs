@@ -13,7 +13,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use icalendar::{Component, DatePerhapsTime, Event};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::cclive::{World, describe, free_port, wait_with_timeout};
 use crate::support::fake_api::{FakeApi, RequestKind, Scenario};
@@ -364,6 +364,75 @@ fn a_wrong_password_url_or_server_is_explained_by_calendar_test_and_the_panel() 
             .any(|l| l.contains("kind=\"calendar\"") && l.contains("name=\"badpw\"")),
         "{metrics}"
     );
+    let out = watch.stop();
+    assert!(out.status.success(), "{}", describe(&out));
+}
+
+#[test]
+fn an_event_edited_on_the_server_is_rewritten_and_close_sessions_share_it_interrupted() {
+    let server = Radicale::start();
+    let url = server.make_calendar("claude");
+    let world = World::new("http://127.0.0.1:9");
+    write_config(&world, &calendar_table(&world, "work", &url, PASSWORD));
+    let watch = world.watch();
+    let started = |cwd: &str| json!({"type": "session_started", "mode": "interactive", "source": "hook", "cwd": cwd});
+
+    send(&watch.addr, "sess-a", &[started("/work/app")]);
+    server.wait_events("claude", TIMEOUT, "sess-a in progress", |e| {
+        e.iter().any(|e| e.get_uid() == Some("sess-a@cclive"))
+    });
+    // Someone edits the event in their calendar app: its ETag changes on the server.
+    let edited = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n\
+                  UID:sess-a@cclive\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20260101T000000Z\r\n\
+                  SUMMARY:edited by hand\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let (status, body) = server
+        .request("PUT", "/alice/claude/sess-a-cclive.ics", edited)
+        .unwrap();
+    assert!(matches!(status, 201 | 204), "{status} {body}");
+
+    // Its end: cclive's If-Match fails (412), so it writes its figures over the edit.
+    send(
+        &watch.addr,
+        "sess-a",
+        &[json!({"type": "session_ended", "reason": "prompt_input_exit"})],
+    );
+    let events = server.wait_events("claude", TIMEOUT, "sess-a completed", |e| {
+        e.iter().any(|e| status_of(e) == "COMPLETED")
+    });
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].get_summary(),
+        Some("Claude Code: app (completed)")
+    );
+
+    // A session of the same project right after: the same event, which now says INTERRUPTED.
+    send(
+        &watch.addr,
+        "sess-b",
+        &[
+            started("/work/app"),
+            json!({"type": "prompt_submitted", "id": "p1", "preview": "go on"}),
+            json!({"type": "interrupted", "signal": "SIGINT"}),
+        ],
+    );
+    let events = server.wait_events("claude", TIMEOUT, "the block interrupted", |e| {
+        e.iter().any(|e| status_of(e) == "INTERRUPTED")
+    });
+    assert_eq!(events.len(), 1, "merged into one block");
+    let event = &events[0];
+    assert_eq!(event.get_uid(), Some("sess-a@cclive"));
+    assert_eq!(event.get_summary(), Some("Claude Code: app (interrupted)"));
+    let text = description(event);
+    assert!(text.contains("Session sess-a: COMPLETED"), "{text}");
+    assert!(text.contains("Session sess-b: INTERRUPTED"), "{text}");
+
+    // Another project: its own event.
+    send(&watch.addr, "sess-c", &[started("/work/lib")]);
+    server.wait_events("claude", TIMEOUT, "sess-c's own event", |e| e.len() == 2);
+    let answer = wait_integrations(&watch.addr, |a| {
+        calendar_sink(a)["delivered"].as_u64() >= Some(4)
+    });
+    assert_eq!(calendar_sink(&answer)["failed"], 0);
     let out = watch.stop();
     assert!(out.status.success(), "{}", describe(&out));
 }
