@@ -391,29 +391,59 @@ mod tests {
         assert_eq!(s.cwd.as_deref(), Some("/w/app"));
     }
 
-    #[test]
-    fn updates_are_coalesced_but_the_end_is_written_at_once() {
-        let settings = CalendarSettings::new(
+    fn settings() -> CalendarSettings {
+        CalendarSettings::new(
             "c",
             "http://127.0.0.1:9/cal",
             Auth::Basic {
                 username: "u".into(),
                 password: Secret::new("p"),
             },
-        );
-        let status = Mutex::new(SinkStatus::new(
+        )
+    }
+
+    fn status() -> Mutex<SinkStatus> {
+        Mutex::new(SinkStatus::new(
             SinkKind::Calendar,
             "c".into(),
             String::new(),
             vec![],
-        ));
-        let mut sink = Sink {
-            settings: &settings,
-            client: Client::new(&settings),
+        ))
+    }
+
+    fn sink<'a>(settings: &'a CalendarSettings, status: &'a Mutex<SinkStatus>) -> Sink<'a> {
+        Sink {
+            settings,
+            client: Client::new(settings),
             planner: Planner::new(settings.rules()),
             pending: HashMap::new(),
-            status: &status,
-        };
+            status,
+        }
+    }
+
+    #[test]
+    fn a_block_shorter_than_the_minimum_is_never_written() {
+        let mut settings = settings();
+        settings.min_duration = Duration::from_mins(5);
+        let status = status();
+        let mut sink = sink(&settings, &status);
+        sink.take(&delivery(Status::Active));
+        sink.write_due();
+        let due = sink.next_due().expect("looked at again later");
+        assert!(due > Instant::now() + Duration::from_mins(4), "{due:?}");
+        // It ends after a moment: nothing to write, nothing tried.
+        sink.take(&delivery(Status::Completed));
+        sink.write_due();
+        assert_eq!(sink.next_due(), None);
+        let s = lock(&status);
+        assert!(s.recent.is_empty() && s.retries == 0, "{s:?}");
+    }
+
+    #[test]
+    fn updates_are_coalesced_but_the_end_is_written_at_once() {
+        let settings = settings();
+        let status = status();
+        let mut sink = sink(&settings, &status);
         sink.take(&delivery(Status::Active));
         let now = Instant::now();
         assert!(

@@ -407,6 +407,33 @@ mod tests {
         assert_eq!(got[0].auth.header().unwrap(), "Bearer tok-123");
     }
 
+    /// The commented example in `default-config.toml` is valid once uncommented.
+    #[test]
+    fn the_default_configs_example_resolves() {
+        let example: String = crate::config::DEFAULT_CONFIG_TOML
+            .lines()
+            .skip_while(|l| *l != "# [[calendar]]")
+            .take_while(|l| l.starts_with('#'))
+            .map(|l| l.strip_prefix("# ").unwrap_or(l))
+            // The example's password file does not exist here; its variable does.
+            .map(|l| {
+                if l.starts_with("password_file") {
+                    "password_env = \"CCLIVE_CALDAV_PASSWORD\"".to_owned()
+                } else {
+                    l.to_owned()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        assert!(example.starts_with("[[calendar]]"), "{example}");
+        let env = |v: &str| (v == "CCLIVE_CALDAV_PASSWORD").then(|| "pw".to_owned());
+        let got = resolve(&example, &env).unwrap();
+        assert_eq!(got[0].name, "work");
+        assert_eq!(got[0].merge_window, DEFAULT_MERGE_WINDOW);
+        assert_eq!(got[0].update_interval, DEFAULT_UPDATE_INTERVAL);
+        assert_eq!(got[0].title, DEFAULT_TITLE);
+    }
+
     #[test]
     fn mistakes_are_named() {
         let none = |_: &str| None;
