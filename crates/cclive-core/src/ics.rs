@@ -21,11 +21,7 @@ const FOLD_AT: usize = 75;
 /// The calendar of `sessions`, one event each. Live sessions end at `now`; a finished session
 /// that never recorded its end ends at its last change.
 pub fn calendar(sessions: &[SessionState], now: Timestamp) -> String {
-    let mut out = String::new();
-    line(&mut out, "BEGIN:VCALENDAR");
-    line(&mut out, "VERSION:2.0");
-    line(&mut out, &format!("PRODID:{PRODID}"));
-    line(&mut out, "CALSCALE:GREGORIAN");
+    let mut out = begin_calendar();
     line(&mut out, "METHOD:PUBLISH");
     line(&mut out, "X-WR-CALNAME:Claude Code sessions");
     for s in sessions {
@@ -88,6 +84,16 @@ fn description(s: &SessionState) -> String {
     d
 }
 
+/// `BEGIN:VCALENDAR` and the properties every calendar cclive writes has.
+fn begin_calendar() -> String {
+    let mut out = String::new();
+    line(&mut out, "BEGIN:VCALENDAR");
+    line(&mut out, "VERSION:2.0");
+    line(&mut out, &format!("PRODID:{PRODID}"));
+    line(&mut out, "CALSCALE:GREGORIAN");
+    out
+}
+
 /// The cost, turns and tokens lines of a description.
 fn figures(cost: f64, source: CostSource, turns: u64, t: &Tokens) -> String {
     let source = match source {
@@ -121,11 +127,7 @@ pub fn block_calendar(
     let link =
         |id: &str| link_base.map(|base| format!("{}/sessions/{id}", base.trim_end_matches('/')));
     let status = block.status();
-    let mut out = String::new();
-    line(&mut out, "BEGIN:VCALENDAR");
-    line(&mut out, "VERSION:2.0");
-    line(&mut out, &format!("PRODID:{PRODID}"));
-    line(&mut out, "CALSCALE:GREGORIAN");
+    let mut out = begin_calendar();
     line(&mut out, "BEGIN:VEVENT");
     line(&mut out, &format!("UID:{}", text(&block.uid)));
     line(&mut out, &format!("DTSTAMP:{}", utc(now)));
