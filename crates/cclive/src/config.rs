@@ -15,10 +15,10 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, SessionArgs};
-use crate::notify::calendar::CalendarSettings;
-use crate::notify::calendar::settings as calendar_settings;
-use crate::notify::settings as notify_settings;
-use crate::notify::{ExecHookSettings, WebhookSettings};
+use crate::sinks::notify::calendar::CalendarSettings;
+use crate::sinks::notify::calendar::settings as calendar_settings;
+use crate::sinks::notify::settings as notify_settings;
+use crate::sinks::notify::{ExecHookSettings, WebhookSettings};
 
 /// The commented default config file; also `cclive config --default`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../default-config.toml");

@@ -13,9 +13,9 @@ use cclive_core::{SessionId, SessionState, Status};
 
 use crate::cli::{CalendarAction, CalendarArgs, GlobalArgs};
 use crate::config::Settings;
-use crate::notify::calendar::CalendarSettings;
-use crate::notify::calendar::caldav::{CalDavError, Client, Precondition};
-use crate::notify::settings::redact_url;
+use crate::sinks::notify::calendar::CalendarSettings;
+use crate::sinks::notify::calendar::caldav::{CalDavError, Client, Precondition};
+use crate::sinks::notify::settings::redact_url;
 
 /// Runs the subcommand.
 pub(super) fn run(args: &CalendarArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {

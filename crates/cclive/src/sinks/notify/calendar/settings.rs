@@ -15,7 +15,7 @@ use cclive_core::calendar::{DEFAULT_TITLE, Rules};
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::config::ConfigError;
-use crate::notify::settings::{Secret, redact_url};
+use crate::sinks::notify::settings::{Secret, redact_url};
 
 /// Default time one CalDAV request may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);

@@ -12,8 +12,8 @@
 use std::io::Read as _;
 
 use super::settings::CalendarSettings;
-use crate::notify::settings::redact_url;
-use crate::notify::webhook::describe_error;
+use crate::sinks::notify::settings::redact_url;
+use crate::sinks::notify::webhook::describe_error;
 
 /// Why a request did not do what was asked. The `Display` text is for the user.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

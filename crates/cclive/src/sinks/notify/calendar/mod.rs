@@ -364,8 +364,8 @@ mod tests {
     use cclive_core::{SessionId, Status, Update, UpdateKind};
 
     use super::*;
-    use crate::notify::Payload;
-    use crate::notify::settings::Secret;
+    use crate::sinks::notify::Payload;
+    use crate::sinks::notify::settings::Secret;
     use settings::Auth;
 
     fn delivery(status: Status) -> Delivery {
