@@ -6,7 +6,8 @@
 //! - folds each session's latest state into blocks ([`cclive_core::calendar::Planner`]: which
 //!   sessions, merging, status);
 //! - coalesces: a block's event is written at once when it appears and when it ends (or goes
-//!   back to live), otherwise at most once per `update_interval` (a minute by default);
+//!   back to live), and so is a change after its end; while it runs, at most once per
+//!   `update_interval` (a minute by default);
 //! - writes the block as one `VEVENT` ([`cclive_core::ics::block_calendar`]) with a `PUT`
 //!   ([`caldav`]): `If-None-Match: *` first, then `If-Match` with the last ETag;
 //! - on no answer or a server error, keeps the block's newest state and tries again after the
@@ -124,6 +125,9 @@ impl Sink<'_> {
             // New, or started or stopped running since the last write: now.
             None => now,
             Some((_, was_live)) if was_live != live => now,
+            // A finished block's late figures (e.g. Claude Code's own cost, read after the
+            // end) go out at once too: they are rare, and they are the true ones.
+            Some(_) if !live => now,
             Some((at, _)) => (at + self.settings.update_interval).max(now),
         };
     }
@@ -460,6 +464,14 @@ mod tests {
         assert!(
             sink.next_due().unwrap() <= Instant::now(),
             "the end goes at once"
+        );
+        let p = sink.pending.get_mut("s1@cclive").unwrap();
+        p.last_try = Some((Instant::now(), false));
+        p.dirty = false;
+        sink.take(&delivery(Status::Completed));
+        assert!(
+            sink.next_due().unwrap() <= Instant::now(),
+            "and so do late figures after the end"
         );
     }
 }
