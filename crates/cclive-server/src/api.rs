@@ -5,7 +5,8 @@
 //! (fresher than the store, which lags by a flush). List views never carry transcript text:
 //! `last_prompt`, `title` and `command` (which holds a print prompt) are left out of
 //! `/api/sessions`; a session's own endpoints (`/api/sessions/{id}`, its events, timeline and
-//! analytics) have them, for its page.
+//! analytics) have them, for its page. `/api/budget` is the budgets' use now (the gauges of
+//! `/metrics`, as JSON, for the editor extension's tooltip).
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::aggregate::{self, Period};
-use crate::{ApiError, AppState, timeline};
+use crate::{ApiError, AppState, metrics, timeline};
 
 /// Sessions per page when the request does not say.
 const DEFAULT_LIMIT: usize = 50;
@@ -332,4 +333,15 @@ pub(crate) async fn costs(
         map.insert("tz".into(), json!(tz_name(&tz)));
     }
     Ok(Json(value))
+}
+
+/// `GET /api/budget`: every configured limit's use now (`configured: false` and no budgets
+/// when none is configured).
+pub(crate) async fn budget(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (configured, budgets) = match metrics::budget_statuses(&state).await? {
+        None => (false, Vec::new()),
+        Some(Ok(statuses)) => (true, statuses),
+        Some(Err(e)) => return Err(ApiError::store(&e)),
+    };
+    Ok(Json(json!({ "configured": configured, "budgets": budgets })))
 }

@@ -194,7 +194,16 @@ async fn watch_main(
         store.clone() as Arc<dyn Store>,
         &prices,
     );
-    watch.alert_sinks = vec![crate::budget_watch::print_sink(), notifier.alert_sink()];
+    // The live stream's `budget` event: editors (the VS Code extension) notify from it.
+    let live_alerts: crate::budget_watch::AlertSink = {
+        let live = live.clone();
+        Arc::new(move |alert: &cclive_core::budget::BudgetAlert| live.publish_budget_alert(alert))
+    };
+    watch.alert_sinks = vec![
+        crate::budget_watch::print_sink(),
+        notifier.alert_sink(),
+        live_alerts,
+    ];
     if notifier.wants(EventName::BlockStarted) || notifier.wants(EventName::BlockEnded) {
         watch.block_sinks = vec![notifier.block_sink()];
     }
