@@ -27,7 +27,8 @@ export class SseParser {
     const out: SseEvent[] = [];
     for (;;) {
       const nl = this.buffer.search(/\r\n|\r|\n/);
-      if (nl < 0) {
+      // A lone CR at the end may be the first half of a CRLF: wait for the next chunk.
+      if (nl < 0 || (nl === this.buffer.length - 1 && this.buffer[nl] === "\r")) {
         break;
       }
       const sep = this.buffer.startsWith("\r\n", nl) ? 2 : 1;

@@ -288,7 +288,7 @@ fn check_performance(page: &Value, api: &Value) {
     eprintln!("performance section: {}", page["text"]);
 }
 
-async fn screenshot(client: &Client, name: &str) -> PathBuf {
+pub(crate) async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.expect("screenshot");
     let path = screenshot_dir().join(name);
     std::fs::write(&path, png).expect("write the screenshot");

