@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::aggregate::{self, Period};
-use crate::{ApiError, AppState, metrics, timeline};
+use crate::{ApiError, AppState, metrics, stream, timeline};
 
 /// Sessions per page when the request does not say.
 const DEFAULT_LIMIT: usize = 50;
@@ -286,7 +286,8 @@ pub(crate) async fn summary(
         until: Some(until),
         ..SessionQuery::default()
     };
-    let sessions = read(&state, move |store| store.sessions(&q)).await?;
+    let mut sessions = read(&state, move |store| store.sessions(&q)).await?;
+    overlay_monitor(&state, &mut sessions, since, until).await;
     let totals = aggregate::totals(&sessions);
     let mut value = serde_json::to_value(&totals).unwrap_or_else(|_| json!({}));
     if let Some(map) = value.as_object_mut() {
@@ -296,6 +297,29 @@ pub(crate) async fn summary(
         map.insert("until".into(), json!(until));
     }
     Ok(Json(value))
+}
+
+/// The monitor's sessions that started in `[since, until)` replace or join the stored ones: they
+/// are fresher (the store lags by a flush), so a session that just ended counts with its final
+/// figures at once — from a snapshot that includes the last update (a client asks right after
+/// the stream told it a session ended).
+async fn overlay_monitor(
+    state: &AppState,
+    sessions: &mut Vec<SessionState>,
+    since: Timestamp,
+    until: Timestamp,
+) {
+    let mut snapshots = state.inner.snapshot.clone();
+    let snap = stream::fresh_snapshot(&state.inner.live, &mut snapshots).await;
+    for s in snap.active_sessions.iter().chain(snap.data.iter()) {
+        if s.started_at < since || s.started_at >= until {
+            continue;
+        }
+        match sessions.iter_mut().find(|x| x.session_id == s.session_id) {
+            Some(stored) => stored.clone_from(s),
+            None => sessions.push(s.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -343,5 +367,7 @@ pub(crate) async fn budget(State(state): State<AppState>) -> Result<Json<Value>,
         Some(Ok(statuses)) => (true, statuses),
         Some(Err(e)) => return Err(ApiError::store(&e)),
     };
-    Ok(Json(json!({ "configured": configured, "budgets": budgets })))
+    Ok(Json(
+        json!({ "configured": configured, "budgets": budgets }),
+    ))
 }

@@ -88,8 +88,7 @@ async fn next(mut c: Connection) -> Option<(Result<SseEvent, Infallible>, Connec
             Ok(message) => {
                 let shown = message.session_id.is_some() && message.stamp < c.shown_until;
                 if shown
-                    || c
-                        .session
+                    || c.session
                         .as_ref()
                         .is_some_and(|s| message.session_id.as_ref() != Some(s))
                 {
@@ -123,7 +122,10 @@ async fn snapshot_event(c: &mut Connection, name: &str) -> SseEvent {
 
 /// The monitor's snapshot once it is at least as new as the last published update (it follows
 /// within the state file's throttle, 50 ms); after [`FRESH_WAIT`], whatever it is.
-async fn fresh_snapshot(hub: &LiveHub, snapshots: &mut watch::Receiver<Snapshot>) -> Snapshot {
+pub(crate) async fn fresh_snapshot(
+    hub: &LiveHub,
+    snapshots: &mut watch::Receiver<Snapshot>,
+) -> Snapshot {
     let wanted = hub.last_stamp();
     let deadline = tokio::time::Instant::now() + FRESH_WAIT;
     loop {

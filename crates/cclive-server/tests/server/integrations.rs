@@ -339,8 +339,12 @@ async fn budget_use_is_a_gauge_per_budget_and_period() {
 
 #[tokio::test]
 async fn api_budget_is_the_use_of_every_limit_as_json() {
-    let server =
-        Server::with_sources(ServerConfig::default(), LiveHub::default(), budget_sources()).await;
+    let server = Server::with_sources(
+        ServerConfig::default(),
+        LiveHub::default(),
+        budget_sources(),
+    )
+    .await;
     let v = get(server.addr, "/api/budget").await.json();
     assert_eq!(v["configured"], true);
     let budgets = v["budgets"].as_array().unwrap();

@@ -311,9 +311,13 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&code.url()).await.expect("open the workbench");
-        let idle = wait_page(&client, "the idle status bar", READ_WORKBENCH, STARTUP, |p| {
-            p["text"] == "cclive $0.00"
-        })
+        let idle = wait_page(
+            &client,
+            "the idle status bar",
+            READ_WORKBENCH,
+            STARTUP,
+            |p| p["text"] == "cclive $0.00",
+        )
         .await;
         assert!(!idle["classes"].as_str().unwrap().contains("warning-kind"));
 
@@ -369,16 +373,22 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
         let out = waiter.await.unwrap();
         assert!(out.status.success(), "claude failed\n{}", describe(&out));
 
-        // Idle again, with today's cost (the session's), never reloaded.
-        let today = usd(
-            dashboard.get("/api/summary?period=day").json()["total_cost_usd"]
-                .as_f64()
-                .unwrap(),
-        );
-        let idle = wait_page(&client, "the status bar back to idle", READ_WORKBENCH, TIMEOUT, |p| {
-            p["text"] == format!("cclive {today}").as_str()
-        })
-        .await;
+        // Idle again, with today's cost as the monitor has it (the session's), never reloaded.
+        let deadline = Instant::now() + TIMEOUT;
+        let idle = loop {
+            let page = client.execute(READ_WORKBENCH, vec![]).await.unwrap();
+            let today = dashboard.get("/api/summary?period=day").json();
+            let expected = format!("cclive {}", usd(today["total_cost_usd"].as_f64().unwrap()));
+            if today["sessions"] == 1 && page["text"] == expected.as_str() {
+                break page;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the status bar never went back to {expected:?}: {page:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        eprintln!("status bar after: {}", idle["text"]);
         assert!(!idle["classes"].as_str().unwrap().contains("warning-kind"));
 
         // The "Claude Code" view lists the finished session, marked as this workspace's.
@@ -398,15 +408,23 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
             .unwrap()
             .to_string_lossy()
             .into_owned();
-        let view = wait_page(&client, "the session in the view", READ_WORKBENCH, TIMEOUT, |p| {
-            p["rows"].as_array().is_some_and(|rows| {
-                rows.iter().any(|r| {
-                    r.as_str().is_some_and(|r| {
-                        r.starts_with(&project) && r.contains("this workspace") && r.contains("COMPLETED")
+        let view = wait_page(
+            &client,
+            "the session in the view",
+            READ_WORKBENCH,
+            TIMEOUT,
+            |p| {
+                p["rows"].as_array().is_some_and(|rows| {
+                    rows.iter().any(|r| {
+                        r.as_str().is_some_and(|r| {
+                            r.starts_with(&project)
+                                && r.contains("this workspace")
+                                && r.contains("COMPLETED")
+                        })
                     })
                 })
-            })
-        })
+            },
+        )
         .await;
         eprintln!("view rows: {}", view["rows"]);
         screenshot(&client, "vscode-view.png").await;
