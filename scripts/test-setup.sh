@@ -78,6 +78,7 @@ if [ ! -e "$ext_deps/node_modules/.package-lock.json" ]; then
   cp "$ext_dir/package.json" "$ext_dir/package-lock.json" "$ext_deps/"
   (cd "$ext_deps" && PATH="$node24_bin:$PATH" npm ci --no-audit --no-fund --loglevel=error)
 fi
+# (A developer's own `npm ci` there replaces the link, emptying this copy: it is reinstalled.)
 if [ -L "$ext_dir/node_modules" ] || [ ! -e "$ext_dir/node_modules" ]; then
   ln -sfn "$ext_deps/node_modules" "$ext_dir/node_modules"
 fi

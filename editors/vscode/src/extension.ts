@@ -7,7 +7,7 @@ import * as vscode from "vscode";
 import { spawn } from "node:child_process";
 
 import * as format from "./format";
-import { LiveStream, MonitorTarget, getJson, isUp } from "./monitor";
+import { LiveStream, MonitorTarget, endpoint, getJson, isUp } from "./monitor";
 import { NotificationSettings, SessionModel, SessionRow, StatusBarView, downStatusBar } from "./model";
 import type { BudgetAlert, BudgetStatus, Session, Snapshot, Summary, Update } from "./types";
 
@@ -239,8 +239,12 @@ class Extension implements vscode.Disposable {
       await this.offerStart();
       return;
     }
-    const base = this.target.url.replace(/\/+$/, "");
-    await vscode.env.openExternal(vscode.Uri.parse(`${base}${path}`));
+    const page = endpoint(this.target.url, path);
+    if (this.target.token) {
+      // The monitor trades it for a cookie and drops it from the address (its access rules).
+      page.searchParams.set("token", this.target.token);
+    }
+    await vscode.env.openExternal(vscode.Uri.parse(page.href, true));
   }
 
   private async showCurrent(): Promise<void> {
