@@ -17,7 +17,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fantoccini::Locator;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::dashboard_browser::{ChromeDriver, claude_mid_session, screenshot, wait_page};
 use crate::dashboard_e2e::Dashboard;
@@ -267,10 +267,13 @@ const READ_WORKBENCH: &str = r#"
 const item = document.querySelector('.statusbar-item[id$="cclive.status"]');
 const rows = [...document.querySelectorAll('.monaco-list-row[aria-label]')]
   .map((r) => r.getAttribute('aria-label'));
+const toasts = [...document.querySelectorAll('.notifications-toasts .notification-list-item-message')]
+  .map((t) => t.textContent);
 return {
   text: item ? item.textContent.trim() : null,
   classes: item ? item.className : null,
   rows,
+  toasts,
 };
 "#;
 
@@ -395,5 +398,42 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
         .await;
         eprintln!("view rows: {}", view["rows"]);
         screenshot(&client, "vscode-view.png").await;
+
+        // A session waiting for a permission turns the item to the other colour; its failure
+        // is a notification.
+        let at = jiff::Timestamp::now().to_string();
+        let event = |kind: Value| {
+            let mut e = json!({ "session_id": "waiting-1", "at": at });
+            e.as_object_mut().unwrap().extend(kind.as_object().unwrap().clone());
+            e
+        };
+        let r = dashboard.post(
+            "/api/events",
+            &json!([
+                event(json!({ "type": "session_started", "mode": "interactive", "source": "test" })),
+                event(json!({ "type": "activity", "state": "waiting", "waiting_for": "permission prompt" })),
+            ]),
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+        let waiting = wait_page(&client, "the waiting colour", READ_WORKBENCH, TIMEOUT, |p| {
+            p["text"].as_str().is_some_and(|t| t.starts_with("● LIVE "))
+                && p["classes"].as_str().is_some_and(|c| c.contains("error-kind"))
+        })
+        .await;
+        eprintln!("status bar while waiting: {}", waiting["text"]);
+        screenshot(&client, "vscode-waiting.png").await;
+        let r = dashboard.post(
+            "/api/events",
+            &json!([event(json!({ "type": "process_exited", "code": 1 }))]),
+        );
+        assert_eq!(r.status, 202, "{}", r.text());
+        wait_page(&client, "the FAILED notification", READ_WORKBENCH, TIMEOUT, |p| {
+            p["toasts"].as_array().is_some_and(|t| {
+                t.iter()
+                    .any(|t| t.as_str().is_some_and(|t| t.contains("FAILED")))
+            }) && p["text"].as_str().is_some_and(|t| t.starts_with("cclive $"))
+        })
+        .await;
+        screenshot(&client, "vscode-failed.png").await;
     });
 }
