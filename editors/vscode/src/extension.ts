@@ -260,7 +260,7 @@ class Extension implements vscode.Disposable {
 
   private async offerStart(): Promise<void> {
     const choice = await vscode.window.showWarningMessage(
-      `No cclive monitor answers at ${this.target.url}. Start one with \`cclive dashboard\`.`,
+      `No cclive monitor answers at ${this.target.url}. Start one with "cclive dashboard".`,
       "Start monitor",
     );
     if (choice === "Start monitor") {
@@ -287,7 +287,7 @@ class Extension implements vscode.Disposable {
     const exe = vscode.workspace.getConfiguration("cclive").get<string>("executable", "cclive") || "cclive";
     const port = u.port || (u.protocol === "https:" ? "443" : "80");
     const consent = await vscode.window.showInformationMessage(
-      `Start \`${exe} dashboard --port ${port}\` in the background? It keeps running after VS Code closes.`,
+      `Start "${exe} dashboard --port ${port}" in the background? It keeps running after VS Code closes.`,
       { modal: true },
       "Start",
     );

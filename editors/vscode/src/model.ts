@@ -225,7 +225,7 @@ export class SessionModel {
 export function downStatusBar(monitorUrl: string, reason: string): StatusBarView {
   return {
     text: "$(debug-disconnect) cclive",
-    tooltip: `No cclive monitor answers at ${monitorUrl} (${reason}).\nStart one with \`cclive dashboard\`, or click to run "cclive: Start monitor".`,
+    tooltip: `No cclive monitor answers at ${monitorUrl} (${reason}).\nStart one with "cclive dashboard", or click to run "cclive: Start monitor".`,
     tone: "down",
     sessionId: null,
   };

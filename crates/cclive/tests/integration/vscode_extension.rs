@@ -6,7 +6,10 @@
 //! - installed into a real VS Code — code-server, pinned, on Node 24, both from the test cache —
 //!   whose workbench runs in headless Chromium: the status bar shows LIVE with the session's cost
 //!   while the real Claude Code CLI runs the slow scenario against the fake API, returns to idle
-//!   with today's cost after, and the "Claude Code" view lists the session.
+//!   with today's cost after, and the "Claude Code" view lists the session; a session waiting for
+//!   a permission turns the item to the other colour, and its failure is a notification;
+//! - with no monitor, the item and the view say so, and a click starts `cclive dashboard` after
+//!   the user agreed (nothing before).
 //!
 //! Screenshots go to `target/dashboard/` (`vscode-*.png`).
 
@@ -158,7 +161,8 @@ struct CodeServer {
 }
 
 impl CodeServer {
-    fn start(vsix: &Path, monitor_url: &str, folder: &Path) -> CodeServer {
+    /// `settings`: the user settings besides the workbench's quiet defaults.
+    fn start(vsix: &Path, settings: &Value, folder: &Path) -> CodeServer {
         let home = tempfile::Builder::new()
             .prefix("cclive-code-server-")
             .tempdir()
@@ -166,8 +170,7 @@ impl CodeServer {
         let dir = home.path();
         let user_data = dir.join("user-data");
         let extensions = dir.join("extensions");
-        let settings = json!({
-            "cclive.monitorUrl": monitor_url,
+        let mut all = json!({
             "workbench.startupEditor": "none",
             "workbench.tips.enabled": false,
             "extensions.autoCheckUpdates": false,
@@ -176,10 +179,13 @@ impl CodeServer {
             "security.workspace.trust.enabled": false,
             "update.mode": "none",
         });
+        all.as_object_mut()
+            .unwrap()
+            .extend(settings.as_object().unwrap().clone());
         std::fs::create_dir_all(user_data.join("User")).unwrap();
         std::fs::write(
             user_data.join("User/settings.json"),
-            serde_json::to_vec_pretty(&settings).unwrap(),
+            serde_json::to_vec_pretty(&all).unwrap(),
         )
         .unwrap();
         let base = |cmd: &mut Command| {
@@ -277,6 +283,25 @@ return {
 };
 "#;
 
+/// The status bar item and the view's welcome text (shown while no monitor answers).
+const READ_DOWN: &str = r#"
+const item = document.querySelector('.statusbar-item[id$="cclive.status"]');
+const welcome = document.querySelector('.welcome-view-content');
+return {
+  text: item ? item.textContent.trim() : null,
+  label: item ? item.querySelector('a')?.getAttribute('aria-label') : null,
+  welcome: welcome ? welcome.textContent : null,
+};
+"#;
+
+/// The consent dialog of "cclive: Start monitor".
+const CONSENT: &str = r"
+const buttons = [...document.querySelectorAll('.monaco-dialog-box .monaco-button')];
+const start = buttons.find((b) => b.textContent.trim() === 'Start');
+const box = document.querySelector('.monaco-dialog-box');
+return { message: box ? box.textContent : null, found: !!start };
+";
+
 /// `$0.42` — the extension's money format (`format.usd`).
 fn usd(v: f64) -> String {
     if !v.is_finite() || v <= 0.0 {
@@ -298,7 +323,11 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
     let dashboard = Dashboard::start(&world, &[]);
     let vsix = build();
     let monitor = dashboard.url().trim_end_matches('/').to_owned();
-    let code = CodeServer::start(vsix, &monitor, world.claude.work_dir());
+    let code = CodeServer::start(
+        vsix,
+        &json!({ "cclive.monitorUrl": monitor }),
+        world.claude.work_dir(),
+    );
     let driver = ChromeDriver::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -435,5 +464,125 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
         })
         .await;
         screenshot(&client, "vscode-failed.png").await;
+    });
+}
+
+/// Processes whose command line is exactly `args`, signalled when dropped: what the extension
+/// started in the background (detached: no group of ours holds it).
+struct StrayGuard(Vec<String>);
+
+impl Drop for StrayGuard {
+    fn drop(&mut self) {
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .filter(|a| !a.is_empty())
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            if args == self.0 {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn with_no_monitor_it_says_so_and_starts_one_with_consent() {
+    let vsix = build();
+    let port = free_port();
+    let exe = cclive_bin().display().to_string();
+    let _stray = StrayGuard(vec![
+        exe.clone(),
+        "dashboard".into(),
+        "--port".into(),
+        port.to_string(),
+    ]);
+    let folder = tempfile::tempdir().unwrap();
+    let code = CodeServer::start(
+        vsix,
+        &json!({
+            "cclive.monitorUrl": format!("http://127.0.0.1:{port}"),
+            "cclive.executable": exe,
+        }),
+        folder.path(),
+    );
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client.goto(&code.url()).await.expect("open the workbench");
+        // Plainly: no monitor (the tooltip says how to start one), and the view says so too.
+        wait_page(
+            &client,
+            "the status bar without a monitor",
+            READ_DOWN,
+            STARTUP,
+            |p| p["text"] == "cclive",
+        )
+        .await;
+        client
+            .find(Locator::Css(
+                ".activitybar .action-label[aria-label^='Claude Code']",
+            ))
+            .await
+            .expect("the Claude Code view in the activity bar")
+            .click()
+            .await
+            .expect("open the view");
+        let down = wait_page(&client, "the no-monitor state", READ_DOWN, STARTUP, |p| {
+            p["text"] == "cclive"
+                && p["welcome"]
+                    .as_str()
+                    .is_some_and(|w| w.contains("No cclive monitor answers"))
+        })
+        .await;
+        eprintln!("without a monitor: {down}");
+        // A click on the item offers to start one; nothing starts before the user agrees.
+        client
+            .find(Locator::Css(".statusbar-item[id$='cclive.status'] a"))
+            .await
+            .expect("the status bar item")
+            .click()
+            .await
+            .expect("click the status bar item");
+        let consent = wait_page(&client, "the consent dialog", CONSENT, TIMEOUT, |p| {
+            p["found"] == true
+        })
+        .await;
+        assert!(
+            consent["message"]
+                .as_str()
+                .is_some_and(|m| m.contains(&format!("dashboard --port {port}"))),
+            "{consent:#}"
+        );
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+        screenshot(&client, "vscode-consent.png").await;
+        client
+            .execute(
+                r"[...document.querySelectorAll('.monaco-dialog-box .monaco-button')]
+                  .find((b) => b.textContent.trim() === 'Start').click();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        wait_page(
+            &client,
+            "the monitor started and connected",
+            READ_DOWN,
+            TIMEOUT,
+            |p| p["text"] == "cclive $0.00",
+        )
+        .await;
+        screenshot(&client, "vscode-started.png").await;
     });
 }
