@@ -302,6 +302,33 @@ const box = document.querySelector('.monaco-dialog-box');
 return { message: box ? box.textContent : null, found: !!start };
 ";
 
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A browser on code-server's workbench.
+async fn workbench(driver: &ChromeDriver, code: &CodeServer) -> fantoccini::Client {
+    let client = driver.browser().await;
+    client.goto(&code.url()).await.expect("open the workbench");
+    client
+}
+
+/// Opens the "Claude Code" view from the activity bar.
+async fn open_view(client: &fantoccini::Client) {
+    client
+        .find(Locator::Css(
+            ".activitybar .action-label[aria-label^='Claude Code']",
+        ))
+        .await
+        .expect("the Claude Code view in the activity bar")
+        .click()
+        .await
+        .expect("open the view");
+}
+
 /// `$0.42` — the extension's money format (`format.usd`).
 fn usd(v: f64) -> String {
     if !v.is_finite() || v <= 0.0 {
@@ -329,13 +356,8 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
         world.claude.work_dir(),
     );
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = driver.browser().await;
-        client.goto(&code.url()).await.expect("open the workbench");
+    runtime().block_on(async {
+        let client = workbench(&driver, &code).await;
         let idle = wait_page(
             &client,
             "the idle status bar",
@@ -391,15 +413,7 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
         assert!(!idle["classes"].as_str().unwrap().contains("warning-kind"));
 
         // The "Claude Code" view lists the finished session, marked as this workspace's.
-        client
-            .find(Locator::Css(
-                ".activitybar .action-label[aria-label^='Claude Code']",
-            ))
-            .await
-            .expect("the Claude Code view in the activity bar")
-            .click()
-            .await
-            .expect("open the view");
+        open_view(&client).await;
         let project = world
             .claude
             .work_dir()
@@ -514,13 +528,8 @@ fn with_no_monitor_it_says_so_and_starts_one_with_consent() {
         folder.path(),
     );
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let client = driver.browser().await;
-        client.goto(&code.url()).await.expect("open the workbench");
+    runtime().block_on(async {
+        let client = workbench(&driver, &code).await;
         // Plainly: no monitor (the tooltip says how to start one), and the view says so too.
         wait_page(
             &client,
@@ -530,15 +539,7 @@ fn with_no_monitor_it_says_so_and_starts_one_with_consent() {
             |p| p["text"] == "cclive",
         )
         .await;
-        client
-            .find(Locator::Css(
-                ".activitybar .action-label[aria-label^='Claude Code']",
-            ))
-            .await
-            .expect("the Claude Code view in the activity bar")
-            .click()
-            .await
-            .expect("open the view");
+        open_view(&client).await;
         let down = wait_page(&client, "the no-monitor state", READ_DOWN, STARTUP, |p| {
             p["text"] == "cclive"
                 && p["welcome"]
