@@ -442,6 +442,50 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
         eprintln!("view rows: {}", view["rows"]);
         screenshot(&client, "vscode-view.png").await;
 
+        // A click on it opens its page, at the monitor, in the browser.
+        let id = dashboard.get("/api/sessions").json()["sessions"][0]["session_id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let workbench_window = client.window().await.unwrap();
+        client
+            .find(Locator::Css(&format!(
+                ".monaco-list-row[aria-label^='{project}']"
+            )))
+            .await
+            .expect("the session's row")
+            .click()
+            .await
+            .expect("click the session");
+        let deadline = Instant::now() + TIMEOUT;
+        let page = loop {
+            let windows = client.windows().await.unwrap();
+            if let Some(w) = windows.into_iter().find(|w| *w != workbench_window) {
+                break w;
+            }
+            assert!(Instant::now() < deadline, "no page opened");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        client.switch_to_window(page).await.unwrap();
+        // code-server, a remote VS Code, hands a loopback address to the browser through its
+        // port proxy (`/proxy/<port>/…`); a desktop VS Code opens it as it is.
+        let direct = format!("{monitor}/sessions/{id}");
+        let proxied = format!(
+            "http://127.0.0.1:{}/proxy/{}/sessions/{id}",
+            code.port, dashboard.port
+        );
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let url = client.current_url().await.unwrap();
+            if url.as_str() == direct || url.as_str() == proxied {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the page is {url}, not {direct}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        client.close_window().await.unwrap();
+        client.switch_to_window(workbench_window).await.unwrap();
+
         // A session waiting for a permission turns the item to the other colour; its failure
         // is a notification.
         let at = jiff::Timestamp::now().to_string();
