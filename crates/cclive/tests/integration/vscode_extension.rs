@@ -6,7 +6,8 @@
 //! - installed into a real VS Code — code-server, pinned, on Node 24, both from the test cache —
 //!   whose workbench runs in headless Chromium: the status bar shows LIVE with the session's cost
 //!   while the real Claude Code CLI runs the slow scenario against the fake API, returns to idle
-//!   with today's cost after, and the "Claude Code" view lists the session; a session waiting for
+//!   with today's cost after, and the "Claude Code" view lists the session (a click opens its
+//!   page at the monitor); a session waiting for
 //!   a permission turns the item to the other colour, and its failure is a notification;
 //! - with no monitor, the item and the view say so, and a click starts `cclive dashboard` after
 //!   the user agreed (nothing before).
