@@ -24,5 +24,6 @@ mod reports;
 mod run_e2e;
 mod statusline;
 mod top;
+mod vscode_extension;
 mod watch_e2e;
 mod webhooks;
