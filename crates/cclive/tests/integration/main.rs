@@ -7,6 +7,7 @@
 mod support;
 
 mod budget_cli;
+mod calendar;
 mod dashboard_bench;
 mod dashboard_browser;
 mod dashboard_e2e;
@@ -23,5 +24,6 @@ mod reports;
 mod run_e2e;
 mod statusline;
 mod top;
+mod vscode_extension;
 mod watch_e2e;
 mod webhooks;
