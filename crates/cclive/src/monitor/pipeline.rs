@@ -165,9 +165,12 @@ impl Service {
         s
     }
 
-    fn handle(&mut self, input: Input) {
+    async fn handle(&mut self, input: Input) {
         match input {
-            Input::Event { event, keep } => self.apply(event, keep),
+            Input::Event { event, keep } => {
+                self.read_back(&event.session_id).await;
+                self.apply(event, keep);
+            }
             Input::Checkpoint(c) => self.pending.checkpoints.push(c),
             Input::Sync(reply) => {
                 let live = self
@@ -181,20 +184,28 @@ impl Service {
         }
     }
 
+    /// Reads a session the monitor does not hold back from the store, so its figures go on
+    /// from where they were. The read runs on a blocking thread (the store's connection may
+    /// wait on the writer's transaction); the service waits for it, so events keep their order.
+    async fn read_back(&mut self, id: &SessionId) {
+        let Some(store) = &self.config.store else {
+            return;
+        };
+        if self.monitor.contains(id) {
+            return;
+        }
+        let (store, read_id) = (Arc::clone(store), id.clone());
+        match tokio::task::spawn_blocking(move || store.session(&read_id)).await {
+            Ok(Ok(Some(stored))) => self.monitor.insert(stored),
+            Ok(Ok(None)) => {}
+            Ok(Err(e)) => tracing::warn!(session = %id, "Cannot read the session back: {e}"),
+            Err(e) => tracing::warn!(session = %id, "Cannot read the session back: {e}"),
+        }
+    }
+
     fn apply(&mut self, event: Event, keep: bool) {
         if let Some(tap) = &self.config.tap {
             let _ = tap.send(event.clone());
-        }
-        if let Some(store) = &self.config.store
-            && !self.monitor.contains(&event.session_id)
-        {
-            match store.session(&event.session_id) {
-                Ok(Some(stored)) => self.monitor.insert(stored),
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(session = %event.session_id, "Cannot read the session back: {e}");
-                }
-            }
         }
         let applied = self.monitor.apply_for_store(&event);
         // A replay (`cclive replay`) shows a recorded session's figures again: its responses
@@ -325,9 +336,9 @@ async fn run(
             biased;
             received = rx.recv() => {
                 let Some(first) = received else { break };
-                svc.handle(first);
+                svc.handle(first).await;
                 while let Ok(more) = rx.try_recv() {
-                    svc.handle(more);
+                    svc.handle(more).await;
                 }
             }
             () = sleep_until_opt(due) => {}
@@ -434,8 +445,8 @@ mod tests {
         sink.send(event(0, started("otel"))).await;
         sink.send(event(1, usage("req:req_1", Some(0.00814)))).await;
         // Let a flush write the placeholder's row first, as a live monitor would.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(store.usage_rows(None, None).unwrap()[0].key, "req:req_1");
+        let rows = until_some(|| store.usage_rows(None, None).unwrap().into_iter().next()).await;
+        assert_eq!(rows.key, "req:req_1");
         sink.send(event(2, started("transcript"))).await;
         sink.send(event(3, usage("msg_1", None))).await;
         drop(sink);
@@ -447,5 +458,123 @@ mod tests {
         let session = store.session(&SessionId::new("s1")).unwrap().unwrap();
         assert_eq!(session.api_requests, 1);
         assert!((session.total_cost_usd - 0.00814).abs() < 1e-12);
+    }
+
+    /// Polls `check` until it gives a value (a generous deadline: a failure, not a timing).
+    async fn until_some<T>(mut check: impl FnMut() -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(found) = check() {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "the condition never held");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    /// A real store whose session reads wait until a task on the monitor's runtime opens
+    /// the gate: a read that blocked the runtime's only thread would never see it open.
+    struct Gated {
+        inner: SqliteStore,
+        reading: tokio::sync::mpsc::UnboundedSender<()>,
+        gate: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl Store for Gated {
+        fn write(&self, batch: &Batch) -> Result<(), cclive_store::StoreError> {
+            self.inner.write(batch)
+        }
+        fn session(
+            &self,
+            id: &SessionId,
+        ) -> Result<Option<SessionState>, cclive_store::StoreError> {
+            let _ = self.reading.send(());
+            let gate = self.gate.lock().expect("the gate");
+            if gate.recv_timeout(Duration::from_secs(10)).is_err() {
+                return Ok(None); // the gate never opened: the read blocked the runtime
+            }
+            self.inner.session(id)
+        }
+        fn sessions(
+            &self,
+            q: &cclive_store::SessionQuery,
+        ) -> Result<Vec<SessionState>, cclive_store::StoreError> {
+            self.inner.sessions(q)
+        }
+        fn events(&self, id: &SessionId) -> Result<Vec<Event>, cclive_store::StoreError> {
+            self.inner.events(id)
+        }
+        fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), cclive_store::StoreError> {
+            self.inner.usage_totals(id)
+        }
+        fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, cclive_store::StoreError> {
+            self.inner.usage_owner(key)
+        }
+        fn usage_rows(
+            &self,
+            since: Option<jiff::Timestamp>,
+            until: Option<jiff::Timestamp>,
+        ) -> Result<Vec<UsageRow>, cclive_store::StoreError> {
+            self.inner.usage_rows(since, until)
+        }
+        fn checkpoints(&self) -> Result<Vec<Checkpoint>, cclive_store::StoreError> {
+            self.inner.checkpoints()
+        }
+        fn checkpoint(
+            &self,
+            path: &std::path::Path,
+        ) -> Result<Option<Checkpoint>, cclive_store::StoreError> {
+            self.inner.checkpoint(path)
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn reading_a_session_back_does_not_block_the_monitor_task() {
+        let inner = SqliteStore::open_in_memory().unwrap();
+        let tool = |n: u32| {
+            event(
+                i64::from(n),
+                EventKind::ToolUse {
+                    tool_use_id: format!("t{n}"),
+                    name: "Bash".into(),
+                    sidechain: false,
+                },
+            )
+        };
+        let mut stored = SessionState::new(SessionId::new("s1"), tool(0).at);
+        stored.apply(&tool(0), &PriceTable::builtin());
+        inner
+            .write(&Batch {
+                sessions: vec![stored],
+                ..Batch::default()
+            })
+            .unwrap();
+        let (reading, mut read_started) = tokio::sync::mpsc::unbounded_channel();
+        let (open, gate) = std::sync::mpsc::channel();
+        let store: Arc<dyn Store> = Arc::new(Gated {
+            inner,
+            reading,
+            gate: std::sync::Mutex::new(gate),
+        });
+        // Runs on the same (only) thread as the monitor task.
+        let opener = tokio::spawn(async move {
+            read_started.recv().await;
+            let _ = open.send(());
+        });
+        let (sink, task) = spawn(PipelineConfig {
+            store: Some(store),
+            ..PipelineConfig::default()
+        })
+        .unwrap();
+        sink.send(tool(1)).await;
+        drop(sink);
+        let report = task.await.unwrap();
+        opener.await.unwrap();
+        let session = &report.sessions[0];
+        assert_eq!(
+            session.tool_calls.get("Bash"),
+            Some(&2),
+            "the stored call and the new one"
+        );
     }
 }
