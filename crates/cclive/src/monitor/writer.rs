@@ -177,13 +177,35 @@ mod tests {
     use super::*;
 
     /// A real SQLite store whose first `fail` transactions fail, like a locked or full disk.
+    /// Every write attempt is announced on `attempts`.
     struct Flaky {
         inner: SqliteStore,
         fail: AtomicU32,
+        attempts: mpsc::Sender<()>,
+    }
+
+    impl Flaky {
+        fn new(fail: u32) -> (Arc<Self>, mpsc::Receiver<()>) {
+            let (attempts, attempted) = mpsc::channel();
+            let store = Arc::new(Self {
+                inner: SqliteStore::open_in_memory().unwrap(),
+                fail: AtomicU32::new(fail),
+                attempts,
+            });
+            (store, attempted)
+        }
+    }
+
+    /// Waits until the writer has tried one more transaction (a generous deadline).
+    fn one_attempt(attempted: &mpsc::Receiver<()>) {
+        attempted
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the writer tries the batch");
     }
 
     impl Store for Flaky {
         fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+            let _ = self.attempts.send(());
             if self.fail.load(Ordering::SeqCst) > 0 {
                 self.fail.fetch_sub(1, Ordering::SeqCst);
                 return Err(StoreError::Corrupt {
@@ -225,10 +247,7 @@ mod tests {
 
     #[test]
     fn a_failed_batch_is_retried_with_the_next_one() {
-        let store = Arc::new(Flaky {
-            inner: SqliteStore::open_in_memory().unwrap(),
-            fail: AtomicU32::new(1),
-        });
+        let (store, attempted) = Flaky::new(1);
         let writer = StoreWriter::spawn(store.clone()).unwrap();
         let id = SessionId::new("s");
         let mut state = SessionState::new(id.clone(), jiff::Timestamp::now());
@@ -255,7 +274,7 @@ mod tests {
                 checkpoints: vec![checkpoint],
                 ..Batch::default()
             });
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            one_attempt(&attempted); // each batch its own transaction
         }
         let report = writer.finish();
         assert_eq!(report.failures, 1);
@@ -277,10 +296,7 @@ mod tests {
 
     #[test]
     fn an_event_that_can_never_be_stored_does_not_hold_the_queue_hostage() {
-        let store = Arc::new(Flaky {
-            inner: SqliteStore::open_in_memory().unwrap(),
-            fail: AtomicU32::new(0),
-        });
+        let (store, attempted) = Flaky::new(0);
         let writer = StoreWriter::spawn(store.clone()).unwrap();
         let ghost = Event::new(
             SessionId::new("ghost"),
@@ -291,7 +307,7 @@ mod tests {
             events: vec![ghost],
             ..Batch::default()
         });
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        one_attempt(&attempted);
         let id = SessionId::new("real");
         let state = SessionState::new(id.clone(), jiff::Timestamp::now());
         writer.send(Batch {

@@ -500,7 +500,7 @@ mod tests {
             &PriceTable::builtin(),
         );
         watch.alert_sinks = vec![sink];
-        let (callbacks, _detached) = watch.spawn().unwrap();
+        let (callbacks, watcher) = watch.spawn().unwrap();
         assert_eq!(callbacks.len(), 1);
         let mut session = SessionState::new(SessionId::new("s"), Timestamp::now());
         session.api_requests = 1;
@@ -516,7 +516,9 @@ mod tests {
         while seen.lock().unwrap().len() < 2 && std::time::Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
-        std::thread::sleep(DEBOUNCE * 2);
+        // Every later check (the trailing one, the last one) has run once the worker stops.
+        drop(callbacks);
+        watcher.join();
         let got: Vec<u8> = seen
             .lock()
             .unwrap()
