@@ -609,4 +609,44 @@ mod tests {
         bad["status"] = "SLEEPING".into();
         assert!(serde_json::from_value::<Snapshot>(bad).is_err());
     }
+
+    /// The state file (`current_session.json`) is read by the dashboard, the status line, the
+    /// editor extension and users' scripts: its exact shape, for a live and an ended session.
+    #[test]
+    fn state_file_shape_snapshot() {
+        // An unpriced model: the shape, not the price list, is under test.
+        let mut m = Monitor::default();
+        m.apply(&started("a", "2026-11-25T10:00:00Z"));
+        m.apply(&ev(
+            "a",
+            "2026-11-25T10:00:02Z",
+            EventKind::Usage {
+                key: "msg_1".into(),
+                request_id: Some("req_1".into()),
+                reported_cost_usd: None,
+                model: Some("claude-unpriced-test".into()),
+                tokens: Tokens {
+                    input: 1200,
+                    output: 42,
+                    cache_read: 5000,
+                    cache_creation: 300,
+                },
+                is_final: true,
+                sidechain: false,
+            },
+        ));
+        m.apply(&started("b", "2026-11-25T09:00:00Z"));
+        m.apply(&ev(
+            "b",
+            "2026-11-25T09:10:00Z",
+            EventKind::SessionEnded { reason: None },
+        ));
+        let mut snapshot = m.snapshot(ts("2026-11-25T10:00:05Z"));
+        snapshot.monitor_pid = Some(4242);
+        insta::assert_json_snapshot!("state_file", snapshot);
+        insta::assert_json_snapshot!(
+            "state_file_inactive",
+            Monitor::default().snapshot(ts("2026-11-25T10:00:05Z"))
+        );
+    }
 }

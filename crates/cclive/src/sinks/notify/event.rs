@@ -590,4 +590,38 @@ mod tests {
         assert_eq!(json["session"]["status"], "COMPLETED");
         assert_eq!(json["previous_status"], "ACTIVE");
     }
+
+    /// The exact JSON receivers parse (webhook body, exec hook stdin), per kind of subject.
+    /// The delivery id is random: redacted.
+    #[test]
+    fn payload_shapes_snapshot() {
+        let mut monitor = Monitor::new(PriceTable::builtin());
+        let update = monitor
+            .apply(&Event::new(
+                SessionId::new("s1"),
+                at(0),
+                started(Mode::Print),
+            ))
+            .unwrap();
+        let live = Classifier::new().classify(&update, at(1)).remove(0);
+        for (name, mut payload) in [
+            ("payload_session_started", live),
+            (
+                "payload_session_ended_sample",
+                sample_payload(EventName::SessionEnded, at(0)),
+            ),
+            (
+                "payload_budget_threshold_sample",
+                sample_payload(EventName::BudgetThreshold, at(0)),
+            ),
+            (
+                "payload_block_ended_sample",
+                sample_payload(EventName::BlockEnded, at(0)),
+            ),
+        ] {
+            payload.id = "[delivery id]".into();
+            let json: serde_json::Value = serde_json::from_slice(&payload.to_json()).unwrap();
+            insta::assert_json_snapshot!(name, json);
+        }
+    }
 }
