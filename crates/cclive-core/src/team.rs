@@ -20,6 +20,7 @@
 //! POST /api/team/v1/push                                      (PushRequest → PushReply)
 //!   {"protocol": 1,
 //!    "machine": {"id": "<uuid>", "hostname": "laptop", "agent_version": "0.1.0"},
+//!    "outbox_head": 50,              (optional: the highest seq the agent holds, for its backlog)
 //!    "items": [
 //!      {"seq": 41, "kind": "session", "session": {…SessionItem…}},
 //!      {"seq": 42, "kind": "usage", "usage": {…UsageItem…}},
@@ -91,6 +92,10 @@ pub struct PushRequest {
     pub protocol: u32,
     /// Who sends it.
     pub machine: MachineInfo,
+    /// The highest `seq` the agent's outbox holds (sent or not), so the server can show each
+    /// machine's backlog (`outbox_head - acked_seq`). Optional: older agents leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox_head: Option<u64>,
     /// The outbox items, in `seq` order.
     pub items: Vec<PushItem>,
 }
@@ -103,6 +108,9 @@ pub struct RawPushRequest {
     pub protocol: u32,
     /// Who sends it.
     pub machine: MachineInfo,
+    /// See [`PushRequest::outbox_head`].
+    #[serde(default)]
+    pub outbox_head: Option<u64>,
     /// The items, unread.
     #[serde(default)]
     pub items: Vec<Value>,
@@ -401,6 +409,7 @@ mod tests {
                 hostname: "laptop".into(),
                 agent_version: "0.1.0".into(),
             },
+            outbox_head: Some(50),
             items: vec![
                 PushItem {
                     seq: 42,
