@@ -113,6 +113,26 @@ struct FileConfig {
     /// `[[on_change]]` tables.
     #[serde(default)]
     on_change: Vec<notify_settings::ExecHookFile>,
+    /// The `[server]` table (`cclive server`, team mode).
+    server: Option<ServerFileSettings>,
+}
+
+/// The `[server]` table: defaults for `cclive server` and `cclive team` (flags and
+/// `CCLIVE_DATABASE_URL` win).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFileSettings {
+    /// The team database (`postgres://…` or `host=… dbname=…`).
+    pub database_url: Option<String>,
+    /// Where the team server listens (default 127.0.0.1:8601).
+    pub listen: Option<String>,
+    /// Host names the server is reached by (behind a proxy: its public name).
+    #[serde(default)]
+    pub public_host: Vec<String>,
+    /// A PEM certificate chain, to serve HTTPS directly.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The `[budget]` table.
@@ -190,6 +210,8 @@ pub struct Settings {
     pub webhooks: Sourced<Vec<WebhookSettings>>,
     /// Commands run on changes (`[[on_change]]` tables).
     pub on_change: Sourced<Vec<ExecHookSettings>>,
+    /// The `[server]` table, as the file has it (team mode's server; flags win).
+    pub server: ServerFileSettings,
 }
 
 /// The monitor's default address: the seed's dashboard port, loopback only.
@@ -403,6 +425,7 @@ impl Settings {
             budget,
             webhooks,
             on_change,
+            server: file.server.unwrap_or_default(),
             listen,
             claude_config_dirs,
             config_file,
