@@ -64,7 +64,7 @@ impl TeamServer {
             database_url: database_url.to_owned(),
             home,
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -92,7 +92,7 @@ impl TeamServer {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn cclive team");
-        wait_with_timeout(child, Duration::from_secs(60))
+        wait_with_timeout(child, Duration::from_mins(1))
     }
 
     /// `http://127.0.0.1:<port>`.
