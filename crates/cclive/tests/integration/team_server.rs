@@ -200,6 +200,33 @@ fn every_route_needs_a_token_and_pushes_count_once_for_the_tokens_user() {
     assert_eq!(budgets[0]["scope"], "team");
     assert_eq!(budgets[0]["name"], "platform");
     assert!(budgets[0]["spent_usd"].as_f64().unwrap() > 0.0, "{budgets}");
+    // `cclive report … --server`: the same figures, from the server, as Ann may see them.
+    let token_file = server.home_path().join("ann-token");
+    std::fs::write(&token_file, format!("{ann}\n")).unwrap();
+    let url = server.url();
+    let args = [
+        "report",
+        "models",
+        "--server",
+        &url,
+        "--token-file",
+        token_file.to_str().unwrap(),
+    ];
+    let out = server.team(&[&args[..], &["--json"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::support::cclive::describe(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["responses"], 1);
+    assert_eq!(report["rows"][0]["model"], "claude-sonnet-4-5");
+    let out = server.team(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ann@corp") && text.contains("claude-sonnet-4-5"),
+        "{text}"
+    );
     let list = server.team(&["team", "user", "list", "--json"]);
     let users: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(users.as_array().unwrap().len(), 3);
