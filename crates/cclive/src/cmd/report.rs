@@ -28,7 +28,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, ReportArgs, ReportKindArg, WeekStartArg};
 use crate::config::Settings;
-use crate::display;
+use crate::output::display;
 pub(crate) use table::{Column, Table, terminal_width};
 
 /// Prints one report.
@@ -71,7 +71,7 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     // The tools report reads sessions and their events, not usage rows.
     let (records, sessions) = match &store {
         Some(store) if args.kind != ReportKindArg::Tools => {
-            crate::usage_records::load(&**store, since, until)
+            crate::history::usage_records::load(&**store, since, until)
                 .context("reading usage from the history database")?
         }
         _ => (Vec::new(), Vec::new()),
@@ -148,9 +148,9 @@ fn write_ics(
 /// The core's options from the flags.
 fn options(args: &ReportArgs) -> anyhow::Result<ReportOptions> {
     let tz = match &args.tz {
-        Some(name) => TimeZone::get(name)
+        Some(name) => crate::config::zone_named(name)
             .with_context(|| format!("--tz {name:?} is not a known IANA time zone"))?,
-        None => TimeZone::system(),
+        None => crate::config::system_zone(),
     };
     let mut opts = ReportOptions::new(tz);
     opts.since = args.since.as_deref().map(parse_date).transpose()?;

@@ -26,7 +26,7 @@ use ratatui::widgets::{Cell, LineGauge, Paragraph, Row, Sparkline, Table, TableS
 
 use super::app::{App, Source, TurnsView, View, project_of};
 use super::data::{History, PeriodFigure, SPARK_BUCKET_MINUTES};
-use crate::display;
+use crate::output::display;
 
 /// Most live sessions given a card; the rest are counted.
 const MAX_CARDS: usize = 4;
@@ -42,7 +42,7 @@ pub fn render(frame: &mut Frame<'_>, app: &App) {
 fn tz(app: &App) -> TimeZone {
     app.history
         .as_ref()
-        .map_or_else(TimeZone::system, |h: &History| h.tz.clone())
+        .map_or_else(crate::config::system_zone, |h: &History| h.tz.clone())
 }
 
 fn sessions_screen(frame: &mut Frame<'_>, app: &App) {

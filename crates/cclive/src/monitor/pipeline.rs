@@ -17,15 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cclive_core::{
-    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Update,
+    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Source, Update,
 };
 use cclive_store::{Batch, Checkpoint, Store, UsageRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::state_file::StateFileWriter;
-use crate::writer::StoreWriter;
+use crate::monitor::state_file::StateFileWriter;
+use crate::monitor::writer::StoreWriter;
 
 /// A function called with every update, in order, on the monitor task. Keep it quick; spawn
 /// work elsewhere if it may block.
@@ -235,7 +235,7 @@ impl Service {
             .or(update.map(|u| &u.session));
         // A replay (`cclive replay`) shows a recorded session's figures again: its responses
         // are already in the per-response usage table, under the original.
-        let Some(holder) = holder.filter(|s| s.source != "replay") else {
+        let Some(holder) = holder.filter(|s| s.source != Source::Replay) else {
             return;
         };
         let Some(counted) = holder.counted_usage(&key) else {
@@ -288,11 +288,12 @@ impl Service {
         let now = tokio::time::Instant::now();
         if self.snapshot_owed && due.is_none_or(|d| d <= now) {
             let snapshot = self.snapshot();
-            if let Some(sf) = &mut self.state_file {
-                sf.write_now(&snapshot);
-            }
+            // Live readers first; the state file's disk write happens on its own thread.
             if let Some(tx) = &self.config.snapshots {
-                tx.send_replace(snapshot);
+                tx.send_replace(snapshot.clone());
+            }
+            if let Some(sf) = &mut self.state_file {
+                sf.write_now(snapshot);
             }
             self.snapshot_owed = false;
         }
@@ -384,11 +385,13 @@ async fn run(
         unsaved = report.unsaved;
     }
     let snapshot = svc.snapshot();
-    if let Some(sf) = &mut svc.state_file {
-        sf.write_now(&snapshot);
-    }
     if let Some(tx) = &svc.config.snapshots {
-        tx.send_replace(snapshot);
+        tx.send_replace(snapshot.clone());
+    }
+    if let Some(mut sf) = svc.state_file.take() {
+        sf.write_now(snapshot);
+        // The final state is on disk before the monitor says it has stopped.
+        let _ = tokio::task::spawn_blocking(move || sf.finish()).await;
     }
     PipelineReport {
         sessions,
