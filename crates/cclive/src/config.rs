@@ -15,6 +15,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, SessionArgs};
+use crate::sinks::notify::calendar::CalendarSettings;
+use crate::sinks::notify::calendar::settings as calendar_settings;
 use crate::sinks::notify::settings as notify_settings;
 use crate::sinks::notify::{ExecHookSettings, WebhookSettings};
 
@@ -113,6 +115,9 @@ struct FileConfig {
     /// `[[on_change]]` tables.
     #[serde(default)]
     on_change: Vec<notify_settings::ExecHookFile>,
+    /// `[[calendar]]` tables.
+    #[serde(default)]
+    calendar: Vec<calendar_settings::CalendarFile>,
     /// The `[server]` table (`cclive server`, team mode).
     server: Option<ServerFileSettings>,
 }
@@ -270,6 +275,8 @@ pub struct Settings {
     pub webhooks: Sourced<Vec<WebhookSettings>>,
     /// Commands run on changes (`[[on_change]]` tables).
     pub on_change: Sourced<Vec<ExecHookSettings>>,
+    /// Calendars that get session blocks (`[[calendar]]` tables).
+    pub calendars: Sourced<Vec<CalendarSettings>>,
     /// The `[server]` table, as the file has it (team mode's server; flags win).
     pub server: ServerFileSettings,
 }
@@ -481,10 +488,21 @@ impl Settings {
             &config_file.value,
         )?);
 
+        let calendars = listed(calendar_settings::resolve_calendars(
+            file.calendar,
+            &calendar_settings::Context {
+                env,
+                home: home.as_deref(),
+                listen: &listen.value,
+                path: &config_file.value,
+            },
+        )?);
+
         Ok(Settings {
             budget,
             webhooks,
             on_change,
+            calendars,
             server: file.server.unwrap_or_default(),
             listen,
             claude_config_dirs,
