@@ -109,43 +109,42 @@ mod tests {
         Timestamp::from_millisecond(ms).expect("a valid time")
     }
 
+    fn tokens(input: u64, output: u64) -> Tokens {
+        Tokens {
+            input,
+            output,
+            ..Tokens::default()
+        }
+    }
+
+    /// What a response kept: tokens, model, sidechain, first seen.
+    type Held = (Tokens, Option<String>, bool, Timestamp);
+
+    /// Checks [`is_duplicate`] against what [`Kept::merge`] then does, and returns the latter.
+    fn merge_into(held: &mut Held, report: &Report<'_>) -> Merged {
+        let duplicate = is_duplicate(&held.0, held.1.as_deref(), held.2, held.3, report);
+        let (tokens, model, sidechain, first_at) = held;
+        let changed = Kept {
+            tokens,
+            model,
+            sidechain,
+            first_at,
+        }
+        .merge(report);
+        assert_eq!(duplicate, changed.is_nothing());
+        changed
+    }
+
     #[test]
     fn a_later_bigger_main_chain_report_grows_tokens_and_clears_sidechain_but_keeps_the_owner() {
-        let (mut tokens, mut model, mut sidechain, mut first_at) = (
-            Tokens {
-                input: 10,
-                output: 1,
-                ..Tokens::default()
-            },
-            None,
-            true,
-            at(1_000),
-        );
-        let report_tokens = Tokens {
-            input: 5,
-            output: 40,
-            ..Tokens::default()
-        };
+        let mut held: Held = (tokens(10, 1), None, true, at(1_000));
         let report = Report {
-            tokens: &report_tokens,
+            tokens: &tokens(5, 40),
             model: Some("claude-sonnet-4-5"),
             sidechain: false,
             at: at(2_000),
         };
-        assert!(!is_duplicate(
-            &tokens,
-            model.as_deref(),
-            sidechain,
-            first_at,
-            &report
-        ));
-        let changed = Kept {
-            tokens: &mut tokens,
-            model: &mut model,
-            sidechain: &mut sidechain,
-            first_at: &mut first_at,
-        }
-        .merge(&report);
+        let changed = merge_into(&mut held, &report);
         assert_eq!(
             changed,
             Merged {
@@ -155,66 +154,35 @@ mod tests {
                 earlier: false
             }
         );
-        assert_eq!((tokens.input, tokens.output), (10, 40));
-        assert_eq!(model.as_deref(), Some("claude-sonnet-4-5"));
-        assert!(!sidechain);
-        assert_eq!(first_at, at(1_000));
+        assert_eq!(held.0, tokens(10, 40));
+        assert_eq!(held.1.as_deref(), Some("claude-sonnet-4-5"));
+        assert!(!held.2);
+        assert_eq!(held.3, at(1_000));
     }
 
     #[test]
     fn an_equal_report_is_a_duplicate_and_changes_nothing() {
-        let (mut tokens, mut model, mut sidechain, mut first_at) = (
-            Tokens {
-                output: 3,
-                ..Tokens::default()
-            },
-            Some("m".to_owned()),
-            false,
-            at(5),
-        );
-        let same = tokens;
+        let mut held: Held = (tokens(0, 3), Some("m".to_owned()), false, at(5));
         let report = Report {
-            tokens: &same,
+            tokens: &tokens(0, 3),
             model: Some("other"),
             sidechain: true,
             at: at(5),
         };
-        assert!(is_duplicate(
-            &tokens,
-            model.as_deref(),
-            sidechain,
-            first_at,
-            &report
-        ));
-        let changed = Kept {
-            tokens: &mut tokens,
-            model: &mut model,
-            sidechain: &mut sidechain,
-            first_at: &mut first_at,
-        }
-        .merge(&report);
-        assert!(changed.is_nothing());
-        assert_eq!(model.as_deref(), Some("m"));
+        assert!(merge_into(&mut held, &report).is_nothing());
+        assert_eq!(held.1.as_deref(), Some("m"));
     }
 
     #[test]
     fn an_earlier_report_takes_the_first_seen_time() {
-        let (mut tokens, mut model, mut sidechain, mut first_at) =
-            (Tokens::default(), None, false, at(9));
+        let mut held: Held = (Tokens::default(), None, false, at(9));
         let report = Report {
             tokens: &Tokens::default(),
             model: None,
             sidechain: false,
             at: at(3),
         };
-        let changed = Kept {
-            tokens: &mut tokens,
-            model: &mut model,
-            sidechain: &mut sidechain,
-            first_at: &mut first_at,
-        }
-        .merge(&report);
-        assert!(changed.earlier);
-        assert_eq!(first_at, at(3));
+        assert!(merge_into(&mut held, &report).earlier);
+        assert_eq!(held.3, at(3));
     }
 }

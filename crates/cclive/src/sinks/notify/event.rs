@@ -504,8 +504,8 @@ mod tests {
         );
     }
 
-    #[test]
-    fn payloads_have_the_documented_shape() {
+    /// The notification a real monitor gives for a print session's start.
+    fn started_payload() -> Payload {
         let mut monitor = Monitor::new(PriceTable::builtin());
         let update = monitor
             .apply(&Event::new(
@@ -514,7 +514,12 @@ mod tests {
                 started(Mode::Print),
             ))
             .unwrap();
-        let payload = Classifier::new().classify(&update, at(1)).remove(0);
+        Classifier::new().classify(&update, at(1)).remove(0)
+    }
+
+    #[test]
+    fn payloads_have_the_documented_shape() {
+        let payload = started_payload();
         let json: serde_json::Value = serde_json::from_slice(&payload.to_json()).unwrap();
         assert_eq!(json["event"], "session_started");
         assert_eq!(json["at"], "2027-01-15T08:00:01Z");
@@ -595,17 +600,8 @@ mod tests {
     /// The delivery id is random: redacted.
     #[test]
     fn payload_shapes_snapshot() {
-        let mut monitor = Monitor::new(PriceTable::builtin());
-        let update = monitor
-            .apply(&Event::new(
-                SessionId::new("s1"),
-                at(0),
-                started(Mode::Print),
-            ))
-            .unwrap();
-        let live = Classifier::new().classify(&update, at(1)).remove(0);
         for (name, mut payload) in [
-            ("payload_session_started", live),
+            ("payload_session_started", started_payload()),
             (
                 "payload_session_ended_sample",
                 sample_payload(EventName::SessionEnded, at(0)),
