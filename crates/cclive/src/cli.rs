@@ -77,6 +77,8 @@ pub enum Command {
     /// One line for Claude Code's `statusLine` setting (reads its JSON on stdin); see
     /// `cclive hooks install --statusline`.
     Statusline(StatuslineArgs),
+    /// Team mode: `cclive team status` shows this machine's link to its team server.
+    Team(TeamArgs),
 }
 
 /// `cclive top`.
@@ -234,6 +236,21 @@ pub struct WatchArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Team mode: where to forward what this monitor stores.
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// Team mode flags of the monitor commands (they win over `[team]` in the config file).
+#[derive(Debug, Default, Args)]
+pub struct UpstreamArgs {
+    /// Also forward sessions and usage to this team server (`cclive server`), e.g.
+    /// https://team.example.com.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// The file holding this machine's team token (from `cclive team user add`).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `cclive dashboard`.
@@ -257,6 +274,33 @@ pub struct DashboardArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Team mode: where to forward what this monitor stores.
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// `cclive team`.
+#[derive(Debug, Args)]
+pub struct TeamArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TeamAction,
+}
+
+/// `cclive team …` actions.
+#[derive(Debug, Subcommand)]
+pub enum TeamAction {
+    /// This machine's link to its team server: machine id, what is pending, what the server
+    /// acknowledged, the last error.
+    Status(TeamStatusArgs),
+}
+
+/// `cclive team status`.
+#[derive(Debug, Args)]
+pub struct TeamStatusArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `cclive run` (and `ask`) about the session itself.

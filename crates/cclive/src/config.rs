@@ -50,6 +50,9 @@ pub enum ConfigError {
         /// Why it is invalid.
         reason: String,
     },
+    /// Command-line flags that do not go together.
+    #[error("{0}")]
+    Flag(String),
     /// No home directory to put default paths under.
     #[error("cannot find the home directory: set HOME, or give --db and --state-file explicitly")]
     NoHome,
@@ -113,6 +116,47 @@ struct FileConfig {
     /// `[[on_change]]` tables.
     #[serde(default)]
     on_change: Vec<notify_settings::ExecHookFile>,
+    /// The `[team]` table.
+    team: Option<FileTeam>,
+}
+
+/// The `[team]` table: this machine's team server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTeam {
+    upstream: Option<String>,
+    token_file: Option<PathBuf>,
+    share_prompts: Option<bool>,
+}
+
+/// Team mode, the agent side (`[team]`, `--upstream`, `--token-file`): where the local monitor
+/// forwards what it stores. The token itself is only ever in its file, never here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TeamSettings {
+    /// The team server (`https://team.example.com`); `None`: team mode is off.
+    #[serde(serialize_with = "serialize_redacted_url")]
+    pub upstream: Option<String>,
+    /// The file holding this machine's token.
+    pub token_file: Option<PathBuf>,
+    /// Also send prompt previews, titles and command lines.
+    pub share_prompts: bool,
+}
+
+impl TeamSettings {
+    /// The upstream as it may be shown (no credentials, path or query).
+    pub fn upstream_shown(&self) -> Option<String> {
+        self.upstream.as_deref().map(notify_settings::redact_url)
+    }
+}
+
+#[allow(clippy::ref_option, reason = "serde's serialize_with signature")]
+fn serialize_redacted_url<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    url.as_deref()
+        .map(notify_settings::redact_url)
+        .serialize(serializer)
 }
 
 /// The `[budget]` table.
@@ -190,6 +234,8 @@ pub struct Settings {
     pub webhooks: Sourced<Vec<WebhookSettings>>,
     /// Commands run on changes (`[[on_change]]` tables).
     pub on_change: Sourced<Vec<ExecHookSettings>>,
+    /// Team mode (`[team]`; `--upstream`/`--token-file` of the monitor commands win).
+    pub team: Sourced<TeamSettings>,
 }
 
 /// The monitor's default address: the seed's dashboard port, loopback only.
@@ -399,7 +445,30 @@ impl Settings {
             &config_file.value,
         )?);
 
+        let team = match file.team {
+            Some(t) => {
+                if t.upstream.is_some() && t.token_file.is_none() {
+                    return Err(ConfigError::Parse {
+                        path: config_file.value.clone(),
+                        message: "team.upstream needs team.token_file (the file holding this \
+                                  machine's token, from `cclive team user add`)"
+                            .into(),
+                    });
+                }
+                Sourced::new(
+                    TeamSettings {
+                        upstream: t.upstream,
+                        token_file: t.token_file.map(|p| expand_tilde(&p, home.as_deref())),
+                        share_prompts: t.share_prompts.unwrap_or(false),
+                    },
+                    Origin::File,
+                )
+            }
+            None => Sourced::new(TeamSettings::default(), Origin::Default),
+        };
+
         Ok(Settings {
+            team,
             budget,
             webhooks,
             on_change,
@@ -413,6 +482,43 @@ impl Settings {
             prices_file,
             refresh_interval_secs,
         })
+    }
+}
+
+impl Settings {
+    /// Applies the monitor commands' `--upstream` and `--token-file`, which win over `[team]`.
+    pub fn with_upstream_flags(
+        mut self,
+        upstream: Option<&str>,
+        token_file: Option<&Path>,
+    ) -> Result<Settings, ConfigError> {
+        if upstream.is_none() && token_file.is_none() {
+            return Ok(self);
+        }
+        let team = &mut self.team;
+        if let Some(url) = upstream {
+            team.value.upstream = Some(url.to_owned());
+            team.origin = Origin::Flag("--upstream");
+        }
+        if let Some(path) = token_file {
+            team.value.token_file = Some(path.to_owned());
+            if upstream.is_none() {
+                team.origin = Origin::Flag("--token-file");
+            }
+        }
+        if team.value.upstream.is_some() && team.value.token_file.is_none() {
+            return Err(ConfigError::Flag(
+                "--upstream needs --token-file (or team.token_file in the config file): the \
+                 file holding this machine's token, from `cclive team user add`"
+                    .into(),
+            ));
+        }
+        if team.value.upstream.is_none() {
+            return Err(ConfigError::Flag(
+                "--token-file needs --upstream (or team.upstream in the config file)".into(),
+            ));
+        }
+        Ok(self)
     }
 }
 

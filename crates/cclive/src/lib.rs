@@ -6,6 +6,7 @@
 //! - `cli` (what the user typed) → `config` (resolved [`config::Settings`]) → `cmd/<verb>`.
 //! - `ingest/`: sources of events (the wrapped child). `pipeline`: the monitor service and its
 //!   sinks (`writer` for SQLite, `state_file`). `render`: claude's output shown to the user.
+//! - `team`: team mode's agent side (the outbox uploader of `--upstream`).
 //! - [`notify`]: webhooks and `[[on_change]]` commands fed by the monitor's callbacks.
 //! - [`tui`]: `cclive top`, the terminal dashboard (state, view and data are public, so the
 //!   screen can be tested on ratatui's `TestBackend`).
@@ -33,6 +34,7 @@ pub mod render;
 mod session_events;
 pub mod session_monitor;
 pub mod state_file;
+mod team;
 pub mod tui;
 mod usage_records;
 mod writer;

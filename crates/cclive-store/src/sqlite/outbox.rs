@@ -217,6 +217,17 @@ impl SqliteStore {
         Ok(entries)
     }
 
+    /// The highest seq ever queued (0 when none): with the acknowledged cursor, how far behind
+    /// the server is. Cheap at any backlog size.
+    pub fn outbox_head(&self) -> Result<u64, StoreError> {
+        let head: i64 = self.conn().query_row(
+            "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0)",
+            [],
+            |row| row.get(0),
+        )?;
+        Ok(head.cast_unsigned())
+    }
+
     /// Records that the server acknowledged everything up to `seq`: prunes those entries, moves
     /// the cursor (never back) and clears the last error. Returns how many entries were pruned.
     pub fn ack_outbox(&self, seq: u64) -> Result<u64, StoreError> {

@@ -98,6 +98,24 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             names(s.on_change.value.iter().map(|h| h.name.as_str())),
             s.on_change.origin.to_string(),
         ),
+        (
+            "team",
+            s.team.value.upstream_shown().map_or_else(
+                || "(off)".to_owned(),
+                |url| {
+                    format!(
+                        "{url} (token file {}{})",
+                        opt(&s.team.value.token_file),
+                        if s.team.value.share_prompts {
+                            ", sharing prompts"
+                        } else {
+                            ""
+                        }
+                    )
+                },
+            ),
+            s.team.origin.to_string(),
+        ),
     ];
     let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     let mut out = String::new();

@@ -17,6 +17,7 @@ mod run;
 mod sessions;
 mod status;
 mod statusline;
+mod team;
 mod top;
 mod watch;
 mod webhooks;
@@ -55,6 +56,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args, &global),
         Command::Top(args) => top::run(&args, &global),
         Command::Statusline(args) => Ok(statusline::run(&args, &global)),
+        Command::Team(args) => team::run(&args, &global),
     }
 }
 

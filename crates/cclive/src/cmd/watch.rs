@@ -85,7 +85,11 @@ pub(super) fn resolve_token(raw: Option<&str>, ip: IpAddr) -> anyhow::Result<Opt
 }
 
 pub(super) fn run(args: &WatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process_listen(global, args.listen.as_deref())?;
+    let settings = Settings::from_process_listen(global, args.listen.as_deref())?
+        .with_upstream_flags(
+            args.upstream.upstream.as_deref(),
+            args.upstream.token_file.as_deref(),
+        )?;
     let addr: SocketAddr =
         settings.listen.value.parse().with_context(|| {
             format!("listen address {:?} is not IP:PORT", settings.listen.value)
@@ -110,12 +114,30 @@ pub(super) fn serve_monitor(settings: Settings, serve: Serve) -> anyhow::Result<
     // writer's (WAL readers do not block).
     let server_store: Arc<dyn Store> = super::open_store(&settings)?;
     let prices = super::load_prices(&settings)?;
+    // Team mode: the uploader reads the outbox on a connection of its own.
+    let uploader = crate::team::start_agent(&settings, super::open_store(&settings)?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(watch_main(settings, serve, store, server_store, prices))?;
+    let after_commit = uploader.as_ref().map(|u| {
+        let poke = u.poker();
+        Arc::new(move || poke.poke()) as Arc<dyn Fn() + Send + Sync>
+    });
+    let result = runtime.block_on(watch_main(
+        settings,
+        serve,
+        store,
+        server_store,
+        prices,
+        after_commit,
+    ));
+    if let Some(uploader) = uploader {
+        // One last push of the final states, briefly; the rest waits in the outbox.
+        uploader.stop(Duration::from_secs(3));
+    }
+    result?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -125,6 +147,7 @@ async fn watch_main(
     store: Arc<cclive_store::SqliteStore>,
     server_store: Arc<dyn Store>,
     prices: cclive_core::PriceTable,
+    after_commit: Option<Arc<dyn Fn() + Send + Sync>>,
 ) -> anyhow::Result<()> {
     let addr = serve.addr;
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -207,6 +230,7 @@ async fn watch_main(
         callbacks: [vec![publish], notifier.callbacks(), budget].concat(),
         snapshots: Some(snap_tx),
         initial_sessions: initial,
+        after_commit,
         ..PipelineConfig::default()
     })?;
 

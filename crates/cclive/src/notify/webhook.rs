@@ -93,7 +93,7 @@ pub(crate) fn backoff(attempt: u32, jitter: f64) -> Duration {
 }
 
 /// A uniformly random number in 0..=1 (v4 UUIDs are random; no RNG crate needed for jitter).
-fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     let bits = uuid::Uuid::new_v4().as_u128() & u128::from(u32::MAX);
     f64::from(u32::try_from(bits).unwrap_or(0)) / f64::from(u32::MAX)
 }
@@ -149,7 +149,7 @@ pub(crate) fn attempt(
 }
 
 /// A short description of a request failure that never includes the URL.
-fn describe_error(e: &ureq::Error) -> String {
+pub(crate) fn describe_error(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         ureq::Error::Io(io) => format!("I/O error: {io}"),
