@@ -353,3 +353,6 @@ pub(crate) fn hostname() -> String {
         })
         .unwrap_or_else(|| "unknown".into())
 }
+
+#[cfg(test)]
+mod tests;
