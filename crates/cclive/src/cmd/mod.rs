@@ -17,7 +17,7 @@ mod run;
 mod sessions;
 mod status;
 mod statusline;
-mod team;
+mod team_status;
 mod top;
 mod watch;
 mod webhooks;
@@ -56,7 +56,9 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args, &global),
         Command::Top(args) => top::run(&args, &global),
         Command::Statusline(args) => Ok(statusline::run(&args, &global)),
-        Command::Team(args) => team::run(&args, &global),
+        Command::Team(args) => match &args.action {
+            crate::cli::TeamAction::Status(status) => team_status::run(status, &global),
+        },
     }
 }
 

@@ -209,9 +209,16 @@ impl World {
 
     /// Starts `cclive watch` on a free port and waits until it answers.
     pub fn watch(&self) -> Watch {
+        self.watch_with(&[])
+    }
+
+    /// Like [`World::watch`], with more arguments (e.g. `--upstream URL --token-file F`).
+    pub fn watch_with(&self, extra: &[&str]) -> Watch {
         let addr = format!("127.0.0.1:{}", free_port());
+        let mut args = vec!["watch", "--listen", &addr];
+        args.extend_from_slice(extra);
         let child = self
-            .cclive(&["watch", "--listen", &addr])
+            .cclive(&args)
             .env(
                 "CCLIVE_LOG",
                 std::env::var("CCLIVE_TEST_LOG").unwrap_or_else(|_| "warn".into()),

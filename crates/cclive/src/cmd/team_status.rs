@@ -5,16 +5,10 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, TeamAction, TeamArgs, TeamStatusArgs};
+use crate::cli::{GlobalArgs, TeamStatusArgs};
 use crate::config::Settings;
 
-pub(super) fn run(args: &TeamArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    match &args.action {
-        TeamAction::Status(status) => run_status(status, global),
-    }
-}
-
-fn run_status(args: &TeamStatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: &TeamStatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process(global, None)?;
     let state = match super::open_existing_store(&settings)? {
         Some(store) => store.team_agent()?,

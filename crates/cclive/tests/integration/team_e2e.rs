@@ -1,0 +1,411 @@
+//! Team mode end to end with the real binaries: one `cclive server` on a real PostgreSQL, agents
+//! (`cclive watch --upstream`, separate HOMEs and users) fed by the real Claude Code CLI against
+//! the fake API and by generated transcripts. The server's per-user, per-model tokens, responses
+//! and cost must equal the sum of the agents' local histories exactly, also after the server is
+//! killed mid-stream, PostgreSQL stops during pushes, a push is replayed, or an agent was
+//! offline for a while.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::support::cclive::{Watch, World, cclive_bin, describe, free_port};
+use crate::support::fake_api::{FakeApi, Scenario};
+
+const TIMEOUT: Duration = Duration::from_mins(2);
+
+/// A running `cclive server`.
+struct Server {
+    database_url: String,
+    addr: String,
+    child: Option<Child>,
+    log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts a server on `database_url` at a free loopback port and waits until it answers.
+    fn start(database_url: &str) -> Server {
+        Self::start_at(database_url, &format!("127.0.0.1:{}", free_port()))
+    }
+
+    fn start_at(database_url: &str, addr: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Server {
+            database_url: database_url.to_owned(),
+            addr: addr.to_owned(),
+            child: None,
+            log: dir.path().join("server.log"),
+            _dir: dir,
+        };
+        server.restart();
+        server
+    }
+
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(cclive_bin());
+        let home = self._dir.path();
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join(".config"))
+            .env("XDG_DATA_HOME", home.join(".local/share"))
+            .env("CCLIVE_DATABASE_URL", &self.database_url)
+            .env("CCLIVE_LOG", "warn")
+            .args(args)
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// (Re)starts the process on the same address and database.
+    fn restart(&mut self) {
+        assert!(self.child.is_none(), "already running");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = self
+            .command(&["server", "--listen", &self.addr])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn cclive server");
+        self.child = Some(child);
+        let deadline = Instant::now() + TIMEOUT;
+        while ureq::get(format!("{}/healthz", self.url())).call().is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "cclive server did not come up:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `kill -9`.
+    fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    /// `cclive team user add EMAIL --team TEAM --role ROLE`; returns the token.
+    fn add_user(&self, email: &str, team: &str, role: &str) -> String {
+        let out = self
+            .command(&[
+                "team", "user", "add", email, "--team", team, "--role", role, "--json",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["token"].as_str().unwrap().to_owned()
+    }
+
+    /// The server's usage by (email, model): tokens, responses and cost, as an admin sees it.
+    fn totals(&self, admin: &str) -> BTreeMap<(String, String), Totals> {
+        let reply: Value = ureq::get(format!("{}/api/team/v1/spend", self.url()))
+            .header("Authorization", format!("Bearer {admin}"))
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        let mut totals: BTreeMap<(String, String), Totals> = BTreeMap::new();
+        for row in reply["rows"].as_array().unwrap() {
+            let key = (
+                row["email"].as_str().unwrap().to_owned(),
+                row["model"].as_str().unwrap_or("").to_owned(),
+            );
+            totals.entry(key).or_default().add(
+                &row["tokens"],
+                row["responses"].as_u64().unwrap(),
+                row["cost_usd"].as_f64().unwrap(),
+            );
+        }
+        totals
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Tokens, responses and cost of one (user, model).
+#[derive(Clone, Debug, Default, PartialEq)]
+struct Totals {
+    tokens: [u64; 4],
+    responses: u64,
+    cost_usd: f64,
+}
+
+impl Totals {
+    fn add(&mut self, tokens: &Value, responses: u64, cost: f64) {
+        for (sum, key) in self
+            .tokens
+            .iter_mut()
+            .zip(["input", "output", "cache_read", "cache_creation"])
+        {
+            *sum += tokens[key].as_u64().unwrap_or(0);
+        }
+        self.responses += responses;
+        self.cost_usd += cost;
+    }
+}
+
+/// One developer's machine: its own HOME and database, and its monitor forwarding upstream.
+struct Agent {
+    world: World,
+    email: String,
+    token_file: PathBuf,
+    watch: Option<Watch>,
+}
+
+impl Agent {
+    fn new(api: &FakeApi, email: &str, token: &str) -> Agent {
+        let world = World::new(&api.url());
+        let token_file = world.claude.home().join("team-token");
+        std::fs::write(&token_file, format!("{token}\n")).unwrap();
+        Agent {
+            world,
+            email: email.to_owned(),
+            token_file,
+            watch: None,
+        }
+    }
+
+    /// Puts a generated history (older transcripts) into its Claude config dir.
+    fn with_history(self, size_mb: u32, seed: u32) -> Agent {
+        crate::import_corpus::generate(&self.world.claude.claude_dir(), size_mb, seed);
+        self
+    }
+
+    /// Starts its monitor forwarding to `upstream`.
+    fn watch(&mut self, upstream: &str) {
+        let token_file = self.token_file.display().to_string();
+        self.watch = Some(self.world.watch_with(&[
+            "--upstream",
+            upstream,
+            "--token-file",
+            &token_file,
+        ]));
+    }
+
+    /// Runs the real Claude Code once in print mode, to the end.
+    fn claude(&self, prompt: &str) {
+        let run = self.world.claude.run_print(prompt, TIMEOUT);
+        assert!(run.result().is_some(), "{}", run.diagnostics());
+    }
+
+    fn status(&self) -> Value {
+        let out = self.world.run(&["team", "status", "--json"], TIMEOUT);
+        assert!(out.status.success(), "{}", describe(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Waits until the server acknowledged everything this agent holds (and nothing is being
+    /// written: every session it saw has ended).
+    fn wait_caught_up(&self) {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let s = self.status();
+            let sessions = self.world.sessions();
+            let settled = sessions
+                .iter()
+                .all(|s| s["status"] != "ACTIVE" && s["status"] != "IDLE");
+            if settled && s["pending"] == 0 && s["acked_seq"] == s["outbox_head"] {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not catch up: {s:#}",
+                self.email
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The local history's usage by model (`cclive report models`).
+    fn local_totals(&self) -> BTreeMap<String, Totals> {
+        let out = self
+            .world
+            .run(&["report", "models", "--json", "--tz", "UTC"], TIMEOUT);
+        assert!(out.status.success(), "{}", describe(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let mut totals: BTreeMap<String, Totals> = BTreeMap::new();
+        for row in report["rows"].as_array().unwrap() {
+            totals
+                .entry(row["model"].as_str().unwrap_or("").to_owned())
+                .or_default()
+                .add(
+                    row,
+                    row["messages"].as_u64().unwrap(),
+                    row["estimated_cost_usd"].as_f64().unwrap(),
+                );
+        }
+        totals
+    }
+}
+
+/// Asserts the server's per-user, per-model figures equal the agents' local histories: tokens
+/// and responses exactly, cost to the last 1e-9 USD (sums of the same prices in another order).
+fn assert_server_equals_agents(server: &Server, admin: &str, agents: &[&Agent]) {
+    let mut expected: BTreeMap<(String, String), Totals> = BTreeMap::new();
+    for agent in agents {
+        agent.wait_caught_up();
+        for (model, t) in agent.local_totals() {
+            expected.insert((agent.email.clone(), model), t);
+        }
+    }
+    let got = server.totals(admin);
+    assert_eq!(
+        got.keys().collect::<Vec<_>>(),
+        expected.keys().collect::<Vec<_>>(),
+        "the same users and models"
+    );
+    for (key, want) in &expected {
+        let have = &got[key];
+        assert_eq!(have.tokens, want.tokens, "{key:?} tokens");
+        assert_eq!(have.responses, want.responses, "{key:?} responses");
+        assert!(
+            (have.cost_usd - want.cost_usd).abs() < 1e-9,
+            "{key:?} cost: server {} local {}",
+            have.cost_usd,
+            want.cost_usd
+        );
+    }
+    assert!(!expected.is_empty());
+}
+
+/// A fresh team database on the test PostgreSQL.
+fn fresh_database(name: &str) -> String {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(cclive_pg_test::fresh_database(name))
+}
+
+#[test]
+fn two_agents_feed_one_server_exactly_through_a_kill_9_and_a_replayed_push() {
+    let api = FakeApi::start(Scenario::BashThenText);
+    let mut server = Server::start(&fresh_database("team_two_agents"));
+    let admin = server.add_user("lead@corp", "platform", "admin");
+    let mut alice = Agent::new(&api, "alice@corp", &server.add_user("alice@corp", "platform", "member"))
+        .with_history(1, 31);
+    let mut bob = Agent::new(&api, "bob@corp", &server.add_user("bob@corp", "apps", "member"))
+        .with_history(1, 32);
+    alice.watch(&server.url());
+    bob.watch(&server.url());
+    alice.claude("Please do the task.");
+    bob.claude("Please do the task.");
+    assert_server_equals_agents(&server, &admin, &[&alice, &bob]);
+
+    // kill -9 mid-stream: the agents keep working while it is down.
+    server.kill();
+    alice.claude("Another task.");
+    bob.claude("Another task.");
+    let status = alice.status();
+    assert!(status["pending"].as_u64().unwrap() > 0, "{status:#}");
+    server.restart();
+    assert_server_equals_agents(&server, &admin, &[&alice, &bob]);
+
+    // The same push body twice: the second changes nothing (a machine of alice's of its own,
+    // so the agents' cursors are untouched).
+    let before = server.totals(&admin);
+    let body = json!({
+        "protocol": 1,
+        "machine": {"id": "00000000-0000-4000-8000-00000000beef", "hostname": "replay",
+                    "agent_version": "test"},
+        "items": [{"seq": 1, "kind": "usage", "usage": {
+            "message_id": "msg_replayed_once", "session_id": "replay-session",
+            "first_seen_ms": 1_795_600_000_000_i64, "model": "claude-sonnet-4-5",
+            "tokens": {"input": 10, "output": 20, "cache_read": 30, "cache_creation": 40}}}]
+    });
+    let alice_token = std::fs::read_to_string(&alice.token_file).unwrap();
+    for _ in 0..2 {
+        let reply: Value = ureq::post(format!("{}/api/team/v1/push", server.url()))
+            .header("Authorization", format!("Bearer {}", alice_token.trim()))
+            .send_json(&body)
+            .unwrap()
+            .body_mut()
+            .read_json()
+            .unwrap();
+        assert_eq!(reply["acked_seq"], 1, "{reply}");
+    }
+    let after = server.totals(&admin);
+    let key = ("alice@corp".to_owned(), "claude-sonnet-4-5".to_owned());
+    let mut expected = before.get(&key).cloned().unwrap_or_default();
+    expected.tokens = [0, 1, 2, 3].map(|i| expected.tokens[i] + [10, 20, 30, 40][i]);
+    expected.responses += 1;
+    assert_eq!(after[&key].tokens, expected.tokens, "counted once");
+    assert_eq!(after[&key].responses, expected.responses, "counted once");
+}
+
+#[test]
+fn an_agent_offline_for_a_while_loses_nothing() {
+    let api = FakeApi::start(Scenario::BashThenText);
+    let database = fresh_database("team_offline");
+    // Users first (straight on the database), then the agent, then much later the server.
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut server = Server::start_at(&database, &addr);
+    let admin = server.add_user("lead@corp", "platform", "admin");
+    let token = server.add_user("carol@corp", "platform", "member");
+    server.kill();
+    let mut carol = Agent::new(&api, "carol@corp", &token).with_history(1, 33);
+    carol.watch(&format!("http://{addr}"));
+    carol.claude("Please do the task.");
+    carol.claude("And another one.");
+    let deadline = Instant::now() + TIMEOUT;
+    let offline = loop {
+        let s = carol.status();
+        if s["last_error"].is_string() && s["pending"].as_u64().unwrap_or(0) > 0 {
+            break s;
+        }
+        assert!(Instant::now() < deadline, "no error recorded: {s:#}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(offline["acked_seq"], 0, "{offline:#}");
+    server.restart();
+    assert_server_equals_agents(&server, &admin, &[&carol]);
+    assert!(carol.status()["last_error"].is_null());
+}
+
+#[test]
+fn postgres_stopping_immediately_during_pushes_loses_nothing() {
+    let api = FakeApi::start(Scenario::BashThenText);
+    let mut cluster = cclive_pg_test::PrivateCluster::start();
+    let database = cluster.database_url("team_pg_stop");
+    let server = Server::start(&database);
+    let admin = server.add_user("lead@corp", "platform", "admin");
+    // A backlog large enough to take several pushes.
+    let mut dave = Agent::new(&api, "dave@corp", &server.add_user("dave@corp", "platform", "member"))
+        .with_history(6, 34);
+    dave.watch(&server.url());
+    let deadline = Instant::now() + TIMEOUT;
+    loop {
+        let s = dave.status();
+        if s["acked_seq"].as_u64().unwrap_or(0) > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no push acknowledged: {s:#}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cluster.stop_immediate();
+    dave.claude("Work while the database is down.");
+    cluster.start();
+    assert_server_equals_agents(&server, &admin, &[&dave]);
+}
