@@ -15,6 +15,9 @@ need_apt=()
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)        # interactive-mode end-to-end tests
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)  # the shared corpus generator
+# Team mode's server store tests start a throw-away cluster from Debian's binaries
+# (crates/cclive-pg-test).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
 # The dashboard's browser test (crates/cclive/tests/integration/dashboard_browser.rs).
 need_browser=()
 [ -x /usr/bin/chromium ] || need_browser+=(chromium)
@@ -48,4 +51,5 @@ else
     "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
   "$bin" --version
 fi
+echo "test-setup: PostgreSQL $(ls /usr/lib/postgresql/ 2>/dev/null | sort -n | tail -1) in /usr/lib/postgresql"
 echo "test-setup: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium: missing') and $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2 || echo 'chromedriver: missing')"
