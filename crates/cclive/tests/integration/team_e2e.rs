@@ -406,6 +406,6 @@ fn postgres_stopping_immediately_during_pushes_loses_nothing() {
     }
     cluster.stop_immediate();
     dave.claude("Work while the database is down.");
-    cluster.start();
+    cluster.restart();
     assert_server_equals_agents(&server, &admin, &[&dave]);
 }

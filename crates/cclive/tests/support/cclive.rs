@@ -43,6 +43,8 @@ impl World {
             .env("CCLIVE_DB", &self.db)
             // Never talk to a monitor the developer may run on the default port.
             .env("CCLIVE_LISTEN", "127.0.0.1:9")
+            // A team agent retries an unreachable server at least every half second.
+            .env("CCLIVE_TEAM_RETRY_MAX_MS", "500")
             .env_remove("CCLIVE_LOG")
             .current_dir(self.claude.work_dir())
             .stdin(Stdio::null())
