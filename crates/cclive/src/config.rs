@@ -118,6 +118,8 @@ struct FileConfig {
     on_change: Vec<notify_settings::ExecHookFile>,
     /// The `[team]` table.
     team: Option<FileTeam>,
+    /// The `[server]` table (`cclive server`, team mode).
+    server: Option<ServerFileSettings>,
 }
 
 /// The `[team]` table: this machine's team server.
@@ -157,6 +159,24 @@ fn serialize_redacted_url<S: serde::Serializer>(
     url.as_deref()
         .map(notify_settings::redact_url)
         .serialize(serializer)
+}
+
+/// The `[server]` table: defaults for `cclive server` and `cclive team` (flags and
+/// `CCLIVE_DATABASE_URL` win).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFileSettings {
+    /// The team database (`postgres://…` or `host=… dbname=…`).
+    pub database_url: Option<String>,
+    /// Where the team server listens (default 127.0.0.1:8601).
+    pub listen: Option<String>,
+    /// Host names the server is reached by (behind a proxy: its public name).
+    #[serde(default)]
+    pub public_host: Vec<String>,
+    /// A PEM certificate chain, to serve HTTPS directly.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The `[budget]` table.
@@ -236,6 +256,8 @@ pub struct Settings {
     pub on_change: Sourced<Vec<ExecHookSettings>>,
     /// Team mode (`[team]`; `--upstream`/`--token-file` of the monitor commands win).
     pub team: Sourced<TeamSettings>,
+    /// The `[server]` table, as the file has it (team mode's server; flags win).
+    pub server: ServerFileSettings,
 }
 
 /// The monitor's default address: the seed's dashboard port, loopback only.
@@ -472,6 +494,7 @@ impl Settings {
             budget,
             webhooks,
             on_change,
+            server: file.server.unwrap_or_default(),
             listen,
             claude_config_dirs,
             config_file,

@@ -14,9 +14,11 @@ mod import_events;
 mod replay;
 mod report;
 mod run;
+mod server;
 mod sessions;
 mod status;
 mod statusline;
+mod team;
 mod team_status;
 mod top;
 mod watch;
@@ -56,9 +58,8 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args, &global),
         Command::Top(args) => top::run(&args, &global),
         Command::Statusline(args) => Ok(statusline::run(&args, &global)),
-        Command::Team(args) => match &args.action {
-            crate::cli::TeamAction::Status(status) => team_status::run(status, &global),
-        },
+        Command::Server(args) => server::run(&args, &global),
+        Command::Team(args) => team::run(&args, &global),
     }
 }
 

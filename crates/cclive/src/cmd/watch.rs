@@ -420,7 +420,7 @@ async fn forward(mut rx: mpsc::Receiver<Event>, sink: EventSink) {
     }
 }
 
-async fn shutdown_signal() {
+pub(super) async fn shutdown_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
     let term = async {
         match term.as_mut() {

@@ -22,6 +22,8 @@ mod report_tools;
 mod reports;
 mod run_e2e;
 mod statusline;
+mod team_e2e;
+mod team_server;
 mod top;
 mod watch_e2e;
 mod webhooks;

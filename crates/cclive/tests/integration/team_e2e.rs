@@ -7,141 +7,39 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::cclive::{Watch, World, cclive_bin, describe, free_port};
+use crate::support::cclive::{Watch, World, describe, free_port};
+use crate::support::team::{TeamServer, fresh_database};
 use crate::support::fake_api::{FakeApi, Scenario};
 
 const TIMEOUT: Duration = Duration::from_mins(2);
 
-/// A running `cclive server`.
-struct Server {
-    database_url: String,
-    addr: String,
-    child: Option<Child>,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    /// Starts a server on `database_url` at a free loopback port and waits until it answers.
-    fn start(database_url: &str) -> Server {
-        Self::start_at(database_url, &format!("127.0.0.1:{}", free_port()))
+/// The server's usage by (email, model): tokens, responses and cost, as an admin sees it.
+fn server_totals(server: &TeamServer, admin: &str) -> BTreeMap<(String, String), Totals> {
+    let text = ureq::get(format!("{}/api/team/v1/spend", server.url()))
+        .header("Authorization", format!("Bearer {admin}"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    let reply: Value = serde_json::from_str(&text).unwrap();
+    let mut totals: BTreeMap<(String, String), Totals> = BTreeMap::new();
+    for row in reply["rows"].as_array().unwrap() {
+        let key = (
+            row["email"].as_str().unwrap().to_owned(),
+            row["model"].as_str().unwrap_or("").to_owned(),
+        );
+        totals.entry(key).or_default().add(
+            &row["tokens"],
+            row["responses"].as_u64().unwrap(),
+            row["cost_usd"].as_f64().unwrap(),
+        );
     }
-
-    fn start_at(database_url: &str, addr: &str) -> Server {
-        let dir = tempfile::tempdir().unwrap();
-        let mut server = Server {
-            database_url: database_url.to_owned(),
-            addr: addr.to_owned(),
-            child: None,
-            log: dir.path().join("server.log"),
-            _dir: dir,
-        };
-        server.restart();
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(cclive_bin());
-        let home = self._dir.path();
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join(".config"))
-            .env("XDG_DATA_HOME", home.join(".local/share"))
-            .env("CCLIVE_DATABASE_URL", &self.database_url)
-            .env("CCLIVE_LOG", "warn")
-            .args(args)
-            .stdin(Stdio::null());
-        cmd
-    }
-
-    /// (Re)starts the process on the same address and database.
-    fn restart(&mut self) {
-        assert!(self.child.is_none(), "already running");
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.log)
-            .unwrap();
-        let child = self
-            .command(&["server", "--listen", &self.addr])
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .expect("spawn cclive server");
-        self.child = Some(child);
-        let deadline = Instant::now() + TIMEOUT;
-        while ureq::get(format!("{}/healthz", self.url())).call().is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "cclive server did not come up:\n{}",
-                std::fs::read_to_string(&self.log).unwrap_or_default()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// `kill -9`.
-    fn kill(&mut self) {
-        let mut child = self.child.take().expect("running");
-        child.kill().unwrap();
-        child.wait().unwrap();
-    }
-
-    /// `cclive team user add EMAIL --team TEAM --role ROLE`; returns the token.
-    fn add_user(&self, email: &str, team: &str, role: &str) -> String {
-        let out = self
-            .command(&[
-                "team", "user", "add", email, "--team", team, "--role", role, "--json",
-            ])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", describe(&out));
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["token"].as_str().unwrap().to_owned()
-    }
-
-    /// The server's usage by (email, model): tokens, responses and cost, as an admin sees it.
-    fn totals(&self, admin: &str) -> BTreeMap<(String, String), Totals> {
-        let reply: Value = ureq::get(format!("{}/api/team/v1/spend", self.url()))
-            .header("Authorization", format!("Bearer {admin}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_json()
-            .unwrap();
-        let mut totals: BTreeMap<(String, String), Totals> = BTreeMap::new();
-        for row in reply["rows"].as_array().unwrap() {
-            let key = (
-                row["email"].as_str().unwrap().to_owned(),
-                row["model"].as_str().unwrap_or("").to_owned(),
-            );
-            totals.entry(key).or_default().add(
-                &row["tokens"],
-                row["responses"].as_u64().unwrap(),
-                row["cost_usd"].as_f64().unwrap(),
-            );
-        }
-        totals
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+    totals
 }
 
 /// Tokens, responses and cost of one (user, model).
@@ -262,7 +160,7 @@ impl Agent {
 
 /// Asserts the server's per-user, per-model figures equal the agents' local histories: tokens
 /// and responses exactly, cost to the last 1e-9 USD (sums of the same prices in another order).
-fn assert_server_equals_agents(server: &Server, admin: &str, agents: &[&Agent]) {
+fn assert_server_equals_agents(server: &TeamServer, admin: &str, agents: &[&Agent]) {
     let mut expected: BTreeMap<(String, String), Totals> = BTreeMap::new();
     for agent in agents {
         agent.wait_caught_up();
@@ -270,7 +168,7 @@ fn assert_server_equals_agents(server: &Server, admin: &str, agents: &[&Agent]) 
             expected.insert((agent.email.clone(), model), t);
         }
     }
-    let got = server.totals(admin);
+    let got = server_totals(server, admin);
     assert_eq!(
         got.keys().collect::<Vec<_>>(),
         expected.keys().collect::<Vec<_>>(),
@@ -290,19 +188,10 @@ fn assert_server_equals_agents(server: &Server, admin: &str, agents: &[&Agent]) 
     assert!(!expected.is_empty());
 }
 
-/// A fresh team database on the test PostgreSQL.
-fn fresh_database(name: &str) -> String {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(cclive_pg_test::fresh_database(name))
-}
-
 #[test]
 fn two_agents_feed_one_server_exactly_through_a_kill_9_and_a_replayed_push() {
     let api = FakeApi::start(Scenario::BashThenText);
-    let mut server = Server::start(&fresh_database("team_two_agents"));
+    let mut server = TeamServer::start(&fresh_database("team_two_agents"));
     let admin = server.add_user("lead@corp", "platform", "admin");
     let mut alice = Agent::new(&api, "alice@corp", &server.add_user("alice@corp", "platform", "member"))
         .with_history(1, 31);
@@ -325,7 +214,7 @@ fn two_agents_feed_one_server_exactly_through_a_kill_9_and_a_replayed_push() {
 
     // The same push body twice: the second changes nothing (a machine of alice's of its own,
     // so the agents' cursors are untouched).
-    let before = server.totals(&admin);
+    let before = server_totals(&server, &admin);
     let body = json!({
         "protocol": 1,
         "machine": {"id": "00000000-0000-4000-8000-00000000beef", "hostname": "replay",
@@ -337,16 +226,18 @@ fn two_agents_feed_one_server_exactly_through_a_kill_9_and_a_replayed_push() {
     });
     let alice_token = std::fs::read_to_string(&alice.token_file).unwrap();
     for _ in 0..2 {
-        let reply: Value = ureq::post(format!("{}/api/team/v1/push", server.url()))
+        let text = ureq::post(format!("{}/api/team/v1/push", server.url()))
             .header("Authorization", format!("Bearer {}", alice_token.trim()))
-            .send_json(&body)
+            .header("Content-Type", "application/json")
+            .send(body.to_string())
             .unwrap()
             .body_mut()
-            .read_json()
+            .read_to_string()
             .unwrap();
+        let reply: Value = serde_json::from_str(&text).unwrap();
         assert_eq!(reply["acked_seq"], 1, "{reply}");
     }
-    let after = server.totals(&admin);
+    let after = server_totals(&server, &admin);
     let key = ("alice@corp".to_owned(), "claude-sonnet-4-5".to_owned());
     let mut expected = before.get(&key).cloned().unwrap_or_default();
     expected.tokens = [0, 1, 2, 3].map(|i| expected.tokens[i] + [10, 20, 30, 40][i]);
@@ -360,13 +251,13 @@ fn an_agent_offline_for_a_while_loses_nothing() {
     let api = FakeApi::start(Scenario::BashThenText);
     let database = fresh_database("team_offline");
     // Users first (straight on the database), then the agent, then much later the server.
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut server = Server::start_at(&database, &addr);
+    let port = free_port();
+    let mut server = TeamServer::start_on(&database, tempfile::tempdir().unwrap(), port, &[]);
     let admin = server.add_user("lead@corp", "platform", "admin");
     let token = server.add_user("carol@corp", "platform", "member");
     server.kill();
     let mut carol = Agent::new(&api, "carol@corp", &token).with_history(1, 33);
-    carol.watch(&format!("http://{addr}"));
+    carol.watch(&server.url());
     carol.claude("Please do the task.");
     carol.claude("And another one.");
     let deadline = Instant::now() + TIMEOUT;
@@ -389,7 +280,7 @@ fn postgres_stopping_immediately_during_pushes_loses_nothing() {
     let api = FakeApi::start(Scenario::BashThenText);
     let mut cluster = cclive_pg_test::PrivateCluster::start();
     let database = cluster.database_url("team_pg_stop");
-    let server = Server::start(&database);
+    let server = TeamServer::start(&database);
     let admin = server.add_user("lead@corp", "platform", "admin");
     // A backlog large enough to take several pushes.
     let mut dave = Agent::new(&api, "dave@corp", &server.add_user("dave@corp", "platform", "member"))

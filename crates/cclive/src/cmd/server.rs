@@ -1,0 +1,94 @@
+//! `cclive server`: team mode's central server. Connects to PostgreSQL (applying the schema
+//! migrations), then serves the team page and API (`cclive_server::team`) until Ctrl-C or
+//! SIGTERM.
+//!
+//! Every route needs a user's token: there is no tokenless loopback intake here, so a reverse
+//! proxy on the same host gives nobody a way in. This file only resolves flags, the environment
+//! and the `[server]` table into a listener and a store.
+
+use std::net::{IpAddr, SocketAddr};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use cclive_server::Access;
+use cclive_server::team::{self, TeamConfig, TeamState};
+use cclive_team_store::TeamStore;
+
+use crate::cli::{DatabaseArgs, GlobalArgs, ServerArgs};
+use crate::config::Settings;
+
+/// The team server's default address: loopback, next to the local dashboard's 8501.
+pub(crate) const DEFAULT_SERVER_LISTEN: &str = "127.0.0.1:8601";
+
+pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    let settings = Settings::from_process(global, None)?;
+    let url = database_url(&args.database, &settings)?;
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| settings.server.listen.clone())
+        .unwrap_or_else(|| DEFAULT_SERVER_LISTEN.to_owned());
+    let addr: SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen {listen}: expected IP:PORT, e.g. 0.0.0.0:8601"))?;
+    if args.tls_cert.is_some() || settings.server.tls_cert.is_some() {
+        bail!(
+            "--tls-cert is not supported by this build yet: put a reverse proxy (Caddy, nginx) \
+             in front of `cclive server` for HTTPS (see docs/team.md)"
+        );
+    }
+    let mut hosts = args.public_host.clone();
+    hosts.extend(settings.server.public_host.iter().cloned());
+    let prices = super::load_prices(&settings)?;
+    let time_zone = settings.budget.value.time_zone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let store = TeamStore::connect(&url)
+            .await
+            .context("opening the team database")?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("listening on {addr}"))?;
+        let local = listener.local_addr().unwrap_or(addr);
+        let config = TeamConfig {
+            access: access(local.ip(), &hosts),
+            prices,
+            time_zone,
+        };
+        // Tests and scripts read this line to learn the port (with --listen …:0).
+        println!("cclive server listening on http://{local}");
+        tracing::info!(%local, "The team server is listening.");
+        team::serve(
+            listener,
+            TeamState::new(store, config),
+            super::watch::shutdown_signal(),
+        )
+        .await
+        .context("serving")
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The Host names the server answers to: its address, loopback names, and each public host.
+fn access(ip: IpAddr, hosts: &[String]) -> Access {
+    let mut access = Access::new(&ip.to_string(), ip, None);
+    for host in hosts {
+        access = access.with_host(host);
+    }
+    access
+}
+
+/// `--database-url`, else `CCLIVE_DATABASE_URL` (clap reads it), else `[server] database_url`.
+pub(super) fn database_url(args: &DatabaseArgs, settings: &Settings) -> anyhow::Result<String> {
+    args.database_url
+        .clone()
+        .or_else(|| settings.server.database_url.clone())
+        .filter(|u| !u.trim().is_empty())
+        .context(
+            "no team database: pass --database-url postgres://…, set CCLIVE_DATABASE_URL, or \
+             `database_url` in the config file's [server] table",
+        )
+}
