@@ -108,6 +108,19 @@ impl Agent {
         assert!(run.result().is_some(), "{}", run.diagnostics());
     }
 
+    /// Polls `cclive team status` until `done` holds for it.
+    fn wait_for(&self, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + TIMEOUT;
+        loop {
+            let s = self.status();
+            if done(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "{}: no {what}: {s:#}", self.email);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     fn status(&self) -> Value {
         let out = self.world.run(&["team", "status", "--json"], TIMEOUT);
         assert!(out.status.success(), "{}", describe(&out));
@@ -193,23 +206,33 @@ fn two_agents_feed_one_server_exactly_through_a_kill_9_and_a_replayed_push() {
     let api = FakeApi::start(Scenario::BashThenText);
     let mut server = TeamServer::start(&fresh_database("team_two_agents"));
     let admin = server.add_user("lead@corp", "platform", "admin");
-    let mut alice = Agent::new(&api, "alice@corp", &server.add_user("alice@corp", "platform", "member"))
-        .with_history(1, 31);
+    let mut alice = Agent::new(
+        &api,
+        "alice@corp",
+        &server.add_user("alice@corp", "platform", "member"),
+    )
+    .with_history(4, 31);
     let mut bob = Agent::new(&api, "bob@corp", &server.add_user("bob@corp", "apps", "member"))
         .with_history(1, 32);
     alice.watch(&server.url());
     bob.watch(&server.url());
+
+    // kill -9 mid-stream: while alice's history is still draining; both keep working meanwhile.
+    alice.wait_for("a first push acknowledged", |s| {
+        s["acked_seq"].as_u64().unwrap_or(0) > 0
+    });
+    server.kill();
     alice.claude("Please do the task.");
     bob.claude("Please do the task.");
+    alice.wait_for("work pending while the server is down", |s| {
+        s["pending"].as_u64().unwrap_or(0) > 0 && s["last_error"].is_string()
+    });
+    server.restart();
     assert_server_equals_agents(&server, &admin, &[&alice, &bob]);
 
-    // kill -9 mid-stream: the agents keep working while it is down.
-    server.kill();
+    // Live: new work reaches the running server.
     alice.claude("Another task.");
     bob.claude("Another task.");
-    let status = alice.status();
-    assert!(status["pending"].as_u64().unwrap() > 0, "{status:#}");
-    server.restart();
     assert_server_equals_agents(&server, &admin, &[&alice, &bob]);
 
     // The same push body twice: the second changes nothing (a machine of alice's of its own,
@@ -260,15 +283,9 @@ fn an_agent_offline_for_a_while_loses_nothing() {
     carol.watch(&server.url());
     carol.claude("Please do the task.");
     carol.claude("And another one.");
-    let deadline = Instant::now() + TIMEOUT;
-    let offline = loop {
-        let s = carol.status();
-        if s["last_error"].is_string() && s["pending"].as_u64().unwrap_or(0) > 0 {
-            break s;
-        }
-        assert!(Instant::now() < deadline, "no error recorded: {s:#}");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let offline = carol.wait_for("error recorded", |s| {
+        s["last_error"].is_string() && s["pending"].as_u64().unwrap_or(0) > 0
+    });
     assert_eq!(offline["acked_seq"], 0, "{offline:#}");
     server.restart();
     assert_server_equals_agents(&server, &admin, &[&carol]);
@@ -286,15 +303,9 @@ fn postgres_stopping_immediately_during_pushes_loses_nothing() {
     let mut dave = Agent::new(&api, "dave@corp", &server.add_user("dave@corp", "platform", "member"))
         .with_history(6, 34);
     dave.watch(&server.url());
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let s = dave.status();
-        if s["acked_seq"].as_u64().unwrap_or(0) > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no push acknowledged: {s:#}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    dave.wait_for("a first push acknowledged", |s| {
+        s["acked_seq"].as_u64().unwrap_or(0) > 0
+    });
     cluster.stop_immediate();
     dave.claude("Work while the database is down.");
     cluster.restart();
