@@ -316,7 +316,10 @@ impl PrivateCluster {
     /// A new, empty database on this cluster; returns its connection string.
     pub fn database_url(&self, name: &str) -> String {
         let admin = self.admin_url();
-        let db = format!("t_{}", name.replace(|c: char| !c.is_ascii_alphanumeric(), "_"));
+        let db = format!(
+            "t_{}",
+            name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()

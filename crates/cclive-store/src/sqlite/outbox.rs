@@ -193,7 +193,10 @@ impl SqliteStore {
                     ),
                     None => OutboxItem::RetiredUsage(key),
                 },
-                "event" => match (row.get::<_, Option<i64>>(12)?, row.get::<_, Option<String>>(13)?) {
+                "event" => match (
+                    row.get::<_, Option<i64>>(12)?,
+                    row.get::<_, Option<String>>(13)?,
+                ) {
                     (Some(id), Some(json)) => {
                         let event: Event =
                             serde_json::from_str(&json).map_err(|e| StoreError::Corrupt {

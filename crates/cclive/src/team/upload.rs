@@ -237,10 +237,7 @@ impl Worker {
             return Ok(cursor);
         }
         let server = self.client.cursor(&self.machine.id)?;
-        let local = self
-            .store
-            .team_agent()?
-            .map_or(0, |state| state.acked_seq);
+        let local = self.store.team_agent()?.map_or(0, |state| state.acked_seq);
         if server < local {
             tracing::warn!(
                 server,
@@ -294,7 +291,10 @@ impl Worker {
                 // One item alone is too large: it can never be sent, and must not block the
                 // queue.
                 let seq = entries[0].seq;
-                tracing::warn!(seq, "An outbox entry is too large for the team server; skipped.");
+                tracing::warn!(
+                    seq,
+                    "An outbox entry is too large for the team server; skipped."
+                );
                 self.store.forget_outbox(&[seq])?;
                 self.store.record_team_error(&format!(
                     "outbox entry {seq} was too large for the team server and was skipped"

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::cclive::{Watch, World, describe, free_port};
-use crate::support::team::{TeamServer, fresh_database};
 use crate::support::fake_api::{FakeApi, Scenario};
+use crate::support::team::{TeamServer, fresh_database};
 
 const TIMEOUT: Duration = Duration::from_mins(2);
 
@@ -52,10 +52,10 @@ struct Totals {
 
 impl Totals {
     fn add(&mut self, tokens: &Value, responses: u64, cost: f64) {
-        for (sum, key) in self
-            .tokens
-            .iter_mut()
-            .zip(["input", "output", "cache_read", "cache_creation"])
+        for (sum, key) in
+            self.tokens
+                .iter_mut()
+                .zip(["input", "output", "cache_read", "cache_creation"])
         {
             *sum += tokens[key].as_u64().unwrap_or(0);
         }
@@ -94,12 +94,11 @@ impl Agent {
     /// Starts its monitor forwarding to `upstream`.
     fn watch(&mut self, upstream: &str) {
         let token_file = self.token_file.display().to_string();
-        self.watch = Some(self.world.watch_with(&[
-            "--upstream",
-            upstream,
-            "--token-file",
-            &token_file,
-        ]));
+        self.watch =
+            Some(
+                self.world
+                    .watch_with(&["--upstream", upstream, "--token-file", &token_file]),
+            );
     }
 
     /// Runs the real Claude Code once in print mode, to the end.
@@ -116,7 +115,11 @@ impl Agent {
             if done(&s) {
                 return s;
             }
-            assert!(Instant::now() < deadline, "{}: no {what}: {s:#}", self.email);
+            assert!(
+                Instant::now() < deadline,
+                "{}: no {what}: {s:#}",
+                self.email
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -212,8 +215,12 @@ fn two_agents_feed_one_server_exactly_through_a_kill_9_and_a_replayed_push() {
         &server.add_user("alice@corp", "platform", "member"),
     )
     .with_history(4, 31);
-    let mut bob = Agent::new(&api, "bob@corp", &server.add_user("bob@corp", "apps", "member"))
-        .with_history(1, 32);
+    let mut bob = Agent::new(
+        &api,
+        "bob@corp",
+        &server.add_user("bob@corp", "apps", "member"),
+    )
+    .with_history(1, 32);
     alice.watch(&server.url());
     bob.watch(&server.url());
 
@@ -300,8 +307,12 @@ fn postgres_stopping_immediately_during_pushes_loses_nothing() {
     let server = TeamServer::start(&database);
     let admin = server.add_user("lead@corp", "platform", "admin");
     // A backlog large enough to take several pushes.
-    let mut dave = Agent::new(&api, "dave@corp", &server.add_user("dave@corp", "platform", "member"))
-        .with_history(6, 34);
+    let mut dave = Agent::new(
+        &api,
+        "dave@corp",
+        &server.add_user("dave@corp", "platform", "member"),
+    )
+    .with_history(6, 34);
     dave.watch(&server.url());
     dave.wait_for("a first push acknowledged", |s| {
         s["acked_seq"].as_u64().unwrap_or(0) > 0
@@ -310,4 +321,85 @@ fn postgres_stopping_immediately_during_pushes_loses_nothing() {
     dave.claude("Work while the database is down.");
     cluster.restart();
     assert_server_equals_agents(&server, &admin, &[&dave]);
+}
+
+/// The team page in real headless Chromium shows a live session of each agent while Claude Code
+/// runs on it (pushed by the real agents), then drops them when they end.
+#[test]
+fn the_team_page_shows_each_agents_session_live_while_claude_runs() {
+    use crate::dashboard_browser::{ChromeDriver, screenshot_dir, wait_page};
+    use crate::team_server::READ_TEAM_PAGE;
+
+    let api = FakeApi::start_slow(Duration::from_secs(8));
+    let server = TeamServer::start(&fresh_database("team_browser_live"));
+    let lead = server.add_user("lead@corp", "platform", "lead");
+    let mut alice = Agent::new(
+        &api,
+        "alice@corp",
+        &server.add_user("alice@corp", "platform", "member"),
+    );
+    let mut bob = Agent::new(
+        &api,
+        "bob@corp",
+        &server.add_user("bob@corp", "platform", "member"),
+    );
+    alice.watch(&server.url());
+    bob.watch(&server.url());
+    let spawn = |agent: &Agent| {
+        agent
+            .world
+            .claude
+            .command(["-p", "Please do the task.", "--output-format", "json"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let runs = [spawn(&alice), spawn(&bob)];
+
+    let driver = ChromeDriver::start();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let live_ids = rt.block_on(async {
+        let client = driver.browser().await;
+        client
+            .goto(&format!("{}/?token={lead}", server.url()))
+            .await
+            .unwrap();
+        let page = wait_page(
+            &client,
+            "a live session of each agent",
+            READ_TEAM_PAGE,
+            TIMEOUT,
+            |v| v["cards"].as_array().is_some_and(|c| c.len() == 2),
+        )
+        .await;
+        let png = client.screenshot().await.unwrap();
+        std::fs::write(screenshot_dir().join("team-live-agents.png"), png).unwrap();
+        client.close().await.unwrap();
+        page["cards"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    c["person"].as_str().unwrap().to_owned(),
+                    c["id"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect::<BTreeMap<_, _>>()
+    });
+    assert_eq!(
+        live_ids.keys().collect::<Vec<_>>(),
+        ["alice@corp", "bob@corp"]
+    );
+    // They were the sessions Claude Code ran, seen live, before they ended.
+    for (run, email) in runs.into_iter().zip(["alice@corp", "bob@corp"]) {
+        let out = crate::support::cclive::wait_with_timeout(run, TIMEOUT);
+        assert!(out.status.success(), "{}", describe(&out));
+        let result: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            result["session_id"].as_str(),
+            Some(live_ids[email].as_str())
+        );
+    }
 }

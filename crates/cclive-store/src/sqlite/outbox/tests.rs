@@ -78,7 +78,10 @@ fn enabling_queues_the_history_sessions_then_usage_then_events_and_names_the_mac
     let events = store.events(&SessionId::new("a")).unwrap().len();
     let state = store.enable_team_outbox().unwrap();
     assert!(state.enabled);
-    assert!(uuid::Uuid::parse_str(&state.machine_id).is_ok(), "{state:?}");
+    assert!(
+        uuid::Uuid::parse_str(&state.machine_id).is_ok(),
+        "{state:?}"
+    );
     assert_eq!(state.pending, 2 + events as u64);
     let mut expected = vec!["session a".to_owned(), "usage msg_a out=42".to_owned()];
     expected.extend(std::iter::repeat_n("event a".to_owned(), events));
@@ -86,7 +89,10 @@ fn enabling_queues_the_history_sessions_then_usage_then_events_and_names_the_mac
 
     let again = store.enable_team_outbox().unwrap();
     assert_eq!(again.machine_id, state.machine_id);
-    assert_eq!(again.pending, state.pending, "enabling again queues nothing more");
+    assert_eq!(
+        again.pending, state.pending,
+        "enabling again queues nothing more"
+    );
 }
 
 #[test]

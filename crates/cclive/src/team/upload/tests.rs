@@ -58,7 +58,8 @@ async fn push(State(stub): State<Shared>, Json(req): Json<PushRequest>) -> Respo
     for item in &req.items {
         match &item.body {
             ItemBody::Usage { usage } => {
-                stub.usage.insert(usage.message_id.clone(), usage.tokens.output);
+                stub.usage
+                    .insert(usage.message_id.clone(), usage.tokens.output);
             }
             ItemBody::RetiredUsage { message_id } => {
                 stub.usage.remove(message_id);
@@ -173,8 +174,16 @@ fn a_backlog_drains_in_growing_batches_and_everything_arrives_once() {
     assert_eq!(stub.usage.len(), 12_000);
     assert_eq!(stub.usage["msg_11999"], 11_999);
     assert_eq!(stub.pushes[0], FIRST_BATCH);
-    assert!(stub.pushes.iter().any(|n| *n == MAX_BATCH), "{:?}", stub.pushes);
-    assert_eq!(stub.pushes.iter().sum::<usize>(), 12_000, "nothing sent twice");
+    assert!(
+        stub.pushes.iter().any(|n| *n == MAX_BATCH),
+        "{:?}",
+        stub.pushes
+    );
+    assert_eq!(
+        stub.pushes.iter().sum::<usize>(),
+        12_000,
+        "nothing sent twice"
+    );
     let state = store.team_agent().unwrap().unwrap();
     assert_eq!(state.acked_seq, stub.cursor);
     assert_eq!(stub.machine.as_deref(), Some(state.machine_id.as_str()));
@@ -228,7 +237,11 @@ fn the_agent_resumes_from_the_servers_cursor_and_a_server_that_lost_data_gets_it
     let uploader = start(&store, url.clone());
     wait_for("the backlog to drain", || drained(&store));
     uploader.stop(Duration::from_secs(5));
-    assert_eq!(stub.lock().unwrap().usage.len(), 40, "only what the server lacked");
+    assert_eq!(
+        stub.lock().unwrap().usage.len(),
+        40,
+        "only what the server lacked"
+    );
 
     // The server is restored from an old backup: its cursor is behind what it acknowledged.
     let restored = Shared::default();
