@@ -85,7 +85,7 @@ impl TeamServer {
             .spawn()
             .expect("spawn cclive server");
         self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(60);
+        let deadline = Instant::now() + Duration::from_mins(1);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -113,7 +113,7 @@ impl TeamServer {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn cclive team");
-        wait_with_timeout(child, Duration::from_secs(60))
+        wait_with_timeout(child, Duration::from_mins(1))
     }
 
     /// `http://127.0.0.1:<port>`.

@@ -142,7 +142,7 @@ fn start(store: &Arc<SqliteStore>, url: String) -> Uploader {
             upstream: url,
             token: TeamToken::new("cct_a_b").unwrap(),
             share_prompts: false,
-            heartbeat: Duration::from_secs(60),
+            heartbeat: Duration::from_mins(1),
             retry_cap: Duration::from_millis(200),
         },
         machine,
@@ -152,7 +152,7 @@ fn start(store: &Arc<SqliteStore>, url: String) -> Uploader {
 
 /// Polls `done` until it holds, for up to a generous deadline.
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_mins(1);
     while !done() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(20));
@@ -174,11 +174,7 @@ fn a_backlog_drains_in_growing_batches_and_everything_arrives_once() {
     assert_eq!(stub.usage.len(), 12_000);
     assert_eq!(stub.usage["msg_11999"], 11_999);
     assert_eq!(stub.pushes[0], FIRST_BATCH);
-    assert!(
-        stub.pushes.iter().any(|n| *n == MAX_BATCH),
-        "{:?}",
-        stub.pushes
-    );
+    assert!(stub.pushes.contains(&MAX_BATCH), "{:?}", stub.pushes);
     assert_eq!(
         stub.pushes.iter().sum::<usize>(),
         12_000,
@@ -268,7 +264,7 @@ fn a_commit_poke_never_blocks_even_when_the_worker_is_busy() {
     });
     // A blocking poke would hang here while the worker backs off from the down server.
     assert!(
-        done.recv_timeout(Duration::from_secs(60)).is_ok(),
+        done.recv_timeout(Duration::from_mins(1)).is_ok(),
         "pokes blocked on the worker"
     );
     uploader.stop(Duration::from_secs(5));
