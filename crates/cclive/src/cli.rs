@@ -377,7 +377,7 @@ pub struct WatchArgs {
 #[derive(Debug, Default, Args)]
 pub struct UpstreamArgs {
     /// Also forward sessions and usage to this team server (`cclive server`), e.g.
-    /// https://team.example.com.
+    /// `https://team.example.com`.
     #[arg(long, value_name = "URL")]
     pub upstream: Option<String>,
     /// The file holding this machine's team token (from `cclive team user add`).
