@@ -1023,6 +1023,66 @@ mod tests {
     }
 
     #[test]
+    fn team_mode_comes_from_the_file_and_the_monitor_flags_win() {
+        let mut w = World::new();
+        let off = w.resolve().unwrap();
+        assert_eq!(off.team.value, TeamSettings::default());
+        assert_eq!(off.team.origin, Origin::Default);
+
+        w.file(
+            "[team]\nupstream = \"https://u:secret@team.example.com/x?k=v\"\n\
+             token_file = \"~/team-token\"\nshare_prompts = true\n",
+        );
+        let s = w.resolve().unwrap();
+        assert_eq!(s.team.origin, Origin::File);
+        assert_eq!(
+            s.team.value.token_file,
+            Some(w.dir.path().join("team-token"))
+        );
+        assert!(s.team.value.share_prompts);
+        // Shown (and serialized for `cclive config --json`) without credentials, path or query.
+        assert_eq!(
+            s.team.value.upstream_shown().as_deref(),
+            Some("https://…@team.example.com/…")
+        );
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("secret"), "{json}");
+
+        let flagged = s
+            .with_upstream_flags(Some("http://127.0.0.1:8601"), Some(Path::new("/t")))
+            .unwrap();
+        assert_eq!(flagged.team.origin, Origin::Flag("--upstream"));
+        assert_eq!(
+            flagged.team.value.upstream.as_deref(),
+            Some("http://127.0.0.1:8601")
+        );
+        assert_eq!(
+            flagged.team.value.token_file.as_deref(),
+            Some(Path::new("/t"))
+        );
+    }
+
+    #[test]
+    fn an_upstream_needs_a_token_file() {
+        let mut w = World::new();
+        let err = w
+            .resolve()
+            .unwrap()
+            .with_upstream_flags(Some("https://team.example.com"), None)
+            .unwrap_err();
+        assert!(err.to_string().contains("--token-file"), "{err}");
+        let err = w
+            .resolve()
+            .unwrap()
+            .with_upstream_flags(None, Some(Path::new("/t")))
+            .unwrap_err();
+        assert!(err.to_string().contains("--upstream"), "{err}");
+        w.file("[team]\nupstream = \"https://team.example.com\"\n");
+        let err = w.resolve().unwrap_err();
+        assert!(err.to_string().contains("team.token_file"), "{err}");
+    }
+
+    #[test]
     fn the_shipped_default_config_parses() {
         let parsed: Result<FileConfig, _> = toml::from_str(DEFAULT_CONFIG_TOML);
         assert!(parsed.is_ok(), "{parsed:?}");
