@@ -30,26 +30,34 @@ CREATE TABLE outbox (
 
 CREATE UNIQUE INDEX outbox_by_entity ON outbox (kind, key);
 
+-- "This entity changed": the one place the rule lives. Inserting ('kind', 'key') here moves the
+-- entity's pending entry (if any) to the end of the outbox with a new seq.
+CREATE VIEW outbox_touch (kind, key) AS SELECT kind, key FROM outbox;
+
+CREATE TRIGGER outbox_touch_insert INSTEAD OF INSERT ON outbox_touch
+BEGIN
+    DELETE FROM outbox WHERE kind = NEW.kind AND key = NEW.key;
+    INSERT INTO outbox (kind, key) VALUES (NEW.kind, NEW.key);
+END;
+
+-- Each guard is one lookup of the one-row `team_agent` table.
 CREATE TRIGGER outbox_session_insert AFTER INSERT ON sessions
 WHEN EXISTS (SELECT 1 FROM team_agent WHERE enabled = 1)
 BEGIN
-    DELETE FROM outbox WHERE kind = 'session' AND key = NEW.session_id;
-    INSERT INTO outbox (kind, key) VALUES ('session', NEW.session_id);
+    INSERT INTO outbox_touch VALUES ('session', NEW.session_id);
 END;
 
 CREATE TRIGGER outbox_session_update AFTER UPDATE ON sessions
 WHEN NEW.state_json IS NOT OLD.state_json
     AND EXISTS (SELECT 1 FROM team_agent WHERE enabled = 1)
 BEGIN
-    DELETE FROM outbox WHERE kind = 'session' AND key = NEW.session_id;
-    INSERT INTO outbox (kind, key) VALUES ('session', NEW.session_id);
+    INSERT INTO outbox_touch VALUES ('session', NEW.session_id);
 END;
 
 CREATE TRIGGER outbox_usage_insert AFTER INSERT ON usage
 WHEN EXISTS (SELECT 1 FROM team_agent WHERE enabled = 1)
 BEGIN
-    DELETE FROM outbox WHERE kind = 'usage' AND key = NEW.key;
-    INSERT INTO outbox (kind, key) VALUES ('usage', NEW.key);
+    INSERT INTO outbox_touch VALUES ('usage', NEW.key);
 END;
 
 -- A report that changes nothing (the same response read again) queues nothing.
@@ -60,18 +68,17 @@ WHEN (NEW.session_id, NEW.at_ms, NEW.model, NEW.input, NEW.output, NEW.cache_rea
         OLD.cache_creation, OLD.sidechain)
     AND EXISTS (SELECT 1 FROM team_agent WHERE enabled = 1)
 BEGIN
-    DELETE FROM outbox WHERE kind = 'usage' AND key = NEW.key;
-    INSERT INTO outbox (kind, key) VALUES ('usage', NEW.key);
+    INSERT INTO outbox_touch VALUES ('usage', NEW.key);
 END;
 
 -- A retired key: forwarded as such (its row is gone when the uploader reads it).
 CREATE TRIGGER outbox_usage_delete AFTER DELETE ON usage
 WHEN EXISTS (SELECT 1 FROM team_agent WHERE enabled = 1)
 BEGIN
-    DELETE FROM outbox WHERE kind = 'usage' AND key = OLD.key;
-    INSERT INTO outbox (kind, key) VALUES ('usage', OLD.key);
+    INSERT INTO outbox_touch VALUES ('usage', OLD.key);
 END;
 
+-- Events are append-only: each is new.
 CREATE TRIGGER outbox_event_insert AFTER INSERT ON events
 WHEN EXISTS (SELECT 1 FROM team_agent WHERE enabled = 1)
 BEGIN
