@@ -18,6 +18,7 @@ command -v python3 >/dev/null 2>&1 || need_apt+=(python3)  # the shared corpus g
 # Team mode's server store tests start a throw-away cluster from Debian's binaries
 # (crates/cclive-pg-test).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # a certificate for the team server's HTTPS test
 # The dashboard's browser test (crates/cclive/tests/integration/dashboard_browser.rs).
 need_browser=()
 [ -x /usr/bin/chromium ] || need_browser+=(chromium)

@@ -15,6 +15,9 @@
 
 mod api;
 mod live;
+mod tls;
+
+pub use tls::{TlsError, acceptor as tls_acceptor};
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -116,6 +119,23 @@ pub async fn serve(
     let closing = state.inner.closing.clone();
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            closing.send_replace(true);
+        })
+        .await
+}
+
+/// Like [`serve`], over HTTPS with `acceptor` (see [`tls_acceptor`]).
+pub async fn serve_tls(
+    listener: TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: TeamState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let closing = state.inner.closing.clone();
+    let listener = tls::TlsListener::new(listener, acceptor)?;
+    axum::serve(listener, router(state).into_make_service())
         .with_graceful_shutdown(async move {
             shutdown.await;
             closing.send_replace(true);

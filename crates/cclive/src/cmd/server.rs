@@ -31,12 +31,18 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     let addr: SocketAddr = listen
         .parse()
         .with_context(|| format!("--listen {listen}: expected IP:PORT, e.g. 0.0.0.0:8601"))?;
-    if args.tls_cert.is_some() || settings.server.tls_cert.is_some() {
-        bail!(
-            "--tls-cert is not supported by this build yet: put a reverse proxy (Caddy, nginx) \
-             in front of `cclive server` for HTTPS (see docs/team.md)"
-        );
-    }
+    let tls = match (
+        args.tls_cert
+            .clone()
+            .or_else(|| settings.server.tls_cert.clone()),
+        args.tls_key
+            .clone()
+            .or_else(|| settings.server.tls_key.clone()),
+    ) {
+        (Some(cert), Some(key)) => Some(team::tls_acceptor(&cert, &key)?),
+        (None, None) => None,
+        _ => bail!("HTTPS needs both a certificate and its key (--tls-cert and --tls-key)"),
+    };
     let mut hosts = args.public_host.clone();
     hosts.extend(settings.server.public_host.iter().cloned());
     let prices = super::load_prices(&settings)?;
@@ -58,15 +64,16 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             prices,
             time_zone,
         };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         // Tests and scripts read this line to learn the port (with --listen …:0).
-        println!("cclive server listening on http://{local}");
-        tracing::info!(%local, "The team server is listening.");
-        team::serve(
-            listener,
-            TeamState::new(store, config),
-            super::watch::shutdown_signal(),
-        )
-        .await
+        println!("cclive server listening on {scheme}://{local}");
+        tracing::info!(%local, scheme, "The team server is listening.");
+        let state = TeamState::new(store, config);
+        let shutdown = super::watch::shutdown_signal();
+        match tls {
+            Some(acceptor) => team::serve_tls(listener, acceptor, state, shutdown).await,
+            None => team::serve(listener, state, shutdown).await,
+        }
         .context("serving")
     })?;
     Ok(ExitCode::SUCCESS)

@@ -320,3 +320,67 @@ fn the_team_page_shows_each_agents_live_session_and_follows_pushes() {
         client.close().await.unwrap();
     });
 }
+
+#[test]
+fn the_server_speaks_https_with_its_own_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl (scripts/test-setup.sh installs it)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let url = fresh_database("srv_tls");
+    let server = TeamServer::start_in(
+        &url,
+        tempfile::tempdir().unwrap(),
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    );
+    let token = server.add_user("ann@corp", "platform", "member");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .tls_config(
+            ureq::tls::TlsConfig::builder()
+                .disable_verification(true)
+                .build(),
+        )
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let base = format!("https://127.0.0.1:{}", server.port);
+    let ok = agent
+        .get(format!("{base}/api/team/v1/cursor?machine=m1"))
+        .header("Authorization", &bearer(&token))
+        .call()
+        .unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let refused = agent.get(format!("{base}/healthz")).call().unwrap();
+    assert_eq!(refused.status().as_u16(), 401);
+    // Plain HTTP gets no answer on the TLS port.
+    let plain = std::panic::catch_unwind(|| http(server.port, "GET", "/healthz", &[], None));
+    assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200));
+}
