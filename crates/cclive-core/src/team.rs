@@ -224,7 +224,7 @@ impl SessionItem {
             revision,
             status: s.status,
             mode: s.mode,
-            source: s.source.clone(),
+            source: s.source.as_str().to_owned(),
             started_at_ms: s.started_at.as_millisecond(),
             updated_at_ms: s.updated_at.as_millisecond(),
             ended_at_ms: s.ended_at.map(jiff::Timestamp::as_millisecond),

@@ -69,7 +69,7 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         println!("cclive server listening on {scheme}://{local}");
         tracing::info!(%local, scheme, "The team server is listening.");
         let state = TeamState::new(store, config);
-        let shutdown = super::watch::shutdown_signal();
+        let shutdown = crate::monitor::runtime::shutdown_signal();
         match tls {
             Some(acceptor) => team::serve_tls(listener, acceptor, state, shutdown).await,
             None => team::serve(listener, state, shutdown).await,

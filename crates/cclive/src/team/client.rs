@@ -106,14 +106,14 @@ fn answer<T: serde::de::DeserializeOwned>(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<T, TeamError> {
     let mut response =
-        result.map_err(|e| TeamError::Unavailable(crate::notify::webhook::describe_error(&e)))?;
+        result.map_err(|e| TeamError::Unavailable(crate::sinks::notify::webhook::describe_error(&e)))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
         .with_config()
         .limit(REPLY_LIMIT)
         .read_to_vec()
-        .map_err(|e| TeamError::Unavailable(crate::notify::webhook::describe_error(&e)))?;
+        .map_err(|e| TeamError::Unavailable(crate::sinks::notify::webhook::describe_error(&e)))?;
     match status {
         200..=299 => serde_json::from_slice(&body).map_err(|e| {
             TeamError::Unavailable(format!("the server's answer cannot be read: {e}"))

@@ -18,6 +18,7 @@ use cclive_core::team::MachineInfo;
 use cclive_store::SqliteStore;
 
 use crate::config::Settings;
+use crate::monitor::runtime::Sink;
 use client::TeamToken;
 use upload::{UploadSettings, Uploader};
 
@@ -27,12 +28,34 @@ const HEARTBEAT: Duration = Duration::from_secs(10);
 /// lowers it, for tests that take a server away and bring it back).
 const RETRY_CAP: Duration = Duration::from_secs(15);
 
+/// How long a stopping monitor still tries to push the final states.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+
+/// The uploader as a sink of the monitor runtime: woken after each commit, stopped (after one
+/// last, bounded push) once the pipeline has drained.
+pub(crate) struct TeamSink(Uploader);
+
+impl Sink for TeamSink {
+    fn name(&self) -> &'static str {
+        "team upload"
+    }
+
+    fn after_commit(&mut self) -> Option<Arc<dyn Fn() + Send + Sync>> {
+        let poke = self.0.poker();
+        Some(Arc::new(move || poke.poke()))
+    }
+
+    fn finish(self: Box<Self>) {
+        self.0.stop(STOP_GRACE);
+    }
+}
+
 /// Starts forwarding when team mode is configured; otherwise makes sure the outbox is off (a
 /// monitor without team mode pays nothing). `store` is a connection of the uploader's own.
 pub(crate) fn start_agent(
     settings: &Settings,
     store: Arc<SqliteStore>,
-) -> anyhow::Result<Option<Uploader>> {
+) -> anyhow::Result<Option<TeamSink>> {
     let team = &settings.team.value;
     let Some(upstream) = team.upstream.clone() else {
         if store.team_agent()?.is_some_and(|state| state.enabled) {
@@ -44,7 +67,7 @@ pub(crate) fn start_agent(
     if !(upstream.starts_with("http://") || upstream.starts_with("https://")) {
         bail!(
             "the team upstream {} is not an http:// or https:// URL",
-            crate::notify::settings::redact_url(&upstream)
+            crate::sinks::notify::settings::redact_url(&upstream)
         );
     }
     let path = team
@@ -71,7 +94,7 @@ pub(crate) fn start_agent(
     };
     eprintln!(
         "cclive: forwarding to the team server {} as machine {} ({} pending)",
-        crate::notify::settings::redact_url(&upstream),
+        crate::sinks::notify::settings::redact_url(&upstream),
         state.machine_id,
         state.pending
     );
@@ -86,5 +109,5 @@ pub(crate) fn start_agent(
         },
         machine,
     )?;
-    Ok(Some(uploader))
+    Ok(Some(TeamSink(uploader)))
 }

@@ -228,7 +228,7 @@ impl Worker {
                 .min(cap),
         };
         let half = exp / 2;
-        half + half.mul_f64(crate::notify::webhook::random_unit())
+        half + half.mul_f64(crate::sinks::notify::webhook::random_unit())
     }
 
     /// The server's cursor, asked once per connection; reconciles the local outbox with it.
