@@ -117,7 +117,14 @@ pub(super) fn serve_monitor(settings: Settings, serve: Serve) -> anyhow::Result<
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(watch_main(settings, serve, store, server_store, prices, team))?;
+    runtime.block_on(watch_main(
+        settings,
+        serve,
+        store,
+        server_store,
+        prices,
+        team,
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -234,8 +234,7 @@ impl MonitorRuntime {
             after_commits.extend(sink.after_commit());
         }
         let after_commit = (!after_commits.is_empty()).then(|| {
-            Arc::new(move || after_commits.iter().for_each(|f| f()))
-                as Arc<dyn Fn() + Send + Sync>
+            Arc::new(move || after_commits.iter().for_each(|f| f())) as Arc<dyn Fn() + Send + Sync>
         });
         let (snap_tx, snap_rx) = watch::channel(Snapshot::inactive(jiff::Timestamp::now()));
         let (events, pipeline_task) = pipeline::spawn(PipelineConfig {

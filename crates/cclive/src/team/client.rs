@@ -105,8 +105,8 @@ impl TeamClient {
 fn answer<T: serde::de::DeserializeOwned>(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<T, TeamError> {
-    let mut response =
-        result.map_err(|e| TeamError::Unavailable(crate::sinks::notify::webhook::describe_error(&e)))?;
+    let mut response = result
+        .map_err(|e| TeamError::Unavailable(crate::sinks::notify::webhook::describe_error(&e)))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()

@@ -140,7 +140,8 @@ impl Agent {
             let settled = sessions
                 .iter()
                 .all(|s| s["status"] != "ACTIVE" && s["status"] != "IDLE");
-            if settled && s["pending"] == 0 && s["acked_seq"] == s["outbox_head"] {
+            // Nothing pending: everything queued was acknowledged (or pointed at nothing).
+            if settled && s["pending"] == 0 && s["last_error"].is_null() {
                 return;
             }
             assert!(
