@@ -116,6 +116,11 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             ),
             s.team.origin.to_string(),
         ),
+        (
+            "calendars",
+            names(s.calendars.value.iter().map(|c| c.name.as_str())),
+            s.calendars.origin.to_string(),
+        ),
     ];
     let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
