@@ -14,6 +14,11 @@ use crate::TeamStoreError;
 pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
     (1, "people", include_str!("migrations/0001_people.sql")),
     (2, "history", include_str!("migrations/0002_history.sql")),
+    (
+        3,
+        "budget_alerts",
+        include_str!("migrations/0003_budget_alerts.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

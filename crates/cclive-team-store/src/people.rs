@@ -256,6 +256,25 @@ impl TeamStore {
         Ok(())
     }
 
+    /// Records that `scope` crossed `threshold` percent of its budget in `period_key`; true only
+    /// for the first caller (so each alert is announced once, by one server).
+    pub async fn record_budget_alert(
+        &self,
+        scope: &str,
+        period_key: &str,
+        threshold: u8,
+    ) -> Result<bool, TeamStoreError> {
+        let client = self.pool.get().await?;
+        let n = client
+            .execute(
+                "INSERT INTO budget_alerts (scope, period_key, threshold, fired_at_ms)
+                 VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                &[&scope, &period_key, &i32::from(threshold), &now_ms()],
+            )
+            .await?;
+        Ok(n == 1)
+    }
+
     /// Every budget.
     pub async fn budgets(&self) -> Result<Vec<Budget>, TeamStoreError> {
         let client = self.pool.get().await?;

@@ -649,6 +649,13 @@ pub struct ReportArgs {
     /// `-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub ics: Option<std::path::PathBuf>,
+    /// Read the team server's history instead of this machine's (`models` and `projects`, per
+    /// person; what your role may see). Needs --token-file or CCLIVE_TEAM_TOKEN.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// A file holding your team token (with --server).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 /// The reports of `cclive report`.

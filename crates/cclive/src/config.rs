@@ -1181,6 +1181,22 @@ mod tests {
     }
 
     #[test]
+    fn the_server_table_is_read() {
+        let mut w = World::new();
+        w.file(
+            "[server]\ndatabase_url = \"host=/run/postgresql dbname=cclive\"\npublic_host = [\"team.example.com\"]\n",
+        );
+        let s = w.resolve().unwrap();
+        assert_eq!(
+            s.server.database_url.as_deref(),
+            Some("host=/run/postgresql dbname=cclive")
+        );
+        assert_eq!(s.server.public_host, ["team.example.com"]);
+        w.file("[server]\ndatabase = \"x\"\n");
+        assert!(w.resolve().is_err());
+    }
+
+    #[test]
     fn the_shipped_default_config_parses() {
         let parsed: Result<FileConfig, _> = toml::from_str(DEFAULT_CONFIG_TOML);
         assert!(parsed.is_ok(), "{parsed:?}");

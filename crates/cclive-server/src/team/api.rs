@@ -125,10 +125,10 @@ pub(crate) struct Period {
 #[derive(Debug, Serialize)]
 pub(crate) struct BudgetUse {
     #[serde(flatten)]
-    target: BudgetTarget,
-    monthly_usd: f64,
-    spent_usd: f64,
-    percent: Option<f64>,
+    pub(crate) target: BudgetTarget,
+    pub(crate) monthly_usd: f64,
+    pub(crate) spent_usd: f64,
+    pub(crate) percent: Option<f64>,
 }
 
 /// A live session with its owner's view.
@@ -145,7 +145,7 @@ pub(crate) struct Overview {
     machines: Vec<MachineStatus>,
 }
 
-fn price(state: &TeamState, rows: Vec<SpendRow>) -> Vec<PricedRow> {
+pub(crate) fn price(state: &TeamState, rows: Vec<SpendRow>) -> Vec<PricedRow> {
     let prices = &state.inner.config.prices;
     rows.into_iter()
         .map(|row| {
@@ -251,9 +251,19 @@ async fn budgets(
         (Role::Member, BudgetTarget::User(email)) => *email == who.email,
         (Role::Member, BudgetTarget::Team(_)) => false,
     };
-    Ok(all
+    Ok(budget_use(
+        all.into_iter().filter(|b| visible(&b.target)).collect(),
+        month,
+    ))
+}
+
+/// Each budget with what `month` (this month's priced rows) spent against it.
+pub(crate) fn budget_use(
+    budgets: Vec<cclive_team_store::Budget>,
+    month: &[PricedRow],
+) -> Vec<BudgetUse> {
+    budgets
         .into_iter()
-        .filter(|b| visible(&b.target))
         .map(|b| {
             let spent: f64 = month
                 .iter()
@@ -270,7 +280,7 @@ async fn budgets(
                 spent_usd: spent,
             }
         })
-        .collect())
+        .collect()
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,9 +13,12 @@
 //!
 //! This module never touches SQL (the store does) and never logs tokens, bodies or queries.
 
+mod alerts;
 mod api;
 mod live;
 mod tls;
+
+pub use alerts::AlertSink;
 
 pub use tls::{TlsError, acceptor as tls_acceptor};
 
@@ -61,6 +64,8 @@ pub struct TeamState {
 struct Inner {
     store: TeamStore,
     config: TeamConfig,
+    /// Where budget alerts go, and how often budgets are checked at most.
+    alerts: Option<(AlertSink, std::time::Duration)>,
     /// A tick per applied push: the live stream tells pages to read again.
     changes: broadcast::Sender<()>,
     closing: watch::Sender<bool>,
@@ -69,10 +74,21 @@ struct Inner {
 impl TeamState {
     /// State over `store`.
     pub fn new(store: TeamStore, config: TeamConfig) -> TeamState {
+        Self::with_alerts(store, config, None)
+    }
+
+    /// State whose budgets are checked after pushes (at most once per `every`), each threshold
+    /// crossed going to `sink` once per month.
+    pub fn with_alerts(
+        store: TeamStore,
+        config: TeamConfig,
+        alerts: Option<(AlertSink, std::time::Duration)>,
+    ) -> TeamState {
         TeamState {
             inner: Arc::new(Inner {
                 store,
                 config,
+                alerts,
                 changes: broadcast::channel(64).0,
                 closing: watch::channel(false).0,
             }),
@@ -117,6 +133,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.inner.closing.clone();
+    start_budget_watch(&state);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
@@ -134,6 +151,7 @@ pub async fn serve_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.inner.closing.clone();
+    start_budget_watch(&state);
     let listener = tls::TlsListener::new(listener, acceptor)?;
     axum::serve(listener, router(state).into_make_service())
         .with_graceful_shutdown(async move {
@@ -141,6 +159,12 @@ pub async fn serve_tls(
             closing.send_replace(true);
         })
         .await
+}
+
+fn start_budget_watch(state: &TeamState) {
+    if let Some((sink, every)) = state.inner.alerts.clone() {
+        tokio::spawn(alerts::watch(state.clone(), sink, every));
+    }
 }
 
 /// Maps a store error to a response, logging what the client must not see.

@@ -17,6 +17,10 @@ use cclive_team_store::TeamStore;
 use crate::cli::{DatabaseArgs, GlobalArgs, ServerArgs};
 use crate::config::Settings;
 
+/// The most often team budgets are checked (a check follows the first push after a quiet spell
+/// at once).
+const BUDGET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The team server's default address: loopback, next to the local dashboard's 8501.
 pub(crate) const DEFAULT_SERVER_LISTEN: &str = "127.0.0.1:8601";
 
@@ -47,6 +51,9 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     hosts.extend(settings.server.public_host.iter().cloned());
     let prices = super::load_prices(&settings)?;
     let time_zone = settings.budget.value.time_zone();
+    // Team budget alerts go through the configured webhooks and on_change commands.
+    let notifier = crate::notify::Notifier::from_settings(&settings)?;
+    let alerts = (notifier.alert_sink(), BUDGET_CHECK_EVERY);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -68,7 +75,7 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         // Tests and scripts read this line to learn the port (with --listen …:0).
         println!("cclive server listening on {scheme}://{local}");
         tracing::info!(%local, scheme, "The team server is listening.");
-        let state = TeamState::new(store, config);
+        let state = TeamState::with_alerts(store, config, Some(alerts));
         let shutdown = crate::monitor::runtime::shutdown_signal();
         match tls {
             Some(acceptor) => team::serve_tls(listener, acceptor, state, shutdown).await,
@@ -76,6 +83,7 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         }
         .context("serving")
     })?;
+    notifier.shutdown(std::time::Duration::from_secs(5));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -200,6 +200,33 @@ fn every_route_needs_a_token_and_pushes_count_once_for_the_tokens_user() {
     assert_eq!(budgets[0]["scope"], "team");
     assert_eq!(budgets[0]["name"], "platform");
     assert!(budgets[0]["spent_usd"].as_f64().unwrap() > 0.0, "{budgets}");
+    // `cclive report … --server`: the same figures, from the server, as Ann may see them.
+    let token_file = server.home_path().join("ann-token");
+    std::fs::write(&token_file, format!("{ann}\n")).unwrap();
+    let url = server.url();
+    let args = [
+        "report",
+        "models",
+        "--server",
+        &url,
+        "--token-file",
+        token_file.to_str().unwrap(),
+    ];
+    let out = server.team(&[&args[..], &["--json"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::support::cclive::describe(&out)
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["responses"], 1);
+    assert_eq!(report["rows"][0]["model"], "claude-sonnet-4-5");
+    let out = server.team(&args);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("ann@corp") && text.contains("claude-sonnet-4-5"),
+        "{text}"
+    );
     let list = server.team(&["team", "user", "list", "--json"]);
     let users: Value = serde_json::from_slice(&list.stdout).unwrap();
     assert_eq!(users.as_array().unwrap().len(), 3);
@@ -383,4 +410,63 @@ fn the_server_speaks_https_with_its_own_certificate() {
     // Plain HTTP gets no answer on the TLS port.
     let plain = std::panic::catch_unwind(|| http(server.port, "GET", "/healthz", &[], None));
     assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200));
+}
+
+#[test]
+fn a_team_budget_crossing_goes_out_through_the_webhooks() {
+    let receiver = crate::webhooks::Receiver::start(|_| crate::webhooks::Answer::Status(200));
+    let home = tempfile::tempdir().unwrap();
+    let config = home.path().join(".config/cclive/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[[webhook]]\nurl = \"{}\"\nevents = [\"budget_threshold\"]\n",
+            receiver.url
+        ),
+    )
+    .unwrap();
+    let server = TeamServer::start_in(&fresh_database("srv_budget"), home, &[]);
+    let ann = server.add_user("ann@corp", "platform", "member");
+    let out = server.team(&[
+        "team",
+        "budget",
+        "set",
+        "--team",
+        "platform",
+        "--monthly-usd",
+        "0.01",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::support::cclive::describe(&out)
+    );
+    // One push spends more than the whole budget: 50, 80 and 100 % are crossed at once.
+    let r = post_push(
+        server.port,
+        &ann,
+        &push_body("m", "m", &json!([usage_item(1, "msg_1", "s", 100_000)])),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = receiver.wait_for(3, Duration::from_secs(30));
+    let mut thresholds: Vec<u64> = got
+        .iter()
+        .map(|g| {
+            let v = g.json();
+            assert_eq!(v["event"], "budget_threshold", "{v}");
+            v["budget"]["threshold_percent"]
+                .as_u64()
+                .unwrap_or_else(|| panic!("{v}"))
+        })
+        .collect();
+    thresholds.sort_unstable();
+    assert_eq!(thresholds, [50, 80, 100]);
+    let stopped = server.stop();
+    assert!(
+        stopped.status.success(),
+        "{}",
+        crate::support::cclive::describe(&stopped)
+    );
+    assert_eq!(receiver.requests().len(), 3);
 }

@@ -3,5 +3,5 @@
 pub mod cclive;
 pub mod claude;
 pub mod fake_api;
-pub mod team;
 pub mod radicale;
+pub mod team;
