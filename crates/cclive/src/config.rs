@@ -120,6 +120,9 @@ struct FileConfig {
     on_change: Vec<notify_settings::ExecHookFile>,
     /// The `[team]` table.
     team: Option<FileTeam>,
+    /// `[[calendar]]` tables.
+    #[serde(default)]
+    calendar: Vec<calendar_settings::CalendarFile>,
     /// The `[server]` table (`cclive server`, team mode).
     server: Option<ServerFileSettings>,
     /// `[[calendar]]` tables.

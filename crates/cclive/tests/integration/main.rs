@@ -26,5 +26,6 @@ mod statusline;
 mod team_e2e;
 mod team_server;
 mod top;
+mod vscode_extension;
 mod watch_e2e;
 mod webhooks;
