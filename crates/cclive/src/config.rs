@@ -125,9 +125,6 @@ struct FileConfig {
     calendar: Vec<calendar_settings::CalendarFile>,
     /// The `[server]` table (`cclive server`, team mode).
     server: Option<ServerFileSettings>,
-    /// `[[calendar]]` tables.
-    #[serde(default)]
-    calendar: Vec<calendar_settings::CalendarFile>,
 }
 
 /// The `[team]` table: this machine's team server.
