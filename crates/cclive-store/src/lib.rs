@@ -15,6 +15,8 @@
 //!   what callers use; [`SessionSummary`], [`UsageSum`] and budget alerts for reports and budgets.
 //! - `sqlite`: [`SqliteStore`], rows to and from domain values (`sqlite/reports.rs`: the report and
 //!   budget queries).
+//! - [`OutboxEntry`], [`TeamAgentState`]: the team outbox (`sqlite/outbox.rs`: its SQL), filled by
+//!   the schema in the data's own transactions while team mode is on.
 //! - `migrations`: the schema scripts (`src/migrations/NNNN_name.sql`) and the runner.
 //! - [`StoreError`]: what can go wrong, by consequence.
 
@@ -26,9 +28,11 @@ use jiff::Timestamp;
 
 mod error;
 mod migrations;
+mod outbox;
 mod sqlite;
 
 pub use error::StoreError;
+pub use outbox::{OutboxEntry, OutboxItem, TeamAgentState};
 pub use sqlite::SqliteStore;
 
 /// Where sessions, their events, per-response usage and the tailer's checkpoints are kept.

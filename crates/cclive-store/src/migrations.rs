@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_budget_alerts",
         sql: include_str!("migrations/0003_budget_alerts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_team_outbox",
+        sql: include_str!("migrations/0004_team_outbox.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
@@ -132,7 +137,9 @@ mod tests {
             "budget_alerts",
             "checkpoints",
             "events",
+            "outbox",
             "sessions",
+            "team_agent",
             "usage",
         ] {
             assert!(

@@ -30,6 +30,7 @@ use crate::{
     UsageRow, UsageSum,
 };
 
+mod outbox;
 mod reports;
 
 /// How long a writer waits for another connection's transaction before giving up.

@@ -81,7 +81,11 @@ pub(super) fn resolve_token(raw: Option<&str>, ip: IpAddr) -> anyhow::Result<Opt
 }
 
 pub(super) fn run(args: &WatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process_listen(global, args.listen.as_deref())?;
+    let settings = Settings::from_process_listen(global, args.listen.as_deref())?
+        .with_upstream_flags(
+            args.upstream.upstream.as_deref(),
+            args.upstream.token_file.as_deref(),
+        )?;
     let addr: SocketAddr =
         settings.listen.value.parse().with_context(|| {
             format!("listen address {:?} is not IP:PORT", settings.listen.value)
@@ -106,12 +110,21 @@ pub(super) fn serve_monitor(settings: Settings, serve: Serve) -> anyhow::Result<
     // writer's (WAL readers do not block).
     let server_store: Arc<dyn Store> = super::open_store(&settings)?;
     let prices = super::load_prices(&settings)?;
+    // Team mode: the uploader reads the outbox on a connection of its own.
+    let team = crate::team::start_agent(&settings, super::open_store(&settings)?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(watch_main(settings, serve, store, server_store, prices))?;
+    runtime.block_on(watch_main(
+        settings,
+        serve,
+        store,
+        server_store,
+        prices,
+        team,
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -121,6 +134,7 @@ async fn watch_main(
     store: Arc<cclive_store::SqliteStore>,
     server_store: Arc<dyn Store>,
     prices: cclive_core::PriceTable,
+    team: Option<crate::team::TeamSink>,
 ) -> anyhow::Result<()> {
     let addr = serve.addr;
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -173,7 +187,7 @@ async fn watch_main(
         }
     };
     let open = serve.open;
-    let runtime = MonitorRuntime::new(&settings, store, prices)
+    let mut runtime = MonitorRuntime::new(&settings, store, prices)
         .import_progress(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .on_caught_up(announce)
         .with_callback(publish)
@@ -215,6 +229,9 @@ async fn watch_main(
                 served
             })
         });
+    if let Some(team) = team {
+        runtime = runtime.with_sink(team);
+    }
     let report = runtime
         .run(async {
             shutdown_signal().await;

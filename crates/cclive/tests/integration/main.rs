@@ -23,6 +23,7 @@ mod report_tools;
 mod reports;
 mod run_e2e;
 mod statusline;
+mod team_e2e;
 mod team_server;
 mod top;
 mod vscode_extension;
