@@ -41,7 +41,7 @@ pub struct Kept<'a> {
     pub first_at: &'a mut Timestamp,
 }
 
-/// What [`merge`] changed.
+/// What [`Kept::merge`] changed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[allow(clippy::struct_excessive_bools)] // four independent facts, each read on its own
 pub struct Merged {
