@@ -309,3 +309,16 @@ fn capture_1_0_uses_live_tokens_when_there_is_no_model_usage() {
     assert_eq!(s.tokens.output, 84);
     assert_eq!(s.tokens.input, 2400);
 }
+
+#[test]
+fn an_unbelievable_token_field_makes_a_stream_line_bad_input() {
+    for output in ["18446744073709551615", "1.5", "-3", "1e308"] {
+        let line = format!(
+            r#"{{"type":"assistant","session_id":"s","message":{{"id":"msg_1","usage":{{"output_tokens":{output}}}}}}}"#
+        );
+        assert!(
+            matches!(parse_line(line.as_bytes()), Err(ParseError::BadUsage(_))),
+            "{output}"
+        );
+    }
+}
