@@ -6,8 +6,11 @@
 //! a response replayed by a resumed session in another file still counts once. At the end one
 //! transaction stores every touched session (with its ledger), the per-response usage rows and
 //! the new checkpoints. Files unchanged since their checkpoint are not opened: a second import
-//! of the same history is a `stat` per file. Imports keep no per-event history (the live monitor
-//! does); sessions, usage and totals are what outlive Claude Code's cleanup of old transcripts.
+//! of the same history is a `stat` per file. The first import of a history keeps no per-event
+//! history (sessions, usage and totals are what outlive Claude Code's cleanup of old
+//! transcripts); once the store holds history, an import is a catch-up — lines written while no
+//! monitor ran — and keeps the events a live read would have kept (tool calls, usage, …), once:
+//! they are stored in the same transaction as the checkpoints past them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -142,6 +145,8 @@ pub fn import(
     // Responses already stored belong to their sessions: a replay in a new file is not new.
     // Claimed on the first event only, so an import that finds nothing new stays a few stats.
     let mut claimed = !resuming;
+    // A catch-up keeps the events a live read would keep (see the module comment).
+    let mut kept = Vec::new();
     let bar = progress_bar(options.progress, total_bytes, work.len());
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(64);
@@ -179,7 +184,13 @@ pub fn import(
                         {
                             monitor.insert(stored);
                         }
+                        let event = event.screened();
                         monitor.apply(&event);
+                        // As the live pipeline: an event is kept only with a session to belong
+                        // to (a rerouted replay has none).
+                        if resuming && monitor.contains(&event.session_id) {
+                            kept.push(event);
+                        }
                     }
                 }
                 Msg::Progress(bytes) => {
@@ -223,7 +234,7 @@ pub fn import(
     store
         .write(&Batch {
             sessions,
-            events: Vec::new(),
+            events: kept,
             usage,
             checkpoints: new_checkpoints,
             ..Batch::default()
@@ -296,4 +307,58 @@ fn progress_bar(show: bool, total: u64, files: usize) -> ProgressBar {
 
 fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use cclive_core::{EventKind, SessionId};
+    use cclive_store::SqliteStore;
+
+    use super::*;
+
+    const ASSISTANT: &str = r#"{"type":"assistant","uuid":"u-a","timestamp":"2026-11-20T10:00:01.000Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_2","model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}],"stop_reason":"tool_use","usage":{"input_tokens":100,"output_tokens":20}}}"#;
+    const RESULT: &str = r#"{"type":"user","uuid":"u-r","timestamp":"2026-11-20T10:00:03.000Z","sessionId":"s1","cwd":"/w","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}]}}"#;
+    const FIRST: &str = r#"{"type":"assistant","uuid":"u-1","timestamp":"2026-11-20T10:00:00.000Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_1","model":"claude-sonnet-4-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":100,"output_tokens":10}}}"#;
+
+    fn kinds(store: &SqliteStore) -> Vec<&'static str> {
+        store
+            .events(&SessionId::new("s1"))
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::ToolUse { .. } => Some("tool_use"),
+                EventKind::ToolResult { .. } => Some("tool_result"),
+                EventKind::Usage { .. } => Some("usage"),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_catch_up_keeps_the_events_a_live_read_would_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("projects/-w");
+        std::fs::create_dir_all(&project).unwrap();
+        let file = project.join("s1.jsonl");
+        std::fs::write(&file, format!("{FIRST}\n")).unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let prices = PriceTable::default();
+        let dirs = [dir.path().to_path_buf()];
+        let options = ImportOptions {
+            threads: 1,
+            progress: false,
+        };
+        import(&dirs, &store, &prices, &options).unwrap();
+        assert!(kinds(&store).is_empty(), "a first import keeps no events");
+
+        // Lines written while no monitor ran (killed), read by the next one's catch-up.
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str(&format!("{ASSISTANT}\n{RESULT}\n"));
+        std::fs::write(&file, text).unwrap();
+        import(&dirs, &store, &prices, &options).unwrap();
+        assert_eq!(kinds(&store), ["usage", "tool_use", "tool_result"]);
+
+        import(&dirs, &store, &prices, &options).unwrap();
+        assert_eq!(kinds(&store).len(), 3, "a second catch-up adds nothing");
+    }
 }
