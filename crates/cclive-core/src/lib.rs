@@ -33,6 +33,7 @@ pub mod framer;
 pub mod hook;
 pub mod ics;
 pub mod ids;
+pub mod lossy;
 pub mod monitor;
 pub mod otel;
 pub mod pricing;

@@ -216,10 +216,17 @@ pub fn parse_line(line: &[u8]) -> Result<Option<StreamRecord>, ParseError> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let value: Value = serde_json::from_slice(line).map_err(|e| {
-        // serde_json's message names a line and column, never the content.
-        ParseError::Json(e.to_string())
-    })?;
+    let value: Value = serde_json::from_slice(line)
+        .or_else(|e| {
+            // JavaScript writes lone surrogates (`\udce9`); such a line reads lossily.
+            crate::lossy::without_lone_surrogates(line)
+                .and_then(|repaired| serde_json::from_slice(&repaired).ok())
+                .ok_or(e)
+        })
+        .map_err(|e| {
+            // serde_json's message names a line and column, never the content.
+            ParseError::Json(e.to_string())
+        })?;
     parse_value(value).map(Some)
 }
 

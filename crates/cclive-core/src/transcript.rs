@@ -455,8 +455,16 @@ pub(crate) fn parse_full(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseE
             Err(e) => Err(ParseError::Json(json_error(&e))),
         };
     }
-    let raw: RawLine<'_> =
-        serde_json::from_slice(line).map_err(|e| ParseError::Json(json_error(&e)))?;
+    let raw: RawLine<'_> = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        // JavaScript writes lone surrogates (`\udce9`); such a line reads lossily.
+        Err(e) => {
+            return match crate::lossy::without_lone_surrogates(line) {
+                Some(repaired) => parse_full(&repaired),
+                None => Err(ParseError::Json(json_error(&e))),
+            };
+        }
+    };
     let Some(kind) = raw.kind.0.as_deref() else {
         return Err(ParseError::NoType);
     };

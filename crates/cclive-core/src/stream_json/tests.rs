@@ -322,3 +322,12 @@ fn an_unbelievable_token_field_makes_a_stream_line_bad_input() {
         );
     }
 }
+
+#[test]
+fn a_stream_line_with_a_lone_surrogate_escape_is_read_lossily() {
+    let line = br#"{"type":"assistant","session_id":"s","message":{"id":"msg_1","content":[{"type":"text","text":"\udce9"}],"usage":{"output_tokens":5}}}"#;
+    let Ok(Some(StreamRecord::Assistant(a))) = parse_line(line) else {
+        panic!("read lossily");
+    };
+    assert_eq!(a.usage.map(|u| u.output), Some(5));
+}

@@ -1130,3 +1130,14 @@ fn a_whole_float_token_count_still_counts() {
     };
     assert_eq!(a.usage, Some(usage(10, 0, 0, 0)));
 }
+
+#[test]
+fn a_line_with_a_lone_surrogate_escape_is_read_lossily_with_its_usage() {
+    // What JavaScript's JSON.stringify writes for half of a cut emoji.
+    let line = br#"{"type":"assistant","sessionId":"s1","message":{"id":"msg_1","content":[{"type":"text","text":"caf\udce9 \ud83d"}],"usage":{"input_tokens":10,"output_tokens":5}},"cwd":"/w/caf\udce9"}"#;
+    let Ok(Some(TranscriptRecord::Assistant(a))) = parse_line(line) else {
+        panic!("read lossily, not rejected");
+    };
+    assert_eq!(a.usage, Some(usage(10, 5, 0, 0)));
+    assert_eq!(a.cwd.as_deref(), Some("/w/caf\u{fffd}"));
+}

@@ -352,9 +352,8 @@ mod tests {
         assert!(kinds(&store).is_empty(), "a first import keeps no events");
 
         // Lines written while no monitor ran (killed), read by the next one's catch-up.
-        let mut text = std::fs::read_to_string(&file).unwrap();
-        text.push_str(&format!("{ASSISTANT}\n{RESULT}\n"));
-        std::fs::write(&file, text).unwrap();
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{text}{ASSISTANT}\n{RESULT}\n")).unwrap();
         import(&dirs, &store, &prices, &options).unwrap();
         assert_eq!(kinds(&store), ["usage", "tool_use", "tool_result"]);
 
