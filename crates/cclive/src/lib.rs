@@ -27,6 +27,7 @@ mod hook_fallback;
 pub mod ingest;
 mod logging;
 mod monitor_client;
+mod monitor_lock;
 pub mod notify;
 pub mod pipeline;
 pub mod render;
