@@ -59,6 +59,13 @@ impl SqliteStore {
         Self::set_up(conn, Some(path.to_owned()))
     }
 
+    /// How long a write waits for another writer before it fails as busy (5 s by default). A
+    /// caller that must not wait (a hook) sets a short one and keeps what it could not write.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        self.conn().busy_timeout(timeout)?;
+        Ok(())
+    }
+
     /// A private database that lives as long as the returned store.
     pub fn open_in_memory() -> Result<SqliteStore, StoreError> {
         let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {

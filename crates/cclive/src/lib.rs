@@ -24,6 +24,7 @@ pub mod config;
 mod display;
 pub mod errors;
 mod hook_fallback;
+mod hook_spool;
 pub mod ingest;
 mod logging;
 mod monitor_client;

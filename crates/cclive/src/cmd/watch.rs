@@ -185,6 +185,7 @@ async fn watch_main(
     let dirs = settings.claude_config_dirs.value.clone();
     let report = {
         let (dirs, store, prices) = (dirs.clone(), store.clone(), prices.clone());
+        let db = settings.db.value.clone();
         let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
         tokio::task::spawn_blocking(move || {
             import::import(
@@ -193,6 +194,7 @@ async fn watch_main(
                 &prices,
                 &ImportOptions {
                     progress,
+                    drain_hook_spool: Some(db),
                     ..ImportOptions::default()
                 },
             )

@@ -35,6 +35,9 @@ pub struct ImportOptions {
     pub threads: usize,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// The database's path, whose hook spool ([`crate::hook_spool`]) this import drains: what
+    /// `cclive hook` could not hand over is stored with the import, once.
+    pub drain_hook_spool: Option<PathBuf>,
 }
 
 impl Default for ImportOptions {
@@ -43,6 +46,7 @@ impl Default for ImportOptions {
         Self {
             threads,
             progress: false,
+            drain_hook_spool: None,
         }
     }
 }
@@ -66,6 +70,8 @@ pub struct ImportReport {
     pub sessions: usize,
     /// API responses (deduplicated) of those sessions.
     pub responses: usize,
+    /// Events drained from the hook spool.
+    pub spooled_events: usize,
     /// Files that could not be read, with why.
     pub errors: Vec<String>,
     /// Wall time.
@@ -126,7 +132,12 @@ pub fn import(
         }
     }
     report.files_read = work.len();
-    if work.is_empty() {
+    let mut spool = match &options.drain_hook_spool {
+        Some(db) => crate::hook_spool::take(db).context("reading the hook spool")?,
+        None => crate::hook_spool::Drained::default(),
+    };
+    report.spooled_events = spool.events.len();
+    if work.is_empty() && spool.events.is_empty() {
         report.elapsed_ms = elapsed_ms(started);
         return Ok(report);
     }
@@ -147,11 +158,39 @@ pub fn import(
     let mut claimed = !resuming;
     // A catch-up keeps the events a live read would keep (see the module comment).
     let mut kept = Vec::new();
+    // Folds one event as the live pipeline would; a catch-up keeps it.
+    let fold = |monitor: &mut Monitor,
+                kept: &mut Vec<Event>,
+                event: Event,
+                keep: bool|
+     -> anyhow::Result<()> {
+        if resuming
+            && !monitor.contains(&event.session_id)
+            && let Some(stored) = store
+                .session(&event.session_id)
+                .context("reading a stored session")?
+        {
+            monitor.insert(stored);
+        }
+        let event = event.screened();
+        monitor.apply(&event);
+        // As the live pipeline: an event is kept only with a session to belong to (a
+        // rerouted replay has none).
+        if keep && monitor.contains(&event.session_id) {
+            kept.push(event);
+        }
+        Ok(())
+    };
+    // What hooks spooled happened before anything read now could be newer: first, and kept
+    // (a monitor would have stored them).
+    for event in std::mem::take(&mut spool.events) {
+        fold(&mut monitor, &mut kept, event, true)?;
+    }
     let bar = progress_bar(options.progress, total_bytes, work.len());
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(64);
     let mut new_checkpoints = Vec::new();
-    let threads = options.threads.clamp(1, work.len());
+    let threads = options.threads.clamp(1, work.len().max(1));
     let work: Vec<std::sync::Mutex<FileTail>> =
         work.into_iter().map(std::sync::Mutex::new).collect();
 
@@ -176,21 +215,7 @@ pub fn import(
                         }
                     }
                     for event in events {
-                        if resuming
-                            && !monitor.contains(&event.session_id)
-                            && let Some(stored) = store
-                                .session(&event.session_id)
-                                .context("reading a stored session")?
-                        {
-                            monitor.insert(stored);
-                        }
-                        let event = event.screened();
-                        monitor.apply(&event);
-                        // As the live pipeline: an event is kept only with a session to belong
-                        // to (a rerouted replay has none).
-                        if resuming && monitor.contains(&event.session_id) {
-                            kept.push(event);
-                        }
+                        fold(&mut monitor, &mut kept, event, resuming)?;
                     }
                 }
                 Msg::Progress(bytes) => {
@@ -240,6 +265,12 @@ pub fn import(
             ..Batch::default()
         })
         .context("writing the imported history")?;
+    // Committed: the spool is drained, once.
+    if let Err(e) = spool.done() {
+        report
+            .errors
+            .push(format!("the drained hook spool stays: {e}"));
+    }
     report.elapsed_ms = elapsed_ms(started);
     Ok(report)
 }
@@ -347,6 +378,7 @@ mod tests {
         let options = ImportOptions {
             threads: 1,
             progress: false,
+            drain_hook_spool: None,
         };
         import(&dirs, &store, &prices, &options).unwrap();
         assert!(kinds(&store).is_empty(), "a first import keeps no events");

@@ -89,8 +89,13 @@ async fn monitor(
     let _ = tx.send(Msg::Source(Source::Own { catching_up: true }));
     {
         let (dirs, store, prices) = (dirs.clone(), store.clone(), prices.clone());
+        let db = settings.db.value.clone();
         tokio::task::spawn_blocking(move || {
-            import::import(&dirs, &*store, &prices, &ImportOptions::default())
+            let options = ImportOptions {
+                drain_hook_spool: Some(db),
+                ..ImportOptions::default()
+            };
+            import::import(&dirs, &*store, &prices, &options)
         })
         .await??;
     }
