@@ -17,8 +17,8 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{GlobalArgs, TopArgs};
 use crate::config::Settings;
-use crate::monitor_client;
-use crate::monitor_lock::{Claim, MonitorRecord};
+use crate::monitor::client as monitor_client;
+use crate::monitor::lock::{Claim, MonitorRecord};
 use crate::tui::app::{App, Source};
 use crate::tui::runner::OwnMonitor;
 
@@ -41,7 +41,7 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let mut following =
         !args.own_monitor && monitor_client::monitor_answers(&listen, HEALTH_TIMEOUT).is_ok();
     // The monitor of this data dir may listen elsewhere (its lock records where): attach to it.
-    let running = crate::monitor_lock::running(&settings.db.value);
+    let running = crate::monitor::lock::running(&settings.db.value);
     if !following
         && !args.own_monitor
         && let Some(addr) = running.as_ref().and_then(MonitorRecord::addr)
@@ -54,7 +54,7 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let _lock = if following {
         None
     } else {
-        match crate::monitor_lock::claim(&settings.db.value)? {
+        match crate::monitor::lock::claim(&settings.db.value)? {
             Claim::Acquired(lock) => Some(lock),
             Claim::Held(holder) => bail!(
                 "a cclive monitor already runs for {} ({}) and cannot be attached to; stop it, \
@@ -99,7 +99,8 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let app = App::new(source, jiff::Timestamp::now());
     let result = crate::tui::run_terminal(app, tx, &rx, &requests);
     if let Some(own) = own {
-        own.stop();
+        let (lines, bytes, malformed) = own.stop();
+        tracing::info!(lines, bytes, malformed, "The monitor read transcripts.");
     }
     result?;
     Ok(ExitCode::SUCCESS)

@@ -35,7 +35,7 @@ pub struct ImportOptions {
     pub threads: usize,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
-    /// The database's path, whose hook spool ([`crate::hook_spool`]) this import drains: what
+    /// The database's path, whose hook spool ([`crate::ingest::hook_spool`]) this import drains: what
     /// `cclive hook` could not hand over is stored with the import, once.
     pub drain_hook_spool: Option<PathBuf>,
 }
@@ -133,8 +133,8 @@ pub fn import(
     }
     report.files_read = work.len();
     let mut spool = match &options.drain_hook_spool {
-        Some(db) => crate::hook_spool::take(db).context("reading the hook spool")?,
-        None => crate::hook_spool::Drained::default(),
+        Some(db) => crate::ingest::hook_spool::take(db).context("reading the hook spool")?,
+        None => crate::ingest::hook_spool::Drained::default(),
     };
     report.spooled_events = spool.events.len();
     if work.is_empty() && spool.events.is_empty() {

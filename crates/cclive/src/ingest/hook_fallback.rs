@@ -7,7 +7,7 @@
 //! with the events in one transaction. Nothing is printed: Claude Code reads hook stdout.
 //!
 //! The store gets [`STORE_BUDGET`] to take them (another writer may hold the database; it may be
-//! read-only or damaged): what it cannot take goes to the hook spool ([`crate::hook_spool`]),
+//! read-only or damaged): what it cannot take goes to the hook spool ([`crate::ingest::hook_spool`]),
 //! which the next monitor or import drains. A hook never waits for the database.
 
 use std::time::Duration;
@@ -54,7 +54,7 @@ pub(crate) fn record(settings: &Settings, payload: &[u8]) -> anyhow::Result<Reco
                 error = format!("{e:#}"),
                 "The store did not take the hook's events; spooled."
             );
-            crate::hook_spool::append(&settings.db.value, &events)
+            crate::ingest::hook_spool::append(&settings.db.value, &events)
                 .context("appending to the hook spool")?;
             Ok(Recorded::Spool)
         }
