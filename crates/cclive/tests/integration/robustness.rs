@@ -71,3 +71,33 @@ fn a_hook_the_store_cannot_take_is_spooled_and_the_next_import_stores_it_once() 
         .count();
     assert_eq!(starts, 1, "stored once: {}", describe(&out));
 }
+
+#[test]
+fn a_webhook_url_is_logged_by_scheme_and_host_only_even_at_vv() {
+    let receiver = crate::webhooks::Receiver::start(|_| crate::webhooks::Answer::Status(204));
+    let world = World::new("http://127.0.0.1:9");
+    let url = format!(
+        "{}/PATHSECRET99?api_key=QUERYSECRET55",
+        receiver.url.trim_end_matches('/')
+    );
+    crate::webhooks::write_config(
+        &world,
+        &format!("[[webhook]]\nname = \"slack\"\nurl = \"{url}\"\n"),
+    );
+    let out = world
+        .cclive(&["-vv", "webhooks", "test"])
+        .env_remove("CCLIVE_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.is_empty());
+    assert!(
+        !all.contains("PATHSECRET99") && !all.contains("QUERYSECRET55"),
+        "{all}"
+    );
+}
