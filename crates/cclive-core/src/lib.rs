@@ -30,6 +30,8 @@ pub mod blocks;
 pub mod budget;
 pub mod event;
 pub mod framer;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod hook;
 pub mod ics;
 pub mod ids;
