@@ -36,7 +36,7 @@ pub struct ImportOptions {
     pub threads: usize,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
-    /// The database's path, whose hook spool ([`crate::ingest::hook_spool`]) this import drains: what
+    /// The database's path, whose hook spool (`ingest::hook_spool`) this import drains: what
     /// `cclive hook` could not hand over is stored with the import, once.
     pub drain_hook_spool: Option<PathBuf>,
 }
