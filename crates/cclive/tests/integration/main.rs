@@ -24,6 +24,7 @@ mod reports;
 mod robustness;
 mod run_e2e;
 mod statusline;
+mod team_server;
 mod top;
 mod vscode_extension;
 mod watch_e2e;
