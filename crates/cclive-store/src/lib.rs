@@ -350,6 +350,10 @@ pub struct Checkpoint {
     pub inode: u64,
     /// Bytes read and committed, from the start of the file.
     pub offset: u64,
+    /// A fingerprint of the bytes the offset vouches for (the file's head and the bytes just
+    /// before the offset): a file rewritten in place to at least that length no longer matches.
+    /// `None` when unknown (written by an older cclive): not checked.
+    pub fingerprint: Option<u64>,
 }
 
 /// A session's figures, as [`Store::session_summaries`] reads them.

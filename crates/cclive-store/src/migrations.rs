@@ -44,6 +44,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0004_team_outbox",
         sql: include_str!("migrations/0004_team_outbox.sql"),
     },
+    Migration {
+        version: 5,
+        name: "0005_checkpoint_fingerprint",
+        sql: include_str!("migrations/0005_checkpoint_fingerprint.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

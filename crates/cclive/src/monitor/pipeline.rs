@@ -212,6 +212,8 @@ impl Service {
     }
 
     fn apply(&mut self, event: Event, keep: bool) {
+        // Stored as counted: an event with unbelievable figures is kept as its input error.
+        let event = event.screened();
         if let Some(tap) = &self.config.tap {
             let _ = tap.send(event.clone());
         }

@@ -196,6 +196,8 @@ impl MonitorRuntime {
             let (dirs, store, prices) = (dirs.clone(), self.store.clone(), self.prices.clone());
             let options = ImportOptions {
                 progress: self.import_progress,
+                // What hooks spooled while no monitor took them is stored now, once.
+                drain_hook_spool: Some(self.settings.db.value.clone()),
                 ..ImportOptions::default()
             };
             tokio::task::spawn_blocking(move || import::import(&dirs, &*store, &prices, &options))

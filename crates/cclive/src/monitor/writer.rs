@@ -287,6 +287,7 @@ mod tests {
                 dev: 1,
                 inode: 2,
                 offset: i * 10,
+                fingerprint: Some(7),
             };
             writer.send(Batch {
                 sessions: vec![state.clone()],

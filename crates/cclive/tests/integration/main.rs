@@ -21,6 +21,7 @@ mod otel_e2e;
 mod replay;
 mod report_tools;
 mod reports;
+mod robustness;
 mod run_e2e;
 mod statusline;
 mod team_e2e;
