@@ -221,6 +221,8 @@ async fn watch_main(
     // Budget gauges read the history on the server's connection, like the API.
     let budget_metrics =
         crate::budget_watch::metric_source(&settings, server_store.clone(), &prices);
+    // The dashboard's block, budget and limits panel, the same way.
+    let limits = crate::budget_watch::limits_source(&settings, server_store.clone(), &prices);
     {
         let state = AppState::with_sources(
             Parts {
@@ -239,7 +241,10 @@ async fn watch_main(
                     time_zone: jiff::tz::TimeZone::system(),
                 },
             },
-            metric_sources(&ingest, &notifier, budget_metrics),
+            cclive_server::MetricSources {
+                limits: Some(limits),
+                ..metric_sources(&ingest, &notifier, budget_metrics)
+            },
         );
         let shutdown = cancel.clone();
         tasks.spawn(async move {
@@ -316,6 +321,7 @@ fn metric_sources(
         integrations: Some(reports),
         budgets,
         otlp: None,
+        limits: None,
     }
 }
 

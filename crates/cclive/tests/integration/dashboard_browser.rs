@@ -4,8 +4,11 @@
 //! The page must show the session live ("LIVE SESSION ACTIVE", its cost), then "No Active
 //! Session" and the finished session in its history, all without being reloaded; the session's
 //! own page then shows its timeline and a Performance section with the run's real figures. The
-//! Integrations panel shows a webhook's deliveries, its failure highlighted. Screenshots go to
-//! `target/dashboard/` for people to look at.
+//! Integrations panel shows a webhook's deliveries, its failure highlighted. The block, budget and
+//! limits panel follows usage and the status line's official limits live; the date range, sort
+//! and filters live in the URL; a click on a chart filters the table; at 420 px the sessions
+//! are cards with their cost in view. Screenshots go to `target/dashboard/` for people to look
+//! at.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -192,7 +195,7 @@ return {
   last: document.getElementById("last").hidden ? null : document.getElementById("last").textContent,
   howto: !document.getElementById("howto").hidden,
   conn: document.getElementById("conn").dataset.state,
-  today: document.querySelector('.total[data-period="day"] .detail').textContent,
+  today: document.querySelector('.total[data-total="range"] .detail').textContent,
   marker: window.__ccliveTestMarker || null,
 };
 "##;
@@ -644,6 +647,300 @@ fn the_integrations_panel_shows_deliveries_with_failures_highlighted() {
             .await
             .unwrap();
         screenshot(&client, "integrations.png").await;
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
+}
+
+/// Posts `events` (cclive's event JSON) to the dashboard, all accepted.
+fn post_events(dashboard: &Dashboard, events: &[Value]) {
+    let reply = dashboard.post("/api/events", &Value::Array(events.to_vec()));
+    assert_eq!(reply.status, 202, "{}", reply.text());
+}
+
+/// A finished session at `at`: started in `project`, one response of `model` with `output`
+/// tokens, ended.
+fn finished_session(id: &str, at: jiff::Timestamp, project: &str, model: &str, output: u64) -> Vec<Value> {
+    let t = |s: i64| (at + jiff::SignedDuration::from_secs(s)).to_string();
+    vec![
+        json!({"session_id": id, "at": t(0), "type": "session_started", "mode": "print",
+               "source": "test", "cwd": project, "project_path": project}),
+        json!({"session_id": id, "at": t(1), "type": "init", "claude_session_id": id, "model": model}),
+        json!({"session_id": id, "at": t(2), "type": "prompt_submitted", "id": format!("{id}-p")}),
+        json!({"session_id": id, "at": t(5), "type": "usage", "key": format!("{id}-m1"), "model": model,
+               "tokens": {"input": 100, "output": output, "cache_read": 0, "cache_creation": 0},
+               "is_final": true}),
+        json!({"session_id": id, "at": t(8), "type": "session_ended", "reason": "other"}),
+    ]
+}
+
+/// What the test reads off the block, budget and limits panel.
+const READ_LIMITS: &str = r#"
+const budget = (period) => {
+  const row = document.querySelector(`#budgets-body [data-period="${period}"]`);
+  if (!row) return null;
+  const fill = row.querySelector(".gauge .fill");
+  return { level: row.dataset.level, text: row.textContent, fill: fill ? getComputedStyle(fill).backgroundColor : null };
+};
+return {
+  noBlock: !!document.querySelector('#block [data-field="no-block"]'),
+  blockCost: Number(document.querySelector('#block [data-field="block-cost"]')?.dataset.value || 0),
+  burn: document.querySelector('#block [data-field="burn"]')?.textContent || null,
+  left: document.querySelector('#block [data-field="block-left"]')?.textContent || null,
+  day: budget("day"),
+  week: budget("week"),
+  official: document.getElementById("official-body").textContent,
+  used: document.querySelector('#official [data-window="5-hour"] [data-field="used"]')?.textContent || null,
+  reported: document.querySelector('#official [data-field="reported"]')?.textContent || null,
+  bad: getComputedStyle(document.documentElement).getPropertyValue("--bad").trim(),
+  marker: window.__ccliveTestMarker || null,
+};
+"#;
+
+#[test]
+fn the_block_budget_and_limits_panel_follows_usage_and_the_status_line_live() {
+    let world = World::new("http://127.0.0.1:9");
+    write_config(&world, "[budget]\ndaily_usd = 0.05\n");
+    let dashboard = Dashboard::start(&world, &[]);
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client.goto(&dashboard.url()).await.expect("open the page");
+        let page = wait_page(&client, "the empty panel", READ_LIMITS, TIMEOUT, |p| {
+            p["noBlock"] == true && p["day"].is_object()
+        })
+        .await;
+        assert!(page["official"].as_str().unwrap().contains("None reported yet"), "{page:#}");
+        assert_eq!(page["day"]["level"], "ok", "{page:#}");
+        client
+            .execute("window.__ccliveTestMarker = 'same page';", vec![])
+            .await
+            .unwrap();
+
+        // A session spends $0.15 (10k output tokens of Sonnet 4.5): over the $0.05 day.
+        let now = jiff::Timestamp::now();
+        post_events(&dashboard, &finished_session("spender", now, "/w/app", "claude-sonnet-4-5", 10_000)[..4]);
+        let page = wait_page(&client, "the block and the budget to move", READ_LIMITS, TIMEOUT, |p| {
+            p["blockCost"].as_f64().is_some_and(|c| c > 0.1) && p["day"]["level"] == "exceeded"
+        })
+        .await;
+        assert!(page["left"].as_str().is_some_and(|l| l.contains('h') || l.contains('m')), "{page:#}");
+        assert!(page["burn"].as_str().unwrap().contains("/h"), "{page:#}");
+        let day = page["day"]["text"].as_str().unwrap();
+        assert!(day.contains("of $0.05") && day.contains('%'), "{day}");
+        assert_ne!(page["day"]["fill"], page["week"]["fill"], "the exceeded gauge has its warning colour: {page:#}");
+        assert_eq!(page["week"]["level"], "none", "no weekly limit: no gauge");
+
+        // Claude Code's status line reports the official limits: they show at once, with their age.
+        let resets = (now + jiff::SignedDuration::from_hours(3)).to_string();
+        post_events(&dashboard, &[json!({
+            "session_id": "spender", "at": jiff::Timestamp::now().to_string(), "type": "status_line",
+            "total_cost_usd": 0.2,
+            "rate_limits": {"five_hour": {"used_percentage": 42.5, "resets_at": resets},
+                            "seven_day": {"used_percentage": 7.0}}
+        })]);
+        let page = wait_page(&client, "the official limits", READ_LIMITS, TIMEOUT, |p| {
+            p["used"] == "42%"
+        })
+        .await;
+        assert!(page["official"].as_str().unwrap().contains("7-day"), "{page:#}");
+        assert!(page["official"].as_str().unwrap().contains("resets"), "{page:#}");
+        assert!(page["reported"].as_str().unwrap().contains("just now"), "{page:#}");
+        assert_eq!(page["marker"], "same page", "all of it without a reload");
+        screenshot(&client, "dashboard-limits.png").await;
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
+}
+
+/// What the test reads off the history: the range, the table and the URL.
+const READ_HISTORY: &str = r#"
+return {
+  url: location.search,
+  pressed: [...document.querySelectorAll("[data-range][aria-pressed=true]")].map((b) => b.dataset.range),
+  from: document.getElementById("range-from").value,
+  to: document.getElementById("range-to").value,
+  size: document.getElementById("page-size").value,
+  rows: [...document.querySelectorAll("#sessions-body tr[data-session-id]")].map((r) => r.dataset.sessionId),
+  chips: [...document.querySelectorAll("#chips [data-chip]")].map((c) => c.dataset.chip),
+  rangeCard: document.querySelector('.total[data-total="range"] .detail').textContent,
+  allCard: document.querySelector('.total[data-total="all"] .detail').textContent,
+  models: [...document.querySelectorAll("#chart-models [data-model]")].map((b) => b.dataset.model),
+  ticks: [...document.querySelectorAll("#chart-days text.tick")].map((t) => t.textContent),
+  marker: window.__ccliveTestMarker || null,
+};
+"#;
+
+/// Three finished sessions: today (Sonnet, /w/app), 10 days ago (Haiku, /w/lib) and 40 days
+/// ago (Opus, /w/old), each costing more than the one after it in the list.
+fn seed_history(dashboard: &Dashboard) -> jiff::civil::Date {
+    let now = jiff::Timestamp::now();
+    let days = |d: i64| now - jiff::SignedDuration::from_hours(24 * d);
+    post_events(dashboard, &finished_session("recent", now - jiff::SignedDuration::from_secs(60), "/w/app", "claude-sonnet-4-5", 20_000));
+    post_events(dashboard, &finished_session("ten-days", days(10), "/w/lib", "claude-haiku-4-5", 10_000));
+    post_events(dashboard, &finished_session("forty-days", days(40), "/w/old", "claude-opus-4-1", 1_000));
+    days(10).to_zoned_datetime(jiff::tz::TimeZone::system()).date()
+}
+
+#[test]
+fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the_table() {
+    let world = World::new("http://127.0.0.1:9");
+    let dashboard = Dashboard::start(&world, &[]);
+    let ten_days_ago = seed_history(&dashboard);
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        // A shared link: the last 7 days, cheapest first, 10 rows a page.
+        let link = format!("{}?range=7d&sort=total_cost_usd&order=asc&size=10", dashboard.url());
+        client.goto(&link).await.expect("open the page");
+        let page = wait_page(&client, "the linked view", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["recent"]) && p["allCard"].as_str().is_some_and(|t| t.starts_with("3 sessions"))
+        })
+        .await;
+        assert_eq!(page["pressed"], json!(["7d"]), "{page:#}");
+        assert_eq!(page["size"], "10");
+        assert!(page["rangeCard"].as_str().unwrap().starts_with("1 session · 1 turn"), "singular: {page:#}");
+        assert!(page["ticks"].as_array().unwrap().len() >= 2, "a y-axis with values: {page:#}");
+        assert!(page["ticks"].as_array().unwrap().iter().any(|t| t != "$0"), "{page:#}");
+
+        // 30 days (the default, so it leaves the URL): the two newer sessions, cheapest first.
+        client.find(fantoccini::Locator::Css("[data-range='30d']")).await.unwrap().click().await.unwrap();
+        let page = wait_page(&client, "30 days", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["ten-days", "recent"])
+        })
+        .await;
+        let url = page["url"].as_str().unwrap();
+        assert!(url.contains("sort=total_cost_usd") && url.contains("order=asc") && !url.contains("range="), "{url}");
+
+        // All time, then a reload: the same view comes back from the URL.
+        client.find(fantoccini::Locator::Css("[data-range='all']")).await.unwrap().click().await.unwrap();
+        wait_page(&client, "all time", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"].as_array().is_some_and(|r| r.len() == 3) && p["url"].as_str().is_some_and(|u| u.contains("range=all"))
+        })
+        .await;
+        client.refresh().await.unwrap();
+        let page = wait_page(&client, "all time after a reload", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["forty-days", "ten-days", "recent"])
+        })
+        .await;
+        assert_eq!(page["pressed"], json!(["all"]), "{page:#}");
+        let models = page["models"].as_array().unwrap();
+        assert!(models.contains(&json!("claude-haiku-4-5")), "full model names: {page:#}");
+
+        // A click on the Haiku bar: the table shows the session that used it, and says so.
+        client
+            .find(fantoccini::Locator::Css("#chart-models [data-model='claude-haiku-4-5']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        let page = wait_page(&client, "the model filter", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["ten-days"])
+        })
+        .await;
+        assert_eq!(page["chips"], json!(["model"]));
+        assert!(page["url"].as_str().unwrap().contains("model=claude-haiku-4-5"), "{page:#}");
+        client.find(fantoccini::Locator::Css("#chips [data-chip='model']")).await.unwrap().click().await.unwrap();
+        wait_page(&client, "the filter cleared", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"].as_array().is_some_and(|r| r.len() == 3) && p["chips"] == json!([])
+        })
+        .await;
+
+        // A click on a day's bar: that day's sessions.
+        client
+            .find(fantoccini::Locator::Css(&format!("#chart-days [data-from='{ten_days_ago}']")))
+            .await
+            .unwrap_or_else(|e| panic!("no bar for {ten_days_ago}: {e}"))
+            .click()
+            .await
+            .unwrap();
+        let page = wait_page(&client, "the day filter", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["ten-days"])
+        })
+        .await;
+        assert!(page["url"].as_str().unwrap().contains(&format!("day={ten_days_ago}")), "{page:#}");
+        screenshot(&client, "dashboard-history.png").await;
+
+        // A custom range from a link fills the date inputs.
+        let link = format!("{}?from={ten_days_ago}&to={ten_days_ago}", dashboard.url());
+        client.goto(&link).await.unwrap();
+        let page = wait_page(&client, "the custom range", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["ten-days"])
+        })
+        .await;
+        assert_eq!((page["from"].as_str(), page["pressed"].as_array().map(Vec::len)), (Some(ten_days_ago.to_string().as_str()), Some(0)));
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
+}
+
+/// What the test reads off a narrow page: whether the key figures are in view.
+const READ_PHONE: &str = r#"
+const seen = (el) => {
+  if (!el) return false;
+  const r = el.getBoundingClientRect();
+  return getComputedStyle(el).display !== "none" && r.width > 0 && r.left >= 0 && r.right <= window.innerWidth + 0.5;
+};
+const row = document.querySelector("#sessions-body tr[data-session-id]");
+const svg = document.querySelector("#chart-days svg");
+const tick = document.querySelector("#chart-days text.tick");
+return {
+  width: window.innerWidth,
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  row: !!row,
+  cost: seen(row?.querySelector('[data-field="cost"]')),
+  duration: seen(row?.querySelector('[data-field="duration"]')),
+  turns: seen(row?.querySelector('[data-field="turns"]')),
+  costText: row?.querySelector('[data-field="cost"]')?.textContent || null,
+  scale: svg ? svg.getBoundingClientRect().width / svg.width.baseVal.value : null,
+  tickPx: tick ? parseFloat(getComputedStyle(tick).fontSize) : null,
+  dot: !!document.querySelector("#banner .dot"),
+  banner: document.getElementById("banner").textContent,
+};
+"#;
+
+#[test]
+fn on_a_phone_the_sessions_are_cards_with_cost_duration_and_turns_in_view() {
+    let world = World::new("http://127.0.0.1:9");
+    let dashboard = Dashboard::start(&world, &[]);
+    seed_history(&dashboard);
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client.set_window_size(420, 1000).await.expect("a phone-sized window");
+        client.goto(&dashboard.url()).await.expect("open the page");
+        let page = wait_page(&client, "the narrow page", READ_PHONE, TIMEOUT, |p| {
+            p["row"] == true && p["scale"].is_number()
+        })
+        .await;
+        assert!(page["width"].as_f64().unwrap() <= 420.0, "{page:#}");
+        assert_eq!(
+            (&page["cost"], &page["duration"], &page["turns"]),
+            (&json!(true), &json!(true), &json!(true)),
+            "Cost, Duration and Turns are in view: {page:#}"
+        );
+        assert!(page["costText"].as_str().unwrap().contains('$'));
+        assert!(page["overflow"].as_f64().unwrap() <= 0.5, "nothing wider than the screen: {page:#}");
+        assert!(page["scale"].as_f64().unwrap() > 0.95, "the chart is drawn at its size, not shrunk: {page:#}");
+        assert!(page["tickPx"].as_f64().unwrap() >= 10.0, "{page:#}");
+        assert!(page["dot"] == true && !page["banner"].as_str().unwrap().contains('⚫'), "{page:#}");
+        screenshot(&client, "dashboard-phone.png").await;
         client.close().await.unwrap();
     });
     drop(driver);
