@@ -486,7 +486,11 @@ mod tests {
         m.apply(&limits_reported("a", "2026-11-25T10:05:00Z", 40.0));
         m.apply(&limits_reported("b", "2026-11-25T10:01:00Z", 10.0));
         // `b` changed last, but `a`'s figures are the newer report.
-        m.apply(&ev("b", "2026-11-25T10:06:00Z", EventKind::Title { title: "t".into() }));
+        m.apply(&ev(
+            "b",
+            "2026-11-25T10:06:00Z",
+            EventKind::Title { title: "t".into() },
+        ));
         let limits = m.snapshot(ts("2026-11-25T10:07:00Z")).rate_limits.unwrap();
         assert_eq!(limits.five_hour.unwrap().used_percentage, 40.0);
         assert_eq!(limits.reported_at, Some(ts("2026-11-25T10:05:00Z")));

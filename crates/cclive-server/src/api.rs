@@ -315,8 +315,8 @@ pub(crate) async fn summary(
             ..SessionQuery::default()
         };
         let sessions = read(&state, move |store| store.sessions(&q)).await?;
-        let mut value = serde_json::to_value(aggregate::totals(&sessions))
-            .unwrap_or_else(|_| json!({}));
+        let mut value =
+            serde_json::to_value(aggregate::totals(&sessions)).unwrap_or_else(|_| json!({}));
         describe_range(&mut value, &days);
         if let Some(map) = value.as_object_mut() {
             map.insert("tz".into(), json!(tz_name(&tz)));
@@ -393,16 +393,26 @@ pub(crate) async fn costs(
     };
     let (since, until) = days.bounds(&tz);
     let (rows, summaries) = read(&state, move |store| {
-        Ok((store.usage_rows(since, Some(until))?, store.session_summaries()?))
+        Ok((
+            store.usage_rows(since, Some(until))?,
+            store.session_summaries()?,
+        ))
     })
     .await?;
     // "All time" starts on the day of the first response.
     let first = days
         .first
-        .or_else(|| rows.first().map(|r| r.at.to_zoned_datetime(tz.clone()).date()))
+        .or_else(|| {
+            rows.first()
+                .map(|r| r.at.to_zoned_datetime(tz.clone()).date())
+        })
         .unwrap_or(days.last)
         .min(days.last);
-    if days.last.since(first).map_or(true, |span| span.get_days() >= MAX_CHART_DAYS) {
+    if days
+        .last
+        .since(first)
+        .map_or(true, |span| span.get_days() >= MAX_CHART_DAYS)
+    {
         return Err(ApiError::BadRequest(format!(
             "the range covers more than {MAX_CHART_DAYS} days: choose a shorter one"
         )));

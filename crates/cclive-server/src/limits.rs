@@ -157,7 +157,9 @@ fn view<'a>(
 }
 
 /// The panel's figures now.
-pub(crate) async fn limits(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+pub(crate) async fn limits(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let now = Timestamp::now();
     let source = state.inner.metric_sources.limits.clone();
     let available = source.is_some();

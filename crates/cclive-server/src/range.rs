@@ -5,8 +5,8 @@
 //! (`from`/`to`, local dates, both inclusive; either may be left out). Days are cut in the
 //! request's time zone. No I/O and no clock: the caller passes "today".
 
-use jiff::ToSpan;
 use jiff::Timestamp;
+use jiff::ToSpan;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
@@ -136,11 +136,20 @@ mod tests {
         let r = parse(None, Some("2026-01-02"), Some("2026-01-05"), today)
             .unwrap()
             .unwrap();
-        assert_eq!((r.name.as_str(), r.first, r.last), ("custom", Some(date(2026, 1, 2)), date(2026, 1, 5)));
+        assert_eq!(
+            (r.name.as_str(), r.first, r.last),
+            ("custom", Some(date(2026, 1, 2)), date(2026, 1, 5))
+        );
         let (since, until) = r.bounds(&TimeZone::UTC);
         assert_eq!(since.unwrap().to_string(), "2026-01-02T00:00:00Z");
-        assert_eq!(until.to_string(), "2026-01-06T00:00:00Z", "the last day counts whole");
-        let open = parse(None, Some("2026-03-01"), None, today).unwrap().unwrap();
+        assert_eq!(
+            until.to_string(),
+            "2026-01-06T00:00:00Z",
+            "the last day counts whole"
+        );
+        let open = parse(None, Some("2026-03-01"), None, today)
+            .unwrap()
+            .unwrap();
         assert_eq!(open.last, today);
         assert!(parse(None, Some("2026-03-05"), Some("2026-03-01"), today).is_err());
         assert!(parse(None, Some("yesterday"), None, today).is_err());

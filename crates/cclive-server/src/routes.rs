@@ -14,9 +14,7 @@ use axum::{Json, Router, middleware};
 use cclive_core::{Event, EventKind, SessionId};
 use serde_json::{Value, json};
 
-use crate::{
-    ApiError, AppState, access, api, assets, integrations, limits, metrics, otlp, stream,
-};
+use crate::{ApiError, AppState, access, api, assets, integrations, limits, metrics, otlp, stream};
 
 /// Largest body accepted (hook payloads carry tool inputs and outputs).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024 * 1024;

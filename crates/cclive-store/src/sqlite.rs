@@ -687,7 +687,8 @@ fn filters(query: &SessionQuery) -> (String, Vec<SqlValue>) {
         args.push(SqlValue::Text(project.clone()));
     }
     if let Some(model) = &query.model {
-        conditions.push("(model = ? OR session_id IN (SELECT session_id FROM usage WHERE model = ?))");
+        conditions
+            .push("(model = ? OR session_id IN (SELECT session_id FROM usage WHERE model = ?))");
         args.push(SqlValue::Text(model.clone()));
         args.push(SqlValue::Text(model.clone()));
     }

@@ -517,7 +517,10 @@ fn model_filter_matches_the_main_model_or_any_response() {
         model: Some(m.into()),
         ..SessionQuery::default()
     };
-    assert_eq!(list(&store, &by("claude-haiku-4-5")), ["main-haiku", "mid-b"]);
+    assert_eq!(
+        list(&store, &by("claude-haiku-4-5")),
+        ["main-haiku", "mid-b"]
+    );
     assert_eq!(store.count_sessions(&by("claude-haiku-4-5")).unwrap(), 2);
     assert_eq!(
         list(&store, &by("claude-sonnet-4-5")),
@@ -557,6 +560,7 @@ fn filters_combine_and_page_together() {
         status: Some(Status::Completed),
         live_only: false,
         project: Some("/work/app".into()),
+        model: Some("claude-sonnet-4-5".into()),
         since: Some(t(0)),
         until: Some(t(30)),
         limit: Some(1),

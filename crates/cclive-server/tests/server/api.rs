@@ -499,21 +499,37 @@ async fn a_date_range_applies_to_the_summary_the_charts_and_the_listing() {
     assert_eq!(all["range"], "all");
     assert_eq!(all["from"], Value::Null);
     assert!(all["first_started_at"].is_string());
-    let week = get(server.addr, "/api/summary?range=7d&tz=UTC").await.json();
-    assert!((3..=4).contains(&week["sessions"].as_u64().unwrap()), "{week:#}");
+    let week = get(server.addr, "/api/summary?range=7d&tz=UTC")
+        .await
+        .json();
+    assert!(
+        (3..=4).contains(&week["sessions"].as_u64().unwrap()),
+        "{week:#}"
+    );
     assert_eq!(week["range"], "7d");
 
     let old_day = (ago(40 * 86_400).to_zoned_datetime(jiff::tz::TimeZone::UTC)).date();
     let custom = format!("from={old_day}&to={old_day}&tz=UTC");
-    let page = get(server.addr, &format!("/api/sessions?{custom}")).await.json();
+    let page = get(server.addr, &format!("/api/sessions?{custom}"))
+        .await
+        .json();
     assert_eq!(ids(&page), ["old"], "both ends are inclusive days");
-    let one = get(server.addr, &format!("/api/summary?{custom}")).await.json();
-    assert_eq!((one["sessions"].as_u64(), one["range"].as_str()), (Some(1), Some("custom")));
+    let one = get(server.addr, &format!("/api/summary?{custom}"))
+        .await
+        .json();
+    assert_eq!(
+        (one["sessions"].as_u64(), one["range"].as_str()),
+        (Some(1), Some("custom"))
+    );
 
-    let costs = get(server.addr, "/api/costs?range=today&tz=UTC").await.json();
+    let costs = get(server.addr, "/api/costs?range=today&tz=UTC")
+        .await
+        .json();
     assert_eq!(costs["days"].as_array().unwrap().len(), 1, "{costs:#}");
     assert_eq!(costs["range"], "today");
-    let costs = get(server.addr, &format!("/api/costs?from={old_day}&tz=UTC")).await.json();
+    let costs = get(server.addr, &format!("/api/costs?from={old_day}&tz=UTC"))
+        .await
+        .json();
     assert_eq!(costs["days"].as_array().unwrap().len(), 41, "{costs:#}");
     // All time begins on the first response's day (alpha's, minutes ago).
     let costs = get(server.addr, "/api/costs?range=all&tz=UTC").await.json();
@@ -539,7 +555,9 @@ async fn sessions_filter_by_the_model_they_used() {
         .await
         .json();
     assert_eq!(page["total"], 5);
-    let page = get(server.addr, "/api/sessions?model=claude-haiku-4-5").await.json();
+    let page = get(server.addr, "/api/sessions?model=claude-haiku-4-5")
+        .await
+        .json();
     assert_eq!((page["total"].as_u64(), ids(&page).len()), (Some(0), 0));
 }
 

@@ -72,7 +72,11 @@ fn summary(report: &ImportReport) -> String {
         display::bytes(report.bytes),
         plural(report.files_read as u64, "changed one", "changed ones"),
         display::count(report.files_unchanged as u64),
-        plural(report.sessions as u64, "session updated", "sessions updated"),
+        plural(
+            report.sessions as u64,
+            "session updated",
+            "sessions updated"
+        ),
         plural(report.responses as u64, "API response", "API responses"),
     )
 }
@@ -99,7 +103,10 @@ mod tests {
     fn an_import_that_finds_nothing_new_says_so() {
         // Nine files were looked at again (an unfinished last line), yet nothing changed.
         let text = summary(&report(329, 9, 0));
-        assert!(text.starts_with("329 transcripts, all up to date"), "{text}");
+        assert!(
+            text.starts_with("329 transcripts, all up to date"),
+            "{text}"
+        );
         assert!(!text.contains("Imported 9 of"), "{text}");
     }
 

@@ -194,6 +194,7 @@ return {
   rows,
   last: document.getElementById("last").hidden ? null : document.getElementById("last").textContent,
   howto: !document.getElementById("howto").hidden,
+  howtoText: document.getElementById("howto").textContent,
   conn: document.getElementById("conn").dataset.state,
   today: document.querySelector('.total[data-total="range"] .detail').textContent,
   marker: window.__ccliveTestMarker || null,
@@ -318,17 +319,15 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&dashboard.url()).await.expect("open the page");
+        // Nothing recorded yet: how to start (once the history said it is empty).
         let page = wait_page(&client, "the idle page", READ_PAGE, TIMEOUT, |p| {
-            p["state"] == "none" && p["conn"] == "live"
+            p["state"] == "none" && p["conn"] == "live" && p["howto"] == true
         })
         .await;
-        assert!(
-            page["banner"]
-                .as_str()
-                .unwrap()
-                .contains("⚫ No Active Session")
-        );
-        assert_eq!(page["howto"], true, "how to start monitoring");
+        let banner = page["banner"].as_str().unwrap();
+        assert!(banner.contains("No Active Session"), "{banner}");
+        assert!(!banner.contains('⚫'), "the dot is drawn, not an emoji: {banner}");
+        assert!(page["howtoText"].as_str().unwrap().contains("cclive import"), "{page:#}");
         client
             .execute("window.__ccliveTestMarker = 'same page';", vec![])
             .await
@@ -364,7 +363,7 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
             live["banner"]
                 .as_str()
                 .unwrap()
-                .contains("🔴 LIVE SESSION ACTIVE"),
+                .contains("LIVE SESSION ACTIVE"),
             "{live:#}"
         );
         let card = &live["cards"][0];
@@ -394,8 +393,8 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // The history knows it already: it started today.
-        wait_page(&client, "today's total to count it", READ_PAGE, TIMEOUT, |p| {
+        // The history knows it already: it started today (in the last 30 days, the default range).
+        wait_page(&client, "the range's total to count it", READ_PAGE, TIMEOUT, |p| {
             p["today"].as_str().is_some_and(|t| t.starts_with("1 session"))
         })
         .await;
@@ -432,8 +431,9 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
             done["banner"]
                 .as_str()
                 .unwrap()
-                .contains("⚫ No Active Session")
+                .contains("No Active Session")
         );
+        assert_eq!(done["howto"], false, "with a history, no \"Start monitoring\"");
         assert!(done["cards"].as_array().unwrap().is_empty());
         assert!(
             done["last"].as_str().is_some_and(|t| t.contains("Completed")),
@@ -661,7 +661,13 @@ fn post_events(dashboard: &Dashboard, events: &[Value]) {
 
 /// A finished session at `at`: started in `project`, one response of `model` with `output`
 /// tokens, ended.
-fn finished_session(id: &str, at: jiff::Timestamp, project: &str, model: &str, output: u64) -> Vec<Value> {
+fn finished_session(
+    id: &str,
+    at: jiff::Timestamp,
+    project: &str,
+    model: &str,
+    output: u64,
+) -> Vec<Value> {
     let t = |s: i64| (at + jiff::SignedDuration::from_secs(s)).to_string();
     vec![
         json!({"session_id": id, "at": t(0), "type": "session_started", "mode": "print",
@@ -676,7 +682,7 @@ fn finished_session(id: &str, at: jiff::Timestamp, project: &str, model: &str, o
 }
 
 /// What the test reads off the block, budget and limits panel.
-const READ_LIMITS: &str = r#"
+const READ_LIMITS: &str = r##"
 const budget = (period) => {
   const row = document.querySelector(`#budgets-body [data-period="${period}"]`);
   if (!row) return null;
@@ -693,10 +699,17 @@ return {
   official: document.getElementById("official-body").textContent,
   used: document.querySelector('#official [data-window="5-hour"] [data-field="used"]')?.textContent || null,
   reported: document.querySelector('#official [data-field="reported"]')?.textContent || null,
-  bad: getComputedStyle(document.documentElement).getPropertyValue("--bad").trim(),
+  bad: (() => {
+    const probe = document.createElement("div");
+    probe.style.backgroundColor = "var(--bad)";
+    document.body.append(probe);
+    const colour = getComputedStyle(probe).backgroundColor;
+    probe.remove();
+    return colour;
+  })(),
   marker: window.__ccliveTestMarker || null,
 };
-"#;
+"##;
 
 #[test]
 fn the_block_budget_and_limits_panel_follows_usage_and_the_status_line_live() {
@@ -733,7 +746,10 @@ fn the_block_budget_and_limits_panel_follows_usage_and_the_status_line_live() {
         assert!(page["burn"].as_str().unwrap().contains("/h"), "{page:#}");
         let day = page["day"]["text"].as_str().unwrap();
         assert!(day.contains("of $0.05") && day.contains('%'), "{day}");
-        assert_ne!(page["day"]["fill"], page["week"]["fill"], "the exceeded gauge has its warning colour: {page:#}");
+        assert_eq!(
+            page["day"]["fill"], page["bad"],
+            "the exceeded gauge is red: {page:#}"
+        );
         assert_eq!(page["week"]["level"], "none", "no weekly limit: no gauge");
 
         // Claude Code's status line reports the official limits: they show at once, with their age.
@@ -760,7 +776,7 @@ fn the_block_budget_and_limits_panel_follows_usage_and_the_status_line_live() {
 }
 
 /// What the test reads off the history: the range, the table and the URL.
-const READ_HISTORY: &str = r#"
+const READ_HISTORY: &str = r##"
 return {
   url: location.search,
   pressed: [...document.querySelectorAll("[data-range][aria-pressed=true]")].map((b) => b.dataset.range),
@@ -775,17 +791,34 @@ return {
   ticks: [...document.querySelectorAll("#chart-days text.tick")].map((t) => t.textContent),
   marker: window.__ccliveTestMarker || null,
 };
-"#;
+"##;
 
-/// Three finished sessions: today (Sonnet, /w/app), 10 days ago (Haiku, /w/lib) and 40 days
-/// ago (Opus, /w/old), each costing more than the one after it in the list.
+/// Three finished sessions: today (Sonnet, /w/app, $0.30), 10 days ago (Haiku, /w/lib, $0.05)
+/// and 40 days ago (Opus 4.1, /w/old, $0.075).
 fn seed_history(dashboard: &Dashboard) -> jiff::civil::Date {
     let now = jiff::Timestamp::now();
     let days = |d: i64| now - jiff::SignedDuration::from_hours(24 * d);
-    post_events(dashboard, &finished_session("recent", now - jiff::SignedDuration::from_secs(60), "/w/app", "claude-sonnet-4-5", 20_000));
-    post_events(dashboard, &finished_session("ten-days", days(10), "/w/lib", "claude-haiku-4-5", 10_000));
-    post_events(dashboard, &finished_session("forty-days", days(40), "/w/old", "claude-opus-4-1", 1_000));
-    days(10).to_zoned_datetime(jiff::tz::TimeZone::system()).date()
+    post_events(
+        dashboard,
+        &finished_session(
+            "recent",
+            now - jiff::SignedDuration::from_secs(60),
+            "/w/app",
+            "claude-sonnet-4-5",
+            20_000,
+        ),
+    );
+    post_events(
+        dashboard,
+        &finished_session("ten-days", days(10), "/w/lib", "claude-haiku-4-5", 10_000),
+    );
+    post_events(
+        dashboard,
+        &finished_session("forty-days", days(40), "/w/old", "claude-opus-4-1", 1_000),
+    );
+    days(10)
+        .to_zoned_datetime(jiff::tz::TimeZone::system())
+        .date()
 }
 
 #[test]
@@ -801,45 +834,90 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
     runtime.block_on(async {
         let client = driver.browser().await;
         // A shared link: the last 7 days, cheapest first, 10 rows a page.
-        let link = format!("{}?range=7d&sort=total_cost_usd&order=asc&size=10", dashboard.url());
+        let link = format!(
+            "{}?range=7d&sort=total_cost_usd&order=asc&size=10",
+            dashboard.url()
+        );
         client.goto(&link).await.expect("open the page");
         let page = wait_page(&client, "the linked view", READ_HISTORY, TIMEOUT, |p| {
-            p["rows"] == json!(["recent"]) && p["allCard"].as_str().is_some_and(|t| t.starts_with("3 sessions"))
+            p["rows"] == json!(["recent"])
+                && p["allCard"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("3 sessions"))
         })
         .await;
         assert_eq!(page["pressed"], json!(["7d"]), "{page:#}");
         assert_eq!(page["size"], "10");
-        assert!(page["rangeCard"].as_str().unwrap().starts_with("1 session · 1 turn"), "singular: {page:#}");
-        assert!(page["ticks"].as_array().unwrap().len() >= 2, "a y-axis with values: {page:#}");
-        assert!(page["ticks"].as_array().unwrap().iter().any(|t| t != "$0"), "{page:#}");
+        assert!(
+            page["rangeCard"]
+                .as_str()
+                .unwrap()
+                .starts_with("1 session · 1 turn"),
+            "singular: {page:#}"
+        );
+        assert!(
+            page["ticks"].as_array().unwrap().len() >= 2,
+            "a y-axis with values: {page:#}"
+        );
+        assert!(
+            page["ticks"].as_array().unwrap().iter().any(|t| t != "$0"),
+            "{page:#}"
+        );
 
         // 30 days (the default, so it leaves the URL): the two newer sessions, cheapest first.
-        client.find(fantoccini::Locator::Css("[data-range='30d']")).await.unwrap().click().await.unwrap();
+        client
+            .find(fantoccini::Locator::Css("[data-range='30d']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         let page = wait_page(&client, "30 days", READ_HISTORY, TIMEOUT, |p| {
             p["rows"] == json!(["ten-days", "recent"])
         })
         .await;
         let url = page["url"].as_str().unwrap();
-        assert!(url.contains("sort=total_cost_usd") && url.contains("order=asc") && !url.contains("range="), "{url}");
+        assert!(
+            url.contains("sort=total_cost_usd")
+                && url.contains("order=asc")
+                && !url.contains("range="),
+            "{url}"
+        );
 
         // All time, then a reload: the same view comes back from the URL.
-        client.find(fantoccini::Locator::Css("[data-range='all']")).await.unwrap().click().await.unwrap();
+        client
+            .find(fantoccini::Locator::Css("[data-range='all']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_page(&client, "all time", READ_HISTORY, TIMEOUT, |p| {
-            p["rows"].as_array().is_some_and(|r| r.len() == 3) && p["url"].as_str().is_some_and(|u| u.contains("range=all"))
+            p["rows"].as_array().is_some_and(|r| r.len() == 3)
+                && p["url"].as_str().is_some_and(|u| u.contains("range=all"))
         })
         .await;
         client.refresh().await.unwrap();
-        let page = wait_page(&client, "all time after a reload", READ_HISTORY, TIMEOUT, |p| {
-            p["rows"] == json!(["forty-days", "ten-days", "recent"])
-        })
+        let page = wait_page(
+            &client,
+            "all time after a reload",
+            READ_HISTORY,
+            TIMEOUT,
+            |p| p["rows"] == json!(["ten-days", "forty-days", "recent"]),
+        )
         .await;
         assert_eq!(page["pressed"], json!(["all"]), "{page:#}");
         let models = page["models"].as_array().unwrap();
-        assert!(models.contains(&json!("claude-haiku-4-5")), "full model names: {page:#}");
+        assert!(
+            models.contains(&json!("claude-haiku-4-5")),
+            "full model names: {page:#}"
+        );
 
         // A click on the Haiku bar: the table shows the session that used it, and says so.
         client
-            .find(fantoccini::Locator::Css("#chart-models [data-model='claude-haiku-4-5']"))
+            .find(fantoccini::Locator::Css(
+                "#chart-models [data-model='claude-haiku-4-5']",
+            ))
             .await
             .unwrap()
             .click()
@@ -850,8 +928,20 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
         })
         .await;
         assert_eq!(page["chips"], json!(["model"]));
-        assert!(page["url"].as_str().unwrap().contains("model=claude-haiku-4-5"), "{page:#}");
-        client.find(fantoccini::Locator::Css("#chips [data-chip='model']")).await.unwrap().click().await.unwrap();
+        assert!(
+            page["url"]
+                .as_str()
+                .unwrap()
+                .contains("model=claude-haiku-4-5"),
+            "{page:#}"
+        );
+        client
+            .find(fantoccini::Locator::Css("#chips [data-chip='model']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_page(&client, "the filter cleared", READ_HISTORY, TIMEOUT, |p| {
             p["rows"].as_array().is_some_and(|r| r.len() == 3) && p["chips"] == json!([])
         })
@@ -859,7 +949,9 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
 
         // A click on a day's bar: that day's sessions.
         client
-            .find(fantoccini::Locator::Css(&format!("#chart-days [data-from='{ten_days_ago}']")))
+            .find(fantoccini::Locator::Css(&format!(
+                "#chart-days [data-from='{ten_days_ago}']"
+            )))
             .await
             .unwrap_or_else(|e| panic!("no bar for {ten_days_ago}: {e}"))
             .click()
@@ -869,7 +961,13 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
             p["rows"] == json!(["ten-days"])
         })
         .await;
-        assert!(page["url"].as_str().unwrap().contains(&format!("day={ten_days_ago}")), "{page:#}");
+        assert!(
+            page["url"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("day={ten_days_ago}")),
+            "{page:#}"
+        );
         screenshot(&client, "dashboard-history.png").await;
 
         // A custom range from a link fills the date inputs.
@@ -879,7 +977,13 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
             p["rows"] == json!(["ten-days"])
         })
         .await;
-        assert_eq!((page["from"].as_str(), page["pressed"].as_array().map(Vec::len)), (Some(ten_days_ago.to_string().as_str()), Some(0)));
+        assert_eq!(
+            (
+                page["from"].as_str(),
+                page["pressed"].as_array().map(Vec::len)
+            ),
+            (Some(ten_days_ago.to_string().as_str()), Some(0))
+        );
         client.close().await.unwrap();
     });
     drop(driver);
@@ -887,7 +991,7 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
 }
 
 /// What the test reads off a narrow page: whether the key figures are in view.
-const READ_PHONE: &str = r#"
+const READ_PHONE: &str = r##"
 const seen = (el) => {
   if (!el) return false;
   const r = el.getBoundingClientRect();
@@ -909,7 +1013,7 @@ return {
   dot: !!document.querySelector("#banner .dot"),
   banner: document.getElementById("banner").textContent,
 };
-"#;
+"##;
 
 #[test]
 fn on_a_phone_the_sessions_are_cards_with_cost_duration_and_turns_in_view() {
@@ -923,7 +1027,10 @@ fn on_a_phone_the_sessions_are_cards_with_cost_duration_and_turns_in_view() {
         .unwrap();
     runtime.block_on(async {
         let client = driver.browser().await;
-        client.set_window_size(420, 1000).await.expect("a phone-sized window");
+        client
+            .set_window_size(420, 1000)
+            .await
+            .expect("a phone-sized window");
         client.goto(&dashboard.url()).await.expect("open the page");
         let page = wait_page(&client, "the narrow page", READ_PHONE, TIMEOUT, |p| {
             p["row"] == true && p["scale"].is_number()
@@ -936,11 +1043,36 @@ fn on_a_phone_the_sessions_are_cards_with_cost_duration_and_turns_in_view() {
             "Cost, Duration and Turns are in view: {page:#}"
         );
         assert!(page["costText"].as_str().unwrap().contains('$'));
-        assert!(page["overflow"].as_f64().unwrap() <= 0.5, "nothing wider than the screen: {page:#}");
-        assert!(page["scale"].as_f64().unwrap() > 0.95, "the chart is drawn at its size, not shrunk: {page:#}");
+        assert!(
+            page["overflow"].as_f64().unwrap() <= 0.5,
+            "nothing wider than the screen: {page:#}"
+        );
+        assert!(
+            page["scale"].as_f64().unwrap() > 0.95,
+            "the chart is drawn at its size, not shrunk: {page:#}"
+        );
         assert!(page["tickPx"].as_f64().unwrap() >= 10.0, "{page:#}");
-        assert!(page["dot"] == true && !page["banner"].as_str().unwrap().contains('⚫'), "{page:#}");
+        assert!(
+            page["dot"] == true && !page["banner"].as_str().unwrap().contains('⚫'),
+            "{page:#}"
+        );
         screenshot(&client, "dashboard-phone.png").await;
+        client
+            .execute(
+                "document.getElementById('history-title').scrollIntoView();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        screenshot(&client, "dashboard-phone-history.png").await;
+        client
+            .execute(
+                "document.getElementById('sessions').scrollIntoView();",
+                vec![],
+            )
+            .await
+            .unwrap();
+        screenshot(&client, "dashboard-phone-table.png").await;
         client.close().await.unwrap();
     });
     drop(driver);
