@@ -374,21 +374,20 @@ pub(crate) async fn costs(
     let tz = time_zone(&state, p.tz.as_deref())?;
     let today = aggregate::now_in(&tz).date();
     let named = day_range(&tz, p.range.as_deref(), p.from.as_deref(), p.to.as_deref())?;
-    let days = match &named {
-        Some(days) => days.clone(),
-        None => {
-            let days = number("days", p.days.as_deref())?.unwrap_or(30);
-            let days = u16::try_from(days)
-                .ok()
-                .filter(|d| (1..=366).contains(d))
-                .ok_or_else(|| ApiError::BadRequest("days: must be between 1 and 366".into()))?;
-            DayRange {
-                name: format!("{days}d"),
-                first: today
-                    .checked_sub(jiff::Span::new().days(i64::from(days - 1)))
-                    .ok(),
-                last: today,
-            }
+    let days = if let Some(days) = &named {
+        days.clone()
+    } else {
+        let days = number("days", p.days.as_deref())?.unwrap_or(30);
+        let days = u16::try_from(days)
+            .ok()
+            .filter(|d| (1..=366).contains(d))
+            .ok_or_else(|| ApiError::BadRequest("days: must be between 1 and 366".into()))?;
+        DayRange {
+            name: format!("{days}d"),
+            first: today
+                .checked_sub(jiff::Span::new().days(i64::from(days - 1)))
+                .ok(),
+            last: today,
         }
     };
     let (since, until) = days.bounds(&tz);

@@ -123,12 +123,12 @@ struct LimitsView<'a> {
     rate_limits: Option<RateLimits>,
 }
 
-fn view<'a>(
+fn view(
     now: Timestamp,
     available: bool,
-    limits: &'a UsageLimits,
+    limits: &UsageLimits,
     rate_limits: Option<RateLimits>,
-) -> LimitsView<'a> {
+) -> LimitsView<'_> {
     let periods = limits
         .periods
         .iter()

@@ -92,7 +92,7 @@ mod tests {
             files_unchanged: files - read,
             bytes: lines * 1000,
             lines,
-            sessions: if lines > 0 { 1 } else { 0 },
+            sessions: usize::from(lines > 0),
             responses: usize::try_from(lines / 2).unwrap(),
             elapsed_ms: 1200,
             ..ImportReport::default()

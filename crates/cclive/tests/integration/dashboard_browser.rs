@@ -682,7 +682,7 @@ fn finished_session(
 }
 
 /// What the test reads off the block, budget and limits panel.
-const READ_LIMITS: &str = r##"
+const READ_LIMITS: &str = r#"
 const budget = (period) => {
   const row = document.querySelector(`#budgets-body [data-period="${period}"]`);
   if (!row) return null;
@@ -709,7 +709,7 @@ return {
   })(),
   marker: window.__ccliveTestMarker || null,
 };
-"##;
+"#;
 
 #[test]
 fn the_block_budget_and_limits_panel_follows_usage_and_the_status_line_live() {
