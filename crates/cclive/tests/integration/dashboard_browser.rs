@@ -292,6 +292,37 @@ fn check_performance(page: &Value, api: &Value) {
     eprintln!("performance section: {}", page["text"]);
 }
 
+/// A runtime for one test's browser session.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Clicks the element `css` selects.
+async fn click(client: &Client, css: &str) {
+    client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+/// A screenshot with the element `id` scrolled into view.
+async fn screenshot_at(client: &Client, id: &str, name: &str) -> PathBuf {
+    client
+        .execute(
+            "document.getElementById(arguments[0]).scrollIntoView();",
+            vec![json!(id)],
+        )
+        .await
+        .expect("scroll");
+    screenshot(client, name).await
+}
+
 async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.expect("screenshot");
     let path = screenshot_dir().join(name);
@@ -312,10 +343,7 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
     let world = World::new(&api.url());
     let dashboard = Dashboard::start(&world, &[]);
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&dashboard.url()).await.expect("open the page");
@@ -496,10 +524,7 @@ fn after_a_restart_the_page_reconnects_by_itself_and_shows_the_current_state() {
     let first = Dashboard::start(&world, &[]);
     let port = first.port;
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&first.url()).await.unwrap();
@@ -593,10 +618,7 @@ fn the_integrations_panel_shows_deliveries_with_failures_highlighted() {
     );
     let dashboard = Dashboard::start(&world, &[]);
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&dashboard.url()).await.expect("open the page");
@@ -639,14 +661,7 @@ fn the_integrations_panel_shows_deliveries_with_failures_highlighted() {
         assert_eq!(rows[1]["outcome"], "failed");
         assert!(rows[1]["text"].as_str().unwrap().contains("HTTP 404"));
         assert_eq!(rows[1]["highlighted"], true, "a failure is highlighted");
-        client
-            .execute(
-                "document.getElementById('integrations').scrollIntoView();",
-                vec![],
-            )
-            .await
-            .unwrap();
-        screenshot(&client, "integrations.png").await;
+        screenshot_at(&client, "integrations", "integrations.png").await;
         client.close().await.unwrap();
     });
     drop(driver);
@@ -717,10 +732,7 @@ fn the_block_budget_and_limits_panel_follows_usage_and_the_status_line_live() {
     write_config(&world, "[budget]\ndaily_usd = 0.05\n");
     let dashboard = Dashboard::start(&world, &[]);
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&dashboard.url()).await.expect("open the page");
@@ -827,10 +839,7 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
     let dashboard = Dashboard::start(&world, &[]);
     let ten_days_ago = seed_history(&dashboard);
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         // A shared link: the last 7 days, cheapest first, 10 rows a page.
@@ -865,13 +874,7 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
         );
 
         // 30 days (the default, so it leaves the URL): the two newer sessions, cheapest first.
-        client
-            .find(fantoccini::Locator::Css("[data-range='30d']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "[data-range='30d']").await;
         let page = wait_page(&client, "30 days", READ_HISTORY, TIMEOUT, |p| {
             p["rows"] == json!(["ten-days", "recent"])
         })
@@ -885,13 +888,7 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
         );
 
         // All time, then a reload: the same view comes back from the URL.
-        client
-            .find(fantoccini::Locator::Css("[data-range='all']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "[data-range='all']").await;
         wait_page(&client, "all time", READ_HISTORY, TIMEOUT, |p| {
             p["rows"].as_array().is_some_and(|r| r.len() == 3)
                 && p["url"].as_str().is_some_and(|u| u.contains("range=all"))
@@ -914,15 +911,7 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
         );
 
         // A click on the Haiku bar: the table shows the session that used it, and says so.
-        client
-            .find(fantoccini::Locator::Css(
-                "#chart-models [data-model='claude-haiku-4-5']",
-            ))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "#chart-models [data-model='claude-haiku-4-5']").await;
         let page = wait_page(&client, "the model filter", READ_HISTORY, TIMEOUT, |p| {
             p["rows"] == json!(["ten-days"])
         })
@@ -935,28 +924,18 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
                 .contains("model=claude-haiku-4-5"),
             "{page:#}"
         );
-        client
-            .find(fantoccini::Locator::Css("#chips [data-chip='model']"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        click(&client, "#chips [data-chip='model']").await;
         wait_page(&client, "the filter cleared", READ_HISTORY, TIMEOUT, |p| {
             p["rows"].as_array().is_some_and(|r| r.len() == 3) && p["chips"] == json!([])
         })
         .await;
 
         // A click on a day's bar: that day's sessions.
-        client
-            .find(fantoccini::Locator::Css(&format!(
-                "#chart-days [data-from='{ten_days_ago}']"
-            )))
-            .await
-            .unwrap_or_else(|e| panic!("no bar for {ten_days_ago}: {e}"))
-            .click()
-            .await
-            .unwrap();
+        click(
+            &client,
+            &format!("#chart-days [data-from='{ten_days_ago}']"),
+        )
+        .await;
         let page = wait_page(&client, "the day filter", READ_HISTORY, TIMEOUT, |p| {
             p["rows"] == json!(["ten-days"])
         })
@@ -1021,10 +1000,7 @@ fn on_a_phone_the_sessions_are_cards_with_cost_duration_and_turns_in_view() {
     let dashboard = Dashboard::start(&world, &[]);
     seed_history(&dashboard);
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         client
@@ -1057,22 +1033,8 @@ fn on_a_phone_the_sessions_are_cards_with_cost_duration_and_turns_in_view() {
             "{page:#}"
         );
         screenshot(&client, "dashboard-phone.png").await;
-        client
-            .execute(
-                "document.getElementById('history-title').scrollIntoView();",
-                vec![],
-            )
-            .await
-            .unwrap();
-        screenshot(&client, "dashboard-phone-history.png").await;
-        client
-            .execute(
-                "document.getElementById('sessions').scrollIntoView();",
-                vec![],
-            )
-            .await
-            .unwrap();
-        screenshot(&client, "dashboard-phone-table.png").await;
+        screenshot_at(&client, "history-title", "dashboard-phone-history.png").await;
+        screenshot_at(&client, "sessions", "dashboard-phone-table.png").await;
         client.close().await.unwrap();
     });
     drop(driver);
