@@ -285,6 +285,8 @@
     }
     const left = document.querySelector('#block [data-field="block-left"]');
     if (left && state.limits && state.limits.block) left.textContent = duration(blockLeft(state.limits.block));
+    const reported = document.querySelector('#official [data-field="reported"]');
+    if (reported && state.limits.rate_limits) reported.textContent = reportedText(state.limits.rate_limits);
     if (!state.live.size && !blockRunning()) setTicker(false);
   }
 
@@ -469,12 +471,16 @@
       );
       return;
     }
-    const age = r.reported_at ? ago(r.reported_at) : "";
     body.replaceChildren(
       officialRow("5-hour", r.five_hour, false),
       officialRow("7-day", r.seven_day, true),
-      h("p", { class: "muted small", dataset: { field: "reported" }, title: r.reported_at || "" }, r.reported_at ? `Reported ${age === "just now" ? "just now" : age} by Claude Code's status line` : "Reported by Claude Code's status line"),
+      h("p", { class: "muted small", dataset: { field: "reported" }, title: r.reported_at || "" }, reportedText(r)),
     );
+  }
+
+  /** How old the official limits are ("Reported 5 min ago by …"). */
+  function reportedText(r) {
+    return r.reported_at ? `Reported ${ago(r.reported_at)} by Claude Code's status line` : "Reported by Claude Code's status line";
   }
 
   // ---- history ----------------------------------------------------------------------------

@@ -747,15 +747,18 @@ fn the_block_budget_and_limits_panel_follows_usage_and_the_status_line_live() {
             .await
             .unwrap();
 
-        // A session spends $0.15 (10k output tokens of Sonnet 4.5): over the $0.05 day.
+        // A session spends $0.15 (10k output tokens of Sonnet 4.5) a minute ago: over the $0.05
+        // day, and a burn rate.
         let now = jiff::Timestamp::now();
-        post_events(&dashboard, &finished_session("spender", now, "/w/app", "claude-sonnet-4-5", 10_000)[..4]);
+        let minute_ago = now - jiff::SignedDuration::from_secs(60);
+        post_events(&dashboard, &finished_session("spender", minute_ago, "/w/app", "claude-sonnet-4-5", 10_000)[..4]);
         let page = wait_page(&client, "the block and the budget to move", READ_LIMITS, TIMEOUT, |p| {
             p["blockCost"].as_f64().is_some_and(|c| c > 0.1) && p["day"]["level"] == "exceeded"
         })
         .await;
         assert!(page["left"].as_str().is_some_and(|l| l.contains('h') || l.contains('m')), "{page:#}");
-        assert!(page["burn"].as_str().unwrap().contains("/h"), "{page:#}");
+        let burn = page["burn"].as_str().unwrap();
+        assert!(burn.contains("/h") && !burn.starts_with("$0.00"), "{page:#}");
         let day = page["day"]["text"].as_str().unwrap();
         assert!(day.contains("of $0.05") && day.contains('%'), "{day}");
         assert_eq!(
