@@ -292,8 +292,11 @@ const cc = (() => {
     return unit === "week" && long ? `week of ${name}` : name;
   }
 
-  /** Vertical bars with a y-axis of costs; a click on a bar calls `onPick(bucket)`. */
-  function dayChart(buckets, width, onPick) {
+  /**
+   * Vertical bars with a y-axis of costs; a click on a bar calls `onPick(bucket)`; the bucket
+   * that starts on `selected` (a date) is highlighted.
+   */
+  function dayChart(buckets, width, onPick, selected) {
     if (!buckets.length) return h("div", { class: "empty" }, "No data.");
     const W = Math.max(280, Math.round(width)), H = 210, top = 12, bottom = 24, right = 6;
     const max = Math.max(...buckets.map((d) => d.total_cost_usd), 0);
@@ -316,7 +319,7 @@ const cc = (() => {
     buckets.forEach((d, i) => {
       const x = left + i * slot + (slot - bw) / 2;
       const hgt = H - bottom - y(d.total_cost_usd);
-      const g = s("g", { class: "bar-hit", tabindex: 0, role: "button", dataset: { from: d.from, to: d.to } });
+      const g = s("g", { class: d.from === selected ? "bar-hit selected" : "bar-hit", tabindex: 0, role: "button", dataset: { from: d.from, to: d.to } });
       // The whole column is clickable, not only the (maybe tiny) bar.
       g.append(s("rect", { class: "hit", x: (left + i * slot).toFixed(1), y: top, width: slot.toFixed(1), height: H - top - bottom }));
       g.append(

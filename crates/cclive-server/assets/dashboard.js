@@ -593,9 +593,12 @@
     box.querySelector(".value").textContent = usd(t.total_cost_usd);
     box.querySelector(".detail").textContent = sessionsLine(t);
     const allBox = document.querySelector('.total[data-total="all"]');
+    const since = all.first_started_at ? ` · since ${new Date(all.first_started_at).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" })}` : "";
     allBox.querySelector(".value").textContent = usd(all.total_cost_usd);
-    allBox.querySelector(".detail").textContent =
-      sessionsLine(all) + (all.first_started_at ? ` · since ${new Date(all.first_started_at).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" })}` : "");
+    allBox.querySelector(".detail").textContent = sessionsLine(all) + since;
+    // "All time" twice says nothing more.
+    allBox.hidden = state.view.range === "all";
+    if (allBox.hidden) box.querySelector(".detail").textContent += since;
     state.allSessions = all.sessions;
     renderHowto();
   }
@@ -617,8 +620,9 @@
     const box = $("chart-days");
     const buckets = cc.bucketDays(c.days);
     $("days-title").textContent = `Cost per ${buckets.unit}`;
-    box.replaceChildren(cc.dayChart(buckets, box.clientWidth || 600, (b) => filterTable({ day: b.from === b.to ? b.from : `${b.from}..${b.to}` })));
     const v = state.view;
+    const onPick = (b) => filterTable({ day: b.from === b.to ? b.from : `${b.from}..${b.to}` });
+    box.replaceChildren(cc.dayChart(buckets, box.clientWidth || 600, onPick, v.day.split("..")[0]));
     $("chart-models").replaceChildren(cc.shareList(c.by_model, "model", v.model, (r) => filterTable({ model: r.name })));
     $("chart-projects").replaceChildren(cc.shareList(c.by_project, "project", v.project, (r) => filterTable({ project: r.name })));
   }

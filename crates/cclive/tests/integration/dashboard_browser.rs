@@ -804,6 +804,7 @@ return {
   allCard: document.querySelector('.total[data-total="all"] .detail').textContent,
   models: [...document.querySelectorAll("#chart-models [data-model]")].map((b) => b.dataset.model),
   ticks: [...document.querySelectorAll("#chart-days text.tick")].map((t) => t.textContent),
+  selectedBar: document.querySelector("#chart-days .bar-hit.selected")?.dataset.from || null,
   marker: window.__ccliveTestMarker || null,
 };
 "##;
@@ -943,6 +944,11 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
             p["rows"] == json!(["ten-days"])
         })
         .await;
+        assert_eq!(
+            page["selectedBar"],
+            json!(ten_days_ago.to_string()),
+            "the chosen day stands out: {page:#}"
+        );
         assert!(
             page["url"]
                 .as_str()
