@@ -2,7 +2,8 @@
 # Installs what the tests need that cargo does not: the pinned Claude Code CLI (the end-to-end
 # tests drive the real one), into a cache directory reused by every later run; and headless
 # Chromium with its WebDriver (Debian's chromium and chromium-driver) for the dashboard's
-# browser test, plus the fonts its screenshots need.
+# browser test, plus the fonts its screenshots need; and Radicale, a CalDAV server, for the
+# calendar tests.
 # Idempotent and quick when everything is already there.
 set -euo pipefail
 
@@ -15,6 +16,8 @@ need_apt=()
 command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)        # interactive-mode end-to-end tests
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)  # the shared corpus generator
+# Radicale (the calendar tests' CalDAV server) goes into a virtualenv.
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # The dashboard's browser test (crates/cclive/tests/integration/dashboard_browser.rs).
 need_browser=()
 [ -x /usr/bin/chromium ] || need_browser+=(chromium)
@@ -47,5 +50,19 @@ else
   npm install --prefix "$dir" --no-audit --no-fund --loglevel=error \
     "@anthropic-ai/claude-code@$CLAUDE_CODE_VERSION"
   "$bin" --version
+fi
+# The calendar tests' real CalDAV server (crates/cclive/tests/support/radicale.rs starts it):
+# Radicale, pinned, in its own virtualenv.
+RADICALE_VERSION=3.9.0
+radicale_dir="$cache/radicale-$RADICALE_VERSION"
+if [ -x "$radicale_dir/bin/radicale" ] \
+  && "$radicale_dir/bin/radicale" --version 2>/dev/null | grep -qx "$RADICALE_VERSION"; then
+  echo "test-setup: Radicale $RADICALE_VERSION present in $radicale_dir"
+else
+  echo "test-setup: installing radicale==$RADICALE_VERSION into $radicale_dir"
+  rm -rf "$radicale_dir"
+  python3 -m venv "$radicale_dir"
+  "$radicale_dir/bin/pip" install --quiet --disable-pip-version-check "radicale==$RADICALE_VERSION"
+  "$radicale_dir/bin/radicale" --version 2>/dev/null | head -n 1
 fi
 echo "test-setup: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium: missing') and $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2 || echo 'chromedriver: missing')"

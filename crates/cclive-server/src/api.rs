@@ -222,7 +222,7 @@ async fn find(state: &AppState, id: &str) -> Result<SessionState, ApiError> {
         return Ok(s);
     }
     let sid = SessionId::new(id);
-    read(state, move |store| store.session(&sid))
+    read(state, move |store| store.session_to_show(&sid))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no session {id:?}")))
 }

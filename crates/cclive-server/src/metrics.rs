@@ -42,6 +42,7 @@ struct Counts {
     lines: AtomicU64,
     bytes: AtomicU64,
     malformed: AtomicU64,
+    probes: AtomicU64,
 }
 
 impl IngestCounters {
@@ -50,6 +51,16 @@ impl IngestCounters {
         self.inner.lines.fetch_add(lines, Ordering::Relaxed);
         self.inner.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.inner.malformed.fetch_add(malformed, Ordering::Relaxed);
+    }
+
+    /// Counts one run of the liveness probe (it reads the session registry and `/proc`).
+    pub fn probed(&self) {
+        self.inner.probes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Liveness probe runs so far: how often an idle monitor wakes itself.
+    pub fn probes(&self) -> u64 {
+        self.inner.probes.load(Ordering::Relaxed)
     }
 
     /// `(lines, bytes, malformed)` so far.
@@ -315,6 +326,11 @@ pub(crate) fn render(
                 "cclive_ingest_malformed_lines_total",
                 "Transcript lines that could not be read (skipped).",
                 malformed,
+            ),
+            (
+                "cclive_liveness_probes_total",
+                "Runs of the liveness probe (session registry and process checks).",
+                ingest.probes(),
             ),
         ] {
             e.family(name, "counter", help);

@@ -149,7 +149,7 @@ async fn watch_main(
         refresh_interval: Duration::try_from_secs_f64(settings.refresh_interval_secs.value)
             .unwrap_or(Duration::from_secs(2)),
         prices: prices.clone(),
-        time_zone: jiff::tz::TimeZone::system(),
+        time_zone: crate::config::system_zone(),
     };
     let dirs = settings.claude_config_dirs.value.clone();
     let announce = {

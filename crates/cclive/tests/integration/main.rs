@@ -7,6 +7,7 @@
 mod support;
 
 mod budget_cli;
+mod calendar;
 mod dashboard_bench;
 mod dashboard_browser;
 mod dashboard_e2e;
