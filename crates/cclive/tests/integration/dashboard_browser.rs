@@ -857,6 +857,7 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
                 && p["allCard"]
                     .as_str()
                     .is_some_and(|t| t.starts_with("3 sessions"))
+                && p["ticks"].as_array().is_some_and(|t| t.len() >= 2)
         })
         .await;
         assert_eq!(page["pressed"], json!(["7d"]), "{page:#}");
@@ -904,7 +905,11 @@ fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the
             "all time after a reload",
             READ_HISTORY,
             TIMEOUT,
-            |p| p["rows"] == json!(["ten-days", "forty-days", "recent"]),
+            // The table and the charts come by separate requests.
+            |p| {
+                p["rows"] == json!(["ten-days", "forty-days", "recent"])
+                    && p["models"].as_array().is_some_and(|m| m.len() == 3)
+            },
         )
         .await;
         assert_eq!(page["pressed"], json!(["all"]), "{page:#}");
