@@ -26,6 +26,8 @@
 //! - `access`: the Host (DNS rebinding), Origin (cross-site POSTs) and token checks every
 //!   request passes first.
 //! - `assets`: the dashboard's HTML, CSS and JS, embedded in the binary (no build step, no CDN).
+//! - [`team`]: team mode's server (`cclive server`): the agent protocol, the team page and its
+//!   API over the PostgreSQL team store, every route behind a user's token.
 //! - [`ApiError`]: the one error type of every handler; it never leaks internals.
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
@@ -43,6 +45,7 @@ mod otlp;
 mod range;
 mod routes;
 mod stream;
+pub mod team;
 mod timeline;
 
 use std::future::Future;

@@ -490,19 +490,30 @@ async fn sessions(
     Ok((live, all))
 }
 
+/// Every configured limit's status now, evaluated on a blocking thread (it reads the store);
+/// `None` when no budget is configured.
+pub(crate) async fn budget_statuses(
+    state: &AppState,
+) -> Result<Option<Result<Vec<BudgetStatus>, StoreError>>, ApiError> {
+    let Some(evaluate) = state.inner.metric_sources.budgets.clone() else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || evaluate())
+        .await
+        .map(Some)
+        .map_err(|_| ApiError::Internal)
+}
+
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let (live, all) = sessions(&state, None).await?;
     let sources = &state.inner.metric_sources;
-    let budgets = match sources.budgets.clone() {
-        Some(evaluate) => match tokio::task::spawn_blocking(move || evaluate()).await {
-            Ok(Ok(statuses)) => statuses,
-            // The other families are still worth a scrape; the gauges are left out.
-            Ok(Err(e)) => {
-                tracing::warn!("Cannot evaluate the budgets for /metrics: {e}");
-                Vec::new()
-            }
-            Err(_) => return Err(ApiError::Internal),
-        },
+    let budgets = match budget_statuses(&state).await? {
+        Some(Ok(statuses)) => statuses,
+        // The other families are still worth a scrape; the gauges are left out.
+        Some(Err(e)) => {
+            tracing::warn!("Cannot evaluate the budgets for /metrics: {e}");
+            Vec::new()
+        }
         None => Vec::new(),
     };
     let body = render(&live, &all, &budgets, sources);

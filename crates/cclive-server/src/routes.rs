@@ -36,6 +36,7 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/api/summary",
     "/api/costs",
     "/api/limits",
+    "/api/budget",
     "/api/stream",
     "/api/session/webhook",
     "/api/hooks",
@@ -60,6 +61,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/summary", get(api::summary))
         .route("/api/costs", get(api::costs))
         .route("/api/limits", get(limits::limits))
+        .route("/api/budget", get(api::budget))
         .route("/api/stream", get(stream::stream))
         .route("/api/session/webhook", post(webhook))
         .route("/api/hooks", post(hooks))

@@ -118,6 +118,26 @@ struct FileConfig {
     /// `[[calendar]]` tables.
     #[serde(default)]
     calendar: Vec<calendar_settings::CalendarFile>,
+    /// The `[server]` table (`cclive server`, team mode).
+    server: Option<ServerFileSettings>,
+}
+
+/// The `[server]` table: defaults for `cclive server` and `cclive team` (flags and
+/// `CCLIVE_DATABASE_URL` win).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFileSettings {
+    /// The team database (`postgres://…` or `host=… dbname=…`).
+    pub database_url: Option<String>,
+    /// Where the team server listens (default 127.0.0.1:8601).
+    pub listen: Option<String>,
+    /// Host names the server is reached by (behind a proxy: its public name).
+    #[serde(default)]
+    pub public_host: Vec<String>,
+    /// A PEM certificate chain, to serve HTTPS directly.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The `[budget]` table.
@@ -257,6 +277,8 @@ pub struct Settings {
     pub on_change: Sourced<Vec<ExecHookSettings>>,
     /// Calendars that get session blocks (`[[calendar]]` tables).
     pub calendars: Sourced<Vec<CalendarSettings>>,
+    /// The `[server]` table, as the file has it (team mode's server; flags win).
+    pub server: ServerFileSettings,
 }
 
 /// The monitor's default address: the seed's dashboard port, loopback only.
@@ -481,6 +503,7 @@ impl Settings {
             webhooks,
             on_change,
             calendars,
+            server: file.server.unwrap_or_default(),
             listen,
             claude_config_dirs,
             config_file,
@@ -990,6 +1013,22 @@ mod tests {
             (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{e}"),
             (got, want) => panic!("{got:?} but wanted {want:?}"),
         }
+    }
+
+    #[test]
+    fn the_server_table_is_read() {
+        let mut w = World::new();
+        w.file(
+            "[server]\ndatabase_url = \"host=/run/postgresql dbname=cclive\"\npublic_host = [\"team.example.com\"]\n",
+        );
+        let s = w.resolve().unwrap();
+        assert_eq!(
+            s.server.database_url.as_deref(),
+            Some("host=/run/postgresql dbname=cclive")
+        );
+        assert_eq!(s.server.public_host, ["team.example.com"]);
+        w.file("[server]\ndatabase = \"x\"\n");
+        assert!(w.resolve().is_err());
     }
 
     #[test]

@@ -15,9 +15,11 @@ mod import_events;
 mod replay;
 mod report;
 mod run;
+mod server;
 mod sessions;
 mod status;
 mod statusline;
+mod team;
 mod top;
 mod watch;
 mod webhooks;
@@ -57,6 +59,8 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args, &global),
         Command::Top(args) => top::run(&args, &global),
         Command::Statusline(args) => Ok(statusline::run(&args, &global)),
+        Command::Server(args) => server::run(&args, &global),
+        Command::Team(args) => team::run(&args, &global),
     }
 }
 

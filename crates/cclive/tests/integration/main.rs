@@ -23,6 +23,8 @@ mod report_tools;
 mod reports;
 mod run_e2e;
 mod statusline;
+mod team_server;
 mod top;
+mod vscode_extension;
 mod watch_e2e;
 mod webhooks;
