@@ -33,9 +33,12 @@ pub mod budget;
 pub mod calendar;
 pub mod event;
 pub mod framer;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod hook;
 pub mod ics;
 pub mod ids;
+pub mod lossy;
 pub mod monitor;
 pub mod otel;
 pub mod pricing;

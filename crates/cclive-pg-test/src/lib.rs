@@ -162,9 +162,39 @@ fn run(mut cmd: Command, what: &str) {
 fn start_cluster() -> Cluster {
     let bin = pg_bin();
     let root = is_root();
+    let dir = new_cluster_dir(root);
+    let data = init_cluster(&bin, root, &dir);
+    // A unix socket only (no TCP port to collide on); the port only names the socket file.
+    let port = 5432;
+    start_server(&bin, root, &dir, &data, port);
+    // The watcher: blocks on our pipe; when this process exits (even killed), the pipe closes
+    // and it stops the cluster and removes its files.
+    let script = format!(
+        "cat >/dev/null; {} >/dev/null 2>&1; rm -rf {}",
+        stop_command(&bin, root, &data),
+        dir.display()
+    );
+    let mut child = Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn the cluster watcher");
+    let stdin = child.stdin.take().expect("the watcher's stdin");
+    Cluster {
+        admin: admin_url(&dir, port),
+        _watcher: Some((child, stdin)),
+    }
+}
+
+/// A new temp dir for a cluster, owned by `postgres` when we are root.
+fn new_cluster_dir(root: bool) -> PathBuf {
+    static N: AtomicU32 = AtomicU32::new(0);
     let dir = std::env::temp_dir().join(format!(
-        "cclive-pg-{}-{}",
+        "cclive-pg-{}-{}-{}",
         std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos())
@@ -180,6 +210,11 @@ fn start_cluster() -> Cluster {
             "chown postgres: <cluster dir>",
         );
     }
+    dir
+}
+
+/// `initdb` into `dir/data`; returns the data dir.
+fn init_cluster(bin: &Path, root: bool, dir: &Path) -> PathBuf {
     let data = dir.join("data");
     let mut initdb = as_owner(root, &bin.join("initdb"));
     initdb.arg("-D").arg(&data).args([
@@ -192,12 +227,15 @@ fn start_cluster() -> Cluster {
         "--no-sync",
     ]);
     run(initdb, "initdb");
-    // A unix socket only (no TCP port to collide on); the port only names the socket file.
-    let port = 5432;
+    data
+}
+
+/// `pg_ctl start`, waiting until it accepts connections.
+fn start_server(bin: &Path, root: bool, dir: &Path, data: &Path, port: u16) {
     let mut start = as_owner(root, &bin.join("pg_ctl"));
     start
         .arg("-D")
-        .arg(&data)
+        .arg(data)
         .arg("-l")
         .arg(dir.join("pg.log"))
         .args(["-w", "-o"])
@@ -215,40 +253,120 @@ fn start_cluster() -> Cluster {
         "pg_ctl start failed; see {}",
         dir.join("pg.log").display()
     );
-    // The watcher: blocks on our pipe; when this process exits (even killed), the pipe closes
-    // and it stops the cluster and removes its files.
+}
+
+/// The shell command that stops a cluster at once (`-m immediate`: no shutdown checkpoint, as
+/// after a crash).
+fn stop_command(bin: &Path, root: bool, data: &Path) -> String {
     let pg_ctl = bin.join("pg_ctl");
-    let stop = if root {
-        format!(
-            "runuser -u postgres -- {} -D {} -m immediate -w stop",
-            pg_ctl.display(),
-            data.display()
-        )
-    } else {
-        format!(
-            "{} -D {} -m immediate -w stop",
-            pg_ctl.display(),
-            data.display()
-        )
-    };
-    let script = format!(
-        "cat >/dev/null; {stop} >/dev/null 2>&1; rm -rf {}",
-        dir.display()
+    let stop = format!(
+        "{} -D {} -m immediate -w stop",
+        pg_ctl.display(),
+        data.display()
     );
-    let mut child = Command::new("sh")
-        .args(["-c", &script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn the cluster watcher");
-    let stdin = child.stdin.take().expect("the watcher's stdin");
-    Cluster {
-        admin: format!(
-            "host={} port={port} user=cclive dbname=postgres",
-            dir.display()
-        ),
-        _watcher: Some((child, stdin)),
+    if root {
+        format!("runuser -u postgres -- {stop}")
+    } else {
+        stop
+    }
+}
+
+fn admin_url(dir: &Path, port: u16) -> String {
+    format!(
+        "host={} port={port} user=cclive dbname=postgres",
+        dir.display()
+    )
+}
+
+/// A cluster of one test's own, which the test may stop and start again (e.g. `pg_ctl stop -m
+/// immediate` in the middle of a push). Stopped and removed when dropped.
+pub struct PrivateCluster {
+    bin: PathBuf,
+    root: bool,
+    dir: PathBuf,
+    data: PathBuf,
+    port: u16,
+    running: bool,
+}
+
+impl PrivateCluster {
+    /// Creates and starts a new cluster (a unix socket in its own temp dir).
+    pub fn start() -> PrivateCluster {
+        let bin = pg_bin();
+        let root = is_root();
+        let dir = new_cluster_dir(root);
+        let data = init_cluster(&bin, root, &dir);
+        let port = 5432;
+        start_server(&bin, root, &dir, &data, port);
+        PrivateCluster {
+            bin,
+            root,
+            dir,
+            data,
+            port,
+            running: true,
+        }
+    }
+
+    /// The admin connection string (`dbname=postgres`).
+    pub fn admin_url(&self) -> String {
+        admin_url(&self.dir, self.port)
+    }
+
+    /// A new, empty database on this cluster; returns its connection string.
+    pub fn database_url(&self, name: &str) -> String {
+        let admin = self.admin_url();
+        let db = format!(
+            "t_{}",
+            name.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime")
+            .block_on(async {
+                let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
+                    .await
+                    .expect("connect to the private cluster");
+                let conn = tokio::spawn(conn);
+                client
+                    .batch_execute(&format!("CREATE DATABASE {db}"))
+                    .await
+                    .expect("create the database");
+                drop(client);
+                let _ = conn.await;
+            });
+        with_dbname(&admin, &db)
+    }
+
+    /// `pg_ctl stop -m immediate`: the server dies as in a crash.
+    pub fn stop_immediate(&mut self) {
+        run(
+            {
+                let mut c = Command::new("sh");
+                c.args(["-c", &stop_command(&self.bin, self.root, &self.data)]);
+                c
+            },
+            "pg_ctl stop -m immediate",
+        );
+        self.running = false;
+    }
+
+    /// Starts it again after [`stop_immediate`](Self::stop_immediate) (crash recovery runs).
+    pub fn restart(&mut self) {
+        start_server(&self.bin, self.root, &self.dir, &self.data, self.port);
+        self.running = true;
+    }
+}
+
+impl Drop for PrivateCluster {
+    fn drop(&mut self) {
+        if self.running {
+            let _ = Command::new("sh")
+                .args(["-c", &stop_command(&self.bin, self.root, &self.data)])
+                .output();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

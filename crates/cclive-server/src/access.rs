@@ -22,9 +22,9 @@
 //! Every response also gets `nosniff`, `no-referrer` and "never in a frame" headers.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -320,9 +320,7 @@ pub(crate) fn query_token(query: Option<&str>) -> Option<&str> {
 }
 
 fn from_loopback(req: &Request) -> bool {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback())
+    crate::listener::peer_of(req).is_some_and(|peer| peer.ip().is_loopback())
 }
 
 pub(crate) fn redirect_with_cookie(path: &str, query: Option<&str>, token: &str) -> Response {

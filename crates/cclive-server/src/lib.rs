@@ -39,6 +39,7 @@ mod assets;
 mod error;
 mod integrations;
 mod limits;
+mod listener;
 mod live;
 mod metrics;
 mod otlp;
@@ -49,7 +50,6 @@ pub mod team;
 mod timeline;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -168,7 +168,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.inner.closing.clone();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state).into_make_service_with_connect_info::<listener::Peer>();
+    let listener = listener::GuardedListener::new(
+        listener,
+        listener::MAX_CONNECTIONS,
+        listener::HEADER_TIMEOUT,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -39,6 +39,16 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_budget_alerts",
         sql: include_str!("migrations/0003_budget_alerts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_team_outbox",
+        sql: include_str!("migrations/0004_team_outbox.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "0005_checkpoint_fingerprint",
+        sql: include_str!("migrations/0005_checkpoint_fingerprint.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
@@ -132,7 +142,9 @@ mod tests {
             "budget_alerts",
             "checkpoints",
             "events",
+            "outbox",
             "sessions",
+            "team_agent",
             "usage",
         ] {
             assert!(

@@ -81,7 +81,8 @@ pub enum Command {
     Statusline(StatuslineArgs),
     /// Team mode's central server on PostgreSQL: the team dashboard and the agents' pushes.
     Server(ServerArgs),
-    /// Team mode administration: users and their tokens, budgets.
+    /// Team mode: users and their tokens, budgets (on the server's database); this machine's
+    /// link to its team server (`status`).
     Team(TeamArgs),
 }
 
@@ -134,6 +135,9 @@ pub enum TeamAction {
     User(TeamUserArgs),
     /// Monthly budgets per team or per person.
     Budget(TeamBudgetArgs),
+    /// This machine's link to its team server: machine id, what is pending, what the server
+    /// acknowledged, the last error.
+    Status(TeamStatusArgs),
 }
 
 /// `cclive team user`.
@@ -391,6 +395,21 @@ pub struct WatchArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Team mode: where to forward what this monitor stores.
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// Team mode flags of the monitor commands (they win over `[team]` in the config file).
+#[derive(Debug, Default, Args)]
+pub struct UpstreamArgs {
+    /// Also forward sessions and usage to this team server (`cclive server`), e.g.
+    /// `https://team.example.com`.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// The file holding this machine's team token (from `cclive team user add`).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `cclive dashboard`.
@@ -414,6 +433,17 @@ pub struct DashboardArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Team mode: where to forward what this monitor stores.
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// `cclive team status`.
+#[derive(Debug, Args)]
+pub struct TeamStatusArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `cclive run` (and `ask`) about the session itself.

@@ -20,6 +20,7 @@ mod sessions;
 mod status;
 mod statusline;
 mod team;
+mod team_status;
 mod top;
 mod watch;
 mod webhooks;

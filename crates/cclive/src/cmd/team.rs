@@ -14,6 +14,10 @@ use crate::cli::{
 use crate::config::Settings;
 
 pub(super) fn run(args: &TeamArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+    // The agent side reads the local database only.
+    if let TeamAction::Status(status) = &args.action {
+        return super::team_status::run(status, global);
+    }
     let settings = Settings::from_process(global, None)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -23,6 +27,7 @@ pub(super) fn run(args: &TeamArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
         match &args.action {
             TeamAction::User(user) => users(user, &settings).await,
             TeamAction::Budget(budget) => budgets(budget, &settings).await,
+            TeamAction::Status(_) => Ok(ExitCode::SUCCESS),
         }
     })
 }

@@ -233,7 +233,8 @@ fn every_route_needs_a_token_and_pushes_count_once_for_the_tokens_user() {
     assert!(server.stop().status.success());
 }
 
-const READ_TEAM_PAGE: &str = r##"
+/// What the tests read off the team page.
+pub(crate) const READ_TEAM_PAGE: &str = r##"
 return {
   loaded: document.body.dataset.loaded === "true",
   banner: document.getElementById("banner").textContent,

@@ -35,6 +35,8 @@ pub fn team_command(database_url: &str, home: &std::path::Path, args: &[&str]) -
 /// A running `cclive server` (terminated when dropped).
 pub struct TeamServer {
     child: Option<Child>,
+    /// The arguments after `--listen ADDR`, for [`TeamServer::restart`].
+    extra: Vec<String>,
     pub port: u16,
     pub database_url: String,
     pub home: tempfile::TempDir,
@@ -49,30 +51,49 @@ impl TeamServer {
 
     /// Like [`TeamServer::start`], with extra arguments and a given HOME.
     pub fn start_in(database_url: &str, home: tempfile::TempDir, extra: &[&str]) -> TeamServer {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
-        let mut args = vec!["server", "--listen", &listen];
-        args.extend_from_slice(extra);
-        let child = team_command(database_url, home.path(), &args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn cclive server");
-        let server = TeamServer {
-            child: Some(child),
+        Self::start_on(database_url, home, free_port(), extra)
+    }
+
+    /// Like [`TeamServer::start_in`], on a given port (e.g. one an agent already points at).
+    pub fn start_on(
+        database_url: &str,
+        home: tempfile::TempDir,
+        port: u16,
+        extra: &[&str],
+    ) -> TeamServer {
+        let mut server = TeamServer {
+            child: None,
+            extra: extra.iter().map(|&a| a.to_owned()).collect(),
             port,
             database_url: database_url.to_owned(),
             home,
         };
+        server.restart();
+        server
+    }
+
+    /// Starts the server again (after [`TeamServer::kill`]) on the same port and database, and
+    /// waits until it answers.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        let listen = format!("127.0.0.1:{}", self.port);
+        let mut args = vec!["server", "--listen", &listen];
+        args.extend(self.extra.iter().map(String::as_str));
+        let child = team_command(&self.database_url, self.home.path(), &args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn cclive server");
+        self.child = Some(child);
         let deadline = Instant::now() + Duration::from_mins(1);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 Instant::now() < deadline,
-                "cclive server did not come up on {port}"
+                "cclive server did not come up on {}",
+                self.port
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        server
     }
 
     /// `cclive team user add EMAIL --team TEAM --role ROLE --json` → the token.
