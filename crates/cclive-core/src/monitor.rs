@@ -419,9 +419,9 @@ impl Monitor {
             rate_limits: self
                 .sessions
                 .values()
-                .filter(|s| s.rate_limits.is_some())
-                .max_by_key(|s| s.updated_at)
-                .and_then(|s| s.rate_limits.clone()),
+                .filter_map(|s| Some((s.rate_limits.as_ref()?, s.updated_at)))
+                .max_by_key(|(limits, updated_at)| (limits.reported_at, *updated_at))
+                .map(|(limits, _)| limits.clone()),
         }
     }
 }
@@ -566,6 +566,48 @@ mod tests {
             "the last session to end is shown"
         );
         assert!(snap.active_sessions.is_empty());
+    }
+
+    fn limits_reported(id: &str, at: &str, used: f64) -> Event {
+        ev(
+            id,
+            at,
+            EventKind::StatusLine {
+                total_cost_usd: 0.1,
+                duration_ms: None,
+                duration_api_ms: None,
+                lines_added: 0,
+                lines_removed: 0,
+                context_used_percentage: None,
+                model: None,
+                rate_limits: Some(crate::statusline::RateLimits {
+                    five_hour: Some(crate::statusline::RateLimit {
+                        used_percentage: used,
+                        resets_at: None,
+                    }),
+                    seven_day: None,
+                    reported_at: None,
+                }),
+            },
+        )
+    }
+
+    #[test]
+    fn the_snapshot_carries_the_latest_official_limits_with_their_time() {
+        let mut m = Monitor::default();
+        m.apply(&started("a", "2026-11-25T10:00:00Z"));
+        m.apply(&started("b", "2026-11-25T10:00:00Z"));
+        m.apply(&limits_reported("a", "2026-11-25T10:05:00Z", 40.0));
+        m.apply(&limits_reported("b", "2026-11-25T10:01:00Z", 10.0));
+        // `b` changed last, but `a`'s figures are the newer report.
+        m.apply(&ev(
+            "b",
+            "2026-11-25T10:06:00Z",
+            EventKind::Title { title: "t".into() },
+        ));
+        let limits = m.snapshot(ts("2026-11-25T10:07:00Z")).rate_limits.unwrap();
+        assert_eq!(limits.five_hour.unwrap().used_percentage, 40.0);
+        assert_eq!(limits.reported_at, Some(ts("2026-11-25T10:05:00Z")));
     }
 
     #[test]

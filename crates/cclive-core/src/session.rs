@@ -689,8 +689,10 @@ impl SessionState {
                 if model.is_some() && self.model.is_none() {
                     self.model.clone_from(model);
                 }
-                if rate_limits.is_some() {
-                    self.rate_limits.clone_from(rate_limits);
+                if let Some(limits) = rate_limits {
+                    let mut limits = limits.clone();
+                    limits.reported_at.get_or_insert(at);
+                    self.rate_limits = Some(limits);
                 }
             }
             EventKind::Origin { user, host } => {

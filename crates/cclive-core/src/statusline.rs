@@ -32,6 +32,10 @@ pub struct RateLimits {
     /// The 7-day window.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub seven_day: Option<RateLimit>,
+    /// When Claude Code reported them (the status line event's time), so a reader can tell
+    /// their age; `None` straight from a payload.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_at: Option<Timestamp>,
 }
 
 impl RateLimits {
@@ -121,6 +125,7 @@ pub fn parse_payload(bytes: &[u8]) -> Result<StatuslinePayload, ParseError> {
         rate_limits: RateLimits {
             five_hour: limit("five_hour"),
             seven_day: limit("seven_day"),
+            reported_at: None,
         },
     })
 }

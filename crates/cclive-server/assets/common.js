@@ -227,78 +227,171 @@ const cc = (() => {
     connect();
   }
 
-  // Charts: small SVGs drawn here, styled by app.css (so they follow the theme).
+  /** "1 turn", "2 turns" (or the given plural). */
+  function plural(n, one, many) {
+    return `${int(n)} ${n === 1 ? one : many || one + "s"}`;
+  }
 
-  /** Vertical bars, one per day: [{date, total_cost_usd, sessions}]. */
-  function dayChart(days) {
-    const W = 1100, H = 190, top = 20, bottom = 22, left = 4, right = 4;
-    const max = Math.max(...days.map((d) => d.total_cost_usd), 0);
-    if (!days.length) return h("div", { class: "empty" }, "No data.");
-    const n = days.length;
+  // Charts: drawn here, styled by app.css (so they follow the theme). The bar chart is an SVG
+  // drawn at the box's own pixel width, so its text stays legible on a phone.
+
+  function iso(d) {
+    return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+  }
+
+  /**
+   * Days grouped for the chart: per day up to three months, per week (from Monday) up to two
+   * years, else per month. [{from, to, total_cost_usd, requests}] and the unit.
+   */
+  function bucketDays(days) {
+    const unit = days.length <= 92 ? "day" : days.length <= 731 ? "week" : "month";
+    const out = [];
+    for (const d of days) {
+      const date = new Date(d.date + "T12:00:00");
+      let key = d.date;
+      if (unit === "week") {
+        const monday = new Date(date);
+        monday.setDate(date.getDate() - ((date.getDay() + 6) % 7));
+        key = iso(monday);
+      } else if (unit === "month") {
+        key = d.date.slice(0, 7);
+      }
+      const last = out[out.length - 1];
+      if (last && last.key === key) {
+        last.to = d.date;
+        last.total_cost_usd += d.total_cost_usd;
+        last.requests += d.requests;
+      } else {
+        out.push({ key, from: d.date, to: d.date, total_cost_usd: d.total_cost_usd, requests: d.requests });
+      }
+    }
+    return Object.assign(out, { unit });
+  }
+
+  /** Round steps for an axis up to `max`: [0, step, 2·step, …]. */
+  function ticks(max, count = 4) {
+    if (!(max > 0)) return [0];
+    const raw = max / count;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    const step = [1, 2, 2.5, 5, 10].map((m) => m * mag).find((s) => s >= raw) || 10 * mag;
+    const out = [];
+    for (let v = 0; v <= max + step * 0.999; v += step) out.push(+v.toFixed(10));
+    return out;
+  }
+
+  function axisUsd(v) {
+    if (v === 0) return "$0";
+    if (v >= 1000) return "$" + compact(v);
+    return "$" + (v < 1 ? v.toFixed(2) : v % 1 ? v.toFixed(1) : v.toFixed(0));
+  }
+
+  function bucketName(b, unit, long) {
+    const d = new Date(b.from + "T12:00:00");
+    if (unit === "month") return d.toLocaleDateString(undefined, { month: "short", year: long ? "numeric" : "2-digit" });
+    const name = d.toLocaleDateString(undefined, { month: "short", day: "numeric" });
+    return unit === "week" && long ? `week of ${name}` : name;
+  }
+
+  /**
+   * Vertical bars with a y-axis of costs; a click on a bar calls `onPick(bucket)`; the bucket
+   * that starts on `selected` (a date) is highlighted.
+   */
+  function dayChart(buckets, width, onPick, selected) {
+    if (!buckets.length) return h("div", { class: "empty" }, "No data.");
+    const W = Math.max(280, Math.round(width)), H = 210, top = 12, bottom = 24, right = 6;
+    const max = Math.max(...buckets.map((d) => d.total_cost_usd), 0);
+    const axis = ticks(max);
+    const top_ = axis[axis.length - 1] || 1;
+    const left = 10 + 7 * Math.max(...axis.map((v) => axisUsd(v).length));
+    const n = buckets.length;
     const slot = (W - left - right) / n;
-    const bw = Math.max(2, slot * 0.72);
-    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Cost per day" });
-    svg.append(s("line", { class: "axis", x1: 0, x2: W, y1: H - bottom + 0.5, y2: H - bottom + 0.5 }));
-    const todayIso = days[n - 1].date;
-    days.forEach((d, i) => {
-      const hgt = max > 0 ? ((H - top - bottom) * d.total_cost_usd) / max : 0;
+    const bw = Math.max(2, Math.min(slot * 0.72, 48));
+    const y = (v) => H - bottom - ((H - top - bottom) * v) / top_;
+    const svg = s("svg", { width: W, height: H, viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `Cost per ${buckets.unit}` });
+    for (const v of axis) {
+      const yy = y(v).toFixed(1);
+      svg.append(s("line", { class: v === 0 ? "axis" : "grid", x1: left, x2: W - right, y1: yy, y2: yy }));
+      svg.append(s("text", { class: "tick", x: left - 6, y: +yy + 4, "text-anchor": "end" }, axisUsd(v)));
+    }
+    const today = iso(new Date());
+    // Labels at least 64 px apart.
+    const every = Math.max(1, Math.ceil(64 / slot));
+    buckets.forEach((d, i) => {
       const x = left + i * slot + (slot - bw) / 2;
-      const y = H - bottom - hgt;
-      const bar = s("rect", {
-        class: d.date === todayIso ? "bar today" : "bar",
-        x: x.toFixed(1), y: y.toFixed(1), width: bw.toFixed(1), height: Math.max(hgt, d.total_cost_usd > 0 ? 1 : 0).toFixed(1), rx: 2,
-      });
-      bar.append(s("title", {}, `${d.date}: ${usd(d.total_cost_usd)} · ${int(d.requests)} API request${d.requests === 1 ? "" : "s"}`));
-      svg.append(bar);
-      if (i % 7 === (n - 1) % 7) {
-        const label = new Date(d.date + "T12:00:00").toLocaleDateString(undefined, { month: "short", day: "numeric" });
-        svg.append(s("text", { x: (x + bw / 2).toFixed(1), y: H - 6, "text-anchor": "middle" }, label));
+      const hgt = H - bottom - y(d.total_cost_usd);
+      const g = s("g", { class: d.from === selected ? "bar-hit selected" : "bar-hit", tabindex: 0, role: "button", dataset: { from: d.from, to: d.to } });
+      // The whole column is clickable, not only the (maybe tiny) bar.
+      g.append(s("rect", { class: "hit", x: (left + i * slot).toFixed(1), y: top, width: slot.toFixed(1), height: H - top - bottom }));
+      g.append(
+        s("rect", {
+          class: d.from <= today && today <= d.to ? "bar today" : "bar",
+          x: x.toFixed(1), y: (H - bottom - hgt).toFixed(1), width: bw.toFixed(1), height: Math.max(hgt, d.total_cost_usd > 0 ? 1 : 0).toFixed(1), rx: 2,
+        }),
+      );
+      const range = d.from === d.to ? d.from : `${d.from} – ${d.to}`;
+      g.append(s("title", {}, `${range}: ${usd(d.total_cost_usd)} · ${plural(d.requests, "API request")}`));
+      if (onPick) {
+        g.addEventListener("click", () => onPick(d));
+        g.addEventListener("keydown", (e) => {
+          if (e.key === "Enter" || e.key === " ") onPick(d);
+        });
+      }
+      svg.append(g);
+      if ((n - 1 - i) % every === 0) {
+        svg.append(s("text", { x: (x + bw / 2).toFixed(1), y: H - 7, "text-anchor": "middle" }, bucketName(d, buckets.unit, false)));
       }
     });
-    svg.append(s("text", { class: "value", x: W - right, y: 11, "text-anchor": "end" }, max > 0 ? `max ${usd(max)}/day` : "no cost yet"));
     return svg;
   }
 
-  /** Horizontal bars: [{name, total_cost_usd, sessions}], the top ones and "other". */
-  function shareChart(shares, label, keep = 6) {
-    if (!shares.length) return h("div", { class: "empty" }, "Nothing in the last 30 days.");
-    let rows = shares.slice(0, keep);
-    if (shares.length > keep) {
-      const rest = shares.slice(keep);
-      rows.push({
-        name: `${rest.length} other${rest.length === 1 ? "" : "s"}`,
-        total_cost_usd: rest.reduce((a, r) => a + r.total_cost_usd, 0),
-        requests: rest.reduce((a, r) => a + r.requests, 0),
-        sessions: rest.some((r) => r.sessions != null) ? rest.reduce((a, r) => a + (r.sessions || 0), 0) : null,
-        other: true,
-      });
-    }
-    const W = 360, row = 26, H = rows.length * row;
-    const labelW = 130, valueW = 70;
+  /**
+   * Horizontal bars as a list: full names (wrapping), the bar, the cost; the top ones and
+   * "others". A click on a row calls `onPick(row)`; the `selected` name is highlighted.
+   */
+  function shareList(shares, kind, selected, onPick, keep = 8) {
+    if (!shares.length) return h("div", { class: "empty" }, "Nothing in this range.");
+    const rows = shares.slice(0, keep);
+    const rest = shares.slice(keep);
     const max = Math.max(...rows.map((r) => r.total_cost_usd), 0);
-    const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label });
-    rows.forEach((r, i) => {
-      const y = i * row;
-      const name = r.other ? r.name : label === "projects" ? base(r.name) : r.name || "unknown";
-      const text = name.length > 20 ? name.slice(0, 19) + "…" : name;
-      const t = s("text", { x: 0, y: y + 16 }, text);
-      t.append(s("title", {}, r.name || "unknown"));
-      svg.append(t);
-      const bw = max > 0 ? ((W - labelW - valueW) * r.total_cost_usd) / max : 0;
-      svg.append(s("rect", { class: "track", x: labelW, y: y + 5, width: W - labelW - valueW, height: 14, rx: 3 }));
-      const bar = s("rect", { class: "bar", x: labelW, y: y + 5, width: Math.max(bw, 0).toFixed(1), height: 14, rx: 3 });
-      const count = r.sessions != null
-        ? `${int(r.sessions)} session${r.sessions === 1 ? "" : "s"}`
-        : `${int(r.requests)} API request${r.requests === 1 ? "" : "s"}`;
-      bar.append(s("title", {}, `${r.name || "unknown"}: ${usd(r.total_cost_usd)} · ${count}`));
-      svg.append(bar);
-      svg.append(s("text", { class: "value", x: W, y: y + 16, "text-anchor": "end" }, usd(r.total_cost_usd)));
+    const items = rows.map((r) => {
+      const full = r.name || "unknown";
+      const name = kind === "project" && r.name ? base(r.name) : full;
+      const count = r.sessions != null ? plural(r.sessions, "session") : plural(r.requests, "API request");
+      const fill = h("span", { class: "fill" });
+      fill.style.width = `${max > 0 ? (100 * r.total_cost_usd) / max : 0}%`;
+      const clickable = onPick && r.name;
+      return h(
+        "li",
+        {},
+        h(
+          clickable ? "button" : "div",
+          {
+            type: clickable ? "button" : null,
+            class: "share" + (selected && selected === r.name ? " selected" : ""),
+            title: `${full}: ${usd(r.total_cost_usd)} · ${count}${clickable ? " — click for its sessions" : ""}`,
+            dataset: { [kind]: r.name || "" },
+          },
+          h("span", { class: "name" }, name, kind === "project" && r.name && name !== full ? h("span", { class: "path" }, full) : null),
+          h("span", { class: "value num" }, usd(r.total_cost_usd)),
+          h("span", { class: "track" }, fill),
+        ),
+      );
     });
-    return svg;
+    const list = h("ol", { class: "shares" }, items);
+    if (onPick) list.addEventListener("click", (e) => {
+      const b = e.target.closest("button.share");
+      if (!b) return;
+      const row = rows.find((r) => (r.name || "") === b.dataset[kind]);
+      if (row) onPick(row);
+    });
+    const more = rest.length
+      ? h("p", { class: "muted small" }, `${plural(rest.length, "other")}: ${usd(rest.reduce((a, r) => a + r.total_cost_usd, 0))}`)
+      : null;
+    return h("div", {}, list, more);
   }
 
   return {
     h, s, usd, int, compact, duration, percent, time, ago, base, place, origin, withUnit, totalTokens,
-    statusBadge, getJSON, tz, refreshMs, setConn, live, dayChart, shareChart,
+    statusBadge, getJSON, tz, refreshMs, setConn, live, plural, bucketDays, dayChart, shareList,
   };
 })();

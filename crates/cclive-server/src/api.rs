@@ -23,6 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::aggregate::{self, Period};
+use crate::range::{self, DayRange};
 use crate::{ApiError, AppState, metrics, stream, timeline};
 
 /// Sessions per page when the request does not say.
@@ -118,6 +119,10 @@ pub(crate) struct SessionsParams {
     sort: Option<String>,
     order: Option<String>,
     tz: Option<String>,
+    model: Option<String>,
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
 
 fn sort_key(raw: &str) -> Option<SortKey> {
@@ -173,14 +178,23 @@ pub(crate) async fn sessions(
             )));
         }
     };
+    let mut since = instant("since", p.since.as_deref(), &tz)?;
+    let mut until = instant("until", p.until.as_deref(), &tz)?;
+    if let Some(days) = day_range(&tz, p.range.as_deref(), p.from.as_deref(), p.to.as_deref())? {
+        (since, until) = {
+            let (a, b) = days.bounds(&tz);
+            (a, Some(b))
+        };
+    }
     let q = SessionQuery {
         limit: Some(limit),
         offset,
         status,
         live_only: false,
         project: p.project.filter(|s| !s.is_empty()),
-        since: instant("since", p.since.as_deref(), &tz)?,
-        until: instant("until", p.until.as_deref(), &tz)?,
+        model: p.model.filter(|s| !s.is_empty()),
+        since,
+        until,
     };
     let order = SessionOrder { key, descending };
     let (total, page) = read(&state, move |store| {
@@ -264,6 +278,28 @@ pub(crate) async fn session_analytics(
 pub(crate) struct SummaryParams {
     period: Option<String>,
     tz: Option<String>,
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// The day range a request names (`range`, `from`, `to`), in `tz`.
+fn day_range(
+    tz: &TimeZone,
+    range: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> Result<Option<DayRange>, ApiError> {
+    range::parse(range, from, to, aggregate::now_in(tz).date())
+}
+
+/// Adds the range's description to an answer.
+fn describe_range(value: &mut Value, days: &DayRange) {
+    if let Some(map) = value.as_object_mut() {
+        map.insert("range".into(), json!(days.name));
+        map.insert("from".into(), json!(days.first));
+        map.insert("to".into(), json!(days.last));
+    }
 }
 
 pub(crate) async fn summary(
@@ -271,13 +307,34 @@ pub(crate) async fn summary(
     params: Rejectable<SummaryParams>,
 ) -> Result<Json<Value>, ApiError> {
     let p = query(params)?;
+    let tz = time_zone(&state, p.tz.as_deref())?;
+    if let Some(days) = day_range(&tz, p.range.as_deref(), p.from.as_deref(), p.to.as_deref())? {
+        let (since, until) = days.bounds(&tz);
+        let q = SessionQuery {
+            since,
+            until: Some(until),
+            ..SessionQuery::default()
+        };
+        let sessions = read(&state, move |store| store.sessions(&q)).await?;
+        let mut value =
+            serde_json::to_value(aggregate::totals(&sessions)).unwrap_or_else(|_| json!({}));
+        describe_range(&mut value, &days);
+        if let Some(map) = value.as_object_mut() {
+            map.insert("tz".into(), json!(tz_name(&tz)));
+            map.insert("since".into(), json!(since));
+            map.insert("until".into(), json!(until));
+            // Since the first session, for "all time".
+            let first = sessions.iter().map(|s| s.started_at).min();
+            map.insert("first_started_at".into(), json!(first));
+        }
+        return Ok(Json(value));
+    }
     let period = match p.period.as_deref() {
         None | Some("") => Period::Day,
         Some(raw) => Period::parse(raw).ok_or_else(|| {
             ApiError::BadRequest(format!("period: expected day, week or month, got {raw:?}"))
         })?,
     };
-    let tz = time_zone(&state, p.tz.as_deref())?;
     let today = aggregate::now_in(&tz).date();
     let since = aggregate::start_of(period.first_day(today), &tz);
     let until = aggregate::start_of(today.tomorrow().unwrap_or(today), &tz);
@@ -326,33 +383,72 @@ async fn overlay_monitor(
 pub(crate) struct CostsParams {
     days: Option<String>,
     tz: Option<String>,
+    range: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
 }
+
+/// The most days one chart covers (ten years).
+const MAX_CHART_DAYS: i32 = 3660;
 
 pub(crate) async fn costs(
     State(state): State<AppState>,
     params: Rejectable<CostsParams>,
 ) -> Result<Json<Value>, ApiError> {
     let p = query(params)?;
-    let days = number("days", p.days.as_deref())?.unwrap_or(30);
-    let days = u16::try_from(days)
-        .ok()
-        .filter(|d| (1..=366).contains(d))
-        .ok_or_else(|| ApiError::BadRequest("days: must be between 1 and 366".into()))?;
     let tz = time_zone(&state, p.tz.as_deref())?;
     let today = aggregate::now_in(&tz).date();
-    let first = today
-        .checked_sub(jiff::Span::new().days(i64::from(days - 1)))
-        .unwrap_or(today);
-    let mut opts = ReportOptions::new(tz.clone());
-    opts.since = Some(first);
-    opts.until = Some(today);
-    let (since, until) = opts.bounds();
+    let named = day_range(&tz, p.range.as_deref(), p.from.as_deref(), p.to.as_deref())?;
+    let days = if let Some(days) = &named {
+        days.clone()
+    } else {
+        let days = number("days", p.days.as_deref())?.unwrap_or(30);
+        let days = u16::try_from(days)
+            .ok()
+            .filter(|d| (1..=366).contains(d))
+            .ok_or_else(|| ApiError::BadRequest("days: must be between 1 and 366".into()))?;
+        DayRange {
+            name: format!("{days}d"),
+            first: today
+                .checked_sub(jiff::Span::new().days(i64::from(days - 1)))
+                .ok(),
+            last: today,
+        }
+    };
+    let (since, until) = days.bounds(&tz);
     let (rows, summaries) = read(&state, move |store| {
-        Ok((store.usage_rows(since, until)?, store.session_summaries()?))
+        Ok((
+            store.usage_rows(since, Some(until))?,
+            store.session_summaries()?,
+        ))
     })
     .await?;
+    // "All time" starts on the day of the first response.
+    let first = days
+        .first
+        .or_else(|| {
+            rows.first()
+                .map(|r| r.at.to_zoned_datetime(tz.clone()).date())
+        })
+        .unwrap_or(days.last)
+        .min(days.last);
+    if days
+        .last
+        .since(first)
+        .map_or(true, |span| span.get_days() >= MAX_CHART_DAYS)
+    {
+        return Err(ApiError::BadRequest(format!(
+            "the range covers more than {MAX_CHART_DAYS} days: choose a shorter one"
+        )));
+    }
+    let mut opts = ReportOptions::new(tz.clone());
+    opts.since = Some(first);
+    opts.until = Some(days.last);
     let costs = aggregate::costs(&rows, &summaries, &opts, &state.inner.config.prices);
     let mut value = serde_json::to_value(&costs).unwrap_or_else(|_| json!({}));
+    if named.is_some() {
+        describe_range(&mut value, &days);
+    }
     if let Some(map) = value.as_object_mut() {
         map.insert("tz".into(), json!(tz_name(&tz)));
     }

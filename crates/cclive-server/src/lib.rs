@@ -18,6 +18,9 @@
 //!   every [`Update`](cclive_core::Update) to.
 //! - `metrics`: `/metrics` (Prometheus text format, budget use included) and `/calendar.ics`
 //!   (iCalendar).
+//! - `limits`: `/api/limits`, the dashboard's panel — the running 5-hour block, budgets and the
+//!   official rate limits — from what the binary computes ([`LimitsSource`]) and the snapshot.
+//! - `range`: the date ranges (`range=7d`, `from`/`to`) the summary, charts and listing share.
 //! - `integrations`: `/api/integrations`, what webhooks and on_change commands did, as the
 //!   binary reports it (already redacted).
 //! - `access`: the Host (DNS rebinding), Origin (cross-site POSTs) and token checks every
@@ -35,10 +38,12 @@ mod api;
 mod assets;
 mod error;
 mod integrations;
+mod limits;
 mod listener;
 mod live;
 mod metrics;
 mod otlp;
+mod range;
 mod routes;
 mod stream;
 pub mod team;
@@ -57,6 +62,7 @@ use tokio::sync::{mpsc, watch};
 pub use access::{Access, Token, TokenError};
 pub use error::ApiError;
 pub use integrations::{DeliveryEntry, IntegrationsSource, Outcome, SinkKind, SinkReport};
+pub use limits::{LimitsSource, PeriodSpend, UsageLimits};
 pub use live::LiveHub;
 pub use metrics::{BudgetSource, DeliveryCounts, DeliveryStats, IngestCounters, MetricSources};
 pub use otlp::{OtlpCount, OtlpCounters};

@@ -114,6 +114,8 @@ pub struct MetricSources {
     pub integrations: Option<crate::IntegrationsSource>,
     /// Budget use, when budgets are configured.
     pub budgets: Option<BudgetSource>,
+    /// The dashboard's panel: the running block, the period spends and every limit's status.
+    pub limits: Option<crate::LimitsSource>,
 }
 
 impl std::fmt::Debug for MetricSources {
@@ -124,6 +126,7 @@ impl std::fmt::Debug for MetricSources {
             .field("otlp", &self.otlp)
             .field("integrations", &self.integrations.is_some())
             .field("budgets", &self.budgets.is_some())
+            .field("limits", &self.limits.is_some())
             .finish()
     }
 }

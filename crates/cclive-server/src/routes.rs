@@ -14,7 +14,7 @@ use axum::{Json, Router, middleware};
 use cclive_core::{Event, EventKind, SessionId};
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, access, api, assets, integrations, metrics, otlp, stream};
+use crate::{ApiError, AppState, access, api, assets, integrations, limits, metrics, otlp, stream};
 
 /// Largest body accepted (hook payloads carry tool inputs and outputs).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -35,6 +35,7 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/api/sessions/{id}/analytics",
     "/api/summary",
     "/api/costs",
+    "/api/limits",
     "/api/budget",
     "/api/stream",
     "/api/session/webhook",
@@ -59,6 +60,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}/analytics", get(api::session_analytics))
         .route("/api/summary", get(api::summary))
         .route("/api/costs", get(api::costs))
+        .route("/api/limits", get(limits::limits))
         .route("/api/budget", get(api::budget))
         .route("/api/stream", get(stream::stream))
         .route("/api/session/webhook", post(webhook))

@@ -435,6 +435,9 @@ pub struct SessionQuery {
     pub live_only: bool,
     /// Only sessions filed under exactly this project path.
     pub project: Option<String>,
+    /// Only sessions that used this model: their main model, or any API response of theirs
+    /// (sub-agents' included) answered by it.
+    pub model: Option<String>,
     /// Only sessions that started at or after this time.
     pub since: Option<Timestamp>,
     /// Only sessions that started strictly before this time.

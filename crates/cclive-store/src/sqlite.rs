@@ -724,6 +724,12 @@ fn filters(query: &SessionQuery) -> (String, Vec<SqlValue>) {
         conditions.push("project_path = ?");
         args.push(SqlValue::Text(project.clone()));
     }
+    if let Some(model) = &query.model {
+        conditions
+            .push("(model = ? OR session_id IN (SELECT session_id FROM usage WHERE model = ?))");
+        args.push(SqlValue::Text(model.clone()));
+        args.push(SqlValue::Text(model.clone()));
+    }
     if let Some(since) = query.since {
         conditions.push("started_at_ms >= ?");
         args.push(SqlValue::Integer(since.as_millisecond()));

@@ -511,6 +511,32 @@ fn project_filter_matches_the_path_exactly() {
 }
 
 #[test]
+fn model_filter_matches_the_main_model_or_any_response() {
+    let store = listing_store();
+    let mut main = session("main-haiku", 40, Status::Completed, "/work/app");
+    main.model = Some("claude-haiku-4-5".into());
+    store.write_batch(&[main], &[]).unwrap();
+    let mut sub = usage("m1", "mid-b", 21, [1, 1, 0, 0]);
+    sub.model = Some("claude-haiku-4-5".into());
+    write_usage(&store, &[sub, usage("m2", "old", 11, [1, 1, 0, 0])]);
+    let by = |m: &str| SessionQuery {
+        model: Some(m.into()),
+        ..SessionQuery::default()
+    };
+    assert_eq!(
+        list(&store, &by("claude-haiku-4-5")),
+        ["main-haiku", "mid-b"]
+    );
+    assert_eq!(store.count_sessions(&by("claude-haiku-4-5")).unwrap(), 2);
+    assert_eq!(
+        list(&store, &by("claude-sonnet-4-5")),
+        ["new", "mid-a", "mid-b", "old"],
+        "their main model"
+    );
+    assert_eq!(list(&store, &by("gpt")), Vec::<String>::new());
+}
+
+#[test]
 fn since_is_inclusive_and_until_is_exclusive() {
     let store = listing_store();
     let range = |since, until| SessionQuery {
@@ -540,6 +566,7 @@ fn filters_combine_and_page_together() {
         status: Some(Status::Completed),
         live_only: false,
         project: Some("/work/app".into()),
+        model: Some("claude-sonnet-4-5".into()),
         since: Some(t(0)),
         until: Some(t(30)),
         limit: Some(1),

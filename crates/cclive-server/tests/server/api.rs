@@ -510,6 +510,150 @@ async fn costs_for_the_charts() {
     }
 }
 
+#[tokio::test]
+async fn a_date_range_applies_to_the_summary_the_charts_and_the_listing() {
+    let server = seeded().await;
+    // "old" started 40 days ago; the others minutes ago.
+    let r = get(server.addr, "/api/summary?range=all&tz=UTC").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let all = r.json();
+    assert_eq!(all["sessions"], 5, "{all:#}");
+    assert_eq!(all["range"], "all");
+    assert_eq!(all["from"], Value::Null);
+    assert!(all["first_started_at"].is_string());
+    let week = get(server.addr, "/api/summary?range=7d&tz=UTC")
+        .await
+        .json();
+    assert!(
+        (3..=4).contains(&week["sessions"].as_u64().unwrap()),
+        "{week:#}"
+    );
+    assert_eq!(week["range"], "7d");
+
+    let old_day = (ago(40 * 86_400).to_zoned_datetime(jiff::tz::TimeZone::UTC)).date();
+    let custom = format!("from={old_day}&to={old_day}&tz=UTC");
+    let page = get(server.addr, &format!("/api/sessions?{custom}"))
+        .await
+        .json();
+    assert_eq!(ids(&page), ["old"], "both ends are inclusive days");
+    let one = get(server.addr, &format!("/api/summary?{custom}"))
+        .await
+        .json();
+    assert_eq!(
+        (one["sessions"].as_u64(), one["range"].as_str()),
+        (Some(1), Some("custom"))
+    );
+
+    let costs = get(server.addr, "/api/costs?range=today&tz=UTC")
+        .await
+        .json();
+    assert_eq!(costs["days"].as_array().unwrap().len(), 1, "{costs:#}");
+    assert_eq!(costs["range"], "today");
+    let costs = get(server.addr, &format!("/api/costs?from={old_day}&tz=UTC"))
+        .await
+        .json();
+    assert_eq!(costs["days"].as_array().unwrap().len(), 41, "{costs:#}");
+    // All time begins on the first response's day (alpha's, minutes ago).
+    let costs = get(server.addr, "/api/costs?range=all&tz=UTC").await.json();
+    assert!(costs["days"].as_array().unwrap().len() <= 2, "{costs:#}");
+    assert!(costs["total_cost_usd"].as_f64().unwrap() > 0.0);
+
+    for bad in [
+        "/api/summary?range=year",
+        "/api/costs?from=2026-13-01",
+        "/api/sessions?from=2026-05-02&to=2026-05-01",
+        "/api/costs?from=1990-01-01",
+    ] {
+        let r = get(server.addr, bad).await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.text());
+        assert!(r.json()["error"].as_str().is_some_and(|e| !e.is_empty()));
+    }
+}
+
+#[tokio::test]
+async fn sessions_filter_by_the_model_they_used() {
+    let server = seeded().await;
+    let page = get(server.addr, "/api/sessions?model=claude-sonnet-4-5&limit=2")
+        .await
+        .json();
+    assert_eq!(page["total"], 5);
+    let page = get(server.addr, "/api/sessions?model=claude-haiku-4-5")
+        .await
+        .json();
+    assert_eq!((page["total"].as_u64(), ids(&page).len()), (Some(0), 0));
+}
+
+#[tokio::test]
+async fn the_limits_panel_joins_the_binary_s_figures_with_the_official_limits() {
+    use cclive_core::budget::{BudgetStatus, Level, Period};
+    use cclive_core::statusline::{RateLimit, RateLimits};
+    use cclive_server::{LimitsSource, MetricSources, PeriodSpend, ServerConfig, UsageLimits};
+
+    let bare = Server::start().await;
+    let v = get(bare.addr, "/api/limits").await.json();
+    assert_eq!(
+        (&v["available"], &v["block"], &v["rate_limits"]),
+        (&json!(false), &Value::Null, &Value::Null),
+        "{v:#}"
+    );
+
+    let start: Timestamp = "2026-09-03T00:00:00Z".parse().unwrap();
+    let end: Timestamp = "2026-09-04T00:00:00Z".parse().unwrap();
+    let source: LimitsSource = std::sync::Arc::new(move |_now| {
+        Ok(UsageLimits {
+            block: None,
+            periods: vec![PeriodSpend {
+                period: Period::Day,
+                key: "2026-09-03".into(),
+                start,
+                end,
+                spent_usd: 8.5,
+                projected_usd: 17.0,
+            }],
+            budgets: vec![BudgetStatus {
+                project: None,
+                period: Period::Day,
+                period_key: "2026-09-03".into(),
+                start,
+                end,
+                limit_usd: 10.0,
+                spent_usd: 8.5,
+                percent: 85.0,
+                projected_usd: 17.0,
+                projected_percent: 170.0,
+                level: Level::Warning,
+            }],
+        })
+    });
+    let server = Server::with_sources(
+        ServerConfig::default(),
+        cclive_server::LiveHub::default(),
+        MetricSources {
+            limits: Some(source),
+            ..MetricSources::default()
+        },
+    )
+    .await;
+    let mut snap = cclive_core::Snapshot::inactive(Timestamp::now());
+    snap.rate_limits = Some(RateLimits {
+        five_hour: Some(RateLimit {
+            used_percentage: 61.0,
+            resets_at: Some(end),
+        }),
+        seven_day: None,
+        reported_at: Some(start),
+    });
+    server.publish_snapshot(snap);
+    let r = get(server.addr, "/api/limits").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    assert_eq!(v["available"], true);
+    assert_eq!(v["periods"][0]["level"], "warning", "{v:#}");
+    assert_eq!(v["periods"][0]["limit_usd"], 10.0);
+    assert_eq!(v["rate_limits"]["five_hour"]["used_percentage"], 61.0);
+    assert_eq!(v["rate_limits"]["reported_at"], "2026-09-03T00:00:00Z");
+}
+
 fn webhook_event(id: &str) -> Value {
     json!({
         "session_id": id,

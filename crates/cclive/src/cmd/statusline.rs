@@ -759,6 +759,7 @@ mod tests {
                     resets_at: None,
                 }),
                 seven_day: None,
+                reported_at: None,
             },
             ..StatuslinePayload::default()
         }

@@ -194,6 +194,9 @@ async fn watch_main(
     // Budget gauges read the history on the server's connection, like the API.
     let budget_metrics =
         crate::sinks::budget_watch::metric_source(&settings, server_store.clone(), &prices);
+    // The dashboard's block, budget and limits panel, the same way.
+    let limits =
+        crate::sinks::budget_watch::limits_source(&settings, server_store.clone(), &prices);
     let server_config = ServerConfig {
         access: Access::new(&serve.bind_name, addr.ip(), serve.token.clone()),
         // A positive number of seconds (checked by config).
@@ -251,7 +254,10 @@ async fn watch_main(
                     store: server_store,
                     config: server_config,
                 },
-                metric_sources(&ctx.ingest, &ctx.notify_stats, budget_metrics),
+                cclive_server::MetricSources {
+                    limits: Some(limits),
+                    ..metric_sources(&ctx.ingest, &ctx.notify_stats, budget_metrics)
+                },
             );
             let (events, shutdown) = (ctx.events.clone(), ctx.cancel.clone());
             Box::pin(async move {
@@ -311,6 +317,7 @@ fn metric_sources(
         integrations: Some(reports),
         budgets,
         otlp: None,
+        limits: None,
     }
 }
 

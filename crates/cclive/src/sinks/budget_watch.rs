@@ -177,6 +177,53 @@ pub(crate) fn metric_source(
     }))
 }
 
+/// What the dashboard's limits panel reads (`/api/limits`): the 5-hour block running now, the
+/// spend of the current day, week and month, and every limit's status — the figures `cclive top`
+/// and `cclive budget` show, from the same core rules, computed per request.
+pub(crate) fn limits_source(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+    prices: &PriceTable,
+) -> cclive_server::LimitsSource {
+    let config = &settings.budget.value;
+    let (budget, tz, prices) = (config.budget.clone(), config.time_zone(), prices.clone());
+    let limited = has_period_limits(&budget);
+    Arc::new(move |now| {
+        let windows: Vec<budget::Window> = Period::ALL
+            .into_iter()
+            .map(|p| budget::window(p, now, &tz, budget.week_start))
+            .collect();
+        let since = windows.iter().map(|w| w.start).min().unwrap_or(now);
+        let records = crate::history::usage_records::recent(&*store, since, now)?;
+        let periods = windows
+            .into_iter()
+            .map(|window| {
+                let spent = budget::Spend::of_records(&records, &window, &prices).total_usd;
+                cclive_server::PeriodSpend {
+                    period: window.period,
+                    projected_usd: budget::project_to_end(spent, &window, now),
+                    spent_usd: spent,
+                    key: window.key,
+                    start: window.start,
+                    end: window.end,
+                }
+            })
+            .collect();
+        let opts = cclive_core::report::ReportOptions::new(tz.clone());
+        let block = blocks::active_block(&records, &opts, &prices, now, None);
+        let budgets = if limited {
+            statuses(&budget, &*store, &prices, &tz, now)?
+        } else {
+            Vec::new()
+        };
+        Ok(cclive_server::UsageLimits {
+            block,
+            periods,
+            budgets,
+        })
+    })
+}
+
 /// The callback: nudges the worker when a session's usage changed.
 fn nudger(tx: SyncSender<()>) -> Callback {
     let seen: Mutex<HashMap<SessionId, (u64, u64)>> = Mutex::new(HashMap::new());

@@ -4,8 +4,11 @@
 //! The page must show the session live ("LIVE SESSION ACTIVE", its cost), then "No Active
 //! Session" and the finished session in its history, all without being reloaded; the session's
 //! own page then shows its timeline and a Performance section with the run's real figures. The
-//! Integrations panel shows a webhook's deliveries, its failure highlighted. Screenshots go to
-//! `target/dashboard/` for people to look at.
+//! Integrations panel shows a webhook's deliveries, its failure highlighted. The block, budget and
+//! limits panel follows usage and the status line's official limits live; the date range, sort
+//! and filters live in the URL; a click on a chart filters the table; at 420 px the sessions
+//! are cards with their cost in view. Screenshots go to `target/dashboard/` for people to look
+//! at.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -211,8 +214,9 @@ return {
   rows,
   last: document.getElementById("last").hidden ? null : document.getElementById("last").textContent,
   howto: !document.getElementById("howto").hidden,
+  howtoText: document.getElementById("howto").textContent,
   conn: document.getElementById("conn").dataset.state,
-  today: document.querySelector('.total[data-period="day"] .detail').textContent,
+  today: document.querySelector('.total[data-total="range"] .detail').textContent,
   marker: window.__ccliveTestMarker || null,
 };
 "##;
@@ -308,6 +312,37 @@ fn check_performance(page: &Value, api: &Value) {
     eprintln!("performance section: {}", page["text"]);
 }
 
+/// A runtime for one test's browser session.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Clicks the element `css` selects.
+async fn click(client: &Client, css: &str) {
+    client
+        .find(fantoccini::Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("no {css} on the page: {e}"))
+        .click()
+        .await
+        .unwrap_or_else(|e| panic!("cannot click {css}: {e}"));
+}
+
+/// A screenshot with the element `id` scrolled into view.
+async fn screenshot_at(client: &Client, id: &str, name: &str) -> PathBuf {
+    client
+        .execute(
+            "document.getElementById(arguments[0]).scrollIntoView();",
+            vec![json!(id)],
+        )
+        .await
+        .expect("scroll");
+    screenshot(client, name).await
+}
+
 pub(crate) async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.expect("screenshot");
     let path = screenshot_dir().join(name);
@@ -328,24 +363,19 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
     let world = World::new(&api.url());
     let dashboard = Dashboard::start(&world, &[]);
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&dashboard.url()).await.expect("open the page");
+        // Nothing recorded yet: how to start (once the history said it is empty).
         let page = wait_page(&client, "the idle page", READ_PAGE, TIMEOUT, |p| {
-            p["state"] == "none" && p["conn"] == "live"
+            p["state"] == "none" && p["conn"] == "live" && p["howto"] == true
         })
         .await;
-        assert!(
-            page["banner"]
-                .as_str()
-                .unwrap()
-                .contains("⚫ No Active Session")
-        );
-        assert_eq!(page["howto"], true, "how to start monitoring");
+        let banner = page["banner"].as_str().unwrap();
+        assert!(banner.contains("No Active Session"), "{banner}");
+        assert!(!banner.contains('⚫'), "the dot is drawn, not an emoji: {banner}");
+        assert!(page["howtoText"].as_str().unwrap().contains("cclive import"), "{page:#}");
         client
             .execute("window.__ccliveTestMarker = 'same page';", vec![])
             .await
@@ -361,7 +391,7 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
             live["banner"]
                 .as_str()
                 .unwrap()
-                .contains("🔴 LIVE SESSION ACTIVE"),
+                .contains("LIVE SESSION ACTIVE"),
             "{live:#}"
         );
         let card = &live["cards"][0];
@@ -391,8 +421,8 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // The history knows it already: it started today.
-        wait_page(&client, "today's total to count it", READ_PAGE, TIMEOUT, |p| {
+        // The history knows it already: it started today (in the last 30 days, the default range).
+        wait_page(&client, "the range's total to count it", READ_PAGE, TIMEOUT, |p| {
             p["today"].as_str().is_some_and(|t| t.starts_with("1 session"))
         })
         .await;
@@ -429,8 +459,9 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
             done["banner"]
                 .as_str()
                 .unwrap()
-                .contains("⚫ No Active Session")
+                .contains("No Active Session")
         );
+        assert_eq!(done["howto"], false, "with a history, no \"Start monitoring\"");
         assert!(done["cards"].as_array().unwrap().is_empty());
         assert!(
             done["last"].as_str().is_some_and(|t| t.contains("Completed")),
@@ -493,10 +524,7 @@ fn after_a_restart_the_page_reconnects_by_itself_and_shows_the_current_state() {
     let first = Dashboard::start(&world, &[]);
     let port = first.port;
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&first.url()).await.unwrap();
@@ -590,10 +618,7 @@ fn the_integrations_panel_shows_deliveries_with_failures_highlighted() {
     );
     let dashboard = Dashboard::start(&world, &[]);
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let runtime = runtime();
     runtime.block_on(async {
         let client = driver.browser().await;
         client.goto(&dashboard.url()).await.expect("open the page");
@@ -636,14 +661,394 @@ fn the_integrations_panel_shows_deliveries_with_failures_highlighted() {
         assert_eq!(rows[1]["outcome"], "failed");
         assert!(rows[1]["text"].as_str().unwrap().contains("HTTP 404"));
         assert_eq!(rows[1]["highlighted"], true, "a failure is highlighted");
+        screenshot_at(&client, "integrations", "integrations.png").await;
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
+}
+
+/// Posts `events` (cclive's event JSON) to the dashboard, all accepted.
+fn post_events(dashboard: &Dashboard, events: &[Value]) {
+    let reply = dashboard.post("/api/events", &Value::Array(events.to_vec()));
+    assert_eq!(reply.status, 202, "{}", reply.text());
+}
+
+/// A finished session at `at`: started in `project`, one response of `model` with `output`
+/// tokens, ended.
+fn finished_session(
+    id: &str,
+    at: jiff::Timestamp,
+    project: &str,
+    model: &str,
+    output: u64,
+) -> Vec<Value> {
+    let t = |s: i64| (at + jiff::SignedDuration::from_secs(s)).to_string();
+    vec![
+        json!({"session_id": id, "at": t(0), "type": "session_started", "mode": "print",
+               "source": "test", "cwd": project, "project_path": project}),
+        json!({"session_id": id, "at": t(1), "type": "init", "claude_session_id": id, "model": model}),
+        json!({"session_id": id, "at": t(2), "type": "prompt_submitted", "id": format!("{id}-p")}),
+        json!({"session_id": id, "at": t(5), "type": "usage", "key": format!("{id}-m1"), "model": model,
+               "tokens": {"input": 100, "output": output, "cache_read": 0, "cache_creation": 0},
+               "is_final": true}),
+        json!({"session_id": id, "at": t(8), "type": "session_ended", "reason": "other"}),
+    ]
+}
+
+/// What the test reads off the block, budget and limits panel.
+const READ_LIMITS: &str = r#"
+const budget = (period) => {
+  const row = document.querySelector(`#budgets-body [data-period="${period}"]`);
+  if (!row) return null;
+  const fill = row.querySelector(".gauge .fill");
+  return { level: row.dataset.level, text: row.textContent, fill: fill ? getComputedStyle(fill).backgroundColor : null };
+};
+return {
+  noBlock: !!document.querySelector('#block [data-field="no-block"]'),
+  blockCost: Number(document.querySelector('#block [data-field="block-cost"]')?.dataset.value || 0),
+  burn: document.querySelector('#block [data-field="burn"]')?.textContent || null,
+  left: document.querySelector('#block [data-field="block-left"]')?.textContent || null,
+  day: budget("day"),
+  week: budget("week"),
+  official: document.getElementById("official-body").textContent,
+  used: document.querySelector('#official [data-window="5-hour"] [data-field="used"]')?.textContent || null,
+  reported: document.querySelector('#official [data-field="reported"]')?.textContent || null,
+  bad: (() => {
+    const probe = document.createElement("div");
+    probe.style.backgroundColor = "var(--bad)";
+    document.body.append(probe);
+    const colour = getComputedStyle(probe).backgroundColor;
+    probe.remove();
+    return colour;
+  })(),
+  marker: window.__ccliveTestMarker || null,
+};
+"#;
+
+#[test]
+fn the_block_budget_and_limits_panel_follows_usage_and_the_status_line_live() {
+    let world = World::new("http://127.0.0.1:9");
+    write_config(&world, "[budget]\ndaily_usd = 0.05\n");
+    let dashboard = Dashboard::start(&world, &[]);
+    let driver = ChromeDriver::start();
+    let runtime = runtime();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client.goto(&dashboard.url()).await.expect("open the page");
+        let page = wait_page(&client, "the empty panel", READ_LIMITS, TIMEOUT, |p| {
+            p["noBlock"] == true && p["day"].is_object()
+        })
+        .await;
+        assert!(page["official"].as_str().unwrap().contains("None reported yet"), "{page:#}");
+        assert_eq!(page["day"]["level"], "ok", "{page:#}");
         client
-            .execute(
-                "document.getElementById('integrations').scrollIntoView();",
-                vec![],
-            )
+            .execute("window.__ccliveTestMarker = 'same page';", vec![])
             .await
             .unwrap();
-        screenshot(&client, "integrations.png").await;
+
+        // A session spends $0.15 (10k output tokens of Sonnet 4.5) a minute ago: over the $0.05
+        // day, and a burn rate.
+        let now = jiff::Timestamp::now();
+        let minute_ago = now - jiff::SignedDuration::from_secs(60);
+        post_events(&dashboard, &finished_session("spender", minute_ago, "/w/app", "claude-sonnet-4-5", 10_000)[..4]);
+        let page = wait_page(&client, "the block and the budget to move", READ_LIMITS, TIMEOUT, |p| {
+            p["blockCost"].as_f64().is_some_and(|c| c > 0.1) && p["day"]["level"] == "exceeded"
+        })
+        .await;
+        assert!(page["left"].as_str().is_some_and(|l| l.contains('h') || l.contains('m')), "{page:#}");
+        let burn = page["burn"].as_str().unwrap();
+        assert!(burn.contains("/h") && !burn.starts_with("$0.00"), "{page:#}");
+        let day = page["day"]["text"].as_str().unwrap();
+        assert!(day.contains("of $0.05") && day.contains('%'), "{day}");
+        assert_eq!(
+            page["day"]["fill"], page["bad"],
+            "the exceeded gauge is red: {page:#}"
+        );
+        assert_eq!(page["week"]["level"], "none", "no weekly limit: no gauge");
+
+        // Claude Code's status line reports the official limits: they show at once, with their age.
+        let resets = (now + jiff::SignedDuration::from_hours(3)).to_string();
+        post_events(&dashboard, &[json!({
+            "session_id": "spender", "at": jiff::Timestamp::now().to_string(), "type": "status_line",
+            "total_cost_usd": 0.2,
+            "rate_limits": {"five_hour": {"used_percentage": 42.5, "resets_at": resets},
+                            "seven_day": {"used_percentage": 7.0}}
+        })]);
+        let page = wait_page(&client, "the official limits", READ_LIMITS, TIMEOUT, |p| {
+            p["used"] == "42%"
+        })
+        .await;
+        assert!(page["official"].as_str().unwrap().contains("7-day"), "{page:#}");
+        assert!(page["official"].as_str().unwrap().contains("resets"), "{page:#}");
+        assert!(page["reported"].as_str().unwrap().contains("just now"), "{page:#}");
+        assert_eq!(page["marker"], "same page", "all of it without a reload");
+        screenshot(&client, "dashboard-limits.png").await;
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
+}
+
+/// What the test reads off the history: the range, the table and the URL.
+const READ_HISTORY: &str = r##"
+return {
+  url: location.search,
+  pressed: [...document.querySelectorAll("[data-range][aria-pressed=true]")].map((b) => b.dataset.range),
+  from: document.getElementById("range-from").value,
+  to: document.getElementById("range-to").value,
+  size: document.getElementById("page-size").value,
+  rows: [...document.querySelectorAll("#sessions-body tr[data-session-id]")].map((r) => r.dataset.sessionId),
+  chips: [...document.querySelectorAll("#chips [data-chip]")].map((c) => c.dataset.chip),
+  rangeCard: document.querySelector('.total[data-total="range"] .detail').textContent,
+  allCard: document.querySelector('.total[data-total="all"] .detail').textContent,
+  models: [...document.querySelectorAll("#chart-models [data-model]")].map((b) => b.dataset.model),
+  ticks: [...document.querySelectorAll("#chart-days text.tick")].map((t) => t.textContent),
+  selectedBar: document.querySelector("#chart-days .bar-hit.selected")?.dataset.from || null,
+  marker: window.__ccliveTestMarker || null,
+};
+"##;
+
+/// Three finished sessions: today (Sonnet, /w/app, $0.30), 10 days ago (Haiku, /w/lib, $0.05)
+/// and 40 days ago (Opus 4.1, /w/old, $0.075).
+fn seed_history(dashboard: &Dashboard) -> jiff::civil::Date {
+    let now = jiff::Timestamp::now();
+    let days = |d: i64| now - jiff::SignedDuration::from_hours(24 * d);
+    post_events(
+        dashboard,
+        &finished_session(
+            "recent",
+            now - jiff::SignedDuration::from_secs(60),
+            "/w/app",
+            "claude-sonnet-4-5",
+            20_000,
+        ),
+    );
+    post_events(
+        dashboard,
+        &finished_session("ten-days", days(10), "/w/lib", "claude-haiku-4-5", 10_000),
+    );
+    post_events(
+        dashboard,
+        &finished_session("forty-days", days(40), "/w/old", "claude-opus-4-1", 1_000),
+    );
+    days(10)
+        .to_zoned_datetime(jiff::tz::TimeZone::system())
+        .date()
+}
+
+#[test]
+fn the_date_range_sort_and_filters_live_in_the_url_and_a_chart_click_filters_the_table() {
+    let world = World::new("http://127.0.0.1:9");
+    let dashboard = Dashboard::start(&world, &[]);
+    let ten_days_ago = seed_history(&dashboard);
+    let driver = ChromeDriver::start();
+    let runtime = runtime();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        // A shared link: the last 7 days, cheapest first, 10 rows a page.
+        let link = format!(
+            "{}?range=7d&sort=total_cost_usd&order=asc&size=10",
+            dashboard.url()
+        );
+        client.goto(&link).await.expect("open the page");
+        let page = wait_page(&client, "the linked view", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["recent"])
+                && p["allCard"]
+                    .as_str()
+                    .is_some_and(|t| t.starts_with("3 sessions"))
+                && p["ticks"].as_array().is_some_and(|t| t.len() >= 2)
+        })
+        .await;
+        assert_eq!(page["pressed"], json!(["7d"]), "{page:#}");
+        assert_eq!(page["size"], "10");
+        assert!(
+            page["rangeCard"]
+                .as_str()
+                .unwrap()
+                .starts_with("1 session · 1 turn"),
+            "singular: {page:#}"
+        );
+        assert!(
+            page["ticks"].as_array().unwrap().len() >= 2,
+            "a y-axis with values: {page:#}"
+        );
+        assert!(
+            page["ticks"].as_array().unwrap().iter().any(|t| t != "$0"),
+            "{page:#}"
+        );
+
+        // 30 days (the default, so it leaves the URL): the two newer sessions, cheapest first.
+        click(&client, "[data-range='30d']").await;
+        let page = wait_page(&client, "30 days", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["ten-days", "recent"])
+        })
+        .await;
+        let url = page["url"].as_str().unwrap();
+        assert!(
+            url.contains("sort=total_cost_usd")
+                && url.contains("order=asc")
+                && !url.contains("range="),
+            "{url}"
+        );
+
+        // All time, then a reload: the same view comes back from the URL.
+        click(&client, "[data-range='all']").await;
+        wait_page(&client, "all time", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"].as_array().is_some_and(|r| r.len() == 3)
+                && p["url"].as_str().is_some_and(|u| u.contains("range=all"))
+        })
+        .await;
+        client.refresh().await.unwrap();
+        let page = wait_page(
+            &client,
+            "all time after a reload",
+            READ_HISTORY,
+            TIMEOUT,
+            // The table and the charts come by separate requests.
+            |p| {
+                p["rows"] == json!(["ten-days", "forty-days", "recent"])
+                    && p["models"].as_array().is_some_and(|m| m.len() == 3)
+            },
+        )
+        .await;
+        assert_eq!(page["pressed"], json!(["all"]), "{page:#}");
+        let models = page["models"].as_array().unwrap();
+        assert!(
+            models.contains(&json!("claude-haiku-4-5")),
+            "full model names: {page:#}"
+        );
+
+        // A click on the Haiku bar: the table shows the session that used it, and says so.
+        click(&client, "#chart-models [data-model='claude-haiku-4-5']").await;
+        let page = wait_page(&client, "the model filter", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["ten-days"])
+        })
+        .await;
+        assert_eq!(page["chips"], json!(["model"]));
+        assert!(
+            page["url"]
+                .as_str()
+                .unwrap()
+                .contains("model=claude-haiku-4-5"),
+            "{page:#}"
+        );
+        click(&client, "#chips [data-chip='model']").await;
+        wait_page(&client, "the filter cleared", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"].as_array().is_some_and(|r| r.len() == 3) && p["chips"] == json!([])
+        })
+        .await;
+
+        // A click on a day's bar: that day's sessions.
+        click(
+            &client,
+            &format!("#chart-days [data-from='{ten_days_ago}']"),
+        )
+        .await;
+        let page = wait_page(&client, "the day filter", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["ten-days"])
+        })
+        .await;
+        assert_eq!(
+            page["selectedBar"],
+            json!(ten_days_ago.to_string()),
+            "the chosen day stands out: {page:#}"
+        );
+        assert!(
+            page["url"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("day={ten_days_ago}")),
+            "{page:#}"
+        );
+        screenshot(&client, "dashboard-history.png").await;
+
+        // A custom range from a link fills the date inputs.
+        let link = format!("{}?from={ten_days_ago}&to={ten_days_ago}", dashboard.url());
+        client.goto(&link).await.unwrap();
+        let page = wait_page(&client, "the custom range", READ_HISTORY, TIMEOUT, |p| {
+            p["rows"] == json!(["ten-days"])
+        })
+        .await;
+        assert_eq!(
+            (
+                page["from"].as_str(),
+                page["pressed"].as_array().map(Vec::len)
+            ),
+            (Some(ten_days_ago.to_string().as_str()), Some(0))
+        );
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
+}
+
+/// What the test reads off a narrow page: whether the key figures are in view.
+const READ_PHONE: &str = r##"
+const seen = (el) => {
+  if (!el) return false;
+  const r = el.getBoundingClientRect();
+  return getComputedStyle(el).display !== "none" && r.width > 0 && r.left >= 0 && r.right <= window.innerWidth + 0.5;
+};
+const row = document.querySelector("#sessions-body tr[data-session-id]");
+const svg = document.querySelector("#chart-days svg");
+const tick = document.querySelector("#chart-days text.tick");
+return {
+  width: window.innerWidth,
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  row: !!row,
+  cost: seen(row?.querySelector('[data-field="cost"]')),
+  duration: seen(row?.querySelector('[data-field="duration"]')),
+  turns: seen(row?.querySelector('[data-field="turns"]')),
+  costText: row?.querySelector('[data-field="cost"]')?.textContent || null,
+  scale: svg ? svg.getBoundingClientRect().width / svg.width.baseVal.value : null,
+  tickPx: tick ? parseFloat(getComputedStyle(tick).fontSize) : null,
+  dot: !!document.querySelector("#banner .dot"),
+  banner: document.getElementById("banner").textContent,
+};
+"##;
+
+#[test]
+fn on_a_phone_the_sessions_are_cards_with_cost_duration_and_turns_in_view() {
+    let world = World::new("http://127.0.0.1:9");
+    let dashboard = Dashboard::start(&world, &[]);
+    seed_history(&dashboard);
+    let driver = ChromeDriver::start();
+    let runtime = runtime();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        client
+            .set_window_size(420, 1000)
+            .await
+            .expect("a phone-sized window");
+        client.goto(&dashboard.url()).await.expect("open the page");
+        let page = wait_page(&client, "the narrow page", READ_PHONE, TIMEOUT, |p| {
+            p["row"] == true && p["scale"].is_number()
+        })
+        .await;
+        assert!(page["width"].as_f64().unwrap() <= 420.0, "{page:#}");
+        assert_eq!(
+            (&page["cost"], &page["duration"], &page["turns"]),
+            (&json!(true), &json!(true), &json!(true)),
+            "Cost, Duration and Turns are in view: {page:#}"
+        );
+        assert!(page["costText"].as_str().unwrap().contains('$'));
+        assert!(
+            page["overflow"].as_f64().unwrap() <= 0.5,
+            "nothing wider than the screen: {page:#}"
+        );
+        assert!(
+            page["scale"].as_f64().unwrap() > 0.95,
+            "the chart is drawn at its size, not shrunk: {page:#}"
+        );
+        assert!(page["tickPx"].as_f64().unwrap() >= 10.0, "{page:#}");
+        assert!(
+            page["dot"] == true && !page["banner"].as_str().unwrap().contains('⚫'),
+            "{page:#}"
+        );
+        screenshot(&client, "dashboard-phone.png").await;
+        screenshot_at(&client, "history-title", "dashboard-phone-history.png").await;
+        screenshot_at(&client, "sessions", "dashboard-phone-table.png").await;
         client.close().await.unwrap();
     });
     drop(driver);

@@ -113,6 +113,7 @@ fn sample_app() -> App {
             used_percentage: 7.0,
             resets_at: None,
         }),
+        reported_at: None,
     });
     app.apply(Msg::Snapshot(Box::new(snapshot)));
     let records = [
