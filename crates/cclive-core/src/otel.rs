@@ -372,6 +372,7 @@ fn record_events(
                 output: attrs.count("output_tokens"),
                 cache_read: attrs.count("cache_read_tokens"),
                 cache_creation: attrs.count("cache_creation_tokens"),
+                ..Tokens::default()
             };
             let request_id = attrs.str("request_id").filter(|r| !r.is_empty());
             // Claude Code 1.0 names no request: such a report cannot be matched with the

@@ -341,6 +341,7 @@ impl Usage {
             output: self.output,
             cache_read: self.cache_read,
             cache_creation: self.cache_creation,
+            ..Tokens::default()
         }
     }
 

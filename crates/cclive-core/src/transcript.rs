@@ -974,7 +974,8 @@ struct Message<'a> {
     model: Str<'a>,
     #[serde(borrow)]
     stop_reason: Str<'a>,
-    usage: Obj<ApiUsage>,
+    #[serde(borrow)]
+    usage: Obj<ApiUsage<'a>>,
     #[serde(borrow)]
     content: Content<'a>,
 }
@@ -983,20 +984,60 @@ struct Message<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 #[allow(clippy::struct_field_names)] // the API's own names
-struct ApiUsage {
+struct ApiUsage<'a> {
     input_tokens: U64,
     output_tokens: U64,
     cache_read_input_tokens: U64,
     cache_creation_input_tokens: U64,
+    /// The 1-hour share of the cache write (priced apart).
+    cache_creation: Obj<CacheCreation>,
+    /// Web searches (priced per request).
+    server_tool_use: Obj<ServerToolUse>,
+    /// `fast` for a fast-mode response.
+    #[serde(borrow)]
+    speed: Str<'a>,
+    /// `us` for a US-only response (priced at 1.1×).
+    #[serde(borrow)]
+    inference_geo: Str<'a>,
 }
 
-impl ApiUsage {
+/// `usage.cache_creation`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CacheCreation {
+    ephemeral_1h_input_tokens: U64,
+}
+
+/// `usage.server_tool_use`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ServerToolUse {
+    web_search_requests: U64,
+}
+
+impl ApiUsage<'_> {
     fn tokens(&self) -> Tokens {
+        let cache_creation = self.cache_creation_input_tokens.0.unwrap_or(0);
+        let one_hour = self
+            .cache_creation
+            .0
+            .as_ref()
+            .and_then(|c| c.ephemeral_1h_input_tokens.0)
+            .unwrap_or(0);
         Tokens {
             input: self.input_tokens.0.unwrap_or(0),
             output: self.output_tokens.0.unwrap_or(0),
             cache_read: self.cache_read_input_tokens.0.unwrap_or(0),
-            cache_creation: self.cache_creation_input_tokens.0.unwrap_or(0),
+            cache_creation,
+            cache_creation_1h: one_hour.min(cache_creation),
+            web_search_requests: self
+                .server_tool_use
+                .0
+                .as_ref()
+                .and_then(|s| s.web_search_requests.0)
+                .unwrap_or(0),
+            fast_responses: u64::from(self.speed.0.as_deref() == Some("fast")),
+            us_only_responses: u64::from(self.inference_geo.0.as_deref() == Some("us")),
         }
     }
 }
@@ -1120,6 +1161,7 @@ impl<'de> Deserialize<'de> for ModelUsage {
                             output: e.output_tokens.0.unwrap_or(0),
                             cache_read: e.cache_read_input_tokens.0.unwrap_or(0),
                             cache_creation: e.cache_creation_input_tokens.0.unwrap_or(0),
+                            ..Tokens::default()
                         };
                         models.push((model, tokens, e.cost_usd.0));
                     }

@@ -39,6 +39,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0003_budget_alerts",
         sql: include_str!("migrations/0003_budget_alerts.sql"),
     },
+    Migration {
+        version: 4,
+        name: "0004_usage_pricing",
+        sql: include_str!("migrations/0004_usage_pricing.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

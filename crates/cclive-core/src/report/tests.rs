@@ -34,6 +34,7 @@ fn rec(
             output,
             cache_read: 0,
             cache_creation: 0,
+            ..Tokens::default()
         },
     }
 }

@@ -85,6 +85,7 @@ fn the_result_wins_over_estimates() {
                 output: 84,
                 cache_read: 10000,
                 cache_creation: 600,
+                ..Tokens::default()
             }),
             model: Some("claude-opus-5-5".into()),
             error: None,

@@ -17,15 +17,17 @@ const SELECT_SUMMARIES: &str = "
         total_cost_usd, cost_source
     FROM sessions";
 
-/// Per project and model in `[?1, ?2)`. The time range uses `usage_by_time`; each row finds its
+/// Per project and model in `[?1, ?2)`, apart by fast mode and US-only serving (priced at other
+/// rates, so a sum must not mix them). The time range uses `usage_by_time`; each row finds its
 /// session by primary key.
 const SELECT_USAGE_SUMS: &str = "
     SELECT coalesce(s.project_path, s.cwd) AS project, u.model, count(*),
-        sum(u.input), sum(u.output), sum(u.cache_read), sum(u.cache_creation)
+        sum(u.input), sum(u.output), sum(u.cache_read), sum(u.cache_creation),
+        sum(u.cache_creation_1h), sum(u.web_search_requests), u.fast, u.us_only
     FROM usage u LEFT JOIN sessions s ON s.session_id = u.session_id
     WHERE u.at_ms >= ?1 AND u.at_ms < ?2
-    GROUP BY project, u.model
-    ORDER BY project, u.model";
+    GROUP BY project, u.model, u.fast, u.us_only
+    ORDER BY project, u.model, u.fast, u.us_only";
 
 const INSERT_ALERT: &str = "
     INSERT INTO budget_alerts (scope, period, period_key, threshold, fired_at_ms, alert_json)
@@ -112,14 +114,28 @@ pub(super) fn usage_sums(
                 row.get(4)?,
                 row.get(5)?,
                 row.get(6)?,
+                row.get(7)?,
+                row.get(8)?,
+                row.get(9)?,
+                row.get(10)?,
             ],
         ))
     })?;
-    let raw: Vec<(Option<String>, Option<String>, [i64; 5])> = rows.collect::<Result<_, _>>()?;
+    let raw: Vec<(Option<String>, Option<String>, [i64; 9])> = rows.collect::<Result<_, _>>()?;
     raw.into_iter()
         .map(|(project, model, sums)| {
             let what = || format!("usage of project {project:?}, model {model:?}");
-            let [responses, input, output, cache_read, cache_creation] = sums.map(u64::try_from);
+            let [
+                responses,
+                input,
+                output,
+                cache_read,
+                cache_creation,
+                one_hour,
+                searches,
+                fast,
+                us_only,
+            ] = sums.map(u64::try_from);
             let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
             Ok(UsageSum {
                 tokens: Tokens {
@@ -127,6 +143,11 @@ pub(super) fn usage_sums(
                     output: count(output)?,
                     cache_read: count(cache_read)?,
                     cache_creation: count(cache_creation)?,
+                    cache_creation_1h: count(one_hour)?,
+                    web_search_requests: count(searches)?,
+                    // 0 or 1 for the whole group: the flag prices the sum at its rates.
+                    fast_responses: count(fast)?,
+                    us_only_responses: count(us_only)?,
                 },
                 responses: count(responses)?,
                 project,

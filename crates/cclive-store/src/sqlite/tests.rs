@@ -568,6 +568,7 @@ fn an_import_sized_batch_goes_in_as_one_transaction() {
                 output: 100,
                 cache_read: 20_000,
                 cache_creation: 500,
+                ..Tokens::default()
             },
             sidechain: n % 7 == 0,
         })
