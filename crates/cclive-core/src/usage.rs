@@ -134,6 +134,15 @@ impl Tokens {
     }
 }
 
+/// Reads a cost that may be `null` (unknown: nothing could be priced) as NaN, which serde_json
+/// writes back as `null`.
+///
+/// # Errors
+/// When the value is neither a number nor `null`.
+pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// The whole-session tokens of Claude Code's `modelUsage` entries (`(model, tokens, cost)`),
 /// summed over models; `None` when there are none. Shared by the `result` line and `cost-state`.
 pub fn model_usage_total(entries: &[(String, Tokens, Option<f64>)]) -> Option<Tokens> {

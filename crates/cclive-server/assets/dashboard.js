@@ -155,7 +155,7 @@
       h(
         "dl",
         { class: "stats" },
-        stat("Cost", [usd(s.total_cost_usd), s.cost_source === "estimated" ? h("span", { class: "unit" }, "est.") : null], {
+        stat("Cost", [usd(s.total_cost_usd), s.cost_source === "estimated" ? h("span", { class: "unit" }, "est.") : null, cc.unpriced(s)], {
           class: "num",
           title: s.cost_source === "estimated" ? "estimated from tokens until Claude Code reports its own total" : "reported by Claude Code",
           dataset: { field: "cost", value: String(s.total_cost_usd) },
@@ -217,7 +217,7 @@
       h(
         "dl",
         { class: "figures wide" },
-        fig("Cost", usd(s.total_cost_usd), { dataset: { field: "cost", value: String(s.total_cost_usd) } }),
+        fig("Cost", [usd(s.total_cost_usd), cc.unpriced(s)], { dataset: { field: "cost", value: String(s.total_cost_usd) } }),
         fig("Turns", int(s.num_turns)),
         fig("Duration", duration(s.duration_ms)),
         fig("Tokens", withUnit(compact(t), "tok")),
@@ -292,7 +292,7 @@
         h("td", { class: "num" }, duration(s.duration_ms)),
         h("td", { class: "num" }, int(s.num_turns)),
         h("td", { class: "num hide-narrow" }, withUnit(compact(totalTokens(s.tokens)), "tok")),
-        h("td", { class: "num", dataset: { field: "cost", value: String(s.total_cost_usd) } }, usd(s.total_cost_usd)),
+        h("td", { class: "num", dataset: { field: "cost", value: String(s.total_cost_usd) } }, usd(s.total_cost_usd), cc.unpriced(s)),
       ),
     );
     if (!rows.length) {

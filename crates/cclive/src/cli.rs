@@ -77,6 +77,35 @@ pub enum Command {
     /// One line for Claude Code's `statusLine` setting (reads its JSON on stdin); see
     /// `cclive hooks install --statusline`.
     Statusline(StatuslineArgs),
+    /// The price table in use (source, version, every model's rates); `sync` reads the
+    /// installed Claude Code's own prices into your price file.
+    Prices(PricesArgs),
+}
+
+/// `cclive prices`.
+#[derive(Debug, Args)]
+pub struct PricesArgs {
+    /// Print JSON (the table itself).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do (default: show the table in use).
+    #[command(subcommand)]
+    pub action: Option<PricesAction>,
+}
+
+/// `cclive prices <action>`.
+#[derive(Debug, Subcommand)]
+pub enum PricesAction {
+    /// Read the model catalog of the installed Claude Code (offline, from its package) into the
+    /// price file (`prices_file`, else ~/.config/cclive/prices.json).
+    Sync {
+        /// The claude executable to read (default: the `claude_bin` setting, else PATH).
+        #[arg(long, value_name = "PATH")]
+        claude: Option<PathBuf>,
+        /// Write here instead of the price file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
 }
 
 /// `cclive top`.
