@@ -399,7 +399,7 @@ fn a_corrupt_usage_row_is_an_error_naming_the_response() {
     store
         .conn()
         .execute(
-            "INSERT INTO usage VALUES ('msg_bad', 's1', 0, NULL, -1, 0, 0, 0, 0)",
+            "INSERT INTO usage VALUES ('msg_bad', 's1', 0, NULL, -1, 0, 0, 0, 0, 0, 0, 0, 0)",
             [],
         )
         .unwrap();

@@ -148,25 +148,7 @@ fn every_pinned_model_is_priced_exactly_as_claude_code_prices_it() {
     let world = World::new("http://127.0.0.1:9");
     let history = world.claude.home().join("history");
     for (i, run) in runs.iter().enumerate() {
-        let dir = history.join("projects").join(format!("-work-p{i}"));
-        std::fs::create_dir_all(&dir).unwrap();
-        let text = std::fs::read_to_string(&run.transcript).unwrap();
-        let kept: Vec<&str> = text
-            .lines()
-            .filter(|l| {
-                serde_json::from_str::<Value>(l).map_or(true, |v| v["type"] != "cost-state")
-            })
-            .collect();
-        assert!(
-            kept.len() < text.lines().count(),
-            "{}: no cost-state",
-            run.label
-        );
-        std::fs::write(
-            dir.join(run.transcript.file_name().unwrap()),
-            kept.join("\n") + "\n",
-        )
-        .unwrap();
+        without_cost_state(&run.transcript, &history, &format!("-work-p{i}"));
     }
     let out = world
         .cclive(&["import", "--json", "--quiet"])
@@ -200,9 +182,133 @@ fn every_pinned_model_is_priced_exactly_as_claude_code_prices_it() {
             ));
         }
     }
+    // Reports price the stored per-response usage (1-hour writes, searches included).
+    let out = world
+        .cclive(&["report", "sessions", "--json", "--since", "2000-01-01"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    for run in &runs {
+        let id = run.transcript.file_stem().unwrap().to_str().unwrap();
+        let row = report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["session_id"] == id)
+            .unwrap_or_else(|| panic!("{}: no report row", run.label));
+        let ours = row["cost_usd"].as_f64();
+        if ours.is_none_or(|c| (c - run.total_cost_usd).abs() > 1e-9) {
+            wrong.push(format!(
+                "{} (report sessions): Claude Code {} cclive {ours:?}",
+                run.label, run.total_cost_usd
+            ));
+        }
+    }
     assert!(
         wrong.is_empty(),
         "priced unlike Claude Code:\n{}",
         wrong.join("\n")
+    );
+
+    // `cclive prices sync` on the pinned CLI reads exactly the bundled table.
+    let synced = world.claude.home().join("synced-prices.json");
+    let out = world
+        .cclive(&["prices", "sync", "--out", synced.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let synced =
+        cclive_core::PriceTable::parse(&std::fs::read_to_string(&synced).unwrap()).unwrap();
+    assert_eq!(synced, cclive_core::PriceTable::builtin());
+}
+
+/// Copies `transcript` without its `cost-state` line into `history/projects/<project>/`.
+fn without_cost_state(transcript: &Path, history: &Path, project: &str) {
+    let dir = history.join("projects").join(project);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = std::fs::read_to_string(transcript).unwrap();
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|l| serde_json::from_str::<Value>(l).map_or(true, |v| v["type"] != "cost-state"))
+        .collect();
+    assert!(
+        kept.len() < text.lines().count(),
+        "{}: no cost-state",
+        transcript.display()
+    );
+    std::fs::write(
+        dir.join(transcript.file_name().unwrap()),
+        kept.join("\n") + "\n",
+    )
+    .unwrap();
+}
+
+/// A model no price knows: its cost is unknown (`null`), listed as unpriced in `sessions --json`
+/// and reports, and `doctor` says how to fix it; a table lacking a model the installed Claude
+/// Code knows is flagged by `doctor`.
+#[test]
+fn an_unknown_model_is_unpriced_never_zero() {
+    let model = "claude-unknown-9";
+    let run = run_model(model, PROFILE, model);
+    let world = World::new("http://127.0.0.1:9");
+    let history = world.claude.home().join("history");
+    without_cost_state(&run.transcript, &history, "-work-u");
+    let out = world
+        .cclive(&["import", "--quiet"])
+        .env("CLAUDE_CONFIG_DIR", &history)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+
+    let sessions = world.sessions();
+    assert_eq!(sessions.len(), 1, "{sessions:?}");
+    assert!(sessions[0]["total_cost_usd"].is_null(), "{}", sessions[0]);
+    assert_eq!(sessions[0]["unpriced_models"], serde_json::json!([model]));
+
+    for kind in ["daily", "sessions", "models"] {
+        let out = world
+            .cclive(&["report", kind, "--json", "--since", "2000-01-01"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let row = &report["rows"][0];
+        assert!(row["cost_usd"].is_null(), "{kind}: {row}");
+        assert!(report["totals"]["cost_usd"].is_null(), "{kind}: {report}");
+        assert_eq!(
+            report["totals"]["unpriced_models"],
+            serde_json::json!([model]),
+            "{kind}"
+        );
+        let text = world
+            .cclive(&["report", kind, "--since", "2000-01-01"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&text.stdout);
+        assert!(text.contains("unpriced"), "{kind}:\n{text}");
+        assert!(!text.contains("$0.00"), "{kind}:\n{text}");
+    }
+
+    // doctor: the unpriced sessions and how to fix them; a table lacking a catalog model.
+    let mut lacking = cclive_core::PriceTable::builtin();
+    lacking.models.retain(|m| m.id != "claude-haiku-5-5");
+    let prices_file = world.claude.home().join("old-prices.json");
+    std::fs::write(&prices_file, serde_json::to_string(&lacking).unwrap()).unwrap();
+    let out = world
+        .cclive(&["doctor"])
+        .env("CLAUDE_CONFIG_DIR", &history)
+        .env("CCLIVE_PRICES_FILE", &prices_file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("unpriced: 1 sessions used models with no price (claude-unknown-9)")
+            && text.contains("cclive prices sync"),
+        "{text}"
+    );
+    assert!(
+        text.contains("lacks 1 models the installed Claude Code knows (claude-haiku-5-5)"),
+        "{text}"
     );
 }
