@@ -61,6 +61,86 @@ pub enum Activity {
     Waiting,
 }
 
+/// What saw a session: the source that announced it. A closed set with an [`Source::Other`]
+/// arm, so a name this version does not know (a newer monitor's, a test's) is kept as data.
+/// Serialized as the lower-case name (`"wrapper"`, `"transcript"`, …), as stored and shown.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Nothing has announced it yet.
+    #[default]
+    Unknown,
+    /// `cclive run`: it ran claude and read its stream-json.
+    Wrapper,
+    /// A transcript file (`~/.claude/projects/…/<session>.jsonl`).
+    Transcript,
+    /// A Claude Code hook payload.
+    Hook,
+    /// Claude Code's session registry (`sessions/<pid>.json`).
+    Registry,
+    /// Claude Code's own telemetry (OTLP), possibly from another machine.
+    Otel,
+    /// `cclive replay`: a recorded session played again.
+    Replay,
+    /// Any other name, kept as it came.
+    Other(String),
+}
+
+impl Source {
+    /// The name used in files, the store and the API.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Source::Unknown => "unknown",
+            Source::Wrapper => "wrapper",
+            Source::Transcript => "transcript",
+            Source::Hook => "hook",
+            Source::Registry => "registry",
+            Source::Otel => "otel",
+            Source::Replay => "replay",
+            Source::Other(name) => name,
+        }
+    }
+}
+
+impl From<&str> for Source {
+    fn from(name: &str) -> Source {
+        match name {
+            "unknown" => Source::Unknown,
+            "wrapper" => Source::Wrapper,
+            "transcript" => Source::Transcript,
+            "hook" => Source::Hook,
+            "registry" => Source::Registry,
+            "otel" => Source::Otel,
+            "replay" => Source::Replay,
+            other => Source::Other(other.to_owned()),
+        }
+    }
+}
+
+impl From<String> for Source {
+    fn from(name: String) -> Source {
+        Source::from(name.as_str())
+    }
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for Source {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Source {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Source, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        Ok(Source::from(name.as_ref()))
+    }
+}
+
 /// What happened. New variants are added as sources learn more; match with a wildcard arm.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -82,8 +162,8 @@ pub enum EventKind {
         /// A user-chosen label (`--session-type`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         session_type: Option<String>,
-        /// What saw it: `wrapper`, `transcript`, `hook`, …
-        source: String,
+        /// What saw it.
+        source: Source,
     },
     /// Claude Code announced itself (stream-json `system/init`).
     Init {

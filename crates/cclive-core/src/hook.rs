@@ -10,6 +10,7 @@
 
 use serde::Deserialize;
 
+use crate::event::Source;
 use crate::event::{Activity, EventKind, Mode};
 use crate::ids::SessionId;
 use crate::transcript::json_error;
@@ -448,7 +449,7 @@ pub fn to_events(p: &HookPayload) -> Vec<EventKind> {
                 cwd: p.cwd.clone(),
                 project_path: None,
                 session_type: None,
-                source: "hook".to_owned(),
+                source: Source::Hook,
             }];
             if p.model.is_some() {
                 events.push(init(p, p.model.clone()));
@@ -641,7 +642,7 @@ mod tests {
                 cwd: Some("/home/dev/cap/hooks-print-tools/work".into()),
                 project_path: None,
                 session_type: None,
-                source: "hook".into(),
+                source: Source::Hook,
             }]
         );
         // With the entrypoint from the hook's env, print mode is known.

@@ -46,7 +46,7 @@ pub mod transcript;
 pub mod turns;
 pub mod usage;
 
-pub use event::{Activity, Event, EventKind, Mode};
+pub use event::{Activity, Event, EventKind, Mode, Source};
 pub use framer::{Line, LineFramer, LineRef};
 pub use ids::SessionId;
 pub use monitor::{Monitor, Snapshot, Update, UpdateKind};

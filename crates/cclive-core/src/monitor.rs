@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::event::Source;
 use crate::event::{
     Event, EventKind, is_request_usage_key, is_telemetry_only_usage_key, usage_key_request,
 };
@@ -46,8 +47,9 @@ pub struct Update {
 /// The state file's shape (the seed's `current_session.json`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Snapshot {
-    /// The current session's status; `INACTIVE` when there is none.
-    pub status: String,
+    /// The current session's status; `None` (serialized `INACTIVE`) when there is none.
+    #[serde(with = "snapshot_status")]
+    pub status: Option<Status>,
     /// When this snapshot was taken.
     pub updated_at: Timestamp,
     /// The current session: the most recently changed live one, else the last one to end.
@@ -62,11 +64,41 @@ pub struct Snapshot {
     pub rate_limits: Option<crate::statusline::RateLimits>,
 }
 
+/// A snapshot's status as the seed's state file writes it: a [`Status`] name, or `INACTIVE`.
+mod snapshot_status {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
+
+    use super::Status;
+
+    /// The dashboard's word for "no session".
+    const INACTIVE: &str = "INACTIVE";
+
+    #[allow(clippy::ref_option, clippy::trivially_copy_pass_by_ref)] // serde passes `&field`.
+    pub(super) fn serialize<S: Serializer>(
+        status: &Option<Status>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(status.map_or(INACTIVE, Status::as_str))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Status>, D::Error> {
+        let name = std::borrow::Cow::<'de, str>::deserialize(deserializer)?;
+        if name.eq_ignore_ascii_case(INACTIVE) {
+            return Ok(None);
+        }
+        Status::parse(&name)
+            .map(Some)
+            .ok_or_else(|| D::Error::custom(format!("unknown status {name:?}")))
+    }
+}
+
 impl Snapshot {
     /// The snapshot of a monitor that sees nothing.
     pub fn inactive(now: Timestamp) -> Self {
         Self {
-            status: "INACTIVE".into(),
+            status: None,
             updated_at: now,
             data: None,
             active_sessions: Vec::new(),
@@ -207,8 +239,8 @@ impl Monitor {
                 SessionState::new(event.session_id.clone(), event.at)
             });
         if let EventKind::SessionStarted { source, .. } = &event.kind
-            && session.source == "otel"
-            && source != "otel"
+            && session.source == Source::Otel
+            && *source != Source::Otel
         {
             // A local source takes over: the telemetry reports it cannot match are dropped.
             self.retired_keys.extend(
@@ -333,9 +365,7 @@ impl Monitor {
                 .cloned()
         });
         Snapshot {
-            status: current
-                .as_ref()
-                .map_or_else(|| "INACTIVE".to_owned(), |s| s.status.as_str().to_owned()),
+            status: current.as_ref().map(|s| s.status),
             updated_at: now,
             data: current,
             active_sessions: live,
@@ -374,7 +404,7 @@ mod tests {
                 cwd: Some("/w".into()),
                 project_path: None,
                 session_type: None,
-                source: "wrapper".into(),
+                source: Source::Wrapper,
             },
         )
     }
@@ -417,11 +447,11 @@ mod tests {
     #[test]
     fn snapshot_lists_every_live_session_and_picks_the_latest() {
         let mut m = Monitor::default();
-        assert_eq!(m.snapshot(ts("2026-11-25T10:00:00Z")).status, "INACTIVE");
+        assert_eq!(m.snapshot(ts("2026-11-25T10:00:00Z")).status, None);
         m.apply(&started("a", "2026-11-25T10:00:00Z"));
         m.apply(&started("b", "2026-11-25T10:00:05Z"));
         let snap = m.snapshot(ts("2026-11-25T10:00:06Z"));
-        assert_eq!(snap.status, "ACTIVE");
+        assert_eq!(snap.status, Some(Status::Active));
         assert_eq!(snap.active_sessions.len(), 2);
         assert_eq!(snap.data.unwrap().session_id.as_str(), "b");
 
@@ -450,7 +480,11 @@ mod tests {
             },
         ));
         let snap = m.snapshot(ts("2026-11-25T10:00:10Z"));
-        assert_eq!(snap.status, "FAILED", "the last session to end is shown");
+        assert_eq!(
+            snap.status,
+            Some(Status::Failed),
+            "the last session to end is shown"
+        );
         assert!(snap.active_sessions.is_empty());
     }
 
@@ -515,5 +549,21 @@ mod tests {
         m.prune_finished(0);
         assert_eq!(m.sessions().count(), 1);
         assert!(m.session(&SessionId::new("a")).is_some());
+    }
+
+    /// The state file keeps the seed's words: a status name, or `INACTIVE`.
+    #[test]
+    fn the_snapshot_status_is_written_and_read_as_the_seeds_words() {
+        let mut snap = Snapshot::inactive(ts("2026-11-25T10:00:00Z"));
+        let json = serde_json::to_value(&snap).unwrap();
+        assert_eq!(json["status"], "INACTIVE");
+        assert_eq!(serde_json::from_value::<Snapshot>(json).unwrap(), snap);
+        snap.status = Some(Status::Idle);
+        let json = serde_json::to_value(&snap).unwrap();
+        assert_eq!(json["status"], "IDLE");
+        assert_eq!(serde_json::from_value::<Snapshot>(json).unwrap(), snap);
+        let mut bad = serde_json::to_value(&snap).unwrap();
+        bad["status"] = "SLEEPING".into();
+        assert!(serde_json::from_value::<Snapshot>(bad).is_err());
     }
 }

@@ -29,6 +29,7 @@ use opentelemetry_proto::tonic::metrics::v1::{AggregationTemporality, metric, nu
 use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message as _;
 
+use crate::event::Source;
 use crate::event::{
     Event, EventKind, Mode, TELEMETRY_ONLY_KEY_PREFIX, prompt_preview, request_usage_key,
 };
@@ -549,7 +550,7 @@ impl Sessions<'_, '_> {
             cwd: None,
             project_path: None,
             session_type: None,
-            source: "otel".into(),
+            source: Source::Otel,
         }));
         if let Some(version) = &self.resource.version {
             events.push(event(EventKind::Init {

@@ -12,6 +12,7 @@
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use crate::event::Source;
 use crate::event::{Activity, EventKind, Mode};
 use crate::ids::SessionId;
 use crate::transcript::json_error;
@@ -263,7 +264,7 @@ pub fn start_event(entry: &RegistryEntry) -> EventKind {
         cwd: entry.cwd.clone(),
         project_path: None,
         session_type: None,
-        source: "registry".to_owned(),
+        source: Source::Registry,
     }
 }
 
@@ -353,7 +354,11 @@ mod tests {
         assert!(to_events(&e, Liveness::Alive(None)).is_empty());
         assert!(matches!(
             start_event(&e),
-            EventKind::SessionStarted { mode: Mode::Interactive, ref source, .. } if source == "registry"
+            EventKind::SessionStarted {
+                mode: Mode::Interactive,
+                source: Source::Registry,
+                ..
+            }
         ));
     }
 

@@ -17,7 +17,7 @@ use std::sync::Arc;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Activity, Event, EventKind, Mode, is_telemetry_only_usage_key};
+use crate::event::{Activity, Event, EventKind, Mode, Source, is_telemetry_only_usage_key};
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::prompts::PromptCount;
@@ -112,8 +112,8 @@ pub struct SessionState {
     pub status: Status,
     /// Print or interactive.
     pub mode: Mode,
-    /// What saw the session (`wrapper`, `transcript`, …).
-    pub source: String,
+    /// What saw the session.
+    pub source: Source,
     /// When it began.
     pub started_at: Timestamp,
     /// Last change.
@@ -343,7 +343,7 @@ impl SessionState {
             claude_session_id: None,
             status: Status::Active,
             mode: Mode::default(),
-            source: "unknown".into(),
+            source: Source::Unknown,
             started_at: at,
             updated_at: at,
             ended_at: None,
@@ -440,12 +440,12 @@ impl SessionState {
                 // cannot tell, and must not turn a print session interactive.
                 // Telemetry cannot tell either, and names only what no local source saw: any
                 // local source replaces it.
-                let first = matches!(self.source.as_str(), "unknown" | "otel");
-                if first || source == "wrapper" || source == "registry" {
+                let first = matches!(self.source, Source::Unknown | Source::Otel);
+                if first || matches!(source, Source::Wrapper | Source::Registry) {
                     self.mode = *mode;
                 }
-                if first || source == "wrapper" {
-                    if self.source == "otel" && source != "otel" {
+                if first || *source == Source::Wrapper {
+                    if self.source == Source::Otel && *source != Source::Otel {
                         self.drop_telemetry_only_usage();
                     }
                     self.source.clone_from(source);
@@ -517,7 +517,7 @@ impl SessionState {
             } => {
                 // A telemetry report that names no request cannot be matched with the local
                 // sources' reports of the same response: it counts only where none exists.
-                let unmatched = is_telemetry_only_usage_key(key) && self.source != "otel";
+                let unmatched = is_telemetry_only_usage_key(key) && self.source != Source::Otel;
                 let report = UsageReport {
                     model: model.as_deref(),
                     tokens,

@@ -14,6 +14,7 @@
 use jiff::Timestamp;
 use serde::Deserialize;
 
+use crate::event::Source;
 use crate::event::{EventKind, Mode, prompt_preview};
 use crate::ids::SessionId;
 use crate::usage::Tokens;
@@ -332,7 +333,7 @@ impl SessionMeta<'_> {
                 cwd: cwd.clone(),
                 project_path: None,
                 session_type: None,
-                source: "transcript".to_owned(),
+                source: Source::Transcript,
             },
             EventKind::Init {
                 claude_session_id: self.session_id.as_str().to_owned(),

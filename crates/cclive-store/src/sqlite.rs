@@ -499,7 +499,7 @@ impl<'a> SessionRow<'a> {
             s.session_id.as_str(),
             s.status.as_str(),
             self.mode,
-            s.source,
+            s.source.as_str(),
             s.started_at.as_millisecond(),
             s.updated_at.as_millisecond(),
             s.ended_at.map(jiff::Timestamp::as_millisecond),

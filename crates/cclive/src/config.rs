@@ -15,8 +15,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, SessionArgs};
-use crate::notify::settings as notify_settings;
-use crate::notify::{ExecHookSettings, WebhookSettings};
+use crate::sinks::notify::settings as notify_settings;
+use crate::sinks::notify::{ExecHookSettings, WebhookSettings};
 
 /// The commented default config file; also `cclive config --default`.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../default-config.toml");

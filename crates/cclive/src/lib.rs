@@ -4,9 +4,12 @@
 //! runs claude under monitoring with callbacks (the seed's `ClaudeCodeSessionMonitor`), and
 //! [`run`] is the whole command line. Layout:
 //! - `cli` (what the user typed) → `config` (resolved [`config::Settings`]) → `cmd/<verb>`.
-//! - `ingest/`: sources of events (the wrapped child). `pipeline`: the monitor service and its
-//!   sinks (`writer` for SQLite, `state_file`). `render`: claude's output shown to the user.
-//! - [`notify`]: webhooks and `[[on_change]]` commands fed by the monitor's callbacks.
+//! - The folders read in the order data flows: [`ingest`] (sources: the wrapped child, tailed
+//!   transcripts, hook payloads) → [`monitor`] (the pipeline, the store writer, the state file,
+//!   the library face) → [`sinks`] (webhooks and `[[on_change]]` commands, budget watch) →
+//!   `cmd/` (one leaf per subcommand). Beside them: `history/` (reading the store back for
+//!   views), [`output`] (what the terminal shows), `claude_config/` (edits of Claude Code's
+//!   `settings.json`).
 //! - [`tui`]: `cclive top`, the terminal dashboard (state, view and data are public, so the
 //!   screen can be tested on ratatui's `TestBackend`).
 //!
@@ -15,34 +18,45 @@
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
-mod budget_watch;
-mod claude_settings;
-mod claude_telemetry;
+mod claude_config;
 pub mod cli;
 mod cmd;
 pub mod config;
-mod display;
 pub mod errors;
-mod hook_fallback;
+mod history;
 pub mod ingest;
 mod logging;
-mod monitor_client;
-pub mod notify;
-pub mod pipeline;
-pub mod render;
-mod session_events;
-pub mod session_monitor;
-pub mod state_file;
+pub mod monitor;
+pub mod output;
+pub mod sinks;
 pub mod tui;
-mod usage_records;
-mod writer;
+
+// Transitional aliases for the old flat paths (`crate::pipeline`, `crate::notify`, …), so code
+// written on other branches before the folders moved still compiles after a merge. Phase 2 of
+// issue #10 removes them once nothing uses them.
+#[allow(unused_imports)]
+pub(crate) use claude_config::{settings as claude_settings, telemetry as claude_telemetry};
+#[allow(unused_imports)]
+pub(crate) use history::{session_events, usage_records};
+#[allow(unused_imports)]
+pub(crate) use ingest::hook_fallback;
+#[allow(unused_imports)]
+pub(crate) use monitor::{client as monitor_client, pipeline, session_monitor, state_file, writer};
+#[allow(unused_imports)]
+pub(crate) use output::display;
+#[doc(no_inline)]
+pub use output::render;
+#[allow(unused_imports)]
+pub(crate) use sinks::budget_watch;
+#[doc(no_inline)]
+pub use sinks::notify;
 
 use std::process::ExitCode;
 
 pub use cclive_core::blocks::{BlockChange, BlockEvent};
 pub use cclive_core::budget::{Budget, BudgetAlert, Limits};
 pub use cclive_core::{SessionState, Status, Update, UpdateKind};
-pub use session_monitor::{RunOutcome, RunRequest, SessionMonitor, SessionMonitorBuilder};
+pub use monitor::session_monitor::{RunOutcome, RunRequest, SessionMonitor, SessionMonitorBuilder};
 
 /// Runs the command line; the only caller is `main`.
 pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {

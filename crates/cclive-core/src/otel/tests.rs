@@ -62,7 +62,13 @@ fn a_2_1_log_export_becomes_the_session_its_prompt_requests_and_tools() {
     assert_eq!(t.skipped, 0);
     assert!(t.events.iter().all(|e| e.session_id.as_str() == SID_2_1));
     let k = kinds(&t);
-    assert!(matches!(k[0], EventKind::SessionStarted { source, .. } if source == "otel"));
+    assert!(matches!(
+        k[0],
+        EventKind::SessionStarted {
+            source: Source::Otel,
+            ..
+        }
+    ));
     assert!(matches!(k[1], EventKind::Init { claude_version: Some(v), .. } if v == "2.1.332"));
     assert!(
         matches!(k[2], EventKind::Origin { user: Some(u), host: None } if u == "user 178f67ae2398"),
@@ -135,7 +141,7 @@ fn a_session_seen_only_through_telemetry_has_claude_codes_cost() {
     let t = logs("logs-2.1.332.json", Encoding::Json, local());
     let monitor = fold(&t.events);
     let s = monitor.session(&SessionId::new(SID_2_1)).unwrap();
-    assert_eq!(s.source, "otel");
+    assert_eq!(s.source, Source::Otel);
     assert_eq!(
         s.mode,
         Mode::Print,
@@ -162,7 +168,7 @@ fn protobuf_and_json_exports_of_claude_code_read_alike() {
     let pb = logs("logs-2.1.332.pb", Encoding::Protobuf, local());
     let monitor = fold(&pb.events);
     let s = monitor.sessions().next().unwrap();
-    assert_eq!(s.source, "otel");
+    assert_eq!(s.source, Source::Otel);
     assert_eq!(s.api_requests, 3);
     assert_eq!(s.cost_source, CostSource::Reported);
     assert!((s.total_cost_usd - 0.02442).abs() < 1e-9);
@@ -188,7 +194,7 @@ fn seen_locally(session: SessionId, at: Timestamp) -> Event {
             cwd: Some("/w".into()),
             project_path: None,
             session_type: None,
-            source: "transcript".into(),
+            source: Source::Transcript,
         },
     )
 }
@@ -244,7 +250,8 @@ fn telemetry_after_the_transcript_counts_each_response_once() {
     assert_eq!(s.api_requests, 3, "no response counted twice");
     assert_eq!(s.tokens, before.tokens);
     assert_eq!(
-        s.source, "transcript",
+        s.source,
+        Source::Transcript,
         "telemetry does not take a local session over"
     );
     assert_eq!(
@@ -315,7 +322,7 @@ fn a_1_0_export_with_string_values_and_no_request_ids() {
     let at: Timestamp = "2026-11-25T13:10:04Z".parse().unwrap();
     monitor.apply(&seen_locally(SessionId::new(SID_1_0), at));
     let s = monitor.session(&SessionId::new(SID_1_0)).unwrap();
-    assert_eq!(s.source, "transcript");
+    assert_eq!(s.source, Source::Transcript);
     assert_eq!(s.api_requests, 0);
     assert_eq!(monitor.take_retired_usage_keys().len(), 4);
 }

@@ -307,7 +307,7 @@ fn serialized_shape() {
             cwd: Some("/w".into()),
             project_path: Some("/w".into()),
             session_type: Some("dev".into()),
-            source: "wrapper".into(),
+            source: Source::Wrapper,
         },
     );
     apply(&mut s, 1, usage("msg_1", "claude-sonnet-4-5", 1000, 10));

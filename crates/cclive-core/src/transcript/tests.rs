@@ -720,7 +720,7 @@ fn conversation_lines_give_session_metadata_for_start_events() {
                 cwd: Some("/home/dev/cap/task/work".into()),
                 project_path: None,
                 session_type: None,
-                source: "transcript".into(),
+                source: Source::Transcript,
             },
             EventKind::Init {
                 claude_session_id: SID_2_1.into(),
@@ -835,7 +835,7 @@ fn fixture_2_1_folds_to_claude_codes_own_totals() {
     assert_eq!(s.last_prompt.as_deref(), Some("Second prompt please."));
     assert_eq!(s.model.as_deref(), Some("claude-opus-5-5"));
     assert_eq!(s.mode, Mode::Print);
-    assert_eq!(s.source, "transcript");
+    assert_eq!(s.source, Source::Transcript);
     assert_eq!(s.claude_version.as_deref(), Some("2.1.332"));
     assert_eq!(s.cwd.as_deref(), Some("/home/dev/cap/task/work"));
     assert_eq!(

@@ -124,7 +124,7 @@ pub fn update(kind: UpdateKind, session: SessionState) -> Update {
 /// The snapshot of a monitor whose only session is `s`, live.
 pub fn live_snapshot(s: SessionState) -> Snapshot {
     let mut snap = Snapshot::inactive(Timestamp::now());
-    s.status.as_str().clone_into(&mut snap.status);
+    snap.status = Some(s.status);
     snap.data = Some(s.clone());
     snap.active_sessions = vec![s];
     snap

@@ -45,9 +45,13 @@ async fn json_logs_become_events_and_get_an_empty_json_answer() {
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(r.text(), "{}");
     let events = server.received().await;
-    assert!(
-        matches!(&events[0].kind, EventKind::SessionStarted { source, .. } if source == "otel")
-    );
+    assert!(matches!(
+        &events[0].kind,
+        EventKind::SessionStarted {
+            source: cclive_core::Source::Otel,
+            ..
+        }
+    ));
     let usage = events
         .iter()
         .filter(|e| matches!(e.kind, EventKind::Usage { .. }))

@@ -21,7 +21,7 @@ use tracing::debug;
 use super::report::{Column, Table, terminal_width, week_start};
 use crate::cli::{BudgetArgs, GlobalArgs};
 use crate::config::{BudgetSettings, Settings};
-use crate::display;
+use crate::output::display;
 
 /// Shows spend against every limit, or (`--check`) one line and an exit code.
 pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -39,8 +39,10 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     let prices = super::load_prices(&settings)?;
     let store = super::open_existing_store(&settings)?;
     let statuses = match &store {
-        Some(store) => crate::budget_watch::statuses(&config.budget, &**store, &prices, &tz, now)
-            .context("reading usage from the history database")?,
+        Some(store) => {
+            crate::sinks::budget_watch::statuses(&config.budget, &**store, &prices, &tz, now)
+                .context("reading usage from the history database")?
+        }
         None => Vec::new(),
     };
     let verdict = budget::check(&statuses);
@@ -132,7 +134,7 @@ fn subscription_limits(
     now: Timestamp,
 ) -> SubscriptionLimits {
     let block = store
-        .and_then(|s| crate::usage_records::recent(s, now, now).ok())
+        .and_then(|s| crate::history::usage_records::recent(s, now, now).ok())
         .and_then(|records| {
             let opts = cclive_core::report::ReportOptions::new(tz.clone());
             cclive_core::blocks::active_block(&records, &opts, prices, now, None)
@@ -198,14 +200,14 @@ fn limits_text(limits: &SubscriptionLimits, tz: &TimeZone, now: Timestamp) -> St
     let _ = writeln!(out, "  5-hour  {five:<width$}   {block}");
     let _ = writeln!(out, "  7-day   {seven:<width$}   {week}");
     match &limits.official {
-        Some(o) if o.source != "monitor" => {
+        Some(o) if o.source != super::statusline::LimitsSource::Monitor => {
             let _ = writeln!(
                 out,
                 "  (official figures as of {}, from {})",
                 o.as_of
                     .to_zoned_datetime(tz.clone())
                     .strftime("%Y-%m-%d %H:%M"),
-                if o.source == "statusline" {
+                if o.source == super::statusline::LimitsSource::Statusline {
                     "the last status line run"
                 } else {
                     "the state file"

@@ -14,15 +14,15 @@ use std::time::{Duration, SystemTime};
 use cclive_core::PriceTable;
 use cclive_store::{SessionQuery, Store};
 
-use crate::claude_settings::{self, HookSpec, Mode};
+use crate::claude_config::settings::{self as claude_settings, HookSpec, Mode};
 use crate::cli::{DoctorArgs, GlobalArgs};
 use crate::config::Settings;
-use crate::display;
 use crate::ingest::discover;
 use crate::ingest::tail::FileTail;
 use crate::ingest::transcripts::TranscriptReader;
-use crate::monitor_client;
-use crate::session_monitor::resolve_claude;
+use crate::monitor::client as monitor_client;
+use crate::monitor::session_monitor::resolve_claude;
+use crate::output::display;
 
 /// Claude Code's default transcript retention.
 const DEFAULT_CLEANUP_DAYS: u64 = 30;
@@ -88,9 +88,9 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             ),
         );
         // Optional: a missing export is a hint, not a fault.
-        let telemetry = crate::claude_telemetry::status(
+        let telemetry = crate::claude_config::telemetry::status(
             &settings_json,
-            &crate::claude_telemetry::endpoint(&settings.listen.value),
+            &crate::claude_config::telemetry::endpoint(&settings.listen.value),
         );
         screen.info(&format!(
             "  telemetry: {telemetry}{}",

@@ -9,7 +9,7 @@
 //! with exit status 2 and the reason on stderr, which Claude Code shows the user instead of
 //! running the prompt (`super::budget::prompt_gate`; off unless configured). The payload is passed on raw;
 //! parsing it is the monitor's job (`cclive_core::hook`), and the fallback's
-//! ([`crate::hook_fallback`]).
+//! ([`crate::ingest::hook_fallback`]).
 
 use std::io::Read as _;
 use std::process::ExitCode;
@@ -17,10 +17,11 @@ use std::time::{Duration, Instant};
 
 use tracing::debug;
 
-use crate::claude_settings::HOOKS_PATH;
+use crate::claude_config::settings::HOOKS_PATH;
 use crate::cli::{GlobalArgs, HookArgs};
 use crate::config::Settings;
-use crate::{hook_fallback, monitor_client};
+use crate::ingest::hook_fallback;
+use crate::monitor::client as monitor_client;
 
 /// The whole exchange with the monitor (connect, send, answer).
 pub(crate) const POST_BUDGET: Duration = Duration::from_millis(20);

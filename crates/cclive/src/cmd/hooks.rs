@@ -1,6 +1,6 @@
 //! `cclive hooks install|uninstall|status`: cclive's entries in Claude Code's `settings.json`.
 //!
-//! The edits themselves are pure ([`crate::claude_settings`]); this file owns the file handling
+//! The edits themselves are pure ([`crate::claude_config::settings`]); this file owns the file handling
 //! around them, where a user's settings can be lost: a file that does not parse is refused and
 //! never overwritten; Claude Code's own lock (`settings.json.lock/`, a directory) is taken while
 //! we read and write; a copy of the old bytes goes to `settings.json.cclive-backup-<time>` before
@@ -19,14 +19,14 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use crate::claude_settings::{
-    self, Changes, EXCLUDED_EVENTS, Format, HookSpec, Mode, StatuslineChange, StatuslinePolicy,
-    hook_command, hooks_url,
+use crate::claude_config::settings::{
+    self as claude_settings, Changes, EXCLUDED_EVENTS, Format, HookSpec, Mode, StatuslineChange,
+    StatuslinePolicy, hook_command, hooks_url,
 };
-use crate::claude_telemetry::{self, TelemetryChange};
+use crate::claude_config::telemetry::{self as claude_telemetry, TelemetryChange};
 use crate::cli::{GlobalArgs, HooksAction, HooksArgs, HooksTargetArgs};
 use crate::config::{Origin, Settings};
-use crate::monitor_client;
+use crate::monitor::client as monitor_client;
 
 /// How long `status` waits for the monitor's `/healthz`.
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(200);

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use crate::cli::{GlobalArgs, ImportArgs};
 use crate::config::Settings;
-use crate::display;
 use crate::ingest::import::{self, ImportOptions};
+use crate::output::display;
 
 /// Imports, then finalizes sessions whose claude is gone, and prints a report.
 pub(super) fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {

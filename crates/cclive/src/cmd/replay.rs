@@ -15,13 +15,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use cclive_core::{Event, EventKind, SessionId, SessionState};
+use cclive_core::{Event, EventKind, SessionId, SessionState, Source};
 use cclive_store::Store;
 use jiff::{SignedDuration, Timestamp};
 
 use crate::cli::{GlobalArgs, ReplayArgs};
 use crate::config::Settings;
-use crate::monitor_client;
+use crate::monitor::client as monitor_client;
 
 /// Most events in one POST.
 const BATCH: usize = 500;
@@ -29,7 +29,7 @@ const BATCH: usize = 500;
 const COALESCE: Duration = Duration::from_millis(5);
 /// Time one POST may take.
 const POST_DEADLINE: Duration = Duration::from_secs(10);
-/// The `source` and `session_type` of a replayed session.
+/// The `session_type` of a replayed session (its source is [`Source::Replay`]).
 pub(crate) const REPLAY: &str = "replay";
 
 /// Replays the session.
@@ -72,7 +72,7 @@ pub(super) fn run(args: &ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     eprintln!(
         "cclive: replaying {id} as {new_id} into http://{listen}: {} events over {}",
         plan.len(),
-        crate::display::duration_ms(u64::try_from(length.as_millis()).unwrap_or(u64::MAX))
+        crate::output::display::duration_ms(u64::try_from(length.as_millis()).unwrap_or(u64::MAX))
     );
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -147,7 +147,7 @@ pub(crate) fn plan(
                     cwd: original.cwd.clone(),
                     project_path: original.project_path.clone(),
                     session_type: Some(REPLAY.into()),
-                    source: REPLAY.into(),
+                    source: Source::Replay,
                 },
             ),
         });
@@ -180,7 +180,7 @@ pub(crate) fn plan(
                     cwd: cwd.clone(),
                     project_path: project_path.clone(),
                     session_type: Some(REPLAY.into()),
-                    source: REPLAY.into(),
+                    source: Source::Replay,
                 }
             }
             EventKind::Usage {
@@ -237,7 +237,7 @@ async fn play(listen: &str, new_id: &SessionId, plan: Vec<Planned>) -> anyhow::R
     let total = plan.len();
     let mut sent = 0;
     let mut pending = plan.into_iter().peekable();
-    let mut stop = std::pin::pin!(shutdown_signal());
+    let mut stop = std::pin::pin!(crate::monitor::runtime::shutdown_signal());
     while let Some(next) = pending.next() {
         tokio::select! {
             () = tokio::time::sleep_until(start + next.due) => {}
@@ -290,22 +290,6 @@ async fn post(listen: &str, events: &[Event]) -> anyhow::Result<()> {
         );
     }
     Ok(())
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
-    }
 }
 
 #[cfg(test)]
@@ -420,7 +404,7 @@ mod tests {
             monitor.apply(&p.event);
         }
         let replayed = monitor.session(&new_id).unwrap();
-        assert_eq!(replayed.source, REPLAY);
+        assert_eq!(replayed.source, Source::Replay);
         assert_eq!(replayed.session_type.as_deref(), Some(REPLAY));
         assert_eq!(replayed.status, Status::Completed);
         assert_eq!(replayed.tokens, original.tokens);
@@ -448,7 +432,10 @@ mod tests {
         );
         assert!(matches!(
             plan.first().unwrap().event.kind,
-            EventKind::SessionStarted { ref source, .. } if source == REPLAY
+            EventKind::SessionStarted {
+                source: Source::Replay,
+                ..
+            }
         ));
         assert!(matches!(
             plan.last().unwrap().event.kind,

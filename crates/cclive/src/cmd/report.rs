@@ -27,7 +27,7 @@ use serde::Serialize;
 
 use crate::cli::{GlobalArgs, ReportArgs, ReportKindArg, WeekStartArg};
 use crate::config::Settings;
-use crate::display;
+use crate::output::display;
 pub(crate) use table::{Column, Table, terminal_width};
 
 /// Prints one report.
@@ -67,7 +67,7 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     // The tools report reads sessions and their events, not usage rows.
     let (records, sessions) = match &store {
         Some(store) if args.kind != ReportKindArg::Tools => {
-            crate::usage_records::load(&**store, since, until)
+            crate::history::usage_records::load(&**store, since, until)
                 .context("reading usage from the history database")?
         }
         _ => (Vec::new(), Vec::new()),

@@ -6,13 +6,13 @@ use anyhow::Context;
 
 use crate::cli::{AskArgs, GlobalArgs, RunArgs, SessionArgs};
 use crate::config::{Origin, Settings};
-use crate::notify::EventName;
+use crate::sinks::notify::EventName;
 
 /// How long to wait for a running monitor to answer before running standalone.
 const MONITOR_PROBE: std::time::Duration = std::time::Duration::from_millis(150);
 /// How long webhooks and on_change commands may go on delivering after claude has exited.
 const NOTIFY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
-use crate::session_monitor::{RunRequest, SessionMonitor, resolve_claude};
+use crate::monitor::session_monitor::{RunRequest, SessionMonitor, resolve_claude};
 
 /// `cclive run`.
 pub(super) fn run(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -42,7 +42,7 @@ fn monitored(
         .show_output(global.verbose > 0);
     let listen = &settings.listen.value;
     let mut notifier = None;
-    if crate::monitor_client::monitor_answers(listen, MONITOR_PROBE).is_ok() {
+    if crate::monitor::client::monitor_answers(listen, MONITOR_PROBE).is_ok() {
         // A monitor runs: it keeps the history and the state file; this run feeds it.
         tracing::debug!(%listen, "Sending this session's events to the running monitor.");
         builder = builder.forward_to(listen.clone());
@@ -52,7 +52,7 @@ fn monitored(
     } else {
         // Nothing else tells integrations about this session: this run does, budget alerts and
         // block changes included (those need the history).
-        let n = crate::notify::Notifier::from_settings(&settings)?;
+        let n = crate::sinks::notify::Notifier::from_settings(&settings)?;
         for callback in n.callbacks() {
             builder = builder.on_update(move |update| callback(update));
         }

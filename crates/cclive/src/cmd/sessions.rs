@@ -6,7 +6,7 @@ use cclive_store::{SessionQuery, Store};
 
 use crate::cli::{GlobalArgs, SessionsArgs};
 use crate::config::Settings;
-use crate::display;
+use crate::output::display;
 
 /// Lists sessions as a table or JSON.
 pub(super) fn run(args: &SessionsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {

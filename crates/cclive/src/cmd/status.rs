@@ -6,8 +6,8 @@ use cclive_core::Snapshot;
 
 use crate::cli::{GlobalArgs, StatusArgs};
 use crate::config::Settings;
-use crate::display;
-use crate::state_file;
+use crate::monitor::state_file;
+use crate::output::display;
 
 /// Prints the state file's object (JSON) or a readable summary.
 pub(super) fn run(args: &StatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {

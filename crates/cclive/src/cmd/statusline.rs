@@ -45,7 +45,7 @@ use tracing::debug;
 
 use crate::cli::{GlobalArgs, StatuslineArgs};
 use crate::config::Settings;
-use crate::monitor_client;
+use crate::monitor::client as monitor_client;
 
 /// The whole exchange with the monitor: it runs while the store is read, and is never waited
 /// for longer than this.
@@ -434,7 +434,7 @@ fn last_block(
     let until = now + SignedDuration::from_millis(1);
     let day = now - SignedDuration::from_hours(24);
     let mut times = store.usage_times(Some(day), Some(until))?;
-    if !crate::usage_records::anchored(times.iter().copied(), day) {
+    if !crate::history::usage_records::anchored(times.iter().copied(), day) {
         times = store.usage_times(Some(now - SignedDuration::from_hours(7 * 24)), Some(until))?;
     }
     Ok(blocks::spans(times).last().map(|s| (s.start, s.end)))
@@ -655,10 +655,23 @@ pub(crate) struct OfficialLimits {
     /// The limits.
     #[serde(flatten)]
     pub(crate) limits: RateLimits,
-    /// `monitor`, `statusline` (the last status line run) or `state_file`.
-    pub(crate) source: &'static str,
+    /// Where they were found.
+    pub(crate) source: LimitsSource,
     /// When they were reported (the monitor's are current).
     pub(crate) as_of: Timestamp,
+}
+
+/// Where the official limits were found. Serialized snake case (`monitor`, `statusline`,
+/// `state_file`) in `--json` output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LimitsSource {
+    /// The running monitor (current).
+    Monitor,
+    /// The last status line run's cache.
+    Statusline,
+    /// The state file.
+    StateFile,
 }
 
 /// The subscription's official limits as Claude Code last reported them: from the running
@@ -676,14 +689,14 @@ pub(crate) fn official_rate_limits(settings: &Settings) -> Option<OfficialLimits
     if let Some(limits) = monitor.as_ref().and_then(|s| s.rate_limits.clone()) {
         return Some(OfficialLimits {
             limits,
-            source: "monitor",
+            source: LimitsSource::Monitor,
             as_of: Timestamp::now(),
         });
     }
     let cached = Cache::read(&CachePaths::for_settings(settings).cache).and_then(|c| {
         Some(OfficialLimits {
             limits: c.rate_limits?,
-            source: "statusline",
+            source: LimitsSource::Statusline,
             as_of: c.rate_limits_at?,
         })
     });
@@ -693,7 +706,7 @@ pub(crate) fn official_rate_limits(settings: &Settings) -> Option<OfficialLimits
         .and_then(|s| {
             Some(OfficialLimits {
                 limits: s.rate_limits?,
-                source: "state_file",
+                source: LimitsSource::StateFile,
                 as_of: s.updated_at,
             })
         });

@@ -17,7 +17,7 @@ use tracing_subscriber::EnvFilter;
 
 use crate::cli::{GlobalArgs, TopArgs};
 use crate::config::Settings;
-use crate::monitor_client;
+use crate::monitor::client as monitor_client;
 use crate::tui::app::{App, Source};
 use crate::tui::runner::OwnMonitor;
 
@@ -74,7 +74,8 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let app = App::new(source, jiff::Timestamp::now());
     let result = crate::tui::run_terminal(app, tx, &rx, &requests);
     if let Some(own) = own {
-        own.stop();
+        let (lines, bytes, malformed) = own.stop();
+        tracing::info!(lines, bytes, malformed, "The monitor read transcripts.");
     }
     result?;
     Ok(ExitCode::SUCCESS)

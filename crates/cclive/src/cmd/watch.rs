@@ -18,21 +18,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use cclive_core::{Event, Snapshot, Update};
+use cclive_core::{Event, Update};
 use cclive_server::{Access, AppState, LiveHub, Parts, ServerConfig, Token};
-use cclive_store::{SessionQuery, Store};
-use tokio::sync::{Notify, mpsc, watch};
-use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
+use cclive_store::Store;
+use tokio::sync::mpsc;
 
 use crate::cli::{GlobalArgs, WatchArgs};
 use crate::config::Settings;
-use crate::ingest::follow;
-use crate::ingest::import::{self, ImportOptions};
-use crate::ingest::liveness::probe_loop;
-use crate::monitor_client;
-use crate::notify::EventName;
-use crate::pipeline::{self, Callback, EventSink, PipelineConfig};
+use crate::ingest::import::ImportReport;
+use crate::monitor::client as monitor_client;
+use crate::monitor::pipeline::{Callback, EventSink};
+use crate::monitor::runtime::{Context as MonitorContext, MonitorRuntime, shutdown_signal};
 
 /// How the monitor is reached and announced: what `cclive watch` and `cclive dashboard` differ
 /// in.
@@ -136,154 +132,89 @@ async fn watch_main(
     };
     tracing::info!(%addr, "Listening.");
 
-    let dirs = settings.claude_config_dirs.value.clone();
-    let report = {
-        let (dirs, store, prices) = (dirs.clone(), store.clone(), prices.clone());
-        let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-        tokio::task::spawn_blocking(move || {
-            import::import(
-                &dirs,
-                &*store,
-                &prices,
-                &ImportOptions {
-                    progress,
-                    ..ImportOptions::default()
-                },
-            )
-        })
-        .await??
-    };
-    eprintln!(
-        "cclive: watching {} ({} transcripts, {} read now) — listening on http://{addr}",
-        dirs.iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", "),
-        report.files,
-        report.files_read
-    );
-    if serve.dashboard {
-        eprintln!("cclive: dashboard at {}", serve.url());
-        if serve.token.is_some() {
-            eprintln!(
-                "cclive: the first time, open it with ?token=<your token> (the browser keeps it)"
-            );
-        }
-    }
-
-    let mut initial = Vec::new();
-    for s in store.sessions(&SessionQuery {
-        live_only: true,
-        ..SessionQuery::default()
-    })? {
-        if let Some(full) = store.session(&s.session_id)? {
-            initial.push(full);
-        }
-    }
-    let (snap_tx, snap_rx) = watch::channel(Snapshot::inactive(jiff::Timestamp::now()));
     let live = LiveHub::default();
     let publish: Callback = {
         let live = live.clone();
         Arc::new(move |update: &Update| live.publish(update))
     };
-    // Webhooks and on_change commands; budget alerts go to stderr and to those, block changes
-    // to those that asked for them.
-    let notifier = crate::notify::Notifier::from_settings(&settings)?;
-    let mut watch = crate::budget_watch::Watch::from_settings(
-        &settings,
-        store.clone() as Arc<dyn Store>,
-        &prices,
-    );
-    watch.alert_sinks = vec![crate::budget_watch::print_sink(), notifier.alert_sink()];
-    if notifier.wants(EventName::BlockStarted) || notifier.wants(EventName::BlockEnded) {
-        watch.block_sinks = vec![notifier.block_sink()];
-    }
-    // It reads which 5-hour block runs now, once.
-    let (budget, watcher) = tokio::task::block_in_place(|| watch.spawn())?;
-    let (sink, pipeline_task) = pipeline::spawn(PipelineConfig {
-        state_file: Some(settings.state_file.value.clone()),
-        store: Some(store.clone() as Arc<dyn Store>),
-        prices: prices.clone(),
-        callbacks: [vec![publish], notifier.callbacks(), budget].concat(),
-        snapshots: Some(snap_tx),
-        initial_sessions: initial,
-        ..PipelineConfig::default()
-    })?;
-
-    let cancel = CancellationToken::new();
-    let tasks = TaskTracker::new();
-    let ingest = cclive_server::IngestCounters::default();
-    let poke = Arc::new(Notify::new());
-
-    // HTTP: intake → pipeline; the API, the live stream and the pages.
-    let (intake_tx, intake_rx) = mpsc::channel::<Event>(4096);
-    tasks.spawn(forward(intake_rx, sink.clone()));
     // Budget gauges read the history on the server's connection, like the API.
     let budget_metrics =
-        crate::budget_watch::metric_source(&settings, server_store.clone(), &prices);
-    {
-        let state = AppState::with_sources(
-            Parts {
-                events: intake_tx,
-                snapshot: snap_rx,
-                live,
-                store: server_store,
-                config: ServerConfig {
-                    access: Access::new(&serve.bind_name, addr.ip(), serve.token.clone()),
-                    // A positive number of seconds (checked by config).
-                    refresh_interval: Duration::try_from_secs_f64(
-                        settings.refresh_interval_secs.value,
-                    )
-                    .unwrap_or(Duration::from_secs(2)),
-                    prices,
-                    time_zone: jiff::tz::TimeZone::system(),
-                },
-            },
-            metric_sources(&ingest, &notifier, budget_metrics),
-        );
-        let shutdown = cancel.clone();
-        tasks.spawn(async move {
-            if let Err(e) = cclive_server::serve(listener, state, async move {
-                shutdown.cancelled().await;
-            })
-            .await
-            {
-                tracing::error!("The HTTP server stopped: {e}");
-            }
-        });
-    }
-    if serve.open {
-        open_in_browser(&serve);
-    }
-    tasks.spawn({
-        let (dirs, store, sink, poke, cancel, ingest) = (
-            dirs.clone(),
-            store.clone() as Arc<dyn Store>,
-            sink.clone(),
-            poke.clone(),
-            cancel.clone(),
-            ingest.clone(),
-        );
-        async move {
-            if let Err(e) = follow::follow_counted(dirs, store, sink, poke, cancel, ingest).await {
-                tracing::error!("Following transcripts stopped: {e:#}");
+        crate::sinks::budget_watch::metric_source(&settings, server_store.clone(), &prices);
+    let server_config = ServerConfig {
+        access: Access::new(&serve.bind_name, addr.ip(), serve.token.clone()),
+        // A positive number of seconds (checked by config).
+        refresh_interval: Duration::try_from_secs_f64(settings.refresh_interval_secs.value)
+            .unwrap_or(Duration::from_secs(2)),
+        prices: prices.clone(),
+        time_zone: jiff::tz::TimeZone::system(),
+    };
+    let dirs = settings.claude_config_dirs.value.clone();
+    let announce = {
+        let (url, dashboard, token) = (serve.url(), serve.dashboard, serve.token.is_some());
+        move |report: &ImportReport| {
+            eprintln!(
+                "cclive: watching {} ({} transcripts, {} read now) — listening on http://{addr}",
+                dirs.iter()
+                    .map(|d| d.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                report.files,
+                report.files_read
+            );
+            if dashboard {
+                eprintln!("cclive: dashboard at {url}");
+                if token {
+                    eprintln!(
+                        "cclive: the first time, open it with ?token=<your token> (the browser \
+                         keeps it)"
+                    );
+                }
             }
         }
-    });
-    tasks.spawn(probe_loop(dirs, sink.clone(), poke, cancel.clone()));
-    tasks.close();
-    drop(sink);
-
-    shutdown_signal().await;
-    eprintln!("cclive: stopping…");
-    cancel.cancel();
-    tasks.wait().await;
-    let report = pipeline_task.await.context("the monitor task failed")?;
-    // Its last check sees the last usage, and may still notify: before the notifier closes.
-    let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
-    // Webhooks and on_change commands deliver what is queued, for up to 5 s.
-    let _ = tokio::task::spawn_blocking(move || notifier.shutdown(Duration::from_secs(5))).await;
-    if report.unsaved {
+    };
+    let open = serve.open;
+    let runtime = MonitorRuntime::new(&settings, store, prices)
+        .import_progress(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .on_caught_up(announce)
+        .with_callback(publish)
+        // Budget alerts go to stderr too.
+        .with_budget_alerts(crate::sinks::budget_watch::print_sink())
+        // HTTP: intake → pipeline; the API, the live stream and the pages.
+        .with_service("http server", move |ctx: &MonitorContext| {
+            let (intake_tx, intake_rx) = mpsc::channel::<Event>(4096);
+            let state = AppState::with_sources(
+                Parts {
+                    events: intake_tx,
+                    snapshot: ctx.snapshots.clone(),
+                    live,
+                    store: server_store,
+                    config: server_config,
+                },
+                metric_sources(&ctx.ingest, &ctx.notify_stats, budget_metrics),
+            );
+            let (events, shutdown) = (ctx.events.clone(), ctx.cancel.clone());
+            Box::pin(async move {
+                let forwarding = tokio::spawn(forward(intake_rx, events));
+                if open {
+                    open_in_browser(&serve);
+                }
+                let served = cclive_server::serve(listener, state, async move {
+                    shutdown.cancelled().await;
+                })
+                .await
+                .context("the HTTP server stopped");
+                // The server dropped its intake sender: the forwarder ends with it.
+                let _ = forwarding.await;
+                served
+            })
+        });
+    let report = runtime
+        .run(async {
+            shutdown_signal().await;
+            eprintln!("cclive: stopping…");
+        })
+        .await?;
+    if report.pipeline.unsaved {
         eprintln!(
             "cclive: warning: the last changes could not be written to {}",
             settings.db.value.display()
@@ -297,10 +228,10 @@ async fn watch_main(
 /// sinks were made), and the budgets' use, evaluated per scrape.
 fn metric_sources(
     ingest: &cclive_server::IngestCounters,
-    notifier: &crate::notify::Notifier,
+    stats: &crate::sinks::notify::NotifyStats,
     budgets: Option<cclive_server::BudgetSource>,
 ) -> cclive_server::MetricSources {
-    let stats = notifier.stats();
+    let stats = stats.clone();
     let reports: cclive_server::IntegrationsSource = Arc::new(move || stats.reports());
     cclive_server::MetricSources {
         ingest: Some(ingest.clone()),
@@ -393,21 +324,5 @@ async fn forward(mut rx: mpsc::Receiver<Event>, sink: EventSink) {
         if !sink.send(event).await {
             return;
         }
-    }
-}
-
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
     }
 }

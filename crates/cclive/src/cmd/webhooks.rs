@@ -13,11 +13,11 @@ use anyhow::{Context, bail};
 
 use crate::cli::{GlobalArgs, WebhooksAction, WebhooksArgs, WebhooksListArgs, WebhooksTestArgs};
 use crate::config::Settings;
-use crate::notify::settings::{
+use crate::sinks::notify::settings::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_SIZE, DEFAULT_WEBHOOK_TIMEOUT, redact_url,
 };
-use crate::notify::webhook::{self, Attempt, Next};
-use crate::notify::{Delivery, EventName, WebhookSettings, event::sample_payload, exec};
+use crate::sinks::notify::webhook::{self, Attempt, Next};
+use crate::sinks::notify::{Delivery, EventName, WebhookSettings, event::sample_payload, exec};
 
 /// Runs the subcommand.
 pub(super) fn run(args: &WebhooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {

@@ -23,8 +23,8 @@ use tokio::signal::unix::{SignalKind, signal};
 
 use crate::errors::ClaudeNotFound;
 use crate::ingest::invocation::Invocation;
-use crate::pipeline::EventSink;
-use crate::render::Renderer;
+use crate::monitor::pipeline::EventSink;
+use crate::output::render::Renderer;
 
 /// Longest stream-json line accepted (a tool result can be large; 64 MiB is far beyond any).
 const MAX_LINE: usize = 64 * 1024 * 1024;

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::ingest::discover;
 use crate::ingest::tail::FileTail;
 use crate::ingest::transcripts::TranscriptReader;
-use crate::pipeline::EventSink;
+use crate::monitor::pipeline::EventSink;
 
 /// How often everything is rescanned in case a notification was lost.
 pub const RESCAN: Duration = Duration::from_secs(30);

@@ -27,13 +27,13 @@ use std::time::Duration;
 
 use cclive_core::event::Activity;
 use cclive_core::registry::{self, Liveness, RegistryEntry};
-use cclive_core::{Event, EventKind, Mode, PriceTable, SessionId, SessionState};
+use cclive_core::{Event, EventKind, Mode, PriceTable, SessionId, SessionState, Source};
 use cclive_store::{Batch, SessionQuery, Store};
 use jiff::Timestamp;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::pipeline::EventSink;
+use crate::monitor::pipeline::EventSink;
 
 /// How long a new session may go without any liveness signal before it is taken for gone
 /// (the registry entry is written within half a second of claude starting).
@@ -210,10 +210,9 @@ impl LivenessProbe {
         for cwd in &old_claude {
             *slots.entry(cwd.as_str()).or_default() += 1;
         }
-        for s in live
-            .iter()
-            .filter(|s| s.status.is_live() && s.source == "otel" && !alive.contains(&s.session_id))
-        {
+        for s in live.iter().filter(|s| {
+            s.status.is_live() && s.source == Source::Otel && !alive.contains(&s.session_id)
+        }) {
             if now.duration_since(s.updated_at).unsigned_abs() < TELEMETRY_QUIET {
                 // Live again after a new prompt: it may end again.
                 self.gone.remove(&s.session_id);
@@ -261,9 +260,7 @@ impl LivenessProbe {
 /// replay`, which end their sessions themselves, owns).
 fn needs_process_check(s: &SessionState, alive: &HashSet<SessionId>) -> bool {
     s.status.is_live()
-        && s.source != "wrapper"
-        && s.source != "replay"
-        && s.source != "otel"
+        && !matches!(s.source, Source::Wrapper | Source::Replay | Source::Otel)
         && !alive.contains(&s.session_id)
 }
 

@@ -3,6 +3,7 @@
 pub mod child;
 pub mod discover;
 pub mod follow;
+pub(crate) mod hook_fallback;
 pub mod import;
 pub mod invocation;
 pub mod liveness;

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::ingest::tail::FileTail;
 use crate::ingest::transcripts::TranscriptReader;
-use crate::pipeline::EventSink;
+use crate::monitor::pipeline::EventSink;
 
 /// How often the files are looked at.
 pub const STEP: Duration = Duration::from_millis(250);

@@ -194,10 +194,7 @@ impl App {
         if update.kind == UpdateKind::Ended {
             self.turn_changes.remove(&session.session_id);
         }
-        self.snapshot.status = live.first().map_or_else(
-            || session.status.as_str().to_owned(),
-            |s| s.status.as_str().to_owned(),
-        );
+        self.snapshot.status = Some(live.first().map_or(session.status, |s| s.status));
         self.snapshot.data = live.first().cloned().or(Some(session.clone()));
         // The table shows the newest state too.
         if let Some(history) = &mut self.history {

@@ -146,7 +146,7 @@ impl History {
             .map(|p| budget::window(p, now, tz, budget.week_start).start)
             .min()
             .unwrap_or(now);
-        let records = crate::usage_records::recent(store, since, now)?;
+        let records = crate::history::usage_records::recent(store, since, now)?;
         let recent = store.sessions(&SessionQuery {
             limit: Some(RECENT_SESSIONS),
             ..SessionQuery::default()

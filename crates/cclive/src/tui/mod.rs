@@ -36,7 +36,7 @@ use ratatui::crossterm::event::{self, Event as TermEvent};
 
 use self::app::{Action, App, Msg};
 use self::data::History;
-use crate::session_events::session_events;
+use crate::history::session_events::session_events;
 
 /// After a signal, how long the screen has to stop before the process exits anyway (longer
 /// than the in-process monitor's final write).

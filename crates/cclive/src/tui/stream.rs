@@ -16,7 +16,7 @@ use cclive_core::{Snapshot, Update};
 use tracing::debug;
 
 use super::app::{Msg, Source};
-use crate::monitor_client::connect_target;
+use crate::monitor::client::connect_target;
 
 /// Wait between two connection attempts.
 const RETRY: Duration = Duration::from_secs(1);

@@ -26,7 +26,7 @@ use ratatui::widgets::{Cell, LineGauge, Paragraph, Row, Sparkline, Table, TableS
 
 use super::app::{App, Source, TurnsView, View, project_of};
 use super::data::{History, PeriodFigure, SPARK_BUCKET_MINUTES};
-use crate::display;
+use crate::output::display;
 
 /// Most live sessions given a card; the rest are counted.
 const MAX_CARDS: usize = 4;

@@ -102,7 +102,7 @@ fn sample_app() -> App {
         now,
     );
     let mut snapshot = Snapshot::inactive(now);
-    snapshot.status = "ACTIVE".into();
+    snapshot.status = Some(Status::Active);
     snapshot.active_sessions = vec![live_session()];
     snapshot.data = Some(live_session());
     snapshot.rate_limits = Some(RateLimits {

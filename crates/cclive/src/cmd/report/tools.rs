@@ -16,8 +16,8 @@ use cclive_core::report::ReportOptions;
 use cclive_store::{SessionQuery, Store};
 
 use super::{Column, Table, heading_of, local};
-use crate::display;
-use crate::session_events::session_events;
+use crate::history::session_events::session_events;
+use crate::output::display;
 
 /// The report as JSON or text.
 pub(super) fn output(

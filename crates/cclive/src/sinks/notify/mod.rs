@@ -36,7 +36,7 @@ pub use settings::{ExecHookSettings, Secret, WebhookSettings};
 pub use stats::{DeliveryRecord, NotifyStats, Outcome, SinkKind, SinkStatus};
 
 use crate::config::Settings;
-use crate::pipeline::Callback;
+use crate::monitor::pipeline::Callback;
 use queue::Queue;
 use stats::{SinkHandle, lock};
 

@@ -17,15 +17,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cclive_core::{
-    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Update,
+    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Source, Update,
 };
 use cclive_store::{Batch, Checkpoint, Store, UsageRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::state_file::StateFileWriter;
-use crate::writer::StoreWriter;
+use crate::monitor::state_file::StateFileWriter;
+use crate::monitor::writer::StoreWriter;
 
 /// A function called with every update, in order, on the monitor task. Keep it quick; spawn
 /// work elsewhere if it may block.
@@ -235,7 +235,7 @@ impl Service {
             .or(update.map(|u| &u.session));
         // A replay (`cclive replay`) shows a recorded session's figures again: its responses
         // are already in the per-response usage table, under the original.
-        let Some(holder) = holder.filter(|s| s.source != "replay") else {
+        let Some(holder) = holder.filter(|s| s.source != Source::Replay) else {
             return;
         };
         let Some(counted) = holder.counted_usage(&key) else {

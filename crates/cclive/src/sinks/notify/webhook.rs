@@ -320,8 +320,8 @@ mod tests {
     use rstest::rstest;
 
     use super::*;
-    use crate::notify::event::EventName;
-    use crate::notify::settings::Secret;
+    use crate::sinks::notify::event::EventName;
+    use crate::sinks::notify::settings::Secret;
 
     #[test]
     fn signatures_are_hex_hmac_sha256() {

@@ -35,13 +35,13 @@ use cclive_core::{Event, EventKind, PriceTable, SessionId, SessionState, Update}
 use cclive_store::Store;
 use jiff::tz::TimeZone;
 
-use crate::budget_watch::{AlertSink, BlockSink, Watch, Watcher};
 use crate::errors::ClaudeNotFound;
 use crate::ingest::child::{self, ChildExit, ChildSpec};
 use crate::ingest::invocation::Invocation;
 use crate::ingest::own_transcript::{self, OwnSession};
-use crate::pipeline::{self, Callback, PipelineConfig};
-use crate::render::Renderer;
+use crate::monitor::pipeline::{self, Callback, PipelineConfig};
+use crate::output::render::Renderer;
+use crate::sinks::budget_watch::{AlertSink, BlockSink, Watch, Watcher};
 use tokio_util::sync::CancellationToken;
 
 /// Longest command line kept in history.
@@ -359,7 +359,7 @@ async fn forward_events(
         };
         let target = listen.clone();
         let posted = tokio::task::spawn_blocking(move || {
-            crate::monitor_client::post_json(
+            crate::monitor::client::post_json(
                 &target,
                 "/api/events",
                 &body,

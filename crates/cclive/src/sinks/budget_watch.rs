@@ -37,7 +37,7 @@ use jiff::tz::TimeZone;
 use tracing::{debug, warn};
 
 use crate::config::Settings;
-use crate::pipeline::Callback;
+use crate::monitor::pipeline::Callback;
 
 /// Receives each new budget alert (once per threshold per period).
 pub(crate) type AlertSink = Arc<dyn Fn(&BudgetAlert) + Send + Sync>;
@@ -139,19 +139,6 @@ impl Watcher {
             warn!("The budget watcher panicked.");
         }
     }
-}
-
-/// The monitor callbacks that send new budget alerts to `sinks`; none without a `[budget]`
-/// limit. The worker is detached (it stops by itself when the callbacks are dropped).
-pub(crate) fn callbacks_with(
-    settings: &Settings,
-    store: Arc<dyn Store>,
-    prices: &PriceTable,
-    sinks: Vec<AlertSink>,
-) -> anyhow::Result<Vec<Callback>> {
-    let mut watch = Watch::from_settings(settings, store, prices);
-    watch.alert_sinks = sinks;
-    Ok(watch.spawn()?.0)
 }
 
 /// The sink that prints each alert on the monitor's stderr.
@@ -314,7 +301,7 @@ impl Worker {
         let w = &self.watch;
         // Reaching back to the last block's start, so its end carries its figures.
         let since = self.running_block.map_or(now, |b| b.start);
-        match crate::usage_records::recent(&*w.store, since, now) {
+        match crate::history::usage_records::recent(&*w.store, since, now) {
             Ok(records) => {
                 let (running, changes) =
                     blocks::changes(self.running_block.as_ref(), &records, &w.prices, now);
@@ -348,7 +335,7 @@ pub(crate) fn statuses(
     let Some(since) = earliest else {
         return Ok(Vec::new());
     };
-    let (records, _) = crate::usage_records::load(store, Some(since), None)?;
+    let (records, _) = crate::history::usage_records::load(store, Some(since), None)?;
     Ok(budget::evaluate(budget, &records, now, tz, prices))
 }
 
@@ -507,13 +494,13 @@ mod tests {
             let seen = seen.clone();
             Arc::new(move |a: &BudgetAlert| seen.lock().unwrap().push(a.clone()))
         };
-        let callbacks = callbacks_with(
+        let mut watch = Watch::from_settings(
             &settings_with(budget),
             store.clone(),
             &PriceTable::builtin(),
-            vec![sink],
-        )
-        .unwrap();
+        );
+        watch.alert_sinks = vec![sink];
+        let (callbacks, _detached) = watch.spawn().unwrap();
         assert_eq!(callbacks.len(), 1);
         let mut session = SessionState::new(SessionId::new("s"), Timestamp::now());
         session.api_requests = 1;

@@ -14,12 +14,12 @@
 
 use serde_json::{Map, Value};
 
-use crate::claude_settings::ShapeError;
+use crate::claude_config::settings::ShapeError;
 
 /// The OTLP endpoint of the monitor at `listen` (`0.0.0.0`/`[::]` become loopback, where the
 /// monitor answers too).
 pub(crate) fn endpoint(listen: &str) -> String {
-    format!("http://{}", crate::monitor_client::connect_target(listen))
+    format!("http://{}", crate::monitor::client::connect_target(listen))
 }
 
 /// The variables cclive sets, for a monitor reached at `endpoint` (`http://host:port`).

@@ -156,7 +156,7 @@ impl HookSpec {
 pub(crate) fn hooks_url(listen: &str) -> String {
     format!(
         "http://{}{HOOKS_PATH}",
-        crate::monitor_client::connect_target(listen)
+        crate::monitor::client::connect_target(listen)
     )
 }
 

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use cclive_core::{SessionState, Snapshot};
+use cclive_core::{SessionState, Snapshot, Source};
 
 /// `$0.0163`, `$12.40`.
 pub(crate) fn usd(v: f64) -> String {
@@ -179,7 +179,7 @@ fn origin(s: &SessionState) -> Option<String> {
         .into_iter()
         .flatten()
         .collect();
-    (!parts.is_empty() && (s.host.is_some() || s.source == "otel")).then(|| parts.join(" @ "))
+    (!parts.is_empty() && (s.host.is_some() || s.source == Source::Otel)).then(|| parts.join(" @ "))
 }
 
 /// The table `cclive sessions` prints.

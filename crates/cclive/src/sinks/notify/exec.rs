@@ -296,7 +296,7 @@ fn run(settings: &ExecHookSettings, handle: &SinkHandle, slots: &Slots) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::notify::event::EventName;
+    use crate::sinks::notify::event::EventName;
 
     fn hook(command: &str, timeout_ms: u64) -> ExecHookSettings {
         ExecHookSettings {

@@ -116,7 +116,7 @@ mod tests {
         write_atomically(&path, &Snapshot::inactive(now)).unwrap();
         write_atomically(&path, &Snapshot::inactive(now)).unwrap();
         let back = read(&path).unwrap().unwrap();
-        assert_eq!(back.status, "INACTIVE");
+        assert_eq!(back.status, None);
         let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
             .unwrap()
             .map(|e| e.unwrap().file_name())

@@ -1,0 +1,5 @@
+//! Pure edits of Claude Code's `settings.json`: cclive's hook entries (`settings`) and the
+//! telemetry environment (`telemetry`).
+
+pub(crate) mod settings;
+pub(crate) mod telemetry;

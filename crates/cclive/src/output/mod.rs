@@ -1,0 +1,5 @@
+//! What the user sees on the terminal: human-readable figures (`display`) and claude's own
+//! output shown the way the user asked for it (`render`).
+
+pub(crate) mod display;
+pub mod render;
