@@ -96,7 +96,8 @@ pub struct Efficiency {
     pub output_tokens_per_minute: Option<f64>,
     /// cache_read / (input + cache_read + cache_creation).
     pub cache_hit_ratio: Option<f64>,
-    /// Share of wall time spent waiting for the API (0..=1).
+    /// Share of wall time spent waiting for the API (0..=1); `None` while unknown (responses
+    /// counted but no API time measured).
     pub api_time_share: Option<f64>,
 }
 
@@ -1002,7 +1003,10 @@ impl SessionState {
             output_tokens_per_minute: (self.duration_ms > 0)
                 .then(|| t.output as f64 * 60_000.0 / self.duration_ms as f64),
             cache_hit_ratio: (prompt_side > 0).then(|| t.cache_read as f64 / prompt_side as f64),
-            api_time_share: (self.duration_ms > 0)
+            // Responses but no API time measured (a transcript without timings): the share is
+            // unknown ("–"), not 0 %.
+            api_time_share: (self.duration_ms > 0
+                && (self.duration_api_ms > 0 || self.api_requests == 0))
                 .then(|| (self.duration_api_ms as f64 / self.duration_ms as f64).min(1.0)),
         }
     }
