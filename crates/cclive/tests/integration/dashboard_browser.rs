@@ -686,7 +686,10 @@ fn an_unpriced_session_is_marked_never_shown_at_zero() {
         {
             break s;
         }
-        assert!(Instant::now() < deadline, "{id} not in /api/sessions: {api}");
+        assert!(
+            Instant::now() < deadline,
+            "{id} not in /api/sessions: {api}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(session["total_cost_usd"].is_null(), "{session}");
@@ -710,7 +713,10 @@ fn an_unpriced_session_is_marked_never_shown_at_zero() {
             .await;
             let marks = &read["marks"];
             for mark in marks.as_array().unwrap() {
-                assert_eq!(mark["text"], "unpriced: claude-unknown-9", "{page}: {marks}");
+                assert_eq!(
+                    mark["text"], "unpriced: claude-unknown-9",
+                    "{page}: {marks}"
+                );
                 let cost = mark["cost"].as_str().unwrap_or_default();
                 assert!(!cost.contains("$0"), "{page}: {cost}");
             }
