@@ -18,7 +18,8 @@
 //! - [`monitor`]: many sessions, updates, the state-file [`Snapshot`].
 //! - [`usage`], [`pricing`]: token counts and what they cost.
 //! - [`otel`]: Claude Code's own telemetry (OTLP logs and metrics) → events.
-//! - [`ics`]: sessions as an iCalendar calendar.
+//! - [`ics`]: sessions as an iCalendar calendar; [`calendar`]: which sessions make which
+//!   calendar block (the CalDAV sink's rules).
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
 //! - [`turns`], [`analytics`]: a session's turns, and where its time and money went (the
 //!   session page's timeline and performance section, `cclive top`'s turn list, `report tools`).
@@ -28,6 +29,7 @@
 pub mod analytics;
 pub mod blocks;
 pub mod budget;
+pub mod calendar;
 pub mod event;
 pub mod framer;
 pub mod hook;

@@ -394,7 +394,7 @@
       h(
         "div",
         { class: "sink-head" },
-        h("span", { class: "badge" }, s.kind === "on_change" ? "on_change" : "webhook"),
+        h("span", { class: "badge" }, s.kind),
         h("h3", {}, s.name),
         h("span", { class: "target" }, s.target),
       ),

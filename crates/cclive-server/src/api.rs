@@ -5,7 +5,8 @@
 //! (fresher than the store, which lags by a flush). List views never carry transcript text:
 //! `last_prompt`, `title` and `command` (which holds a print prompt) are left out of
 //! `/api/sessions`; a session's own endpoints (`/api/sessions/{id}`, its events, timeline and
-//! analytics) have them, for its page.
+//! analytics) have them, for its page. `/api/budget` is the budgets' use now (the gauges of
+//! `/metrics`, as JSON, for the editor extension's tooltip).
 
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::aggregate::{self, Period};
-use crate::{ApiError, AppState, timeline};
+use crate::{ApiError, AppState, metrics, stream, timeline};
 
 /// Sessions per page when the request does not say.
 const DEFAULT_LIMIT: usize = 50;
@@ -208,7 +209,7 @@ async fn find(state: &AppState, id: &str) -> Result<SessionState, ApiError> {
         return Ok(s);
     }
     let sid = SessionId::new(id);
-    read(state, move |store| store.session(&sid))
+    read(state, move |store| store.session_to_show(&sid))
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no session {id:?}")))
 }
@@ -285,7 +286,8 @@ pub(crate) async fn summary(
         until: Some(until),
         ..SessionQuery::default()
     };
-    let sessions = read(&state, move |store| store.sessions(&q)).await?;
+    let mut sessions = read(&state, move |store| store.sessions(&q)).await?;
+    overlay_monitor(&state, &mut sessions, since, until).await;
     let totals = aggregate::totals(&sessions);
     let mut value = serde_json::to_value(&totals).unwrap_or_else(|_| json!({}));
     if let Some(map) = value.as_object_mut() {
@@ -295,6 +297,29 @@ pub(crate) async fn summary(
         map.insert("until".into(), json!(until));
     }
     Ok(Json(value))
+}
+
+/// The monitor's sessions that started in `[since, until)` replace or join the stored ones: they
+/// are fresher (the store lags by a flush), so a session that just ended counts with its final
+/// figures at once — from a snapshot that includes the last update (a client asks right after
+/// the stream told it a session ended).
+async fn overlay_monitor(
+    state: &AppState,
+    sessions: &mut Vec<SessionState>,
+    since: Timestamp,
+    until: Timestamp,
+) {
+    let mut snapshots = state.inner.snapshot.clone();
+    let snap = stream::fresh_snapshot(&state.inner.live, &mut snapshots).await;
+    for s in snap.active_sessions.iter().chain(snap.data.iter()) {
+        if s.started_at < since || s.started_at >= until {
+            continue;
+        }
+        match sessions.iter_mut().find(|x| x.session_id == s.session_id) {
+            Some(stored) => stored.clone_from(s),
+            None => sessions.push(s.clone()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -332,4 +357,17 @@ pub(crate) async fn costs(
         map.insert("tz".into(), json!(tz_name(&tz)));
     }
     Ok(Json(value))
+}
+
+/// `GET /api/budget`: every configured limit's use now (`configured: false` and no budgets
+/// when none is configured).
+pub(crate) async fn budget(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let (configured, budgets) = match metrics::budget_statuses(&state).await? {
+        None => (false, Vec::new()),
+        Some(Ok(statuses)) => (true, statuses),
+        Some(Err(e)) => return Err(ApiError::store(&e)),
+    };
+    Ok(Json(
+        json!({ "configured": configured, "budgets": budgets }),
+    ))
 }

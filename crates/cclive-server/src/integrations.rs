@@ -1,4 +1,4 @@
-//! `GET /api/integrations`: what the webhooks and `[[on_change]]` commands did — per sink its
+//! `GET /api/integrations`: what the webhooks, `[[on_change]]` commands and `[[calendar]]`s did — per sink its
 //! counts and its most recent deliveries — for the dashboard's Integrations panel.
 //!
 //! The server delivers nothing and reads no configuration: the binary hands over an
@@ -28,6 +28,8 @@ pub enum SinkKind {
     Webhook,
     /// An `[[on_change]]` command: run with the notification on stdin.
     OnChange,
+    /// A `[[calendar]]`: session blocks written as events over CalDAV.
+    Calendar,
 }
 
 impl SinkKind {
@@ -36,6 +38,7 @@ impl SinkKind {
         match self {
             SinkKind::Webhook => "webhook",
             SinkKind::OnChange => "on_change",
+            SinkKind::Calendar => "calendar",
         }
     }
 }

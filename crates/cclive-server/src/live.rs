@@ -6,6 +6,10 @@
 //! through a bounded `broadcast` channel. A subscriber that falls behind loses the oldest
 //! messages and is told so (the stream then sends a `resync` with the full state).
 //!
+//! Budget alerts travel the same way ([`LiveHub::publish_budget_alert`], the stream's `budget`
+//! event, for editors and other clients that notify): they belong to no session and no
+//! snapshot shows them, so they never move the stamp the snapshot is compared with.
+//!
 //! Each message carries the wall-clock time it was published (its stamp). The monitor's
 //! snapshot is taken on the same task after the updates it includes, so "snapshot time ≥
 //! stamp" means "the snapshot already shows this update". The stream uses that to start from a
@@ -13,6 +17,7 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use cclive_core::budget::BudgetAlert;
 use cclive_core::{SessionId, Update};
 use jiff::Timestamp;
 use tokio::sync::broadcast;
@@ -22,9 +27,12 @@ use tokio::sync::broadcast;
 pub(crate) struct LiveMessage {
     /// When it was published.
     pub(crate) stamp: Timestamp,
-    /// Which session.
-    pub(crate) session_id: SessionId,
-    /// The update as JSON (`{"kind", "previous_status"?, "session"}`), serialized once.
+    /// Which session; `None` for a budget alert.
+    pub(crate) session_id: Option<SessionId>,
+    /// The stream's event name: `update` or `budget`.
+    pub(crate) event: &'static str,
+    /// The update as JSON (`{"kind", "previous_status"?, "session"}`), or the alert's,
+    /// serialized once.
     pub(crate) json: Arc<str>,
 }
 
@@ -66,11 +74,31 @@ impl LiveHub {
             Ok(json) => {
                 let _ = self.inner.tx.send(Arc::new(LiveMessage {
                     stamp,
-                    session_id: update.session.session_id.clone(),
+                    session_id: Some(update.session.session_id.clone()),
+                    event: "update",
                     json: json.into(),
                 }));
             }
             Err(e) => tracing::warn!("An update could not be serialized: {e}"),
+        }
+    }
+
+    /// Publishes a budget threshold crossed (the stream's `budget` event). Streams limited to
+    /// one session do not get it.
+    pub fn publish_budget_alert(&self, alert: &BudgetAlert) {
+        if self.inner.tx.receiver_count() == 0 {
+            return;
+        }
+        match serde_json::to_string(alert) {
+            Ok(json) => {
+                let _ = self.inner.tx.send(Arc::new(LiveMessage {
+                    stamp: Timestamp::now(),
+                    session_id: None,
+                    event: "budget",
+                    json: json.into(),
+                }));
+            }
+            Err(e) => tracing::warn!("A budget alert could not be serialized: {e}"),
         }
     }
 

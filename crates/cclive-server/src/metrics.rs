@@ -42,6 +42,7 @@ struct Counts {
     lines: AtomicU64,
     bytes: AtomicU64,
     malformed: AtomicU64,
+    probes: AtomicU64,
 }
 
 impl IngestCounters {
@@ -50,6 +51,16 @@ impl IngestCounters {
         self.inner.lines.fetch_add(lines, Ordering::Relaxed);
         self.inner.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.inner.malformed.fetch_add(malformed, Ordering::Relaxed);
+    }
+
+    /// Counts one run of the liveness probe (it reads the session registry and `/proc`).
+    pub fn probed(&self) {
+        self.inner.probes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Liveness probe runs so far: how often an idle monitor wakes itself.
+    pub fn probes(&self) -> u64 {
+        self.inner.probes.load(Ordering::Relaxed)
     }
 
     /// `(lines, bytes, malformed)` so far.
@@ -313,6 +324,11 @@ pub(crate) fn render(
                 "Transcript lines that could not be read (skipped).",
                 malformed,
             ),
+            (
+                "cclive_liveness_probes_total",
+                "Runs of the liveness probe (session registry and process checks).",
+                ingest.probes(),
+            ),
         ] {
             e.family(name, "counter", help);
             e.sample(name, &[], v as f64);
@@ -471,19 +487,30 @@ async fn sessions(
     Ok((live, all))
 }
 
+/// Every configured limit's status now, evaluated on a blocking thread (it reads the store);
+/// `None` when no budget is configured.
+pub(crate) async fn budget_statuses(
+    state: &AppState,
+) -> Result<Option<Result<Vec<BudgetStatus>, StoreError>>, ApiError> {
+    let Some(evaluate) = state.inner.metric_sources.budgets.clone() else {
+        return Ok(None);
+    };
+    tokio::task::spawn_blocking(move || evaluate())
+        .await
+        .map(Some)
+        .map_err(|_| ApiError::Internal)
+}
+
 pub(crate) async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let (live, all) = sessions(&state, None).await?;
     let sources = &state.inner.metric_sources;
-    let budgets = match sources.budgets.clone() {
-        Some(evaluate) => match tokio::task::spawn_blocking(move || evaluate()).await {
-            Ok(Ok(statuses)) => statuses,
-            // The other families are still worth a scrape; the gauges are left out.
-            Ok(Err(e)) => {
-                tracing::warn!("Cannot evaluate the budgets for /metrics: {e}");
-                Vec::new()
-            }
-            Err(_) => return Err(ApiError::Internal),
-        },
+    let budgets = match budget_statuses(&state).await? {
+        Some(Ok(statuses)) => statuses,
+        // The other families are still worth a scrape; the gauges are left out.
+        Some(Err(e)) => {
+            tracing::warn!("Cannot evaluate the budgets for /metrics: {e}");
+            Vec::new()
+        }
         None => Vec::new(),
     };
     let body = render(&live, &all, &budgets, sources);

@@ -35,6 +35,7 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/api/sessions/{id}/analytics",
     "/api/summary",
     "/api/costs",
+    "/api/budget",
     "/api/stream",
     "/api/session/webhook",
     "/api/hooks",
@@ -58,6 +59,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}/analytics", get(api::session_analytics))
         .route("/api/summary", get(api::summary))
         .route("/api/costs", get(api::costs))
+        .route("/api/budget", get(api::budget))
         .route("/api/stream", get(stream::stream))
         .route("/api/session/webhook", post(webhook))
         .route("/api/hooks", post(hooks))

@@ -2,9 +2,10 @@
 //!
 //! A connection first gets `snapshot` (the full current state, the state file's object, with a
 //! `retry` hint so a browser reconnects within a second after a restart), then one `update` per
-//! change (`{"kind", "previous_status"?, "session"}`). A client that falls behind gets `resync`
+//! change (`{"kind", "previous_status"?, "session"}`), and `budget` for each budget threshold
+//! crossed (the alert's JSON). A client that falls behind gets `resync`
 //! (the full state again) instead of the updates it missed. `?session=<id>` limits updates to
-//! one session (the session page).
+//! one session (the session page), without budget alerts.
 //!
 //! Nothing here runs on a timer: a connection sleeps until the monitor publishes or the server
 //! shuts down (then the stream ends, so the graceful shutdown is not held up by open pages).
@@ -85,13 +86,16 @@ async fn next(mut c: Connection) -> Option<(Result<SseEvent, Infallible>, Connec
         };
         match received {
             Ok(message) => {
-                if message.stamp < c.shown_until
-                    || c.session.as_ref().is_some_and(|s| *s != message.session_id)
+                let shown = message.session_id.is_some() && message.stamp < c.shown_until;
+                if shown
+                    || c.session
+                        .as_ref()
+                        .is_some_and(|s| message.session_id.as_ref() != Some(s))
                 {
                     continue;
                 }
                 let event = SseEvent::default()
-                    .event("update")
+                    .event(message.event)
                     .data(message.json.as_ref());
                 return Some((Ok(event), c));
             }
@@ -118,7 +122,10 @@ async fn snapshot_event(c: &mut Connection, name: &str) -> SseEvent {
 
 /// The monitor's snapshot once it is at least as new as the last published update (it follows
 /// within the state file's throttle, 50 ms); after [`FRESH_WAIT`], whatever it is.
-async fn fresh_snapshot(hub: &LiveHub, snapshots: &mut watch::Receiver<Snapshot>) -> Snapshot {
+pub(crate) async fn fresh_snapshot(
+    hub: &LiveHub,
+    snapshots: &mut watch::Receiver<Snapshot>,
+) -> Snapshot {
     let wanted = hub.last_stamp();
     let deadline = tokio::time::Instant::now() + FRESH_WAIT;
     loop {

@@ -74,6 +74,14 @@ pub trait Store: Send + Sync {
     /// a fresh state instead to keep folding it.
     fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError>;
 
+    /// One session WITHOUT its ledger: fine to show, not to fold events into. A long session's
+    /// ledger is hundreds of KB of JSON that a page showing the session never needs.
+    ///
+    /// The default reads the whole session.
+    fn session_to_show(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
+        self.session(id)
+    }
+
     /// Newest first (by `started_at` desc, then `session_id`).
     ///
     /// Ties on the start time are broken by ascending session id, so pages are stable. For speed
@@ -135,6 +143,19 @@ pub trait Store: Send + Sync {
     /// The tokens of the API responses this session owns (first reported), sub-agents'
     /// included, and how many responses that is. Zero for a session with no usage.
     fn usage_totals(&self, session_id: &SessionId) -> Result<(Tokens, u64), StoreError>;
+
+    /// The session that owns the stored API response `key` (where it was first reported), or
+    /// `None` when no response is stored under that key. A point lookup: what an incremental
+    /// import asks for each response it reads, instead of loading the whole usage table.
+    ///
+    /// The default reads every row; backends override it with a keyed query.
+    fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, StoreError> {
+        Ok(self
+            .usage_rows(None, None)?
+            .into_iter()
+            .find(|row| row.key == key)
+            .map(|row| row.session_id))
+    }
 
     /// Every usage row with `since <= at < until` (either bound may be open), ordered by time,
     /// then key.

@@ -174,6 +174,9 @@ const UPSERT_CHECKPOINT: &str = r#"
 
 const SELECT_SESSION: &str = "SELECT state_json, ledger_json FROM sessions WHERE session_id = ?1";
 
+/// A session to show: its state without the ledger.
+const SELECT_SESSION_STATE: &str = "SELECT state_json FROM sessions WHERE session_id = ?1";
+
 const SELECT_USAGE_TOTALS: &str = "
     SELECT count(*), coalesce(sum(input), 0), coalesce(sum(output), 0),
         coalesce(sum(cache_read), 0), coalesce(sum(cache_creation), 0)
@@ -184,6 +187,9 @@ const SELECT_USAGE_ROWS: &str = "
     SELECT key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
         cache_creation_1h, web_search_requests, fast, us_only
     FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, key";
+
+/// The owner of one stored response.
+const SELECT_USAGE_OWNER: &str = "SELECT session_id FROM usage WHERE key = ?1";
 
 /// Drops one response's row (its usage lives on under another key).
 const DELETE_USAGE: &str = "DELETE FROM usage WHERE key = ?1";
@@ -275,6 +281,17 @@ impl Store for SqliteStore {
         Ok(Some(state))
     }
 
+    fn session_to_show(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
+        let state_json: Option<String> = {
+            let conn = self.conn();
+            let mut stmt = conn.prepare_cached(SELECT_SESSION_STATE)?;
+            stmt.query_row([id.as_str()], |row| row.get(0)).optional()?
+        };
+        state_json
+            .map(|json| decode_state(id.as_str(), &json))
+            .transpose()
+    }
+
     fn sessions(&self, query: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
         self.sessions_sorted(query, SessionOrder::default())
     }
@@ -361,6 +378,13 @@ impl Store for SqliteStore {
             },
             count(responses)?,
         ))
+    }
+
+    fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(SELECT_USAGE_OWNER)?;
+        let owner: Option<String> = stmt.query_row([key], |row| row.get(0)).optional()?;
+        Ok(owner.map(SessionId::new))
     }
 
     fn usage_rows(

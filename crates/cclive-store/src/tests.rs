@@ -208,6 +208,12 @@ fn a_session_with_every_field_and_its_events_round_trips() {
     let stored = store.session(&sid("s1")).unwrap().unwrap();
     assert_same(&stored, &state);
     assert_eq!(stored, state, "the ledger came back too");
+    // To show it, the same session without its ledger: every shown field, no working memory.
+    let shown = store.session_to_show(&sid("s1")).unwrap().unwrap();
+    assert_same(&shown, &state);
+    assert_eq!(shown.usage_by_key().count(), 0);
+    assert!(state.usage_by_key().count() > 0);
+    assert!(store.session_to_show(&sid("nope")).unwrap().is_none());
     assert_eq!(
         stored.total_cost_usd.to_bits(),
         state.total_cost_usd.to_bits()

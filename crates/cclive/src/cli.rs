@@ -65,6 +65,8 @@ pub enum Command {
     Budget(BudgetArgs),
     /// Outgoing webhooks: send a sample to each configured one (`test`), or list them.
     Webhooks(WebhooksArgs),
+    /// Calendar blocks over CalDAV: write and delete a test event in each `[[calendar]]`.
+    Calendar(CalendarArgs),
     /// Write one session (its final state and every recorded event) as JSON lines.
     Export(ExportArgs),
     /// Read a session written by `cclive export` into the history.
@@ -134,6 +136,31 @@ pub struct StatuslineArgs {
     /// uninstall` can put it back. Never run.
     #[arg(long, value_name = "COMMAND", hide = true)]
     pub replaced: Option<String>,
+}
+
+/// `cclive calendar`.
+#[derive(Debug, Args)]
+pub struct CalendarArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: CalendarAction,
+}
+
+/// `cclive calendar test`.
+#[derive(Debug, Subcommand)]
+pub enum CalendarAction {
+    /// Check each configured calendar: write a test event, delete it, and say what went wrong
+    /// if that failed (credentials, URL, not a calendar, server down). Exit code 1 when any
+    /// failed.
+    Test(CalendarTestArgs),
+}
+
+/// `cclive calendar test`.
+#[derive(Debug, Args)]
+pub struct CalendarTestArgs {
+    /// Only the calendar with this name.
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
 }
 
 /// `cclive webhooks`.

@@ -15,6 +15,8 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::cli::{GlobalArgs, SessionArgs};
+use crate::sinks::notify::calendar::CalendarSettings;
+use crate::sinks::notify::calendar::settings as calendar_settings;
 use crate::sinks::notify::settings as notify_settings;
 use crate::sinks::notify::{ExecHookSettings, WebhookSettings};
 
@@ -113,6 +115,9 @@ struct FileConfig {
     /// `[[on_change]]` tables.
     #[serde(default)]
     on_change: Vec<notify_settings::ExecHookFile>,
+    /// `[[calendar]]` tables.
+    #[serde(default)]
+    calendar: Vec<calendar_settings::CalendarFile>,
 }
 
 /// The `[budget]` table.
@@ -155,9 +160,69 @@ impl BudgetSettings {
     pub fn time_zone(&self) -> TimeZone {
         self.timezone
             .as_deref()
-            .and_then(|name| TimeZone::get(name).ok())
-            .unwrap_or_else(TimeZone::system)
+            .and_then(zone_named)
+            .unwrap_or_else(system_zone)
     }
+}
+
+/// Where the system's zone files are (`TZDIR`, as the C library reads it).
+fn zoneinfo_dir() -> PathBuf {
+    std::env::var_os("TZDIR").map_or_else(|| PathBuf::from("/usr/share/zoneinfo"), PathBuf::from)
+}
+
+/// The IANA zone `name`, read straight from its zone file. jiff's look-up by name first lists
+/// every folder of the zoneinfo database, a tenth of a `cclive statusline` run; one file is all
+/// a zone needs. Falls back to jiff's look-up (which also knows its bundled database).
+pub fn zone_named(name: &str) -> Option<TimeZone> {
+    if matches!(
+        name,
+        "UTC" | "Etc/UTC" | "Etc/UCT" | "UCT" | "Zulu" | "Etc/Zulu"
+    ) {
+        return Some(TimeZone::UTC);
+    }
+    let plain = !name.is_empty()
+        && !name.starts_with('/')
+        && name
+            .split('/')
+            .all(|part| !part.is_empty() && part != "." && part != "..")
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
+    plain
+        .then(|| std::fs::read(zoneinfo_dir().join(name)).ok())
+        .flatten()
+        .and_then(|bytes| TimeZone::tzif(name, &bytes).ok())
+        .or_else(|| TimeZone::get(name).ok())
+}
+
+/// The system's zone (`TZ`, else `/etc/localtime`), read the way [`zone_named`] reads one, once
+/// per process.
+pub fn system_zone() -> TimeZone {
+    static ZONE: std::sync::OnceLock<TimeZone> = std::sync::OnceLock::new();
+    ZONE.get_or_init(read_system_zone).clone()
+}
+
+fn read_system_zone() -> TimeZone {
+    let from_env = match std::env::var("TZ") {
+        Ok(tz) if tz.is_empty() => Some(TimeZone::UTC),
+        Ok(tz) => {
+            let tz = tz.strip_prefix(':').unwrap_or(&tz);
+            match tz.rfind("zoneinfo/") {
+                Some(at) => zone_named(&tz[at + "zoneinfo/".len()..]),
+                // A POSIX rule (`EST5EDT,M3.2.0,M11.1.0`) or a relative path: jiff knows those.
+                None if tz.contains(',') || tz.contains('.') => None,
+                None => zone_named(tz),
+            }
+        }
+        Err(_) => std::fs::read_link("/etc/localtime")
+            .ok()
+            .and_then(|target| {
+                let target = target.to_string_lossy();
+                let at = target.rfind("zoneinfo/")?;
+                zone_named(&target[at + "zoneinfo/".len()..])
+            }),
+    };
+    from_env.unwrap_or_else(TimeZone::system)
 }
 
 /// Everything cclive needs to know, resolved.
@@ -190,6 +255,8 @@ pub struct Settings {
     pub webhooks: Sourced<Vec<WebhookSettings>>,
     /// Commands run on changes (`[[on_change]]` tables).
     pub on_change: Sourced<Vec<ExecHookSettings>>,
+    /// Calendars that get session blocks (`[[calendar]]` tables).
+    pub calendars: Sourced<Vec<CalendarSettings>>,
 }
 
 /// The monitor's default address: the seed's dashboard port, loopback only.
@@ -399,10 +466,21 @@ impl Settings {
             &config_file.value,
         )?);
 
+        let calendars = listed(calendar_settings::resolve_calendars(
+            file.calendar,
+            &calendar_settings::Context {
+                env,
+                home: home.as_deref(),
+                listen: &listen.value,
+                path: &config_file.value,
+            },
+        )?);
+
         Ok(Settings {
             budget,
             webhooks,
             on_change,
+            calendars,
             listen,
             claude_config_dirs,
             config_file,
@@ -461,8 +539,8 @@ fn resolve_budget(table: FileBudget) -> Result<BudgetSettings, String> {
         })?;
     }
     if let Some(tz) = &table.timezone {
-        TimeZone::get(tz)
-            .map_err(|_| format!("budget.timezone {tz:?} is not a known IANA time zone"))?;
+        zone_named(tz)
+            .ok_or_else(|| format!("budget.timezone {tz:?} is not a known IANA time zone"))?;
     }
     Ok(BudgetSettings {
         budget,
@@ -535,6 +613,27 @@ fn read_file_config(
 #[cfg(test)]
 mod tests {
     use std::collections::HashMap;
+
+    #[test]
+    fn zones_are_read_from_their_file_and_agree_with_jiffs_lookup() {
+        for name in [
+            "Europe/Berlin",
+            "America/Argentina/Buenos_Aires",
+            "Asia/Kolkata",
+        ] {
+            let ours = zone_named(name).expect(name);
+            let jiffs = TimeZone::get(name).unwrap();
+            assert_eq!(ours.iana_name(), Some(name));
+            for secs in [0, 1_700_000_000, 1_800_000_000] {
+                let t = jiff::Timestamp::from_second(secs).unwrap();
+                assert_eq!(ours.to_offset(t), jiffs.to_offset(t), "{name} at {t}");
+            }
+        }
+        assert_eq!(zone_named("UTC"), Some(TimeZone::UTC));
+        for bad in ["Nowhere/Atlantis", "../../etc/passwd", "/etc/passwd", ""] {
+            assert!(zone_named(bad).is_none(), "{bad:?}");
+        }
+    }
 
     use rstest::rstest;
 

@@ -2,7 +2,9 @@
 
 use std::time::Duration;
 
-use cclive_core::{CostSource, Event, EventKind, Mode, SessionId, SessionState, Status, Tokens};
+use cclive_core::{
+    CostSource, Event, EventKind, Mode, SessionId, SessionState, Snapshot, Status, Tokens,
+};
 use cclive_store::{Batch, Store, UsageRow};
 use jiff::{SignedDuration, Timestamp};
 use serde_json::{Value, json};
@@ -461,6 +463,26 @@ async fn summaries_of_today_this_week_and_this_month() {
     assert_eq!(r.status, 400);
     let r = get(server.addr, "/api/summary?tz=Nowhere/Land").await;
     assert_eq!(r.status, 400);
+}
+
+#[tokio::test]
+async fn a_session_that_just_ended_counts_in_todays_summary_before_the_store_has_it() {
+    let server = seeded().await;
+    let before = get(server.addr, "/api/summary?period=day").await.json();
+    let mut ended = crate::session("just-ended", &Timestamp::now().to_string());
+    ended.status = Status::Completed;
+    ended.total_cost_usd = 0.5;
+    let mut snap = Snapshot::inactive(Timestamp::now());
+    snap.data = Some(ended);
+    server.publish_snapshot(snap);
+    let after = get(server.addr, "/api/summary?period=day").await.json();
+    assert_eq!(
+        after["sessions"].as_u64().unwrap(),
+        before["sessions"].as_u64().unwrap() + 1
+    );
+    let added =
+        after["total_cost_usd"].as_f64().unwrap() - before["total_cost_usd"].as_f64().unwrap();
+    assert!((added - 0.5).abs() < 1e-9, "{before:#} → {after:#}");
 }
 
 #[tokio::test]

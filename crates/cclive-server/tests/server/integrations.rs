@@ -259,9 +259,9 @@ fn spend(at: Timestamp, project: &str, usd: u64) -> UsageRecord {
     }
 }
 
-#[tokio::test]
-async fn budget_use_is_a_gauge_per_budget_and_period() {
-    // The binary hands over the core's evaluation of its `[budget]`; here, of fixed usage.
+/// What the binary hands over: the core's evaluation of a `[budget]` (global: $10 a day and
+/// $100 a month; project app: $4 a day), here of fixed usage ($3 in app, $5 in lib today).
+fn budget_sources() -> MetricSources {
     let budget = Budget {
         limits: Limits {
             daily_usd: Some(10.0),
@@ -280,7 +280,7 @@ async fn budget_use_is_a_gauge_per_budget_and_period() {
     };
     let now = Timestamp::now();
     let records = vec![spend(now, "/w/app", 3), spend(now, "/w/lib", 5)];
-    let sources = MetricSources {
+    MetricSources {
         budgets: Some(Arc::new(move || {
             Ok(cclive_core::budget::evaluate(
                 &budget,
@@ -291,7 +291,12 @@ async fn budget_use_is_a_gauge_per_budget_and_period() {
             ))
         })),
         ..MetricSources::default()
-    };
+    }
+}
+
+#[tokio::test]
+async fn budget_use_is_a_gauge_per_budget_and_period() {
+    let sources = budget_sources();
     let server = Server::with_sources(ServerConfig::default(), LiveHub::default(), sources).await;
     let text = get(server.addr, "/metrics").await.text();
     let m = scrape(&text);
@@ -331,6 +336,37 @@ async fn budget_use_is_a_gauge_per_budget_and_period() {
         matches!(gauge.value, prometheus_parse::Value::Gauge(_)),
         "{gauge:?}"
     );
+}
+
+#[tokio::test]
+async fn api_budget_is_the_use_of_every_limit_as_json() {
+    let server = Server::with_sources(
+        ServerConfig::default(),
+        LiveHub::default(),
+        budget_sources(),
+    )
+    .await;
+    let v = get(server.addr, "/api/budget").await.json();
+    assert_eq!(v["configured"], true);
+    let budgets = v["budgets"].as_array().unwrap();
+    let global_day = budgets
+        .iter()
+        .find(|b| b["project"].is_null() && b["period"] == "day")
+        .unwrap();
+    assert!((global_day["spent_usd"].as_f64().unwrap() - 8.0).abs() < 1e-4);
+    assert_eq!(global_day["limit_usd"], 10.0);
+    // Whole tokens make it a few millionths under $8: just under the 80 % threshold.
+    assert_eq!(global_day["level"], "notice");
+    let app_day = budgets
+        .iter()
+        .find(|b| b["project"] == "app" && b["period"] == "day")
+        .unwrap();
+    assert!((app_day["percent"].as_f64().unwrap() - 75.0).abs() < 1e-2);
+    assert!(budgets.iter().all(|b| b["period"] != "week"));
+
+    let none = Server::start().await;
+    let v = get(none.addr, "/api/budget").await.json();
+    assert_eq!(v, serde_json::json!({ "configured": false, "budgets": [] }));
 }
 
 #[tokio::test]

@@ -131,6 +131,42 @@ async fn a_session_page_gets_only_its_sessions_updates() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_budget_alert_reaches_every_stream_but_a_session_pages() {
+    let server = Server::start().await;
+    let mut all = EventStream::open(server.addr, "/api/stream", &[]).await;
+    let mut one = EventStream::open(server.addr, "/api/stream?session=a", &[]).await;
+    assert_eq!(all.next(WAIT).await.unwrap().event, "snapshot");
+    assert_eq!(one.next(WAIT).await.unwrap().event, "snapshot");
+    let at: Timestamp = "2026-11-25T10:00:00Z".parse().unwrap();
+    server
+        .live
+        .publish_budget_alert(&cclive_core::budget::BudgetAlert {
+            project: None,
+            period: cclive_core::budget::Period::Day,
+            period_key: "2026-11-25".into(),
+            period_start: at,
+            period_end: at,
+            threshold_percent: 80,
+            limit_usd: 10.0,
+            spent_usd: 8.5,
+            percent: 85.0,
+            projected_usd: 12.0,
+            at,
+        });
+    let got = all.next(WAIT).await.unwrap();
+    assert_eq!(got.event, "budget");
+    assert_eq!(got.json()["threshold_percent"], 80);
+    assert_eq!(got.json()["spent_usd"], 8.5);
+    // The session page's stream gets the session's next update, not the alert.
+    server.live.publish(&update(
+        UpdateKind::Progress,
+        session("a", "2026-11-25T10:00:00Z"),
+    ));
+    assert_eq!(one.next(WAIT).await.unwrap().event, "update");
+    assert_eq!(all.next(WAIT).await.unwrap().event, "update");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn open_streams_end_when_the_server_stops_and_do_not_hold_it_up() {
     let server = Server::start().await;
     let addr = server.addr;

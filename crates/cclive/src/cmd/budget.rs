@@ -31,7 +31,7 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         config.budget.week_start = w;
     }
     let tz = match &args.tz {
-        Some(name) => TimeZone::get(name)
+        Some(name) => crate::config::zone_named(name)
             .with_context(|| format!("--tz {name:?} is not a known IANA time zone"))?,
         None => config.time_zone(),
     };

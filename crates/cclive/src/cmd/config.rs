@@ -98,6 +98,11 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             names(s.on_change.value.iter().map(|h| h.name.as_str())),
             s.on_change.origin.to_string(),
         ),
+        (
+            "calendars",
+            names(s.calendars.value.iter().map(|c| c.name.as_str())),
+            s.calendars.origin.to_string(),
+        ),
     ];
     let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     let mut out = String::new();

@@ -3,6 +3,7 @@
 //! Cheap commands (`config`) return before anything expensive (opening the database) happens.
 
 mod budget;
+mod calendar;
 mod config;
 mod dashboard;
 mod doctor;
@@ -51,6 +52,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Hooks(args) => hooks::run(&args, &global),
         Command::Hook(args) => Ok(hook::run(&args, &global)),
         Command::Webhooks(args) => webhooks::run(&args, &global),
+        Command::Calendar(args) => calendar::run(&args, &global),
         Command::Export(args) => export::run(&args, &global),
         Command::ImportEvents(args) => import_events::run(&args, &global),
         Command::Replay(args) => replay::run(&args, &global),

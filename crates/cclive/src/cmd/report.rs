@@ -144,9 +144,9 @@ fn write_ics(
 /// The core's options from the flags.
 fn options(args: &ReportArgs) -> anyhow::Result<ReportOptions> {
     let tz = match &args.tz {
-        Some(name) => TimeZone::get(name)
+        Some(name) => crate::config::zone_named(name)
             .with_context(|| format!("--tz {name:?} is not a known IANA time zone"))?,
-        None => TimeZone::system(),
+        None => crate::config::system_zone(),
     };
     let mut opts = ReportOptions::new(tz);
     opts.since = args.since.as_deref().map(parse_date).transpose()?;

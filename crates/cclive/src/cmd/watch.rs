@@ -146,7 +146,7 @@ async fn watch_main(
         refresh_interval: Duration::try_from_secs_f64(settings.refresh_interval_secs.value)
             .unwrap_or(Duration::from_secs(2)),
         prices: prices.clone(),
-        time_zone: jiff::tz::TimeZone::system(),
+        time_zone: crate::config::system_zone(),
     };
     let dirs = settings.claude_config_dirs.value.clone();
     let announce = {
@@ -179,6 +179,13 @@ async fn watch_main(
         .with_callback(publish)
         // Budget alerts go to stderr too.
         .with_budget_alerts(crate::sinks::budget_watch::print_sink())
+        // And to the live stream's `budget` event: editors (the VS Code extension) notify from it.
+        .with_budget_alerts({
+            let live = live.clone();
+            Arc::new(move |alert: &cclive_core::budget::BudgetAlert| {
+                live.publish_budget_alert(alert);
+            })
+        })
         // HTTP: intake → pipeline; the API, the live stream and the pages.
         .with_service("http server", move |ctx: &MonitorContext| {
             let (intake_tx, intake_rx) = mpsc::channel::<Event>(4096);

@@ -58,11 +58,12 @@ pub async fn follow_counted(
     let (tx, mut rx) = mpsc::unbounded_channel::<PathBuf>();
     let mut watcher =
         notify::recommended_watcher(move |res: notify::Result<notify::Event>| match res {
-            Ok(event) => {
+            Ok(event) if changes_content(event.kind) => {
                 for path in event.paths {
                     let _ = tx.send(path);
                 }
             }
+            Ok(_) => {}
             Err(e) => tracing::warn!("File watching reported an error: {e}"),
         })?;
     let mut dirs_watched: Vec<PathBuf> = Vec::new();
@@ -119,6 +120,20 @@ pub async fn follow_counted(
                 }
             }
         }
+    }
+}
+
+/// True for a notification that something was created, written, renamed or removed. Opening
+/// or reading a file or folder is not news: the liveness probe's own look into `sessions/`
+/// (inotify's `IN_OPEN|IN_ISDIR`) would otherwise poke the probe again, which looks again, …,
+/// waking an idle monitor ten times a second.
+fn changes_content(kind: notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode};
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
     }
 }
 

@@ -16,7 +16,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use cclive_core::{Event, Monitor, PriceTable, SessionState};
+use cclive_core::event::request_usage_key;
+use cclive_core::{Event, EventKind, Monitor, PriceTable, SessionState};
 use cclive_store::{Batch, Checkpoint, SessionQuery, Store, UsageRow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -139,9 +140,6 @@ pub fn import(
             })
             .context("reading stored sessions")?
             .is_empty();
-    // Responses already stored belong to their sessions: a replay in a new file is not new.
-    // Claimed on the first event only, so an import that finds nothing new stays a few stats.
-    let mut claimed = !resuming;
     let bar = progress_bar(options.progress, total_bytes, work.len());
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(64);
@@ -161,16 +159,10 @@ pub fn import(
         for msg in rx {
             match msg {
                 Msg::Events(events) => {
-                    if !claimed {
-                        claimed = true;
-                        for row in store
-                            .usage_rows(None, None)
-                            .context("reading stored usage")?
-                        {
-                            monitor.claim_usage(row.key, row.session_id);
-                        }
-                    }
                     for event in events {
+                        if resuming {
+                            claim_stored_usage(&mut monitor, store, &event)?;
+                        }
                         if resuming
                             && !monitor.contains(&event.session_id)
                             && let Some(stored) = store
@@ -278,6 +270,32 @@ fn reader_thread(
     }
 }
 
+/// Responses already stored belong to their sessions: a replay of one in a new file is not new.
+/// Only the keys this event carries are looked up (a point query each, once per key: the
+/// monitor remembers the owner after the first report), so an incremental import costs what it
+/// reads, not what the history holds.
+fn claim_stored_usage(
+    monitor: &mut Monitor,
+    store: &dyn Store,
+    event: &Event,
+) -> anyhow::Result<()> {
+    let EventKind::Usage {
+        key, request_id, ..
+    } = &event.kind
+    else {
+        return Ok(());
+    };
+    let placeholder = request_id.as_deref().map(request_usage_key);
+    for key in std::iter::once(key.as_str()).chain(placeholder.as_deref()) {
+        if monitor.usage_owner(key).is_none()
+            && let Some(owner) = store.usage_owner(key).context("reading stored usage")?
+        {
+            monitor.claim_usage(key.to_owned(), owner);
+        }
+    }
+    Ok(())
+}
+
 fn progress_bar(show: bool, total: u64, files: usize) -> ProgressBar {
     if !show {
         return ProgressBar::hidden();
@@ -296,4 +314,116 @@ fn progress_bar(show: bool, total: u64, files: usize) -> ProgressBar {
 
 fn elapsed_ms(since: Instant) -> u64 {
     u64::try_from(since.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::atomic::AtomicU64;
+
+    use cclive_core::{SessionId, Tokens};
+    use cclive_store::{SqliteStore, StoreError};
+
+    use super::*;
+
+    /// A real SQLite store that counts how much of the stored usage an import reads.
+    struct Counting {
+        inner: SqliteStore,
+        whole_table_reads: AtomicU64,
+        owner_lookups: AtomicU64,
+    }
+
+    impl Store for Counting {
+        fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+            self.inner.write(batch)
+        }
+        fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
+            self.inner.session(id)
+        }
+        fn sessions(&self, q: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
+            self.inner.sessions(q)
+        }
+        fn events(&self, id: &SessionId) -> Result<Vec<Event>, StoreError> {
+            self.inner.events(id)
+        }
+        fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), StoreError> {
+            self.inner.usage_totals(id)
+        }
+        fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, StoreError> {
+            self.owner_lookups.fetch_add(1, Ordering::Relaxed);
+            self.inner.usage_owner(key)
+        }
+        fn usage_rows(
+            &self,
+            since: Option<jiff::Timestamp>,
+            until: Option<jiff::Timestamp>,
+        ) -> Result<Vec<UsageRow>, StoreError> {
+            self.whole_table_reads.fetch_add(1, Ordering::Relaxed);
+            self.inner.usage_rows(since, until)
+        }
+        fn checkpoints(&self) -> Result<Vec<Checkpoint>, StoreError> {
+            self.inner.checkpoints()
+        }
+        fn checkpoint(&self, path: &Path) -> Result<Option<Checkpoint>, StoreError> {
+            self.inner.checkpoint(path)
+        }
+    }
+
+    /// One assistant line of Claude Code 2.1 with its own message id and usage.
+    fn response(session: &str, n: usize) -> String {
+        format!(
+            r#"{{"type":"assistant","sessionId":"{session}","uuid":"u-{session}-{n}","timestamp":"2026-11-25T12:{:02}:00.000Z","cwd":"/work/app","version":"2.1.332","isSidechain":false,"requestId":"req_{session}_{n}","message":{{"id":"msg_{session}_{n}","type":"message","role":"assistant","model":"claude-opus-5-5","content":[{{"type":"text","text":"ok"}}],"usage":{{"input_tokens":10,"output_tokens":5,"cache_read_input_tokens":0,"cache_creation_input_tokens":0}}}}}}"#,
+            n % 60
+        ) + "\n"
+    }
+
+    fn append(path: &Path, text: &str) {
+        use std::io::Write as _;
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn an_incremental_import_looks_up_only_the_responses_it_reads() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("projects/-work-app");
+        std::fs::create_dir_all(&project).unwrap();
+        for s in ["s1", "s2", "s3"] {
+            let lines: String = (0..40).map(|n| response(s, n)).collect();
+            append(&project.join(format!("{s}.jsonl")), &lines);
+        }
+        let store = Counting {
+            inner: SqliteStore::open_in_memory().unwrap(),
+            whole_table_reads: AtomicU64::new(0),
+            owner_lookups: AtomicU64::new(0),
+        };
+        let dirs = vec![home.path().to_path_buf()];
+        let prices = PriceTable::default();
+        let first = import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        assert_eq!(first.responses, 120);
+
+        // Two new responses in one session, and a replay of a stored one in a new file.
+        append(
+            &project.join("s2.jsonl"),
+            &(response("s2", 40) + &response("s2", 41)),
+        );
+        append(&project.join("s4.jsonl"), &response("s1", 0));
+        store.owner_lookups.store(0, Ordering::Relaxed);
+        let second = import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+
+        assert_eq!(store.whole_table_reads.load(Ordering::Relaxed), 0);
+        // At most each new report's message id and request-id placeholder, nothing else.
+        let lookups = store.owner_lookups.load(Ordering::Relaxed);
+        assert!((1..=3 * 2).contains(&lookups), "{lookups} lookups");
+        assert_eq!(second.files_read, 2);
+        // The replayed response stays its first session's.
+        let rows = store.inner.usage_rows(None, None).unwrap();
+        assert_eq!(rows.len(), 122);
+        let replayed = rows.iter().find(|r| r.key == "msg_s1_0").unwrap();
+        assert_eq!(replayed.session_id.as_str(), "s1");
+    }
 }

@@ -28,6 +28,7 @@ use std::time::Duration;
 use cclive_core::event::Activity;
 use cclive_core::registry::{self, Liveness, RegistryEntry};
 use cclive_core::{Event, EventKind, Mode, PriceTable, SessionId, SessionState, Source};
+use cclive_server::IngestCounters;
 use cclive_store::{Batch, SessionQuery, Store};
 use jiff::Timestamp;
 use tokio::sync::Notify;
@@ -59,9 +60,11 @@ pub(crate) async fn probe_loop(
     sink: EventSink,
     poke: Arc<Notify>,
     cancel: CancellationToken,
+    counters: IngestCounters,
 ) {
     let mut probe = LivenessProbe::new(dirs);
     loop {
+        counters.probed();
         let live = sink.sync().await;
         let events =
             tokio::task::block_in_place(|| probe.scan(&live, jiff::Timestamp::now(), GRACE));

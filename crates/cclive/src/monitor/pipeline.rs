@@ -288,11 +288,12 @@ impl Service {
         let now = tokio::time::Instant::now();
         if self.snapshot_owed && due.is_none_or(|d| d <= now) {
             let snapshot = self.snapshot();
-            if let Some(sf) = &mut self.state_file {
-                sf.write_now(&snapshot);
-            }
+            // Live readers first; the state file's disk write happens on its own thread.
             if let Some(tx) = &self.config.snapshots {
-                tx.send_replace(snapshot);
+                tx.send_replace(snapshot.clone());
+            }
+            if let Some(sf) = &mut self.state_file {
+                sf.write_now(snapshot);
             }
             self.snapshot_owed = false;
         }
@@ -384,11 +385,13 @@ async fn run(
         unsaved = report.unsaved;
     }
     let snapshot = svc.snapshot();
-    if let Some(sf) = &mut svc.state_file {
-        sf.write_now(&snapshot);
-    }
     if let Some(tx) = &svc.config.snapshots {
-        tx.send_replace(snapshot);
+        tx.send_replace(snapshot.clone());
+    }
+    if let Some(mut sf) = svc.state_file.take() {
+        sf.write_now(snapshot);
+        // The final state is on disk before the monitor says it has stopped.
+        let _ = tokio::task::spawn_blocking(move || sf.finish()).await;
     }
     PipelineReport {
         sessions,

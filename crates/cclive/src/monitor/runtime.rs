@@ -255,7 +255,13 @@ impl MonitorRuntime {
             follow_task(dirs.clone(), &ctx, poke.clone()),
         );
         spawn_named(&tasks, "liveness probe", {
-            let fut = probe_loop(dirs, ctx.events.clone(), poke, cancel.clone());
+            let fut = probe_loop(
+                dirs,
+                ctx.events.clone(),
+                poke,
+                cancel.clone(),
+                ctx.ingest.clone(),
+            );
             Box::pin(async move {
                 fut.await;
                 Ok(())

@@ -7,6 +7,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -16,26 +17,57 @@ use tokio::time::Instant;
 /// Writes snapshots to one path, at most once per `min_interval` unless forced.
 #[derive(Debug)]
 pub struct StateFileWriter {
-    path: PathBuf,
     min_interval: Duration,
     last_write: Option<Instant>,
     dirty: bool,
-    failures: u64,
+    thread: Option<WriterThread>,
+}
+
+/// The thread that writes, and the one-snapshot slot it takes the newest snapshot from.
+#[derive(Debug)]
+struct WriterThread {
+    slot: Arc<Slot>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    next: Mutex<Next>,
+    ready: Condvar,
+}
+
+#[derive(Debug, Default)]
+struct Next {
+    snapshot: Option<Snapshot>,
+    closed: bool,
 }
 
 impl StateFileWriter {
-    /// A writer for `path`.
+    /// A writer for `path` (its thread starts here).
     pub fn new(path: PathBuf, min_interval: Duration) -> Self {
+        let slot = Arc::new(Slot::default());
+        let handle = std::thread::Builder::new()
+            .name("cclive-state-file".into())
+            .spawn({
+                let slot = Arc::clone(&slot);
+                move || write_loop(&path, &slot)
+            });
+        let thread = match handle {
+            Ok(handle) => Some(WriterThread { slot, handle }),
+            Err(e) => {
+                tracing::warn!("Cannot start the state file's writer: {e}");
+                None
+            }
+        };
         Self {
-            path,
             min_interval,
             last_write: None,
             dirty: false,
-            failures: 0,
+            thread,
         }
     }
 
-    /// Something changed; a write is owed.
+    /// Something changed: a write is owed.
     pub fn mark_dirty(&mut self) {
         self.dirty = true;
     }
@@ -51,22 +83,81 @@ impl StateFileWriter {
         )
     }
 
-    /// Writes `snapshot` if a write is owed and the interval has passed.
+    /// Writes when a write is owed and its time has come.
     pub fn write_if_due(&mut self, snapshot: impl FnOnce() -> Snapshot) {
         if self.due_at().is_some_and(|due| due <= Instant::now()) {
-            self.write_now(&snapshot());
+            self.write_now(snapshot());
         }
     }
 
-    /// Writes now, whatever the interval. Failures are logged and counted, never fatal: the
-    /// session being monitored matters more than the file.
-    pub fn write_now(&mut self, snapshot: &Snapshot) {
+    /// Hands `snapshot` to the writing thread now, whatever the throttle says (it replaces one
+    /// not written yet).
+    pub fn write_now(&mut self, snapshot: Snapshot) {
         self.dirty = false;
         self.last_write = Some(Instant::now());
-        if let Err(err) = write_atomically(&self.path, snapshot) {
-            self.failures += 1;
-            if self.failures == 1 {
-                tracing::warn!(path = %self.path.display(), "Cannot write the state file: {err:#}");
+        if let Some(t) = &self.thread {
+            t.slot
+                .next
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .snapshot = Some(snapshot);
+            t.slot.ready.notify_one();
+        }
+    }
+
+    /// Waits until the last snapshot handed over is on disk. Blocking: call it off the async
+    /// runtime, at shutdown.
+    pub fn finish(mut self) {
+        if let Some(t) = self.thread.take() {
+            t.slot
+                .next
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .closed = true;
+            t.slot.ready.notify_one();
+            let _ = t.handle.join();
+        }
+    }
+}
+
+impl Drop for StateFileWriter {
+    /// Lets the thread write what it was given, then end (without waiting for it here).
+    fn drop(&mut self) {
+        if let Some(t) = &self.thread {
+            t.slot
+                .next
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .closed = true;
+            t.slot.ready.notify_one();
+        }
+    }
+}
+
+/// The writing thread: writes the newest snapshot whenever there is one, until closed with
+/// nothing left to write.
+fn write_loop(path: &Path, slot: &Slot) {
+    let mut failures = 0u64;
+    loop {
+        let snapshot = {
+            let mut next = slot.next.lock().unwrap_or_else(PoisonError::into_inner);
+            loop {
+                if let Some(s) = next.snapshot.take() {
+                    break s;
+                }
+                if next.closed {
+                    return;
+                }
+                next = slot
+                    .ready
+                    .wait(next)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        if let Err(err) = write_atomically(path, &snapshot) {
+            failures += 1;
+            if failures == 1 {
+                tracing::warn!(path = %path.display(), "Cannot write the state file: {err:#}");
             }
         }
     }
@@ -130,6 +221,19 @@ mod tests {
         assert!(read(&dir.path().join("nope.json")).unwrap().is_none());
         std::fs::write(dir.path().join("bad.json"), "{not json").unwrap();
         assert!(read(&dir.path().join("bad.json")).is_err());
+    }
+
+    #[test]
+    fn the_last_snapshot_handed_over_is_on_disk_when_finish_returns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let mut w = StateFileWriter::new(path.clone(), Duration::ZERO);
+        let first = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let last = jiff::Timestamp::from_second(1_800_000_060).unwrap();
+        w.write_now(Snapshot::inactive(first));
+        w.write_now(Snapshot::inactive(last));
+        w.finish();
+        assert_eq!(read(&path).unwrap().unwrap().updated_at, last);
     }
 
     #[tokio::test(start_paused = true)]

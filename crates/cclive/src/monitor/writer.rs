@@ -198,6 +198,9 @@ mod tests {
         fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), StoreError> {
             self.inner.usage_totals(id)
         }
+        fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, StoreError> {
+            self.inner.usage_owner(key)
+        }
         fn usage_rows(
             &self,
             since: Option<jiff::Timestamp>,

@@ -58,7 +58,7 @@ pub(crate) fn count(n: u64) -> String {
 }
 
 fn local(ts: jiff::Timestamp) -> String {
-    ts.to_zoned_datetime(jiff::tz::TimeZone::system())
+    ts.to_zoned_datetime(crate::config::system_zone())
         .strftime("%Y-%m-%d %H:%M")
         .to_string()
 }

@@ -42,7 +42,7 @@ pub fn render(frame: &mut Frame<'_>, app: &App) {
 fn tz(app: &App) -> TimeZone {
     app.history
         .as_ref()
-        .map_or_else(TimeZone::system, |h: &History| h.tz.clone())
+        .map_or_else(crate::config::system_zone, |h: &History| h.tz.clone())
 }
 
 fn sessions_screen(frame: &mut Frame<'_>, app: &App) {

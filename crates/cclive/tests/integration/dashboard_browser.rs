@@ -167,6 +167,26 @@ pub(crate) async fn wait_page(
     }
 }
 
+/// Starts the real claude, on its own, as a user runs it, and returns once the slow scenario's
+/// answer streams (the session is live); the handle gives claude's output when it exits.
+pub(crate) fn claude_mid_session(
+    world: &World,
+    api: &FakeApi,
+) -> tokio::task::JoinHandle<std::process::Output> {
+    let child = world
+        .claude
+        .print_command("Please do the task.")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let waiter = tokio::task::spawn_blocking(move || wait_with_timeout(child, TIMEOUT));
+    assert!(api.wait_until(TIMEOUT, |reqs| {
+        reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
+    }));
+    waiter
+}
+
 /// What the test reads off the page.
 const READ_PAGE: &str = r##"
 const banner = document.getElementById("banner");
@@ -288,7 +308,7 @@ fn check_performance(page: &Value, api: &Value) {
     eprintln!("performance section: {}", page["text"]);
 }
 
-async fn screenshot(client: &Client, name: &str) -> PathBuf {
+pub(crate) async fn screenshot(client: &Client, name: &str) -> PathBuf {
     let png = client.screenshot().await.expect("screenshot");
     let path = screenshot_dir().join(name);
     std::fs::write(&path, png).expect("write the screenshot");
@@ -331,27 +351,7 @@ fn the_dashboard_shows_a_live_session_then_its_history_without_a_reload() {
             .await
             .unwrap();
 
-        // The real claude, on its own, as a user runs it.
-        let child = world
-            .claude
-            .command([
-                "-p",
-                "Please do the task.",
-                "--output-format",
-                "stream-json",
-                "--verbose",
-                "--allowedTools",
-                "Bash",
-                "Write",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let waiter = tokio::task::spawn_blocking(move || wait_with_timeout(child, TIMEOUT));
-        assert!(api.wait_until(TIMEOUT, |reqs| {
-            reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
-        }));
+        let waiter = claude_mid_session(&world, &api);
 
         let live = wait_page(&client, "LIVE SESSION ACTIVE", READ_PAGE, TIMEOUT, |p| {
             p["state"] == "live" && p["cards"].as_array().is_some_and(|c| !c.is_empty())

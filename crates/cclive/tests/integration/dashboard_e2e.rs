@@ -631,3 +631,29 @@ fn metrics_counters_move_after_a_session_and_the_calendar_shows_it() {
     assert_eq!(ics.status, 200);
     assert!(ics.text().contains("UID:m-1@cclive\r\n"), "{}", ics.text());
 }
+
+/// Issue #16: the liveness probe's own look into `sessions/` was reported back by inotify as a
+/// change there, which poked the probe again: an idle monitor woke itself ten times a second.
+#[test]
+fn an_idle_monitor_with_a_session_registry_does_not_wake_itself() {
+    let world = World::new("http://127.0.0.1:9");
+    std::fs::create_dir_all(world.claude.claude_dir().join("sessions")).unwrap();
+    let dashboard = Dashboard::start(&world, &[]);
+    let probes = || {
+        metric(
+            &dashboard.get("/metrics").text(),
+            "cclive_liveness_probes_total",
+        )
+    };
+    let deadline = Instant::now() + TIMEOUT;
+    while probes() < 1.0 {
+        assert!(Instant::now() < deadline, "the probe never ran");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = probes();
+    // A counting window, not synchronisation: nothing happens in it, so nothing should run
+    // (the probe's idle interval is 30 s; the bug ran it ~20 times here).
+    std::thread::sleep(Duration::from_secs(2));
+    let runs = probes() - before;
+    assert!(runs <= 1.0, "{runs} probe runs in 2 idle seconds");
+}

@@ -7,6 +7,7 @@
 mod support;
 
 mod budget_cli;
+mod calendar;
 mod dashboard_bench;
 mod dashboard_browser;
 mod dashboard_e2e;
@@ -24,5 +25,6 @@ mod reports;
 mod run_e2e;
 mod statusline;
 mod top;
+mod vscode_extension;
 mod watch_e2e;
 mod webhooks;

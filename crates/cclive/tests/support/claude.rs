@@ -182,10 +182,10 @@ impl ClaudeEnv {
         cmd
     }
 
-    /// Runs `claude -p <prompt> --output-format stream-json --verbose --allowedTools Bash Write`
-    /// and waits for it (killing it after `timeout`, which fails the test).
-    pub fn run_print(&self, prompt: &str, timeout: Duration) -> ClaudeRun {
-        let cmd = self.command([
+    /// `claude -p <prompt> --output-format stream-json --verbose --allowedTools Bash Write`, as a
+    /// user runs it, ready to spawn.
+    pub fn print_command(&self, prompt: &str) -> Command {
+        self.command([
             "-p",
             prompt,
             "--output-format",
@@ -194,8 +194,13 @@ impl ClaudeEnv {
             "--allowedTools",
             "Bash",
             "Write",
-        ]);
-        run_with_timeout(cmd, timeout)
+        ])
+    }
+
+    /// Runs [`ClaudeEnv::print_command`] and waits for it (killing it after `timeout`, which
+    /// fails the test).
+    pub fn run_print(&self, prompt: &str, timeout: Duration) -> ClaudeRun {
+        run_with_timeout(self.print_command(prompt), timeout)
     }
 
     /// Writes `$HOME/.claude.json` so that interactive claude starts without onboarding, the

@@ -3,3 +3,4 @@
 pub mod cclive;
 pub mod claude;
 pub mod fake_api;
+pub mod radicale;

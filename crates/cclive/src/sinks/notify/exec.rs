@@ -12,7 +12,6 @@ use std::io::{Read, Write};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::Delivery;
@@ -215,35 +214,20 @@ pub fn redact_command(command: &str) -> String {
     }
 }
 
-/// A running exec hook: its queue, its figures, its thread.
-pub(crate) struct Worker {
-    pub(crate) handle: SinkHandle,
-    pub(crate) thread: Option<JoinHandle<()>>,
-}
-
-impl Worker {
-    /// Starts the hook's thread.
-    pub(crate) fn spawn(settings: ExecHookSettings, slots: Arc<Slots>) -> std::io::Result<Worker> {
-        let handle = SinkHandle {
-            status: Arc::new(Mutex::new(SinkStatus::new(
-                SinkKind::Exec,
-                settings.name.clone(),
-                redact_command(&settings.command),
-                settings.events.clone(),
-            ))),
-            queue: Arc::new(Queue::new(QUEUE_SIZE)),
-        };
-        let thread = {
-            let handle = handle.clone();
-            std::thread::Builder::new()
-                .name(format!("on_change {}", settings.name))
-                .spawn(move || run(&settings, &handle, &slots))?
-        };
-        Ok(Worker {
-            handle,
-            thread: Some(thread),
-        })
-    }
+/// Starts an exec hook's thread.
+pub(crate) fn spawn(
+    settings: ExecHookSettings,
+    slots: Arc<Slots>,
+) -> std::io::Result<super::Worker> {
+    let status = SinkStatus::new(
+        SinkKind::Exec,
+        settings.name.clone(),
+        redact_command(&settings.command),
+        settings.events.clone(),
+    );
+    super::Worker::spawn(status, QUEUE_SIZE, move |handle| {
+        run(&settings, handle, &slots);
+    })
 }
 
 fn run(settings: &ExecHookSettings, handle: &SinkHandle, slots: &Slots) {

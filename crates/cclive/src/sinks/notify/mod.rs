@@ -1,10 +1,11 @@
-//! Telling other programs what sessions do: outgoing webhooks and exec hooks.
+//! Telling other programs what sessions do: outgoing webhooks, exec hooks and calendar blocks.
 //!
 //! The monitor calls a [`Callback`] with every [`Update`], on its own task, and must never wait.
 //! So the callback built here only classifies the update into named events ([`event`]) and
 //! pushes each payload onto the bounded queue of every sink that subscribed to it; a dedicated
 //! thread per sink does the slow part: [`webhook`] POSTs with signatures, timeouts and retries,
-//! [`exec`] runs `[[on_change]]` commands with the payload on stdin. A full queue drops its
+//! [`exec`] runs `[[on_change]]` commands with the payload on stdin, [`calendar`] writes
+//! `[[calendar]]` blocks over CalDAV. A full queue drops its
 //! oldest entry and counts it ([`stats`]). The binary wires it in:
 //!
 //! ```ignore
@@ -16,6 +17,7 @@
 //!
 //! Nothing here touches the monitor's state or the store; sinks see payloads only.
 
+pub mod calendar;
 pub mod event;
 pub mod exec;
 mod queue;
@@ -96,6 +98,43 @@ pub(crate) fn count_abandoned(queue: &Queue<Arc<Delivery>>, status: &std::sync::
     );
     for delivery in &left {
         status.drop_one(unsent(delivery, "dropped at shutdown"));
+    }
+}
+
+/// A running sink: its queue and figures, and the thread that delivers.
+pub(crate) struct Worker {
+    pub(crate) handle: SinkHandle,
+    pub(crate) thread: Option<JoinHandle<()>>,
+}
+
+impl Worker {
+    /// Starts a sink's thread (named after its kind and name) with an empty queue of
+    /// `queue_size`; `run` delivers from the handle's queue until it ends.
+    pub(crate) fn spawn(
+        status: SinkStatus,
+        queue_size: usize,
+        run: impl FnOnce(&SinkHandle) + Send + 'static,
+    ) -> std::io::Result<Worker> {
+        let kind = match status.kind {
+            SinkKind::Webhook => "webhook",
+            SinkKind::Exec => "on_change",
+            SinkKind::Calendar => "calendar",
+        };
+        let name = format!("{kind} {}", status.name);
+        let handle = SinkHandle {
+            status: Arc::new(std::sync::Mutex::new(status)),
+            queue: Arc::new(Queue::new(queue_size)),
+        };
+        let thread = {
+            let handle = handle.clone();
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || run(&handle))?
+        };
+        Ok(Worker {
+            handle,
+            thread: Some(thread),
+        })
     }
 }
 
@@ -182,10 +221,19 @@ impl Notifier {
         webhooks: &[WebhookSettings],
         hooks: &[ExecHookSettings],
     ) -> std::io::Result<Notifier> {
+        Notifier::start_with_calendars(webhooks, hooks, &[])
+    }
+
+    /// Like [`Notifier::start`], plus one thread per `[[calendar]]`.
+    pub fn start_with_calendars(
+        webhooks: &[WebhookSettings],
+        hooks: &[ExecHookSettings],
+        calendars: &[calendar::CalendarSettings],
+    ) -> std::io::Result<Notifier> {
         let mut routes = Vec::new();
         let mut threads = Vec::new();
         for settings in webhooks {
-            let mut worker = webhook::Worker::spawn(settings.clone())?;
+            let mut worker = webhook::spawn(settings.clone())?;
             threads.extend(worker.thread.take());
             routes.push(Route {
                 events: settings.events.clone(),
@@ -195,10 +243,18 @@ impl Notifier {
         let slots = Arc::new(exec::Slots::new(exec::MAX_CONCURRENT));
         for settings in hooks {
             let events = settings.events.clone();
-            let mut worker = exec::Worker::spawn(settings.clone(), slots.clone())?;
+            let mut worker = exec::spawn(settings.clone(), slots.clone())?;
             threads.extend(worker.thread.take());
             routes.push(Route {
                 events,
+                sink: worker.handle,
+            });
+        }
+        for settings in calendars {
+            let mut worker = calendar::spawn(settings.clone())?;
+            threads.extend(worker.thread.take());
+            routes.push(Route {
+                events: calendar::events(),
                 sink: worker.handle,
             });
         }
@@ -213,11 +269,15 @@ impl Notifier {
         })
     }
 
-    /// The notifier `settings` ask for (`[[webhook]]` and `[[on_change]]`).
+    /// The notifier `settings` ask for (`[[webhook]]`, `[[on_change]]` and `[[calendar]]`).
     pub fn from_settings(settings: &Settings) -> anyhow::Result<Notifier> {
         use anyhow::Context;
-        Notifier::start(&settings.webhooks.value, &settings.on_change.value)
-            .context("starting the webhook and on_change threads")
+        Notifier::start_with_calendars(
+            &settings.webhooks.value,
+            &settings.on_change.value,
+            &settings.calendars.value,
+        )
+        .context("starting the webhook, on_change and calendar threads")
     }
 
     /// True when no sink is configured.

@@ -83,6 +83,40 @@ impl<T> Queue<T> {
         }
     }
 
+    /// The next item, waiting for one until `deadline` (forever without one). For a thread
+    /// that also has timed work of its own (the calendar's coalesced writes).
+    pub(crate) fn pop_until(&self, deadline: Option<Instant>) -> Popped<T> {
+        let mut state = self.lock();
+        loop {
+            if is_past(state.abandon_at) {
+                return Popped::Closed;
+            }
+            if let Some(item) = state.items.pop_front() {
+                return Popped::Item(item);
+            }
+            if state.closed {
+                return Popped::Closed;
+            }
+            let now = Instant::now();
+            let wait = match deadline {
+                Some(d) if d <= now => return Popped::TimedOut,
+                Some(d) => d - now,
+                None => {
+                    state = self
+                        .changed
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                    continue;
+                }
+            };
+            state = self
+                .changed
+                .wait_timeout(state, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+
     /// Items waiting.
     pub(crate) fn len(&self) -> usize {
         self.lock().items.len()
@@ -130,6 +164,17 @@ impl<T> Queue<T> {
     }
 }
 
+/// What [`Queue::pop_until`] got.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Popped<T> {
+    /// The next item.
+    Item(T),
+    /// The deadline came first.
+    TimedOut,
+    /// Closed and empty, or abandoned.
+    Closed,
+}
+
 fn is_past(deadline: Option<Instant>) -> bool {
     deadline.is_some_and(|d| Instant::now() >= d)
 }
@@ -173,6 +218,19 @@ mod tests {
         q.push(7);
         q.close(Instant::now() + Duration::from_mins(1));
         assert_eq!(t.join().unwrap(), (Some(7), None));
+    }
+
+    #[test]
+    fn pop_until_returns_an_item_a_timeout_or_the_end() {
+        let q = Queue::new(4);
+        q.push(1);
+        assert_eq!(q.pop_until(Some(Instant::now())), Popped::Item(1));
+        assert_eq!(
+            q.pop_until(Some(Instant::now() + Duration::from_millis(10))),
+            Popped::TimedOut
+        );
+        q.close(Instant::now() + Duration::from_mins(1));
+        assert_eq!(q.pop_until(None), Popped::Closed);
     }
 
     #[test]

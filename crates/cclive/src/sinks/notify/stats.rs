@@ -1,4 +1,4 @@
-//! What every sink did: counters, the last error, and a ring of recent deliveries, shared
+//! What every sink (webhook, exec hook, calendar) did: counters, the last error, and a ring of recent deliveries, shared
 //! between the delivery threads (which write) and whoever shows them (`/metrics`, and the
 //! dashboard's Integrations panel through `/api/integrations`).
 //!
@@ -29,6 +29,8 @@ pub enum SinkKind {
     Webhook,
     /// An `[[on_change]]` command.
     Exec,
+    /// A `[[calendar]]` (CalDAV).
+    Calendar,
 }
 
 /// How a delivery ended.
@@ -161,6 +163,7 @@ impl SinkStatus {
         let kind = match self.kind {
             SinkKind::Webhook => cclive_server::SinkKind::Webhook,
             SinkKind::Exec => cclive_server::SinkKind::OnChange,
+            SinkKind::Calendar => cclive_server::SinkKind::Calendar,
         };
         let recent = self
             .recent
@@ -177,11 +180,13 @@ impl SinkStatus {
                     Outcome::Dropped => cclive_server::Outcome::Dropped,
                 },
                 http_status: match self.kind {
-                    SinkKind::Webhook => r.status.and_then(|s| u16::try_from(s).ok()),
+                    SinkKind::Webhook | SinkKind::Calendar => {
+                        r.status.and_then(|s| u16::try_from(s).ok())
+                    }
                     SinkKind::Exec => None,
                 },
                 exit_code: match self.kind {
-                    SinkKind::Webhook => None,
+                    SinkKind::Webhook | SinkKind::Calendar => None,
                     SinkKind::Exec => r.status,
                 },
                 error: r.error.clone(),

@@ -11,7 +11,6 @@
 //! The monitor only ever enqueues (see [`super::Notifier`]).
 
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, KeyInit, Mac};
@@ -93,7 +92,7 @@ pub(crate) fn backoff(attempt: u32, jitter: f64) -> Duration {
 }
 
 /// A uniformly random number in 0..=1 (v4 UUIDs are random; no RNG crate needed for jitter).
-fn random_unit() -> f64 {
+pub(crate) fn random_unit() -> f64 {
     let bits = uuid::Uuid::new_v4().as_u128() & u128::from(u32::MAX);
     f64::from(u32::try_from(bits).unwrap_or(0)) / f64::from(u32::MAX)
 }
@@ -149,7 +148,7 @@ pub(crate) fn attempt(
 }
 
 /// A short description of a request failure that never includes the URL.
-fn describe_error(e: &ureq::Error) -> String {
+pub(crate) fn describe_error(e: &ureq::Error) -> String {
     match e {
         ureq::Error::Timeout(t) => format!("timed out ({t})"),
         ureq::Error::Io(io) => format!("I/O error: {io}"),
@@ -264,35 +263,16 @@ pub(crate) fn deliver(
     (record, abandoned)
 }
 
-/// A running webhook: its queue, its figures, its thread.
-pub(crate) struct Worker {
-    pub(crate) handle: SinkHandle,
-    pub(crate) thread: Option<JoinHandle<()>>,
-}
-
-impl Worker {
-    /// Starts the delivery thread.
-    pub(crate) fn spawn(settings: WebhookSettings) -> std::io::Result<Worker> {
-        let handle = SinkHandle {
-            status: Arc::new(Mutex::new(SinkStatus::new(
-                SinkKind::Webhook,
-                settings.name.clone(),
-                redact_url(&settings.url),
-                settings.events.clone(),
-            ))),
-            queue: Arc::new(Queue::new(settings.queue_size)),
-        };
-        let thread = {
-            let handle = handle.clone();
-            std::thread::Builder::new()
-                .name(format!("webhook {}", settings.name))
-                .spawn(move || run(&settings, &handle))?
-        };
-        Ok(Worker {
-            handle,
-            thread: Some(thread),
-        })
-    }
+/// Starts a webhook's delivery thread.
+pub(crate) fn spawn(settings: WebhookSettings) -> std::io::Result<super::Worker> {
+    let status = SinkStatus::new(
+        SinkKind::Webhook,
+        settings.name.clone(),
+        redact_url(&settings.url),
+        settings.events.clone(),
+    );
+    let queue_size = settings.queue_size;
+    super::Worker::spawn(status, queue_size, move |handle| run(&settings, handle))
 }
 
 fn run(settings: &WebhookSettings, handle: &SinkHandle) {

@@ -1,0 +1,297 @@
+#!/usr/bin/env python3
+"""Every speed figure of cclive against its baselines, measured in one run (scripts/bench.sh).
+
+Rounds are interleaved (cat, ccusage, cclive, … then again), so a busy machine slows every
+tool alike and the ratios stay honest; each row prints the median, min–max and, where there
+is a reference, the ratio to it. Nothing here is asserted: the numbers are for people.
+
+Rows (issue #16's table):
+  cold import (cat, ccusage 20 `daily --json --offline`, `cclive import` into a fresh DB),
+  second import with nothing changed, import after appending ~1 MB to 10 files,
+  `cclive report daily --json` on the imported history, `/api/costs?days=120`,
+  dashboard start → first answer on a fresh DB, an idle monitor's CPU and wake-ups,
+  20 live transcripts at one line a second (CPU per line), `cclive statusline` p50/p99.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+
+def run(cmd, env, stdin=None):
+    """Runs cmd; returns (wall seconds, peak RSS MB, CPU seconds)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    err = proc.stderr.read().decode(errors="replace")
+    proc.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        sys.exit(f"{' '.join(map(str, cmd))} failed:\n{err}")
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+
+
+def summary(values, unit="s", scale=1.0):
+    v = [x * scale for x in values]
+    med = statistics.median(v)
+    return med, f"{med:9.3f} {unit:<3} ({min(v):.3f}–{max(v):.3f})"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=5):
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return r.read()
+
+
+def cpu_and_switches(pid):
+    """(CPU seconds, context switches) of every thread of pid."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    switches = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/status") as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                        switches += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return cpu, switches
+
+
+def rss_mb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--ccusage", required=True)
+    ap.add_argument("--corpus", required=True)
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--idle-seconds", type=int, default=20)
+    ap.add_argument("--live-seconds", type=int, default=20)
+    ap.add_argument("--statusline-runs", type=int, default=200)
+    args = ap.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="cclive-bench-"))
+    procs = []
+    try:
+        bench(args, work, procs)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def bench(args, work, procs):
+    corpus = work / "corpus"
+    shutil.copytree(args.corpus, corpus, ignore=shutil.ignore_patterns("ground-truth.json"))
+    files = sorted(corpus.rglob("*.jsonl"))
+    mb = sum(f.stat().st_size for f in files) / 2**20
+    for f in files:  # page-cache the copy
+        f.read_bytes()
+    base_env = dict(os.environ, HOME=str(work / "home"), XDG_DATA_HOME=str(work / "data"),
+                    XDG_CONFIG_HOME=str(work / "config"), XDG_RUNTIME_DIR=str(work / "run"),
+                    CLAUDE_CONFIG_DIR=str(corpus), TZ=os.environ.get("TZ", "UTC"))
+    for d in ("home", "data", "config", "run"):
+        (work / d).mkdir()
+    (work / "config" / "cclive").mkdir()
+    (work / "config" / "cclive" / "config.toml").write_text(
+        "[budget]\ndaily_usd = 50.0\nmonthly_usd = 1000.0\n")
+
+    # Ten of the larger files get ~100 KB each of new responses (fresh message ids) per round.
+    targets = sorted(files, key=lambda f: f.stat().st_size)[-10:]
+    sizes = {f: f.stat().st_size for f in targets}
+
+    def appended(f, rnd):
+        lines = f.read_bytes().splitlines(keepends=True)
+        out, n = [], 0
+        for line in lines:
+            if b'"usage"' not in line:
+                continue
+            out.append(re.sub(rb'"id":"msg_', f'"id":"msg_bench{rnd}_'.encode(), line))
+            n += len(line)
+            if n >= 100_000:
+                break
+        return b"".join(out)
+
+    rows = {k: [] for k in ("cat", "ccusage", "cold", "cold_rss", "ccusage_rss", "warm",
+                            "append", "report")}
+    print(f"corpus: {mb:.0f} MB in {len(files)} files; {args.rounds} interleaved rounds; "
+          f"load average {open('/proc/loadavg').read().split()[:3]} ({os.cpu_count()} cores)",
+          flush=True)
+    for rnd in range(args.rounds):
+        db = work / f"round{rnd}.db"
+        env = dict(base_env, CCLIVE_DB=str(db))
+        wall, _, _ = run(["bash", "-c", f"find '{corpus}' -name '*.jsonl' -print0 | xargs -0 cat"],
+                         env)
+        rows["cat"].append(wall)
+        wall, rss, _ = run([args.ccusage, "daily", "--json", "--offline"], env)
+        rows["ccusage"].append(wall)
+        rows["ccusage_rss"].append(rss)
+        wall, rss, _ = run([args.bin, "import", "--quiet"], env)
+        rows["cold"].append(wall)
+        rows["cold_rss"].append(rss)
+        rows["warm"].append(run([args.bin, "import", "--quiet"], env)[0])
+        added = {f: appended(f, rnd) for f in targets}
+        for f, data in added.items():
+            with open(f, "ab") as out:
+                out.write(data)
+        rows["append"].append(run([args.bin, "import", "--quiet"], env)[0])
+        for f in targets:
+            os.truncate(f, sizes[f])
+        rows["report"].append(run([args.bin, "report", "daily", "--json"], env)[0])
+        if rnd < args.rounds - 1:
+            db.unlink()
+            for extra in (Path(f"{db}-wal"), Path(f"{db}-shm")):
+                extra.unlink(missing_ok=True)
+        print(f"  round {rnd + 1}/{args.rounds} done", flush=True)
+    appended_mb = sum(len(appended(f, 0)) for f in targets) / 2**20
+    db = work / f"round{args.rounds - 1}.db"
+    env = dict(base_env, CCLIVE_DB=str(db))
+
+    cc, cc_s = summary(rows["ccusage"])
+    cold, cold_s = summary(rows["cold"])
+    warm, warm_s = summary(rows["warm"], "ms", 1000)
+    app, app_s = summary(rows["append"], "ms", 1000)
+    print()
+    print(f"{'what':<44} {'median (min–max)':<34} ratio / goal")
+    print(f"{'cat (I/O floor)':<44} {summary(rows['cat'])[1]:<34}")
+    print(f"{'ccusage 20 daily --json --offline':<44} {cc_s:<34} "
+          f"peak {statistics.median(rows['ccusage_rss']):.0f} MB")
+    print(f"{'cclive import, cold':<44} {cold_s:<34} {cold / cc:.2f}x ccusage (goal <= 0.5x), "
+          f"peak {statistics.median(rows['cold_rss']):.0f} MB")
+    print(f"{'cclive import, nothing changed':<44} {warm_s:<34} (goal < 30 ms)")
+    cold_rate = mb / cold
+    goal = 2 * warm + appended_mb / cold_rate * 1000
+    print(f"{f'cclive import after +{appended_mb:.1f} MB in 10 files':<44} {app_s:<34} "
+          f"goal <= {goal:.0f} ms")
+    print(f"{'cclive report daily --json':<44} {summary(rows['report'], 'ms', 1000)[1]:<34} "
+          f"(goal < 30 ms; ccusage {cc:.2f} s)")
+
+    # The dashboard: first answer on a fresh DB, /api/costs, an idle monitor, live transcripts.
+    port = free_port()
+    fresh = dict(base_env, CCLIVE_DB=str(work / "fresh.db"))
+    t0 = time.perf_counter()
+    dash = subprocess.Popen([args.bin, "dashboard", "--port", str(port)], env=fresh,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(dash)
+    first = None
+    while first is None:
+        try:
+            get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            first = time.perf_counter() - t0
+        except OSError:
+            if dash.poll() is not None:
+                sys.exit("the dashboard exited")
+            time.sleep(0.005)
+    print(f"{'dashboard start → first answer (fresh DB)':<44} {first * 1000:9.1f} ms"
+          f"{'':<22} (goal < 100 ms)")
+    dash.terminate()
+    dash.wait()
+
+    port = free_port()
+    dash = subprocess.Popen([args.bin, "dashboard", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(dash)
+    while True:
+        try:
+            get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.05)
+    times = []
+    for _ in range(30):
+        t = time.perf_counter()
+        get(f"http://127.0.0.1:{port}/api/costs?days=120", timeout=30)
+        times.append(time.perf_counter() - t)
+    print(f"{'/api/costs?days=120 (30 requests)':<44} {summary(times, 'ms', 1000)[1]:<34} "
+          f"p99 {sorted(times)[-1] * 1000:.1f} ms (goal p50 < 20 ms)")
+
+    time.sleep(2)  # let the start-up settle before the idle window
+    cpu0, sw0 = cpu_and_switches(dash.pid)
+    time.sleep(args.idle_seconds)
+    cpu1, sw1 = cpu_and_switches(dash.pid)
+    print(f"{f'idle monitor, {args.idle_seconds} s':<44} CPU {100 * (cpu1 - cpu0) / args.idle_seconds:.2f} %, "
+          f"{(sw1 - sw0) / args.idle_seconds:.1f} wake-ups/s, RSS {rss_mb(dash.pid):.0f} MB "
+          f"(goal < 0.1 % CPU)")
+
+    live_dir = corpus / "projects" / "-bench-live"
+    live_dir.mkdir(parents=True, exist_ok=True)
+    sample = next(line for line in targets[0].read_bytes().splitlines() if b'"usage"' in line)
+    live = [open(live_dir / f"live-{i}.jsonl", "ab") for i in range(20)]
+    cpu0, _ = cpu_and_switches(dash.pid)
+    lines = 0
+    start = time.perf_counter()
+    for second in range(args.live_seconds):
+        for i, f in enumerate(live):
+            f.write(re.sub(rb'"id":"msg_', f'"id":"msg_live{i}_{second}_'.encode(), sample) + b"\n")
+            f.flush()
+            lines += 1
+        time.sleep(max(0.0, start + second + 1 - time.perf_counter()))
+    time.sleep(1)
+    cpu1, _ = cpu_and_switches(dash.pid)
+    for f in live:
+        f.close()
+    print(f"{'20 live transcripts, a line/s each':<44} {1000 * (cpu1 - cpu0) / lines:9.2f} ms CPU "
+          f"per line{'':<11} (goal < 0.5 ms)")
+    dash.terminate()
+    dash.wait()
+    shutil.rmtree(live_dir)
+
+    payload = json.dumps({
+        "session_id": "bench-session", "cwd": "/home/me/app", "version": "2.1.332",
+        "model": {"id": "claude-opus-5-5", "display_name": "Opus 5.5"},
+        "workspace": {"current_dir": "/home/me/app", "project_dir": "/home/me/app"},
+        "cost": {"total_cost_usd": 0.42, "total_duration_ms": 16193, "total_api_duration_ms": 10074},
+        "context_window": {"total_input_tokens": 6500, "total_output_tokens": 42,
+                           "context_window_size": 1000000},
+        "rate_limits": {"five_hour": {"used_percentage": 42.5, "resets_at": 4102444800},
+                        "seven_day": {"used_percentage": 7, "resets_at": 4102444800}}}).encode()
+    (work / "payload.json").write_bytes(payload)
+
+    def spawn_times(cmd, n):
+        out = []
+        for _ in range(n):
+            with open(work / "payload.json", "rb") as stdin:
+                out.append(run(cmd, env, stdin=stdin)[0])
+        return sorted(out)
+
+    floor = spawn_times(["true"], 50)
+    for _ in range(5):
+        spawn_times([args.bin, "statusline"], 1)
+    sl = spawn_times([args.bin, "statusline"], args.statusline_runs)
+    p = lambda v, q: v[min(len(v) - 1, int(len(v) * q))] * 1000  # noqa: E731
+    print(f"{f'cclive statusline ({len(sl)} runs)':<44} p50 {p(sl, 0.5):.2f} ms, p99 {p(sl, 0.99):.2f} ms"
+          f"{'':<8} (goal p99 < 4 ms; spawn floor p50 {p(floor, 0.5):.2f} ms)")
+    print("\nappend → SSE latency: scripts/bench-dashboard.sh (event → browser, p50/p99)")
+    print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
+
+
+if __name__ == "__main__":
+    main()
