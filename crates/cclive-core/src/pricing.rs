@@ -260,15 +260,15 @@ impl Default for PriceTable {
 /// when what follows is only a date, `-latest`/`-fast` and a Bedrock version, plus the
 /// `-0` spelling of a base without a minor version (`claude-opus-4` is `claude-opus-4-0`).
 pub fn candidate_ids(model: &str) -> Vec<String> {
-    let mut id = model.trim().to_ascii_lowercase();
+    let lower = model.trim().to_ascii_lowercase();
+    let mut id = lower.as_str();
     for suffix in ["[1m]", "[2m]"] {
-        if let Some(stripped) = id.strip_suffix(suffix) {
-            id = stripped.to_owned();
-        }
+        id = id.strip_suffix(suffix).unwrap_or(id);
     }
     if let Some((_, last)) = id.rsplit_once('/') {
-        id = last.to_owned();
+        id = last;
     }
+    let id = id.to_owned();
     let mut out = vec![id.clone()];
     let bare = match id.split_once("anthropic.") {
         Some((region, rest))

@@ -99,7 +99,7 @@ pub fn to_table(catalog: &Value, version: Option<&str>) -> Result<PriceTable, Ca
         ids.dedup();
         let long_prompt = pricing.get("long_prompt").and_then(|lp| {
             Some(LongPrompt {
-                above_prompt_tokens: lp.get("above_prompt_tokens")?.as_f64()? as u64,
+                above_prompt_tokens: lp.get("above_prompt_tokens")?.as_u64()?,
                 rates: rates(lp)?,
             })
         });

@@ -938,6 +938,7 @@ async fn handle<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)] // the ids and the usage of one streamed answer
 async fn stream_message<W: AsyncWrite + Unpin>(
     write: &mut W,
     usage: &UsageProfile,
