@@ -626,28 +626,8 @@ impl RawUsage {
             what: what(),
             detail: e.to_string(),
         })?;
-        let [
-            input,
-            output,
-            cache_read,
-            cache_creation,
-            one_hour,
-            searches,
-            fast,
-            us_only,
-        ] = self.tokens.map(u64::try_from);
-        let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
         Ok(UsageRow {
-            tokens: Tokens {
-                input: count(input)?,
-                output: count(output)?,
-                cache_read: count(cache_read)?,
-                cache_creation: count(cache_creation)?,
-                cache_creation_1h: count(one_hour)?,
-                web_search_requests: count(searches)?,
-                fast_responses: count(fast)?,
-                us_only_responses: count(us_only)?,
-            },
+            tokens: tokens_of(self.tokens, &what)?,
             session_id: SessionId::new(self.session_id),
             key: self.key,
             at,
@@ -716,6 +696,32 @@ impl RawCheckpoint {
             offset,
         })
     }
+}
+
+/// The [`Tokens`] of a `usage` row or sum: the four kinds, then the 1-hour writes, web
+/// searches, fast and US-only (the `0004_usage_pricing` columns), checked non-negative.
+pub(super) fn tokens_of(counts: [i64; 8], what: &dyn Fn() -> String) -> Result<Tokens, StoreError> {
+    let [
+        input,
+        output,
+        cache_read,
+        cache_creation,
+        one_hour,
+        searches,
+        fast,
+        us_only,
+    ] = counts.map(u64::try_from);
+    let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
+    Ok(Tokens {
+        input: count(input)?,
+        output: count(output)?,
+        cache_read: count(cache_read)?,
+        cache_creation: count(cache_creation)?,
+        cache_creation_1h: count(one_hour)?,
+        web_search_requests: count(searches)?,
+        fast_responses: count(fast)?,
+        us_only_responses: count(us_only)?,
+    })
 }
 
 fn negative(what: String) -> StoreError {

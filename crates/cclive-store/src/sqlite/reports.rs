@@ -5,11 +5,11 @@
 //! values; the trait methods in `sqlite.rs` only lock and delegate.
 
 use cclive_core::budget::BudgetAlert;
-use cclive_core::{CostSource, SessionId, Status, Tokens};
+use cclive_core::{CostSource, SessionId, Status};
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
-use super::negative;
+use super::{negative, tokens_of};
 use crate::{SessionSummary, StoreError, UsageSum};
 
 const SELECT_SUMMARIES: &str = "
@@ -125,31 +125,12 @@ pub(super) fn usage_sums(
     raw.into_iter()
         .map(|(project, model, sums)| {
             let what = || format!("usage of project {project:?}, model {model:?}");
-            let [
-                responses,
-                input,
-                output,
-                cache_read,
-                cache_creation,
-                one_hour,
-                searches,
-                fast,
-                us_only,
-            ] = sums.map(u64::try_from);
-            let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
+            let [responses, counts @ ..] = sums;
+            let responses = u64::try_from(responses).map_err(|_| negative(what()))?;
             Ok(UsageSum {
-                tokens: Tokens {
-                    input: count(input)?,
-                    output: count(output)?,
-                    cache_read: count(cache_read)?,
-                    cache_creation: count(cache_creation)?,
-                    cache_creation_1h: count(one_hour)?,
-                    web_search_requests: count(searches)?,
-                    // 0 or 1 for the whole group: the flag prices the sum at its rates.
-                    fast_responses: count(fast)?,
-                    us_only_responses: count(us_only)?,
-                },
-                responses: count(responses)?,
+                // 0 or 1 for fast and US-only: the group is priced at its rates.
+                tokens: tokens_of(counts, &what)?,
+                responses,
                 project,
                 model,
             })
