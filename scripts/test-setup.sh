@@ -19,6 +19,10 @@ command -v tmux >/dev/null 2>&1 || need_apt+=(tmux)        # interactive-mode en
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)  # the shared corpus generator
 # Radicale (the calendar tests' CalDAV server) goes into a virtualenv.
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
+# Team mode's server store tests start a throw-away cluster from Debian's binaries
+# (crates/cclive-pg-test).
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # a certificate for the team server's HTTPS test
 # The dashboard's browser test (crates/cclive/tests/integration/dashboard_browser.rs).
 need_browser=()
 [ -x /usr/bin/chromium ] || need_browser+=(chromium)
@@ -100,4 +104,5 @@ if [ -L "$ext_dir/node_modules" ] || [ ! -e "$ext_dir/node_modules" ]; then
   ln -sfn "$ext_deps/node_modules" "$ext_dir/node_modules"
 fi
 echo "test-setup: Node $("$node24_bin/node" --version), code-server $CODE_SERVER_VERSION"
+echo "test-setup: PostgreSQL $(ls /usr/lib/postgresql/ 2>/dev/null | sort -n | tail -1) in /usr/lib/postgresql"
 echo "test-setup: $(/usr/bin/chromium --version 2>/dev/null || echo 'chromium: missing') and $(chromedriver --version 2>/dev/null | cut -d' ' -f1-2 || echo 'chromedriver: missing')"

@@ -221,7 +221,10 @@ pub struct CacheEfficiency {
 impl CacheEfficiency {
     /// The figures of a token count.
     pub fn of(tokens: &Tokens) -> CacheEfficiency {
-        let all_input = tokens.input + tokens.cache_read + tokens.cache_creation;
+        let all_input = tokens
+            .input
+            .saturating_add(tokens.cache_read)
+            .saturating_add(tokens.cache_creation);
         CacheEfficiency {
             input: tokens.input,
             cache_read: tokens.cache_read,

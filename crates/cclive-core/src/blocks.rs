@@ -205,7 +205,7 @@ pub fn burn_rate<'a>(
     for r in records {
         let at = r.at.as_millisecond();
         if at >= from && at <= now_ms && block.contains(r.at) {
-            tokens += r.tokens.total();
+            tokens = tokens.saturating_add(r.tokens.total());
             cost += r
                 .model
                 .as_deref()

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::SessionId;
-use crate::usage::Tokens;
+use crate::usage::{MAX_RESPONSE_TOKENS, MAX_SESSION_TOKENS, TokenError, Tokens, check_cost};
 
 /// Longest prompt preview kept, in characters.
 pub const PROMPT_PREVIEW_CHARS: usize = 120;
@@ -34,6 +34,68 @@ impl Event {
             session_id,
             at,
             kind,
+        }
+    }
+
+    /// Whether the figures this event carries are believable: token counts within a model's
+    /// limits ([`MAX_RESPONSE_TOKENS`] for one response, [`MAX_SESSION_TOKENS`] for a
+    /// session's total) and costs finite and non-negative. Every source's events pass here
+    /// before they count (see [`Event::screened`]); the webhook refuses a call that fails.
+    pub fn check(&self) -> Result<(), TokenError> {
+        match &self.kind {
+            EventKind::Usage {
+                tokens,
+                reported_cost_usd,
+                ..
+            } => {
+                tokens.check(MAX_RESPONSE_TOKENS)?;
+                if let Some(cost) = reported_cost_usd {
+                    check_cost("reported_cost_usd", *cost)?;
+                }
+            }
+            EventKind::Result {
+                tokens,
+                total_cost_usd,
+                ..
+            } => {
+                if let Some(tokens) = tokens {
+                    tokens.check(MAX_SESSION_TOKENS)?;
+                }
+                if let Some(cost) = total_cost_usd {
+                    check_cost("total_cost_usd", *cost)?;
+                }
+            }
+            EventKind::CostState {
+                tokens,
+                total_cost_usd,
+                ..
+            } => {
+                if let Some(tokens) = tokens {
+                    tokens.check(MAX_SESSION_TOKENS)?;
+                }
+                check_cost("total_cost_usd", *total_cost_usd)?;
+            }
+            EventKind::StatusLine { total_cost_usd, .. } => {
+                check_cost("total_cost_usd", *total_cost_usd)?;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// This event, or an [`EventKind::InputError`] in its place when its figures are not
+    /// believable ([`Event::check`]): the bad input is counted and reported, never summed.
+    #[must_use]
+    pub fn screened(self) -> Event {
+        match self.check() {
+            Ok(()) => self,
+            Err(e) => Event {
+                kind: EventKind::InputError {
+                    source: "event".into(),
+                    message: format!("bad usage: {e}"),
+                },
+                ..self
+            },
         }
     }
 }

@@ -361,8 +361,16 @@ pub fn parse_payload(bytes: &[u8]) -> Result<HookPayload, ParseError> {
             Err(e) => Err(ParseError::Json(json_error(&e))),
         };
     }
-    let raw: RawPayload<'_> =
-        serde_json::from_slice(bytes).map_err(|e| ParseError::Json(json_error(&e)))?;
+    let raw: RawPayload<'_> = match serde_json::from_slice(bytes) {
+        Ok(raw) => raw,
+        // JavaScript writes lone surrogates (`\udce9`); such a payload reads lossily.
+        Err(e) => {
+            return match crate::lossy::without_lone_surrogates(bytes) {
+                Some(repaired) => parse_payload(&repaired),
+                None => Err(ParseError::Json(json_error(&e))),
+            };
+        }
+    };
     let event = raw
         .hook_event_name
         .0

@@ -21,6 +21,7 @@
 //! - [`ics`]: sessions as an iCalendar calendar; [`calendar`]: which sessions make which
 //!   calendar block (the CalDAV sink's rules).
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
+//! - [`team`]: team mode's wire protocol (agent ↔ `cclive server`), as serde types.
 //! - [`turns`], [`analytics`]: a session's turns, and where its time and money went (the
 //!   session page's timeline and performance section, `cclive top`'s turn list, `report tools`).
 
@@ -32,9 +33,12 @@ pub mod budget;
 pub mod calendar;
 pub mod event;
 pub mod framer;
+#[cfg(test)]
+mod fuzz_tests;
 pub mod hook;
 pub mod ics;
 pub mod ids;
+pub mod lossy;
 pub mod monitor;
 pub mod otel;
 pub mod pricing;
@@ -44,6 +48,7 @@ pub mod report;
 pub mod session;
 pub mod statusline;
 pub mod stream_json;
+pub mod team;
 pub mod transcript;
 pub mod turns;
 pub mod usage;

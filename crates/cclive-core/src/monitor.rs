@@ -139,6 +139,9 @@ impl Monitor {
 
     /// Applies one event. Returns the update when anything visible changed.
     pub fn apply(&mut self, event: &Event) -> Option<Update> {
+        // Unbelievable figures never count (they used to wrap sums): an input error instead.
+        let screened = event.check().is_err().then(|| event.clone().screened());
+        let event = screened.as_ref().unwrap_or(event);
         let linked = self.link_request(event);
         let event = linked.as_ref().unwrap_or(event);
         if let EventKind::Usage { key, .. } = &event.kind {
@@ -407,6 +410,40 @@ mod tests {
                 source: Source::Wrapper,
             },
         )
+    }
+
+    #[test]
+    fn an_absurd_usage_is_counted_as_an_input_error_not_summed() {
+        let mut m = Monitor::default();
+        m.apply(&started("a", "2026-11-25T10:00:00Z"));
+        let usage = |key: &str, output: u64| {
+            ev(
+                "a",
+                "2026-11-25T10:00:01Z",
+                EventKind::Usage {
+                    key: key.into(),
+                    request_id: None,
+                    reported_cost_usd: None,
+                    model: Some("claude-opus-5-5".into()),
+                    tokens: Tokens {
+                        output,
+                        ..Tokens::default()
+                    },
+                    is_final: true,
+                    sidechain: false,
+                },
+            )
+        };
+        m.apply(&usage("msg_1", 5));
+        m.apply(&usage("msg_2", u64::MAX));
+        let s = m.session(&SessionId::new("a")).unwrap();
+        assert_eq!(s.tokens.output, 5, "the absurd report is not summed");
+        assert_eq!(s.input_errors, 1, "it is counted as bad input");
+        assert!(
+            s.total_cost_usd < 1.0,
+            "no wrapped cost: {}",
+            s.total_cost_usd
+        );
     }
 
     #[test]

@@ -34,7 +34,7 @@ use crate::event::{
     Event, EventKind, Mode, TELEMETRY_ONLY_KEY_PREFIX, prompt_preview, request_usage_key,
 };
 use crate::ids::SessionId;
-use crate::usage::Tokens;
+use crate::usage::{MAX_RESPONSE_TOKENS, TokenError, Tokens, check_count, whole_count};
 
 /// The `service.name` Claude Code exports under; other services' telemetry is not ours.
 pub const SERVICE_NAME: &str = "claude-code";
@@ -368,12 +368,23 @@ fn record_events(
             }]
         }
         "api_request" => {
-            let tokens = Tokens {
-                input: attrs.count("input_tokens"),
-                output: attrs.count("output_tokens"),
-                cache_read: attrs.count("cache_read_tokens"),
-                cache_creation: attrs.count("cache_creation_tokens"),
-                ..Tokens::default()
+            let tokens = (|| {
+                Ok::<_, TokenError>(Tokens {
+                    input: attrs.tokens("input_tokens")?,
+                    output: attrs.tokens("output_tokens")?,
+                    cache_read: attrs.tokens("cache_read_tokens")?,
+                    cache_creation: attrs.tokens("cache_creation_tokens")?,
+                    ..Tokens::default()
+                })
+            })();
+            let tokens = match tokens {
+                Ok(tokens) => tokens,
+                Err(e) => {
+                    return vec![EventKind::InputError {
+                        source: "telemetry".into(),
+                        message: format!("bad usage: {e}"),
+                    }];
+                }
             };
             let request_id = attrs.str("request_id").filter(|r| !r.is_empty());
             // Claude Code 1.0 names no request: such a report cannot be matched with the
@@ -609,8 +620,25 @@ impl<'a> Attributes<'a> {
         }
     }
 
-    fn count(&self, key: &str) -> u64 {
-        self.opt_count(key).unwrap_or(0)
+    /// A token count of one response: absent is 0; negative, fractional or beyond
+    /// [`MAX_RESPONSE_TOKENS`] is bad input.
+    fn tokens(&self, key: &'static str) -> Result<u64, TokenError> {
+        let value = match self.value(key) {
+            None => return Ok(0),
+            Some(any_value::Value::IntValue(v)) => u64::try_from(*v).ok(),
+            Some(any_value::Value::DoubleValue(v)) => whole_count(*v),
+            Some(any_value::Value::StringValue(s)) => s
+                .trim()
+                .parse::<u64>()
+                .ok()
+                .or_else(|| s.trim().parse::<f64>().ok().and_then(whole_count)),
+            Some(_) => None,
+        };
+        check_count(
+            key,
+            value.ok_or(TokenError::NotACount { field: key })?,
+            MAX_RESPONSE_TOKENS,
+        )
     }
 
     fn boolean(&self, key: &str) -> Option<bool> {

@@ -319,11 +319,11 @@ pub struct Usage {
 impl Usage {
     /// Adds one response.
     pub fn add(&mut self, tokens: &Tokens, cost: Option<f64>) {
-        self.input += tokens.input;
-        self.output += tokens.output;
-        self.cache_creation += tokens.cache_creation;
-        self.cache_read += tokens.cache_read;
-        self.total_tokens += tokens.total();
+        self.input = self.input.saturating_add(tokens.input);
+        self.output = self.output.saturating_add(tokens.output);
+        self.cache_creation = self.cache_creation.saturating_add(tokens.cache_creation);
+        self.cache_read = self.cache_read.saturating_add(tokens.cache_read);
+        self.total_tokens = self.total_tokens.saturating_add(tokens.total());
         self.messages += 1;
         if let Some(cost) = cost {
             self.estimated_cost_usd += cost;
@@ -333,11 +333,11 @@ impl Usage {
 
     /// Adds another group.
     pub fn merge(&mut self, other: &Usage) {
-        self.input += other.input;
-        self.output += other.output;
-        self.cache_creation += other.cache_creation;
-        self.cache_read += other.cache_read;
-        self.total_tokens += other.total_tokens;
+        self.input = self.input.saturating_add(other.input);
+        self.output = self.output.saturating_add(other.output);
+        self.cache_creation = self.cache_creation.saturating_add(other.cache_creation);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
+        self.total_tokens = self.total_tokens.saturating_add(other.total_tokens);
         self.messages += other.messages;
         if other.priced_messages > 0 {
             self.estimated_cost_usd += other.estimated_cost_usd;

@@ -996,7 +996,10 @@ impl SessionState {
 
     fn compute_efficiency(&self) -> Efficiency {
         let t = &self.tokens;
-        let prompt_side = t.input + t.cache_read + t.cache_creation;
+        let prompt_side = t
+            .input
+            .saturating_add(t.cache_read)
+            .saturating_add(t.cache_creation);
         Efficiency {
             cost_per_turn: (self.num_turns > 0)
                 .then(|| self.total_cost_usd / self.num_turns as f64),

@@ -81,6 +81,12 @@ pub enum ParseError {
 /// Parses the payload.
 pub fn parse_payload(bytes: &[u8]) -> Result<StatuslinePayload, ParseError> {
     let value: Value = serde_json::from_slice(bytes)
+        .or_else(|e| {
+            // JavaScript writes lone surrogates (`\udce9`); such a payload reads lossily.
+            crate::lossy::without_lone_surrogates(bytes)
+                .and_then(|repaired| serde_json::from_slice(&repaired).ok())
+                .ok_or(e)
+        })
         .map_err(|e| ParseError::NotAnObject(format!("line {} column {}", e.line(), e.column())))?;
     let Some(obj) = value.as_object() else {
         return Err(ParseError::NotAnObject("not an object".into()));

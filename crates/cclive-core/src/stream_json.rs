@@ -10,7 +10,7 @@
 use serde_json::{Map, Value};
 
 use crate::event::{EventKind, prompt_preview};
-use crate::usage::Tokens;
+use crate::usage::{MAX_RESPONSE_TOKENS, MAX_SESSION_TOKENS, TokenError, Tokens};
 
 /// One parsed stream-json line.
 #[derive(Clone, Debug, PartialEq)]
@@ -206,6 +206,9 @@ pub enum ParseError {
     /// Valid JSON, but not an object with a string `type`.
     #[error("a JSON value without a string \"type\" field")]
     NoType,
+    /// A usage field that is no believable token count (negative, fractional, absurd).
+    #[error("bad usage: {0}")]
+    BadUsage(#[from] TokenError),
 }
 
 /// Parses one line. Blank lines give `Ok(None)`.
@@ -213,10 +216,17 @@ pub fn parse_line(line: &[u8]) -> Result<Option<StreamRecord>, ParseError> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    let value: Value = serde_json::from_slice(line).map_err(|e| {
-        // serde_json's message names a line and column, never the content.
-        ParseError::Json(e.to_string())
-    })?;
+    let value: Value = serde_json::from_slice(line)
+        .or_else(|e| {
+            // JavaScript writes lone surrogates (`\udce9`); such a line reads lossily.
+            crate::lossy::without_lone_surrogates(line)
+                .and_then(|repaired| serde_json::from_slice(&repaired).ok())
+                .ok_or(e)
+        })
+        .map_err(|e| {
+            // serde_json's message names a line and column, never the content.
+            ParseError::Json(e.to_string())
+        })?;
     parse_value(value).map(Some)
 }
 
@@ -245,10 +255,10 @@ pub fn parse_value(value: Value) -> Result<StreamRecord, ParseError> {
         ("system", Some("status")) => {
             StreamRecord::Status(string(obj, "status").unwrap_or_default())
         }
-        ("assistant", _) => StreamRecord::Assistant(parse_assistant(obj)),
+        ("assistant", _) => StreamRecord::Assistant(parse_assistant(obj)?),
         ("user", _) => StreamRecord::User(parse_user(obj)),
-        ("result", _) => StreamRecord::Result(parse_result(obj)),
-        ("stream_event", _) => StreamRecord::StreamEvent(parse_stream_event(obj)),
+        ("result", _) => StreamRecord::Result(parse_result(obj)?),
+        ("stream_event", _) => StreamRecord::StreamEvent(parse_stream_event(obj)?),
         _ => {
             let kind = match subtype {
                 Some(sub) => format!("{kind}/{sub}"),
@@ -268,20 +278,28 @@ fn uint(obj: &Map<String, Value>, key: &str) -> Option<u64> {
     obj.get(key).and_then(Value::as_u64)
 }
 
-fn parse_assistant(obj: &Map<String, Value>) -> Assistant {
+/// The `usage` object under `key`, each field at most `limit`.
+fn usage(
+    obj: Option<&Map<String, Value>>,
+    key: &str,
+    limit: u64,
+) -> Result<Option<Tokens>, TokenError> {
+    obj.and_then(|o| o.get(key))
+        .map_or(Ok(None), |v| Tokens::from_api_usage(v, limit))
+}
+
+fn parse_assistant(obj: &Map<String, Value>) -> Result<Assistant, TokenError> {
     let message = obj.get("message").and_then(Value::as_object);
     let blocks = message
         .and_then(|m| m.get("content"))
         .and_then(Value::as_array)
         .map(|content| content.iter().filter_map(parse_block).collect())
         .unwrap_or_default();
-    Assistant {
+    Ok(Assistant {
         message_id: message.and_then(|m| string(m, "id")),
         request_id: string(obj, "request_id"),
         model: message.and_then(|m| string(m, "model")),
-        usage: message
-            .and_then(|m| m.get("usage"))
-            .and_then(Tokens::from_api_usage),
+        usage: usage(message, "usage", MAX_RESPONSE_TOKENS)?,
         stop_reason: message.and_then(|m| string(m, "stop_reason")),
         blocks,
         parent_tool_use_id: string(obj, "parent_tool_use_id"),
@@ -290,7 +308,7 @@ fn parse_assistant(obj: &Map<String, Value>) -> Assistant {
             .and_then(Value::as_bool)
             .unwrap_or(false)
             || obj.get("error").is_some_and(|e| !e.is_null()),
-    }
+    })
 }
 
 fn parse_block(block: &Value) -> Option<Block> {
@@ -342,25 +360,23 @@ fn parse_user(obj: &Map<String, Value>) -> User {
     user
 }
 
-fn parse_result(obj: &Map<String, Value>) -> ResultRecord {
-    let model_usage = obj
+fn parse_result(obj: &Map<String, Value>) -> Result<ResultRecord, TokenError> {
+    let mut model_usage = Vec::new();
+    for (model, v) in obj
         .get("modelUsage")
         .and_then(Value::as_object)
-        .map(|models| {
-            models
-                .iter()
-                .filter_map(|(model, v)| {
-                    let tokens = Tokens::from_model_usage(v)?;
-                    Some((
-                        model.clone(),
-                        tokens,
-                        v.get("costUSD").and_then(Value::as_f64),
-                    ))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    ResultRecord {
+        .into_iter()
+        .flatten()
+    {
+        if let Some(tokens) = Tokens::from_model_usage(v)? {
+            model_usage.push((
+                model.clone(),
+                tokens,
+                v.get("costUSD").and_then(Value::as_f64),
+            ));
+        }
+    }
+    Ok(ResultRecord {
         subtype: string(obj, "subtype"),
         is_error: obj
             .get("is_error")
@@ -372,14 +388,14 @@ fn parse_result(obj: &Map<String, Value>) -> ResultRecord {
         duration_ms: uint(obj, "duration_ms"),
         duration_api_ms: uint(obj, "duration_api_ms"),
         num_turns: uint(obj, "num_turns"),
-        usage: obj.get("usage").and_then(Tokens::from_api_usage),
+        usage: usage(Some(obj), "usage", MAX_SESSION_TOKENS)?,
         model_usage,
         api_error_status: uint(obj, "api_error_status").and_then(|s| u16::try_from(s).ok()),
         terminal_reason: string(obj, "terminal_reason"),
-    }
+    })
 }
 
-fn parse_stream_event(obj: &Map<String, Value>) -> StreamEvent {
+fn parse_stream_event(obj: &Map<String, Value>) -> Result<StreamEvent, TokenError> {
     let ev = obj.get("event").and_then(Value::as_object);
     let ev_type = ev
         .and_then(|e| e.get("type"))
@@ -391,9 +407,7 @@ fn parse_stream_event(obj: &Map<String, Value>) -> StreamEvent {
             SseEvent::MessageStart {
                 id: msg.and_then(|m| string(m, "id")),
                 model: msg.and_then(|m| string(m, "model")),
-                usage: msg
-                    .and_then(|m| m.get("usage"))
-                    .and_then(Tokens::from_api_usage),
+                usage: usage(msg, "usage", MAX_RESPONSE_TOKENS)?,
             }
         }
         "content_block_start" => {
@@ -423,9 +437,7 @@ fn parse_stream_event(obj: &Map<String, Value>) -> StreamEvent {
             }
         }
         "message_delta" => SseEvent::MessageDelta {
-            usage: ev
-                .and_then(|e| e.get("usage"))
-                .and_then(Tokens::from_api_usage),
+            usage: usage(ev, "usage", MAX_RESPONSE_TOKENS)?,
             stop_reason: ev
                 .and_then(|e| e.get("delta"))
                 .and_then(|d| d.get("stop_reason"))
@@ -435,11 +447,11 @@ fn parse_stream_event(obj: &Map<String, Value>) -> StreamEvent {
         "message_stop" => SseEvent::MessageStop,
         other => SseEvent::Other(other.to_owned()),
     };
-    StreamEvent {
+    Ok(StreamEvent {
         message_id: string(obj, "api_message_id"),
         parent_tool_use_id: string(obj, "parent_tool_use_id"),
         event,
-    }
+    })
 }
 
 /// The domain events a record stands for.

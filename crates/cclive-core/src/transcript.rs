@@ -17,9 +17,9 @@ use serde::Deserialize;
 use crate::event::Source;
 use crate::event::{EventKind, Mode, prompt_preview};
 use crate::ids::SessionId;
-use crate::usage::Tokens;
+use crate::usage::{MAX_RESPONSE_TOKENS, MAX_SESSION_TOKENS, TokenError, Tokens};
 
-use lenient::{Bool, F64, Head, Obj, Str, U64};
+use lenient::{Bool, Count, F64, Head, Obj, Str, U64};
 
 /// Line types cclive skips without parsing: they carry nothing a monitor counts.
 ///
@@ -409,6 +409,9 @@ pub enum ParseError {
     /// A conversation or accounting line without a session id.
     #[error("a {0} line without a session id")]
     NoSessionId(&'static str),
+    /// A usage field that is no believable token count (negative, fractional, absurd).
+    #[error("bad usage: {0}")]
+    BadUsage(#[from] TokenError),
 }
 
 /// The message of a serde_json error, without the offending content: syntax errors name a
@@ -453,8 +456,16 @@ pub(crate) fn parse_full(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseE
             Err(e) => Err(ParseError::Json(json_error(&e))),
         };
     }
-    let raw: RawLine<'_> =
-        serde_json::from_slice(line).map_err(|e| ParseError::Json(json_error(&e)))?;
+    let raw: RawLine<'_> = match serde_json::from_slice(line) {
+        Ok(raw) => raw,
+        // JavaScript writes lone surrogates (`\udce9`); such a line reads lossily.
+        Err(e) => {
+            return match crate::lossy::without_lone_surrogates(line) {
+                Some(repaired) => parse_full(&repaired),
+                None => Err(ParseError::Json(json_error(&e))),
+            };
+        }
+    };
     let Some(kind) = raw.kind.0.as_deref() else {
         return Err(ParseError::NoType);
     };
@@ -471,7 +482,7 @@ pub(crate) fn parse_full(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseE
         .map(SessionId::new);
     let need = |what: &'static str| session.clone().ok_or(ParseError::NoSessionId(what));
     let record = match (kind, subtype) {
-        ("assistant", _) => TranscriptRecord::Assistant(assistant(&raw, need("assistant")?)),
+        ("assistant", _) => TranscriptRecord::Assistant(assistant(&raw, need("assistant")?)?),
         ("user", _) => user(&raw, need("user")?),
         ("system", Some("turn_duration")) => TranscriptRecord::TurnDuration(TurnDuration {
             session_id: need("system")?,
@@ -497,7 +508,7 @@ pub(crate) fn parse_full(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseE
             let kind = subtype.map_or_else(|| "system".to_owned(), |s| format!("system/{s}"));
             TranscriptRecord::Other(other(&raw, kind, need("system")?))
         }
-        ("cost-state", _) => TranscriptRecord::CostState(cost_state(&raw, need("cost-state")?)),
+        ("cost-state", _) => TranscriptRecord::CostState(cost_state(&raw, need("cost-state")?)?),
         ("last-prompt", _) => TranscriptRecord::LastPrompt(LastPrompt {
             session_id: need("last-prompt")?,
             text_preview: raw.last_prompt.preview().unwrap_or_default(),
@@ -536,7 +547,7 @@ fn timestamp(s: &Str<'_>) -> Option<Timestamp> {
     s.0.as_deref()?.parse().ok()
 }
 
-fn assistant(raw: &RawLine<'_>, session_id: SessionId) -> Assistant {
+fn assistant(raw: &RawLine<'_>, session_id: SessionId) -> Result<Assistant, TokenError> {
     let message = raw.message.0.as_ref();
     let model = message.and_then(|m| owned(&m.model));
     let tool_uses = match message.map(|m| &m.content) {
@@ -547,7 +558,11 @@ fn assistant(raw: &RawLine<'_>, session_id: SessionId) -> Assistant {
             .collect(),
         _ => Vec::new(),
     };
-    Assistant {
+    let usage = match message.and_then(|m| m.usage.0.as_ref()) {
+        Some(u) => Some(u.tokens()?),
+        None => None,
+    };
+    Ok(Assistant {
         session_id,
         uuid: owned(&raw.uuid),
         timestamp: timestamp(&raw.timestamp),
@@ -558,9 +573,7 @@ fn assistant(raw: &RawLine<'_>, session_id: SessionId) -> Assistant {
             || raw.is_api_error_message.0.unwrap_or(false),
         model,
         stop_reason: message.and_then(|m| owned(&m.stop_reason)),
-        usage: message
-            .and_then(|m| m.usage.0.as_ref())
-            .map(ApiUsage::tokens),
+        usage,
         tool_uses,
         is_sidechain: raw.is_sidechain.0.unwrap_or(false),
         agent_id: owned(&raw.agent_id),
@@ -568,7 +581,7 @@ fn assistant(raw: &RawLine<'_>, session_id: SessionId) -> Assistant {
         version: owned(&raw.version),
         entrypoint: owned(&raw.entrypoint),
         cost_usd: raw.cost_usd.0,
-    }
+    })
 }
 
 /// Text that Claude Code writes as a `user` line but the user did not send to the model.
@@ -666,16 +679,16 @@ fn other(raw: &RawLine<'_>, kind: String, session_id: SessionId) -> OtherLine {
     }
 }
 
-fn cost_state(raw: &RawLine<'_>, session_id: SessionId) -> CostState {
-    CostState {
+fn cost_state(raw: &RawLine<'_>, session_id: SessionId) -> Result<CostState, TokenError> {
+    Ok(CostState {
         session_id,
         total_cost_usd: raw.total_cost_usd.0.unwrap_or(0.0),
         total_api_duration_ms: raw.total_api_duration.0,
         total_duration_ms: raw.total_duration.0,
         lines_added: raw.total_lines_added.0.unwrap_or(0),
         lines_removed: raw.total_lines_removed.0.unwrap_or(0),
-        model_usage: raw.model_usage.0.clone(),
-    }
+        model_usage: raw.model_usage.0.clone()?,
+    })
 }
 
 /// The domain events a record stands for, each with its session and time (`None` when the line
@@ -986,10 +999,10 @@ struct Message<'a> {
 #[serde(default)]
 #[allow(clippy::struct_field_names)] // the API's own names
 struct ApiUsage<'a> {
-    input_tokens: U64,
-    output_tokens: U64,
-    cache_read_input_tokens: U64,
-    cache_creation_input_tokens: U64,
+    input_tokens: Count,
+    output_tokens: Count,
+    cache_read_input_tokens: Count,
+    cache_creation_input_tokens: Count,
     /// The 1-hour share of the cache write (priced apart).
     cache_creation: Obj<CacheCreation>,
     /// Web searches (priced per request).
@@ -1006,40 +1019,44 @@ struct ApiUsage<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct CacheCreation {
-    ephemeral_1h_input_tokens: U64,
+    ephemeral_1h_input_tokens: Count,
 }
 
 /// `usage.server_tool_use`.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 struct ServerToolUse {
-    web_search_requests: U64,
+    web_search_requests: Count,
 }
 
 impl ApiUsage<'_> {
-    fn tokens(&self) -> Tokens {
-        let cache_creation = self.cache_creation_input_tokens.0.unwrap_or(0);
-        let one_hour = self
-            .cache_creation
-            .0
-            .as_ref()
-            .and_then(|c| c.ephemeral_1h_input_tokens.0)
-            .unwrap_or(0);
-        Tokens {
-            input: self.input_tokens.0.unwrap_or(0),
-            output: self.output_tokens.0.unwrap_or(0),
-            cache_read: self.cache_read_input_tokens.0.unwrap_or(0),
+    fn tokens(&self) -> Result<Tokens, TokenError> {
+        let limit = MAX_RESPONSE_TOKENS;
+        let cache_creation = self
+            .cache_creation_input_tokens
+            .get("cache_creation_input_tokens", limit)?;
+        let one_hour = match &self.cache_creation.0 {
+            Some(c) => c
+                .ephemeral_1h_input_tokens
+                .get("ephemeral_1h_input_tokens", limit)?,
+            None => 0,
+        };
+        let searches = match &self.server_tool_use.0 {
+            Some(s) => s.web_search_requests.get("web_search_requests", limit)?,
+            None => 0,
+        };
+        Ok(Tokens {
+            input: self.input_tokens.get("input_tokens", limit)?,
+            output: self.output_tokens.get("output_tokens", limit)?,
+            cache_read: self
+                .cache_read_input_tokens
+                .get("cache_read_input_tokens", limit)?,
             cache_creation,
             cache_creation_1h: one_hour.min(cache_creation),
-            web_search_requests: self
-                .server_tool_use
-                .0
-                .as_ref()
-                .and_then(|s| s.web_search_requests.0)
-                .unwrap_or(0),
+            web_search_requests: searches,
             fast_responses: u64::from(self.speed.0.as_deref() == Some("fast")),
             us_only_responses: u64::from(self.inference_geo.0.as_deref() == Some("us")),
-        }
+        })
     }
 }
 
@@ -1127,17 +1144,22 @@ impl<'de> Deserialize<'de> for ErrorField {
     }
 }
 
-/// `modelUsage`: model → tokens and cost.
-#[derive(Default)]
-struct ModelUsage(Vec<(String, Tokens, Option<f64>)>);
+/// `modelUsage`: model → tokens and cost, or the first bad token field.
+struct ModelUsage(Result<Vec<(String, Tokens, Option<f64>)>, TokenError>);
+
+impl Default for ModelUsage {
+    fn default() -> Self {
+        ModelUsage(Ok(Vec::new()))
+    }
+}
 
 #[derive(Deserialize, Default)]
 #[serde(default, rename_all = "camelCase")]
 struct ModelUsageEntry {
-    input_tokens: U64,
-    output_tokens: U64,
-    cache_read_input_tokens: U64,
-    cache_creation_input_tokens: U64,
+    input_tokens: Count,
+    output_tokens: Count,
+    cache_read_input_tokens: Count,
+    cache_creation_input_tokens: Count,
     #[serde(rename = "costUSD")]
     cost_usd: F64,
 }
@@ -1155,19 +1177,30 @@ impl<'de> Deserialize<'de> for ModelUsage {
                 mut map: A,
             ) -> Result<Self::Value, A::Error> {
                 let mut models = Vec::new();
+                let mut bad = None;
+                let limit = MAX_SESSION_TOKENS;
                 while let Some((model, entry)) = map.next_entry::<String, Obj<ModelUsageEntry>>()? {
                     if let Some(e) = entry.0 {
-                        let tokens = Tokens {
-                            input: e.input_tokens.0.unwrap_or(0),
-                            output: e.output_tokens.0.unwrap_or(0),
-                            cache_read: e.cache_read_input_tokens.0.unwrap_or(0),
-                            cache_creation: e.cache_creation_input_tokens.0.unwrap_or(0),
-                            ..Tokens::default()
-                        };
-                        models.push((model, tokens, e.cost_usd.0));
+                        let tokens = (|| {
+                            Ok::<_, TokenError>(Tokens {
+                                input: e.input_tokens.get("inputTokens", limit)?,
+                                output: e.output_tokens.get("outputTokens", limit)?,
+                                cache_read: e
+                                    .cache_read_input_tokens
+                                    .get("cacheReadInputTokens", limit)?,
+                                cache_creation: e
+                                    .cache_creation_input_tokens
+                                    .get("cacheCreationInputTokens", limit)?,
+                                ..Tokens::default()
+                            })
+                        })();
+                        match tokens {
+                            Ok(tokens) => models.push((model, tokens, e.cost_usd.0)),
+                            Err(e) => bad = bad.or(Some(e)),
+                        }
                     }
                 }
-                Ok(ModelUsage(models))
+                Ok(ModelUsage(bad.map_or(Ok(models), Err)))
             }
             lenient::absent_otherwise!(bool i64 u64 f64 str unit seq);
         }
@@ -1360,6 +1393,73 @@ pub(crate) mod lenient {
                     Ok(U64(u64::try_from(v).ok()))
                 }
                 absent_otherwise!(bool f64 str unit map seq);
+            }
+            d.deserialize_any(V)
+        }
+    }
+
+    /// A token count: absent (missing or `null`), a whole non-negative number, or bad (any
+    /// other value: negative, fractional, `1e308`, a string…), which makes the line bad input.
+    #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+    pub(crate) enum Count {
+        #[default]
+        Absent,
+        Value(u64),
+        Bad,
+    }
+
+    impl Count {
+        /// The count of `field`, 0 when absent, at most `limit`.
+        pub(crate) fn get(
+            self,
+            field: &'static str,
+            limit: u64,
+        ) -> Result<u64, crate::usage::TokenError> {
+            match self {
+                Count::Absent => Ok(0),
+                Count::Value(v) => crate::usage::check_count(field, v, limit),
+                Count::Bad => Err(crate::usage::TokenError::NotACount { field }),
+            }
+        }
+    }
+
+    impl<'de> Deserialize<'de> for Count {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> Visitor<'de> for V {
+                type Value = Count;
+                fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                    f.write_str("a token count")
+                }
+                fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                    Ok(Count::Value(v))
+                }
+                fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                    Ok(u64::try_from(v).map_or(Count::Bad, Count::Value))
+                }
+                fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+                    Ok(crate::usage::whole_count(v).map_or(Count::Bad, Count::Value))
+                }
+                fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+                    Ok(Count::Absent)
+                }
+                fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+                    Ok(Count::Absent)
+                }
+                fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+                    Ok(Count::Bad)
+                }
+                fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+                    Ok(Count::Bad)
+                }
+                fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                    drain_map(map)?;
+                    Ok(Count::Bad)
+                }
+                fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+                    drain_seq(seq)?;
+                    Ok(Count::Bad)
+                }
             }
             d.deserialize_any(V)
         }

@@ -22,9 +22,9 @@
 //! Every response also gets `nosniff`, `no-referrer` and "never in a frame" headers.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -128,6 +128,16 @@ impl Access {
         }
     }
 
+    /// Also answers to `name` (a public host name, e.g. behind a reverse proxy).
+    #[must_use]
+    pub fn with_host(mut self, name: &str) -> Access {
+        let name = normalize_host(strip_port(name));
+        if !name.is_empty() && !self.hosts.contains(&name) {
+            self.hosts.push(name);
+        }
+        self
+    }
+
     /// The token, if the server has one.
     pub fn token(&self) -> Option<&Token> {
         self.token.as_ref()
@@ -186,6 +196,12 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         Ok(Pass::Redirect(response)) => *response,
         Ok(Pass::Go) => next.run(req).await,
     };
+    secure_headers(&mut response);
+    response
+}
+
+/// The headers every response carries: no sniffing, no referrer, never in a frame.
+pub(crate) fn secure_headers(response: &mut Response) {
     let headers = response.headers_mut();
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
@@ -196,7 +212,6 @@ pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Nex
         HeaderValue::from_static("no-referrer"),
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    response
 }
 
 enum Pass {
@@ -253,7 +268,7 @@ fn check(access: &Access, req: &Request) -> Result<Pass, ApiError> {
 }
 
 /// A POST from a browser must come from the page's own origin.
-fn check_origin(headers: &HeaderMap, host: &str) -> Result<(), ApiError> {
+pub(crate) fn check_origin(headers: &HeaderMap, host: &str) -> Result<(), ApiError> {
     if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
         && !matches!(site, "same-origin" | "none")
     {
@@ -277,7 +292,7 @@ fn check_origin(headers: &HeaderMap, host: &str) -> Result<(), ApiError> {
 }
 
 /// The token of an `Authorization: Bearer` header or the cookie.
-fn header_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn header_token(headers: &HeaderMap) -> Option<&str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -298,19 +313,17 @@ fn header_token(headers: &HeaderMap) -> Option<&str> {
     })
 }
 
-fn query_token(query: Option<&str>) -> Option<&str> {
+pub(crate) fn query_token(query: Option<&str>) -> Option<&str> {
     query?
         .split('&')
         .find_map(|pair| pair.strip_prefix("token="))
 }
 
 fn from_loopback(req: &Request) -> bool {
-    req.extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .is_some_and(|ConnectInfo(peer)| peer.ip().is_loopback())
+    crate::listener::peer_of(req).is_some_and(|peer| peer.ip().is_loopback())
 }
 
-fn redirect_with_cookie(path: &str, query: Option<&str>, token: &str) -> Response {
+pub(crate) fn redirect_with_cookie(path: &str, query: Option<&str>, token: &str) -> Response {
     let rest: Vec<&str> = query
         .unwrap_or("")
         .split('&')

@@ -22,6 +22,7 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
 
 const INDEX_HTML: &str = include_str!("../assets/index.html");
 const SESSION_HTML: &str = include_str!("../assets/session.html");
+const TEAM_HTML: &str = include_str!("../assets/team.html");
 const OPENAPI_JSON: &str = include_str!("../assets/openapi.json");
 
 /// `(name, content type, bytes)` of every file under `/assets/`.
@@ -40,6 +41,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "dashboard.js",
         "text/javascript; charset=utf-8",
         include_str!("../assets/dashboard.js"),
+    ),
+    (
+        "team.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../assets/team.js"),
     ),
     (
         "session.js",
@@ -127,6 +133,17 @@ pub(crate) async fn dashboard_page(State(state): State<AppState>, headers: Heade
     )
 }
 
+/// The team server's page (`cclive server`): no per-server values to fill in.
+pub(crate) async fn team_page(headers: HeaderMap) -> Response {
+    respond(
+        &headers,
+        "text/html; charset=utf-8",
+        TEAM_HTML.to_owned(),
+        &etag(TEAM_HTML),
+        true,
+    )
+}
+
 pub(crate) async fn session_page(
     State(state): State<AppState>,
     Path(_id): Path<String>,
@@ -195,7 +212,7 @@ mod tests {
 
     #[test]
     fn pages_load_only_our_own_files() {
-        for html in [INDEX_HTML, SESSION_HTML] {
+        for html in [INDEX_HTML, SESSION_HTML, TEAM_HTML] {
             for needle in ["http://", "https://", "<script>", " style=", "onclick="] {
                 assert!(!html.contains(needle), "{needle} in a page");
             }

@@ -31,6 +31,12 @@ pub enum ApiError {
     /// The request is refused whoever sends it (a foreign Host or Origin).
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// The request conflicts with what is stored (a machine id bound to another user).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The body is larger than the server accepts.
+    #[error("the request body is too large; send smaller batches")]
+    PayloadTooLarge,
     /// The monitor is shutting down and takes no more events.
     #[error("the monitor is shutting down")]
     Unavailable,
@@ -55,6 +61,8 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -23,6 +23,8 @@
 //! - `access`: the Host (DNS rebinding), Origin (cross-site POSTs) and token checks every
 //!   request passes first.
 //! - `assets`: the dashboard's HTML, CSS and JS, embedded in the binary (no build step, no CDN).
+//! - [`team`]: team mode's server (`cclive server`): the agent protocol, the team page and its
+//!   API over the PostgreSQL team store, every route behind a user's token.
 //! - [`ApiError`]: the one error type of every handler; it never leaks internals.
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
@@ -33,15 +35,16 @@ mod api;
 mod assets;
 mod error;
 mod integrations;
+mod listener;
 mod live;
 mod metrics;
 mod otlp;
 mod routes;
 mod stream;
+pub mod team;
 mod timeline;
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -159,7 +162,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.inner.closing.clone();
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let app = router(state).into_make_service_with_connect_info::<listener::Peer>();
+    let listener = listener::GuardedListener::new(
+        listener,
+        listener::MAX_CONNECTIONS,
+        listener::HEADER_TIMEOUT,
+    );
     axum::serve(listener, app)
         .with_graceful_shutdown(async move {
             shutdown.await;

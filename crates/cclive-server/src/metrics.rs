@@ -235,10 +235,10 @@ pub(crate) fn render(
         if s.total_cost_usd.is_finite() {
             g.cost += s.total_cost_usd;
         }
-        g.input += s.tokens.input;
-        g.output += s.tokens.output;
-        g.cache_read += s.tokens.cache_read;
-        g.cache_creation += s.tokens.cache_creation;
+        g.input = g.input.saturating_add(s.tokens.input);
+        g.output = g.output.saturating_add(s.tokens.output);
+        g.cache_read = g.cache_read.saturating_add(s.tokens.cache_read);
+        g.cache_creation = g.cache_creation.saturating_add(s.tokens.cache_creation);
         g.turns += s.num_turns;
         g.tool_calls += s.tool_calls.values().sum::<u64>();
     }

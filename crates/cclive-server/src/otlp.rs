@@ -10,12 +10,11 @@
 //!
 //! It never logs a body: Claude Code's telemetry can carry prompts when the user opts in.
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use cclive_core::otel::{self, Announced, Encoding, Sender, Translation};
@@ -97,10 +96,7 @@ async fn intake(
     signal: Signal,
 ) -> Result<Response, ApiError> {
     let counters = &state.inner.otlp;
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(peer)| *peer);
+    let peer = crate::listener::peer_of(&req);
     let (parts, body) = req.into_parts();
     let encoding = match encoding(&parts.headers) {
         Ok(encoding) => encoding,

@@ -185,6 +185,9 @@ async fn webhook(
                 kind.unwrap_or_default()
             )));
         }
+        if let Err(e) = event.check() {
+            return Err(ApiError::Unprocessable(format!("event {i}: {e}")));
+        }
         if event.at > latest {
             return Err(ApiError::Unprocessable(format!(
                 "event {i}: `at` is more than a day in the future"

@@ -15,6 +15,8 @@
 //!   what callers use; [`SessionSummary`], [`UsageSum`] and budget alerts for reports and budgets.
 //! - `sqlite`: [`SqliteStore`], rows to and from domain values (`sqlite/reports.rs`: the report and
 //!   budget queries).
+//! - [`OutboxEntry`], [`TeamAgentState`]: the team outbox (`sqlite/outbox.rs`: its SQL), filled by
+//!   the schema in the data's own transactions while team mode is on.
 //! - `migrations`: the schema scripts (`src/migrations/NNNN_name.sql`) and the runner.
 //! - [`StoreError`]: what can go wrong, by consequence.
 
@@ -26,9 +28,11 @@ use jiff::Timestamp;
 
 mod error;
 mod migrations;
+mod outbox;
 mod sqlite;
 
 pub use error::StoreError;
+pub use outbox::{OutboxEntry, OutboxItem, TeamAgentState};
 pub use sqlite::SqliteStore;
 
 /// Where sessions, their events, per-response usage and the tailer's checkpoints are kept.
@@ -324,6 +328,10 @@ pub struct Checkpoint {
     pub inode: u64,
     /// Bytes read and committed, from the start of the file.
     pub offset: u64,
+    /// A fingerprint of the bytes the offset vouches for (the file's head and the bytes just
+    /// before the offset): a file rewritten in place to at least that length no longer matches.
+    /// `None` when unknown (written by an older cclive): not checked.
+    pub fingerprint: Option<u64>,
 }
 
 /// A session's figures, as [`Store::session_summaries`] reads them.

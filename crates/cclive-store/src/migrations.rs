@@ -41,8 +41,18 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 4,
-        name: "0004_usage_pricing",
-        sql: include_str!("migrations/0004_usage_pricing.sql"),
+        name: "0004_team_outbox",
+        sql: include_str!("migrations/0004_team_outbox.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "0005_checkpoint_fingerprint",
+        sql: include_str!("migrations/0005_checkpoint_fingerprint.sql"),
+    },
+    Migration {
+        version: 6,
+        name: "0006_usage_pricing",
+        sql: include_str!("migrations/0006_usage_pricing.sql"),
     },
 ];
 
@@ -137,7 +147,9 @@ mod tests {
             "budget_alerts",
             "checkpoints",
             "events",
+            "outbox",
             "sessions",
+            "team_agent",
             "usage",
         ] {
             assert!(

@@ -30,6 +30,7 @@ use crate::{
     UsageRow, UsageSum,
 };
 
+mod outbox;
 mod reports;
 
 /// How long a writer waits for another connection's transaction before giving up.
@@ -57,6 +58,13 @@ impl SqliteStore {
             source,
         })?;
         Self::set_up(conn, Some(path.to_owned()))
+    }
+
+    /// How long a write waits for another writer before it fails as busy (5 s by default). A
+    /// caller that must not wait (a hook) sets a short one and keeps what it could not write.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<(), StoreError> {
+        self.conn().busy_timeout(timeout)?;
+        Ok(())
     }
 
     /// A private database that lives as long as the returned store.
@@ -165,11 +173,13 @@ const UPSERT_USAGE: &str = "
         at_ms = min(at_ms, excluded.at_ms)";
 
 const UPSERT_CHECKPOINT: &str = r#"
-    INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5)
+    INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms, fingerprint)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
     ON CONFLICT (path) DO UPDATE SET
         dev = excluded.dev,
         inode = excluded.inode,
         "offset" = excluded."offset",
+        fingerprint = excluded.fingerprint,
         updated_at_ms = excluded.updated_at_ms"#;
 
 const SELECT_SESSION: &str = "SELECT state_json, ledger_json FROM sessions WHERE session_id = ?1";
@@ -199,10 +209,10 @@ const SELECT_USAGE_TIMES: &str =
     "SELECT at_ms FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms";
 
 const SELECT_CHECKPOINTS: &str =
-    r#"SELECT path, dev, inode, "offset" FROM checkpoints ORDER BY path"#;
+    r#"SELECT path, dev, inode, "offset", fingerprint FROM checkpoints ORDER BY path"#;
 
 const SELECT_CHECKPOINT: &str =
-    r#"SELECT path, dev, inode, "offset" FROM checkpoints WHERE path = ?1"#;
+    r#"SELECT path, dev, inode, "offset", fingerprint FROM checkpoints WHERE path = ?1"#;
 
 const SELECT_EVENTS: &str = "SELECT id, payload_json FROM events WHERE session_id = ?1 ORDER BY id";
 
@@ -663,6 +673,7 @@ impl<'a> CheckpointRow<'a> {
             c.inode.cast_signed(),
             int(c.offset),
             now_ms,
+            c.fingerprint.map(u64::cast_signed),
         ])?;
         Ok(())
     }
@@ -674,6 +685,7 @@ struct RawCheckpoint {
     dev: i64,
     inode: i64,
     offset: i64,
+    fingerprint: Option<i64>,
 }
 
 impl RawCheckpoint {
@@ -683,6 +695,7 @@ impl RawCheckpoint {
             dev: row.get(1)?,
             inode: row.get(2)?,
             offset: row.get(3)?,
+            fingerprint: row.get(4)?,
         })
     }
 
@@ -694,12 +707,13 @@ impl RawCheckpoint {
             dev: self.dev.cast_unsigned(),
             inode: self.inode.cast_unsigned(),
             offset,
+            fingerprint: self.fingerprint.map(i64::cast_unsigned),
         })
     }
 }
 
 /// The [`Tokens`] of a `usage` row or sum: the four kinds, then the 1-hour writes, web
-/// searches, fast and US-only (the `0004_usage_pricing` columns), checked non-negative.
+/// searches, fast and US-only (the `0006_usage_pricing` columns), checked non-negative.
 pub(super) fn tokens_of(counts: [i64; 8], what: &dyn Fn() -> String) -> Result<Tokens, StoreError> {
     let [
         input,

@@ -994,6 +994,7 @@ fn checkpoint(path: &str, inode: u64, offset: u64) -> Checkpoint {
         dev: 2049,
         inode,
         offset,
+        fingerprint: Some(7),
     }
 }
 

@@ -82,6 +82,140 @@ pub enum Command {
     /// The price table in use (source, version, every model's rates); `sync` reads the
     /// installed Claude Code's own prices into your price file.
     Prices(PricesArgs),
+    /// Team mode's central server on PostgreSQL: the team dashboard and the agents' pushes.
+    Server(ServerArgs),
+    /// Team mode: users and their tokens, budgets (on the server's database); this machine's
+    /// link to its team server (`status`).
+    Team(TeamArgs),
+}
+
+/// `cclive server`.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// The team database (default: the `[server] database_url` setting).
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Address to listen on (default: `[server] listen`, else 127.0.0.1:8601).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
+    /// A host name users reach the server by (behind a reverse proxy: its public name);
+    /// repeatable. Requests naming any other host are refused (DNS rebinding).
+    #[arg(long, value_name = "HOST")]
+    pub public_host: Vec<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --tls-key).
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Where the team database is.
+#[derive(Debug, Args, Clone, Default)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection string (`postgres://user:pass@host/db` or `host=… dbname=…`).
+    #[arg(
+        long,
+        env = "CCLIVE_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+}
+
+/// `cclive team`.
+#[derive(Debug, Args)]
+pub struct TeamArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TeamAction,
+}
+
+/// `cclive team …`.
+#[derive(Debug, Subcommand)]
+pub enum TeamAction {
+    /// Users of the team server: add (prints their token once), list, revoke.
+    User(TeamUserArgs),
+    /// Monthly budgets per team or per person.
+    Budget(TeamBudgetArgs),
+    /// This machine's link to its team server: machine id, what is pending, what the server
+    /// acknowledged, the last error.
+    Status(TeamStatusArgs),
+}
+
+/// `cclive team user`.
+#[derive(Debug, Args)]
+pub struct TeamUserArgs {
+    /// The team database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TeamUserAction,
+}
+
+/// `cclive team user add|list|revoke`.
+#[derive(Debug, Subcommand)]
+pub enum TeamUserAction {
+    /// Add a user and print their token (shown once; only its hash is stored).
+    Add {
+        /// Their email.
+        email: String,
+        /// Their team (created when new).
+        #[arg(long)]
+        team: String,
+        /// member (own data), lead (their team's), admin (everything).
+        #[arg(long, default_value = "member", value_parser = ["member", "lead", "admin"])]
+        role: String,
+        /// Print JSON (`{"email", "team", "role", "token"}`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a user: every token of theirs is refused from now on; their data stays.
+    Revoke {
+        /// Their email.
+        email: String,
+    },
+}
+
+/// `cclive team budget`.
+#[derive(Debug, Args)]
+pub struct TeamBudgetArgs {
+    /// The team database.
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: TeamBudgetAction,
+}
+
+/// `cclive team budget set|list`.
+#[derive(Debug, Subcommand)]
+pub enum TeamBudgetAction {
+    /// Set a monthly budget for a team or a person.
+    Set {
+        /// The team.
+        #[arg(long, conflicts_with = "user", required_unless_present = "user")]
+        team: Option<String>,
+        /// The person (email).
+        #[arg(long)]
+        user: Option<String>,
+        /// USD per calendar month.
+        #[arg(long, value_name = "USD")]
+        monthly_usd: f64,
+    },
+    /// List budgets.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `cclive prices`.
@@ -290,6 +424,21 @@ pub struct WatchArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Team mode: where to forward what this monitor stores.
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// Team mode flags of the monitor commands (they win over `[team]` in the config file).
+#[derive(Debug, Default, Args)]
+pub struct UpstreamArgs {
+    /// Also forward sessions and usage to this team server (`cclive server`), e.g.
+    /// `https://team.example.com`.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// The file holding this machine's team token (from `cclive team user add`).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 /// `cclive dashboard`.
@@ -313,6 +462,17 @@ pub struct DashboardArgs {
         value_name = "TOKEN"
     )]
     pub token: Option<String>,
+    /// Team mode: where to forward what this monitor stores.
+    #[command(flatten)]
+    pub upstream: UpstreamArgs,
+}
+
+/// `cclive team status`.
+#[derive(Debug, Args)]
+pub struct TeamStatusArgs {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Options of `cclive run` (and `ask`) about the session itself.
@@ -518,6 +678,13 @@ pub struct ReportArgs {
     /// `-` for stdout).
     #[arg(long, value_name = "FILE")]
     pub ics: Option<std::path::PathBuf>,
+    /// Read the team server's history instead of this machine's (`models` and `projects`, per
+    /// person; what your role may see). Needs --token-file or CCLIVE_TEAM_TOKEN.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// A file holding your team token (with --server).
+    #[arg(long, value_name = "FILE", requires = "server")]
+    pub token_file: Option<std::path::PathBuf>,
 }
 
 /// The reports of `cclive report`.

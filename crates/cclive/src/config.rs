@@ -52,6 +52,9 @@ pub enum ConfigError {
         /// Why it is invalid.
         reason: String,
     },
+    /// Command-line flags that do not go together.
+    #[error("{0}")]
+    Flag(String),
     /// No home directory to put default paths under.
     #[error("cannot find the home directory: set HOME, or give --db and --state-file explicitly")]
     NoHome,
@@ -115,9 +118,70 @@ struct FileConfig {
     /// `[[on_change]]` tables.
     #[serde(default)]
     on_change: Vec<notify_settings::ExecHookFile>,
+    /// The `[team]` table.
+    team: Option<FileTeam>,
     /// `[[calendar]]` tables.
     #[serde(default)]
     calendar: Vec<calendar_settings::CalendarFile>,
+    /// The `[server]` table (`cclive server`, team mode).
+    server: Option<ServerFileSettings>,
+}
+
+/// The `[team]` table: this machine's team server.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileTeam {
+    upstream: Option<String>,
+    token_file: Option<PathBuf>,
+    share_prompts: Option<bool>,
+}
+
+/// Team mode, the agent side (`[team]`, `--upstream`, `--token-file`): where the local monitor
+/// forwards what it stores. The token itself is only ever in its file, never here.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct TeamSettings {
+    /// The team server (`https://team.example.com`); `None`: team mode is off.
+    #[serde(serialize_with = "serialize_redacted_url")]
+    pub upstream: Option<String>,
+    /// The file holding this machine's token.
+    pub token_file: Option<PathBuf>,
+    /// Also send prompt previews, titles and command lines.
+    pub share_prompts: bool,
+}
+
+impl TeamSettings {
+    /// The upstream as it may be shown (no credentials, path or query).
+    pub fn upstream_shown(&self) -> Option<String> {
+        self.upstream.as_deref().map(notify_settings::redact_url)
+    }
+}
+
+#[allow(clippy::ref_option, reason = "serde's serialize_with signature")]
+fn serialize_redacted_url<S: serde::Serializer>(
+    url: &Option<String>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    url.as_deref()
+        .map(notify_settings::redact_url)
+        .serialize(serializer)
+}
+
+/// The `[server]` table: defaults for `cclive server` and `cclive team` (flags and
+/// `CCLIVE_DATABASE_URL` win).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerFileSettings {
+    /// The team database (`postgres://…` or `host=… dbname=…`).
+    pub database_url: Option<String>,
+    /// Where the team server listens (default 127.0.0.1:8601).
+    pub listen: Option<String>,
+    /// Host names the server is reached by (behind a proxy: its public name).
+    #[serde(default)]
+    pub public_host: Vec<String>,
+    /// A PEM certificate chain, to serve HTTPS directly.
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The `[budget]` table.
@@ -255,6 +319,10 @@ pub struct Settings {
     pub webhooks: Sourced<Vec<WebhookSettings>>,
     /// Commands run on changes (`[[on_change]]` tables).
     pub on_change: Sourced<Vec<ExecHookSettings>>,
+    /// Team mode (`[team]`; `--upstream`/`--token-file` of the monitor commands win).
+    pub team: Sourced<TeamSettings>,
+    /// The `[server]` table, as the file has it (team mode's server; flags win).
+    pub server: ServerFileSettings,
     /// Calendars that get session blocks (`[[calendar]]` tables).
     pub calendars: Sourced<Vec<CalendarSettings>>,
 }
@@ -466,6 +534,27 @@ impl Settings {
             &config_file.value,
         )?);
 
+        let team = match file.team {
+            Some(t) => {
+                if t.upstream.is_some() && t.token_file.is_none() {
+                    return Err(ConfigError::Parse {
+                        path: config_file.value.clone(),
+                        message: "team.upstream needs team.token_file (the file holding this \
+                                  machine's token, from `cclive team user add`)"
+                            .into(),
+                    });
+                }
+                Sourced::new(
+                    TeamSettings {
+                        upstream: t.upstream,
+                        token_file: t.token_file.map(|p| expand_tilde(&p, home.as_deref())),
+                        share_prompts: t.share_prompts.unwrap_or(false),
+                    },
+                    Origin::File,
+                )
+            }
+            None => Sourced::new(TeamSettings::default(), Origin::Default),
+        };
         let calendars = listed(calendar_settings::resolve_calendars(
             file.calendar,
             &calendar_settings::Context {
@@ -477,9 +566,11 @@ impl Settings {
         )?);
 
         Ok(Settings {
+            team,
             budget,
             webhooks,
             on_change,
+            server: file.server.unwrap_or_default(),
             calendars,
             listen,
             claude_config_dirs,
@@ -491,6 +582,43 @@ impl Settings {
             prices_file,
             refresh_interval_secs,
         })
+    }
+}
+
+impl Settings {
+    /// Applies the monitor commands' `--upstream` and `--token-file`, which win over `[team]`.
+    pub fn with_upstream_flags(
+        mut self,
+        upstream: Option<&str>,
+        token_file: Option<&Path>,
+    ) -> Result<Settings, ConfigError> {
+        if upstream.is_none() && token_file.is_none() {
+            return Ok(self);
+        }
+        let team = &mut self.team;
+        if let Some(url) = upstream {
+            team.value.upstream = Some(url.to_owned());
+            team.origin = Origin::Flag("--upstream");
+        }
+        if let Some(path) = token_file {
+            team.value.token_file = Some(path.to_owned());
+            if upstream.is_none() {
+                team.origin = Origin::Flag("--token-file");
+            }
+        }
+        if team.value.upstream.is_some() && team.value.token_file.is_none() {
+            return Err(ConfigError::Flag(
+                "--upstream needs --token-file (or team.token_file in the config file): the \
+                 file holding this machine's token, from `cclive team user add`"
+                    .into(),
+            ));
+        }
+        if team.value.upstream.is_none() {
+            return Err(ConfigError::Flag(
+                "--token-file needs --upstream (or team.upstream in the config file)".into(),
+            ));
+        }
+        Ok(self)
     }
 }
 
@@ -990,6 +1118,82 @@ mod tests {
             (Err(e), Err(want)) => assert!(e.to_string().contains(want), "{e}"),
             (got, want) => panic!("{got:?} but wanted {want:?}"),
         }
+    }
+
+    #[test]
+    fn team_mode_comes_from_the_file_and_the_monitor_flags_win() {
+        let mut w = World::new();
+        let off = w.resolve().unwrap();
+        assert_eq!(off.team.value, TeamSettings::default());
+        assert_eq!(off.team.origin, Origin::Default);
+
+        w.file(
+            "[team]\nupstream = \"https://u:secret@team.example.com/x?k=v\"\n\
+             token_file = \"~/team-token\"\nshare_prompts = true\n",
+        );
+        let s = w.resolve().unwrap();
+        assert_eq!(s.team.origin, Origin::File);
+        assert_eq!(
+            s.team.value.token_file,
+            Some(w.dir.path().join("team-token"))
+        );
+        assert!(s.team.value.share_prompts);
+        // Shown (and serialized for `cclive config --json`) without credentials, path or query.
+        assert_eq!(
+            s.team.value.upstream_shown().as_deref(),
+            Some("https://…@team.example.com/…")
+        );
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(!json.contains("secret"), "{json}");
+
+        let flagged = s
+            .with_upstream_flags(Some("http://127.0.0.1:8601"), Some(Path::new("/t")))
+            .unwrap();
+        assert_eq!(flagged.team.origin, Origin::Flag("--upstream"));
+        assert_eq!(
+            flagged.team.value.upstream.as_deref(),
+            Some("http://127.0.0.1:8601")
+        );
+        assert_eq!(
+            flagged.team.value.token_file.as_deref(),
+            Some(Path::new("/t"))
+        );
+    }
+
+    #[test]
+    fn an_upstream_needs_a_token_file() {
+        let mut w = World::new();
+        let err = w
+            .resolve()
+            .unwrap()
+            .with_upstream_flags(Some("https://team.example.com"), None)
+            .unwrap_err();
+        assert!(err.to_string().contains("--token-file"), "{err}");
+        let err = w
+            .resolve()
+            .unwrap()
+            .with_upstream_flags(None, Some(Path::new("/t")))
+            .unwrap_err();
+        assert!(err.to_string().contains("--upstream"), "{err}");
+        w.file("[team]\nupstream = \"https://team.example.com\"\n");
+        let err = w.resolve().unwrap_err();
+        assert!(err.to_string().contains("team.token_file"), "{err}");
+    }
+
+    #[test]
+    fn the_server_table_is_read() {
+        let mut w = World::new();
+        w.file(
+            "[server]\ndatabase_url = \"host=/run/postgresql dbname=cclive\"\npublic_host = [\"team.example.com\"]\n",
+        );
+        let s = w.resolve().unwrap();
+        assert_eq!(
+            s.server.database_url.as_deref(),
+            Some("host=/run/postgresql dbname=cclive")
+        );
+        assert_eq!(s.server.public_host, ["team.example.com"]);
+        w.file("[server]\ndatabase = \"x\"\n");
+        assert!(w.resolve().is_err());
     }
 
     #[test]

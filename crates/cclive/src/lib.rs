@@ -9,7 +9,7 @@
 //!   the library face) → [`sinks`] (webhooks and `[[on_change]]` commands, budget watch) →
 //!   `cmd/` (one leaf per subcommand). Beside them: `history/` (reading the store back for
 //!   views), [`output`] (what the terminal shows), `claude_config/` (edits of Claude Code's
-//!   `settings.json`).
+//!   `settings.json`), `team/` (team mode's agent side: the outbox uploader of `--upstream`).
 //! - [`tui`]: `cclive top`, the terminal dashboard (state, view and data are public, so the
 //!   screen can be tested on ratatui's `TestBackend`).
 //!
@@ -29,6 +29,7 @@ mod logging;
 pub mod monitor;
 pub mod output;
 pub mod sinks;
+mod team;
 pub mod tui;
 
 // Transitional aliases for the old flat paths (`crate::pipeline`, `crate::notify`, …), so code

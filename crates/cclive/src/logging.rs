@@ -5,11 +5,18 @@
 use tracing_subscriber::EnvFilter;
 
 /// Installs the subscriber. `verbose`: 0 = warnings, 1 = debug, 2+ = trace.
+/// The filter of `-vv`.
+const VERY_VERBOSE: &str =
+    "cclive=trace,cclive_core=trace,cclive_store=trace,cclive_server=trace,info";
+
 pub(crate) fn init(verbose: u8) {
     let default = match verbose {
         0 => "warn",
         1 => "cclive=debug,cclive_core=debug,cclive_store=debug,warn",
-        _ => "trace",
+        // Everything of cclive's own; other crates (the HTTP client and server among them) stay
+        // at info: their debug lines name whole URLs, and a webhook's path or query is often
+        // its secret. `CCLIVE_LOG` still turns anything on.
+        _ => VERY_VERBOSE,
     };
     let filter = EnvFilter::try_from_env("CCLIVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()

@@ -309,3 +309,25 @@ fn capture_1_0_uses_live_tokens_when_there_is_no_model_usage() {
     assert_eq!(s.tokens.output, 84);
     assert_eq!(s.tokens.input, 2400);
 }
+
+#[test]
+fn an_unbelievable_token_field_makes_a_stream_line_bad_input() {
+    for output in ["18446744073709551615", "1.5", "-3", "1e308"] {
+        let line = format!(
+            r#"{{"type":"assistant","session_id":"s","message":{{"id":"msg_1","usage":{{"output_tokens":{output}}}}}}}"#
+        );
+        assert!(
+            matches!(parse_line(line.as_bytes()), Err(ParseError::BadUsage(_))),
+            "{output}"
+        );
+    }
+}
+
+#[test]
+fn a_stream_line_with_a_lone_surrogate_escape_is_read_lossily() {
+    let line = br#"{"type":"assistant","session_id":"s","message":{"id":"msg_1","content":[{"type":"text","text":"\udce9"}],"usage":{"output_tokens":5}}}"#;
+    let Ok(Some(StreamRecord::Assistant(a))) = parse_line(line) else {
+        panic!("read lossily");
+    };
+    assert_eq!(a.usage.map(|u| u.output), Some(5));
+}

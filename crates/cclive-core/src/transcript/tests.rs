@@ -1096,3 +1096,49 @@ proptest! {
         }
     }
 }
+
+#[rstest]
+#[case::wraps_a_u64("18446744073709551615")]
+#[case::beyond_any_model("10000001")]
+#[case::fractional("1.5")]
+#[case::negative("-3")]
+#[case::huge_float("1e308")]
+#[case::a_string(r#""42""#)]
+fn an_unbelievable_token_field_makes_the_line_bad_input(#[case] output: &str) {
+    let line = format!(
+        r#"{{"type":"assistant","sessionId":"s1","message":{{"id":"msg_1","model":"claude-opus-5-5","usage":{{"input_tokens":10,"output_tokens":{output}}}}}}}"#
+    );
+    assert!(
+        matches!(parse_line(line.as_bytes()), Err(ParseError::BadUsage(_))),
+        "{output} must be refused, not counted as 0 or wrapped"
+    );
+    let cost_state = format!(
+        r#"{{"type":"cost-state","sessionId":"s1","totalCostUSD":1.0,"modelUsage":{{"m":{{"inputTokens":1,"outputTokens":{output}}}}}}}"#
+    );
+    if output != "10000001" {
+        assert!(matches!(
+            parse_line(cost_state.as_bytes()),
+            Err(ParseError::BadUsage(_))
+        ));
+    }
+}
+
+#[test]
+fn a_whole_float_token_count_still_counts() {
+    let line = br#"{"type":"assistant","sessionId":"s1","message":{"id":"msg_1","usage":{"input_tokens":10.0,"output_tokens":null}}}"#;
+    let Ok(Some(TranscriptRecord::Assistant(a))) = parse_line(line) else {
+        panic!("an assistant line");
+    };
+    assert_eq!(a.usage, Some(usage(10, 0, 0, 0)));
+}
+
+#[test]
+fn a_line_with_a_lone_surrogate_escape_is_read_lossily_with_its_usage() {
+    // What JavaScript's JSON.stringify writes for half of a cut emoji.
+    let line = br#"{"type":"assistant","sessionId":"s1","message":{"id":"msg_1","content":[{"type":"text","text":"caf\udce9 \ud83d"}],"usage":{"input_tokens":10,"output_tokens":5}},"cwd":"/w/caf\udce9"}"#;
+    let Ok(Some(TranscriptRecord::Assistant(a))) = parse_line(line) else {
+        panic!("read lossily, not rejected");
+    };
+    assert_eq!(a.usage, Some(usage(10, 5, 0, 0)));
+    assert_eq!(a.cwd.as_deref(), Some("/w/caf\u{fffd}"));
+}

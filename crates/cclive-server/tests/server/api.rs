@@ -609,6 +609,13 @@ async fn bad_webhook_input_is_refused_with_a_clear_4xx_and_nothing_applied() {
             422,
             "tokens",
         ),
+        // A count that used to wrap every sum it entered (issue 12, defect 3).
+        (
+            br#"{"session_id":"x","at":"2026-11-25T10:00:00Z","type":"usage","key":"k","tokens":{"input":1,"output":18446744073709551615,"cache_read":0,"cache_creation":0}}"#.to_vec(),
+            "application/json",
+            422,
+            "beyond any model's limit",
+        ),
     ];
     for (body, content_type, status, says) in cases {
         let body: &'static [u8] = Box::leak(body.into_boxed_slice());

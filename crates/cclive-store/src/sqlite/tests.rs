@@ -420,6 +420,7 @@ fn dev_and_inode_keep_every_bit() {
         dev: u64::MAX,
         inode: (1 << 63) + 5,
         offset: 0,
+        fingerprint: Some(7),
     };
     store
         .write(&Batch {
@@ -447,6 +448,7 @@ fn a_checkpoint_path_that_is_not_utf8_fails_the_batch_before_writing() {
                 dev: 1,
                 inode: 2,
                 offset: 3,
+                fingerprint: Some(7),
             }],
             ..Batch::default()
         })
@@ -518,6 +520,7 @@ fn a_version_1_database_is_upgraded_with_its_data_kept() {
             dev: 2049,
             inode: 77,
             offset: 4096,
+            fingerprint: None,
         }]
     );
 

@@ -99,6 +99,24 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             s.on_change.origin.to_string(),
         ),
         (
+            "team",
+            s.team.value.upstream_shown().map_or_else(
+                || "(off)".to_owned(),
+                |url| {
+                    format!(
+                        "{url} (token file {}{})",
+                        opt(&s.team.value.token_file),
+                        if s.team.value.share_prompts {
+                            ", sharing prompts"
+                        } else {
+                            ""
+                        }
+                    )
+                },
+            ),
+            s.team.origin.to_string(),
+        ),
+        (
             "calendars",
             names(s.calendars.value.iter().map(|c| c.name.as_str())),
             s.calendars.origin.to_string(),

@@ -16,7 +16,10 @@ use crate::cli::{DashboardArgs, GlobalArgs};
 use crate::config::{DEFAULT_LISTEN, Settings};
 
 pub(super) fn run(args: &DashboardArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process_listen(global, None)?;
+    let settings = Settings::from_process_listen(global, None)?.with_upstream_flags(
+        args.upstream.upstream.as_deref(),
+        args.upstream.token_file.as_deref(),
+    )?;
     let listen: Option<SocketAddr> = settings.listen.value.parse().ok();
     let (bind_name, ip) = match args.bind.as_deref() {
         Some(name) => (name.to_owned(), resolve(name)?),

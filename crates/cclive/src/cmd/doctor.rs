@@ -75,18 +75,15 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             .unwrap_or_default();
         let status = claude_settings::status(&settings_json, &spec);
         let installed = status.iter().filter(|s| !s.installed.is_empty()).count();
-        screen.check(
-            installed == status.len(),
-            &format!(
-                "  hooks: {installed} of {} events registered{}",
-                status.len(),
-                if installed == status.len() {
-                    String::new()
-                } else {
-                    " — run `cclive hooks install` for exact start and stop".into()
-                }
-            ),
-        );
+        // Optional: without hooks cclive still works (registry, transcripts), so a warning.
+        let hooks = format!("  hooks: {installed} of {} events registered", status.len());
+        if installed == status.len() {
+            screen.check(true, &hooks);
+        } else {
+            screen.warn(&format!(
+                "{hooks} — run `cclive hooks install` for exact start and stop"
+            ));
+        }
         // Optional: a missing export is a hint, not a fault.
         let telemetry = crate::claude_config::telemetry::status(
             &settings_json,
@@ -137,33 +134,42 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         }
     }
 
-    match monitor_client::get(
-        &settings.listen.value,
-        "/healthz",
-        Duration::from_millis(300),
-    ) {
+    // The monitor of this data dir, wherever it listens (its lock records where), else
+    // whatever answers at the configured address.
+    let running = crate::monitor::lock::running(&settings.db.value);
+    let monitor_addr = running
+        .as_ref()
+        .and_then(crate::monitor::lock::MonitorRecord::addr)
+        .unwrap_or_else(|| settings.listen.value.clone());
+    if let Some(record) = running.as_ref().filter(|r| r.url.is_none()) {
+        screen.check(true, &format!("monitor: running ({})", record.describe()));
+    }
+    match monitor_client::get(&monitor_addr, "/healthz", Duration::from_millis(300)) {
+        _ if running.as_ref().is_some_and(|r| r.url.is_none()) => {}
         Ok(r) if r.status == 200 && String::from_utf8_lossy(&r.body).contains("cclive") => {
             let pid = serde_json::from_slice::<serde_json::Value>(&r.body)
                 .map(|v| v["pid"].to_string())
                 .unwrap_or_default();
             screen.check(
                 true,
-                &format!(
-                    "monitor: running at http://{} (pid {pid})",
-                    settings.listen.value
-                ),
+                &format!("monitor: running at http://{monitor_addr} (pid {pid})"),
             );
         }
         Ok(_) => screen.check(
             false,
-            &format!(
-                "monitor: something else answers at {}; pick another --listen",
-                settings.listen.value
-            ),
+            &format!("monitor: something else answers at {monitor_addr}; pick another --listen"),
         ),
-        Err(_) => {
-            screen.info("· monitor: not running (start one with `cclive watch`)");
-        }
+        Err(_) => match &running {
+            Some(record) => screen.check(
+                false,
+                &format!(
+                    "monitor: {} holds this data dir but does not answer; stop it and start \
+                     `cclive watch` again",
+                    record.describe()
+                ),
+            ),
+            None => screen.info("· monitor: not running (start one with `cclive watch`)"),
+        },
     }
 
     let db = &settings.db.value;
@@ -298,6 +304,11 @@ impl Screen {
         if !ok {
             self.problems += 1;
         }
+    }
+
+    /// Something optional missing: ! , not a problem (the exit code stays 0).
+    fn warn(&mut self, text: &str) {
+        let _ = writeln!(self.out, "! {text}");
     }
 
     /// A neutral line.

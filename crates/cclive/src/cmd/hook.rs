@@ -27,7 +27,9 @@ use crate::monitor::client as monitor_client;
 pub(crate) const POST_BUDGET: Duration = Duration::from_millis(20);
 
 /// Largest payload read from stdin; a larger one is dropped (a truncated JSON is worthless).
-pub(crate) const MAX_PAYLOAD: u64 = 4 * 1024 * 1024;
+/// Tool outputs ride in payloads, so this is as large as a transcript line may be; the monitor
+/// takes 16 MiB, and a larger payload's events go through the store or the spool.
+pub(crate) const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
 
 /// Delivers one payload. Exits 0, or 2 when the budget refuses a prompt.
 pub(super) fn run(args: &HookArgs, global: &GlobalArgs) -> ExitCode {
@@ -58,6 +60,8 @@ enum Delivered {
     /// The monitor answered but refused it (a 4xx about the payload itself).
     Refused,
     Store,
+    /// Into the hook spool, for the next monitor or import.
+    Spool,
     Nowhere,
 }
 
@@ -101,7 +105,8 @@ fn deliver(args: &HookArgs, global: &GlobalArgs) -> Delivered {
         Err(e) => debug!(error = %e, %listen, "No monitor took the hook payload."),
     }
     match hook_fallback::record(&settings, &payload) {
-        Ok(()) => Delivered::Store,
+        Ok(hook_fallback::Recorded::Store | hook_fallback::Recorded::Nothing) => Delivered::Store,
+        Ok(hook_fallback::Recorded::Spool) => Delivered::Spool,
         Err(e) => {
             debug!(
                 error = format!("{e:#}"),

@@ -15,6 +15,7 @@ pub(super) fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     let prices = super::load_prices(&settings)?;
     let mut options = ImportOptions {
         progress: !args.quiet && std::io::stderr().is_terminal(),
+        drain_hook_spool: Some(settings.db.value.clone()),
         ..ImportOptions::default()
     };
     if let Some(t) = args.threads {

@@ -16,9 +16,12 @@ mod prices;
 mod replay;
 mod report;
 mod run;
+mod server;
 mod sessions;
 mod status;
 mod statusline;
+mod team;
+mod team_status;
 mod top;
 mod watch;
 mod webhooks;
@@ -59,6 +62,8 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Top(args) => top::run(&args, &global),
         Command::Statusline(args) => Ok(statusline::run(&args, &global)),
         Command::Prices(args) => prices::run(&args, &global),
+        Command::Server(args) => server::run(&args, &global),
+        Command::Team(args) => team::run(&args, &global),
     }
 }
 

@@ -6,6 +6,7 @@
 //! This file only resolves the flags, reads the store and lays out text; every figure comes from
 //! the core's pure functions, which the dashboard, the TUI and the status line share.
 
+mod server;
 mod table;
 mod tools;
 
@@ -44,6 +45,9 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         .transpose()?;
     if args.ics.is_some() && args.kind != ReportKindArg::Sessions {
         bail!("--ics goes with `cclive report sessions`");
+    }
+    if let Some(url) = &args.server {
+        return server::run(args, url, &opts);
     }
     let settings = Settings::from_process(global, None)?;
     if let Some(path) = &args.ics {

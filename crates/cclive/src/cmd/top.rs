@@ -18,6 +18,7 @@ use tracing_subscriber::EnvFilter;
 use crate::cli::{GlobalArgs, TopArgs};
 use crate::config::Settings;
 use crate::monitor::client as monitor_client;
+use crate::monitor::lock::{Claim, MonitorRecord};
 use crate::tui::app::{App, Source};
 use crate::tui::runner::OwnMonitor;
 
@@ -35,10 +36,34 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     init_logging(&settings, global.verbose);
     let prices = super::load_prices(&settings)?;
     let budget = settings.budget.value.clone();
-    let listen = settings.listen.value.clone();
+    let mut listen = settings.listen.value.clone();
     let (tx, rx) = std::sync::mpsc::channel();
-    let following =
+    let mut following =
         !args.own_monitor && monitor_client::monitor_answers(&listen, HEALTH_TIMEOUT).is_ok();
+    // The monitor of this data dir may listen elsewhere (its lock records where): attach to it.
+    let running = crate::monitor::lock::running(&settings.db.value);
+    if !following
+        && !args.own_monitor
+        && let Some(addr) = running.as_ref().and_then(MonitorRecord::addr)
+        && monitor_client::monitor_answers(&addr, HEALTH_TIMEOUT).is_ok()
+    {
+        listen = addr;
+        following = true;
+    }
+    // Else this screen runs the monitor: one per data dir.
+    let _lock = if following {
+        None
+    } else {
+        match crate::monitor::lock::claim(&settings.db.value)? {
+            Claim::Acquired(lock) => Some(lock),
+            Claim::Held(holder) => bail!(
+                "a cclive monitor already runs for {} ({}) and cannot be attached to; stop it, \
+                 or run `cclive watch` and start `cclive top` again to share it",
+                settings.db.value.display(),
+                holder.map_or_else(|| "its record is unreadable".to_owned(), |h| h.describe())
+            ),
+        }
+    };
     let (source, own, reader_store): (Source, Option<OwnMonitor>, Option<Arc<dyn Store>>) =
         if following {
             let token = std::env::var("CCLIVE_TOKEN").ok().filter(|t| !t.is_empty());

@@ -27,6 +27,7 @@ use crate::cli::{GlobalArgs, WatchArgs};
 use crate::config::Settings;
 use crate::ingest::import::ImportReport;
 use crate::monitor::client as monitor_client;
+use crate::monitor::lock::{self as monitor_lock, Claim, MonitorLock, MonitorRecord};
 use crate::monitor::pipeline::{Callback, EventSink};
 use crate::monitor::runtime::{Context as MonitorContext, MonitorRuntime, shutdown_signal};
 
@@ -81,7 +82,11 @@ pub(super) fn resolve_token(raw: Option<&str>, ip: IpAddr) -> anyhow::Result<Opt
 }
 
 pub(super) fn run(args: &WatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process_listen(global, args.listen.as_deref())?;
+    let settings = Settings::from_process_listen(global, args.listen.as_deref())?
+        .with_upstream_flags(
+            args.upstream.upstream.as_deref(),
+            args.upstream.token_file.as_deref(),
+        )?;
     let addr: SocketAddr =
         settings.listen.value.parse().with_context(|| {
             format!("listen address {:?} is not IP:PORT", settings.listen.value)
@@ -101,26 +106,72 @@ pub(super) fn run(args: &WatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
 
 /// Runs the monitor and its HTTP server until Ctrl-C or SIGTERM.
 pub(super) fn serve_monitor(settings: Settings, serve: Serve) -> anyhow::Result<ExitCode> {
+    // One monitor per data dir, before anything is read.
+    let lock = match monitor_lock::claim(&settings.db.value)
+        .with_context(|| format!("locking {}", settings.db.value.display()))?
+    {
+        Claim::Acquired(lock) => lock,
+        Claim::Held(holder) => return another_monitor_runs(&settings, &serve, holder.as_ref()),
+    };
     let store = super::open_store(&settings)?;
     // The server reads the history on a connection of its own, so it never waits for the
     // writer's (WAL readers do not block).
     let server_store: Arc<dyn Store> = super::open_store(&settings)?;
     let prices = super::load_prices(&settings)?;
+    // Team mode: the uploader reads the outbox on a connection of its own.
+    let team = crate::team::start_agent(&settings, super::open_store(&settings)?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    runtime.block_on(watch_main(settings, serve, store, server_store, prices))?;
+    runtime.block_on(watch_main(
+        settings,
+        serve,
+        lock,
+        store,
+        server_store,
+        prices,
+        team,
+    ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A monitor already runs for this data dir: `watch` says which and fails; `dashboard` points
+/// to its page (opening it when asked) instead of starting a second one.
+fn another_monitor_runs(
+    settings: &Settings,
+    serve: &Serve,
+    holder: Option<&MonitorRecord>,
+) -> anyhow::Result<ExitCode> {
+    let who = holder.map_or_else(
+        || "its record is unreadable".to_owned(),
+        MonitorRecord::describe,
+    );
+    let db = settings.db.value.display();
+    match holder.and_then(|h| h.url.clone()) {
+        Some(url) if serve.dashboard => {
+            eprintln!("cclive: a monitor already runs for {db} ({who}); its dashboard is at {url}");
+            if serve.open {
+                open_url(&url, url.clone());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        _ => bail!(
+            "a cclive monitor already runs for {db} ({who}); one monitor per data dir — use \
+             that one, or stop it first"
+        ),
+    }
 }
 
 async fn watch_main(
     settings: Settings,
     serve: Serve,
+    mut lock: MonitorLock,
     store: Arc<cclive_store::SqliteStore>,
     server_store: Arc<dyn Store>,
     prices: cclive_core::PriceTable,
+    team: Option<crate::team::TeamSink>,
 ) -> anyhow::Result<()> {
     let addr = serve.addr;
     let listener = match tokio::net::TcpListener::bind(addr).await {
@@ -131,6 +182,9 @@ async fn watch_main(
         Err(e) => return Err(e).with_context(|| format!("listening on {addr}")),
     };
     tracing::info!(%addr, "Listening.");
+    if let Err(e) = lock.set_url(&serve.url()) {
+        tracing::warn!("Cannot record where this monitor listens: {e}");
+    }
 
     let live = LiveHub::default();
     let publish: Callback = {
@@ -173,7 +227,7 @@ async fn watch_main(
         }
     };
     let open = serve.open;
-    let runtime = MonitorRuntime::new(&settings, store, prices)
+    let mut runtime = MonitorRuntime::new(&settings, store, prices)
         .import_progress(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .on_caught_up(announce)
         .with_callback(publish)
@@ -215,6 +269,9 @@ async fn watch_main(
                 served
             })
         });
+    if let Some(team) = team {
+        runtime = runtime.with_sink(team);
+    }
     let report = runtime
         .run(async {
             shutdown_signal().await;
@@ -302,13 +359,18 @@ fn already_running(serve: &Serve) -> String {
 /// the browser alone; never waited for here), else prints where it is. With a token, the
 /// address carries it once; the page then keeps it in a cookie and drops it from the address.
 fn open_in_browser(serve: &Serve) {
-    use std::os::unix::process::CommandExt as _;
-    use std::process::{Command, Stdio};
     let url = serve.url();
     let target = match &serve.token {
         Some(token) => format!("{url}?token={}", token.expose()),
         None => url.clone(),
     };
+    open_url(&url, target);
+}
+
+/// Opens `target` with `xdg-open`, else prints `url`.
+fn open_url(url: &str, target: String) {
+    use std::os::unix::process::CommandExt as _;
+    use std::process::{Command, Stdio};
     let spawned = Command::new("xdg-open")
         .arg(target)
         .stdin(Stdio::null())

@@ -5,14 +5,36 @@
 //! runs. The payload becomes the same events the monitor would make of it; they are folded into
 //! the session as stored (read back with its ledger, so nothing counts twice) and written back
 //! with the events in one transaction. Nothing is printed: Claude Code reads hook stdout.
+//!
+//! The store gets [`STORE_BUDGET`] to take them (another writer may hold the database; it may be
+//! read-only or damaged): what it cannot take goes to the hook spool ([`crate::ingest::hook_spool`]),
+//! which the next monitor or import drains. A hook never waits for the database.
 
+use std::time::Duration;
+
+use anyhow::Context as _;
 use cclive_core::{Event, PriceTable, SessionState};
 use cclive_store::{Batch, Store};
 
 use crate::config::Settings;
 
-/// Records one raw hook payload (the JSON Claude Code wrote on the hook's stdin) in the store.
-pub(crate) fn record(settings: &Settings, payload: &[u8]) -> anyhow::Result<()> {
+/// Longest a hook waits for another writer of the database.
+const STORE_BUDGET: Duration = Duration::from_millis(40);
+
+/// Where a payload's events went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Recorded {
+    /// Nothing to record.
+    Nothing,
+    /// Into the store.
+    Store,
+    /// Into the spool (the store could not take them now).
+    Spool,
+}
+
+/// Records one raw hook payload (the JSON Claude Code wrote on the hook's stdin) in the store,
+/// else in the spool. An error: the payload is unreadable, or neither could take it.
+pub(crate) fn record(settings: &Settings, payload: &[u8]) -> anyhow::Result<Recorded> {
     let mut parsed = cclive_core::hook::parse_payload(payload)?;
     if parsed.entrypoint.is_none() {
         parsed.entrypoint = std::env::var("CLAUDE_CODE_ENTRYPOINT").ok();
@@ -23,19 +45,40 @@ pub(crate) fn record(settings: &Settings, payload: &[u8]) -> anyhow::Result<()> 
         .map(|kind| Event::new(parsed.session_id.clone(), at, kind))
         .collect();
     if events.is_empty() {
-        return Ok(());
+        return Ok(Recorded::Nothing);
     }
+    match write_store(settings, &parsed.session_id, &events, at) {
+        Ok(()) => Ok(Recorded::Store),
+        Err(e) => {
+            tracing::debug!(
+                error = format!("{e:#}"),
+                "The store did not take the hook's events; spooled."
+            );
+            crate::ingest::hook_spool::append(&settings.db.value, &events)
+                .context("appending to the hook spool")?;
+            Ok(Recorded::Spool)
+        }
+    }
+}
+
+fn write_store(
+    settings: &Settings,
+    session_id: &cclive_core::SessionId,
+    events: &[Event],
+    at: jiff::Timestamp,
+) -> anyhow::Result<()> {
     let store = crate::cmd::open_store_for(settings)?;
+    store.set_busy_timeout(STORE_BUDGET)?;
     let prices = crate::cmd::load_prices(settings).unwrap_or_else(|_| PriceTable::builtin());
     let mut session = store
-        .session(&parsed.session_id)?
-        .unwrap_or_else(|| SessionState::new(parsed.session_id.clone(), at));
-    for event in &events {
+        .session(session_id)?
+        .unwrap_or_else(|| SessionState::new(session_id.clone(), at));
+    for event in events {
         session.apply(event, &prices);
     }
     store.write(&Batch {
         sessions: vec![session],
-        events,
+        events: events.to_vec(),
         ..Batch::default()
     })?;
     Ok(())

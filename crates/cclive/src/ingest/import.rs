@@ -6,8 +6,11 @@
 //! a response replayed by a resumed session in another file still counts once. At the end one
 //! transaction stores every touched session (with its ledger), the per-response usage rows and
 //! the new checkpoints. Files unchanged since their checkpoint are not opened: a second import
-//! of the same history is a `stat` per file. Imports keep no per-event history (the live monitor
-//! does); sessions, usage and totals are what outlive Claude Code's cleanup of old transcripts.
+//! of the same history is a `stat` per file. The first import of a history keeps no per-event
+//! history (sessions, usage and totals are what outlive Claude Code's cleanup of old
+//! transcripts); once the store holds history, an import is a catch-up — lines written while no
+//! monitor ran — and keeps the events a live read would have kept (tool calls, usage, …), once:
+//! they are stored in the same transaction as the checkpoints past them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -33,6 +36,9 @@ pub struct ImportOptions {
     pub threads: usize,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
+    /// The database's path, whose hook spool (`ingest::hook_spool`) this import drains: what
+    /// `cclive hook` could not hand over is stored with the import, once.
+    pub drain_hook_spool: Option<PathBuf>,
 }
 
 impl Default for ImportOptions {
@@ -41,6 +47,7 @@ impl Default for ImportOptions {
         Self {
             threads,
             progress: false,
+            drain_hook_spool: None,
         }
     }
 }
@@ -64,6 +71,8 @@ pub struct ImportReport {
     pub sessions: usize,
     /// API responses (deduplicated) of those sessions.
     pub responses: usize,
+    /// Events drained from the hook spool.
+    pub spooled_events: usize,
     /// Files that could not be read, with why.
     pub errors: Vec<String>,
     /// Wall time.
@@ -124,7 +133,12 @@ pub fn import(
         }
     }
     report.files_read = work.len();
-    if work.is_empty() {
+    let mut spool = match &options.drain_hook_spool {
+        Some(db) => crate::ingest::hook_spool::take(db).context("reading the hook spool")?,
+        None => crate::ingest::hook_spool::Drained::default(),
+    };
+    report.spooled_events = spool.events.len();
+    if work.is_empty() && spool.events.is_empty() {
         report.elapsed_ms = elapsed_ms(started);
         return Ok(report);
     }
@@ -140,11 +154,44 @@ pub fn import(
             })
             .context("reading stored sessions")?
             .is_empty();
+    // A catch-up keeps the events a live read would keep (see the module comment).
+    let mut kept = Vec::new();
+    // Folds one event as the live pipeline would; a catch-up keeps it.
+    let fold = |monitor: &mut Monitor,
+                kept: &mut Vec<Event>,
+                event: Event,
+                keep: bool|
+     -> anyhow::Result<()> {
+        if resuming {
+            claim_stored_usage(monitor, store, &event)?;
+        }
+        if resuming
+            && !monitor.contains(&event.session_id)
+            && let Some(stored) = store
+                .session(&event.session_id)
+                .context("reading a stored session")?
+        {
+            monitor.insert(stored);
+        }
+        let event = event.screened();
+        monitor.apply(&event);
+        // As the live pipeline: an event is kept only with a session to belong to (a
+        // rerouted replay has none).
+        if keep && monitor.contains(&event.session_id) {
+            kept.push(event);
+        }
+        Ok(())
+    };
+    // What hooks spooled happened before anything read now could be newer: first, and kept
+    // (a monitor would have stored them).
+    for event in std::mem::take(&mut spool.events) {
+        fold(&mut monitor, &mut kept, event, true)?;
+    }
     let bar = progress_bar(options.progress, total_bytes, work.len());
     let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(64);
     let mut new_checkpoints = Vec::new();
-    let threads = options.threads.clamp(1, work.len());
+    let threads = options.threads.clamp(1, work.len().max(1));
     let work: Vec<std::sync::Mutex<FileTail>> =
         work.into_iter().map(std::sync::Mutex::new).collect();
 
@@ -160,18 +207,7 @@ pub fn import(
             match msg {
                 Msg::Events(events) => {
                     for event in events {
-                        if resuming {
-                            claim_stored_usage(&mut monitor, store, &event)?;
-                        }
-                        if resuming
-                            && !monitor.contains(&event.session_id)
-                            && let Some(stored) = store
-                                .session(&event.session_id)
-                                .context("reading a stored session")?
-                        {
-                            monitor.insert(stored);
-                        }
-                        monitor.apply(&event);
+                        fold(&mut monitor, &mut kept, event, resuming)?;
                     }
                 }
                 Msg::Progress(bytes) => {
@@ -215,12 +251,18 @@ pub fn import(
     store
         .write(&Batch {
             sessions,
-            events: Vec::new(),
+            events: kept,
             usage,
             checkpoints: new_checkpoints,
             ..Batch::default()
         })
         .context("writing the imported history")?;
+    // Committed: the spool is drained, once.
+    if let Err(e) = spool.done() {
+        report
+            .errors
+            .push(format!("the drained hook spool stays: {e}"));
+    }
     report.elapsed_ms = elapsed_ms(started);
     Ok(report)
 }
@@ -321,7 +363,7 @@ mod tests {
     use std::path::Path;
     use std::sync::atomic::AtomicU64;
 
-    use cclive_core::{SessionId, Tokens};
+    use cclive_core::{EventKind, SessionId, Tokens};
     use cclive_store::{SqliteStore, StoreError};
 
     use super::*;
@@ -425,5 +467,51 @@ mod tests {
         assert_eq!(rows.len(), 122);
         let replayed = rows.iter().find(|r| r.key == "msg_s1_0").unwrap();
         assert_eq!(replayed.session_id.as_str(), "s1");
+    }
+
+    const ASSISTANT: &str = r#"{"type":"assistant","uuid":"u-a","timestamp":"2026-11-20T10:00:01.000Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_2","model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}],"stop_reason":"tool_use","usage":{"input_tokens":100,"output_tokens":20}}}"#;
+    const RESULT: &str = r#"{"type":"user","uuid":"u-r","timestamp":"2026-11-20T10:00:03.000Z","sessionId":"s1","cwd":"/w","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}]}}"#;
+    const FIRST: &str = r#"{"type":"assistant","uuid":"u-1","timestamp":"2026-11-20T10:00:00.000Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_1","model":"claude-sonnet-4-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":100,"output_tokens":10}}}"#;
+
+    fn kinds(store: &SqliteStore) -> Vec<&'static str> {
+        store
+            .events(&SessionId::new("s1"))
+            .unwrap()
+            .iter()
+            .filter_map(|e| match e.kind {
+                EventKind::ToolUse { .. } => Some("tool_use"),
+                EventKind::ToolResult { .. } => Some("tool_result"),
+                EventKind::Usage { .. } => Some("usage"),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_catch_up_keeps_the_events_a_live_read_would_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("projects/-w");
+        std::fs::create_dir_all(&project).unwrap();
+        let file = project.join("s1.jsonl");
+        std::fs::write(&file, format!("{FIRST}\n")).unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let prices = PriceTable::default();
+        let dirs = [dir.path().to_path_buf()];
+        let options = ImportOptions {
+            threads: 1,
+            progress: false,
+            drain_hook_spool: None,
+        };
+        import(&dirs, &store, &prices, &options).unwrap();
+        assert!(kinds(&store).is_empty(), "a first import keeps no events");
+
+        // Lines written while no monitor ran (killed), read by the next one's catch-up.
+        let text = std::fs::read_to_string(&file).unwrap();
+        std::fs::write(&file, format!("{text}{ASSISTANT}\n{RESULT}\n")).unwrap();
+        import(&dirs, &store, &prices, &options).unwrap();
+        assert_eq!(kinds(&store), ["usage", "tool_use", "tool_result"]);
+
+        import(&dirs, &store, &prices, &options).unwrap();
+        assert_eq!(kinds(&store).len(), 3, "a second catch-up adds nothing");
     }
 }

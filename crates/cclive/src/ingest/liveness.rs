@@ -100,7 +100,9 @@ struct Known {
 pub struct LivenessProbe {
     config_dirs: Vec<PathBuf>,
     known: HashMap<SessionId, Known>,
-    gone: HashSet<SessionId>,
+    /// Sessions this probe ended, with when: each is ended once, until news newer than that
+    /// revives it (a transcript-only session that gets new lines must end again).
+    gone: HashMap<SessionId, Timestamp>,
 }
 
 impl LivenessProbe {
@@ -109,7 +111,7 @@ impl LivenessProbe {
         Self {
             config_dirs,
             known: HashMap::new(),
-            gone: HashSet::new(),
+            gone: HashMap::new(),
         }
     }
 
@@ -173,7 +175,9 @@ impl LivenessProbe {
                 }
                 Liveness::Stale => {
                     let was_alive = self.known.remove(&id).is_some();
-                    if (was_alive || live_ids.contains(&id)) && self.gone.insert(id.clone()) {
+                    if (was_alive || live_ids.contains(&id))
+                        && self.gone.insert(id.clone(), now).is_none()
+                    {
                         events.push(Event::new(
                             id,
                             now,
@@ -219,7 +223,7 @@ impl LivenessProbe {
             if now.duration_since(s.updated_at).unsigned_abs() < TELEMETRY_QUIET {
                 // Live again after a new prompt: it may end again.
                 self.gone.remove(&s.session_id);
-            } else if self.gone.insert(s.session_id.clone()) {
+            } else if self.gone.insert(s.session_id.clone(), now).is_none() {
                 events.push(Event::new(
                     s.session_id.clone(),
                     now,
@@ -244,10 +248,19 @@ impl LivenessProbe {
                 *n -= 1;
                 continue;
             }
+            // Revived after this probe ended it (new transcript lines, nothing vouching for it):
+            // the ending rule applies again.
+            if self
+                .gone
+                .get(&s.session_id)
+                .is_some_and(|ended| s.updated_at > *ended)
+            {
+                self.gone.remove(&s.session_id);
+            }
             let young = now.duration_since(s.started_at).unsigned_abs() < grace
                 || now.duration_since(s.updated_at).unsigned_abs() < grace;
-            if !young && !self.gone.contains(&s.session_id) {
-                self.gone.insert(s.session_id.clone());
+            if !young && !self.gone.contains_key(&s.session_id) {
+                self.gone.insert(s.session_id.clone(), now);
                 // Nothing vouches for it: it ended at its last record, not when we looked (a
                 // session read from history must not last until the import).
                 events.push(Event::new(
@@ -428,6 +441,47 @@ mod tests {
         );
         let events = probe.scan(&[remote.clone()], remote.updated_at + quiet, GRACE);
         assert_eq!(events.len(), 1);
+    }
+
+    #[test]
+    fn a_revived_transcript_only_session_ends_again() {
+        let started: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let mut s = SessionState::new(SessionId::new("tx"), started);
+        s.source = "transcript".into();
+        s.cwd = Some("/nowhere/no/claude/runs".into());
+        let mut probe = LivenessProbe::new(Vec::new());
+        let grace = jiff::SignedDuration::try_from(GRACE).unwrap();
+        let ended_at = started + grace + grace;
+        let events = probe.scan(&[s.clone()], ended_at, GRACE);
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event {
+                    kind: EventKind::ProcessGone { .. },
+                    ..
+                }]
+            ),
+            "{events:?}"
+        );
+        // The monitor has not applied it yet: not twice.
+        assert!(probe.scan(&[s.clone()], ended_at, GRACE).is_empty());
+        // New lines revive it (IDLE after their end_turn); nothing vouches for it.
+        s.updated_at = ended_at + jiff::SignedDuration::from_secs(60);
+        assert!(
+            probe.scan(&[s.clone()], s.updated_at, GRACE).is_empty(),
+            "young again"
+        );
+        let events = probe.scan(&[s.clone()], s.updated_at + grace + grace, GRACE);
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event {
+                    kind: EventKind::ProcessGone { .. },
+                    ..
+                }]
+            ),
+            "the ending rule applies again: {events:?}"
+        );
     }
 
     #[test]

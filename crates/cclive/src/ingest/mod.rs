@@ -4,6 +4,7 @@ pub mod child;
 pub mod discover;
 pub mod follow;
 pub(crate) mod hook_fallback;
+pub(crate) mod hook_spool;
 pub mod import;
 pub mod invocation;
 pub mod liveness;

@@ -1,19 +1,24 @@
 //! Following one transcript file: read only new bytes, survive truncation and replacement.
 //!
-//! A file is known by `(dev, inode)`. Reading resumes from a checkpoint offset when the file is
-//! still the same one and at least that long; a file that shrank, or a different file at the
-//! same path (new inode), is read again from the start — re-read lines are harmless because
-//! every counted thing is keyed (usage by message id, tools by tool-use id, prompts by uuid).
+//! A file is known by `(dev, inode)` and a fingerprint of the bytes already read (the file's
+//! head and the bytes just before the offset, as vector's file source fingerprints a file's
+//! head). Reading resumes from a checkpoint offset when the file is still the same one, at least
+//! that long, and its fingerprint still matches; a file that shrank, a different file at the
+//! same path (new inode), or one rewritten in place (`cp backup live.jsonl`, even grown past the
+//! old offset) is read again from the start — re-read lines are harmless because every counted
+//! thing is keyed (usage by message id, tools by tool-use id, prompts by uuid). The fingerprint
+//! is checked on every read (a few hundred bytes read again); [`FileTail::up_to_date`] stays
+//! one `stat`.
 //! The file is reopened for each read so thousands of idle transcripts hold no descriptors.
-//! Known limit: a file replaced by one that reuses the freed inode number and is at least as
-//! long is taken for the same file (Claude Code appends to transcripts and never replaces them).
+//! Known limits: a rewrite that keeps the head and the bytes before the offset but changes bytes
+//! in between is not seen, nor by [`FileTail::up_to_date`] one of exactly the length already read (Claude Code appends to transcripts and never rewrites them).
 //! Bytes are framed by [`LineFramer`]: a half-written last line stays pending and is read again
 //! once complete; the checkpoint offset never moves past it. A file is never read whole into
 //! memory: reads are bounded chunks.
 
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
-use std::os::unix::fs::MetadataExt;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 use cclive_core::{LineFramer, LineRef};
@@ -24,6 +29,28 @@ use cclive_store::Checkpoint;
 pub const MAX_LINE: usize = 64 * 1024 * 1024;
 
 const CHUNK: usize = 1024 * 1024;
+/// Bytes of the file's head in a fingerprint.
+const HEAD_BYTES: u64 = 1024;
+/// Bytes just before the offset in a fingerprint.
+const BEFORE_BYTES: u64 = 256;
+
+/// The fingerprint of the bytes before `offset`: its first [`HEAD_BYTES`] and the last
+/// [`BEFORE_BYTES`] before it (FNV-1a, stable across builds: it is stored). `None` when the file
+/// holds fewer than `offset` bytes.
+fn fingerprint(file: &File, offset: u64) -> Option<u64> {
+    let head = offset.min(HEAD_BYTES);
+    let before = offset.saturating_sub(BEFORE_BYTES).max(head);
+    let mut buf = vec![0u8; usize::try_from(head + (offset - before)).ok()?];
+    let (a, b) = buf.split_at_mut(usize::try_from(head).ok()?);
+    file.read_exact_at(a, 0).ok()?;
+    file.read_exact_at(b, before).ok()?;
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in offset.to_le_bytes().iter().chain(&buf) {
+        hash ^= u64::from(*byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    Some(hash)
+}
 
 /// One followed file.
 #[derive(Debug)]
@@ -34,6 +61,11 @@ pub struct FileTail {
     /// Where the next read starts (past any pending partial line).
     read_pos: u64,
     framer: LineFramer,
+    /// The fingerprint of the bytes before the committed offset, when known (stored).
+    fingerprint: Option<u64>,
+    /// The fingerprint of the bytes before `read_pos` (a pending partial line included), when
+    /// known: what a rewrite is checked against.
+    read_fingerprint: Option<u64>,
 }
 
 /// What one read did.
@@ -58,12 +90,18 @@ impl FileTail {
             Some(c) if c.dev == dev && c.inode == inode && c.offset <= size => c.offset,
             _ => 0,
         };
+        // Only a checkpoint that still applies vouches for bytes.
+        let fingerprint = (offset > 0)
+            .then(|| checkpoint.and_then(|c| c.fingerprint))
+            .flatten();
         Ok(FileTail {
             path: path.to_path_buf(),
             dev,
             inode,
             read_pos: offset,
             framer: LineFramer::new(offset, MAX_LINE),
+            fingerprint,
+            read_fingerprint: fingerprint,
         })
     }
 
@@ -79,6 +117,7 @@ impl FileTail {
             dev: self.dev,
             inode: self.inode,
             offset: self.framer.committed_offset(),
+            fingerprint: self.fingerprint,
         }
     }
 
@@ -102,15 +141,23 @@ impl FileTail {
             Err(e) => return Err(e),
         };
         let meta = file.metadata()?;
-        if meta.dev() != self.dev || meta.ino() != self.inode || meta.len() < self.read_pos {
-            // Replaced or truncated: start over on what is there now.
+        let replaced =
+            meta.dev() != self.dev || meta.ino() != self.inode || meta.len() < self.read_pos;
+        let size = meta.len();
+        // Rewritten in place: the bytes already read are no longer there.
+        let rewritten = !replaced
+            && self.read_fingerprint.is_some()
+            && fingerprint(&file, self.read_pos) != self.read_fingerprint;
+        if replaced || rewritten {
+            // Start over on what is there now.
             self.dev = meta.dev();
             self.inode = meta.ino();
             self.read_pos = 0;
             self.framer = LineFramer::new(0, MAX_LINE);
+            self.fingerprint = None;
+            self.read_fingerprint = None;
             outcome.restarted = true;
         }
-        let size = meta.len();
         if size == self.read_pos {
             return Ok(outcome);
         }
@@ -132,6 +179,12 @@ impl FileTail {
             });
         }
         outcome.more = self.read_pos < size;
+        self.fingerprint = fingerprint(&file, self.framer.committed_offset());
+        self.read_fingerprint = if self.read_pos == self.framer.committed_offset() {
+            self.fingerprint
+        } else {
+            fingerprint(&file, self.read_pos)
+        };
         Ok(outcome)
     }
 }
@@ -208,9 +261,33 @@ mod tests {
             dev: 1,
             inode: 1,
             offset: 1,
+            fingerprint: None,
         };
         let mut tail = FileTail::open(&path, Some(&cp)).unwrap();
         assert_eq!(read_all(&mut tail), ["x"]);
+    }
+
+    #[test]
+    fn a_file_truncated_in_place_and_grown_past_the_old_offset_is_read_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        append(&path, b"one\ntwo\n");
+        let mut tail = FileTail::open(&path, None).unwrap();
+        assert_eq!(read_all(&mut tail), ["one", "two"]);
+        // `cp backup live.jsonl`: same inode, rewritten from the start, longer than before.
+        std::fs::write(&path, b"uno\ndos\ntres\n").unwrap();
+        assert_eq!(read_all(&mut tail), ["uno", "dos", "tres"]);
+        // The same, seen by a later process resuming from the stored checkpoint.
+        let cp = tail.checkpoint();
+        assert!(cp.fingerprint.is_some());
+        std::fs::write(&path, b"eins\nzwei\ndrei\nvier\n").unwrap();
+        let mut later = FileTail::open(&path, Some(&cp)).unwrap();
+        assert!(!later.up_to_date());
+        assert_eq!(read_all(&mut later), ["eins", "zwei", "drei", "vier"]);
+        // A plain append still resumes where it was.
+        append(&path, b"fuenf\n");
+        let mut resumed = FileTail::open(&path, Some(&later.checkpoint())).unwrap();
+        assert_eq!(read_all(&mut resumed), ["fuenf"]);
     }
 
     #[test]
@@ -229,8 +306,8 @@ mod tests {
         Append(String),
         /// Replace the file by a new one (new inode) with this content.
         Replace(String),
-        /// Truncate, write this (shorter than what was read) content, and read before anything
-        /// else is appended (a shrink is only visible by size while the file is shorter).
+        /// Truncate in place and write this content (shorter or longer than what was read: the
+        /// fingerprint tells a rewrite from an append).
         Truncate(String),
         /// Read what is new.
         Read,
@@ -240,7 +317,7 @@ mod tests {
         prop_oneof![
             4 => "[a-z]{0,5}(\n[a-z]{0,5}){0,3}\n?".prop_map(Op::Append),
             1 => "([a-z]{1,4}\n){0,3}".prop_map(Op::Replace),
-            1 => "([a-z]{1,2}\n){0,1}".prop_map(Op::Truncate),
+            1 => "([a-z]{1,4}\n){0,4}".prop_map(Op::Truncate),
             4 => Just(Op::Read),
         ]
     }
@@ -277,11 +354,14 @@ mod tests {
                         content = s;
                     }
                     Op::Truncate(s) => {
-                        // Only a shrink is detectable by size; keep the model honest about that.
-                        if s.len() as u64 >= tail.read_pos {
-                            continue;
-                        }
+                        // A rewrite that keeps every byte already read is an append.
+                        let read = usize::try_from(tail.read_pos).unwrap();
+                        let kept = s.as_bytes().get(..read).is_some_and(|b| Some(b) == content.as_bytes().get(..read));
                         std::fs::write(&path, s.as_bytes()).unwrap();
+                        if !kept && s.len() >= read && read > 0 {
+                            // Only visible by its fingerprint: the next read starts over.
+                            since_restart.clear();
+                        }
                         content = s;
                         pending_read = true;
                     }

@@ -5,6 +5,7 @@
 //! loopback HTTP client for talking to a running monitor).
 
 pub(crate) mod client;
+pub(crate) mod lock;
 pub mod pipeline;
 pub(crate) mod runtime;
 pub mod session_monitor;

@@ -54,6 +54,9 @@ pub struct PipelineConfig {
     pub initial_sessions: Vec<SessionState>,
     /// Receives a copy of every event applied (e.g. to forward them to a running monitor).
     pub tap: Option<mpsc::UnboundedSender<Event>>,
+    /// Called on the store's writer thread after each commit (e.g. to wake the team uploader);
+    /// must return at once.
+    pub after_commit: Option<Arc<dyn Fn() + Send + Sync>>,
 }
 
 impl Default for PipelineConfig {
@@ -69,6 +72,7 @@ impl Default for PipelineConfig {
             snapshots: None,
             initial_sessions: Vec::new(),
             tap: None,
+            after_commit: None,
         }
     }
 }
@@ -145,7 +149,11 @@ pub struct PipelineReport {
 /// Starts the monitor service on the current tokio runtime.
 pub fn spawn(config: PipelineConfig) -> std::io::Result<(EventSink, JoinHandle<PipelineReport>)> {
     let (tx, rx) = mpsc::channel(4096);
-    let writer = config.store.clone().map(StoreWriter::spawn).transpose()?;
+    let writer = config
+        .store
+        .clone()
+        .map(|store| StoreWriter::spawn_with(store, config.after_commit.clone()))
+        .transpose()?;
     let handle = tokio::spawn(run(rx, config, writer));
     Ok((EventSink { tx }, handle))
 }
@@ -184,6 +192,8 @@ impl Service {
     }
 
     fn apply(&mut self, event: Event, keep: bool) {
+        // Stored as counted: an event with unbelievable figures is kept as its input error.
+        let event = event.screened();
         if let Some(tap) = &self.config.tap {
             let _ = tap.send(event.clone());
         }

@@ -82,6 +82,11 @@ pub(crate) trait Sink: Send + 'static {
     fn task(&mut self, _ctx: &Context) -> Option<Task> {
         None
     }
+    /// Called on the store's writer thread after each commit (e.g. to wake an uploader that
+    /// reads what was just stored): must return at once.
+    fn after_commit(&mut self) -> Option<Arc<dyn Fn() + Send + Sync>> {
+        None
+    }
     /// Called (on a blocking thread) after the pipeline drained and wrote the final state.
     fn finish(self: Box<Self>) {}
 }
@@ -191,6 +196,8 @@ impl MonitorRuntime {
             let (dirs, store, prices) = (dirs.clone(), self.store.clone(), self.prices.clone());
             let options = ImportOptions {
                 progress: self.import_progress,
+                // What hooks spooled while no monitor took them is stored now, once.
+                drain_hook_spool: Some(self.settings.db.value.clone()),
                 ..ImportOptions::default()
             };
             tokio::task::spawn_blocking(move || import::import(&dirs, &*store, &prices, &options))
@@ -223,9 +230,14 @@ impl MonitorRuntime {
         let mut callbacks = std::mem::take(&mut self.callbacks);
         callbacks.extend(notifier.callbacks());
         callbacks.extend(budget_callbacks);
+        let mut after_commits = Vec::new();
         for sink in &mut self.sinks {
             callbacks.extend(sink.callbacks());
+            after_commits.extend(sink.after_commit());
         }
+        let after_commit = (!after_commits.is_empty()).then(|| {
+            Arc::new(move || after_commits.iter().for_each(|f| f())) as Arc<dyn Fn() + Send + Sync>
+        });
         let (snap_tx, snap_rx) = watch::channel(Snapshot::inactive(jiff::Timestamp::now()));
         let (events, pipeline_task) = pipeline::spawn(PipelineConfig {
             state_file: Some(self.settings.state_file.value.clone()),
@@ -234,6 +246,7 @@ impl MonitorRuntime {
             callbacks,
             snapshots: Some(snap_tx),
             initial_sessions: initial,
+            after_commit,
             ..PipelineConfig::default()
         })?;
 

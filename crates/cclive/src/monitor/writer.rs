@@ -34,13 +34,26 @@ pub(crate) struct WriterReport {
     pub(crate) unsaved: bool,
 }
 
+/// Called on the writer thread after each commit (e.g. to wake the team uploader). Must return
+/// at once.
+pub(crate) type AfterCommit = Arc<dyn Fn() + Send + Sync>;
+
 impl StoreWriter {
     /// Starts the writer thread for `store`.
+    #[cfg(test)]
     pub(crate) fn spawn(store: Arc<dyn Store>) -> std::io::Result<Self> {
+        Self::spawn_with(store, None)
+    }
+
+    /// Starts the writer thread for `store`, calling `after_commit` after each commit.
+    pub(crate) fn spawn_with(
+        store: Arc<dyn Store>,
+        after_commit: Option<AfterCommit>,
+    ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("cclive-store-writer".into())
-            .spawn(move || write_loop(&*store, &rx))?;
+            .spawn(move || write_loop(&*store, &rx, after_commit.as_deref()))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
@@ -72,7 +85,11 @@ impl StoreWriter {
 /// so a database that stays broken cannot eat the machine's memory.
 const MAX_RETAINED_EVENTS: usize = 100_000;
 
-fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Batch>) -> WriterReport {
+fn write_loop(
+    store: &dyn Store,
+    rx: &mpsc::Receiver<Batch>,
+    after_commit: Option<&(dyn Fn() + Send + Sync)>,
+) -> WriterReport {
     let mut report = WriterReport::default();
     // What a failed transaction did not write is kept and tried again with the next batch.
     let mut sessions: BTreeMap<SessionId, SessionState> = BTreeMap::new();
@@ -94,6 +111,9 @@ fn write_loop(store: &dyn Store, rx: &mpsc::Receiver<Batch>) -> WriterReport {
                 report.unsaved = false;
                 sessions.clear();
                 pending = Batch::default();
+                if let Some(after_commit) = after_commit {
+                    after_commit();
+                }
             }
             Err(err) => {
                 report.failures += 1;
@@ -241,6 +261,7 @@ mod tests {
                 dev: 1,
                 inode: 2,
                 offset: i * 10,
+                fingerprint: Some(7),
             };
             writer.send(Batch {
                 sessions: vec![state.clone()],

@@ -349,17 +349,18 @@ fn the_dashboard_serves_its_page_and_api_and_a_second_one_says_where_the_first_i
     assert!(r.body.is_empty());
 
     let port = dashboard.port.to_string();
-    let second = world.run(&["dashboard", "--port", &port], TIMEOUT);
-    assert!(!second.status.success(), "{}", describe(&second));
+    // One monitor per data dir: a second dashboard points to the first instead of starting.
+    let second = world.run(&["dashboard", "--port", &free_port().to_string()], TIMEOUT);
+    assert!(second.status.success(), "{}", describe(&second));
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(
         stderr.contains(&format!(
-            "a cclive dashboard is already running at http://127.0.0.1:{port}/ (pid {})",
+            "a monitor already runs for {} (pid {} at http://127.0.0.1:{port}/); its dashboard is at http://127.0.0.1:{port}/",
+            world.db.display(),
             dashboard.pid()
         )),
         "{stderr}"
     );
-    assert!(stderr.contains("--port"), "{stderr}");
     let out = dashboard.stop();
     assert!(out.status.success(), "{}", describe(&out));
 }
@@ -414,7 +415,7 @@ fn an_address_off_loopback_needs_a_token_and_then_every_request_carries_it() {
     let second = world.run(&["dashboard", "--port", &port], TIMEOUT);
     let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(
-        stderr.contains("needs a token is already running"),
+        stderr.contains(&format!("its dashboard is at http://127.0.0.1:{port}/")),
         "{stderr}"
     );
 }
@@ -431,13 +432,17 @@ fn watch_and_dashboard_share_the_monitor_and_its_rules() {
     let port: u16 = watch.addr.rsplit(':').next().unwrap().parse().unwrap();
     let r = http(port, "GET", "/", &[], None);
     assert_eq!(r.status, 200, "`cclive watch` serves the page too");
-    let second = world.run(&["watch", "--listen", &watch.addr], TIMEOUT);
+    // One monitor per data dir, wherever the second would listen: it says which one runs.
+    let elsewhere = format!("127.0.0.1:{}", free_port());
+    let second = world.run(&["watch", "--listen", &elsewhere], TIMEOUT);
+    assert!(!second.status.success(), "{}", describe(&second));
+    let stderr = String::from_utf8_lossy(&second.stderr);
     assert!(
-        String::from_utf8_lossy(&second.stderr).contains("a cclive monitor is already running"),
+        stderr.contains("a cclive monitor already runs for")
+            && stderr.contains(&format!("at http://{}/", watch.addr)),
         "{}",
         describe(&second)
     );
-    assert!(String::from_utf8_lossy(&second.stderr).contains("--listen"));
 }
 
 #[test]

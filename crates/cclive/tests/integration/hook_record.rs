@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::support::cclive::{World, describe, free_port, wait_with_timeout};
 
-fn hook(world: &World, listen: &str, payload: &str) {
+pub(crate) fn hook(world: &World, listen: &str, payload: &str) {
     let mut child = world
         .cclive(&["hook", "--listen", listen])
         .stdin(Stdio::piped())

@@ -43,6 +43,8 @@ impl World {
             .env("CCLIVE_DB", &self.db)
             // Never talk to a monitor the developer may run on the default port.
             .env("CCLIVE_LISTEN", "127.0.0.1:9")
+            // A team agent retries an unreachable server at least every half second.
+            .env("CCLIVE_TEAM_RETRY_MAX_MS", "500")
             .env_remove("CCLIVE_LOG")
             .current_dir(self.claude.work_dir())
             .stdin(Stdio::null())
@@ -209,9 +211,16 @@ impl World {
 
     /// Starts `cclive watch` on a free port and waits until it answers.
     pub fn watch(&self) -> Watch {
+        self.watch_with(&[])
+    }
+
+    /// Like [`World::watch`], with more arguments (e.g. `--upstream URL --token-file F`).
+    pub fn watch_with(&self, extra: &[&str]) -> Watch {
         let addr = format!("127.0.0.1:{}", free_port());
+        let mut args = vec!["watch", "--listen", &addr];
+        args.extend_from_slice(extra);
         let child = self
-            .cclive(&["watch", "--listen", &addr])
+            .cclive(&args)
             .env(
                 "CCLIVE_LOG",
                 std::env::var("CCLIVE_TEST_LOG").unwrap_or_else(|_| "warn".into()),

@@ -4,3 +4,4 @@ pub mod cclive;
 pub mod claude;
 pub mod fake_api;
 pub mod radicale;
+pub mod team;

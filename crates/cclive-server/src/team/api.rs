@@ -1,0 +1,326 @@
+//! The team API's handlers: the agent protocol and the dashboard's reads.
+//!
+//! Money is computed here, from the store's token sums and the price table (the same prices the
+//! local reports use); the store returns only what the caller's role may see.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::{Extension, Json};
+use cclive_core::Tokens;
+use cclive_core::report::{WeekStart, start_of_day};
+use cclive_core::team::{CursorReply, PushReply, RawPushRequest, Role};
+use cclive_team_store::{BudgetTarget, LiveSession, MachineStatus, Principal, SpendRow};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use super::{TeamState, store_error};
+use crate::ApiError;
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CursorQuery {
+    machine: Option<String>,
+}
+
+pub(crate) async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok", "mode": "team"}))
+}
+
+pub(crate) async fn whoami(Extension(who): Extension<Principal>) -> Json<Viewer> {
+    Json(Viewer::of(&who))
+}
+
+pub(crate) async fn cursor(
+    State(state): State<TeamState>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<CursorQuery>,
+) -> Result<Json<CursorReply>, ApiError> {
+    let machine = q
+        .machine
+        .ok_or_else(|| ApiError::BadRequest("name the machine: ?machine=<id>".into()))?;
+    let acked_seq = state
+        .store()
+        .cursor(&who, &machine)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(CursorReply {
+        machine_id: machine,
+        acked_seq,
+    }))
+}
+
+pub(crate) async fn push(
+    State(state): State<TeamState>,
+    Extension(who): Extension<Principal>,
+    body: Bytes,
+) -> Result<Json<PushReply>, ApiError> {
+    let push: RawPushRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::BadRequest(format!("not a team push: {e}")))?;
+    let outcome = state.store().push(&who, push).await.map_err(store_error)?;
+    if !outcome.reply.rejected.is_empty() {
+        tracing::warn!(
+            user = %who.email,
+            rejected = outcome.reply.rejected.len(),
+            "A push had items the server could not apply."
+        );
+    }
+    if outcome.applied > 0 {
+        // No subscriber is fine: nobody is watching.
+        let _ = state.inner.changes.send(());
+    }
+    Ok(Json(outcome.reply))
+}
+
+/// Who is looking.
+#[derive(Debug, Serialize)]
+pub(crate) struct Viewer {
+    email: String,
+    team: String,
+    role: Role,
+}
+
+impl Viewer {
+    fn of(who: &Principal) -> Viewer {
+        Viewer {
+            email: who.email.clone(),
+            team: who.team.clone(),
+            role: who.role,
+        }
+    }
+}
+
+/// A spend row with its cost.
+#[derive(Debug, Serialize)]
+pub(crate) struct PricedRow {
+    #[serde(flatten)]
+    row: SpendRow,
+    cost_usd: f64,
+    /// No price is known for the model: `cost_usd` leaves it out.
+    unpriced: bool,
+}
+
+/// A sum under one name (a person, a project or a model).
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Group {
+    name: String,
+    cost_usd: f64,
+    tokens: Tokens,
+    responses: u64,
+}
+
+/// One period's spend.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct Period {
+    since_ms: i64,
+    cost_usd: f64,
+    tokens: Tokens,
+    responses: u64,
+    by_person: Vec<Group>,
+    by_project: Vec<Group>,
+    by_model: Vec<Group>,
+}
+
+/// A budget and how much of it this month used.
+#[derive(Debug, Serialize)]
+pub(crate) struct BudgetUse {
+    #[serde(flatten)]
+    pub(crate) target: BudgetTarget,
+    pub(crate) monthly_usd: f64,
+    pub(crate) spent_usd: f64,
+    pub(crate) percent: Option<f64>,
+}
+
+/// A live session with its owner's view.
+#[derive(Debug, Serialize)]
+pub(crate) struct Overview {
+    now_ms: i64,
+    time_zone: String,
+    viewer: Viewer,
+    live: Vec<LiveSession>,
+    today: Period,
+    week: Period,
+    month: Period,
+    budgets: Vec<BudgetUse>,
+    machines: Vec<MachineStatus>,
+}
+
+pub(crate) fn price(state: &TeamState, rows: Vec<SpendRow>) -> Vec<PricedRow> {
+    let prices = &state.inner.config.prices;
+    rows.into_iter()
+        .map(|row| {
+            let cost = prices.cost(row.model.as_deref().unwrap_or("unknown"), &row.tokens);
+            PricedRow {
+                cost_usd: cost.unwrap_or(0.0),
+                unpriced: cost.is_none() && row.tokens.total() > 0,
+                row,
+            }
+        })
+        .collect()
+}
+
+fn period(since_ms: i64, rows: &[PricedRow]) -> Period {
+    let mut p = Period {
+        since_ms,
+        ..Period::default()
+    };
+    let mut person: BTreeMap<String, Group> = BTreeMap::new();
+    let mut project: BTreeMap<String, Group> = BTreeMap::new();
+    let mut model: BTreeMap<String, Group> = BTreeMap::new();
+    for r in rows {
+        p.cost_usd += r.cost_usd;
+        p.tokens.add(&r.row.tokens);
+        p.responses += r.row.responses;
+        let names = [
+            (&mut person, r.row.email.clone()),
+            (
+                &mut project,
+                r.row.project.clone().unwrap_or_else(|| "(unknown)".into()),
+            ),
+            (
+                &mut model,
+                r.row.model.clone().unwrap_or_else(|| "(unknown)".into()),
+            ),
+        ];
+        for (map, name) in names {
+            let g = map.entry(name.clone()).or_insert_with(|| Group {
+                name,
+                ..Group::default()
+            });
+            g.cost_usd += r.cost_usd;
+            g.tokens.add(&r.row.tokens);
+            g.responses += r.row.responses;
+        }
+    }
+    let sorted = |m: BTreeMap<String, Group>| {
+        let mut v: Vec<Group> = m.into_values().collect();
+        v.sort_by(|a, b| b.cost_usd.total_cmp(&a.cost_usd).then(a.name.cmp(&b.name)));
+        v
+    };
+    p.by_person = sorted(person);
+    p.by_project = sorted(project);
+    p.by_model = sorted(model);
+    p
+}
+
+pub(crate) async fn overview(
+    State(state): State<TeamState>,
+    Extension(who): Extension<Principal>,
+) -> Result<Json<Overview>, ApiError> {
+    let store = state.store();
+    let tz = &state.inner.config.time_zone;
+    let now = Timestamp::now();
+    let today = now.to_zoned_datetime(tz.clone()).date();
+    let day_start = start_of_day(today, tz).as_millisecond();
+    let week_start = start_of_day(WeekStart::Monday.week_of(today), tz).as_millisecond();
+    let month_start = start_of_day(today.first_of_month(), tz).as_millisecond();
+    let scope = who.scope();
+    let since = |start: i64| store.spend(scope, Some(start), None);
+    let (day_rows, week_rows, month_rows) =
+        tokio::try_join!(since(day_start), since(week_start), since(month_start))
+            .map_err(store_error)?;
+    let month_rows = price(&state, month_rows);
+    let budgets = budgets(&state, &who, &month_rows).await?;
+    Ok(Json(Overview {
+        now_ms: now.as_millisecond(),
+        time_zone: cclive_core::report::tz_name(tz),
+        viewer: Viewer::of(&who),
+        live: store.live_sessions(scope).await.map_err(store_error)?,
+        today: period(day_start, &price(&state, day_rows)),
+        week: period(week_start, &price(&state, week_rows)),
+        month: period(month_start, &month_rows),
+        budgets,
+        machines: store.machines(scope).await.map_err(store_error)?,
+    }))
+}
+
+/// The budgets `who` may see, with this month's spend.
+async fn budgets(
+    state: &TeamState,
+    who: &Principal,
+    month: &[PricedRow],
+) -> Result<Vec<BudgetUse>, ApiError> {
+    let store = state.store();
+    let all = store.budgets().await.map_err(store_error)?;
+    let users = store.users().await.map_err(store_error)?;
+    let team_of = |email: &str| users.iter().find(|u| u.email == email).map(|u| &u.team);
+    let visible = |t: &BudgetTarget| match (who.role, t) {
+        (Role::Admin, _) => true,
+        (Role::Lead, BudgetTarget::Team(team)) => *team == who.team,
+        (Role::Lead, BudgetTarget::User(email)) => team_of(email) == Some(&who.team),
+        (Role::Member, BudgetTarget::User(email)) => *email == who.email,
+        (Role::Member, BudgetTarget::Team(_)) => false,
+    };
+    Ok(budget_use(
+        all.into_iter().filter(|b| visible(&b.target)).collect(),
+        month,
+    ))
+}
+
+/// Each budget with what `month` (this month's priced rows) spent against it.
+pub(crate) fn budget_use(
+    budgets: Vec<cclive_team_store::Budget>,
+    month: &[PricedRow],
+) -> Vec<BudgetUse> {
+    budgets
+        .into_iter()
+        .map(|b| {
+            let spent: f64 = month
+                .iter()
+                .filter(|r| match &b.target {
+                    BudgetTarget::Team(t) => r.row.team == *t,
+                    BudgetTarget::User(e) => r.row.email == *e,
+                })
+                .map(|r| r.cost_usd)
+                .sum();
+            BudgetUse {
+                percent: (b.monthly_usd > 0.0).then(|| spent / b.monthly_usd * 100.0),
+                target: b.target,
+                monthly_usd: b.monthly_usd,
+                spent_usd: spent,
+            }
+        })
+        .collect()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct SpendQuery {
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+}
+
+/// Spend by person, project and model over a range, priced (`cclive report --server`).
+#[derive(Debug, Serialize)]
+pub(crate) struct SpendReply {
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+    cost_usd: f64,
+    tokens: Tokens,
+    responses: u64,
+    rows: Vec<PricedRow>,
+}
+
+pub(crate) async fn spend(
+    State(state): State<TeamState>,
+    Extension(who): Extension<Principal>,
+    Query(q): Query<SpendQuery>,
+) -> Result<Json<SpendReply>, ApiError> {
+    let rows = state
+        .store()
+        .spend(who.scope(), q.since_ms, q.until_ms)
+        .await
+        .map_err(store_error)?;
+    let rows = price(&state, rows);
+    let mut tokens = Tokens::default();
+    for r in &rows {
+        tokens.add(&r.row.tokens);
+    }
+    Ok(Json(SpendReply {
+        since_ms: q.since_ms,
+        until_ms: q.until_ms,
+        cost_usd: rows.iter().map(|r| r.cost_usd).sum(),
+        responses: rows.iter().map(|r| r.row.responses).sum(),
+        tokens,
+        rows,
+    }))
+}
