@@ -241,6 +241,7 @@ impl CacheEfficiency {
             output: 0,
             cache_read: self.cache_read,
             cache_creation: self.cache_creation,
+            ..Tokens::default()
         }
     }
 }

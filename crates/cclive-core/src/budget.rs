@@ -633,6 +633,10 @@ pub fn hard_limit(
 
 /// `$8.12`, `$0.0163`, `$1,234.50`.
 pub fn usd(v: f64) -> String {
+    if !v.is_finite() {
+        // An unknown cost (nothing of it priced), never shown as $0.
+        return "unpriced".to_owned();
+    }
     if v != 0.0 && v.abs() < 1.0 {
         return format!("${v:.4}");
     }

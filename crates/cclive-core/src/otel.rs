@@ -374,6 +374,7 @@ fn record_events(
                     output: attrs.tokens("output_tokens")?,
                     cache_read: attrs.tokens("cache_read_tokens")?,
                     cache_creation: attrs.tokens("cache_creation_tokens")?,
+                    ..Tokens::default()
                 })
             })();
             let tokens = match tokens {

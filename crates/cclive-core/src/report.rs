@@ -307,8 +307,13 @@ pub struct Usage {
     pub total_tokens: u64,
     /// API responses.
     pub messages: u64,
-    /// Their cost from the price table (unpriced models count 0).
+    /// Their cost from the price table, leaving unpriced models out; not a number (`null` in
+    /// JSON) when there are responses and none of them could be priced: unknown, never $0.
+    #[serde(deserialize_with = "crate::usage::null_as_nan")]
     pub estimated_cost_usd: f64,
+    /// Responses that had a price (tells "nothing priced" from "priced at $0").
+    #[serde(skip)]
+    pub priced_messages: u64,
 }
 
 impl Usage {
@@ -320,7 +325,10 @@ impl Usage {
         self.cache_read = self.cache_read.saturating_add(tokens.cache_read);
         self.total_tokens = self.total_tokens.saturating_add(tokens.total());
         self.messages += 1;
-        self.estimated_cost_usd += cost.unwrap_or(0.0);
+        if let Some(cost) = cost {
+            self.estimated_cost_usd += cost;
+            self.priced_messages += 1;
+        }
     }
 
     /// Adds another group.
@@ -331,7 +339,15 @@ impl Usage {
         self.cache_read = self.cache_read.saturating_add(other.cache_read);
         self.total_tokens = self.total_tokens.saturating_add(other.total_tokens);
         self.messages += other.messages;
-        self.estimated_cost_usd += other.estimated_cost_usd;
+        if other.priced_messages > 0 {
+            self.estimated_cost_usd += other.estimated_cost_usd;
+            self.priced_messages += other.priced_messages;
+        }
+    }
+
+    /// The estimated cost, `None` when there are responses and none could be priced.
+    pub fn cost_usd(&self) -> Option<f64> {
+        (self.messages == 0 || self.priced_messages > 0).then_some(self.estimated_cost_usd)
     }
 
     /// The four token counts.
@@ -341,11 +357,12 @@ impl Usage {
             output: self.output,
             cache_read: self.cache_read,
             cache_creation: self.cache_creation,
+            ..Tokens::default()
         }
     }
 
     pub(crate) fn rounded(mut self) -> Usage {
-        self.estimated_cost_usd = round_usd(self.estimated_cost_usd);
+        self.estimated_cost_usd = self.cost_usd().map_or(f64::NAN, round_usd);
         self
     }
 }
@@ -360,6 +377,7 @@ pub struct ModelUsage {
     pub usage: Usage,
     /// Its estimated cost (the same as `estimated_cost_usd`; per-model costs are always
     /// estimates).
+    #[serde(deserialize_with = "crate::usage::null_as_nan")]
     pub cost_usd: f64,
 }
 
@@ -370,6 +388,7 @@ pub struct TotalsRow {
     #[serde(flatten)]
     pub usage: Usage,
     /// The sum of the rows' `cost_usd`.
+    #[serde(deserialize_with = "crate::usage::null_as_nan")]
     pub cost_usd: f64,
     /// Where that sum comes from.
     pub cost_source: Option<CostBasis>,
@@ -424,6 +443,11 @@ impl<R> Report<R> {
     }
 }
 
+/// A cost for sorting: an unknown one (NaN) below every known one.
+pub(crate) fn known_cost(c: f64) -> f64 {
+    if c.is_nan() { f64::NEG_INFINITY } else { c }
+}
+
 /// Rounds a dollar figure to nano-dollars, so JSON shows `0.5` and not `0.49999999999999994`.
 pub fn round_usd(v: f64) -> f64 {
     (v * 1e9).round() / 1e9
@@ -472,12 +496,12 @@ impl Acc {
             .map(|(model, usage)| ModelUsage {
                 model: model.clone(),
                 usage: usage.rounded(),
-                cost_usd: round_usd(usage.estimated_cost_usd),
+                cost_usd: usage.cost_usd().map_or(f64::NAN, round_usd),
             })
             .collect();
         rows.sort_by(|a, b| {
-            b.cost_usd
-                .total_cmp(&a.cost_usd)
+            crate::report::known_cost(b.cost_usd)
+                .total_cmp(&crate::report::known_cost(a.cost_usd))
                 .then_with(|| a.model.cmp(&b.model))
         });
         rows
@@ -495,6 +519,8 @@ pub(crate) struct TotalsBuilder {
     basis: Option<CostBasis>,
     models: BTreeSet<String>,
     unpriced: BTreeSet<String>,
+    /// Some row had a known cost.
+    priced: bool,
 }
 
 impl TotalsBuilder {
@@ -505,12 +531,16 @@ impl TotalsBuilder {
             basis: None,
             models: BTreeSet::new(),
             unpriced: BTreeSet::new(),
+            priced: false,
         }
     }
 
     pub(crate) fn add(&mut self, acc: &Acc, cost: f64, basis: CostBasis) {
         self.usage.merge(&acc.usage);
-        self.cost += cost;
+        if cost.is_finite() {
+            self.cost += cost;
+            self.priced = true;
+        }
         self.basis = Some(self.basis.map_or(basis, |b| b.combine(basis)));
         self.models.extend(acc.by_model.keys().cloned());
         self.unpriced.extend(acc.unpriced.iter().cloned());
@@ -519,7 +549,11 @@ impl TotalsBuilder {
     pub(crate) fn finish(self) -> TotalsRow {
         TotalsRow {
             usage: self.usage.rounded(),
-            cost_usd: round_usd(self.cost),
+            cost_usd: if self.priced || self.usage.messages == 0 {
+                round_usd(self.cost)
+            } else {
+                f64::NAN
+            },
             cost_source: self.basis,
             models: self.models.into_iter().collect(),
             unpriced_models: self.unpriced.into_iter().collect(),

@@ -97,7 +97,8 @@ pub struct Efficiency {
     pub output_tokens_per_minute: Option<f64>,
     /// cache_read / (input + cache_read + cache_creation).
     pub cache_hit_ratio: Option<f64>,
-    /// Share of wall time spent waiting for the API (0..=1).
+    /// Share of wall time spent waiting for the API (0..=1); `None` while unknown (responses
+    /// counted but no API time measured).
     pub api_time_share: Option<f64>,
 }
 
@@ -158,7 +159,10 @@ pub struct SessionState {
     /// The official subscription limits, as last reported by Claude Code.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_limits: Option<crate::statusline::RateLimits>,
-    /// Total cost in USD.
+    /// Total cost in USD: Claude Code's own where it reported one, else the estimate. Not a
+    /// number (`null` in JSON) when the session has usage and none of it could be priced (every
+    /// model unpriced): unknown, never $0. Read it with [`SessionState::cost_usd`].
+    #[serde(deserialize_with = "crate::usage::null_as_nan")]
     pub total_cost_usd: f64,
     /// Reported or estimated.
     pub cost_source: CostSource,
@@ -329,6 +333,11 @@ pub struct Change {
 }
 
 impl SessionState {
+    /// The session's cost in USD, `None` when it is unknown (usage, but no model of it priced).
+    pub fn cost_usd(&self) -> Option<f64> {
+        Some(self.total_cost_usd).filter(|c| c.is_finite())
+    }
+
     /// A new `ACTIVE` session first seen at `at`.
     pub fn new(session_id: SessionId, at: Timestamp) -> Self {
         Self {
@@ -955,7 +964,13 @@ impl SessionState {
             self.cost_source = CostSource::Reported;
             self.unpriced_models.clear();
         } else {
-            self.total_cost_usd = self.ledger.estimate.max(0.0);
+            // Usage, but nothing of it priced: the cost is unknown, not zero.
+            let unknown = self.ledger.estimate <= 0.0 && !self.ledger.unpriced.is_empty();
+            self.total_cost_usd = if unknown {
+                f64::NAN
+            } else {
+                self.ledger.estimate.max(0.0)
+            };
             self.cost_source = CostSource::Estimated;
             if self.unpriced_models.len() != self.ledger.unpriced.len() {
                 self.unpriced_models = self.ledger.unpriced.iter().cloned().collect();
@@ -1000,7 +1015,10 @@ impl SessionState {
             output_tokens_per_minute: (self.duration_ms > 0)
                 .then(|| t.output as f64 * 60_000.0 / self.duration_ms as f64),
             cache_hit_ratio: (prompt_side > 0).then(|| t.cache_read as f64 / prompt_side as f64),
-            api_time_share: (self.duration_ms > 0)
+            // Responses but no API time measured (a transcript without timings): the share is
+            // unknown ("–"), not 0 %.
+            api_time_share: (self.duration_ms > 0
+                && (self.duration_api_ms > 0 || self.api_requests == 0))
                 .then(|| (self.duration_api_ms as f64 / self.duration_ms as f64).min(1.0)),
         }
     }

@@ -395,6 +395,7 @@ mod tests {
                 output: 20,
                 cache_read: 30,
                 cache_creation: 40,
+                ..Tokens::default()
             },
             sidechain: false,
         }

@@ -988,7 +988,8 @@ struct Message<'a> {
     model: Str<'a>,
     #[serde(borrow)]
     stop_reason: Str<'a>,
-    usage: Obj<ApiUsage>,
+    #[serde(borrow)]
+    usage: Obj<ApiUsage<'a>>,
     #[serde(borrow)]
     content: Content<'a>,
 }
@@ -997,25 +998,64 @@ struct Message<'a> {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 #[allow(clippy::struct_field_names)] // the API's own names
-struct ApiUsage {
+struct ApiUsage<'a> {
     input_tokens: Count,
     output_tokens: Count,
     cache_read_input_tokens: Count,
     cache_creation_input_tokens: Count,
+    /// The 1-hour share of the cache write (priced apart).
+    cache_creation: Obj<CacheCreation>,
+    /// Web searches (priced per request).
+    server_tool_use: Obj<ServerToolUse>,
+    /// `fast` for a fast-mode response.
+    #[serde(borrow)]
+    speed: Str<'a>,
+    /// `us` for a US-only response (priced at 1.1×).
+    #[serde(borrow)]
+    inference_geo: Str<'a>,
 }
 
-impl ApiUsage {
+/// `usage.cache_creation`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CacheCreation {
+    ephemeral_1h_input_tokens: Count,
+}
+
+/// `usage.server_tool_use`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ServerToolUse {
+    web_search_requests: Count,
+}
+
+impl ApiUsage<'_> {
     fn tokens(&self) -> Result<Tokens, TokenError> {
         let limit = MAX_RESPONSE_TOKENS;
+        let cache_creation = self
+            .cache_creation_input_tokens
+            .get("cache_creation_input_tokens", limit)?;
+        let one_hour = match &self.cache_creation.0 {
+            Some(c) => c
+                .ephemeral_1h_input_tokens
+                .get("ephemeral_1h_input_tokens", limit)?,
+            None => 0,
+        };
+        let searches = match &self.server_tool_use.0 {
+            Some(s) => s.web_search_requests.get("web_search_requests", limit)?,
+            None => 0,
+        };
         Ok(Tokens {
             input: self.input_tokens.get("input_tokens", limit)?,
             output: self.output_tokens.get("output_tokens", limit)?,
             cache_read: self
                 .cache_read_input_tokens
                 .get("cache_read_input_tokens", limit)?,
-            cache_creation: self
-                .cache_creation_input_tokens
-                .get("cache_creation_input_tokens", limit)?,
+            cache_creation,
+            cache_creation_1h: one_hour.min(cache_creation),
+            web_search_requests: searches,
+            fast_responses: u64::from(self.speed.0.as_deref() == Some("fast")),
+            us_only_responses: u64::from(self.inference_geo.0.as_deref() == Some("us")),
         })
     }
 }
@@ -1151,6 +1191,7 @@ impl<'de> Deserialize<'de> for ModelUsage {
                                 cache_creation: e
                                     .cache_creation_input_tokens
                                     .get("cacheCreationInputTokens", limit)?,
+                                ..Tokens::default()
                             })
                         })();
                         match tokens {

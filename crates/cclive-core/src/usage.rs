@@ -1,8 +1,11 @@
-//! Token counts in the four kinds Claude Code bills, and how to read them from its formats.
+//! Token counts in the four kinds Claude Code bills, the few extra counts its prices depend on,
+//! and how to read them from its formats.
 //!
 //! The field names (`input`, `output`, `cache_read`, `cache_creation`) are cclive's public metric
 //! names; the readers below accept the API's snake_case (`input_tokens`, …) and Claude Code's
-//! camelCase `modelUsage` spelling (`inputTokens`, …).
+//! camelCase `modelUsage` spelling (`inputTokens`, …). The extra counts (1-hour cache writes, web
+//! searches, fast-mode and US-only responses) are what [`crate::pricing`] needs to price a
+//! response as Claude Code does; they are left out of JSON while zero.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -105,6 +108,38 @@ pub struct Tokens {
     pub cache_read: u64,
     /// Input tokens written to the prompt cache.
     pub cache_creation: u64,
+    /// Of `cache_creation`, the tokens written for one hour (`usage.cache_creation.
+    /// ephemeral_1h_input_tokens`); the rest were written for five minutes.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_creation_1h: u64,
+    /// Server-side web searches (`usage.server_tool_use.web_search_requests`), billed per request.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub web_search_requests: u64,
+    /// Responses served in fast mode (`usage.speed: "fast"`): 0 or 1 for one response.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fast_responses: u64,
+    /// Responses served in the US only (`usage.inference_geo: "us"`, billed at 1.1×).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub us_only_responses: u64,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// Field-wise over every count of [`Tokens`], so no operation forgets one.
+macro_rules! each_count {
+    ($a:ident, $b:ident, $f:expr) => {
+        $a.input = $f($a.input, $b.input);
+        $a.output = $f($a.output, $b.output);
+        $a.cache_read = $f($a.cache_read, $b.cache_read);
+        $a.cache_creation = $f($a.cache_creation, $b.cache_creation);
+        $a.cache_creation_1h = $f($a.cache_creation_1h, $b.cache_creation_1h);
+        $a.web_search_requests = $f($a.web_search_requests, $b.web_search_requests);
+        $a.fast_responses = $f($a.fast_responses, $b.fast_responses);
+        $a.us_only_responses = $f($a.us_only_responses, $b.us_only_responses);
+    };
 }
 
 impl Tokens {
@@ -119,10 +154,7 @@ impl Tokens {
 
     /// Adds another count to this one (saturating: a sum never wraps around).
     pub fn add(&mut self, other: &Tokens) {
-        self.input = self.input.saturating_add(other.input);
-        self.output = self.output.saturating_add(other.output);
-        self.cache_read = self.cache_read.saturating_add(other.cache_read);
-        self.cache_creation = self.cache_creation.saturating_add(other.cache_creation);
+        each_count!(self, other, u64::saturating_add);
     }
 
     /// The first field beyond `limit`, as an error.
@@ -131,38 +163,61 @@ impl Tokens {
         check_count("output", self.output, limit)?;
         check_count("cache_read", self.cache_read, limit)?;
         check_count("cache_creation", self.cache_creation, limit)?;
+        check_count("cache_creation_1h", self.cache_creation_1h, limit)?;
+        check_count("web_search_requests", self.web_search_requests, limit)?;
         Ok(())
     }
 
     /// Subtracts a count previously added (saturating, never below zero).
     pub fn sub(&mut self, other: &Tokens) {
-        self.input = self.input.saturating_sub(other.input);
-        self.output = self.output.saturating_sub(other.output);
-        self.cache_read = self.cache_read.saturating_sub(other.cache_read);
-        self.cache_creation = self.cache_creation.saturating_sub(other.cache_creation);
+        each_count!(self, other, u64::saturating_sub);
     }
 
     /// Field-wise maximum. Streaming snapshots of one response only ever grow, and duplicates
     /// are equal, so the maximum of every report of a response is its final usage.
     pub fn max_with(&mut self, other: &Tokens) {
-        self.input = self.input.max(other.input);
-        self.output = self.output.max(other.output);
-        self.cache_read = self.cache_read.max(other.cache_read);
-        self.cache_creation = self.cache_creation.max(other.cache_creation);
+        each_count!(self, other, u64::max);
+    }
+
+    /// The four token kinds only, the extra counts cleared: what a figure of tokens shows.
+    #[must_use]
+    pub fn kinds(&self) -> Tokens {
+        Tokens {
+            input: self.input,
+            output: self.output,
+            cache_read: self.cache_read,
+            cache_creation: self.cache_creation,
+            ..Tokens::default()
+        }
     }
 
     /// Reads an API `usage` object (`input_tokens`, `output_tokens`,
-    /// `cache_read_input_tokens`, `cache_creation_input_tokens`), each field at most `limit`.
-    /// Missing fields are 0; `Ok(None)` when `v` is no object.
+    /// `cache_read_input_tokens`, `cache_creation_input_tokens`, and for pricing
+    /// `cache_creation.ephemeral_1h_input_tokens`, `server_tool_use.web_search_requests`,
+    /// `speed`, `inference_geo`), each count at most `limit`. Missing fields are 0; `Ok(None)`
+    /// when `v` is no object.
     pub fn from_api_usage(v: &Value, limit: u64) -> Result<Option<Tokens>, TokenError> {
         let Some(obj) = v.as_object() else {
             return Ok(None);
         };
+        let cache_creation = json_count(obj, "cache_creation_input_tokens", limit)?;
+        let nested = |parent: &str, field: &'static str| match obj.get(parent) {
+            Some(Value::Object(inner)) => json_count(inner, field, limit),
+            _ => Ok(0),
+        };
+        let one_hour = nested("cache_creation", "ephemeral_1h_input_tokens")?;
         Ok(Some(Tokens {
             input: json_count(obj, "input_tokens", limit)?,
             output: json_count(obj, "output_tokens", limit)?,
             cache_read: json_count(obj, "cache_read_input_tokens", limit)?,
-            cache_creation: json_count(obj, "cache_creation_input_tokens", limit)?,
+            cache_creation,
+            // Claude Code clamps the 1-hour share to the whole write.
+            cache_creation_1h: one_hour.min(cache_creation),
+            web_search_requests: nested("server_tool_use", "web_search_requests")?,
+            fast_responses: u64::from(obj.get("speed").and_then(Value::as_str) == Some("fast")),
+            us_only_responses: u64::from(
+                obj.get("inference_geo").and_then(Value::as_str) == Some("us"),
+            ),
         }))
     }
 
@@ -178,8 +233,19 @@ impl Tokens {
             output: get("outputTokens")?,
             cache_read: get("cacheReadInputTokens")?,
             cache_creation: get("cacheCreationInputTokens")?,
+            web_search_requests: get("webSearchRequests")?,
+            ..Tokens::default()
         }))
     }
+}
+
+/// Reads a cost that may be `null` (unknown: nothing could be priced) as NaN, which serde_json
+/// writes back as `null`.
+///
+/// # Errors
+/// When the value is neither a number nor `null`.
+pub fn null_as_nan<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 /// The whole-session tokens of Claude Code's `modelUsage` entries (`(model, tokens, cost)`),
@@ -219,6 +285,7 @@ mod tests {
             output: 42,
             cache_read: 5000,
             cache_creation: 300,
+            ..Tokens::default()
         };
         assert_eq!(
             Tokens::from_api_usage(&api, MAX_RESPONSE_TOKENS),
@@ -235,6 +302,7 @@ mod tests {
             output: 1,
             cache_read: 5000,
             cache_creation: 300,
+            ..Tokens::default()
         };
         let delta = Tokens {
             output: 42,
@@ -243,6 +311,31 @@ mod tests {
         start.max_with(&delta);
         assert_eq!(start.output, 42);
         assert_eq!(start.input, 1200);
+    }
+
+    #[test]
+    fn reads_the_counts_prices_depend_on() {
+        let api = json!({"input_tokens": 10, "output_tokens": 5,
+            "cache_creation_input_tokens": 300, "cache_creation": {"ephemeral_1h_input_tokens": 900,
+            "ephemeral_5m_input_tokens": 0}, "server_tool_use": {"web_search_requests": 2},
+            "speed": "fast", "inference_geo": "us"});
+        let t = Tokens::from_api_usage(&api, MAX_RESPONSE_TOKENS)
+            .unwrap()
+            .unwrap();
+        assert_eq!(t.cache_creation_1h, 300, "clamped to the whole write");
+        assert_eq!(t.web_search_requests, 2);
+        assert_eq!((t.fast_responses, t.us_only_responses), (1, 1));
+        assert_eq!(t.total(), 315, "the extra counts are not tokens");
+        assert_eq!(t.kinds().web_search_requests, 0);
+        let plain = json!({"input_tokens": 1, "speed": "standard", "inference_geo": "global"});
+        let t = Tokens::from_api_usage(&plain, MAX_RESPONSE_TOKENS)
+            .unwrap()
+            .unwrap();
+        assert_eq!((t.fast_responses, t.us_only_responses), (0, 0));
+        assert_eq!(
+            serde_json::to_value(t).unwrap().as_object().unwrap().len(),
+            4
+        );
     }
 
     #[test]

@@ -48,6 +48,18 @@ const cc = (() => {
     return "$" + text;
   }
 
+  /** The "unpriced: MODEL" mark of a session some of whose usage has no price (its cost is
+   * unknown or partial, never $0), or null. */
+  function unpriced(s) {
+    const models = s.unpriced_models || [];
+    if (!models.length) return null;
+    return h("span", {
+      class: "unpriced",
+      dataset: { field: "unpriced" },
+      title: "No price for these models: the cost shown leaves them out. Run `cclive prices sync` or add them to your price file; `cclive doctor` explains.",
+    }, "unpriced: " + models.join(", "));
+  }
+
   function int(n) {
     return n === null || n === undefined ? "–" : intFmt.format(n);
   }
@@ -391,7 +403,8 @@ const cc = (() => {
   }
 
   return {
-    h, s, usd, int, compact, duration, percent, time, ago, base, place, origin, withUnit, totalTokens,
-    statusBadge, getJSON, tz, refreshMs, setConn, live, plural, bucketDays, dayChart, shareList,
+    h, s, usd, unpriced, int, compact, duration, percent, time, ago, base, place, origin, withUnit,
+    totalTokens, statusBadge, getJSON, tz, refreshMs, setConn, live, plural, bucketDays, dayChart,
+    shareList,
   };
 })();

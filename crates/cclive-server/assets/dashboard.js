@@ -198,7 +198,7 @@
       h(
         "dl",
         { class: "stats" },
-        stat("Cost", [usd(s.total_cost_usd), s.cost_source === "estimated" ? h("span", { class: "unit" }, "est.") : null], {
+        stat("Cost", [usd(s.total_cost_usd), s.cost_source === "estimated" ? h("span", { class: "unit" }, "est.") : null, cc.unpriced(s)], {
           class: "num",
           title: s.cost_source === "estimated" ? "estimated from tokens until Claude Code reports its own total" : "reported by Claude Code",
           dataset: { field: "cost", value: String(s.total_cost_usd) },
@@ -260,7 +260,7 @@
       h(
         "dl",
         { class: "figures wide" },
-        fig("Cost", usd(s.total_cost_usd), { dataset: { field: "cost", value: String(s.total_cost_usd) } }),
+        fig("Cost", [usd(s.total_cost_usd), cc.unpriced(s)], { dataset: { field: "cost", value: String(s.total_cost_usd) } }),
         fig("Turns", int(s.num_turns)),
         fig("Duration", duration(s.duration_ms)),
         fig("Tokens", withUnit(compact(t), "tok")),
@@ -670,7 +670,7 @@
         cell("Duration", { class: "num", dataset: { field: "duration" } }, duration(s.duration_ms)),
         cell("Turns", { class: "num", dataset: { field: "turns" } }, int(s.num_turns)),
         cell("Tokens", { class: "num hide-narrow" }, withUnit(compact(totalTokens(s.tokens)), "tok")),
-        cell("Cost", { class: "num cost", dataset: { field: "cost", value: String(s.total_cost_usd) } }, usd(s.total_cost_usd)),
+        cell("Cost", { class: "num cost", dataset: { field: "cost", value: String(s.total_cost_usd) } }, usd(s.total_cost_usd), cc.unpriced(s)),
       ),
     );
     const filtered = v.project || v.status || v.model || v.day;

@@ -53,7 +53,7 @@
       h(
         "dl",
         { class: "stats" },
-        stat("Cost", [usd(s.total_cost_usd), s.cost_source === "estimated" ? h("span", { class: "unit" }, "est.") : null], {
+        stat("Cost", [usd(s.total_cost_usd), s.cost_source === "estimated" ? h("span", { class: "unit" }, "est.") : null, cc.unpriced(s)], {
           class: "num",
           dataset: { field: "cost", value: String(s.total_cost_usd) },
         }),

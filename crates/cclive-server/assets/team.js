@@ -4,7 +4,7 @@
 "use strict";
 
 (() => {
-  const { h, usd, compact, ago, base, statusBadge, getJSON, setConn, shareChart } = cc;
+  const { h, usd, compact, ago, base, statusBadge, getJSON, setConn, shareList } = cc;
   const $ = (id) => document.getElementById(id);
   const iso = (ms) => (ms == null ? null : new Date(ms).toISOString());
 
@@ -32,7 +32,12 @@
   function chart(el, groups, label) {
     el.replaceChildren(
       groups.length
-        ? shareChart(groups.map((g) => ({ name: g.name, total_cost_usd: g.cost_usd, requests: g.responses })), label)
+        ? shareList(
+            groups.map((g) => ({ name: g.name, total_cost_usd: g.cost_usd, requests: g.responses })),
+            { people: "person", projects: "project", models: "model" }[label] || label,
+            null,
+            null,
+          )
         : h("div", { class: "empty" }, "Nothing this month."),
     );
   }

@@ -49,6 +49,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0005_checkpoint_fingerprint",
         sql: include_str!("migrations/0005_checkpoint_fingerprint.sql"),
     },
+    Migration {
+        version: 6,
+        name: "0006_usage_pricing",
+        sql: include_str!("migrations/0006_usage_pricing.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

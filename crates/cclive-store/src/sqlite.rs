@@ -155,10 +155,15 @@ const INSERT_EVENT: &str =
 /// reads the row as it was before the update, so the order of the assignments does not matter.
 const UPSERT_USAGE: &str = "
     INSERT INTO usage (
-        key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain
-    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+        key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
+        cache_creation_1h, web_search_requests, fast, us_only
+    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
     ON CONFLICT (key) DO UPDATE SET
         input = max(input, excluded.input),
+        cache_creation_1h = max(cache_creation_1h, excluded.cache_creation_1h),
+        web_search_requests = max(web_search_requests, excluded.web_search_requests),
+        fast = max(fast, excluded.fast),
+        us_only = max(us_only, excluded.us_only),
         output = max(output, excluded.output),
         cache_read = max(cache_read, excluded.cache_read),
         cache_creation = max(cache_creation, excluded.cache_creation),
@@ -189,7 +194,8 @@ const SELECT_USAGE_TOTALS: &str = "
 
 /// Usage rows in `[?1, ?2)`, in milliseconds.
 const SELECT_USAGE_ROWS: &str = "
-    SELECT key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain
+    SELECT key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
+        cache_creation_1h, web_search_requests, fast, us_only
     FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms, key";
 
 /// The owner of one stored response.
@@ -378,6 +384,7 @@ impl Store for SqliteStore {
                 output: count(output)?,
                 cache_read: count(cache_read)?,
                 cache_creation: count(cache_creation)?,
+                ..Tokens::default()
             },
             count(responses)?,
         ))
@@ -406,7 +413,16 @@ impl Store for SqliteStore {
                     session_id: row.get(1)?,
                     at_ms: row.get(2)?,
                     model: row.get(3)?,
-                    tokens: [row.get(4)?, row.get(5)?, row.get(6)?, row.get(7)?],
+                    tokens: [
+                        row.get(4)?,
+                        row.get(5)?,
+                        row.get(6)?,
+                        row.get(7)?,
+                        row.get(9)?,
+                        row.get(10)?,
+                        row.get(11)?,
+                        row.get(12)?,
+                    ],
                     sidechain: row.get(8)?,
                 })
             })?;
@@ -590,6 +606,10 @@ fn write_usage(row: &UsageRow, upsert: &mut Statement<'_>) -> rusqlite::Result<(
         int(t.cache_read),
         int(t.cache_creation),
         row.sidechain,
+        int(t.cache_creation_1h),
+        int(t.web_search_requests),
+        int(t.fast_responses.min(1)),
+        int(t.us_only_responses.min(1)),
     ])?;
     Ok(())
 }
@@ -600,7 +620,7 @@ struct RawUsage {
     session_id: String,
     at_ms: i64,
     model: Option<String>,
-    tokens: [i64; 4],
+    tokens: [i64; 8],
     sidechain: bool,
 }
 
@@ -616,15 +636,8 @@ impl RawUsage {
             what: what(),
             detail: e.to_string(),
         })?;
-        let [input, output, cache_read, cache_creation] = self.tokens.map(u64::try_from);
-        let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
         Ok(UsageRow {
-            tokens: Tokens {
-                input: count(input)?,
-                output: count(output)?,
-                cache_read: count(cache_read)?,
-                cache_creation: count(cache_creation)?,
-            },
+            tokens: tokens_of(self.tokens, &what)?,
             session_id: SessionId::new(self.session_id),
             key: self.key,
             at,
@@ -697,6 +710,32 @@ impl RawCheckpoint {
             fingerprint: self.fingerprint.map(i64::cast_unsigned),
         })
     }
+}
+
+/// The [`Tokens`] of a `usage` row or sum: the four kinds, then the 1-hour writes, web
+/// searches, fast and US-only (the `0006_usage_pricing` columns), checked non-negative.
+pub(super) fn tokens_of(counts: [i64; 8], what: &dyn Fn() -> String) -> Result<Tokens, StoreError> {
+    let [
+        input,
+        output,
+        cache_read,
+        cache_creation,
+        one_hour,
+        searches,
+        fast,
+        us_only,
+    ] = counts.map(u64::try_from);
+    let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
+    Ok(Tokens {
+        input: count(input)?,
+        output: count(output)?,
+        cache_read: count(cache_read)?,
+        cache_creation: count(cache_creation)?,
+        cache_creation_1h: count(one_hour)?,
+        web_search_requests: count(searches)?,
+        fast_responses: count(fast)?,
+        us_only_responses: count(us_only)?,
+    })
 }
 
 fn negative(what: String) -> StoreError {

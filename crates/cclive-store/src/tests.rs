@@ -60,6 +60,7 @@ pub(crate) fn running(id: &str, start: i64, project: &str) -> (SessionState, Vec
                 output: 42,
                 cache_read: 5000,
                 cache_creation: 300,
+                ..Tokens::default()
             },
             is_final: true,
             sidechain: false,
@@ -110,6 +111,7 @@ fn everything(id: &str) -> (SessionState, Vec<Event>) {
                 output: 5,
                 cache_read: 0,
                 cache_creation: 0,
+                ..Tokens::default()
             },
             is_final: true,
             sidechain: true,
@@ -727,6 +729,7 @@ fn tokens([input, output, cache_read, cache_creation]: [u64; 4]) -> Tokens {
         output,
         cache_read,
         cache_creation,
+        ..Tokens::default()
     }
 }
 

@@ -86,6 +86,7 @@ fn tokens(r: &tokio_postgres::Row, first: usize) -> Tokens {
         output: to_u64(r.get(first + 1)),
         cache_read: to_u64(r.get(first + 2)),
         cache_creation: to_u64(r.get(first + 3)),
+        ..Tokens::default()
     }
 }
 

@@ -79,6 +79,9 @@ pub enum Command {
     /// One line for Claude Code's `statusLine` setting (reads its JSON on stdin); see
     /// `cclive hooks install --statusline`.
     Statusline(StatuslineArgs),
+    /// The price table in use (source, version, every model's rates); `sync` reads the
+    /// installed Claude Code's own prices into your price file.
+    Prices(PricesArgs),
     /// Team mode's central server on PostgreSQL: the team dashboard and the agents' pushes.
     Server(ServerArgs),
     /// Team mode: users and their tokens, budgets (on the server's database); this machine's
@@ -212,6 +215,32 @@ pub enum TeamBudgetAction {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `cclive prices`.
+#[derive(Debug, Args)]
+pub struct PricesArgs {
+    /// Print JSON (the table itself).
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// What to do (default: show the table in use).
+    #[command(subcommand)]
+    pub action: Option<PricesAction>,
+}
+
+/// `cclive prices <action>`.
+#[derive(Debug, Subcommand)]
+pub enum PricesAction {
+    /// Read the model catalog of the installed Claude Code (offline, from its package) into the
+    /// price file (`prices_file`, else ~/.config/cclive/prices.json).
+    Sync {
+        /// The claude executable to read (default: the `claude_bin` setting, else PATH).
+        #[arg(long, value_name = "PATH")]
+        claude: Option<PathBuf>,
+        /// Write here instead of the price file.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
     },
 }
 

@@ -175,6 +175,7 @@ fn cache_efficiency_and_cost_per_line_come_from_the_session() {
         output: 500,
         cache_read: 8000,
         cache_creation: 1000,
+        ..Tokens::default()
     };
     s.total_cost_usd = 2.0;
     s.cost_source = CostSource::Reported;

@@ -113,7 +113,8 @@ fn a_2_1_log_export_becomes_the_session_its_prompt_requests_and_tools() {
             input: 1200,
             output: 42,
             cache_read: 5000,
-            cache_creation: 300
+            cache_creation: 300,
+            ..Tokens::default()
         }
     );
     assert!(*is_final && !*sidechain);
@@ -210,6 +211,7 @@ fn transcript_usage(key: &str, request: &str) -> EventKind {
             output: 42,
             cache_read: 5000,
             cache_creation: 300,
+            ..Tokens::default()
         },
         is_final: true,
         sidechain: false,

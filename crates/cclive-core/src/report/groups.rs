@@ -30,6 +30,7 @@ pub struct SessionRow {
     pub usage: Usage,
     /// Claude Code's reported total when it is used (`cost_source: "reported"`), else the
     /// estimate.
+    #[serde(deserialize_with = "crate::usage::null_as_nan")]
     pub cost_usd: f64,
     /// `reported` or `estimated`.
     pub cost_source: CostBasis,
@@ -59,6 +60,7 @@ pub struct ProjectRow {
     #[serde(flatten)]
     pub usage: Usage,
     /// The sum of the sessions' `cost_usd`.
+    #[serde(deserialize_with = "crate::usage::null_as_nan")]
     pub cost_usd: f64,
     /// `reported`, `estimated` or `mixed`.
     pub cost_source: CostBasis,
@@ -86,6 +88,7 @@ pub struct ModelRow {
     #[serde(flatten)]
     pub usage: Usage,
     /// The estimate.
+    #[serde(deserialize_with = "crate::usage::null_as_nan")]
     pub cost_usd: f64,
     /// Always `estimated`.
     pub cost_source: CostBasis,
@@ -174,7 +177,7 @@ fn session_rows(
             let reported = info
                 .and_then(|i| i.reported_cost_usd)
                 .filter(|c| c.is_finite());
-            let estimated = group.acc.usage.estimated_cost_usd;
+            let estimated = group.acc.usage.cost_usd().unwrap_or(f64::NAN);
             let (cost, basis) = match reported {
                 Some(cost) if group.complete() => (cost, CostBasis::Reported),
                 _ => (estimated, CostBasis::Estimated),
@@ -248,8 +251,8 @@ pub fn projects(
         })
         .collect();
     rows.sort_by(|a, b| {
-        b.cost_usd
-            .total_cmp(&a.cost_usd)
+        crate::report::known_cost(b.cost_usd)
+            .total_cmp(&crate::report::known_cost(a.cost_usd))
             .then_with(|| a.project.cmp(&b.project))
     });
     Report::new(ReportKind::Projects, opts, rows, totals.finish())
@@ -285,7 +288,7 @@ pub fn models(
     let mut rows: Vec<ModelRow> = groups
         .into_iter()
         .map(|(model, acc)| {
-            let cost = acc.usage.estimated_cost_usd;
+            let cost = acc.usage.cost_usd().unwrap_or(f64::NAN);
             totals.add(&acc, cost, CostBasis::Estimated);
             ModelRow {
                 priced: acc.unpriced.is_empty(),
@@ -299,8 +302,8 @@ pub fn models(
         })
         .collect();
     rows.sort_by(|a, b| {
-        b.cost_usd
-            .total_cmp(&a.cost_usd)
+        crate::report::known_cost(b.cost_usd)
+            .total_cmp(&crate::report::known_cost(a.cost_usd))
             .then_with(|| a.model.cmp(&b.model))
     });
     Report::new(ReportKind::Models, opts, rows, totals.finish())

@@ -76,6 +76,7 @@ pub struct PeriodRow {
     #[serde(flatten)]
     pub usage: Usage,
     /// Its cost: always the estimate, per response.
+    #[serde(deserialize_with = "crate::usage::null_as_nan")]
     pub cost_usd: f64,
     /// Always `estimated`.
     pub cost_source: CostBasis,
@@ -141,7 +142,7 @@ pub fn periods(
     let rows = groups
         .into_iter()
         .map(|(first, acc)| {
-            let cost = acc.usage.estimated_cost_usd;
+            let cost = acc.usage.cost_usd().unwrap_or(f64::NAN);
             totals.add(&acc, cost, CostBasis::Estimated);
             PeriodRow {
                 period: granularity.label(first),

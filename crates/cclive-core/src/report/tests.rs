@@ -34,6 +34,7 @@ fn rec(
             output,
             cache_read: 0,
             cache_creation: 0,
+            ..Tokens::default()
         },
     }
 }
@@ -373,6 +374,10 @@ fn unknown_models_cost_nothing_and_are_listed() {
         priced,
         [(SONNET, true), ("<unknown>", false), ("gpt-9", false)]
     );
+    // Unknown, not $0: `null` in JSON.
+    assert!(r.rows[2].cost_usd.is_nan());
+    let json = serde_json::to_value(&r.rows[2]).unwrap();
+    assert!(json["cost_usd"].is_null(), "{json}");
 }
 
 /// The `--json` shape: these names are documented in docs/reports.md and must not change.

@@ -65,6 +65,18 @@ fn unknown_models_are_flagged_not_priced_at_zero_silently() {
     let mut s = state();
     apply(&mut s, 1, usage("m", "claude-mystery-9", 1000, 10));
     assert_eq!(s.unpriced_models, vec!["claude-mystery-9".to_owned()]);
+    // Nothing priced: unknown (`null`), never $0.
+    assert_eq!(s.cost_usd(), None);
+    let json = serde_json::to_value(&s).unwrap();
+    assert!(json["total_cost_usd"].is_null(), "{json}");
+    let back: SessionState = serde_json::from_value(json).unwrap();
+    assert_eq!(back.cost_usd(), None);
+    // No API time measured for the response: the share is unknown, not 0 %.
+    assert_eq!(s.efficiency.api_time_share, None);
+    // One priced response: the estimate covers it, the unpriced model stays listed.
+    apply(&mut s, 2, usage("m2", "claude-sonnet-4-5", 1_000_000, 0));
+    assert!((s.cost_usd().unwrap() - 3.0).abs() < 1e-9);
+    assert_eq!(s.unpriced_models, vec!["claude-mystery-9".to_owned()]);
 }
 
 #[test]
@@ -85,6 +97,7 @@ fn the_result_wins_over_estimates() {
                 output: 84,
                 cache_read: 10000,
                 cache_creation: 600,
+                ..Tokens::default()
             }),
             model: Some("claude-opus-5-5".into()),
             error: None,

@@ -62,6 +62,7 @@ fn usage(input: u64, output: u64, cache_read: u64, cache_creation: u64) -> Token
         output,
         cache_read,
         cache_creation,
+        ..Tokens::default()
     }
 }
 

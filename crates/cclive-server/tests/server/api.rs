@@ -320,6 +320,7 @@ async fn a_session_s_performance_analytics() {
         output: 500,
         cache_read: 3000,
         cache_creation: 1000,
+        ..Tokens::default()
     };
     let tool = |id: &str, name: &str| EventKind::ToolUse {
         tool_use_id: id.into(),

@@ -37,6 +37,7 @@ fn finished(id: &str, started: Timestamp, project: &str, turns: u64) -> SessionS
         output: 50,
         cache_read: 7,
         cache_creation: 3,
+        ..Tokens::default()
     };
     s.tool_calls.insert("Bash".into(), 2);
     s.duration_ms = 90_000;

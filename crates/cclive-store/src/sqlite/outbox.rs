@@ -29,7 +29,8 @@ const SELECT_PENDING: &str = "
         s.state_json,
         u.session_id, u.at_ms, u.model, u.input, u.output, u.cache_read, u.cache_creation,
         u.sidechain,
-        e.id, e.payload_json
+        e.id, e.payload_json,
+        u.cache_creation_1h, u.web_search_requests, u.fast, u.us_only
     FROM outbox o
     LEFT JOIN sessions s ON o.kind = 'session' AND s.session_id = o.key
     LEFT JOIN usage u ON o.kind = 'usage' AND u.key = o.key
@@ -186,7 +187,16 @@ impl SqliteStore {
                             session_id,
                             at_ms: row.get(5)?,
                             model: row.get(6)?,
-                            tokens: [row.get(7)?, row.get(8)?, row.get(9)?, row.get(10)?],
+                            tokens: [
+                                row.get(7)?,
+                                row.get(8)?,
+                                row.get(9)?,
+                                row.get(10)?,
+                                row.get(14)?,
+                                row.get(15)?,
+                                row.get(16)?,
+                                row.get(17)?,
+                            ],
                             sidechain: row.get(11)?,
                         }
                         .decode()?,

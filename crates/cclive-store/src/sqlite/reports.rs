@@ -5,11 +5,11 @@
 //! values; the trait methods in `sqlite.rs` only lock and delegate.
 
 use cclive_core::budget::BudgetAlert;
-use cclive_core::{CostSource, SessionId, Status, Tokens};
+use cclive_core::{CostSource, SessionId, Status};
 use jiff::Timestamp;
 use rusqlite::{Connection, params};
 
-use super::negative;
+use super::{negative, tokens_of};
 use crate::{SessionSummary, StoreError, UsageSum};
 
 const SELECT_SUMMARIES: &str = "
@@ -17,15 +17,17 @@ const SELECT_SUMMARIES: &str = "
         total_cost_usd, cost_source
     FROM sessions";
 
-/// Per project and model in `[?1, ?2)`. The time range uses `usage_by_time`; each row finds its
+/// Per project and model in `[?1, ?2)`, apart by fast mode and US-only serving (priced at other
+/// rates, so a sum must not mix them). The time range uses `usage_by_time`; each row finds its
 /// session by primary key.
 const SELECT_USAGE_SUMS: &str = "
     SELECT coalesce(s.project_path, s.cwd) AS project, u.model, count(*),
-        sum(u.input), sum(u.output), sum(u.cache_read), sum(u.cache_creation)
+        sum(u.input), sum(u.output), sum(u.cache_read), sum(u.cache_creation),
+        sum(u.cache_creation_1h), sum(u.web_search_requests), u.fast, u.us_only
     FROM usage u LEFT JOIN sessions s ON s.session_id = u.session_id
     WHERE u.at_ms >= ?1 AND u.at_ms < ?2
-    GROUP BY project, u.model
-    ORDER BY project, u.model";
+    GROUP BY project, u.model, u.fast, u.us_only
+    ORDER BY project, u.model, u.fast, u.us_only";
 
 const INSERT_ALERT: &str = "
     INSERT INTO budget_alerts (scope, period, period_key, threshold, fired_at_ms, alert_json)
@@ -112,23 +114,23 @@ pub(super) fn usage_sums(
                 row.get(4)?,
                 row.get(5)?,
                 row.get(6)?,
+                row.get(7)?,
+                row.get(8)?,
+                row.get(9)?,
+                row.get(10)?,
             ],
         ))
     })?;
-    let raw: Vec<(Option<String>, Option<String>, [i64; 5])> = rows.collect::<Result<_, _>>()?;
+    let raw: Vec<(Option<String>, Option<String>, [i64; 9])> = rows.collect::<Result<_, _>>()?;
     raw.into_iter()
         .map(|(project, model, sums)| {
             let what = || format!("usage of project {project:?}, model {model:?}");
-            let [responses, input, output, cache_read, cache_creation] = sums.map(u64::try_from);
-            let count = |n: Result<u64, _>| n.map_err(|_| negative(what()));
+            let [responses, counts @ ..] = sums;
+            let responses = u64::try_from(responses).map_err(|_| negative(what()))?;
             Ok(UsageSum {
-                tokens: Tokens {
-                    input: count(input)?,
-                    output: count(output)?,
-                    cache_read: count(cache_read)?,
-                    cache_creation: count(cache_creation)?,
-                },
-                responses: count(responses)?,
+                // 0 or 1 for fast and US-only: the group is priced at its rates.
+                tokens: tokens_of(counts, &what)?,
+                responses,
                 project,
                 model,
             })

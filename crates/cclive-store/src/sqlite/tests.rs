@@ -399,7 +399,7 @@ fn a_corrupt_usage_row_is_an_error_naming_the_response() {
     store
         .conn()
         .execute(
-            "INSERT INTO usage VALUES ('msg_bad', 's1', 0, NULL, -1, 0, 0, 0, 0)",
+            "INSERT INTO usage VALUES ('msg_bad', 's1', 0, NULL, -1, 0, 0, 0, 0, 0, 0, 0, 0)",
             [],
         )
         .unwrap();
@@ -571,6 +571,7 @@ fn an_import_sized_batch_goes_in_as_one_transaction() {
                 output: 100,
                 cache_read: 20_000,
                 cache_creation: 500,
+                ..Tokens::default()
             },
             sidechain: n % 7 == 0,
         })

@@ -41,6 +41,7 @@ fn report() -> impl Strategy<Value = Report> {
                 output: t.1,
                 cache_read: t.2,
                 cache_creation: t.3,
+                ..Tokens::default()
             },
             sidechain,
         })
@@ -107,7 +108,7 @@ fn sql_merge_equals_the_rust_rule() {
         expected.sort_by(|a, b| a.0.cmp(&b.0));
         let got: Vec<_> = rows.iter().map(|r| {
             let t = |i: usize| u64::try_from(r.get::<_, i64>(i)).unwrap();
-            (r.get::<_, String>(0), Tokens { input: t(1), output: t(2), cache_read: t(3), cache_creation: t(4) },
+            (r.get::<_, String>(0), Tokens { input: t(1), output: t(2), cache_read: t(3), cache_creation: t(4), ..Tokens::default() },
              r.get::<_, Option<String>>(5), r.get::<_, bool>(6), r.get::<_, i64>(7), r.get::<_, String>(8))
         }).collect();
         prop_assert_eq!(got, expected);

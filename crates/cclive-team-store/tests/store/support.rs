@@ -54,6 +54,7 @@ pub(crate) fn tokens(input: u64, output: u64) -> Tokens {
         output,
         cache_read: 0,
         cache_creation: 0,
+        ..Tokens::default()
     }
 }
 

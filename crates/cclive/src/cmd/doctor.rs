@@ -2,7 +2,8 @@
 //!
 //! Claude found (and its version), the config dirs and their transcripts, hooks installed or
 //! not, Claude Code's `cleanupPeriodDays` and what it is about to delete, whether a monitor
-//! answers, the history database's size and health, and transcripts with unreadable lines.
+//! answers, the history database's size and health, the price table (and models the installed
+//! Claude Code knows that it lacks, sessions left unpriced), and transcripts with unreadable lines.
 //! Read-only: it changes nothing. Each finding says what to do about it.
 
 use std::fmt::Write as _;
@@ -10,6 +11,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
+use cclive_core::PriceTable;
 use cclive_store::{SessionQuery, Store};
 
 use crate::claude_config::settings::{self as claude_settings, HookSpec, Mode};
@@ -29,13 +31,15 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     let settings = Settings::from_process(global, None)?;
     let mut screen = Screen::default();
 
-    match resolve_claude(settings.claude_bin.value.as_deref()) {
+    let claude = resolve_claude(settings.claude_bin.value.as_deref());
+    match &claude {
         Ok(path) => {
-            let version = claude_version(&path).unwrap_or_else(|| "version unknown".into());
+            let version = claude_version(path).unwrap_or_else(|| "version unknown".into());
             screen.check(true, &format!("claude: {} ({version})", path.display()));
         }
         Err(e) => screen.check(false, &format!("claude: {e}")),
     }
+    let prices = check_prices(&mut screen, &settings, claude.ok().as_deref());
 
     let exe = std::env::current_exe().map_or_else(|_| "cclive".into(), |p| p.display().to_string());
     let spec = HookSpec {
@@ -172,8 +176,12 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     if db.exists() {
         match super::open_existing_store(&settings) {
             Ok(Some(store)) => {
-                let sessions = store.sessions(&SessionQuery::default()).map(|s| s.len());
+                let sessions = store.sessions(&SessionQuery::default());
                 let size = file_size(db) + file_size(&db.with_extension("db-wal"));
+                if let (Ok(all), Some(prices)) = (&sessions, &prices) {
+                    check_unpriced(&mut screen, all, prices);
+                }
+                let sessions = sessions.map(|s| s.len());
                 match sessions {
                     Ok(n) => screen.check(
                         true,
@@ -208,6 +216,78 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The price table in use, and whether the installed Claude Code knows models it lacks.
+fn check_prices(
+    screen: &mut Screen,
+    settings: &Settings,
+    claude: Option<&Path>,
+) -> Option<PriceTable> {
+    let table = match super::load_prices(settings) {
+        Ok(t) => t,
+        Err(e) => {
+            screen.check(false, &format!("prices: {e:#}"));
+            return None;
+        }
+    };
+    let origin = super::prices::user_file(settings)
+        .map_or_else(|| "built-in".to_owned(), |p| p.display().to_string());
+    let source = table.source.as_deref().unwrap_or("no source given");
+    let installed = claude.map(super::prices::installed_table);
+    match installed {
+        Some(Ok(installed)) => {
+            let missing = table.missing_from(&installed);
+            screen.check(
+                missing.is_empty(),
+                &if missing.is_empty() {
+                    format!(
+                        "prices: {origin} ({source}), {} models; the installed Claude Code knows no other",
+                        table.models.len()
+                    )
+                } else {
+                    format!(
+                        "prices: {origin} ({source}) lacks {} models the installed Claude Code knows ({}) — their cost shows as unpriced; run `cclive prices sync`",
+                        missing.len(),
+                        missing.join(", ")
+                    )
+                },
+            );
+        }
+        Some(Err(e)) => screen.info(&format!(
+            "· prices: {origin} ({source}); the installed Claude Code's catalog was not read: {e:#}"
+        )),
+        None => screen.info(&format!("· prices: {origin} ({source})")),
+    }
+    Some(table)
+}
+
+/// Sessions in the history whose usage has no price, and how to price them.
+fn check_unpriced(
+    screen: &mut Screen,
+    sessions: &[cclive_core::SessionState],
+    prices: &PriceTable,
+) {
+    let mut models: Vec<&str> = sessions
+        .iter()
+        .flat_map(|s| s.unpriced_models.iter().map(String::as_str))
+        .filter(|m| prices.lookup(m).is_none())
+        .collect();
+    let affected = sessions
+        .iter()
+        .filter(|s| !s.unpriced_models.is_empty())
+        .count();
+    models.sort_unstable();
+    models.dedup();
+    if affected > 0 {
+        screen.check(
+            false,
+            &format!(
+                "unpriced: {affected} sessions used models with no price ({}) — their cost is unknown, not $0; run `cclive prices sync` or add the models to your price file (`prices_file`; format: `cclive prices --json`)",
+                models.join(", ")
+            ),
+        );
+    }
 }
 
 /// The lines printed, and how many of them are problems.

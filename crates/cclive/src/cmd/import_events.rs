@@ -183,6 +183,7 @@ mod tests {
                     output: 5,
                     cache_read: 0,
                     cache_creation: 0,
+                    ..Tokens::default()
                 },
                 is_final: true,
                 sidechain: false,

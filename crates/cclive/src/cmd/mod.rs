@@ -12,6 +12,7 @@ mod hook;
 mod hooks;
 mod import;
 mod import_events;
+mod prices;
 mod replay;
 mod report;
 mod run;
@@ -60,6 +61,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Replay(args) => replay::run(&args, &global),
         Command::Top(args) => top::run(&args, &global),
         Command::Statusline(args) => Ok(statusline::run(&args, &global)),
+        Command::Prices(args) => prices::run(&args, &global),
         Command::Server(args) => server::run(&args, &global),
         Command::Team(args) => team::run(&args, &global),
     }
@@ -90,11 +92,12 @@ fn open_existing_store(settings: &Settings) -> anyhow::Result<Option<Arc<SqliteS
     }
 }
 
-/// The price table: the user's file if configured, else the built-in one.
+/// The price table: the user's file if configured (else `prices.json` beside the config file,
+/// where `cclive prices sync` writes, when present), else the built-in one.
 pub(crate) fn load_prices(settings: &Settings) -> anyhow::Result<PriceTable> {
-    match &settings.prices_file.value {
+    match prices::user_file(settings) {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
+            let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("reading the price table {}", path.display()))?;
             PriceTable::parse(&text)
                 .with_context(|| format!("in the price table {}", path.display()))

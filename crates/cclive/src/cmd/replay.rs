@@ -335,6 +335,7 @@ mod tests {
                         output: 20,
                         cache_read: 0,
                         cache_creation: 0,
+                        ..Tokens::default()
                     },
                     is_final: true,
                     sidechain: false,

@@ -452,10 +452,10 @@ fn models_text(r: &Report<ModelRow>, _opts: &ReportOptions, width: usize) -> Str
     let mut t = Table::new(columns);
     let total = r.totals.cost_usd;
     let share = |c: f64| {
-        if total > 0.0 {
+        if total > 0.0 && c.is_finite() {
             format!("{:.1} %", c / total * 100.0)
         } else {
-            String::new()
+            "–".to_owned()
         }
     };
     for row in &r.rows {

@@ -261,9 +261,11 @@ impl LivenessProbe {
                 || now.duration_since(s.updated_at).unsigned_abs() < grace;
             if !young && !self.gone.contains_key(&s.session_id) {
                 self.gone.insert(s.session_id.clone(), now);
+                // Nothing vouches for it: it ended at its last record, not when we looked (a
+                // session read from history must not last until the import).
                 events.push(Event::new(
                     s.session_id.clone(),
-                    now,
+                    s.updated_at.max(s.started_at).min(now),
                     EventKind::ProcessGone { pid: s.pid },
                 ));
             }

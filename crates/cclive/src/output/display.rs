@@ -9,7 +9,10 @@ use cclive_core::{SessionState, Snapshot, Source};
 
 /// `$0.0163`, `$12.40`.
 pub(crate) fn usd(v: f64) -> String {
-    if v != 0.0 && v.abs() < 1.0 {
+    if !v.is_finite() {
+        // An unknown cost (no model of it priced), never shown as $0.
+        "unpriced".to_owned()
+    } else if v != 0.0 && v.abs() < 1.0 {
         format!("${v:.4}")
     } else {
         format!("${v:.2}")
@@ -107,6 +110,16 @@ pub(crate) fn status_text(snapshot: &Snapshot) -> String {
         "cost",
         format!("{} ({source})", usd(s.total_cost_usd)),
     );
+    if !s.unpriced_models.is_empty() {
+        row(
+            &mut out,
+            "unpriced",
+            format!(
+                "{} — not in the price table; `cclive prices sync` or your price file fixes it",
+                s.unpriced_models.join(", ")
+            ),
+        );
+    }
     row(&mut out, "turns", s.num_turns.to_string());
     row(
         &mut out,

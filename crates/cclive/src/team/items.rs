@@ -152,6 +152,7 @@ mod tests {
                     output: 2,
                     cache_read: 3,
                     cache_creation: 4,
+                    ..Tokens::default()
                 },
                 sidechain: true,
             }),

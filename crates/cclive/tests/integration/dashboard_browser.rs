@@ -1054,3 +1054,81 @@ fn on_a_phone_the_sessions_are_cards_with_cost_duration_and_turns_in_view() {
     drop(driver);
     drop(dashboard);
 }
+
+/// Every element marking a session's usage as unpriced, with the cost beside it.
+const READ_UNPRICED: &str = r#"
+return {
+  marks: [...document.querySelectorAll('[data-field="unpriced"]')].map((m) => ({
+    text: m.textContent,
+    cost: m.closest('[data-field="cost"]')?.textContent ?? m.parentElement?.textContent,
+  })),
+  head: document.getElementById("head")?.textContent,
+};
+"#;
+
+#[test]
+fn an_unpriced_session_is_marked_never_shown_at_zero() {
+    let world = World::new("http://127.0.0.1:9");
+    let dashboard = Dashboard::start(&world, &[]);
+    let at = jiff::Timestamp::now().to_string();
+    let id = "unpriced-1";
+    for event in [
+        json!({"session_id": id, "at": at, "type": "session_started", "mode": "print",
+               "source": "test"}),
+        json!({"session_id": id, "at": at, "type": "usage", "key": "msg_unpriced_1",
+               "model": "claude-unknown-9",
+               "tokens": {"input": 1200, "output": 42, "cache_read": 0, "cache_creation": 0}}),
+    ] {
+        assert_eq!(dashboard.post("/api/events", &event).status, 202);
+    }
+    // The API (once the writer stored it): unknown, not zero.
+    let deadline = Instant::now() + TIMEOUT;
+    let session = loop {
+        let api: Value = serde_json::from_slice(&dashboard.get("/api/sessions").body).unwrap();
+        if let Some(s) = api["sessions"]
+            .as_array()
+            .and_then(|all| all.iter().find(|s| s["session_id"] == id).cloned())
+        {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{id} not in /api/sessions: {api}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(session["total_cost_usd"].is_null(), "{session}");
+    assert_eq!(session["unpriced_models"], json!(["claude-unknown-9"]));
+
+    let driver = ChromeDriver::start();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = driver.browser().await;
+        for (page, url) in [
+            ("dashboard", dashboard.url()),
+            ("session page", format!("{}sessions/{id}", dashboard.url())),
+        ] {
+            client.goto(&url).await.expect("open the page");
+            let read = wait_page(&client, page, READ_UNPRICED, TIMEOUT, |m| {
+                m["marks"].as_array().is_some_and(|m| !m.is_empty())
+            })
+            .await;
+            let marks = &read["marks"];
+            for mark in marks.as_array().unwrap() {
+                assert_eq!(
+                    mark["text"], "unpriced: claude-unknown-9",
+                    "{page}: {marks}"
+                );
+                let cost = mark["cost"].as_str().unwrap_or_default();
+                assert!(!cost.contains("$0"), "{page}: {cost}");
+            }
+        }
+        screenshot(&client, "unpriced.png").await;
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    drop(dashboard);
+}

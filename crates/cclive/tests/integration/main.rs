@@ -18,6 +18,7 @@ mod hooks_cli;
 mod import_corpus;
 mod misbehaving_claude;
 mod otel_e2e;
+mod prices_e2e;
 mod replay;
 mod report_tools;
 mod reports;

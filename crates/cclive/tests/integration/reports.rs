@@ -520,6 +520,15 @@ fn assert_rows(what: &str, report: &Value, key: &str, truth: &Value) {
 #[test]
 fn reports_over_a_generated_corpus_equal_its_ground_truth() {
     let f = Fixture::new();
+    // The generator prices with its own (older, family-wide) table: the same rules as a user's
+    // price file, read from beside the config file as `cclive prices sync` writes it.
+    let config = f.dir.path().join(".config/cclive");
+    std::fs::create_dir_all(&config).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gen-corpus-prices.json"),
+        config.join("prices.json"),
+    )
+    .unwrap();
     let corpus = f.dir.path().join("corpus");
     let out = Command::new("python3")
         .arg(gen_corpus())

@@ -50,6 +50,7 @@ fn live_session() -> SessionState {
         output: 84,
         cache_read: 10_000,
         cache_creation: 600,
+        ..Tokens::default()
     };
     s.efficiency = Efficiency {
         cost_per_turn: Some(0.035),

@@ -51,6 +51,55 @@ pub const OUTPUT_TOKENS: u64 = 42;
 /// 512–3072.
 pub const SIDE_MAX_TOKENS: u64 = 8192;
 
+/// The usage every answer reports (side requests included). The default is the constants above
+/// with 5-minute cache writes only, no web search, standard speed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UsageProfile {
+    /// `input_tokens`.
+    pub input: u64,
+    /// `output_tokens` of the final `message_delta` (and of a non-streaming answer).
+    pub output: u64,
+    /// `cache_read_input_tokens`.
+    pub cache_read: u64,
+    /// `cache_creation_input_tokens`.
+    pub cache_creation: u64,
+    /// Of `cache_creation`, the 1-hour writes (`cache_creation.ephemeral_1h_input_tokens`).
+    pub cache_creation_1h: u64,
+    /// `server_tool_use.web_search_requests`.
+    pub web_search_requests: u64,
+}
+
+impl Default for UsageProfile {
+    fn default() -> Self {
+        UsageProfile {
+            input: INPUT_TOKENS,
+            output: OUTPUT_TOKENS,
+            cache_read: CACHE_READ_INPUT_TOKENS,
+            cache_creation: CACHE_CREATION_INPUT_TOKENS,
+            cache_creation_1h: 0,
+            web_search_requests: 0,
+        }
+    }
+}
+
+impl UsageProfile {
+    /// The API `usage` object with `output_tokens`.
+    fn json(&self, output_tokens: u64) -> Value {
+        json!({
+            "input_tokens": self.input,
+            "output_tokens": output_tokens,
+            "cache_creation_input_tokens": self.cache_creation,
+            "cache_read_input_tokens": self.cache_read,
+            "cache_creation": {
+                "ephemeral_5m_input_tokens": self.cache_creation - self.cache_creation_1h,
+                "ephemeral_1h_input_tokens": self.cache_creation_1h,
+            },
+            "server_tool_use": {"web_search_requests": self.web_search_requests},
+            "service_tier": "standard",
+        })
+    }
+}
+
 /// What the fake answers to the main-loop `POST /v1/messages` requests.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scenario {
@@ -186,16 +235,21 @@ impl fmt::Debug for FakeApi {
 impl FakeApi {
     /// Starts a fake for `scenario` on 127.0.0.1 (a free port); returns once it is listening.
     pub fn start(scenario: Scenario) -> FakeApi {
-        Self::start_inner(scenario, DEFAULT_SLOW_STREAM)
+        Self::start_inner(scenario, DEFAULT_SLOW_STREAM, UsageProfile::default())
+    }
+
+    /// Starts a fake for `scenario` whose every answer reports `usage`.
+    pub fn start_with_usage(scenario: Scenario, usage: UsageProfile) -> FakeApi {
+        Self::start_inner(scenario, DEFAULT_SLOW_STREAM, usage)
     }
 
     /// Starts a [`Scenario::Slow`] fake whose text answer streams for about `total` between
     /// `message_start` and `message_stop` ([`SLOW_CHUNKS`] deltas, `total / SLOW_CHUNKS` apart).
     pub fn start_slow(total: Duration) -> FakeApi {
-        Self::start_inner(Scenario::Slow, total)
+        Self::start_inner(Scenario::Slow, total, UsageProfile::default())
     }
 
-    fn start_inner(scenario: Scenario, slow_total: Duration) -> FakeApi {
+    fn start_inner(scenario: Scenario, slow_total: Duration, usage: UsageProfile) -> FakeApi {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
             .unwrap_or_else(|e| panic!("fake API: cannot bind 127.0.0.1:0: {e}"));
         let addr = listener.local_addr().expect("fake API: local_addr");
@@ -205,6 +259,7 @@ impl FakeApi {
         let shared = Arc::new(Shared {
             scenario,
             slow_total,
+            usage,
             requests: Mutex::new(Vec::new()),
         });
         let (shutdown, shutdown_rx) = oneshot::channel();
@@ -290,6 +345,7 @@ impl Drop for FakeApi {
 struct Shared {
     scenario: Scenario,
     slow_total: Duration,
+    usage: UsageProfile,
     requests: Mutex<Vec<RecordedRequest>>,
 }
 
@@ -772,15 +828,6 @@ fn random_hex() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..24].to_owned()
 }
 
-fn usage(output_tokens: u64) -> Value {
-    json!({
-        "input_tokens": INPUT_TOKENS,
-        "output_tokens": output_tokens,
-        "cache_creation_input_tokens": CACHE_CREATION_INPUT_TOKENS,
-        "cache_read_input_tokens": CACHE_READ_INPUT_TOKENS,
-    })
-}
-
 fn sse_frame(event: &Value) -> String {
     let kind = event["type"].as_str().unwrap_or("unknown");
     format!("event: {kind}\ndata: {event}\n\n")
@@ -863,6 +910,7 @@ async fn handle<W: AsyncWrite + Unpin>(
             if stream {
                 stream_message(
                     write,
+                    &shared.usage,
                     &answer,
                     &model,
                     &message_id,
@@ -880,7 +928,7 @@ async fn handle<W: AsyncWrite + Unpin>(
                     "content": [answer.block(&tool_use_id)],
                     "stop_reason": answer.stop_reason(),
                     "stop_sequence": null,
-                    "usage": usage(OUTPUT_TOKENS),
+                    "usage": shared.usage.json(shared.usage.output),
                 });
                 write_full(write, &request.method, 200, &request_id, &body, keep_alive).await?;
             }
@@ -890,8 +938,10 @@ async fn handle<W: AsyncWrite + Unpin>(
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)] // the ids and the usage of one streamed answer
 async fn stream_message<W: AsyncWrite + Unpin>(
     write: &mut W,
+    usage: &UsageProfile,
     answer: &Answer,
     model: &str,
     message_id: &str,
@@ -920,7 +970,7 @@ async fn stream_message<W: AsyncWrite + Unpin>(
             "content": [],
             "stop_reason": null,
             "stop_sequence": null,
-            "usage": usage(1),
+            "usage": usage.json(1),
         },
     });
     write_chunk(write, &sse_frame(&start)).await?;
@@ -943,7 +993,10 @@ async fn stream_message<W: AsyncWrite + Unpin>(
         json!({
             "type": "message_delta",
             "delta": {"stop_reason": answer.stop_reason(), "stop_sequence": null},
-            "usage": {"output_tokens": OUTPUT_TOKENS},
+            "usage": {
+                "output_tokens": usage.output,
+                "server_tool_use": {"web_search_requests": usage.web_search_requests},
+            },
         }),
         json!({"type": "message_stop"}),
     ];

@@ -24,6 +24,7 @@ fn usage(key: &str, session: &str, secs: i64, output: u64) -> UsageRow {
             output,
             cache_read: 0,
             cache_creation: 0,
+            ..Tokens::default()
         },
         sidechain: false,
     }

@@ -112,6 +112,7 @@ fn usage(i: u64) -> UsageRow {
             output: i,
             cache_read: 0,
             cache_creation: 0,
+            ..Tokens::default()
         },
         sidechain: false,
     }
