@@ -709,6 +709,7 @@ mod tests {
                     output: 42,
                     cache_read: 5000,
                     cache_creation: 300,
+                    ..Tokens::default()
                 },
                 is_final: true,
                 sidechain: false,

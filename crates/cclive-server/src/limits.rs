@@ -206,6 +206,7 @@ mod tests {
                 total_tokens: 100_000,
                 messages: 40,
                 estimated_cost_usd: 4.5,
+                priced_messages: 40,
             },
             cost_usd: 4.5,
             cost_source: CostBasis::Estimated,

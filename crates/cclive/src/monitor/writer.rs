@@ -364,6 +364,7 @@ mod tests {
                         output: o,
                         cache_read: r,
                         cache_creation: c,
+                        ..Tokens::default()
                     },
                     sidechain,
                 },
