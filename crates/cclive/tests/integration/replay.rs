@@ -97,7 +97,10 @@ fn a_replay_reproduces_the_totals_and_the_order_of_events() {
     assert!(recorded_events.len() > 5, "{recorded_events:#?}");
     let watch = world.watch();
     let (original, original_events) = export(&world, &id);
-    assert_eq!(original_events[..recorded_events.len()], recorded_events[..]);
+    assert_eq!(
+        original_events[..recorded_events.len()],
+        recorded_events[..]
+    );
 
     let out = world.run(
         &[
