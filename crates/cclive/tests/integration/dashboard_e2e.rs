@@ -162,7 +162,7 @@ pub(crate) fn http(
     try_http(port, method, path, headers, body).expect("HTTP exchange")
 }
 
-fn try_http(
+pub(crate) fn try_http(
     port: u16,
     method: &str,
     path: &str,
