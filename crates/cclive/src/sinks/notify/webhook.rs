@@ -440,17 +440,22 @@ mod tests {
         }
     }
 
+    /// A fresh delivery status of one webhook.
+    fn webhook_status() -> Mutex<SinkStatus> {
+        Mutex::new(SinkStatus::new(
+            SinkKind::Webhook,
+            "t".into(),
+            String::new(),
+            vec![],
+        ))
+    }
+
     #[test]
     fn a_500_is_retried_and_the_second_attempt_delivers_signed() {
         let (url, server) = receiver(vec![500, 200]);
         let s = settings(url);
         let queue = Queue::new(10);
-        let status = Mutex::new(SinkStatus::new(
-            SinkKind::Webhook,
-            "t".into(),
-            String::new(),
-            vec![],
-        ));
+        let status = webhook_status();
         let (record, _) = deliver(&agent(&s), &s, &delivery(), &queue, &status);
         assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
         assert_eq!(record.attempts, 2);
@@ -474,12 +479,7 @@ mod tests {
         let (url, server) = receiver(vec![404]);
         let s = settings(url);
         let queue = Queue::new(10);
-        let status = Mutex::new(SinkStatus::new(
-            SinkKind::Webhook,
-            "t".into(),
-            String::new(),
-            vec![],
-        ));
+        let status = webhook_status();
         let (record, _) = deliver(&agent(&s), &s, &delivery(), &queue, &status);
         assert_eq!(record.outcome, Outcome::Failed);
         assert_eq!(record.attempts, 1);
@@ -496,12 +496,7 @@ mod tests {
         let mut s = settings(url);
         s.max_attempts = 1;
         let queue = Queue::new(1);
-        let status = Mutex::new(SinkStatus::new(
-            SinkKind::Webhook,
-            "t".into(),
-            String::new(),
-            vec![],
-        ));
+        let status = webhook_status();
         let (record, _) = deliver(&agent(&s), &s, &delivery(), &queue, &status);
         assert_eq!(record.outcome, Outcome::Failed);
         let error = record.error.unwrap();
