@@ -10,22 +10,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 size_mb="${1:-1024}"
-cache="${CCLIVE_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cclive-bench}"
-corpus="$cache/corpus-${size_mb}mb"
-shared="$(cd .. && pwd)/shared"
-[ -f "$shared/tools/gen_corpus.py" ] || shared=/work/shared
-
-if [ ! -f "$corpus/ground-truth.json" ]; then
-  echo "generating a ${size_mb} MB corpus into $corpus (once)…"
-  rm -rf "$corpus"
-  python3 "$shared/tools/gen_corpus.py" --out "$corpus" --size-mb "$size_mb" \
-    --sessions $((size_mb * 2 + 50)) --projects 40 --seed 42
-fi
-ccusage_dir="$cache/ccusage-20.0.24"
-if [ ! -x "$ccusage_dir/node_modules/.bin/ccusage" ]; then
-  echo "installing ccusage@20.0.24 into $ccusage_dir (once)…"
-  npm install --prefix "$ccusage_dir" --no-audit --no-fund --loglevel=error ccusage@20.0.24 >/dev/null
-fi
+. scripts/lib/bench-inputs.sh
+bench_corpus "corpus-${size_mb}mb" "$size_mb" --seed 42
+bench_ccusage
 cargo build --release --locked --quiet
 
 bin="$PWD/target/release/cclive"
@@ -47,7 +34,7 @@ measure() {
 find "$corpus/projects" -type f -name '*.jsonl' -print0 | xargs -0 cat >/dev/null
 
 read -r t_cat m_cat < <(measure bash -c "find '$corpus/projects' -type f -name '*.jsonl' -print0 | xargs -0 cat")
-read -r t_cc m_cc < <(measure env CLAUDE_CONFIG_DIR="$corpus" "$ccusage_dir/node_modules/.bin/ccusage" daily --json --offline)
+read -r t_cc m_cc < <(measure env CLAUDE_CONFIG_DIR="$corpus" "$ccusage" daily --json --offline)
 export CLAUDE_CONFIG_DIR="$corpus" CCLIVE_DB="$work/bench.db" XDG_DATA_HOME="$work"
 read -r t_cold m_cold < <(measure "$bin" import --quiet)
 read -r t_warm m_warm < <(measure "$bin" import --quiet)

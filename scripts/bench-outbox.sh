@@ -12,17 +12,8 @@ cd "$(dirname "$0")/.."
 
 size_mb="${1:-256}"
 runs="${RUNS:-3}"
-cache="${CCLIVE_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cclive-bench}"
-corpus="$cache/corpus-${size_mb}mb"
-shared="$(cd .. && pwd)/shared"
-[ -f "$shared/tools/gen_corpus.py" ] || shared=/work/shared
-
-if [ ! -f "$corpus/ground-truth.json" ]; then
-  echo "generating a ${size_mb} MB corpus into $corpus (once)…"
-  rm -rf "$corpus"
-  python3 "$shared/tools/gen_corpus.py" --out "$corpus" --size-mb "$size_mb" \
-    --sessions $((size_mb * 2 + 50)) --projects 40 --seed 42
-fi
+. scripts/lib/bench-inputs.sh
+bench_corpus "corpus-${size_mb}mb" "$size_mb" --seed 42
 cargo build --release --locked --quiet
 bin="$PWD/target/release/cclive"
 work="$(mktemp -d)"

@@ -10,23 +10,11 @@ cd "$(dirname "$0")/.."
 
 size_mb="${1:-1024}"
 rounds="${2:-5}"
-cache="${CCLIVE_BENCH_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/cclive-bench}"
-corpus="$cache/corpus-${size_mb}mb"
-shared="$(cd .. && pwd)/shared"
-[ -f "$shared/tools/gen_corpus.py" ] || shared=/work/shared
-
-if [ ! -f "$corpus/ground-truth.json" ]; then
-  echo "generating a ${size_mb} MB corpus into $corpus (once)…"
-  rm -rf "$corpus"
-  python3 "$shared/tools/gen_corpus.py" --out "$corpus" --size-mb "$size_mb" \
-    --sessions $((size_mb * 2 + 50)) --projects 40 --seed 42 \
-    --end-date "$(date -u +%Y-%m-%d)" --days 120 >/dev/null
-fi
-ccusage_dir="$cache/ccusage-20.0.24"
-if [ ! -x "$ccusage_dir/node_modules/.bin/ccusage" ]; then
-  echo "installing ccusage@20.0.24 into $ccusage_dir (once)…"
-  npm install --prefix "$ccusage_dir" --no-audit --no-fund --loglevel=error ccusage@20.0.24 >/dev/null
-fi
+. scripts/lib/bench-inputs.sh
+# Its own corpus: it ends today (the 120-day cost query and "today" need recent data).
+bench_corpus "recent-corpus-${size_mb}mb-$(date -u +%Y-%m-%d)" "$size_mb" --seed 42 \
+  --end-date "$(date -u +%Y-%m-%d)" --days 120
+bench_ccusage
 cargo build --release --locked --quiet
 exec python3 scripts/bench.py --bin "$PWD/target/release/cclive" \
-  --ccusage "$ccusage_dir/node_modules/.bin/ccusage" --corpus "$corpus" --rounds "$rounds"
+  --ccusage "$ccusage" --corpus "$corpus" --rounds "$rounds"
