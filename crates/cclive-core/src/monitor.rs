@@ -153,6 +153,16 @@ impl Monitor {
         // Unbelievable figures never count (they used to wrap sums): an input error instead.
         let screened = event.check().is_err().then(|| event.clone().screened());
         let event = screened.as_ref().unwrap_or(event);
+        // Bad input alone says nothing believable about a session: it never makes one (a broken
+        // or hostile payload naming an unknown session would show a phantom, with integrations
+        // firing for it). It counts against a session some source announced.
+        if matches!(
+            event.kind,
+            EventKind::InputError { .. } | EventKind::UnknownRecord { .. }
+        ) && !self.sessions.contains_key(&event.session_id)
+        {
+            return None;
+        }
         let linked = self.link_request(event);
         let event = linked.as_ref().unwrap_or(event);
         if let EventKind::Usage { key, .. } = &event.kind {
@@ -351,6 +361,14 @@ impl Monitor {
         self.usage_owner.entry(key).or_insert(owner);
     }
 
+    /// True when `event` only repeats what its session already holds
+    /// ([`SessionState::repeats`]): an event log keeps it once, the first time.
+    pub fn repeats(&self, event: &Event) -> bool {
+        self.sessions
+            .get(&event.session_id)
+            .is_some_and(|s| s.repeats(&event.kind))
+    }
+
     /// True when the monitor holds this session.
     pub fn contains(&self, id: &SessionId) -> bool {
         self.sessions.contains_key(id)
@@ -487,6 +505,63 @@ mod tests {
             "no wrapped cost: {}",
             s.total_cost_usd
         );
+    }
+
+    #[test]
+    fn bad_input_alone_makes_no_session_but_counts_against_a_known_one() {
+        let mut m = Monitor::default();
+        let bad = |id: &str| {
+            ev(
+                id,
+                "2026-11-25T10:00:01Z",
+                EventKind::InputError {
+                    source: "event".into(),
+                    message: "bad usage".into(),
+                },
+            )
+        };
+        let unknown = ev(
+            "ghost",
+            "2026-11-25T10:00:01Z",
+            EventKind::UnknownRecord {
+                record_type: "hook/Nonsense".into(),
+            },
+        );
+        assert!(m.apply(&bad("ghost")).is_none());
+        assert!(m.apply(&unknown).is_none());
+        assert!(!m.contains(&SessionId::new("ghost")), "no phantom session");
+        m.apply(&started("a", "2026-11-25T10:00:00Z"));
+        m.apply(&bad("a"));
+        assert_eq!(m.session(&SessionId::new("a")).unwrap().input_errors, 1);
+    }
+
+    #[test]
+    fn what_a_session_holds_already_is_a_repeat() {
+        let mut m = Monitor::default();
+        let tool = ev(
+            "a",
+            "2026-11-25T10:00:01Z",
+            EventKind::ToolUse {
+                tool_use_id: "toolu_1".into(),
+                name: "Bash".into(),
+                sidechain: false,
+            },
+        );
+        let ended = ev(
+            "a",
+            "2026-11-25T10:00:02Z",
+            EventKind::SessionEnded { reason: None },
+        );
+        let start = started("a", "2026-11-25T10:00:00Z");
+        assert!(!m.repeats(&start), "an unknown session's start is news");
+        m.apply(&start);
+        assert!(m.repeats(&started("a", "2026-11-25T10:00:00Z")));
+        assert!(!m.repeats(&tool));
+        m.apply(&tool);
+        assert!(m.repeats(&tool));
+        assert!(!m.repeats(&ended));
+        m.apply(&ended);
+        assert!(m.repeats(&ended));
     }
 
     #[test]

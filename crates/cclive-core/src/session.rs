@@ -423,6 +423,23 @@ impl SessionState {
         })
     }
 
+    /// True when `kind` only repeats what this session already holds: another source's (or a
+    /// catch-up's) report of its start, of a tool call or result already counted, or of an end
+    /// after it ended. Applying it changes nothing, and the event log keeps it once: the first
+    /// report is the one kept. Every source announces a session with `SessionStarted`, and only
+    /// that sets the source, so a known source means a start was already applied.
+    pub fn repeats(&self, kind: &EventKind) -> bool {
+        match kind {
+            EventKind::SessionStarted { .. } => self.source != Source::Unknown,
+            EventKind::SessionEnded { .. } => !self.status.is_live(),
+            EventKind::ToolUse { tool_use_id, .. } => self.ledger.tool_uses.contains(tool_use_id),
+            EventKind::ToolResult { tool_use_id, .. } => {
+                self.ledger.tool_results.contains(tool_use_id)
+            }
+            _ => false,
+        }
+    }
+
     /// Applies one event. `prices` prices usage until Claude Code reports its own cost.
     pub fn apply(&mut self, event: &Event, prices: &PriceTable) -> Change {
         let before_status = self.status;

@@ -54,6 +54,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0006_usage_pricing",
         sql: include_str!("migrations/0006_usage_pricing.sql"),
     },
+    Migration {
+        version: 7,
+        name: "0007_events_once",
+        sql: include_str!("migrations/0007_events_once.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

@@ -148,8 +148,9 @@ const UPSERT_SESSION: &str = "
         state_json = excluded.state_json,
         ledger_json = excluded.ledger_json";
 
-const INSERT_EVENT: &str =
-    "INSERT INTO events (session_id, at_ms, type, payload_json) VALUES (?1, ?2, ?3, ?4)";
+/// A start or a tool call another writer already kept is not kept again (`0007_events_once`).
+const INSERT_EVENT: &str = "INSERT INTO events (session_id, at_ms, type, payload_json) \
+     VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
 
 /// One response counts once: see [`UsageRow`] for the rule. In an `UPDATE`, every right-hand side
 /// reads the row as it was before the update, so the order of the assignments does not matter.

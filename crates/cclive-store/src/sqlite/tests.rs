@@ -499,6 +499,79 @@ fn version_1_database(path: &Path) -> (SessionState, Vec<Event>) {
     (state, events)
 }
 
+fn event_types(store: &SqliteStore, id: &str) -> Vec<String> {
+    store
+        .events(&sid(id))
+        .unwrap()
+        .iter()
+        .map(|e| text(&serde_json::to_value(e).unwrap(), "type"))
+        .collect()
+}
+
+#[test]
+fn a_start_and_a_tool_call_two_writers_report_are_kept_once() {
+    let (_dir, path) = temp_db();
+    // `cclive run` writing on its own (no monitor answered) and a monitor reading the transcript.
+    let wrapper = SqliteStore::open(&path).unwrap();
+    let monitor = SqliteStore::open(&path).unwrap();
+    let (state, events) = running("s1", 0, "/p");
+    for store in [&wrapper, &monitor] {
+        store
+            .write_batch(std::slice::from_ref(&state), &events)
+            .unwrap();
+    }
+    let types = event_types(&monitor, "s1");
+    let count = |kind: &str| types.iter().filter(|t| *t == kind).count();
+    for once in ["session_started", "tool_use", "tool_result"] {
+        assert_eq!(count(once), 1, "{once} in {types:?}");
+    }
+    assert_eq!(
+        count("usage"),
+        2,
+        "other reports are kept as they came: {types:?}"
+    );
+    assert_eq!(
+        monitor.events(&sid("s1")).unwrap()[0],
+        events[0],
+        "the first one stays"
+    );
+}
+
+#[test]
+fn duplicates_kept_before_version_7_go_when_it_is_applied() {
+    let (_dir, path) = temp_db();
+    let (_, events) = version_1_database(&path);
+    {
+        // The same events again, as a second writer kept them then.
+        let conn = Connection::open(&path).unwrap();
+        for e in &events {
+            let json = serde_json::to_value(e).unwrap();
+            conn.execute(
+                "INSERT INTO events (session_id, at_ms, type, payload_json) VALUES ('old', ?1, ?2, ?3)",
+                params![e.at.as_millisecond(), text(&json, "type"), json.to_string()],
+            )
+            .unwrap();
+        }
+    }
+    let store = SqliteStore::open(&path).unwrap();
+    let types = event_types(&store, "old");
+    let count = |kind: &str| types.iter().filter(|t| *t == kind).count();
+    assert_eq!(
+        (
+            count("session_started"),
+            count("tool_use"),
+            count("tool_result"),
+            count("init")
+        ),
+        (1, 1, 1, 2),
+        "{types:?}"
+    );
+    assert_eq!(
+        store.events(&sid("old")).unwrap()[..events.len()],
+        events[..]
+    );
+}
+
 #[test]
 fn a_version_1_database_is_upgraded_with_its_data_kept() {
     let (_dir, path) = temp_db();

@@ -174,10 +174,11 @@ pub fn import(
             monitor.insert(stored);
         }
         let event = event.screened();
+        let repeat = monitor.repeats(&event);
         monitor.apply(&event);
-        // As the live pipeline: an event is kept only with a session to belong to (a
-        // rerouted replay has none).
-        if keep && monitor.contains(&event.session_id) {
+        // As the live pipeline: an event is kept once (not another source's repeat of it) and
+        // only with a session to belong to (a rerouted replay has none).
+        if keep && !repeat && monitor.contains(&event.session_id) {
             kept.push(event);
         }
         Ok(())

@@ -214,6 +214,9 @@ impl Service {
     fn apply(&mut self, event: Event, keep: bool) {
         // Stored as counted: an event with unbelievable figures is kept as its input error.
         let event = event.screened();
+        // Another source's report of what the session already holds is applied (it may fill
+        // in details) but kept once: the first report.
+        let repeat = self.monitor.repeats(&event);
         if let Some(tap) = &self.config.tap {
             let _ = tap.send(event.clone());
         }
@@ -238,7 +241,7 @@ impl Service {
         }
         // An event is kept only with a session to belong to (a replayed response that was
         // rerouted to a session held elsewhere has none here).
-        if keep && self.writer.is_some() && self.monitor.contains(&event.session_id) {
+        if keep && !repeat && self.writer.is_some() && self.monitor.contains(&event.session_id) {
             self.dirty.insert(event.session_id.clone());
             self.pending.events.push(event);
         }
@@ -481,6 +484,66 @@ mod tests {
             assert!(Instant::now() < deadline, "the condition never held");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    #[tokio::test]
+    async fn what_several_sources_report_of_one_session_is_kept_once_in_its_events() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let (sink, task) = spawn(PipelineConfig {
+            store: Some(store.clone()),
+            ..PipelineConfig::default()
+        })
+        .unwrap();
+        let tool_use = EventKind::ToolUse {
+            tool_use_id: "toolu_1".into(),
+            name: "Bash".into(),
+            sidechain: false,
+        };
+        let tool_result = EventKind::ToolResult {
+            tool_use_id: "toolu_1".into(),
+            is_error: false,
+            sidechain: false,
+            duration_ms: None,
+        };
+        // The registry and the transcript announce it; the wrapper's stream and the transcript
+        // report its tool call; a hook and the registry its end.
+        for (at, kind) in [
+            started("registry"),
+            started("transcript"),
+            tool_use.clone(),
+            tool_use,
+            tool_result.clone(),
+            tool_result,
+            EventKind::SessionEnded { reason: None },
+            EventKind::SessionEnded { reason: None },
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            sink.send(event(i64::try_from(at).unwrap(), kind)).await;
+        }
+        drop(sink);
+        task.await.unwrap();
+        let kinds: Vec<String> = store
+            .events(&SessionId::new("s1"))
+            .unwrap()
+            .iter()
+            .map(|e| {
+                serde_json::to_value(e).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "session_started",
+                "tool_use",
+                "tool_result",
+                "session_ended"
+            ]
+        );
     }
 
     /// A real store whose session reads wait until a task on the monitor's runtime opens

@@ -84,7 +84,7 @@ fn a_print_session_started_without_cclive_is_seen_live_and_ends_with_claudes_cos
 }
 
 /// tmux drives the interactive UI on a real terminal.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
     name: String,
 }
@@ -100,7 +100,7 @@ impl Tmux {
     }
 
     /// Runs `program` (already shell-quoted, with its arguments) in a new tmux pane.
-    fn run(world: &World, env: &[(String, String)], program: &str) -> Tmux {
+    pub(crate) fn run(world: &World, env: &[(String, String)], program: &str) -> Tmux {
         let socket = format!(
             "cclive-test-{}-{}",
             std::process::id(),
@@ -135,14 +135,14 @@ impl Tmux {
         Tmux { socket, name }
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         let mut cmd = std::process::Command::new("tmux");
         cmd.args(["-L", &self.socket, "send-keys", "-t", &self.name])
             .args(keys);
         assert!(cmd.status().unwrap().success());
     }
 
-    fn screen(&self) -> String {
+    pub(crate) fn screen(&self) -> String {
         let out = std::process::Command::new("tmux")
             .args(["-L", &self.socket, "capture-pane", "-p", "-t", &self.name])
             .output()
@@ -150,7 +150,7 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) {
+    pub(crate) fn wait_screen(&self, what: &str, pred: impl Fn(&str) -> bool) {
         let deadline = Instant::now() + TIMEOUT;
         loop {
             let s = self.screen();
@@ -165,7 +165,16 @@ impl Tmux {
         }
     }
 
-    fn pane_pid(&self) -> i32 {
+    /// True while the pane's program runs (the tmux session ends with it).
+    pub(crate) fn is_running(&self) -> bool {
+        std::process::Command::new("tmux")
+            .args(["-L", &self.socket, "has-session", "-t", &self.name])
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    }
+
+    pub(crate) fn pane_pid(&self) -> i32 {
         let out = std::process::Command::new("tmux")
             .args([
                 "-L",
@@ -191,11 +200,11 @@ impl Drop for Tmux {
     }
 }
 
-fn shell_quote(s: &str) -> String {
+pub(crate) fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
 }
 
-fn submit(tmux: &Tmux, prompt: &str) {
+pub(crate) fn submit(tmux: &Tmux, prompt: &str) {
     tmux.keys(&["-l", prompt]);
     std::thread::sleep(Duration::from_millis(300));
     tmux.keys(&["Enter"]);

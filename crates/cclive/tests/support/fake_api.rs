@@ -249,6 +249,12 @@ impl FakeApi {
         Self::start_inner(Scenario::Slow, total, UsageProfile::default())
     }
 
+    /// Starts a fake for `scenario` whose every answer reports `usage` and whose slow text
+    /// answer (if the scenario has one) streams for about `slow_total`.
+    pub fn start_with(scenario: Scenario, slow_total: Duration, usage: UsageProfile) -> FakeApi {
+        Self::start_inner(scenario, slow_total, usage)
+    }
+
     fn start_inner(scenario: Scenario, slow_total: Duration, usage: UsageProfile) -> FakeApi {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))
             .unwrap_or_else(|e| panic!("fake API: cannot bind 127.0.0.1:0: {e}"));
