@@ -40,6 +40,12 @@ pub struct PipelineConfig {
     pub prices: PriceTable,
     /// Called with every update.
     pub callbacks: Vec<Callback>,
+    /// Called with every update once the store has committed what it changed (at once without
+    /// a store), on the writer thread, in order: integrations that must not fire twice for one
+    /// transition. A monitor killed before the commit never fired it, and the next one (which
+    /// finds nothing stored) fires it once; killed after, the next one reads the change back
+    /// and has nothing to fire. Keep them quick.
+    pub committed_callbacks: Vec<Callback>,
     /// Minimum time between two state-file writes.
     pub state_file_interval: Duration,
     /// How often live durations move.
@@ -64,6 +70,7 @@ impl Default for PipelineConfig {
             store: None,
             prices: PriceTable::builtin(),
             callbacks: Vec::new(),
+            committed_callbacks: Vec::new(),
             state_file_interval: Duration::from_millis(50),
             tick: Duration::from_secs(1),
             flush_interval: Duration::from_millis(100),
@@ -150,7 +157,13 @@ pub fn spawn(config: PipelineConfig) -> std::io::Result<(EventSink, JoinHandle<P
     let writer = config
         .store
         .clone()
-        .map(|store| StoreWriter::spawn_with(store, config.after_commit.clone()))
+        .map(|store| {
+            StoreWriter::spawn_with(
+                store,
+                config.after_commit.clone(),
+                config.committed_callbacks.clone(),
+            )
+        })
         .transpose()?;
     let handle = tokio::spawn(run(rx, config, writer));
     Ok((EventSink { tx }, handle))
@@ -163,6 +176,8 @@ struct Service {
     state_file: Option<StateFileWriter>,
     dirty: HashSet<SessionId>,
     pending: Batch,
+    /// Updates for the committed callbacks, handed to the writer with the next batch.
+    deferred: Vec<Update>,
     snapshot_owed: bool,
 }
 
@@ -234,9 +249,7 @@ impl Service {
         let update = applied.update;
         if let Some(update) = update {
             self.dirty.insert(update.session.session_id.clone());
-            for callback in &self.config.callbacks {
-                callback(&update);
-            }
+            self.notify(update);
             self.owe_snapshot();
         }
         // An event is kept only with a session to belong to (a replayed response that was
@@ -244,6 +257,23 @@ impl Service {
         if keep && !repeat && self.writer.is_some() && self.monitor.contains(&event.session_id) {
             self.dirty.insert(event.session_id.clone());
             self.pending.events.push(event);
+        }
+    }
+
+    /// Calls the callbacks now, and the committed callbacks after the writer's next commit.
+    fn notify(&mut self, update: Update) {
+        for callback in &self.config.callbacks {
+            callback(&update);
+        }
+        if self.config.committed_callbacks.is_empty() {
+            return;
+        }
+        if self.writer.is_some() {
+            self.deferred.push(update);
+        } else {
+            for callback in &self.config.committed_callbacks {
+                callback(&update);
+            }
         }
     }
 
@@ -256,9 +286,7 @@ impl Service {
 
     fn tick(&mut self) {
         for update in self.monitor.tick(jiff::Timestamp::now()) {
-            for callback in &self.config.callbacks {
-                callback(&update);
-            }
+            self.notify(update);
             self.owe_snapshot();
         }
     }
@@ -272,7 +300,7 @@ impl Service {
             .drain()
             .filter_map(|id| self.monitor.session(&id).cloned())
             .collect();
-        writer.send(batch);
+        writer.send_with(batch, std::mem::take(&mut self.deferred));
         // Forget sessions that ended a while ago: they are in the store, and are read back if
         // they ever change again.
         let settled = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(PRUNE_AFTER_SECS);
@@ -317,6 +345,7 @@ async fn run(
         state_file,
         dirty: HashSet::new(),
         pending: Batch::default(),
+        deferred: Vec::new(),
         snapshot_owed: true,
     };
 
@@ -339,7 +368,8 @@ async fn run(
             (true, kept) => kept,
             (false, _) => None,
         };
-        let waiting = !svc.dirty.is_empty() || !svc.pending.is_empty();
+        let waiting =
+            !svc.dirty.is_empty() || !svc.pending.is_empty() || !svc.deferred.is_empty();
         next_flush = match (waiting && svc.writer.is_some(), next_flush) {
             (true, None) => Some(Instant::now() + flush_every),
             (true, kept) => kept,
@@ -483,6 +513,45 @@ mod tests {
             }
             assert!(Instant::now() < deadline, "the condition never held");
             tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn committed_callbacks_hear_of_a_change_only_once_the_store_holds_it() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let callback: Callback = {
+            let (store, heard) = (Arc::clone(&store), Arc::clone(&heard));
+            Arc::new(move |u: &Update| {
+                let stored = store.session(&u.session.session_id).unwrap();
+                heard
+                    .lock()
+                    .unwrap()
+                    .push((u.session.status, stored.map(|s| s.status)));
+            })
+        };
+        let (sink, task) = spawn(PipelineConfig {
+            store: Some(store.clone()),
+            committed_callbacks: vec![callback],
+            ..PipelineConfig::default()
+        })
+        .unwrap();
+        sink.send(event(0, started("wrapper"))).await;
+        sink.send(event(1, EventKind::SessionEnded { reason: None }))
+            .await;
+        drop(sink);
+        task.await.unwrap();
+        let heard = heard.lock().unwrap().clone();
+        assert!(!heard.is_empty());
+        let last = heard.last().unwrap();
+        assert_eq!(last.0, cclive_core::Status::Completed);
+        for (status, stored) in &heard {
+            let stored = stored.expect("stored before it was heard of");
+            // The store holds this change or a later one (batches coalesce).
+            assert!(
+                stored == *status || stored == cclive_core::Status::Completed,
+                "{heard:?}"
+            );
         }
     }
 

@@ -228,7 +228,6 @@ impl MonitorRuntime {
         // It reads which 5-hour block runs now, once.
         let (budget_callbacks, budget_watcher) = tokio::task::block_in_place(|| budget.spawn())?;
         let mut callbacks = std::mem::take(&mut self.callbacks);
-        callbacks.extend(notifier.callbacks());
         callbacks.extend(budget_callbacks);
         let mut after_commits = Vec::new();
         for sink in &mut self.sinks {
@@ -244,6 +243,9 @@ impl MonitorRuntime {
             store: Some(store_dyn.clone()),
             prices: self.prices.clone(),
             callbacks,
+            // Integrations fire once a transition is committed: a monitor killed in between
+            // leaves it to the next one, never fires it twice with it (issue 12).
+            committed_callbacks: notifier.callbacks(),
             snapshots: Some(snap_tx),
             initial_sessions: initial,
             after_commit,

@@ -12,12 +12,17 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use cclive_core::{SessionId, SessionState, usage_merge};
+use cclive_core::{SessionId, SessionState, Update, usage_merge};
 use cclive_store::{Batch, Store, StoreError};
+
+use crate::monitor::pipeline::Callback;
+
+/// A batch, and the updates whose committed callbacks run once it is written.
+type Queued = (Batch, Vec<Update>);
 
 /// Handle to the writer thread.
 pub(crate) struct StoreWriter {
-    tx: Option<mpsc::Sender<Batch>>,
+    tx: Option<mpsc::Sender<Queued>>,
     thread: Option<JoinHandle<WriterReport>>,
 }
 
@@ -42,18 +47,20 @@ impl StoreWriter {
     /// Starts the writer thread for `store`.
     #[cfg(test)]
     pub(crate) fn spawn(store: Arc<dyn Store>) -> std::io::Result<Self> {
-        Self::spawn_with(store, None)
+        Self::spawn_with(store, None, Vec::new())
     }
 
-    /// Starts the writer thread for `store`, calling `after_commit` after each commit.
+    /// Starts the writer thread for `store`, calling `after_commit` after each commit and
+    /// `committed` with the updates that came with the batches written.
     pub(crate) fn spawn_with(
         store: Arc<dyn Store>,
         after_commit: Option<AfterCommit>,
+        committed: Vec<Callback>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("cclive-store-writer".into())
-            .spawn(move || write_loop(&*store, &rx, after_commit.as_deref()))?;
+            .spawn(move || write_loop(&*store, &rx, after_commit.as_deref(), &committed))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
@@ -61,13 +68,19 @@ impl StoreWriter {
     }
 
     /// Queues a batch.
+    #[cfg(test)]
     pub(crate) fn send(&self, batch: Batch) {
-        if batch.is_empty() {
+        self.send_with(batch, Vec::new());
+    }
+
+    /// Queues a batch, and updates for the committed callbacks to hear of once it is written.
+    pub(crate) fn send_with(&self, batch: Batch, updates: Vec<Update>) {
+        if batch.is_empty() && updates.is_empty() {
             return;
         }
         if let Some(tx) = &self.tx {
             // The thread only stops when we drop the sender, so a send cannot fail before then.
-            let _ = tx.send(batch);
+            let _ = tx.send((batch, updates));
         }
     }
 
@@ -87,15 +100,18 @@ const MAX_RETAINED_EVENTS: usize = 100_000;
 
 fn write_loop(
     store: &dyn Store,
-    rx: &mpsc::Receiver<Batch>,
+    rx: &mpsc::Receiver<Queued>,
     after_commit: Option<&(dyn Fn() + Send + Sync)>,
+    committed: &[Callback],
 ) -> WriterReport {
     let mut report = WriterReport::default();
     // What a failed transaction did not write is kept and tried again with the next batch.
     let mut sessions: BTreeMap<SessionId, SessionState> = BTreeMap::new();
     let mut pending = Batch::default();
+    let mut updates = Vec::new();
     while let Ok(first) = rx.recv() {
-        for batch in std::iter::once(first).chain(rx.try_iter()) {
+        for (batch, batch_updates) in std::iter::once(first).chain(rx.try_iter()) {
+            updates.extend(batch_updates);
             for s in batch.sessions {
                 sessions.insert(s.session_id.clone(), s);
             }
@@ -105,7 +121,23 @@ fn write_loop(
             pending.retired_usage.extend(batch.retired_usage);
         }
         pending.sessions = sessions.values().cloned().collect();
-        match store.write(&pending) {
+        let written = if pending.is_empty() {
+            Ok(())
+        } else {
+            store.write(&pending)
+        };
+        // The committed callbacks hear of the updates now: after the commit of what they
+        // changed, or after a failed attempt (an integration is never held back by a broken
+        // database; a restart then may fire it again).
+        let heard = std::mem::take(&mut updates);
+        let notify = || {
+            for update in &heard {
+                for callback in committed {
+                    callback(update);
+                }
+            }
+        };
+        match written {
             Ok(()) => {
                 report.commits += 1;
                 report.unsaved = false;
@@ -114,8 +146,10 @@ fn write_loop(
                 if let Some(after_commit) = after_commit {
                     after_commit();
                 }
+                notify();
             }
             Err(err) => {
+                notify();
                 report.failures += 1;
                 report.unsaved = true;
                 tracing::error!(
