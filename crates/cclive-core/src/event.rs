@@ -27,6 +27,17 @@ pub struct Event {
     pub kind: EventKind,
 }
 
+impl EventKind {
+    /// Bad input only (a line or report that could not be read, or of an unknown kind): it
+    /// counts against a session some source announced, and never announces one itself.
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            EventKind::InputError { .. } | EventKind::UnknownRecord { .. }
+        )
+    }
+}
+
 impl Event {
     /// An event of `kind` for `session_id` at `at`.
     pub fn new(session_id: SessionId, at: Timestamp, kind: EventKind) -> Self {

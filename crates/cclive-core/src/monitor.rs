@@ -156,11 +156,7 @@ impl Monitor {
         // Bad input alone says nothing believable about a session: it never makes one (a broken
         // or hostile payload naming an unknown session would show a phantom, with integrations
         // firing for it). It counts against a session some source announced.
-        if matches!(
-            event.kind,
-            EventKind::InputError { .. } | EventKind::UnknownRecord { .. }
-        ) && !self.sessions.contains_key(&event.session_id)
-        {
+        if event.kind.is_bad_input() && !self.sessions.contains_key(&event.session_id) {
             return None;
         }
         let linked = self.link_request(event);

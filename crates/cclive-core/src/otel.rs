@@ -260,8 +260,12 @@ pub fn log_events(
             let at = record_time(record, &attrs).unwrap_or(sender.received_at);
             let session = SessionId::new(session_id);
             let mode = modes.get(session_id).copied();
-            sessions.announce(&mut out.events, &session, &attrs, (at, mode));
-            for kind in record_events(record, &attrs, &session) {
+            let kinds = record_events(record, &attrs, &session);
+            // A record that is only bad input says nothing believable: it announces no session.
+            if kinds.is_empty() || !kinds.iter().all(EventKind::is_bad_input) {
+                sessions.announce(&mut out.events, &session, &attrs, (at, mode));
+            }
+            for kind in kinds {
                 out.events.push(Event::new(session.clone(), at, kind));
             }
         }

@@ -148,6 +148,14 @@ pub trait Store: Send + Sync {
     /// included, and how many responses that is. Zero for a session with no usage.
     fn usage_totals(&self, session_id: &SessionId) -> Result<(Tokens, u64), StoreError>;
 
+    /// Claims the integrations' `notice` (e.g. `session_ended`) of a session for the caller:
+    /// true the first time anyone claims it, false ever after (another process, or this one
+    /// before a restart, fired it). The default claims everything (a store that cannot tell).
+    fn claim_notice(&self, session_id: &SessionId, notice: &str) -> Result<bool, StoreError> {
+        let _ = (session_id, notice);
+        Ok(true)
+    }
+
     /// The session that owns the stored API response `key` (where it was first reported), or
     /// `None` when no response is stored under that key. A point lookup: what an incremental
     /// import asks for each response it reads, instead of loading the whole usage table.

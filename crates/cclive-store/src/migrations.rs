@@ -56,8 +56,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 7,
-        name: "0007_events_once",
-        sql: include_str!("migrations/0007_events_once.sql"),
+        name: "0007_once",
+        sql: include_str!("migrations/0007_once.sql"),
     },
 ];
 

@@ -148,7 +148,7 @@ const UPSERT_SESSION: &str = "
         state_json = excluded.state_json,
         ledger_json = excluded.ledger_json";
 
-/// A start or a tool call another writer already kept is not kept again (`0007_events_once`).
+/// A start or a tool call another writer already kept is not kept again (`0007_once`).
 const INSERT_EVENT: &str = "INSERT INTO events (session_id, at_ms, type, payload_json) \
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
 
@@ -389,6 +389,20 @@ impl Store for SqliteStore {
             },
             count(responses)?,
         ))
+    }
+
+    fn claim_notice(&self, session_id: &SessionId, notice: &str) -> Result<bool, StoreError> {
+        let conn = self.conn();
+        let claimed = conn.execute(
+            "INSERT INTO notices (session_id, notice, at_ms) VALUES (?1, ?2, ?3) \
+             ON CONFLICT DO NOTHING",
+            rusqlite::params![
+                session_id.as_str(),
+                notice,
+                Timestamp::now().as_millisecond()
+            ],
+        )?;
+        Ok(claimed == 1)
     }
 
     fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, StoreError> {

@@ -455,6 +455,28 @@ fn int64_values_as_strings_per_the_otlp_json_mapping() {
 }
 
 #[test]
+fn a_record_of_bad_input_alone_announces_no_session() {
+    let body = br#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"claude-code"}}]},
+      "scopeLogs":[{"logRecords":[{"attributes":[
+        {"key":"session.id","value":{"stringValue":"ghost"}},
+        {"key":"event.name","value":{"stringValue":"api_request"}},
+        {"key":"request_id","value":{"stringValue":"req_1"}},
+        {"key":"input_tokens","value":{"intValue":"100"}},
+        {"key":"output_tokens","value":{"doubleValue":12.5}}]}]}]}]}"#;
+    let t = log_events(
+        &decode_logs(body, Encoding::Json).unwrap(),
+        local(),
+        &mut Announced::default(),
+    );
+    assert!(
+        kinds(&t).iter().all(|k| k.is_bad_input()),
+        "{:?}",
+        kinds(&t)
+    );
+    assert!(!fold(&t.events).contains(&SessionId::new("ghost")));
+}
+
+#[test]
 fn a_session_is_announced_once_across_exports() {
     let request = decode_logs(&fixture("logs-2.1.332.json"), Encoding::Json).unwrap();
     let mut announced = Announced::default();

@@ -538,6 +538,18 @@ fn a_start_and_a_tool_call_two_writers_report_are_kept_once() {
 }
 
 #[test]
+fn a_notice_is_claimed_once_whichever_handle_asks() {
+    let (_dir, path) = temp_db();
+    let wrapper = SqliteStore::open(&path).unwrap();
+    let monitor = SqliteStore::open(&path).unwrap();
+    assert!(wrapper.claim_notice(&sid("s1"), "session_ended").unwrap());
+    assert!(!monitor.claim_notice(&sid("s1"), "session_ended").unwrap());
+    assert!(!wrapper.claim_notice(&sid("s1"), "session_ended").unwrap());
+    assert!(monitor.claim_notice(&sid("s1"), "session_started").unwrap());
+    assert!(monitor.claim_notice(&sid("s2"), "session_ended").unwrap());
+}
+
+#[test]
 fn duplicates_kept_before_version_7_go_when_it_is_applied() {
     let (_dir, path) = temp_db();
     let (_, events) = version_1_database(&path);

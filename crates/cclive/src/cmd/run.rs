@@ -54,7 +54,7 @@ fn monitored(
         // block changes included (those need the history).
         let n = crate::sinks::notify::Notifier::from_settings(&settings)?;
         for callback in n.callbacks() {
-            builder = builder.on_update(move |update| callback(update));
+            builder = builder.on_committed_update(move |update| callback(update));
         }
         builder = builder.state_file(settings.state_file.value.clone());
         // History matters, but not more than the user's session: run claude even without it.

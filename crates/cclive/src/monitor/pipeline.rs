@@ -368,8 +368,7 @@ async fn run(
             (true, kept) => kept,
             (false, _) => None,
         };
-        let waiting =
-            !svc.dirty.is_empty() || !svc.pending.is_empty() || !svc.deferred.is_empty();
+        let waiting = !svc.dirty.is_empty() || !svc.pending.is_empty() || !svc.deferred.is_empty();
         next_flush = match (waiting && svc.writer.is_some(), next_flush) {
             (true, None) => Some(Instant::now() + flush_every),
             (true, kept) => kept,
@@ -435,7 +434,7 @@ async fn sleep_until_opt(deadline: Option<tokio::time::Instant>) {
 
 #[cfg(test)]
 mod tests {
-    use cclive_core::{EventKind, Mode, Tokens};
+    use cclive_core::{EventKind, Mode, Tokens, UpdateKind};
     use cclive_store::SqliteStore;
 
     use super::*;
@@ -553,6 +552,40 @@ mod tests {
                 "{heard:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_start_and_an_end_two_processes_see_are_announced_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+        // A `cclive run` writing on its own and a monitor following the same session (or a
+        // monitor and its successor after a restart): two pipelines on one database.
+        for _ in 0..2 {
+            let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&path).unwrap());
+            let callback: Callback = {
+                let heard = Arc::clone(&heard);
+                Arc::new(move |u: &Update| heard.lock().unwrap().push(u.kind))
+            };
+            let (sink, task) = spawn(PipelineConfig {
+                store: Some(store),
+                committed_callbacks: vec![callback],
+                ..PipelineConfig::default()
+            })
+            .unwrap();
+            sink.send(event(0, started("wrapper"))).await;
+            sink.send(event(1, EventKind::SessionEnded { reason: None }))
+                .await;
+            drop(sink);
+            task.await.unwrap();
+        }
+        let heard = heard.lock().unwrap().clone();
+        let count = |kind: UpdateKind| heard.iter().filter(|k| **k == kind).count();
+        assert_eq!(
+            (count(UpdateKind::Started), count(UpdateKind::Ended)),
+            (1, 1),
+            "{heard:?}"
+        );
     }
 
     #[tokio::test]

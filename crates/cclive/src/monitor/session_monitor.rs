@@ -70,6 +70,16 @@ impl SessionMonitorBuilder {
         self
     }
 
+    /// Calls `f` with every update once the history holds what it changed (at once without a
+    /// store), on the store's writer thread: for integrations, which must fire once per
+    /// transition even when another process (a monitor) follows the same session.
+    #[must_use]
+    pub fn on_committed_update(mut self, f: impl Fn(&Update) + Send + Sync + 'static) -> Self {
+        let callback: Callback = Arc::new(f);
+        self.config.committed_callbacks.push(callback);
+        self
+    }
+
     /// The budget limits [`on_budget`](Self::on_budget) watches, with the zone their days,
     /// weeks and months are cut in (`cclive run` passes the config's `[budget]`).
     #[must_use]

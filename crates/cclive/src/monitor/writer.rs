@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
-use cclive_core::{SessionId, SessionState, Update, usage_merge};
+use cclive_core::{SessionId, SessionState, Update, UpdateKind, usage_merge};
 use cclive_store::{Batch, Store, StoreError};
 
 use crate::monitor::pipeline::Callback;
@@ -131,7 +131,7 @@ fn write_loop(
         // database; a restart then may fire it again).
         let heard = std::mem::take(&mut updates);
         let notify = || {
-            for update in &heard {
+            for update in heard.iter().filter(|u| first_notice(store, u)) {
                 for callback in committed {
                     callback(update);
                 }
@@ -187,6 +187,20 @@ fn write_loop(
         }
     }
     report
+}
+
+/// True unless the update announces a session's start or end that was announced already (by
+/// another process writing the same session, or by this monitor before a restart): those go out
+/// once. A store that cannot be asked lets it go out (never lost for a broken database).
+fn first_notice(store: &dyn Store, update: &Update) -> bool {
+    let notice = match update.kind {
+        UpdateKind::Started => "session_started",
+        UpdateKind::Ended => "session_ended",
+        _ => return true,
+    };
+    store
+        .claim_notice(&update.session.session_id, notice)
+        .unwrap_or(true)
 }
 
 /// Merges retained usage rows by key with the store's own rule ([`cclive_core::usage_merge`]:

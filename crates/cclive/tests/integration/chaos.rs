@@ -818,21 +818,23 @@ impl Truth {
         for file in files {
             let text = std::fs::read(&file).unwrap();
             for line in text.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-                let Ok(v) = serde_json::from_slice::<Value>(line) else {
+                let Ok(record) = serde_json::from_slice::<Value>(line) else {
                     truth
                         .problems
                         .push(format!("{}: a line the test cannot parse", file.display()));
                     continue;
                 };
-                let Some(sid) = v["sessionId"].as_str() else {
+                let Some(sid) = record["sessionId"].as_str() else {
                     continue;
                 };
-                let s = truth.sessions.entry(sid.to_owned()).or_default();
-                match v["type"].as_str() {
+                let session = truth.sessions.entry(sid.to_owned()).or_default();
+                match record["type"].as_str() {
                     Some("assistant") => {
-                        let m = &v["message"];
-                        let Some(id) = m["id"].as_str() else { continue };
-                        let u = &m["usage"];
+                        let message = &record["message"];
+                        let Some(id) = message["id"].as_str() else {
+                            continue;
+                        };
+                        let u = &message["usage"];
                         let get = |k: &str| u[k].as_u64().unwrap_or(0);
                         let usage = [
                             get("input_tokens"),
@@ -840,29 +842,33 @@ impl Truth {
                             get("cache_read_input_tokens"),
                             get("cache_creation_input_tokens"),
                         ];
-                        let e = s.responses.entry(id.to_owned()).or_insert([0; 4]);
+                        let e = session.responses.entry(id.to_owned()).or_insert([0; 4]);
                         for (a, b) in e.iter_mut().zip(usage) {
                             *a = (*a).max(b);
                         }
-                        for block in m["content"].as_array().into_iter().flatten() {
+                        for block in message["content"].as_array().into_iter().flatten() {
                             if block["type"] == "tool_use"
                                 && let (Some(tid), Some(name)) =
                                     (block["id"].as_str(), block["name"].as_str())
                             {
-                                s.tools.insert(tid.to_owned(), name.to_owned());
+                                session.tools.insert(tid.to_owned(), name.to_owned());
                             }
                         }
                     }
                     Some("user") => {
-                        for block in v["message"]["content"].as_array().into_iter().flatten() {
+                        for block in record["message"]["content"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                        {
                             if block["type"] == "tool_result"
                                 && let Some(tid) = block["tool_use_id"].as_str()
                             {
-                                s.results.insert(tid.to_owned());
+                                session.results.insert(tid.to_owned());
                             }
                         }
                     }
-                    Some("cost-state") => s.reported_cost = v["totalCostUSD"].as_f64(),
+                    Some("cost-state") => session.reported_cost = record["totalCostUSD"].as_f64(),
                     _ => {}
                 }
             }

@@ -10,7 +10,7 @@
 //!
 //! ```ignore
 //! let notifier = notify::Notifier::from_settings(&settings)?;
-//! // PipelineConfig { callbacks: notifier.callbacks(), .. }
+//! // PipelineConfig { committed_callbacks: notifier.callbacks(), .. } (after the commit: once)
 //! // … after the pipeline has stopped:
 //! notifier.shutdown(Duration::from_secs(5)); // blocking: drains, then gives up
 //! ```
