@@ -45,8 +45,8 @@ fn monitored(
     let token = settings.client_token();
     let probe = crate::monitor::client::monitor_answers(listen, token, MONITOR_PROBE);
     if let Err(e @ crate::monitor::client::ClientError::NeedsToken) = &probe {
-        // Its history would miss this session, and this run would keep a second one.
-        anyhow::bail!("{e}; this session was not started");
+        // The session matters more than its history: say so, and run it on its own.
+        eprintln!("cclive: warning: {e}; this session is not sent to it.");
     }
     if probe.is_ok() {
         // A monitor runs: it keeps the history and the state file; this run feeds it.

@@ -27,6 +27,7 @@ mod run_e2e;
 mod statusline;
 mod team_e2e;
 mod team_server;
+mod token_e2e;
 mod top;
 mod vscode_extension;
 mod watch_e2e;
