@@ -371,6 +371,7 @@ mod tests {
         );
         assert!(request.contains("Content-Length: 7\r\n"));
         assert!(!request.contains("Authorization"), "no token, no header");
+        assert!(request.ends_with("\r\n\r\n{\"a\":1}"));
 
         let (addr, server) = serve_once(&[b"HTTP/1.1 204 No Content\r\n\r\n"]);
         post_json(
@@ -381,12 +382,11 @@ mod tests {
             Duration::from_secs(5),
         )
         .unwrap();
-        let request = String::from_utf8(server.join().unwrap()).unwrap();
+        let with_token = String::from_utf8(server.join().unwrap()).unwrap();
         assert!(
-            request.contains("\r\nAuthorization: Bearer tok-1234567890abcdef\r\n"),
-            "{request}"
+            with_token.contains("\r\nAuthorization: Bearer tok-1234567890abcdef\r\n"),
+            "{with_token}"
         );
-        assert!(request.ends_with("\r\n\r\n{\"a\":1}"));
     }
 
     #[test]
