@@ -613,7 +613,10 @@ fn with_a_token_on_loopback_the_page_opened_with_it_goes_live() {
             dashboard.port,
             "POST",
             "/api/events",
-            &[("Content-Type", "application/json"), ("Authorization", &bearer)],
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &bearer),
+            ],
             Some(&serde_json::to_vec(&started).unwrap()),
         );
         assert_eq!(reply.status, 202);
