@@ -302,7 +302,7 @@ fn metric_sources(
     budgets: Option<cclive_server::BudgetSource>,
 ) -> cclive_server::MetricSources {
     let stats = stats.clone();
-    let reports: cclive_server::IntegrationsSource = Arc::new(move || stats.reports());
+    let reports: cclive_server::IntegrationsSource = Arc::new(move || stats.snapshot());
     cclive_server::MetricSources {
         ingest: Some(ingest.clone()),
         deliveries: Some({
