@@ -36,8 +36,8 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         None => config.time_zone(),
     };
     let now = Timestamp::now();
-    let prices = super::load_prices(&settings)?;
-    let store = super::open_existing_store(&settings)?;
+    let prices = settings.prices()?;
+    let store = settings.open_existing_store()?;
     let statuses = match &store {
         Some(store) => {
             crate::sinks::budget_watch::statuses(&config.budget, &**store, &prices, &tz, now)
@@ -371,7 +371,7 @@ pub(crate) fn prompt_gate(settings: &Settings, payload: &[u8]) -> Option<String>
     if parsed.event != HookEvent::UserPromptSubmit {
         return None;
     }
-    let store = match super::open_existing_store(settings) {
+    let store = match settings.open_existing_store() {
         Ok(Some(store)) => store,
         Ok(None) => return None,
         Err(e) => {
@@ -379,7 +379,7 @@ pub(crate) fn prompt_gate(settings: &Settings, payload: &[u8]) -> Option<String>
             return None;
         }
     };
-    let prices = super::load_prices(settings).ok()?;
+    let prices = settings.prices().ok()?;
     let window = budget::window(
         config.budget.block_period,
         Timestamp::now(),

@@ -49,7 +49,7 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     };
     let mut hosts = args.public_host.clone();
     hosts.extend(settings.server.public_host.iter().cloned());
-    let prices = super::load_prices(&settings)?;
+    let prices = settings.prices()?;
     let time_zone = settings.budget.value.time_zone();
     // Team budget alerts go through the configured webhooks and on_change commands.
     let notifier = crate::notify::Notifier::from_settings(&settings)?;

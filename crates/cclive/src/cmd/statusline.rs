@@ -211,10 +211,10 @@ fn compute(
     now: Timestamp,
     memo: &mut Memo,
 ) -> anyhow::Result<Option<Figures>> {
-    let Some(store) = super::open_existing_store(settings)? else {
+    let Some(store) = settings.open_existing_store()? else {
         return Ok(None);
     };
-    let prices = super::load_prices(settings)?;
+    let prices = settings.prices()?;
     let config = &settings.budget.value;
     let tz = config.time_zone();
     debug!("Store open, prices and zone read.");
@@ -581,9 +581,7 @@ struct CachePaths {
 impl CachePaths {
     fn for_settings(settings: &Settings) -> CachePaths {
         let db = &settings.db.value;
-        let dir = std::env::var_os("XDG_RUNTIME_DIR")
-            .filter(|d| !d.is_empty() && Path::new(d).is_dir())
-            .map(|d| PathBuf::from(d).join("cclive"))
+        let dir = crate::config::env::runtime_dir()
             .or_else(|| db.parent().map(Path::to_path_buf))
             .unwrap_or_else(std::env::temp_dir);
         let mut hasher = DefaultHasher::new();

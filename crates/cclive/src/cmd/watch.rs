@@ -113,13 +113,13 @@ pub(super) fn serve_monitor(settings: Settings, serve: Serve) -> anyhow::Result<
         Claim::Acquired(lock) => lock,
         Claim::Held(holder) => return another_monitor_runs(&settings, &serve, holder.as_ref()),
     };
-    let store = super::open_store(&settings)?;
+    let store = settings.open_store()?;
     // The server reads the history on a connection of its own, so it never waits for the
     // writer's (WAL readers do not block).
-    let server_store: Arc<dyn Store> = super::open_store(&settings)?;
-    let prices = super::load_prices(&settings)?;
+    let server_store: Arc<dyn Store> = settings.open_store()?;
+    let prices = settings.prices()?;
     // Team mode: the uploader reads the outbox on a connection of its own.
-    let team = crate::team::start_agent(&settings, super::open_store(&settings)?)?;
+    let team = crate::team::start_agent(&settings, settings.open_store()?)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
