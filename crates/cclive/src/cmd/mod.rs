@@ -28,7 +28,7 @@ mod webhooks;
 
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, TeamAction};
 
 /// Runs the subcommand.
 pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -56,6 +56,10 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Statusline(args) => Ok(statusline::run(&args, &global)),
         Command::Prices(args) => prices::run(&args, &global),
         Command::Server(args) => server::run(&args, &global),
-        Command::Team(args) => team::run(&args, &global),
+        // The agent side (`team status`) reads the local database only.
+        Command::Team(args) => match &args.action {
+            TeamAction::Status(status) => team_status::run(status, &global),
+            _ => team::run(&args, &global),
+        },
     }
 }

@@ -146,6 +146,21 @@ pub struct ServerFileSettings {
     pub tls_key: Option<PathBuf>,
 }
 
+impl ServerFileSettings {
+    /// The team database: `flag` (`--database-url`, or `CCLIVE_DATABASE_URL`, which clap
+    /// reads), else `[server] database_url`.
+    pub fn database_url_or(&self, flag: Option<&str>) -> anyhow::Result<String> {
+        use anyhow::Context as _;
+        flag.map(str::to_owned)
+            .or_else(|| self.database_url.clone())
+            .filter(|u| !u.trim().is_empty())
+            .context(
+                "no team database: pass --database-url postgres://…, set CCLIVE_DATABASE_URL, or \
+                 `database_url` in the config file's [server] table",
+            )
+    }
+}
+
 /// Budget limits (`[budget]`) and the zone their periods are cut in.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct BudgetSettings {
