@@ -653,7 +653,7 @@ mod tests {
                 global: &self.global,
                 listen: None,
                 session: None,
-                env: &super::env::var,
+                env: &env,
             })
         }
     }
@@ -1056,7 +1056,8 @@ mod tests {
 
     #[test]
     fn the_shipped_default_config_parses() {
-        let parsed: Result<FileConfig, _> = toml::from_str(DEFAULT_CONFIG_TOML);
+        let parsed: Result<super::super::file::FileConfig, _> =
+            toml::from_str(crate::config::DEFAULT_CONFIG_TOML);
         assert!(parsed.is_ok(), "{parsed:?}");
     }
 }
