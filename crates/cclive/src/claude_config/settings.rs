@@ -606,13 +606,23 @@ fn hooks_mut(settings: &mut Value) -> Result<Option<&mut Map<String, Value>>, Sh
 
 /// The `hooks` object, created (as the last key) when missing.
 fn ensure_hooks(settings: &mut Value) -> Result<&mut Map<String, Value>, ShapeError> {
+    ensure_object(settings, "hooks", ShapeError::HooksNotAnObject)
+}
+
+/// The top-level object `key` (`hooks`, `env`), created (as the last key) when missing;
+/// `not_object` when it is something else.
+pub(crate) fn ensure_object<'a>(
+    settings: &'a mut Value,
+    key: &str,
+    not_object: ShapeError,
+) -> Result<&'a mut Map<String, Value>, ShapeError> {
     settings
         .as_object_mut()
         .ok_or(ShapeError::NotAnObject)?
-        .entry("hooks")
+        .entry(key)
         .or_insert_with(|| Value::Object(Map::new()))
         .as_object_mut()
-        .ok_or(ShapeError::HooksNotAnObject)
+        .ok_or(not_object)
 }
 
 /// How a settings file is laid out: the indentation unit and whether it ends with a newline.

@@ -13,9 +13,9 @@
 //! says so instead); [`uninstall`] removes exactly ours. Nothing here touches the disk or logs
 //! the token.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use crate::claude_config::settings::{ShapeError, TOKEN_VAR};
+use crate::claude_config::settings::{ShapeError, TOKEN_VAR, ensure_object};
 
 /// The OTLP exporter's headers variable.
 const OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
@@ -50,7 +50,7 @@ pub(crate) fn install(
     token: &str,
     otlp_endpoint: &str,
 ) -> Result<TokenChange, ShapeError> {
-    let env = env_mut(settings)?;
+    let env = ensure_object(settings, "env", ShapeError::EnvNotAnObject)?;
     let mut change = TokenChange::default();
     if env.get(TOKEN_VAR).and_then(Value::as_str) != Some(token) {
         env.insert(TOKEN_VAR.to_owned(), Value::String(token.to_owned()));
@@ -99,17 +99,6 @@ pub(crate) fn uninstall(
         top.shift_remove("env");
     }
     Ok(change)
-}
-
-/// `settings.env`, created (as the last key) when missing.
-fn env_mut(settings: &mut Value) -> Result<&mut Map<String, Value>, ShapeError> {
-    settings
-        .as_object_mut()
-        .ok_or(ShapeError::NotAnObject)?
-        .entry("env")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .ok_or(ShapeError::EnvNotAnObject)
 }
 
 #[cfg(test)]

@@ -3,11 +3,12 @@
 //! real Claude Code after `cclive hooks install --telemetry` (http hooks, `cclive hook`, OTLP)
 //! and `cclive run`.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
 use super::dashboard_e2e::{Dashboard, Reply, http};
+use super::otel_e2e::wait_session_by;
 use crate::support::cclive::{World, describe};
 use crate::support::fake_api::{FakeApi, Scenario};
 
@@ -73,36 +74,6 @@ fn with_a_token_every_intake_route_refuses_loopback_requests_without_it() {
         call(&dashboard, "GET", "/api/sessions", None, true).status,
         200
     );
-}
-
-/// Polls `/api/sessions/{id}` (with the token) until `pred` holds.
-fn wait_session(
-    dashboard: &Dashboard,
-    id: &str,
-    what: &str,
-    pred: impl Fn(&Value) -> bool,
-) -> Value {
-    let deadline = Instant::now() + TIMEOUT;
-    loop {
-        let reply = call(dashboard, "GET", &format!("/api/sessions/{id}"), None, true);
-        let session = (reply.status == 200).then(|| {
-            let v = reply.json();
-            if v.get("session").is_some() {
-                v["session"].clone()
-            } else {
-                v
-            }
-        });
-        if let Some(s) = session.as_ref().filter(|s| pred(s)) {
-            return s.clone();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting for {what}: HTTP {} {session:?}",
-            reply.status
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// What Claude Code said went wrong with its hooks (a refused http hook is a non-blocking
@@ -206,7 +177,8 @@ fn after_hooks_install_the_real_claude_delivers_hooks_and_telemetry_to_a_monitor
         .unwrap()
         .to_owned();
     // Telemetry alone names the user; the SessionEnd hook alone gives the end's reason.
-    let s = wait_session(&dashboard, &id, "telemetry and the end", |s| {
+    let get = |path: &str| call(&dashboard, "GET", path, None, true);
+    let s = wait_session_by(get, &id, "telemetry and the end", |s| {
         s["user"].is_string() && s["status"] == "COMPLETED"
     });
     assert_eq!(s["tool_calls"]["Bash"], 1, "{s:#}");
