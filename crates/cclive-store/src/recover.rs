@@ -40,9 +40,6 @@ const COPIED: &[&str] = &[
     "team_agent",
 ];
 
-/// Tables of the schema that are deliberately not copied.
-const NOT_COPIED: &[&str] = &["checkpoints"];
-
 /// Rows read per statement.
 const CHUNK: i64 = 512;
 
@@ -275,8 +272,11 @@ fn move_aside(db: &Path, now: Timestamp) -> Result<PathBuf, RecoverError> {
         let from = with_suffix(db, suffix);
         if suffix.is_empty() || from.exists() {
             let to = with_suffix(&aside, suffix);
-            std::fs::rename(&from, &to)
-                .map_err(|source| RecoverError::MoveAside { from, to, source })?;
+            std::fs::rename(&from, &to).map_err(|source| RecoverError::MoveAside {
+                from,
+                to,
+                source,
+            })?;
         }
     }
     Ok(aside)
@@ -532,7 +532,10 @@ fn is_row_fault(err: &rusqlite::Error) -> bool {
 
 fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
     let names: Vec<String> = conn
-        .prepare(&format!("SELECT name FROM pragma_table_info({})", literal(table)))?
+        .prepare(&format!(
+            "SELECT name FROM pragma_table_info({})",
+            literal(table)
+        ))?
         .query_map([], |row| row.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     if names.is_empty() {
@@ -543,9 +546,11 @@ fn columns(conn: &Connection, table: &str) -> rusqlite::Result<Vec<String>> {
 }
 
 fn count_rows(conn: &Connection, table: &str) -> rusqlite::Result<u64> {
-    let n: i64 = conn.query_row(&format!("SELECT count(*) FROM {}", quote(table)), [], |row| {
-        row.get(0)
-    })?;
+    let n: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM {}", quote(table)),
+        [],
+        |row| row.get(0),
+    )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
