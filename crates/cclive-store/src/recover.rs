@@ -409,7 +409,7 @@ fn scan(
             each(values)?;
         }
         match outcome {
-            Ok(()) if (rows.len() as i64) < CHUNK => return Ok(()),
+            Ok(()) if i64::try_from(rows.len()).unwrap_or(i64::MAX) < CHUNK => return Ok(()),
             Ok(()) => {}
             Err(_) => match next_readable(&mut stmt, after) {
                 Some((start, first)) => {

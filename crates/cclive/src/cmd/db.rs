@@ -239,19 +239,21 @@ fn rescue_text(report: &RecoverReport, dry_run: bool) -> String {
 }
 
 fn import_text(report: &ImportReport) -> String {
+    use std::fmt::Write as _;
     let mut text = format!(
         "Re-read {} transcripts ({} lines): {} sessions rebuilt or brought up to date, {} API \
          responses",
         report.files, report.lines, report.sessions, report.responses
     );
     if report.spooled_events > 0 {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "; {} hook events drained from the spool",
             report.spooled_events
-        ));
+        );
     }
     if !report.errors.is_empty() {
-        text.push_str(&format!("; {} files unreadable", report.errors.len()));
+        let _ = write!(text, "; {} files unreadable", report.errors.len());
     }
     text.push('.');
     text

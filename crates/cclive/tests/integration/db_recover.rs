@@ -121,7 +121,7 @@ fn a_damaged_history_is_named_by_check_and_doctor_and_recovered_to_the_ground_tr
     let recovered = json(&world, &corpus, &["db", "recover", "--json"]);
     assert_eq!(recovered["verdict"], "healthy", "{recovered:#}");
     let aside = PathBuf::from(recovered["rescued"]["moved_to"].as_str().unwrap());
-    assert_eq!(kept_aside(&world.db), [aside.clone()]);
+    assert_eq!(kept_aside(&world.db), std::slice::from_ref(&aside));
     assert_eq!(
         std::fs::read(&aside).unwrap(),
         damaged,
