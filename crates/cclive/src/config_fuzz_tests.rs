@@ -434,10 +434,7 @@ fn check_valid(settings: &Settings) {
             calendar.min_duration,
             calendar.merge_window,
         ] {
-            assert!(
-                span <= std::time::Duration::from_secs(7 * 24 * 3600),
-                "{span:?}"
-            );
+            assert!(span <= std::time::Duration::from_hours(7 * 24), "{span:?}");
         }
     }
     // `cclive config --json` prints it.

@@ -150,7 +150,7 @@ fn run_recover(args: &DbRecoverArgs, settings: &Settings) -> anyhow::Result<Exit
         ),
     };
     let (store, rescue) = recover::recover(db, jiff::Timestamp::now())?;
-    let prices = super::load_prices(settings)?;
+    let prices = settings.prices()?;
     let options = ImportOptions {
         drain_hook_spool: Some(db.clone()),
         ..ImportOptions::default()
