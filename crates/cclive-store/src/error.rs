@@ -96,3 +96,18 @@ pub enum StoreError {
     #[error("database error")]
     Sqlite(#[from] rusqlite::Error),
 }
+
+impl StoreError {
+    /// Whether this says the database file is damaged (`SQLite` found it corrupt or not a
+    /// database, or a stored row does not decode): `cclive db check` and `cclive db recover`
+    /// are the way forward, not a retry.
+    pub fn is_damage(&self) -> bool {
+        match self {
+            StoreError::Open { source, .. }
+            | StoreError::Migrate { source, .. }
+            | StoreError::Sqlite(source) => crate::check::is_damage(source),
+            StoreError::Corrupt { .. } => true,
+            _ => false,
+        }
+    }
+}

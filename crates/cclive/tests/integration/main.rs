@@ -11,6 +11,7 @@ mod calendar;
 mod dashboard_bench;
 mod dashboard_browser;
 mod dashboard_e2e;
+mod db_recover;
 mod exec_hooks;
 mod fake_api_smoke;
 mod hook_record;
