@@ -19,6 +19,26 @@ pub(crate) fn usd(v: f64) -> String {
     }
 }
 
+/// The decimals of a column of dollar figures: one precision per column, chosen by its largest
+/// figure (usually the total), so the column lines up: 4 when everything is under a dollar,
+/// else 2.
+pub(crate) fn usd_decimals(largest: f64) -> usize {
+    if largest.is_finite() && largest.abs() < 1.0 {
+        4
+    } else {
+        2
+    }
+}
+
+/// `$0.0163` / `$12.40` at a column's fixed `decimals`; `unpriced` when unknown.
+pub(crate) fn usd_at(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("${v:.decimals$}")
+    } else {
+        "unpriced".to_owned()
+    }
+}
+
 /// `850 ms`, `12.3 s`, `4m 05s`, `2h 03m`.
 pub(crate) fn duration_ms(ms: u64) -> String {
     match ms {
@@ -267,6 +287,9 @@ mod tests {
         assert_eq!(usd(0.01628), "$0.0163");
         assert_eq!(usd(0.0), "$0.00");
         assert_eq!(usd(12.4), "$12.40");
+        assert_eq!(usd_at(0.5, usd_decimals(12.4)), "$0.50");
+        assert_eq!(usd_at(0.01628, usd_decimals(0.9)), "$0.0163");
+        assert_eq!(usd_at(f64::NAN, 2), "unpriced");
         assert_eq!(duration_ms(353), "353 ms");
         assert_eq!(duration_ms(12_345), "12.3 s");
         assert_eq!(duration_ms(245_000), "4m 05s");

@@ -1,8 +1,11 @@
 //! A text table that fits the terminal: numbers right-aligned, a rule above the totals row, and
 //! when the table is too wide, text columns cut short with `…` first, then the least important
-//! columns left out. Pure: the width is a parameter, so the layout is unit-tested.
+//! columns left out. Pure: the width and colour are parameters ([`Term`]), so the layout is
+//! unit-tested. Colour is painted after padding, so escape codes never count as width.
 
 use std::fmt::Write as _;
+
+use crate::output::term::{Style, Term, paint};
 
 /// How a column's cells line up.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +27,8 @@ pub(crate) struct Column {
     min_width: Option<usize>,
     /// Cut text at its start (paths: the end says most), not its end.
     keep_end: bool,
+    /// A body cell's colour, from its text.
+    style: Option<fn(&str) -> Option<Style>>,
 }
 
 impl Column {
@@ -35,6 +40,7 @@ impl Column {
             drop_rank: None,
             min_width: None,
             keep_end: false,
+            style: None,
         }
     }
 
@@ -63,6 +69,12 @@ impl Column {
         self.keep_end = true;
         self
     }
+
+    /// Colours body cells by their text (a status, a share of a limit).
+    pub(crate) fn styled(mut self, style: fn(&str) -> Option<Style>) -> Column {
+        self.style = Some(style);
+        self
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +88,7 @@ enum Kind {
 pub(crate) struct Table {
     columns: Vec<Column>,
     rows: Vec<(Kind, Vec<String>)>,
+    compact: bool,
 }
 
 impl Table {
@@ -83,6 +96,7 @@ impl Table {
         Table {
             columns,
             rows: Vec::new(),
+            compact: false,
         }
     }
 
@@ -98,6 +112,24 @@ impl Table {
 
     /// The table in at most `width` columns, if leaving out optional columns can make it fit.
     pub(crate) fn render(&self, width: usize) -> String {
+        self.paint(Term::plain(width))
+    }
+
+    /// Only the columns that are always shown (`--compact`).
+    pub(crate) fn compact(mut self) -> Table {
+        for c in &mut self.columns {
+            if c.drop_rank.is_some() {
+                c.drop_rank = Some(0);
+            }
+        }
+        self.compact = true;
+        self
+    }
+
+    /// The table in at most `term.width` columns, coloured when `term.color`: bold headers and
+    /// totals, dim rules and breakdown lines, styled cells.
+    pub(crate) fn paint(&self, term: Term) -> String {
+        let width = if self.compact { 0 } else { term.width };
         let n = self.columns.len();
         let cell = |row: &[String], i: usize| row.get(i).map_or("", String::as_str).to_owned();
         let mut widths: Vec<usize> = self
@@ -139,33 +171,58 @@ impl Table {
             }
         }
 
-        let line = |cells: Vec<String>| -> String {
+        let on = term.color;
+        let line = |cells: Vec<String>, kind: Option<Kind>| -> String {
+            let breakdown = cells.first().is_some_and(|c| c.starts_with("  └"));
             let parts: Vec<String> = (0..n)
                 .filter(|i| shown[*i])
                 .map(|i| {
-                    let text = fit(&cells[i], widths[i], self.columns[i].keep_end);
+                    let column = &self.columns[i];
+                    let text = fit(&cells[i], widths[i], column.keep_end);
                     let w = widths[i];
-                    match self.columns[i].align {
+                    let padded = match column.align {
                         Align::Left => format!("{text:<w$}"),
                         Align::Right => format!("{text:>w$}"),
+                    };
+                    let style = match kind {
+                        None => Some(Style::Header),
+                        Some(Kind::Total) => Some(Style::Total),
+                        Some(Kind::Body) if breakdown => Some(Style::Dim),
+                        Some(Kind::Body) => column.style.and_then(|f| f(&cells[i])),
+                    };
+                    match style {
+                        // Trailing padding stays outside the colour, so lines end clean.
+                        Some(style) => {
+                            let trimmed = padded.trim_end();
+                            let pad = &padded[trimmed.len()..];
+                            format!("{}{pad}", paint(on, style, trimmed))
+                        }
+                        None => padded,
                     }
                 })
                 .collect();
             parts.join("  ").trim_end().to_owned()
         };
-        let rule = "─".repeat(total(&widths, &shown));
+        let rule = paint(on, Style::Dim, &"─".repeat(total(&widths, &shown)));
         let mut out = String::new();
         let _ = writeln!(
             out,
             "{}",
-            line(self.columns.iter().map(|c| c.header.to_owned()).collect())
+            line(
+                self.columns.iter().map(|c| c.header.to_owned()).collect(),
+                None
+            )
         );
         let _ = writeln!(out, "{rule}");
         for (kind, row) in &self.rows {
             if *kind == Kind::Total {
                 let _ = writeln!(out, "{rule}");
             }
-            let _ = writeln!(out, "{}", line((0..n).map(|i| cell(row, i)).collect()));
+            let _ = writeln!(
+                out,
+                "{}",
+                line((0..n).map(|i| cell(row, i)).collect(), Some(*kind))
+            );
         }
         out
     }
@@ -194,13 +251,9 @@ fn fit(s: &str, w: usize, keep_end: bool) -> String {
     out
 }
 
-/// The terminal's width: `$COLUMNS` when set to a sensible number, else 100.
+/// The terminal's width ([`crate::output::term::stdout_width`]).
 pub(crate) fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|w| *w >= 20)
-        .unwrap_or(100)
+    crate::output::term::stdout_width()
 }
 
 #[cfg(test)]

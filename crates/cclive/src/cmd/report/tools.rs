@@ -15,7 +15,8 @@ use cclive_core::budget::usd;
 use cclive_core::report::ReportOptions;
 use cclive_store::{SessionQuery, Store};
 
-use super::{Column, Table, heading_of, local};
+use super::text::{heading_of, local};
+use super::{Column, Table};
 use crate::history::session_events::session_events;
 use crate::output::display;
 
