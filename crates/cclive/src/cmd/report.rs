@@ -8,7 +8,6 @@
 
 mod ccusage;
 mod server;
-mod table;
 mod text;
 mod tools;
 
@@ -25,8 +24,8 @@ use serde_json::Value;
 
 use crate::cli::{GlobalArgs, JsonFormatArg, OrderArg, ReportArgs, ReportKindArg, WeekStartArg};
 use crate::config::Settings;
+pub(crate) use crate::output::table::{Column, Table, terminal_width};
 use crate::output::term::{Style, Term, paint};
-pub(crate) use table::{Column, Table, terminal_width};
 
 /// How text is laid out: the terminal, and `--compact`.
 #[derive(Clone, Copy, Debug)]

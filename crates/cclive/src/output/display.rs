@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 
 use cclive_core::{SessionState, Snapshot, Source};
 
+use super::table::{Column, Table};
+use super::term::Term;
+
 /// `$0.0163`, `$12.40`.
 pub(crate) fn usd(v: f64) -> String {
     if !v.is_finite() {
@@ -202,64 +205,42 @@ fn origin(s: &SessionState) -> Option<String> {
     (!parts.is_empty() && (s.host.is_some() || s.source == Source::Otel)).then(|| parts.join(" @ "))
 }
 
-/// The table `cclive sessions` prints.
-pub(crate) fn sessions_table(sessions: &[SessionState]) -> String {
-    let header = [
-        "START", "PROJECT", "STATUS", "COST", "TURNS", "DURATION", "MODEL",
-    ];
-    let rows: Vec<[String; 7]> = sessions
-        .iter()
-        .map(|s| {
-            [
-                local(s.started_at),
-                s.project_path
-                    .as_deref()
-                    .map(short_path)
-                    .or_else(|| origin(s))
-                    .unwrap_or_default(),
-                s.status.to_string(),
-                format!(
-                    "{}{}",
-                    usd(s.total_cost_usd),
-                    if s.cost_source == cclive_core::CostSource::Estimated {
-                        "~"
-                    } else {
-                        ""
-                    }
-                ),
-                s.num_turns.to_string(),
-                duration_ms(s.duration_ms),
-                s.model.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let right = [false, false, false, true, true, true, false];
-    let mut out = String::new();
-    let mut line = |cells: &[String]| {
-        let parts: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .zip(right)
-            .map(|((c, w), r)| {
-                if r {
-                    format!("{c:>w$}")
+/// The table `cclive sessions` prints, fitted to `term` (the model, then the duration and the
+/// turns go first when it is narrow), each status in its colour.
+pub(crate) fn sessions_table(sessions: &[SessionState], term: Term) -> String {
+    let mut t = Table::new(vec![
+        Column::text("START"),
+        Column::text("PROJECT").shrink_to(12).keep_end(),
+        Column::text("STATUS").styled(super::term::status_style),
+        Column::number("COST"),
+        Column::number("TURNS").optional(2),
+        Column::number("DURATION").optional(1),
+        Column::text("MODEL").shrink_to(10).optional(0),
+    ]);
+    for s in sessions {
+        t.row(vec![
+            local(s.started_at),
+            s.project_path
+                .as_deref()
+                .map(short_path)
+                .or_else(|| origin(s))
+                .unwrap_or_default(),
+            s.status.to_string(),
+            format!(
+                "{}{}",
+                usd(s.total_cost_usd),
+                if s.cost_source == cclive_core::CostSource::Estimated {
+                    "~"
                 } else {
-                    format!("{c:<w$}")
+                    ""
                 }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
-    };
-    line(&header.map(str::to_owned));
-    for row in &rows {
-        line(row);
+            ),
+            s.num_turns.to_string(),
+            duration_ms(s.duration_ms),
+            s.model.clone().unwrap_or_default(),
+        ]);
     }
+    let mut out = t.paint(term);
     if sessions
         .iter()
         .any(|s| s.cost_source == cclive_core::CostSource::Estimated)
@@ -309,7 +290,7 @@ mod tests {
         let mut local = SessionState::new(cclive_core::SessionId::new("l"), at);
         local.project_path = Some("/home/me/app".into());
         local.user = Some("user 874f7f4900c3".into()); // telemetry from this machine
-        let table = sessions_table(&[remote, local]);
+        let table = sessions_table(&[remote, local], Term::plain(160));
         assert!(table.contains("dev@example.com @ build-box"), "{table}");
         assert!(!table.contains("874f7f"), "{table}");
     }

@@ -33,6 +33,11 @@ impl Fixture {
         Fixture { dir, db }
     }
 
+    /// The temp HOME.
+    pub(crate) fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
     pub(crate) fn cclive(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(cclive_bin());
         let home = self.dir.path();

@@ -273,7 +273,60 @@ fn block(b: &Block, limit: Option<u64>) -> Value {
 
 #[cfg(test)]
 mod tests {
+    use cclive_core::blocks::{self, TokenLimit};
+    use cclive_core::report::{ReportOptions, UsageRecord};
+    use cclive_core::{PriceTable, SessionId, Tokens};
+
     use super::*;
+
+    fn keys(v: &Value) -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    /// ccusage 20.0.24's own output for an active block with `--token-limit` (kept in the
+    /// integration tests' fixtures): the same keys at every level.
+    #[test]
+    fn an_active_block_has_ccusage_s_keys() {
+        let theirs: Value = serde_json::from_str(include_str!(
+            "../../../tests/fixtures/ccusage-20/blocks-active.json"
+        ))
+        .unwrap();
+        let theirs = &theirs["blocks"][0];
+        let now: Timestamp = "2026-12-06T05:00:00Z".parse().unwrap();
+        let records: Vec<UsageRecord> = [50, 30, 5]
+            .iter()
+            .map(|m| UsageRecord {
+                at: now - jiff::SignedDuration::from_mins(*m),
+                session_id: SessionId::new("s"),
+                project: None,
+                model: Some("claude-sonnet-4-5".into()),
+                tokens: Tokens {
+                    input: 100,
+                    output: 200,
+                    cache_read: 5000,
+                    ..Tokens::default()
+                },
+            })
+            .collect();
+        let opts = ReportOptions::new(jiff::tz::TimeZone::UTC);
+        let r = blocks::report(
+            &records,
+            &opts,
+            &PriceTable::builtin(),
+            now,
+            Some(TokenLimit::Tokens(1_000_000)),
+        );
+        let ours = blocks(&r, blocks::BLOCK_LENGTH_MS);
+        let ours = &ours["blocks"][0];
+        assert_eq!(keys(ours), keys(theirs));
+        for nested in ["burnRate", "projection", "tokenCounts", "tokenLimitStatus"] {
+            assert_eq!(keys(&ours[nested]), keys(&theirs[nested]), "{nested}");
+        }
+        assert_eq!(ours["isActive"], true);
+        assert_eq!(ours["tokenLimitStatus"]["status"], "ok");
+    }
 
     #[test]
     fn times_are_javascript_iso_strings() {

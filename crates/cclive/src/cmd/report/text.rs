@@ -14,8 +14,7 @@ use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
-use super::Look;
-use super::table::{Column, Table};
+use super::{Column, Look, Table};
 use crate::output::display::{self, usd_at, usd_decimals};
 use crate::output::term::{self, Style, paint};
 
@@ -88,15 +87,16 @@ pub(super) fn local(ts: Timestamp, tz: &TimeZone) -> String {
 
 /// The token columns, in order: Input, Output, Cache write, Cache read, Total tokens. The four
 /// kinds may be left out at narrow widths, cache traffic first; `all` keeps them (the models
-/// report, whose columns must add up to the total).
+/// report, whose columns must add up to the total: they go only when even short counts do not
+/// fit, after every other optional column).
 fn token_columns(all: bool) -> Vec<Column> {
-    let kind = |c: Column, rank| if all { c } else { c.optional(rank) };
+    let kind = |c: Column, rank: u8| c.optional(if all { rank + 20 } else { rank });
     vec![
-        kind(Column::number("Input"), 3),
-        kind(Column::number("Output"), 4),
-        kind(Column::number("Cache write"), 1),
-        kind(Column::number("Cache read"), 2),
-        Column::number("Total tokens"),
+        kind(Column::number("Input").abbreviated("In"), 3),
+        kind(Column::number("Output").abbreviated("Out"), 4),
+        kind(Column::number("Cache write").abbreviated("Cache wr"), 1),
+        kind(Column::number("Cache read").abbreviated("Cache rd"), 2),
+        Column::number("Total tokens").abbreviated("Total"),
     ]
 }
 
@@ -217,13 +217,13 @@ pub(super) fn sessions_text(
     let money = Money::of(&r.totals);
     let mut columns = vec![
         Column::text("Session"),
-        Column::text("Project").shrink_to(12).keep_end().optional(5),
-        Column::text("Last activity").optional(6),
+        Column::text("Project").shrink_to(12).keep_end().optional(8),
+        Column::text("Last activity").optional(7),
         Column::text("Models").shrink_to(10).optional(0),
     ];
     columns.extend(token_columns(false));
-    columns.push(Column::number("Turns").optional(7));
-    columns.push(Column::number("Duration").optional(8));
+    columns.push(Column::number("Turns").optional(6));
+    columns.push(Column::number("Duration").optional(5));
     columns.push(Column::number("Cost"));
     let mut t = Table::new(columns);
     let (mut turns_total, mut duration_total) = (0_u64, 0_u64);
@@ -310,7 +310,7 @@ pub(super) fn projects_text(r: &Report<ProjectRow>, _opts: &ReportOptions, look:
 pub(super) fn models_text(r: &Report<ModelRow>, _opts: &ReportOptions, look: Look) -> String {
     let money = Money::of(&r.totals);
     let mut columns = vec![
-        Column::text("Model").shrink_to(12),
+        Column::text("Model"),
         Column::number("Messages").optional(5),
     ];
     columns.extend(token_columns(true));

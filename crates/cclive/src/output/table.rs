@@ -29,6 +29,9 @@ pub(crate) struct Column {
     keep_end: bool,
     /// A body cell's colour, from its text.
     style: Option<fn(&str) -> Option<Style>>,
+    /// Counts may be shown short (`1.3M`), under `short_header`, when the table is too wide.
+    abbreviate: bool,
+    short_header: &'static str,
 }
 
 impl Column {
@@ -41,6 +44,8 @@ impl Column {
             min_width: None,
             keep_end: false,
             style: None,
+            abbreviate: false,
+            short_header: header,
         }
     }
 
@@ -68,6 +73,31 @@ impl Column {
     pub(crate) fn keep_end(mut self) -> Column {
         self.keep_end = true;
         self
+    }
+
+    /// A count column that may be shown short (`1.3M`), headed `short_header`, before any
+    /// column is left out.
+    pub(crate) fn abbreviated(mut self, short_header: &'static str) -> Column {
+        self.abbreviate = true;
+        self.short_header = short_header;
+        self
+    }
+
+    fn header_text(&self, short: bool) -> &'static str {
+        if short {
+            self.short_header
+        } else {
+            self.header
+        }
+    }
+
+    /// A cell as shown: a count in short form when `short` and the column allows it.
+    fn shown(&self, cell: &str, short: bool) -> String {
+        if short && self.abbreviate {
+            short_count(cell).unwrap_or_else(|| cell.to_owned())
+        } else {
+            cell.to_owned()
+        }
     }
 
     /// Colours body cells by their text (a status, a share of a limit).
@@ -131,34 +161,45 @@ impl Table {
     pub(crate) fn paint(&self, term: Term) -> String {
         let width = if self.compact { 0 } else { term.width };
         let n = self.columns.len();
-        let cell = |row: &[String], i: usize| row.get(i).map_or("", String::as_str).to_owned();
-        let mut widths: Vec<usize> = self
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                self.rows
-                    .iter()
-                    .map(|(_, r)| chars(&cell(r, i)))
-                    .chain([chars(c.header)])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .collect();
-        let mut shown = vec![true; n];
+        let raw = |row: &[String], i: usize| row.get(i).map_or("", String::as_str).to_owned();
         let total = |widths: &[usize], shown: &[bool]| {
             let visible: Vec<usize> = (0..n).filter(|i| shown[*i]).map(|i| widths[i]).collect();
             visible.iter().sum::<usize>() + 2 * visible.len().saturating_sub(1)
         };
-        for (i, c) in self.columns.iter().enumerate() {
-            let excess = total(&widths, &shown).saturating_sub(width);
-            if excess == 0 {
-                break;
+        let mut shown = vec![true; n];
+        // Each column as wide as its widest cell, text columns then cut toward their minimum.
+        let layout = |short: bool| -> Vec<usize> {
+            let mut widths: Vec<usize> = self
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    self.rows
+                        .iter()
+                        .map(|(_, r)| chars(&c.shown(&raw(r, i), short)))
+                        .chain([chars(c.header_text(short))])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            for (i, c) in self.columns.iter().enumerate() {
+                let excess = total(&widths, &shown).saturating_sub(width);
+                if excess == 0 {
+                    break;
+                }
+                if let Some(min) = c.min_width {
+                    let floor = min.max(chars(c.header_text(short)));
+                    widths[i] = widths[i].saturating_sub(excess).max(floor).min(widths[i]);
+                }
             }
-            if let Some(min) = c.min_width {
-                let floor = min.max(chars(c.header));
-                widths[i] = widths[i].saturating_sub(excess).max(floor).min(widths[i]);
-            }
+            widths
+        };
+        let mut widths = layout(false);
+        // Still too wide: counts in short form (`1.3M`) and short headers, before any column
+        // is left out.
+        let short = total(&widths, &shown) > width && self.columns.iter().any(|c| c.abbreviate);
+        if short {
+            widths = layout(true);
         }
         while total(&widths, &shown) > width {
             let next = (0..n)
@@ -178,7 +219,11 @@ impl Table {
                 .filter(|i| shown[*i])
                 .map(|i| {
                     let column = &self.columns[i];
-                    let text = fit(&cells[i], widths[i], column.keep_end);
+                    let text = match kind {
+                        Some(_) => column.shown(&cells[i], short),
+                        None => cells[i].clone(),
+                    };
+                    let text = fit(&text, widths[i], column.keep_end);
                     let w = widths[i];
                     let padded = match column.align {
                         Align::Left => format!("{text:<w$}"),
@@ -209,7 +254,10 @@ impl Table {
             out,
             "{}",
             line(
-                self.columns.iter().map(|c| c.header.to_owned()).collect(),
+                self.columns
+                    .iter()
+                    .map(|c| c.header_text(short).to_owned())
+                    .collect(),
                 None
             )
         );
@@ -221,11 +269,24 @@ impl Table {
             let _ = writeln!(
                 out,
                 "{}",
-                line((0..n).map(|i| cell(row, i)).collect(), Some(*kind))
+                line((0..n).map(|i| raw(row, i)).collect(), Some(*kind))
             );
         }
         out
     }
+}
+
+/// `1,234,567` → `1.2M`, `45,600` → `45.6K`, `999` unchanged; `None` for what is not a count.
+fn short_count(cell: &str) -> Option<String> {
+    let n: u64 = cell.replace(',', "").parse().ok()?;
+    #[allow(clippy::cast_precision_loss)] // a display figure
+    let v = n as f64;
+    Some(match n {
+        0..1_000 => n.to_string(),
+        1_000..999_950 => format!("{:.1}K", v / 1e3),
+        999_950..999_950_000 => format!("{:.1}M", v / 1e6),
+        _ => format!("{:.1}B", v / 1e9),
+    })
 }
 
 fn chars(s: &str) -> usize {
@@ -290,6 +351,23 @@ mod tests {
         assert_eq!(lines[2], "2026-09-03  opus-4, sonnet-4  1,200  $1.50");
         assert_eq!(lines[3], "─".repeat(42));
         assert_eq!(lines[4], "Total                         1,200  $1.50");
+    }
+
+    #[test]
+    fn counts_go_short_before_columns_go() {
+        let mut t = Table::new(vec![
+            Column::text("Model"),
+            Column::number("Cache read").abbreviated("Cache rd"),
+            Column::number("Cost"),
+        ]);
+        t.row(vec!["opus".into(), "1,278,587,123".into(), "$1.00".into()]);
+        assert!(t.render(80).contains("1,278,587,123"));
+        let narrow = t.render(20);
+        assert!(narrow.contains("1.3B"), "{narrow}");
+        assert!(narrow.starts_with("Model  Cache rd"), "{narrow}");
+        assert_eq!(short_count("45,600").as_deref(), Some("45.6K"));
+        assert_eq!(short_count("999,999").as_deref(), Some("1.0M"));
+        assert_eq!(short_count("$1.00"), None);
     }
 
     #[test]
