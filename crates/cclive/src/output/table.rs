@@ -169,19 +169,7 @@ impl Table {
         let mut shown = vec![true; n];
         // Each column as wide as its widest cell, text columns then cut toward their minimum.
         let layout = |short: bool| -> Vec<usize> {
-            let mut widths: Vec<usize> = self
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    self.rows
-                        .iter()
-                        .map(|(_, r)| chars(&c.shown(&raw(r, i), short)))
-                        .chain([chars(c.header_text(short))])
-                        .max()
-                        .unwrap_or(0)
-                })
-                .collect();
+            let mut widths = layout_natural(self, short);
             for (i, c) in self.columns.iter().enumerate() {
                 let excess = total(&widths, &shown).saturating_sub(width);
                 if excess == 0 {
@@ -212,6 +200,16 @@ impl Table {
             }
         }
 
+        // Room left once columns went: text cut short gets it back, first columns first.
+        let full = layout_natural(self, short);
+        let mut spare = width.saturating_sub(total(&widths, &shown));
+        for i in 0..n {
+            if shown[i] && widths[i] < full[i] && spare > 0 {
+                let grow = (full[i] - widths[i]).min(spare);
+                widths[i] += grow;
+                spare -= grow;
+            }
+        }
         let on = term.color;
         let line = |cells: Vec<String>, kind: Option<Kind>| -> String {
             let breakdown = cells.first().is_some_and(|c| c.starts_with("  └"));
@@ -236,13 +234,14 @@ impl Table {
                         Some(Kind::Body) => column.style.and_then(|f| f(&cells[i])),
                     };
                     match style {
-                        // Trailing padding stays outside the colour, so lines end clean.
-                        Some(style) => {
-                            let trimmed = padded.trim_end();
-                            let pad = &padded[trimmed.len()..];
-                            format!("{}{pad}", paint(on, style, trimmed))
+                        // Padding stays outside the colour, so lines end clean.
+                        Some(style) if !padded.trim().is_empty() => {
+                            let text = padded.trim();
+                            let lead = &padded[..padded.len() - padded.trim_start().len()];
+                            let trail = &padded[padded.trim_end().len()..];
+                            format!("{lead}{}{trail}", paint(on, style, text))
                         }
-                        None => padded,
+                        _ => padded,
                     }
                 })
                 .collect();
@@ -287,6 +286,24 @@ fn short_count(cell: &str) -> Option<String> {
         999_950..999_950_000 => format!("{:.1}M", v / 1e6),
         _ => format!("{:.1}B", v / 1e9),
     })
+}
+
+/// Each column as wide as its widest cell (and header), nothing cut.
+fn layout_natural(table: &Table, short: bool) -> Vec<usize> {
+    table
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            table
+                .rows
+                .iter()
+                .map(|(_, r)| chars(&c.shown(r.get(i).map_or("", String::as_str), short)))
+                .chain([chars(c.header_text(short))])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect()
 }
 
 fn chars(s: &str) -> usize {

@@ -21,6 +21,7 @@ mod misbehaving_claude;
 mod otel_e2e;
 mod prices_e2e;
 mod replay;
+mod report_text;
 mod report_tools;
 mod reports;
 mod robustness;

@@ -48,6 +48,8 @@ impl Fixture {
             .env_remove("CCLIVE_CONFIG")
             .env_remove("CLAUDE_CONFIG_DIR")
             .env_remove("COLUMNS")
+            .env_remove("NO_COLOR")
+            .env_remove("FORCE_COLOR")
             .env_remove("CCLIVE_LOG")
             .args(args);
         cmd
