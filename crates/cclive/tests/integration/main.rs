@@ -9,6 +9,7 @@ mod support;
 mod budget_cli;
 mod calendar;
 mod ccusage_compat;
+mod config_cli;
 mod dashboard_bench;
 mod dashboard_browser;
 mod dashboard_e2e;
