@@ -661,6 +661,7 @@ pub struct HookArgs {
 
 /// `cclive report`.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent switches, each one user flag
 pub struct ReportArgs {
     /// Which report.
     #[arg(value_enum)]

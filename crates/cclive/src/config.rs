@@ -735,11 +735,10 @@ fn toml_error_message(text: &str, e: &toml::de::Error) -> String {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = text[line_start..at].chars().count() + 1;
     let line_text = text[line_start..].lines().next().unwrap_or("");
-    let mut out = format!("line {line}, column {column}");
-    if let Some(key) = toml_key_at(&text[..line_start], line_text) {
-        out.push_str(&format!(", key {key}"));
-    }
-    format!("{out}: {what}")
+    let key = toml_key_at(&text[..line_start], line_text)
+        .map(|k| format!(", key {k}"))
+        .unwrap_or_default();
+    format!("line {line}, column {column}{key}: {what}")
 }
 
 /// The dotted key a line sets (`daily_usd = …` under `[budget]` is `budget.daily_usd`), or the

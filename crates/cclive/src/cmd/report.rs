@@ -280,12 +280,7 @@ fn session_details(
         .sessions(&cclive_store::SessionQuery::default())
         .context("reading sessions from the history database")?
         .into_iter()
-        .map(|s| {
-            (
-                s.session_id.to_string(),
-                (u64::from(s.num_turns), s.duration_ms),
-            )
-        })
+        .map(|s| (s.session_id.to_string(), (s.num_turns, s.duration_ms)))
         .collect())
 }
 

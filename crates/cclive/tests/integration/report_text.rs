@@ -3,6 +3,8 @@
 //! contents, in UTC. The blocks are long past, so none is active and the text does not depend
 //! on the clock.
 
+use std::fmt::Write as _;
+
 use cclive_core::{CostSource, SessionId, SessionState, Status, Tokens};
 use cclive_store::{Batch, SqliteStore, Store, UsageRow};
 
@@ -147,7 +149,7 @@ fn terminal_reports_at_80_and_160_columns_plain_and_coloured() {
                 !plain.contains('\x1b'),
                 "{name}: colour into a pipe\n{plain}"
             );
-            text.push_str(&format!("── {columns} columns, plain ──\n{plain}"));
+            let _ = write!(text, "── {columns} columns, plain ──\n{plain}");
             let mut coloured = args.to_vec();
             coloured.extend(["--color", "always"]);
             let painted = run(&f, &coloured, columns);
@@ -155,10 +157,11 @@ fn terminal_reports_at_80_and_160_columns_plain_and_coloured() {
                 painted.contains('\x1b'),
                 "{name}: --color always\n{painted}"
             );
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "── {columns} columns, --color always ──\n{}",
                 visible(&painted)
-            ));
+            );
         }
         insta::assert_snapshot!(*name, text);
     }

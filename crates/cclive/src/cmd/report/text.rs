@@ -496,14 +496,14 @@ pub(super) fn active_text(
         time(b.span.end),
     );
     if let (Some(limit), Some(pct)) = (limit, live.projected_limit_percent) {
-        let line = format!(
+        let limit_line = format!(
             "  limit      {} tokens: {:.1} % used, {pct:.1} % projected",
             display::count(limit),
             b.limit_percent.unwrap_or(0.0)
         );
         let _ = match term::budget_style(pct, 80.0) {
-            Some(style) => writeln!(out, "{}", paint(look.term.color, style, &line)),
-            None => writeln!(out, "{line}"),
+            Some(style) => writeln!(out, "{}", paint(look.term.color, style, &limit_line)),
+            None => writeln!(out, "{limit_line}"),
         };
     }
     out
