@@ -272,6 +272,23 @@ pub struct TopArgs {
     /// Run the monitor in this process even when one answers at the listen address.
     #[arg(long)]
     pub own_monitor: bool,
+    /// Measure the 5-hour block against a plan's limits (claude-monitor's: pro, max5, max20,
+    /// or custom); `l` changes it on the screen.
+    #[arg(long, value_name = "PLAN", value_parser = parse_plan)]
+    pub plan: Option<cclive_core::plans::Plan>,
+    /// custom: the token limit per block (input + output; default: the 90th percentile of
+    /// your finished blocks).
+    #[arg(long, value_name = "TOKENS")]
+    pub plan_tokens: Option<u64>,
+    /// custom: the cost limit per block, in USD (default 50).
+    #[arg(long, value_name = "USD")]
+    pub plan_cost: Option<f64>,
+}
+
+/// `--plan`: a plan name.
+fn parse_plan(s: &str) -> Result<cclive_core::plans::Plan, String> {
+    cclive_core::plans::Plan::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a plan; use pro, max5, max20 or custom"))
 }
 
 /// `cclive statusline`.
