@@ -1,6 +1,7 @@
-//! What the terminal is: how wide, and whether text may be coloured. The one place that reads
-//! `COLUMNS`, `NO_COLOR`, `FORCE_COLOR` and the tty's size; everything that lays out text takes
-//! a [`Term`] so it stays a pure function of it (and the tests pin the exact text).
+//! What the terminal is: how wide, and whether text may be coloured. The one place that decides
+//! from `COLUMNS`, `NO_COLOR`, `FORCE_COLOR` (read through [`crate::config::env`]) and the tty's
+//! size; everything that lays out text takes a [`Term`] so it stays a pure function of it (and
+//! the tests pin the exact text).
 
 use std::io::IsTerminal as _;
 
@@ -33,7 +34,7 @@ impl Term {
 
     /// Stdout as this process sees it, with the user's `--color`/`--no-color`.
     pub(crate) fn stdout(global: &GlobalArgs) -> Term {
-        let env = |k: &str| std::env::var(k).ok();
+        let env = |k: &str| crate::config::env::var(k);
         Term {
             width: stdout_width(),
             color: color(choice(global), &env, std::io::stdout().is_terminal()),
@@ -44,7 +45,7 @@ impl Term {
 /// Stdout's width ([`width`] with this process's environment and tty).
 pub(crate) fn stdout_width() -> usize {
     width(
-        &|k| std::env::var(k).ok(),
+        &|k| crate::config::env::var(k),
         std::io::stdout().is_terminal(),
         || {
             ratatui::crossterm::terminal::size()
