@@ -24,7 +24,7 @@ use serde_json::Value;
 
 use crate::cli::{GlobalArgs, JsonFormatArg, OrderArg, ReportArgs, ReportKindArg, WeekStartArg};
 use crate::config::Settings;
-pub(crate) use crate::output::table::{Column, Table, terminal_width};
+pub(crate) use crate::output::table::{Column, Table};
 use crate::output::term::{Style, Term, paint};
 
 /// How text is laid out: the terminal, and `--compact`.

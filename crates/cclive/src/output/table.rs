@@ -329,11 +329,6 @@ fn fit(s: &str, w: usize, keep_end: bool) -> String {
     out
 }
 
-/// The terminal's width ([`crate::output::term::stdout_width`]).
-pub(crate) fn terminal_width() -> usize {
-    crate::output::term::stdout_width()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

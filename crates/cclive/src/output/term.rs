@@ -43,7 +43,7 @@ impl Term {
 }
 
 /// Stdout's width ([`width`] with this process's environment and tty).
-pub(crate) fn stdout_width() -> usize {
+fn stdout_width() -> usize {
     width(
         &|k| crate::config::env::var(k),
         std::io::stdout().is_terminal(),

@@ -526,10 +526,18 @@ fn limits_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
             .into_iter()
             .flatten()
             .collect();
+            // How old the figures are: Claude Code sends them with each status line refresh.
+            let age = match l.reported_at {
+                Some(at) if at <= app.now => format!(
+                    " (official, {} ago)",
+                    hours_minutes(app.now.as_millisecond() - at.as_millisecond())
+                ),
+                _ => " (official)".to_owned(),
+            };
             Line::from(vec![
                 Span::raw("limits    "),
                 Span::raw(parts.join(" · ")).bold(),
-                Span::raw(" (official)"),
+                Span::raw(age),
             ])
         }
         _ => Line::from(

@@ -404,6 +404,11 @@ fn question_mark_shows_the_keys_and_any_key_closes_them() {
 #[test]
 fn plans_show_the_block_against_their_limits_and_when_one_is_reached() {
     let mut app = sample_app();
+    // The official limits say how old they are when Claude Code said when it reported them.
+    if let Some(l) = &mut app.snapshot.rate_limits {
+        l.reported_at = Some(ts("2026-09-03T09:35:00Z"));
+    }
+    assert!(screen(&app, 120, 40).contains("(official, 12m ago)"));
     let s = screen(&app, 120, 40);
     assert!(s.contains("plan      none · l: Pro"), "{s}");
     // l: Pro (44k tokens, $18, 250 messages per block). The sample's block used $6.10 of
