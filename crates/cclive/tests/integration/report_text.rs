@@ -8,27 +8,22 @@ use std::fmt::Write as _;
 use cclive_core::{CostSource, SessionId, SessionState, Status, Tokens};
 use cclive_store::{Batch, SqliteStore, Store, UsageRow};
 
-use super::reports::Fixture;
+use super::reports::{Fixture, response};
 
 const SONNET: &str = "claude-sonnet-4-5-20250929";
 const OPUS: &str = "claude-opus-4-1-20250805";
 const HAIKU: &str = "claude-haiku-4-5";
 
+/// A response with every kind of token, `scale` times a typical one.
 fn usage(key: &str, session: &str, at: &str, model: &str, scale: u64) -> UsageRow {
-    UsageRow {
-        key: key.into(),
-        session_id: SessionId::new(session),
-        at: at.parse().unwrap(),
-        model: Some(model.into()),
-        tokens: Tokens {
-            input: 120 * scale,
-            output: 3_400 * scale,
-            cache_creation: 25_000 * scale,
-            cache_read: 410_000 * scale,
-            ..Tokens::default()
-        },
-        sidechain: false,
-    }
+    let tokens = Tokens {
+        input: 120 * scale,
+        output: 3_400 * scale,
+        cache_creation: 25_000 * scale,
+        cache_read: 410_000 * scale,
+        ..Tokens::default()
+    };
+    response(key, session, at, model, tokens)
 }
 
 fn session(id: &str, project: &str, at: &str, status: Status, turns: u64, ms: u64) -> SessionState {

@@ -76,16 +76,28 @@ impl Fixture {
 
 /// One response of `output` tokens (and 1000 input) at `at`.
 fn row(key: &str, session: &str, at: &str, model: &str, output: u64) -> UsageRow {
+    let tokens = Tokens {
+        input: 1000,
+        output,
+        ..Tokens::default()
+    };
+    response(key, session, at, model, tokens)
+}
+
+/// One response of `tokens` at `at`.
+pub(crate) fn response(
+    key: &str,
+    session: &str,
+    at: &str,
+    model: &str,
+    tokens: Tokens,
+) -> UsageRow {
     UsageRow {
         key: key.into(),
         session_id: SessionId::new(session),
         at: at.parse().unwrap(),
         model: Some(model.into()),
-        tokens: Tokens {
-            input: 1000,
-            output,
-            ..Tokens::default()
-        },
+        tokens,
         sidechain: false,
     }
 }
