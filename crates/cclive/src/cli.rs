@@ -714,8 +714,7 @@ pub struct ReportArgs {
     /// tools built on ccusage. Implies --json.
     #[arg(long, value_enum, value_name = "SHAPE")]
     pub json_format: Option<JsonFormatArg>,
-    /// Row order: `asc` oldest (or, for sessions and projects, costliest) first as usual, `desc`
-    /// the other way round.
+    /// Row order: `asc` the report's usual order (docs/reports.md), `desc` reversed.
     #[arg(short, long, value_enum, value_name = "ORDER")]
     pub order: Option<OrderArg>,
     /// Only the columns that matter (period, models, total tokens, cost), for narrow terminals

@@ -147,11 +147,6 @@ impl Table {
 
     /// Only the columns that are always shown (`--compact`).
     pub(crate) fn compact(mut self) -> Table {
-        for c in &mut self.columns {
-            if c.drop_rank.is_some() {
-                c.drop_rank = Some(0);
-            }
-        }
         self.compact = true;
         self
     }
@@ -159,14 +154,19 @@ impl Table {
     /// The table in at most `term.width` columns, coloured when `term.color`: bold headers and
     /// totals, dim rules and breakdown lines, styled cells.
     pub(crate) fn paint(&self, term: Term) -> String {
-        let width = if self.compact { 0 } else { term.width };
+        let width = term.width;
         let n = self.columns.len();
         let raw = |row: &[String], i: usize| row.get(i).map_or("", String::as_str).to_owned();
         let total = |widths: &[usize], shown: &[bool]| {
             let visible: Vec<usize> = (0..n).filter(|i| shown[*i]).map(|i| widths[i]).collect();
             visible.iter().sum::<usize>() + 2 * visible.len().saturating_sub(1)
         };
-        let mut shown = vec![true; n];
+        // `--compact` leaves every optional column out from the start.
+        let mut shown: Vec<bool> = self
+            .columns
+            .iter()
+            .map(|c| !self.compact || c.drop_rank.is_none())
+            .collect();
         // Each column as wide as its widest cell, text columns then cut toward their minimum.
         let layout = |short: bool| -> Vec<usize> {
             let mut widths = layout_natural(self, short);
@@ -380,6 +380,13 @@ mod tests {
         assert_eq!(short_count("45,600").as_deref(), Some("45.6K"));
         assert_eq!(short_count("999,999").as_deref(), Some("1.0M"));
         assert_eq!(short_count("$1.00"), None);
+    }
+
+    #[test]
+    fn compact_keeps_only_the_columns_always_shown_at_full_length() {
+        let text = sample().compact().render(100);
+        assert_eq!(text.lines().next(), Some("Date         Cost"));
+        assert!(text.contains("2026-09-03  $1.50"), "{text}");
     }
 
     #[test]
