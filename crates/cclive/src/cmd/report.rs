@@ -108,7 +108,6 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         term: Term::stdout(global),
         compact: args.compact,
     };
-    let width = look.term.width;
     let text = match args.kind {
         ReportKindArg::Daily => output(
             args,
@@ -155,7 +154,7 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         ReportKindArg::Blocks => blocks_output(args, &records, &opts, &prices, limit, look)?,
         ReportKindArg::Tools => {
             let store = store.as_deref().map(|s| s as &dyn cclive_store::Store);
-            tools::output(json(args), store, &opts, &prices, width)?
+            tools::output(json(args), store, &opts, &prices, look.term)?
         }
     };
     print!("{text}");

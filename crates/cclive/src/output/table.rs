@@ -141,6 +141,7 @@ impl Table {
     }
 
     /// The table in at most `width` columns, if leaving out optional columns can make it fit.
+    #[cfg(test)]
     pub(crate) fn render(&self, width: usize) -> String {
         self.paint(Term::plain(width))
     }

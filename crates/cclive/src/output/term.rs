@@ -25,6 +25,7 @@ pub(crate) struct Term {
 
 impl Term {
     /// Plain text of `width` columns.
+    #[cfg(test)]
     pub(crate) fn plain(width: usize) -> Term {
         Term {
             width,
