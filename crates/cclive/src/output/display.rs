@@ -86,13 +86,22 @@ fn local(ts: jiff::Timestamp) -> String {
         .to_string()
 }
 
-/// The summary `cclive status` prints.
-pub(crate) fn status_text(snapshot: &Snapshot) -> String {
+/// The summary `cclive status` prints; the banner and the status in their colours when `term`
+/// has colour.
+pub(crate) fn status_text(snapshot: &Snapshot, term: Term) -> String {
     let mut out = String::new();
     let banner = match snapshot.active_sessions.first().map(|s| s.status) {
-        Some(cclive_core::Status::Active) => "🔴 LIVE SESSION ACTIVE",
-        Some(_) => "🟡 Session waiting for you",
-        None => "⚫ No Active Session",
+        Some(cclive_core::Status::Active) => super::term::paint(
+            term.color,
+            super::term::Style::Red,
+            "🔴 LIVE SESSION ACTIVE",
+        ),
+        Some(_) => super::term::paint(
+            term.color,
+            super::term::Style::Yellow,
+            "🟡 Session waiting for you",
+        ),
+        None => "⚫ No Active Session".to_owned(),
     };
     let _ = writeln!(out, "{banner}");
     if snapshot.active_sessions.len() > 1 {
@@ -110,7 +119,15 @@ pub(crate) fn status_text(snapshot: &Snapshot) -> String {
         let _ = writeln!(out, "{k:<11} {v}");
     };
     row(&mut out, "session", s.session_id.to_string());
-    row(&mut out, "status", s.status.to_string());
+    let status = s.status.to_string();
+    row(
+        &mut out,
+        "status",
+        match super::term::status_style(&status) {
+            Some(style) => super::term::paint(term.color, style, &status),
+            None => status,
+        },
+    );
     if let Some(p) = &s.project_path {
         row(&mut out, "project", p.clone());
     }
@@ -297,7 +314,7 @@ mod tests {
 
     #[test]
     fn status_of_nothing_says_how_to_start() {
-        let text = status_text(&Snapshot::inactive(jiff::Timestamp::now()));
+        let text = status_text(&Snapshot::inactive(jiff::Timestamp::now()), Term::plain(80));
         assert!(text.starts_with("⚫ No Active Session"));
         assert!(text.contains("cclive run --"));
     }

@@ -17,9 +17,9 @@ use cclive_store::{SessionQuery, Store};
 
 use super::text::{heading_of, local};
 use super::{Column, Table};
-use crate::output::term::Term;
 use crate::history::session_events::session_events;
 use crate::output::display;
+use crate::output::term::Term;
 
 /// The report as JSON or text.
 pub(super) fn output(
