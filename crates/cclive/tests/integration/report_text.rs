@@ -103,7 +103,13 @@ fn visible(text: &str) -> String {
 }
 
 fn run(f: &Fixture, args: &[&str], columns: &str) -> String {
-    let out = f.cclive(args).env("COLUMNS", columns).output().unwrap();
+    // `cclive sessions` shows times in the system zone: pinned too.
+    let out = f
+        .cclive(args)
+        .env("COLUMNS", columns)
+        .env("TZ", "UTC")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{args:?}: {}",
