@@ -8,6 +8,8 @@ mod support;
 
 mod budget_cli;
 mod calendar;
+mod ccusage_compat;
+mod config_cli;
 mod dashboard_bench;
 mod dashboard_browser;
 mod dashboard_e2e;
@@ -21,6 +23,7 @@ mod misbehaving_claude;
 mod otel_e2e;
 mod prices_e2e;
 mod replay;
+mod report_text;
 mod report_tools;
 mod reports;
 mod robustness;
