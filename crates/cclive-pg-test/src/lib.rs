@@ -357,6 +357,26 @@ impl PrivateCluster {
         start_server(&self.bin, self.root, &self.dir, &self.data, self.port);
         self.running = true;
     }
+
+    /// `pg_ctl restart -m fast`, as an operator does: the server closes every connection, and is
+    /// back (with the same options) when this returns.
+    pub fn pg_ctl_restart(&mut self) {
+        let mut restart = as_owner(self.root, &self.bin.join("pg_ctl"));
+        restart
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.dir.join("pg.log"))
+            .args(["-m", "fast", "-w", "restart"]);
+        restart.stdout(Stdio::null()).stderr(Stdio::null());
+        let status = restart.status().expect("run pg_ctl restart");
+        assert!(
+            status.success(),
+            "pg_ctl restart failed; see {}",
+            self.dir.join("pg.log").display()
+        );
+        self.running = true;
+    }
 }
 
 impl Drop for PrivateCluster {

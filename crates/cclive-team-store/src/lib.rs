@@ -118,7 +118,10 @@ impl TeamStore {
             config,
             tokio_postgres::NoTls,
             ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
+                // Each connection is checked (an empty query, one round trip) before the pool
+                // hands it out: after a PostgreSQL restart or a dropped network path the pool
+                // still holds connections that look open, and the first requests would fail.
+                recycling_method: RecyclingMethod::Verified,
             },
         );
         let pool = Pool::builder(manager)

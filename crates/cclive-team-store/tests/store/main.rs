@@ -6,4 +6,5 @@ mod merge_rule;
 mod migrations;
 mod permissions;
 mod push;
+mod restart;
 mod support;
