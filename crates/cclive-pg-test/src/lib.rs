@@ -78,6 +78,30 @@ pub async fn fresh_database(name: &str) -> String {
     with_dbname(&admin, &db)
 }
 
+/// Runs `sql` (a query whose first column is text) on `url` and returns that column (blocking;
+/// for tests that look into a database directly).
+pub fn query_text(url: &str, sql: &str) -> Vec<String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+            let conn = tokio::spawn(conn);
+            let rows = client
+                .query(sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            drop(client);
+            let _ = conn.await;
+            rows.iter()
+                .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
+                .collect()
+        })
+}
+
 /// `url` with its database replaced by `db` (key-value or `postgres://` form).
 pub fn with_dbname(url: &str, db: &str) -> String {
     if let Some(rest) = url

@@ -211,5 +211,8 @@ fn the_thresholds_are_each_long_prompt_tier_once_ascending() {
     let thresholds = PriceTable::builtin().prompt_thresholds();
     assert!(!thresholds.is_empty());
     assert!(thresholds.windows(2).all(|w| w[0] < w[1]), "{thresholds:?}");
-    assert!(thresholds.contains(&100_000), "Haiku 5.5's tier: {thresholds:?}");
+    assert!(
+        thresholds.contains(&100_000),
+        "Haiku 5.5's tier: {thresholds:?}"
+    );
 }

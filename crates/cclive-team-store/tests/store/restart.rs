@@ -31,7 +31,12 @@ fn the_first_requests_after_a_postgres_restart_succeed() {
         futures_util::future::join_all(reads).await
     });
     for read in first {
-        assert_eq!(read.unwrap(), ann, "the first requests after a restart succeed");
+        assert_eq!(
+            read.unwrap(),
+            ann,
+            "the first requests after a restart succeed"
+        );
     }
-    rt.block_on(store.spend(ann.scope(), None, None, &[])).unwrap();
+    rt.block_on(store.spend(ann.scope(), None, None, &[]))
+        .unwrap();
 }

@@ -83,7 +83,9 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
             )
         } else {
             let store = super::open_store(&settings)?;
-            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone())?;
+            // Team mode: the uploader reads the outbox on a connection of its own.
+            let team = crate::team::start_agent_quietly(&settings, super::open_store(&settings)?)?;
+            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone(), team)?;
             // The screen reads on a connection of its own, so it never waits for the writer.
             let reader = super::open_store(&settings)? as Arc<dyn Store>;
             (Source::Own { catching_up: true }, Some(own), Some(reader))
