@@ -183,7 +183,8 @@ proptest::proptest! {
     ) {
         let table = PriceTable::builtin();
         let thresholds = table.prompt_thresholds();
-        let mut groups: std::collections::BTreeMap<_, (Tokens, f64)> = Default::default();
+        let mut groups: std::collections::BTreeMap<_, (Tokens, f64)> =
+            std::collections::BTreeMap::new();
         for (input, output, cache_read, cache_creation, one_hour, searches, fast, us) in responses {
             let t = Tokens {
                 input,

@@ -168,13 +168,13 @@ pub(crate) async fn priced_spend(
 /// of each person, project and model into one row.
 fn price(state: &TeamState, rows: Vec<SpendRow>) -> Vec<PricedRow> {
     let prices = &state.inner.config.prices;
-    let mut priced: Vec<PricedRow> = Vec::with_capacity(rows.len());
+    let mut rows_out: Vec<PricedRow> = Vec::with_capacity(rows.len());
     for row in rows {
         let model = row.model.as_deref().unwrap_or("unknown");
         let cost = prices.cost_of_sum(model, &row.tokens, row.prompt_above);
         let unpriced = cost.is_none() && row.tokens.total() > 0;
         // The store orders rows by person, project and model: their classes are neighbours.
-        match priced.last_mut() {
+        match rows_out.last_mut() {
             Some(last)
                 if last.row.email == row.email
                     && last.row.project == row.project
@@ -185,14 +185,14 @@ fn price(state: &TeamState, rows: Vec<SpendRow>) -> Vec<PricedRow> {
                 last.cost_usd += cost.unwrap_or(0.0);
                 last.unpriced |= unpriced;
             }
-            _ => priced.push(PricedRow {
+            _ => rows_out.push(PricedRow {
                 cost_usd: cost.unwrap_or(0.0),
                 unpriced,
                 row,
             }),
         }
     }
-    priced
+    rows_out
 }
 
 fn period(since_ms: i64, rows: &[PricedRow]) -> Period {

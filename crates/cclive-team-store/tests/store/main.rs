@@ -8,3 +8,4 @@ mod permissions;
 mod push;
 mod restart;
 mod support;
+mod tls;
