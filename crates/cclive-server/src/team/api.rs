@@ -17,7 +17,7 @@ use cclive_team_store::{
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{TeamState, store_error};
+use super::TeamState;
 use crate::ApiError;
 
 #[derive(Debug, Deserialize)]
@@ -45,7 +45,7 @@ pub(crate) async fn cursor(
         .store()
         .cursor(&who, &machine)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| ApiError::store(&e))?;
     Ok(Json(CursorReply {
         machine_id: machine,
         acked_seq,
@@ -59,7 +59,11 @@ pub(crate) async fn push(
 ) -> Result<Json<PushReply>, ApiError> {
     let push: RawPushRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not a team push: {e}")))?;
-    let outcome = state.store().push(&who, push).await.map_err(store_error)?;
+    let outcome = state
+        .store()
+        .push(&who, push)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
     if !outcome.reply.rejected.is_empty() {
         tracing::warn!(
             user = %who.email,
@@ -254,18 +258,24 @@ pub(crate) async fn overview(
     let since = |start: i64| priced_spend(&state, scope, Some(start), None);
     let (day_rows, week_rows, month_rows) =
         tokio::try_join!(since(day_start), since(week_start), since(month_start))
-            .map_err(store_error)?;
+            .map_err(|e| ApiError::store(&e))?;
     let budgets = budgets(&state, &who, month_start, &month_rows).await?;
     Ok(Json(Overview {
         now_ms: now.as_millisecond(),
         time_zone: cclive_core::report::tz_name(tz),
         viewer: Viewer::of(&who),
-        live: store.live_sessions(scope).await.map_err(store_error)?,
+        live: store
+            .live_sessions(scope)
+            .await
+            .map_err(|e| ApiError::store(&e))?,
         today: period(day_start, &day_rows),
         week: period(week_start, &week_rows),
         month: period(month_start, &month_rows),
         budgets,
-        machines: store.machines(scope).await.map_err(store_error)?,
+        machines: store
+            .machines(scope)
+            .await
+            .map_err(|e| ApiError::store(&e))?,
     }))
 }
 
@@ -280,8 +290,8 @@ async fn budgets(
     month: &[PricedRow],
 ) -> Result<Vec<BudgetUse>, ApiError> {
     let store = state.store();
-    let all = store.budgets().await.map_err(store_error)?;
-    let users = store.users().await.map_err(store_error)?;
+    let all = store.budgets().await.map_err(|e| ApiError::store(&e))?;
+    let users = store.users().await.map_err(|e| ApiError::store(&e))?;
     let team_of = |email: &str| users.iter().find(|u| u.email == email).map(|u| &u.team);
     let visible = |t: &BudgetTarget| match (who.role, t) {
         (Role::Admin, _) => true,
@@ -298,7 +308,7 @@ async fn budgets(
     {
         team_rows = priced_spend(state, Scope::Team(who.team_id), Some(month_start), None)
             .await
-            .map_err(store_error)?;
+            .map_err(|e| ApiError::store(&e))?;
         &team_rows
     } else {
         month
@@ -356,7 +366,7 @@ pub(crate) async fn spend(
 ) -> Result<Json<SpendReply>, ApiError> {
     let rows = priced_spend(&state, who.scope(), q.since_ms, q.until_ms)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| ApiError::store(&e))?;
     let mut tokens = Tokens::default();
     for r in &rows {
         tokens.add(&r.row.tokens);
