@@ -98,7 +98,8 @@ impl cclive_core::store_failure::StoreFault for TeamStoreError {
             // The connection went away (a restart, a failover, the network).
             TeamStoreError::Postgres(e)
                 if e.is_closed()
-                    || std::error::Error::source(e).is_some_and(|s| s.is::<std::io::Error>()) =>
+                    || std::error::Error::source(e)
+                        .is_some_and(<dyn std::error::Error>::is::<std::io::Error>) =>
             {
                 StoreFailure::Unavailable
             }
