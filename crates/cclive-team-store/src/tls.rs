@@ -208,21 +208,20 @@ pub(crate) fn client_config(split: &Split) -> Result<Option<ClientConfig>, TeamS
         (SslMode::VerifyFull, Some(roots)) => {
             builder.with_root_certificates(roots).with_no_client_auth()
         }
-        (SslMode::Require | SslMode::VerifyCa, Some(roots)) => {
-            let inner = WebPkiServerVerifier::builder_with_provider(roots.into(), provider)
-                .build()
-                .map_err(|e| TeamStoreError::Connect(format!("TLS setup: {e}")))?;
+        (_, roots) => {
+            let algorithms = provider.signature_verification_algorithms;
+            let chain = roots
+                .map(|roots| {
+                    WebPkiServerVerifier::builder_with_provider(roots.into(), provider)
+                        .build()
+                        .map_err(|e| TeamStoreError::Connect(format!("TLS setup: {e}")))
+                })
+                .transpose()?;
             builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyName(inner)))
+                .with_custom_certificate_verifier(Arc::new(Lenient { chain, algorithms }))
                 .with_no_client_auth()
         }
-        _ => builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(Unchecked(
-                provider.signature_verification_algorithms,
-            )))
-            .with_no_client_auth(),
     };
     Ok(Some(config))
 }
@@ -250,11 +249,17 @@ fn roots(root_cert: &str) -> Result<RootCertStore, TeamStoreError> {
     Ok(roots)
 }
 
-/// `verify-ca` (and `require` with a CA): the chain is verified, the name is not.
+/// The checks `require` and `verify-ca` make (`verify-full` is rustls' own): with a CA, the
+/// chain must lead to it but the name is not checked; without one (`require` alone: libpq's
+/// meaning) the certificate is not checked at all. The handshake's signatures always are.
 #[derive(Debug)]
-struct AnyName(Arc<WebPkiServerVerifier>);
+struct Lenient {
+    /// The CA's verifier, when `sslrootcert` names one.
+    chain: Option<Arc<WebPkiServerVerifier>>,
+    algorithms: WebPkiSupportedAlgorithms,
+}
 
-impl ServerCertVerifier for AnyName {
+impl ServerCertVerifier for Lenient {
     fn verify_server_cert(
         &self,
         end_entity: &CertificateDer<'_>,
@@ -263,10 +268,10 @@ impl ServerCertVerifier for AnyName {
         ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self
-            .0
-            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
-        {
+        let Some(chain) = &self.chain else {
+            return Ok(ServerCertVerified::assertion());
+        };
+        match chain.verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now) {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -280,7 +285,7 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls12_signature(message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algorithms)
     }
 
     fn verify_tls13_signature(
@@ -289,51 +294,11 @@ impl ServerCertVerifier for AnyName {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.0.verify_tls13_signature(message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_verify_schemes()
-    }
-}
-
-/// `require` without a CA: encrypted, the certificate not checked (libpq's meaning; the
-/// handshake's signatures still are).
-#[derive(Debug)]
-struct Unchecked(WebPkiSupportedAlgorithms);
-
-impl ServerCertVerifier for Unchecked {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.supported_schemes()
+        self.algorithms.supported_schemes()
     }
 }
 

@@ -19,14 +19,7 @@ const TIMEOUT: Duration = Duration::from_mins(2);
 
 /// The server's usage by (email, model): tokens, responses and cost, as an admin sees it.
 fn server_totals(server: &TeamServer, admin: &str) -> BTreeMap<(String, String), Totals> {
-    let text = ureq::get(format!("{}/api/team/v1/spend", server.url()))
-        .header("Authorization", format!("Bearer {admin}"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    let reply: Value = serde_json::from_str(&text).unwrap();
+    let reply = server.get_json(admin, "/api/team/v1/spend");
     let mut totals: BTreeMap<(String, String), Totals> = BTreeMap::new();
     for row in reply["rows"].as_array().unwrap() {
         let key = (
@@ -407,18 +400,9 @@ fn the_team_page_shows_each_agents_session_live_while_claude_runs() {
 
 /// Runs the real Claude Code once in print mode with `--model model` against `api`.
 fn claude_with(agent: &Agent, api: &FakeApi, model: &str) {
-    let mut cmd = agent.world.claude.command([
-        "-p",
-        "Please do the task.",
-        "--model",
-        model,
-        "--output-format",
-        "stream-json",
-        "--verbose",
-        "--allowedTools",
-        "Bash",
-    ]);
-    cmd.env("ANTHROPIC_BASE_URL", api.url());
+    let mut cmd = agent.world.claude.print_command("Please do the task.");
+    cmd.args(["--model", model])
+        .env("ANTHROPIC_BASE_URL", api.url());
     let run = crate::support::claude::run_with_timeout(cmd, TIMEOUT);
     assert!(run.result().is_some(), "{}", run.diagnostics());
 }
@@ -457,14 +441,7 @@ fn one_hour_cache_writes_web_searches_and_long_prompts_cost_the_same_on_the_serv
     claude_with(&erin, &long, "claude-haiku-5-5");
     assert_server_equals_agents(&server, &admin, &[&erin]);
     // The counts that price it reached the server.
-    let text = ureq::get(format!("{}/api/team/v1/spend", server.url()))
-        .header("Authorization", format!("Bearer {admin}"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    let spend: Value = serde_json::from_str(&text).unwrap();
+    let spend = server.get_json(&admin, "/api/team/v1/spend");
     assert!(
         spend["tokens"]["cache_creation_1h"].as_u64().unwrap_or(0) > 0
             && spend["tokens"]["web_search_requests"].as_u64().unwrap_or(0) > 0,
@@ -537,13 +514,9 @@ fn prompts_and_command_lines_reach_the_server_only_from_an_agent_that_shares_the
         "an agent that shares prompts sends them"
     );
     for path in ["overview", "spend", "whoami"] {
-        let text = ureq::get(format!("{}/api/team/v1/{path}", server.url()))
-            .header("Authorization", format!("Bearer {pia_token}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
+        let text = server
+            .get_json(&pia_token, &format!("/api/team/v1/{path}"))
+            .to_string();
         assert!(!text.contains(SECRET), "{path}: {text}");
     }
 }

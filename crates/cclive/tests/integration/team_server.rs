@@ -46,6 +46,18 @@ fn usage_item(seq: u64, key: &str, session: &str, output: u64) -> Value {
         "tokens": {"input": 1000, "output": output, "cache_read": 0, "cache_creation": 0}}})
 }
 
+/// `GET /api/team/v1/overview` as `token`'s user.
+fn overview(port: u16, token: &str) -> Value {
+    http(
+        port,
+        "GET",
+        "/api/team/v1/overview",
+        &[("Authorization", &bearer(token))],
+        None,
+    )
+    .json()
+}
+
 fn post_push(port: u16, token: &str, body: &[u8]) -> crate::dashboard_e2e::Reply {
     http(
         port,
@@ -149,16 +161,7 @@ fn every_route_needs_a_token_and_pushes_count_once_for_the_tokens_user() {
     assert_eq!(spend(&admin)["responses"], 1);
 
     // The overview: Ann's live session, for her and for the admin, not for Bob.
-    let overview = |token: &str| {
-        http(
-            port,
-            "GET",
-            "/api/team/v1/overview",
-            &[("Authorization", &bearer(token))],
-            None,
-        )
-        .json()
-    };
+    let overview = |token: &str| overview(port, token);
     assert_eq!(overview(&ann)["live"][0]["session_id"], "s-ann");
     assert_eq!(overview(&admin)["live"][0]["email"], "ann@corp");
     assert_eq!(overview(&bob)["live"], json!([]));
@@ -527,16 +530,7 @@ fn each_role_sees_the_budgets_it_may_and_a_member_only_the_teams_total() {
         let r = post_push(port, token, &push_body(machine, machine, &items));
         assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
     }
-    let overview = |token: &str| {
-        http(
-            port,
-            "GET",
-            "/api/team/v1/overview",
-            &[("Authorization", &bearer(token))],
-            None,
-        )
-        .json()
-    };
+    let overview = |token: &str| overview(port, token);
     let budgets = |token: &str| -> std::collections::BTreeMap<String, f64> {
         overview(token)["budgets"]
             .as_array()

@@ -619,14 +619,7 @@ fn tops_own_monitor_forwards_to_the_team_server() {
     .unwrap();
     // tia's responses on the server: (by model) responses.
     let on_server = || -> std::collections::BTreeMap<String, u64> {
-        let text = ureq::get(format!("{}/api/team/v1/spend", server.url()))
-            .header("Authorization", format!("Bearer {admin}"))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
-        let reply: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let reply = server.get_json(&admin, "/api/team/v1/spend");
         let mut by_model = std::collections::BTreeMap::new();
         for row in reply["rows"].as_array().unwrap() {
             assert_eq!(row["email"], "tia@corp");
