@@ -61,7 +61,9 @@ use tokio::sync::{mpsc, watch};
 
 pub use access::{Access, Token, TokenError};
 pub use error::ApiError;
-pub use integrations::{DeliveryEntry, IntegrationsSource, Outcome, SinkKind, SinkReport};
+pub use integrations::{
+    DeliveryEntry, IntegrationsSource, Outcome, RECENT_DELIVERIES, SinkKind, SinkReport,
+};
 pub use limits::{LimitsSource, PeriodSpend, UsageLimits};
 pub use live::LiveHub;
 pub use metrics::{BudgetSource, DeliveryCounts, DeliveryStats, IngestCounters, MetricSources};

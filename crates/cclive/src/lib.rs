@@ -18,6 +18,7 @@
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+mod budget;
 mod claude_config;
 pub mod cli;
 mod cmd;

@@ -174,7 +174,7 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
 
     let db = &settings.db.value;
     if db.exists() {
-        match super::open_existing_store(&settings) {
+        match settings.open_existing_store() {
             Ok(Some(store)) => {
                 let sessions = store.sessions(&SessionQuery::default());
                 let size = file_size(db) + file_size(&db.with_extension("db-wal"));
@@ -224,17 +224,18 @@ fn check_prices(
     settings: &Settings,
     claude: Option<&Path>,
 ) -> Option<PriceTable> {
-    let table = match super::load_prices(settings) {
+    let table = match settings.prices() {
         Ok(t) => t,
         Err(e) => {
             screen.check(false, &format!("prices: {e:#}"));
             return None;
         }
     };
-    let origin = super::prices::user_file(settings)
+    let origin = settings
+        .user_prices_file()
         .map_or_else(|| "built-in".to_owned(), |p| p.display().to_string());
     let source = table.source.as_deref().unwrap_or("no source given");
-    let installed = claude.map(super::prices::installed_table);
+    let installed = claude.map(crate::claude_config::price_catalog::installed_table);
     match installed {
         Some(Ok(installed)) => {
             let missing = table.missing_from(&installed);

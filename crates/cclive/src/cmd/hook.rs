@@ -90,7 +90,7 @@ fn deliver(args: &HookArgs, global: &GlobalArgs) -> Delivered {
             return Delivered::Nowhere;
         }
     };
-    if let Some(reason) = super::budget::prompt_gate(&settings, &payload) {
+    if let Some(reason) = crate::budget::gate::prompt_gate(&settings, &payload) {
         return Delivered::Blocked(reason);
     }
     let listen = &settings.listen.value;

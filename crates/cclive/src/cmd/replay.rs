@@ -35,13 +35,13 @@ pub(crate) const REPLAY: &str = "replay";
 /// Replays the session.
 pub(super) fn run(args: &ReplayArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process_listen(global, args.listen.as_deref())?;
-    let Some(store) = super::open_existing_store(&settings)? else {
+    let Some(store) = settings.open_existing_store()? else {
         bail!(
             "no history at {}: nothing to replay",
             settings.db.value.display()
         );
     };
-    let id = super::export::resolve_session(&*store, &args.session)?;
+    let id = crate::history::export::resolve_session(&*store, &args.session)?;
     let original = store
         .session(&id)?
         .with_context(|| format!("session {id} vanished while reading it"))?;

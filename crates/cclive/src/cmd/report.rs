@@ -53,7 +53,7 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     if let Some(path) = &args.ics {
         return write_ics(path, &settings, &opts);
     }
-    let prices = super::load_prices(&settings)?;
+    let prices = settings.prices()?;
     // Period and model reports only need the range; whole sessions and blocks need everything
     // (a session's reported cost counts only when all of it is in range; block boundaries
     // depend on earlier usage).
@@ -67,7 +67,7 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         | ReportKindArg::Blocks
         | ReportKindArg::Tools => (None, None),
     };
-    let store = super::open_existing_store(&settings)?;
+    let store = settings.open_existing_store()?;
     // The tools report reads sessions and their events, not usage rows.
     let (records, sessions) = match &store {
         Some(store) if args.kind != ReportKindArg::Tools => {
@@ -117,7 +117,7 @@ fn write_ics(
     settings: &Settings,
     opts: &ReportOptions,
 ) -> anyhow::Result<ExitCode> {
-    let mut sessions = match super::open_existing_store(settings)? {
+    let mut sessions = match settings.open_existing_store()? {
         Some(store) => {
             cclive_store::Store::sessions(&*store, &cclive_store::SessionQuery::default())
                 .context("reading sessions from the history database")?

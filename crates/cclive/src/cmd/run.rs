@@ -33,7 +33,7 @@ fn monitored(
 ) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process(global, Some(session))?;
     let claude = resolve_claude(settings.claude_bin.value.as_deref())?;
-    let prices = super::load_prices(&settings)?;
+    let prices = settings.prices()?;
 
     let mut builder = SessionMonitor::builder()
         .claude_bin(claude)
@@ -58,7 +58,7 @@ fn monitored(
         }
         builder = builder.state_file(settings.state_file.value.clone());
         // History matters, but not more than the user's session: run claude even without it.
-        match super::open_store(&settings) {
+        match settings.open_store() {
             Ok(store) => {
                 builder = builder.store(store);
                 let budget = &settings.budget.value;

@@ -11,7 +11,7 @@ use crate::output::display;
 /// Lists sessions as a table or JSON.
 pub(super) fn run(args: &SessionsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process(global, None)?;
-    let sessions = match super::open_existing_store(&settings)? {
+    let sessions = match settings.open_existing_store()? {
         Some(store) => store.sessions(&SessionQuery {
             limit: Some(args.limit),
             ..SessionQuery::default()

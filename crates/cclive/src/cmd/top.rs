@@ -34,7 +34,7 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         );
     }
     init_logging(&settings, global.verbose);
-    let prices = super::load_prices(&settings)?;
+    let prices = settings.prices()?;
     let budget = settings.budget.value.clone();
     let mut listen = settings.listen.value.clone();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -72,7 +72,7 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
                 .name("cclive-top-stream".into())
                 .spawn(move || crate::tui::stream::follow(&addr, token.as_deref(), &tx))
                 .context("starting the stream reader")?;
-            let store = super::open_existing_store(&settings)?.map(|s| s as Arc<dyn Store>);
+            let store = settings.open_existing_store()?.map(|s| s as Arc<dyn Store>);
             (
                 Source::Following {
                     addr: listen,
@@ -82,12 +82,12 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
                 store,
             )
         } else {
-            let store = super::open_store(&settings)?;
+            let store = settings.open_store()?;
             // Team mode: the uploader reads the outbox on a connection of its own.
-            let team = crate::team::start_agent_quietly(&settings, super::open_store(&settings)?)?;
+            let team = crate::team::start_agent_quietly(&settings, settings.open_store()?)?;
             let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone(), team)?;
             // The screen reads on a connection of its own, so it never waits for the writer.
-            let reader = super::open_store(&settings)? as Arc<dyn Store>;
+            let reader = settings.open_store()? as Arc<dyn Store>;
             (Source::Own { catching_up: true }, Some(own), Some(reader))
         };
     let requests = crate::tui::spawn_reader(

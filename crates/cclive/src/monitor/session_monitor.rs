@@ -390,11 +390,11 @@ pub fn resolve_claude(explicit: Option<&Path>) -> Result<PathBuf, ClaudeNotFound
             })
         };
     }
-    if let Some(path) = std::env::var_os("CLAUDE_BIN").filter(|p| !p.is_empty()) {
-        return resolve_claude(Some(Path::new(&path)));
+    if let Some(path) = crate::config::env::claude_bin() {
+        return resolve_claude(Some(&path));
     }
-    let path_var = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path_var)
+    crate::config::env::path_dirs()
+        .into_iter()
         .map(|dir| dir.join("claude"))
         .find(|candidate| is_executable(candidate))
         .ok_or_else(|| ClaudeNotFound {

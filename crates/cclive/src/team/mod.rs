@@ -101,10 +101,7 @@ fn start(
         )
     })?;
     let state = store.enable_team_outbox()?;
-    let retry_cap = std::env::var("CCLIVE_TEAM_RETRY_MAX_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(RETRY_CAP, Duration::from_millis);
+    let retry_cap = crate::config::env::team_retry_cap().unwrap_or(RETRY_CAP);
     let machine = MachineInfo {
         id: state.machine_id.clone(),
         hostname: upload::hostname(),
