@@ -85,7 +85,9 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
             )
         } else {
             let store = settings.open_store()?;
-            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone())?;
+            // Team mode: the uploader reads the outbox on a connection of its own.
+            let team = crate::team::start_agent_quietly(&settings, settings.open_store()?)?;
+            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone(), team)?;
             // The screen reads on a connection of its own, so it never waits for the writer.
             let reader = settings.open_store()? as Arc<dyn Store>;
             (Source::Own { catching_up: true }, Some(own), Some(reader))
