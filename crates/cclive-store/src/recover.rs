@@ -37,6 +37,8 @@ const COPIED: &[&str] = &[
     "usage",
     "budget_alerts",
     "outbox",
+    // Which integrations' notices went out: a recovered history does not announce them again.
+    "notices",
     "team_agent",
 ];
 
@@ -556,8 +558,10 @@ fn count_rows(conn: &Connection, table: &str) -> rusqlite::Result<u64> {
 
 fn insert_sql(table: &str, columns: &[String]) -> String {
     let marks = vec!["?"; columns.len()].join(", ");
+    // A file from before `0007_once` may hold a start or tool call twice: kept once, as the
+    // migration would have.
     format!(
-        "INSERT INTO {} ({}) VALUES ({marks})",
+        "INSERT INTO {} ({}) VALUES ({marks}) ON CONFLICT DO NOTHING",
         quote(table),
         column_list(columns)
     )
