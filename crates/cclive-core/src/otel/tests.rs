@@ -29,6 +29,15 @@ fn logs(name: &str, encoding: Encoding, sender: Sender<'_>) -> Translation {
     )
 }
 
+/// The events of one JSON log export, received locally.
+fn json_logs(body: &[u8]) -> Translation {
+    log_events(
+        &decode_logs(body, Encoding::Json).unwrap(),
+        local(),
+        &mut Announced::default(),
+    )
+}
+
 fn kinds(t: &Translation) -> Vec<&EventKind> {
     t.events.iter().map(|e| &e.kind).collect()
 }
@@ -397,11 +406,7 @@ fn other_services_records_without_a_session_and_unknown_events() {
          {"attributes":[{"key":"session.id","value":{"stringValue":"s1"}},
                         {"key":"event.name","value":{"stringValue":"teleported"}},
                         {"key":"event.timestamp","value":{"stringValue":"2026-11-25T13:00:00Z"}}]}]}]}]}"#;
-    let t = log_events(
-        &decode_logs(body, Encoding::Json).unwrap(),
-        local(),
-        &mut Announced::default(),
-    );
+    let t = json_logs(body);
     assert_eq!(
         t.skipped, 2,
         "one record of another service, one naming no session"
@@ -438,11 +443,7 @@ fn int64_values_as_strings_per_the_otlp_json_mapping() {
         {"key":"input_tokens","value":{"intValue":"1500"}},
         {"key":"output_tokens","value":{"intValue":7}},
         {"key":"cost_usd","value":{"doubleValue":0.5}}]}]}]}]}"#;
-    let t = log_events(
-        &decode_logs(body, Encoding::Json).unwrap(),
-        local(),
-        &mut Announced::default(),
-    );
+    let t = json_logs(body);
     let usage = t
         .events
         .iter()
@@ -463,11 +464,7 @@ fn a_record_of_bad_input_alone_announces_no_session() {
         {"key":"request_id","value":{"stringValue":"req_1"}},
         {"key":"input_tokens","value":{"intValue":"100"}},
         {"key":"output_tokens","value":{"doubleValue":12.5}}]}]}]}]}"#;
-    let t = log_events(
-        &decode_logs(body, Encoding::Json).unwrap(),
-        local(),
-        &mut Announced::default(),
-    );
+    let t = json_logs(body);
     assert!(
         kinds(&t).iter().all(|k| k.is_bad_input()),
         "{:?}",

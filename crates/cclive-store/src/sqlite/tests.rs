@@ -463,6 +463,18 @@ fn a_checkpoint_path_that_is_not_utf8_fails_the_batch_before_writing() {
 
 /// A database file as a cclive with only schema version 1 left it: one session (state only),
 /// its events and a checkpoint, written with that version's columns.
+/// Stores `events` of session `old` row by row, as an old schema would.
+fn insert_old_events(conn: &Connection, events: &[Event]) {
+    for e in events {
+        let json = serde_json::to_value(e).unwrap();
+        conn.execute(
+            "INSERT INTO events (session_id, at_ms, type, payload_json) VALUES ('old', ?1, ?2, ?3)",
+            params![e.at.as_millisecond(), text(&json, "type"), json.to_string()],
+        )
+        .unwrap();
+    }
+}
+
 fn version_1_database(path: &Path) -> (SessionState, Vec<Event>) {
     let mut conn = Connection::open(path).unwrap();
     migrations::migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
@@ -482,14 +494,7 @@ fn version_1_database(path: &Path) -> (SessionState, Vec<Event>) {
         ],
     )
     .unwrap();
-    for e in &events {
-        let json = serde_json::to_value(e).unwrap();
-        conn.execute(
-            "INSERT INTO events (session_id, at_ms, type, payload_json) VALUES ('old', ?1, ?2, ?3)",
-            params![e.at.as_millisecond(), text(&json, "type"), json.to_string()],
-        )
-        .unwrap();
-    }
+    insert_old_events(&conn, &events);
     conn.execute(
         r#"INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms)
            VALUES ('/t/old.jsonl', 2049, 77, 4096, 0)"#,
@@ -553,18 +558,8 @@ fn a_notice_is_claimed_once_whichever_handle_asks() {
 fn duplicates_kept_before_version_7_go_when_it_is_applied() {
     let (_dir, path) = temp_db();
     let (_, events) = version_1_database(&path);
-    {
-        // The same events again, as a second writer kept them then.
-        let conn = Connection::open(&path).unwrap();
-        for e in &events {
-            let json = serde_json::to_value(e).unwrap();
-            conn.execute(
-                "INSERT INTO events (session_id, at_ms, type, payload_json) VALUES ('old', ?1, ?2, ?3)",
-                params![e.at.as_millisecond(), text(&json, "type"), json.to_string()],
-            )
-            .unwrap();
-        }
-    }
+    // The same events again, as a second writer kept them then.
+    insert_old_events(&Connection::open(&path).unwrap(), &events);
     let store = SqliteStore::open(&path).unwrap();
     let types = event_types(&store, "old");
     let count = |kind: &str| types.iter().filter(|t| *t == kind).count();

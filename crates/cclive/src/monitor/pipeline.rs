@@ -515,6 +515,21 @@ mod tests {
         }
     }
 
+    /// A session's start and end through a pipeline with `callback` as its committed callback.
+    async fn start_and_end(store: Arc<dyn Store>, callback: Callback) {
+        let (sink, task) = spawn(PipelineConfig {
+            store: Some(store),
+            committed_callbacks: vec![callback],
+            ..PipelineConfig::default()
+        })
+        .unwrap();
+        sink.send(event(0, started("wrapper"))).await;
+        sink.send(event(1, EventKind::SessionEnded { reason: None }))
+            .await;
+        drop(sink);
+        task.await.unwrap();
+    }
+
     #[tokio::test]
     async fn committed_callbacks_hear_of_a_change_only_once_the_store_holds_it() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
@@ -529,17 +544,7 @@ mod tests {
                     .push((u.session.status, stored.map(|s| s.status)));
             })
         };
-        let (sink, task) = spawn(PipelineConfig {
-            store: Some(store.clone()),
-            committed_callbacks: vec![callback],
-            ..PipelineConfig::default()
-        })
-        .unwrap();
-        sink.send(event(0, started("wrapper"))).await;
-        sink.send(event(1, EventKind::SessionEnded { reason: None }))
-            .await;
-        drop(sink);
-        task.await.unwrap();
+        start_and_end(store, callback).await;
         let heard = heard.lock().unwrap().clone();
         assert!(!heard.is_empty());
         let last = heard.last().unwrap();
@@ -567,17 +572,7 @@ mod tests {
                 let heard = Arc::clone(&heard);
                 Arc::new(move |u: &Update| heard.lock().unwrap().push(u.kind))
             };
-            let (sink, task) = spawn(PipelineConfig {
-                store: Some(store),
-                committed_callbacks: vec![callback],
-                ..PipelineConfig::default()
-            })
-            .unwrap();
-            sink.send(event(0, started("wrapper"))).await;
-            sink.send(event(1, EventKind::SessionEnded { reason: None }))
-                .await;
-            drop(sink);
-            task.await.unwrap();
+            start_and_end(store, callback).await;
         }
         let heard = heard.lock().unwrap().clone();
         let count = |kind: UpdateKind| heard.iter().filter(|k| **k == kind).count();

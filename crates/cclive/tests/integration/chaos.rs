@@ -157,28 +157,8 @@ struct Job {
 /// Everything the jobs and the chaos threads share.
 struct Ctx<'a> {
     world: &'a World,
-    prices: PathBuf,
     /// The monitor's fixed address (it comes back on the same port after each restart).
     addr: String,
-}
-
-impl Ctx<'_> {
-    /// `cclive <args>` with the test's price file.
-    fn cclive(&self, args: &[&str]) -> Command {
-        let mut cmd = self.world.cclive(args);
-        cmd.env("CCLIVE_PRICES_FILE", &self.prices);
-        cmd
-    }
-
-    fn run(&self, args: &[&str]) -> std::process::Output {
-        let child = self
-            .cclive(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn cclive");
-        wait_with_timeout(child, LONG)
-    }
 }
 
 /// The monitor under test, on a fixed address, killed and restarted at will.
@@ -206,13 +186,8 @@ impl Monitor {
         self.check_alive();
         assert!(self.child.is_none(), "a monitor already runs");
         let child = ctx
-            .cclive(&["watch", "--listen", &ctx.addr])
-            .env(
-                "CCLIVE_LOG",
-                std::env::var("CCLIVE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .world
+            .watch_command(&ctx.addr, &[])
             .spawn()
             .expect("spawn cclive watch");
         self.child = Some(child);
@@ -319,17 +294,18 @@ fn chaos_nothing_lost_nothing_doubled_nothing_stuck() {
     write_config(
         &world,
         &format!(
-            "[[webhook]]\nname = \"chaos\"\nurl = \"{}\"\n\n\
+            "prices_file = \"{}\"\n\n\
+             [[webhook]]\nname = \"chaos\"\nurl = \"{}\"\n\n\
              [[on_change]]\nname = \"counter\"\n\
              command = \"f=$(mktemp -p {} fire.XXXXXX) && cat > $f\"\n\
              events = [\"session_started\", \"session_ended\"]\n",
+            prices.display(),
             receiver.url,
             fired_dir.display()
         ),
     );
     let ctx = Ctx {
         world: &world,
-        prices,
         addr: format!("127.0.0.1:{}", free_port()),
     };
     // Every kind of fault twice (a second round has other timings).
@@ -422,7 +398,7 @@ fn chaos_nothing_lost_nothing_doubled_nothing_stuck() {
         std::thread::sleep(Duration::from_millis(100));
     }
     monitor.stop();
-    let out = ctx.run(&["import", "--quiet"]);
+    let out = world.run(&["import", "--quiet"], LONG);
     assert!(out.status.success(), "{}", describe(&out));
 
     let truth = Truth::read(&world.claude.claude_dir().join("projects"));
@@ -516,7 +492,7 @@ fn run_job(ctx: &Ctx<'_>, job: &Job, rng: &mut Rng) -> String {
         cmd
     };
     let wrapper = || {
-        let mut cmd = ctx.cclive(&[
+        let mut cmd = ctx.world.cclive(&[
             "run",
             "--",
             "-p",
@@ -945,7 +921,9 @@ fn check_against_fakes(truth: &Truth, jobs: &[Job], failures: &mut Vec<String>) 
 
 /// The history (sessions, events, the tools report) against the truth.
 fn check_history(ctx: &Ctx<'_>, truth: &Truth, failures: &mut Vec<String>) {
-    let out = ctx.run(&["sessions", "--json", "--limit", "1000"]);
+    let out = ctx
+        .world
+        .run(&["sessions", "--json", "--limit", "1000"], LONG);
     assert!(out.status.success(), "{}", describe(&out));
     let listed: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout)
         .unwrap()
@@ -992,7 +970,7 @@ fn check_history(ctx: &Ctx<'_>, truth: &Truth, failures: &mut Vec<String>) {
             failures.push(format!("{sid}: left {status}"));
         }
         // Its events: one start, one end, every tool call once.
-        let out = ctx.run(&["export", sid]);
+        let out = ctx.world.run(&["export", sid], LONG);
         if !out.status.success() {
             failures.push(format!("{sid}: export failed: {}", describe(&out)));
             continue;
@@ -1034,7 +1012,10 @@ fn check_history(ctx: &Ctx<'_>, truth: &Truth, failures: &mut Vec<String>) {
             ));
         }
     }
-    let out = ctx.run(&["report", "tools", "--json", "--since", "2000-01-01"]);
+    let out = ctx.world.run(
+        &["report", "tools", "--json", "--since", "2000-01-01"],
+        LONG,
+    );
     assert!(out.status.success(), "{}", describe(&out));
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     let got: BTreeMap<String, u64> = report["rows"]

@@ -209,6 +209,21 @@ impl World {
         vars
     }
 
+    /// `cclive watch --listen <addr> <extra>` as the tests run it (log level from
+    /// `$CCLIVE_TEST_LOG`, warnings by default; its log on the test's stderr), ready to spawn.
+    pub fn watch_command(&self, addr: &str, extra: &[&str]) -> Command {
+        let mut args = vec!["watch", "--listen", addr];
+        args.extend_from_slice(extra);
+        let mut cmd = self.cclive(&args);
+        cmd.env(
+            "CCLIVE_LOG",
+            std::env::var("CCLIVE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit());
+        cmd
+    }
+
     /// Starts `cclive watch` on a free port and waits until it answers.
     pub fn watch(&self) -> Watch {
         self.watch_with(&[])
@@ -217,16 +232,8 @@ impl World {
     /// Like [`World::watch`], with more arguments (e.g. `--upstream URL --token-file F`).
     pub fn watch_with(&self, extra: &[&str]) -> Watch {
         let addr = format!("127.0.0.1:{}", free_port());
-        let mut args = vec!["watch", "--listen", &addr];
-        args.extend_from_slice(extra);
         let child = self
-            .cclive(&args)
-            .env(
-                "CCLIVE_LOG",
-                std::env::var("CCLIVE_TEST_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .watch_command(&addr, extra)
             .spawn()
             .expect("spawn cclive watch");
         let watch = Watch {
