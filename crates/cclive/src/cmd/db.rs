@@ -156,6 +156,10 @@ fn run_recover(args: &DbRecoverArgs, settings: &Settings) -> anyhow::Result<Exit
     };
     let (store, rescue) = recover::recover(db, jiff::Timestamp::now())?;
     let prices = settings.prices()?;
+    let from_events =
+        crate::history::rebuild::sessions_from_events(&store, &rescue.orphans, &prices)?;
+    // Events stored from here on that repeat one stored before are re-reads.
+    let mark = store.last_event_id()?;
     let options = ImportOptions {
         drain_hook_spool: Some(db.clone()),
         ..ImportOptions::default()
@@ -172,7 +176,7 @@ fn run_recover(args: &DbRecoverArgs, settings: &Settings) -> anyhow::Result<Exit
     )
     .with_context(|| format!("re-reading the transcripts (the damaged file is at {moved})"))?;
     let repeated = store
-        .drop_repeated_events(rescue.last_rescued_event)
+        .drop_repeated_events(mark)
         .context("dropping events stored twice")?;
     crate::ingest::liveness::finalize_stored(&settings.claude_config_dirs.value, &store, &prices)?;
     drop(store);
@@ -182,11 +186,18 @@ fn run_recover(args: &DbRecoverArgs, settings: &Settings) -> anyhow::Result<Exit
             "rescued": rescue,
             "import": imported,
             "repeated_events_dropped": repeated,
+            "sessions_rebuilt_from_events": from_events,
             "verdict": after.verdict,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", rescue_text(&rescue, false));
+        if from_events > 0 {
+            println!(
+                "Rebuilt {from_events} sessions whose rows were lost from their {} stored events.",
+                rescue.orphaned_events
+            );
+        }
         println!("{}", import_text(&imported));
         if after.verdict == Verdict::Healthy {
             println!("{} is ready: the check finds it healthy.", db.display());
@@ -238,6 +249,13 @@ fn rescue_text(report: &RecoverReport, dry_run: bool) -> String {
             } else {
                 String::new()
             }
+        );
+    }
+    if report.orphaned_events > 0 {
+        let _ = writeln!(
+            out,
+            "  {} events whose session row was lost: the session is rebuilt from them",
+            report.orphaned_events
         );
     }
     out
