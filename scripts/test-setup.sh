@@ -22,7 +22,8 @@ python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 # Team mode's server store tests start a throw-away cluster from Debian's binaries
 # (crates/cclive-pg-test).
 compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || need_apt+=(postgresql)
-command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # a certificate for the team server's HTTPS test
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # certificates: the team server's HTTPS and PostgreSQL TLS tests
+command -v curl >/dev/null 2>&1 || need_apt+=(curl)  # scripts/bench-team.sh times the team page's reads
 # The dashboard's browser test (crates/cclive/tests/integration/dashboard_browser.rs).
 need_browser=()
 [ -x /usr/bin/chromium ] || need_browser+=(chromium)

@@ -77,6 +77,8 @@ pub enum Command {
     Dashboard(DashboardArgs),
     /// What cclive sees and what is wrong, on one screen.
     Doctor(DoctorArgs),
+    /// The history database: `check` its integrity; `recover` a damaged one (kept aside).
+    Db(DbArgs),
     /// Usage reports: daily, weekly, monthly, sessions, projects, models, 5-hour blocks; tools.
     Report(ReportArgs),
     /// Spend against the `[budget]` limits with projections; `--check` for scripts and CI.
@@ -429,6 +431,51 @@ pub struct DoctorArgs {
     /// Also read every transcript and report files with unreadable lines.
     #[arg(long)]
     pub scan: bool,
+}
+
+/// `cclive db`.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+/// `cclive db check|recover`.
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Check the database's integrity (read-only, fine next to a running monitor); exits 1 when
+    /// it is damaged, 75 when another process kept it locked.
+    Check(DbCheckArgs),
+    /// Rebuild a damaged database: keep it aside as `<db>.corrupt-<time>`, copy every row that
+    /// still reads into a fresh one, then re-read the transcripts still on disk and the hook
+    /// spool. Stop the monitor first.
+    Recover(DbRecoverArgs),
+}
+
+/// `cclive db check`.
+#[derive(Debug, Args)]
+pub struct DbCheckArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The full integrity check (indexes too; slower on a big history).
+    #[arg(long)]
+    pub full: bool,
+}
+
+/// `cclive db recover`.
+#[derive(Debug, Args)]
+pub struct DbRecoverArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only say what would be rescued; move and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rebuild even a database the check finds healthy.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `cclive import`.

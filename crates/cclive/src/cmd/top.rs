@@ -38,15 +38,16 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let prices = settings.prices()?;
     let budget = settings.budget.value.clone();
     let mut listen = settings.listen.value.clone();
+    let token = settings.client_token();
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut following =
-        !args.own_monitor && monitor_client::monitor_answers(&listen, HEALTH_TIMEOUT).is_ok();
+    let mut following = !args.own_monitor
+        && monitor_client::monitor_answers(&listen, token, HEALTH_TIMEOUT).is_ok();
     // The monitor of this data dir may listen elsewhere (its lock records where): attach to it.
     let running = crate::monitor::lock::running(&settings.db.value);
     if !following
         && !args.own_monitor
         && let Some(addr) = running.as_ref().and_then(MonitorRecord::addr)
-        && monitor_client::monitor_answers(&addr, HEALTH_TIMEOUT).is_ok()
+        && monitor_client::monitor_answers(&addr, token, HEALTH_TIMEOUT).is_ok()
     {
         listen = addr;
         following = true;
@@ -67,7 +68,7 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     };
     let (source, own, reader_store): (Source, Option<OwnMonitor>, Option<Arc<dyn Store>>) =
         if following {
-            let token = std::env::var("CCLIVE_TOKEN").ok().filter(|t| !t.is_empty());
+            let token = token.map(str::to_owned);
             let (tx, addr) = (tx.clone(), listen.clone());
             std::thread::Builder::new()
                 .name("cclive-top-stream".into())
@@ -84,7 +85,9 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
             )
         } else {
             let store = settings.open_store()?;
-            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone())?;
+            // Team mode: the uploader reads the outbox on a connection of its own.
+            let team = crate::team::start_agent_quietly(&settings, settings.open_store()?)?;
+            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone(), team)?;
             // The screen reads on a connection of its own, so it never waits for the writer.
             let reader = settings.open_store()? as Arc<dyn Store>;
             (Source::Own { catching_up: true }, Some(own), Some(reader))

@@ -498,7 +498,7 @@ fn gen_corpus() -> PathBuf {
     )
 }
 
-fn assert_row(what: &str, ours: &Value, truth: &Value) {
+pub(crate) fn assert_row(what: &str, ours: &Value, truth: &Value) {
     for (mine, theirs) in [
         ("input", "input"),
         ("output", "output"),
@@ -518,7 +518,7 @@ fn assert_row(what: &str, ours: &Value, truth: &Value) {
 }
 
 /// Rows of a report by their key, checked against a ground-truth map of the same keys.
-fn assert_rows(what: &str, report: &Value, key: &str, truth: &Value) {
+pub(crate) fn assert_rows(what: &str, report: &Value, key: &str, truth: &Value) {
     let rows = report["rows"].as_array().unwrap();
     let truth = truth.as_object().unwrap();
     let mut keys: Vec<&str> = rows.iter().map(|r| r[key].as_str().unwrap()).collect();

@@ -673,3 +673,80 @@ fn top_refuses_without_a_terminal() {
         crate::support::cclive::describe(&out)
     );
 }
+
+/// With team mode configured, `top`'s own monitor forwards what it stores to the team server,
+/// as `cclive watch` does: the history it found, then a session the real Claude Code runs while
+/// the screen is up. Nothing about it is printed over the screen.
+#[test]
+fn tops_own_monitor_forwards_to_the_team_server() {
+    use crate::support::fake_api::{FakeApi, Scenario};
+    use crate::support::team::{TeamServer, fresh_database};
+
+    let api = FakeApi::start(Scenario::BashThenText);
+    let server = TeamServer::start(&fresh_database("top_forwards"));
+    let admin = server.add_user("lead@corp", "platform", "admin");
+    let token = server.add_user("tia@corp", "platform", "member");
+    let world = World::new(&api.url());
+    seed(&world.db);
+    let home = world.claude.home().to_owned();
+    std::fs::write(home.join("team-token"), format!("{token}\n")).unwrap();
+    std::fs::create_dir_all(home.join(".config/cclive")).unwrap();
+    std::fs::write(
+        home.join(".config/cclive/config.toml"),
+        format!(
+            "[team]\nupstream = \"{}\"\ntoken_file = \"{}\"\n",
+            server.url(),
+            home.join("team-token").display()
+        ),
+    )
+    .unwrap();
+    // tia's responses on the server: (by model) responses.
+    let on_server = || -> std::collections::BTreeMap<String, u64> {
+        let reply = server.get_json(&admin, "/api/team/v1/spend");
+        let mut by_model = std::collections::BTreeMap::new();
+        for row in reply["rows"].as_array().unwrap() {
+            assert_eq!(row["email"], "tia@corp");
+            *by_model
+                .entry(row["model"].as_str().unwrap_or("").to_owned())
+                .or_default() += row["responses"].as_u64().unwrap();
+        }
+        by_model
+    };
+    let wait_server =
+        |what: &str, done: &dyn Fn(&std::collections::BTreeMap<String, u64>) -> bool| {
+            let deadline = Instant::now() + Duration::from_mins(1);
+            loop {
+                let got = on_server();
+                if done(&got) {
+                    return got;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "no {what} on the server: {got:?}"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        };
+    let dead = format!("127.0.0.1:{}", crate::support::cclive::free_port());
+    let Some(tmux) = Tmux::start(&top_command(&world, &dead), 100, 30) else {
+        return;
+    };
+    let screen = tmux.wait_for("seeded-project", Duration::from_secs(20));
+    assert!(
+        !screen.contains("forwarding"),
+        "nothing printed over the screen:\n{screen}"
+    );
+    wait_server("seeded history", &|m| {
+        m.get("claude-sonnet-4-5") == Some(&1)
+    });
+    // A session while the screen is up reaches the server too.
+    let run = world
+        .claude
+        .run_print("Please do the task.", Duration::from_mins(2));
+    assert!(run.result().is_some(), "{}", run.diagnostics());
+    let got = wait_server("new session", &|m| m.values().sum::<u64>() > 1);
+    assert!(got.values().sum::<u64>() > 1, "{got:?}");
+    tmux.keys("q");
+    let after = tmux.wait_for("TOP EXITED", Duration::from_secs(15));
+    assert!(after.contains("TOP EXITED 0"), "{after}");
+}
