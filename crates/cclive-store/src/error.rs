@@ -111,3 +111,11 @@ impl StoreError {
         }
     }
 }
+
+impl cclive_core::store_failure::StoreFault for StoreError {
+    /// The local history has no users or permissions, and a caller's bad value never reaches
+    /// it: every failure is the server's own (logged, answered 500).
+    fn failure(&self) -> cclive_core::store_failure::StoreFailure<'_> {
+        cclive_core::store_failure::StoreFailure::Internal
+    }
+}

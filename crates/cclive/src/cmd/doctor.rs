@@ -47,6 +47,7 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         mode: Mode::Http,
         url: claude_settings::hooks_url(&settings.listen.value),
         command: claude_settings::hook_command(&exe, None),
+        token: settings.monitor_token.is_some(),
     };
     let now = SystemTime::now();
     for dir in &settings.claude_config_dirs.value {
@@ -145,7 +146,12 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     if let Some(record) = running.as_ref().filter(|r| r.url.is_none()) {
         screen.check(true, &format!("monitor: running ({})", record.describe()));
     }
-    match monitor_client::get(&monitor_addr, "/healthz", Duration::from_millis(300)) {
+    match monitor_client::get(
+        &monitor_addr,
+        settings.client_token(),
+        "/healthz",
+        Duration::from_millis(300),
+    ) {
         _ if running.as_ref().is_some_and(|r| r.url.is_none()) => {}
         Ok(r) if r.status == 200 && String::from_utf8_lossy(&r.body).contains("cclive") => {
             let pid = serde_json::from_slice::<serde_json::Value>(&r.body)
