@@ -264,3 +264,22 @@ fn every_table_of_the_schema_is_copied_or_deliberately_left_out() {
     }
     assert_eq!(tables.len(), COPIED.len() + NOT_COPIED.len());
 }
+
+#[test]
+fn a_database_another_process_keeps_locked_is_busy_not_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cclive.db");
+    fill(&db);
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .unwrap();
+    let report = check(&db, CheckDepth::Quick).unwrap();
+    assert_eq!(report.verdict, Verdict::Busy, "{report:?}");
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    assert_eq!(
+        check(&db, CheckDepth::Quick).unwrap().verdict,
+        Verdict::Healthy
+    );
+}
