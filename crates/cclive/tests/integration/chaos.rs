@@ -22,6 +22,15 @@
 //! - hostile payloads: every one is bad input (garbage, absurd or fractional token counts, huge
 //!   bodies, lone surrogates), so none may change any figure; no answer may be a 5xx.
 //! - a session Claude Code ended normally costs its `cost-state` total (Claude Code's own figure).
+//! - integrations: at most one `session_started` and one `session_ended` per session, from the
+//!   webhook and the command alike. At most, not exactly: a start or end that happened while no
+//!   monitor ran (the catch-up import announces nothing), or that a killed monitor had claimed but
+//!   not yet delivered, goes unannounced; the misses are printed.
+//! - the event log: one `session_started`; at most one `session_ended` (a killed claude's session
+//!   ends with `process_gone`, a transcript-only one with its `cost_state`); every tool call and
+//!   result once.
+//!
+//! Not covered: sub-agents (the fake API scripts no `Task` call yet).
 //!
 //! Deterministic seed: printed at the start, `CCLIVE_CHAOS_SEED=<n>` replays the same choices
 //! (the machine's timing still varies). Loopback only.
