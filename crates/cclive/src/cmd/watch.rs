@@ -2,9 +2,10 @@
 //! runs too (the same monitor, announced as a web page).
 //!
 //! Binds the listen address first (so a second monitor fails at once, saying where the first
-//! one is), catches up on the history (`import`), then runs until Ctrl-C or SIGTERM: the
-//! transcript follower, the liveness probe, the HTTP server (intake for hooks and `cclive run`,
-//! the JSON API, the live stream and the dashboard pages), and the pipeline that folds it all
+//! one is) and serves at once; catches up on the history (`import`, its progress on
+//! `/api/import` and the page), then runs until Ctrl-C or SIGTERM: the transcript follower,
+//! the liveness probe, the HTTP server (intake for hooks and `cclive run`, the JSON API, the
+//! live stream and the dashboard pages), and the pipeline that folds it all
 //! into the state file and the store. Every update the pipeline makes is also published to the
 //! server's [`LiveHub`] for the live stream. Shutdown cancels the sources, lets the pipeline
 //! drain, and writes the final state.
@@ -256,6 +257,7 @@ async fn watch_main(
                 },
                 cclive_server::MetricSources {
                     limits: Some(limits),
+                    import: Some(ctx.import.clone()),
                     ..metric_sources(&ctx.ingest, &ctx.notify_stats, budget_metrics)
                 },
             );
@@ -318,6 +320,7 @@ fn metric_sources(
         budgets,
         otlp: None,
         limits: None,
+        import: None,
     }
 }
 

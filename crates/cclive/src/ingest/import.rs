@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use cclive_core::event::request_usage_key;
 use cclive_core::{Event, EventKind, Monitor, PriceTable, SessionState};
+use cclive_server::ImportProgress;
 use cclive_store::{Batch, Checkpoint, SessionQuery, Store, UsageRow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
@@ -39,6 +40,8 @@ pub struct ImportOptions {
     /// The database's path, whose hook spool (`ingest::hook_spool`) this import drains: what
     /// `cclive hook` could not hand over is stored with the import, once.
     pub drain_hook_spool: Option<PathBuf>,
+    /// Where a monitor's server reads how far the import is (`/api/import`).
+    pub shared_progress: Option<ImportProgress>,
 }
 
 impl Default for ImportOptions {
@@ -48,6 +51,7 @@ impl Default for ImportOptions {
             threads,
             progress: false,
             drain_hook_spool: None,
+            shared_progress: None,
         }
     }
 }
@@ -133,6 +137,8 @@ pub fn import(
         }
     }
     report.files_read = work.len();
+    let shared = options.shared_progress.clone().unwrap_or_default();
+    shared.set_total(work.len() as u64, total_bytes);
     let mut spool = match &options.drain_hook_spool {
         Some(db) => crate::ingest::hook_spool::take(db).context("reading the hook spool")?,
         None => crate::ingest::hook_spool::Drained::default(),
@@ -213,6 +219,7 @@ pub fn import(
                 Msg::Progress(bytes) => {
                     report.bytes += bytes;
                     bar.inc(bytes);
+                    shared.add_bytes(bytes);
                 }
                 Msg::Done {
                     checkpoint,
@@ -223,6 +230,7 @@ pub fn import(
                     report.lines += lines;
                     new_checkpoints.push(checkpoint);
                     done_files += 1;
+                    shared.file_done();
                     bar.set_message(format!("{done_files} files"));
                 }
                 Msg::Failed(path, e) => report.errors.push(format!("{}: {e}", path.display())),
@@ -489,6 +497,7 @@ mod tests {
             threads: 1,
             progress: false,
             drain_hook_spool: None,
+            shared_progress: None,
         };
         import(&dirs, &store, &prices, &options).unwrap();
         assert!(kinds(&store).is_empty(), "a first import keeps no events");

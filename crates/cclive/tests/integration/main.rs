@@ -10,6 +10,7 @@ mod budget_cli;
 mod calendar;
 mod dashboard_bench;
 mod dashboard_browser;
+mod dashboard_catch_up;
 mod dashboard_e2e;
 mod exec_hooks;
 mod fake_api_smoke;
