@@ -6,17 +6,16 @@
 //! spool before it reads transcripts, and waits for a hook still appending to it (the spool's
 //! `flock`). The test holds that lock until it has seen the server answer.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::dashboard_browser::{ChromeDriver, screenshot, wait_page};
+use crate::dashboard_browser::{ChromeDriver, runtime, screenshot, wait_page};
 use crate::dashboard_e2e::Dashboard;
-use crate::import_corpus::generate;
-use crate::support::cclive::{World, describe};
+use crate::import_corpus::{assert_ground_truth, generate, sessions};
+use crate::support::cclive::World;
 
 const TIMEOUT: Duration = Duration::from_mins(2);
 
@@ -80,10 +79,6 @@ fn files_to_read(dir: &Path) -> u64 {
     n
 }
 
-fn tokens(v: &Value) -> [u64; 4] {
-    ["input", "output", "cache_read", "cache_creation"].map(|k| v[k].as_u64().unwrap_or(0))
-}
-
 #[test]
 fn a_dashboard_answers_during_its_catch_up_and_ends_with_the_exact_history() {
     let world = World::new("http://127.0.0.1:9");
@@ -120,29 +115,7 @@ fn a_dashboard_answers_during_its_catch_up_and_ends_with_the_exact_history() {
     });
     assert_eq!(done["files_done"].as_u64(), Some(files), "{done}");
 
-    let out = world
-        .cclive(&["sessions", "--json", "--limit", "100000"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
-    let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
-    let by_id: HashMap<&str, &Value> = listed
-        .iter()
-        .map(|s| (s["session_id"].as_str().unwrap(), s))
-        .collect();
-    let mut total = [0u64; 4];
-    let mut responses = 0;
-    for (sid, expected) in truth["by_session"].as_object().unwrap() {
-        let s = by_id.get(sid.as_str()).expect("every session");
-        assert_eq!(tokens(&s["tokens"]), tokens(expected), "session {sid}");
-        assert_eq!(s["api_requests"], expected["messages"], "session {sid}");
-        for (t, v) in total.iter_mut().zip(tokens(&s["tokens"])) {
-            *t += v;
-        }
-        responses += s["api_requests"].as_u64().unwrap();
-    }
-    assert_eq!(total, tokens(&truth["totals"]));
-    assert_eq!(responses, truth["totals"]["messages"].as_u64().unwrap());
+    assert_ground_truth(&sessions(&world), &truth);
     drop(dashboard);
 }
 
@@ -168,11 +141,7 @@ fn the_page_shows_the_import_progress_then_the_history() {
         p["files_total"].as_u64() > Some(0)
     });
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    runtime().block_on(async {
         let client = driver.browser().await;
         client.goto(&dashboard.url()).await.expect("open the page");
         let shown = format!("0 of {files} files");
