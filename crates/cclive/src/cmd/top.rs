@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use cclive_core::plans::Plan;
 use cclive_store::Store;
 use tracing_subscriber::EnvFilter;
 
@@ -84,7 +85,9 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
             )
         } else {
             let store = settings.open_store()?;
-            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone())?;
+            // Team mode: the uploader reads the outbox on a connection of its own.
+            let team = crate::team::start_agent_quietly(&settings, settings.open_store()?)?;
+            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone(), team)?;
             // The screen reads on a connection of its own, so it never waits for the writer.
             let reader = settings.open_store()? as Arc<dyn Store>;
             (Source::Own { catching_up: true }, Some(own), Some(reader))
@@ -97,7 +100,12 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         tx.clone(),
     )?;
     crate::tui::spawn_signal_watch(tx.clone());
-    let app = App::new(source, jiff::Timestamp::now());
+    let mut app = App::new(source, jiff::Timestamp::now());
+    app.plan = args
+        .plan
+        .or((args.plan_tokens.is_some() || args.plan_cost.is_some()).then_some(Plan::Custom));
+    app.custom_tokens = args.plan_tokens;
+    app.custom_cost_usd = args.plan_cost.filter(|c| c.is_finite() && *c > 0.0);
     let result = crate::tui::run_terminal(app, tx, &rx, &requests);
     if let Some(own) = own {
         let (lines, bytes, malformed) = own.stop();

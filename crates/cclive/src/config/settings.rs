@@ -795,6 +795,30 @@ mod tests {
     }
 
     #[test]
+    fn a_bad_value_names_the_file_line_column_and_key_and_what_was_expected() {
+        let mut w = World::new();
+        w.file("# limits\n[budget]\nweekly_usd = 50.0\ndaily_usd = \"ten\"\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(err.contains("config.toml is invalid"), "{err}");
+        assert!(
+            err.contains(
+                "line 4, column 13, key budget.daily_usd: invalid type: string \"ten\", \
+                 expected a number"
+            ),
+            "{err}"
+        );
+        w.file("listen = 8501\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(err.contains("line 1, column 10, key listen:"), "{err}");
+        w.file("[budget]\ndayly_usd = 5.0\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("line 2, column 1, key budget.dayly_usd: unknown field"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn a_named_config_file_must_exist() {
         let mut w = World::new();
         assert!(w.resolve().is_ok(), "a missing default file is fine");
