@@ -157,7 +157,7 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             tools::output(json(args), store, &opts, &prices, look.term)?
         }
     };
-    print!("{text}");
+    crate::output::term::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
