@@ -392,6 +392,13 @@ impl SessionState {
         serde_json::to_value(&*self.ledger).unwrap_or(serde_json::Value::Null)
     }
 
+    /// [`SessionState::ledger_json`] as JSON text, written straight from the ledger (a store
+    /// keeps the text; going through a `Value` doubled the cost of storing a big session).
+    /// `None` if it cannot be serialized.
+    pub fn ledger_json_text(&self) -> Option<String> {
+        serde_json::to_string(&*self.ledger).ok()
+    }
+
     /// Restores what [`SessionState::ledger_json`] gave, so folding can go on after a restart.
     pub fn restore_ledger(&mut self, ledger: serde_json::Value) -> Result<(), serde_json::Error> {
         self.ledger = Arc::new(serde_json::from_value(ledger)?);

@@ -526,19 +526,25 @@ struct SessionRow<'a> {
 
 impl<'a> SessionRow<'a> {
     fn encode(state: &'a SessionState) -> Result<Self, StoreError> {
-        let value = serde_json::to_value(state).map_err(|source| StoreError::Encode {
+        let encode_error = |source| StoreError::Encode {
             what: format!("state of session {}", state.session_id),
             source,
-        })?;
+        };
+        // Straight to text (key order and numbers as a `Value` would give them: serde_json
+        // keeps insertion order); only the two names go through a `Value`.
+        let json = serde_json::to_string(state).map_err(encode_error)?;
+        let name = |value: Result<Json, serde_json::Error>| {
+            value
+                .map_err(encode_error)
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+        };
         // The columns hold the same names the JSON (and the API) uses.
         Ok(SessionRow {
             state,
-            mode: text(&value, "mode"),
-            cost_source: text(&value, "cost_source"),
-            json: value.to_string(),
-            ledger: Some(state.ledger_json())
-                .filter(|ledger| !ledger.is_null())
-                .map(|ledger| ledger.to_string()),
+            mode: name(serde_json::to_value(state.mode))?,
+            cost_source: name(serde_json::to_value(state.cost_source))?,
+            json,
+            ledger: state.ledger_json_text(),
         })
     }
 

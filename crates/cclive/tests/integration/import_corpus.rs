@@ -51,7 +51,7 @@ fn import(world: &World, corpus: &Path) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)))
 }
 
-fn sessions(world: &World) -> Vec<Value> {
+pub(crate) fn sessions(world: &World) -> Vec<Value> {
     let out = world
         .cclive(&["sessions", "--json", "--limit", "100000"])
         .output()
@@ -68,15 +68,9 @@ fn tokens(v: &Value) -> [u64; 4] {
     ["input", "output", "cache_read", "cache_creation"].map(|k| v[k].as_u64().unwrap_or(0))
 }
 
-#[test]
-fn import_equals_the_generators_ground_truth_and_is_idempotent() {
-    let world = World::new("http://127.0.0.1:9");
-    let corpus = world.claude.home().join("corpus");
-    let truth = generate(&corpus, 12, 11);
-
-    let first = import(&world, &corpus);
-    assert_eq!(first["files"], truth["files"]);
-    let listed = sessions(&world);
+/// Every session of the ground truth is `listed` (`cclive sessions --json`) with its exact
+/// tokens and responses, and so are the totals.
+pub(crate) fn assert_ground_truth(listed: &[Value], truth: &Value) {
     let by_id: HashMap<&str, &Value> = listed
         .iter()
         .map(|s| (s["session_id"].as_str().unwrap(), s))
@@ -104,6 +98,18 @@ fn import_equals_the_generators_ground_truth_and_is_idempotent() {
     }
     assert_eq!(total, tokens(&truth["totals"]));
     assert_eq!(messages, truth["totals"]["messages"].as_u64().unwrap());
+}
+
+#[test]
+fn import_equals_the_generators_ground_truth_and_is_idempotent() {
+    let world = World::new("http://127.0.0.1:9");
+    let corpus = world.claude.home().join("corpus");
+    let truth = generate(&corpus, 12, 11);
+
+    let first = import(&world, &corpus);
+    assert_eq!(first["files"], truth["files"]);
+    let listed = sessions(&world);
+    assert_ground_truth(&listed, &truth);
     assert!(
         listed
             .iter()

@@ -13,6 +13,7 @@ mod chaos;
 mod config_cli;
 mod dashboard_bench;
 mod dashboard_browser;
+mod dashboard_catch_up;
 mod dashboard_e2e;
 mod db_recover;
 mod exec_hooks;
