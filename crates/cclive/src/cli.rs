@@ -564,6 +564,17 @@ pub enum HooksAction {
     Status(HooksStatusArgs),
 }
 
+impl HooksAction {
+    /// The settings.json (and `--listen`) the action is about.
+    pub fn target(&self) -> &HooksTargetArgs {
+        match self {
+            HooksAction::Install(a) => &a.target,
+            HooksAction::Uninstall(a) => &a.target,
+            HooksAction::Status(a) => &a.target,
+        }
+    }
+}
+
 /// Where `cclive hooks` looks.
 #[derive(Debug, Args, Clone, Default)]
 pub struct HooksTargetArgs {

@@ -17,13 +17,12 @@ use jiff::tz::TimeZone;
 use serde_json::json;
 
 use super::report::{Column, Table, terminal_width, week_start};
-use crate::cli::{BudgetArgs, GlobalArgs};
+use crate::cli::BudgetArgs;
 use crate::config::Settings;
 use crate::output::display;
 
 /// Shows spend against every limit, or (`--check`) one line and an exit code.
-pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &BudgetArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut config = settings.budget.value.clone();
     if let Some(w) = week_start(args.week_start) {
         config.budget.week_start = w;
@@ -61,7 +60,7 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         now,
     );
     let limits = subscription_limits(
-        &settings,
+        settings,
         store.as_deref().map(|s| s as &dyn Store),
         &prices,
         &tz,

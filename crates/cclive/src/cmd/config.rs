@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::cli::{ConfigArgs, GlobalArgs};
-use crate::config::{DEFAULT_CONFIG_TOML, Settings};
+use crate::cli::ConfigArgs;
+use crate::config::{ConfigError, DEFAULT_CONFIG_TOML, Settings};
 
 /// A list of names, or `(none)`.
 fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -17,12 +17,15 @@ fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
 }
 
 /// Prints the settings (or the commented default file with `--default`).
-pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    args: &ConfigArgs,
+    settings: Result<Settings, ConfigError>,
+) -> anyhow::Result<ExitCode> {
     if args.default {
         print!("{DEFAULT_CONFIG_TOML}");
         return Ok(ExitCode::SUCCESS);
     }
-    let s = Settings::from_process(global, None)?;
+    let s = settings?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);

@@ -24,7 +24,7 @@ use crate::claude_config::settings::{
     StatuslinePolicy, hook_command, hooks_url,
 };
 use crate::claude_config::telemetry::{self as claude_telemetry, TelemetryChange};
-use crate::cli::{GlobalArgs, HooksAction, HooksArgs, HooksTargetArgs};
+use crate::cli::{HooksAction, HooksArgs, HooksTargetArgs};
 use crate::config::{Origin, Settings};
 use crate::monitor::client as monitor_client;
 
@@ -36,7 +36,7 @@ const LOCK_WAIT: Duration = Duration::from_secs(3);
 const LOCK_STALE: Duration = Duration::from_secs(10);
 
 /// Runs `cclive hooks <action>`.
-pub(super) fn run(args: &HooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: &HooksArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     match &args.action {
         HooksAction::Install(a) => {
             let mode = if a.command { Mode::Command } else { Mode::Http };
@@ -49,7 +49,7 @@ pub(super) fn run(args: &HooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             });
             edit(
                 &a.target,
-                global,
+                settings,
                 mode,
                 a.dry_run,
                 Edit::Install {
@@ -59,9 +59,9 @@ pub(super) fn run(args: &HooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitC
             )
         }
         HooksAction::Uninstall(a) => {
-            edit(&a.target, global, Mode::Http, a.dry_run, Edit::Uninstall)
+            edit(&a.target, settings, Mode::Http, a.dry_run, Edit::Uninstall)
         }
-        HooksAction::Status(a) => status(&a.target, global, a.json),
+        HooksAction::Status(a) => status(&a.target, settings, a.json),
     }
 }
 
@@ -85,10 +85,10 @@ impl Edit {
 
 fn resolve(
     target: &HooksTargetArgs,
-    global: &GlobalArgs,
+    settings: &Settings,
     mode: Mode,
 ) -> anyhow::Result<(Settings, HookSpec, String)> {
-    let settings = Settings::from_process_listen(global, target.listen.as_deref())?;
+    let settings = settings.clone();
     let exe = std::env::current_exe().context("finding the cclive executable")?;
     let exe = exe.to_str().with_context(|| {
         format!(
@@ -131,12 +131,12 @@ fn config_dirs(settings: &Settings, flag: Option<&Path>, create: bool) -> Vec<Pa
 
 fn edit(
     target: &HooksTargetArgs,
-    global: &GlobalArgs,
+    settings: &Settings,
     mode: Mode,
     dry_run: bool,
     what: Edit,
 ) -> anyhow::Result<ExitCode> {
-    let (settings, spec, statusline) = resolve(target, global, mode)?;
+    let (settings, spec, statusline) = resolve(target, settings, mode)?;
     let dirs = config_dirs(&settings, target.config_dir.as_deref(), what.install());
     if dirs.is_empty() {
         println!(
@@ -628,10 +628,10 @@ struct DirStatus {
 
 fn status(
     target: &HooksTargetArgs,
-    global: &GlobalArgs,
+    settings: &Settings,
     as_json: bool,
 ) -> anyhow::Result<ExitCode> {
-    let (settings, spec, statusline) = resolve(target, global, Mode::Http)?;
+    let (settings, spec, statusline) = resolve(target, settings, Mode::Http)?;
     let listen = &settings.listen.value;
     let health = monitor_client::monitor_answers(listen, HEALTH_TIMEOUT);
     let dirs = config_dirs(&settings, target.config_dir.as_deref(), false);

@@ -26,13 +26,13 @@ use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use serde::Serialize;
 
-use crate::cli::{GlobalArgs, ReportArgs, ReportKindArg, WeekStartArg};
+use crate::cli::{ReportArgs, ReportKindArg, WeekStartArg};
 use crate::config::Settings;
 use crate::output::display;
 pub(crate) use table::{Column, Table, terminal_width};
 
 /// Prints one report.
-pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let opts = options(args)?;
     let limit = args
         .token_limit
@@ -49,9 +49,8 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     if let Some(url) = &args.server {
         return server::run(args, url, &opts);
     }
-    let settings = Settings::from_process(global, None)?;
     if let Some(path) = &args.ics {
-        return write_ics(path, &settings, &opts);
+        return write_ics(path, settings, &opts);
     }
     let prices = settings.prices()?;
     // Period and model reports only need the range; whole sessions and blocks need everything

@@ -4,13 +4,12 @@ use std::process::ExitCode;
 
 use cclive_store::{SessionQuery, Store};
 
-use crate::cli::{GlobalArgs, SessionsArgs};
+use crate::cli::SessionsArgs;
 use crate::config::Settings;
 use crate::output::display;
 
 /// Lists sessions as a table or JSON.
-pub(super) fn run(args: &SessionsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &SessionsArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let sessions = match settings.open_existing_store()? {
         Some(store) => store.sessions(&SessionQuery {
             limit: Some(args.limit),

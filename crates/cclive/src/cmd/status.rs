@@ -4,14 +4,13 @@ use std::process::ExitCode;
 
 use cclive_core::Snapshot;
 
-use crate::cli::{GlobalArgs, StatusArgs};
+use crate::cli::StatusArgs;
 use crate::config::Settings;
 use crate::monitor::state_file;
 use crate::output::display;
 
 /// Prints the state file's object (JSON) or a readable summary.
-pub(super) fn run(args: &StatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &StatusArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let path = &settings.state_file.value;
     let snapshot =
         state_file::read(path)?.unwrap_or_else(|| Snapshot::inactive(jiff::Timestamp::now()));
