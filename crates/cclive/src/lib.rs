@@ -33,26 +33,6 @@ pub mod sinks;
 mod team;
 pub mod tui;
 
-// Transitional aliases for the old flat paths (`crate::pipeline`, `crate::notify`, …), so code
-// written on other branches before the folders moved still compiles after a merge. Phase 2 of
-// issue #10 removes them once nothing uses them.
-#[allow(unused_imports)]
-pub(crate) use claude_config::{settings as claude_settings, telemetry as claude_telemetry};
-#[allow(unused_imports)]
-pub(crate) use history::{session_events, usage_records};
-#[allow(unused_imports)]
-pub(crate) use ingest::hook_fallback;
-#[allow(unused_imports)]
-pub(crate) use monitor::{client as monitor_client, pipeline, session_monitor, state_file, writer};
-#[allow(unused_imports)]
-pub(crate) use output::display;
-#[doc(no_inline)]
-pub use output::render;
-#[allow(unused_imports)]
-pub(crate) use sinks::budget_watch;
-#[doc(no_inline)]
-pub use sinks::notify;
-
 use std::process::ExitCode;
 
 pub use cclive_core::blocks::{BlockChange, BlockEvent};

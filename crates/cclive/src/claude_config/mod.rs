@@ -1,6 +1,9 @@
-//! Pure edits of Claude Code's `settings.json`: cclive's hook entries (`settings`) and the
-//! telemetry environment (`telemetry`).
+//! Claude Code's configuration as cclive touches it: pure edits of `settings.json` (cclive's
+//! hook and status line entries in `settings`, the telemetry environment in `telemetry`), the
+//! file itself on disk (`file`: lock, backup, atomic replace), and the price catalog baked into
+//! an installed Claude Code (`price_catalog`).
 
+pub(crate) mod file;
 pub(crate) mod price_catalog;
 pub(crate) mod settings;
 pub(crate) mod telemetry;

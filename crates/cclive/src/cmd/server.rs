@@ -53,7 +53,7 @@ pub(super) fn run(args: &ServerArgs, settings: &Settings) -> anyhow::Result<Exit
     let prices = settings.prices()?;
     let time_zone = settings.budget.value.time_zone();
     // Team budget alerts go through the configured webhooks and on_change commands.
-    let notifier = crate::notify::Notifier::from_settings(settings)?;
+    let notifier = crate::sinks::notify::Notifier::from_settings(settings)?;
     let alerts = (notifier.alert_sink(), BUDGET_CHECK_EVERY);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
