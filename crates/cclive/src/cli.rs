@@ -728,6 +728,15 @@ pub enum WeekStartArg {
     Sunday,
 }
 
+impl From<WeekStartArg> for cclive_core::report::WeekStart {
+    fn from(arg: WeekStartArg) -> Self {
+        match arg {
+            WeekStartArg::Monday => cclive_core::report::WeekStart::Monday,
+            WeekStartArg::Sunday => cclive_core::report::WeekStart::Sunday,
+        }
+    }
+}
+
 /// `cclive budget`.
 #[derive(Debug, Args)]
 pub struct BudgetArgs {

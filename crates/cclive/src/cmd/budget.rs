@@ -16,15 +16,17 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
 
-use super::report::{Column, Table, terminal_width, week_start};
+use cclive_core::report::WeekStart;
+
 use crate::cli::BudgetArgs;
 use crate::config::Settings;
 use crate::output::display;
+use crate::output::table::{Column, Table, terminal_width};
 
 /// Shows spend against every limit, or (`--check`) one line and an exit code.
 pub(super) fn run(args: &BudgetArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut config = settings.budget.value.clone();
-    if let Some(w) = week_start(args.week_start) {
+    if let Some(w) = args.week_start.map(WeekStart::from) {
         config.budget.week_start = w;
     }
     let tz = match &args.tz {

@@ -7,7 +7,6 @@
 //! the core's pure functions, which the dashboard, the TUI and the status line share.
 
 mod server;
-mod table;
 mod tools;
 
 use std::fmt::Write as _;
@@ -29,7 +28,7 @@ use serde::Serialize;
 use crate::cli::{ReportArgs, ReportKindArg, WeekStartArg};
 use crate::config::Settings;
 use crate::output::display;
-pub(crate) use table::{Column, Table, terminal_width};
+pub(crate) use crate::output::table::{Column, Table, terminal_width};
 
 /// Prints one report.
 pub(super) fn run(args: &ReportArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
@@ -167,10 +166,7 @@ fn options(args: &ReportArgs) -> anyhow::Result<ReportOptions> {
 
 /// The core's week start from the flag.
 pub(crate) fn week_start(arg: Option<WeekStartArg>) -> Option<WeekStart> {
-    arg.map(|w| match w {
-        WeekStartArg::Monday => WeekStart::Monday,
-        WeekStartArg::Sunday => WeekStart::Sunday,
-    })
+    arg.map(WeekStart::from)
 }
 
 /// `2026-09-03` or `20260903`.

@@ -69,7 +69,7 @@ pub(super) fn run(
     };
     let (source, own, reader_store): (Source, Option<OwnMonitor>, Option<Arc<dyn Store>>) =
         if following {
-            let token = std::env::var("CCLIVE_TOKEN").ok().filter(|t| !t.is_empty());
+            let token = crate::config::env::var("CCLIVE_TOKEN");
             let (tx, addr) = (tx.clone(), listen.clone());
             std::thread::Builder::new()
                 .name("cclive-top-stream".into())

@@ -49,6 +49,11 @@ pub(crate) fn runtime_dir() -> Option<PathBuf> {
         .map(|d| PathBuf::from(d).join("cclive"))
 }
 
+/// `$COLUMNS`, when it is a number (the terminal's width for text tables).
+pub(crate) fn columns() -> Option<usize> {
+    var("COLUMNS").and_then(|v| v.trim().parse().ok())
+}
+
 /// The team's token for `cclive report --server` (`CCLIVE_TEAM_TOKEN`).
 pub(crate) fn team_token() -> Option<String> {
     std::env::var("CCLIVE_TEAM_TOKEN").ok()
@@ -59,4 +64,41 @@ pub(crate) fn team_retry_cap() -> Option<Duration> {
     var("CCLIVE_TEAM_RETRY_MAX_MS")
         .and_then(|ms| ms.parse().ok())
         .map(Duration::from_millis)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::tests::rust_files;
+
+    /// The environment is read here and nowhere else in the binary (issue #10): a module that
+    /// needs a variable gets it from [`super::super::Settings`] or an accessor above.
+    #[test]
+    fn env_is_read_only_in_config() {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let me = src.join("config/env.rs");
+        let mut found = Vec::new();
+        for file in rust_files(&src) {
+            if file == me {
+                continue;
+            }
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                // Built so that this test's own lines do not match.
+                let reads = ["var(", "var_os(", "vars(", "vars_os("].map(|f| format!("env::{f}"));
+                if reads.iter().any(|call| {
+                    line.contains(&format!("std::{call}")) || line.contains(&format!(" {call}"))
+                }) {
+                    let rel = file.strip_prefix(&src).unwrap().display().to_string();
+                    found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
+                }
+            }
+        }
+        assert!(
+            found.is_empty(),
+            "read the environment through config/env.rs (or Settings):\n{}",
+            found.join("\n")
+        );
+    }
 }

@@ -1,5 +1,7 @@
-//! What the user sees on the terminal: human-readable figures (`display`) and claude's own
-//! output shown the way the user asked for it (`render`).
+//! What the user sees on the terminal: human-readable figures (`display`), text tables that fit
+//! the terminal (`table`, used by `cclive report` and `cclive budget`) and claude's own output
+//! shown the way the user asked for it (`render`).
 
 pub(crate) mod display;
 pub mod render;
+pub(crate) mod table;

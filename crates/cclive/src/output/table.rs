@@ -196,9 +196,7 @@ fn fit(s: &str, w: usize, keep_end: bool) -> String {
 
 /// The terminal's width: `$COLUMNS` when set to a sensible number, else 100.
 pub(crate) fn terminal_width() -> usize {
-    std::env::var("COLUMNS")
-        .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
+    crate::config::env::columns()
         .filter(|w| *w >= 20)
         .unwrap_or(100)
 }
