@@ -877,7 +877,7 @@ async fn a_shut_down_monitor_answers_503_to_intake() {
 /// the figures, not the moment the test ran.
 fn redact_times(value: &mut Value) {
     match value {
-        Value::String(s) if s.parse::<Timestamp>().is_ok() => *s = "[time]".to_owned(),
+        Value::String(s) if s.parse::<Timestamp>().is_ok() => "[time]".clone_into(s),
         Value::Array(items) => items.iter_mut().for_each(redact_times),
         Value::Object(map) => map.values_mut().for_each(redact_times),
         _ => {}

@@ -4,7 +4,8 @@
 //! of the old bytes goes to `settings.json.cclive-backup-<time>` before anything changes; the
 //! new text is written to a temp file in the same directory and renamed over the old one
 //! (through a symlink, to its target), keeping the file's permissions; and an edit that changes
-//! nothing writes nothing. The edits themselves are `settings`' and `telemetry`'s (pure); this
+//! nothing writes nothing; a file that holds the monitor's token loses group and other access.
+//! The edits themselves are `settings`' and `telemetry`'s (pure); this
 //! module never decides what to write, and never prints.
 
 use std::fs;
@@ -20,6 +21,7 @@ use super::settings::{
     self as claude_settings, Changes, Format, HookSpec, StatuslineChange, StatuslinePolicy,
 };
 use super::telemetry::{self as claude_telemetry, TelemetryChange};
+use super::token::{self as claude_token, TokenChange};
 
 /// How long to wait for Claude Code's lock on settings.json.
 const LOCK_WAIT: Duration = Duration::from_secs(3);
@@ -58,6 +60,8 @@ pub(crate) struct Outcome {
     pub(crate) statusline: StatuslineChange,
     /// What happened to the telemetry variables in `env`.
     pub(crate) telemetry: TelemetryChange,
+    /// What happened to the monitor's token in `env`.
+    pub(crate) token: TokenChange,
 }
 
 /// What the entries cclive writes point at.
@@ -66,6 +70,8 @@ pub(crate) struct Targets<'a> {
     pub(crate) statusline: &'a str,
     /// The OTLP endpoint.
     pub(crate) telemetry: &'a str,
+    /// The monitor's token, when one is configured.
+    pub(crate) token: Option<&'a str>,
 }
 
 /// Reads `path` (missing = `{}`), installs or uninstalls, and writes the result back safely when
@@ -148,6 +154,13 @@ pub(crate) fn edit_file(
             path.display()
         );
     }
+    // Before the telemetry's uninstall: our OTLP headers are known by its endpoint.
+    let mut token = match what {
+        Edit::Install { .. } => TokenChange::default(),
+        Edit::Uninstall => {
+            claude_token::uninstall(&mut value, targets.telemetry).with_context(shape)?
+        }
+    };
     let telemetry = match what {
         Edit::Install {
             telemetry: false, ..
@@ -166,6 +179,10 @@ pub(crate) fn edit_file(
             path.display()
         );
     }
+    // After the telemetry's install: the OTLP headers go with cclive's endpoint.
+    if let (Edit::Install { .. }, Some(secret)) = (what, targets.token) {
+        token = claude_token::install(&mut value, secret, targets.telemetry).with_context(shape)?;
+    }
     let mut outcome = Outcome {
         changes,
         backup: None,
@@ -174,8 +191,12 @@ pub(crate) fn edit_file(
         lookalikes: claude_settings::lookalikes(&value, spec),
         statusline,
         telemetry,
+        token,
     };
-    if (outcome.changes.is_empty() && !outcome.statusline.changed() && !outcome.telemetry.changed())
+    if (outcome.changes.is_empty()
+        && !outcome.statusline.changed()
+        && !outcome.telemetry.changed()
+        && !outcome.token.changed())
         || dry_run
     {
         return Ok(outcome);
@@ -185,7 +206,8 @@ pub(crate) fn edit_file(
     }
     let dir = real.parent().context("settings.json has no directory")?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_atomically(&real, format.render(&value).as_bytes())?;
+    let secret = targets.token.is_some() && what.install();
+    write_atomically(&real, format.render(&value).as_bytes(), secret)?;
     Ok(outcome)
 }
 
@@ -238,10 +260,14 @@ fn write_backup(real: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
 }
 
 /// Writes `bytes` to a temp file beside `path` and renames it over `path`, keeping its
-/// permissions (a new file gets 0600: settings may hold secrets in `env`).
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// permissions (a new file gets 0600: settings may hold secrets in `env`); with `secret` (it
+/// holds the monitor's token now) minus any access for group and others.
+fn write_atomically(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
     let dir = path.parent().context("settings.json has no directory")?;
-    let mode = fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    let mut mode = fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    if secret {
+        mode &= 0o7700;
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".settings.json.cclive-")
         .tempfile_in(dir)

@@ -4,6 +4,8 @@
 //! [`crate::claude_config::telemetry`]) and the careful file handling around them (lock,
 //! backup, atomic replace) is [`crate::claude_config::file`]'s; this file picks the targets,
 //! runs the edit for each config dir and says what happened.
+//! With `CCLIVE_TOKEN` set, `install` writes the token where Claude Code's senders take it from
+//! (`claude_config::token`) and says so.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -19,6 +21,7 @@ use crate::claude_config::settings::{
     hook_command, hooks_url,
 };
 use crate::claude_config::telemetry::{self as claude_telemetry, TelemetryChange};
+use crate::claude_config::token::TokenChange;
 use crate::cli::{HooksAction, HooksArgs, HooksTargetArgs};
 use crate::config::{Origin, Settings};
 use crate::monitor::client as monitor_client;
@@ -72,6 +75,7 @@ fn resolve(
         mode,
         url: hooks_url(&settings.listen.value),
         command: hook_command(exe, target.listen.as_deref()),
+        token: settings.monitor_token.is_some(),
     };
     let statusline = claude_settings::statusline_command(exe, target.listen.as_deref());
     Ok((settings, spec, statusline))
@@ -120,6 +124,9 @@ fn edit(
     if what.install() && mode == Mode::Http {
         warn_unreachable(&settings.listen.value);
     }
+    if what.install() && settings.monitor_token.is_none() {
+        warn_token_needed(&settings.listen.value);
+    }
     let mut failures = Vec::new();
     for dir in &dirs {
         let path = dir.join("settings.json");
@@ -127,6 +134,7 @@ fn edit(
             spec: &spec,
             statusline: &statusline,
             telemetry: &telemetry_endpoint(&settings),
+            token: settings.client_token(),
         };
         let result = edit_file(&path, dry_run, &targets, what);
         match result {
@@ -167,6 +175,18 @@ fn edit(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A monitor that wants a token while none is set here would refuse every hook.
+fn warn_token_needed(listen: &str) {
+    if let Err(e @ monitor_client::ClientError::NeedsToken) =
+        monitor_client::monitor_answers(listen, None, HEALTH_TIMEOUT)
+    {
+        eprintln!(
+            "cclive: warning: {e}; run this again with it set, so that the hooks carry it (else \
+             the monitor refuses them and `cclive hook` keeps the events for later)."
+        );
+    }
+}
+
 /// Claude Code refuses http hooks to private non-loopback addresses.
 fn warn_unreachable(listen: &str) {
     let target = monitor_client::connect_target(listen);
@@ -192,6 +212,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
     let p = path.display();
     statusline_note(&mut out, &o.statusline, &p.to_string(), dry_run);
     telemetry_note(&mut out, &o.telemetry, &p.to_string(), dry_run);
+    token_note(&mut out, &o.token, &p.to_string(), dry_run);
     if o.changes.is_empty() {
         let state = match what {
             Edit::Install { .. } => "cclive's hooks are already installed",
@@ -200,7 +221,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
         let _ = writeln!(
             out,
             "{p}: {state}; {}.",
-            if o.statusline.changed() || o.telemetry.changed() {
+            if o.statusline.changed() || o.telemetry.changed() || o.token.changed() {
                 "no other change"
             } else {
                 "nothing changed"
@@ -311,6 +332,40 @@ fn telemetry_note(out: &mut String, change: &TelemetryChange, path: &str, dry_ru
     let _ = writeln!(out, "{path}: {text}.");
 }
 
+fn token_note(out: &mut String, change: &TokenChange, path: &str, dry_run: bool) {
+    if !change.written.is_empty() {
+        let _ = writeln!(
+            out,
+            "{path}: the monitor's token {} written in \"env\" ({}; the file is readable by you \
+             only): the http hooks send it (Authorization: Bearer $CCLIVE_TOKEN), `cclive hook` \
+             reads it{}.",
+            if dry_run { "would be" } else { "is" },
+            change.written.join(", "),
+            if change.written.contains(&"OTEL_EXPORTER_OTLP_HEADERS") {
+                ", the telemetry exporter sends it"
+            } else {
+                ""
+            }
+        );
+    }
+    if change.otlp_headers_theirs {
+        let _ = writeln!(
+            out,
+            "{path}: note: OTEL_EXPORTER_OTLP_HEADERS in \"env\" is yours and was kept, so the \
+             telemetry does not carry the monitor's token and is refused; add \
+             Authorization=Bearer <token> to it."
+        );
+    }
+    if !change.removed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{path}: the monitor's token {} removed from \"env\" ({}).",
+            if dry_run { "would be" } else { "is" },
+            change.removed.join(", ")
+        );
+    }
+}
+
 fn lookalike_note(out: &mut String, lookalikes: usize) {
     if lookalikes > 0 {
         let _ = writeln!(
@@ -342,7 +397,7 @@ fn status(
 ) -> anyhow::Result<ExitCode> {
     let (settings, spec, statusline) = resolve(target, settings, Mode::Http)?;
     let listen = &settings.listen.value;
-    let health = monitor_client::monitor_answers(listen, HEALTH_TIMEOUT);
+    let health = monitor_client::monitor_answers(listen, settings.client_token(), HEALTH_TIMEOUT);
     let dirs = config_dirs(&settings, target.config_dir.as_deref(), false);
     let report: Vec<(PathBuf, anyhow::Result<DirStatus>)> = dirs
         .iter()

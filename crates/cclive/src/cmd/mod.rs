@@ -6,6 +6,7 @@ mod budget;
 mod calendar;
 mod config;
 mod dashboard;
+mod db;
 mod doctor;
 mod export;
 mod hook;
@@ -70,14 +71,15 @@ fn run_with(
     match command {
         Command::Run(args) => run::run(args, settings, global),
         Command::Ask(args) => run::ask(args, settings, global),
-        Command::Status(args) => status::run(&args, settings),
-        Command::Sessions(args) => sessions::run(&args, settings),
+        Command::Status(args) => status::run(&args, settings, global),
+        Command::Sessions(args) => sessions::run(&args, settings, global),
         Command::Import(args) => import::run(&args, settings),
         Command::Watch(args) => watch::run(&args, settings),
         Command::Dashboard(args) => dashboard::run(&args, settings),
         Command::Doctor(args) => Ok(doctor::run(&args, settings)),
-        Command::Report(args) => report::run(&args, settings),
-        Command::Budget(args) => budget::run(&args, settings),
+        Command::Db(args) => db::run(&args, settings),
+        Command::Report(args) => report::run(&args, settings, global),
+        Command::Budget(args) => budget::run(&args, settings, global),
         Command::Hooks(args) => hooks::run(&args, settings),
         Command::Webhooks(args) => webhooks::run(&args, settings),
         Command::Calendar(args) => calendar::run(&args, settings),

@@ -4,12 +4,17 @@ use std::process::ExitCode;
 
 use cclive_store::{SessionQuery, Store};
 
-use crate::cli::SessionsArgs;
+use crate::cli::{GlobalArgs, SessionsArgs};
 use crate::config::Settings;
 use crate::output::display;
+use crate::output::term::Term;
 
 /// Lists sessions as a table or JSON.
-pub(super) fn run(args: &SessionsArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    args: &SessionsArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     let sessions = match settings.open_existing_store()? {
         Some(store) => store.sessions(&SessionQuery {
             limit: Some(args.limit),
@@ -22,7 +27,10 @@ pub(super) fn run(args: &SessionsArgs, settings: &Settings) -> anyhow::Result<Ex
     } else if sessions.is_empty() {
         println!("No sessions recorded yet. Run one with: cclive run -- -p \"your question\"");
     } else {
-        print!("{}", display::sessions_table(&sessions));
+        print!(
+            "{}",
+            display::sessions_table(&sessions, Term::stdout(global))
+        );
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -4,13 +4,18 @@ use std::process::ExitCode;
 
 use cclive_core::Snapshot;
 
-use crate::cli::StatusArgs;
+use crate::cli::{GlobalArgs, StatusArgs};
 use crate::config::Settings;
 use crate::monitor::state_file;
 use crate::output::display;
+use crate::output::term::Term;
 
 /// Prints the state file's object (JSON) or a readable summary.
-pub(super) fn run(args: &StatusArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    args: &StatusArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     let path = &settings.state_file.value;
     let snapshot =
         state_file::read(path)?.unwrap_or_else(|| Snapshot::inactive(jiff::Timestamp::now()));
@@ -26,7 +31,7 @@ pub(super) fn run(args: &StatusArgs, settings: &Settings) -> anyhow::Result<Exit
         println!("{}", serde_json::to_string_pretty(&snapshot)?);
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", display::status_text(&snapshot));
+    print!("{}", display::status_text(&snapshot, Term::stdout(global)));
     Ok(ExitCode::SUCCESS)
 }
 

@@ -49,11 +49,6 @@ pub(crate) fn runtime_dir() -> Option<PathBuf> {
         .map(|d| PathBuf::from(d).join("cclive"))
 }
 
-/// `$COLUMNS`, when it is a number (the terminal's width for text tables).
-pub(crate) fn columns() -> Option<usize> {
-    var("COLUMNS").and_then(|v| v.trim().parse().ok())
-}
-
 /// The team's token for `cclive report --server` (`CCLIVE_TEAM_TOKEN`).
 pub(crate) fn team_token() -> Option<String> {
     std::env::var("CCLIVE_TEAM_TOKEN").ok()
