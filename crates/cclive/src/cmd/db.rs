@@ -8,7 +8,6 @@
 //! idempotent, so re-reading counts nothing twice) and drops the events that re-reading stored
 //! again. It never deletes the damaged file.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -20,6 +19,7 @@ use crate::cli::{DbAction, DbArgs, DbCheckArgs, DbRecoverArgs};
 use crate::config::Settings;
 use crate::ingest::import::{self, ImportOptions, ImportReport};
 use crate::monitor::lock::{self, Claim};
+use crate::output::display;
 
 /// The exit code of a check that could not finish because another process kept the database
 /// locked (`EX_TEMPFAIL`: try again).
@@ -41,7 +41,7 @@ fn run_check(args: &DbCheckArgs, settings: &Settings) -> anyhow::Result<ExitCode
     let report = check::check(&settings.db.value, depth)?;
     if args.json {
         let mut v = serde_json::to_value(&report)?;
-        v["next"] = advice(report.verdict, &report.path).into();
+        v["next"] = display::db_advice(report.verdict, &report.path).into();
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", check_text(&report));
@@ -51,30 +51,6 @@ fn run_check(args: &DbCheckArgs, settings: &Settings) -> anyhow::Result<ExitCode
         Verdict::Busy => ExitCode::from(EXIT_BUSY),
         _ => ExitCode::from(1),
     })
-}
-
-/// What to do about a verdict, in one sentence.
-pub(crate) fn advice(verdict: Verdict, db: &Path) -> String {
-    match verdict {
-        Verdict::Healthy => "nothing to do".to_owned(),
-        Verdict::Missing => {
-            "nothing to do: cclive creates it when it first stores something (`cclive import` or \
-             `cclive watch`)"
-                .to_owned()
-        }
-        Verdict::Busy => {
-            "another process kept it locked: run `cclive db check` again in a moment".to_owned()
-        }
-        Verdict::NewerSchema => {
-            "a newer cclive wrote it: upgrade cclive (do not recover it with this one)".to_owned()
-        }
-        _ => format!(
-            "stop the monitor if one runs, then run `cclive db recover`: it keeps the damaged \
-             file aside as {}.corrupt-<time>, copies every row that still reads into a fresh \
-             database and re-reads the transcripts still on disk",
-            db.display()
-        ),
-    }
 }
 
 fn check_text(report: &CheckReport) -> String {
@@ -101,7 +77,11 @@ fn check_text(report: &CheckReport) -> String {
         let _ = writeln!(out, "    {problem}");
     }
     if report.verdict != Verdict::Healthy {
-        let _ = writeln!(out, "Next: {}.", advice(report.verdict, &report.path));
+        let _ = writeln!(
+            out,
+            "Next: {}.",
+            display::db_advice(report.verdict, &report.path)
+        );
     }
     out
 }

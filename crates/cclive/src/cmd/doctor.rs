@@ -255,7 +255,7 @@ fn check_history(screen: &mut Screen, db: &Path) -> bool {
                         "not usable by this cclive"
                     },
                     r.problems.first().map_or("no detail", String::as_str),
-                    super::db::advice(r.verdict, db)
+                    display::db_advice(r.verdict, db)
                 ),
             );
             false
