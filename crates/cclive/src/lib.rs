@@ -76,6 +76,23 @@ pub(crate) mod tests {
         out
     }
 
+    /// `path:line: text` of every line of this crate's sources (`src/`, paths relative to it)
+    /// that `hit(path, line)` picks: what a rule about the source tree found against it.
+    pub(crate) fn source_lines_where(hit: impl Fn(&Path, &str) -> bool) -> Vec<String> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        for file in rust_files(&src) {
+            let rel = file.strip_prefix(&src).unwrap();
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if hit(rel, line) {
+                    found.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        found
+    }
+
     /// The workspace root (two levels above this crate).
     pub(crate) fn workspace_root() -> PathBuf {
         Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -104,38 +104,25 @@ fn run_with(
 mod tests {
     use std::path::Path;
 
-    use crate::tests::rust_files;
+    use crate::tests::source_lines_where;
 
     /// A command is a leaf (issue #10): no file under `cmd/` uses a sibling command — what two
     /// commands share lives in a library module they both call — and nothing outside `cmd/`
     /// reaches into a command (`lib.rs` calls the dispatch, nothing else).
     #[test]
     fn commands_are_leaves() {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let cmd = src.join("cmd");
-        let mut found = Vec::new();
-        for file in rust_files(&src) {
-            let text = std::fs::read_to_string(&file).unwrap();
-            let rel = file
-                .strip_prefix(&src)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            let in_cmd = file.starts_with(&cmd);
+        // The needles are built so that this test's own lines do not match them.
+        let (crate_cmd, up) = (concat!("crate::", "cmd::"), concat!("super", "::"));
+        let found = source_lines_where(|file, line| {
+            let in_cmd = file.starts_with("cmd");
             // `super` of a file directly in `cmd/` is `cmd` itself: any path through it names a
-            // sibling. Deeper files (`cmd/report/table.rs`) may use their own command.
-            let top_level = file.parent() == Some(cmd.as_path());
-            for (n, line) in text.lines().enumerate() {
-                // The needles are built so that this test's own lines do not match them.
-                let (crate_cmd, up) = (concat!("crate::", "cmd::"), concat!("super", "::"));
-                let sibling = line.contains(crate_cmd)
+            // sibling. Deeper files (`cmd/report/text.rs`) may use their own command.
+            let top_level = file.parent() == Some(Path::new("cmd"));
+            file != Path::new("lib.rs")
+                && (line.contains(crate_cmd)
                     || (in_cmd && line.contains(&format!("{up}{up}")))
-                    || (top_level && line.contains(up) && !line.contains(&format!("use {up}*;")));
-                if sibling && rel != "lib.rs" {
-                    found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
-                }
-            }
-        }
+                    || (top_level && line.contains(up) && !line.contains(&format!("use {up}*;"))))
+        });
         assert!(
             found.is_empty(),
             "commands must not use each other; move the shared part into a library module:\n{}",

@@ -65,31 +65,20 @@ pub(crate) fn team_retry_cap() -> Option<Duration> {
 mod tests {
     use std::path::Path;
 
-    use crate::tests::rust_files;
+    use crate::tests::source_lines_where;
 
     /// The environment is read here and nowhere else in the binary (issue #10): a module that
     /// needs a variable gets it from [`super::super::Settings`] or an accessor above.
     #[test]
     fn env_is_read_only_in_config() {
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-        let me = src.join("config/env.rs");
-        let mut found = Vec::new();
-        for file in rust_files(&src) {
-            if file == me {
-                continue;
-            }
-            let text = std::fs::read_to_string(&file).unwrap();
-            for (n, line) in text.lines().enumerate() {
-                // Built so that this test's own lines do not match.
-                let reads = ["var(", "var_os(", "vars(", "vars_os("].map(|f| format!("env::{f}"));
-                if reads.iter().any(|call| {
+        // Built so that this test's own lines do not match.
+        let reads = ["var(", "var_os(", "vars(", "vars_os("].map(|f| format!("env::{f}"));
+        let found = source_lines_where(|file, line| {
+            file != Path::new("config/env.rs")
+                && reads.iter().any(|call| {
                     line.contains(&format!("std::{call}")) || line.contains(&format!(" {call}"))
-                }) {
-                    let rel = file.strip_prefix(&src).unwrap().display().to_string();
-                    found.push(format!("{rel}:{}: {}", n + 1, line.trim()));
-                }
-            }
-        }
+                })
+        });
         assert!(
             found.is_empty(),
             "read the environment through config/env.rs (or Settings):\n{}",
