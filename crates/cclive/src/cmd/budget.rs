@@ -1,6 +1,6 @@
 //! `cclive budget`: spend against the `[budget]` limits, with the projection to the end of each
 //! period; `--check` prints one line and exits 0, 10 or 11 for scripts and CI. Also the prompt
-//! gate `cclive hook` consults for `block_at_usd` ([`prompt_gate`]).
+//! gate `cclive hook` consults for `block_at_usd` ([`crate::budget::gate::prompt_gate`]).
 //!
 //! The figures come from [`cclive_core::budget`]; this file resolves the zone, reads the store
 //! and lays out text.

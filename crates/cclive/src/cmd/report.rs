@@ -160,7 +160,7 @@ pub(super) fn run(
             tools::output(json(args), store, &opts, &prices, look.term)?
         }
     };
-    print!("{text}");
+    crate::output::term::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -27,10 +27,7 @@ pub(super) fn run(
     } else if sessions.is_empty() {
         println!("No sessions recorded yet. Run one with: cclive run -- -p \"your question\"");
     } else {
-        print!(
-            "{}",
-            display::sessions_table(&sessions, Term::stdout(global))
-        );
+        crate::output::term::print(&display::sessions_table(&sessions, Term::stdout(global)))?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -235,6 +235,14 @@ pub(crate) fn sessions_table(sessions: &[SessionState], term: Term) -> String {
         Column::number("DURATION").optional(1),
         Column::text("MODEL").shrink_to(10).optional(0),
     ]);
+    // One precision for the column, from its largest cost.
+    let decimals = usd_decimals(
+        sessions
+            .iter()
+            .map(|s| s.total_cost_usd)
+            .filter(|c| c.is_finite())
+            .fold(0.0, f64::max),
+    );
     for s in sessions {
         t.row(vec![
             local(s.started_at),
@@ -246,7 +254,7 @@ pub(crate) fn sessions_table(sessions: &[SessionState], term: Term) -> String {
             s.status.to_string(),
             format!(
                 "{}{}",
-                usd(s.total_cost_usd),
+                usd_at(s.total_cost_usd, decimals),
                 if s.cost_source == cclive_core::CostSource::Estimated {
                     "~"
                 } else {

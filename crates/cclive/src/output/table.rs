@@ -113,7 +113,7 @@ enum Kind {
     Total,
 }
 
-/// Columns and rows, rendered by [`Table::render`].
+/// Columns and rows, rendered by [`Table::paint`].
 #[derive(Debug)]
 pub(crate) struct Table {
     columns: Vec<Column>,

@@ -94,6 +94,17 @@ pub(crate) fn color(choice: ColorArg, env: &dyn Fn(&str) -> Option<String>, tty:
     }
 }
 
+/// Writes `text` to stdout. A reader that stopped early (`cclive report daily | head`) closed
+/// the pipe: that ends the output, it is not an error (and never a panic, as `print!` would).
+pub(crate) fn print(text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
 /// A text style (SGR codes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Style {

@@ -664,6 +664,13 @@ fn sessions_table(frame: &mut Frame<'_>, area: Rect, app: &App) {
         header.push(arrow(SortKey::Tokens, "Tokens"));
         widths.push(Constraint::Length(8));
     }
+    // One precision for the cost column, from its largest figure.
+    let decimals = display::usd_decimals(
+        rows.iter()
+            .map(|s| s.total_cost_usd)
+            .filter(|c| c.is_finite())
+            .fold(0.0, f64::max),
+    );
     let body: Vec<Row<'_>> = rows
         .iter()
         .map(|s| {
@@ -681,7 +688,7 @@ fn sessions_table(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 cells.push(Cell::from(s.model.clone().unwrap_or_default()));
             }
             cells.extend([
-                Cell::from(Line::from(table_cost(s)).right_aligned()),
+                Cell::from(Line::from(table_cost(s, decimals)).right_aligned()),
                 Cell::from(Line::from(s.num_turns.to_string()).right_aligned()),
                 Cell::from(Line::from(display::duration_ms(s.duration_ms)).right_aligned()),
             ]);
@@ -858,11 +865,12 @@ fn turns_screen(frame: &mut Frame<'_>, app: &App, view: &TurnsView) {
     );
 }
 
-/// `$0.4200~` (`~`: an estimate), as `cclive sessions` marks it.
-fn table_cost(s: &SessionState) -> String {
+/// `$0.42~` (`~`: an estimate), as `cclive sessions` marks it, at the column's `decimals`.
+fn table_cost(s: &SessionState, decimals: usize) -> String {
+    let cost = display::usd_at(s.total_cost_usd, decimals);
     match s.cost_source {
-        CostSource::Reported => display::usd(s.total_cost_usd),
-        CostSource::Estimated => format!("{}~", display::usd(s.total_cost_usd)),
+        CostSource::Reported => cost,
+        CostSource::Estimated => format!("{cost}~"),
     }
 }
 
