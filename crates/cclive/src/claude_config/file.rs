@@ -17,9 +17,9 @@ use std::time::{Duration, Instant, SystemTime};
 use anyhow::{Context as _, bail};
 use serde_json::{Value, json};
 
-use super::settings::{
-    self as claude_settings, Changes, Format, HookSpec, StatuslineChange, StatuslinePolicy,
-};
+use super::format::Format;
+use super::settings::{self as claude_settings, Changes, HookSpec};
+use super::statusline::{StatuslineChange, StatuslinePolicy};
 use super::telemetry::{self as claude_telemetry, TelemetryChange};
 use super::token::{self as claude_token, TokenChange};
 
@@ -142,8 +142,8 @@ pub(crate) fn edit_file(
         Edit::Install {
             statusline: Some(policy),
             ..
-        } => claude_settings::install_statusline(&mut value, statusline, policy),
-        Edit::Uninstall => claude_settings::uninstall_statusline(&mut value, statusline),
+        } => super::statusline::install_statusline(&mut value, statusline, policy),
+        Edit::Uninstall => super::statusline::uninstall_statusline(&mut value, statusline),
     }
     .with_context(shape)?;
     if let StatuslineChange::Refused(theirs) = &statusline {

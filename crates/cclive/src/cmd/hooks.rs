@@ -17,8 +17,10 @@ use serde_json::{Value, json};
 
 use crate::claude_config::file::{Edit, Outcome, Targets, edit_file, read_settings};
 use crate::claude_config::settings::{
-    self as claude_settings, EXCLUDED_EVENTS, HookSpec, Mode, StatuslineChange, StatuslinePolicy,
-    hook_command, hooks_url,
+    self as claude_settings, EXCLUDED_EVENTS, HookSpec, Mode, hook_command, hooks_url,
+};
+use crate::claude_config::statusline::{
+    self as claude_statusline, StatuslineChange, StatuslinePolicy,
 };
 use crate::claude_config::telemetry::{self as claude_telemetry, TelemetryChange};
 use crate::claude_config::token::TokenChange;
@@ -77,7 +79,7 @@ fn resolve(
         command: hook_command(exe, target.listen.as_deref()),
         token: settings.monitor_token.is_some(),
     };
-    let statusline = claude_settings::statusline_command(exe, target.listen.as_deref());
+    let statusline = claude_statusline::statusline_command(exe, target.listen.as_deref());
     Ok((settings, spec, statusline))
 }
 
@@ -407,7 +409,7 @@ fn status(
                 settings_file: path.clone(),
                 exists: value.is_some(),
                 events: claude_settings::status(value.as_ref().unwrap_or(&json!({})), &spec),
-                statusline: claude_settings::statusline_status(
+                statusline: claude_statusline::statusline_status(
                     value.as_ref().unwrap_or(&json!({})),
                     &statusline,
                 ),
