@@ -184,7 +184,12 @@ pub(crate) fn hooks_url(listen: &str) -> String {
 /// `cclive hook` as a shell command for `exe` (single-quoted when it holds anything a shell
 /// would read specially), plus `--listen <addr>` when one was given.
 pub(crate) fn hook_command(exe: &str, listen: Option<&str>) -> String {
-    let mut command = format!("{} hook", shell_quote(exe));
+    cclive_command(exe, "hook", listen)
+}
+
+/// `exe verb [--listen <addr>]` as a shell command, each word quoted where a shell needs it.
+pub(super) fn cclive_command(exe: &str, verb: &str, listen: Option<&str>) -> String {
+    let mut command = format!("{} {verb}", shell_quote(exe));
     if let Some(listen) = listen {
         command.push_str(" --listen ");
         command.push_str(&shell_quote(listen));

@@ -5,17 +5,12 @@
 
 use serde_json::{Value, json};
 
-use super::settings::{ShapeError, shell_quote};
+use super::settings::{ShapeError, cclive_command, shell_quote};
 
 /// `cclive statusline` as a shell command for `exe` (plus `--listen <addr>` when one was given):
 /// what `hooks install --statusline` puts in `statusLine.command`, before any `--chain`.
 pub(crate) fn statusline_command(exe: &str, listen: Option<&str>) -> String {
-    let mut command = format!("{} statusline", shell_quote(exe));
-    if let Some(listen) = listen {
-        command.push_str(" --listen ");
-        command.push_str(&shell_quote(listen));
-    }
-    command
+    cclive_command(exe, "statusline", listen)
 }
 
 /// What to do with a status line that is not ours (`hooks install --statusline`).
