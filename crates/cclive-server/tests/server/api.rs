@@ -872,3 +872,46 @@ async fn a_shut_down_monitor_answers_503_to_intake() {
     let r = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
     assert!(r.unwrap().is_ok());
 }
+
+/// `value` with every time (an RFC 3339 string) as `[time]`, so a snapshot holds the shape and
+/// the figures, not the moment the test ran.
+fn redact_times(value: &mut Value) {
+    match value {
+        Value::String(s) if s.parse::<Timestamp>().is_ok() => "[time]".clone_into(s),
+        Value::Array(items) => items.iter_mut().for_each(redact_times),
+        Value::Object(map) => map.values_mut().for_each(redact_times),
+        _ => {}
+    }
+}
+
+/// The JSON of `/api/current-session` as the dashboard, the VS Code extension and scripts read
+/// it: the state file's object, whole (issue #10: a snapshot per shape users depend on).
+#[tokio::test]
+async fn current_session_json_snapshot() {
+    let server = Server::start().await;
+    let r = get(server.addr, "/api/current-session").await;
+    let mut inactive = r.json();
+    redact_times(&mut inactive);
+    insta::assert_json_snapshot!("api_current_session_inactive", inactive);
+
+    let s = stored("live", ago(5), Status::Active, "/w/app", 0.1);
+    let mut snap = crate::live_snapshot(s);
+    snap.monitor_pid = Some(42);
+    server.publish_snapshot(snap);
+    let r = get(server.addr, "/api/current-session").await;
+    assert_eq!(r.status, 200);
+    let mut live = r.json();
+    redact_times(&mut live);
+    insta::assert_json_snapshot!("api_current_session_live", live);
+}
+
+/// The JSON of `/api/sessions`: the page, and each session's list view (no transcript text).
+#[tokio::test]
+async fn sessions_json_snapshot() {
+    let server = seeded().await;
+    let r = get(server.addr, "/api/sessions?limit=2").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut page = r.json();
+    redact_times(&mut page);
+    insta::assert_json_snapshot!("api_sessions", page);
+}
