@@ -358,7 +358,7 @@ pub fn analyze_top(
     SessionAnalytics {
         session_id: session.session_id.to_string(),
         mode: session.mode,
-        turns: turns.iter().filter(|t| t.index > 0).count() as u64,
+        turns: turns::count(&turns),
         events: events.len() as u64,
         time,
         tools: tool_stats(session, &turns),
@@ -431,7 +431,8 @@ fn waiting_ms(session: &SessionState, turns: &[Turn]) -> u64 {
     // turn's end.
     let mut idle_since = Some(session.started_at);
     for turn in turns {
-        if turn.index > 0
+        // Only a prompt ends a wait; the model's next round after a tool result is work.
+        if turn.prompted
             && let Some(since) = idle_since
         {
             waiting += millis_between(since, turn.started_at);
