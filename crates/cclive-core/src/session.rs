@@ -435,6 +435,11 @@ impl SessionState {
         })
     }
 
+    /// The session's project path ([`crate::report::project_of`]: `project_path`, else `cwd`).
+    pub fn project(&self) -> Option<&str> {
+        crate::report::project_of(self.project_path.as_deref(), self.cwd.as_deref())
+    }
+
     /// When the session's last record was written (its last event's time, whatever the source):
     /// where a session that nothing vouches for any more ends.
     pub fn last_record_at(&self) -> Timestamp {
