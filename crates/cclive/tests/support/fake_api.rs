@@ -111,6 +111,10 @@ pub enum Scenario {
     /// Like [`Scenario::BashThenText`], but the text answer streams over
     /// [`DEFAULT_SLOW_STREAM`] (or the duration given to [`FakeApi::start_slow`]).
     Slow,
+    /// A `Bash` tool call (`echo hi`) in each of this many rounds, one after the other (until
+    /// the conversation holds that many `tool_result`s), then text: a print run has
+    /// `num_turns` 1 + n.
+    BashRounds(u32),
     /// HTTP 500 `api_error` for every request.
     Error500,
     /// HTTP 529 `overloaded_error` for every request.
@@ -753,6 +757,19 @@ fn last_user_has_tool_result(body: &Value) -> bool {
         .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"))
 }
 
+/// How many `tool_result` blocks the conversation holds.
+fn tool_results(body: &Value) -> usize {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .count()
+}
+
 fn classify(body: &Value) -> RequestKind {
     let small = body["max_tokens"]
         .as_u64()
@@ -786,13 +803,14 @@ fn plan(shared: &Shared, method: &str, path: &str, body: Option<&Value>) -> Plan
             let body = api_error("overloaded_error", "Overloaded");
             return json(Action::Error { status: 529 }, 529, body);
         }
-        Scenario::Text | Scenario::BashThenText | Scenario::Slow => {}
+        Scenario::Text | Scenario::BashThenText | Scenario::Slow | Scenario::BashRounds(_) => {}
     }
     let answer = match (kind, body) {
         (RequestKind::Main, Some(body)) => match shared.scenario {
             Scenario::BashThenText | Scenario::Slow if !last_user_has_tool_result(body) => {
                 Answer::bash()
             }
+            Scenario::BashRounds(n) if tool_results(body) < n as usize => Answer::bash(),
             Scenario::Slow => Answer::slow_text(TEXT_ANSWER, shared.slow_total),
             _ => Answer::text(TEXT_ANSWER),
         },
