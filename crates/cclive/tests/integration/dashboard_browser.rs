@@ -1200,7 +1200,7 @@ fn the_project_filter_finds_each_session_by_the_name_the_page_shows() {
             |p| p["rows"].as_array().is_some_and(|r| r.len() == all.len()),
         )
         .await;
-        let mut by_name: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+        let mut by_name = std::collections::BTreeMap::<String, Vec<String>>::new();
         for row in page["rows"].as_array().unwrap() {
             let name = row["project"].as_str().unwrap_or("");
             assert!(
