@@ -23,6 +23,7 @@
 //!   calendar block (the CalDAV sink's rules).
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
 //! - [`team`]: team mode's wire protocol (agent ↔ `cclive server`), as serde types.
+//! - [`store_failure`]: what a store's error means to a caller, whatever the backend.
 //! - [`turns`], [`analytics`]: a session's turns, and where its time and money went (the
 //!   session page's timeline and performance section, `cclive top`'s turn list, `report tools`).
 
@@ -42,12 +43,14 @@ pub mod ids;
 pub mod lossy;
 pub mod monitor;
 pub mod otel;
+pub mod plans;
 pub mod pricing;
 mod prompts;
 pub mod registry;
 pub mod report;
 pub mod session;
 pub mod statusline;
+pub mod store_failure;
 pub mod stream_json;
 pub mod team;
 pub mod transcript;

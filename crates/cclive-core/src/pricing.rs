@@ -126,24 +126,42 @@ impl ModelPrice {
 
     /// Which rates one response is priced at: fast mode first, then the long-prompt tier.
     pub fn rates_for(&self, tokens: &Tokens) -> &Rates {
-        if tokens.fast_responses > 0
-            && let Some(fast) = &self.fast
-        {
+        let prompt = prompt_size(tokens);
+        self.rates_at(tokens.fast_responses > 0, |threshold| prompt > threshold)
+    }
+
+    /// The rates of a response in fast mode or not, whose prompt exceeds a threshold or not.
+    fn rates_at(&self, fast: bool, prompt_exceeds: impl Fn(u64) -> bool) -> &Rates {
+        if fast && let Some(fast) = &self.fast {
             return fast;
         }
         match &self.long_prompt {
-            Some(long)
-                if tokens
-                    .input
-                    .saturating_add(tokens.cache_read)
-                    .saturating_add(tokens.cache_creation)
-                    > long.above_prompt_tokens =>
-            {
-                &long.rates
-            }
+            Some(long) if prompt_exceeds(long.above_prompt_tokens) => &long.rates,
             _ => &self.rates,
         }
     }
+
+    /// The USD cost of a SUM of responses that share one price class (see
+    /// [`PriceTable::cost_of_sum`]): the same as the sum of their costs, up to rounding.
+    fn cost_of_sum(&self, tokens: &Tokens, prompt_above: Option<u64>) -> f64 {
+        let rates = self.rates_at(tokens.fast_responses > 0, |threshold| {
+            prompt_above.is_some_and(|above| above >= threshold)
+        });
+        let geo = if tokens.us_only_responses > 0 {
+            US_ONLY_MULTIPLIER
+        } else {
+            1.0
+        };
+        rates.token_cost(tokens) * geo + tokens.web_search_requests as f64 * self.web_search
+    }
+}
+
+/// A response's prompt size, the long-prompt tier's measure: input + cache read + cache write.
+pub fn prompt_size(tokens: &Tokens) -> u64 {
+    tokens
+        .input
+        .saturating_add(tokens.cache_read)
+        .saturating_add(tokens.cache_creation)
 }
 
 /// The price table: models, tried by id, then legacy `contains` rules in order.
@@ -229,6 +247,38 @@ impl PriceTable {
     /// The USD cost of one response's `tokens` for `model`, or `None` when the model is unknown.
     pub fn cost(&self, model: &str, tokens: &Tokens) -> Option<f64> {
         self.lookup(model).map(|price| price.cost(tokens))
+    }
+
+    /// Every long-prompt threshold of the table, ascending, each once. Responses of one model
+    /// whose prompts ([`prompt_size`]) exceed the same of these thresholds, and which agree on
+    /// fast mode and on US-only inference, are priced at the same rates: a store may sum them
+    /// first and price the sum with [`PriceTable::cost_of_sum`] (the team server does, so its
+    /// figures equal the sum of the local per-response costs).
+    pub fn prompt_thresholds(&self) -> Vec<u64> {
+        let mut thresholds: Vec<u64> = self
+            .models
+            .iter()
+            .chain(&self.rules)
+            .filter_map(|m| m.long_prompt.as_ref().map(|l| l.above_prompt_tokens))
+            .collect();
+        thresholds.sort_unstable();
+        thresholds.dedup();
+        thresholds
+    }
+
+    /// The USD cost of a sum of responses of `model` in ONE price class: every one of them in
+    /// fast mode or none (`tokens.fast_responses` > 0 says which), every one US-only or none,
+    /// and every prompt exceeding exactly the thresholds of [`PriceTable::prompt_thresholds`]
+    /// up to `prompt_above` (the largest exceeded; `None`: none). `None` when the model is
+    /// unknown. Equal to the sum of [`PriceTable::cost`] over those responses, up to rounding.
+    pub fn cost_of_sum(
+        &self,
+        model: &str,
+        tokens: &Tokens,
+        prompt_above: Option<u64>,
+    ) -> Option<f64> {
+        self.lookup(model)
+            .map(|price| price.cost_of_sum(tokens, prompt_above))
     }
 
     /// Catalog ids of `other` this table has no entry for (`cclive doctor`).

@@ -41,7 +41,8 @@
 //! - `usage`: keyed by `message_id` server-wide and merged with the same rule as the local
 //!   history (field-wise maximum of the tokens, model kept once known, sidechain only while every
 //!   report says so, the owner of the earliest report): a response reported by two machines
-//!   counts once.
+//!   counts once. Every count of the tokens merges that way, the pricing counts included, and
+//!   the server prices each response as the local history does.
 //! - `retired_usage`: the key is dropped (its response is counted under another key).
 //! - `event`: keyed by (machine, [`EventItem::id`]); insert-or-ignore.
 //! - An item that cannot be read (unknown kind, missing field, bad value) is listed in
@@ -268,7 +269,8 @@ pub struct UsageItem {
     /// The model that answered, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// Its tokens (the local field-wise maximum so far).
+    /// Its tokens (the local field-wise maximum so far), with the counts that price it
+    /// (1-hour cache writes, web searches, fast mode, US-only: left out while zero).
     pub tokens: Tokens,
     /// True while only sub-agents reported it.
     #[serde(default)]

@@ -78,6 +78,30 @@ pub async fn fresh_database(name: &str) -> String {
     with_dbname(&admin, &db)
 }
 
+/// Runs `sql` (a query whose first column is text) on `url` and returns that column (blocking;
+/// for tests that look into a database directly).
+pub fn query_text(url: &str, sql: &str) -> Vec<String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(async {
+            let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("cannot connect to {url}: {e}"));
+            let conn = tokio::spawn(conn);
+            let rows = client
+                .query(sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+            drop(client);
+            let _ = conn.await;
+            rows.iter()
+                .map(|r| r.get::<_, Option<String>>(0).unwrap_or_default())
+                .collect()
+        })
+}
+
 /// `url` with its database replaced by `db` (key-value or `postgres://` form).
 pub fn with_dbname(url: &str, db: &str) -> String {
     if let Some(rest) = url
@@ -166,7 +190,7 @@ fn start_cluster() -> Cluster {
     let data = init_cluster(&bin, root, &dir);
     // A unix socket only (no TCP port to collide on); the port only names the socket file.
     let port = 5432;
-    start_server(&bin, root, &dir, &data, port);
+    start_server(&bin, root, &dir, &data, port, "");
     // The watcher: blocks on our pipe; when this process exits (even killed), the pipe closes
     // and it stops the cluster and removes its files.
     let script = format!(
@@ -230,8 +254,8 @@ fn init_cluster(bin: &Path, root: bool, dir: &Path) -> PathBuf {
     data
 }
 
-/// `pg_ctl start`, waiting until it accepts connections.
-fn start_server(bin: &Path, root: bool, dir: &Path, data: &Path, port: u16) {
+/// `pg_ctl start`, waiting until it accepts connections; `extra` are more server options.
+fn start_server(bin: &Path, root: bool, dir: &Path, data: &Path, port: u16, extra: &str) {
     let mut start = as_owner(root, &bin.join("pg_ctl"));
     start
         .arg("-D")
@@ -241,7 +265,7 @@ fn start_server(bin: &Path, root: bool, dir: &Path, data: &Path, port: u16) {
         .args(["-w", "-o"])
         .arg(format!(
             "-k {} -p {port} -c listen_addresses='' -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=200",
+             -c full_page_writes=off -c max_connections=200 {extra}",
             dir.display()
         ))
         .arg("start");
@@ -286,26 +310,86 @@ pub struct PrivateCluster {
     dir: PathBuf,
     data: PathBuf,
     port: u16,
+    /// Listens on 127.0.0.1:`port` too.
+    tcp: bool,
+    /// The server options beyond the common ones (kept for a restart).
+    options: String,
     running: bool,
 }
 
 impl PrivateCluster {
     /// Creates and starts a new cluster (a unix socket in its own temp dir).
     pub fn start() -> PrivateCluster {
+        Self::start_with(|_| String::new(), 5432, false)
+    }
+
+    /// Creates and starts a cluster that also listens on TCP, on 127.0.0.1 at a free port
+    /// ([`tcp_port`](Self::tcp_port)), with TLS on: `cert` and `key` (PEM files) are the
+    /// server's certificate and key. (PostgreSQL speaks TLS on TCP only, never on a unix
+    /// socket.)
+    pub fn start_tls(cert: &Path, key: &Path) -> PrivateCluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        Self::start_with(
+            |dir| {
+                let (c, k) = (dir.join("server.crt"), dir.join("server.key"));
+                std::fs::copy(cert, &c).expect("copy the certificate");
+                std::fs::copy(key, &k).expect("copy the key");
+                // The server refuses a key others may read.
+                run(
+                    {
+                        let mut c = Command::new("chmod");
+                        c.arg("600").arg(&k);
+                        c
+                    },
+                    "chmod 600 <key>",
+                );
+                if is_root() {
+                    run(
+                        {
+                            let mut chown = Command::new("chown");
+                            chown.arg("postgres:").arg(&c).arg(&k);
+                            chown
+                        },
+                        "chown postgres: <certificate and key>",
+                    );
+                }
+                format!(
+                    "-c listen_addresses=127.0.0.1 -c ssl=on -c ssl_cert_file={} \
+                     -c ssl_key_file={}",
+                    c.display(),
+                    k.display()
+                )
+            },
+            port,
+            true,
+        )
+    }
+
+    fn start_with(options: impl FnOnce(&Path) -> String, port: u16, tcp: bool) -> PrivateCluster {
         let bin = pg_bin();
         let root = is_root();
         let dir = new_cluster_dir(root);
         let data = init_cluster(&bin, root, &dir);
-        let port = 5432;
-        start_server(&bin, root, &dir, &data, port);
+        let options = options(&dir);
+        start_server(&bin, root, &dir, &data, port, &options);
         PrivateCluster {
             bin,
             root,
             dir,
             data,
             port,
+            tcp,
+            options,
             running: true,
         }
+    }
+
+    /// The TCP port on 127.0.0.1 of a cluster made by [`start_tls`](Self::start_tls).
+    pub fn tcp_port(&self) -> Option<u16> {
+        self.tcp.then_some(self.port)
     }
 
     /// The admin connection string (`dbname=postgres`).
@@ -354,7 +438,34 @@ impl PrivateCluster {
 
     /// Starts it again after [`stop_immediate`](Self::stop_immediate) (crash recovery runs).
     pub fn restart(&mut self) {
-        start_server(&self.bin, self.root, &self.dir, &self.data, self.port);
+        start_server(
+            &self.bin,
+            self.root,
+            &self.dir,
+            &self.data,
+            self.port,
+            &self.options,
+        );
+        self.running = true;
+    }
+
+    /// `pg_ctl restart -m fast`, as an operator does: the server closes every connection, and is
+    /// back (with the same options) when this returns.
+    pub fn pg_ctl_restart(&mut self) {
+        let mut restart = as_owner(self.root, &self.bin.join("pg_ctl"));
+        restart
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(self.dir.join("pg.log"))
+            .args(["-m", "fast", "-w", "restart"]);
+        restart.stdout(Stdio::null()).stderr(Stdio::null());
+        let status = restart.status().expect("run pg_ctl restart");
+        assert!(
+            status.success(),
+            "pg_ctl restart failed; see {}",
+            self.dir.join("pg.log").display()
+        );
         self.running = true;
     }
 }

@@ -7,7 +7,19 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cclive_core::store_failure::{StoreFailure, StoreFault};
 use serde_json::json;
+
+/// An error and its sources, for the log.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    text
+}
 
 /// An error a handler returns.
 #[derive(Debug, thiserror::Error)]
@@ -37,8 +49,9 @@ pub enum ApiError {
     /// The body is larger than the server accepts.
     #[error("the request body is too large; send smaller batches")]
     PayloadTooLarge,
-    /// The monitor is shutting down and takes no more events.
-    #[error("the monitor is shutting down")]
+    /// The server cannot answer now (the monitor is shutting down, the team database cannot
+    /// be reached); worth retrying.
+    #[error("the server cannot answer now; try again shortly")]
     Unavailable,
     /// Something failed on our side; details are in the server's log.
     #[error("internal error (see the cclive log)")]
@@ -46,10 +59,26 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// Logs a store failure and hides it behind [`ApiError::Internal`].
-    pub(crate) fn store(e: &cclive_store::StoreError) -> Self {
-        tracing::error!("Reading the history failed: {e}");
-        ApiError::Internal
+    /// The answer to a store's failure, whichever store (the local history or the team
+    /// database): by what it means ([`StoreFailure`]), never by the backend's error type.
+    /// Failures on our side are logged and hidden behind [`ApiError::Internal`] or
+    /// [`ApiError::Unavailable`].
+    pub(crate) fn store(e: &impl StoreFault) -> Self {
+        match e.failure() {
+            StoreFailure::Unauthorized => ApiError::Unauthorized,
+            StoreFailure::Forbidden(m) => ApiError::Forbidden(m.to_owned()),
+            StoreFailure::Conflict(m) => ApiError::Conflict(m.to_owned()),
+            StoreFailure::NotFound(m) => ApiError::NotFound(m.to_owned()),
+            StoreFailure::Invalid(m) => ApiError::Unprocessable(m.to_owned()),
+            StoreFailure::Unavailable => {
+                tracing::warn!("The database cannot be reached: {}", chain(e));
+                ApiError::Unavailable
+            }
+            StoreFailure::Internal => {
+                tracing::error!("The store failed: {}", chain(e));
+                ApiError::Internal
+            }
+        }
     }
 
     /// The status code.
@@ -80,5 +109,47 @@ impl IntoResponse for ApiError {
             );
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use cclive_team_store::TeamStoreError;
+
+    use super::*;
+
+    /// Both stores' errors answer by what they mean, not by their type.
+    #[test]
+    fn a_store_failure_answers_by_what_it_means_whichever_the_store() {
+        let status = |e: &dyn Fn() -> ApiError| e().status();
+        assert_eq!(
+            status(&|| ApiError::store(&TeamStoreError::Unauthorized)),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            status(&|| ApiError::store(&TeamStoreError::Forbidden("no".into()))),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status(&|| ApiError::store(&TeamStoreError::Conflict("bound".into()))),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status(&|| ApiError::store(&TeamStoreError::Invalid("bad".into()))),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            status(&|| ApiError::store(&TeamStoreError::Connect("down".into()))),
+            StatusCode::SERVICE_UNAVAILABLE,
+            "a database that cannot be reached is worth a retry"
+        );
+        let corrupt = cclive_store::StoreError::Corrupt {
+            what: "state".into(),
+            detail: "x".into(),
+        };
+        assert_eq!(
+            status(&|| ApiError::store(&corrupt)),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! `GET /api/integrations`: what the webhooks, `[[on_change]]` commands and `[[calendar]]`s did — per sink its
 //! counts and its most recent deliveries — for the dashboard's Integrations panel.
 //!
+//! The types here are the one definition of a sink's figures: the binary's delivery threads
+//! fill a [`SinkReport`] as they go ([`SinkReport::finish`]); there is no second copy of them.
 //! The server delivers nothing and reads no configuration: the binary hands over an
 //! [`IntegrationsSource`] (through [`crate::MetricSources`]) that reads its notifier's figures
 //! as [`SinkReport`]s. What the source returns is shown as it is, so it must already be
@@ -15,6 +17,9 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::AppState;
+
+/// Recent deliveries a [`SinkReport`] keeps.
+pub const RECENT_DELIVERIES: usize = 50;
 
 /// Reads every sink's report, in config order (webhooks first). Called per request; must not
 /// block for long (the binary's reads a few mutexes).
@@ -118,11 +123,57 @@ pub struct SinkReport {
     /// The last success.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_delivered_at: Option<Timestamp>,
-    /// The most recent deliveries, newest first (the binary keeps the last 50 per sink).
+    /// The most recent deliveries, newest first (at most [`RECENT_DELIVERIES`]).
     pub recent: Vec<DeliveryEntry>,
 }
 
 impl SinkReport {
+    /// A sink that has delivered nothing yet.
+    pub fn new(kind: SinkKind, name: String, target: String, events: Vec<String>) -> SinkReport {
+        SinkReport {
+            kind,
+            name,
+            target,
+            events,
+            queued: 0,
+            in_flight: false,
+            delivered: 0,
+            failed: 0,
+            dropped: 0,
+            retries: 0,
+            timeouts: 0,
+            last_error: None,
+            last_error_at: None,
+            last_delivered_at: None,
+            recent: Vec::new(),
+        }
+    }
+
+    /// Records a finished delivery: its `outcome` says which counter it adds to; it becomes
+    /// the newest of [`SinkReport::recent`] (which keeps at most [`RECENT_DELIVERIES`]).
+    pub fn finish(&mut self, entry: DeliveryEntry) {
+        match entry.outcome {
+            Outcome::Delivered => {
+                self.delivered += 1;
+                self.last_delivered_at = Some(entry.at);
+            }
+            Outcome::Failed => {
+                self.failed += 1;
+                self.last_error.clone_from(&entry.error);
+                self.last_error_at = Some(entry.at);
+            }
+            Outcome::Dropped => self.dropped += 1,
+        }
+        self.recent.insert(0, entry);
+        self.recent.truncate(RECENT_DELIVERIES);
+    }
+
+    /// Records a delivery dropped unsent.
+    pub fn drop_one(&mut self, mut entry: DeliveryEntry) {
+        entry.outcome = Outcome::Dropped;
+        self.finish(entry);
+    }
+
     /// The counters `/metrics` exports.
     pub fn counts(&self) -> crate::DeliveryCounts {
         crate::DeliveryCounts {

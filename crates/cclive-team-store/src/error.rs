@@ -1,8 +1,8 @@
 //! What can go wrong in the team store, one variant per consequence a caller may act on.
 //!
-//! The HTTP layer maps variants to status codes (`Unauthorized` → 401, `Forbidden` → 403,
-//! `Conflict` → 409, `NotFound` → 404, the rest → 500/503). Messages never include SQL, tokens
-//! or row contents; the driver's error is kept as the source.
+//! Callers see it through `cclive_core::store_failure` (as the local history's errors): the
+//! HTTP layer maps the classification, never this type, to a status. Messages never include SQL,
+//! tokens or row contents; the driver's error is kept as the source.
 
 /// An error from the [`TeamStore`](crate::TeamStore).
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +81,29 @@ impl From<deadpool_postgres::PoolError> for TeamStoreError {
         match e {
             deadpool_postgres::PoolError::Backend(e) => TeamStoreError::Postgres(e),
             other => TeamStoreError::Connect(other.to_string()),
+        }
+    }
+}
+
+impl cclive_core::store_failure::StoreFault for TeamStoreError {
+    fn failure(&self) -> cclive_core::store_failure::StoreFailure<'_> {
+        use cclive_core::store_failure::StoreFailure;
+        match self {
+            TeamStoreError::Unauthorized => StoreFailure::Unauthorized,
+            TeamStoreError::Forbidden(m) => StoreFailure::Forbidden(m),
+            TeamStoreError::Conflict(m) => StoreFailure::Conflict(m),
+            TeamStoreError::NotFound(m) => StoreFailure::NotFound(m),
+            TeamStoreError::Invalid(m) => StoreFailure::Invalid(m),
+            TeamStoreError::Connect(_) => StoreFailure::Unavailable,
+            // The connection went away (a restart, a failover, the network).
+            TeamStoreError::Postgres(e)
+                if e.is_closed()
+                    || std::error::Error::source(e)
+                        .is_some_and(<dyn std::error::Error>::is::<std::io::Error>) =>
+            {
+                StoreFailure::Unavailable
+            }
+            _ => StoreFailure::Internal,
         }
     }
 }

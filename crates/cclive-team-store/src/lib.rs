@@ -17,6 +17,7 @@
 //! - `push`: the agent protocol ([`TeamStore::cursor`], [`TeamStore::push`]).
 //! - `queries`: what the dashboard and reports read.
 //! - `migrations`: the schema scripts and their runner.
+//! - `tls`: TLS to PostgreSQL (libpq's `sslmode` / `sslrootcert`, with rustls).
 
 use std::str::FromStr;
 
@@ -28,6 +29,7 @@ mod migrations;
 mod people;
 mod push;
 mod queries;
+mod tls;
 
 pub use error::TeamStoreError;
 pub use migrations::SCHEMA_VERSION;
@@ -105,28 +107,33 @@ impl TeamStore {
     /// an earlier schema).
     #[doc(hidden)]
     pub async fn connect_at(url: &str, version: u32) -> Result<TeamStore, TeamStoreError> {
-        let config = tokio_postgres::Config::from_str(url)
+        let split = tls::split(url)?;
+        let mut config = tokio_postgres::Config::from_str(&split.url)
             .map_err(|e| TeamStoreError::BadUrl(e.to_string()))?;
-        if config.get_ssl_mode() == tokio_postgres::config::SslMode::Require {
-            return Err(TeamStoreError::BadUrl(
-                "sslmode=require is not supported yet; connect over a private network or a unix \
-                 socket (see docs/team.md)"
-                    .into(),
-            ));
-        }
-        let manager = Manager::from_config(
-            config,
-            tokio_postgres::NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
+        let manager_config = ManagerConfig {
+            // Each connection is checked (an empty query, one round trip) before the pool hands
+            // it out: after a PostgreSQL restart or a dropped network path the pool still holds
+            // connections that look open, and the first requests would fail.
+            recycling_method: RecyclingMethod::Verified,
+        };
+        let manager = match tls::client_config(&split)? {
+            None => {
+                // Never TLS unasked (libpq's `prefer` would try it): see `tls`.
+                config.ssl_mode(tokio_postgres::config::SslMode::Disable);
+                Manager::from_config(config, tokio_postgres::NoTls, manager_config)
+            }
+            Some(tls) => {
+                config.ssl_mode(tokio_postgres::config::SslMode::Require);
+                let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls);
+                Manager::from_config(config, tls, manager_config)
+            }
+        };
         let pool = Pool::builder(manager)
             .max_size(16)
             .build()
             .map_err(|e| TeamStoreError::Connect(e.to_string()))?;
         let store = TeamStore { pool };
-        let mut client = store.pool.get().await?;
+        let mut client = store.pool.get().await.map_err(|e| connect_error(&e))?;
         migrations::migrate(&mut client, version).await?;
         Ok(store)
     }
@@ -140,6 +147,19 @@ impl TeamStore {
         Ok(u32::try_from(row.get::<_, i32>(0)).unwrap_or(0))
     }
 
+    /// Whether this store's connections to PostgreSQL are encrypted (TLS).
+    pub async fn uses_tls(&self) -> Result<bool, TeamStoreError> {
+        let client = self.pool.get().await?;
+        let row = client
+            .query_one(
+                "SELECT coalesce((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), \
+                 false)",
+                &[],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+
     /// The database's size in bytes (for the benchmark and the status page).
     pub async fn database_size(&self) -> Result<i64, TeamStoreError> {
         let client = self.pool.get().await?;
@@ -148,6 +168,27 @@ impl TeamStore {
             .await?;
         Ok(row.get(0))
     }
+}
+
+/// The first connection failed: say why in full (a TLS handshake's reason included), never
+/// just "database error".
+fn connect_error(e: &deadpool_postgres::PoolError) -> TeamStoreError {
+    let mut why = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !why.contains(&text) {
+            why = format!("{why}: {text}");
+        }
+        source = s.source();
+    }
+    if why.contains("certificate") {
+        why.push_str(
+            " (the server's certificate is not trusted: sslrootcert must name the CA that signed \
+             it, and with sslmode=verify-full the host must be a name the certificate carries)",
+        );
+    }
+    TeamStoreError::Connect(why)
 }
 
 /// Milliseconds since the epoch, now.

@@ -19,6 +19,11 @@ pub(crate) const MIGRATIONS: &[(u32, &str, &str)] = &[
         "budget_alerts",
         include_str!("migrations/0003_budget_alerts.sql"),
     ),
+    (
+        4,
+        "usage_pricing",
+        include_str!("migrations/0004_usage_pricing.sql"),
+    ),
 ];
 
 /// The newest schema version this build knows.

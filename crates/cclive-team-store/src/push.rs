@@ -58,17 +58,25 @@ const UPSERT_SESSION: &str = "
         received_at_ms = EXCLUDED.received_at_ms
     WHERE sessions.revision < EXCLUDED.revision";
 
-/// The local history's merge rule (cclive-store's `UsageRow`), server-wide by message id. A row
-/// owned by another user is left alone (no row is returned, and the item is rejected).
+/// The local history's merge rule (`cclive_core::usage_merge`: field-wise maximum of every count
+/// of `Tokens`, model kept once known, sidechain while every report says so, the earliest
+/// report's owner), server-wide by message id. A row owned by another user is left alone (no row
+/// is returned, and the item is rejected). The store's merge-rule property test holds it to the
+/// Rust rule.
 const UPSERT_USAGE: &str = "
     INSERT INTO usage (message_id, user_id, machine_id, session_id, first_seen_ms, model, input,
-        output, cache_read, cache_creation, sidechain)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+        output, cache_read, cache_creation, sidechain, cache_creation_1h, web_search_requests,
+        fast_responses, us_only_responses)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
     ON CONFLICT (message_id) DO UPDATE SET
         input = GREATEST(usage.input, EXCLUDED.input),
         output = GREATEST(usage.output, EXCLUDED.output),
         cache_read = GREATEST(usage.cache_read, EXCLUDED.cache_read),
         cache_creation = GREATEST(usage.cache_creation, EXCLUDED.cache_creation),
+        cache_creation_1h = GREATEST(usage.cache_creation_1h, EXCLUDED.cache_creation_1h),
+        web_search_requests = GREATEST(usage.web_search_requests, EXCLUDED.web_search_requests),
+        fast_responses = GREATEST(usage.fast_responses, EXCLUDED.fast_responses),
+        us_only_responses = GREATEST(usage.us_only_responses, EXCLUDED.us_only_responses),
         model = coalesce(usage.model, EXCLUDED.model),
         sidechain = usage.sidechain AND EXCLUDED.sidechain,
         machine_id = CASE WHEN EXCLUDED.first_seen_ms < usage.first_seen_ms
@@ -348,6 +356,10 @@ async fn apply_usage(
             to_i64(u.tokens.output, "output tokens")?,
             to_i64(u.tokens.cache_read, "cache read tokens")?,
             to_i64(u.tokens.cache_creation, "cache creation tokens")?,
+            to_i64(u.tokens.cache_creation_1h, "1-hour cache write tokens")?,
+            to_i64(u.tokens.web_search_requests, "web search requests")?,
+            to_i64(u.tokens.fast_responses, "fast responses")?,
+            to_i64(u.tokens.us_only_responses, "US-only responses")?,
         ])
     })();
     let t = match checked {
@@ -370,6 +382,10 @@ async fn apply_usage(
                 &t[2],
                 &t[3],
                 &u.sidechain,
+                &t[4],
+                &t[5],
+                &t[6],
+                &t[7],
             ],
         )
         .await?;

@@ -44,7 +44,11 @@ pub struct LiveSession {
     pub title: Option<String>,
 }
 
-/// Usage summed by person, project and model over a time range.
+/// Usage summed by person, project, model and price class over a time range.
+///
+/// Responses are summed only within one price class (fast mode or not, US-only or not, the
+/// long-prompt thresholds their prompts exceed), so the sum prices exactly as its responses do:
+/// `PriceTable::cost_of_sum(model, &tokens, prompt_above)`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct SpendRow {
     /// Who.
@@ -55,10 +59,14 @@ pub struct SpendRow {
     pub project: Option<String>,
     /// The model, when known.
     pub model: Option<String>,
-    /// The summed tokens.
+    /// The summed tokens, with the counts pricing needs.
     pub tokens: Tokens,
     /// How many responses.
     pub responses: u64,
+    /// The largest of the caller's prompt thresholds every one of these responses' prompts
+    /// exceeds (`None`: none); with `tokens`' fast and US-only counts, the price class.
+    #[serde(skip)]
+    pub prompt_above: Option<u64>,
 }
 
 /// A machine's contact with the server: is a figure final?
@@ -136,43 +144,71 @@ impl TeamStore {
             .collect())
     }
 
-    /// Usage first seen in `[since_ms, until_ms)` (either bound optional), by person, project
-    /// and model.
+    /// Usage first seen in `[since_ms, until_ms)` (either bound optional), by person, project,
+    /// model and price class; `prompt_thresholds` (ascending: `PriceTable::prompt_thresholds`)
+    /// split the responses by prompt size.
     pub async fn spend(
         &self,
         scope: Scope,
         since_ms: Option<i64>,
         until_ms: Option<i64>,
+        prompt_thresholds: &[u64],
     ) -> Result<Vec<SpendRow>, TeamStoreError> {
         let (user, team) = scope.filters();
+        // `width_bucket` counts the thresholds at or below its operand; a prompt EXCEEDS a
+        // threshold when prompt - 1 is at or above it. An impossible one stands in for none.
+        let mut thresholds: Vec<i64> = prompt_thresholds
+            .iter()
+            .filter_map(|&t| i64::try_from(t).ok())
+            .collect();
+        if thresholds.is_empty() {
+            thresholds.push(i64::MAX);
+        }
         let client = self.pool.get().await?;
         let stmt = client
             .prepare_cached(
                 "SELECT u.email, t.name, coalesce(s.project, s.cwd) AS project, g.model,
+                        width_bucket(g.input + g.cache_read + g.cache_creation - 1, $5::BIGINT[]),
+                        g.fast_responses > 0, g.us_only_responses > 0,
                         sum(g.input)::BIGINT, sum(g.output)::BIGINT, sum(g.cache_read)::BIGINT,
-                        sum(g.cache_creation)::BIGINT, count(*)
+                        sum(g.cache_creation)::BIGINT,
+                        sum(LEAST(g.cache_creation_1h, g.cache_creation))::BIGINT,
+                        sum(g.web_search_requests)::BIGINT, sum(g.fast_responses)::BIGINT,
+                        sum(g.us_only_responses)::BIGINT, count(*)
                  FROM usage g JOIN users u ON u.id = g.user_id JOIN teams t ON t.id = u.team_id
                  LEFT JOIN sessions s ON s.machine_id = g.machine_id AND s.session_id = g.session_id
                  WHERE ($1::BIGINT IS NULL OR g.user_id = $1)
                    AND ($2::BIGINT IS NULL OR u.team_id = $2)
                    AND ($3::BIGINT IS NULL OR g.first_seen_ms >= $3)
                    AND ($4::BIGINT IS NULL OR g.first_seen_ms < $4)
-                 GROUP BY 1, 2, 3, 4
-                 ORDER BY 1, 3 NULLS LAST, 4 NULLS LAST",
+                 GROUP BY 1, 2, 3, 4, 5, 6, 7
+                 ORDER BY 1, 3 NULLS LAST, 4 NULLS LAST, 5, 6, 7",
             )
             .await?;
         let rows = client
-            .query(&stmt, &[&user, &team, &since_ms, &until_ms])
+            .query(&stmt, &[&user, &team, &since_ms, &until_ms, &thresholds])
             .await?;
         Ok(rows
             .iter()
-            .map(|r| SpendRow {
-                email: r.get(0),
-                team: r.get(1),
-                project: r.get(2),
-                model: r.get(3),
-                tokens: tokens(r, 4),
-                responses: to_u64(r.get(8)),
+            .map(|r| {
+                let bucket = usize::try_from(r.get::<_, i32>(4)).unwrap_or(0);
+                SpendRow {
+                    email: r.get(0),
+                    team: r.get(1),
+                    project: r.get(2),
+                    model: r.get(3),
+                    tokens: Tokens {
+                        cache_creation_1h: to_u64(r.get(11)),
+                        web_search_requests: to_u64(r.get(12)),
+                        fast_responses: to_u64(r.get(13)),
+                        us_only_responses: to_u64(r.get(14)),
+                        ..tokens(r, 7)
+                    },
+                    responses: to_u64(r.get(15)),
+                    prompt_above: bucket
+                        .checked_sub(1)
+                        .and_then(|i| prompt_thresholds.get(i).copied()),
+                }
             })
             .collect())
     }

@@ -18,10 +18,13 @@
 
 #![cfg_attr(test, allow(clippy::float_cmp))]
 
+mod budget;
 mod claude_config;
 pub mod cli;
 mod cmd;
 pub mod config;
+#[cfg(test)]
+mod config_fuzz_tests;
 pub mod errors;
 mod history;
 pub mod ingest;

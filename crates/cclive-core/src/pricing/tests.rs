@@ -156,3 +156,64 @@ fn missing_models_are_listed() {
     assert_eq!(old.missing_from(&builtin), vec!["claude-haiku-5-5"]);
     assert!(builtin.missing_from(&old).is_empty());
 }
+
+/// A response's price class as the team server groups by it: fast, US-only, the largest
+/// long-prompt threshold its prompt exceeds.
+fn class(thresholds: &[u64], t: &Tokens) -> (bool, bool, Option<u64>) {
+    let prompt = prompt_size(t);
+    (
+        t.fast_responses > 0,
+        t.us_only_responses > 0,
+        thresholds.iter().copied().filter(|&x| prompt > x).max(),
+    )
+}
+
+proptest::proptest! {
+    /// Summing the responses of one price class first and pricing the sum costs what pricing
+    /// each response and summing the costs does (the team server prices sums this way).
+    #[test]
+    fn a_sum_within_one_price_class_costs_the_sum_of_its_responses(
+        model in proptest::sample::select(vec!["claude-haiku-5-5", "claude-opus-5-5",
+            "claude-sonnet-4-5", "claude-haiku-4-5"]),
+        responses in proptest::collection::vec(
+            (0u64..300_000, 0u64..50_000, 0u64..200_000, 0u64..60_000, 0u64..60_000, 0u64..3,
+             proptest::bool::ANY, proptest::bool::ANY),
+            1..30,
+        ),
+    ) {
+        let table = PriceTable::builtin();
+        let thresholds = table.prompt_thresholds();
+        let mut groups: std::collections::BTreeMap<_, (Tokens, f64)> =
+            std::collections::BTreeMap::new();
+        for (input, output, cache_read, cache_creation, one_hour, searches, fast, us) in responses {
+            let t = Tokens {
+                input,
+                output,
+                cache_read,
+                cache_creation,
+                cache_creation_1h: one_hour.min(cache_creation),
+                web_search_requests: searches,
+                fast_responses: u64::from(fast),
+                us_only_responses: u64::from(us),
+            };
+            let g = groups.entry(class(&thresholds, &t)).or_default();
+            g.0.add(&t);
+            g.1 += table.cost(model, &t).unwrap();
+        }
+        for ((_, _, above), (sum, cost)) in groups {
+            let priced = table.cost_of_sum(model, &sum, above).unwrap();
+            proptest::prop_assert!((priced - cost).abs() <= 1e-9 * cost.max(1.0), "{priced} {cost}");
+        }
+    }
+}
+
+#[test]
+fn the_thresholds_are_each_long_prompt_tier_once_ascending() {
+    let thresholds = PriceTable::builtin().prompt_thresholds();
+    assert!(!thresholds.is_empty());
+    assert!(thresholds.windows(2).all(|w| w[0] < w[1]), "{thresholds:?}");
+    assert!(
+        thresholds.contains(&100_000),
+        "Haiku 5.5's tier: {thresholds:?}"
+    );
+}

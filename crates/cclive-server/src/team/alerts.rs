@@ -15,7 +15,7 @@ use cclive_team_store::{BudgetTarget, Scope};
 use jiff::{Timestamp, ToSpan};
 
 use super::TeamState;
-use super::api::{budget_use, price};
+use super::api::{budget_use, priced_spend};
 
 /// Where alerts go.
 pub type AlertSink = Arc<dyn Fn(&BudgetAlert) + Send + Sync>;
@@ -66,12 +66,7 @@ async fn check(
     let start = start_of_day(first, tz);
     let end = start_of_day(first.checked_add(1.month()).unwrap_or(first), tz);
     let month_key = format!("{:04}-{:02}", first.year(), first.month());
-    let rows = price(
-        state,
-        store
-            .spend(Scope::All, Some(start.as_millisecond()), None)
-            .await?,
-    );
+    let rows = priced_spend(state, Scope::All, Some(start.as_millisecond()), None).await?;
     let elapsed = (now.as_millisecond() - start.as_millisecond()).max(1) as f64;
     let length = (end.as_millisecond() - start.as_millisecond()).max(1) as f64;
     for used in budget_use(budgets, &rows) {

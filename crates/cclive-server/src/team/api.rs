@@ -11,11 +11,13 @@ use axum::{Extension, Json};
 use cclive_core::Tokens;
 use cclive_core::report::{WeekStart, start_of_day};
 use cclive_core::team::{CursorReply, PushReply, RawPushRequest, Role};
-use cclive_team_store::{BudgetTarget, LiveSession, MachineStatus, Principal, SpendRow};
+use cclive_team_store::{
+    BudgetTarget, LiveSession, MachineStatus, Principal, Scope, SpendRow, TeamStoreError,
+};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{TeamState, store_error};
+use super::TeamState;
 use crate::ApiError;
 
 #[derive(Debug, Deserialize)]
@@ -43,7 +45,7 @@ pub(crate) async fn cursor(
         .store()
         .cursor(&who, &machine)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| ApiError::store(&e))?;
     Ok(Json(CursorReply {
         machine_id: machine,
         acked_seq,
@@ -57,7 +59,11 @@ pub(crate) async fn push(
 ) -> Result<Json<PushReply>, ApiError> {
     let push: RawPushRequest = serde_json::from_slice(&body)
         .map_err(|e| ApiError::BadRequest(format!("not a team push: {e}")))?;
-    let outcome = state.store().push(&who, push).await.map_err(store_error)?;
+    let outcome = state
+        .store()
+        .push(&who, push)
+        .await
+        .map_err(|e| ApiError::store(&e))?;
     if !outcome.reply.rejected.is_empty() {
         tracing::warn!(
             user = %who.email,
@@ -145,18 +151,52 @@ pub(crate) struct Overview {
     machines: Vec<MachineStatus>,
 }
 
-pub(crate) fn price(state: &TeamState, rows: Vec<SpendRow>) -> Vec<PricedRow> {
+/// Usage in `[since_ms, until_ms)` that `scope` covers, priced: one row per person, project
+/// and model.
+pub(crate) async fn priced_spend(
+    state: &TeamState,
+    scope: Scope,
+    since_ms: Option<i64>,
+    until_ms: Option<i64>,
+) -> Result<Vec<PricedRow>, TeamStoreError> {
+    let thresholds = state.inner.config.prices.prompt_thresholds();
+    let rows = state
+        .store()
+        .spend(scope, since_ms, until_ms, &thresholds)
+        .await?;
+    Ok(price(state, rows))
+}
+
+/// Prices the store's rows (each one price class of a person, project and model: priced as a
+/// sum exactly as its responses are one by one, the local reports' rule) and merges the classes
+/// of each person, project and model into one row.
+fn price(state: &TeamState, rows: Vec<SpendRow>) -> Vec<PricedRow> {
     let prices = &state.inner.config.prices;
-    rows.into_iter()
-        .map(|row| {
-            let cost = prices.cost(row.model.as_deref().unwrap_or("unknown"), &row.tokens);
-            PricedRow {
-                cost_usd: cost.unwrap_or(0.0),
-                unpriced: cost.is_none() && row.tokens.total() > 0,
-                row,
+    let mut rows_out: Vec<PricedRow> = Vec::with_capacity(rows.len());
+    for row in rows {
+        let model = row.model.as_deref().unwrap_or("unknown");
+        let cost = prices.cost_of_sum(model, &row.tokens, row.prompt_above);
+        let unpriced = cost.is_none() && row.tokens.total() > 0;
+        // The store orders rows by person, project and model: their classes are neighbours.
+        match rows_out.last_mut() {
+            Some(last)
+                if last.row.email == row.email
+                    && last.row.project == row.project
+                    && last.row.model == row.model =>
+            {
+                last.row.tokens.add(&row.tokens);
+                last.row.responses += row.responses;
+                last.cost_usd += cost.unwrap_or(0.0);
+                last.unpriced |= unpriced;
             }
-        })
-        .collect()
+            _ => rows_out.push(PricedRow {
+                cost_usd: cost.unwrap_or(0.0),
+                unpriced,
+                row,
+            }),
+        }
+    }
+    rows_out
 }
 
 fn period(since_ms: i64, rows: &[PricedRow]) -> Period {
@@ -215,46 +255,65 @@ pub(crate) async fn overview(
     let week_start = start_of_day(WeekStart::Monday.week_of(today), tz).as_millisecond();
     let month_start = start_of_day(today.first_of_month(), tz).as_millisecond();
     let scope = who.scope();
-    let since = |start: i64| store.spend(scope, Some(start), None);
+    let since = |start: i64| priced_spend(&state, scope, Some(start), None);
     let (day_rows, week_rows, month_rows) =
         tokio::try_join!(since(day_start), since(week_start), since(month_start))
-            .map_err(store_error)?;
-    let month_rows = price(&state, month_rows);
-    let budgets = budgets(&state, &who, &month_rows).await?;
+            .map_err(|e| ApiError::store(&e))?;
+    let budgets = budgets(&state, &who, month_start, &month_rows).await?;
     Ok(Json(Overview {
         now_ms: now.as_millisecond(),
         time_zone: cclive_core::report::tz_name(tz),
         viewer: Viewer::of(&who),
-        live: store.live_sessions(scope).await.map_err(store_error)?,
-        today: period(day_start, &price(&state, day_rows)),
-        week: period(week_start, &price(&state, week_rows)),
+        live: store
+            .live_sessions(scope)
+            .await
+            .map_err(|e| ApiError::store(&e))?,
+        today: period(day_start, &day_rows),
+        week: period(week_start, &week_rows),
         month: period(month_start, &month_rows),
         budgets,
-        machines: store.machines(scope).await.map_err(store_error)?,
+        machines: store
+            .machines(scope)
+            .await
+            .map_err(|e| ApiError::store(&e))?,
     }))
 }
 
-/// The budgets `who` may see, with this month's spend.
+/// The budgets `who` may see, with this month's spend: a member their own and their team's
+/// (the team's total only: `month`, scoped to the member, is not enough for it, so the team's
+/// rows are read for the sum and never shown); a lead their team's and its members'; an admin
+/// every budget.
 async fn budgets(
     state: &TeamState,
     who: &Principal,
+    month_start: i64,
     month: &[PricedRow],
 ) -> Result<Vec<BudgetUse>, ApiError> {
     let store = state.store();
-    let all = store.budgets().await.map_err(store_error)?;
-    let users = store.users().await.map_err(store_error)?;
+    let all = store.budgets().await.map_err(|e| ApiError::store(&e))?;
+    let users = store.users().await.map_err(|e| ApiError::store(&e))?;
     let team_of = |email: &str| users.iter().find(|u| u.email == email).map(|u| &u.team);
     let visible = |t: &BudgetTarget| match (who.role, t) {
         (Role::Admin, _) => true,
-        (Role::Lead, BudgetTarget::Team(team)) => *team == who.team,
+        (Role::Lead | Role::Member, BudgetTarget::Team(team)) => *team == who.team,
         (Role::Lead, BudgetTarget::User(email)) => team_of(email) == Some(&who.team),
         (Role::Member, BudgetTarget::User(email)) => *email == who.email,
-        (Role::Member, BudgetTarget::Team(_)) => false,
     };
-    Ok(budget_use(
-        all.into_iter().filter(|b| visible(&b.target)).collect(),
-        month,
-    ))
+    let visible: Vec<_> = all.into_iter().filter(|b| visible(&b.target)).collect();
+    let team_rows;
+    let month = if who.role == Role::Member
+        && visible
+            .iter()
+            .any(|b| matches!(b.target, BudgetTarget::Team(_)))
+    {
+        team_rows = priced_spend(state, Scope::Team(who.team_id), Some(month_start), None)
+            .await
+            .map_err(|e| ApiError::store(&e))?;
+        &team_rows
+    } else {
+        month
+    };
+    Ok(budget_use(visible, month))
 }
 
 /// Each budget with what `month` (this month's priced rows) spent against it.
@@ -305,12 +364,9 @@ pub(crate) async fn spend(
     Extension(who): Extension<Principal>,
     Query(q): Query<SpendQuery>,
 ) -> Result<Json<SpendReply>, ApiError> {
-    let rows = state
-        .store()
-        .spend(who.scope(), q.since_ms, q.until_ms)
+    let rows = priced_spend(&state, who.scope(), q.since_ms, q.until_ms)
         .await
-        .map_err(store_error)?;
-    let rows = price(&state, rows);
+        .map_err(|e| ApiError::store(&e))?;
     let mut tokens = Tokens::default();
     for r in &rows {
         tokens.add(&r.row.tokens);

@@ -6,9 +6,9 @@
 //! sharing the local dashboard's CSS and helpers under `/assets/`).
 //!
 //! EVERY route needs a user's token (`Authorization: Bearer cct_…`, the `cclive_token` cookie, or
-//! `?token=` on a page, which sets the cookie and redirects): unlike the local monitor there is no
-//! tokenless loopback intake, because behind a reverse proxy on the same host every request looks
-//! local. The Host and Origin checks of the local server apply too. The token's user is attached
+//! `?token=` on a page, which sets the cookie and redirects), loopback included, because behind a
+//! reverse proxy on the same host every request looks local (the local monitor's rule too, once it
+//! has a token). The Host and Origin checks of the local server apply too. The token's user is attached
 //! to the request; handlers scope every read by its role and attribute every push to it.
 //!
 //! This module never touches SQL (the store does) and never logs tokens, bodies or queries.
@@ -33,7 +33,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Router, middleware};
 use cclive_core::PriceTable;
-use cclive_team_store::{TeamStore, TeamStoreError};
+use cclive_team_store::TeamStore;
 use jiff::tz::TimeZone;
 use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch};
@@ -167,21 +167,6 @@ fn start_budget_watch(state: &TeamState) {
     }
 }
 
-/// Maps a store error to a response, logging what the client must not see.
-pub(crate) fn store_error(e: TeamStoreError) -> ApiError {
-    match e {
-        TeamStoreError::Unauthorized => ApiError::Unauthorized,
-        TeamStoreError::Forbidden(m) => ApiError::Forbidden(m),
-        TeamStoreError::Conflict(m) => ApiError::Conflict(m),
-        TeamStoreError::NotFound(m) => ApiError::NotFound(m),
-        TeamStoreError::Invalid(m) => ApiError::Unprocessable(m),
-        other => {
-            tracing::error!("The team database failed: {other}");
-            ApiError::Internal
-        }
-    }
-}
-
 /// Host, Origin, then the user's token; then the handler; then the common headers.
 async fn guard(State(state): State<TeamState>, mut req: Request, next: Next) -> Response {
     let mut response = match check(&state, &mut req).await {
@@ -222,7 +207,7 @@ async fn check(state: &TeamState, req: &mut Request) -> Result<Option<Response>,
         .store
         .authenticate(&token)
         .await
-        .map_err(store_error)?;
+        .map_err(|e| ApiError::store(&e))?;
     if from_query && req.method() == Method::GET && !path.starts_with("/api/") {
         return Ok(Some(access::redirect_with_cookie(
             &path,

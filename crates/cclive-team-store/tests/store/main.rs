@@ -6,4 +6,6 @@ mod merge_rule;
 mod migrations;
 mod permissions;
 mod push;
+mod restart;
 mod support;
+mod tls;

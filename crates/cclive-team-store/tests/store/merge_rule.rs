@@ -1,6 +1,7 @@
-//! The SQL usage merge and the Rust rule (`SessionState`'s counting of usage reports) agree on
-//! random report sequences: tokens, model, sidechain and first-seen time per response, and the
-//! owner of the earliest report.
+//! The SQL usage merge and the Rust rule (`SessionState`'s counting of usage reports, which is
+//! `cclive_core::usage_merge`) agree on random report sequences: every count of `Tokens` (the
+//! pricing counts included), model, sidechain and first-seen time per response, and the owner of
+//! the earliest report.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -29,9 +30,10 @@ fn report() -> impl Strategy<Value = Report> {
         0i64..5,
         proptest::option::of(0u8..2),
         (0u64..50, 0u64..50, 0u64..50, 0u64..50),
+        (0u64..50, 0u64..3, 0u64..2, 0u64..2),
         any::<bool>(),
     )
-        .prop_map(|(key, session, at, model, t, sidechain)| Report {
+        .prop_map(|(key, session, at, model, t, p, sidechain)| Report {
             key,
             session,
             at,
@@ -41,7 +43,10 @@ fn report() -> impl Strategy<Value = Report> {
                 output: t.1,
                 cache_read: t.2,
                 cache_creation: t.3,
-                ..Tokens::default()
+                cache_creation_1h: p.0,
+                web_search_requests: p.1,
+                fast_responses: p.2,
+                us_only_responses: p.3,
             },
             sidechain,
         })
@@ -97,7 +102,9 @@ fn sql_merge_equals_the_rust_rule() {
         }
         let rows = rt.block_on(client.query(
             "SELECT message_id, input, output, cache_read, cache_creation, model, sidechain,
-                    first_seen_ms, session_id FROM usage WHERE message_id LIKE $1 ORDER BY 1",
+                    first_seen_ms, session_id, cache_creation_1h, web_search_requests,
+                    fast_responses, us_only_responses
+             FROM usage WHERE message_id LIKE $1 ORDER BY 1",
             &[&format!("c{n}_%")],
         )).unwrap();
         let mut expected: Vec<_> = state.usage_by_key().map(|c| {
@@ -108,7 +115,8 @@ fn sql_merge_equals_the_rust_rule() {
         expected.sort_by(|a, b| a.0.cmp(&b.0));
         let got: Vec<_> = rows.iter().map(|r| {
             let t = |i: usize| u64::try_from(r.get::<_, i64>(i)).unwrap();
-            (r.get::<_, String>(0), Tokens { input: t(1), output: t(2), cache_read: t(3), cache_creation: t(4), ..Tokens::default() },
+            (r.get::<_, String>(0), Tokens { input: t(1), output: t(2), cache_read: t(3), cache_creation: t(4),
+                cache_creation_1h: t(9), web_search_requests: t(10), fast_responses: t(11), us_only_responses: t(12) },
              r.get::<_, Option<String>>(5), r.get::<_, bool>(6), r.get::<_, i64>(7), r.get::<_, String>(8))
         }).collect();
         prop_assert_eq!(got, expected);

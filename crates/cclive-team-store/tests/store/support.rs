@@ -111,7 +111,7 @@ pub(crate) fn session(seq: u64, id: &str, revision: u64, status: Status, cost: f
 pub(crate) async fn total(store: &TeamStore, who: &Principal) -> (Tokens, u64) {
     let mut sum = Tokens::default();
     let mut responses = 0;
-    for row in store.spend(who.scope(), None, None).await.unwrap() {
+    for row in store.spend(who.scope(), None, None, &[]).await.unwrap() {
         sum.add(&row.tokens);
         responses += row.responses;
     }

@@ -1,6 +1,6 @@
 //! `cclive budget`: spend against the `[budget]` limits, with the projection to the end of each
 //! period; `--check` prints one line and exits 0, 10 or 11 for scripts and CI. Also the prompt
-//! gate `cclive hook` consults for `block_at_usd` ([`prompt_gate`]).
+//! gate `cclive hook` consults for `block_at_usd` ([`crate::budget::gate::prompt_gate`]).
 //!
 //! The figures come from [`cclive_core::budget`]; this file resolves the zone, reads the store
 //! and lays out text.
@@ -9,19 +9,18 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use cclive_core::budget::{self, BudgetStatus, Period, Spend, usd};
-use cclive_core::hook::HookEvent;
+use cclive_core::budget::{self, BudgetStatus, Period, usd};
 use cclive_core::report::tz_name;
 use cclive_store::Store;
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
-use tracing::debug;
 
-use super::report::{Column, Table, terminal_width, week_start};
+use super::report::{Column, Table, week_start};
 use crate::cli::{BudgetArgs, GlobalArgs};
-use crate::config::{BudgetSettings, Settings};
+use crate::config::Settings;
 use crate::output::display;
+use crate::output::term::{self, Term};
 
 /// Shows spend against every limit, or (`--check`) one line and an exit code.
 pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -36,8 +35,8 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         None => config.time_zone(),
     };
     let now = Timestamp::now();
-    let prices = super::load_prices(&settings)?;
-    let store = super::open_existing_store(&settings)?;
+    let prices = settings.prices()?;
+    let store = settings.open_existing_store()?;
     let statuses = match &store {
         Some(store) => {
             crate::sinks::budget_watch::statuses(&config.budget, &**store, &prices, &tz, now)
@@ -55,7 +54,7 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         (Some(store), Some(since)) => store.alerts(Some(since)).unwrap_or_default(),
         _ => Vec::new(),
     };
-    let hard = hard_limit_status(
+    let hard = crate::budget::gate::hard_limit_status(
         &config,
         store.as_deref().map(|s| s as &dyn Store),
         &prices,
@@ -93,7 +92,7 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     }
     print!(
         "{}",
-        statuses_text(&statuses, &tz, now, terminal_width(), hard.as_ref())
+        statuses_text(&statuses, &tz, now, Term::stdout(global), hard.as_ref())
     );
     print!("\n{}", limits_text(&limits, &tz, now));
     if !alerts.is_empty() {
@@ -116,7 +115,7 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
 /// block, the spend of the last 7 days).
 #[derive(Debug, serde::Serialize)]
 struct SubscriptionLimits {
-    official: Option<super::statusline::OfficialLimits>,
+    official: Option<crate::budget::official::OfficialLimits>,
     estimated: EstimatedLimits,
 }
 
@@ -146,10 +145,10 @@ fn subscription_limits(
         end: now,
     };
     let last_7_days_usd = store
-        .and_then(|s| spend_in(s, &week, prices).ok())
+        .and_then(|s| crate::budget::spend::spend_in(s, &week, prices).ok())
         .map(|spend| cclive_core::report::round_usd(spend.total_usd));
     SubscriptionLimits {
-        official: super::statusline::official_rate_limits(settings),
+        official: crate::budget::official::official_rate_limits(settings),
         estimated: EstimatedLimits {
             block,
             last_7_days_usd,
@@ -163,7 +162,7 @@ fn limits_text(limits: &SubscriptionLimits, tz: &TimeZone, now: Timestamp) -> St
             None => "official: —".to_owned(),
             Some(l) => {
                 let mut text = format!("official: {:.0} % used", l.used_percentage.floor());
-                if let Some(resets) = super::statusline::resets_text(l.resets_at, now, tz) {
+                if let Some(resets) = crate::budget::official::resets_text(l.resets_at, now, tz) {
                     let _ = write!(text, ", {resets}");
                 }
                 text
@@ -200,14 +199,14 @@ fn limits_text(limits: &SubscriptionLimits, tz: &TimeZone, now: Timestamp) -> St
     let _ = writeln!(out, "  5-hour  {five:<width$}   {block}");
     let _ = writeln!(out, "  7-day   {seven:<width$}   {week}");
     match &limits.official {
-        Some(o) if o.source != super::statusline::LimitsSource::Monitor => {
+        Some(o) if o.source != crate::budget::official::LimitsSource::Monitor => {
             let _ = writeln!(
                 out,
                 "  (official figures as of {}, from {})",
                 o.as_of
                     .to_zoned_datetime(tz.clone())
                     .strftime("%Y-%m-%d %H:%M"),
-                if o.source == super::statusline::LimitsSource::Statusline {
+                if o.source == crate::budget::official::LimitsSource::Statusline {
                     "the last status line run"
                 } else {
                     "the state file"
@@ -226,66 +225,12 @@ fn limits_text(limits: &SubscriptionLimits, tz: &TimeZone, now: Timestamp) -> St
     out
 }
 
-/// The global hard limit's figures (`block_at_usd`), when one is set.
-#[derive(Debug, serde::Serialize)]
-struct HardLimitStatus {
-    period: Period,
-    period_key: String,
-    limit_usd: f64,
-    spent_usd: f64,
-    reached: bool,
-}
-
-fn hard_limit_status(
-    config: &BudgetSettings,
-    store: Option<&dyn Store>,
-    prices: &cclive_core::PriceTable,
-    tz: &TimeZone,
-    now: Timestamp,
-) -> Option<HardLimitStatus> {
-    let limit = config.budget.limits.block_at_usd?;
-    let window = budget::window(
-        config.budget.block_period,
-        now,
-        tz,
-        config.budget.week_start,
-    );
-    let spend = store
-        .and_then(|s| spend_in(s, &window, prices).ok())
-        .unwrap_or_default();
-    Some(HardLimitStatus {
-        period: window.period,
-        period_key: window.key,
-        limit_usd: limit,
-        spent_usd: cclive_core::report::round_usd(spend.total_usd),
-        reached: spend.total_usd >= limit,
-    })
-}
-
-/// The spend in a window from the store's per-project, per-model sums: one indexed query.
-pub(super) fn spend_in(
-    store: &dyn Store,
-    window: &budget::Window,
-    prices: &cclive_core::PriceTable,
-) -> Result<Spend, cclive_store::StoreError> {
-    let mut spend = Spend::default();
-    for sum in store.usage_sums(Some(window.start), Some(window.end))? {
-        spend.add(
-            sum.project.as_deref(),
-            sum.model.as_deref(),
-            &sum.tokens,
-            prices,
-        );
-    }
-    Ok(spend)
-}
-
 fn statuses_text(
     statuses: &[BudgetStatus],
     tz: &TimeZone,
     now: Timestamp,
-    width: usize,
-    hard: Option<&HardLimitStatus>,
+    term: Term,
+    hard: Option<&crate::budget::gate::HardLimitStatus>,
 ) -> String {
     let mut out = format!(
         "Budget · {} · {}\n",
@@ -297,10 +242,10 @@ fn statuses_text(
         Column::text("Period"),
         Column::number("Spent"),
         Column::number("Limit"),
-        Column::number("Used"),
+        Column::number("Used").styled(used_style),
         Column::number("Projected").optional(1),
         Column::text("Ends in").optional(0),
-        Column::text("State"),
+        Column::text("State").styled(state_style),
     ]);
     for s in statuses {
         let left = u64::try_from(s.end.as_millisecond() - now.as_millisecond()).unwrap_or(0);
@@ -315,7 +260,7 @@ fn statuses_text(
             gauge(s),
         ]);
     }
-    out.push_str(&t.render(width));
+    out.push_str(&t.paint(term));
     if let Some(h) = hard {
         let _ = writeln!(
             out,
@@ -332,6 +277,22 @@ fn statuses_text(
         );
     }
     out
+}
+
+/// A share of a limit in its warning colour (yellow from 80 %, red from 100 %).
+fn used_style(cell: &str) -> Option<term::Style> {
+    term::budget_style(cell.trim_end_matches(" %").parse().ok()?, 80.0)
+}
+
+/// The gauge in its level's colour.
+fn state_style(cell: &str) -> Option<term::Style> {
+    if cell.ends_with("exceeded") {
+        Some(term::Style::Red)
+    } else if cell.ends_with("warning") {
+        Some(term::Style::Yellow)
+    } else {
+        None
+    }
 }
 
 /// `8h 52m`, or `4d 08h` from a day on.
@@ -354,53 +315,4 @@ fn gauge(s: &BudgetStatus) -> String {
         "░".repeat(10 - filled),
         s.level.as_str()
     )
-}
-
-/// Whether a hook payload is a prompt that a reached `block_at_usd` must refuse; the message to
-/// print on stderr (with exit code 2) when it is.
-///
-/// Fast and fail-open: without a hard limit it returns at once (no parsing, no database); any
-/// failure (no database, unreadable payload) lets the prompt through. Only `UserPromptSubmit`
-/// payloads are ever refused.
-pub(crate) fn prompt_gate(settings: &Settings, payload: &[u8]) -> Option<String> {
-    let config = &settings.budget.value;
-    if !config.budget.has_hard_limit() {
-        return None;
-    }
-    let parsed = cclive_core::hook::parse_payload(payload).ok()?;
-    if parsed.event != HookEvent::UserPromptSubmit {
-        return None;
-    }
-    let store = match super::open_existing_store(settings) {
-        Ok(Some(store)) => store,
-        Ok(None) => return None,
-        Err(e) => {
-            debug!(error = format!("{e:#}"), "No database for the budget gate.");
-            return None;
-        }
-    };
-    let prices = super::load_prices(settings).ok()?;
-    let window = budget::window(
-        config.budget.block_period,
-        Timestamp::now(),
-        &config.time_zone(),
-        config.budget.week_start,
-    );
-    let spend = match spend_in(&*store, &window, &prices) {
-        Ok(spend) => spend,
-        Err(e) => {
-            debug!(error = %e, "Cannot read the spend for the budget gate.");
-            return None;
-        }
-    };
-    let hit = budget::hard_limit(&config.budget, parsed.cwd.as_deref(), &spend, &window)?;
-    let key = match &hit.project {
-        None => "block_at_usd in [budget]".to_owned(),
-        Some(p) => format!("block_at_usd in [budget.projects.\"{p}\"]"),
-    };
-    Some(format!(
-        "{}.\nTo go on now, raise or remove {key} in {} (`cclive budget` shows the spend).",
-        hit.message(),
-        settings.config_file.value.display()
-    ))
 }

@@ -1,6 +1,6 @@
 //! `cclive dashboard`: the monitor of `cclive watch` with its live web page.
 //!
-//! It is the same monitor and the same server (see [`super::watch::serve_monitor`]); this file
+//! It is the same monitor and the same server (see [`crate::monitor::serve::serve_monitor`]); this file
 //! only turns `--port`, `--bind`, `--token` and `--open` into where to listen. Defaults come
 //! from the `listen` setting (127.0.0.1:8501), so hooks installed with `cclive hooks install`
 //! reach the dashboard too. A host name for `--bind` is resolved once, and the server then
@@ -11,9 +11,9 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::watch::{self, Serve};
 use crate::cli::{DashboardArgs, GlobalArgs};
 use crate::config::{DEFAULT_LISTEN, Settings};
+use crate::monitor::serve::{self as watch, Serve};
 
 pub(super) fn run(args: &DashboardArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process_listen(global, None)?.with_upstream_flags(

@@ -12,40 +12,17 @@ use std::io::{BufWriter, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use cclive_core::{SessionId, SessionState};
-use cclive_store::{SessionQuery, Store};
+use cclive_store::Store;
 use jiff::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use crate::cli::{ExportArgs, GlobalArgs};
 use crate::config::Settings;
-
-/// The export format's version; readers refuse newer ones.
-pub(super) const FORMAT_VERSION: u32 = 1;
-
-/// The first line of an export.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Header {
-    /// [`FORMAT_VERSION`].
-    pub(super) cclive_export: u32,
-    /// The cclive that wrote it.
-    #[serde(default)]
-    pub(super) cclive_version: String,
-    /// When.
-    pub(super) exported_at: Timestamp,
-    /// How many event lines follow.
-    pub(super) events: usize,
-    /// The session's final state.
-    pub(super) session: SessionState,
-    /// Its ledger (`SessionState::ledger_json`); `null` when unknown.
-    #[serde(default)]
-    pub(super) ledger: serde_json::Value,
-}
+use crate::history::export::{FORMAT_VERSION, Header, resolve_session};
 
 /// Writes the export.
 pub(super) fn run(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process(global, None)?;
-    let Some(store) = super::open_existing_store(&settings)? else {
+    let Some(store) = settings.open_existing_store()? else {
         bail!(
             "no history at {}: nothing to export",
             settings.db.value.display()
@@ -95,35 +72,4 @@ pub(super) fn run(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         write(&mut BufWriter::new(stdout.lock()))?;
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The session `given` names: its exact id, else the one session whose id starts with it.
-pub(super) fn resolve_session(store: &dyn Store, given: &str) -> anyhow::Result<SessionId> {
-    let given = given.trim();
-    if given.is_empty() {
-        bail!("no session id given");
-    }
-    let exact = SessionId::new(given);
-    if store.session(&exact)?.is_some() {
-        return Ok(exact);
-    }
-    let matches: Vec<SessionId> = store
-        .sessions(&SessionQuery::default())?
-        .into_iter()
-        .map(|s| s.session_id)
-        .filter(|id| id.as_str().starts_with(given))
-        .collect();
-    match matches.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => bail!("no session {given:?} in the history (`cclive sessions` lists them)"),
-        many => bail!(
-            "{given:?} names {} sessions ({}…); give more of the id",
-            many.len(),
-            many.iter()
-                .take(3)
-                .map(SessionId::as_str)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
 }

@@ -11,8 +11,8 @@ use crate::output::display;
 /// Imports, then finalizes sessions whose claude is gone, and prints a report.
 pub(super) fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process(global, None)?;
-    let store = super::open_store(&settings)?;
-    let prices = super::load_prices(&settings)?;
+    let store = settings.open_store()?;
+    let prices = settings.prices()?;
     let mut options = ImportOptions {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         drain_hook_spool: Some(settings.db.value.clone()),

@@ -15,9 +15,9 @@ use anyhow::{Context, bail};
 use cclive_core::{Event, EventKind, SessionState};
 use cclive_store::{Batch, Store, UsageRow};
 
-use super::export::{FORMAT_VERSION, Header};
 use crate::cli::{GlobalArgs, ImportEventsArgs};
 use crate::config::Settings;
+use crate::history::export::{FORMAT_VERSION, Header};
 
 /// A checked export, ready to store.
 #[derive(Debug)]
@@ -38,7 +38,7 @@ pub(super) fn run(args: &ImportEventsArgs, global: &GlobalArgs) -> anyhow::Resul
         let file = std::fs::File::open(&args.file).with_context(|| format!("opening {name}"))?;
         parse(file, &name)?
     };
-    let store = super::open_store(&settings)?;
+    let store = settings.open_store()?;
     let id = parsed.session.session_id.clone();
     if store.session(&id)?.is_some() {
         if !args.replace {

@@ -6,6 +6,7 @@ mod budget;
 mod calendar;
 mod config;
 mod dashboard;
+mod db;
 mod doctor;
 mod export;
 mod hook;
@@ -26,16 +27,9 @@ mod top;
 mod watch;
 mod webhooks;
 
-use std::path::Path;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context;
-use cclive_core::PriceTable;
-use cclive_store::SqliteStore;
-
-use crate::cli::{Cli, Command};
-use crate::config::Settings;
+use crate::cli::{Cli, Command, TeamAction};
 
 /// Runs the subcommand.
 pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -50,6 +44,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(&args, &global),
         Command::Dashboard(args) => dashboard::run(&args, &global),
         Command::Doctor(args) => doctor::run(&args, &global),
+        Command::Db(args) => db::run(&args, &global),
         Command::Report(args) => report::run(&args, &global),
         Command::Budget(args) => budget::run(&args, &global),
         Command::Hooks(args) => hooks::run(&args, &global),
@@ -63,45 +58,10 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Statusline(args) => Ok(statusline::run(&args, &global)),
         Command::Prices(args) => prices::run(&args, &global),
         Command::Server(args) => server::run(&args, &global),
-        Command::Team(args) => team::run(&args, &global),
-    }
-}
-
-/// Opens (creating if needed) the history database, for modules outside `cmd`.
-pub(crate) fn open_store_for(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
-    open_store(settings)
-}
-
-/// Opens (creating if needed) the history database.
-fn open_store(settings: &Settings) -> anyhow::Result<Arc<SqliteStore>> {
-    let path = &settings.db.value;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    }
-    let store = SqliteStore::open(path)
-        .with_context(|| format!("opening the history database {}", path.display()))?;
-    Ok(Arc::new(store))
-}
-
-/// Opens the history database only if it exists (read-only commands create nothing).
-fn open_existing_store(settings: &Settings) -> anyhow::Result<Option<Arc<SqliteStore>>> {
-    if Path::new(&settings.db.value).exists() {
-        open_store(settings).map(Some)
-    } else {
-        Ok(None)
-    }
-}
-
-/// The price table: the user's file if configured (else `prices.json` beside the config file,
-/// where `cclive prices sync` writes, when present), else the built-in one.
-pub(crate) fn load_prices(settings: &Settings) -> anyhow::Result<PriceTable> {
-    match prices::user_file(settings) {
-        Some(path) => {
-            let text = std::fs::read_to_string(&path)
-                .with_context(|| format!("reading the price table {}", path.display()))?;
-            PriceTable::parse(&text)
-                .with_context(|| format!("in the price table {}", path.display()))
-        }
-        None => Ok(PriceTable::builtin()),
+        // The agent side (`team status`) reads the local database only.
+        Command::Team(args) => match &args.action {
+            TeamAction::Status(status) => team_status::run(status, &global),
+            _ => team::run(&args, &global),
+        },
     }
 }

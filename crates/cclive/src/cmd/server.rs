@@ -14,7 +14,7 @@ use cclive_server::Access;
 use cclive_server::team::{self, TeamConfig, TeamState};
 use cclive_team_store::TeamStore;
 
-use crate::cli::{DatabaseArgs, GlobalArgs, ServerArgs};
+use crate::cli::{GlobalArgs, ServerArgs};
 use crate::config::Settings;
 
 /// The most often team budgets are checked (a check follows the first push after a quiet spell
@@ -26,7 +26,9 @@ pub(crate) const DEFAULT_SERVER_LISTEN: &str = "127.0.0.1:8601";
 
 pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process(global, None)?;
-    let url = database_url(&args.database, &settings)?;
+    let url = settings
+        .server
+        .database_url_or(args.database.database_url.as_deref())?;
     let listen = args
         .listen
         .clone()
@@ -49,7 +51,7 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     };
     let mut hosts = args.public_host.clone();
     hosts.extend(settings.server.public_host.iter().cloned());
-    let prices = super::load_prices(&settings)?;
+    let prices = settings.prices()?;
     let time_zone = settings.budget.value.time_zone();
     // Team budget alerts go through the configured webhooks and on_change commands.
     let notifier = crate::notify::Notifier::from_settings(&settings)?;
@@ -94,16 +96,4 @@ fn access(ip: IpAddr, hosts: &[String]) -> Access {
         access = access.with_host(host);
     }
     access
-}
-
-/// `--database-url`, else `CCLIVE_DATABASE_URL` (clap reads it), else `[server] database_url`.
-pub(super) fn database_url(args: &DatabaseArgs, settings: &Settings) -> anyhow::Result<String> {
-    args.database_url
-        .clone()
-        .or_else(|| settings.server.database_url.clone())
-        .filter(|u| !u.trim().is_empty())
-        .context(
-            "no team database: pass --database-url postgres://…, set CCLIVE_DATABASE_URL, or \
-             `database_url` in the config file's [server] table",
-        )
 }

@@ -14,10 +14,6 @@ use crate::cli::{
 use crate::config::Settings;
 
 pub(super) fn run(args: &TeamArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    // The agent side reads the local database only.
-    if let TeamAction::Status(status) = &args.action {
-        return super::team_status::run(status, global);
-    }
     let settings = Settings::from_process(global, None)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -33,7 +29,9 @@ pub(super) fn run(args: &TeamArgs, global: &GlobalArgs) -> anyhow::Result<ExitCo
 }
 
 async fn connect(db: &crate::cli::DatabaseArgs, settings: &Settings) -> anyhow::Result<TeamStore> {
-    let url = super::server::database_url(db, settings)?;
+    let url = settings
+        .server
+        .database_url_or(db.database_url.as_deref())?;
     TeamStore::connect(&url)
         .await
         .context("opening the team database")

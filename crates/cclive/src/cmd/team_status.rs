@@ -10,7 +10,7 @@ use crate::config::Settings;
 
 pub(super) fn run(args: &TeamStatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
     let settings = Settings::from_process(global, None)?;
-    let state = match super::open_existing_store(&settings)? {
+    let state = match settings.open_existing_store()? {
         Some(store) => store.team_agent()?,
         None => None,
     };

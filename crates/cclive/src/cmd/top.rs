@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use cclive_core::plans::Plan;
 use cclive_store::Store;
 use tracing_subscriber::EnvFilter;
 
@@ -34,18 +35,19 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         );
     }
     init_logging(&settings, global.verbose);
-    let prices = super::load_prices(&settings)?;
+    let prices = settings.prices()?;
     let budget = settings.budget.value.clone();
     let mut listen = settings.listen.value.clone();
+    let token = settings.client_token();
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut following =
-        !args.own_monitor && monitor_client::monitor_answers(&listen, HEALTH_TIMEOUT).is_ok();
+    let mut following = !args.own_monitor
+        && monitor_client::monitor_answers(&listen, token, HEALTH_TIMEOUT).is_ok();
     // The monitor of this data dir may listen elsewhere (its lock records where): attach to it.
     let running = crate::monitor::lock::running(&settings.db.value);
     if !following
         && !args.own_monitor
         && let Some(addr) = running.as_ref().and_then(MonitorRecord::addr)
-        && monitor_client::monitor_answers(&addr, HEALTH_TIMEOUT).is_ok()
+        && monitor_client::monitor_answers(&addr, token, HEALTH_TIMEOUT).is_ok()
     {
         listen = addr;
         following = true;
@@ -66,13 +68,13 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     };
     let (source, own, reader_store): (Source, Option<OwnMonitor>, Option<Arc<dyn Store>>) =
         if following {
-            let token = std::env::var("CCLIVE_TOKEN").ok().filter(|t| !t.is_empty());
+            let token = token.map(str::to_owned);
             let (tx, addr) = (tx.clone(), listen.clone());
             std::thread::Builder::new()
                 .name("cclive-top-stream".into())
                 .spawn(move || crate::tui::stream::follow(&addr, token.as_deref(), &tx))
                 .context("starting the stream reader")?;
-            let store = super::open_existing_store(&settings)?.map(|s| s as Arc<dyn Store>);
+            let store = settings.open_existing_store()?.map(|s| s as Arc<dyn Store>);
             (
                 Source::Following {
                     addr: listen,
@@ -82,10 +84,12 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
                 store,
             )
         } else {
-            let store = super::open_store(&settings)?;
-            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone())?;
+            let store = settings.open_store()?;
+            // Team mode: the uploader reads the outbox on a connection of its own.
+            let team = crate::team::start_agent_quietly(&settings, settings.open_store()?)?;
+            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone(), team)?;
             // The screen reads on a connection of its own, so it never waits for the writer.
-            let reader = super::open_store(&settings)? as Arc<dyn Store>;
+            let reader = settings.open_store()? as Arc<dyn Store>;
             (Source::Own { catching_up: true }, Some(own), Some(reader))
         };
     let requests = crate::tui::spawn_reader(
@@ -96,7 +100,12 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         tx.clone(),
     )?;
     crate::tui::spawn_signal_watch(tx.clone());
-    let app = App::new(source, jiff::Timestamp::now());
+    let mut app = App::new(source, jiff::Timestamp::now());
+    app.plan = args
+        .plan
+        .or((args.plan_tokens.is_some() || args.plan_cost.is_some()).then_some(Plan::Custom));
+    app.custom_tokens = args.plan_tokens;
+    app.custom_cost_usd = args.plan_cost.filter(|c| c.is_finite() && *c > 0.0);
     let result = crate::tui::run_terminal(app, tx, &rx, &requests);
     if let Some(own) = own {
         let (lines, bytes, malformed) = own.stop();

@@ -34,20 +34,9 @@ struct Followed {
     reader: TranscriptReader,
 }
 
-/// Follows every transcript under `config_dirs` until `cancel`.
+/// Follows every transcript under `config_dirs` until `cancel`, adding the lines, bytes and
+/// malformed lines it reads to `counters` (`/metrics`, `cclive top`'s ingest figures).
 pub async fn follow(
-    config_dirs: Vec<PathBuf>,
-    store: Arc<dyn Store>,
-    sink: EventSink,
-    poke_liveness: Arc<Notify>,
-    cancel: CancellationToken,
-) -> anyhow::Result<()> {
-    let counters = IngestCounters::default();
-    follow_counted(config_dirs, store, sink, poke_liveness, cancel, counters).await
-}
-
-/// [`follow`], adding the lines, bytes and malformed lines it reads to `counters` (`/metrics`).
-pub async fn follow_counted(
     config_dirs: Vec<PathBuf>,
     store: Arc<dyn Store>,
     sink: EventSink,

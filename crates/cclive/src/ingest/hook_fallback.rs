@@ -37,7 +37,7 @@ pub(crate) enum Recorded {
 pub(crate) fn record(settings: &Settings, payload: &[u8]) -> anyhow::Result<Recorded> {
     let mut parsed = cclive_core::hook::parse_payload(payload)?;
     if parsed.entrypoint.is_none() {
-        parsed.entrypoint = std::env::var("CLAUDE_CODE_ENTRYPOINT").ok();
+        parsed.entrypoint = crate::config::env::claude_code_entrypoint();
     }
     let at = jiff::Timestamp::now();
     let events: Vec<Event> = cclive_core::hook::to_events(&parsed)
@@ -67,9 +67,9 @@ fn write_store(
     events: &[Event],
     at: jiff::Timestamp,
 ) -> anyhow::Result<()> {
-    let store = crate::cmd::open_store_for(settings)?;
+    let store = settings.open_store()?;
     store.set_busy_timeout(STORE_BUDGET)?;
-    let prices = crate::cmd::load_prices(settings).unwrap_or_else(|_| PriceTable::builtin());
+    let prices = settings.prices().unwrap_or_else(|_| PriceTable::builtin());
     let mut session = store
         .session(session_id)?
         .unwrap_or_else(|| SessionState::new(session_id.clone(), at));

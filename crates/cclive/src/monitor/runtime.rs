@@ -330,7 +330,7 @@ fn live_sessions(store: &dyn Store) -> anyhow::Result<Vec<SessionState>> {
 }
 
 fn follow_task(dirs: Vec<PathBuf>, ctx: &Context, poke: Arc<Notify>) -> Task {
-    Box::pin(follow::follow_counted(
+    Box::pin(follow::follow(
         dirs,
         ctx.store.clone(),
         ctx.events.clone(),

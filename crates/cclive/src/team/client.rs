@@ -51,6 +51,12 @@ pub(crate) enum TeamError {
     /// retried with backoff.
     #[error("the server is unreachable: {0}")]
     Unavailable(String),
+    /// The connection broke in the middle of the exchange (a broken pipe, a reset, an end of
+    /// stream): a server that answers 413 to a large body hangs up without reading the rest,
+    /// so the agent may see this instead of the 413. Retried with backoff, and a large push is
+    /// halved first.
+    #[error("the connection to the server broke: {0}")]
+    Broken(String),
 }
 
 /// A client of one team server.
@@ -105,15 +111,14 @@ impl TeamClient {
 fn answer<T: serde::de::DeserializeOwned>(
     result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
 ) -> Result<T, TeamError> {
-    let mut response = result
-        .map_err(|e| TeamError::Unavailable(crate::sinks::notify::webhook::describe_error(&e)))?;
+    let mut response = result.map_err(|e| failure(&e))?;
     let status = response.status().as_u16();
     let body = response
         .body_mut()
         .with_config()
         .limit(REPLY_LIMIT)
         .read_to_vec()
-        .map_err(|e| TeamError::Unavailable(crate::sinks::notify::webhook::describe_error(&e)))?;
+        .map_err(|e| failure(&e))?;
     match status {
         200..=299 => serde_json::from_slice(&body).map_err(|e| {
             TeamError::Unavailable(format!("the server's answer cannot be read: {e}"))
@@ -125,6 +130,27 @@ fn answer<T: serde::de::DeserializeOwned>(
             message: serde_json::from_slice::<ErrorReply>(&body)
                 .map_or_else(|_| "no reason given".into(), |r| r.error),
         }),
+    }
+}
+
+/// A failed exchange: [`TeamError::Broken`] when an open connection broke, else unavailable.
+fn failure(e: &ureq::Error) -> TeamError {
+    use std::io::ErrorKind;
+    let described = crate::sinks::notify::webhook::describe_error(e);
+    match e {
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::BrokenPipe
+                    | ErrorKind::ConnectionReset
+                    | ErrorKind::ConnectionAborted
+                    | ErrorKind::UnexpectedEof
+            ) =>
+        {
+            TeamError::Broken(described)
+        }
+        ureq::Error::Protocol(_) => TeamError::Broken(described),
+        _ => TeamError::Unavailable(described),
     }
 }
 

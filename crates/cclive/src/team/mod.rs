@@ -52,9 +52,27 @@ impl Sink for TeamSink {
 
 /// Starts forwarding when team mode is configured; otherwise makes sure the outbox is off (a
 /// monitor without team mode pays nothing). `store` is a connection of the uploader's own.
+/// Says on stderr where it forwards.
 pub(crate) fn start_agent(
     settings: &Settings,
     store: Arc<SqliteStore>,
+) -> anyhow::Result<Option<TeamSink>> {
+    start(settings, store, true)
+}
+
+/// [`start_agent`] for a monitor under a full-screen view (`cclive top`'s own): the terminal
+/// belongs to the screen, so where it forwards goes to the log only.
+pub(crate) fn start_agent_quietly(
+    settings: &Settings,
+    store: Arc<SqliteStore>,
+) -> anyhow::Result<Option<TeamSink>> {
+    start(settings, store, false)
+}
+
+fn start(
+    settings: &Settings,
+    store: Arc<SqliteStore>,
+    announce: bool,
 ) -> anyhow::Result<Option<TeamSink>> {
     let team = &settings.team.value;
     let Some(upstream) = team.upstream.clone() else {
@@ -83,21 +101,25 @@ pub(crate) fn start_agent(
         )
     })?;
     let state = store.enable_team_outbox()?;
-    let retry_cap = std::env::var("CCLIVE_TEAM_RETRY_MAX_MS")
-        .ok()
-        .and_then(|ms| ms.parse().ok())
-        .map_or(RETRY_CAP, Duration::from_millis);
+    let retry_cap = crate::config::env::team_retry_cap().unwrap_or(RETRY_CAP);
     let machine = MachineInfo {
         id: state.machine_id.clone(),
         hostname: upload::hostname(),
         agent_version: env!("CARGO_PKG_VERSION").to_owned(),
     };
-    eprintln!(
-        "cclive: forwarding to the team server {} as machine {} ({} pending)",
-        crate::sinks::notify::settings::redact_url(&upstream),
-        state.machine_id,
-        state.pending
-    );
+    let upstream_shown = crate::sinks::notify::settings::redact_url(&upstream);
+    if announce {
+        eprintln!(
+            "cclive: forwarding to the team server {upstream_shown} as machine {} ({} pending)",
+            state.machine_id, state.pending
+        );
+    } else {
+        tracing::info!(
+            machine = %state.machine_id,
+            pending = state.pending,
+            "Forwarding to the team server {upstream_shown}."
+        );
+    }
     let uploader = Uploader::spawn(
         store,
         UploadSettings {

@@ -4,8 +4,9 @@
 //! after a commit (a non-blocking send), so a slow, down or unreachable server never slows the
 //! monitor. It starts from the server's acknowledged cursor (`GET …/cursor`), pushes batches
 //! after commits and, when idle, an empty push as a heartbeat; on failure it backs off
-//! exponentially with jitter; a 413 halves the batch, success grows it again (a backlog drains
-//! in large batches). What the server acknowledged is pruned from the outbox; what it did not
+//! exponentially with jitter; a 413 halves the batch (so does a connection that breaks while a
+//! large body goes out: a server refusing it may hang up without reading it), success grows it
+//! again (a backlog drains in large batches). What the server acknowledged is pruned from the outbox; what it did not
 //! stays there, so a crash or a reboot on either side loses nothing.
 
 use std::sync::Arc;
@@ -25,6 +26,10 @@ const FIRST_BATCH: usize = 500;
 const MAX_BATCH: usize = 4000;
 /// The first wait after a failure; doubles per failure up to the settings' cap.
 const RETRY_BASE: Duration = Duration::from_millis(250);
+/// A push body above this whose connection breaks is halved as after a 413: the server (or a
+/// proxy: nginx's default `client_max_body_size` is 1 MiB) may have refused it and hung up
+/// without reading it. Smaller bodies are retried unchanged (a server going away mid-push).
+const LARGE_BODY: usize = 1024 * 1024;
 
 /// What the worker needs to know.
 #[derive(Clone, Debug)]
@@ -89,6 +94,7 @@ impl Uploader {
                     cursor: None,
                     batch: FIRST_BATCH,
                     failures: 0,
+                    last_body: 0,
                 }
                 .run(&rx);
                 let _ = done_tx.send(());
@@ -139,6 +145,8 @@ struct Worker {
     cursor: Option<u64>,
     batch: usize,
     failures: u32,
+    /// The size of the last push body sent.
+    last_body: usize,
 }
 
 /// A failed step: the server's answer, or the local database.
@@ -287,6 +295,17 @@ impl Worker {
                 tracing::info!(batch = self.batch, "The team server wants smaller pushes.");
                 Ok(Step::More)
             }
+            Err(StepError::Team(TeamError::Broken(why)))
+                if self.batch > 1 && self.last_body > LARGE_BODY =>
+            {
+                self.batch = (self.batch / 2).max(1);
+                tracing::info!(
+                    batch = self.batch,
+                    bytes = self.last_body,
+                    "A large push broke off ({why}); trying smaller pushes."
+                );
+                Ok(Step::More)
+            }
             Err(StepError::Team(TeamError::TooLarge)) => {
                 // One item alone is too large: it can never be sent, and must not block the
                 // queue.
@@ -323,6 +342,7 @@ impl Worker {
             what: "team push".into(),
             source: e,
         })?;
+        self.last_body = body.len();
         let reply = self.client.push(&body)?;
         self.store.ack_outbox(reply.acked_seq)?;
         if let Some(first) = reply.rejected.first() {

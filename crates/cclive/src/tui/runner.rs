@@ -1,7 +1,8 @@
 //! The monitor in this process, for `cclive top` when no monitor answers: the same
 //! [`MonitorRuntime`] as `cclive watch`, minus the HTTP server (the listen address stays free
 //! for a `cclive watch` started later, and nothing is exposed). Webhooks and `[[on_change]]`
-//! commands fire, and the follower's figures are counted, exactly as under `cclive watch`.
+//! commands fire, the follower's figures are counted, and with team mode configured what it
+//! stores is forwarded to the team server, exactly as under `cclive watch`.
 //!
 //! On its own thread with its own tokio runtime. Every update and snapshot is also
 //! sent to the screen as a [`Msg`]; budget alerts become notices instead of stderr lines (the
@@ -25,6 +26,7 @@ use crate::ingest::import::ImportReport;
 use crate::monitor::pipeline::Callback;
 use crate::monitor::runtime::{Context, MonitorRuntime, Sink, Task};
 use crate::sinks::budget_watch::AlertSink;
+use crate::team::TeamSink;
 
 /// Longest wait for the final state to be written on quit.
 const STOP_WAIT: Duration = Duration::from_secs(5);
@@ -40,12 +42,14 @@ pub(crate) struct OwnMonitor {
 pub(crate) type IngestFigures = (u64, u64, u64);
 
 impl OwnMonitor {
-    /// Starts it; figures go to `tx`.
+    /// Starts it; figures go to `tx`; with team mode configured, `team` forwards what it
+    /// stores to the team server (as under `cclive watch`).
     pub(crate) fn start(
         settings: &Settings,
         store: Arc<SqliteStore>,
         prices: PriceTable,
         tx: Sender<Msg>,
+        team: Option<TeamSink>,
     ) -> anyhow::Result<OwnMonitor> {
         let cancel = CancellationToken::new();
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -55,7 +59,10 @@ impl OwnMonitor {
             .build()
             .context("starting the async runtime")?;
         let (done_tx, done) = std::sync::mpsc::channel();
-        let monitor = configure(settings, store, prices, tx.clone());
+        let mut monitor = configure(settings, store, prices, tx.clone());
+        if let Some(team) = team {
+            monitor = monitor.with_sink(team);
+        }
         let ingest = monitor.ingest_counters();
         let stop = cancel.clone().cancelled_owned();
         std::thread::Builder::new()
@@ -215,7 +222,7 @@ mod tests {
         std::fs::create_dir_all(&project).unwrap();
         let store = Arc::new(SqliteStore::open(&home.path().join("cclive.db")).unwrap());
         let (tx, rx) = std::sync::mpsc::channel();
-        let own = OwnMonitor::start(&settings, store, PriceTable::builtin(), tx).unwrap();
+        let own = OwnMonitor::start(&settings, store, PriceTable::builtin(), tx, None).unwrap();
 
         // Only what comes after the catch-up goes through the monitor (and the notifier).
         let deadline = Instant::now() + Duration::from_secs(30);

@@ -12,21 +12,14 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::support::cclive::{Watch, World, describe, free_port};
-use crate::support::fake_api::{FakeApi, Scenario};
+use crate::support::fake_api::{FakeApi, Scenario, UsageProfile};
 use crate::support::team::{TeamServer, fresh_database};
 
 const TIMEOUT: Duration = Duration::from_mins(2);
 
 /// The server's usage by (email, model): tokens, responses and cost, as an admin sees it.
 fn server_totals(server: &TeamServer, admin: &str) -> BTreeMap<(String, String), Totals> {
-    let text = ureq::get(format!("{}/api/team/v1/spend", server.url()))
-        .header("Authorization", format!("Bearer {admin}"))
-        .call()
-        .unwrap()
-        .body_mut()
-        .read_to_string()
-        .unwrap();
-    let reply: Value = serde_json::from_str(&text).unwrap();
+    let reply = server.get_json(admin, "/api/team/v1/spend");
     let mut totals: BTreeMap<(String, String), Totals> = BTreeMap::new();
     for row in reply["rows"].as_array().unwrap() {
         let key = (
@@ -402,5 +395,128 @@ fn the_team_page_shows_each_agents_session_live_while_claude_runs() {
             result["session_id"].as_str(),
             Some(live_ids[email].as_str())
         );
+    }
+}
+
+/// Runs the real Claude Code once in print mode with `--model model` against `api`.
+fn claude_with(agent: &Agent, api: &FakeApi, model: &str) {
+    let mut cmd = agent.world.claude.print_command("Please do the task.");
+    cmd.args(["--model", model])
+        .env("ANTHROPIC_BASE_URL", api.url());
+    let run = crate::support::claude::run_with_timeout(cmd, TIMEOUT);
+    assert!(run.result().is_some(), "{}", run.diagnostics());
+}
+
+/// Usage priced beyond its four token counts — 1-hour cache writes, web searches, prompts above
+/// a long-prompt threshold — costs on the server, per model, what it costs in the agent's local
+/// history (the server used to drop those counts and price the rest as 5-minute writes).
+#[test]
+fn one_hour_cache_writes_web_searches_and_long_prompts_cost_the_same_on_the_server() {
+    const PROFILE: UsageProfile = UsageProfile {
+        input: 1200,
+        output: 42,
+        cache_read: 5000,
+        cache_creation: 3000,
+        cache_creation_1h: 2000,
+        web_search_requests: 2,
+    };
+    let api = FakeApi::start_with_usage(Scenario::BashThenText, PROFILE);
+    // Above Haiku 5.5's long-prompt threshold (100,000 prompt tokens).
+    let long = FakeApi::start_with_usage(
+        Scenario::BashThenText,
+        UsageProfile {
+            input: 150_000,
+            ..PROFILE
+        },
+    );
+    let server = TeamServer::start(&fresh_database("team_pricing"));
+    let admin = server.add_user("lead@corp", "platform", "admin");
+    let mut erin = Agent::new(
+        &api,
+        "erin@corp",
+        &server.add_user("erin@corp", "platform", "member"),
+    );
+    erin.watch(&server.url());
+    claude_with(&erin, &api, "claude-sonnet-4-5");
+    claude_with(&erin, &long, "claude-haiku-5-5");
+    assert_server_equals_agents(&server, &admin, &[&erin]);
+    // The counts that price it reached the server.
+    let spend = server.get_json(&admin, "/api/team/v1/spend");
+    assert!(
+        spend["tokens"]["cache_creation_1h"].as_u64().unwrap_or(0) > 0
+            && spend["tokens"]["web_search_requests"].as_u64().unwrap_or(0) > 0,
+        "{spend:#}"
+    );
+}
+
+/// Prompts and command lines stay on the machine unless the agent sets `share_prompts`: after
+/// real Claude Code runs (through `cclive run`, which records the command line), nothing in the
+/// server's tables or in its answers to that user holds them, though the local history does; an
+/// agent that shares prompts does send them (so this check can fail).
+#[test]
+fn prompts_and_command_lines_reach_the_server_only_from_an_agent_that_shares_them() {
+    const SECRET: &str = "zebra-ledger-4471";
+    let api = FakeApi::start(Scenario::BashThenText);
+    let server = TeamServer::start(&fresh_database("team_redaction"));
+    let pia_token = server.add_user("pia@corp", "platform", "member");
+    let mut pia = Agent::new(&api, "pia@corp", &pia_token);
+    let mut sam = Agent::new(
+        &api,
+        "sam@corp",
+        &server.add_user("sam@corp", "platform", "member"),
+    );
+    let config = sam.world.claude.home().join(".config/cclive/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(&config, "[team]\nshare_prompts = true\n").unwrap();
+    pia.watch(&server.url());
+    sam.watch(&server.url());
+    let prompt = format!("Please do the {SECRET} task.");
+    for agent in [&pia, &sam] {
+        let out = agent.world.run(
+            &["run", "--", "-p", &prompt, "--allowedTools", "Bash"],
+            TIMEOUT,
+        );
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    let local = Value::from(pia.world.sessions()).to_string();
+    assert!(
+        local.contains(SECRET),
+        "the local history keeps it: {local}"
+    );
+    pia.wait_caught_up();
+    sam.wait_caught_up();
+    let rows_of = |email: &str| {
+        ["sessions", "events", "usage"]
+            .iter()
+            .flat_map(|table| {
+                cclive_pg_test::query_text(
+                    &server.database_url,
+                    &format!(
+                        "SELECT t::text FROM {table} t JOIN users u ON u.id = t.user_id \
+                         WHERE u.email = '{email}'"
+                    ),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let pia_rows = rows_of("pia@corp");
+    assert!(
+        pia_rows.contains("session_started") && pia_rows.contains("prompt_submitted"),
+        "pia's sessions and events arrived: {pia_rows}"
+    );
+    assert!(
+        !pia_rows.contains(SECRET),
+        "a prompt left a machine that does not share prompts: {pia_rows}"
+    );
+    assert!(
+        rows_of("sam@corp").contains(SECRET),
+        "an agent that shares prompts sends them"
+    );
+    for path in ["overview", "spend", "whoami"] {
+        let text = server
+            .get_json(&pia_token, &format!("/api/team/v1/{path}"))
+            .to_string();
+        assert!(!text.contains(SECRET), "{path}: {text}");
     }
 }

@@ -46,6 +46,18 @@ fn usage_item(seq: u64, key: &str, session: &str, output: u64) -> Value {
         "tokens": {"input": 1000, "output": output, "cache_read": 0, "cache_creation": 0}}})
 }
 
+/// `GET /api/team/v1/overview` as `token`'s user.
+fn overview(port: u16, token: &str) -> Value {
+    http(
+        port,
+        "GET",
+        "/api/team/v1/overview",
+        &[("Authorization", &bearer(token))],
+        None,
+    )
+    .json()
+}
+
 fn post_push(port: u16, token: &str, body: &[u8]) -> crate::dashboard_e2e::Reply {
     http(
         port,
@@ -149,16 +161,7 @@ fn every_route_needs_a_token_and_pushes_count_once_for_the_tokens_user() {
     assert_eq!(spend(&admin)["responses"], 1);
 
     // The overview: Ann's live session, for her and for the admin, not for Bob.
-    let overview = |token: &str| {
-        http(
-            port,
-            "GET",
-            "/api/team/v1/overview",
-            &[("Authorization", &bearer(token))],
-            None,
-        )
-        .json()
-    };
+    let overview = |token: &str| overview(port, token);
     assert_eq!(overview(&ann)["live"][0]["session_id"], "s-ann");
     assert_eq!(overview(&admin)["live"][0]["email"], "ann@corp");
     assert_eq!(overview(&bob)["live"], json!([]));
@@ -490,4 +493,98 @@ fn a_team_budget_crossing_goes_out_through_the_webhooks() {
         crate::support::cclive::describe(&stopped)
     );
     assert_eq!(receiver.requests().len(), 3);
+}
+
+/// Budgets by role: an admin sees every budget; a lead their team's and its members'; a member
+/// their own and their team's, the team's with the whole team's spend (its total only: another
+/// member's budget and personal spend stay hidden).
+#[test]
+fn each_role_sees_the_budgets_it_may_and_a_member_only_the_teams_total() {
+    let server = TeamServer::start(&fresh_database("srv_budget_roles"));
+    let port = server.port;
+    let admin = server.add_user("root@corp", "ops", "admin");
+    let lea = server.add_user("lea@corp", "platform", "lead");
+    let ann = server.add_user("ann@corp", "platform", "member");
+    let bob = server.add_user("bob@corp", "platform", "member");
+    let cid = server.add_user("cid@corp", "apps", "member");
+    for (kind, name, usd) in [
+        ("--team", "platform", "100"),
+        ("--team", "apps", "50"),
+        ("--user", "ann@corp", "10"),
+        ("--user", "bob@corp", "20"),
+        ("--user", "cid@corp", "30"),
+    ] {
+        let out = server.team(&["team", "budget", "set", kind, name, "--monthly-usd", usd]);
+        assert!(
+            out.status.success(),
+            "{}",
+            crate::support::cclive::describe(&out)
+        );
+    }
+    // This month Ann and Bob spend, Bob ten times more; nobody in apps does.
+    for (token, machine, key, output) in [
+        (&ann, "m-ann", "msg_ann", 10_000),
+        (&bob, "m-bob", "msg_bob", 100_000),
+    ] {
+        let items = json!([usage_item(1, key, &format!("s-{machine}"), output)]);
+        let r = post_push(port, token, &push_body(machine, machine, &items));
+        assert_eq!(r.status, 200, "{}", String::from_utf8_lossy(&r.body));
+    }
+    let overview = |token: &str| overview(port, token);
+    let budgets = |token: &str| -> std::collections::BTreeMap<String, f64> {
+        overview(token)["budgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    format!(
+                        "{}:{}",
+                        b["scope"].as_str().unwrap(),
+                        b["name"].as_str().unwrap()
+                    ),
+                    b["spent_usd"].as_f64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let all = budgets(&admin);
+    let names = |b: &std::collections::BTreeMap<String, f64>| b.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(&all),
+        [
+            "team:apps",
+            "team:platform",
+            "user:ann@corp",
+            "user:bob@corp",
+            "user:cid@corp"
+        ]
+    );
+    let team = all["team:platform"];
+    assert!(
+        (team - all["user:ann@corp"] - all["user:bob@corp"]).abs() < 1e-9 && team > 0.0,
+        "{all:?}"
+    );
+    let lead = budgets(&lea);
+    assert_eq!(
+        names(&lead),
+        ["team:platform", "user:ann@corp", "user:bob@corp"]
+    );
+    assert_eq!(lead["team:platform"], team);
+    // Ann: her own budget and the team's, with the whole team's spend.
+    let own = budgets(&ann);
+    assert_eq!(names(&own), ["team:platform", "user:ann@corp"]);
+    assert!((own["team:platform"] - team).abs() < 1e-9, "{own:?}");
+    assert_eq!(own["user:ann@corp"], all["user:ann@corp"]);
+    // …but nobody's spend but hers, anywhere else on her overview.
+    let ann_view = overview(&ann);
+    let people: Vec<&str> = ann_view["month"]["by_person"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(people, ["ann@corp"]);
+    assert!(!ann_view.to_string().contains("bob@corp"), "{ann_view}");
+    assert_eq!(names(&budgets(&cid)), ["team:apps", "user:cid@corp"]);
 }

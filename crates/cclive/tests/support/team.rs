@@ -116,6 +116,18 @@ impl TeamServer {
         wait_with_timeout(child, Duration::from_mins(1))
     }
 
+    /// `GET <path>` (e.g. `/api/team/v1/spend`) with `token`'s bearer, as JSON.
+    pub fn get_json(&self, token: &str, path: &str) -> Value {
+        let text = ureq::get(format!("{}{path}", self.url()))
+            .header("Authorization", format!("Bearer {}", token.trim()))
+            .call()
+            .expect("the team server answers")
+            .body_mut()
+            .read_to_string()
+            .expect("a body");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}: {text}"))
+    }
+
     /// `http://127.0.0.1:<port>`.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)

@@ -19,7 +19,7 @@ pub(super) fn run(args: &ReportArgs, url: &str, opts: &ReportOptions) -> anyhow:
     let token = match &args.token_file {
         Some(path) => std::fs::read_to_string(path)
             .with_context(|| format!("reading the token file {}", path.display()))?,
-        None => std::env::var("CCLIVE_TEAM_TOKEN")
+        None => crate::config::env::team_token()
             .context("--server needs your team token: --token-file FILE or CCLIVE_TEAM_TOKEN")?,
     };
     let (since, until) = opts.bounds();

@@ -45,6 +45,11 @@ pub enum EventName {
     BlockEnded,
 }
 
+/// The names of `events` as configs and the API write them.
+pub(crate) fn names(events: &[EventName]) -> Vec<String> {
+    events.iter().map(|e| e.as_str().to_owned()).collect()
+}
+
 impl EventName {
     /// Every event, in documentation order.
     pub const ALL: [EventName; 8] = [

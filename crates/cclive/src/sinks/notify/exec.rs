@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use super::Delivery;
 use super::queue::Queue;
 use super::settings::ExecHookSettings;
-use super::stats::{self, DeliveryRecord, SinkHandle, SinkKind, SinkStatus, lock};
+use super::stats::{self, DeliveryEntry, SinkHandle, SinkKind, SinkReport, lock};
 
 /// Commands running at once, across every hook.
 pub const MAX_CONCURRENT: usize = 4;
@@ -219,11 +219,11 @@ pub(crate) fn spawn(
     settings: ExecHookSettings,
     slots: Arc<Slots>,
 ) -> std::io::Result<super::Worker> {
-    let status = SinkStatus::new(
-        SinkKind::Exec,
+    let status = SinkReport::new(
+        SinkKind::OnChange,
         settings.name.clone(),
         redact_command(&settings.command),
-        settings.events.clone(),
+        super::event::names(&settings.events),
     );
     super::Worker::spawn(status, QUEUE_SIZE, move |handle| {
         run(&settings, handle, &slots);
@@ -252,9 +252,9 @@ fn run(settings: &ExecHookSettings, handle: &SinkHandle, slots: &Slots) {
         if let Some(error) = &outcome.error {
             tracing::warn!(hook = %settings.name, event = %delivery.event, "on_change command failed: {error}");
         }
-        let record = DeliveryRecord {
+        let record = DeliveryEntry {
             id: delivery.id.clone(),
-            event: delivery.event,
+            event: delivery.event.as_str().to_owned(),
             session_id: delivery.session_id.clone(),
             at: jiff::Timestamp::now(),
             attempts: 1,
@@ -263,14 +263,15 @@ fn run(settings: &ExecHookSettings, handle: &SinkHandle, slots: &Slots) {
             } else {
                 stats::Outcome::Failed
             },
-            status: outcome.code,
+            http_status: None,
+            exit_code: outcome.code,
             error: outcome.error,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
         };
         let mut status = lock(&handle.status);
         status.in_flight = false;
         if outcome.timed_out {
-            status.timed_out += 1;
+            status.timeouts += 1;
         }
         status.finish(record);
     }

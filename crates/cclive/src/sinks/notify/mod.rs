@@ -35,7 +35,7 @@ use cclive_core::budget::BudgetAlert;
 
 pub use event::{Classifier, EventName, Payload, Subject};
 pub use settings::{ExecHookSettings, Secret, WebhookSettings};
-pub use stats::{DeliveryRecord, NotifyStats, Outcome, SinkKind, SinkStatus};
+pub use stats::{DeliveryEntry, NotifyStats, Outcome, SinkKind, SinkReport};
 
 use crate::config::Settings;
 use crate::monitor::pipeline::Callback;
@@ -70,22 +70,23 @@ impl Delivery {
 }
 
 /// The record of a delivery that was never attempted.
-pub(crate) fn unsent(delivery: &Delivery, why: &str) -> DeliveryRecord {
-    DeliveryRecord {
+pub(crate) fn unsent(delivery: &Delivery, why: &str) -> DeliveryEntry {
+    DeliveryEntry {
         id: delivery.id.clone(),
-        event: delivery.event,
+        event: delivery.event.as_str().to_owned(),
         session_id: delivery.session_id.clone(),
         at: jiff::Timestamp::now(),
         attempts: 0,
         outcome: stats::Outcome::Dropped,
-        status: None,
+        http_status: None,
+        exit_code: None,
         error: Some(why.to_owned()),
         duration_ms: 0,
     }
 }
 
 /// Counts what a sink's thread left in its queue at shutdown as dropped.
-pub(crate) fn count_abandoned(queue: &Queue<Arc<Delivery>>, status: &std::sync::Mutex<SinkStatus>) {
+pub(crate) fn count_abandoned(queue: &Queue<Arc<Delivery>>, status: &std::sync::Mutex<SinkReport>) {
     let left = queue.drain();
     if left.is_empty() {
         return;
@@ -111,16 +112,11 @@ impl Worker {
     /// Starts a sink's thread (named after its kind and name) with an empty queue of
     /// `queue_size`; `run` delivers from the handle's queue until it ends.
     pub(crate) fn spawn(
-        status: SinkStatus,
+        status: SinkReport,
         queue_size: usize,
         run: impl FnOnce(&SinkHandle) + Send + 'static,
     ) -> std::io::Result<Worker> {
-        let kind = match status.kind {
-            SinkKind::Webhook => "webhook",
-            SinkKind::Exec => "on_change",
-            SinkKind::Calendar => "calendar",
-        };
-        let name = format!("{kind} {}", status.name);
+        let name = format!("{} {}", status.kind.as_str(), status.name);
         let handle = SinkHandle {
             status: Arc::new(std::sync::Mutex::new(status)),
             queue: Arc::new(Queue::new(queue_size)),
@@ -472,7 +468,7 @@ mod tests {
         let s = &stats.snapshot()[0];
         assert_eq!((s.delivered, s.failed, s.dropped), (2, 0, 0), "{s:?}");
         assert_eq!(s.recent.len(), 2);
-        assert_eq!(s.recent[1].event, EventName::SessionEnded);
+        assert_eq!(s.recent[0].event, EventName::SessionEnded.as_str());
     }
 
     #[test]

@@ -19,7 +19,7 @@ use sha2::Sha256;
 use super::Delivery;
 use super::queue::Queue;
 use super::settings::{WebhookSettings, redact_url};
-use super::stats::{DeliveryRecord, Outcome, SinkHandle, SinkKind, SinkStatus, lock};
+use super::stats::{DeliveryEntry, Outcome, SinkHandle, SinkKind, SinkReport, lock};
 
 /// First retry delay; doubles per attempt.
 const BACKOFF_BASE: Duration = Duration::from_millis(500);
@@ -184,12 +184,12 @@ pub(crate) fn deliver(
     settings: &WebhookSettings,
     delivery: &Delivery,
     queue: &Queue<Arc<Delivery>>,
-    status: &Mutex<SinkStatus>,
-) -> (DeliveryRecord, bool) {
+    status: &Mutex<SinkReport>,
+) -> (DeliveryEntry, bool) {
     let started = Instant::now();
     let mut abandoned = false;
     let mut attempts = 0;
-    let mut last_status: Option<i32>;
+    let mut last_status: Option<u16>;
     let mut last_error: Option<String>;
     let mut ok = false;
     loop {
@@ -198,14 +198,14 @@ pub(crate) fn deliver(
         let next = next_step(&result);
         match &result {
             Attempt::Answered { status: code, .. } => {
-                last_status = Some(i32::from(*code));
+                last_status = Some(*code);
                 last_error = (next != Next::Done).then(|| format!("HTTP {code}"));
             }
             Attempt::Failed { error, timed_out } => {
                 last_status = None;
                 last_error = Some(error.clone());
                 if *timed_out {
-                    lock(status).timed_out += 1;
+                    lock(status).timeouts += 1;
                 }
             }
         }
@@ -245,9 +245,9 @@ pub(crate) fn deliver(
             "Webhook delivery failed."
         );
     }
-    let record = DeliveryRecord {
+    let record = DeliveryEntry {
         id: delivery.id.clone(),
-        event: delivery.event,
+        event: delivery.event.as_str().to_owned(),
         session_id: delivery.session_id.clone(),
         at: jiff::Timestamp::now(),
         attempts,
@@ -256,7 +256,8 @@ pub(crate) fn deliver(
         } else {
             Outcome::Failed
         },
-        status: last_status,
+        http_status: last_status,
+        exit_code: None,
         error: if ok { None } else { last_error },
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     };
@@ -265,11 +266,11 @@ pub(crate) fn deliver(
 
 /// Starts a webhook's delivery thread.
 pub(crate) fn spawn(settings: WebhookSettings) -> std::io::Result<super::Worker> {
-    let status = SinkStatus::new(
+    let status = SinkReport::new(
         SinkKind::Webhook,
         settings.name.clone(),
         redact_url(&settings.url),
-        settings.events.clone(),
+        super::event::names(&settings.events),
     );
     let queue_size = settings.queue_size;
     super::Worker::spawn(status, queue_size, move |handle| run(&settings, handle))
@@ -441,8 +442,8 @@ mod tests {
     }
 
     /// A fresh delivery status of one webhook.
-    fn webhook_status() -> Mutex<SinkStatus> {
-        Mutex::new(SinkStatus::new(
+    fn webhook_status() -> Mutex<SinkReport> {
+        Mutex::new(SinkReport::new(
             SinkKind::Webhook,
             "t".into(),
             String::new(),
@@ -459,7 +460,7 @@ mod tests {
         let (record, _) = deliver(&agent(&s), &s, &delivery(), &queue, &status);
         assert_eq!(record.outcome, Outcome::Delivered, "{record:?}");
         assert_eq!(record.attempts, 2);
-        assert_eq!(record.status, Some(200));
+        assert_eq!(record.http_status, Some(200));
         let got = server.join().unwrap();
         assert_eq!(got.len(), 2);
         let want = signature(b"s3cr3t", b"{\"event\":\"session_ended\"}");

@@ -29,6 +29,8 @@ struct Stub {
     /// Answer 413 to pushes with more items than this.
     max_items: Option<usize>,
     machine: Option<String>,
+    /// Pushes whose connection was closed unread (see [`serve_cutting`]).
+    cut: usize,
 }
 
 type Shared = Arc<Mutex<Stub>>;
@@ -53,6 +55,11 @@ async fn push(State(stub): State<Shared>, Json(req): Json<PushRequest>) -> Respo
     if stub.max_items.is_some_and(|max| req.items.len() > max) {
         return StatusCode::PAYLOAD_TOO_LARGE.into_response();
     }
+    Json(apply(&mut stub, &req)).into_response()
+}
+
+/// Applies a push to the stub as protocol v1 says.
+fn apply(stub: &mut Stub, req: &PushRequest) -> PushReply {
     stub.machine = Some(req.machine.id.clone());
     stub.pushes.push(req.items.len());
     for item in &req.items {
@@ -72,11 +79,65 @@ async fn push(State(stub): State<Shared>, Json(req): Json<PushRequest>) -> Respo
         }
         stub.cursor = stub.cursor.max(item.seq);
     }
-    Json(PushReply {
+    PushReply {
         acked_seq: stub.cursor,
         rejected: Vec::new(),
-    })
-    .into_response()
+    }
+}
+
+/// Serves the stub over plain HTTP/1.1, one request per connection, on a loopback port; a push
+/// whose body is larger than `cut` bytes gets no answer at all: the connection is closed with
+/// the body unread (the kernel resets it), as a server that refused it and hung up.
+fn serve_cutting(stub: Shared, cut: usize) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for conn in listener.incoming().flatten() {
+            let stub = stub.clone();
+            std::thread::spawn(move || answer_raw(conn, &stub, cut));
+        }
+    });
+    url
+}
+
+fn answer_raw(mut conn: std::net::TcpStream, stub: &Shared, cut: usize) {
+    use std::io::{BufRead as _, Read as _, Write as _};
+    let mut reader = std::io::BufReader::new(conn.try_clone().unwrap());
+    let (mut head, mut line, mut length) = (String::new(), String::new(), 0usize);
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if line == "\r\n" {
+            break;
+        }
+        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+            length = v.trim().parse().unwrap();
+        }
+        head.push_str(&line);
+    }
+    let body = if head.starts_with("GET /api/team/v1/cursor") {
+        serde_json::to_string(&CursorReply {
+            machine_id: "m".into(),
+            acked_seq: stub.lock().unwrap().cursor,
+        })
+    } else if length > cut {
+        stub.lock().unwrap().cut += 1;
+        return;
+    } else {
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        let req: PushRequest = serde_json::from_slice(&body).unwrap();
+        serde_json::to_string(&apply(&mut stub.lock().unwrap(), &req))
+    }
+    .unwrap();
+    let _ = write!(
+        conn,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n{body}",
+        body.len()
+    );
 }
 
 /// Serves the stub on a loopback port of a runtime of its own; returns its URL.
@@ -197,6 +258,42 @@ fn a_413_halves_the_batch_until_it_fits() {
     let stub = stub.lock().unwrap();
     assert_eq!(stub.usage.len(), 1000);
     assert!(stub.pushes.iter().all(|n| *n <= 100), "{:?}", stub.pushes);
+}
+
+/// A server that refuses a large body may hang up without reading it: the agent sees a broken
+/// pipe or a reset instead of the 413, and must halve all the same (it used to retry the same
+/// batch forever).
+#[test]
+fn a_large_push_the_server_hangs_up_on_is_halved_until_it_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
+    store.enable_team_outbox().unwrap();
+    // Responses with long keys: the first batch's body is about 1.6 MB.
+    let long = "k".repeat(3000);
+    store
+        .write(&Batch {
+            usage: (0..1200)
+                .map(|i| UsageRow {
+                    key: format!("{long}_{i}"),
+                    ..usage(i)
+                })
+                .collect(),
+            ..Batch::default()
+        })
+        .unwrap();
+    let store = Arc::new(store);
+    let stub = Shared::default();
+    let uploader = start(&store, serve_cutting(stub.clone(), LARGE_BODY));
+    wait_for("the backlog to drain", || drained(&store));
+    uploader.stop(Duration::from_secs(5));
+    let stub = stub.lock().unwrap();
+    assert_eq!(stub.usage.len(), 1200);
+    assert!(stub.cut > 0, "the first push was too large and cut off");
+    assert!(
+        stub.pushes.iter().all(|n| *n < FIRST_BATCH),
+        "{:?}",
+        stub.pushes
+    );
 }
 
 #[test]

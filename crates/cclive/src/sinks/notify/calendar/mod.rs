@@ -36,7 +36,7 @@ use super::Delivery;
 use super::event::EventName;
 use super::queue::{Popped, Queue};
 use super::settings::redact_url;
-use super::stats::{DeliveryRecord, Outcome, SinkHandle, SinkKind, SinkStatus, lock};
+use super::stats::{DeliveryEntry, Outcome, SinkHandle, SinkKind, SinkReport, lock};
 use super::webhook::{backoff, random_unit};
 use caldav::{CalDavError, Client, Precondition};
 pub use settings::CalendarSettings;
@@ -96,7 +96,7 @@ struct Sink<'a> {
     client: Client,
     planner: Planner,
     pending: HashMap<String, Pending>,
-    status: &'a Mutex<SinkStatus>,
+    status: &'a Mutex<SinkReport>,
 }
 
 impl Sink<'_> {
@@ -308,15 +308,16 @@ fn record(
     outcome: Outcome,
     http: Option<u16>,
     error: Option<String>,
-) -> DeliveryRecord {
-    DeliveryRecord {
+) -> DeliveryEntry {
+    DeliveryEntry {
         id: uid.to_owned(),
-        event: p.event,
+        event: p.event.as_str().to_owned(),
         session_id: p.session_id.clone(),
         at: Timestamp::now(),
         attempts: p.attempts,
         outcome,
-        status: http.map(i32::from),
+        http_status: http,
+        exit_code: None,
         error,
         duration_ms: p.first_attempt.map_or(0, |t| {
             u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX)
@@ -332,11 +333,11 @@ fn session_of(delivery: &Delivery) -> Option<SessionState> {
 
 /// Starts a calendar's thread.
 pub(crate) fn spawn(settings: CalendarSettings) -> std::io::Result<super::Worker> {
-    let status = SinkStatus::new(
+    let status = SinkReport::new(
         SinkKind::Calendar,
         settings.name.clone(),
         redact_url(&settings.url),
-        events(),
+        super::event::names(&events()),
     );
     super::Worker::spawn(status, settings::QUEUE_SIZE, move |handle| {
         run(&settings, handle);
@@ -406,8 +407,8 @@ mod tests {
         )
     }
 
-    fn status() -> Mutex<SinkStatus> {
-        Mutex::new(SinkStatus::new(
+    fn status() -> Mutex<SinkReport> {
+        Mutex::new(SinkReport::new(
             SinkKind::Calendar,
             "c".into(),
             String::new(),
@@ -415,7 +416,7 @@ mod tests {
         ))
     }
 
-    fn sink<'a>(settings: &'a CalendarSettings, status: &'a Mutex<SinkStatus>) -> Sink<'a> {
+    fn sink<'a>(settings: &'a CalendarSettings, status: &'a Mutex<SinkReport>) -> Sink<'a> {
         Sink {
             settings,
             client: Client::new(settings),

@@ -1,11 +1,10 @@
-//! Resolving what the user asked for into one [`Settings`], built once and passed down by `&`.
+//! [`Settings`]: everything cclive needs to know, resolved once and passed down by `&`.
 //!
 //! Precedence, lowest first: built-in defaults < the config file < environment variables < flags.
 //! Every value remembers where it came from ([`Origin`]) so `cclive config` can say why a value
 //! is what it is. Inputs (flags, an environment lookup, the home directory) are parameters, so the
 //! precedence table is tested without touching the real environment.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -14,14 +13,13 @@ use cclive_core::report::WeekStart;
 use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
+use super::file::{FileBudget, FileLimits, expand_tilde, read_file_config};
+use super::zone::{system_zone, zone_named};
 use crate::cli::{GlobalArgs, SessionArgs};
 use crate::sinks::notify::calendar::CalendarSettings;
 use crate::sinks::notify::calendar::settings as calendar_settings;
 use crate::sinks::notify::settings as notify_settings;
 use crate::sinks::notify::{ExecHookSettings, WebhookSettings};
-
-/// The commented default config file; also `cclive config --default`.
-pub const DEFAULT_CONFIG_TOML: &str = include_str!("../../../default-config.toml");
 
 /// A configuration problem the user must fix.
 #[derive(Debug, thiserror::Error)]
@@ -100,42 +98,6 @@ impl<T> Sourced<T> {
     }
 }
 
-/// The config file's shape. Every key is optional.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    db: Option<PathBuf>,
-    state_file: Option<PathBuf>,
-    claude_bin: Option<PathBuf>,
-    prices_file: Option<PathBuf>,
-    refresh_interval_secs: Option<f64>,
-    listen: Option<String>,
-    claude_config_dirs: Option<Vec<PathBuf>>,
-    budget: Option<FileBudget>,
-    /// `[[webhook]]` tables.
-    #[serde(default)]
-    webhook: Vec<notify_settings::WebhookFile>,
-    /// `[[on_change]]` tables.
-    #[serde(default)]
-    on_change: Vec<notify_settings::ExecHookFile>,
-    /// The `[team]` table.
-    team: Option<FileTeam>,
-    /// `[[calendar]]` tables.
-    #[serde(default)]
-    calendar: Vec<calendar_settings::CalendarFile>,
-    /// The `[server]` table (`cclive server`, team mode).
-    server: Option<ServerFileSettings>,
-}
-
-/// The `[team]` table: this machine's team server.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileTeam {
-    upstream: Option<String>,
-    token_file: Option<PathBuf>,
-    share_prompts: Option<bool>,
-}
-
 /// Team mode, the agent side (`[team]`, `--upstream`, `--token-file`): where the local monitor
 /// forwards what it stores. The token itself is only ever in its file, never here.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -184,30 +146,19 @@ pub struct ServerFileSettings {
     pub tls_key: Option<PathBuf>,
 }
 
-/// The `[budget]` table.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileBudget {
-    daily_usd: Option<f64>,
-    weekly_usd: Option<f64>,
-    monthly_usd: Option<f64>,
-    block_at_usd: Option<f64>,
-    block_period: Option<String>,
-    week_start: Option<String>,
-    timezone: Option<String>,
-    #[serde(default)]
-    projects: BTreeMap<String, FileLimits>,
-}
-
-/// One `[budget.projects.NAME]` table.
-#[allow(clippy::struct_field_names, reason = "the names are the config keys")]
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FileLimits {
-    daily_usd: Option<f64>,
-    weekly_usd: Option<f64>,
-    monthly_usd: Option<f64>,
-    block_at_usd: Option<f64>,
+impl ServerFileSettings {
+    /// The team database: `flag` (`--database-url`, or `CCLIVE_DATABASE_URL`, which clap
+    /// reads), else `[server] database_url`.
+    pub fn database_url_or(&self, flag: Option<&str>) -> anyhow::Result<String> {
+        use anyhow::Context as _;
+        flag.map(str::to_owned)
+            .or_else(|| self.database_url.clone())
+            .filter(|u| !u.trim().is_empty())
+            .context(
+                "no team database: pass --database-url postgres://…, set CCLIVE_DATABASE_URL, or \
+                 `database_url` in the config file's [server] table",
+            )
+    }
 }
 
 /// Budget limits (`[budget]`) and the zone their periods are cut in.
@@ -227,66 +178,6 @@ impl BudgetSettings {
             .and_then(zone_named)
             .unwrap_or_else(system_zone)
     }
-}
-
-/// Where the system's zone files are (`TZDIR`, as the C library reads it).
-fn zoneinfo_dir() -> PathBuf {
-    std::env::var_os("TZDIR").map_or_else(|| PathBuf::from("/usr/share/zoneinfo"), PathBuf::from)
-}
-
-/// The IANA zone `name`, read straight from its zone file. jiff's look-up by name first lists
-/// every folder of the zoneinfo database, a tenth of a `cclive statusline` run; one file is all
-/// a zone needs. Falls back to jiff's look-up (which also knows its bundled database).
-pub fn zone_named(name: &str) -> Option<TimeZone> {
-    if matches!(
-        name,
-        "UTC" | "Etc/UTC" | "Etc/UCT" | "UCT" | "Zulu" | "Etc/Zulu"
-    ) {
-        return Some(TimeZone::UTC);
-    }
-    let plain = !name.is_empty()
-        && !name.starts_with('/')
-        && name
-            .split('/')
-            .all(|part| !part.is_empty() && part != "." && part != "..")
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '_' | '-' | '+'));
-    plain
-        .then(|| std::fs::read(zoneinfo_dir().join(name)).ok())
-        .flatten()
-        .and_then(|bytes| TimeZone::tzif(name, &bytes).ok())
-        .or_else(|| TimeZone::get(name).ok())
-}
-
-/// The system's zone (`TZ`, else `/etc/localtime`), read the way [`zone_named`] reads one, once
-/// per process.
-pub fn system_zone() -> TimeZone {
-    static ZONE: std::sync::OnceLock<TimeZone> = std::sync::OnceLock::new();
-    ZONE.get_or_init(read_system_zone).clone()
-}
-
-fn read_system_zone() -> TimeZone {
-    let from_env = match std::env::var("TZ") {
-        Ok(tz) if tz.is_empty() => Some(TimeZone::UTC),
-        Ok(tz) => {
-            let tz = tz.strip_prefix(':').unwrap_or(&tz);
-            match tz.rfind("zoneinfo/") {
-                Some(at) => zone_named(&tz[at + "zoneinfo/".len()..]),
-                // A POSIX rule (`EST5EDT,M3.2.0,M11.1.0`) or a relative path: jiff knows those.
-                None if tz.contains(',') || tz.contains('.') => None,
-                None => zone_named(tz),
-            }
-        }
-        Err(_) => std::fs::read_link("/etc/localtime")
-            .ok()
-            .and_then(|target| {
-                let target = target.to_string_lossy();
-                let at = target.rfind("zoneinfo/")?;
-                zone_named(&target[at + "zoneinfo/".len()..])
-            }),
-    };
-    from_env.unwrap_or_else(TimeZone::system)
 }
 
 /// Everything cclive needs to know, resolved.
@@ -325,6 +216,36 @@ pub struct Settings {
     pub server: ServerFileSettings,
     /// Calendars that get session blocks (`[[calendar]]` tables).
     pub calendars: Sourced<Vec<CalendarSettings>>,
+    /// The monitor's token (`CCLIVE_TOKEN`, what `watch`/`dashboard --token` default to), which
+    /// this machine's clients send: `cclive hook`, `run`, `top`, the status line, `replay`,
+    /// `hooks install`. Never shown.
+    #[serde(skip)]
+    pub monitor_token: Option<MonitorToken>,
+}
+
+/// A monitor's token as its clients send it (`Authorization: Bearer …`). Its `Debug` hides it.
+/// Not checked here: a token the monitor refuses must not stop a hook from falling back.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MonitorToken(String);
+
+impl Settings {
+    /// The token this machine's clients send the monitor, if one is configured.
+    pub fn client_token(&self) -> Option<&str> {
+        self.monitor_token.as_ref().map(MonitorToken::expose)
+    }
+}
+
+impl MonitorToken {
+    /// The secret, for the one header that carries it. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MonitorToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MonitorToken(<hidden>)")
+    }
 }
 
 /// The monitor's default address: the seed's dashboard port, loopback only.
@@ -348,12 +269,11 @@ impl Settings {
         global: &GlobalArgs,
         session: Option<&SessionArgs>,
     ) -> Result<Settings, ConfigError> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Settings::resolve(&Inputs {
             listen: None,
             global,
             session,
-            env: &env,
+            env: &super::env::var,
         })
     }
 
@@ -362,12 +282,11 @@ impl Settings {
         global: &GlobalArgs,
         listen: Option<&str>,
     ) -> Result<Settings, ConfigError> {
-        let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
         Settings::resolve(&Inputs {
             listen,
             global,
             session: None,
-            env: &env,
+            env: &super::env::var,
         })
     }
 
@@ -581,6 +500,7 @@ impl Settings {
             claude_bin,
             prices_file,
             refresh_interval_secs,
+            monitor_token: env("CCLIVE_TOKEN").map(|t| MonitorToken(t.trim().to_owned())),
         })
     }
 }
@@ -705,37 +625,6 @@ fn pick_path(
         ));
     }
     file_value.map(|path| Sourced::new(expand_tilde(&path, home), Origin::File))
-}
-
-fn expand_tilde(path: &Path, home: Option<&Path>) -> PathBuf {
-    match (path.strip_prefix("~"), home) {
-        (Ok(rest), Some(home)) => home.join(rest),
-        _ => path.to_path_buf(),
-    }
-}
-
-fn read_file_config(
-    path: &Sourced<PathBuf>,
-    home: Option<&Path>,
-) -> Result<(FileConfig, bool), ConfigError> {
-    let file_path = expand_tilde(&path.value, home);
-    match std::fs::read_to_string(&file_path) {
-        Ok(text) => {
-            let config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
-                path: file_path.clone(),
-                message: e.message().to_owned(),
-            })?;
-            Ok((config, true))
-        }
-        // A missing file at the default place is normal; one the user named is an error.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && path.origin == Origin::Default => {
-            Ok((FileConfig::default(), false))
-        }
-        Err(source) => Err(ConfigError::Read {
-            path: file_path,
-            source,
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -903,6 +792,30 @@ mod tests {
         assert!(err.contains("config.toml is invalid"), "{err}");
         w.file("no_such_key = 1\n");
         assert!(matches!(w.resolve(), Err(ConfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn a_bad_value_names_the_file_line_column_and_key_and_what_was_expected() {
+        let mut w = World::new();
+        w.file("# limits\n[budget]\nweekly_usd = 50.0\ndaily_usd = \"ten\"\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(err.contains("config.toml is invalid"), "{err}");
+        assert!(
+            err.contains(
+                "line 4, column 13, key budget.daily_usd: invalid type: string \"ten\", \
+                 expected a number"
+            ),
+            "{err}"
+        );
+        w.file("listen = 8501\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(err.contains("line 1, column 10, key listen:"), "{err}");
+        w.file("[budget]\ndayly_usd = 5.0\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("line 2, column 1, key budget.dayly_usd: unknown field"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -1198,7 +1111,8 @@ mod tests {
 
     #[test]
     fn the_shipped_default_config_parses() {
-        let parsed: Result<FileConfig, _> = toml::from_str(DEFAULT_CONFIG_TOML);
+        let parsed: Result<super::super::file::FileConfig, _> =
+            toml::from_str(crate::config::DEFAULT_CONFIG_TOML);
         assert!(parsed.is_ok(), "{parsed:?}");
     }
 }
