@@ -150,6 +150,33 @@ struct Response<'a> {
     reported_cost: Option<f64>,
 }
 
+/// The factor that turns the turns' estimated costs into shares of Claude Code's own total,
+/// so the turns add up to the figure the session shows above them (the one cost rule: Claude
+/// Code's own figure where it reported one, the estimate elsewhere). Only when Claude Code
+/// reported the total and every response it covers is in the turns (a session recorded only in
+/// part would pile its whole cost on the turns that were recorded).
+pub fn reported_cost_scale(session: &crate::SessionState, turns: &[Turn]) -> Option<f64> {
+    let estimated: f64 = turns.iter().map(|t| t.cost_usd).sum();
+    let responses: u64 = turns.iter().map(|t| t.api_requests).sum();
+    (session.cost_source == crate::session::CostSource::Reported
+        && session.total_cost_usd.is_finite()
+        && estimated > 0.0
+        && responses == session.api_requests)
+        .then(|| session.total_cost_usd / estimated)
+}
+
+/// `turns` of `session` with their costs as shares of Claude Code's own total when
+/// [`reported_cost_scale`] allows; true when they are.
+pub fn share_reported_cost(session: &crate::SessionState, turns: &mut [Turn]) -> bool {
+    let Some(scale) = reported_cost_scale(session, turns) else {
+        return false;
+    };
+    for turn in turns {
+        turn.cost_usd *= scale;
+    }
+    true
+}
+
 /// How many turns `turns` (from [`build`]) holds as Claude Code counts them: turn 0 (what came
 /// before the first prompt) is none.
 pub fn count(turns: &[Turn]) -> u64 {

@@ -128,7 +128,7 @@
     // Claude Code's turns (the header's count): what came before the first prompt is none.
     const counted = t.turns.filter((x) => x.index > 0).length;
     $("timeline-note").textContent = t.turns.length
-      ? `${plural(counted, "turn")} from ${int(t.events)} recorded events. Costs per turn are estimates from the price table.`
+      ? `${plural(counted, "turn")} from ${int(t.events)} recorded events. ${t.cost_source === "reported" ? "Costs per turn are shares of Claude Code's own total." : "Costs per turn are estimates from the price table."}`
       : "No events were recorded for this session (sessions imported from old transcripts keep totals only).";
     $("timeline").replaceChildren(...t.turns.map(turn));
   }

@@ -160,6 +160,17 @@ fn one_session_shows_the_same_cost_tokens_and_turns_on_every_surface() {
         .filter(|t| t["index"].as_u64() > Some(0))
         .count();
     assert_eq!(counted as u64, turns, "{timeline:#}");
+    // The turns' costs add up to the session's, whichever cost it shows.
+    let turn_costs: f64 = timeline["turns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["cost_usd"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (turn_costs - cost).abs() < 1e-9,
+        "{turn_costs} vs {cost}: {timeline:#}"
+    );
     let driver = ChromeDriver::start();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
