@@ -115,6 +115,9 @@ pub enum Scenario {
     /// the conversation holds that many `tool_result`s), then text: a print run has
     /// `num_turns` 1 + n.
     BashRounds(u32),
+    /// Every main request gets the text answer streamed slowly, as [`Scenario::Slow`]'s last
+    /// answer (set by [`FakeApi::start_slow_text`]): a long first reply.
+    SlowText,
     /// HTTP 500 `api_error` for every request.
     Error500,
     /// HTTP 529 `overloaded_error` for every request.
@@ -251,6 +254,11 @@ impl FakeApi {
     /// `message_start` and `message_stop` ([`SLOW_CHUNKS`] deltas, `total / SLOW_CHUNKS` apart).
     pub fn start_slow(total: Duration) -> FakeApi {
         Self::start_inner(Scenario::Slow, total, UsageProfile::default())
+    }
+
+    /// Starts a [`Scenario::SlowText`] fake: the first answer already streams for about `total`.
+    pub fn start_slow_text(total: Duration) -> FakeApi {
+        Self::start_inner(Scenario::SlowText, total, UsageProfile::default())
     }
 
     fn start_inner(scenario: Scenario, slow_total: Duration, usage: UsageProfile) -> FakeApi {
@@ -803,7 +811,11 @@ fn plan(shared: &Shared, method: &str, path: &str, body: Option<&Value>) -> Plan
             let body = api_error("overloaded_error", "Overloaded");
             return json(Action::Error { status: 529 }, 529, body);
         }
-        Scenario::Text | Scenario::BashThenText | Scenario::Slow | Scenario::BashRounds(_) => {}
+        Scenario::Text
+        | Scenario::BashThenText
+        | Scenario::Slow
+        | Scenario::SlowText
+        | Scenario::BashRounds(_) => {}
     }
     let answer = match (kind, body) {
         (RequestKind::Main, Some(body)) => match shared.scenario {
@@ -811,7 +823,9 @@ fn plan(shared: &Shared, method: &str, path: &str, body: Option<&Value>) -> Plan
                 Answer::bash()
             }
             Scenario::BashRounds(n) if tool_results(body) < n as usize => Answer::bash(),
-            Scenario::Slow => Answer::slow_text(TEXT_ANSWER, shared.slow_total),
+            Scenario::Slow | Scenario::SlowText => {
+                Answer::slow_text(TEXT_ANSWER, shared.slow_total)
+            }
             _ => Answer::text(TEXT_ANSWER),
         },
         (RequestKind::Side, _) => Answer::text(SIDE_ANSWER),
