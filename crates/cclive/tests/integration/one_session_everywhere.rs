@@ -150,6 +150,12 @@ fn one_session_shows_the_same_cost_tokens_and_turns_on_every_surface() {
     assert_eq!(listed["total_cost_usd"].as_f64(), Some(cost));
     assert_eq!(tokens(&listed["tokens"]), toks);
     assert_eq!(listed["num_turns"].as_u64(), Some(turns));
+    // The dashboard's Today card.
+    let today = dashboard.get("/api/summary?period=day").json();
+    assert!(
+        (today["total_cost_usd"].as_f64().unwrap() - cost).abs() < 1e-9,
+        "{today:#} vs {cost}"
+    );
     let timeline = dashboard
         .get(&format!("/api/sessions/{id}/timeline"))
         .json();
