@@ -313,7 +313,7 @@ fn check_performance(page: &Value, api: &Value) {
 }
 
 /// A runtime for one test's browser session.
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

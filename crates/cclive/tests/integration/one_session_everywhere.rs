@@ -178,11 +178,7 @@ fn one_session_shows_the_same_cost_tokens_and_turns_on_every_surface() {
         "{turn_costs} vs {cost}: {timeline:#}"
     );
     let driver = ChromeDriver::start();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
+    crate::dashboard_browser::runtime().block_on(async {
         let client = driver.browser().await;
         client
             .goto(&format!("{}sessions/{id}", dashboard.url()))
