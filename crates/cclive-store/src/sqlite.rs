@@ -848,7 +848,7 @@ fn int<T: TryInto<i64>>(n: T) -> i64 {
     n.try_into().unwrap_or(i64::MAX)
 }
 
-fn is_foreign_key_violation(err: &rusqlite::Error) -> bool {
+pub(crate) fn is_foreign_key_violation(err: &rusqlite::Error) -> bool {
     err.sqlite_error()
         .is_some_and(|e| e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
 }

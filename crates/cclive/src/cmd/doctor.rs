@@ -162,6 +162,14 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
                 &format!("monitor: running at http://{monitor_addr} (pid {pid})"),
             );
         }
+        Ok(r) if r.status == 401 && String::from_utf8_lossy(&r.body).contains("cclive") => screen
+            .check(
+                false,
+                &format!(
+                    "monitor: running at http://{monitor_addr}, but it wants its token: set \
+                     CCLIVE_TOKEN to it (and run `cclive hooks install` again with it set)"
+                ),
+            ),
         Ok(_) => screen.check(
             false,
             &format!("monitor: something else answers at {monitor_addr}; pick another --listen"),

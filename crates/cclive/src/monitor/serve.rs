@@ -75,7 +75,8 @@ pub(crate) fn resolve_token(raw: Option<&str>, ip: IpAddr) -> anyhow::Result<Opt
         .transpose()?;
     if token.is_none() && !ip.is_loopback() {
         bail!(
-            "refusing to listen on {ip} without a token: anything but a loopback address needs              --token (or CCLIVE_TOKEN), which every request must then carry"
+            "refusing to listen on {ip} without a token: anything but a loopback address needs \
+             --token (or CCLIVE_TOKEN), which every request must then carry"
         );
     }
     Ok(token)
