@@ -279,13 +279,20 @@ async fn one_session_with_its_text_events_and_timeline() {
     let t = r.json();
     assert_eq!(t["events"], 5);
     let turns = t["turns"].as_array().unwrap();
-    assert_eq!(turns.len(), 2, "{t:#}");
+    // Turn 0, the prompt's turn, and the model's round after the Bash result (Claude Code's
+    // count).
+    assert_eq!(turns.len(), 3, "{t:#}");
+    assert_eq!(
+        (turns[2]["index"].as_u64(), turns[2]["prompted"].as_bool()),
+        (Some(2), Some(false))
+    );
     let turn = &turns[1];
     assert_eq!(turn["index"], 1);
     assert_eq!(turn["prompt"], "the secret plan");
-    assert_eq!(turn["tokens"]["output"], 100);
-    assert_eq!(turn["api_requests"], 1);
-    assert!(turn["cost_usd"].as_f64().unwrap() > 0.0);
+    // The answer came after the tool's result: in the round it opened.
+    assert_eq!(turns[2]["tokens"]["output"], 100);
+    assert_eq!(turns[2]["api_requests"], 1);
+    assert!(turns[2]["cost_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(turn["tools"][0]["name"], "Bash");
     assert_eq!(turn["tools"][0]["is_error"], true);
     assert_eq!(turn["tools"][0]["duration_ms"], 2000);
@@ -379,8 +386,9 @@ async fn a_session_s_performance_analytics() {
     assert_eq!(a["session_id"], "perf");
     assert_eq!(a["mode"], "interactive");
     assert_eq!(
+        // One prompt and two tool results: Claude Code's three turns.
         (a["turns"].as_u64(), a["events"].as_u64()),
-        (Some(1), Some(7))
+        (Some(3), Some(7))
     );
     // Waiting: 5 s before the prompt, 45 s after the turn's end. Tools: 4 s + 1 s.
     assert_eq!(
@@ -420,12 +428,13 @@ async fn a_session_s_performance_analytics() {
         (&a["cost_usd"], &a["cost_source"]),
         (&json!(0.8), &json!("reported"))
     );
+    // The answer after the Edit's result: the third round (turn 3), no prompt of its own.
     let turn = &a["costliest_turns"][0];
-    assert_eq!(turn["index"], 1);
-    assert_eq!(turn["prompt"], "make it faster");
+    assert_eq!(turn["index"], 3);
+    assert_eq!(turn["prompt"], Value::Null);
     // 100k output tokens of Sonnet at $15 per million.
     assert_eq!(turn["cost_usd"], 1.5);
-    assert_eq!(turn["tool_calls"], 2);
+    assert_eq!(turn["tool_calls"], 0);
 
     let r = get(server.addr, "/api/sessions/nope/analytics").await;
     assert_eq!(r.status, 404);
