@@ -132,15 +132,26 @@ pub(super) fn run(
         )?,
         ReportKindArg::Sessions => {
             let details = match &store {
-                Some(store) if !json(args) => session_details(&**store)?,
-                _ => std::collections::HashMap::new(),
+                Some(store) => session_details(&**store)?,
+                None => std::collections::HashMap::new(),
             };
-            output(
-                args,
-                &in_order(args, report::sessions(&records, &sessions, &opts, &prices)),
-                ccusage::sessions,
-                |r| text::sessions_text(r, &opts, &details, look),
-            )?
+            let mut report = in_order(args, report::sessions(&records, &sessions, &opts, &prices));
+            // The usage records do not know turns or duration; the history does.
+            for row in &mut report.rows {
+                if let Some(&(turns, ms)) = details.get(row.session_id.as_str()) {
+                    // Claude Code's own duration when it reported one, else the responses' span.
+                    let span_ms = row.last_at.as_millisecond() - row.first_at.as_millisecond();
+                    row.turns = Some(turns);
+                    row.duration_ms = Some(if ms > 0 {
+                        ms
+                    } else {
+                        u64::try_from(span_ms).unwrap_or(0)
+                    });
+                }
+            }
+            output(args, &report, ccusage::sessions, |r| {
+                text::sessions_text(r, &opts, look)
+            })?
         }
         ReportKindArg::Projects => output(
             args,
