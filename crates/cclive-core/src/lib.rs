@@ -43,6 +43,7 @@ pub mod ids;
 pub mod lossy;
 pub mod monitor;
 pub mod otel;
+pub mod plans;
 pub mod pricing;
 mod prompts;
 pub mod registry;

@@ -10,14 +10,13 @@
 //!   `Authorization: Bearer <token>`, the `cclive_token` cookie, or `?token=` (a page opened
 //!   with `?token=` gets the cookie and is redirected to the same page without it, so the token
 //!   leaves the address bar and the page's own requests and live stream carry the cookie).
-//!   One exception, by design: the intake routes (`/api/hooks`, `/api/events`, and OTLP's
-//!   `/v1/logs`, `/v1/metrics`) from a loopback peer that presents no token at all. They are
-//!   this machine's Claude Code hooks, telemetry and `cclive run`, which cannot carry a secret
-//!   without extra setup, and they only ever write events, never read anything. A telemetry
-//!   exporter on another machine sends the token with
-//!   `OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer <token>"`. Remote senders (an http hook on another machine) send
-//!   the token in a header (`"headers": {"Authorization": "Bearer $CCLIVE_TOKEN"}`,
-//!   `"allowedEnvVars": ["CCLIVE_TOKEN"]`). A wrong token is refused everywhere.
+//!   There is no exception, loopback included: behind a reverse proxy on the same host every
+//!   request looks local. So this machine's senders carry it too: `cclive hook`, `cclive run`,
+//!   the status line and `cclive top` read it from `CCLIVE_TOKEN`; `cclive hooks install` writes
+//!   it into Claude Code's `settings.json` (`env.CCLIVE_TOKEN`, which http hooks send as
+//!   `"headers": {"Authorization": "Bearer $CCLIVE_TOKEN"}` with
+//!   `"allowedEnvVars": ["CCLIVE_TOKEN"]`, and with `--telemetry`
+//!   `OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer <token>"`). A wrong token is refused.
 //!
 //! Every response also gets `nosniff`, `no-referrer` and "never in a frame" headers.
 
@@ -33,8 +32,6 @@ use crate::{ApiError, AppState};
 
 /// The cookie a browser keeps the token in.
 const COOKIE: &str = "cclive_token";
-/// Intake routes a loopback peer may use without the token.
-const LOOPBACK_INTAKE: &[&str] = &["/api/hooks", "/api/events", "/v1/logs", "/v1/metrics"];
 /// Read by programs (Prometheus, calendar apps), not browsers: `?token=` is answered directly,
 /// without the cookie-setting redirect pages get.
 const MACHINE_READ: &[&str] = &["/metrics", "/calendar.ics"];
@@ -261,9 +258,6 @@ fn check(access: &Access, req: &Request) -> Result<Pass, ApiError> {
         }
         return Ok(Pass::Go);
     }
-    if *req.method() == Method::POST && LOOPBACK_INTAKE.contains(&path) && from_loopback(req) {
-        return Ok(Pass::Go);
-    }
     Err(ApiError::Unauthorized)
 }
 
@@ -317,10 +311,6 @@ pub(crate) fn query_token(query: Option<&str>) -> Option<&str> {
     query?
         .split('&')
         .find_map(|pair| pair.strip_prefix("token="))
-}
-
-fn from_loopback(req: &Request) -> bool {
-    crate::listener::peer_of(req).is_some_and(|peer| peer.ip().is_loopback())
 }
 
 pub(crate) fn redirect_with_cookie(path: &str, query: Option<&str>, token: &str) -> Response {

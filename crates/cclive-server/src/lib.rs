@@ -81,6 +81,9 @@ pub struct ServerConfig {
     pub prices: PriceTable,
     /// The time zone of "today", "this week" and days in charts when a request names none.
     pub time_zone: TimeZone,
+    /// How long a keep-alive connection may wait for its next request before it is closed (a
+    /// request in flight, such as a live stream, is never cut).
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +93,7 @@ impl Default for ServerConfig {
             refresh_interval: Duration::from_secs(2),
             prices: PriceTable::builtin(),
             time_zone: TimeZone::UTC,
+            idle_timeout: listener::IDLE_TIMEOUT,
         }
     }
 }
@@ -170,16 +174,15 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let closing = state.inner.closing.clone();
-    let app = router(state).into_make_service_with_connect_info::<listener::Peer>();
+    let idle_timeout = state.inner.config.idle_timeout;
     let listener = listener::GuardedListener::new(
         listener,
         listener::MAX_CONNECTIONS,
         listener::HEADER_TIMEOUT,
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            closing.send_replace(true);
-        })
-        .await
+    listener::serve(listener, router(state), idle_timeout, async move {
+        shutdown.await;
+        closing.send_replace(true);
+    })
+    .await
 }

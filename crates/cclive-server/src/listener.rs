@@ -1,12 +1,19 @@
-//! The accept loop's guards: a cap on open connections, a deadline for a connection's first
-//! request head, and accept errors that back off.
+//! The accept loop and its guards: a cap on open connections, a deadline for a connection's
+//! first request head, an idle timeout between keep-alive requests, and accept errors that back
+//! off.
 //!
 //! 300 half-open connections (headers never finished) used to exhaust the process's file
 //! descriptors and stall the server. Now at most [`MAX_CONNECTIONS`] are open at once (more wait
 //! in the kernel's backlog until one closes), a connection whose first request head is not
 //! complete within [`HEADER_TIMEOUT`] is closed, and an accept error (`EMFILE`, …) waits before
-//! the next try, doubling up to a second, instead of spinning. Known limit: an idle keep-alive
-//! connection after its first request is not timed out here (it holds one slot of the cap).
+//! the next try, doubling up to a second, instead of spinning.
+//!
+//! A keep-alive connection with no request in flight is closed once it has waited
+//! [`IDLE_TIMEOUT`] for its next request head: [`serve`] drives connections with hyper's HTTP/1
+//! builder and its `header_read_timeout`, which (hyper 1.x) runs from the moment the connection
+//! waits for a head, after every answer, until that head is complete. `axum::serve` gives no
+//! way to set it. A request being answered is never cut, however long: a live stream (SSE) is
+//! one request whose answer never ends.
 
 use std::io;
 use std::net::SocketAddr;
@@ -15,6 +22,11 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::Router;
+use axum::serve::Listener as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -24,6 +36,10 @@ use tokio::time::Sleep;
 pub(crate) const MAX_CONNECTIONS: usize = 256;
 /// Longest a new connection may take to send its first request head.
 pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a keep-alive connection may wait for its next request head (the default of
+/// `ServerConfig::idle_timeout`). Longer than the idle timeout of clients' own pools (Node's is
+/// 5 s), so a client does not send into a connection the server is closing.
+pub(crate) const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
 /// First and longest waits after an accept error.
 const BACKOFF: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
@@ -85,15 +101,48 @@ impl axum::serve::Listener for GuardedListener {
     }
 }
 
+/// Serves `app` on `listener` until `shutdown` resolves; then accepts no more, lets every
+/// request in flight finish (idle connections close at once) and returns when all are closed.
+/// `idle_timeout`: see the module's comment.
+pub(crate) async fn serve(
+    mut listener: GuardedListener,
+    app: Router,
+    idle_timeout: Duration,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let mut make = app.into_make_service_with_connect_info::<Peer>();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(idle_timeout);
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (io, addr) = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = &mut shutdown => break,
+        };
+        let Ok(service) = tower_service::Service::call(&mut make, Peer(addr)).await;
+        let conn = http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                // Timeouts and peers that went away: nothing to act on.
+                tracing::trace!("A connection ended with an error: {e}");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
 /// The peer of a connection, as handlers and guards read it (`ConnectInfo<Peer>`).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Peer(pub(crate) SocketAddr);
 
-impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, GuardedListener>>
-    for Peer
-{
-    fn connect_info(stream: axum::serve::IncomingStream<'_, GuardedListener>) -> Self {
-        Peer(*stream.remote_addr())
+impl axum::extract::connect_info::Connected<Peer> for Peer {
+    fn connect_info(peer: Peer) -> Self {
+        peer
     }
 }
 
@@ -198,7 +247,6 @@ impl AsyncWrite for GuardedStream {
 
 #[cfg(test)]
 mod tests {
-    use axum::serve::Listener as _;
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
     use super::*;

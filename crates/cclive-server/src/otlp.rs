@@ -5,8 +5,9 @@
 //! HTTP side (content type, the sender's address) and answers as OTLP/HTTP says: 200 with an
 //! empty `Export*ServiceResponse` in the request's encoding, 400 for a body that does not
 //! decode (exporters do not retry it), 415 for an encoding OTLP/HTTP does not define. Access
-//! is checked before: from another machine the exporter sends the token
-//! (`OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer <token>"`).
+//! is checked before: when the server has a token the exporter sends it, from this machine too
+//! (`OTEL_EXPORTER_OTLP_HEADERS="Authorization=Bearer <token>"`, which `cclive hooks install
+//! --telemetry` writes).
 //!
 //! It never logs a body: Claude Code's telemetry can carry prompts when the user opts in.
 

@@ -97,6 +97,21 @@ pub enum StoreError {
     Sqlite(#[from] rusqlite::Error),
 }
 
+impl StoreError {
+    /// Whether this says the database file is damaged (`SQLite` found it corrupt or not a
+    /// database, or a stored row does not decode): `cclive db check` and `cclive db recover`
+    /// are the way forward, not a retry.
+    pub fn is_damage(&self) -> bool {
+        match self {
+            StoreError::Open { source, .. }
+            | StoreError::Migrate { source, .. }
+            | StoreError::Sqlite(source) => crate::check::is_damage(source),
+            StoreError::Corrupt { .. } => true,
+            _ => false,
+        }
+    }
+}
+
 impl cclive_core::store_failure::StoreFault for StoreError {
     /// The local history has no users or permissions, and a caller's bad value never reaches
     /// it: every failure is the server's own (logged, answered 500).

@@ -18,6 +18,8 @@
 //! - [`OutboxEntry`], [`TeamAgentState`]: the team outbox (`sqlite/outbox.rs`: its SQL), filled by
 //!   the schema in the data's own transactions while team mode is on.
 //! - `migrations`: the schema scripts (`src/migrations/NNNN_name.sql`) and the runner.
+//! - [`check()`](check::check) and [`recover()`](recover::recover): whether a database file is
+//!   sound, and the rescue of a damaged one's readable rows into a fresh file (`cclive db`).
 //! - [`StoreError`]: what can go wrong, by consequence.
 
 use std::path::{Path, PathBuf};
@@ -26,9 +28,11 @@ use cclive_core::budget::BudgetAlert;
 use cclive_core::{CostSource, CountedUsage, Event, SessionId, SessionState, Status, Tokens};
 use jiff::Timestamp;
 
+pub mod check;
 mod error;
 mod migrations;
 mod outbox;
+pub mod recover;
 mod sqlite;
 
 pub use error::StoreError;

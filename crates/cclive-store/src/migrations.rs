@@ -60,6 +60,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
 #[cfg(test)]
 pub(crate) const LATEST: u32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
+/// The schema version this build writes and understands.
+pub(crate) fn latest() -> u32 {
+    MIGRATIONS.last().map_or(0, |m| m.version)
+}
+
 /// Applies the scripts of `migrations` the database has not seen yet.
 pub(crate) fn migrate(conn: &mut Connection, migrations: &[Migration]) -> Result<(), StoreError> {
     let supported = migrations.last().map_or(0, |m| m.version);

@@ -95,7 +95,7 @@ impl SqliteStore {
 
     /// The connection. A panic elsewhere while it was held cannot leave a transaction half
     /// applied (an unfinished transaction rolls back when dropped), so poisoning is ignored.
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(crate) fn conn(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -32,6 +32,24 @@ pub struct GlobalArgs {
     /// The state file (default: $XDG_DATA_HOME/cclive/current_session.json).
     #[arg(long, global = true, value_name = "FILE")]
     pub state_file: Option<PathBuf>,
+    /// Colour in the terminal's text: `auto` (when stdout is a terminal and `NO_COLOR` is not
+    /// set), `always` or `never`.
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    pub color: Option<ColorArg>,
+    /// The same as `--color never` (ccusage's flag).
+    #[arg(long, global = true, conflicts_with = "color")]
+    pub no_color: bool,
+}
+
+/// When to colour text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorArg {
+    /// On a terminal, unless `NO_COLOR` is set.
+    Auto,
+    /// Always, even into a pipe.
+    Always,
+    /// Never.
+    Never,
 }
 
 /// The subcommands.
@@ -59,6 +77,8 @@ pub enum Command {
     Dashboard(DashboardArgs),
     /// What cclive sees and what is wrong, on one screen.
     Doctor(DoctorArgs),
+    /// The history database: `check` its integrity; `recover` a damaged one (kept aside).
+    Db(DbArgs),
     /// Usage reports: daily, weekly, monthly, sessions, projects, models, 5-hour blocks; tools.
     Report(ReportArgs),
     /// Spend against the `[budget]` limits with projections; `--check` for scripts and CI.
@@ -254,6 +274,23 @@ pub struct TopArgs {
     /// Run the monitor in this process even when one answers at the listen address.
     #[arg(long)]
     pub own_monitor: bool,
+    /// Measure the 5-hour block against a plan's limits (claude-monitor's: pro, max5, max20,
+    /// or custom); `l` changes it on the screen.
+    #[arg(long, value_name = "PLAN", value_parser = parse_plan)]
+    pub plan: Option<cclive_core::plans::Plan>,
+    /// custom: the token limit per block (input + output; default: the 90th percentile of
+    /// your finished blocks).
+    #[arg(long, value_name = "TOKENS")]
+    pub plan_tokens: Option<u64>,
+    /// custom: the cost limit per block, in USD (default 50).
+    #[arg(long, value_name = "USD")]
+    pub plan_cost: Option<f64>,
+}
+
+/// `--plan`: a plan name.
+fn parse_plan(s: &str) -> Result<cclive_core::plans::Plan, String> {
+    cclive_core::plans::Plan::parse(s)
+        .ok_or_else(|| format!("{s:?} is not a plan; use pro, max5, max20 or custom"))
 }
 
 /// `cclive statusline`.
@@ -394,6 +431,51 @@ pub struct DoctorArgs {
     /// Also read every transcript and report files with unreadable lines.
     #[arg(long)]
     pub scan: bool,
+}
+
+/// `cclive db`.
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: DbAction,
+}
+
+/// `cclive db check|recover`.
+#[derive(Debug, Subcommand)]
+pub enum DbAction {
+    /// Check the database's integrity (read-only, fine next to a running monitor); exits 1 when
+    /// it is damaged, 75 when another process kept it locked.
+    Check(DbCheckArgs),
+    /// Rebuild a damaged database: keep it aside as `<db>.corrupt-<time>`, copy every row that
+    /// still reads into a fresh one, then re-read the transcripts still on disk and the hook
+    /// spool. Stop the monitor first.
+    Recover(DbRecoverArgs),
+}
+
+/// `cclive db check`.
+#[derive(Debug, Args)]
+pub struct DbCheckArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The full integrity check (indexes too; slower on a big history).
+    #[arg(long)]
+    pub full: bool,
+}
+
+/// `cclive db recover`.
+#[derive(Debug, Args)]
+pub struct DbRecoverArgs {
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Only say what would be rescued; move and write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Rebuild even a database the check finds healthy.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `cclive import`.
@@ -643,37 +725,67 @@ pub struct HookArgs {
 
 /// `cclive report`.
 #[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // independent switches, each one user flag
 pub struct ReportArgs {
     /// Which report.
     #[arg(value_enum)]
     pub kind: ReportKindArg,
-    /// First day included (YYYY-MM-DD, in the report's zone).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// First day included (YYYY-MM-DD or YYYYMMDD, in the report's zone).
+    #[arg(short, long, value_name = "YYYY-MM-DD")]
     pub since: Option<String>,
-    /// Last day included (YYYY-MM-DD, in the report's zone).
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    /// Last day included (YYYY-MM-DD or YYYYMMDD, in the report's zone).
+    #[arg(short, long, value_name = "YYYY-MM-DD")]
     pub until: Option<String>,
+    /// daily, weekly, monthly: only the last N days, weeks or months, this one included (1 is
+    /// today, this week or this month).
+    #[arg(long, value_name = "N", conflicts_with = "since")]
+    pub last: Option<u32>,
     /// The zone days and weeks are cut in (IANA name; default: the system zone).
-    #[arg(long, value_name = "Area/City")]
+    #[arg(
+        short = 'z',
+        long,
+        visible_alias = "timezone",
+        value_name = "Area/City"
+    )]
     pub tz: Option<String>,
     /// Only this project: its path, or its last component.
     #[arg(long, value_name = "NAME")]
     pub project: Option<String>,
     /// A line per model inside each row.
-    #[arg(long)]
+    #[arg(short, long)]
     pub breakdown: bool,
     /// Print JSON (field names in docs/reports.md).
-    #[arg(long)]
+    #[arg(short, long)]
     pub json: bool,
+    /// The JSON's shape: cclive's own, or ccusage's (`{daily: [...], totals}`, camelCase) for
+    /// tools built on ccusage. Implies --json.
+    #[arg(long, value_enum, value_name = "SHAPE")]
+    pub json_format: Option<JsonFormatArg>,
+    /// Row order: `asc` the report's usual order (docs/reports.md), `desc` reversed.
+    #[arg(short, long, value_enum, value_name = "ORDER")]
+    pub order: Option<OrderArg>,
+    /// Only the columns that matter (period, models, total tokens, cost), for narrow terminals
+    /// and screenshots.
+    #[arg(long)]
+    pub compact: bool,
+    /// Accepted for ccusage's users: cclive always prices from its local price table.
+    #[arg(short = 'O', long, hide = true)]
+    pub offline: bool,
     /// The first day of a week.
     #[arg(long, value_enum, value_name = "DAY")]
     pub week_start: Option<WeekStartArg>,
     /// blocks: a token limit per block, as a number or `max` (the highest finished block).
-    #[arg(long, value_name = "N|max")]
+    #[arg(short, long, value_name = "N|max")]
     pub token_limit: Option<String>,
     /// blocks: only the active block.
-    #[arg(long)]
+    #[arg(short, long)]
     pub active: bool,
+    /// blocks: only the last 3 days' blocks (the active one included).
+    #[arg(short, long)]
+    pub recent: bool,
+    /// blocks: a block's length in hours (default 5, Claude's window).
+    #[arg(short = 'n', long, value_name = "HOURS")]
+    pub session_length: Option<f64>,
     /// sessions: write them as an iCalendar file instead of the table (one event per session;
     /// `-` for stdout).
     #[arg(long, value_name = "FILE")]
@@ -685,6 +797,24 @@ pub struct ReportArgs {
     /// A file holding your team token (with --server).
     #[arg(long, value_name = "FILE", requires = "server")]
     pub token_file: Option<std::path::PathBuf>,
+}
+
+/// The shape of `report --json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum JsonFormatArg {
+    /// cclive's own (docs/reports.md).
+    Cclive,
+    /// ccusage 20's.
+    Ccusage,
+}
+
+/// The order of a report's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OrderArg {
+    /// The report's usual order.
+    Asc,
+    /// Reversed.
+    Desc,
 }
 
 /// The reports of `cclive report`.

@@ -31,6 +31,19 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     }
 }
 
+/// What to do next, for errors that have a way forward beyond their message: a damaged history
+/// database (`cclive db check`, `cclive db recover`).
+pub fn hint_for(err: &anyhow::Error) -> Option<&'static str> {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<cclive_store::StoreError>())
+        .any(cclive_store::StoreError::is_damage)
+        .then_some(
+            "the history database is damaged: `cclive db check` says what is wrong; stop the \
+             monitor and run `cclive db recover` to keep the damaged file aside and rebuild the \
+             history from what still reads and the transcripts on disk",
+        )
+}
+
 /// True when the error is only that our reader went away (`cclive sessions | head`).
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {

@@ -23,6 +23,8 @@ mod claude_config;
 pub mod cli;
 mod cmd;
 pub mod config;
+#[cfg(test)]
+mod config_fuzz_tests;
 pub mod errors;
 mod history;
 pub mod ingest;

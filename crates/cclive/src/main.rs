@@ -13,6 +13,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("cclive: error: {err:#}");
+            if let Some(hint) = cclive::errors::hint_for(&err) {
+                eprintln!("cclive: {hint}");
+            }
             ExitCode::from(cclive::errors::exit_code_for(&err))
         }
     }

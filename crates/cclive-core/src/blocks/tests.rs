@@ -329,3 +329,33 @@ fn block_events_serialize_flat() {
     assert_eq!(json["total_tokens"], 1000);
     assert_eq!(json["models"], serde_json::json!([SONNET]));
 }
+
+#[test]
+fn a_shorter_session_length_cuts_shorter_blocks_and_gaps_are_ccusage_s() {
+    let times = [
+        at("2026-09-03T10:17:00Z"),
+        at("2026-09-03T12:05:00Z"),
+        at("2026-09-03T23:30:00Z"),
+    ];
+    // Two-hour blocks: 10:00–12:00, 12:00–14:00, 23:00–01:00.
+    let two = spans_of_length(times, 2 * HOUR_MS);
+    let starts: Vec<Timestamp> = two.iter().map(|s| s.start).collect();
+    assert_eq!(
+        starts,
+        [
+            at("2026-09-03T10:00:00Z"),
+            at("2026-09-03T12:00:00Z"),
+            at("2026-09-03T23:00:00Z")
+        ]
+    );
+    assert_eq!(two[2].end, at("2026-09-04T01:00:00Z"));
+    // No gap between blocks less than a block's length apart; else from the last response
+    // plus a block's length to the next response.
+    assert_eq!(gap_between(&two[0], &two[1], 2 * HOUR_MS), None);
+    assert_eq!(
+        gap_between(&two[1], &two[2], 2 * HOUR_MS),
+        Some((at("2026-09-03T14:05:00Z"), at("2026-09-03T23:30:00Z")))
+    );
+    // The five-hour rule is `spans`.
+    assert_eq!(spans(times), spans_of_length(times, BLOCK_LENGTH_MS));
+}

@@ -6,9 +6,9 @@
 //! sharing the local dashboard's CSS and helpers under `/assets/`).
 //!
 //! EVERY route needs a user's token (`Authorization: Bearer cct_…`, the `cclive_token` cookie, or
-//! `?token=` on a page, which sets the cookie and redirects): unlike the local monitor there is no
-//! tokenless loopback intake, because behind a reverse proxy on the same host every request looks
-//! local. The Host and Origin checks of the local server apply too. The token's user is attached
+//! `?token=` on a page, which sets the cookie and redirects), loopback included, because behind a
+//! reverse proxy on the same host every request looks local (the local monitor's rule too, once it
+//! has a token). The Host and Origin checks of the local server apply too. The token's user is attached
 //! to the request; handlers scope every read by its role and attribute every push to it.
 //!
 //! This module never touches SQL (the store does) and never logs tokens, bodies or queries.

@@ -144,7 +144,7 @@ async fn bad_bodies_and_encodings_are_refused_with_what_to_do() {
 }
 
 #[tokio::test]
-async fn with_a_token_this_machines_exporter_needs_none_but_a_wrong_one_is_refused() {
+async fn with_a_token_even_this_machines_exporter_needs_it() {
     let config = ServerConfig {
         access: Access::new(
             "127.0.0.1",
@@ -156,8 +156,13 @@ async fn with_a_token_this_machines_exporter_needs_none_but_a_wrong_one_is_refus
     let server = Server::with(config, LiveHub::default()).await;
     let body = fixture("logs-2.1.332.json");
     let json = ("Content-Type", "application/json");
-    let r = request(server.addr, "POST", "/v1/logs", &[json], Some(&body)).await;
-    assert_eq!(r.status, 200, "a loopback exporter without a token");
+    for path in ["/v1/logs", "/v1/metrics"] {
+        let r = request(server.addr, "POST", path, &[json], Some(&body)).await;
+        assert_eq!(
+            r.status, 401,
+            "{path}: a loopback exporter without the token"
+        );
+    }
     let r = request(
         server.addr,
         "POST",

@@ -272,7 +272,8 @@ async fn a_page_opened_with_the_token_keeps_it_in_a_cookie_and_drops_it_from_the
 }
 
 #[tokio::test]
-async fn hooks_from_this_machine_need_no_token_but_a_wrong_one_is_refused() {
+async fn with_a_token_intake_from_this_machine_needs_it_too() {
+    // Behind a reverse proxy on the same host every request is a loopback one.
     let server = token_server().await;
     let r = request(
         server.addr,
@@ -282,7 +283,7 @@ async fn hooks_from_this_machine_need_no_token_but_a_wrong_one_is_refused() {
         Some(&hook_payload()),
     )
     .await;
-    assert_eq!(r.status, 204, "a loopback hook without a token");
+    assert_eq!(r.status, 401, "a loopback hook without the token");
     let r = request(
         server.addr,
         "POST",
@@ -291,7 +292,19 @@ async fn hooks_from_this_machine_need_no_token_but_a_wrong_one_is_refused() {
         Some(&event()),
     )
     .await;
-    assert_eq!(r.status, 202, "`cclive run` on this machine");
+    assert_eq!(r.status, 401, "`cclive run` without the token");
+    let r = request(
+        server.addr,
+        "POST",
+        "/api/events",
+        &[
+            ("Content-Type", "application/json"),
+            ("Authorization", &format!("Bearer {TOKEN}")),
+        ],
+        Some(&event()),
+    )
+    .await;
+    assert_eq!(r.status, 202, "`cclive run` with the token");
     let r = request(
         server.addr,
         "POST",
@@ -313,7 +326,31 @@ async fn hooks_from_this_machine_need_no_token_but_a_wrong_one_is_refused() {
         r.status, 204,
         "what a remote http hook sends with `headers`"
     );
-    // A foreign Origin is refused before the exemption.
+    // Every other route too, reading or writing (the ones above answer 200 with it).
+    for (method, path) in [
+        ("GET", "/api/stream"),
+        ("GET", "/api/costs"),
+        ("GET", "/api/limits"),
+        ("GET", "/api/budget"),
+        ("GET", "/api/integrations"),
+        ("GET", "/api/sessions/abc/events"),
+        ("GET", "/metrics"),
+        ("GET", "/calendar.ics"),
+        ("GET", "/sessions/abc"),
+        ("GET", "/favicon.ico"),
+        ("GET", "/no-such-page"),
+        ("POST", "/api/session/webhook"),
+        ("POST", "/v1/logs"),
+        ("POST", "/v1/metrics"),
+    ] {
+        let body = (method == "POST").then(event);
+        let r = request(server.addr, method, path, &[], body.as_deref()).await;
+        assert_eq!(
+            r.status, 401,
+            "{method} {path} from loopback without the token"
+        );
+    }
+    // A foreign Origin is refused before the token is looked at.
     let r = request(
         server.addr,
         "POST",

@@ -198,3 +198,74 @@ async fn a_publish_without_subscribers_costs_nothing_and_is_not_replayed() {
     assert_eq!(stream.next(WAIT).await.unwrap().event, "snapshot");
     stream.assert_quiet(Duration::from_millis(200)).await;
 }
+
+/// A server whose keep-alive connections may idle `idle` between requests.
+async fn server_idling(idle: Duration) -> Server {
+    let config = ServerConfig {
+        idle_timeout: idle,
+        ..ServerConfig::default()
+    };
+    Server::with(config, LiveHub::default()).await
+}
+
+/// A keep-alive connection that asked for `/healthz` once and read the whole answer.
+async fn served_once(server: &Server) -> tokio::net::TcpStream {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut conn = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!("GET /healthz HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
+    conn.write_all(head.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    // The answer is small and has a Content-Length; its JSON ends the body.
+    while !got.ends_with(b"}") {
+        let n = tokio::time::timeout(WAIT, conn.read(&mut buf))
+            .await
+            .expect("the answer comes")
+            .unwrap();
+        assert!(n > 0, "closed before the answer");
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(!text.to_ascii_lowercase().contains("connection: close"));
+    conn
+}
+
+/// Waits (up to `deadline`) for the server to close `conn`; false if it is still open then.
+async fn closed_within(conn: &mut tokio::net::TcpStream, deadline: Duration) -> bool {
+    use tokio::io::AsyncReadExt as _;
+    let mut buf = [0u8; 64];
+    match tokio::time::timeout(deadline, conn.read(&mut buf)).await {
+        Ok(Ok(0) | Err(_)) => true,
+        Ok(Ok(n)) => panic!("unexpected bytes on an idle connection: {:?}", &buf[..n]),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+    let server = server_idling(Duration::from_millis(300)).await;
+    let mut conn = served_once(&server).await;
+    assert!(
+        closed_within(&mut conn, Duration::from_secs(20)).await,
+        "an idle keep-alive connection stayed open"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_stream_outlives_the_idle_timeout() {
+    let server = server_idling(Duration::from_millis(300)).await;
+    server.publish_snapshot(active("a"));
+    let mut stream = EventStream::open(server.addr, "/api/stream", &[]).await;
+    assert_eq!(stream.next(WAIT).await.unwrap().event, "snapshot");
+    // An idle connection opened after the stream is closed: the idle timeout has passed for
+    // the stream too.
+    let mut idle = served_once(&server).await;
+    assert!(closed_within(&mut idle, Duration::from_secs(20)).await);
+    let mut s = session("a", "2026-11-25T10:00:00Z");
+    s.num_turns = 7;
+    server.live.publish(&update(UpdateKind::Progress, s));
+    let got = stream.next(WAIT).await.expect("the stream is still open");
+    assert_eq!(got.event, "update");
+    assert_eq!(got.json()["session"]["num_turns"], 7);
+}

@@ -47,6 +47,7 @@ pub(crate) enum LimitsSource {
 pub(crate) fn official_rate_limits(settings: &Settings) -> Option<OfficialLimits> {
     let monitor = monitor_client::get(
         &settings.listen.value,
+        settings.client_token(),
         "/api/current-session",
         Duration::from_millis(300),
     )

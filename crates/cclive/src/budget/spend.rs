@@ -90,7 +90,7 @@ const HEAL: SignedDuration = SignedDuration::from_mins(15);
 /// any query here for a history without 5-hour pauses (a week of usage times).
 const BLOCK_HEAL: SignedDuration = SignedDuration::from_hours(6);
 
-/// What a run leaves for the next (in the [`Cache`]) so each run reads only recent usage: the
+/// What a run leaves for the next (in the [`super::cache::Cache`]) so each run reads only recent usage: the
 /// settled spend per window, and the last 5-hour block known, to chain the next one from.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct Memo {

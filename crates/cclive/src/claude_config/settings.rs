@@ -104,12 +104,29 @@ pub(crate) struct HookSpec {
     pub(crate) url: String,
     /// The shell command, e.g. `/usr/local/bin/cclive hook`.
     pub(crate) command: String,
+    /// The monitor has a token: the http handlers send it (`Authorization: Bearer
+    /// $CCLIVE_TOKEN`, which Claude Code fills in from its `env`, where `hooks install` puts
+    /// the token). The command handler needs nothing: `cclive hook` reads `CCLIVE_TOKEN`.
+    pub(crate) token: bool,
 }
+
+/// The environment variable the http handlers' header names (and `cclive hook` reads).
+pub(crate) const TOKEN_VAR: &str = "CCLIVE_TOKEN";
 
 impl HookSpec {
     /// The http handler object.
     pub(crate) fn http_handler(&self) -> Value {
-        json!({"type": "http", "url": self.url, "timeout": HTTP_TIMEOUT_SECS})
+        Self::http_handler_for(&self.url, self.token)
+    }
+
+    /// The http handler for `url`, with the token's header or without.
+    fn http_handler_for(url: &str, token: bool) -> Value {
+        let mut handler = json!({"type": "http", "url": url, "timeout": HTTP_TIMEOUT_SECS});
+        if token {
+            handler["headers"] = json!({"Authorization": format!("Bearer ${TOKEN_VAR}")});
+            handler["allowedEnvVars"] = json!([TOKEN_VAR]);
+        }
+        handler
     }
 
     /// The command handler object.
@@ -135,13 +152,17 @@ impl HookSpec {
         json!({ "hooks": [handler] })
     }
 
-    /// Which of our groups `group` is, if it is exactly one of them.
+    /// Which of our groups `group` is, if it is exactly one of them (an http one with or
+    /// without the token's header: installing again with or without a token replaces it).
     fn owns(&self, group: &Value) -> Option<Mode> {
         let map = group.as_object().filter(|m| m.len() == 1)?;
         let [handler] = map.get("hooks")?.as_array()?.as_slice() else {
             return None;
         };
-        if *handler == self.http_handler() {
+        if [false, true]
+            .into_iter()
+            .any(|token| *handler == Self::http_handler_for(&self.url, token))
+        {
             Some(Mode::Http)
         } else if *handler == self.command_handler() {
             Some(Mode::Command)
@@ -412,15 +433,16 @@ pub(crate) fn install(settings: &mut Value, spec: &HookSpec) -> Result<Changes, 
     check_shape(settings)?;
     let mut changes = Changes::default();
     let wanted: Vec<&str> = installed_events().collect();
-    // Stale entries first: ours, but not what this spec wants for that event.
+    // Stale entries first: ours, but not what this spec wants for that event (another
+    // delivery, or the http handler with or without the token's header).
     if let Some(hooks) = hooks_mut(settings)? {
         let events: Vec<String> = hooks.keys().cloned().collect();
         for event in events {
             let want = wanted
                 .contains(&event.as_str())
-                .then(|| spec.mode_for(&event));
+                .then(|| spec.group_for(&event));
             let removed = remove_groups(hooks, &event, |g| {
-                spec.owns(g).is_some_and(|mode| Some(mode) != want)
+                spec.owns(g).is_some() && want.as_ref() != Some(g)
             });
             if removed {
                 changes.removed.push(event);
@@ -584,13 +606,23 @@ fn hooks_mut(settings: &mut Value) -> Result<Option<&mut Map<String, Value>>, Sh
 
 /// The `hooks` object, created (as the last key) when missing.
 fn ensure_hooks(settings: &mut Value) -> Result<&mut Map<String, Value>, ShapeError> {
+    ensure_object(settings, "hooks", ShapeError::HooksNotAnObject)
+}
+
+/// The top-level object `key` (`hooks`, `env`), created (as the last key) when missing;
+/// `not_object` when it is something else.
+pub(crate) fn ensure_object<'a>(
+    settings: &'a mut Value,
+    key: &str,
+    not_object: ShapeError,
+) -> Result<&'a mut Map<String, Value>, ShapeError> {
     settings
         .as_object_mut()
         .ok_or(ShapeError::NotAnObject)?
-        .entry("hooks")
+        .entry(key)
         .or_insert_with(|| Value::Object(Map::new()))
         .as_object_mut()
-        .ok_or(ShapeError::HooksNotAnObject)
+        .ok_or(not_object)
 }
 
 /// How a settings file is laid out: the indentation unit and whether it ends with a newline.
@@ -655,6 +687,7 @@ mod tests {
             mode,
             url: hooks_url("127.0.0.1:8501"),
             command: hook_command("/opt/cclive/bin/cclive", None),
+            token: false,
         }
     }
 
@@ -779,6 +812,34 @@ mod tests {
         assert_eq!(stop[1]["hooks"][0]["type"], "command");
         let st = status(&s, &spec(Mode::Command));
         assert!(st.iter().all(|e| e.installed == [Mode::Command]));
+    }
+
+    #[test]
+    fn with_a_token_the_http_hooks_send_it_and_replace_the_ones_without() {
+        let mut s = user_settings();
+        install(&mut s, &spec(Mode::Http)).unwrap();
+        let with_token = HookSpec {
+            token: true,
+            ..spec(Mode::Http)
+        };
+        let changes = install(&mut s, &with_token).unwrap();
+        assert_eq!(
+            changes.removed.len(),
+            28,
+            "the command hooks need no change"
+        );
+        assert_eq!(changes.added.len(), 28);
+        let stop = s["hooks"]["Stop"].as_array().unwrap();
+        assert_eq!(stop.len(), 2, "the user's group and ours, once");
+        let handler = &stop[1]["hooks"][0];
+        assert_eq!(handler["headers"]["Authorization"], "Bearer $CCLIVE_TOKEN");
+        assert_eq!(handler["allowedEnvVars"], json!(["CCLIVE_TOKEN"]));
+        assert!(install(&mut s, &with_token).unwrap().is_empty());
+        // Either form is ours to remove.
+        assert_eq!(
+            uninstall(&mut s, &spec(Mode::Http)).unwrap().removed.len(),
+            30
+        );
     }
 
     #[test]

@@ -14,7 +14,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::claude_config::settings::ShapeError;
+use crate::claude_config::settings::{ShapeError, ensure_object};
 
 /// The OTLP endpoint of the monitor at `listen` (`0.0.0.0`/`[::]` become loopback, where the
 /// monitor answers too).
@@ -78,12 +78,7 @@ pub(crate) fn install(settings: &mut Value, endpoint: &str) -> Result<TelemetryC
             }
         }
     }
-    let top = settings.as_object_mut().ok_or(ShapeError::NotAnObject)?;
-    let env = top
-        .entry("env")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .ok_or(ShapeError::EnvNotAnObject)?;
+    let env = ensure_object(settings, "env", ShapeError::EnvNotAnObject)?;
     let mut added = Vec::new();
     for (name, value) in ours {
         if !env.contains_key(name) {

@@ -1,6 +1,6 @@
 //! `cclive budget`: spend against the `[budget]` limits, with the projection to the end of each
 //! period; `--check` prints one line and exits 0, 10 or 11 for scripts and CI. Also the prompt
-//! gate `cclive hook` consults for `block_at_usd` ([`prompt_gate`]).
+//! gate `cclive hook` consults for `block_at_usd` ([`crate::budget::gate::prompt_gate`]).
 //!
 //! The figures come from [`cclive_core::budget`]; this file resolves the zone, reads the store
 //! and lays out text.
@@ -16,10 +16,11 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
 
-use super::report::{Column, Table, terminal_width, week_start};
+use super::report::{Column, Table, week_start};
 use crate::cli::{BudgetArgs, GlobalArgs};
 use crate::config::Settings;
 use crate::output::display;
+use crate::output::term::{self, Term};
 
 /// Shows spend against every limit, or (`--check`) one line and an exit code.
 pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -91,7 +92,7 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     }
     print!(
         "{}",
-        statuses_text(&statuses, &tz, now, terminal_width(), hard.as_ref())
+        statuses_text(&statuses, &tz, now, Term::stdout(global), hard.as_ref())
     );
     print!("\n{}", limits_text(&limits, &tz, now));
     if !alerts.is_empty() {
@@ -228,7 +229,7 @@ fn statuses_text(
     statuses: &[BudgetStatus],
     tz: &TimeZone,
     now: Timestamp,
-    width: usize,
+    term: Term,
     hard: Option<&crate::budget::gate::HardLimitStatus>,
 ) -> String {
     let mut out = format!(
@@ -241,10 +242,10 @@ fn statuses_text(
         Column::text("Period"),
         Column::number("Spent"),
         Column::number("Limit"),
-        Column::number("Used"),
+        Column::number("Used").styled(used_style),
         Column::number("Projected").optional(1),
         Column::text("Ends in").optional(0),
-        Column::text("State"),
+        Column::text("State").styled(state_style),
     ]);
     for s in statuses {
         let left = u64::try_from(s.end.as_millisecond() - now.as_millisecond()).unwrap_or(0);
@@ -259,7 +260,7 @@ fn statuses_text(
             gauge(s),
         ]);
     }
-    out.push_str(&t.render(width));
+    out.push_str(&t.paint(term));
     if let Some(h) = hard {
         let _ = writeln!(
             out,
@@ -276,6 +277,22 @@ fn statuses_text(
         );
     }
     out
+}
+
+/// A share of a limit in its warning colour (yellow from 80 %, red from 100 %).
+fn used_style(cell: &str) -> Option<term::Style> {
+    term::budget_style(cell.trim_end_matches(" %").parse().ok()?, 80.0)
+}
+
+/// The gauge in its level's colour.
+fn state_style(cell: &str) -> Option<term::Style> {
+    if cell.ends_with("exceeded") {
+        Some(term::Style::Red)
+    } else if cell.ends_with("warning") {
+        Some(term::Style::Yellow)
+    } else {
+        None
+    }
 }
 
 /// `8h 52m`, or `4d 08h` from a day on.

@@ -4,7 +4,9 @@ use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use crate::cli::{ConfigArgs, GlobalArgs};
-use crate::config::{DEFAULT_CONFIG_TOML, Settings};
+use cclive_core::budget::Limits;
+
+use crate::config::{BudgetSettings, DEFAULT_CONFIG_TOML, Origin, Settings};
 
 /// A list of names, or `(none)`.
 fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -14,6 +16,51 @@ fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
     } else {
         list.join(", ")
     }
+}
+
+/// `$12.50` or `(none)`.
+fn limit(v: Option<f64>) -> String {
+    v.map_or_else(|| "(none)".to_owned(), |v| format!("${v:.2}"))
+}
+
+/// One limit set: `daily $10.00 · weekly (none) · monthly $200.00 · block at (none)`.
+fn limits_text(l: &Limits) -> String {
+    format!(
+        "daily {} · weekly {} · monthly {} · block at {}",
+        limit(l.daily_usd),
+        limit(l.weekly_usd),
+        limit(l.monthly_usd),
+        limit(l.block_at_usd)
+    )
+}
+
+/// The `[budget]` table as rows: the global limits, how periods are cut, then each project's.
+fn budget_rows(b: &BudgetSettings, origin: &str) -> Vec<(String, String, String)> {
+    let mut rows = vec![
+        (
+            "budget".to_owned(),
+            limits_text(&b.budget.limits),
+            origin.to_owned(),
+        ),
+        (
+            "budget periods".to_owned(),
+            format!(
+                "block_at per {} · weeks from {} · zone {}",
+                b.budget.block_period.as_str(),
+                b.budget.week_start.as_str(),
+                b.timezone.as_deref().unwrap_or("system")
+            ),
+            origin.to_owned(),
+        ),
+    ];
+    for (project, l) in &b.budget.projects {
+        rows.push((
+            format!("budget.projects.{project}"),
+            limits_text(l),
+            origin.to_owned(),
+        ));
+    }
+    rows
 }
 
 /// Prints the settings (or the commented default file with `--default`).
@@ -31,7 +78,14 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         p.as_ref()
             .map_or_else(|| "(not set)".to_owned(), |p| p.display().to_string())
     };
-    let rows = [
+    // The default place, when a file is there, is where the user put their settings: say so
+    // rather than "default".
+    let config_origin = if s.config_file_found && s.config_file.origin == Origin::Default {
+        "found at the default place".to_owned()
+    } else {
+        s.config_file.origin.to_string()
+    };
+    let mut rows = vec![
         (
             "config_file",
             format!(
@@ -43,7 +97,7 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
                     " (not found; using defaults)"
                 }
             ),
-            s.config_file.origin.to_string(),
+            config_origin,
         ),
         (
             "db",
@@ -121,11 +175,15 @@ pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             names(s.calendars.value.iter().map(|c| c.name.as_str())),
             s.calendars.origin.to_string(),
         ),
-    ];
+    ]
+    .into_iter()
+    .map(|(k, v, o)| (k.to_owned(), v, o))
+    .collect::<Vec<_>>();
+    rows.extend(budget_rows(&s.budget.value, &s.budget.origin.to_string()));
     let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for (key, value, origin) in rows {
-        let _ = writeln!(out, "{key:<22} {value:<width$}  # {origin}");
+        let _ = writeln!(out, "{key:<24} {value:<width$}  # {origin}");
     }
     print!("{out}");
     Ok(ExitCode::SUCCESS)

@@ -2,8 +2,9 @@
 //!
 //! Claude found (and its version), the config dirs and their transcripts, hooks installed or
 //! not, Claude Code's `cleanupPeriodDays` and what it is about to delete, whether a monitor
-//! answers, the history database's size and health, the price table (and models the installed
-//! Claude Code knows that it lacks, sessions left unpriced), and transcripts with unreadable lines.
+//! answers, the history database's size and health (`cclive db check`'s quick check), the price
+//! table (and models the installed Claude Code knows that it lacks, sessions left unpriced), and
+//! transcripts with unreadable lines.
 //! Read-only: it changes nothing. Each finding says what to do about it.
 
 use std::fmt::Write as _;
@@ -46,6 +47,7 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         mode: Mode::Http,
         url: claude_settings::hooks_url(&settings.listen.value),
         command: claude_settings::hook_command(&exe, None),
+        token: settings.monitor_token.is_some(),
     };
     let now = SystemTime::now();
     for dir in &settings.claude_config_dirs.value {
@@ -144,7 +146,12 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     if let Some(record) = running.as_ref().filter(|r| r.url.is_none()) {
         screen.check(true, &format!("monitor: running ({})", record.describe()));
     }
-    match monitor_client::get(&monitor_addr, "/healthz", Duration::from_millis(300)) {
+    match monitor_client::get(
+        &monitor_addr,
+        settings.client_token(),
+        "/healthz",
+        Duration::from_millis(300),
+    ) {
         _ if running.as_ref().is_some_and(|r| r.url.is_none()) => {}
         Ok(r) if r.status == 200 && String::from_utf8_lossy(&r.body).contains("cclive") => {
             let pid = serde_json::from_slice::<serde_json::Value>(&r.body)
@@ -173,7 +180,12 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     }
 
     let db = &settings.db.value;
-    if db.exists() {
+    if !db.exists() {
+        screen.info(&format!(
+            "· history: {} not created yet (`cclive import` or `cclive watch`)",
+            db.display()
+        ));
+    } else if check_history(&mut screen, db) {
         match settings.open_existing_store() {
             Ok(Some(store)) => {
                 let sessions = store.sessions(&SessionQuery::default());
@@ -198,13 +210,14 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
                 }
             }
             Ok(None) => {}
-            Err(e) => screen.check(false, &format!("history: {e:#}")),
+            Err(e) => screen.check(
+                false,
+                &format!(
+                    "history: {e:#}{}",
+                    crate::errors::hint_for(&e).map_or_else(String::new, |h| format!(" — {h}"))
+                ),
+            ),
         }
-    } else {
-        screen.info(&format!(
-            "· history: {} not created yet (`cclive import` or `cclive watch`)",
-            db.display()
-        ));
     }
     if !args.scan {
         screen
@@ -216,6 +229,43 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The history database's integrity (`cclive db check`'s quick check, read-only). False when it
+/// is damaged or written by a newer cclive: then it is not opened.
+fn check_history(screen: &mut Screen, db: &Path) -> bool {
+    use cclive_store::check::{CheckDepth, Verdict, check};
+    match check(db, CheckDepth::Quick) {
+        Ok(r) if r.verdict.is_usable() => true,
+        Ok(r) if r.verdict == Verdict::Busy => {
+            screen.warn(&format!(
+                "history: {} is locked by another process; its integrity was not checked",
+                db.display()
+            ));
+            true
+        }
+        Ok(r) => {
+            screen.check(
+                false,
+                &format!(
+                    "history: {} is {} ({}) — {}",
+                    db.display(),
+                    if r.verdict == Verdict::Damaged {
+                        "DAMAGED"
+                    } else {
+                        "not usable by this cclive"
+                    },
+                    r.problems.first().map_or("no detail", String::as_str),
+                    super::db::advice(r.verdict, db)
+                ),
+            );
+            false
+        }
+        Err(e) => {
+            screen.check(false, &format!("history: {:#}", anyhow::Error::from(e)));
+            false
+        }
+    }
 }
 
 /// The price table in use, and whether the installed Claude Code knows models it lacks.

@@ -2,7 +2,9 @@
 //! monitor, or to the store when no monitor takes it.
 //!
 //! It must never slow down or change Claude Code, whatever happens: the exchange with the monitor
-//! has a hard [`POST_BUDGET`] (a refused connection fails at once), nothing is ever printed on
+//! has a hard [`POST_BUDGET`] (a refused connection fails at once) and carries the monitor's
+//! token when one is configured (`CCLIVE_TOKEN`, which `hooks install` puts in Claude Code's
+//! `env`), nothing is ever printed on
 //! stdout (Claude Code reads a hook's stdout as its answer), the exit status is 0 (2 would
 //! block the action), and failures are logged at debug level only. The one exception is the
 //! budget's hard limit: once `block_at_usd` is reached, a `UserPromptSubmit` payload is refused
@@ -94,10 +96,16 @@ fn deliver(args: &HookArgs, global: &GlobalArgs) -> Delivered {
         return Delivered::Blocked(reason);
     }
     let listen = &settings.listen.value;
-    match monitor_client::post_json(listen, HOOKS_PATH, &payload, POST_BUDGET) {
+    let token = settings.client_token();
+    match monitor_client::post_json(listen, token, HOOKS_PATH, &payload, POST_BUDGET) {
         Ok(r) if r.is_success() => return Delivered::Monitor,
-        // The monitor saw the payload and refused its content: the store would too.
-        Ok(r) if (400..500).contains(&r.status) && ![404, 405, 408, 429].contains(&r.status) => {
+        // The monitor saw the payload and refused its content: the store would too. Refused
+        // access (401: no or another token; 403) is about the sender, not the payload: the
+        // store or the spool keeps it.
+        Ok(r)
+            if (400..500).contains(&r.status)
+                && ![401, 403, 404, 405, 408, 429].contains(&r.status) =>
+        {
             debug!(status = r.status, "The monitor refused the hook payload.");
             return Delivered::Refused;
         }

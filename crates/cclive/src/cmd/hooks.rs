@@ -5,8 +5,10 @@
 //! never overwritten; Claude Code's own lock (`settings.json.lock/`, a directory) is taken while
 //! we read and write; a copy of the old bytes goes to `settings.json.cclive-backup-<time>` before
 //! anything changes; the new text is written to a temp file in the same directory and renamed
-//! over the old one (through a symlink, to its target), keeping the file's permissions; and an
-//! edit that changes nothing writes nothing.
+//! over the old one (through a symlink, to its target), keeping the file's permissions (minus
+//! group and other access once it holds the monitor's token); and an edit that changes nothing
+//! writes nothing. With `CCLIVE_TOKEN` set, `install` writes the token where Claude Code's
+//! senders take it from (`claude_config::token`) and says so.
 
 use std::fmt::Write as _;
 use std::fs;
@@ -24,6 +26,7 @@ use crate::claude_config::settings::{
     StatuslinePolicy, hook_command, hooks_url,
 };
 use crate::claude_config::telemetry::{self as claude_telemetry, TelemetryChange};
+use crate::claude_config::token::{self as claude_token, TokenChange};
 use crate::cli::{GlobalArgs, HooksAction, HooksArgs, HooksTargetArgs};
 use crate::config::{Origin, Settings};
 use crate::monitor::client as monitor_client;
@@ -100,6 +103,7 @@ fn resolve(
         mode,
         url: hooks_url(&settings.listen.value),
         command: hook_command(exe, target.listen.as_deref()),
+        token: settings.monitor_token.is_some(),
     };
     let statusline = claude_settings::statusline_command(exe, target.listen.as_deref());
     Ok((settings, spec, statusline))
@@ -148,6 +152,9 @@ fn edit(
     if what.install() && mode == Mode::Http {
         warn_unreachable(&settings.listen.value);
     }
+    if what.install() && settings.monitor_token.is_none() {
+        warn_token_needed(&settings.listen.value);
+    }
     let mut failures = Vec::new();
     for dir in &dirs {
         let path = dir.join("settings.json");
@@ -155,6 +162,7 @@ fn edit(
             spec: &spec,
             statusline: &statusline,
             telemetry: &telemetry_endpoint(&settings),
+            token: settings.client_token(),
         };
         let result = edit_file(&path, dry_run, &targets, what);
         match result {
@@ -195,6 +203,18 @@ fn edit(
     Ok(ExitCode::SUCCESS)
 }
 
+/// A monitor that wants a token while none is set here would refuse every hook.
+fn warn_token_needed(listen: &str) {
+    if let Err(e @ monitor_client::ClientError::NeedsToken) =
+        monitor_client::monitor_answers(listen, None, HEALTH_TIMEOUT)
+    {
+        eprintln!(
+            "cclive: warning: {e}; run this again with it set, so that the hooks carry it (else \
+             the monitor refuses them and `cclive hook` keeps the events for later)."
+        );
+    }
+}
+
 /// Claude Code refuses http hooks to private non-loopback addresses.
 fn warn_unreachable(listen: &str) {
     let target = monitor_client::connect_target(listen);
@@ -223,6 +243,8 @@ struct Outcome {
     statusline: StatuslineChange,
     /// What happened to the telemetry variables in `env`.
     telemetry: TelemetryChange,
+    /// What happened to the monitor's token in `env`.
+    token: TokenChange,
 }
 
 /// What the entries cclive writes point at.
@@ -231,6 +253,8 @@ struct Targets<'a> {
     statusline: &'a str,
     /// The OTLP endpoint.
     telemetry: &'a str,
+    /// The monitor's token, when one is configured.
+    token: Option<&'a str>,
 }
 
 /// Reads `path` (missing = `{}`), installs or uninstalls, and writes the result back safely when
@@ -313,6 +337,13 @@ fn edit_file(
             path.display()
         );
     }
+    // Before the telemetry's uninstall: our OTLP headers are known by its endpoint.
+    let mut token = match what {
+        Edit::Install { .. } => TokenChange::default(),
+        Edit::Uninstall => {
+            claude_token::uninstall(&mut value, targets.telemetry).with_context(shape)?
+        }
+    };
     let telemetry = match what {
         Edit::Install {
             telemetry: false, ..
@@ -331,6 +362,10 @@ fn edit_file(
             path.display()
         );
     }
+    // After the telemetry's install: the OTLP headers go with cclive's endpoint.
+    if let (Edit::Install { .. }, Some(secret)) = (what, targets.token) {
+        token = claude_token::install(&mut value, secret, targets.telemetry).with_context(shape)?;
+    }
     let mut outcome = Outcome {
         changes,
         backup: None,
@@ -339,8 +374,12 @@ fn edit_file(
         lookalikes: claude_settings::lookalikes(&value, spec),
         statusline,
         telemetry,
+        token,
     };
-    if (outcome.changes.is_empty() && !outcome.statusline.changed() && !outcome.telemetry.changed())
+    if (outcome.changes.is_empty()
+        && !outcome.statusline.changed()
+        && !outcome.telemetry.changed()
+        && !outcome.token.changed())
         || dry_run
     {
         return Ok(outcome);
@@ -350,7 +389,8 @@ fn edit_file(
     }
     let dir = real.parent().context("settings.json has no directory")?;
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    write_atomically(&real, format.render(&value).as_bytes())?;
+    let secret = targets.token.is_some() && what.install();
+    write_atomically(&real, format.render(&value).as_bytes(), secret)?;
     Ok(outcome)
 }
 
@@ -403,10 +443,14 @@ fn write_backup(real: &Path, bytes: &[u8]) -> anyhow::Result<PathBuf> {
 }
 
 /// Writes `bytes` to a temp file beside `path` and renames it over `path`, keeping its
-/// permissions (a new file gets 0600: settings may hold secrets in `env`).
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// permissions (a new file gets 0600: settings may hold secrets in `env`); with `secret` (it
+/// holds the monitor's token now) minus any access for group and others.
+fn write_atomically(path: &Path, bytes: &[u8], secret: bool) -> anyhow::Result<()> {
     let dir = path.parent().context("settings.json has no directory")?;
-    let mode = fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    let mut mode = fs::metadata(path).map_or(0o600, |m| m.permissions().mode() & 0o7777);
+    if secret {
+        mode &= 0o7700;
+    }
     let mut tmp = tempfile::Builder::new()
         .prefix(".settings.json.cclive-")
         .tempfile_in(dir)
@@ -483,6 +527,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
     let p = path.display();
     statusline_note(&mut out, &o.statusline, &p.to_string(), dry_run);
     telemetry_note(&mut out, &o.telemetry, &p.to_string(), dry_run);
+    token_note(&mut out, &o.token, &p.to_string(), dry_run);
     if o.changes.is_empty() {
         let state = match what {
             Edit::Install { .. } => "cclive's hooks are already installed",
@@ -491,7 +536,7 @@ fn describe(path: &Path, o: &Outcome, what: Edit, spec: &HookSpec, dry_run: bool
         let _ = writeln!(
             out,
             "{p}: {state}; {}.",
-            if o.statusline.changed() || o.telemetry.changed() {
+            if o.statusline.changed() || o.telemetry.changed() || o.token.changed() {
                 "no other change"
             } else {
                 "nothing changed"
@@ -602,6 +647,40 @@ fn telemetry_note(out: &mut String, change: &TelemetryChange, path: &str, dry_ru
     let _ = writeln!(out, "{path}: {text}.");
 }
 
+fn token_note(out: &mut String, change: &TokenChange, path: &str, dry_run: bool) {
+    if !change.written.is_empty() {
+        let _ = writeln!(
+            out,
+            "{path}: the monitor's token {} written in \"env\" ({}; the file is readable by you \
+             only): the http hooks send it (Authorization: Bearer $CCLIVE_TOKEN), `cclive hook` \
+             reads it{}.",
+            if dry_run { "would be" } else { "is" },
+            change.written.join(", "),
+            if change.written.contains(&"OTEL_EXPORTER_OTLP_HEADERS") {
+                ", the telemetry exporter sends it"
+            } else {
+                ""
+            }
+        );
+    }
+    if change.otlp_headers_theirs {
+        let _ = writeln!(
+            out,
+            "{path}: note: OTEL_EXPORTER_OTLP_HEADERS in \"env\" is yours and was kept, so the \
+             telemetry does not carry the monitor's token and is refused; add \
+             Authorization=Bearer <token> to it."
+        );
+    }
+    if !change.removed.is_empty() {
+        let _ = writeln!(
+            out,
+            "{path}: the monitor's token {} removed from \"env\" ({}).",
+            if dry_run { "would be" } else { "is" },
+            change.removed.join(", ")
+        );
+    }
+}
+
 fn lookalike_note(out: &mut String, lookalikes: usize) {
     if lookalikes > 0 {
         let _ = writeln!(
@@ -633,7 +712,7 @@ fn status(
 ) -> anyhow::Result<ExitCode> {
     let (settings, spec, statusline) = resolve(target, global, Mode::Http)?;
     let listen = &settings.listen.value;
-    let health = monitor_client::monitor_answers(listen, HEALTH_TIMEOUT);
+    let health = monitor_client::monitor_answers(listen, settings.client_token(), HEALTH_TIMEOUT);
     let dirs = config_dirs(&settings, target.config_dir.as_deref(), false);
     let report: Vec<(PathBuf, anyhow::Result<DirStatus>)> = dirs
         .iter()

@@ -6,6 +6,7 @@ mod budget;
 mod calendar;
 mod config;
 mod dashboard;
+mod db;
 mod doctor;
 mod export;
 mod hook;
@@ -43,6 +44,7 @@ pub(crate) fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Watch(args) => watch::run(&args, &global),
         Command::Dashboard(args) => dashboard::run(&args, &global),
         Command::Doctor(args) => doctor::run(&args, &global),
+        Command::Db(args) => db::run(&args, &global),
         Command::Report(args) => report::run(&args, &global),
         Command::Budget(args) => budget::run(&args, &global),
         Command::Hooks(args) => hooks::run(&args, &global),

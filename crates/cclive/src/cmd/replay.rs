@@ -52,7 +52,8 @@ pub(super) fn run(args: &ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         );
     }
     let listen = settings.listen.value.clone();
-    monitor_client::monitor_answers(&listen, Duration::from_secs(2)).map_err(|e| {
+    let token = settings.client_token().map(str::to_owned);
+    monitor_client::monitor_answers(&listen, token.as_deref(), Duration::from_secs(2)).map_err(|e| {
         anyhow!(
             "no cclive monitor answers at http://{listen} ({e}); start one with `cclive watch` or `cclive dashboard`, or name its address with --listen"
         )
@@ -78,7 +79,7 @@ pub(super) fn run(args: &ReplayArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let played = runtime.block_on(play(&listen, &new_id, plan))?;
+    let played = runtime.block_on(play(&listen, token.as_deref(), &new_id, plan))?;
     match played {
         Played::All(n) => eprintln!("cclive: replayed {n} events"),
         Played::Stopped(n) => {
@@ -232,7 +233,12 @@ enum Played {
 }
 
 /// Sends the plan, on time, until done or interrupted.
-async fn play(listen: &str, new_id: &SessionId, plan: Vec<Planned>) -> anyhow::Result<Played> {
+async fn play(
+    listen: &str,
+    token: Option<&str>,
+    new_id: &SessionId,
+    plan: Vec<Planned>,
+) -> anyhow::Result<Played> {
     let start = tokio::time::Instant::now();
     let total = plan.len();
     let mut sent = 0;
@@ -243,7 +249,7 @@ async fn play(listen: &str, new_id: &SessionId, plan: Vec<Planned>) -> anyhow::R
             () = tokio::time::sleep_until(start + next.due) => {}
             () = &mut stop => {
                 let at = Timestamp::now();
-                post(listen, &[Event::new(
+                post(listen, token, &[Event::new(
                     new_id.clone(),
                     at,
                     EventKind::Interrupted { signal: Some("replay stopped".into()) },
@@ -265,7 +271,7 @@ async fn play(listen: &str, new_id: &SessionId, plan: Vec<Planned>) -> anyhow::R
                 _ => break,
             }
         }
-        post(listen, &batch).await.with_context(|| {
+        post(listen, token, &batch).await.with_context(|| {
             format!("the monitor at http://{listen} stopped taking the replay after {sent} of {total} events")
         })?;
         sent += batch.len();
@@ -274,11 +280,17 @@ async fn play(listen: &str, new_id: &SessionId, plan: Vec<Planned>) -> anyhow::R
 }
 
 /// POSTs events to the monitor.
-async fn post(listen: &str, events: &[Event]) -> anyhow::Result<()> {
+async fn post(listen: &str, token: Option<&str>, events: &[Event]) -> anyhow::Result<()> {
     let body = serde_json::to_vec(events)?;
-    let listen = listen.to_owned();
+    let (listen, token) = (listen.to_owned(), token.map(str::to_owned));
     let response = tokio::task::spawn_blocking(move || {
-        monitor_client::post_json(&listen, "/api/events", &body, POST_DEADLINE)
+        monitor_client::post_json(
+            &listen,
+            token.as_deref(),
+            "/api/events",
+            &body,
+            POST_DEADLINE,
+        )
     })
     .await
     .context("the sender thread failed")??;

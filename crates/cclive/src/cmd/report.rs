@@ -6,34 +6,62 @@
 //! This file only resolves the flags, reads the store and lays out text; every figure comes from
 //! the core's pure functions, which the dashboard, the TUI and the status line share.
 
+mod ccusage;
 mod server;
-mod table;
+mod text;
 mod tools;
 
-use std::fmt::Write as _;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use cclive_core::PriceTable;
-use cclive_core::blocks::{self, Block, TokenLimit};
-use cclive_core::budget::usd;
-use cclive_core::report::{
-    self, CostBasis, ModelRow, ModelUsage, PeriodRow, ProjectRow, Report, ReportOptions,
-    SessionRow, TotalsRow, Usage, WeekStart,
-};
-use jiff::Timestamp;
+use cclive_core::blocks::{self, TokenLimit};
+use cclive_core::report::{self, Report, ReportOptions, WeekStart};
 use jiff::civil::Date;
-use jiff::tz::TimeZone;
+use jiff::{Timestamp, ToSpan as _};
 use serde::Serialize;
+use serde_json::Value;
 
-use crate::cli::{GlobalArgs, ReportArgs, ReportKindArg, WeekStartArg};
+use crate::cli::{GlobalArgs, JsonFormatArg, OrderArg, ReportArgs, ReportKindArg, WeekStartArg};
 use crate::config::Settings;
-use crate::output::display;
-pub(crate) use table::{Column, Table, terminal_width};
+pub(crate) use crate::output::table::{Column, Table};
+use crate::output::term::{Style, Term, paint};
+
+/// How text is laid out: the terminal, and `--compact`.
+#[derive(Clone, Copy, Debug)]
+struct Look {
+    term: Term,
+    compact: bool,
+}
+
+impl Look {
+    fn table(self, t: Table) -> String {
+        if self.compact {
+            t.compact().paint(self.term)
+        } else {
+            t.paint(self.term)
+        }
+    }
+
+    fn header(self, text: &str) -> String {
+        paint(self.term.color, Style::Header, text)
+    }
+}
 
 /// Prints one report.
 pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let opts = options(args)?;
+    let opts = options(args, Timestamp::now())?;
+    if args.json_format == Some(JsonFormatArg::Ccusage)
+        && matches!(
+            args.kind,
+            ReportKindArg::Projects | ReportKindArg::Models | ReportKindArg::Tools
+        )
+    {
+        bail!(
+            "ccusage has no {:?} report, so there is no ccusage shape for it; use --json",
+            args.kind
+        );
+    }
     let limit = args
         .token_limit
         .as_deref()
@@ -76,37 +104,60 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         }
         _ => (Vec::new(), Vec::new()),
     };
-    let width = terminal_width();
+    let look = Look {
+        term: Term::stdout(global),
+        compact: args.compact,
+    };
     let text = match args.kind {
-        ReportKindArg::Daily => output(args, &report::daily(&records, &opts, &prices), |r| {
-            period_text(r, &opts, "Date", width)
-        })?,
-        ReportKindArg::Weekly => output(args, &report::weekly(&records, &opts, &prices), |r| {
-            period_text(r, &opts, "Week of", width)
-        })?,
-        ReportKindArg::Monthly => output(args, &report::monthly(&records, &opts, &prices), |r| {
-            period_text(r, &opts, "Month", width)
-        })?,
-        ReportKindArg::Sessions => output(
+        ReportKindArg::Daily => output(
             args,
-            &report::sessions(&records, &sessions, &opts, &prices),
-            |r| sessions_text(r, &opts, width),
+            &in_order(args, report::daily(&records, &opts, &prices)),
+            ccusage::periods,
+            |r| text::period_text(r, &opts, "Date", look),
         )?,
+        ReportKindArg::Weekly => output(
+            args,
+            &in_order(args, report::weekly(&records, &opts, &prices)),
+            ccusage::periods,
+            |r| text::period_text(r, &opts, "Week of", look),
+        )?,
+        ReportKindArg::Monthly => output(
+            args,
+            &in_order(args, report::monthly(&records, &opts, &prices)),
+            ccusage::periods,
+            |r| text::period_text(r, &opts, "Month", look),
+        )?,
+        ReportKindArg::Sessions => {
+            let details = match &store {
+                Some(store) if !json(args) => session_details(&**store)?,
+                _ => std::collections::HashMap::new(),
+            };
+            output(
+                args,
+                &in_order(args, report::sessions(&records, &sessions, &opts, &prices)),
+                ccusage::sessions,
+                |r| text::sessions_text(r, &opts, &details, look),
+            )?
+        }
         ReportKindArg::Projects => output(
             args,
-            &report::projects(&records, &sessions, &opts, &prices),
-            |r| projects_text(r, &opts, width),
+            &in_order(args, report::projects(&records, &sessions, &opts, &prices)),
+            |_| Value::Null,
+            |r| text::projects_text(r, &opts, look),
         )?,
-        ReportKindArg::Models => output(args, &report::models(&records, &opts, &prices), |r| {
-            models_text(r, &opts, width)
-        })?,
-        ReportKindArg::Blocks => blocks_output(args, &records, &opts, &prices, limit, width)?,
+        ReportKindArg::Models => output(
+            args,
+            &in_order(args, report::models(&records, &opts, &prices)),
+            |_| Value::Null,
+            |r| text::models_text(r, &opts, look),
+        )?,
+        ReportKindArg::Blocks => blocks_output(args, &records, &opts, &prices, limit, look)?,
         ReportKindArg::Tools => {
             let store = store.as_deref().map(|s| s as &dyn cclive_store::Store);
-            tools::output(args.json, store, &opts, &prices, width)?
+            tools::output(json(args), store, &opts, &prices, look.term)?
         }
     };
-    print!("{text}");
+    crate::output::term::print(&text)?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -145,8 +196,8 @@ fn write_ics(
     Ok(ExitCode::SUCCESS)
 }
 
-/// The core's options from the flags.
-fn options(args: &ReportArgs) -> anyhow::Result<ReportOptions> {
+/// The core's options from the flags; `now` places `--last` and `--recent`.
+fn options(args: &ReportArgs, now: Timestamp) -> anyhow::Result<ReportOptions> {
     let tz = match &args.tz {
         Some(name) => crate::config::zone_named(name)
             .with_context(|| format!("--tz {name:?} is not a known IANA time zone"))?,
@@ -155,15 +206,81 @@ fn options(args: &ReportArgs) -> anyhow::Result<ReportOptions> {
     let mut opts = ReportOptions::new(tz);
     opts.since = args.since.as_deref().map(parse_date).transpose()?;
     opts.until = args.until.as_deref().map(parse_date).transpose()?;
+    opts.project.clone_from(&args.project);
+    // ccusage's JSON always carries each row's models.
+    opts.breakdown = args.breakdown || args.json_format == Some(JsonFormatArg::Ccusage);
+    opts.week_start = week_start(args.week_start).unwrap_or_default();
+    let today = now.to_zoned_datetime(opts.tz.clone()).date();
+    if let Some(n) = args.last {
+        opts.since = Some(last_since(args.kind, n, today, opts.week_start)?);
+    }
+    if args.recent {
+        if args.kind != ReportKindArg::Blocks {
+            bail!("--recent goes with `cclive report blocks`");
+        }
+        // ccusage's "last 3 days": today and the three before it.
+        let three_ago = today.checked_sub(3.days()).unwrap_or(today);
+        opts.since = Some(opts.since.map_or(three_ago, |s| s.min(three_ago)));
+    }
+    if args.session_length.is_some() && args.kind != ReportKindArg::Blocks {
+        bail!("--session-length goes with `cclive report blocks`");
+    }
     if let (Some(s), Some(u)) = (opts.since, opts.until)
         && s > u
     {
         bail!("--since {s} is after --until {u}");
     }
-    opts.project.clone_from(&args.project);
-    opts.breakdown = args.breakdown;
-    opts.week_start = week_start(args.week_start).unwrap_or_default();
     Ok(opts)
+}
+
+/// The first day of the last `n` days, weeks or months, this one included.
+fn last_since(
+    kind: ReportKindArg,
+    n: u32,
+    today: Date,
+    week_start: WeekStart,
+) -> anyhow::Result<Date> {
+    if n == 0 {
+        bail!("--last takes 1 or more (1 is today, this week or this month)");
+    }
+    let back = i64::from(n - 1);
+    let since = match kind {
+        ReportKindArg::Daily => today.checked_sub(back.days()),
+        ReportKindArg::Weekly => week_start.week_of(today).checked_sub((back * 7).days()),
+        ReportKindArg::Monthly => today.first_of_month().checked_sub(back.months()),
+        other => bail!("--last goes with daily, weekly and monthly reports, not {other:?}"),
+    };
+    since.context("--last reaches before the first date cclive can show")
+}
+
+/// `--json` or `--json-format`.
+fn json(args: &ReportArgs) -> bool {
+    args.json || args.json_format.is_some()
+}
+
+/// The report with `--order` applied.
+fn in_order<R>(args: &ReportArgs, mut report: Report<R>) -> Report<R> {
+    ordered(args, &mut report);
+    report
+}
+
+/// `--order desc` reverses the report's rows.
+fn ordered<R>(args: &ReportArgs, report: &mut Report<R>) {
+    if args.order == Some(OrderArg::Desc) {
+        report.rows.reverse();
+    }
+}
+
+/// What the sessions table shows beside the usage: turns and duration, by session id.
+fn session_details(
+    store: &dyn cclive_store::Store,
+) -> anyhow::Result<std::collections::HashMap<String, (u64, u64)>> {
+    Ok(store
+        .sessions(&cclive_store::SessionQuery::default())
+        .context("reading sessions from the history database")?
+        .into_iter()
+        .map(|s| (s.session_id.to_string(), (s.num_turns, s.duration_ms)))
+        .collect())
 }
 
 /// The core's week start from the flag.
@@ -186,13 +303,16 @@ fn parse_date(s: &str) -> anyhow::Result<Date> {
         .with_context(|| format!("{s:?} is not a date; use YYYY-MM-DD"))
 }
 
-/// JSON, or the text `table` makes of the report.
+/// JSON (cclive's shape, or ccusage's from `ccusage`), or the text `table` makes of the report.
 fn output<R: Serialize>(
     args: &ReportArgs,
     report: &Report<R>,
+    ccusage: impl FnOnce(&Report<R>) -> Value,
     table: impl FnOnce(&Report<R>) -> String,
 ) -> anyhow::Result<String> {
-    if args.json {
+    if args.json_format == Some(JsonFormatArg::Ccusage) {
+        Ok(serde_json::to_string_pretty(&ccusage(report))? + "\n")
+    } else if json(args) {
         Ok(serde_json::to_string_pretty(report)? + "\n")
     } else if report.rows.is_empty() {
         Ok(nothing(report))
@@ -213,434 +333,55 @@ fn nothing<R>(report: &Report<R>) -> String {
     )
 }
 
-/// `Daily usage · Europe/Berlin · 2026-09-01 – 2026-09-30 · project app`
-fn heading<R>(title: &str, report: &Report<R>) -> String {
-    heading_of(
-        title,
-        &report.timezone,
-        (report.since, report.until),
-        report.project.as_deref(),
-    )
-}
-
-/// A report's first line, from what it was asked for.
-fn heading_of(
-    title: &str,
-    timezone: &str,
-    range: (Option<Date>, Option<Date>),
-    project: Option<&str>,
-) -> String {
-    let mut out = format!("{title} · {timezone}");
-    match range {
-        (None, None) => {}
-        (s, u) => {
-            let show = |d: Option<Date>| d.map_or_else(|| "…".to_owned(), |d| d.to_string());
-            let _ = write!(out, " · {} – {}", show(s), show(u));
-        }
-    }
-    if let Some(p) = project {
-        let _ = write!(out, " · project {p}");
-    }
-    out.push('\n');
-    out
-}
-
-/// `claude-sonnet-4-20250514` → `sonnet-4`.
-fn short_model(model: &str) -> &str {
-    let m = model.strip_prefix("claude-").unwrap_or(model);
-    match m.rsplit_once('-') {
-        Some((head, date)) if date.len() == 8 && date.bytes().all(|b| b.is_ascii_digit()) => head,
-        _ => m,
-    }
-}
-
-/// The models of a row, shortened, each once.
-fn models_cell(models: &[String]) -> String {
-    let mut short: Vec<&str> = models.iter().map(|m| short_model(m)).collect();
-    short.dedup();
-    short.join(", ")
-}
-
-/// A model in a breakdown line: without the `claude-` prefix, but with its date, so two
-/// releases stay apart.
-fn breakdown_model(model: &str) -> &str {
-    model.strip_prefix("claude-").unwrap_or(model)
-}
-
-/// The last two components of a path.
-fn short_path(p: &str) -> String {
-    let parts: Vec<&str> = p.trim_end_matches('/').rsplit('/').take(2).collect();
-    parts.into_iter().rev().collect::<Vec<_>>().join("/")
-}
-
-fn local(ts: Timestamp, tz: &TimeZone) -> String {
-    ts.to_zoned_datetime(tz.clone())
-        .strftime("%Y-%m-%d %H:%M")
-        .to_string()
-}
-
-/// The token columns, in order: Input, Output, Cache write, Cache read, Total tokens.
-fn token_columns() -> Vec<Column> {
-    vec![
-        Column::number("Input").optional(3),
-        Column::number("Output").optional(4),
-        Column::number("Cache write").optional(1),
-        Column::number("Cache read").optional(2),
-        Column::number("Total tokens"),
-    ]
-}
-
-fn token_cells(u: &Usage) -> Vec<String> {
-    vec![
-        display::count(u.input),
-        display::count(u.output),
-        display::count(u.cache_creation),
-        display::count(u.cache_read),
-        display::count(u.total_tokens),
-    ]
-}
-
-/// A cost with its basis marked: `~` estimated (where a reported total could have been used),
-/// `*` a mix.
-fn marked(cost: f64, basis: Option<CostBasis>) -> String {
-    match basis {
-        Some(CostBasis::Estimated) => format!("{}~", usd(cost)),
-        Some(CostBasis::Mixed) => format!("{}*", usd(cost)),
-        _ => usd(cost),
-    }
-}
-
-fn breakdown_rows(table: &mut Table, breakdown: Option<&Vec<ModelUsage>>, lead: usize) {
-    for m in breakdown.into_iter().flatten() {
-        let mut cells = vec![format!("  └ {}", breakdown_model(&m.model))];
-        cells.extend(std::iter::repeat_n(String::new(), lead));
-        cells.extend(token_cells(&m.usage));
-        cells.push(usd(m.cost_usd));
-        table.row(cells);
-    }
-}
-
-fn footnotes(out: &mut String, totals: &TotalsRow, marks: bool) {
-    if marks {
-        let _ = writeln!(out, "~ estimated from the price table");
-        let _ = writeln!(out, "* Claude Code's reported totals plus estimates");
-    }
-    if !totals.unpriced_models.is_empty() {
-        let _ = writeln!(
-            out,
-            "! not in the price table, counted at $0: {}",
-            totals.unpriced_models.join(", ")
-        );
-    }
-}
-
-fn period_text(
-    r: &Report<PeriodRow>,
-    opts: &ReportOptions,
-    first: &'static str,
-    width: usize,
-) -> String {
-    let title = match r.report {
-        report::ReportKind::Weekly => {
-            format!("Weekly usage (weeks from {})", opts.week_start.as_str())
-        }
-        report::ReportKind::Monthly => "Monthly usage".to_owned(),
-        _ => "Daily usage".to_owned(),
-    };
-    let mut columns = vec![
-        Column::text(first),
-        Column::text("Models").shrink_to(10).optional(0),
-    ];
-    columns.extend(token_columns());
-    columns.push(Column::number("Cost"));
-    let mut t = Table::new(columns);
-    for row in &r.rows {
-        let mut cells = vec![row.period.clone(), models_cell(&row.models)];
-        cells.extend(token_cells(&row.usage));
-        cells.push(usd(row.cost_usd));
-        t.row(cells);
-        breakdown_rows(&mut t, row.breakdown.as_ref(), 1);
-    }
-    let mut cells = vec!["Total".to_owned(), String::new()];
-    cells.extend(token_cells(&r.totals.usage));
-    cells.push(usd(r.totals.cost_usd));
-    t.total(cells);
-    let mut out = heading(&title, r);
-    out.push_str(&t.render(width));
-    footnotes(&mut out, &r.totals, false);
-    out
-}
-
-fn sessions_text(r: &Report<SessionRow>, opts: &ReportOptions, width: usize) -> String {
-    let mut columns = vec![
-        Column::text("Session"),
-        Column::text("Project").shrink_to(12).keep_end().optional(5),
-        Column::text("Last activity").optional(6),
-        Column::text("Models").shrink_to(10).optional(0),
-    ];
-    columns.extend(token_columns());
-    columns.push(Column::number("Cost"));
-    let mut t = Table::new(columns);
-    for row in &r.rows {
-        let mut cells = vec![
-            row.session_id.as_str().chars().take(8).collect(),
-            row.project.as_deref().map(short_path).unwrap_or_default(),
-            local(row.last_at, &opts.tz),
-            models_cell(&row.models),
-        ];
-        cells.extend(token_cells(&row.usage));
-        cells.push(marked(row.cost_usd, Some(row.cost_source)));
-        t.row(cells);
-        breakdown_rows(&mut t, row.breakdown.as_ref(), 3);
-    }
-    let mut cells = vec![
-        format!("Total ({})", r.rows.len()),
-        String::new(),
-        String::new(),
-        String::new(),
-    ];
-    cells.extend(token_cells(&r.totals.usage));
-    cells.push(marked(r.totals.cost_usd, r.totals.cost_source));
-    t.total(cells);
-    let mut out = heading("Usage by session", r);
-    out.push_str(&t.render(width));
-    footnotes(&mut out, &r.totals, true);
-    out
-}
-
-fn projects_text(r: &Report<ProjectRow>, _opts: &ReportOptions, width: usize) -> String {
-    let mut columns = vec![
-        Column::text("Project").shrink_to(16).keep_end(),
-        Column::number("Sessions").optional(5),
-        Column::text("Models").shrink_to(10).optional(0),
-    ];
-    columns.extend(token_columns());
-    columns.push(Column::number("Cost"));
-    let mut t = Table::new(columns);
-    for row in &r.rows {
-        let mut cells = vec![
-            row.project
-                .clone()
-                .unwrap_or_else(|| "(unknown)".to_owned()),
-            row.sessions.to_string(),
-            models_cell(&row.models),
-        ];
-        cells.extend(token_cells(&row.usage));
-        cells.push(marked(row.cost_usd, Some(row.cost_source)));
-        t.row(cells);
-        breakdown_rows(&mut t, row.breakdown.as_ref(), 2);
-    }
-    let sessions: u64 = r.rows.iter().map(|p| p.sessions).sum();
-    let mut cells = vec!["Total".to_owned(), sessions.to_string(), String::new()];
-    cells.extend(token_cells(&r.totals.usage));
-    cells.push(marked(r.totals.cost_usd, r.totals.cost_source));
-    t.total(cells);
-    let mut out = heading("Usage by project", r);
-    out.push_str(&t.render(width));
-    footnotes(&mut out, &r.totals, true);
-    out
-}
-
-fn models_text(r: &Report<ModelRow>, _opts: &ReportOptions, width: usize) -> String {
-    let mut columns = vec![
-        Column::text("Model"),
-        Column::number("Messages").optional(5),
-    ];
-    columns.extend(token_columns());
-    columns.push(Column::number("Cost"));
-    columns.push(Column::number("Share").optional(0));
-    let mut t = Table::new(columns);
-    let total = r.totals.cost_usd;
-    let share = |c: f64| {
-        if total > 0.0 && c.is_finite() {
-            format!("{:.1} %", c / total * 100.0)
-        } else {
-            "–".to_owned()
-        }
-    };
-    for row in &r.rows {
-        let mut cells = vec![row.model.clone(), display::count(row.usage.messages)];
-        cells.extend(token_cells(&row.usage));
-        cells.push(if row.priced {
-            usd(row.cost_usd)
-        } else {
-            format!("{}!", usd(row.cost_usd))
-        });
-        cells.push(share(row.cost_usd));
-        t.row(cells);
-    }
-    let mut cells = vec!["Total".to_owned(), display::count(r.totals.usage.messages)];
-    cells.extend(token_cells(&r.totals.usage));
-    cells.push(usd(total));
-    t.total(cells);
-    let mut out = heading("Usage by model", r);
-    out.push_str(&t.render(width));
-    footnotes(&mut out, &r.totals, false);
-    out
-}
-
+/// The blocks report (`--session-length` long), or only its active block (`--active`).
 fn blocks_output(
     args: &ReportArgs,
     records: &[report::UsageRecord],
     opts: &ReportOptions,
     prices: &PriceTable,
     limit: Option<TokenLimit>,
-    width: usize,
+    look: Look,
 ) -> anyhow::Result<String> {
+    let length_ms = match args.session_length {
+        None => blocks::BLOCK_LENGTH_MS,
+        Some(h) if h.is_finite() && h > 0.0 && h <= 24.0 * 7.0 => whole_ms(h * 3_600_000.0),
+        Some(h) => bail!("--session-length takes hours, more than 0 and at most 168, not {h}"),
+    };
     let now = Timestamp::now();
-    let r = blocks::report(records, opts, prices, now, limit);
+    let mut r = blocks::report_of_length(records, opts, prices, now, limit, length_ms);
+    ordered(args, &mut r);
     if args.active {
-        let active = r.rows.iter().find(|b| b.active);
-        if args.json {
+        r.rows.retain(|b| b.active);
+        if args.json_format == Some(JsonFormatArg::Ccusage) {
+            return Ok(serde_json::to_string_pretty(&ccusage::blocks(&r, length_ms))? + "\n");
+        }
+        let active = r.rows.first();
+        if json(args) {
             return Ok(serde_json::to_string_pretty(&active)? + "\n");
         }
         return Ok(match active {
-            Some(b) => active_text(b, opts, r.token_limit),
+            Some(b) => text::active_text(b, opts, r.token_limit, look),
             None => "No active block: nothing was used in the last 5 hours' window.\n".to_owned(),
         });
     }
-    output(args, &r, |r| blocks_text(r, opts, width))
+    output(
+        args,
+        &r,
+        |r| ccusage::blocks(r, length_ms),
+        |r| text::blocks_text(r, opts, length_ms, look),
+    )
 }
 
-fn blocks_text(r: &Report<Block>, opts: &ReportOptions, width: usize) -> String {
-    let mut columns = vec![
-        Column::text("Block start"),
-        Column::text("Status"),
-        Column::text("Models").shrink_to(10).optional(0),
-        Column::number("Messages").optional(1),
-        Column::number("Total tokens"),
-    ];
-    if r.token_limit.is_some() {
-        columns.push(Column::number("% of limit"));
-    }
-    columns.push(Column::number("Cost"));
-    let mut t = Table::new(columns);
-    for b in &r.rows {
-        let status = match &b.live {
-            Some(live) => format!(
-                "ACTIVE, {} left",
-                display::duration_ms(u64::try_from(live.remaining_ms).unwrap_or(0))
-            ),
-            None => String::new(),
-        };
-        let mut cells = vec![
-            local(b.span.start, &opts.tz),
-            status,
-            models_cell(&b.models),
-            display::count(b.usage.messages),
-            display::count(b.usage.total_tokens),
-        ];
-        if r.token_limit.is_some() {
-            cells.push(
-                b.limit_percent
-                    .map(|p| format!("{p:.1} %"))
-                    .unwrap_or_default(),
-            );
-        }
-        cells.push(usd(b.cost_usd));
-        t.row(cells);
-        for m in b.breakdown.iter().flatten() {
-            let mut cells = vec![
-                format!("  └ {}", breakdown_model(&m.model)),
-                String::new(),
-                String::new(),
-                display::count(m.usage.messages),
-                display::count(m.usage.total_tokens),
-            ];
-            if r.token_limit.is_some() {
-                cells.push(String::new());
-            }
-            cells.push(usd(m.cost_usd));
-            t.row(cells);
-        }
-    }
-    let mut cells = vec![
-        format!("Total ({} blocks)", r.rows.len()),
-        String::new(),
-        String::new(),
-        display::count(r.totals.usage.messages),
-        display::count(r.totals.usage.total_tokens),
-    ];
-    if r.token_limit.is_some() {
-        cells.push(String::new());
-    }
-    cells.push(usd(r.totals.cost_usd));
-    t.total(cells);
-    let mut out = heading("5-hour blocks", r);
-    out.push_str(&t.render(width));
-    footnotes(&mut out, &r.totals, false);
-    if let Some(active) = r.rows.iter().find(|b| b.active) {
-        out.push('\n');
-        out.push_str(&active_text(active, opts, r.token_limit));
-    }
-    out
-}
-
-/// The active block's live figures.
-fn active_text(b: &Block, opts: &ReportOptions, limit: Option<u64>) -> String {
-    let Some(live) = &b.live else {
-        return String::new();
-    };
-    let time = |ts: Timestamp| {
-        ts.to_zoned_datetime(opts.tz.clone())
-            .strftime("%H:%M")
-            .to_string()
-    };
-    let ms = |v: i64| display::duration_ms(u64::try_from(v).unwrap_or(0));
-    let rate = &live.burn_rate;
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "Active block {} → {} ({}): {} elapsed, {} left",
-        time(b.span.start),
-        time(b.span.end),
-        opts.tz_name(),
-        ms(live.elapsed_ms),
-        ms(live.remaining_ms),
-    );
-    let _ = writeln!(
-        out,
-        "  so far     {} tokens  {}",
-        display::count(b.usage.total_tokens),
-        usd(b.cost_usd)
-    );
-    let _ = writeln!(
-        out,
-        "  burn rate  {} tokens/min  {}/h  (over the last {:.0} min)",
-        display::count(whole(rate.tokens_per_minute)),
-        usd(rate.cost_per_hour),
-        rate.window_minutes,
-    );
-    let mut projected = format!(
-        "  projected  {} tokens  {} by {}",
-        display::count(live.projected_total_tokens),
-        usd(live.projected_cost_usd),
-        time(b.span.end),
-    );
-    if let (Some(limit), Some(pct)) = (limit, live.projected_limit_percent) {
-        let _ = write!(
-            projected,
-            "  ({pct:.1} % of the {}-token limit; {:.1} % used)",
-            display::count(limit),
-            b.limit_percent.unwrap_or(0.0)
-        );
-    }
-    let _ = writeln!(out, "{projected}");
-    out
-}
-
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-fn whole(v: f64) -> u64 {
-    if v.is_finite() && v > 0.0 {
-        v.round() as u64
-    } else {
-        0
-    }
+#[allow(clippy::cast_possible_truncation)]
+fn whole_ms(v: f64) -> i64 {
+    v.round() as i64
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use text::{short_model, short_path};
 
     #[test]
     fn dates_and_models_read_and_shorten() {

@@ -42,10 +42,16 @@ fn monitored(
         .show_output(global.verbose > 0);
     let listen = &settings.listen.value;
     let mut notifier = None;
-    if crate::monitor::client::monitor_answers(listen, MONITOR_PROBE).is_ok() {
+    let token = settings.client_token();
+    let probe = crate::monitor::client::monitor_answers(listen, token, MONITOR_PROBE);
+    if let Err(e @ crate::monitor::client::ClientError::NeedsToken) = &probe {
+        // The session matters more than its history: say so, and run it on its own.
+        eprintln!("cclive: warning: {e}; this session is not sent to it.");
+    }
+    if probe.is_ok() {
         // A monitor runs: it keeps the history and the state file; this run feeds it.
         tracing::debug!(%listen, "Sending this session's events to the running monitor.");
-        builder = builder.forward_to(listen.clone());
+        builder = builder.forward_to(listen.clone(), token.map(str::to_owned));
         if settings.state_file.origin != Origin::Default {
             builder = builder.state_file(settings.state_file.value.clone());
         }

@@ -7,6 +7,7 @@ use cclive_store::{SessionQuery, Store};
 use crate::cli::{GlobalArgs, SessionsArgs};
 use crate::config::Settings;
 use crate::output::display;
+use crate::output::term::Term;
 
 /// Lists sessions as a table or JSON.
 pub(super) fn run(args: &SessionsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -23,7 +24,7 @@ pub(super) fn run(args: &SessionsArgs, global: &GlobalArgs) -> anyhow::Result<Ex
     } else if sessions.is_empty() {
         println!("No sessions recorded yet. Run one with: cclive run -- -p \"your question\"");
     } else {
-        print!("{}", display::sessions_table(&sessions));
+        crate::output::term::print(&display::sessions_table(&sessions, Term::stdout(global)))?;
     }
     Ok(ExitCode::SUCCESS)
 }

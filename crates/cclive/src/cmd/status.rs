@@ -8,6 +8,7 @@ use crate::cli::{GlobalArgs, StatusArgs};
 use crate::config::Settings;
 use crate::monitor::state_file;
 use crate::output::display;
+use crate::output::term::Term;
 
 /// Prints the state file's object (JSON) or a readable summary.
 pub(super) fn run(args: &StatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
@@ -27,7 +28,7 @@ pub(super) fn run(args: &StatusArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         println!("{}", serde_json::to_string_pretty(&snapshot)?);
         return Ok(ExitCode::SUCCESS);
     }
-    print!("{}", display::status_text(&snapshot));
+    print!("{}", display::status_text(&snapshot, Term::stdout(global)));
     Ok(ExitCode::SUCCESS)
 }
 

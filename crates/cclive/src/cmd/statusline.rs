@@ -134,7 +134,12 @@ fn our_line(payload: &StatuslinePayload, args: &StatuslineArgs, global: &GlobalA
         }
     };
     debug!("Settings resolved.");
-    let post = hand_to_monitor(&settings.listen.value, payload, now);
+    let post = hand_to_monitor(
+        &settings.listen.value,
+        settings.client_token(),
+        payload,
+        now,
+    );
     let figures = store_figures(&settings, payload, now);
     if let Some(post) = post {
         // It has had the whole store read to finish; it never takes longer than its budget.
@@ -146,22 +151,29 @@ fn our_line(payload: &StatuslinePayload, args: &StatuslineArgs, global: &GlobalA
 /// Sends the payload's event to the monitor on a thread; `None` when there is nothing to send.
 fn hand_to_monitor(
     listen: &str,
+    token: Option<&str>,
     payload: &StatuslinePayload,
     now: Timestamp,
 ) -> Option<std::thread::JoinHandle<()>> {
     let session = payload.session_id.clone()?;
     let kind = statusline::to_event(payload)?;
     let body = serde_json::to_vec(&Event::new(session, now, kind)).ok()?;
-    let listen = listen.to_owned();
+    let (listen, token) = (listen.to_owned(), token.map(str::to_owned));
     std::thread::Builder::new()
         .name("cclive-statusline-post".into())
-        .spawn(
-            move || match monitor_client::post_json(&listen, EVENTS_PATH, &body, POST_BUDGET) {
+        .spawn(move || {
+            match monitor_client::post_json(
+                &listen,
+                token.as_deref(),
+                EVENTS_PATH,
+                &body,
+                POST_BUDGET,
+            ) {
                 Ok(r) if r.is_success() => debug!("The monitor took the status line."),
                 Ok(r) => debug!(status = r.status, "The monitor refused the status line."),
                 Err(e) => debug!(error = %e, "No monitor took the status line."),
-            },
-        )
+            }
+        })
         .ok()
 }
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use cclive_core::plans::Plan;
 use cclive_store::Store;
 use tracing_subscriber::EnvFilter;
 
@@ -37,15 +38,16 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     let prices = settings.prices()?;
     let budget = settings.budget.value.clone();
     let mut listen = settings.listen.value.clone();
+    let token = settings.client_token();
     let (tx, rx) = std::sync::mpsc::channel();
-    let mut following =
-        !args.own_monitor && monitor_client::monitor_answers(&listen, HEALTH_TIMEOUT).is_ok();
+    let mut following = !args.own_monitor
+        && monitor_client::monitor_answers(&listen, token, HEALTH_TIMEOUT).is_ok();
     // The monitor of this data dir may listen elsewhere (its lock records where): attach to it.
     let running = crate::monitor::lock::running(&settings.db.value);
     if !following
         && !args.own_monitor
         && let Some(addr) = running.as_ref().and_then(MonitorRecord::addr)
-        && monitor_client::monitor_answers(&addr, HEALTH_TIMEOUT).is_ok()
+        && monitor_client::monitor_answers(&addr, token, HEALTH_TIMEOUT).is_ok()
     {
         listen = addr;
         following = true;
@@ -66,7 +68,7 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
     };
     let (source, own, reader_store): (Source, Option<OwnMonitor>, Option<Arc<dyn Store>>) =
         if following {
-            let token = std::env::var("CCLIVE_TOKEN").ok().filter(|t| !t.is_empty());
+            let token = token.map(str::to_owned);
             let (tx, addr) = (tx.clone(), listen.clone());
             std::thread::Builder::new()
                 .name("cclive-top-stream".into())
@@ -98,7 +100,12 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         tx.clone(),
     )?;
     crate::tui::spawn_signal_watch(tx.clone());
-    let app = App::new(source, jiff::Timestamp::now());
+    let mut app = App::new(source, jiff::Timestamp::now());
+    app.plan = args
+        .plan
+        .or((args.plan_tokens.is_some() || args.plan_cost.is_some()).then_some(Plan::Custom));
+    app.custom_tokens = args.plan_tokens;
+    app.custom_cost_usd = args.plan_cost.filter(|c| c.is_finite() && *c > 0.0);
     let result = crate::tui::run_terminal(app, tx, &rx, &requests);
     if let Some(own) = own {
         let (lines, bytes, malformed) = own.stop();

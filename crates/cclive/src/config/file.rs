@@ -83,6 +83,54 @@ pub(super) fn expand_tilde(path: &Path, home: Option<&Path>) -> PathBuf {
     }
 }
 
+/// A TOML error as the user can act on it: where (line, column), which key (`budget.daily_usd`,
+/// from the line and the table above it), and what was expected in plain words:
+/// `line 3, column 13, key budget.daily_usd: invalid type: string "ten", expected a number`.
+fn toml_error_message(text: &str, e: &toml::de::Error) -> String {
+    let what = e
+        .message()
+        .trim()
+        .replace("expected f64", "expected a number")
+        .replace("expected u64", "expected a whole number")
+        .replace("expected u32", "expected a whole number")
+        .replace("expected u16", "expected a whole number")
+        .replace("expected i64", "expected a whole number");
+    let Some(span) = e.span() else {
+        return what;
+    };
+    let at = span.start.min(text.len());
+    let before = &text[..at];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = text[line_start..at].chars().count() + 1;
+    let line_text = text[line_start..].lines().next().unwrap_or("");
+    let key = toml_key_at(&text[..line_start], line_text)
+        .map(|k| format!(", key {k}"))
+        .unwrap_or_default();
+    format!("line {line}, column {column}{key}: {what}")
+}
+
+/// The dotted key a line sets (`daily_usd = …` under `[budget]` is `budget.daily_usd`), or the
+/// table a header line names; `above` is the text before the line.
+fn toml_key_at(above: &str, line: &str) -> Option<String> {
+    let header = |l: &str| {
+        let l = l.trim();
+        l.starts_with('[')
+            .then(|| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned())
+    };
+    if let Some(table) = header(line) {
+        return Some(table);
+    }
+    let key = line.split_once('=')?.0.trim().trim_matches('"');
+    if key.is_empty() || key.starts_with('#') {
+        return None;
+    }
+    match above.lines().rev().find_map(header) {
+        Some(table) => Some(format!("{table}.{key}")),
+        None => Some(key.to_owned()),
+    }
+}
+
 pub(super) fn read_file_config(
     path: &Sourced<PathBuf>,
     home: Option<&Path>,
@@ -92,7 +140,7 @@ pub(super) fn read_file_config(
         Ok(text) => {
             let config = toml::from_str(&text).map_err(|e| ConfigError::Parse {
                 path: file_path.clone(),
-                message: e.message().to_owned(),
+                message: toml_error_message(&text, &e),
             })?;
             Ok((config, true))
         }

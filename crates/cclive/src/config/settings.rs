@@ -216,6 +216,36 @@ pub struct Settings {
     pub server: ServerFileSettings,
     /// Calendars that get session blocks (`[[calendar]]` tables).
     pub calendars: Sourced<Vec<CalendarSettings>>,
+    /// The monitor's token (`CCLIVE_TOKEN`, what `watch`/`dashboard --token` default to), which
+    /// this machine's clients send: `cclive hook`, `run`, `top`, the status line, `replay`,
+    /// `hooks install`. Never shown.
+    #[serde(skip)]
+    pub monitor_token: Option<MonitorToken>,
+}
+
+/// A monitor's token as its clients send it (`Authorization: Bearer …`). Its `Debug` hides it.
+/// Not checked here: a token the monitor refuses must not stop a hook from falling back.
+#[derive(Clone, PartialEq, Eq)]
+pub struct MonitorToken(String);
+
+impl Settings {
+    /// The token this machine's clients send the monitor, if one is configured.
+    pub fn client_token(&self) -> Option<&str> {
+        self.monitor_token.as_ref().map(MonitorToken::expose)
+    }
+}
+
+impl MonitorToken {
+    /// The secret, for the one header that carries it. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for MonitorToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("MonitorToken(<hidden>)")
+    }
 }
 
 /// The monitor's default address: the seed's dashboard port, loopback only.
@@ -470,6 +500,7 @@ impl Settings {
             claude_bin,
             prices_file,
             refresh_interval_secs,
+            monitor_token: env("CCLIVE_TOKEN").map(|t| MonitorToken(t.trim().to_owned())),
         })
     }
 }
@@ -761,6 +792,30 @@ mod tests {
         assert!(err.contains("config.toml is invalid"), "{err}");
         w.file("no_such_key = 1\n");
         assert!(matches!(w.resolve(), Err(ConfigError::Parse { .. })));
+    }
+
+    #[test]
+    fn a_bad_value_names_the_file_line_column_and_key_and_what_was_expected() {
+        let mut w = World::new();
+        w.file("# limits\n[budget]\nweekly_usd = 50.0\ndaily_usd = \"ten\"\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(err.contains("config.toml is invalid"), "{err}");
+        assert!(
+            err.contains(
+                "line 4, column 13, key budget.daily_usd: invalid type: string \"ten\", \
+                 expected a number"
+            ),
+            "{err}"
+        );
+        w.file("listen = 8501\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(err.contains("line 1, column 10, key listen:"), "{err}");
+        w.file("[budget]\ndayly_usd = 5.0\n");
+        let err = w.resolve().unwrap_err().to_string();
+        assert!(
+            err.contains("line 2, column 1, key budget.dayly_usd: unknown field"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -5,7 +5,9 @@
 //! (resolve, connect, write, read): each socket operation gets what is left of it, and a
 //! refused connection fails at once. It speaks just enough HTTP for our own server: one request
 //! per connection (`Connection: close`), a `Content-Length` or chunked answer, bodies capped at
-//! [`MAX_RESPONSE`]. It is not a general client (no TLS, no redirects, no proxies): it never
+//! [`MAX_RESPONSE`]. A monitor with a token wants it on every request, loopback included: each
+//! call takes the token (`Settings::client_token`, from `CCLIVE_TOKEN`) and sends it as
+//! `Authorization: Bearer`. It is not a general client (no TLS, no redirects, no proxies): it never
 //! leaves the machine unless the user pointed `listen` elsewhere.
 
 use std::io::{Read, Write};
@@ -43,6 +45,12 @@ pub(crate) enum ClientError {
     /// The answer is not HTTP we understand.
     #[error("bad HTTP response: {0}")]
     BadResponse(&'static str),
+    /// A cclive monitor answers, but wants its token (none or another was sent).
+    #[error(
+        "a cclive monitor answers there but wants its token: set CCLIVE_TOKEN to the one it was \
+         started with"
+    )]
+    NeedsToken,
 }
 
 /// An answer.
@@ -71,25 +79,40 @@ pub(crate) fn connect_target(listen: &str) -> String {
     }
 }
 
-/// `POST path` with a JSON body, all within `deadline`.
+/// `POST path` with a JSON body (and the monitor's `token`, when one is configured), all within
+/// `deadline`.
 pub(crate) fn post_json(
     listen: &str,
+    token: Option<&str>,
     path: &str,
     body: &[u8],
     deadline: Duration,
 ) -> Result<Response, ClientError> {
-    exchange(listen, "POST", path, Some(body), deadline)
+    exchange(listen, token, "POST", path, Some(body), deadline)
 }
 
-/// `GET path`, all within `deadline`.
-pub(crate) fn get(listen: &str, path: &str, deadline: Duration) -> Result<Response, ClientError> {
-    exchange(listen, "GET", path, None, deadline)
+/// `GET path` (with `token`, when one is configured), all within `deadline`.
+pub(crate) fn get(
+    listen: &str,
+    token: Option<&str>,
+    path: &str,
+    deadline: Duration,
+) -> Result<Response, ClientError> {
+    exchange(listen, token, "GET", path, None, deadline)
 }
 
 /// Whether a cclive monitor answers `GET /healthz` at `listen` within `deadline` (a 200 whose
-/// JSON says `"service": "cclive"`; 8501 is also Streamlit's default port).
-pub(crate) fn monitor_answers(listen: &str, deadline: Duration) -> Result<(), ClientError> {
-    let response = get(listen, "/healthz", deadline)?;
+/// JSON says `"service": "cclive"`; 8501 is also Streamlit's default port). A cclive monitor
+/// refusing `token` is [`ClientError::NeedsToken`].
+pub(crate) fn monitor_answers(
+    listen: &str,
+    token: Option<&str>,
+    deadline: Duration,
+) -> Result<(), ClientError> {
+    let response = get(listen, token, "/healthz", deadline)?;
+    if response.status == 401 && String::from_utf8_lossy(&response.body).contains("cclive") {
+        return Err(ClientError::NeedsToken);
+    }
     if response.status != 200 {
         return Err(ClientError::BadResponse("/healthz did not answer 200"));
     }
@@ -106,6 +129,7 @@ pub(crate) fn monitor_answers(listen: &str, deadline: Duration) -> Result<(), Cl
 
 fn exchange(
     listen: &str,
+    token: Option<&str>,
     method: &str,
     path: &str,
     body: Option<&[u8]>,
@@ -152,6 +176,9 @@ fn exchange(
         env!("CARGO_PKG_VERSION")
     )
     .into_bytes();
+    if let Some(token) = token {
+        request.extend_from_slice(format!("Authorization: Bearer {token}\r\n").as_bytes());
+    }
     if let Some(body) = body {
         request.extend_from_slice(
             format!(
@@ -327,7 +354,14 @@ mod tests {
     #[test]
     fn posts_json_and_reads_the_status() {
         let (addr, server) = serve_once(&[b"HTTP/1.1 204 No Content\r\n\r\n"]);
-        let r = post_json(&addr, "/api/hooks", b"{\"a\":1}", Duration::from_secs(5)).unwrap();
+        let r = post_json(
+            &addr,
+            None,
+            "/api/hooks",
+            b"{\"a\":1}",
+            Duration::from_secs(5),
+        )
+        .unwrap();
         assert_eq!(r.status, 204);
         assert!(r.is_success());
         let request = String::from_utf8(server.join().unwrap()).unwrap();
@@ -336,7 +370,23 @@ mod tests {
             "{request}"
         );
         assert!(request.contains("Content-Length: 7\r\n"));
+        assert!(!request.contains("Authorization"), "no token, no header");
         assert!(request.ends_with("\r\n\r\n{\"a\":1}"));
+
+        let (addr, server) = serve_once(&[b"HTTP/1.1 204 No Content\r\n\r\n"]);
+        post_json(
+            &addr,
+            Some("tok-1234567890abcdef"),
+            "/api/hooks",
+            b"{}",
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        let with_token = String::from_utf8(server.join().unwrap()).unwrap();
+        assert!(
+            with_token.contains("\r\nAuthorization: Bearer tok-1234567890abcdef\r\n"),
+            "{with_token}"
+        );
     }
 
     #[test]
@@ -345,20 +395,20 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\n{\"service\":",
             b"\"cclive\",\"ok\":true}",
         ]);
-        monitor_answers(&addr, Duration::from_secs(5)).unwrap();
+        monitor_answers(&addr, None, Duration::from_secs(5)).unwrap();
 
         let (addr, _s) = serve_once(&[
             b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n3\r\nabc\r\n",
             b"2;x=y\r\nde\r\n0\r\n\r\n",
         ]);
         assert_eq!(
-            get(&addr, "/", Duration::from_secs(5)).unwrap().body,
+            get(&addr, None, "/", Duration::from_secs(5)).unwrap().body,
             b"abcde"
         );
 
         let (addr, _s) = serve_once(&[b"HTTP/1.0 200 OK\r\n\r\nall of it"]);
         assert_eq!(
-            get(&addr, "/", Duration::from_secs(5)).unwrap().body,
+            get(&addr, None, "/", Duration::from_secs(5)).unwrap().body,
             b"all of it"
         );
     }
@@ -366,7 +416,7 @@ mod tests {
     #[test]
     fn something_else_on_the_port_is_not_the_monitor() {
         let (addr, _s) = serve_once(&[b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"]);
-        assert!(monitor_answers(&addr, Duration::from_secs(5)).is_err());
+        assert!(monitor_answers(&addr, None, Duration::from_secs(5)).is_err());
     }
 
     #[test]
@@ -375,7 +425,7 @@ mod tests {
             let l = TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().to_string()
         };
-        let err = post_json(&addr, "/api/hooks", b"{}", Duration::from_secs(5)).unwrap_err();
+        let err = post_json(&addr, None, "/api/hooks", b"{}", Duration::from_secs(5)).unwrap_err();
         assert!(matches!(err, ClientError::Connect { .. }), "{err}");
     }
 
@@ -384,7 +434,8 @@ mod tests {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap().to_string();
         let start = Instant::now();
-        let err = post_json(&addr, "/api/hooks", b"{}", Duration::from_millis(50)).unwrap_err();
+        let err =
+            post_json(&addr, None, "/api/hooks", b"{}", Duration::from_millis(50)).unwrap_err();
         assert!(matches!(err, ClientError::TimedOut(_)), "{err}");
         // Only a hang detector: the budget itself is measured, not asserted, in tests.
         assert!(start.elapsed() < Duration::from_secs(2));

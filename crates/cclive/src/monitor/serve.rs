@@ -181,6 +181,7 @@ async fn watch_main(
             .unwrap_or(Duration::from_secs(2)),
         prices: prices.clone(),
         time_zone: crate::config::system_zone(),
+        ..ServerConfig::default()
     };
     let dirs = settings.claude_config_dirs.value.clone();
     let announce = {
@@ -303,8 +304,14 @@ fn metric_sources(
 fn already_running(serve: &Serve) -> String {
     let addr = serve.addr;
     let flag = serve.address_flag();
-    let answer =
-        monitor_client::get(&addr.to_string(), "/healthz", Duration::from_millis(300)).ok();
+    let token = serve.token.as_ref().map(Token::expose);
+    let answer = monitor_client::get(
+        &addr.to_string(),
+        token,
+        "/healthz",
+        Duration::from_millis(300),
+    )
+    .ok();
     let ours = |body: &[u8]| {
         serde_json::from_slice::<serde_json::Value>(body)
             .ok()

@@ -52,7 +52,8 @@ const COMMAND_CHARS: usize = 200;
 pub struct SessionMonitorBuilder {
     config: PipelineConfig,
     config_dirs: Vec<PathBuf>,
-    forward_to: Option<String>,
+    /// The running monitor's address, and its token.
+    forward_to: Option<(String, Option<String>)>,
     claude_bin: Option<PathBuf>,
     show_output: bool,
     detail: bool,
@@ -145,10 +146,11 @@ impl SessionMonitorBuilder {
     }
 
     /// Sends every event to the running monitor at `listen` (`POST /api/events`), which then
-    /// keeps the history; events are still folded here for callbacks and the outcome.
+    /// keeps the history; events are still folded here for callbacks and the outcome. `token`:
+    /// the monitor's, when it has one.
     #[must_use]
-    pub fn forward_to(mut self, listen: impl Into<String>) -> Self {
-        self.forward_to = Some(listen.into());
+    pub fn forward_to(mut self, listen: impl Into<String>, token: Option<String>) -> Self {
+        self.forward_to = Some((listen.into(), token));
         self
     }
 
@@ -243,10 +245,10 @@ impl SessionMonitor {
 
         let mut config = self.inner.config.clone();
         let watcher = self.watch_usage(&mut config).await?;
-        let forwarder = self.inner.forward_to.clone().map(|listen| {
+        let forwarder = self.inner.forward_to.clone().map(|(listen, token)| {
             let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
             config.tap = Some(tx);
-            tokio::spawn(forward_events(listen, rx))
+            tokio::spawn(forward_events(listen, token, rx))
         });
         let (sink, service) = pipeline::spawn(config).context("starting the monitor")?;
         // Interactive claude owns the terminal: its figures come from what it writes to disk.
@@ -344,6 +346,7 @@ impl SessionMonitor {
 /// this session its history there (logged); the run itself goes on.
 async fn forward_events(
     listen: String,
+    token: Option<String>,
     mut rx: tokio::sync::mpsc::UnboundedReceiver<cclive_core::Event>,
 ) {
     let mut failures = 0u32;
@@ -357,10 +360,11 @@ async fn forward_events(
         let Ok(body) = serde_json::to_vec(&batch) else {
             continue;
         };
-        let target = listen.clone();
+        let (target, token) = (listen.clone(), token.clone());
         let posted = tokio::task::spawn_blocking(move || {
             crate::monitor::client::post_json(
                 &target,
+                token.as_deref(),
                 "/api/events",
                 &body,
                 std::time::Duration::from_secs(2),

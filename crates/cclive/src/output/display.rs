@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 
 use cclive_core::{SessionState, Snapshot, Source};
 
+use super::table::{Column, Table};
+use super::term::Term;
+
 /// `$0.0163`, `$12.40`.
 pub(crate) fn usd(v: f64) -> String {
     if !v.is_finite() {
@@ -16,6 +19,26 @@ pub(crate) fn usd(v: f64) -> String {
         format!("${v:.4}")
     } else {
         format!("${v:.2}")
+    }
+}
+
+/// The decimals of a column of dollar figures: one precision per column, chosen by its largest
+/// figure (usually the total), so the column lines up: 4 when everything is under a dollar,
+/// else 2.
+pub(crate) fn usd_decimals(largest: f64) -> usize {
+    if largest.is_finite() && largest.abs() < 1.0 {
+        4
+    } else {
+        2
+    }
+}
+
+/// `$0.0163` / `$12.40` at a column's fixed `decimals`; `unpriced` when unknown.
+pub(crate) fn usd_at(v: f64, decimals: usize) -> String {
+    if v.is_finite() {
+        format!("${v:.decimals$}")
+    } else {
+        "unpriced".to_owned()
     }
 }
 
@@ -63,13 +86,22 @@ fn local(ts: jiff::Timestamp) -> String {
         .to_string()
 }
 
-/// The summary `cclive status` prints.
-pub(crate) fn status_text(snapshot: &Snapshot) -> String {
+/// The summary `cclive status` prints; the banner and the status in their colours when `term`
+/// has colour.
+pub(crate) fn status_text(snapshot: &Snapshot, term: Term) -> String {
     let mut out = String::new();
     let banner = match snapshot.active_sessions.first().map(|s| s.status) {
-        Some(cclive_core::Status::Active) => "🔴 LIVE SESSION ACTIVE",
-        Some(_) => "🟡 Session waiting for you",
-        None => "⚫ No Active Session",
+        Some(cclive_core::Status::Active) => super::term::paint(
+            term.color,
+            super::term::Style::Red,
+            "🔴 LIVE SESSION ACTIVE",
+        ),
+        Some(_) => super::term::paint(
+            term.color,
+            super::term::Style::Yellow,
+            "🟡 Session waiting for you",
+        ),
+        None => "⚫ No Active Session".to_owned(),
     };
     let _ = writeln!(out, "{banner}");
     if snapshot.active_sessions.len() > 1 {
@@ -87,7 +119,15 @@ pub(crate) fn status_text(snapshot: &Snapshot) -> String {
         let _ = writeln!(out, "{k:<11} {v}");
     };
     row(&mut out, "session", s.session_id.to_string());
-    row(&mut out, "status", s.status.to_string());
+    let status = s.status.to_string();
+    row(
+        &mut out,
+        "status",
+        match super::term::status_style(&status) {
+            Some(style) => super::term::paint(term.color, style, &status),
+            None => status,
+        },
+    );
     if let Some(p) = &s.project_path {
         row(&mut out, "project", p.clone());
     }
@@ -182,64 +222,50 @@ fn origin(s: &SessionState) -> Option<String> {
     (!parts.is_empty() && (s.host.is_some() || s.source == Source::Otel)).then(|| parts.join(" @ "))
 }
 
-/// The table `cclive sessions` prints.
-pub(crate) fn sessions_table(sessions: &[SessionState]) -> String {
-    let header = [
-        "START", "PROJECT", "STATUS", "COST", "TURNS", "DURATION", "MODEL",
-    ];
-    let rows: Vec<[String; 7]> = sessions
-        .iter()
-        .map(|s| {
-            [
-                local(s.started_at),
-                s.project_path
-                    .as_deref()
-                    .map(short_path)
-                    .or_else(|| origin(s))
-                    .unwrap_or_default(),
-                s.status.to_string(),
-                format!(
-                    "{}{}",
-                    usd(s.total_cost_usd),
-                    if s.cost_source == cclive_core::CostSource::Estimated {
-                        "~"
-                    } else {
-                        ""
-                    }
-                ),
-                s.num_turns.to_string(),
-                duration_ms(s.duration_ms),
-                s.model.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let right = [false, false, false, true, true, true, false];
-    let mut out = String::new();
-    let mut line = |cells: &[String]| {
-        let parts: Vec<String> = cells
+/// The table `cclive sessions` prints, fitted to `term` (the model, then the duration and the
+/// turns go first when it is narrow), each status in its colour.
+pub(crate) fn sessions_table(sessions: &[SessionState], term: Term) -> String {
+    let mut t = Table::new(vec![
+        Column::text("START"),
+        Column::text("PROJECT").shrink_to(12).keep_end(),
+        Column::text("STATUS").styled(super::term::status_style),
+        Column::number("COST"),
+        Column::number("TURNS").optional(2),
+        Column::number("DURATION").optional(1),
+        Column::text("MODEL").shrink_to(10).optional(0),
+    ]);
+    // One precision for the column, from its largest cost.
+    let decimals = usd_decimals(
+        sessions
             .iter()
-            .zip(widths)
-            .zip(right)
-            .map(|((c, w), r)| {
-                if r {
-                    format!("{c:>w$}")
+            .map(|s| s.total_cost_usd)
+            .filter(|c| c.is_finite())
+            .fold(0.0, f64::max),
+    );
+    for s in sessions {
+        t.row(vec![
+            local(s.started_at),
+            s.project_path
+                .as_deref()
+                .map(short_path)
+                .or_else(|| origin(s))
+                .unwrap_or_default(),
+            s.status.to_string(),
+            format!(
+                "{}{}",
+                usd_at(s.total_cost_usd, decimals),
+                if s.cost_source == cclive_core::CostSource::Estimated {
+                    "~"
                 } else {
-                    format!("{c:<w$}")
+                    ""
                 }
-            })
-            .collect();
-        let _ = writeln!(out, "{}", parts.join("  ").trim_end());
-    };
-    line(&header.map(str::to_owned));
-    for row in &rows {
-        line(row);
+            ),
+            s.num_turns.to_string(),
+            duration_ms(s.duration_ms),
+            s.model.clone().unwrap_or_default(),
+        ]);
     }
+    let mut out = t.paint(term);
     if sessions
         .iter()
         .any(|s| s.cost_source == cclive_core::CostSource::Estimated)
@@ -267,6 +293,9 @@ mod tests {
         assert_eq!(usd(0.01628), "$0.0163");
         assert_eq!(usd(0.0), "$0.00");
         assert_eq!(usd(12.4), "$12.40");
+        assert_eq!(usd_at(0.5, usd_decimals(12.4)), "$0.50");
+        assert_eq!(usd_at(0.01628, usd_decimals(0.9)), "$0.0163");
+        assert_eq!(usd_at(f64::NAN, 2), "unpriced");
         assert_eq!(duration_ms(353), "353 ms");
         assert_eq!(duration_ms(12_345), "12.3 s");
         assert_eq!(duration_ms(245_000), "4m 05s");
@@ -286,14 +315,14 @@ mod tests {
         let mut local = SessionState::new(cclive_core::SessionId::new("l"), at);
         local.project_path = Some("/home/me/app".into());
         local.user = Some("user 874f7f4900c3".into()); // telemetry from this machine
-        let table = sessions_table(&[remote, local]);
+        let table = sessions_table(&[remote, local], Term::plain(160));
         assert!(table.contains("dev@example.com @ build-box"), "{table}");
         assert!(!table.contains("874f7f"), "{table}");
     }
 
     #[test]
     fn status_of_nothing_says_how_to_start() {
-        let text = status_text(&Snapshot::inactive(jiff::Timestamp::now()));
+        let text = status_text(&Snapshot::inactive(jiff::Timestamp::now()), Term::plain(80));
         assert!(text.starts_with("⚫ No Active Session"));
         assert!(text.contains("cclive run --"));
     }

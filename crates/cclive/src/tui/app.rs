@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
+use cclive_core::plans::{Plan, PlanLimits};
 use cclive_core::{SessionId, SessionState, Snapshot, Status, Update, UpdateKind};
 use cclive_store::{SessionOrder, SortKey};
 use jiff::Timestamp;
@@ -127,6 +128,17 @@ pub struct App {
     pub view: View,
     /// The clock, as last ticked.
     pub now: Timestamp,
+    /// The subscription plan the block is measured against (`l` cycles; `None`: none).
+    pub plan: Option<Plan>,
+    /// The user's own token limit for [`Plan::Custom`] (`top --plan-tokens`), over the one
+    /// learned from the history.
+    pub custom_tokens: Option<u64>,
+    /// The user's own cost limit for [`Plan::Custom`] (`top --plan-cost`).
+    pub custom_cost_usd: Option<f64>,
+    /// The key help is shown over the screen (`?`).
+    pub help: bool,
+    /// The project picker is open (`p`), with this entry highlighted (0: all projects).
+    pub picker: Option<usize>,
     /// Per session: its turns when last seen, and how many the last change added.
     turn_changes: HashMap<SessionId, (u64, u64)>,
 }
@@ -144,6 +156,11 @@ impl App {
             selected: 0,
             view: View::Sessions,
             now,
+            plan: None,
+            custom_tokens: None,
+            custom_cost_usd: None,
+            help: false,
+            picker: None,
             turn_changes: HashMap::new(),
         }
     }
@@ -300,15 +317,61 @@ impl App {
         }
     }
 
+    /// The plan and its limits (Custom: the user's own, else learned from the history).
+    pub fn plan_limits(&self) -> Option<(Plan, PlanLimits)> {
+        let plan = self.plan?;
+        let learned = self.history.as_ref().and_then(|h| h.learned_tokens);
+        let mut limits = plan.limits(self.custom_tokens.or(learned));
+        if plan == Plan::Custom
+            && let Some(cost) = self.custom_cost_usd
+        {
+            limits.cost_usd = cost;
+        }
+        Some((plan, limits))
+    }
+
+    /// The picker's entries: all projects (`None`), then each project.
+    pub fn picker_entries(&self) -> Vec<Option<String>> {
+        std::iter::once(None)
+            .chain(self.projects().into_iter().map(Some))
+            .collect()
+    }
+
     /// What a key does.
     pub fn on_key(&mut self, key: KeyEvent) -> Action {
         if key.kind == KeyEventKind::Release {
             return Action::None;
         }
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        if ctrl && key.code == KeyCode::Char('c') {
+            return Action::Quit;
+        }
+        // The help closes on any key; the picker takes the keys while it is open.
+        if self.help {
+            self.help = false;
+            return Action::None;
+        }
+        if let Some(at) = self.picker {
+            self.on_picker_key(at, key.code);
+            return Action::None;
+        }
         match key.code {
-            KeyCode::Char('c') if ctrl => return Action::Quit,
             KeyCode::Char('q') => return Action::Quit,
+            KeyCode::Char('?') => {
+                self.help = true;
+                return Action::None;
+            }
+            KeyCode::Char('l') => {
+                self.plan = match self.plan {
+                    None => Some(Plan::ALL[0]),
+                    Some(p) => Plan::ALL
+                        .iter()
+                        .position(|x| *x == p)
+                        .and_then(|i| Plan::ALL.get(i + 1))
+                        .copied(),
+                };
+                return Action::None;
+            }
             _ => {}
         }
         match &mut self.view {
@@ -354,17 +417,13 @@ impl App {
                 self.selected = 0;
             }
             KeyCode::Char('p') => {
-                let projects = self.projects();
-                let next = match &self.project {
-                    None => projects.first().cloned(),
-                    Some(p) => projects
-                        .iter()
-                        .position(|x| x == p)
-                        .and_then(|i| projects.get(i + 1))
-                        .cloned(),
-                };
-                self.project = next;
-                self.selected = 0;
+                // Open on the project shown now.
+                let at = self
+                    .picker_entries()
+                    .iter()
+                    .position(|e| *e == self.project)
+                    .unwrap_or(0);
+                self.picker = Some(at);
             }
             KeyCode::Char('P') | KeyCode::Esc => {
                 self.project = None;
@@ -391,6 +450,25 @@ impl App {
         }
         self.clamp_selection();
         Action::None
+    }
+
+    fn on_picker_key(&mut self, at: usize, code: KeyCode) {
+        let entries = self.picker_entries();
+        let last = entries.len().saturating_sub(1);
+        match code {
+            KeyCode::Down | KeyCode::Char('j' | 'p') => self.picker = Some((at + 1).min(last)),
+            KeyCode::Up | KeyCode::Char('k') => self.picker = Some(at.saturating_sub(1)),
+            KeyCode::Home | KeyCode::Char('g') => self.picker = Some(0),
+            KeyCode::End | KeyCode::Char('G') => self.picker = Some(last),
+            KeyCode::Enter => {
+                self.project = entries.get(at).cloned().flatten();
+                self.picker = None;
+                self.selected = 0;
+                self.clamp_selection();
+            }
+            KeyCode::Esc | KeyCode::Char('q') => self.picker = None,
+            _ => {}
+        }
     }
 
     fn clamp_selection(&mut self) {

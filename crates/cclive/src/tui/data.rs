@@ -12,6 +12,7 @@ use cclive_core::PriceTable;
 use cclive_core::SessionState;
 use cclive_core::blocks::{self, Block};
 use cclive_core::budget::{self, Budget, Level, Period, Spend};
+use cclive_core::plans::{self, BlockPace};
 use cclive_core::report::{ReportOptions, UsageRecord};
 use cclive_store::{SessionQuery, Store, StoreError};
 use jiff::Timestamp;
@@ -75,6 +76,11 @@ pub struct History {
     pub periods: Vec<PeriodFigure>,
     /// The 5-hour block running now (estimated from the price table).
     pub block: Option<Block>,
+    /// That block's use and pace, for the plan's time-to-limit.
+    pub pace: Option<BlockPace>,
+    /// The 90th percentile of the finished blocks' input plus output tokens (the Custom plan's
+    /// token limit), when there are any.
+    pub learned_tokens: Option<u64>,
     /// Cost over the last hours.
     pub spark: Spark,
     /// The zone days are cut in.
@@ -121,12 +127,20 @@ impl History {
                 }
             })
             .collect();
-        let block =
-            blocks::active_block(records, &ReportOptions::new(tz.clone()), prices, now, None);
+        let all = blocks::report(records, &ReportOptions::new(tz.clone()), prices, now, None);
+        let finished: Vec<u64> = all
+            .rows
+            .iter()
+            .filter(|b| !b.active)
+            .map(|b| b.usage.input + b.usage.output)
+            .collect();
+        let block = all.rows.into_iter().find(|b| b.active);
         History {
             loaded_at: now,
             recent,
             periods,
+            pace: block.as_ref().map(|b| plans::pace(records, b, now, prices)),
+            learned_tokens: plans::p90(&finished),
             block,
             spark: spark(records, prices, now),
             tz: tz.clone(),

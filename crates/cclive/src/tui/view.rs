@@ -6,9 +6,11 @@
 //! figures (project, model, cost marked `est.` until Claude Code reports its own, turns with the
 //! change, duration, last prompt; tokens by kind, cost per turn, output tokens per minute, cache
 //! hit ratio, API time share); the 5-hour block as a bar of its elapsed time with its cost and
-//! burn rate (estimated); the official limits Claude Code reported; today, this week and this
+//! burn rate (estimated); the block against the chosen plan with the time its first limit is
+//! reached at this pace; the official limits Claude Code reported; today, this week and this
 //! month against the budget; cost per 5 minutes over the last hours; the sessions table; the
-//! keys. Lines that do not fit are cut, and narrow terminals lose the least useful columns.
+//! keys. Lines that do not fit say less (shorter variants first), and narrow terminals lose the
+//! least useful columns. Over it, when open: the key help (`?`) and the project picker (`p`).
 
 use std::fmt::Write as _;
 
@@ -22,7 +24,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style, Stylize as _};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Cell, LineGauge, Paragraph, Row, Sparkline, Table, TableState};
+use ratatui::widgets::{Cell, Clear, LineGauge, Paragraph, Row, Sparkline, Table, TableState};
 
 use super::app::{App, Source, TurnsView, View, project_of};
 use super::data::{History, PeriodFigure, SPARK_BUCKET_MINUTES};
@@ -58,6 +60,7 @@ fn sessions_screen(frame: &mut Frame<'_>, app: &App) {
         banner,
         cards_area,
         block,
+        plan,
         limits,
         periods,
         spark,
@@ -66,6 +69,7 @@ fn sessions_screen(frame: &mut Frame<'_>, app: &App) {
     ] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(card_rows),
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(3),
@@ -77,11 +81,189 @@ fn sessions_screen(frame: &mut Frame<'_>, app: &App) {
     banner_line(frame, banner, app);
     live_cards(frame, cards_area, app, &live);
     block_line(frame, block, app);
+    plan_line(frame, plan, app);
     limits_line(frame, limits, app);
     period_lines(frame, periods, app);
     spark_lines(frame, spark, app);
     sessions_table(frame, table, app);
     footer_line(frame, footer, app);
+    if let Some(at) = app.picker {
+        picker(frame, app, at);
+    }
+    if app.help {
+        help(frame);
+    }
+}
+
+/// A `width` × `height` box in the middle of `area` (smaller when `area` is).
+fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    }
+}
+
+/// The keys, over the screen; any key closes it.
+fn help(frame: &mut Frame<'_>) {
+    let rows: [(&str, &str); 10] = [
+        ("q, Ctrl-C", "quit"),
+        ("?", "this help (any key closes it)"),
+        ("s / r", "sort by the next column / reverse the order"),
+        ("p", "pick a project (↑↓, ⏎ choose, esc cancel)"),
+        ("P, esc", "all projects again"),
+        ("l", "plan: none → Pro → Max 5× → Max 20× → Custom"),
+        ("↑↓ j k", "move in the table (PgUp PgDn g G)"),
+        ("⏎, t", "the selected session's turns (esc back)"),
+        ("", ""),
+        (
+            "plan",
+            "claude-monitor's per-block limits (input + output tokens)",
+        ),
+    ];
+    let mut lines: Vec<Line<'_>> = rows
+        .iter()
+        .map(|(k, what)| {
+            Line::from(vec![
+                Span::raw(format!(" {k:<9} ")).bold(),
+                Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::from(
+        " limits    the official 5-hour and 7-day use Claude Code reports",
+    ));
+    let area = centered(
+        frame.area(),
+        74,
+        u16::try_from(lines.len() + 2).unwrap_or(14),
+    );
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .block(ratatui::widgets::Block::bordered().title(" cclive top · keys ")),
+        area,
+    );
+}
+
+/// The project picker: all projects, then each one seen; the highlighted entry reversed.
+fn picker(frame: &mut Frame<'_>, app: &App, at: usize) {
+    let entries = app.picker_entries();
+    let lines: Vec<Line<'_>> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let line = match e {
+                None => Line::from(" All projects"),
+                Some(p) => Line::from(vec![
+                    Span::raw(format!(" {}", short(p))).bold(),
+                    Span::raw(format!("  {p}")).dim(),
+                ]),
+            };
+            if i == at { line.reversed() } else { line }
+        })
+        .collect();
+    let width = entries
+        .iter()
+        .flatten()
+        .map(|p| short(p).chars().count() + p.chars().count() + 5)
+        .max()
+        .unwrap_or(20)
+        .clamp(24, 90);
+    let height = lines.len() + 2;
+    let area = centered(
+        frame.area(),
+        u16::try_from(width).unwrap_or(90),
+        u16::try_from(height).unwrap_or(u16::MAX),
+    );
+    // Keep the highlighted entry in view when the list is longer than the box.
+    let inner = usize::from(area.height.saturating_sub(2)).max(1);
+    let scroll = u16::try_from(at.saturating_sub(inner - 1)).unwrap_or(0);
+    frame.render_widget(Clear, area);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .scroll((scroll, 0))
+            .block(ratatui::widgets::Block::bordered().title(" project · ⏎ choose · esc cancel ")),
+        area,
+    );
+}
+
+/// The block against the chosen plan: the highest share used as a bar, each share, and when
+/// the first limit is reached at this pace (or that the block ends first).
+fn plan_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let Some((plan, limits)) = app.plan_limits() else {
+        frame.render_widget(
+            Paragraph::new("plan      none · l: Pro, Max 5×, Max 20×, Custom").dim(),
+            area,
+        );
+        return;
+    };
+    let label = format!("{:<10}", plan.name());
+    let Some(pace) = app.history.as_ref().and_then(|h| h.pace.as_ref()) else {
+        let text = format!(
+            "{label}{} tok · {} · {} msgs per block · no block running",
+            compact(limits.tokens),
+            display::usd(limits.cost_usd),
+            display::count(limits.messages)
+        );
+        frame.render_widget(Paragraph::new(text), area);
+        return;
+    };
+    let o = cclive_core::plans::outlook(pace, limits, app.now);
+    let zone = tz(app);
+    let hm = |t: Timestamp| {
+        t.to_zoned_datetime(zone.clone())
+            .strftime("%H:%M")
+            .to_string()
+    };
+    let shares = format!(
+        " tok {:.0}% of {} · {:.0}% of {} · msg {:.0}%",
+        o.tokens_percent.floor(),
+        compact(limits.tokens),
+        o.cost_percent.floor(),
+        display::usd(limits.cost_usd),
+        o.messages_percent.floor()
+    );
+    let (when, short_when) = match o.reached {
+        Some((at, which)) if at <= app.now => (
+            format!(" · {} limit reached", which.as_str()),
+            " · limit reached".to_owned(),
+        ),
+        Some((at, which)) => (
+            format!(
+                " · {} limit at {} (in {})",
+                which.as_str(),
+                hm(at),
+                hours_minutes(at.as_millisecond() - app.now.as_millisecond())
+            ),
+            format!(" · limit {}", hm(at)),
+        ),
+        None => (
+            format!(" · lasts to the reset at {}", hm(pace.ends_at)),
+            format!(" · lasts to {}", hm(pace.ends_at)),
+        ),
+    };
+    let top = o.max_percent();
+    let room = usize::from(area.width).saturating_sub(label.chars().count() + 10);
+    let right = [
+        format!("{shares}{when}"),
+        format!(" {:.0}% used{when}", top.floor()),
+        format!(" {:.0}%{short_when}", top.floor()),
+    ]
+    .into_iter()
+    .find(|r| r.chars().count() <= room)
+    .unwrap_or_else(|| format!(" {:.0}%", top.floor()));
+    let color = if top >= 100.0 || o.reached.is_some() {
+        Color::Red
+    } else if top >= 80.0 {
+        Color::Yellow
+    } else {
+        Color::Green
+    };
+    gauge_row(frame, area, &label, top / 100.0, color, &right);
 }
 
 fn banner_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
@@ -250,21 +432,31 @@ fn block_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let elapsed = (app.now.as_millisecond() - block.span.start.as_millisecond()).clamp(0, total);
     let left = total - elapsed;
     let label = format!("5h block {}–{} ", hm(block.span.start), hm(block.span.end));
-    let mut right = format!(
-        " {} left · {} · {} tok",
+    let used = format!(
+        " {} left · {}",
         hours_minutes(left),
-        display::usd(block.cost_usd),
-        compact(block.usage.total_tokens)
+        display::usd(block.cost_usd)
     );
-    if let Some(live) = &block.live {
-        let _ = write!(
-            right,
-            " · {}/h → {}",
-            display::usd(live.burn_rate.cost_per_hour),
-            display::usd(live.projected_cost_usd)
-        );
-    }
-    right.push_str(" (estimated)");
+    let tokens = format!(" · {} tok", compact(block.usage.total_tokens));
+    let (rate, projected) = match &block.live {
+        Some(live) => (
+            format!(" · {}/h", display::usd(live.burn_rate.cost_per_hour)),
+            format!(" → {}", display::usd(live.projected_cost_usd)),
+        ),
+        None => (String::new(), String::new()),
+    };
+    // The projection is what people look for: the tokens, the rate and the long label go
+    // first when the line is narrow.
+    let room = usize::from(area.width).saturating_sub(label.chars().count() + 10);
+    let right = [
+        format!("{used}{tokens}{rate}{projected} (estimated)"),
+        format!("{used}{rate}{projected} (estimated)"),
+        format!("{used}{rate}{projected} est."),
+        format!("{used}{projected} est."),
+    ]
+    .into_iter()
+    .find(|r| r.chars().count() <= room)
+    .unwrap_or_else(|| format!("{used}{projected}"));
     gauge_row(
         frame,
         area,
@@ -334,10 +526,18 @@ fn limits_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
             .into_iter()
             .flatten()
             .collect();
+            // How old the figures are: Claude Code sends them with each status line refresh.
+            let age = match l.reported_at {
+                Some(at) if at <= app.now => format!(
+                    " (official, {} ago)",
+                    hours_minutes(app.now.as_millisecond() - at.as_millisecond())
+                ),
+                _ => " (official)".to_owned(),
+            };
             Line::from(vec![
                 Span::raw("limits    "),
                 Span::raw(parts.join(" · ")).bold(),
-                Span::raw(" (official)"),
+                Span::raw(age),
             ])
         }
         _ => Line::from(
@@ -464,6 +664,13 @@ fn sessions_table(frame: &mut Frame<'_>, area: Rect, app: &App) {
         header.push(arrow(SortKey::Tokens, "Tokens"));
         widths.push(Constraint::Length(8));
     }
+    // One precision for the cost column, from its largest figure.
+    let decimals = display::usd_decimals(
+        rows.iter()
+            .map(|s| s.total_cost_usd)
+            .filter(|c| c.is_finite())
+            .fold(0.0, f64::max),
+    );
     let body: Vec<Row<'_>> = rows
         .iter()
         .map(|s| {
@@ -481,7 +688,7 @@ fn sessions_table(frame: &mut Frame<'_>, area: Rect, app: &App) {
                 cells.push(Cell::from(s.model.clone().unwrap_or_default()));
             }
             cells.extend([
-                Cell::from(Line::from(table_cost(s)).right_aligned()),
+                Cell::from(Line::from(table_cost(s, decimals)).right_aligned()),
                 Cell::from(Line::from(s.num_turns.to_string()).right_aligned()),
                 Cell::from(Line::from(display::duration_ms(s.duration_ms)).right_aligned()),
             ]);
@@ -537,7 +744,7 @@ fn footer_line(frame: &mut Frame<'_>, area: Rect, app: &App) {
         .project
         .as_deref()
         .map_or_else(|| "all".to_owned(), |p| short(p).to_owned());
-    let keys = format!("q quit · s sort: {sort} · p project: {project} · ↑↓ select · ⏎ turns");
+    let keys = format!("q quit · ? help · s sort: {sort} · p project: {project} · ⏎ turns");
     match &app.notice {
         Some(notice) => split_line(
             frame,
@@ -658,11 +865,12 @@ fn turns_screen(frame: &mut Frame<'_>, app: &App, view: &TurnsView) {
     );
 }
 
-/// `$0.4200~` (`~`: an estimate), as `cclive sessions` marks it.
-fn table_cost(s: &SessionState) -> String {
+/// `$0.42~` (`~`: an estimate), as `cclive sessions` marks it, at the column's `decimals`.
+fn table_cost(s: &SessionState, decimals: usize) -> String {
+    let cost = display::usd_at(s.total_cost_usd, decimals);
     match s.cost_source {
-        CostSource::Reported => display::usd(s.total_cost_usd),
-        CostSource::Estimated => format!("{}~", display::usd(s.total_cost_usd)),
+        CostSource::Reported => cost,
+        CostSource::Estimated => format!("{cost}~"),
     }
 }
 

@@ -583,6 +583,51 @@ fn after_a_restart_the_page_reconnects_by_itself_and_shows_the_current_state() {
     });
 }
 
+/// A monitor with a token wants it from the page too, on loopback as elsewhere: opened once
+/// with `?token=`, the page keeps it in a cookie (gone from the address) and its requests and
+/// live stream carry it.
+#[test]
+fn with_a_token_on_loopback_the_page_opened_with_it_goes_live() {
+    const TOKEN: &str = "browser-token-0123456789";
+    let world = World::new("http://127.0.0.1:9");
+    let dashboard = Dashboard::start_with(&world, &[], Some(TOKEN));
+    let driver = ChromeDriver::start();
+    runtime().block_on(async {
+        let client = driver.browser().await;
+        client
+            .goto(&format!("{}?token={TOKEN}", dashboard.url()))
+            .await
+            .unwrap();
+        wait_page(&client, "the page, live", READ_PAGE, TIMEOUT, |p| {
+            p["conn"] == "live"
+        })
+        .await;
+        let address = client.current_url().await.unwrap();
+        assert!(!address.as_str().contains("token"), "{address}");
+        let started = json!({
+            "session_id": "with-token", "at": jiff::Timestamp::now().to_string(),
+            "type": "session_started", "mode": "print", "source": "test"
+        });
+        let bearer = format!("Bearer {TOKEN}");
+        let reply = crate::dashboard_e2e::http(
+            dashboard.port,
+            "POST",
+            "/api/events",
+            &[
+                ("Content-Type", "application/json"),
+                ("Authorization", &bearer),
+            ],
+            Some(&serde_json::to_vec(&started).unwrap()),
+        );
+        assert_eq!(reply.status, 202);
+        wait_page(&client, "the live card", READ_PAGE, TIMEOUT, |p| {
+            p["state"] == "live" && p["cards"][0]["id"] == "with-token"
+        })
+        .await;
+        client.close().await.unwrap();
+    });
+}
+
 /// What the test reads off the Integrations panel.
 const READ_SINKS: &str = r#"
 const section = document.getElementById("integrations");

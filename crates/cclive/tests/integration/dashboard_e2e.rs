@@ -407,9 +407,18 @@ fn an_address_off_loopback_needs_a_token_and_then_every_request_carries_it() {
         None,
     );
     assert_eq!(r.status, 200);
-    // This machine's hooks still get through.
+    // This machine's hooks need it too (see token_e2e.rs).
     let hook = json!({"session_id": "h1", "cwd": "/w", "hook_event_name": "Stop"});
-    assert_eq!(dashboard.post("/api/hooks", &hook).status, 204);
+    assert_eq!(dashboard.post("/api/hooks", &hook).status, 401);
+    let body = serde_json::to_vec(&hook).unwrap();
+    let r = http(
+        dashboard.port,
+        "POST",
+        "/api/hooks",
+        &[("Authorization", &bearer)],
+        Some(&body),
+    );
+    assert_eq!(r.status, 204);
 
     let port = dashboard.port.to_string();
     let second = world.run(&["dashboard", "--port", &port], TIMEOUT);

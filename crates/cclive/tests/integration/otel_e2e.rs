@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::dashboard_e2e::Dashboard;
+use super::dashboard_e2e::{Dashboard, Reply};
 use crate::support::cclive::{World, describe, wait_with_timeout};
 use crate::support::claude::ClaudeEnv;
 use crate::support::fake_api::{FakeApi, RequestKind, Scenario};
@@ -58,9 +58,19 @@ fn wait_session(
     what: &str,
     pred: impl Fn(&Value) -> bool,
 ) -> Value {
+    wait_session_by(|path| dashboard.get(path), id, what, pred)
+}
+
+/// Polls `/api/sessions/{id}`, fetched with `get`, until `pred` holds.
+pub(crate) fn wait_session_by(
+    get: impl Fn(&str) -> Reply,
+    id: &str,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + TIMEOUT;
     loop {
-        let reply = dashboard.get(&format!("/api/sessions/{id}"));
+        let reply = get(&format!("/api/sessions/{id}"));
         if reply.status == 200 {
             let v = reply.json();
             let s = if v.get("session").is_some() {

@@ -33,6 +33,11 @@ impl Fixture {
         Fixture { dir, db }
     }
 
+    /// The temp HOME.
+    pub(crate) fn home(&self) -> &Path {
+        self.dir.path()
+    }
+
     pub(crate) fn cclive(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(cclive_bin());
         let home = self.dir.path();
@@ -43,6 +48,8 @@ impl Fixture {
             .env_remove("CCLIVE_CONFIG")
             .env_remove("CLAUDE_CONFIG_DIR")
             .env_remove("COLUMNS")
+            .env_remove("NO_COLOR")
+            .env_remove("FORCE_COLOR")
             .env_remove("CCLIVE_LOG")
             .args(args);
         cmd
@@ -69,16 +76,28 @@ impl Fixture {
 
 /// One response of `output` tokens (and 1000 input) at `at`.
 fn row(key: &str, session: &str, at: &str, model: &str, output: u64) -> UsageRow {
+    let tokens = Tokens {
+        input: 1000,
+        output,
+        ..Tokens::default()
+    };
+    response(key, session, at, model, tokens)
+}
+
+/// One response of `tokens` at `at`.
+pub(crate) fn response(
+    key: &str,
+    session: &str,
+    at: &str,
+    model: &str,
+    tokens: Tokens,
+) -> UsageRow {
     UsageRow {
         key: key.into(),
         session_id: SessionId::new(session),
         at: at.parse().unwrap(),
         model: Some(model.into()),
-        tokens: Tokens {
-            input: 1000,
-            output,
-            ..Tokens::default()
-        },
+        tokens,
         sidechain: false,
     }
 }
@@ -479,7 +498,7 @@ fn gen_corpus() -> PathBuf {
     )
 }
 
-fn assert_row(what: &str, ours: &Value, truth: &Value) {
+pub(crate) fn assert_row(what: &str, ours: &Value, truth: &Value) {
     for (mine, theirs) in [
         ("input", "input"),
         ("output", "output"),
@@ -499,7 +518,7 @@ fn assert_row(what: &str, ours: &Value, truth: &Value) {
 }
 
 /// Rows of a report by their key, checked against a ground-truth map of the same keys.
-fn assert_rows(what: &str, report: &Value, key: &str, truth: &Value) {
+pub(crate) fn assert_rows(what: &str, report: &Value, key: &str, truth: &Value) {
     let rows = report["rows"].as_array().unwrap();
     let truth = truth.as_object().unwrap();
     let mut keys: Vec<&str> = rows.iter().map(|r| r[key].as_str().unwrap()).collect();

@@ -256,6 +256,8 @@ fn the_key_figures_are_on_screen_at_120x40_and_80x24() {
             "12 turns",
             "5h block 08:00–13:00",
             "3h13m left",
+            // The projection is not cut at 80 columns.
+            "/h → $",
             "█",
             "42% used",
             "(official)",
@@ -294,8 +296,17 @@ fn keys_sort_filter_open_the_turn_list_and_quit() {
     app.on_key(key(KeyCode::Char('r')));
     assert_eq!(app.table_rows()[0].session_id.as_str(), "done-3");
 
-    // p: only the first project (blog), then the next (webshop), then all again.
+    // p opens the picker on "All projects"; ↓ and Enter choose the first project (blog).
     app.on_key(key(KeyCode::Char('p')));
+    assert_eq!(app.picker, Some(0));
+    let s = screen(&app, 100, 30);
+    assert_on(
+        &s,
+        &["project · ⏎ choose", "All projects", "/home/me/src/blog"],
+    );
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::Enter));
+    assert_eq!(app.picker, None);
     assert_eq!(app.project.as_deref(), Some("/home/me/src/blog"));
     let s = screen(&app, 100, 30);
     assert!(s.contains("project: blog"), "{s}");
@@ -304,9 +315,20 @@ fn keys_sort_filter_open_the_turn_list_and_quit() {
         "the live card is filtered too:\n{s}"
     );
     assert_eq!(app.table_rows().len(), 2);
+    // The picker opens on the project shown; q and esc close it without quitting.
     app.on_key(key(KeyCode::Char('p')));
+    assert_eq!(app.picker, Some(1));
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(app.on_key(key(KeyCode::Char('q'))), Action::None);
+    assert_eq!(app.project.as_deref(), Some("/home/me/src/blog"));
+    app.on_key(key(KeyCode::Char('p')));
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::Enter));
     assert_eq!(app.project.as_deref(), Some("/home/me/src/webshop"));
+    // Up to "All projects" again.
     app.on_key(key(KeyCode::Char('p')));
+    app.on_key(key(KeyCode::Char('g')));
+    app.on_key(key(KeyCode::Enter));
     assert_eq!(app.project, None);
 
     // ↓ and Enter: the second row's turn list is asked for and shown when it comes.
@@ -352,6 +374,67 @@ fn keys_sort_filter_open_the_turn_list_and_quit() {
     app.on_key(key(KeyCode::Esc));
     assert_eq!(app.view, View::Sessions);
     assert_eq!(app.on_key(key(KeyCode::Char('q'))), Action::Quit);
+}
+
+#[test]
+fn question_mark_shows_the_keys_and_any_key_closes_them() {
+    let mut app = sample_app();
+    assert!(screen(&app, 100, 30).contains("? help"));
+    assert_eq!(app.on_key(key(KeyCode::Char('?'))), Action::None);
+    assert!(app.help);
+    let s = screen(&app, 100, 30);
+    assert_on(
+        &s,
+        &[
+            "cclive top · keys",
+            "pick a project",
+            "plan: none → Pro → Max 5× → Max 20× → Custom",
+            "the selected session's turns",
+        ],
+    );
+    // On a small terminal the help fits in the screen.
+    let small = screen(&app, 80, 24);
+    assert!(small.contains("cclive top · keys"), "{small}");
+    // Any key closes it, q included (it does not quit from the help).
+    assert_eq!(app.on_key(key(KeyCode::Char('q'))), Action::None);
+    assert!(!app.help);
+    assert!(!screen(&app, 100, 30).contains("cclive top · keys"));
+}
+
+#[test]
+fn plans_show_the_block_against_their_limits_and_when_one_is_reached() {
+    let mut app = sample_app();
+    // The official limits say how old they are when Claude Code said when it reported them.
+    if let Some(l) = &mut app.snapshot.rate_limits {
+        l.reported_at = Some(ts("2026-09-03T09:35:00Z"));
+    }
+    assert!(screen(&app, 120, 40).contains("(official, 12m ago)"));
+    let s = screen(&app, 120, 40);
+    assert!(s.contains("plan      none · l: Pro"), "{s}");
+    // l: Pro (44k tokens, $18, 250 messages per block). The sample's block used $6.10 of
+    // sonnet output: 406,666 output tokens, over the token limit already.
+    app.on_key(key(KeyCode::Char('l')));
+    assert_eq!(app.plan, Some(cclive_core::plans::Plan::Pro));
+    let s = screen(&app, 120, 40);
+    assert_on(&s, &["Pro", "tok 924% of 44.0k", "tokens limit reached"]);
+    // Max 20×: 220k tokens, $140 — still over on tokens; Custom with the user's own limits:
+    // 10M tokens, $12 — the cost limit comes first, before the block ends at 13:00.
+    app.on_key(key(KeyCode::Char('l')));
+    app.on_key(key(KeyCode::Char('l')));
+    assert_eq!(app.plan, Some(cclive_core::plans::Plan::Max20));
+    app.on_key(key(KeyCode::Char('l')));
+    app.custom_tokens = Some(10_000_000);
+    app.custom_cost_usd = Some(12.0);
+    let s = screen(&app, 120, 40);
+    assert_on(&s, &["Custom", "50% of $12.00", "cost limit at"]);
+    let small = screen(&app, 80, 24);
+    assert!(
+        small.contains("Custom") && small.contains("limit"),
+        "{small}"
+    );
+    // And back to none.
+    app.on_key(key(KeyCode::Char('l')));
+    assert_eq!(app.plan, None);
 }
 
 #[test]

@@ -24,7 +24,7 @@ pub const USER: &str = "alice";
 pub const PASSWORD: &str = "calendar-pass-123";
 
 /// The tests' cache folder: `$CCLIVE_TEST_CACHE`, else `${XDG_CACHE_HOME:-$HOME/.cache}/cclive-test`.
-fn test_cache() -> PathBuf {
+pub fn test_cache() -> PathBuf {
     if let Some(dir) = std::env::var_os("CCLIVE_TEST_CACHE").filter(|v| !v.is_empty()) {
         return PathBuf::from(dir);
     }

@@ -15,9 +15,11 @@ use cclive_core::budget::usd;
 use cclive_core::report::ReportOptions;
 use cclive_store::{SessionQuery, Store};
 
-use super::{Column, Table, heading_of, local};
+use super::text::{heading_of, local};
+use super::{Column, Table};
 use crate::history::session_events::session_events;
 use crate::output::display;
+use crate::output::term::Term;
 
 /// The report as JSON or text.
 pub(super) fn output(
@@ -25,7 +27,7 @@ pub(super) fn output(
     store: Option<&dyn Store>,
     opts: &ReportOptions,
     prices: &PriceTable,
-    width: usize,
+    term: Term,
 ) -> anyhow::Result<String> {
     let report = match store {
         Some(store) => build(store, opts, prices)?,
@@ -34,7 +36,7 @@ pub(super) fn output(
     if json {
         return Ok(serde_json::to_string_pretty(&report)? + "\n");
     }
-    Ok(text(&report, opts, width))
+    Ok(text(&report, opts, term))
 }
 
 fn build(
@@ -81,7 +83,7 @@ fn ms(v: Option<u64>) -> String {
     v.map(display::duration_ms).unwrap_or_default()
 }
 
-fn text(r: &ToolsReport, opts: &ReportOptions, width: usize) -> String {
+fn text(r: &ToolsReport, opts: &ReportOptions, term: Term) -> String {
     let mut out = heading_of(
         "Tool use",
         &r.timezone,
@@ -146,12 +148,12 @@ fn text(r: &ToolsReport, opts: &ReportOptions, width: usize) -> String {
             display::count(totals.timed_calls),
             display::duration_ms(totals.total_ms),
         ]);
-        out.push_str(&t.render(width));
+        out.push_str(&t.paint(term));
     }
     out.push('\n');
-    time_text(&mut out, &r.time, width);
+    time_text(&mut out, &r.time, term);
     out.push('\n');
-    out.push_str(&figures(r).render(width));
+    out.push_str(&figures(r).paint(term));
     if !r.slowest_calls.is_empty() {
         let _ = writeln!(out, "\nSlowest calls");
         let mut t = Table::new(vec![
@@ -179,7 +181,7 @@ fn text(r: &ToolsReport, opts: &ReportOptions, width: usize) -> String {
                 if call.is_error { "error" } else { "ok" }.to_owned(),
             ]);
         }
-        out.push_str(&t.render(width));
+        out.push_str(&t.paint(term));
     }
     out
 }
@@ -234,7 +236,7 @@ fn figures(r: &ToolsReport) -> Table {
 }
 
 /// Where the time went: a row per part, then a bar of the same shares.
-fn time_text(out: &mut String, t: &TimeSplit, width: usize) {
+fn time_text(out: &mut String, t: &TimeSplit, term: Term) {
     let (Some(api), Some(tools), Some(waiting), Some(other)) =
         (t.api_share, t.tool_share, t.waiting_share, t.other_share)
     else {
@@ -263,8 +265,8 @@ fn time_text(out: &mut String, t: &TimeSplit, width: usize) {
         String::new(),
         display::duration_ms(t.wall_ms),
     ]);
-    out.push_str(&table.render(width));
-    let _ = writeln!(out, "{}", bar(&[api, tools, waiting, other], width));
+    out.push_str(&table.paint(term));
+    let _ = writeln!(out, "{}", bar(&[api, tools, waiting, other], term.width));
 }
 
 /// Shares as a bar of at most 60 cells (less on a narrow terminal).

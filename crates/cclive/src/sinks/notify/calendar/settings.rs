@@ -19,6 +19,9 @@ use crate::sinks::notify::settings::{Secret, redact_url};
 
 /// Default time one CalDAV request may take.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest update interval, minimum duration or merge window a calendar may set (a week).
+const MAX_SPAN_SECS: u64 = 7 * 24 * 3600;
 /// Default shortest time between two writes of a live block's event (at most one a minute).
 pub const DEFAULT_UPDATE_INTERVAL: Duration = Duration::from_mins(1);
 /// Default merge window: sessions of one project starting within 5 minutes of each other's end
@@ -275,8 +278,22 @@ pub(crate) fn resolve_calendars(
         let update_interval = table
             .update_interval_secs
             .map_or(DEFAULT_UPDATE_INTERVAL, Duration::from_secs);
-        if update_interval.is_zero() {
-            return Err(bad("update_interval_secs must be at least 1".into()));
+        if update_interval.is_zero() || update_interval.as_secs() > MAX_SPAN_SECS {
+            return Err(bad(format!(
+                "update_interval_secs must be at least 1 and at most {MAX_SPAN_SECS} (a week)"
+            )));
+        }
+        // Larger spans would overflow the delivery thread's clock arithmetic (issue 12's config
+        // fuzzing found `update_interval_secs = 9223372036854775807` accepted, then panicking).
+        for (key, secs) in [
+            ("min_duration_secs", table.min_duration_secs),
+            ("merge_window_secs", table.merge_window_secs),
+        ] {
+            if secs.is_some_and(|s| s > MAX_SPAN_SECS) {
+                return Err(bad(format!(
+                    "{key} must be at most {MAX_SPAN_SECS} (a week)"
+                )));
+            }
         }
         let timeout = table
             .timeout_secs
@@ -458,6 +475,10 @@ mod tests {
             (
                 "[[calendar]]\nurl = \"https://x/\"\nupdate_interval_secs = 0\n",
                 "at least 1",
+            ),
+            (
+                "[[calendar]]\nurl = \"https://x/\"\nmerge_window_secs = 9223372036854775807\n",
+                "at most 604800",
             ),
         ] {
             let err = resolve(toml_text, &none).unwrap_err();
