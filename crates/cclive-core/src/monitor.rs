@@ -366,6 +366,11 @@ impl Monitor {
         self.sessions.values()
     }
 
+    /// Takes every session out (an import stores them and is done with the monitor: no copy).
+    pub fn take_sessions(&mut self) -> impl Iterator<Item = SessionState> + use<> {
+        std::mem::take(&mut self.sessions).into_values()
+    }
+
     /// Forgets finished sessions, keeping the `keep` most recently ended ones. (Their usage keys
     /// stay known, so a late replay of them is not counted again.)
     pub fn prune_finished(&mut self, keep: usize) {

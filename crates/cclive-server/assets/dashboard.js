@@ -33,6 +33,8 @@
     limitsAt: 0,
     /** Usage figures last seen per session, to notice a change of usage. */
     usage: new Map(),
+    /** True while the monitor's catch-up import runs (the history is incomplete). */
+    importing: false,
   };
   let limitsTimer = null;
   let limitsTrailing = null;
@@ -132,7 +134,7 @@
 
   /** "Start monitoring" only while there is nothing at all: no live session, no history. */
   function renderHowto() {
-    $("howto").hidden = !(state.live.size === 0 && !state.last && state.allSessions === 0);
+    $("howto").hidden = state.importing || !(state.live.size === 0 && !state.last && state.allSessions === 0);
   }
 
   /** A dot drawn with CSS (no emoji font needed). */
@@ -870,11 +872,42 @@
     );
   }
 
+  // ---- catch-up import ---------------------------------------------------------------------
+
+  /** While the monitor imports the history, shows how far it is (asked twice a second, only
+   * then); once it is done, loads the history it stored. */
+  async function watchImport() {
+    let p;
+    try {
+      p = await cc.getJSON("/api/import");
+    } catch (_) {
+      return; // an older monitor without the route, or gone: nothing to show
+    }
+    const was = state.importing;
+    state.importing = p.importing;
+    $("importing").hidden = !p.importing;
+    if (p.importing) {
+      const mb = (b) => (b / 1048576).toFixed(b < 10485760 ? 1 : 0);
+      $("import-text").textContent = p.files_total
+        ? `${int(p.files_done)} of ${plural(p.files_total, "file")} (${mb(p.bytes_done)} of ${mb(p.bytes_total)} MB)`
+        : "finding transcripts…";
+      const bar = $("import-bar");
+      bar.max = Math.max(p.bytes_total, 1);
+      bar.value = Math.min(p.bytes_done, bar.max);
+      renderHowto();
+      setTimeout(watchImport, 500);
+    } else if (was) {
+      loadHistory();
+      scheduleLimits(0);
+    }
+  }
+
   // ---- start ------------------------------------------------------------------------------
 
   readUrl();
   showView();
   wireTable();
+  watchImport();
   cc.live({
     url: "/api/stream",
     onState: applySnapshot,

@@ -21,6 +21,8 @@
 //! - `limits`: `/api/limits`, the dashboard's panel — the running 5-hour block, budgets and the
 //!   official rate limits — from what the binary computes ([`LimitsSource`]) and the snapshot.
 //! - `range`: the date ranges (`range=7d`, `from`/`to`) the summary, charts and listing share.
+//! - `catch_up`: `/api/import`, the monitor's catch-up import's progress ([`ImportProgress`]):
+//!   the server answers while the history is imported.
 //! - `integrations`: `/api/integrations`, what webhooks and on_change commands did, as the
 //!   binary reports it (already redacted).
 //! - `access`: the Host (DNS rebinding), Origin (cross-site POSTs) and token checks every
@@ -36,6 +38,7 @@ mod access;
 mod aggregate;
 mod api;
 mod assets;
+mod catch_up;
 mod error;
 mod integrations;
 mod limits;
@@ -60,6 +63,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 pub use access::{Access, Token, TokenError};
+pub use catch_up::{ImportProgress, ImportStatus};
 pub use error::ApiError;
 pub use integrations::{
     DeliveryEntry, IntegrationsSource, Outcome, RECENT_DELIVERIES, SinkKind, SinkReport,

@@ -116,6 +116,8 @@ pub struct MetricSources {
     pub budgets: Option<BudgetSource>,
     /// The dashboard's panel: the running block, the period spends and every limit's status.
     pub limits: Option<crate::LimitsSource>,
+    /// The monitor's catch-up import (`/api/import`), when it runs one.
+    pub import: Option<crate::ImportProgress>,
 }
 
 impl std::fmt::Debug for MetricSources {
@@ -127,6 +129,7 @@ impl std::fmt::Debug for MetricSources {
             .field("integrations", &self.integrations.is_some())
             .field("budgets", &self.budgets.is_some())
             .field("limits", &self.limits.is_some())
+            .field("import", &self.import)
             .finish()
     }
 }

@@ -14,7 +14,9 @@ use axum::{Json, Router, middleware};
 use cclive_core::{Event, EventKind, SessionId};
 use serde_json::{Value, json};
 
-use crate::{ApiError, AppState, access, api, assets, integrations, limits, metrics, otlp, stream};
+use crate::{
+    ApiError, AppState, access, api, assets, catch_up, integrations, limits, metrics, otlp, stream,
+};
 
 /// Largest body accepted (hook payloads carry tool inputs and outputs).
 pub(crate) const BODY_LIMIT: usize = 16 * 1024 * 1024;
@@ -45,6 +47,7 @@ pub(crate) const API_PATHS: &[&str] = &[
     "/metrics",
     "/calendar.ics",
     "/api/integrations",
+    "/api/import",
     "/v1/logs",
     "/v1/metrics",
 ];
@@ -70,6 +73,7 @@ pub(crate) fn router(state: AppState) -> Router {
         .route("/metrics", get(metrics::metrics))
         .route("/calendar.ics", get(metrics::calendar))
         .route("/api/integrations", get(integrations::integrations))
+        .route("/api/import", get(catch_up::import))
         .route("/v1/logs", post(otlp::logs))
         .route("/v1/metrics", post(otlp::metrics))
         .route("/", get(assets::dashboard_page))

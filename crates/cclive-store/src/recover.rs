@@ -10,7 +10,8 @@
 //! are deliberately NOT copied, so the next import reads every transcript still on disk from the
 //! start and the usage merge (idempotent) and the sessions' ledgers (no response counted twice)
 //! restore whatever was lost; [`SqliteStore::drop_repeated_events`] then removes the events that
-//! re-reading stored a second time.
+//! re-reading stored a second time. Events whose session row was lost are handed back
+//! ([`RecoverReport::orphans`]) for the caller to rebuild those sessions from.
 //!
 //! This file decides nothing about monitors (the caller makes sure none runs) and never prints.
 
@@ -26,6 +27,7 @@ use rusqlite::{Connection, ErrorCode, Statement, params, params_from_iter};
 use serde::Serialize;
 
 use crate::check::{is_damage, open_read_only};
+use crate::sqlite::is_foreign_key_violation;
 use crate::{SqliteStore, StoreError};
 
 /// The tables copied, parents before children (`events` refer to `sessions`), and `team_agent`
@@ -66,9 +68,12 @@ pub struct RecoverReport {
     pub readable: bool,
     /// Per table, in the order copied.
     pub tables: Vec<TableRescue>,
-    /// The highest event id rescued (events stored later with a higher id are new).
+    /// Events that read fine but whose session row was lost: not copied (an event needs its
+    /// session), handed to the caller in [`RecoverReport::orphans`] to rebuild the session from.
+    pub orphaned_events: u64,
+    /// Those events, in the order they were stored.
     #[serde(skip)]
-    pub last_rescued_event: i64,
+    pub orphans: Vec<Event>,
 }
 
 impl RecoverReport {
@@ -141,18 +146,20 @@ pub fn survey(db: &Path) -> Result<RecoverReport, RecoverError> {
         moved_to: None,
         readable: false,
         tables: Vec::new(),
-        last_rescued_event: 0,
+        orphaned_events: 0,
+        orphans: Vec::new(),
     };
     let Some(source) = open_source(db) else {
         report.tables = unread_tables();
         return Ok(report);
     };
     report.readable = true;
-    let mut sessions = HashSet::new();
+    let mut seen = Seen::default();
     for table in COPIED {
-        let (rescue, _) = copy_table(&source, table, None, &mut sessions);
+        let (rescue, _) = copy_table(&source, table, None, &mut seen);
         report.tables.push(rescue);
     }
+    report.orphaned_events = seen.orphans.len() as u64;
     Ok(report)
 }
 
@@ -178,7 +185,8 @@ pub fn recover(db: &Path, now: Timestamp) -> Result<(SqliteStore, RecoverReport)
         moved_to: Some(aside.clone()),
         readable: false,
         tables: Vec::new(),
-        last_rescued_event: 0,
+        orphaned_events: 0,
+        orphans: Vec::new(),
     };
     let Some(source) = open_source(&aside) else {
         report.tables = unread_tables();
@@ -192,25 +200,31 @@ pub fn recover(db: &Path, now: Timestamp) -> Result<(SqliteStore, RecoverReport)
     {
         let mut conn = store.conn();
         let tx = conn.transaction().map_err(failed)?;
-        let mut sessions = HashSet::new();
+        let mut seen = Seen::default();
         for table in COPIED {
-            let (rescue, error) = copy_table(&source, table, Some(&tx), &mut sessions);
+            let (rescue, error) = copy_table(&source, table, Some(&tx), &mut seen);
             if let Some(e) = error {
                 return Err(failed(e));
             }
             report.tables.push(rescue);
         }
-        report.last_rescued_event = tx
-            .query_row("SELECT coalesce(max(id), 0) FROM events", [], |row| {
-                row.get(0)
-            })
-            .map_err(failed)?;
+        report.orphaned_events = seen.orphans.len() as u64;
+        report.orphans = seen.orphans;
         tx.commit().map_err(failed)?;
     }
     Ok((store, report))
 }
 
 impl SqliteStore {
+    /// The highest event id stored (0 with none): events stored after it are new.
+    pub fn last_event_id(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT coalesce(max(id), 0) FROM events", [], |row| {
+                row.get(0)
+            })?)
+    }
+
     /// Deletes the events stored after event `after_id` that repeat one stored up to it (same
     /// session, time, type and payload), with their team outbox entries: after a [`recover`],
     /// re-reading a transcript stores again the events the rescued log already holds. Returns
@@ -305,14 +319,22 @@ fn unread_tables() -> Vec<TableRescue> {
         .collect()
 }
 
+/// What the copy learns along the way.
+#[derive(Default)]
+struct Seen {
+    /// The sessions rescued (so a dry run knows which events would lose their session).
+    sessions: HashSet<String>,
+    /// Events whose session was not rescued.
+    orphans: Vec<Event>,
+}
+
 /// Copies what can be read of `table` into `dest` (or only counts it, with none). The error is
-/// one writing into `dest` that is not about the row itself: the copy must stop. `sessions`
-/// collects the sessions rescued, so a dry run knows which events would lose their session.
+/// one writing into `dest` that is not about the row itself: the copy must stop.
 fn copy_table(
     source: &Connection,
     table: &str,
     dest: Option<&Connection>,
-    sessions: &mut HashSet<String>,
+    seen: &mut Seen,
 ) -> (TableRescue, Option<rusqlite::Error>) {
     let mut rescue = TableRescue {
         table: table.to_owned(),
@@ -351,20 +373,32 @@ fn copy_table(
             SqlValue::Text(id) => Some(id.clone()),
             _ => None,
         });
+        let orphan = |seen: &mut Seen| {
+            if let Some(SqlValue::Text(payload)) = value_of(&columns, values, "payload_json")
+                && let Ok(event) = serde_json::from_str::<Event>(payload)
+            {
+                seen.orphans.push(event);
+            }
+        };
         let Some(insert) = insert.as_mut() else {
             // As the insert would: an event needs its session (a foreign key).
-            if table == "events" && !session.as_ref().is_some_and(|id| sessions.contains(id)) {
-                rejected += 1;
+            if table == "events"
+                && !session
+                    .as_ref()
+                    .is_some_and(|id| seen.sessions.contains(id))
+            {
+                orphan(seen);
             } else {
                 rescue.rescued += 1;
                 if table == "sessions" {
-                    sessions.extend(session);
+                    seen.sessions.extend(session);
                 }
             }
             return Ok(());
         };
         match insert.execute(params_from_iter(values)) {
             Ok(_) => rescue.rescued += 1,
+            Err(e) if table == "events" && is_foreign_key_violation(&e) => orphan(seen),
             Err(e) if is_row_fault(&e) => rejected += 1,
             Err(e) => return Err(e),
         }
@@ -380,6 +414,7 @@ fn copy_table(
         Err(_) => skipped,
     };
     rescue.lost = unread + rejected;
+    // Orphans are not lost: the caller rebuilds their sessions from them.
     (rescue, None)
 }
 

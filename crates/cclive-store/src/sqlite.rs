@@ -511,19 +511,25 @@ struct SessionRow<'a> {
 
 impl<'a> SessionRow<'a> {
     fn encode(state: &'a SessionState) -> Result<Self, StoreError> {
-        let value = serde_json::to_value(state).map_err(|source| StoreError::Encode {
+        let encode_error = |source| StoreError::Encode {
             what: format!("state of session {}", state.session_id),
             source,
-        })?;
+        };
+        // Straight to text (key order and numbers as a `Value` would give them: serde_json
+        // keeps insertion order); only the two names go through a `Value`.
+        let json = serde_json::to_string(state).map_err(encode_error)?;
+        let name = |value: Result<Json, serde_json::Error>| {
+            value
+                .map_err(encode_error)
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+        };
         // The columns hold the same names the JSON (and the API) uses.
         Ok(SessionRow {
             state,
-            mode: text(&value, "mode"),
-            cost_source: text(&value, "cost_source"),
-            json: value.to_string(),
-            ledger: Some(state.ledger_json())
-                .filter(|ledger| !ledger.is_null())
-                .map(|ledger| ledger.to_string()),
+            mode: name(serde_json::to_value(state.mode))?,
+            cost_source: name(serde_json::to_value(state.cost_source))?,
+            json,
+            ledger: state.ledger_json_text(),
         })
     }
 
@@ -760,8 +766,17 @@ fn filters(query: &SessionQuery) -> (String, Vec<SqlValue>) {
         args.push(SqlValue::Text(Status::Idle.as_str().to_owned()));
     }
     if let Some(project) = &query.project {
-        conditions.push("project_path = ?");
-        args.push(SqlValue::Text(project.clone()));
+        // `report::project_matches` in SQL, on `report::project_of`: the same path, or a path
+        // ending in `/<name>` (trailing slashes ignored).
+        conditions.push(
+            "(rtrim(COALESCE(NULLIF(project_path, ''), cwd), '/') = ? \
+             OR substr(rtrim(COALESCE(NULLIF(project_path, ''), cwd), '/'), -(length(?) + 1)) \
+                = '/' || ?)",
+        );
+        let project = project.trim_end_matches('/');
+        for _ in 0..3 {
+            args.push(SqlValue::Text(project.to_owned()));
+        }
     }
     if let Some(model) = &query.model {
         conditions
@@ -839,7 +854,7 @@ fn int<T: TryInto<i64>>(n: T) -> i64 {
     n.try_into().unwrap_or(i64::MAX)
 }
 
-fn is_foreign_key_violation(err: &rusqlite::Error) -> bool {
+pub(crate) fn is_foreign_key_violation(err: &rusqlite::Error) -> bool {
     err.sqlite_error()
         .is_some_and(|e| e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY)
 }

@@ -185,6 +185,16 @@ fn recover_keeps_the_damaged_file_aside_and_rescues_the_readable_rows() {
     // Something was rescued and something lost, and every row is accounted for.
     let total = SESSIONS as u64;
     assert!(rescued > 0 && usage > 0 && events > 0, "{report:?}");
+    // The events of lost sessions are handed back to rebuild them from, not copied.
+    assert!(report.orphaned_events > 0, "{report:?}");
+    assert_eq!(report.orphans.len() as u64, report.orphaned_events);
+    assert_eq!(report.orphaned_events, dry.orphaned_events);
+    for orphan in &report.orphans {
+        assert!(
+            !sessions.iter().any(|s| s.session_id == orphan.session_id),
+            "{orphan:?} has its session"
+        );
+    }
     assert!(lost + events_lost + usage_lost > 0, "{report:?}");
     assert_eq!(rescued + lost, total, "{report:?}");
     assert_eq!(usage + usage_lost, total, "{report:?}");
@@ -212,7 +222,8 @@ fn events_stored_again_after_a_recover_are_dropped_once_and_new_ones_kept() {
     let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
     let (state, events) = running("s1", 0, "/work/app");
     store.write_batch(&[state], &events).unwrap();
-    let mark = i64::try_from(events.len()).unwrap();
+    let mark = store.last_event_id().unwrap();
+    assert_eq!(mark, i64::try_from(events.len()).unwrap());
     // A re-read stores the same events again, and one that is new.
     let mut again = events.clone();
     again.push(crate::tests::event(
@@ -252,4 +263,23 @@ fn every_table_of_the_schema_is_copied_or_deliberately_left_out() {
         );
     }
     assert_eq!(tables.len(), COPIED.len() + NOT_COPIED.len());
+}
+
+#[test]
+fn a_database_another_process_keeps_locked_is_busy_not_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cclive.db");
+    fill(&db);
+    let holder = rusqlite::Connection::open(&db).unwrap();
+    holder
+        .execute_batch("PRAGMA locking_mode = EXCLUSIVE; BEGIN EXCLUSIVE;")
+        .unwrap();
+    let report = check(&db, CheckDepth::Quick).unwrap();
+    assert_eq!(report.verdict, Verdict::Busy, "{report:?}");
+    holder.execute_batch("COMMIT").unwrap();
+    drop(holder);
+    assert_eq!(
+        check(&db, CheckDepth::Quick).unwrap().verdict,
+        Verdict::Healthy
+    );
 }

@@ -8,7 +8,6 @@
 //! idempotent, so re-reading counts nothing twice) and drops the events that re-reading stored
 //! again. It never deletes the damaged file.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -16,20 +15,20 @@ use cclive_store::check::{self, CheckDepth, CheckReport, Verdict};
 use cclive_store::recover::{self, RecoverReport};
 use serde_json::json;
 
-use crate::cli::{DbAction, DbArgs, DbCheckArgs, DbRecoverArgs, GlobalArgs};
+use crate::cli::{DbAction, DbArgs, DbCheckArgs, DbRecoverArgs};
 use crate::config::Settings;
 use crate::ingest::import::{self, ImportOptions, ImportReport};
 use crate::monitor::lock::{self, Claim};
+use crate::output::display;
 
 /// The exit code of a check that could not finish because another process kept the database
 /// locked (`EX_TEMPFAIL`: try again).
 const EXIT_BUSY: u8 = 75;
 
-pub(super) fn run(args: &DbArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &DbArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     match &args.action {
-        DbAction::Check(a) => run_check(a, &settings),
-        DbAction::Recover(a) => run_recover(a, &settings),
+        DbAction::Check(a) => run_check(a, settings),
+        DbAction::Recover(a) => run_recover(a, settings),
     }
 }
 
@@ -41,9 +40,7 @@ fn run_check(args: &DbCheckArgs, settings: &Settings) -> anyhow::Result<ExitCode
     };
     let report = check::check(&settings.db.value, depth)?;
     if args.json {
-        let mut v = serde_json::to_value(&report)?;
-        v["next"] = advice(report.verdict, &report.path).into();
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        println!("{}", serde_json::to_string_pretty(&check_json(&report)?)?);
     } else {
         print!("{}", check_text(&report));
     }
@@ -54,28 +51,11 @@ fn run_check(args: &DbCheckArgs, settings: &Settings) -> anyhow::Result<ExitCode
     })
 }
 
-/// What to do about a verdict, in one sentence.
-pub(crate) fn advice(verdict: Verdict, db: &Path) -> String {
-    match verdict {
-        Verdict::Healthy => "nothing to do".to_owned(),
-        Verdict::Missing => {
-            "nothing to do: cclive creates it when it first stores something (`cclive import` or \
-             `cclive watch`)"
-                .to_owned()
-        }
-        Verdict::Busy => {
-            "another process kept it locked: run `cclive db check` again in a moment".to_owned()
-        }
-        Verdict::NewerSchema => {
-            "a newer cclive wrote it: upgrade cclive (do not recover it with this one)".to_owned()
-        }
-        _ => format!(
-            "stop the monitor if one runs, then run `cclive db recover`: it keeps the damaged \
-             file aside as {}.corrupt-<time>, copies every row that still reads into a fresh \
-             database and re-reads the transcripts still on disk",
-            db.display()
-        ),
-    }
+/// `cclive db check --json`: the report and what to do next.
+fn check_json(report: &CheckReport) -> serde_json::Result<serde_json::Value> {
+    let mut v = serde_json::to_value(report)?;
+    v["next"] = display::db_advice(report.verdict, &report.path).into();
+    Ok(v)
 }
 
 fn check_text(report: &CheckReport) -> String {
@@ -102,7 +82,11 @@ fn check_text(report: &CheckReport) -> String {
         let _ = writeln!(out, "    {problem}");
     }
     if report.verdict != Verdict::Healthy {
-        let _ = writeln!(out, "Next: {}.", advice(report.verdict, &report.path));
+        let _ = writeln!(
+            out,
+            "Next: {}.",
+            display::db_advice(report.verdict, &report.path)
+        );
     }
     out
 }
@@ -151,6 +135,10 @@ fn run_recover(args: &DbRecoverArgs, settings: &Settings) -> anyhow::Result<Exit
     };
     let (store, rescue) = recover::recover(db, jiff::Timestamp::now())?;
     let prices = settings.prices()?;
+    let from_events =
+        crate::history::rebuild::sessions_from_events(&store, &rescue.orphans, &prices)?;
+    // Events stored from here on that repeat one stored before are re-reads.
+    let mark = store.last_event_id()?;
     let options = ImportOptions {
         drain_hook_spool: Some(db.clone()),
         ..ImportOptions::default()
@@ -167,7 +155,7 @@ fn run_recover(args: &DbRecoverArgs, settings: &Settings) -> anyhow::Result<Exit
     )
     .with_context(|| format!("re-reading the transcripts (the damaged file is at {moved})"))?;
     let repeated = store
-        .drop_repeated_events(rescue.last_rescued_event)
+        .drop_repeated_events(mark)
         .context("dropping events stored twice")?;
     crate::ingest::liveness::finalize_stored(&settings.claude_config_dirs.value, &store, &prices)?;
     drop(store);
@@ -177,11 +165,18 @@ fn run_recover(args: &DbRecoverArgs, settings: &Settings) -> anyhow::Result<Exit
             "rescued": rescue,
             "import": imported,
             "repeated_events_dropped": repeated,
+            "sessions_rebuilt_from_events": from_events,
             "verdict": after.verdict,
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", rescue_text(&rescue, false));
+        if from_events > 0 {
+            println!(
+                "Rebuilt {from_events} sessions whose rows were lost from their {} stored events.",
+                rescue.orphaned_events
+            );
+        }
         println!("{}", import_text(&imported));
         if after.verdict == Verdict::Healthy {
             println!("{} is ready: the check finds it healthy.", db.display());
@@ -235,6 +230,13 @@ fn rescue_text(report: &RecoverReport, dry_run: bool) -> String {
             }
         );
     }
+    if report.orphaned_events > 0 {
+        let _ = writeln!(
+            out,
+            "  {} events whose session row was lost: the session is rebuilt from them",
+            report.orphaned_events
+        );
+    }
     out
 }
 
@@ -257,4 +259,50 @@ fn import_text(report: &ImportReport) -> String {
     }
     text.push('.');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn report(verdict: Verdict, problems: &[&str]) -> CheckReport {
+        CheckReport {
+            path: PathBuf::from("/home/me/.local/share/cclive/cclive.db"),
+            verdict,
+            schema_version: Some(6),
+            supported_version: 6,
+            full: false,
+            problems: problems.iter().map(|p| (*p).to_owned()).collect(),
+        }
+    }
+
+    #[test]
+    fn the_check_report_keeps_its_json_shape() {
+        let damaged = report(
+            Verdict::Damaged,
+            &["Tree 5 page 12 cell 0: invalid page number 4294967295"],
+        );
+        insta::assert_json_snapshot!("db_check_damaged", check_json(&damaged).unwrap());
+        insta::assert_json_snapshot!(
+            "db_check_healthy",
+            check_json(&report(Verdict::Healthy, &[])).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_damaged_verdict_says_to_recover_and_a_busy_one_to_wait() {
+        let text = check_text(&report(Verdict::Damaged, &["page 12: garbage"]));
+        assert!(
+            text.contains("DAMAGED") && text.contains("page 12"),
+            "{text}"
+        );
+        assert!(text.contains("cclive db recover"), "{text}");
+        let text = check_text(&report(Verdict::Busy, &[]));
+        assert!(text.contains("again in a moment"), "{text}");
+        assert!(!text.contains("recover"), "{text}");
+        let text = check_text(&report(Verdict::NewerSchema, &[]));
+        assert!(text.contains("upgrade cclive"), "{text}");
+    }
 }

@@ -3,19 +3,20 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, ImportArgs};
+use crate::cli::ImportArgs;
 use crate::config::Settings;
 use crate::ingest::import::{self, ImportOptions, ImportReport};
 use crate::output::display;
 
 /// Imports, then finalizes sessions whose claude is gone, and prints a report.
-pub(super) fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &ImportArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = settings.open_store()?;
     let prices = settings.prices()?;
     let mut options = ImportOptions {
         progress: !args.quiet && std::io::stderr().is_terminal(),
         drain_hook_spool: Some(settings.db.value.clone()),
+        // Sessions whose claude is gone end before they are stored, not read back after.
+        finalize: true,
         ..ImportOptions::default()
     };
     if let Some(t) = args.threads {
@@ -27,11 +28,13 @@ pub(super) fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         &prices,
         &options,
     )?;
-    let finalized = crate::ingest::liveness::finalize_stored(
-        &settings.claude_config_dirs.value,
-        &*store,
-        &prices,
-    )?;
+    // Sessions stored before (a monitor's, `cclive run`'s) whose claude is gone.
+    let finalized = report.finalized
+        + crate::ingest::liveness::finalize_stored(
+            &settings.claude_config_dirs.value,
+            &*store,
+            &prices,
+        )?;
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         v["finalized_sessions"] = finalized.into();

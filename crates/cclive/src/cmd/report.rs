@@ -49,7 +49,11 @@ impl Look {
 }
 
 /// Prints one report.
-pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    args: &ReportArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     let opts = options(args, Timestamp::now())?;
     if args.json_format == Some(JsonFormatArg::Ccusage)
         && matches!(
@@ -77,9 +81,8 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     if let Some(url) = &args.server {
         return server::run(args, url, &opts);
     }
-    let settings = Settings::from_process(global, None)?;
     if let Some(path) = &args.ics {
-        return write_ics(path, &settings, &opts);
+        return write_ics(path, settings, &opts);
     }
     let prices = settings.prices()?;
     // Period and model reports only need the range; whole sessions and blocks need everything
@@ -285,10 +288,7 @@ fn session_details(
 
 /// The core's week start from the flag.
 pub(crate) fn week_start(arg: Option<WeekStartArg>) -> Option<WeekStart> {
-    arg.map(|w| match w {
-        WeekStartArg::Monday => WeekStart::Monday,
-        WeekStartArg::Sunday => WeekStart::Sunday,
-    })
+    arg.map(WeekStart::from)
 }
 
 /// `2026-09-03` or `20260903`.

@@ -21,11 +21,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use cclive_core::event::request_usage_key;
 use cclive_core::{Event, EventKind, Monitor, PriceTable, SessionState};
+use cclive_server::ImportProgress;
 use cclive_store::{Batch, Checkpoint, SessionQuery, Store, UsageRow};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::Serialize;
 
 use crate::ingest::discover;
+use crate::ingest::liveness::LivenessProbe;
 use crate::ingest::tail::FileTail;
 use crate::ingest::transcripts::TranscriptReader;
 
@@ -39,6 +41,11 @@ pub struct ImportOptions {
     /// The database's path, whose hook spool (`ingest::hook_spool`) this import drains: what
     /// `cclive hook` could not hand over is stored with the import, once.
     pub drain_hook_spool: Option<PathBuf>,
+    /// Where a monitor's server reads how far the import is (`/api/import`).
+    pub shared_progress: Option<ImportProgress>,
+    /// End the imported sessions whose Claude Code is gone before storing them (what
+    /// `liveness::finalize_stored` does after an import, without reading them back).
+    pub finalize: bool,
 }
 
 impl Default for ImportOptions {
@@ -48,6 +55,8 @@ impl Default for ImportOptions {
             threads,
             progress: false,
             drain_hook_spool: None,
+            shared_progress: None,
+            finalize: false,
         }
     }
 }
@@ -77,6 +86,9 @@ pub struct ImportReport {
     pub errors: Vec<String>,
     /// Wall time.
     pub elapsed_ms: u64,
+    /// Sessions ended because their Claude Code is gone ([`ImportOptions::finalize`]).
+    #[serde(skip)]
+    pub finalized: usize,
 }
 
 enum Msg {
@@ -133,6 +145,8 @@ pub fn import(
         }
     }
     report.files_read = work.len();
+    let shared = options.shared_progress.clone().unwrap_or_default();
+    shared.set_total(work.len() as u64, total_bytes);
     let mut spool = match &options.drain_hook_spool {
         Some(db) => crate::ingest::hook_spool::take(db).context("reading the hook spool")?,
         None => crate::ingest::hook_spool::Drained::default(),
@@ -213,6 +227,7 @@ pub fn import(
                 Msg::Progress(bytes) => {
                     report.bytes += bytes;
                     bar.inc(bytes);
+                    shared.add_bytes(bytes);
                 }
                 Msg::Done {
                     checkpoint,
@@ -223,6 +238,7 @@ pub fn import(
                     report.lines += lines;
                     new_checkpoints.push(checkpoint);
                     done_files += 1;
+                    shared.file_done();
                     bar.set_message(format!("{done_files} files"));
                 }
                 Msg::Failed(path, e) => report.errors.push(format!("{}: {e}", path.display())),
@@ -232,19 +248,26 @@ pub fn import(
     })?;
     bar.finish_and_clear();
 
-    let sessions: Vec<SessionState> = monitor.sessions().cloned().collect();
+    if options.finalize {
+        report.finalized = finalize_gone(config_dirs, &mut monitor);
+    }
+    let sessions: Vec<SessionState> = monitor.take_sessions().collect();
+    // What the fold remembers (every response's owner) is freed off the critical path.
+    drop_elsewhere(monitor);
     let usage: Vec<UsageRow> = sessions.iter().flat_map(UsageRow::of_session).collect();
     report.sessions = sessions.len();
     report.responses = usage.len();
+    let batch = Batch {
+        sessions,
+        events: kept,
+        usage,
+        checkpoints: new_checkpoints,
+        ..Batch::default()
+    };
     store
-        .write(&Batch {
-            sessions,
-            events: kept,
-            usage,
-            checkpoints: new_checkpoints,
-            ..Batch::default()
-        })
+        .write(&batch)
         .context("writing the imported history")?;
+    drop_elsewhere(batch);
     // Committed: the spool is drained, once.
     if let Err(e) = spool.done() {
         report
@@ -253,6 +276,46 @@ pub fn import(
     }
     report.elapsed_ms = elapsed_ms(started);
     Ok(report)
+}
+
+/// Ends the monitor's live sessions whose Claude Code is gone, as
+/// `liveness::finalize_stored` would once they are stored; returns how many ended.
+fn finalize_gone(config_dirs: &[PathBuf], monitor: &mut Monitor) -> usize {
+    let live: Vec<SessionState> = monitor
+        .sessions()
+        .filter(|s| s.status.is_live())
+        .cloned()
+        .collect();
+    if live.is_empty() {
+        return 0;
+    }
+    let events = LivenessProbe::new(config_dirs.to_vec()).scan(
+        &live,
+        jiff::Timestamp::now(),
+        Duration::ZERO,
+    );
+    // Only what concerns these sessions (the probe also announces registry sessions it sees).
+    for event in &events {
+        if monitor.contains(&event.session_id) {
+            monitor.apply(event);
+        }
+    }
+    live.iter()
+        .filter(|s| {
+            monitor
+                .session(&s.session_id)
+                .is_some_and(|now| !now.status.is_live())
+        })
+        .count()
+}
+
+/// Drops `value` on a thread of its own: freeing a big history's fold takes a while, and
+/// nothing waits for it.
+fn drop_elsewhere<T: Send + 'static>(value: T) {
+    // Without a thread, it is dropped here, with the closure.
+    let _ = std::thread::Builder::new()
+        .name("import-drop".into())
+        .spawn(move || drop(value));
 }
 
 fn reader_thread(
@@ -489,6 +552,8 @@ mod tests {
             threads: 1,
             progress: false,
             drain_hook_spool: None,
+            shared_progress: None,
+            finalize: false,
         };
         import(&dirs, &store, &prices, &options).unwrap();
         assert!(kinds(&store).is_empty(), "a first import keeps no events");

@@ -29,6 +29,11 @@ use cclive_store::Checkpoint;
 pub const MAX_LINE: usize = 64 * 1024 * 1024;
 
 const CHUNK: usize = 1024 * 1024;
+
+std::thread_local! {
+    /// The read buffer, kept per thread between reads (at most [`CHUNK`]).
+    static READ_BUF: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
 /// Bytes of the file's head in a fingerprint.
 const HEAD_BYTES: u64 = 1024;
 /// Bytes just before the offset in a fingerprint.
@@ -162,12 +167,35 @@ impl FileTail {
             return Ok(outcome);
         }
         file.seek(SeekFrom::Start(self.read_pos))?;
-        // Sized to what there is to read: most reads are a few lines, and zeroing a whole
-        // chunk for each was a tenth of a cold import.
+        // Sized to what there is to read (most reads are a few lines), and kept by the thread
+        // for its next read: zeroing a fresh chunk for each was a tenth of a cold import.
         let wanted = usize::try_from((size - self.read_pos).min(max_bytes)).unwrap_or(CHUNK);
-        let mut buf = vec![0u8; wanted.clamp(1, CHUNK)];
+        let mut buf = READ_BUF.take();
+        buf.resize(wanted.clamp(1, CHUNK), 0);
+        let read = self.read_into(&mut file, &mut buf, max_bytes, &mut outcome, &mut on_line);
+        READ_BUF.set(buf);
+        read?;
+        outcome.more = self.read_pos < size;
+        self.fingerprint = fingerprint(&file, self.framer.committed_offset());
+        self.read_fingerprint = if self.read_pos == self.framer.committed_offset() {
+            self.fingerprint
+        } else {
+            fingerprint(&file, self.read_pos)
+        };
+        Ok(outcome)
+    }
+
+    /// Reads into `buf` until `max_bytes` or the end, framing lines.
+    fn read_into(
+        &mut self,
+        file: &mut File,
+        buf: &mut [u8],
+        max_bytes: u64,
+        outcome: &mut ReadOutcome,
+        on_line: &mut impl FnMut(&LineRef<'_>),
+    ) -> io::Result<()> {
         while outcome.bytes < max_bytes {
-            let n = file.read(&mut buf)?;
+            let n = file.read(buf)?;
             if n == 0 {
                 break;
             }
@@ -178,14 +206,7 @@ impl FileTail {
                 on_line(&line);
             });
         }
-        outcome.more = self.read_pos < size;
-        self.fingerprint = fingerprint(&file, self.framer.committed_offset());
-        self.read_fingerprint = if self.read_pos == self.framer.committed_offset() {
-            self.fingerprint
-        } else {
-            fingerprint(&file, self.read_pos)
-        };
-        Ok(outcome)
+        Ok(())
     }
 }
 

@@ -146,14 +146,32 @@ pub struct PipelineReport {
 
 /// Starts the monitor service on the current tokio runtime.
 pub fn spawn(config: PipelineConfig) -> std::io::Result<(EventSink, JoinHandle<PipelineReport>)> {
+    let (sink, inputs) = channel();
+    Ok((sink, spawn_on(inputs, config)?))
+}
+
+/// What was sent to an [`EventSink`] before its service started.
+pub struct Inputs(mpsc::Receiver<Input>);
+
+/// A sink whose service starts later ([`spawn_on`]): what is sent before waits, in order (up
+/// to the channel's bound, then senders wait). The monitor runtime hands it to its services
+/// before the catch-up import, and starts the service after it.
+pub fn channel() -> (EventSink, Inputs) {
     let (tx, rx) = mpsc::channel(4096);
+    (EventSink { tx }, Inputs(rx))
+}
+
+/// Starts the monitor service of a sink made by [`channel`].
+pub fn spawn_on(
+    inputs: Inputs,
+    config: PipelineConfig,
+) -> std::io::Result<JoinHandle<PipelineReport>> {
     let writer = config
         .store
         .clone()
         .map(|store| StoreWriter::spawn_with(store, config.after_commit.clone()))
         .transpose()?;
-    let handle = tokio::spawn(run(rx, config, writer));
-    Ok((EventSink { tx }, handle))
+    Ok(tokio::spawn(run(inputs.0, config, writer)))
 }
 
 struct Service {

@@ -2,13 +2,16 @@
 //! are configurations of it.
 //!
 //! [`MonitorRuntime::run`] owns the whole life of a monitor, in this order:
+//! 0. the services start (the HTTP server of `watch` and `dashboard`), so a page answers at
+//!    once, with the store as it is and the catch-up's progress ([`Context::import`]); what
+//!    they send the monitor waits, in order, until step 3 and is applied after the catch-up;
 //! 1. catch-up: the history is imported (`ingest::import`) off the async threads;
 //! 2. read-back: the live sessions in the store become the pipeline's first sessions, so a
 //!    restart continues them;
 //! 3. the sinks start: the store writer and the state file (inside the pipeline), the notifier
 //!    (`[[webhook]]`, `[[on_change]]`), the budget watch, every callback and [`Sink`] added;
 //! 4. the sources start: the transcript follower (counting into [`IngestCounters`]) and the
-//!    liveness probe, plus every service added (the HTTP server of `watch`);
+//!    liveness probe, from where the catch-up stopped;
 //! 5. shutdown when the future given to `run` completes: the [`CancellationToken`] stops every
 //!    task, the [`TaskTracker`] awaits them (each is named in the logs), the pipeline drains and
 //!    writes the final state, then the budget watch's last check, the notifier's queued
@@ -33,7 +36,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use cclive_core::{PriceTable, SessionState, Snapshot};
-use cclive_server::IngestCounters;
+use cclive_server::{ImportProgress, IngestCounters};
 use cclive_store::{SessionQuery, SqliteStore, Store};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
@@ -68,6 +71,8 @@ pub(crate) struct Context {
     pub(crate) cancel: CancellationToken,
     /// The notifier's figures (`/api/integrations`).
     pub(crate) notify_stats: crate::sinks::notify::NotifyStats,
+    /// The catch-up import's progress (`/api/import`): services start before it ends.
+    pub(crate) import: ImportProgress,
 }
 
 /// A destination for what the monitor sees. See the module comment.
@@ -94,7 +99,7 @@ pub(crate) trait Sink: Send + 'static {
 /// Called once the catch-up import is done.
 type CaughtUp = Box<dyn FnOnce(&ImportReport) + Send>;
 
-/// A service started with the sources (e.g. the HTTP server), given the running monitor.
+/// A service started before the catch-up (e.g. the HTTP server), given the monitor.
 type Service = Box<dyn FnOnce(&Context) -> Task + Send>;
 
 /// The builder and runner of one monitor.
@@ -109,6 +114,7 @@ pub(crate) struct MonitorRuntime {
     sinks: Vec<Box<dyn Sink>>,
     services: Vec<(&'static str, Service)>,
     ingest: IngestCounters,
+    catch_up: ImportProgress,
 }
 
 /// What a finished monitor reports.
@@ -133,6 +139,7 @@ impl MonitorRuntime {
             sinks: Vec::new(),
             services: Vec::new(),
             ingest: IngestCounters::default(),
+            catch_up: ImportProgress::running(),
         }
     }
 
@@ -166,7 +173,8 @@ impl MonitorRuntime {
         self
     }
 
-    /// Runs `service` beside the sources until the monitor stops.
+    /// Runs `service` from before the catch-up until the monitor stops. What it sends
+    /// `ctx.events` is applied after the catch-up, in order.
     pub(crate) fn with_service(
         mut self,
         name: &'static str,
@@ -191,18 +199,51 @@ impl MonitorRuntime {
         let dirs = self.settings.claude_config_dirs.value.clone();
         let store_dyn = self.store.clone() as Arc<dyn Store>;
 
+        // 0. Services, before the catch-up; the pipeline takes what they send once it starts.
+        let notifier = Notifier::from_settings(&self.settings)?;
+        let (snap_tx, snap_rx) = watch::channel(Snapshot::inactive(jiff::Timestamp::now()));
+        let (events, inputs) = pipeline::channel();
+        let cancel = CancellationToken::new();
+        let tasks = TaskTracker::new();
+        let ctx = Context {
+            events,
+            snapshots: snap_rx,
+            store: store_dyn.clone(),
+            ingest: self.ingest.clone(),
+            cancel: cancel.clone(),
+            notify_stats: notifier.stats(),
+            import: self.catch_up.clone(),
+        };
+        for (name, service) in std::mem::take(&mut self.services) {
+            spawn_named(&tasks, name, service(&ctx));
+        }
+
         // 1. Catch-up.
-        let report = {
+        let imported = {
             let (dirs, store, prices) = (dirs.clone(), self.store.clone(), self.prices.clone());
             let options = ImportOptions {
                 progress: self.import_progress,
                 // What hooks spooled while no monitor took them is stored now, once.
                 drain_hook_spool: Some(self.settings.db.value.clone()),
+                shared_progress: Some(self.catch_up.clone()),
                 ..ImportOptions::default()
             };
             tokio::task::spawn_blocking(move || import::import(&dirs, &*store, &prices, &options))
                 .await
-                .context("the catch-up import failed")??
+                .context("the catch-up import failed")
+                .and_then(|r| r)
+        };
+        self.catch_up.finish();
+        let report = match imported {
+            Ok(report) => report,
+            Err(e) => {
+                // The services stop with the monitor that never ran.
+                cancel.cancel();
+                tasks.close();
+                drop(ctx);
+                tasks.wait().await;
+                return Err(e);
+            }
         };
         if let Some(f) = self.caught_up.take() {
             f(&report);
@@ -217,7 +258,6 @@ impl MonitorRuntime {
         };
 
         // 3. Sinks.
-        let notifier = Notifier::from_settings(&self.settings)?;
         let mut budget =
             budget_watch::Watch::from_settings(&self.settings, store_dyn.clone(), &self.prices);
         budget.alert_sinks = std::mem::take(&mut self.budget_alerts);
@@ -238,29 +278,21 @@ impl MonitorRuntime {
         let after_commit = (!after_commits.is_empty()).then(|| {
             Arc::new(move || after_commits.iter().for_each(|f| f())) as Arc<dyn Fn() + Send + Sync>
         });
-        let (snap_tx, snap_rx) = watch::channel(Snapshot::inactive(jiff::Timestamp::now()));
-        let (events, pipeline_task) = pipeline::spawn(PipelineConfig {
-            state_file: Some(self.settings.state_file.value.clone()),
-            store: Some(store_dyn.clone()),
-            prices: self.prices.clone(),
-            callbacks,
-            snapshots: Some(snap_tx),
-            initial_sessions: initial,
-            after_commit,
-            ..PipelineConfig::default()
-        })?;
+        let pipeline_task = pipeline::spawn_on(
+            inputs,
+            PipelineConfig {
+                state_file: Some(self.settings.state_file.value.clone()),
+                store: Some(store_dyn.clone()),
+                prices: self.prices.clone(),
+                callbacks,
+                snapshots: Some(snap_tx),
+                initial_sessions: initial,
+                after_commit,
+                ..PipelineConfig::default()
+            },
+        )?;
 
-        // 4. Sources and services.
-        let cancel = CancellationToken::new();
-        let tasks = TaskTracker::new();
-        let ctx = Context {
-            events,
-            snapshots: snap_rx,
-            store: store_dyn,
-            ingest: self.ingest.clone(),
-            cancel: cancel.clone(),
-            notify_stats: notifier.stats(),
-        };
+        // 4. Sources.
         let poke = Arc::new(Notify::new());
         spawn_named(
             &tasks,
@@ -280,9 +312,6 @@ impl MonitorRuntime {
                 Ok(())
             })
         });
-        for (name, service) in std::mem::take(&mut self.services) {
-            spawn_named(&tasks, name, service(&ctx));
-        }
         for sink in &mut self.sinks {
             if let Some(task) = sink.task(&ctx) {
                 spawn_named(&tasks, sink.name(), task);

@@ -3,9 +3,10 @@
 //! their flags into a [`Serve`]; this module never parses arguments.
 //!
 //! Binds the listen address first (so a second monitor fails at once, saying where the first
-//! one is), catches up on the history (`import`), then runs until Ctrl-C or SIGTERM: the
-//! transcript follower, the liveness probe, the HTTP server (intake for hooks and `cclive run`,
-//! the JSON API, the live stream and the dashboard pages), and the pipeline that folds it all
+//! one is) and serves at once; catches up on the history (`import`, its progress on
+//! `/api/import` and the page), then runs until Ctrl-C or SIGTERM: the transcript follower,
+//! the liveness probe, the HTTP server (intake for hooks and `cclive run`, the JSON API, the
+//! live stream and the dashboard pages), and the pipeline that folds it all
 //! into the state file and the store. Every update the pipeline makes is also published to the
 //! server's [`LiveHub`] for the live stream. Shutdown cancels the sources, lets the pipeline
 //! drain, and writes the final state.
@@ -75,7 +76,8 @@ pub(crate) fn resolve_token(raw: Option<&str>, ip: IpAddr) -> anyhow::Result<Opt
         .transpose()?;
     if token.is_none() && !ip.is_loopback() {
         bail!(
-            "refusing to listen on {ip} without a token: anything but a loopback address needs              --token (or CCLIVE_TOKEN), which every request must then carry"
+            "refusing to listen on {ip} without a token: anything but a loopback address needs \
+             --token (or CCLIVE_TOKEN), which every request must then carry"
         );
     }
     Ok(token)
@@ -234,6 +236,7 @@ async fn watch_main(
                 },
                 cclive_server::MetricSources {
                     limits: Some(limits),
+                    import: Some(ctx.import.clone()),
                     ..metric_sources(&ctx.ingest, &ctx.notify_stats, budget_metrics)
                 },
             );
@@ -296,6 +299,7 @@ fn metric_sources(
         budgets,
         otlp: None,
         limits: None,
+        import: None,
     }
 }
 
