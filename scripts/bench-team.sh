@@ -101,18 +101,21 @@ echo "== scale: $devs developers (teams of 10) × $days days × $per_day respons
 echo "load average (1/5/15 min): $(cut -d' ' -f1-3 /proc/loadavg)"
 # Only the generated history: the push phase's rows (all of today) go.
 psql -d bench -c "TRUNCATE usage" >/dev/null
+# A lead of the first team and one of its members (developer 1) with tokens; the others in SQL.
+lead=$(run_cclive team user add lead@scale --team scale-team-1 --role lead --json | sed 's/.*"token":"\([^"]*\)".*/\1/')
+member=$(run_cclive team user add dev1@scale --team scale-team-1 --json | sed 's/.*"token":"\([^"]*\)".*/\1/')
 t0=$(date +%s.%N)
 psql -d bench >/dev/null <<SQL
 INSERT INTO teams (name, created_at_ms)
-  SELECT 'scale-team-' || t, 0 FROM generate_series(1, $teams) t;
+  SELECT 'scale-team-' || t, 0 FROM generate_series(1, $teams) t ON CONFLICT (name) DO NOTHING;
 INSERT INTO users (email, team_id, role, created_at_ms)
   SELECT 'dev' || d || '@scale', tm.id, 'member', 0
-  FROM generate_series(1, $devs) d
+  FROM generate_series(2, $devs) d
   JOIN teams tm ON tm.name = 'scale-team-' || (1 + (d - 1) / 10);
 INSERT INTO machines (id, user_id, hostname, agent_version, acked_seq, outbox_head,
                       first_seen_ms, last_contact_ms)
   SELECT 'scale-m-' || u.id, u.id, 'laptop-' || u.id, 'bench', 0, 0, 0, $now_ms
-  FROM users u WHERE u.email LIKE '%@scale';
+  FROM users u WHERE u.email LIKE 'dev%@scale';
 INSERT INTO sessions (machine_id, session_id, user_id, revision, status, mode, source,
     started_at_ms, updated_at_ms, ended_at_ms, project, cwd, model, waiting_for, total_cost_usd,
     cost_source, duration_ms, duration_api_ms, num_turns, tokens_input, tokens_output,
@@ -122,7 +125,7 @@ INSERT INTO sessions (machine_id, session_id, user_id, revision, status, mode, s
     $now_ms - d * $day_ms::BIGINT, '/work/project-' || (u.id % 7), '/work/project-' || (u.id % 7),
     'claude-sonnet-4-5', NULL, 1.0, 'estimated', 3600000, 1800000, 20, 0, 0, 0, 0, $per_day,
     '2.1.332', $now_ms
-  FROM users u CROSS JOIN generate_series(0, $days - 1) d WHERE u.email LIKE '%@scale';
+  FROM users u CROSS JOIN generate_series(0, $days - 1) d WHERE u.email LIKE 'dev%@scale';
 INSERT INTO usage (message_id, user_id, machine_id, session_id, first_seen_ms, model, input,
     output, cache_read, cache_creation, sidechain, cache_creation_1h, web_search_requests)
   SELECT 'scale_' || u.id || '_' || d || '_' || r, u.id, 'scale-m-' || u.id,
@@ -132,13 +135,11 @@ INSERT INTO usage (message_id, user_id, machine_id, session_id, first_seen_ms, m
     1200 + r, 300 + r % 50, 20000 + r * 10, 500, r % 5 = 0, CASE WHEN r % 4 = 0 THEN 500 ELSE 0 END,
     CASE WHEN r % 50 = 0 THEN 1 ELSE 0 END
   FROM users u CROSS JOIN generate_series(0, $days - 1) d CROSS JOIN generate_series(1, $per_day) r
-  WHERE u.email LIKE '%@scale';
+  WHERE u.email LIKE 'dev%@scale';
 ANALYZE;
 SQL
 t1=$(date +%s.%N)
 scale_rows=$(psql -d bench -c "SELECT count(*) FROM usage WHERE message_id LIKE 'scale_%'")
-lead=$(run_cclive team user add lead@scale --team scale-team-1 --role lead --json | sed 's/.*"token":"\([^"]*\)".*/\1/')
-member=$(run_cclive team user add member@scale --team scale-team-1 --json | sed 's/.*"token":"\([^"]*\)".*/\1/')
 # The median of 5 timed reads (after one to warm the caches), in ms.
 timed() {
   local token="$1" path="$2" times=()
@@ -156,7 +157,7 @@ printf '%-34s %12s\n' "sessions (scale)" "$(psql -d bench -c "SELECT count(*) FR
 printf '%-34s %12.0f\n' "bulk load (SQL), rows/s" "$(echo "$scale_rows / ($t1 - $t0)" | bc -l)"
 printf '%-34s %12s\n' "overview as admin (all), ms" "$(timed "$admin" /api/team/v1/overview)"
 printf '%-34s %12s\n' "overview as lead (10 devs), ms" "$(timed "$lead" /api/team/v1/overview)"
-printf '%-34s %12s\n' "overview as member, ms" "$(timed "$member" /api/team/v1/overview)"
+printf '%-34s %12s\n' "overview as member (1 dev), ms" "$(timed "$member" /api/team/v1/overview)"
 printf '%-34s %12s\n' "spend, last 30 days (all), ms" "$(timed "$admin" "/api/team/v1/spend?since_ms=$month_ago")"
 printf '%-34s %12s\n' "spend, last 365 days (all), ms" "$(timed "$admin" "/api/team/v1/spend?since_ms=$year_ago")"
 printf '%-34s %12s\n' "database size" "$(psql -d bench -c "SELECT pg_size_pretty(pg_database_size('bench'))")"

@@ -358,7 +358,7 @@ pub fn analyze_top(
     SessionAnalytics {
         session_id: session.session_id.to_string(),
         mode: session.mode,
-        turns: turns.iter().filter(|t| t.index > 0).count() as u64,
+        turns: turns::count(&turns),
         events: events.len() as u64,
         time,
         tools: tool_stats(session, &turns),
@@ -371,26 +371,13 @@ pub fn analyze_top(
             session.lines_removed,
             session.total_cost_usd,
         ),
-        costliest_turns: costliest_turns(&turns, top, turn_cost_scale(session, &turns)),
-        turn_cost_source: if turn_cost_scale(session, &turns).is_some() {
+        costliest_turns: costliest_turns(&turns, top, turns::reported_cost_scale(session, &turns)),
+        turn_cost_source: if turns::reported_cost_scale(session, &turns).is_some() {
             crate::session::CostSource::Reported
         } else {
             crate::session::CostSource::Estimated
         },
     }
-}
-
-/// The factor that turns the turns' estimated costs into shares of Claude Code's own total,
-/// so the turns add up to the figure the page shows above them. Only when Claude Code reported
-/// the total and every response it covers is in the turns (a session recorded only in part
-/// would pile its whole cost on the turns that were recorded).
-fn turn_cost_scale(session: &SessionState, turns: &[Turn]) -> Option<f64> {
-    let estimated: f64 = turns.iter().map(|t| t.cost_usd).sum();
-    let responses: u64 = turns.iter().map(|t| t.api_requests).sum();
-    (session.cost_source == crate::session::CostSource::Reported
-        && estimated > 0.0
-        && responses == session.api_requests)
-        .then(|| session.total_cost_usd / estimated)
 }
 
 /// The union of the main thread's finished tool calls, in milliseconds.
@@ -431,7 +418,8 @@ fn waiting_ms(session: &SessionState, turns: &[Turn]) -> u64 {
     // turn's end.
     let mut idle_since = Some(session.started_at);
     for turn in turns {
-        if turn.index > 0
+        // Only a prompt ends a wait; the model's next round after a tool result is work.
+        if turn.prompted
             && let Some(since) = idle_since
         {
             waiting += millis_between(since, turn.started_at);

@@ -206,15 +206,28 @@ pub fn start_of_day(date: Date, tz: &TimeZone) -> Timestamp {
         )
 }
 
-/// True when a project path matches a filter: the same path, or its last component equals the
-/// filter (`app` matches `/home/me/src/app`). Trailing slashes are ignored.
+/// A session's project, the one identity every surface names it by: the path `cclive run
+/// --project-path` filed it under, else its working directory (the directory Claude Code's
+/// `projects/<mangled cwd>/` transcripts are named after). Its name is [`project_name`]; a
+/// filter matches it by either ([`project_matches`]).
+pub fn project_of<'a>(project_path: Option<&'a str>, cwd: Option<&'a str>) -> Option<&'a str> {
+    project_path.or(cwd).filter(|p| !p.is_empty())
+}
+
+/// True when a project path matches a filter: the same path, or its last components equal the
+/// filter (`app` — the name every surface shows — and `src/app` match `/home/me/src/app`;
+/// `myapp` does not). Trailing slashes are ignored. The store's session filter is this rule in
+/// SQL.
 pub fn project_matches(filter: &str, project: &str) -> bool {
     let filter = filter.trim_end_matches('/');
     let project = project.trim_end_matches('/');
     if filter.is_empty() {
         return false;
     }
-    project == filter || project_name(project) == filter
+    project == filter
+        || project
+            .strip_suffix(filter)
+            .is_some_and(|head| head.ends_with('/'))
 }
 
 /// A project path's last component (`/home/me/src/app` → `app`).

@@ -4,6 +4,10 @@
 //! - Status: `ACTIVE` from the start; the `result` decides `COMPLETED` or `FAILED`; a process
 //!   that exits without a result is `COMPLETED` on exit code 0, `FAILED` otherwise; an interrupt
 //!   (or death by signal) is `INTERRUPTED`. A finished session's status does not change again.
+//! - Ending without a witness: a session that nothing vouches for any more (read from history,
+//!   its process gone) ends at its last record, `INTERRUPTED` only when what was recorded last
+//!   leaves a turn open (a prompt without an answer, a tool call or result the model never
+//!   answered, an API error), `COMPLETED` otherwise: see [`SessionState::turn_open`].
 //! - Exactness: Claude Code's own totals (the `result`) win over anything estimated here. Before
 //!   they arrive, cost is estimated from the price table (`cost_source: "estimated"`).
 //! - One API response counts once: usage reports are grouped by key and each group contributes
@@ -277,6 +281,14 @@ struct Ledger {
     #[serde(skip_serializing_if = "is_zero")]
     telemetry_lines_removed: u64,
     interrupted: bool,
+    /// The time of the newest event applied (the session's last record), liveness verdicts
+    /// excepted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    last_record_at: Option<Timestamp>,
+    /// What the newest records say of the current turn: true from a prompt (or busy) until
+    /// its final answer (or idle).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    turn_open: bool,
     /// Claude Code's own totals, once reported.
     reported: Reported,
 }
@@ -447,11 +459,34 @@ impl SessionState {
         }
     }
 
+    /// The session's project path ([`crate::report::project_of`]: `project_path`, else `cwd`).
+    pub fn project(&self) -> Option<&str> {
+        crate::report::project_of(self.project_path.as_deref(), self.cwd.as_deref())
+    }
+
+    /// When the session's last record was written (its last event's time, whatever the source):
+    /// where a session that nothing vouches for any more ends.
+    pub fn last_record_at(&self) -> Timestamp {
+        self.ledger
+            .last_record_at
+            .unwrap_or(self.updated_at)
+            .max(self.started_at)
+    }
+
+    /// True when the newest records leave a turn open: a prompt not yet answered, a tool call or
+    /// a tool result the model has not answered yet, an API error that ended the turn's
+    /// requests; false once the turn's final answer (or an idle report) came. A session whose
+    /// claude is gone mid-turn was cut off (`INTERRUPTED`); between turns it just ended.
+    pub fn turn_open(&self) -> bool {
+        self.ledger.turn_open
+    }
+
     /// Applies one event. `prices` prices usage until Claude Code reports its own cost.
     pub fn apply(&mut self, event: &Event, prices: &PriceTable) -> Change {
         let before_status = self.status;
         let before = self.public_figures();
         let at = event.at;
+        self.note_turn(event);
         match &event.kind {
             EventKind::SessionStarted {
                 mode,
@@ -573,10 +608,17 @@ impl SessionState {
                 }
             }
             EventKind::ToolUse {
-                tool_use_id, name, ..
+                tool_use_id,
+                name,
+                sidechain,
             } => {
                 if self.ledger_mut().tool_uses.insert(tool_use_id.clone()) {
                     *self.tool_calls.entry(name.clone()).or_insert(0) += 1;
+                    // The model works on (an answer's text may have looked final before its
+                    // tool call was written).
+                    if !sidechain && self.status == Status::Idle && self.waiting_for.is_none() {
+                        self.status = Status::Active;
+                    }
                 }
             }
             EventKind::ToolResult {
@@ -757,7 +799,7 @@ impl SessionState {
             EventKind::SessionEnded { .. } => self.finish(Status::Completed, at),
             EventKind::ProcessGone { .. } => {
                 // Mid-turn means the work was cut off; between turns the user just left.
-                let status = if self.status == Status::Active {
+                let status = if self.ledger.turn_open {
                     Status::Interrupted
                 } else {
                     Status::Completed
@@ -949,6 +991,39 @@ impl SessionState {
 
     fn ledger_mut(&mut self) -> &mut Ledger {
         Arc::make_mut(&mut self.ledger)
+    }
+
+    /// Keeps the last record's time and whether the newest records leave a turn open (see
+    /// [`SessionState::turn_open`]). Only the newest records decide: a resumed session's replay
+    /// of older lines, read later from another file, does not reopen a finished turn.
+    fn note_turn(&mut self, event: &Event) {
+        let at = event.at;
+        let open = match &event.kind {
+            // A verdict on liveness is no record of the session.
+            EventKind::ProcessGone { .. } => return,
+            EventKind::PromptSubmitted { .. } => Some(true),
+            EventKind::ToolUse { sidechain, .. } | EventKind::ToolResult { sidechain, .. } => {
+                (!sidechain).then_some(true)
+            }
+            EventKind::Activity { state, .. } => match state {
+                Activity::Busy => Some(true),
+                Activity::Idle => Some(false),
+                Activity::Waiting => None,
+            },
+            EventKind::TurnEnded { .. }
+            | EventKind::Result { .. }
+            | EventKind::CostState { .. }
+            | EventKind::SessionEnded { .. } => Some(false),
+            _ => None,
+        };
+        if self.ledger.last_record_at.is_some_and(|last| at < last) {
+            return;
+        }
+        let ledger = self.ledger_mut();
+        ledger.last_record_at = Some(at);
+        if let Some(open) = open {
+            ledger.turn_open = open;
+        }
     }
 
     /// Sets a terminal status once; a finished session keeps its first ending.

@@ -345,6 +345,27 @@ impl SessionMeta<'_> {
     }
 }
 
+impl Assistant {
+    /// True when this line is the main thread's final answer of a turn: a stop reason that
+    /// ends the turn (`end_turn`, `stop_sequence`, `max_tokens`, `refusal`), or — Claude Code
+    /// 1.0.x writes no stop reason into its transcripts — a 1.0.x line without a tool call (a
+    /// text block before a tool call of the same answer looks final until the tool call's line
+    /// follows; the tool call reopens the turn). Claude Code's own error messages (API errors)
+    /// end no turn: the turn was cut off.
+    pub fn ends_turn(&self) -> bool {
+        if self.is_sidechain || self.is_synthetic || !self.tool_uses.is_empty() {
+            return false;
+        }
+        match self.stop_reason.as_deref() {
+            Some(reason) => matches!(
+                reason,
+                "end_turn" | "stop_sequence" | "max_tokens" | "refusal"
+            ),
+            None => self.version.as_deref().is_some_and(|v| v.starts_with("1.")),
+        }
+    }
+}
+
 impl TranscriptRecord {
     /// The session the record belongs to, when the line names one.
     pub fn session_id(&self) -> Option<&SessionId> {
@@ -748,6 +769,9 @@ fn kinds(record: &TranscriptRecord) -> Vec<EventKind> {
                 name: name.clone(),
                 sidechain: a.is_sidechain,
             }));
+            if a.ends_turn() {
+                events.push(EventKind::TurnEnded { duration_ms: None });
+            }
             events
         }
         TranscriptRecord::UserPrompt(p) if !p.is_sidechain => vec![EventKind::PromptSubmitted {

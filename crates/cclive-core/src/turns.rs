@@ -3,9 +3,12 @@
 //! analytics ([`crate::analytics`]) all build on [`build`].
 //!
 //! Rules:
-//! - A turn starts at each prompt the user submitted; the same prompt seen by two sources (a
-//!   hook and the transcript, the wrapper and the transcript) counts once, by its id or its
-//!   preview (see `crate::prompts`). Events before the first prompt form turn 0.
+//! - Turns are Claude Code's (its `num_turns`, the session header's count, [`count`]): one
+//!   starts at each prompt the user submitted and at each main-thread tool result (the model's
+//!   next round). The same prompt seen by two sources (a hook and the transcript, the wrapper
+//!   and the transcript) counts once, by its id or its preview (see `crate::prompts`); a tool
+//!   result once, by its `toolu_…` id. Events before the first prompt form turn 0 — turn 1 when
+//!   the prompt was never seen but the model's rounds were (a tool result came).
 //! - Each tool call counts once, by its `toolu_…` id, in the turn where it was asked for; its
 //!   result (the first one) gives its outcome and its duration (the source's own figure, else
 //!   the time from the call to its result).
@@ -48,6 +51,9 @@ pub struct Turn {
     /// Its last API or tool event: where its work ended when Claude Code did not say.
     #[serde(skip)]
     pub last_work_at: Option<Timestamp>,
+    /// True when a prompt opened it; false for the model's next round after a tool result (and
+    /// for what came before the first prompt).
+    pub prompted: bool,
     /// The prompt's preview, when the source had it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub prompt: Option<String>,
@@ -91,6 +97,7 @@ impl Turn {
             last_at: at,
             ended_at: None,
             last_work_at: None,
+            prompted: false,
             prompt,
             tokens: Tokens::default(),
             cost_usd: 0.0,
@@ -143,6 +150,39 @@ struct Response<'a> {
     reported_cost: Option<f64>,
 }
 
+/// The factor that turns the turns' estimated costs into shares of Claude Code's own total,
+/// so the turns add up to the figure the session shows above them (the one cost rule: Claude
+/// Code's own figure where it reported one, the estimate elsewhere). Only when Claude Code
+/// reported the total and every response it covers is in the turns (a session recorded only in
+/// part would pile its whole cost on the turns that were recorded).
+pub fn reported_cost_scale(session: &crate::SessionState, turns: &[Turn]) -> Option<f64> {
+    let estimated: f64 = turns.iter().map(|t| t.cost_usd).sum();
+    let responses: u64 = turns.iter().map(|t| t.api_requests).sum();
+    (session.cost_source == crate::session::CostSource::Reported
+        && session.total_cost_usd.is_finite()
+        && estimated > 0.0
+        && responses == session.api_requests)
+        .then(|| session.total_cost_usd / estimated)
+}
+
+/// `turns` of `session` with their costs as shares of Claude Code's own total when
+/// [`reported_cost_scale`] allows; true when they are.
+pub fn share_reported_cost(session: &crate::SessionState, turns: &mut [Turn]) -> bool {
+    let Some(scale) = reported_cost_scale(session, turns) else {
+        return false;
+    };
+    for turn in turns {
+        turn.cost_usd *= scale;
+    }
+    true
+}
+
+/// How many turns `turns` (from [`build`]) holds as Claude Code counts them: turn 0 (what came
+/// before the first prompt) is none.
+pub fn count(turns: &[Turn]) -> u64 {
+    turns.iter().filter(|t| t.index > 0).count() as u64
+}
+
 /// Groups a session's `events` (in stored order) into turns, oldest first. A response without a
 /// model is priced as `fallback_model` (the session's main model), else left unpriced.
 pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable) -> Vec<Turn> {
@@ -157,17 +197,45 @@ pub fn build(events: &[Event], fallback_model: Option<&str>, prices: &PriceTable
     let mut request_keys: HashMap<&str, &str> = HashMap::new();
     let mut key_alias: HashMap<&str, &str> = HashMap::new();
     let mut retries: HashSet<(u32, u64)> = HashSet::new();
-    let mut prompts = 0u32;
+    let mut started = 0u32;
+    // The turn of the latest prompt (a later report of it may bring its text).
+    let mut prompt_turn: Option<usize> = None;
+    let mut results: HashSet<&str> = HashSet::new();
     for event in events {
         if let EventKind::PromptSubmitted { id, preview, .. } = &event.kind {
             if prompt_count.record(id.as_deref(), preview.as_deref()) {
-                prompts += 1;
-                turns.push(Turn::new(prompts, event.at, preview.clone()));
-            } else if let Some(turn) = turns.last_mut().filter(|t| t.prompt.is_none()) {
+                started += 1;
+                prompt_turn = Some(turns.len());
+                let mut turn = Turn::new(started, event.at, preview.clone());
+                turn.prompted = true;
+                turns.push(turn);
+            } else if let Some(turn) = prompt_turn
+                .and_then(|i| turns.get_mut(i))
+                .filter(|t| t.prompt.is_none())
+            {
                 // Another report of the prompt; telemetry's is redacted, this one may not be.
                 turn.prompt.clone_from(preview);
             }
             continue;
+        }
+        if let EventKind::ToolResult {
+            tool_use_id,
+            sidechain: false,
+            ..
+        } = &event.kind
+            && results.insert(tool_use_id)
+        {
+            // The model's next round: a turn of its own.
+            if started == 0 {
+                // The prompt was never seen: what came before was its turn.
+                started = 1;
+                match turns.first_mut() {
+                    Some(first) => first.index = 1,
+                    None => turns.push(Turn::new(1, event.at, None)),
+                }
+            }
+            started += 1;
+            turns.push(Turn::new(started, event.at, None));
         }
         if turns.is_empty() {
             turns.push(Turn::new(0, event.at, None));
@@ -411,7 +479,15 @@ mod tests {
         let prices = PriceTable::builtin();
         let turns = build(&events, None, &prices);
         let indexes: Vec<u32> = turns.iter().map(|t| t.index).collect();
-        assert_eq!(indexes, [0, 1, 2], "the repeated prompt p1 counts once");
+        // Turn 0, the prompt p1 (once), the model's round after t1's result, the prompt p2.
+        assert_eq!(indexes, [0, 1, 2, 3], "the repeated prompt p1 counts once");
+        assert_eq!(
+            count(&turns),
+            3,
+            "Claude Code's count: 2 prompts + 1 tool result"
+        );
+        let prompted: Vec<bool> = turns.iter().map(|t| t.prompted).collect();
+        assert_eq!(prompted, [false, true, false, true]);
         let first = &turns[1];
         assert_eq!(first.prompt.as_deref(), Some("fix the bug"));
         assert_eq!(first.api_requests, 1);
@@ -432,9 +508,21 @@ mod tests {
             (first.tool_errors(), first.tool_counts()),
             (1, vec![("Bash".into(), 1)])
         );
-        assert_eq!(first.last_at, at(6), "the duplicate prompt belongs to it");
-        assert_eq!(first.duration_ms(), 5000);
-        let second = &turns[2];
+        assert_eq!(first.last_at, at(3));
+        assert_eq!(first.duration_ms(), 2000);
+        let round = &turns[2];
+        assert_eq!(
+            round.started_at,
+            at(5),
+            "the tool result opens the next round"
+        );
+        assert_eq!(round.prompt, None);
+        assert!(
+            round.tools.is_empty(),
+            "the call stays in the turn that asked for it"
+        );
+        let second = &turns[3];
+        assert_eq!(second.prompt.as_deref(), Some("again"));
         assert_eq!(second.tools[0].is_error, None, "still running");
         assert_eq!(second.api_retries, 1);
         assert_eq!(second.tokens.output, 5);
@@ -453,8 +541,30 @@ mod tests {
         ];
         let turns = build(&events, None, &PriceTable::builtin());
         assert_eq!(turns[0].tools[0].duration_ms, Some(7500));
-        assert_eq!(turns[0].ended_at, Some(at(11)));
-        assert_eq!(turns[0].last_work_at, Some(at(9)));
+        assert_eq!(turns[0].last_work_at, Some(at(1)));
+        assert_eq!(turns[1].ended_at, Some(at(11)));
+        assert_eq!(turns[1].last_work_at, Some(at(9)));
+    }
+
+    #[test]
+    fn without_the_prompt_the_first_round_is_turn_1_as_claude_code_counts() {
+        // A print session's prompt is in no transcript line cclive read; six Bash rounds.
+        let mut events = vec![ev(0, usage("m0", SONNET, 5)), ev(0, tool("t0", "Bash"))];
+        for n in 1..6 {
+            events.push(ev(n, result(&format!("t{}", n - 1), false, None)));
+            events.push(ev(n, usage(&format!("m{n}"), SONNET, 5)));
+            events.push(ev(n, tool(&format!("t{n}"), "Bash")));
+        }
+        events.push(ev(6, result("t5", false, None)));
+        events.push(ev(6, usage("m6", SONNET, 5)));
+        let turns = build(&events, None, &PriceTable::builtin());
+        let indexes: Vec<u32> = turns.iter().map(|t| t.index).collect();
+        assert_eq!(indexes, [1, 2, 3, 4, 5, 6, 7]);
+        assert_eq!(count(&turns), 7);
+        assert!(
+            turns[..6].iter().all(|t| t.tools.len() == 1),
+            "one Bash call per round"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 "use strict";
 
 (() => {
-  const { h, usd, int, compact, duration, percent, time, withUnit, totalTokens } = cc;
+  const { h, usd, int, compact, duration, percent, time, withUnit, totalTokens, plural } = cc;
   const id = decodeURIComponent(location.pathname.split("/")[2] || "");
   const api = `/api/sessions/${encodeURIComponent(id)}`;
   let current = null;
@@ -125,8 +125,10 @@
     } catch (_) {
       return;
     }
+    // Claude Code's turns (the header's count): what came before the first prompt is none.
+    const counted = t.turns.filter((x) => x.index > 0).length;
     $("timeline-note").textContent = t.turns.length
-      ? `${t.turns.length} turn${t.turns.length === 1 ? "" : "s"} from ${int(t.events)} recorded events. Costs per turn are estimates from the price table.`
+      ? `${plural(counted, "turn")} from ${int(t.events)} recorded events. ${t.cost_source === "reported" ? "Costs per turn are shares of Claude Code's own total." : "Costs per turn are estimates from the price table."}`
       : "No events were recorded for this session (sessions imported from old transcripts keep totals only).";
     $("timeline").replaceChildren(...t.turns.map(turn));
   }
@@ -312,7 +314,7 @@
         { class: "turn-head" },
         h("h3", {}, t.index === 0 ? "Before the first prompt" : `Turn ${t.index}`),
         h("span", { class: "muted" }, time(t.started_at)),
-        t.prompt ? h("span", { class: "prompt" }, "› " + t.prompt) : null,
+        t.prompt ? h("span", { class: "prompt" }, "› " + t.prompt) : t.index > 0 && !t.prompted ? h("span", { class: "muted" }, "the model's next round, after a tool result") : null,
       ),
       h(
         "div",

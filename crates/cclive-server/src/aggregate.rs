@@ -144,12 +144,7 @@ pub(crate) fn costs(
 ) -> Costs {
     let project_of: HashMap<&SessionId, Option<&str>> = summaries
         .iter()
-        .map(|s| {
-            (
-                &s.session_id,
-                s.project_path.as_deref().or(s.cwd.as_deref()),
-            )
-        })
+        .map(|s| (&s.session_id, s.project()))
         .collect();
     let records: Vec<UsageRecord> = rows
         .iter()
@@ -169,7 +164,7 @@ pub(crate) fn costs(
         .iter()
         .map(|s| SessionInfo {
             session_id: s.session_id.clone(),
-            project: s.project_path.clone().or_else(|| s.cwd.clone()),
+            project: s.project().map(str::to_owned),
             reported_cost_usd: (s.cost_source == CostSource::Reported)
                 .then_some(s.total_cost_usd)
                 .flatten(),

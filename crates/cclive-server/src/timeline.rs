@@ -8,7 +8,7 @@
 
 use cclive_core::analytics::{self, SessionAnalytics};
 use cclive_core::turns::{self, Turn};
-use cclive_core::{Event, PriceTable, SessionState};
+use cclive_core::{CostSource, Event, PriceTable, SessionState};
 use serde::Serialize;
 
 /// The whole timeline.
@@ -19,14 +19,24 @@ pub(crate) struct Timeline {
     pub(crate) turns: Vec<Turn>,
     /// How many stored events it was built from.
     pub(crate) events: usize,
+    /// What the turns' costs are: `reported` when they are shares of Claude Code's own total
+    /// (they add up to the session's cost), else `estimated` from the price table.
+    pub(crate) cost_source: CostSource,
 }
 
 /// Groups `events` (in stored order) of `session` into turns.
 pub(crate) fn build(session: &SessionState, events: &[Event], prices: &PriceTable) -> Timeline {
+    let mut turns = turns::build(events, session.model.as_deref(), prices);
+    let shared = turns::share_reported_cost(session, &mut turns);
     Timeline {
         session_id: session.session_id.to_string(),
-        turns: turns::build(events, session.model.as_deref(), prices),
+        turns,
         events: events.len(),
+        cost_source: if shared {
+            CostSource::Reported
+        } else {
+            CostSource::Estimated
+        },
     }
 }
 

@@ -407,9 +407,9 @@ impl SessionSummary {
         }
     }
 
-    /// The project path reports use: `project_path`, else `cwd`.
+    /// The session's project ([`cclive_core::report::project_of`]).
     pub fn project(&self) -> Option<&str> {
-        self.project_path.as_deref().or(self.cwd.as_deref())
+        cclive_core::report::project_of(self.project_path.as_deref(), self.cwd.as_deref())
     }
 
     /// Claude Code's own total, when it reported one.
@@ -445,7 +445,8 @@ pub struct SessionQuery {
     pub status: Option<Status>,
     /// Only live sessions (`ACTIVE` or `IDLE`), e.g. for the monitor to re-check at start.
     pub live_only: bool,
-    /// Only sessions filed under exactly this project path.
+    /// Only sessions of this project ([`cclive_core::report::project_of`]), named by its path
+    /// or its last component, as [`cclive_core::report::project_matches`] decides.
     pub project: Option<String>,
     /// Only sessions that used this model: their main model, or any API response of theirs
     /// (sub-agents' included) answered by it.

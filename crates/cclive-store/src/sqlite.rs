@@ -781,8 +781,17 @@ fn filters(query: &SessionQuery) -> (String, Vec<SqlValue>) {
         args.push(SqlValue::Text(Status::Idle.as_str().to_owned()));
     }
     if let Some(project) = &query.project {
-        conditions.push("project_path = ?");
-        args.push(SqlValue::Text(project.clone()));
+        // `report::project_matches` in SQL, on `report::project_of`: the same path, or a path
+        // ending in `/<name>` (trailing slashes ignored).
+        conditions.push(
+            "(rtrim(COALESCE(NULLIF(project_path, ''), cwd), '/') = ? \
+             OR substr(rtrim(COALESCE(NULLIF(project_path, ''), cwd), '/'), -(length(?) + 1)) \
+                = '/' || ?)",
+        );
+        let project = project.trim_end_matches('/');
+        for _ in 0..3 {
+            args.push(SqlValue::Text(project.to_owned()));
+        }
     }
     if let Some(model) = &query.model {
         conditions

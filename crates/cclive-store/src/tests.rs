@@ -348,6 +348,44 @@ fn writing_a_session_again_replaces_it() {
 }
 
 #[test]
+fn the_project_filter_takes_the_name_or_the_path_of_the_project_or_the_cwd() {
+    let store = store();
+    let (wrapped, _) = running("wrapped", 0, "/work/app");
+    // A plain `claude` run or an import: no project path, only its cwd.
+    let (mut plain, _) = running("plain", 1, "/home/me/src/app/");
+    plain.project_path = None;
+    let (mut other, _) = running("other", 2, "/home/me/src/myapp");
+    other.project_path = None;
+    // `--project-path` overrides the cwd.
+    let (mut filed, _) = running("filed", 3, "/tmp/scratch");
+    filed.project_path = Some("/home/me/src/app".into());
+    store
+        .write_batch(&[wrapped, plain, other, filed], &[])
+        .unwrap();
+    let listed = |project: &str| {
+        let found = store
+            .sessions(&SessionQuery {
+                project: Some(project.into()),
+                ..SessionQuery::default()
+            })
+            .unwrap();
+        let mut found: Vec<String> = ids(&found).into_iter().map(str::to_owned).collect();
+        found.sort();
+        found
+    };
+    assert_eq!(listed("app"), ["filed", "plain", "wrapped"]);
+    assert_eq!(listed("/home/me/src/app"), ["filed", "plain"]);
+    assert_eq!(listed("/home/me/src/app/"), ["filed", "plain"]);
+    assert_eq!(listed("myapp"), ["other"]);
+    assert_eq!(listed("scratch"), Vec::<String>::new());
+    assert_eq!(
+        listed("src/app"),
+        ["filed", "plain"],
+        "a path's tail is a path too"
+    );
+}
+
+#[test]
 fn the_same_session_twice_in_one_batch_keeps_one_row_with_the_later_state() {
     let store = store();
     let (early, _) = running("s1", 0, "/work/app");

@@ -6,7 +6,7 @@
 //! The "calendar" here is an iCalendar file (`claude-calendar.ics`, or `$CALENDAR_FILE`) that any
 //! calendar app can import or subscribe to; a real integration would call its calendar's API in
 //! the same places. It uses cclive's library callbacks plus the same event names webhooks and
-//! `[[on_change]]` commands get (`cclive::notify::Classifier`). Blocks are read from a history;
+//! `[[on_change]]` commands get (`cclive::sinks::notify::Classifier`). Blocks are read from a history;
 //! this example keeps an in-memory one, so every run opens a block (cclive's own database would
 //! know a block that already runs).
 //!
@@ -22,7 +22,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use cclive::notify::{Classifier, EventName};
+use cclive::sinks::notify::{Classifier, EventName};
 use cclive::{BlockChange, BlockEvent, RunRequest, SessionMonitor, SessionState, Status};
 
 /// One block in the calendar.

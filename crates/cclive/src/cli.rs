@@ -646,6 +646,17 @@ pub enum HooksAction {
     Status(HooksStatusArgs),
 }
 
+impl HooksAction {
+    /// The settings.json (and `--listen`) the action is about.
+    pub fn target(&self) -> &HooksTargetArgs {
+        match self {
+            HooksAction::Install(a) => &a.target,
+            HooksAction::Uninstall(a) => &a.target,
+            HooksAction::Status(a) => &a.target,
+        }
+    }
+}
+
 /// Where `cclive hooks` looks.
 #[derive(Debug, Args, Clone, Default)]
 pub struct HooksTargetArgs {
@@ -845,6 +856,15 @@ pub enum WeekStartArg {
     Monday,
     /// US weeks.
     Sunday,
+}
+
+impl From<WeekStartArg> for cclive_core::report::WeekStart {
+    fn from(arg: WeekStartArg) -> Self {
+        match arg {
+            WeekStartArg::Monday => cclive_core::report::WeekStart::Monday,
+            WeekStartArg::Sunday => cclive_core::report::WeekStart::Sunday,
+        }
+    }
 }
 
 /// `cclive budget`.

@@ -35,26 +35,6 @@ pub mod sinks;
 mod team;
 pub mod tui;
 
-// Transitional aliases for the old flat paths (`crate::pipeline`, `crate::notify`, …), so code
-// written on other branches before the folders moved still compiles after a merge. Phase 2 of
-// issue #10 removes them once nothing uses them.
-#[allow(unused_imports)]
-pub(crate) use claude_config::{settings as claude_settings, telemetry as claude_telemetry};
-#[allow(unused_imports)]
-pub(crate) use history::{session_events, usage_records};
-#[allow(unused_imports)]
-pub(crate) use ingest::hook_fallback;
-#[allow(unused_imports)]
-pub(crate) use monitor::{client as monitor_client, pipeline, session_monitor, state_file, writer};
-#[allow(unused_imports)]
-pub(crate) use output::display;
-#[doc(no_inline)]
-pub use output::render;
-#[allow(unused_imports)]
-pub(crate) use sinks::budget_watch;
-#[doc(no_inline)]
-pub use sinks::notify;
-
 use std::process::ExitCode;
 
 pub use cclive_core::blocks::{BlockChange, BlockEvent};
@@ -69,4 +49,101 @@ pub fn run(cli: cli::Cli) -> anyhow::Result<ExitCode> {
         logging::init(cli.global.verbose);
     }
     cmd::dispatch(cli)
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    //! Checks of the source tree itself: the codemap in ARCHITECTURE.md is exact.
+
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    /// Every `.rs` file under `dir`, recursively, sorted.
+    pub(crate) fn rust_files(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut todo = vec![dir.to_path_buf()];
+        while let Some(d) = todo.pop() {
+            for entry in std::fs::read_dir(&d).unwrap().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    todo.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    out.push(path);
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// `path:line: text` of every line of this crate's sources (`src/`, paths relative to it)
+    /// that `hit(path, line)` picks: what a rule about the source tree found against it.
+    pub(crate) fn source_lines_where(hit: impl Fn(&Path, &str) -> bool) -> Vec<String> {
+        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let mut found = Vec::new();
+        for file in rust_files(&src) {
+            let rel = file.strip_prefix(&src).unwrap();
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (n, line) in text.lines().enumerate() {
+                if hit(rel, line) {
+                    found.push(format!("{}:{}: {}", rel.display(), n + 1, line.trim()));
+                }
+            }
+        }
+        found
+    }
+
+    /// The workspace root (two levels above this crate).
+    pub(crate) fn workspace_root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .ancestors()
+            .nth(2)
+            .unwrap()
+            .to_path_buf()
+    }
+
+    /// ARCHITECTURE.md's codemap lists every module that exists and nothing that does not: each
+    /// `- `path`` line under a `### crates/<crate>/src` heading names a file of that crate.
+    #[test]
+    fn the_codemap_lists_every_module_and_nothing_else() {
+        let root = workspace_root();
+        let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+        let mut listed = BTreeSet::new();
+        let mut dir: Option<String> = None;
+        for line in text.lines() {
+            if let Some(heading) = line.strip_prefix("### ") {
+                let heading = heading.trim().trim_matches('`');
+                dir = (heading.starts_with("crates/") && heading.ends_with("/src"))
+                    .then(|| heading.to_owned());
+                continue;
+            }
+            if line.starts_with("## ") {
+                dir = None;
+            }
+            let (Some(dir), Some(rest)) = (&dir, line.strip_prefix("- `")) else {
+                continue;
+            };
+            if let Some(path) = rest.split('`').next() {
+                listed.insert(format!("{dir}/{path}"));
+            }
+        }
+        let mut present = BTreeSet::new();
+        for krate in std::fs::read_dir(root.join("crates")).unwrap().flatten() {
+            let src = krate.path().join("src");
+            if !src.is_dir() {
+                continue;
+            }
+            for file in rust_files(&src) {
+                let rel = file.strip_prefix(&root).unwrap();
+                present.insert(rel.to_string_lossy().into_owned());
+            }
+        }
+        let missing: Vec<&String> = present.difference(&listed).collect();
+        let stale: Vec<&String> = listed.difference(&present).collect();
+        assert!(
+            missing.is_empty() && stale.is_empty(),
+            "ARCHITECTURE.md's codemap is out of date.\nAdd (with what each owns): {missing:#?}\n\
+             Remove (no such file): {stale:#?}"
+        );
+    }
 }

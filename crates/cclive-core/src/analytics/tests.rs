@@ -104,7 +104,8 @@ fn an_interactive_session_s_time_splits_into_api_tools_waiting_and_the_rest() {
     assert_eq!(t.tool_share, Some(0.07));
     assert_eq!(t.waiting_share, Some(0.8));
     assert_eq!(t.other_share, Some(0.05));
-    assert_eq!((a.turns, a.events), (2, 13));
+    // Claude Code's turns: 2 prompts and 3 tool results.
+    assert_eq!((a.turns, a.events), (5, 13));
 }
 
 #[test]
@@ -126,7 +127,8 @@ fn tools_are_counted_timed_and_ranked() {
         .map(|c| (c.tool_use_id.as_str(), c.duration_ms, c.turn))
         .collect();
     // t2 and t3 both took 2 s: the earlier first.
-    assert_eq!(slowest, [("t1", 5000, 1), ("t2", 2000, 1), ("t3", 2000, 2)]);
+    // Each in the turn that asked for it (turn 4 is the second prompt's).
+    assert_eq!(slowest, [("t1", 5000, 1), ("t2", 2000, 1), ("t3", 2000, 4)]);
     assert!(a.slowest_calls[2].is_error);
 }
 
@@ -140,13 +142,15 @@ fn the_costliest_turns_come_first_with_their_prompt() {
         .map(|t| (t.index, t.cost_usd))
         .collect();
     // Sonnet output is $15 per million tokens.
-    assert_eq!(turns, [(1, 15.0), (2, 1.5)]);
+    // m2 answered t3's result: the second prompt's second round, turn 5.
+    assert_eq!(turns, [(1, 15.0), (5, 1.5)]);
     assert_eq!(
         a.costliest_turns[0].prompt.as_deref(),
         Some("fix the flaky test")
     );
     assert_eq!(a.costliest_turns[0].tool_calls, 2);
-    assert_eq!(a.costliest_turns[0].duration_ms, 10_000);
+    // From the prompt to its last event (the round after the results is a turn of its own).
+    assert_eq!(a.costliest_turns[0].duration_ms, 4_000);
 }
 
 #[test]

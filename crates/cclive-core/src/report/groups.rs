@@ -43,6 +43,13 @@ pub struct SessionRow {
     /// Per model (only with `--breakdown`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub breakdown: Option<Vec<ModelUsage>>,
+    /// Its turns, as the history counts them (`null` when the history has no such session; the
+    /// usage records alone do not tell).
+    #[serde(default)]
+    pub turns: Option<u64>,
+    /// Its duration in milliseconds, as the history has it (`null` when unknown).
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
 }
 
 /// One project: the sum of its sessions.
@@ -198,6 +205,8 @@ fn session_rows(
                 models: acc.models(),
                 unpriced_models: acc.unpriced(),
                 breakdown: acc.breakdown_if(opts.breakdown),
+                turns: None,
+                duration_ms: None,
             };
             (row, acc)
         })

@@ -1142,3 +1142,89 @@ fn a_line_with_a_lone_surrogate_escape_is_read_lossily_with_its_usage() {
     assert_eq!(a.usage, Some(usage(10, 5, 0, 0)));
     assert_eq!(a.cwd.as_deref(), Some("/w/caf\u{fffd}"));
 }
+
+/// A session read from history only (nothing vouches for it live) folded from the lines of a
+/// transcript, then found gone.
+fn ended_from_history(lines: &[&str]) -> SessionState {
+    let mut s = SessionState::new(
+        SessionId::new("s10"),
+        "2026-11-25T13:04:27.527Z".parse().unwrap(),
+    );
+    let prices = PriceTable::builtin();
+    for l in lines {
+        for (sid, at, kind) in to_events(&parse(l)) {
+            s.apply(&Event::new(sid, at.unwrap(), kind), &prices);
+        }
+    }
+    let gone = Event::new(
+        SessionId::new("s10"),
+        s.last_record_at(),
+        EventKind::ProcessGone { pid: None },
+    );
+    s.apply(&gone, &prices);
+    s
+}
+
+#[test]
+fn a_1_0_print_session_that_answered_its_last_tool_result_ends_completed_at_its_last_line() {
+    // Claude Code 1.0.100 writes no stop reason into its transcript (print mode, one Bash call).
+    let text = fixture("1.0.100/print-tools.jsonl");
+    let lines: Vec<&str> = text.lines().collect();
+    let s = ended_from_history(&lines);
+    assert_eq!(s.status, Status::Completed);
+    assert_eq!(
+        s.ended_at,
+        Some("2026-11-25T13:04:27.788Z".parse().unwrap()),
+        "it ends at its last record"
+    );
+    assert_eq!(s.duration_ms, 261);
+    // Cut after the tool call, after its result, after the prompt: the turn was open.
+    for cut in 1..lines.len() {
+        let s = ended_from_history(&lines[..cut]);
+        assert_eq!(s.status, Status::Interrupted, "cut after line {cut}");
+    }
+}
+
+#[rstest]
+#[case::final_answer_2_1(
+    r#"{"stop_reason":"end_turn","content":[{"type":"text","text":"ok"}]}"#,
+    "2.1.332",
+    true
+)]
+#[case::tool_call_2_1(r#"{"stop_reason":"tool_use","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}]}"#, "2.1.332", false)]
+#[case::streamed_block_2_1(
+    r#"{"stop_reason":null,"content":[{"type":"text","text":"ok"}]}"#,
+    "2.1.332",
+    false
+)]
+#[case::max_tokens(
+    r#"{"stop_reason":"max_tokens","content":[{"type":"text","text":"ok"}]}"#,
+    "2.1.332",
+    true
+)]
+#[case::text_1_0(
+    r#"{"stop_reason":null,"content":[{"type":"text","text":"ok"}]}"#,
+    "1.0.100",
+    true
+)]
+#[case::tool_call_1_0(r#"{"stop_reason":null,"content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}]}"#, "1.0.100", false)]
+fn which_answer_ends_a_turn(#[case] message: &str, #[case] version: &str, #[case] ends: bool) {
+    let message = message.replacen('{', r#"{"id":"msg_1","model":"claude-sonnet-4-5","usage":{"input_tokens":1,"output_tokens":1},"#, 1);
+    let line = format!(
+        r#"{{"type":"assistant","sessionId":"s","uuid":"u","timestamp":"2026-11-25T13:04:27.788Z","version":"{version}","isSidechain":false,"message":{message}}}"#
+    );
+    let TranscriptRecord::Assistant(a) = parse(&line) else {
+        panic!("{line}");
+    };
+    assert_eq!(a.ends_turn(), ends, "{line}");
+    let turn_ended = kinds_of(&line)
+        .iter()
+        .any(|k| matches!(k, EventKind::TurnEnded { .. }));
+    assert_eq!(turn_ended, ends);
+    // Never a sub-agent's answer, never Claude Code's own error message.
+    let side = line.replace(r#""isSidechain":false"#, r#""isSidechain":true"#);
+    let TranscriptRecord::Assistant(a) = parse(&side) else {
+        panic!("{side}");
+    };
+    assert!(!a.ends_turn());
+}

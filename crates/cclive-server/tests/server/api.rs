@@ -279,13 +279,20 @@ async fn one_session_with_its_text_events_and_timeline() {
     let t = r.json();
     assert_eq!(t["events"], 5);
     let turns = t["turns"].as_array().unwrap();
-    assert_eq!(turns.len(), 2, "{t:#}");
+    // Turn 0, the prompt's turn, and the model's round after the Bash result (Claude Code's
+    // count).
+    assert_eq!(turns.len(), 3, "{t:#}");
+    assert_eq!(
+        (turns[2]["index"].as_u64(), turns[2]["prompted"].as_bool()),
+        (Some(2), Some(false))
+    );
     let turn = &turns[1];
     assert_eq!(turn["index"], 1);
     assert_eq!(turn["prompt"], "the secret plan");
-    assert_eq!(turn["tokens"]["output"], 100);
-    assert_eq!(turn["api_requests"], 1);
-    assert!(turn["cost_usd"].as_f64().unwrap() > 0.0);
+    // The answer came after the tool's result: in the round it opened.
+    assert_eq!(turns[2]["tokens"]["output"], 100);
+    assert_eq!(turns[2]["api_requests"], 1);
+    assert!(turns[2]["cost_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(turn["tools"][0]["name"], "Bash");
     assert_eq!(turn["tools"][0]["is_error"], true);
     assert_eq!(turn["tools"][0]["duration_ms"], 2000);
@@ -379,8 +386,9 @@ async fn a_session_s_performance_analytics() {
     assert_eq!(a["session_id"], "perf");
     assert_eq!(a["mode"], "interactive");
     assert_eq!(
+        // One prompt and two tool results: Claude Code's three turns.
         (a["turns"].as_u64(), a["events"].as_u64()),
-        (Some(1), Some(7))
+        (Some(3), Some(7))
     );
     // Waiting: 5 s before the prompt, 45 s after the turn's end. Tools: 4 s + 1 s.
     assert_eq!(
@@ -420,12 +428,13 @@ async fn a_session_s_performance_analytics() {
         (&a["cost_usd"], &a["cost_source"]),
         (&json!(0.8), &json!("reported"))
     );
+    // The answer after the Edit's result: the third round (turn 3), no prompt of its own.
     let turn = &a["costliest_turns"][0];
-    assert_eq!(turn["index"], 1);
-    assert_eq!(turn["prompt"], "make it faster");
+    assert_eq!(turn["index"], 3);
+    assert_eq!(turn["prompt"], Value::Null);
     // 100k output tokens of Sonnet at $15 per million.
     assert_eq!(turn["cost_usd"], 1.5);
-    assert_eq!(turn["tool_calls"], 2);
+    assert_eq!(turn["tool_calls"], 0);
 
     let r = get(server.addr, "/api/sessions/nope/analytics").await;
     assert_eq!(r.status, 404);
@@ -871,4 +880,47 @@ async fn a_shut_down_monitor_answers_503_to_intake() {
     assert_eq!(r.status, 503);
     let r = tokio::time::timeout(Duration::from_secs(5), server.shutdown()).await;
     assert!(r.unwrap().is_ok());
+}
+
+/// `value` with every time (an RFC 3339 string) as `[time]`, so a snapshot holds the shape and
+/// the figures, not the moment the test ran.
+fn redact_times(value: &mut Value) {
+    match value {
+        Value::String(s) if s.parse::<Timestamp>().is_ok() => "[time]".clone_into(s),
+        Value::Array(items) => items.iter_mut().for_each(redact_times),
+        Value::Object(map) => map.values_mut().for_each(redact_times),
+        _ => {}
+    }
+}
+
+/// The JSON of `/api/current-session` as the dashboard, the VS Code extension and scripts read
+/// it: the state file's object, whole (issue #10: a snapshot per shape users depend on).
+#[tokio::test]
+async fn current_session_json_snapshot() {
+    let server = Server::start().await;
+    let r = get(server.addr, "/api/current-session").await;
+    let mut inactive = r.json();
+    redact_times(&mut inactive);
+    insta::assert_json_snapshot!("api_current_session_inactive", inactive);
+
+    let s = stored("live", ago(5), Status::Active, "/w/app", 0.1);
+    let mut snap = crate::live_snapshot(s);
+    snap.monitor_pid = Some(42);
+    server.publish_snapshot(snap);
+    let r = get(server.addr, "/api/current-session").await;
+    assert_eq!(r.status, 200);
+    let mut live = r.json();
+    redact_times(&mut live);
+    insta::assert_json_snapshot!("api_current_session_live", live);
+}
+
+/// The JSON of `/api/sessions`: the page, and each session's list view (no transcript text).
+#[tokio::test]
+async fn sessions_json_snapshot() {
+    let server = seeded().await;
+    let r = get(server.addr, "/api/sessions?limit=2").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let mut page = r.json();
+    redact_times(&mut page);
+    insta::assert_json_snapshot!("api_sessions", page);
 }

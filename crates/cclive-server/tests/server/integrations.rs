@@ -447,23 +447,12 @@ async fn integrations_list_every_sink_with_its_counts_and_recent_deliveries() {
             entry("d1", Outcome::Failed, Some(503), Some("HTTP 503")),
         ],
     };
-    let command = SinkReport {
-        kind: SinkKind::OnChange,
-        name: "notes".into(),
-        target: "notify.sh …".into(),
-        events: vec!["budget_threshold".into()],
-        queued: 0,
-        in_flight: false,
-        delivered: 0,
-        failed: 0,
-        dropped: 0,
-        retries: 0,
-        timeouts: 0,
-        last_error: None,
-        last_error_at: None,
-        last_delivered_at: None,
-        recent: vec![],
-    };
+    let command = SinkReport::new(
+        SinkKind::OnChange,
+        "notes".into(),
+        "notify.sh …".into(),
+        vec!["budget_threshold".into()],
+    );
     let reports = vec![webhook, command];
     let sources = MetricSources {
         integrations: Some(Arc::new(move || reports.clone())),

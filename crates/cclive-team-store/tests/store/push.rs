@@ -142,3 +142,71 @@ async fn a_retired_key_is_dropped() {
     store.push(&ann, push("m1", items)).await.unwrap();
     assert_eq!(total(&store, &ann).await, (tokens(5, 6), 1));
 }
+
+/// Spend comes back split by price class (fast or not, US-only or not, the largest of the given
+/// prompt thresholds every prompt exceeds), each class with the counts that price it.
+#[tokio::test]
+async fn spend_is_split_by_price_class_with_the_pricing_counts() {
+    let (store, _) = store("push_price_class").await;
+    let (ann, _) = user(&store, "ann@corp", "platform", Role::Member).await;
+    let t = |input: u64, fast: u64, one_hour: u64| cclive_core::Tokens {
+        input,
+        output: 10,
+        cache_read: 0,
+        cache_creation: 1000,
+        cache_creation_1h: one_hour,
+        web_search_requests: 1,
+        fast_responses: fast,
+        us_only_responses: 0,
+    };
+    store
+        .push(
+            &ann,
+            push(
+                "m1",
+                vec![
+                    usage(1, "short_1", "s1", 10, t(50_000, 0, 400)),
+                    usage(2, "short_2", "s1", 11, t(60_000, 0, 0)),
+                    // 150,000 + 1,000 prompt tokens: above 100,000, not above 200,000.
+                    usage(3, "long_1", "s1", 12, t(150_000, 0, 1000)),
+                    usage(4, "fast_1", "s1", 13, t(50_000, 1, 0)),
+                ],
+            ),
+        )
+        .await
+        .unwrap();
+    let rows = store
+        .spend(ann.scope(), None, None, &[100_000, 200_000])
+        .await
+        .unwrap();
+    let classes: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            (
+                r.prompt_above,
+                r.tokens.fast_responses,
+                r.responses,
+                r.tokens.input,
+                r.tokens.cache_creation_1h,
+                r.tokens.web_search_requests,
+            )
+        })
+        .collect();
+    assert_eq!(
+        classes,
+        [
+            (None, 0, 2, 110_000, 400, 2),
+            (None, 1, 1, 50_000, 0, 1),
+            (Some(100_000), 0, 1, 150_000, 1000, 1),
+        ]
+    );
+    // Without thresholds, only fast mode splits.
+    assert_eq!(
+        store
+            .spend(ann.scope(), None, None, &[])
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+}

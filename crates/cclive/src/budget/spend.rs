@@ -310,22 +310,25 @@ mod tests {
         spend(&store, "m2", "2026-09-03T09:30:00Z", 3);
         let prices = PriceTable::builtin();
         let now = ts("2026-09-03T09:47:00Z");
-        let budget = Budget {
-            limits: Limits {
-                daily_usd: Some(10.0),
-                ..Limits::default()
-            },
-            ..Budget::default()
+        let fresh = |limits: Limits| {
+            let budget = Budget {
+                limits,
+                ..Budget::default()
+            };
+            figures(
+                &store,
+                &budget,
+                &prices,
+                &TimeZone::UTC,
+                now,
+                &mut Memo::default(),
+            )
+            .unwrap()
         };
-        let f = figures(
-            &store,
-            &budget,
-            &prices,
-            &TimeZone::UTC,
-            now,
-            &mut Memo::default(),
-        )
-        .unwrap();
+        let f = fresh(Limits {
+            daily_usd: Some(10.0),
+            ..Limits::default()
+        });
         // Whole tokens: $3 is 199,999.99… tokens, so figures are within a micro-dollar.
         assert!((f.today_usd - 6.0).abs() < 1e-3, "{}", f.today_usd);
         let limit = f.limit.unwrap();
@@ -333,22 +336,10 @@ mod tests {
         assert!((limit.percent - 60.0).abs() < 1e-3);
         assert_eq!(f.block_end, Some(ts("2026-09-03T13:00:00Z")), "08:00 + 5 h");
 
-        let monthly = Budget {
-            limits: Limits {
-                monthly_usd: Some(100.0),
-                ..Limits::default()
-            },
-            ..Budget::default()
-        };
-        let f = figures(
-            &store,
-            &monthly,
-            &prices,
-            &TimeZone::UTC,
-            now,
-            &mut Memo::default(),
-        )
-        .unwrap();
+        let f = fresh(Limits {
+            monthly_usd: Some(100.0),
+            ..Limits::default()
+        });
         let limit = f.limit.unwrap();
         assert_eq!(limit.period, Period::Month);
         assert!((limit.percent - 11.0).abs() < 1e-3, "{}", limit.percent);

@@ -16,17 +16,22 @@ use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use serde_json::json;
 
-use super::report::{Column, Table, week_start};
+use cclive_core::report::WeekStart;
+
 use crate::cli::{BudgetArgs, GlobalArgs};
 use crate::config::Settings;
 use crate::output::display;
+use crate::output::table::{Column, Table};
 use crate::output::term::{self, Term};
 
 /// Shows spend against every limit, or (`--check`) one line and an exit code.
-pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(
+    args: &BudgetArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     let mut config = settings.budget.value.clone();
-    if let Some(w) = week_start(args.week_start) {
+    if let Some(w) = args.week_start.map(WeekStart::from) {
         config.budget.week_start = w;
     }
     let tz = match &args.tz {
@@ -62,7 +67,7 @@ pub(super) fn run(args: &BudgetArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         now,
     );
     let limits = subscription_limits(
-        &settings,
+        settings,
         store.as_deref().map(|s| s as &dyn Store),
         &prices,
         &tz,

@@ -11,17 +11,16 @@ use anyhow::bail;
 use cclive_core::calendar::{Planner, Rules};
 use cclive_core::{SessionId, SessionState, Status};
 
-use crate::cli::{CalendarAction, CalendarArgs, GlobalArgs};
+use crate::cli::{CalendarAction, CalendarArgs};
 use crate::config::Settings;
 use crate::sinks::notify::calendar::CalendarSettings;
 use crate::sinks::notify::calendar::caldav::{CalDavError, Client, Precondition};
 use crate::sinks::notify::settings::redact_url;
 
 /// Runs the subcommand.
-pub(super) fn run(args: &CalendarArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &CalendarArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     match &args.action {
-        CalendarAction::Test(a) => test(a.name.as_deref(), &settings),
+        CalendarAction::Test(a) => test(a.name.as_deref(), settings),
     }
 }
 

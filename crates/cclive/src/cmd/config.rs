@@ -3,10 +3,10 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::cli::{ConfigArgs, GlobalArgs};
 use cclive_core::budget::Limits;
 
-use crate::config::{BudgetSettings, DEFAULT_CONFIG_TOML, Origin, Settings};
+use crate::cli::ConfigArgs;
+use crate::config::{BudgetSettings, ConfigError, DEFAULT_CONFIG_TOML, Origin, Settings};
 
 /// A list of names, or `(none)`.
 fn names<'a>(names: impl Iterator<Item = &'a str>) -> String {
@@ -64,12 +64,15 @@ fn budget_rows(b: &BudgetSettings, origin: &str) -> Vec<(String, String, String)
 }
 
 /// Prints the settings (or the commented default file with `--default`).
-pub(super) fn run(args: &ConfigArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    args: &ConfigArgs,
+    settings: Result<Settings, ConfigError>,
+) -> anyhow::Result<ExitCode> {
     if args.default {
         print!("{DEFAULT_CONFIG_TOML}");
         return Ok(ExitCode::SUCCESS);
     }
-    let s = Settings::from_process(global, None)?;
+    let s = settings?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&s)?);
         return Ok(ExitCode::SUCCESS);

@@ -11,12 +11,13 @@ use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{DashboardArgs, GlobalArgs};
+use crate::cli::DashboardArgs;
 use crate::config::{DEFAULT_LISTEN, Settings};
 use crate::monitor::serve::{self as watch, Serve};
 
-pub(super) fn run(args: &DashboardArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process_listen(global, None)?.with_upstream_flags(
+pub(super) fn run(args: &DashboardArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    // The monitor commands' team flags win over `[team]`.
+    let settings = settings.clone().with_upstream_flags(
         args.upstream.upstream.as_deref(),
         args.upstream.token_file.as_deref(),
     )?;

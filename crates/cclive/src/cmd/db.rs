@@ -8,7 +8,6 @@
 //! idempotent, so re-reading counts nothing twice) and drops the events that re-reading stored
 //! again. It never deletes the damaged file.
 
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
@@ -16,20 +15,20 @@ use cclive_store::check::{self, CheckDepth, CheckReport, Verdict};
 use cclive_store::recover::{self, RecoverReport};
 use serde_json::json;
 
-use crate::cli::{DbAction, DbArgs, DbCheckArgs, DbRecoverArgs, GlobalArgs};
+use crate::cli::{DbAction, DbArgs, DbCheckArgs, DbRecoverArgs};
 use crate::config::Settings;
 use crate::ingest::import::{self, ImportOptions, ImportReport};
 use crate::monitor::lock::{self, Claim};
+use crate::output::display;
 
 /// The exit code of a check that could not finish because another process kept the database
 /// locked (`EX_TEMPFAIL`: try again).
 const EXIT_BUSY: u8 = 75;
 
-pub(super) fn run(args: &DbArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &DbArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     match &args.action {
-        DbAction::Check(a) => run_check(a, &settings),
-        DbAction::Recover(a) => run_recover(a, &settings),
+        DbAction::Check(a) => run_check(a, settings),
+        DbAction::Recover(a) => run_recover(a, settings),
     }
 }
 
@@ -55,32 +54,8 @@ fn run_check(args: &DbCheckArgs, settings: &Settings) -> anyhow::Result<ExitCode
 /// `cclive db check --json`: the report and what to do next.
 fn check_json(report: &CheckReport) -> serde_json::Result<serde_json::Value> {
     let mut v = serde_json::to_value(report)?;
-    v["next"] = advice(report.verdict, &report.path).into();
+    v["next"] = display::db_advice(report.verdict, &report.path).into();
     Ok(v)
-}
-
-/// What to do about a verdict, in one sentence.
-pub(crate) fn advice(verdict: Verdict, db: &Path) -> String {
-    match verdict {
-        Verdict::Healthy => "nothing to do".to_owned(),
-        Verdict::Missing => {
-            "nothing to do: cclive creates it when it first stores something (`cclive import` or \
-             `cclive watch`)"
-                .to_owned()
-        }
-        Verdict::Busy => {
-            "another process kept it locked: run `cclive db check` again in a moment".to_owned()
-        }
-        Verdict::NewerSchema => {
-            "a newer cclive wrote it: upgrade cclive (do not recover it with this one)".to_owned()
-        }
-        _ => format!(
-            "stop the monitor if one runs, then run `cclive db recover`: it keeps the damaged \
-             file aside as {}.corrupt-<time>, copies every row that still reads into a fresh \
-             database and re-reads the transcripts still on disk",
-            db.display()
-        ),
-    }
 }
 
 fn check_text(report: &CheckReport) -> String {
@@ -107,7 +82,11 @@ fn check_text(report: &CheckReport) -> String {
         let _ = writeln!(out, "    {problem}");
     }
     if report.verdict != Verdict::Healthy {
-        let _ = writeln!(out, "Next: {}.", advice(report.verdict, &report.path));
+        let _ = writeln!(
+            out,
+            "Next: {}.",
+            display::db_advice(report.verdict, &report.path)
+        );
     }
     out
 }

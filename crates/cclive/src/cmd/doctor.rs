@@ -16,7 +16,7 @@ use cclive_core::PriceTable;
 use cclive_store::{SessionQuery, Store};
 
 use crate::claude_config::settings::{self as claude_settings, HookSpec, Mode};
-use crate::cli::{DoctorArgs, GlobalArgs};
+use crate::cli::DoctorArgs;
 use crate::config::Settings;
 use crate::ingest::discover;
 use crate::ingest::tail::FileTail;
@@ -28,8 +28,7 @@ use crate::output::display;
 /// Claude Code's default transcript retention.
 const DEFAULT_CLEANUP_DAYS: u64 = 30;
 
-pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &DoctorArgs, settings: &Settings) -> ExitCode {
     let mut screen = Screen::default();
 
     let claude = resolve_claude(settings.claude_bin.value.as_deref());
@@ -40,7 +39,7 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         }
         Err(e) => screen.check(false, &format!("claude: {e}")),
     }
-    let prices = check_prices(&mut screen, &settings, claude.ok().as_deref());
+    let prices = check_prices(&mut screen, settings, claude.ok().as_deref());
 
     let exe = std::env::current_exe().map_or_else(|_| "cclive".into(), |p| p.display().to_string());
     let spec = HookSpec {
@@ -232,11 +231,11 @@ pub(super) fn run(args: &DoctorArgs, global: &GlobalArgs) -> anyhow::Result<Exit
             .info("· run `cclive doctor --scan` to look for unreadable lines in every transcript");
     }
     print!("{}", screen.out);
-    Ok(if screen.problems == 0 {
+    if screen.problems == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
-    })
+    }
 }
 
 /// The history database's integrity (`cclive db check`'s quick check, read-only). False when it
@@ -264,7 +263,7 @@ fn check_history(screen: &mut Screen, db: &Path) -> bool {
                         "not usable by this cclive"
                     },
                     r.problems.first().map_or("no detail", String::as_str),
-                    super::db::advice(r.verdict, db)
+                    display::db_advice(r.verdict, db)
                 ),
             );
             false

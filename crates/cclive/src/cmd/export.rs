@@ -15,13 +15,12 @@ use anyhow::{Context, bail};
 use cclive_store::Store;
 use jiff::Timestamp;
 
-use crate::cli::{ExportArgs, GlobalArgs};
+use crate::cli::ExportArgs;
 use crate::config::Settings;
 use crate::history::export::{FORMAT_VERSION, Header, resolve_session};
 
 /// Writes the export.
-pub(super) fn run(args: &ExportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &ExportArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let Some(store) = settings.open_existing_store()? else {
         bail!(
             "no history at {}: nothing to export",

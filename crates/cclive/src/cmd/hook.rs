@@ -9,7 +9,7 @@
 //! block the action), and failures are logged at debug level only. The one exception is the
 //! budget's hard limit: once `block_at_usd` is reached, a `UserPromptSubmit` payload is refused
 //! with exit status 2 and the reason on stderr, which Claude Code shows the user instead of
-//! running the prompt (`super::budget::prompt_gate`; off unless configured). The payload is passed on raw;
+//! running the prompt (`crate::budget::gate::prompt_gate`; off unless configured). The payload is passed on raw;
 //! parsing it is the monitor's job (`cclive_core::hook`), and the fallback's
 //! ([`crate::ingest::hook_fallback`]).
 
@@ -20,8 +20,8 @@ use std::time::{Duration, Instant};
 use tracing::debug;
 
 use crate::claude_config::settings::HOOKS_PATH;
-use crate::cli::{GlobalArgs, HookArgs};
-use crate::config::Settings;
+use crate::cli::HookArgs;
+use crate::config::{ConfigError, Settings};
 use crate::ingest::hook_fallback;
 use crate::monitor::client as monitor_client;
 
@@ -34,9 +34,10 @@ pub(crate) const POST_BUDGET: Duration = Duration::from_millis(20);
 pub(crate) const MAX_PAYLOAD: u64 = 64 * 1024 * 1024;
 
 /// Delivers one payload. Exits 0, or 2 when the budget refuses a prompt.
-pub(super) fn run(args: &HookArgs, global: &GlobalArgs) -> ExitCode {
+pub(super) fn run(args: &HookArgs, settings: Result<&Settings, &ConfigError>) -> ExitCode {
     let started = Instant::now();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver(args, global)));
+    let outcome =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| deliver(args, settings)));
     if let Ok(Delivered::Blocked(reason)) = &outcome {
         eprintln!("{reason}");
         return ExitCode::from(2);
@@ -67,7 +68,7 @@ enum Delivered {
     Nowhere,
 }
 
-fn deliver(args: &HookArgs, global: &GlobalArgs) -> Delivered {
+fn deliver(_args: &HookArgs, settings: Result<&Settings, &ConfigError>) -> Delivered {
     let mut payload = Vec::new();
     if let Err(e) = std::io::stdin()
         .lock()
@@ -85,14 +86,14 @@ fn deliver(args: &HookArgs, global: &GlobalArgs) -> Delivered {
         debug!(limit = MAX_PAYLOAD, "Hook payload too large; dropped.");
         return Delivered::Nowhere;
     }
-    let settings = match Settings::from_process_listen(global, args.listen.as_deref()) {
+    let settings = match settings {
         Ok(s) => s,
         Err(e) => {
             debug!(error = %e, "No usable settings; the hook payload is dropped.");
             return Delivered::Nowhere;
         }
     };
-    if let Some(reason) = crate::budget::gate::prompt_gate(&settings, &payload) {
+    if let Some(reason) = crate::budget::gate::prompt_gate(settings, &payload) {
         return Delivered::Blocked(reason);
     }
     let listen = &settings.listen.value;
@@ -112,7 +113,7 @@ fn deliver(args: &HookArgs, global: &GlobalArgs) -> Delivered {
         Ok(r) => debug!(status = r.status, %listen, "The monitor did not take the hook payload."),
         Err(e) => debug!(error = %e, %listen, "No monitor took the hook payload."),
     }
-    match hook_fallback::record(&settings, &payload) {
+    match hook_fallback::record(settings, &payload) {
         Ok(hook_fallback::Recorded::Store | hook_fallback::Recorded::Nothing) => Delivered::Store,
         Ok(hook_fallback::Recorded::Spool) => Delivered::Spool,
         Err(e) => {

@@ -3,14 +3,13 @@
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, ImportArgs};
+use crate::cli::ImportArgs;
 use crate::config::Settings;
 use crate::ingest::import::{self, ImportOptions, ImportReport};
 use crate::output::display;
 
 /// Imports, then finalizes sessions whose claude is gone, and prints a report.
-pub(super) fn run(args: &ImportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &ImportArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let store = settings.open_store()?;
     let prices = settings.prices()?;
     let mut options = ImportOptions {

@@ -15,7 +15,7 @@ use anyhow::{Context, bail};
 use cclive_core::{Event, EventKind, SessionState};
 use cclive_store::{Batch, Store, UsageRow};
 
-use crate::cli::{GlobalArgs, ImportEventsArgs};
+use crate::cli::ImportEventsArgs;
 use crate::config::Settings;
 use crate::history::export::{FORMAT_VERSION, Header};
 
@@ -29,8 +29,7 @@ pub(super) struct Parsed {
 }
 
 /// Imports the file.
-pub(super) fn run(args: &ImportEventsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &ImportEventsArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let name = args.file.display().to_string();
     let parsed = if name == "-" {
         parse(std::io::stdin().lock(), "stdin")?

@@ -14,12 +14,11 @@ use cclive_core::PriceTable;
 use cclive_core::pricing::Rates;
 
 use crate::claude_config::price_catalog::installed_table;
-use crate::cli::{GlobalArgs, PricesAction, PricesArgs};
+use crate::cli::{PricesAction, PricesArgs};
 use crate::config::Settings;
 use crate::monitor::session_monitor::resolve_claude;
 
-pub(super) fn run(args: &PricesArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &PricesArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     match &args.action {
         None => {
             let table = settings.prices()?;

@@ -19,7 +19,7 @@ use cclive_core::{Event, EventKind, SessionId, SessionState, Source};
 use cclive_store::Store;
 use jiff::{SignedDuration, Timestamp};
 
-use crate::cli::{GlobalArgs, ReplayArgs};
+use crate::cli::ReplayArgs;
 use crate::config::Settings;
 use crate::monitor::client as monitor_client;
 
@@ -33,8 +33,7 @@ const POST_DEADLINE: Duration = Duration::from_secs(10);
 pub(crate) const REPLAY: &str = "replay";
 
 /// Replays the session.
-pub(super) fn run(args: &ReplayArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process_listen(global, args.listen.as_deref())?;
+pub(super) fn run(args: &ReplayArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let Some(store) = settings.open_existing_store()? else {
         bail!(
             "no history at {}: nothing to replay",

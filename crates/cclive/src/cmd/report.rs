@@ -49,7 +49,11 @@ impl Look {
 }
 
 /// Prints one report.
-pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn run(
+    args: &ReportArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     let opts = options(args, Timestamp::now())?;
     if args.json_format == Some(JsonFormatArg::Ccusage)
         && matches!(
@@ -77,9 +81,8 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     if let Some(url) = &args.server {
         return server::run(args, url, &opts);
     }
-    let settings = Settings::from_process(global, None)?;
     if let Some(path) = &args.ics {
-        return write_ics(path, &settings, &opts);
+        return write_ics(path, settings, &opts);
     }
     let prices = settings.prices()?;
     // Period and model reports only need the range; whole sessions and blocks need everything
@@ -129,15 +132,26 @@ pub(super) fn run(args: &ReportArgs, global: &GlobalArgs) -> anyhow::Result<Exit
         )?,
         ReportKindArg::Sessions => {
             let details = match &store {
-                Some(store) if !json(args) => session_details(&**store)?,
-                _ => std::collections::HashMap::new(),
+                Some(store) => session_details(&**store)?,
+                None => std::collections::HashMap::new(),
             };
-            output(
-                args,
-                &in_order(args, report::sessions(&records, &sessions, &opts, &prices)),
-                ccusage::sessions,
-                |r| text::sessions_text(r, &opts, &details, look),
-            )?
+            let mut report = in_order(args, report::sessions(&records, &sessions, &opts, &prices));
+            // The usage records do not know turns or duration; the history does.
+            for row in &mut report.rows {
+                if let Some(&(turns, ms)) = details.get(row.session_id.as_str()) {
+                    // Claude Code's own duration when it reported one, else the responses' span.
+                    let span_ms = row.last_at.as_millisecond() - row.first_at.as_millisecond();
+                    row.turns = Some(turns);
+                    row.duration_ms = Some(if ms > 0 {
+                        ms
+                    } else {
+                        u64::try_from(span_ms).unwrap_or(0)
+                    });
+                }
+            }
+            output(args, &report, ccusage::sessions, |r| {
+                text::sessions_text(r, &opts, look)
+            })?
         }
         ReportKindArg::Projects => output(
             args,
@@ -285,10 +299,7 @@ fn session_details(
 
 /// The core's week start from the flag.
 pub(crate) fn week_start(arg: Option<WeekStartArg>) -> Option<WeekStart> {
-    arg.map(|w| match w {
-        WeekStartArg::Monday => WeekStart::Monday,
-        WeekStartArg::Sunday => WeekStart::Sunday,
-    })
+    arg.map(WeekStart::from)
 }
 
 /// `2026-09-03` or `20260903`.

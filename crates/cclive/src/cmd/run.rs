@@ -15,23 +15,31 @@ const NOTIFY_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 use crate::monitor::session_monitor::{RunRequest, SessionMonitor, resolve_claude};
 
 /// `cclive run`.
-pub(super) fn run(args: RunArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    monitored(args.claude_args, &args.session, global)
+pub(super) fn run(
+    args: RunArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
+    monitored(args.claude_args, &args.session, settings, global)
 }
 
 /// `cclive ask "question" [-- more claude args]`: `cclive run -- -p "question" ...`.
-pub(super) fn ask(args: AskArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
+pub(super) fn ask(
+    args: AskArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     let mut claude_args = vec!["-p".to_owned(), args.question.join(" ")];
     claude_args.extend(args.claude_args);
-    monitored(claude_args, &args.session, global)
+    monitored(claude_args, &args.session, settings, global)
 }
 
 fn monitored(
     claude_args: Vec<String>,
     session: &SessionArgs,
+    settings: &Settings,
     global: &GlobalArgs,
 ) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, Some(session))?;
     let claude = resolve_claude(settings.claude_bin.value.as_deref())?;
     let prices = settings.prices()?;
 
@@ -58,7 +66,7 @@ fn monitored(
     } else {
         // Nothing else tells integrations about this session: this run does, budget alerts and
         // block changes included (those need the history).
-        let n = crate::sinks::notify::Notifier::from_settings(&settings)?;
+        let n = crate::sinks::notify::Notifier::from_settings(settings)?;
         for callback in n.callbacks() {
             builder = builder.on_committed_update(move |update| callback(update));
         }

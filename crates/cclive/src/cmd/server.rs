@@ -14,7 +14,7 @@ use cclive_server::Access;
 use cclive_server::team::{self, TeamConfig, TeamState};
 use cclive_team_store::TeamStore;
 
-use crate::cli::{GlobalArgs, ServerArgs};
+use crate::cli::ServerArgs;
 use crate::config::Settings;
 
 /// The most often team budgets are checked (a check follows the first push after a quiet spell
@@ -24,8 +24,7 @@ const BUDGET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(1
 /// The team server's default address: loopback, next to the local dashboard's 8501.
 pub(crate) const DEFAULT_SERVER_LISTEN: &str = "127.0.0.1:8601";
 
-pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &ServerArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let url = settings
         .server
         .database_url_or(args.database.database_url.as_deref())?;
@@ -54,7 +53,7 @@ pub(super) fn run(args: &ServerArgs, global: &GlobalArgs) -> anyhow::Result<Exit
     let prices = settings.prices()?;
     let time_zone = settings.budget.value.time_zone();
     // Team budget alerts go through the configured webhooks and on_change commands.
-    let notifier = crate::notify::Notifier::from_settings(&settings)?;
+    let notifier = crate::sinks::notify::Notifier::from_settings(settings)?;
     let alerts = (notifier.alert_sink(), BUDGET_CHECK_EVERY);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

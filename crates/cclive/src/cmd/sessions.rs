@@ -10,8 +10,11 @@ use crate::output::display;
 use crate::output::term::Term;
 
 /// Lists sessions as a table or JSON.
-pub(super) fn run(args: &SessionsArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(
+    args: &SessionsArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     let sessions = match settings.open_existing_store()? {
         Some(store) => store.sessions(&SessionQuery {
             limit: Some(args.limit),

@@ -11,8 +11,11 @@ use crate::output::display;
 use crate::output::term::Term;
 
 /// Prints the state file's object (JSON) or a readable summary.
-pub(super) fn run(args: &StatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(
+    args: &StatusArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     let path = &settings.state_file.value;
     let snapshot =
         state_file::read(path)?.unwrap_or_else(|| Snapshot::inactive(jiff::Timestamp::now()));

@@ -40,8 +40,8 @@ use tracing::debug;
 
 use crate::budget::cache::store_figures;
 use crate::budget::spend::Figures;
-use crate::cli::{GlobalArgs, StatuslineArgs};
-use crate::config::Settings;
+use crate::cli::StatuslineArgs;
+use crate::config::{ConfigError, Settings};
 use crate::monitor::client as monitor_client;
 
 /// The whole exchange with the monitor: it runs while the store is read, and is never waited
@@ -65,10 +65,10 @@ const NO_INPUT: &str =
 const EVENTS_PATH: &str = "/api/events";
 
 /// Prints the line. Always exits 0.
-pub(super) fn run(args: &StatuslineArgs, global: &GlobalArgs) -> ExitCode {
+pub(super) fn run(args: &StatuslineArgs, settings: Result<&Settings, &ConfigError>) -> ExitCode {
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        render(args, global, started)
+        render(args, settings, started)
     }));
     let text = outcome.unwrap_or_else(|_| FALLBACK.to_owned());
     let mut out = std::io::stdout().lock();
@@ -82,7 +82,11 @@ pub(super) fn run(args: &StatuslineArgs, global: &GlobalArgs) -> ExitCode {
 }
 
 /// The whole text to print (one line, or more when a chained command printed more).
-fn render(args: &StatuslineArgs, global: &GlobalArgs, started: Instant) -> String {
+fn render(
+    args: &StatuslineArgs,
+    settings: Result<&Settings, &ConfigError>,
+    started: Instant,
+) -> String {
     let input = if std::io::stdin().is_terminal() {
         None
     } else {
@@ -96,7 +100,7 @@ fn render(args: &StatuslineArgs, global: &GlobalArgs, started: Instant) -> Strin
     let ours = match &input {
         None => NO_INPUT.to_owned(),
         Some(bytes) => match statusline::parse_payload(bytes) {
-            Ok(payload) => our_line(&payload, args, global),
+            Ok(payload) => our_line(&payload, args, settings),
             Err(e) => {
                 debug!(error = %e, "Unreadable status line payload.");
                 FALLBACK.to_owned()
@@ -124,9 +128,13 @@ fn read_stdin() -> Option<Vec<u8>> {
 }
 
 /// Our line for a parsed payload: the monitor is told, the store (or the cache) read.
-fn our_line(payload: &StatuslinePayload, args: &StatuslineArgs, global: &GlobalArgs) -> String {
+fn our_line(
+    payload: &StatuslinePayload,
+    _args: &StatuslineArgs,
+    settings: Result<&Settings, &ConfigError>,
+) -> String {
     let now = Timestamp::now();
-    let settings = match Settings::from_process_listen(global, args.listen.as_deref()) {
+    let settings = match settings {
         Ok(s) => s,
         Err(e) => {
             debug!(error = %e, "No usable settings; payload figures only.");
@@ -140,7 +148,7 @@ fn our_line(payload: &StatuslinePayload, args: &StatuslineArgs, global: &GlobalA
         payload,
         now,
     );
-    let figures = store_figures(&settings, payload, now);
+    let figures = store_figures(settings, payload, now);
     if let Some(post) = post {
         // It has had the whole store read to finish; it never takes longer than its budget.
         let _ = post.join();

@@ -8,21 +8,19 @@ use cclive_core::team::Role;
 use cclive_team_store::{BudgetTarget, NewUser, TeamStore};
 
 use crate::cli::{
-    GlobalArgs, TeamAction, TeamArgs, TeamBudgetAction, TeamBudgetArgs, TeamUserAction,
-    TeamUserArgs,
+    TeamAction, TeamArgs, TeamBudgetAction, TeamBudgetArgs, TeamUserAction, TeamUserArgs,
 };
 use crate::config::Settings;
 
-pub(super) fn run(args: &TeamArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &TeamArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async {
         match &args.action {
-            TeamAction::User(user) => users(user, &settings).await,
-            TeamAction::Budget(budget) => budgets(budget, &settings).await,
+            TeamAction::User(user) => users(user, settings).await,
+            TeamAction::Budget(budget) => budgets(budget, settings).await,
             TeamAction::Status(_) => Ok(ExitCode::SUCCESS),
         }
     })

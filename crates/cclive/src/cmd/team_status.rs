@@ -5,11 +5,10 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, TeamStatusArgs};
+use crate::cli::TeamStatusArgs;
 use crate::config::Settings;
 
-pub(super) fn run(args: &TeamStatusArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &TeamStatusArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     let state = match settings.open_existing_store()? {
         Some(store) => store.team_agent()?,
         None => None,

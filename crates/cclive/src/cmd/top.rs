@@ -26,15 +26,18 @@ use crate::tui::runner::OwnMonitor;
 /// How long to wait for a running monitor to say it is there.
 const HEALTH_TIMEOUT: Duration = Duration::from_millis(300);
 
-pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process_listen(global, args.listen.as_deref())?;
+pub(super) fn run(
+    args: &TopArgs,
+    settings: &Settings,
+    global: &GlobalArgs,
+) -> anyhow::Result<ExitCode> {
     if !std::io::stdout().is_terminal() {
         bail!(
             "cclive top draws on a terminal, and stdout is not one; `cclive status`, `cclive \
              sessions` and `cclive report` print text"
         );
     }
-    init_logging(&settings, global.verbose);
+    init_logging(settings, global.verbose);
     let prices = settings.prices()?;
     let budget = settings.budget.value.clone();
     let mut listen = settings.listen.value.clone();
@@ -86,8 +89,8 @@ pub(super) fn run(args: &TopArgs, global: &GlobalArgs) -> anyhow::Result<ExitCod
         } else {
             let store = settings.open_store()?;
             // Team mode: the uploader reads the outbox on a connection of its own.
-            let team = crate::team::start_agent_quietly(&settings, settings.open_store()?)?;
-            let own = OwnMonitor::start(&settings, store, prices.clone(), tx.clone(), team)?;
+            let team = crate::team::start_agent_quietly(settings, settings.open_store()?)?;
+            let own = OwnMonitor::start(settings, store, prices.clone(), tx.clone(), team)?;
             // The screen reads on a connection of its own, so it never waits for the writer.
             let reader = settings.open_store()? as Arc<dyn Store>;
             (Source::Own { catching_up: true }, Some(own), Some(reader))

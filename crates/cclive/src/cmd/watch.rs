@@ -7,16 +7,16 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
-use crate::cli::{GlobalArgs, WatchArgs};
+use crate::cli::WatchArgs;
 use crate::config::Settings;
 use crate::monitor::serve::{Serve, resolve_token, serve_monitor};
 
-pub(super) fn run(args: &WatchArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process_listen(global, args.listen.as_deref())?
-        .with_upstream_flags(
-            args.upstream.upstream.as_deref(),
-            args.upstream.token_file.as_deref(),
-        )?;
+pub(super) fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
+    // The monitor commands' team flags win over `[team]`.
+    let settings = settings.clone().with_upstream_flags(
+        args.upstream.upstream.as_deref(),
+        args.upstream.token_file.as_deref(),
+    )?;
     let addr: SocketAddr =
         settings.listen.value.parse().with_context(|| {
             format!("listen address {:?} is not IP:PORT", settings.listen.value)

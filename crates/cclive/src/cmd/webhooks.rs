@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 
-use crate::cli::{GlobalArgs, WebhooksAction, WebhooksArgs, WebhooksListArgs, WebhooksTestArgs};
+use crate::cli::{WebhooksAction, WebhooksArgs, WebhooksListArgs, WebhooksTestArgs};
 use crate::config::Settings;
 use crate::sinks::notify::settings::{
     DEFAULT_MAX_ATTEMPTS, DEFAULT_QUEUE_SIZE, DEFAULT_WEBHOOK_TIMEOUT, redact_url,
@@ -20,11 +20,10 @@ use crate::sinks::notify::webhook::{self, Attempt, Next};
 use crate::sinks::notify::{Delivery, EventName, WebhookSettings, event::sample_payload, exec};
 
 /// Runs the subcommand.
-pub(super) fn run(args: &WebhooksArgs, global: &GlobalArgs) -> anyhow::Result<ExitCode> {
-    let settings = Settings::from_process(global, None)?;
+pub(super) fn run(args: &WebhooksArgs, settings: &Settings) -> anyhow::Result<ExitCode> {
     match &args.action {
-        WebhooksAction::Test(a) => test(a, &settings),
-        WebhooksAction::List(a) => list(a, &settings),
+        WebhooksAction::Test(a) => test(a, settings),
+        WebhooksAction::List(a) => list(a, settings),
     }
 }
 

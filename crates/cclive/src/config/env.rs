@@ -60,3 +60,29 @@ pub(crate) fn team_retry_cap() -> Option<Duration> {
         .and_then(|ms| ms.parse().ok())
         .map(Duration::from_millis)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::tests::source_lines_where;
+
+    /// The environment is read here and nowhere else in the binary (issue #10): a module that
+    /// needs a variable gets it from [`super::super::Settings`] or an accessor above.
+    #[test]
+    fn env_is_read_only_in_config() {
+        // Built so that this test's own lines do not match.
+        let reads = ["var(", "var_os(", "vars(", "vars_os("].map(|f| format!("env::{f}"));
+        let found = source_lines_where(|file, line| {
+            file != Path::new("config/env.rs")
+                && reads.iter().any(|call| {
+                    line.contains(&format!("std::{call}")) || line.contains(&format!(" {call}"))
+                })
+        });
+        assert!(
+            found.is_empty(),
+            "read the environment through config/env.rs (or Settings):\n{}",
+            found.join("\n")
+        );
+    }
+}

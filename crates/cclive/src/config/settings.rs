@@ -264,28 +264,18 @@ pub struct Inputs<'a> {
 }
 
 impl Settings {
-    /// Resolves settings from the real process environment.
+    /// Resolves settings from the real process environment, with a command's session flags
+    /// (`run`, `ask`) and `--listen` (the monitor and its clients). Called once per process, by
+    /// the dispatch.
     pub fn from_process(
         global: &GlobalArgs,
         session: Option<&SessionArgs>,
-    ) -> Result<Settings, ConfigError> {
-        Settings::resolve(&Inputs {
-            listen: None,
-            global,
-            session,
-            env: &super::env::var,
-        })
-    }
-
-    /// Like [`Settings::from_process`], with the `--listen` flag of the monitor commands.
-    pub fn from_process_listen(
-        global: &GlobalArgs,
         listen: Option<&str>,
     ) -> Result<Settings, ConfigError> {
         Settings::resolve(&Inputs {
             listen,
             global,
-            session: None,
+            session,
             env: &super::env::var,
         })
     }

@@ -12,8 +12,8 @@
 //!    ones, one per such process).
 //!
 //! A live session that none of these vouch for, and that is older than [`GRACE`], is gone:
-//! `ProcessGone` ends it `INTERRUPTED` when it was mid-turn and `COMPLETED` when it was waiting
-//! for the user. Transcript activity alone never decides liveness: nothing is written while a
+//! `ProcessGone` ends it at its last record, `INTERRUPTED` when its records leave a turn open
+//! and `COMPLETED` otherwise (`SessionState::turn_open`, the one rule). Transcript activity alone never decides liveness: nothing is written while a
 //! reply streams or a long tool runs. Sessions wrapped by `cclive run` are left to their wrapper.
 //!
 //! A session known only from Claude Code's telemetry (source `otel`, usually another machine's)
@@ -265,7 +265,7 @@ impl LivenessProbe {
                 // session read from history must not last until the import).
                 events.push(Event::new(
                     s.session_id.clone(),
-                    s.updated_at.max(s.started_at).min(now),
+                    s.last_record_at().min(now),
                     EventKind::ProcessGone { pid: s.pid },
                 ));
             }

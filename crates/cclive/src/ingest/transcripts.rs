@@ -2,15 +2,16 @@
 //!
 //! One [`TranscriptReader`] per file. It parses each complete line with
 //! [`cclive_core::transcript`], announces each session the first time the file names it
-//! (`SessionStarted` + `Init`), gives timestamp-less records (`cost-state`, titles) the time of
-//! the line before them, and turns a main-thread `end_turn` answer into `TurnEnded` (the end of
-//! a turn is what tells an interactive session waiting for the user from one still working).
+//! (`SessionStarted` + `Init`), and gives timestamp-less records (`cost-state`, titles) the time
+//! of the line before them — or, at the top of a file (1.0.x `summary` lines), of the first line
+//! that has one: never the time of reading, which would make a session read from history last
+//! until the import.
 //! A line that cannot be read is counted and reported as an `InputError` event, never fatal.
 
 use std::collections::HashSet;
 use std::path::Path;
 
-use cclive_core::transcript::{self, TranscriptRecord};
+use cclive_core::transcript;
 use cclive_core::{Event, EventKind, LineRef, SessionId};
 use jiff::Timestamp;
 
@@ -21,6 +22,8 @@ pub struct TranscriptReader {
     file_session: Option<SessionId>,
     announced: HashSet<SessionId>,
     last_at: Option<Timestamp>,
+    /// Events of timestamp-less records read before any line had a time.
+    waiting: Vec<(SessionId, EventKind)>,
     /// Lines that could not be read.
     pub malformed: u64,
     /// Lines read.
@@ -39,13 +42,14 @@ impl TranscriptReader {
             file_session,
             announced: HashSet::new(),
             last_at: None,
+            waiting: Vec::new(),
             malformed: 0,
             lines: 0,
         }
     }
 
-    /// Turns one complete line into events, appended to `out`. `now` stands in for the time of
-    /// records that carry none when no earlier line did either.
+    /// Turns one complete line into events, appended to `out`. `now` is the time of an unreadable
+    /// line's report when no earlier line had a time.
     pub fn line(&mut self, line: &LineRef<'_>, now: Timestamp, out: &mut Vec<Event>) {
         self.lines += 1;
         if line.oversized {
@@ -66,10 +70,25 @@ impl TranscriptReader {
                 return;
             }
         };
+        let Some(file_session) = self
+            .file_session
+            .clone()
+            .or_else(|| record.session_id().cloned())
+        else {
+            return;
+        };
+        let Some(fallback) = record.timestamp().or(self.last_at) else {
+            // No time known yet: these wait for the first line that has one.
+            self.waiting.extend(
+                transcript::to_events_for_file(&record, &file_session)
+                    .into_iter()
+                    .map(|(session, _, kind)| (session, kind)),
+            );
+            return;
+        };
         if let Some(at) = record.timestamp() {
             self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
         }
-        let fallback = self.last_at.unwrap_or(now);
         if let Some(meta) = record.session_meta()
             && self.announced.insert(meta.session_id.clone())
         {
@@ -78,27 +97,11 @@ impl TranscriptReader {
                 out.push(Event::new(meta.session_id.clone(), at, kind));
             }
         }
-        let file_session = self
-            .file_session
-            .clone()
-            .or_else(|| record.session_id().cloned());
-        let Some(file_session) = file_session else {
-            return;
-        };
+        for (session_id, kind) in std::mem::take(&mut self.waiting) {
+            out.push(Event::new(session_id, fallback, kind));
+        }
         for (session_id, at, kind) in transcript::to_events_for_file(&record, &file_session) {
             out.push(Event::new(session_id, at.unwrap_or(fallback), kind));
-        }
-        if let TranscriptRecord::Assistant(a) = &record
-            && a.stop_reason.as_deref() == Some("end_turn")
-            && !a.is_sidechain
-            && !a.is_synthetic
-        {
-            let at = a.timestamp.unwrap_or(fallback);
-            out.push(Event::new(
-                a.session_id.clone(),
-                at,
-                EventKind::TurnEnded { duration_ms: None },
-            ));
         }
     }
 

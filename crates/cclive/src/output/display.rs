@@ -6,6 +6,7 @@
 use std::fmt::Write as _;
 
 use cclive_core::{SessionState, Snapshot, Source};
+use cclive_store::check::Verdict;
 
 use super::table::{Column, Table};
 use super::term::Term;
@@ -282,6 +283,31 @@ pub(crate) fn sessions_table(sessions: &[SessionState], term: Term) -> String {
 fn short_path(p: &str) -> String {
     let parts: Vec<&str> = p.trim_end_matches('/').rsplit('/').take(2).collect();
     parts.into_iter().rev().collect::<Vec<_>>().join("/")
+}
+
+/// What to do about a history database check's verdict, in one sentence (`cclive db check`,
+/// `cclive doctor`).
+pub(crate) fn db_advice(verdict: Verdict, db: &std::path::Path) -> String {
+    match verdict {
+        Verdict::Healthy => "nothing to do".to_owned(),
+        Verdict::Missing => {
+            "nothing to do: cclive creates it when it first stores something (`cclive import` or \
+             `cclive watch`)"
+                .to_owned()
+        }
+        Verdict::Busy => {
+            "another process kept it locked: run `cclive db check` again in a moment".to_owned()
+        }
+        Verdict::NewerSchema => {
+            "a newer cclive wrote it: upgrade cclive (do not recover it with this one)".to_owned()
+        }
+        _ => format!(
+            "stop the monitor if one runs, then run `cclive db recover`: it keeps the damaged \
+             file aside as {}.corrupt-<time>, copies every row that still reads into a fresh \
+             database and re-reads the transcripts still on disk",
+            db.display()
+        ),
+    }
 }
 
 #[cfg(test)]

@@ -141,17 +141,27 @@ mod tests {
             usage("2026-09-03T10:01:02Z", "m1", 1_000_000),
         ];
         let turns = build(&events, &PriceTable::builtin());
-        assert_eq!(turns.len(), 2, "an empty turn 0 is left out");
+        // Claude Code's turns: the prompt p1, the round after t1's result, the prompt p2.
+        assert_eq!(turns.len(), 3, "an empty turn 0 is left out");
         let first = &turns[0];
         assert_eq!(first.prompt.as_deref(), Some("fix the test"));
-        assert_eq!((first.tool_calls, first.tool_errors), (2, 1));
-        assert_eq!(first.tools, [("Bash".to_owned(), 2)]);
+        assert_eq!((first.tool_calls, first.tool_errors), (1, 1));
+        assert_eq!(first.tools, [("Bash".to_owned(), 1)]);
         assert_eq!((first.api_requests, first.tokens.output), (1, 1_000_000));
         assert!((first.cost_usd - 15.0).abs() < 1e-9);
-        // Its last event is m1's report at 0:07; the hook's late copy of the prompt is no work.
-        assert_eq!(first.duration_ms(), 6000);
+        // From the prompt to t1's call; the round after its result is a turn of its own.
+        assert_eq!(first.duration_ms(), 2000);
         let second = &turns[1];
-        assert_eq!((second.index, second.tool_calls), (2, 1));
-        assert_eq!(second.api_requests, 0);
+        assert_eq!(
+            (second.index, second.tool_calls, second.prompt.as_deref()),
+            (2, 1, None)
+        );
+        assert_eq!(
+            second.api_requests, 0,
+            "m1 stays where it was first reported"
+        );
+        let third = &turns[2];
+        assert_eq!((third.index, third.tool_calls), (3, 1));
+        assert_eq!(third.api_requests, 0);
     }
 }

@@ -1177,3 +1177,145 @@ fn an_unpriced_session_is_marked_never_shown_at_zero() {
     drop(driver);
     drop(dashboard);
 }
+
+/// What the test reads off the sessions table: each row's session and the project it shows.
+const READ_PROJECTS: &str = r##"
+return {
+  rows: [...document.querySelectorAll("#sessions-body tr[data-session-id]")].map((r) => ({
+    id: r.dataset.sessionId,
+    project: r.querySelector("td.project")?.textContent.trim() || null,
+  })),
+  filter: document.getElementById("filter-project").value,
+  url: location.search,
+};
+"##;
+
+/// An imported history (no `--project-path` anywhere, only each session's cwd) and a session
+/// of a plain `claude` run: the project filter finds every session by the name the page shows
+/// for it, and by its full path.
+#[test]
+fn the_project_filter_finds_each_session_by_the_name_the_page_shows() {
+    let world = World::new("http://127.0.0.1:9");
+    let corpus = world.claude.home().join("corpus");
+    crate::import_corpus::generate(&corpus, 1, 7);
+    let out = world
+        .cclive(&["import", "--quiet"])
+        .env("CLAUDE_CONFIG_DIR", &corpus)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::support::cclive::describe(&out)
+    );
+    let dashboard = Dashboard::start(&world, &[]);
+    // A plain `claude` run seen by its hooks: a cwd, no project path.
+    post_events(
+        &dashboard,
+        &[
+            json!({"session_id": "plain-run", "at": jiff::Timestamp::now().to_string(),
+                 "type": "session_started", "mode": "interactive", "source": "hook",
+                 "cwd": "/home/me/src/plain-project"}),
+        ],
+    );
+    // Once the monitor has stored it.
+    let deadline = Instant::now() + TIMEOUT;
+    let all = loop {
+        let stored = dashboard.get("/api/sessions?limit=500").json();
+        let all = stored["sessions"].as_array().unwrap().clone();
+        if all.iter().any(|s| s["session_id"] == "plain-run") {
+            break all;
+        }
+        assert!(Instant::now() < deadline, "{stored:#}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(all.len() > 10, "{all:#?}");
+    let driver = ChromeDriver::start();
+    runtime().block_on(async {
+        let client = driver.browser().await;
+        client
+            .goto(&format!("{}?range=all&size=100", dashboard.url()))
+            .await
+            .expect("open the page");
+        let page = wait_page(
+            &client,
+            "every session listed",
+            READ_PROJECTS,
+            TIMEOUT,
+            |p| p["rows"].as_array().is_some_and(|r| r.len() == all.len()),
+        )
+        .await;
+        let mut by_name = std::collections::BTreeMap::<String, Vec<String>>::new();
+        for row in page["rows"].as_array().unwrap() {
+            let name = row["project"].as_str().unwrap_or("");
+            assert!(
+                !name.is_empty() && name != "–",
+                "a session without a project: {page:#}"
+            );
+            by_name
+                .entry(name.to_owned())
+                .or_default()
+                .push(row["id"].as_str().unwrap().to_owned());
+        }
+        assert!(by_name.len() >= 3, "{by_name:?}");
+        assert!(by_name.contains_key("plain-project"), "{by_name:?}");
+        let input = client
+            .find(fantoccini::Locator::Id("filter-project"))
+            .await
+            .unwrap();
+        for (name, ids) in &by_name {
+            // Typed as the user would: what the Project column shows.
+            input.clear().await.unwrap();
+            input.send_keys(name).await.unwrap();
+            let mut expected = ids.clone();
+            expected.sort();
+            let page = wait_page(
+                &client,
+                &format!("the project {name}"),
+                READ_PROJECTS,
+                TIMEOUT,
+                |p| {
+                    let mut got: Vec<String> = p["rows"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|r| r["id"].as_str().map(str::to_owned))
+                        .collect();
+                    got.sort();
+                    got == expected
+                },
+            )
+            .await;
+            assert!(
+                page["rows"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|r| r["project"] == json!(name)),
+                "{page:#}"
+            );
+        }
+        client.close().await.unwrap();
+    });
+    drop(driver);
+    // The API takes the name and the full path alike.
+    for s in &all {
+        let path = s["project_path"].as_str().or(s["cwd"].as_str()).unwrap();
+        let name = path.trim_end_matches('/').rsplit('/').next().unwrap();
+        for filter in [name, path] {
+            let listed = dashboard
+                .get(&format!(
+                    "/api/sessions?limit=500&project={}",
+                    filter.replace('/', "%2F")
+                ))
+                .json();
+            let listed = listed["sessions"].as_array().unwrap().clone();
+            assert!(
+                listed.iter().any(|l| l["session_id"] == s["session_id"]),
+                "{filter} finds {}",
+                s["session_id"]
+            );
+        }
+    }
+    drop(dashboard);
+}

@@ -235,3 +235,126 @@ fn importing_a_session_cclive_run_recorded_keeps_what_the_wrapper_knew() {
         assert_eq!(s[key], before[key], "{key}");
     }
 }
+
+/// What the generated history itself shows of one session, read here with a parser of its
+/// own (not cclive's): the span of its conversation records and whether its last main-thread record leaves a
+/// turn open.
+#[derive(Debug, Default)]
+struct Recorded {
+    first: Option<jiff::Timestamp>,
+    last: Option<jiff::Timestamp>,
+    /// The main thread's last conversation line, in its own file, leaves the turn open: a
+    /// prompt or a tool result the model never answered, or an answer that calls a tool.
+    mid_turn: bool,
+    /// Claude Code wrote its end-of-session `cost-state` after that line.
+    cost_state_after: bool,
+}
+
+fn recorded(corpus: &Path, truth: &Value) -> HashMap<String, Recorded> {
+    fn jsonl_files(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                jsonl_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    jsonl_files(&corpus.join("projects"), &mut files);
+    let mut by_session: HashMap<String, Recorded> = HashMap::new();
+    for file in &files {
+        let own = file.file_stem().unwrap().to_str().unwrap().to_owned();
+        let is_main = truth["sessions"].get(&own).is_some();
+        for line in std::fs::read_to_string(file).unwrap().lines() {
+            let Ok(v @ Value::Object(_)) = serde_json::from_str::<Value>(line) else {
+                continue;
+            };
+            let Some(sid) = v.get("sessionId").and_then(Value::as_str) else {
+                continue;
+            };
+            let r = by_session.entry(sid.to_owned()).or_default();
+            let kind = v["type"].as_str().unwrap_or("");
+            // The conversation's records (bookkeeping lines such as a resumed session's
+            // prologue of attachments are not the session's work).
+            let conversation = matches!(kind, "user" | "assistant" | "system");
+            if let Some(at) = v
+                .get("timestamp")
+                .and_then(Value::as_str)
+                .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+                .filter(|_| conversation)
+            {
+                r.first = Some(r.first.map_or(at, |f| f.min(at)));
+                r.last = Some(r.last.map_or(at, |l| l.max(at)));
+            }
+            if !is_main || sid != own {
+                continue; // a replay in another session's file, or a sub-agent's file
+            }
+            if kind == "cost-state" {
+                r.cost_state_after = true;
+            }
+            let synthetic = v["message"]["model"] == "<synthetic>";
+            if !matches!(kind, "user" | "assistant") || v["isSidechain"] == true || synthetic {
+                continue;
+            }
+            let content = &v["message"]["content"];
+            let blocks = content.as_array().map(Vec::as_slice).unwrap_or_default();
+            let has = |t: &str| blocks.iter().any(|b| b["type"] == t);
+            r.mid_turn = match kind {
+                "user" => content.is_string() || has("tool_result"),
+                _ => has("tool_use"),
+            };
+            r.cost_state_after = false;
+        }
+    }
+    by_session
+}
+
+#[test]
+fn imported_sessions_end_at_their_last_record_interrupted_only_mid_turn() {
+    let world = World::new("http://127.0.0.1:9");
+    let corpus = world.claude.home().join("corpus");
+    let truth = generate(&corpus, 6, 5);
+    import(&world, &corpus);
+    let listed = sessions(&world);
+    let recorded = recorded(&corpus, &truth);
+    let mut formats = std::collections::BTreeSet::new();
+    let mut checked = 0;
+    for s in &listed {
+        let sid = s["session_id"].as_str().unwrap();
+        let Some(meta) = truth["sessions"].get(sid) else {
+            continue;
+        };
+        let r = &recorded[sid];
+        let (Some(first), Some(last)) = (r.first, r.last) else {
+            continue; // an empty file: no session
+        };
+        formats.insert(meta["format"].as_str().unwrap().to_owned());
+        let span = u64::try_from(last.as_millisecond() - first.as_millisecond()).unwrap();
+        assert_eq!(
+            s["duration_ms"].as_u64().unwrap(),
+            span,
+            "session {sid} ({}) lasts from its first to its last record: {s:#}",
+            meta["format"]
+        );
+        let interrupted = r.mid_turn && !r.cost_state_after;
+        let expected = if interrupted {
+            "INTERRUPTED"
+        } else {
+            "COMPLETED"
+        };
+        assert_eq!(
+            s["status"], expected,
+            "session {sid} ({}): {r:?}",
+            meta["format"]
+        );
+        checked += 1;
+    }
+    assert!(checked >= 40, "only {checked} sessions checked");
+    assert_eq!(
+        formats.into_iter().collect::<Vec<_>>(),
+        ["1.0", "2.1"],
+        "a mixed history"
+    );
+}

@@ -22,6 +22,7 @@ mod hook_record;
 mod hooks_cli;
 mod import_corpus;
 mod misbehaving_claude;
+mod one_session_everywhere;
 mod otel_e2e;
 mod prices_e2e;
 mod replay;

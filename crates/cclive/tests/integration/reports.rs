@@ -118,6 +118,8 @@ fn fixture_store(f: &Fixture) {
     let mut lib = session("lib", "/w/lib", "2026-03-27T12:00:00Z");
     lib.total_cost_usd = 0.5;
     lib.cost_source = CostSource::Reported;
+    lib.num_turns = 3;
+    lib.duration_ms = 5_400_000;
     store
         .write(&Batch {
             sessions: vec![
@@ -301,6 +303,17 @@ fn sessions_and_projects_prefer_reported_totals() {
     assert!(close(&lib["cost_usd"], 0.5));
     assert!(close(&lib["estimated_cost_usd"], 0.123));
     assert_eq!(lib["project"], "/w/lib");
+    // Turns and duration come from the history: Claude Code's own, else the responses' span.
+    assert_eq!(lib["turns"], 3);
+    assert_eq!(lib["duration_ms"], 5_400_000);
+    let night = sessions["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["session_id"] == "night")
+        .unwrap();
+    assert_eq!(night["turns"], 0);
+    assert_eq!(night["duration_ms"], 20 * 60 * 1000);
     let projects = f.json(&["report", "projects", "--tz", "UTC"]);
     let rows: Vec<(&str, u64, &str)> = projects["rows"]
         .as_array()

@@ -373,3 +373,100 @@ fn the_library_calls_back_on_every_status_change() {
     );
     assert_eq!(seen.last().map(|(_, s)| *s), Some(Status::Completed));
 }
+
+/// A long first reply: while it streams (no assistant line, no result yet), the live session
+/// already has its opening usage (input and cache tokens, the model) and an estimated cost; the
+/// result then replaces the estimate without counting the response twice.
+#[test]
+fn a_long_first_reply_shows_its_figures_from_the_first_token() {
+    let api = FakeApi::start_slow_text(Duration::from_secs(6));
+    let world = World::new(&api.url());
+    // The dashboard's monitor, which the wrapper hands its events to (the live card).
+    let dashboard = crate::dashboard_e2e::Dashboard::start(&world, &[]);
+    let child = world
+        .cclive(&["run", "--", "-p", "Please do the task."])
+        .env("CCLIVE_LISTEN", format!("127.0.0.1:{}", dashboard.port))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    assert!(api.wait_until(TIMEOUT, |reqs| {
+        reqs.iter().any(|r| r.kind == RequestKind::Main)
+    }));
+    // Polled until the opening usage is there, well before the stream ends.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let mid = loop {
+        let state = world.state();
+        if state["data"]["tokens"]["input"]
+            .as_u64()
+            .is_some_and(|t| t > 0)
+        {
+            break state;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no opening usage while it streams: {state:#}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let data = &mid["data"];
+    assert_eq!(data["status"], "ACTIVE", "{mid:#}");
+    assert_eq!(data["cost_source"], "estimated");
+    assert!(
+        data["model"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("claude-")),
+        "{mid:#}"
+    );
+    assert!(
+        data["total_cost_usd"].as_f64().is_some_and(|c| c > 0.0),
+        "{mid:#}"
+    );
+    assert!(
+        data["tokens"]["cache_read"].as_u64().is_some_and(|t| t > 0),
+        "{mid:#}"
+    );
+    assert_eq!(data["api_requests"], 1);
+    // The live card: the monitor's current session, still streaming.
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let card = loop {
+        let card = dashboard.get("/api/current-session").json();
+        let session = if card["data"].is_object() {
+            &card["data"]
+        } else {
+            &card
+        };
+        if session["tokens"]["input"].as_u64().is_some_and(|t| t > 0) {
+            break session.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live card has no figures yet: {card:#}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(card["status"], "ACTIVE", "{card:#}");
+    assert!(
+        card["model"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("claude-")),
+        "{card:#}"
+    );
+    assert!(
+        card["total_cost_usd"].as_f64().is_some_and(|c| c > 0.0),
+        "{card:#}"
+    );
+
+    let out = crate::support::cclive::wait_with_timeout(child, TIMEOUT);
+    assert!(out.status.success(), "{}", describe(&out));
+    let end = world.state();
+    assert_eq!(end["data"]["cost_source"], "reported");
+    assert_eq!(
+        end["data"]["api_requests"], 1,
+        "one response, counted once: {end:#}"
+    );
+    assert!(
+        end["data"]["tokens"]["output"].as_u64() > data["tokens"]["output"].as_u64(),
+        "{end:#}"
+    );
+}

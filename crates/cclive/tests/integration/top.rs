@@ -165,7 +165,7 @@ fn sample_app() -> App {
 }
 
 /// The screen as text, one line per terminal row.
-fn screen(app: &App, width: u16, height: u16) -> String {
+pub(crate) fn screen(app: &App, width: u16, height: u16) -> String {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal.draw(|f| view::render(f, app)).unwrap();
     let buffer = terminal.backend().buffer().clone();

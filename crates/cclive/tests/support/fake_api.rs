@@ -111,6 +111,13 @@ pub enum Scenario {
     /// Like [`Scenario::BashThenText`], but the text answer streams over
     /// [`DEFAULT_SLOW_STREAM`] (or the duration given to [`FakeApi::start_slow`]).
     Slow,
+    /// A `Bash` tool call (`echo hi`) in each of this many rounds, one after the other (until
+    /// the conversation holds that many `tool_result`s), then text: a print run has
+    /// `num_turns` 1 + n.
+    BashRounds(u32),
+    /// Every main request gets the text answer streamed slowly, as [`Scenario::Slow`]'s last
+    /// answer (set by [`FakeApi::start_slow_text`]): a long first reply.
+    SlowText,
     /// HTTP 500 `api_error` for every request.
     Error500,
     /// HTTP 529 `overloaded_error` for every request.
@@ -253,6 +260,11 @@ impl FakeApi {
     /// answer (if the scenario has one) streams for about `slow_total`.
     pub fn start_with(scenario: Scenario, slow_total: Duration, usage: UsageProfile) -> FakeApi {
         Self::start_inner(scenario, slow_total, usage)
+    }
+
+    /// Starts a [`Scenario::SlowText`] fake: the first answer already streams for about `total`.
+    pub fn start_slow_text(total: Duration) -> FakeApi {
+        Self::start_inner(Scenario::SlowText, total, UsageProfile::default())
     }
 
     fn start_inner(scenario: Scenario, slow_total: Duration, usage: UsageProfile) -> FakeApi {
@@ -759,6 +771,19 @@ fn last_user_has_tool_result(body: &Value) -> bool {
         .is_some_and(|blocks| blocks.iter().any(|b| b["type"] == "tool_result"))
 }
 
+/// How many `tool_result` blocks the conversation holds.
+fn tool_results(body: &Value) -> usize {
+    body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["role"] == "user")
+        .filter_map(|m| m["content"].as_array())
+        .flatten()
+        .filter(|b| b["type"] == "tool_result")
+        .count()
+}
+
 fn classify(body: &Value) -> RequestKind {
     let small = body["max_tokens"]
         .as_u64()
@@ -792,14 +817,21 @@ fn plan(shared: &Shared, method: &str, path: &str, body: Option<&Value>) -> Plan
             let body = api_error("overloaded_error", "Overloaded");
             return json(Action::Error { status: 529 }, 529, body);
         }
-        Scenario::Text | Scenario::BashThenText | Scenario::Slow => {}
+        Scenario::Text
+        | Scenario::BashThenText
+        | Scenario::Slow
+        | Scenario::SlowText
+        | Scenario::BashRounds(_) => {}
     }
     let answer = match (kind, body) {
         (RequestKind::Main, Some(body)) => match shared.scenario {
             Scenario::BashThenText | Scenario::Slow if !last_user_has_tool_result(body) => {
                 Answer::bash()
             }
-            Scenario::Slow => Answer::slow_text(TEXT_ANSWER, shared.slow_total),
+            Scenario::BashRounds(n) if tool_results(body) < n as usize => Answer::bash(),
+            Scenario::Slow | Scenario::SlowText => {
+                Answer::slow_text(TEXT_ANSWER, shared.slow_total)
+            }
             _ => Answer::text(TEXT_ANSWER),
         },
         (RequestKind::Side, _) => Answer::text(SIDE_ANSWER),

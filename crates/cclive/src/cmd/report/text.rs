@@ -2,7 +2,6 @@
 //! may be), footnotes. Pure functions of the report, the options and the [`Look`], so the exact
 //! text is snapshot-tested.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use cclive_core::blocks::{Block, gap_between};
@@ -207,13 +206,8 @@ pub(super) fn period_text(
     out
 }
 
-/// The sessions table; `details` are each session's turns and duration (ms), by id.
-pub(super) fn sessions_text(
-    r: &Report<SessionRow>,
-    opts: &ReportOptions,
-    details: &HashMap<String, (u64, u64)>,
-    look: Look,
-) -> String {
+/// The sessions table, with each row's turns and duration where the history has them.
+pub(super) fn sessions_text(r: &Report<SessionRow>, opts: &ReportOptions, look: Look) -> String {
     let money = Money::of(&r.totals);
     let mut columns = vec![
         Column::text("Session"),
@@ -229,13 +223,10 @@ pub(super) fn sessions_text(
     let (mut turns_total, mut duration_total) = (0_u64, 0_u64);
     for row in &r.rows {
         let id = row.session_id.to_string();
-        // Claude Code's own figures when it reported them, else the span of the responses.
+        // A session the history lacks: no turns, and the span of its responses.
         let span_ms = u64::try_from(row.last_at.as_millisecond() - row.first_at.as_millisecond())
             .unwrap_or(0);
-        let (turns, duration) = match details.get(&id) {
-            Some(&(turns, ms)) => (turns, if ms > 0 { ms } else { span_ms }),
-            None => (0, span_ms),
-        };
+        let (turns, duration) = (row.turns.unwrap_or(0), row.duration_ms.unwrap_or(span_ms));
         turns_total += turns;
         duration_total += duration;
         let mut cells = vec![
