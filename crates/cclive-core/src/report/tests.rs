@@ -460,7 +460,9 @@ fn json_field_names_are_stable() {
                 "reported_cost_usd",
                 "models",
                 "unpriced_models",
-                "breakdown"
+                "breakdown",
+                "turns",
+                "duration_ms"
             ]
         )
     );
