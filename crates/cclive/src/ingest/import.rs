@@ -6,11 +6,13 @@
 //! a response replayed by a resumed session in another file still counts once. At the end one
 //! transaction stores every touched session (with its ledger), the per-response usage rows and
 //! the new checkpoints. Files unchanged since their checkpoint are not opened: a second import
-//! of the same history is a `stat` per file. The first import of a history keeps no per-event
-//! history (sessions, usage and totals are what outlive Claude Code's cleanup of old
-//! transcripts); once the store holds history, an import is a catch-up — lines written while no
-//! monitor ran — and keeps the events a live read would have kept (tool calls, usage, …), once:
-//! they are stored in the same transaction as the checkpoints past them.
+//! of the same history is a `stat` per file. The first import of a history keeps per-event
+//! history only for the last [`RECENT_EVENTS`] (sessions, usage and totals are what outlive
+//! Claude Code's cleanup of old transcripts; the recent events are those of sessions that may
+//! still run, whose first monitor may have died before it stored anything); once the store holds
+//! history, an import is a catch-up — lines written while no monitor ran — and keeps the events
+//! a live read would have kept (tool calls, usage, …), once: they are stored in the same
+//! transaction as the checkpoints past them.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -107,6 +109,11 @@ const EVENTS_PER_MESSAGE: usize = 2048;
 /// Bytes a reader reads before reporting progress.
 const PROGRESS_STEP: u64 = 8 * 1024 * 1024;
 
+/// How far back a first import keeps events: a day, so a session that runs now (or ran while a
+/// monitor that never got to store anything was killed) has its timeline, while a cold import
+/// of a year of history stays a sum of usage.
+pub const RECENT_EVENTS: jiff::SignedDuration = jiff::SignedDuration::from_hours(24);
+
 /// Imports every transcript under `config_dirs` into `store`.
 pub fn import(
     config_dirs: &[PathBuf],
@@ -168,7 +175,11 @@ pub fn import(
             })
             .context("reading stored sessions")?
             .is_empty();
-    // A catch-up keeps the events a live read would keep (see the module comment).
+    // A catch-up keeps the events a live read would keep; a first import, the recent ones (see
+    // the module comment).
+    let recent_from = jiff::Timestamp::now()
+        .checked_sub(RECENT_EVENTS)
+        .unwrap_or(jiff::Timestamp::MIN);
     let mut kept = Vec::new();
     // Folds one event as the live pipeline would; a catch-up keeps it.
     let fold = |monitor: &mut Monitor,
@@ -222,7 +233,8 @@ pub fn import(
             match msg {
                 Msg::Events(events) => {
                     for event in events {
-                        fold(&mut monitor, &mut kept, event, resuming)?;
+                        let keep = resuming || event.at >= recent_from;
+                        fold(&mut monitor, &mut kept, event, keep)?;
                     }
                 }
                 Msg::Progress(bytes) => {
@@ -567,5 +579,54 @@ mod tests {
 
         import(&dirs, &store, &prices, &options).unwrap();
         assert_eq!(kinds(&store).len(), 3, "a second catch-up adds nothing");
+    }
+
+    /// The lines at the old fixed date, moved to the last hour.
+    fn recent(line: &str) -> String {
+        let hour_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_hours(1);
+        let date = hour_ago.strftime("%Y-%m-%dT%H").to_string();
+        line.replace("2026-11-20T10", &date)
+    }
+
+    #[test]
+    fn a_first_import_keeps_the_events_of_the_last_day() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("projects/-w");
+        std::fs::create_dir_all(&project).unwrap();
+        // An old session and one that ran within the hour (its first monitor killed before it
+        // stored anything, say).
+        std::fs::write(
+            project.join("s1.jsonl"),
+            format!("{}\n{}\n", recent(ASSISTANT), recent(RESULT)),
+        )
+        .unwrap();
+        std::fs::write(
+            project.join("old.jsonl"),
+            format!(
+                "{}\n",
+                ASSISTANT
+                    .replace("\"s1\"", "\"old\"")
+                    .replace("msg_2", "msg_old")
+                    .replace("toolu_1", "toolu_old")
+            ),
+        )
+        .unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let options = ImportOptions {
+            threads: 1,
+            progress: false,
+            drain_hook_spool: None,
+            shared_progress: None,
+            finalize: false,
+        };
+        import(
+            &[dir.path().to_path_buf()],
+            &store,
+            &PriceTable::default(),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(kinds(&store), ["usage", "tool_use", "tool_result"]);
+        assert!(store.events(&SessionId::new("old")).unwrap().is_empty());
     }
 }
