@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
+    quiet_on_a_closed_stdout();
     let cli = cclive::cli::Cli::parse();
     match cclive::run(cli) {
         Ok(code) => code,
@@ -19,4 +20,23 @@ fn main() -> ExitCode {
             ExitCode::from(cclive::errors::exit_code_for(&err))
         }
     }
+}
+
+/// `cclive budget | head -1`: the reader went away, which is no error of ours. `println!` panics
+/// on a broken pipe (Rust ignores SIGPIPE); a command that writes through `?` already ends
+/// quietly above, and this ends the others the same way instead of printing a panic.
+fn quiet_on_a_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or_default();
+        if message.starts_with("failed printing to stdout") && message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default(info);
+    }));
 }
