@@ -1,5 +1,5 @@
 //! The chaos test, issue 12's proof: real Claude Code sessions (print mode plain and through
-//! `cclive run`, interactive under tmux, with tool calls) run against the fake API while the test,
+//! `cclive run`, interactive under tmux, with tool calls and a sub-agent) run against the fake API while the test,
 //! at seeded-random moments, `kill -9`s the monitor and restarts it, `kill -9`s the wrapper and
 //! claude, rewrites finished transcripts shorter and regrows them, moves them away and back, and
 //! posts hostile payloads to every intake route. A webhook receiver and an `[[on_change]]`
@@ -30,7 +30,9 @@
 //!   ends with `process_gone`, a transcript-only one with its `cost_state`); every tool call and
 //!   result once.
 //!
-//! Not covered: sub-agents (the fake API scripts no `Task` call yet).
+//! - a sub-agent: its lines are in `<session>/subagents/agent-*.jsonl` under the parent's
+//!   session id; its responses and its Bash call count for the parent session, as Claude Code's
+//!   own total counts them.
 //!
 //! Deterministic seed: printed at the start, `CCLIVE_CHAOS_SEED=<n>` replays the same choices
 //! (the machine's timing still varies). Loopback only.
@@ -103,6 +105,9 @@ enum Kind {
     PrintText,
     /// `claude -p`, a Bash call then text.
     PrintTools,
+    /// `claude -p`, a sub-agent (its own transcript under `subagents/`) that runs Bash, then
+    /// text.
+    PrintAgent,
     /// `cclive run -- -p`, a Bash call then text.
     WrapperTools,
     /// `cclive run -- -p` with a slow answer; the wrapper is killed mid-answer.
@@ -120,8 +125,9 @@ enum Kind {
 }
 
 impl Kind {
-    const ALL: [Kind; 9] = [
+    const ALL: [Kind; 10] = [
         Kind::PrintText,
+        Kind::PrintAgent,
         Kind::Interactive,
         Kind::WrapperTools,
         Kind::ClaudeKilled,
@@ -135,6 +141,7 @@ impl Kind {
     fn scenario(self) -> Scenario {
         match self {
             Kind::PrintText => Scenario::Text,
+            Kind::PrintAgent => Scenario::AgentThenText,
             Kind::WrapperKilled | Kind::ClaudeKilled | Kind::InteractiveKilled => Scenario::Slow,
             _ => Scenario::BashThenText,
         }
@@ -418,6 +425,15 @@ fn chaos_nothing_lost_nothing_doubled_nothing_stuck() {
     failures.extend(monitor.crashes.iter().cloned());
     failures.extend(hostile_log.lock().unwrap().iter().cloned());
     failures.extend(truth.problems.iter().cloned());
+    // The sub-agent jobs really ran their sub-agents: an `Agent` call each, whose Bash call is
+    // in the sub-agent's own transcript (counted for the parent session, as Claude Code does).
+    let agents = jobs.iter().filter(|j| j.kind == Kind::PrintAgent).count() as u64;
+    let calls = truth.tool_calls();
+    if calls.get("Agent").copied().unwrap_or(0) < agents {
+        failures.push(format!(
+            "{agents} sub-agent jobs, but the transcripts hold {calls:?}"
+        ));
+    }
     check_against_fakes(&truth, &jobs, &mut failures);
     check_history(&ctx, &truth, &mut failures);
     check_integrations(&receiver, &fired_dir, &truth, &mut failures);
@@ -492,6 +508,7 @@ fn run_job(ctx: &Ctx<'_>, job: &Job, rng: &mut Rng) -> String {
                 "--verbose",
                 "--allowedTools",
                 "Bash",
+                "Agent",
                 "--model",
                 MODEL,
             ]
@@ -522,7 +539,7 @@ fn run_job(ctx: &Ctx<'_>, job: &Job, rng: &mut Rng) -> String {
         cmd
     };
     match job.kind {
-        Kind::PrintText | Kind::PrintTools => {
+        Kind::PrintText | Kind::PrintTools | Kind::PrintAgent => {
             let out = wait_with_timeout(print(&[]).spawn().unwrap(), LONG);
             assert!(out.status.success(), "{}", describe(&out));
             "finished".into()

@@ -33,6 +33,8 @@ pub const SIDE_ANSWER: &str = "Fake side answer";
 pub const BASH_COMMAND: &str = "echo hi";
 /// The Bash description of the scripted tool call.
 pub const BASH_DESCRIPTION: &str = "Print hi";
+/// What marks a sub-agent's requests in [`Scenario::AgentThenText`]: its prompt starts with it.
+pub const SUBAGENT_MARKER: &str = "[fakeapi-subagent]";
 /// How long the slow text answer of [`Scenario::Slow`] streams unless [`FakeApi::start_slow`]
 /// says otherwise.
 pub const DEFAULT_SLOW_STREAM: Duration = Duration::from_secs(6);
@@ -118,6 +120,11 @@ pub enum Scenario {
     /// Every main request gets the text answer streamed slowly, as [`Scenario::Slow`]'s last
     /// answer (set by [`FakeApi::start_slow_text`]): a long first reply.
     SlowText,
+    /// An `Agent` tool call (a general-purpose sub-agent whose prompt carries
+    /// [`SUBAGENT_MARKER`]) until the last user message carries a `tool_result`, then text. The
+    /// sub-agent's own requests get a `Bash` call, then text: Claude Code 2.1 writes them to
+    /// `<session>/subagents/agent-<id>.jsonl`. Claude needs `--allowedTools Bash Agent`.
+    AgentThenText,
     /// HTTP 500 `api_error` for every request.
     Error500,
     /// HTTP 529 `overloaded_error` for every request.
@@ -704,6 +711,26 @@ impl Answer {
         }
     }
 
+    /// A general-purpose sub-agent that runs `echo sub` (see [`Scenario::AgentThenText`]).
+    fn agent() -> Answer {
+        let input = json!({
+            "description": "Say hi from a subagent",
+            "prompt": format!("{SUBAGENT_MARKER} Run `echo sub` with Bash and report the output."),
+            "subagent_type": "general-purpose",
+            "run_in_background": false,
+        });
+        let full = input.to_string();
+        let cut = full
+            .char_indices()
+            .nth(full.len() / 2)
+            .map_or(full.len(), |(i, _)| i);
+        Answer::ToolUse {
+            name: "Agent".to_owned(),
+            input,
+            json_chunks: vec![full[..cut].to_owned(), full[cut..].to_owned()],
+        }
+    }
+
     fn action(&self) -> Action {
         match self {
             Answer::Text { .. } => Action::Text,
@@ -763,6 +790,25 @@ fn api_error(kind: &str, message: &str) -> Value {
 }
 
 /// True when the last `user` message carries a `tool_result` block.
+/// True for a sub-agent's request: its first user message carries [`SUBAGENT_MARKER`].
+fn is_subagent(body: &Value) -> bool {
+    let Some(first) = body["messages"]
+        .as_array()
+        .and_then(|m| m.iter().find(|m| m["role"] == "user"))
+    else {
+        return false;
+    };
+    let content = &first["content"];
+    content
+        .as_str()
+        .is_some_and(|t| t.contains(SUBAGENT_MARKER))
+        || content.as_array().into_iter().flatten().any(|block| {
+            block["text"]
+                .as_str()
+                .is_some_and(|t| t.contains(SUBAGENT_MARKER))
+        })
+}
+
 fn last_user_has_tool_result(body: &Value) -> bool {
     body["messages"]
         .as_array()
@@ -821,6 +867,7 @@ fn plan(shared: &Shared, method: &str, path: &str, body: Option<&Value>) -> Plan
         | Scenario::BashThenText
         | Scenario::Slow
         | Scenario::SlowText
+        | Scenario::AgentThenText
         | Scenario::BashRounds(_) => {}
     }
     let answer = match (kind, body) {
@@ -829,6 +876,13 @@ fn plan(shared: &Shared, method: &str, path: &str, body: Option<&Value>) -> Plan
                 Answer::bash()
             }
             Scenario::BashRounds(n) if tool_results(body) < n as usize => Answer::bash(),
+            Scenario::AgentThenText if !last_user_has_tool_result(body) => {
+                if is_subagent(body) {
+                    Answer::bash()
+                } else {
+                    Answer::agent()
+                }
+            }
             Scenario::Slow | Scenario::SlowText => {
                 Answer::slow_text(TEXT_ANSWER, shared.slow_total)
             }
