@@ -26,9 +26,9 @@
 //!   webhook and the command alike. At most, not exactly: a start or end that happened while no
 //!   monitor ran (the catch-up import announces nothing), or that a killed monitor had claimed but
 //!   not yet delivered, goes unannounced; the misses are printed.
-//! - the event log: one `session_started`; at most one `session_ended` (a killed claude's session
-//!   ends with `process_gone`, a transcript-only one with its `cost_state`); every tool call and
-//!   result once.
+//! - the event log: one `session_started`; an ending event (a killed claude's session ends with
+//!   `process_gone`, a transcript-only one with its `cost_state`) and at most one `session_ended`;
+//!   every tool call and result once.
 //!
 //! - a sub-agent: its lines are in `<session>/subagents/agent-*.jsonl` under the parent's
 //!   session id; its responses and its Bash call count for the parent session, as Claude Code's
@@ -1018,10 +1018,20 @@ fn check_history(ctx: &Ctx<'_>, truth: &Truth, failures: &mut Vec<String>) {
         }
         // One start. The end is the event that ended it, whichever source saw it first: a
         // `session_ended` (hook, registry, wrapper), a `process_gone` (claude killed), or the
-        // transcript's `cost_state`; so at most one `session_ended`, and the status above.
+        // transcript's `cost_state`; so at least one of those, at most one `session_ended`, and
+        // the status above.
         let starts = kinds.get("session_started").copied().unwrap_or(0);
         let ends = kinds.get("session_ended").copied().unwrap_or(0);
-        if starts != 1 || ends > 1 {
+        let endings: usize = [
+            "session_ended",
+            "process_gone",
+            "process_exited",
+            "cost_state",
+        ]
+        .iter()
+        .map(|k| kinds.get(*k).copied().unwrap_or(0))
+        .sum();
+        if starts != 1 || ends > 1 || endings == 0 {
             failures.push(format!(
                 "{sid}: {starts} × session_started, {ends} × session_ended in {kinds:?}"
             ));
