@@ -246,9 +246,9 @@ pub(crate) fn sessions_table(sessions: &[SessionState], term: Term) -> String {
     for s in sessions {
         t.row(vec![
             local(s.started_at),
-            s.project_path
-                .as_deref()
-                .map(short_path)
+            // The project's name, as every surface shows it.
+            s.project()
+                .map(|p| cclive_core::report::project_name(p).to_owned())
                 .or_else(|| origin(s))
                 .unwrap_or_default(),
             s.status.to_string(),
@@ -277,12 +277,6 @@ pub(crate) fn sessions_table(sessions: &[SessionState], term: Term) -> String {
         );
     }
     out
-}
-
-/// The last two components of a path: `/home/me/src/app` → `src/app`.
-fn short_path(p: &str) -> String {
-    let parts: Vec<&str> = p.trim_end_matches('/').rsplit('/').take(2).collect();
-    parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 /// What to do about a history database check's verdict, in one sentence (`cclive db check`,
@@ -328,7 +322,6 @@ mod tests {
         assert_eq!(duration_ms(7_380_000), "2h 03m");
         assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(count(12), "12");
-        assert_eq!(short_path("/home/me/src/app/"), "src/app");
     }
 
     #[test]

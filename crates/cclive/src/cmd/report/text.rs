@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use cclive_core::blocks::{Block, gap_between};
 use cclive_core::report::{
     self, CostBasis, ModelRow, ModelUsage, PeriodRow, ProjectRow, Report, ReportOptions,
-    SessionRow, TotalsRow, Usage,
+    SessionRow, TotalsRow, Usage, project_name,
 };
 use jiff::Timestamp;
 use jiff::civil::Date;
@@ -70,12 +70,6 @@ fn models_cell(models: &[String]) -> String {
 /// releases stay apart.
 fn breakdown_model(model: &str) -> &str {
     model.strip_prefix("claude-").unwrap_or(model)
-}
-
-/// The last two components of a path.
-pub(super) fn short_path(p: &str) -> String {
-    let parts: Vec<&str> = p.trim_end_matches('/').rsplit('/').take(2).collect();
-    parts.into_iter().rev().collect::<Vec<_>>().join("/")
 }
 
 pub(super) fn local(ts: Timestamp, tz: &TimeZone) -> String {
@@ -231,7 +225,11 @@ pub(super) fn sessions_text(r: &Report<SessionRow>, opts: &ReportOptions, look: 
         duration_total += duration;
         let mut cells = vec![
             id.chars().take(8).collect(),
-            row.project.as_deref().map(short_path).unwrap_or_default(),
+            row.project
+                .as_deref()
+                .map(project_name)
+                .unwrap_or_default()
+                .to_owned(),
             local(row.last_at, &opts.tz),
             models_cell(&row.models),
         ];
@@ -276,8 +274,9 @@ pub(super) fn projects_text(r: &Report<ProjectRow>, _opts: &ReportOptions, look:
     for row in &r.rows {
         let mut cells = vec![
             row.project
-                .clone()
-                .unwrap_or_else(|| "(unknown)".to_owned()),
+                .as_deref()
+                .map_or("(unknown)", project_name)
+                .to_owned(),
             row.sessions.to_string(),
             models_cell(&row.models),
         ];
