@@ -189,16 +189,32 @@ fn after_hooks_install_the_real_claude_delivers_hooks_and_telemetry_to_a_monitor
             .any(|l| l.starts_with("cclive_otlp_exports_total ") && !l.ends_with(" 0")),
         "{metrics}"
     );
-    let events = call(
-        &dashboard,
-        "GET",
-        &format!("/api/sessions/{id}/events"),
-        None,
-        true,
-    );
-    assert_eq!(events.status, 200);
-    let events = events.json();
-    let events = events.as_array().unwrap();
+    // The status may come from the live monitor before the writer stored the last events:
+    // poll the stored events until both hooks' events are there, or the deadline says why not.
+    let hooked = |events: &[Value]| {
+        events
+            .iter()
+            .any(|e| e["type"] == "session_started" && e["source"] == "hook")
+            && events
+                .iter()
+                .any(|e| e["type"] == "tool_result" && e["duration_ms"].is_u64())
+    };
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    let events = loop {
+        let reply = call(
+            &dashboard,
+            "GET",
+            &format!("/api/sessions/{id}/events"),
+            None,
+            true,
+        );
+        assert_eq!(reply.status, 200);
+        let events = reply.json().as_array().cloned().unwrap_or_default();
+        if hooked(&events) || std::time::Instant::now() > deadline {
+            break events;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(
         events
             .iter()
