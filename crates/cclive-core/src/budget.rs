@@ -225,7 +225,7 @@ pub struct Spend {
 }
 
 impl Spend {
-    /// Adds usage: one response, or a sum of responses of one project and model.
+    /// Adds the usage of one response.
     pub fn add(
         &mut self,
         project: Option<&str>,
@@ -234,7 +234,28 @@ impl Spend {
         prices: &PriceTable,
     ) {
         let model = model.unwrap_or(crate::report::UNKNOWN_MODEL);
-        let cost = prices.cost(model, tokens).unwrap_or_else(|| {
+        self.count(project, model, tokens, prices.cost(model, tokens));
+    }
+
+    /// Adds a sum of responses of one project, model and price class (a store's usage sums):
+    /// `prompt_above` is the class's long-prompt threshold (see
+    /// [`PriceTable::cost_of_sum`]). A sum priced as one response would cross the long-prompt
+    /// threshold that none of its responses crossed.
+    pub fn add_sum(
+        &mut self,
+        project: Option<&str>,
+        model: Option<&str>,
+        tokens: &Tokens,
+        prompt_above: Option<u64>,
+        prices: &PriceTable,
+    ) {
+        let model = model.unwrap_or(crate::report::UNKNOWN_MODEL);
+        let cost = prices.cost_of_sum(model, tokens, prompt_above);
+        self.count(project, model, tokens, cost);
+    }
+
+    fn count(&mut self, project: Option<&str>, model: &str, tokens: &Tokens, cost: Option<f64>) {
+        let cost = cost.unwrap_or_else(|| {
             if tokens.total() > 0 {
                 self.unpriced_models.insert(model.to_owned());
             }

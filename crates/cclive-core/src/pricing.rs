@@ -164,6 +164,15 @@ pub fn prompt_size(tokens: &Tokens) -> u64 {
         .saturating_add(tokens.cache_creation)
 }
 
+/// The price class of one response's prompt: the largest of `thresholds` (ascending, as
+/// [`PriceTable::prompt_thresholds`] gives them) its [`prompt_size`] exceeds; `None` when it
+/// exceeds none. Responses summed within one class are priced right by
+/// [`PriceTable::cost_of_sum`].
+pub fn prompt_above(tokens: &Tokens, thresholds: &[u64]) -> Option<u64> {
+    let prompt = prompt_size(tokens);
+    thresholds.iter().rev().find(|&&t| prompt > t).copied()
+}
+
 /// The price table: models, tried by id, then legacy `contains` rules in order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct PriceTable {

@@ -592,11 +592,11 @@
     const [t, all] = await Promise.all([cc.getJSON(`/api/summary?${rangeParams()}`), cc.getJSON(`/api/summary?range=all&tz=${encodeURIComponent(cc.tz())}`)]);
     const box = document.querySelector('.total[data-total="range"]');
     box.querySelector(".label").textContent = rangeLabel().replace(/^./, (c) => c.toUpperCase());
-    box.querySelector(".value").textContent = usd(t.total_cost_usd);
-    box.querySelector(".detail").textContent = sessionsLine(t);
+    box.querySelector(".value").replaceChildren(usd(t.total_cost_usd), cc.unpriced(t) || "");
     const allBox = document.querySelector('.total[data-total="all"]');
     const since = all.first_started_at ? ` · since ${new Date(all.first_started_at).toLocaleDateString(undefined, { year: "numeric", month: "short", day: "numeric" })}` : "";
-    allBox.querySelector(".value").textContent = usd(all.total_cost_usd);
+    box.querySelector(".detail").textContent = sessionsLine(t);
+    allBox.querySelector(".value").replaceChildren(usd(all.total_cost_usd), cc.unpriced(all) || "");
     allBox.querySelector(".detail").textContent = sessionsLine(all) + since;
     // "All time" twice says nothing more.
     allBox.hidden = state.view.range === "all";

@@ -1,8 +1,12 @@
 //! Totals and cost breakdowns of session history: pure functions of what the store holds.
 //!
-//! - The summary ("today / this week / this month") adds up whole sessions by the local day they
-//!   started: their `total_cost_usd` (Claude Code's own figure when it reported one), turns,
-//!   tokens and statuses.
+//! - The summary ("today / this week / this month", a date range) counts the sessions that
+//!   started in the window (their turns, durations, tool calls and statuses), and the window's
+//!   cost and tokens from the API responses in it, priced one by one ([`WindowUsage`]): the
+//!   rule of every period's figure (the status line's "today", budgets, `cclive report daily`,
+//!   the charts), so the cards and the charts agree with each other and with the terminal. (A
+//!   session's own cost — Claude Code's where it reported one — is the session's figure, in the
+//!   table and on its page; with exact prices the two agree.)
 //! - The charts (cost per day, by model, by project) come from `cclive_core::report`, the same
 //!   aggregation `cclive report` uses: per API response, cut at local midnight, priced with the
 //!   price table (a project's cost is Claude Code's reported total for each session wholly
@@ -11,11 +15,12 @@
 //! Days are calendar days in the caller's time zone; weeks start on Monday. No I/O and no
 //! clock: the caller passes the data and "now".
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use cclive_core::budget::Spend;
 use cclive_core::report::{self, ReportOptions, SessionInfo, UsageRecord};
-use cclive_core::{CostSource, PriceTable, SessionId, SessionState, Tokens};
-use cclive_store::{SessionSummary, UsageRow};
+use cclive_core::{CostSource, PriceTable, SessionId, SessionState, Tokens, usage_merge};
+use cclive_store::{SessionSummary, UsageRow, UsageSum};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, ZonedDateTime};
@@ -64,15 +69,23 @@ pub(crate) fn start_of(date: Date, tz: &TimeZone) -> Timestamp {
     report::start_of_day(date, tz)
 }
 
-/// Figures added up over sessions.
+/// A window's figures: its sessions' and its usage's.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub(crate) struct Totals {
+    /// Sessions that started in the window.
     pub(crate) sessions: u64,
-    pub(crate) total_cost_usd: f64,
+    /// The window's API responses, priced one by one; `null` when there was usage and none of
+    /// it could be priced.
+    pub(crate) total_cost_usd: Option<f64>,
+    /// Models of the window's usage the price table does not know (not in the cost).
+    pub(crate) unpriced_models: BTreeSet<String>,
+    /// API responses in the window.
+    pub(crate) requests: u64,
+    /// Their tokens.
+    pub(crate) tokens: Tokens,
     pub(crate) num_turns: u64,
     pub(crate) duration_ms: u64,
     pub(crate) duration_api_ms: u64,
-    pub(crate) tokens: Tokens,
     pub(crate) tool_calls: u64,
     /// Sessions by status name.
     pub(crate) by_status: BTreeMap<&'static str, u64>,
@@ -81,23 +94,108 @@ pub(crate) struct Totals {
 impl Totals {
     fn add(&mut self, s: &SessionState) {
         self.sessions += 1;
-        self.total_cost_usd += finite(s.total_cost_usd);
         self.num_turns += s.num_turns;
         self.duration_ms += s.duration_ms;
         self.duration_api_ms += s.duration_api_ms;
-        self.tokens.add(&s.tokens);
         self.tool_calls += s.tool_calls.values().sum::<u64>();
         *self.by_status.entry(s.status.as_str()).or_default() += 1;
     }
 }
 
-/// The sum of `sessions`.
-pub(crate) fn totals<'a>(sessions: impl IntoIterator<Item = &'a SessionState>) -> Totals {
+/// The figures of a window: `sessions` (those that started in it) and `usage` (its responses).
+pub(crate) fn totals<'a>(
+    sessions: impl IntoIterator<Item = &'a SessionState>,
+    usage: WindowUsage,
+) -> Totals {
     let mut t = Totals::default();
     for s in sessions {
         t.add(s);
     }
+    let priced = usage.spend.unpriced_models.is_empty() || usage.spend.total_usd > 0.0;
+    t.total_cost_usd = priced.then_some(usage.spend.total_usd);
+    t.unpriced_models = usage.spend.unpriced_models;
+    t.requests = usage.responses;
+    t.tokens = usage.tokens;
     t
+}
+
+/// The usage of a window: its API responses, each counted once and priced on its own.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct WindowUsage {
+    /// What they cost.
+    pub(crate) spend: Spend,
+    /// Their tokens.
+    pub(crate) tokens: Tokens,
+    /// How many.
+    pub(crate) responses: u64,
+}
+
+impl WindowUsage {
+    /// The window's usage: the store's `sums` of it (per price class), with the monitor's
+    /// `live` responses in the window merged in. The store lags the monitor by a flush, so a
+    /// live response replaces its stored row (the usage merge rule: field-wise maximum) or
+    /// joins them. `stored_recent` are the stored rows from the earliest live response on
+    /// (what the merge replaces); `live` holds only responses stored nowhere else.
+    pub(crate) fn of(
+        sums: &[UsageSum],
+        stored_recent: &[UsageRow],
+        live: &[UsageRow],
+        prices: &PriceTable,
+    ) -> WindowUsage {
+        let mut usage = WindowUsage::default();
+        for sum in sums {
+            let (project, model) = (sum.project.as_deref(), sum.model.as_deref());
+            usage
+                .spend
+                .add_sum(project, model, &sum.tokens, sum.prompt_above, prices);
+            usage.tokens.add(&sum.tokens);
+            usage.responses += sum.responses;
+        }
+        if live.is_empty() {
+            return usage;
+        }
+        let mut merged: BTreeMap<&str, UsageRow> = stored_recent
+            .iter()
+            .map(|r| (r.key.as_str(), r.clone()))
+            .collect();
+        let mut replaced = Spend::default();
+        for row in stored_recent {
+            replaced.add(None, row.model.as_deref(), &row.tokens, prices);
+            usage.tokens.sub(&row.tokens);
+            usage.responses = usage.responses.saturating_sub(1);
+        }
+        for row in live {
+            match merged.get_mut(row.key.as_str()) {
+                Some(kept) => {
+                    let report = usage_merge::Report {
+                        tokens: &row.tokens,
+                        model: row.model.as_deref(),
+                        sidechain: row.sidechain,
+                        at: row.at,
+                    };
+                    usage_merge::Kept {
+                        tokens: &mut kept.tokens,
+                        model: &mut kept.model,
+                        sidechain: &mut kept.sidechain,
+                        first_at: &mut kept.at,
+                    }
+                    .merge(&report);
+                }
+                None => {
+                    merged.insert(row.key.as_str(), row.clone());
+                }
+            }
+        }
+        let mut fresh = Spend::default();
+        for row in merged.values() {
+            fresh.add(None, row.model.as_deref(), &row.tokens, prices);
+            usage.tokens.add(&row.tokens);
+            usage.responses += 1;
+        }
+        usage.spend.total_usd += fresh.total_usd - replaced.total_usd;
+        usage.spend.unpriced_models.extend(fresh.unpriced_models);
+        usage
+    }
 }
 
 /// One day of the cost chart.
@@ -231,10 +329,6 @@ pub(crate) fn costs(
         by_project,
         total_cost_usd: daily.totals.cost_usd,
     }
-}
-
-fn finite(x: f64) -> f64 {
-    if x.is_finite() { x } else { 0.0 }
 }
 
 /// "Now" in `tz`.
@@ -377,19 +471,73 @@ mod tests {
     }
 
     #[test]
-    fn totals_add_every_figure() {
+    fn totals_count_the_sessions_and_price_the_usage() {
         let mut a = session("a", "2026-11-25T10:00:00Z", 1.25, None, "/w");
         a.tokens.output = 10;
         a.tool_calls.insert("Bash".into(), 3);
         let mut b = session("b", "2026-11-25T10:00:00Z", 0.25, None, "/w");
         b.status = Status::Active;
-        b.tokens.output = 5;
-        let t = totals([&a, &b]);
+        let sums = [UsageSum {
+            project: Some("/w".into()),
+            model: Some("claude-sonnet-4-5".into()),
+            tokens: Tokens {
+                output: 100_000,
+                ..Tokens::default()
+            },
+            responses: 4,
+            prompt_above: None,
+        }];
+        let usage = WindowUsage::of(&sums, &[], &[], &PriceTable::builtin());
+        let t = totals([&a, &b], usage);
         assert_eq!(t.sessions, 2);
-        assert_eq!(t.total_cost_usd, 1.5);
         assert_eq!(t.num_turns, 4);
-        assert_eq!(t.tokens.output, 15);
         assert_eq!(t.tool_calls, 3);
         assert_eq!(t.by_status["ACTIVE"], 1);
+        assert_eq!(
+            (t.total_cost_usd, t.tokens.output, t.requests),
+            (Some(1.5), 100_000, 4),
+            "the cost and tokens of the window's responses ($15/M output), not the sessions' totals"
+        );
+
+        let unknown = [UsageSum {
+            model: Some("claude-nonesuch-9".into()),
+            ..sums[0].clone()
+        }];
+        let t = totals(
+            [&a],
+            WindowUsage::of(&unknown, &[], &[], &PriceTable::builtin()),
+        );
+        assert_eq!(t.total_cost_usd, None, "unknown, not $0");
+        assert!(t.unpriced_models.contains("claude-nonesuch-9"));
+    }
+
+    #[test]
+    fn live_responses_replace_their_stored_rows_and_join_the_others() {
+        let prices = PriceTable::builtin();
+        let sonnet = "claude-sonnet-4-5";
+        let streaming = row("m1", "live", "2026-11-25T10:00:00Z", sonnet, 100_000);
+        let sums = [UsageSum {
+            project: None,
+            model: Some("claude-sonnet-4-5".into()),
+            tokens: Tokens {
+                output: 300_000,
+                ..Tokens::default()
+            },
+            responses: 2,
+            prompt_above: None,
+        }];
+        // Stored: m0 (200k output tokens) and m1 (100k so far). The monitor saw m1 grow to 400k output tokens, and a new response m2.
+        let live = [
+            row("m1", "live", "2026-11-25T10:00:00Z", sonnet, 400_000),
+            row("m2", "live", "2026-11-25T10:05:00Z", sonnet, 100_000),
+        ];
+        let usage = WindowUsage::of(&sums, std::slice::from_ref(&streaming), &live, &prices);
+        assert_eq!(usage.responses, 3, "m0, m1 once, m2");
+        assert_eq!(usage.tokens.output, 700_000);
+        assert!(
+            (usage.spend.total_usd - 10.5).abs() < 1e-9,
+            "{} = $15/M × 700k",
+            usage.spend.total_usd
+        );
     }
 }

@@ -8,6 +8,7 @@
 //! analytics) have them, for its page. `/api/budget` is the budgets' use now (the gauges of
 //! `/metrics`, as JSON, for the editor extension's tooltip).
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use axum::Json;
@@ -15,7 +16,7 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use cclive_core::report::ReportOptions;
 use cclive_core::{Event, SessionId, SessionState, Snapshot, Status};
-use cclive_store::{SessionOrder, SessionQuery, SortKey, Store};
+use cclive_store::{SessionOrder, SessionQuery, SortKey, Store, UsageRow};
 use jiff::Timestamp;
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -310,21 +311,14 @@ pub(crate) async fn summary(
     let tz = time_zone(&state, p.tz.as_deref())?;
     if let Some(days) = day_range(&tz, p.range.as_deref(), p.from.as_deref(), p.to.as_deref())? {
         let (since, until) = days.bounds(&tz);
-        let q = SessionQuery {
-            since,
-            until: Some(until),
-            ..SessionQuery::default()
-        };
-        let sessions = read(&state, move |store| store.sessions(&q)).await?;
-        let mut value =
-            serde_json::to_value(aggregate::totals(&sessions)).unwrap_or_else(|_| json!({}));
+        let (totals, first) = window_totals(&state, since, until).await?;
+        let mut value = serde_json::to_value(&totals).unwrap_or_else(|_| json!({}));
         describe_range(&mut value, &days);
         if let Some(map) = value.as_object_mut() {
             map.insert("tz".into(), json!(tz_name(&tz)));
             map.insert("since".into(), json!(since));
             map.insert("until".into(), json!(until));
             // Since the first session, for "all time".
-            let first = sessions.iter().map(|s| s.started_at).min();
             map.insert("first_started_at".into(), json!(first));
         }
         return Ok(Json(value));
@@ -338,14 +332,7 @@ pub(crate) async fn summary(
     let today = aggregate::now_in(&tz).date();
     let since = aggregate::start_of(period.first_day(today), &tz);
     let until = aggregate::start_of(today.tomorrow().unwrap_or(today), &tz);
-    let q = SessionQuery {
-        since: Some(since),
-        until: Some(until),
-        ..SessionQuery::default()
-    };
-    let mut sessions = read(&state, move |store| store.sessions(&q)).await?;
-    overlay_monitor(&state, &mut sessions, since, until).await;
-    let totals = aggregate::totals(&sessions);
+    let (totals, _) = window_totals(&state, Some(since), until).await?;
     let mut value = serde_json::to_value(&totals).unwrap_or_else(|_| json!({}));
     if let Some(map) = value.as_object_mut() {
         map.insert("period".into(), json!(period.as_str()));
@@ -356,27 +343,66 @@ pub(crate) async fn summary(
     Ok(Json(value))
 }
 
-/// The monitor's sessions that started in `[since, until)` replace or join the stored ones: they
-/// are fresher (the store lags by a flush), so a session that just ended counts with its final
-/// figures at once — from a snapshot that includes the last update (a client asks right after
-/// the stream told it a session ended).
-async fn overlay_monitor(
+/// The figures of `[since, until)` (see [`aggregate`]), with the monitor's sessions and
+/// responses in it: they are fresher than the store (it lags by a flush), so a session that just
+/// ended counts with its final figures at once — from a snapshot that includes the last update
+/// (a client asks right after the stream told it a session ended). Also the first start time
+/// among the window's sessions.
+async fn window_totals(
     state: &AppState,
-    sessions: &mut Vec<SessionState>,
-    since: Timestamp,
+    since: Option<Timestamp>,
     until: Timestamp,
-) {
+) -> Result<(aggregate::Totals, Option<Timestamp>), ApiError> {
     let mut snapshots = state.inner.snapshot.clone();
     let snap = stream::fresh_snapshot(&state.inner.live, &mut snapshots).await;
-    for s in snap.active_sessions.iter().chain(snap.data.iter()) {
-        if s.started_at < since || s.started_at >= until {
-            continue;
-        }
+    let inside = |at: Timestamp| since.is_none_or(|s| at >= s) && at < until;
+    let live: Vec<SessionState> = snap
+        .active_sessions
+        .iter()
+        .chain(snap.data.iter())
+        .cloned()
+        .collect();
+    let live_rows: Vec<UsageRow> = live
+        .iter()
+        .flat_map(UsageRow::of_session)
+        .filter(|r| inside(r.at))
+        .collect();
+    let prices = state.inner.config.prices.clone();
+    let q = SessionQuery {
+        since,
+        until: Some(until),
+        ..SessionQuery::default()
+    };
+    let (mut sessions, usage) = read(state, move |store| {
+        let sessions = store.sessions(&q)?;
+        let sums = store.usage_sums(since, Some(until), &prices.prompt_thresholds())?;
+        let (recent, live_rows) = match live_rows.iter().map(|r| r.at).min() {
+            None => (Vec::new(), live_rows),
+            Some(first) => {
+                let recent = store.usage_rows(Some(first), Some(until))?;
+                let known: HashSet<&str> = recent.iter().map(|r| r.key.as_str()).collect();
+                let mut fresh = Vec::with_capacity(live_rows.len());
+                for row in live_rows {
+                    // A response stored outside `recent` is counted where it is stored.
+                    if known.contains(row.key.as_str()) || store.usage_owner(&row.key)?.is_none() {
+                        fresh.push(row);
+                    }
+                }
+                (recent, fresh)
+            }
+        };
+        let usage = aggregate::WindowUsage::of(&sums, &recent, &live_rows, &prices);
+        Ok((sessions, usage))
+    })
+    .await?;
+    for s in live.into_iter().filter(|s| inside(s.started_at)) {
         match sessions.iter_mut().find(|x| x.session_id == s.session_id) {
-            Some(stored) => stored.clone_from(s),
-            None => sessions.push(s.clone()),
+            Some(stored) => *stored = s,
+            None => sessions.push(s),
         }
     }
+    let first = sessions.iter().map(|s| s.started_at).min();
+    Ok((aggregate::totals(&sessions, usage), first))
 }
 
 #[derive(Debug, Deserialize)]

@@ -217,8 +217,13 @@ pub trait Store: Send + Sync {
     }
 
     /// The usage with `since <= at < until` (either bound may be open), summed per project
-    /// (the owning session's `project_path`, else its `cwd`; `None` for a session never stored)
-    /// and model, ordered by project then model: what a hard budget limit needs, fast.
+    /// (the owning session's `project_path`, else its `cwd`; `None` for a session never stored),
+    /// model and price class (fast mode or not, US-only or not, the largest of
+    /// `prompt_thresholds` the prompt exceeds), ordered by project, model, then class: what
+    /// budgets and the status line need, fast. Each sum is priced right by
+    /// [`PriceTable::cost_of_sum`](cclive_core::PriceTable::cost_of_sum) with its
+    /// [`prompt_above`](UsageSum::prompt_above); pass
+    /// [`PriceTable::prompt_thresholds`](cclive_core::PriceTable::prompt_thresholds).
     ///
     /// The default sums [`usage_rows`](Store::usage_rows); backends override it with one indexed
     /// query.
@@ -226,23 +231,30 @@ pub trait Store: Send + Sync {
         &self,
         since: Option<Timestamp>,
         until: Option<Timestamp>,
+        prompt_thresholds: &[u64],
     ) -> Result<Vec<UsageSum>, StoreError> {
         let projects: std::collections::HashMap<SessionId, Option<String>> = self
             .session_summaries()?
             .into_iter()
             .map(|s| (s.session_id.clone(), s.project().map(str::to_owned)))
             .collect();
-        let mut sums: std::collections::BTreeMap<(Option<String>, Option<String>), UsageSum> =
+        let thresholds = ascending(prompt_thresholds);
+        type Class = (Option<String>, Option<String>, bool, bool, Option<u64>);
+        let mut sums: std::collections::BTreeMap<Class, UsageSum> =
             std::collections::BTreeMap::new();
         for row in self.usage_rows(since, until)? {
             let project = projects.get(&row.session_id).cloned().flatten();
+            let fast = row.tokens.fast_responses > 0;
+            let us_only = row.tokens.us_only_responses > 0;
+            let above = cclive_core::pricing::prompt_above(&row.tokens, &thresholds);
             let sum = sums
-                .entry((project.clone(), row.model.clone()))
+                .entry((project.clone(), row.model.clone(), fast, us_only, above))
                 .or_insert_with(|| UsageSum {
                     project,
                     model: row.model.clone(),
                     tokens: Tokens::default(),
                     responses: 0,
+                    prompt_above: above,
                 });
             sum.tokens.add(&row.tokens);
             sum.responses += 1;
@@ -419,7 +431,7 @@ impl SessionSummary {
     }
 }
 
-/// Usage summed by project and model ([`Store::usage_sums`]).
+/// Usage summed by project, model and price class ([`Store::usage_sums`]).
 #[derive(Clone, Debug, PartialEq)]
 pub struct UsageSum {
     /// The owning sessions' project path (`project_path`, else `cwd`); `None` when unknown.
@@ -430,6 +442,18 @@ pub struct UsageSum {
     pub tokens: Tokens,
     /// How many responses.
     pub responses: u64,
+    /// The largest of the thresholds asked for that every summed response's prompt exceeds
+    /// (`None`: none): the sum's long-prompt class, for
+    /// [`PriceTable::cost_of_sum`](cclive_core::PriceTable::cost_of_sum).
+    pub prompt_above: Option<u64>,
+}
+
+/// `thresholds` ascending, each once.
+pub(crate) fn ascending(thresholds: &[u64]) -> Vec<u64> {
+    let mut sorted = thresholds.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
 }
 
 /// Which sessions [`Store::sessions`] returns. The default returns all of them.

@@ -501,8 +501,9 @@ impl Store for SqliteStore {
         &self,
         since: Option<Timestamp>,
         until: Option<Timestamp>,
+        prompt_thresholds: &[u64],
     ) -> Result<Vec<UsageSum>, StoreError> {
-        reports::usage_sums(&self.conn(), since, until)
+        reports::usage_sums(&self.conn(), since, until, prompt_thresholds)
     }
 
     fn record_alert(&self, alert: &BudgetAlert) -> Result<bool, StoreError> {

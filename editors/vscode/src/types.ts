@@ -77,5 +77,6 @@ export interface BudgetAlert {
 /** `/api/summary?period=day`, the fields read. */
 export interface Summary {
   sessions: number;
-  total_cost_usd: number;
+  /** The day's responses, priced; null when none of its usage could be priced. */
+  total_cost_usd: number | null;
 }

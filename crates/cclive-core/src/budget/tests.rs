@@ -265,3 +265,39 @@ fn usd_is_grouped_and_small_amounts_keep_four_decimals() {
     assert_eq!(usd(1234.5), "$1,234.50");
     assert_eq!(usd(-2.0), "-$2.00");
 }
+
+#[test]
+fn a_sum_of_responses_is_priced_as_its_responses_were() {
+    // claude-haiku-5-5 charges more above a 100k-token prompt; three 60k prompts are each below.
+    let prices = PriceTable::builtin();
+    let model = "claude-haiku-5-5";
+    let thresholds = prices.prompt_thresholds();
+    let one = Tokens {
+        input: 10_000,
+        cache_read: 50_000,
+        output: 2_000,
+        ..Tokens::default()
+    };
+    let mut each = Spend::default();
+    let mut sum_tokens = Tokens::default();
+    for _ in 0..3 {
+        each.add(Some("/p"), Some(model), &one, &prices);
+        sum_tokens.add(&one);
+    }
+    let mut summed = Spend::default();
+    let above = crate::pricing::prompt_above(&one, &thresholds);
+    assert_eq!(above, None, "a 60k prompt is in the standard class");
+    summed.add_sum(Some("/p"), Some(model), &sum_tokens, above, &prices);
+    assert!(
+        (summed.total_usd - each.total_usd).abs() < 1e-12,
+        "{} vs {}",
+        summed.total_usd,
+        each.total_usd
+    );
+    let mut as_one = Spend::default();
+    as_one.add(Some("/p"), Some(model), &sum_tokens, &prices);
+    assert!(
+        as_one.total_usd > each.total_usd * 1.01,
+        "the 180k-token sum priced as one response crosses the tier: the bug add_sum avoids"
+    );
+}

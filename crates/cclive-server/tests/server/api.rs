@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use cclive_core::{
-    CostSource, Event, EventKind, Mode, SessionId, SessionState, Snapshot, Status, Tokens,
+    CostSource, Event, EventKind, Mode, PriceTable, SessionId, SessionState, Snapshot, Status,
+    Tokens,
 };
 use cclive_store::{Batch, Store, UsageRow};
 use jiff::{SignedDuration, Timestamp};
@@ -462,7 +463,13 @@ async fn summaries_of_today_this_week_and_this_month() {
         // The four sessions of the last few minutes (unless this runs at midnight UTC).
         let n = v["sessions"].as_u64().unwrap();
         assert!((4..=5).contains(&n) || period == "day", "{v:#}");
-        assert!(v["total_cost_usd"].as_f64().unwrap() >= 1.8 - 1e-9 || period == "day");
+        // The window's one response (alpha's: $3/M × 1000 input + $15/M × 100 output), not
+        // the sessions' own totals; none when the period just began.
+        let cost = v["total_cost_usd"].as_f64().unwrap();
+        assert!(
+            (cost - 0.0045).abs() < 1e-9 || (cost == 0.0 && v["requests"] == 0),
+            "{v:#}"
+        );
         assert!(v["by_status"].is_object());
         assert!(v["since"].as_str().unwrap() < v["until"].as_str().unwrap());
     }
@@ -478,9 +485,23 @@ async fn summaries_of_today_this_week_and_this_month() {
 async fn a_session_that_just_ended_counts_in_todays_summary_before_the_store_has_it() {
     let server = seeded().await;
     let before = get(server.addr, "/api/summary?period=day").await.json();
-    let mut ended = crate::session("just-ended", &Timestamp::now().to_string());
+    let now = Timestamp::now();
+    let mut ended = crate::session("just-ended", &now.to_string());
+    // One response the store has not been told of: 100k output tokens of Sonnet 4.5, $1.50.
+    let usage = EventKind::Usage {
+        key: "msg_ended".into(),
+        request_id: None,
+        reported_cost_usd: None,
+        model: Some("claude-sonnet-4-5".into()),
+        tokens: Tokens {
+            output: 100_000,
+            ..Tokens::default()
+        },
+        is_final: true,
+        sidechain: false,
+    };
+    ended.apply(&event("just-ended", now, usage), &PriceTable::builtin());
     ended.status = Status::Completed;
-    ended.total_cost_usd = 0.5;
     let mut snap = Snapshot::inactive(Timestamp::now());
     snap.data = Some(ended);
     server.publish_snapshot(snap);
@@ -491,7 +512,11 @@ async fn a_session_that_just_ended_counts_in_todays_summary_before_the_store_has
     );
     let added =
         after["total_cost_usd"].as_f64().unwrap() - before["total_cost_usd"].as_f64().unwrap();
-    assert!((added - 0.5).abs() < 1e-9, "{before:#} → {after:#}");
+    assert!((added - 1.5).abs() < 1e-9, "{before:#} → {after:#}");
+    assert_eq!(
+        after["requests"].as_u64().unwrap(),
+        before["requests"].as_u64().unwrap() + 1
+    );
 }
 
 #[tokio::test]

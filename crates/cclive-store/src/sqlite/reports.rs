@@ -17,17 +17,31 @@ const SELECT_SUMMARIES: &str = "
         total_cost_usd, cost_source
     FROM sessions";
 
-/// Per project and model in `[?1, ?2)`, apart by fast mode and US-only serving (priced at other
-/// rates, so a sum must not mix them). The time range uses `usage_by_time`; each row finds its
-/// session by primary key.
-const SELECT_USAGE_SUMS: &str = "
-    SELECT coalesce(s.project_path, s.cwd) AS project, u.model, count(*),
-        sum(u.input), sum(u.output), sum(u.cache_read), sum(u.cache_creation),
-        sum(u.cache_creation_1h), sum(u.web_search_requests), u.fast, u.us_only
-    FROM usage u LEFT JOIN sessions s ON s.session_id = u.session_id
-    WHERE u.at_ms >= ?1 AND u.at_ms < ?2
-    GROUP BY project, u.model, u.fast, u.us_only
-    ORDER BY project, u.model, u.fast, u.us_only";
+/// Per project and model in `[?1, ?2)`, apart by price class: fast mode, US-only serving and
+/// how many of the long-prompt thresholds `?3, ?4, …` the prompt exceeds (each class is priced
+/// at other rates, so a sum must not mix them). The time range uses `usage_by_time`; each row
+/// finds its session by primary key. One statement text per number of thresholds (a table
+/// has one or two), so each is prepared once.
+fn select_usage_sums(thresholds: usize) -> String {
+    let class = if thresholds == 0 {
+        "0".to_owned()
+    } else {
+        (0..thresholds)
+            .map(|i| format!("(u.input + u.cache_read + u.cache_creation > ?{})", i + 3))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    };
+    format!(
+        "SELECT coalesce(s.project_path, s.cwd) AS project, u.model, count(*),
+            sum(u.input), sum(u.output), sum(u.cache_read), sum(u.cache_creation),
+            sum(u.cache_creation_1h), sum(u.web_search_requests), sum(u.fast), sum(u.us_only),
+            {class} AS class
+        FROM usage u LEFT JOIN sessions s ON s.session_id = u.session_id
+        WHERE u.at_ms >= ?1 AND u.at_ms < ?2
+        GROUP BY project, u.model, u.fast, u.us_only, class
+        ORDER BY project, u.model, u.fast, u.us_only, class"
+    )
+}
 
 const INSERT_ALERT: &str = "
     INSERT INTO budget_alerts (scope, period, period_key, threshold, fired_at_ms, alert_json)
@@ -100,11 +114,21 @@ pub(super) fn usage_sums(
     conn: &Connection,
     since: Option<Timestamp>,
     until: Option<Timestamp>,
+    prompt_thresholds: &[u64],
 ) -> Result<Vec<UsageSum>, StoreError> {
-    let since = since.map_or(i64::MIN, Timestamp::as_millisecond);
-    let until = until.map_or(i64::MAX, Timestamp::as_millisecond);
-    let mut stmt = conn.prepare_cached(SELECT_USAGE_SUMS)?;
-    let rows = stmt.query_map([since, until], |row| {
+    let thresholds = crate::ascending(prompt_thresholds);
+    let mut bounds = vec![
+        since.map_or(i64::MIN, Timestamp::as_millisecond),
+        until.map_or(i64::MAX, Timestamp::as_millisecond),
+    ];
+    // A threshold beyond SQLite's integers is exceeded by no prompt.
+    bounds.extend(
+        thresholds
+            .iter()
+            .map(|&t| i64::try_from(t).unwrap_or(i64::MAX)),
+    );
+    let mut stmt = conn.prepare_cached(&select_usage_sums(thresholds.len()))?;
+    let rows = stmt.query_map(rusqlite::params_from_iter(&bounds), |row| {
         Ok((
             row.get::<_, Option<String>>(0)?,
             row.get::<_, Option<String>>(1)?,
@@ -119,20 +143,27 @@ pub(super) fn usage_sums(
                 row.get(9)?,
                 row.get(10)?,
             ],
+            row.get::<_, i64>(11)?,
         ))
     })?;
-    let raw: Vec<(Option<String>, Option<String>, [i64; 9])> = rows.collect::<Result<_, _>>()?;
+    let raw: Vec<(Option<String>, Option<String>, [i64; 9], i64)> =
+        rows.collect::<Result<_, _>>()?;
     raw.into_iter()
-        .map(|(project, model, sums)| {
+        .map(|(project, model, sums, class)| {
             let what = || format!("usage of project {project:?}, model {model:?}");
             let [responses, counts @ ..] = sums;
             let responses = u64::try_from(responses).map_err(|_| negative(what()))?;
+            // Class k: the prompts exceed the k smallest thresholds.
+            let prompt_above = usize::try_from(class)
+                .ok()
+                .and_then(|k| k.checked_sub(1))
+                .and_then(|i| thresholds.get(i).copied());
             Ok(UsageSum {
-                // 0 or 1 for fast and US-only: the group is priced at its rates.
                 tokens: tokens_of(counts, &what)?,
                 responses,
                 project,
                 model,
+                prompt_above,
             })
         })
         .collect()

@@ -63,7 +63,7 @@ fn session_summaries_carry_projects_and_reported_costs() {
 #[test]
 fn usage_sums_group_by_project_and_model_in_the_time_range() {
     let store = reporting_store();
-    let sums = store.usage_sums(Some(t(10)), Some(t(100))).unwrap();
+    let sums = store.usage_sums(Some(t(10)), Some(t(100)), &[]).unwrap();
     let sonnet = Some("claude-sonnet-4-5".to_owned());
     let expected = vec![
         UsageSum {
@@ -71,36 +71,82 @@ fn usage_sums_group_by_project_and_model_in_the_time_range() {
             model: sonnet.clone(),
             tokens: tokens([7, 0, 0, 0]),
             responses: 1,
+            prompt_above: None,
         },
         UsageSum {
             project: Some("/p/app".into()),
             model: sonnet.clone(),
             tokens: tokens([300, 30, 0, 0]),
             responses: 2,
+            prompt_above: None,
         },
         UsageSum {
             project: Some("/p/cwd".into()),
             model: sonnet.clone(),
             tokens: tokens([1, 2, 3, 4]),
             responses: 1,
+            prompt_above: None,
         },
         UsageSum {
             project: Some("/p/lib".into()),
             model: Some("claude-opus-4-1".into()),
             tokens: tokens([1, 1, 1, 1]),
             responses: 1,
+            prompt_above: None,
         },
         UsageSum {
             project: Some("/p/lib".into()),
             model: sonnet,
             tokens: tokens([5, 5, 5, 5]),
             responses: 1,
+            prompt_above: None,
         },
     ];
     assert_eq!(sums, expected, "m7 at t(100) is outside [t(10), t(100))");
-    let everything = store.usage_sums(None, None).unwrap();
+    let everything = store.usage_sums(None, None, &[]).unwrap();
     let responses: u64 = everything.iter().map(|s| s.responses).sum();
     assert_eq!(responses, 7);
+}
+
+/// Two fast-mode responses of `/p/app` at t(50), one with a long prompt.
+fn add_price_classes(store: &impl Store) {
+    let mut fast = usage("f1", "rep", 50, [10, 1, 0, 0]);
+    fast.tokens.fast_responses = 1;
+    let mut fast_long = usage("f2", "rep", 50, [10, 1, 500, 0]);
+    fast_long.tokens.fast_responses = 1;
+    write_usage(store, &[fast, fast_long]);
+}
+
+#[test]
+fn usage_sums_keep_price_classes_apart() {
+    let store = reporting_store();
+    add_price_classes(&store);
+    // Prompts: m1 100, m2 200, f1 10, f2 510 (input + cache read + cache write).
+    let sums = store.usage_sums(None, Some(t(60)), &[150, 50]).unwrap();
+    let app: Vec<(u64, Option<u64>, u64, u64)> = sums
+        .iter()
+        .filter(|s| s.project.as_deref() == Some("/p/app"))
+        .map(|s| {
+            (
+                s.tokens.input,
+                s.prompt_above,
+                s.tokens.fast_responses,
+                s.responses,
+            )
+        })
+        .collect();
+    assert_eq!(
+        app,
+        [
+            (100, Some(50), 0, 1),
+            (200, Some(150), 0, 1),
+            (10, None, 1, 1),
+            (10, Some(150), 1, 1)
+        ],
+        "a sum never mixes prompts of two long-prompt classes, nor fast and standard responses"
+    );
+    let all: u64 = sums.iter().map(|s| s.responses).sum();
+    assert_eq!(all, 8, "every response of the range, once");
 }
 
 /// A backend that implements only the required methods gets the same answers from the
@@ -146,8 +192,14 @@ fn the_default_summaries_and_sums_agree_with_the_backend() {
     by_backend.sort_by(|a, b| a.session_id.cmp(&b.session_id));
     assert_eq!(by_default, by_backend);
     assert_eq!(
-        minimal.usage_sums(Some(t(0)), None).unwrap(),
-        backend.usage_sums(Some(t(0)), None).unwrap()
+        minimal.usage_sums(Some(t(0)), None, &[]).unwrap(),
+        backend.usage_sums(Some(t(0)), None, &[]).unwrap()
+    );
+    add_price_classes(backend);
+    assert_eq!(
+        minimal.usage_sums(None, None, &[150, 50]).unwrap(),
+        backend.usage_sums(None, None, &[150, 50]).unwrap(),
+        "price classes too"
     );
     let alert = alert("global", Period::Day, "2026-09-03", 50, 5);
     assert!(matches!(

@@ -22,11 +22,13 @@ pub(crate) fn spend_in(
     prices: &cclive_core::PriceTable,
 ) -> Result<Spend, cclive_store::StoreError> {
     let mut spend = Spend::default();
-    for sum in store.usage_sums(Some(window.start), Some(window.end))? {
-        spend.add(
+    let thresholds = prices.prompt_thresholds();
+    for sum in store.usage_sums(Some(window.start), Some(window.end), &thresholds)? {
+        spend.add_sum(
             sum.project.as_deref(),
             sum.model.as_deref(),
             &sum.tokens,
+            sum.prompt_above,
             prices,
         );
     }
@@ -300,6 +302,42 @@ mod tests {
                 ..Batch::default()
             })
             .unwrap();
+    }
+
+    #[test]
+    fn the_spend_of_long_prompt_models_is_the_sum_of_their_responses() {
+        // claude-haiku-5-5 charges more above a 100k-token prompt: five 60k prompts sum to
+        // 300k, but each was priced at the standard rates.
+        let store = SqliteStore::open_in_memory().unwrap();
+        let prices = PriceTable::builtin();
+        let at = ts("2026-09-03T08:00:00Z");
+        let tokens = Tokens {
+            input: 1_000,
+            cache_read: 59_000,
+            output: 500,
+            ..Tokens::default()
+        };
+        let rows: Vec<UsageRow> = (0..5)
+            .map(|i| UsageRow {
+                key: format!("m{i}"),
+                session_id: SessionId::new("s"),
+                at,
+                model: Some("claude-haiku-5-5".into()),
+                tokens,
+                sidechain: false,
+            })
+            .collect();
+        store
+            .write(&Batch {
+                sessions: vec![SessionState::new(SessionId::new("s"), at)],
+                usage: rows,
+                ..Batch::default()
+            })
+            .unwrap();
+        let one = prices.cost("claude-haiku-5-5", &tokens).unwrap();
+        let day = budget::window(Period::Day, at, &TimeZone::UTC, Default::default());
+        let spent = spend_in(&store, &day, &prices).unwrap().total_usd;
+        assert!((spent - 5.0 * one).abs() < 1e-12, "{spent} vs 5 × {one}");
     }
 
     #[test]
