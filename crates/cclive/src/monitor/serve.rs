@@ -210,7 +210,7 @@ async fn watch_main(
         }
     };
     let open = serve.open;
-    let mut runtime = MonitorRuntime::new(&settings, store, prices)
+    let mut runtime = MonitorRuntime::machine(&settings, store, prices)
         .import_progress(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .on_caught_up(announce)
         .with_callback(publish)
