@@ -134,12 +134,8 @@ pub struct ServerArgs {
 #[derive(Debug, Args, Clone, Default)]
 pub struct DatabaseArgs {
     /// PostgreSQL connection string (`postgres://user:pass@host/db` or `host=… dbname=…`).
-    #[arg(
-        long,
-        env = "CCLIVE_DATABASE_URL",
-        hide_env_values = true,
-        value_name = "URL"
-    )]
+    /// Default: `$CCLIVE_DATABASE_URL`, else the config file's `[server] database_url`.
+    #[arg(long, value_name = "URL")]
     pub database_url: Option<String>,
 }
 
@@ -498,13 +494,9 @@ pub struct WatchArgs {
     /// Address to listen on for hooks and events (default 127.0.0.1:8501).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
-    /// A secret every request must carry (needed to listen off loopback).
-    #[arg(
-        long,
-        env = "CCLIVE_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
+    /// A secret every request must carry (needed to listen off loopback). Default:
+    /// `$CCLIVE_TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
     /// Team mode: where to forward what this monitor stores.
     #[command(flatten)]
@@ -537,12 +529,8 @@ pub struct DashboardArgs {
     #[arg(long)]
     pub open: bool,
     /// A secret every request must carry (needed off loopback; at least 16 characters).
-    #[arg(
-        long,
-        env = "CCLIVE_TOKEN",
-        hide_env_values = true,
-        value_name = "TOKEN"
-    )]
+    /// Default: `$CCLIVE_TOKEN`.
+    #[arg(long, value_name = "TOKEN")]
     pub token: Option<String>,
     /// Team mode: where to forward what this monitor stores.
     #[command(flatten)]

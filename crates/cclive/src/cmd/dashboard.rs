@@ -37,7 +37,8 @@ pub(super) fn run(args: &DashboardArgs, settings: &Settings) -> anyhow::Result<E
         .or(listen.map(|a| a.port()))
         .or_else(|| DEFAULT_LISTEN.parse::<SocketAddr>().ok().map(|a| a.port()))
         .context("no port: pass --port")?;
-    let token = watch::resolve_token(args.token.as_deref(), ip)?;
+    // `--token` wins over `CCLIVE_TOKEN` (the token this machine's clients send).
+    let token = watch::resolve_token(args.token.as_deref().or(settings.client_token()), ip)?;
     watch::serve_monitor(
         settings,
         Serve {

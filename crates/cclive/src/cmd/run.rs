@@ -6,7 +6,7 @@ use anyhow::Context;
 
 use crate::cli::{AskArgs, GlobalArgs, RunArgs, SessionArgs};
 use crate::config::{Origin, Settings};
-use crate::sinks::notify::EventName;
+use crate::monitor::runtime::Integrations;
 
 /// How long to wait for a running monitor to answer before running standalone.
 const MONITOR_PROBE: std::time::Duration = std::time::Duration::from_millis(150);
@@ -49,7 +49,6 @@ fn monitored(
         .claude_config_dirs(settings.claude_config_dirs.value.clone())
         .show_output(global.verbose > 0);
     let listen = &settings.listen.value;
-    let mut notifier = None;
     let token = settings.client_token();
     let probe = crate::monitor::client::monitor_answers(listen, token, MONITOR_PROBE);
     if let Err(e @ crate::monitor::client::ClientError::NeedsToken) = &probe {
@@ -66,31 +65,21 @@ fn monitored(
     } else {
         // Nothing else tells integrations about this session: this run does, budget alerts and
         // block changes included (those need the history).
-        let n = crate::sinks::notify::Notifier::from_settings(settings)?;
-        for callback in n.callbacks() {
-            builder = builder.on_committed_update(move |update| callback(update));
-        }
-        builder = builder.state_file(settings.state_file.value.clone());
+        builder = builder
+            .integrations(Integrations::of(settings), NOTIFY_GRACE)
+            .state_file(settings.state_file.value.clone());
         // History matters, but not more than the user's session: run claude even without it.
         match settings.open_store() {
             Ok(store) => {
-                builder = builder.store(store);
                 let budget = &settings.budget.value;
-                builder = builder.budget(budget.budget.clone(), budget.time_zone());
-                if n.wants(EventName::BudgetThreshold) {
-                    let sink = n.alert_sink();
-                    builder = builder.on_budget(move |alert| sink(alert));
-                }
-                if n.wants(EventName::BlockStarted) || n.wants(EventName::BlockEnded) {
-                    let sink = n.block_sink();
-                    builder = builder.on_block(move |block| sink(block));
-                }
+                builder = builder
+                    .store(store)
+                    .budget(budget.budget.clone(), budget.time_zone());
             }
             Err(err) => {
                 eprintln!("cclive: warning: this session will not be kept in history: {err:#}");
             }
         }
-        notifier = Some(n);
     }
     let request = RunRequest {
         claude_args,
@@ -104,9 +93,6 @@ fn monitored(
         .build()
         .context("starting the async runtime")?;
     let outcome = runtime.block_on(builder.build().run(request))?;
-    if let Some(notifier) = notifier {
-        notifier.shutdown(NOTIFY_GRACE);
-    }
     if outcome.store_failures > 0 {
         eprintln!(
             "cclive: warning: {} write(s) to the history database {} failed; see the log above",

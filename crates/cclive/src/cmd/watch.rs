@@ -21,7 +21,8 @@ pub(super) fn run(args: &WatchArgs, settings: &Settings) -> anyhow::Result<ExitC
         settings.listen.value.parse().with_context(|| {
             format!("listen address {:?} is not IP:PORT", settings.listen.value)
         })?;
-    let token = resolve_token(args.token.as_deref(), addr.ip())?;
+    // `--token` wins over `CCLIVE_TOKEN` (the token this machine's clients send).
+    let token = resolve_token(args.token.as_deref().or(settings.client_token()), addr.ip())?;
     serve_monitor(
         settings,
         Serve {

@@ -49,6 +49,12 @@ pub(crate) fn runtime_dir() -> Option<PathBuf> {
         .map(|d| PathBuf::from(d).join("cclive"))
 }
 
+/// The team database `cclive server` and `cclive team` use without `--database-url`
+/// (`CCLIVE_DATABASE_URL`; it wins over the config file's).
+pub(crate) fn database_url() -> Option<String> {
+    var("CCLIVE_DATABASE_URL")
+}
+
 /// The team's token for `cclive report --server` (`CCLIVE_TEAM_TOKEN`).
 pub(crate) fn team_token() -> Option<String> {
     std::env::var("CCLIVE_TEAM_TOKEN").ok()

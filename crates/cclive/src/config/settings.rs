@@ -147,11 +147,12 @@ pub struct ServerFileSettings {
 }
 
 impl ServerFileSettings {
-    /// The team database: `flag` (`--database-url`, or `CCLIVE_DATABASE_URL`, which clap
-    /// reads), else `[server] database_url`.
+    /// The team database: `flag` (`--database-url`), else `CCLIVE_DATABASE_URL`, else
+    /// `[server] database_url`.
     pub fn database_url_or(&self, flag: Option<&str>) -> anyhow::Result<String> {
         use anyhow::Context as _;
         flag.map(str::to_owned)
+            .or_else(super::env::database_url)
             .or_else(|| self.database_url.clone())
             .filter(|u| !u.trim().is_empty())
             .context(

@@ -1,22 +1,38 @@
-//! The one monitor runtime: `cclive watch`, `cclive dashboard` and `cclive top`'s own monitor
-//! are configurations of it.
+//! The one monitor runtime: `cclive watch`, `cclive dashboard`, `cclive top`'s own monitor and
+//! `cclive run` (through the library's [`SessionMonitor`](crate::SessionMonitor)) are
+//! configurations of it.
 //!
-//! [`MonitorRuntime::run`] owns the whole life of a monitor, in this order:
+//! Configurations:
+//! - the machine's monitor ([`MonitorRuntime::machine`]): catch-up, read-back, the transcript
+//!   follower and liveness probe, the store, the state file, the integrations and the budget
+//!   watch of the settings; it runs until a shutdown future ([`MonitorRuntime::run`]).
+//!   `watch` and `dashboard` add the HTTP server as a service (`serve`), `top` the screen as a
+//!   sink (`tui::runner`);
+//! - one claude run ([`MonitorRuntime::new`], configured by `SessionMonitor`): no catch-up, no
+//!   follower; the store, state file, integrations and budget watch only when given; its
+//!   source (the claude child and the interactive own-transcript follower) ends the run
+//!   ([`MonitorRuntime::run_until`]), and a tap forwards every event to a running monitor.
+//!
+//! `cclive replay` is no configuration: it builds no monitor, it posts to a running one.
+//!
+//! [`MonitorRuntime::run_until`] owns the whole life of a monitor, in this order:
 //! 0. the services start (the HTTP server of `watch` and `dashboard`), so a page answers at
 //!    once, with the store as it is and the catch-up's progress ([`Context::import`]); what
 //!    they send the monitor waits, in order, until step 3 and is applied after the catch-up;
-//! 1. catch-up: the history is imported (`ingest::import`) off the async threads;
-//! 2. read-back: the live sessions in the store become the pipeline's first sessions, so a
-//!    restart continues them;
+//! 1. catch-up (when on): the history is imported (`ingest::import`) off the async threads;
+//! 2. read-back (with the catch-up): the live sessions in the store become the pipeline's first
+//!    sessions, so a restart continues them;
 //! 3. the sinks start: the store writer and the state file (inside the pipeline), the notifier
-//!    (`[[webhook]]`, `[[on_change]]`), the budget watch, every callback and [`Sink`] added;
+//!    (`[[webhook]]`, `[[on_change]]`, `[[calendar]]`), the budget watch, every callback, the
+//!    tap and every [`Sink`] added;
 //! 4. the sources start: the transcript follower (counting into [`IngestCounters`]) and the
-//!    liveness probe, from where the catch-up stopped;
-//! 5. shutdown when the future given to `run` completes: the [`CancellationToken`] stops every
-//!    task, the [`TaskTracker`] awaits them (each is named in the logs), the pipeline drains and
-//!    writes the final state, then the budget watch's last check, the notifier's queued
-//!    deliveries and each sink's `finish` run, in that order (a sink may still be told of the
-//!    final state).
+//!    liveness probe when on, from where the catch-up stopped, then the source given to
+//!    `run_until`;
+//! 5. shutdown when that source completes: the [`CancellationToken`] stops every task, the
+//!    [`TaskTracker`] awaits them (each is named in the logs; the tap ends once the pipeline
+//!    let go of it), the pipeline drains and writes the final state, then the budget watch's
+//!    last check, the notifier's queued deliveries and each sink's `finish` run, in that order
+//!    (a sink may still be told of the final state).
 //!
 //! # Adding a sink
 //! A new destination for what the monitor sees (a team upstream, a calendar) is one call:
@@ -35,10 +51,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use cclive_core::{PriceTable, SessionState, Snapshot};
+use cclive_core::budget::Budget;
+use cclive_core::{Event, PriceTable, SessionState, Snapshot};
 use cclive_server::{ImportProgress, IngestCounters};
-use cclive_store::{SessionQuery, SqliteStore, Store};
-use tokio::sync::{Notify, watch};
+use cclive_store::{SessionQuery, Store};
+use jiff::tz::TimeZone;
+use tokio::sync::{Notify, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -47,24 +65,24 @@ use crate::ingest::follow;
 use crate::ingest::import::{self, ImportOptions, ImportReport};
 use crate::ingest::liveness::probe_loop;
 use crate::monitor::pipeline::{self, Callback, EventSink, PipelineConfig, PipelineReport};
-use crate::sinks::budget_watch::{self, AlertSink};
-use crate::sinks::notify::{EventName, Notifier};
+use crate::sinks::budget_watch::{self, AlertSink, BlockSink};
+use crate::sinks::notify::calendar::CalendarSettings;
+use crate::sinks::notify::{EventName, ExecHookSettings, Notifier, WebhookSettings};
 
-/// How long queued webhooks and `[[on_change]]` commands may still deliver at shutdown.
+/// How long queued webhooks and `[[on_change]]` commands may still deliver when the machine's
+/// monitor stops.
 const NOTIFY_GRACE: Duration = Duration::from_secs(5);
 
 /// A boxed task future.
 pub(crate) type Task = Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
 
-/// What a service or a sink's task gets from the running monitor.
+/// What a service, a sink's task or the source gets from the running monitor.
 #[derive(Clone)]
 pub(crate) struct Context {
     /// Where events go (e.g. the HTTP intake forwards into it).
     pub(crate) events: EventSink,
     /// Every new snapshot, at the state file's pace.
     pub(crate) snapshots: watch::Receiver<Snapshot>,
-    /// The history store.
-    pub(crate) store: Arc<dyn Store>,
     /// What the transcript follower read (`/metrics`).
     pub(crate) ingest: IngestCounters,
     /// Cancelled when the monitor stops; every task returns soon after.
@@ -96,25 +114,71 @@ pub(crate) trait Sink: Send + 'static {
     fn finish(self: Box<Self>) {}
 }
 
+/// The integrations the monitor's notifier delivers to: `[[webhook]]`, `[[on_change]]` and
+/// `[[calendar]]` (none by default).
+#[derive(Clone, Default)]
+pub(crate) struct Integrations {
+    webhooks: Vec<WebhookSettings>,
+    on_change: Vec<ExecHookSettings>,
+    calendars: Vec<CalendarSettings>,
+}
+
+impl Integrations {
+    /// Those of `settings`.
+    pub(crate) fn of(settings: &Settings) -> Integrations {
+        Integrations {
+            webhooks: settings.webhooks.value.clone(),
+            on_change: settings.on_change.value.clone(),
+            calendars: settings.calendars.value.clone(),
+        }
+    }
+
+    /// Starts their delivery threads (none when there is no integration).
+    fn start(&self) -> anyhow::Result<Notifier> {
+        Notifier::start_with_calendars(&self.webhooks, &self.on_change, &self.calendars)
+            .context("starting the webhook, on_change and calendar threads")
+    }
+}
+
 /// Called once the catch-up import is done.
 type CaughtUp = Box<dyn FnOnce(&ImportReport) + Send>;
 
 /// A service started before the catch-up (e.g. the HTTP server), given the monitor.
 type Service = Box<dyn FnOnce(&Context) -> Task + Send>;
 
+/// A task given a copy of every event the pipeline applies; it ends when the pipeline has
+/// drained (its receiver closes).
+type Tap = Box<dyn FnOnce(mpsc::UnboundedReceiver<Event>) -> Task + Send>;
+
+/// The catch-up import, when on.
+struct CatchUp {
+    /// The database whose hook spool the import drains.
+    hook_spool: Option<PathBuf>,
+    /// Show its progress bar (on a terminal's stderr).
+    progress: bool,
+}
+
 /// The builder and runner of one monitor.
 pub(crate) struct MonitorRuntime {
-    settings: Settings,
-    store: Arc<SqliteStore>,
+    store: Option<Arc<dyn Store>>,
     prices: PriceTable,
-    import_progress: bool,
+    config_dirs: Vec<PathBuf>,
+    state_file: Option<PathBuf>,
+    catch_up: Option<CatchUp>,
+    follow: bool,
+    integrations: Integrations,
+    notify_grace: Duration,
+    budget: (Budget, TimeZone),
     caught_up: Option<CaughtUp>,
     callbacks: Vec<Callback>,
+    committed_callbacks: Vec<Callback>,
     budget_alerts: Vec<AlertSink>,
+    block_changes: Vec<BlockSink>,
     sinks: Vec<Box<dyn Sink>>,
     services: Vec<(&'static str, Service)>,
+    tap: Option<(&'static str, Tap)>,
     ingest: IngestCounters,
-    catch_up: ImportProgress,
+    import: ImportProgress,
 }
 
 /// What a finished monitor reports.
@@ -125,27 +189,102 @@ pub(crate) struct RunReport {
 }
 
 impl MonitorRuntime {
-    /// A monitor of `settings`' Claude config dirs, writing to `store` and the state file, with
-    /// the notifier and the budget watch of `settings`.
-    pub(crate) fn new(settings: &Settings, store: Arc<SqliteStore>, prices: PriceTable) -> Self {
+    /// A monitor of nothing yet: no store, no state file, no catch-up, no follower, no
+    /// integration, no budget limits; estimates priced with `prices`.
+    pub(crate) fn new(prices: PriceTable) -> Self {
         Self {
-            settings: settings.clone(),
-            store,
+            store: None,
             prices,
-            import_progress: false,
+            config_dirs: Vec::new(),
+            state_file: None,
+            catch_up: None,
+            follow: false,
+            integrations: Integrations::default(),
+            notify_grace: NOTIFY_GRACE,
+            budget: (Budget::default(), TimeZone::UTC),
             caught_up: None,
             callbacks: Vec::new(),
+            committed_callbacks: Vec::new(),
             budget_alerts: Vec::new(),
+            block_changes: Vec::new(),
             sinks: Vec::new(),
             services: Vec::new(),
+            tap: None,
             ingest: IngestCounters::default(),
-            catch_up: ImportProgress::running(),
+            import: ImportProgress::running(),
         }
+    }
+
+    /// The machine's monitor: `settings`' Claude config dirs caught up and followed, into
+    /// `store` and the state file, with the integrations and the budget watch of `settings`.
+    pub(crate) fn machine(settings: &Settings, store: Arc<dyn Store>, prices: PriceTable) -> Self {
+        let budget = &settings.budget.value;
+        Self::new(prices)
+            .store(Some(store))
+            .state_file(Some(settings.state_file.value.clone()))
+            .claude_config_dirs(settings.claude_config_dirs.value.clone())
+            // What hooks spooled while no monitor took them is stored now, once.
+            .catch_up(Some(settings.db.value.clone()))
+            .follow_transcripts()
+            .integrations(Integrations::of(settings), NOTIFY_GRACE)
+            .budget(budget.budget.clone(), budget.time_zone())
+    }
+
+    /// Records sessions in `store` (none: nothing is kept, and nothing needing the history
+    /// runs: catch-up, follower, budget watch).
+    pub(crate) fn store(mut self, store: Option<Arc<dyn Store>>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// Writes the state file at `path` (none: no state file).
+    pub(crate) fn state_file(mut self, path: Option<PathBuf>) -> Self {
+        self.state_file = path;
+        self
+    }
+
+    /// The Claude config dirs the catch-up imports and the follower follows.
+    pub(crate) fn claude_config_dirs(mut self, dirs: Vec<PathBuf>) -> Self {
+        self.config_dirs = dirs;
+        self
+    }
+
+    /// Imports the history before the sources start, then reads the live sessions back (with a
+    /// store); the import drains the hook spool of the database at `hook_spool`.
+    pub(crate) fn catch_up(mut self, hook_spool: Option<PathBuf>) -> Self {
+        self.catch_up = Some(CatchUp {
+            hook_spool,
+            progress: false,
+        });
+        self
+    }
+
+    /// Follows every transcript of the Claude config dirs, and probes the live sessions'
+    /// processes (with a store: the follower's checkpoints are kept there).
+    pub(crate) fn follow_transcripts(mut self) -> Self {
+        self.follow = true;
+        self
+    }
+
+    /// Delivers updates, budget alerts and block changes to `integrations`, which may go on
+    /// delivering for `grace` once the monitor stopped.
+    pub(crate) fn integrations(mut self, integrations: Integrations, grace: Duration) -> Self {
+        self.integrations = integrations;
+        self.notify_grace = grace;
+        self
+    }
+
+    /// The budget limits the budget watch checks, with the zone their periods are cut in.
+    pub(crate) fn budget(mut self, budget: Budget, time_zone: TimeZone) -> Self {
+        self.budget = (budget, time_zone);
+        self
     }
 
     /// Shows the catch-up import's progress bar (on a terminal's stderr).
     pub(crate) fn import_progress(mut self, on: bool) -> Self {
-        self.import_progress = on;
+        if let Some(catch_up) = &mut self.catch_up {
+            catch_up.progress = on;
+        }
         self
     }
 
@@ -161,9 +300,24 @@ impl MonitorRuntime {
         self
     }
 
-    /// Also tells `sink` of each new budget alert (the notifier always hears of them).
+    /// Calls `f` with every update once the store committed what it changed (at once without
+    /// a store), on the writer thread: see [`PipelineConfig::committed_callbacks`].
+    pub(crate) fn with_committed_callback(mut self, f: Callback) -> Self {
+        self.committed_callbacks.push(f);
+        self
+    }
+
+    /// Also tells `sink` of each new budget alert (the notifier always hears of them). Needs a
+    /// store.
     pub(crate) fn with_budget_alerts(mut self, sink: AlertSink) -> Self {
         self.budget_alerts.push(sink);
+        self
+    }
+
+    /// Also tells `sink` of each 5-hour block that starts or ends (the notifier hears of them
+    /// when it wants them). Needs a store.
+    pub(crate) fn with_block_changes(mut self, sink: BlockSink) -> Self {
+        self.block_changes.push(sink);
         self
     }
 
@@ -184,23 +338,44 @@ impl MonitorRuntime {
         self
     }
 
+    /// Runs `tap` with a copy of every event the pipeline applies (e.g. to forward them to a
+    /// running monitor); it is awaited at shutdown, after the pipeline has let go of it.
+    pub(crate) fn with_tap(
+        mut self,
+        name: &'static str,
+        tap: impl FnOnce(mpsc::UnboundedReceiver<Event>) -> Task + Send + 'static,
+    ) -> Self {
+        self.tap = Some((name, Box::new(tap)));
+        self
+    }
+
     /// The transcript follower's figures (lines, bytes, malformed lines read): shared, they
     /// keep counting while the monitor runs.
     pub(crate) fn ingest_counters(&self) -> IngestCounters {
         self.ingest.clone()
     }
 
-    /// Runs the monitor until `shutdown` completes, then drains it. Needs a multi-threaded
-    /// tokio runtime (the budget watch's first read blocks in place).
+    /// Runs the monitor until `shutdown` completes, then drains it.
     pub(crate) async fn run(
-        mut self,
+        self,
         shutdown: impl Future<Output = ()> + Send,
     ) -> anyhow::Result<RunReport> {
-        let dirs = self.settings.claude_config_dirs.value.clone();
-        let store_dyn = self.store.clone() as Arc<dyn Store>;
+        let ((), report) = self.run_until(|_| shutdown).await?;
+        Ok(report)
+    }
 
+    /// Runs the monitor until its source completes, then drains it; returns what the source
+    /// returned. `source` is made once the other sources run, given the monitor (its events
+    /// go to `ctx.events`), and polled in place: it may borrow what the caller holds.
+    pub(crate) async fn run_until<F, R>(
+        mut self,
+        source: impl FnOnce(&Context) -> F,
+    ) -> anyhow::Result<(R, RunReport)>
+    where
+        F: Future<Output = R>,
+    {
         // 0. Services, before the catch-up; the pipeline takes what they send once it starts.
-        let notifier = Notifier::from_settings(&self.settings)?;
+        let notifier = self.integrations.start()?;
         let (snap_tx, snap_rx) = watch::channel(Snapshot::inactive(jiff::Timestamp::now()));
         let (events, inputs) = pipeline::channel();
         let cancel = CancellationToken::new();
@@ -208,34 +383,18 @@ impl MonitorRuntime {
         let ctx = Context {
             events,
             snapshots: snap_rx,
-            store: store_dyn.clone(),
             ingest: self.ingest.clone(),
             cancel: cancel.clone(),
             notify_stats: notifier.stats(),
-            import: self.catch_up.clone(),
+            import: self.import.clone(),
         };
         for (name, service) in std::mem::take(&mut self.services) {
             spawn_named(&tasks, name, service(&ctx));
         }
 
-        // 1. Catch-up.
-        let imported = {
-            let (dirs, store, prices) = (dirs.clone(), self.store.clone(), self.prices.clone());
-            let options = ImportOptions {
-                progress: self.import_progress,
-                // What hooks spooled while no monitor took them is stored now, once.
-                drain_hook_spool: Some(self.settings.db.value.clone()),
-                shared_progress: Some(self.catch_up.clone()),
-                ..ImportOptions::default()
-            };
-            tokio::task::spawn_blocking(move || import::import(&dirs, &*store, &prices, &options))
-                .await
-                .context("the catch-up import failed")
-                .and_then(|r| r)
-        };
-        self.catch_up.finish();
-        let report = match imported {
-            Ok(report) => report,
+        // 1. Catch-up, and 2. read-back of live sessions, off the async threads.
+        let initial = match self.catch_up_and_read_back().await {
+            Ok(initial) => initial,
             Err(e) => {
                 // The services stop with the monitor that never ran.
                 cancel.cancel();
@@ -245,28 +404,9 @@ impl MonitorRuntime {
                 return Err(e);
             }
         };
-        if let Some(f) = self.caught_up.take() {
-            f(&report);
-        }
-
-        // 2. Read-back of live sessions, off the async threads.
-        let initial = {
-            let store = self.store.clone();
-            tokio::task::spawn_blocking(move || live_sessions(&*store))
-                .await
-                .context("reading live sessions back failed")??
-        };
 
         // 3. Sinks.
-        let mut budget =
-            budget_watch::Watch::from_settings(&self.settings, store_dyn.clone(), &self.prices);
-        budget.alert_sinks = std::mem::take(&mut self.budget_alerts);
-        budget.alert_sinks.push(notifier.alert_sink());
-        if notifier.wants(EventName::BlockStarted) || notifier.wants(EventName::BlockEnded) {
-            budget.block_sinks = vec![notifier.block_sink()];
-        }
-        // It reads which 5-hour block runs now, once.
-        let (budget_callbacks, budget_watcher) = tokio::task::block_in_place(|| budget.spawn())?;
+        let (budget_callbacks, budget_watcher) = self.start_budget_watch(&notifier).await?;
         let mut callbacks = std::mem::take(&mut self.callbacks);
         callbacks.extend(budget_callbacks);
         let mut after_commits = Vec::new();
@@ -277,64 +417,68 @@ impl MonitorRuntime {
         let after_commit = (!after_commits.is_empty()).then(|| {
             Arc::new(move || after_commits.iter().for_each(|f| f())) as Arc<dyn Fn() + Send + Sync>
         });
+        let mut committed_callbacks = std::mem::take(&mut self.committed_callbacks);
+        // Integrations fire once a transition is committed: a monitor killed in between
+        // leaves it to the next one, never fires it twice with it (issue 12).
+        committed_callbacks.extend(notifier.callbacks());
+        let tap = self.tap.take().map(|(name, tap)| {
+            let (tx, rx) = mpsc::unbounded_channel();
+            // It holds no event sink: it ends once the pipeline drained and dropped `tx`.
+            spawn_named(&tasks, name, tap(rx));
+            tx
+        });
         let pipeline_task = pipeline::spawn_on(
             inputs,
             PipelineConfig {
-                state_file: Some(self.settings.state_file.value.clone()),
-                store: Some(store_dyn.clone()),
+                state_file: self.state_file.clone(),
+                store: self.store.clone(),
                 prices: self.prices.clone(),
                 callbacks,
-                // Integrations fire once a transition is committed: a monitor killed in between
-                // leaves it to the next one, never fires it twice with it (issue 12).
-                committed_callbacks: notifier.callbacks(),
+                committed_callbacks,
                 snapshots: Some(snap_tx),
                 initial_sessions: initial,
                 after_commit,
+                tap,
                 ..PipelineConfig::default()
             },
-        )?;
+        )
+        .context("starting the monitor")?;
 
         // 4. Sources.
-        let poke = Arc::new(Notify::new());
-        spawn_named(
-            &tasks,
-            "follow transcripts",
-            follow_task(dirs.clone(), &ctx, poke.clone()),
-        );
-        spawn_named(&tasks, "liveness probe", {
-            let fut = probe_loop(
-                dirs,
-                ctx.events.clone(),
-                poke,
-                cancel.clone(),
-                ctx.ingest.clone(),
-            );
-            Box::pin(async move {
-                fut.await;
-                Ok(())
-            })
-        });
+        let following = match (&self.store, self.follow) {
+            (Some(store), true) => {
+                self.spawn_followers(&tasks, &ctx, store.clone());
+                true
+            }
+            _ => false,
+        };
         for sink in &mut self.sinks {
             if let Some(task) = sink.task(&ctx) {
                 spawn_named(&tasks, sink.name(), task);
             }
         }
         tasks.close();
-        // Only the tasks hold the event sink now: the pipeline drains once they stop.
+        let source = source(&ctx);
+        // Only the tasks and the source hold the event sink now: the pipeline drains once
+        // they stop.
         drop(ctx);
 
         // 5. Shutdown.
-        shutdown.await;
+        let out = source.await;
         cancel.cancel();
         tasks.wait().await;
         let pipeline = pipeline_task.await.context("the monitor task failed")?;
-        let (lines, bytes, malformed) = self.ingest.get();
-        tracing::info!(lines, bytes, malformed, "The transcript follower stopped.");
+        if following {
+            let (lines, bytes, malformed) = self.ingest.get();
+            tracing::info!(lines, bytes, malformed, "The transcript follower stopped.");
+        }
         // Its last check sees the last usage, and may still notify: before the notifier closes.
-        let sinks = std::mem::take(&mut self.sinks);
+        let (sinks, grace) = (std::mem::take(&mut self.sinks), self.notify_grace);
         let _ = tokio::task::spawn_blocking(move || {
-            budget_watcher.join();
-            notifier.shutdown(NOTIFY_GRACE);
+            if let Some(watcher) = budget_watcher {
+                watcher.join();
+            }
+            notifier.shutdown(grace);
             for sink in sinks {
                 let name = sink.name();
                 sink.finish();
@@ -342,7 +486,109 @@ impl MonitorRuntime {
             }
         })
         .await;
-        Ok(RunReport { pipeline })
+        Ok((out, RunReport { pipeline }))
+    }
+
+    /// Steps 1 and 2 (when the catch-up is on and there is a store): imports the history, then
+    /// returns the live sessions in the store.
+    async fn catch_up_and_read_back(&mut self) -> anyhow::Result<Vec<SessionState>> {
+        let (Some(catch_up), Some(store)) = (self.catch_up.take(), self.store.clone()) else {
+            self.import.finish();
+            return Ok(Vec::new());
+        };
+        let imported = {
+            let (dirs, store, prices) =
+                (self.config_dirs.clone(), store.clone(), self.prices.clone());
+            let options = ImportOptions {
+                progress: catch_up.progress,
+                drain_hook_spool: catch_up.hook_spool,
+                shared_progress: Some(self.import.clone()),
+                ..ImportOptions::default()
+            };
+            tokio::task::spawn_blocking(move || import::import(&dirs, &*store, &prices, &options))
+                .await
+                .context("the catch-up import failed")
+                .and_then(|r| r)
+        };
+        self.import.finish();
+        let report = imported?;
+        if let Some(f) = self.caught_up.take() {
+            f(&report);
+        }
+        tokio::task::spawn_blocking(move || live_sessions(&*store))
+            .await
+            .context("reading live sessions back failed")?
+    }
+
+    /// Starts the budget watch when someone wants its alerts or block changes (it needs the
+    /// store); returns the callbacks that nudge it.
+    async fn start_budget_watch(
+        &mut self,
+        notifier: &Notifier,
+    ) -> anyhow::Result<(Vec<Callback>, Option<budget_watch::Watcher>)> {
+        let mut alert_sinks = std::mem::take(&mut self.budget_alerts);
+        let mut block_sinks = std::mem::take(&mut self.block_changes);
+        let Some(store) = self.store.clone() else {
+            if !alert_sinks.is_empty() || !block_sinks.is_empty() {
+                tracing::warn!(
+                    "Budget alerts and block changes need a store (the history); not watching."
+                );
+            }
+            return Ok((Vec::new(), None));
+        };
+        if notifier.wants(EventName::BudgetThreshold) {
+            alert_sinks.push(notifier.alert_sink());
+        }
+        if notifier.wants(EventName::BlockStarted) || notifier.wants(EventName::BlockEnded) {
+            block_sinks.push(notifier.block_sink());
+        }
+        let (budget, tz) = self.budget.clone();
+        let watch = budget_watch::Watch {
+            budget,
+            tz,
+            store,
+            prices: self.prices.clone(),
+            alert_sinks,
+            block_sinks,
+        };
+        // It reads which 5-hour block runs now, once: a store read, off the async threads.
+        let (callbacks, watcher) = tokio::task::spawn_blocking(move || watch.spawn())
+            .await
+            .context("starting the budget watcher")?
+            .context("starting the budget watcher")?;
+        Ok((callbacks, Some(watcher)))
+    }
+
+    /// Step 4's transcript follower and liveness probe.
+    fn spawn_followers(&self, tasks: &TaskTracker, ctx: &Context, store: Arc<dyn Store>) {
+        let poke = Arc::new(Notify::new());
+        spawn_named(
+            tasks,
+            "follow transcripts",
+            Box::pin(follow::follow(
+                self.config_dirs.clone(),
+                store,
+                ctx.events.clone(),
+                poke.clone(),
+                ctx.cancel.clone(),
+                ctx.ingest.clone(),
+            )),
+        );
+        let probe = probe_loop(
+            self.config_dirs.clone(),
+            ctx.events.clone(),
+            poke,
+            ctx.cancel.clone(),
+            ctx.ingest.clone(),
+        );
+        spawn_named(
+            tasks,
+            "liveness probe",
+            Box::pin(async move {
+                probe.await;
+                Ok(())
+            }),
+        );
     }
 }
 
@@ -358,17 +604,6 @@ fn live_sessions(store: &dyn Store) -> anyhow::Result<Vec<SessionState>> {
         }
     }
     Ok(initial)
-}
-
-fn follow_task(dirs: Vec<PathBuf>, ctx: &Context, poke: Arc<Notify>) -> Task {
-    Box::pin(follow::follow(
-        dirs,
-        ctx.store.clone(),
-        ctx.events.clone(),
-        poke,
-        ctx.cancel.clone(),
-        ctx.ingest.clone(),
-    ))
 }
 
 /// Spawns `task` on `tasks`, logging under `name` when it fails or ends.
@@ -395,5 +630,63 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use cclive_core::{EventKind, Mode, SessionId};
+
+    use super::*;
+
+    /// A monitor of one source (no store, no catch-up, no follower, on a current-thread tokio
+    /// runtime as `cclive run`'s) runs until its source ends: the source's value comes back, the
+    /// pipeline's report holds its session, and the tap had every event before `run_until`
+    /// returned.
+    #[tokio::test]
+    async fn the_source_ends_the_run_and_the_tap_sees_every_event() {
+        let tapped: Arc<Mutex<Vec<SessionId>>> = Arc::default();
+        let runtime = MonitorRuntime::new(PriceTable::builtin()).with_tap("test tap", {
+            let tapped = tapped.clone();
+            move |mut rx| {
+                Box::pin(async move {
+                    while let Some(event) = rx.recv().await {
+                        tapped.lock().unwrap().push(event.session_id);
+                    }
+                    Ok(())
+                })
+            }
+        });
+        let id = SessionId::new("s1");
+        let (sent, report) = runtime
+            .run_until(|ctx| {
+                let (events, id) = (ctx.events.clone(), id.clone());
+                async move {
+                    let kind = EventKind::SessionStarted {
+                        mode: Mode::Print,
+                        command: None,
+                        cwd: None,
+                        project_path: None,
+                        session_type: None,
+                        source: "wrapper".into(),
+                    };
+                    events
+                        .send(Event::new(id, jiff::Timestamp::now(), kind))
+                        .await
+                }
+            })
+            .await
+            .unwrap();
+        assert!(sent);
+        let sessions: Vec<_> = report
+            .pipeline
+            .sessions
+            .iter()
+            .map(|s| s.session_id.clone())
+            .collect();
+        assert_eq!(sessions, std::slice::from_ref(&id));
+        assert_eq!(*tapped.lock().unwrap(), [id]);
     }
 }

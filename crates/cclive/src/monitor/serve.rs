@@ -67,8 +67,8 @@ impl Serve {
     }
 }
 
-/// The token from a flag or `CCLIVE_TOKEN` (clap reads both), checked; refuses a non-loopback
-/// address without one.
+/// The token the command picked (`--token`, else `CCLIVE_TOKEN`), checked; refuses a
+/// non-loopback address without one.
 pub(crate) fn resolve_token(raw: Option<&str>, ip: IpAddr) -> anyhow::Result<Option<Token>> {
     let token = raw
         .filter(|t| !t.is_empty())
@@ -210,7 +210,7 @@ async fn watch_main(
         }
     };
     let open = serve.open;
-    let mut runtime = MonitorRuntime::new(&settings, store, prices)
+    let mut runtime = MonitorRuntime::machine(&settings, store, prices)
         .import_progress(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .on_caught_up(announce)
         .with_callback(publish)

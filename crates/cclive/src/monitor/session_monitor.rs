@@ -23,10 +23,16 @@
 //! threshold crossed (once per threshold and period, as the monitor does); with a store,
 //! `on_block` gets each block that starts or ends while the run lasts. Both are called on a
 //! watcher thread, and `run` returns after their last call.
+//!
+//! Each run is a configuration of the one monitor runtime (`monitor::runtime`): no catch-up
+//! and no follower of the whole machine; its source is claude (and, for an interactive session,
+//! the follower of claude's own transcript), whose end ends the run. This module must never
+//! assemble a pipeline of its own.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use cclive_core::blocks::BlockEvent;
@@ -34,15 +40,16 @@ use cclive_core::budget::{Budget, BudgetAlert};
 use cclive_core::{Event, EventKind, PriceTable, SessionId, SessionState, Update};
 use cclive_store::Store;
 use jiff::tz::TimeZone;
+use tokio_util::sync::CancellationToken;
 
 use crate::errors::ClaudeNotFound;
 use crate::ingest::child::{self, ChildExit, ChildSpec};
 use crate::ingest::invocation::Invocation;
 use crate::ingest::own_transcript::{self, OwnSession};
-use crate::monitor::pipeline::{self, Callback, PipelineConfig};
+use crate::monitor::pipeline::{Callback, EventSink};
+use crate::monitor::runtime::{Integrations, MonitorRuntime};
 use crate::output::render::Renderer;
-use crate::sinks::budget_watch::{AlertSink, BlockSink, Watch, Watcher};
-use tokio_util::sync::CancellationToken;
+use crate::sinks::budget_watch::{AlertSink, BlockSink};
 
 /// Longest command line kept in history.
 const COMMAND_CHARS: usize = 200;
@@ -50,7 +57,11 @@ const COMMAND_CHARS: usize = 200;
 /// Builds a [`SessionMonitor`].
 #[derive(Default)]
 pub struct SessionMonitorBuilder {
-    config: PipelineConfig,
+    callbacks: Vec<Callback>,
+    committed_callbacks: Vec<Callback>,
+    state_file: Option<PathBuf>,
+    store: Option<Arc<dyn Store>>,
+    prices: PriceTable,
     config_dirs: Vec<PathBuf>,
     /// The running monitor's address, and its token.
     forward_to: Option<(String, Option<String>)>,
@@ -60,14 +71,16 @@ pub struct SessionMonitorBuilder {
     budget: Option<(Budget, TimeZone)>,
     alert_sinks: Vec<AlertSink>,
     block_sinks: Vec<BlockSink>,
+    /// `cclive run`'s webhooks, on_change commands and calendars, and how long they may go on
+    /// delivering after claude exited.
+    integrations: Option<(Integrations, Duration)>,
 }
 
 impl SessionMonitorBuilder {
     /// Calls `f` with every update (start, status changes, progress, end), in order.
     #[must_use]
     pub fn on_update(mut self, f: impl Fn(&Update) + Send + Sync + 'static) -> Self {
-        let callback: Callback = Arc::new(f);
-        self.config.callbacks.push(callback);
+        self.callbacks.push(Arc::new(f));
         self
     }
 
@@ -76,8 +89,7 @@ impl SessionMonitorBuilder {
     /// transition even when another process (a monitor) follows the same session.
     #[must_use]
     pub fn on_committed_update(mut self, f: impl Fn(&Update) + Send + Sync + 'static) -> Self {
-        let callback: Callback = Arc::new(f);
-        self.config.committed_callbacks.push(callback);
+        self.committed_callbacks.push(Arc::new(f));
         self
     }
 
@@ -113,21 +125,21 @@ impl SessionMonitorBuilder {
     /// Writes the state file here.
     #[must_use]
     pub fn state_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.config.state_file = Some(path.into());
+        self.state_file = Some(path.into());
         self
     }
 
     /// Records sessions in this store.
     #[must_use]
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
-        self.config.store = Some(store);
+        self.store = Some(store);
         self
     }
 
     /// Prices estimates with this table.
     #[must_use]
     pub fn prices(mut self, prices: PriceTable) -> Self {
-        self.config.prices = prices;
+        self.prices = prices;
         self
     }
 
@@ -161,6 +173,15 @@ impl SessionMonitorBuilder {
     #[must_use]
     pub fn forward_to(mut self, listen: impl Into<String>, token: Option<String>) -> Self {
         self.forward_to = Some((listen.into(), token));
+        self
+    }
+
+    /// Delivers updates (once committed), budget alerts and block changes (with a store) to
+    /// `integrations` (`cclive run` without a monitor: nothing else tells them), which may go
+    /// on delivering for `grace` after claude exited.
+    #[must_use]
+    pub(crate) fn integrations(mut self, integrations: Integrations, grace: Duration) -> Self {
+        self.integrations = Some((integrations, grace));
         self
     }
 
@@ -230,7 +251,7 @@ impl SessionMonitor {
         let session_id = uuid::Uuid::new_v4().to_string();
         let plan = Invocation::plan(&request.claude_args, &session_id);
         let id = SessionId::new(plan.session_id.clone().unwrap_or(session_id));
-        let mut renderer = if self.inner.show_output {
+        let renderer = if self.inner.show_output {
             Renderer::new(
                 &plan,
                 std::io::stdout().is_terminal(),
@@ -252,58 +273,26 @@ impl SessionMonitor {
             env_remove: &request.env_remove,
             env: &request.env,
         };
-
-        let mut config = self.inner.config.clone();
-        let watcher = self.watch_usage(&mut config).await?;
-        let forwarder = self.inner.forward_to.clone().map(|(listen, token)| {
-            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-            config.tap = Some(tx);
-            tokio::spawn(forward_events(listen, token, rx))
-        });
-        let (sink, service) = pipeline::spawn(config).context("starting the monitor")?;
         // Interactive claude owns the terminal: its figures come from what it writes to disk.
-        let follower = match (
+        let own = match (
             &plan.session_id,
             plan.print,
             self.inner.config_dirs.is_empty(),
         ) {
-            (Some(sid), false, false) => {
-                let stop = CancellationToken::new();
-                let own = OwnSession {
-                    config_dirs: self.inner.config_dirs.clone(),
-                    session_id: SessionId::new(sid.clone()),
-                };
-                Some((
-                    stop.clone(),
-                    tokio::spawn(own_transcript::follow(own, sink.clone(), stop)),
-                ))
-            }
+            (Some(sid), false, false) => Some(OwnSession {
+                config_dirs: self.inner.config_dirs.clone(),
+                session_id: SessionId::new(sid.clone()),
+            }),
             _ => None,
         };
-        let result = child::run(&spec, &sink, &mut renderer).await;
-        if let Some((stop, task)) = follower {
-            stop.cancel();
-            let _ = task.await;
-        }
-        if let Ok(exit) = &result {
-            let kind = EventKind::ProcessExited {
-                code: exit.code,
-                signal: exit.signal,
-            };
-            sink.send(Event::new(id.clone(), jiff::Timestamp::now(), kind))
-                .await;
-        }
-        drop(sink);
-        let report = service.await.context("the monitor task failed")?;
-        if let Some(watcher) = watcher {
-            // Its last check judges the run's last usage; `on_budget`/`on_block` are done after.
-            let _ = tokio::task::spawn_blocking(move || watcher.join()).await;
-        }
-        if let Some(f) = forwarder {
-            let _ = f.await;
-        }
+
+        let (result, report) = self
+            .runtime()
+            .run_until(|ctx| claude_source(spec, renderer, own, ctx.events.clone()))
+            .await?;
         let exit: ChildExit = result?;
         let session = report
+            .pipeline
             .sessions
             .into_iter()
             .find(|s| s.session_id == id)
@@ -311,45 +300,81 @@ impl SessionMonitor {
         Ok(RunOutcome {
             exit_code: exit.exit_code(),
             session,
-            store_failures: report.store_failures,
+            store_failures: report.pipeline.store_failures,
         })
+    }
+
+    /// The monitor runtime this builder configures: one claude run's, no catch-up and no
+    /// follower of the whole machine; a budget watch only when `on_budget` or `on_block` asked
+    /// for it (or the integrations want its alerts).
+    fn runtime(&self) -> MonitorRuntime {
+        let b = &self.inner;
+        let mut runtime = MonitorRuntime::new(b.prices.clone())
+            .store(b.store.clone())
+            .state_file(b.state_file.clone());
+        for callback in &b.callbacks {
+            runtime = runtime.with_callback(callback.clone());
+        }
+        for callback in &b.committed_callbacks {
+            runtime = runtime.with_committed_callback(callback.clone());
+        }
+        if let Some((budget, tz)) = b.budget.clone() {
+            runtime = runtime.budget(budget, tz);
+        }
+        for sink in &b.alert_sinks {
+            runtime = runtime.with_budget_alerts(sink.clone());
+        }
+        for sink in &b.block_sinks {
+            runtime = runtime.with_block_changes(sink.clone());
+        }
+        if let Some((integrations, grace)) = b.integrations.clone() {
+            runtime = runtime.integrations(integrations, grace);
+        }
+        if let Some((listen, token)) = b.forward_to.clone() {
+            runtime = runtime.with_tap("forward to the monitor", move |rx| {
+                Box::pin(async move {
+                    forward_events(listen, token, rx).await;
+                    Ok(())
+                })
+            });
+        }
+        runtime
     }
 }
 
-impl SessionMonitor {
-    /// Starts the budget and block watcher when `on_budget` or `on_block` asked for it, adding
-    /// its callback to `config`.
-    async fn watch_usage(&self, config: &mut PipelineConfig) -> anyhow::Result<Option<Watcher>> {
-        let b = &self.inner;
-        if b.alert_sinks.is_empty() && b.block_sinks.is_empty() {
-            return Ok(None);
+/// The run's source: claude, and for an interactive session the follower of its own
+/// transcript (stopped once claude exited, after its last read); then claude's exit.
+async fn claude_source(
+    spec: ChildSpec<'_>,
+    mut renderer: Renderer,
+    own: Option<OwnSession>,
+    sink: EventSink,
+) -> anyhow::Result<ChildExit> {
+    let stop = CancellationToken::new();
+    let follower = async {
+        if let Some(own) = own {
+            own_transcript::follow(own, sink.clone(), stop.clone()).await;
         }
-        let Some(store) = b.config.store.clone() else {
-            tracing::warn!(
-                "on_budget and on_block need a store (SessionMonitorBuilder::store); not watching"
-            );
-            return Ok(None);
+    };
+    let child = async {
+        let result = child::run(&spec, &sink, &mut renderer).await;
+        stop.cancel();
+        result
+    };
+    let (result, ()) = tokio::join!(child, follower);
+    if let Ok(exit) = &result {
+        let kind = EventKind::ProcessExited {
+            code: exit.code,
+            signal: exit.signal,
         };
-        let (budget, tz) = b
-            .budget
-            .clone()
-            .unwrap_or_else(|| (Budget::default(), TimeZone::UTC));
-        let watch = Watch {
-            budget,
-            tz,
-            store,
-            prices: b.config.prices.clone(),
-            alert_sinks: b.alert_sinks.clone(),
-            block_sinks: b.block_sinks.clone(),
-        };
-        // It reads which block runs now: a store read, off the async threads.
-        let (callbacks, watcher) = tokio::task::spawn_blocking(move || watch.spawn())
-            .await
-            .context("starting the budget watcher")?
-            .context("starting the budget watcher")?;
-        config.callbacks.extend(callbacks);
-        Ok(Some(watcher))
+        sink.send(Event::new(
+            spec.session_id.clone(),
+            jiff::Timestamp::now(),
+            kind,
+        ))
+        .await;
     }
+    result
 }
 
 /// Posts events to a running monitor in small batches. A monitor that stops answering costs
@@ -432,6 +457,15 @@ mod tests {
     use cclive_store::SqliteStore;
 
     use super::*;
+
+    /// `run`'s future may be spawned on a multi-threaded runtime (`tokio::spawn(monitor.run(…))`),
+    /// as before the runtime ran it.
+    #[test]
+    fn the_run_future_is_send() {
+        fn send<T: Send>(_: &T) {}
+        let monitor = SessionMonitor::builder().build();
+        send(&monitor.run(RunRequest::default()));
+    }
 
     /// A `claude` stand-in: one sonnet response of 100,000 input tokens ($0.30 at $3 per
     /// million), then the result line.

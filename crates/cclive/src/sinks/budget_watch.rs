@@ -71,7 +71,9 @@ pub(crate) struct Watch {
 }
 
 impl Watch {
-    /// The `[budget]` of `settings`, with no sink yet.
+    /// The `[budget]` of `settings`, with no sink yet (the monitor runtime is given the budget
+    /// on its own; the tests start from settings).
+    #[cfg(test)]
     pub(crate) fn from_settings(
         settings: &Settings,
         store: Arc<dyn Store>,

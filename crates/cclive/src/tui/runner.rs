@@ -123,7 +123,7 @@ fn configure(
             let _ = tx.send(Msg::Source(Source::Own { catching_up: false }));
         }
     };
-    MonitorRuntime::new(settings, store, prices)
+    MonitorRuntime::machine(settings, store, prices)
         .on_caught_up(caught_up)
         .with_budget_alerts(notice)
         .with_sink(Screen { tx })
