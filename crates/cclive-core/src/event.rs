@@ -36,6 +36,12 @@ impl EventKind {
             EventKind::InputError { .. } | EventKind::UnknownRecord { .. }
         )
     }
+
+    /// A live-only event: it moves what a monitor shows, but is never kept in the event log
+    /// (a streaming response sends dozens a second, and its final usage says it all).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, EventKind::OutputStreamed { .. })
+    }
 }
 
 impl Event {
@@ -293,6 +299,15 @@ pub enum EventKind {
         /// True for a sub-agent's response.
         #[serde(default)]
         sidechain: bool,
+    },
+    /// The output of an API response still streaming grew by `chars` characters (text,
+    /// thinking, or a tool call's input): what shows its output growing before its final usage
+    /// arrives. Transient ([`EventKind::is_transient`]).
+    OutputStreamed {
+        /// The API message id.
+        message_id: String,
+        /// Characters added.
+        chars: u64,
     },
     /// An API response finished streaming (used for live API time).
     ApiResponseDone {

@@ -156,7 +156,10 @@ impl Monitor {
         // Bad input alone says nothing believable about a session: it never makes one (a broken
         // or hostile payload naming an unknown session would show a phantom, with integrations
         // firing for it). It counts against a session some source announced.
-        if event.kind.is_bad_input() && !self.sessions.contains_key(&event.session_id) {
+        // Nor does a transient event (a stray streaming delta would be a session of nothing).
+        if (event.kind.is_bad_input() || event.kind.is_transient())
+            && !self.sessions.contains_key(&event.session_id)
+        {
             return None;
         }
         let linked = self.link_request(event);

@@ -28,6 +28,10 @@ use crate::prompts::PromptCount;
 use crate::usage::Tokens;
 use crate::usage_merge;
 
+/// Characters of streamed output a token stands for, roughly (English text and code): only
+/// for the live figure of a response still streaming, never for what is counted or priced.
+const CHARS_PER_TOKEN: u64 = 4;
+
 /// Where a session is in its life. Serialized upper case, as the seed's state file has it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
@@ -181,6 +185,12 @@ pub struct SessionState {
     pub num_turns: u64,
     /// Tokens by kind.
     pub tokens: Tokens,
+    /// Output tokens of responses still streaming beyond what their usage says so far,
+    /// estimated from the output streamed (about four characters a token) until each
+    /// response's final usage arrives: live only, never in `tokens` nor in the cost. 0 when
+    /// nothing streams.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub streaming_output_tokens: u64,
     /// API responses counted.
     pub api_requests: u64,
     /// Tool calls by tool name.
@@ -291,6 +301,10 @@ struct Ledger {
     turn_open: bool,
     /// Claude Code's own totals, once reported.
     reported: Reported,
+    /// Characters of output streamed so far per response still streaming: live only, not
+    /// kept (a restarted monitor learns the final usage anyway).
+    #[serde(skip)]
+    streaming: HashMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -382,6 +396,7 @@ impl SessionState {
             duration_api_ms: 0,
             num_turns: 0,
             tokens: Tokens::default(),
+            streaming_output_tokens: 0,
             api_requests: 0,
             tool_calls: BTreeMap::new(),
             tool_errors: 0,
@@ -574,8 +589,11 @@ impl SessionState {
                 model,
                 tokens,
                 sidechain,
-                ..
+                is_final,
             } => {
+                if *is_final && !self.ledger.streaming.is_empty() {
+                    self.ledger_mut().streaming.remove(key);
+                }
                 // A telemetry report that names no request cannot be matched with the local
                 // sources' reports of the same response: it counts only where none exists.
                 let unmatched = is_telemetry_only_usage_key(key) && self.source != Source::Otel;
@@ -594,11 +612,23 @@ impl SessionState {
                     self.model.clone_from(model);
                 }
             }
+            EventKind::OutputStreamed { message_id, chars } => {
+                // A response already done streams no more (a late or repeated line).
+                if self.status.is_live() && !self.ledger.timed.contains(message_id) {
+                    let streamed = self
+                        .ledger_mut()
+                        .streaming
+                        .entry(message_id.clone())
+                        .or_default();
+                    *streamed = streamed.saturating_add(*chars);
+                }
+            }
             EventKind::ApiResponseDone {
                 message_id,
                 duration_ms,
             } => {
                 let ledger = self.ledger_mut();
+                ledger.streaming.remove(message_id);
                 let started = ledger.open_requests.remove(message_id);
                 let measured = started.map(|s| millis_between(s, at));
                 // The wrapper times a response from its stream, telemetry reports its own
@@ -839,7 +869,11 @@ impl SessionState {
         }
         if !self.status.is_live() {
             self.waiting_for = None;
+            if !self.ledger.streaming.is_empty() {
+                self.ledger_mut().streaming.clear();
+            }
         }
+        self.streaming_output_tokens = self.streaming_estimate();
         self.recompute(at);
         let status = (before_status != self.status).then_some((before_status, self.status));
         let metrics = before != self.public_figures();
@@ -1124,12 +1158,25 @@ impl SessionState {
 
     /// The figures a change notification is about (excludes `updated_at`, durations that move
     /// with the clock, and the ledger).
+    /// Output tokens streamed beyond what each streaming response's usage says so far.
+    fn streaming_estimate(&self) -> u64 {
+        self.ledger
+            .streaming
+            .iter()
+            .map(|(key, chars)| {
+                let estimate = chars.div_ceil(CHARS_PER_TOKEN);
+                let counted = self.ledger.usage.get(key).map_or(0, |c| c.tokens.output);
+                estimate.saturating_sub(counted)
+            })
+            .sum()
+    }
+
     fn public_figures(&self) -> impl PartialEq + use<> {
         (
             (
                 self.total_cost_usd.to_bits(),
                 self.num_turns,
-                self.tokens,
+                (self.tokens, self.streaming_output_tokens),
                 self.tool_calls.clone(),
             ),
             (

@@ -179,6 +179,9 @@ pub enum SseEvent {
     },
     /// A `text_delta`.
     TextDelta(String),
+    /// Another delta of output the model writes (`thinking_delta`, `input_json_delta`): its
+    /// length in characters.
+    OutputDelta(u64),
     /// `content_block_start` of a tool call.
     ToolUseStart {
         /// Tool name.
@@ -433,6 +436,15 @@ fn parse_stream_event(obj: &Map<String, Value>) -> Result<StreamEvent, TokenErro
                         .unwrap_or_default()
                         .to_owned(),
                 ),
+                Some(kind @ ("thinking_delta" | "input_json_delta")) => {
+                    let field = if kind == "thinking_delta" {
+                        "thinking"
+                    } else {
+                        "partial_json"
+                    };
+                    let text = delta.and_then(|d| d.get(field)).and_then(Value::as_str);
+                    SseEvent::OutputDelta(text.map_or(0, |t| t.chars().count() as u64))
+                }
                 _ => SseEvent::Other("content_block_delta".into()),
             }
         }
@@ -597,6 +609,8 @@ fn stream_event_events(se: &StreamEvent) -> Vec<EventKind> {
             }],
             None => Vec::new(),
         },
+        SseEvent::TextDelta(text) => streamed(se, text.chars().count() as u64),
+        SseEvent::OutputDelta(chars) => streamed(se, *chars),
         SseEvent::MessageStop => match &se.message_id {
             Some(id) => vec![EventKind::ApiResponseDone {
                 message_id: id.clone(),
@@ -604,6 +618,17 @@ fn stream_event_events(se: &StreamEvent) -> Vec<EventKind> {
             }],
             None => Vec::new(),
         },
+        _ => Vec::new(),
+    }
+}
+
+/// The live growth of a response's output, when the line names the response.
+fn streamed(se: &StreamEvent, chars: u64) -> Vec<EventKind> {
+    match &se.message_id {
+        Some(id) if chars > 0 => vec![EventKind::OutputStreamed {
+            message_id: id.clone(),
+            chars,
+        }],
         _ => Vec::new(),
     }
 }

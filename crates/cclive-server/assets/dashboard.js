@@ -219,7 +219,14 @@
           "dl",
           { class: "figures" },
           fig("Input", withUnit(compact(t.input), "tok")),
-          fig("Output", withUnit(compact(t.output), "tok")),
+          // While a response streams, its output grows with every delta: an estimate (≈)
+          // until its final usage replaces it.
+          s.streaming_output_tokens
+            ? fig("Output", withUnit("≈" + compact(t.output + s.streaming_output_tokens), "tok"), {
+                title: "estimated from the reply streamed so far, until the response's final count",
+                dataset: { field: "output", streaming: "true" },
+              })
+            : fig("Output", withUnit(compact(t.output), "tok"), { dataset: { field: "output" } }),
           fig("Cache read", withUnit(compact(t.cache_read), "tok")),
           fig("Cache write", withUnit(compact(t.cache_creation), "tok")),
         ),

@@ -458,3 +458,70 @@ fn the_wrappers_prompt_and_the_transcripts_are_one_turn() {
     assert_eq!(s.num_turns, 1);
     assert_eq!(s.last_prompt.as_deref(), Some("fix the test"));
 }
+
+#[test]
+fn a_streaming_responses_output_grows_with_every_delta_until_its_final_usage() {
+    let mut s = state();
+    let streamed = |chars| EventKind::OutputStreamed {
+        message_id: "msg_1".into(),
+        chars,
+    };
+    // message_start: the prompt's tokens at once, 1 output token so far.
+    apply(&mut s, 1, usage("msg_1", "claude-sonnet-4-5", 1000, 1));
+    let cost_at_start = s.total_cost_usd;
+    let change = apply(&mut s, 2, streamed(40));
+    assert!(change.metrics, "a delta moves the live figures");
+    assert_eq!(
+        s.streaming_output_tokens, 9,
+        "≈ 40 / 4 tokens, less the 1 counted"
+    );
+    apply(&mut s, 3, streamed(400));
+    assert_eq!(s.streaming_output_tokens, 109);
+    assert_eq!(
+        s.tokens.output, 1,
+        "the estimate never enters the counted tokens"
+    );
+    assert_eq!(s.total_cost_usd, cost_at_start, "nor the cost");
+    // message_delta: the final count replaces the estimate, whatever it was.
+    let mut last = usage("msg_1", "claude-sonnet-4-5", 1000, 97);
+    if let EventKind::Usage { is_final, .. } = &mut last {
+        *is_final = true;
+    }
+    apply(&mut s, 4, last);
+    assert_eq!((s.tokens.output, s.streaming_output_tokens), (97, 0));
+    // A late delta of a response done streaming changes nothing.
+    apply(
+        &mut s,
+        5,
+        EventKind::ApiResponseDone {
+            message_id: "msg_1".into(),
+            duration_ms: None,
+        },
+    );
+    apply(&mut s, 6, streamed(4000));
+    assert_eq!(s.streaming_output_tokens, 0);
+    let json = serde_json::to_value(&s).unwrap();
+    assert!(
+        json.get("streaming_output_tokens").is_none(),
+        "0 is left out: {json}"
+    );
+}
+
+#[test]
+fn an_ended_session_streams_nothing() {
+    let mut s = state();
+    apply(
+        &mut s,
+        1,
+        EventKind::OutputStreamed {
+            message_id: "msg_1".into(),
+            chars: 400,
+        },
+    );
+    assert_eq!(s.streaming_output_tokens, 100);
+    apply(&mut s, 2, exited(1));
+    assert_eq!(
+        s.streaming_output_tokens, 0,
+        "a response cut off streams no more"
+    );
+}

@@ -146,6 +146,29 @@ fn stream_events_carry_live_usage() {
     assert!(
         matches!(&to_events(&delta)[0], EventKind::Usage { tokens, is_final: true, .. } if tokens.output == 42)
     );
+    // Every delta of output the model writes grows the response's live output.
+    let thinking = parse(
+        r#"{"type":"stream_event","event":{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Hmm…"}},"api_message_id":"msg_1"}"#,
+    );
+    let tool_input = parse(
+        r#"{"type":"stream_event","event":{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"command\": \"ls"}},"api_message_id":"msg_1"}"#,
+    );
+    let grown = |r: &StreamRecord| match to_events(r).as_slice() {
+        [EventKind::OutputStreamed { message_id, chars }] if message_id == "msg_1" => *chars,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(
+        (grown(&text), grown(&thinking), grown(&tool_input)),
+        (3, 4, 15),
+        "characters, not bytes"
+    );
+    assert!(
+        EventKind::OutputStreamed {
+            message_id: "m".into(),
+            chars: 1
+        }
+        .is_transient()
+    );
 }
 
 #[test]

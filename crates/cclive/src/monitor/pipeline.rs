@@ -265,14 +265,24 @@ impl Service {
         }
         self.pending.retired_usage.extend(applied.retired_usage);
         let update = applied.update;
+        // A transient event (a streaming response's output growing, dozens a second) moves
+        // the live figures only: the store learns the response's final usage.
+        let transient = event.kind.is_transient();
         if let Some(update) = update {
-            self.dirty.insert(update.session.session_id.clone());
+            if !transient {
+                self.dirty.insert(update.session.session_id.clone());
+            }
             self.notify(update);
             self.owe_snapshot();
         }
         // An event is kept only with a session to belong to (a replayed response that was
         // rerouted to a session held elsewhere has none here).
-        if keep && !repeat && self.writer.is_some() && self.monitor.contains(&event.session_id) {
+        if keep
+            && !transient
+            && !repeat
+            && self.writer.is_some()
+            && self.monitor.contains(&event.session_id)
+        {
             self.dirty.insert(event.session_id.clone());
             self.pending.events.push(event);
         }

@@ -387,10 +387,15 @@ fn card<'a>(app: &App, s: &'a SessionState) -> [Line<'a>; 2] {
     }
     let t = &s.tokens;
     let e = &s.efficiency;
+    // A response still streaming: its output as estimated so far (≈), until its final count.
+    let out = if s.streaming_output_tokens > 0 {
+        format!("≈{}", compact(t.output + s.streaming_output_tokens))
+    } else {
+        compact(t.output)
+    };
     let mut second = format!(
-        "   in {} · out {} · cache read {} · write {}",
+        "   in {} · out {out} · cache read {} · write {}",
         compact(t.input),
-        compact(t.output),
         compact(t.cache_read),
         compact(t.cache_creation)
     );

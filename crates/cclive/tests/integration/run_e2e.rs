@@ -456,6 +456,24 @@ fn a_long_first_reply_shows_its_figures_from_the_first_token() {
         card["total_cost_usd"].as_f64().is_some_and(|c| c > 0.0),
         "{card:#}"
     );
+    // Its output grows with every delta (12 chunks of text over the stream): an estimate on
+    // top of the counted tokens, seen rising at least twice before the final count.
+    let deadline = Instant::now() + Duration::from_secs(6);
+    let mut seen: Vec<u64> = Vec::new();
+    while seen.len() < 2 {
+        let card = dashboard.get("/api/current-session").json();
+        let streaming = card["data"]["streaming_output_tokens"]
+            .as_u64()
+            .unwrap_or(0);
+        if streaming > seen.last().copied().unwrap_or(0) {
+            seen.push(streaming);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the live output did not grow with the deltas (seen {seen:?}): {card:#}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 
     let out = crate::support::cclive::wait_with_timeout(child, TIMEOUT);
     assert!(out.status.success(), "{}", describe(&out));
@@ -464,6 +482,10 @@ fn a_long_first_reply_shows_its_figures_from_the_first_token() {
     assert_eq!(
         end["data"]["api_requests"], 1,
         "one response, counted once: {end:#}"
+    );
+    assert!(
+        end["data"].get("streaming_output_tokens").is_none(),
+        "the final count replaced the estimate: {end:#}"
     );
     assert!(
         end["data"]["tokens"]["output"].as_u64() > data["tokens"]["output"].as_u64(),
