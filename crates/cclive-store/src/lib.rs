@@ -239,8 +239,7 @@ pub trait Store: Send + Sync {
             .map(|s| (s.session_id.clone(), s.project().map(str::to_owned)))
             .collect();
         let thresholds = ascending(prompt_thresholds);
-        type Class = (Option<String>, Option<String>, bool, bool, Option<u64>);
-        let mut sums: std::collections::BTreeMap<Class, UsageSum> =
+        let mut sums: std::collections::BTreeMap<SumClass, UsageSum> =
             std::collections::BTreeMap::new();
         for row in self.usage_rows(since, until)? {
             let project = projects.get(&row.session_id).cloned().flatten();
@@ -447,6 +446,10 @@ pub struct UsageSum {
     /// [`PriceTable::cost_of_sum`](cclive_core::PriceTable::cost_of_sum).
     pub prompt_above: Option<u64>,
 }
+
+/// What one usage sum of the default [`Store::usage_sums`] shares: project, model, fast mode,
+/// US-only serving, long-prompt class.
+type SumClass = (Option<String>, Option<String>, bool, bool, Option<u64>);
 
 /// `thresholds` ascending, each once.
 pub(crate) fn ascending(thresholds: &[u64]) -> Vec<u64> {

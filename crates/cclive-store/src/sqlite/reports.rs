@@ -110,6 +110,9 @@ fn decode_summary(raw: RawSummary) -> Result<SessionSummary, StoreError> {
     })
 }
 
+/// A usage sum's columns, before checking them: project, model, the counts, the class.
+type RawSum = (Option<String>, Option<String>, [i64; 9], i64);
+
 pub(super) fn usage_sums(
     conn: &Connection,
     since: Option<Timestamp>,
@@ -146,8 +149,7 @@ pub(super) fn usage_sums(
             row.get::<_, i64>(11)?,
         ))
     })?;
-    let raw: Vec<(Option<String>, Option<String>, [i64; 9], i64)> =
-        rows.collect::<Result<_, _>>()?;
+    let raw: Vec<RawSum> = rows.collect::<Result<_, _>>()?;
     raw.into_iter()
         .map(|(project, model, sums, class)| {
             let what = || format!("usage of project {project:?}, model {model:?}");

@@ -335,7 +335,12 @@ mod tests {
             })
             .unwrap();
         let one = prices.cost("claude-haiku-5-5", &tokens).unwrap();
-        let day = budget::window(Period::Day, at, &TimeZone::UTC, Default::default());
+        let day = budget::window(
+            Period::Day,
+            at,
+            &TimeZone::UTC,
+            cclive_core::report::WeekStart::Monday,
+        );
         let spent = spend_in(&store, &day, &prices).unwrap().total_usd;
         assert!((spent - 5.0 * one).abs() < 1e-12, "{spent} vs 5 × {one}");
     }
