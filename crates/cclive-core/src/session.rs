@@ -223,6 +223,11 @@ pub struct SessionState {
     /// clones, and the monitor's copy is copied only when it changes while a snapshot lives.
     #[serde(skip)]
     ledger: Arc<Ledger>,
+    /// Characters of output streamed so far per response still streaming: live only, not
+    /// kept (a restarted monitor learns the final usage anyway). Beside the shared ledger, not
+    /// in it: a delta comes dozens of times a second and must not copy a big ledger.
+    #[serde(skip)]
+    streaming: HashMap<String, u64>,
 }
 
 /// One API response's usage, as counted.
@@ -301,10 +306,6 @@ struct Ledger {
     turn_open: bool,
     /// Claude Code's own totals, once reported.
     reported: Reported,
-    /// Characters of output streamed so far per response still streaming: live only, not
-    /// kept (a restarted monitor learns the final usage anyway).
-    #[serde(skip)]
-    streaming: HashMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -409,6 +410,7 @@ impl SessionState {
             input_errors: 0,
             unknown_records: 0,
             ledger: Arc::default(),
+            streaming: HashMap::new(),
         }
     }
 
@@ -591,8 +593,8 @@ impl SessionState {
                 sidechain,
                 is_final,
             } => {
-                if *is_final && !self.ledger.streaming.is_empty() {
-                    self.ledger_mut().streaming.remove(key);
+                if *is_final {
+                    self.streaming.remove(key);
                 }
                 // A telemetry report that names no request cannot be matched with the local
                 // sources' reports of the same response: it counts only where none exists.
@@ -615,11 +617,7 @@ impl SessionState {
             EventKind::OutputStreamed { message_id, chars } => {
                 // A response already done streams no more (a late or repeated line).
                 if self.status.is_live() && !self.ledger.timed.contains(message_id) {
-                    let streamed = self
-                        .ledger_mut()
-                        .streaming
-                        .entry(message_id.clone())
-                        .or_default();
+                    let streamed = self.streaming.entry(message_id.clone()).or_default();
                     *streamed = streamed.saturating_add(*chars);
                 }
             }
@@ -627,8 +625,8 @@ impl SessionState {
                 message_id,
                 duration_ms,
             } => {
+                self.streaming.remove(message_id);
                 let ledger = self.ledger_mut();
-                ledger.streaming.remove(message_id);
                 let started = ledger.open_requests.remove(message_id);
                 let measured = started.map(|s| millis_between(s, at));
                 // The wrapper times a response from its stream, telemetry reports its own
@@ -869,9 +867,7 @@ impl SessionState {
         }
         if !self.status.is_live() {
             self.waiting_for = None;
-            if !self.ledger.streaming.is_empty() {
-                self.ledger_mut().streaming.clear();
-            }
+            self.streaming.clear();
         }
         self.streaming_output_tokens = self.streaming_estimate();
         self.recompute(at);
@@ -1156,12 +1152,9 @@ impl SessionState {
         }
     }
 
-    /// The figures a change notification is about (excludes `updated_at`, durations that move
-    /// with the clock, and the ledger).
     /// Output tokens streamed beyond what each streaming response's usage says so far.
     fn streaming_estimate(&self) -> u64 {
-        self.ledger
-            .streaming
+        self.streaming
             .iter()
             .map(|(key, chars)| {
                 let estimate = chars.div_ceil(CHARS_PER_TOKEN);
@@ -1171,6 +1164,8 @@ impl SessionState {
             .sum()
     }
 
+    /// The figures a change notification is about (excludes `updated_at`, durations that move
+    /// with the clock, and the ledger).
     fn public_figures(&self) -> impl PartialEq + use<> {
         (
             (
