@@ -196,8 +196,10 @@ test("a real claude session: live in the model and status bar, then ended, count
       const s = await getJson<Summary>(dashboard.target, "/api/summary", { period: "day" });
       return s.sessions === 1 ? s : null;
     });
-    w.model.todayCost = summary.total_cost_usd;
-    assert.equal(w.model.statusBar(Date.now(), "u").text, `cclive ${format.usd(summary.total_cost_usd)}`);
+    const cost = summary.total_cost_usd;
+    assert.ok(cost !== null && cost > 0, "today's session is priced");
+    w.model.todayCost = cost;
+    assert.equal(w.model.statusBar(Date.now(), "u").text, `cclive ${format.usd(cost)}`);
     const history = await getJson<{ sessions: Session[] }>(dashboard.target, "/api/sessions", { limit: "20" });
     assert.equal(history.sessions[0].session_id, live.session_id);
     const budget = await getJson<{ configured: boolean; budgets: BudgetStatus[] }>(dashboard.target, "/api/budget");
