@@ -60,21 +60,28 @@ def get(url, timeout=5):
 
 
 def cpu_and_switches(pid):
-    """(CPU seconds, context switches) of every thread of pid."""
+    """(CPU seconds, {thread id: context switches}) of pid and each of its threads."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     cpu = (int(fields[11]) + int(fields[12])) / ticks
-    switches = 0
+    switches = {}
     for task in os.listdir(f"/proc/{pid}/task"):
         try:
             with open(f"/proc/{pid}/task/{task}/status") as f:
                 for line in f:
                     if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
-                        switches += int(line.split()[1])
+                        switches[task] = switches.get(task, 0) + int(line.split()[1])
         except FileNotFoundError:
             pass
     return cpu, switches
+
+
+def switches_between(before, after):
+    """Context switches from one sample to the next. A thread that exited in between (tokio's
+    idle blocking threads do) takes its count with it: only threads still there count, and a
+    new thread counts whole. Never negative."""
+    return sum(n - before.get(tid, 0) for tid, n in after.items())
 
 
 def rss_mb(pid):
@@ -238,7 +245,7 @@ def bench(args, work, procs):
     time.sleep(args.idle_seconds)
     cpu1, sw1 = cpu_and_switches(dash.pid)
     print(f"{f'idle monitor, {args.idle_seconds} s':<44} CPU {100 * (cpu1 - cpu0) / args.idle_seconds:.2f} %, "
-          f"{(sw1 - sw0) / args.idle_seconds:.1f} wake-ups/s, RSS {rss_mb(dash.pid):.0f} MB "
+          f"{switches_between(sw0, sw1) / args.idle_seconds:.1f} wake-ups/s, RSS {rss_mb(dash.pid):.0f} MB "
           f"(goal < 0.1 % CPU)")
 
     live_dir = corpus / "projects" / "-bench-live"
