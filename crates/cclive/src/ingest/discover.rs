@@ -4,15 +4,20 @@
 //! Symlinks are not followed (a loop must not hang discovery); unreadable folders are skipped
 //! and reported, never fatal.
 
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
-/// A transcript found on disk.
+/// A transcript found on disk, as the walk's one `stat` of it saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Found {
     /// Its path.
     pub path: PathBuf,
     /// Its size in bytes when found.
     pub size: u64,
+    /// The device it is on (0 when it could not be read).
+    pub dev: u64,
+    /// Its inode (0 when it could not be read).
+    pub inode: u64,
 }
 
 /// Every transcript under `config_dirs`, largest first (so parallel readers finish together),
@@ -51,8 +56,17 @@ fn walk(dir: &Path, found: &mut Vec<Found>, errors: &mut Vec<(PathBuf, std::io::
         if kind.is_dir() {
             walk(&path, found, errors);
         } else if kind.is_file() && is_transcript(&path) {
-            let size = entry.metadata().map_or(0, |m| m.len());
-            found.push(Found { path, size });
+            // Relative to the open folder: cheaper than a stat of the whole path, and the only
+            // one an unchanged file gets (an import compares it with the checkpoint).
+            let (size, dev, inode) = entry
+                .metadata()
+                .map_or((0, 0, 0), |m| (m.len(), m.dev(), m.ino()));
+            found.push(Found {
+                path,
+                size,
+                dev,
+                inode,
+            });
         }
     }
 }

@@ -137,11 +137,17 @@ pub fn import(
         .into_iter()
         .map(|c| (c.path.clone(), c))
         .collect();
-    // Only files with new bytes are read; an unchanged one costs a stat.
+    // Only files with new bytes are read; an unchanged one costs the walk's stat, nothing more.
     let mut work = Vec::new();
     let mut total_bytes = 0;
     for f in found {
         let cp = checkpoints.get(&f.path);
+        if cp
+            .is_some_and(|c| (c.dev, c.inode, c.offset) == (f.dev, f.inode, f.size) && f.inode != 0)
+        {
+            report.files_unchanged += 1;
+            continue;
+        }
         match FileTail::open(&f.path, cp) {
             Ok(tail) if tail.up_to_date() => report.files_unchanged += 1,
             Ok(tail) => {
@@ -531,6 +537,40 @@ mod tests {
         assert_eq!(rows.len(), 122);
         let replayed = rows.iter().find(|r| r.key == "msg_s1_0").unwrap();
         assert_eq!(replayed.session_id.as_str(), "s1");
+    }
+
+    #[test]
+    fn an_unchanged_file_is_skipped_and_one_replaced_at_the_same_size_is_read_again() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("projects/-work-app");
+        std::fs::create_dir_all(&project).unwrap();
+        let path = project.join("s1.jsonl");
+        append(
+            &path,
+            &(0..3).map(|n| response("s1", n)).collect::<String>(),
+        );
+        let store = SqliteStore::open_in_memory().unwrap();
+        let dirs = vec![home.path().to_path_buf()];
+        let prices = PriceTable::default();
+        let run = || import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        assert_eq!(run().files_read, 1);
+        let again = run();
+        assert_eq!((again.files_read, again.files_unchanged), (0, 1));
+
+        // Another file (another inode) of the same size moved over it: read from the start.
+        let other = project.join("s1.jsonl.new");
+        append(
+            &other,
+            &(0..3).map(|n| response("s9", n)).collect::<String>(),
+        );
+        assert_eq!(
+            std::fs::metadata(&other).unwrap().len(),
+            std::fs::metadata(&path).unwrap().len()
+        );
+        std::fs::rename(&other, &path).unwrap();
+        let replaced = run();
+        assert_eq!((replaced.files_read, replaced.responses), (1, 3));
+        assert_eq!(store.usage_rows(None, None).unwrap().len(), 6);
     }
 
     const ASSISTANT: &str = r#"{"type":"assistant","uuid":"u-a","timestamp":"2026-11-20T10:00:01.000Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_2","model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}],"stop_reason":"tool_use","usage":{"input_tokens":100,"output_tokens":20}}}"#;
