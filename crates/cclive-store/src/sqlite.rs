@@ -110,10 +110,15 @@ impl fmt::Debug for SqliteStore {
 
 /// Per-connection settings. `journal_mode` is stored in the file, so this is where a new file
 /// becomes WAL (an in-memory database stays `memory`); the others last for the connection.
+/// `temp_store = MEMORY` keeps statement journals off the disk: each upsert of a session row
+/// (its ledger can be hundreds of KB) copied the pages it replaced to a temporary file first,
+/// a fifth of an incremental import's time.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")
+    conn.execute_batch(
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
+    )
 }
 
 const UPSERT_SESSION: &str = "
