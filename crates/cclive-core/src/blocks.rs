@@ -326,12 +326,14 @@ pub fn report_of_length(
 /// The quiet time between two consecutive blocks, as ccusage shows it: from the earlier block's
 /// last response plus a block's length (when a new block could have started at the earliest)
 /// to the later block's first response; `None` when the later block began within a block's
-/// length of the earlier one's last response.
-pub fn gap_between(
-    earlier: &BlockSpan,
-    later: &BlockSpan,
-    length_ms: i64,
-) -> Option<(Timestamp, Timestamp)> {
+/// length of the earlier one's last response. The two blocks may come in either order (a
+/// report listed newest first).
+pub fn gap_between(a: &BlockSpan, b: &BlockSpan, length_ms: i64) -> Option<(Timestamp, Timestamp)> {
+    let (earlier, later) = if a.first_at <= b.first_at {
+        (a, b)
+    } else {
+        (b, a)
+    };
     let start = earlier.last_at.as_millisecond() + length_ms;
     (later.first_at.as_millisecond() > start).then(|| (ts(start), later.first_at))
 }

@@ -211,7 +211,8 @@ pub fn start_of_day(date: Date, tz: &TimeZone) -> Timestamp {
 /// `projects/<mangled cwd>/` transcripts are named after). Its name is [`project_name`]; a
 /// filter matches it by either ([`project_matches`]).
 pub fn project_of<'a>(project_path: Option<&'a str>, cwd: Option<&'a str>) -> Option<&'a str> {
-    project_path.or(cwd).filter(|p| !p.is_empty())
+    let known = |p: Option<&'a str>| p.filter(|p| !p.is_empty());
+    known(project_path).or_else(|| known(cwd))
 }
 
 /// True when a project path matches a filter: the same path, or its last components equal the

@@ -869,6 +869,17 @@ impl SessionState {
             self.waiting_for = None;
             self.streaming.clear();
         }
+        // A stream cut off (an API error mid-reply, then a retry under a new message id) never
+        // gets its final usage: what ends a turn or retries ends every stream still open.
+        if matches!(
+            event.kind,
+            EventKind::PromptSubmitted { .. }
+                | EventKind::TurnEnded { .. }
+                | EventKind::Result { .. }
+                | EventKind::ApiRetry { .. }
+        ) {
+            self.streaming.clear();
+        }
         self.streaming_output_tokens = self.streaming_estimate();
         self.recompute(at);
         let status = (before_status != self.status).then_some((before_status, self.status));
@@ -1029,8 +1040,10 @@ impl SessionState {
     fn note_turn(&mut self, event: &Event) {
         let at = event.at;
         let open = match &event.kind {
-            // A verdict on liveness is no record of the session.
+            // A verdict on liveness is no record of the session, nor is a transient event
+            // (never stored; dozens a second: it must not copy a shared ledger either).
             EventKind::ProcessGone { .. } => return,
+            kind if kind.is_transient() => return,
             EventKind::PromptSubmitted { .. } => Some(true),
             EventKind::ToolUse { sidechain, .. } | EventKind::ToolResult { sidechain, .. } => {
                 (!sidechain).then_some(true)
@@ -1046,7 +1059,10 @@ impl SessionState {
             | EventKind::SessionEnded { .. } => Some(false),
             _ => None,
         };
-        if self.ledger.last_record_at.is_some_and(|last| at < last) {
+        if self.ledger.last_record_at.is_some_and(|last| at < last)
+            || (self.ledger.last_record_at == Some(at)
+                && open.is_none_or(|o| o == self.ledger.turn_open))
+        {
             return;
         }
         let ledger = self.ledger_mut();

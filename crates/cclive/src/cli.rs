@@ -1,5 +1,5 @@
-//! The command line as the user typed it (clap). No defaults are resolved here: `config.rs`
-//! merges these with the config file and the environment.
+//! The command line as the user typed it (clap). No defaults are resolved here:
+//! `config/settings.rs` merges these with the config file and the environment.
 
 use std::path::PathBuf;
 

@@ -356,6 +356,11 @@ fn a_shorter_session_length_cuts_shorter_blocks_and_gaps_are_ccusage_s() {
         gap_between(&two[1], &two[2], 2 * HOUR_MS),
         Some((at("2026-09-03T14:05:00Z"), at("2026-09-03T23:30:00Z")))
     );
+    assert_eq!(
+        gap_between(&two[2], &two[1], 2 * HOUR_MS),
+        gap_between(&two[1], &two[2], 2 * HOUR_MS),
+        "newest first (`--order desc`) shows the same gap"
+    );
     // The five-hour rule is `spans`.
     assert_eq!(spans(times), spans_of_length(times, BLOCK_LENGTH_MS));
 }

@@ -509,3 +509,15 @@ fn nothing_in_gives_an_empty_report_with_zero_totals() {
     assert_eq!(r.totals.usage.messages, 0);
     assert_eq!(r.totals.cost_source, None);
 }
+
+#[test]
+fn a_project_is_the_project_path_else_the_cwd_and_never_empty() {
+    assert_eq!(project_of(Some("/p/app"), Some("/w")), Some("/p/app"));
+    assert_eq!(project_of(None, Some("/w")), Some("/w"));
+    assert_eq!(
+        project_of(Some(""), Some("/w")),
+        Some("/w"),
+        "an empty project path falls back to the cwd, as the store's SQL does"
+    );
+    assert_eq!(project_of(Some(""), Some("")), None);
+}

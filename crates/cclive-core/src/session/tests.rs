@@ -508,6 +508,31 @@ fn a_streaming_responses_output_grows_with_every_delta_until_its_final_usage() {
 }
 
 #[test]
+fn a_stream_cut_off_stops_counting_at_the_next_turn_or_retry() {
+    let mut s = state();
+    let streamed = EventKind::OutputStreamed {
+        message_id: "msg_cut".into(),
+        chars: 400,
+    };
+    apply(&mut s, 1, streamed.clone());
+    assert_eq!(s.streaming_output_tokens, 100);
+    apply(&mut s, 2, EventKind::TurnEnded { duration_ms: None });
+    assert_eq!(
+        s.streaming_output_tokens, 0,
+        "no final usage will come for it"
+    );
+    apply(&mut s, 3, streamed);
+    let retry = EventKind::ApiRetry {
+        attempt: 1,
+        error_status: Some(529),
+        error: None,
+        retry_in_ms: Some(500),
+    };
+    apply(&mut s, 4, retry);
+    assert_eq!(s.streaming_output_tokens, 0);
+}
+
+#[test]
 fn an_ended_session_streams_nothing() {
     let mut s = state();
     apply(

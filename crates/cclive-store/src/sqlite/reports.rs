@@ -32,7 +32,7 @@ fn select_usage_sums(thresholds: usize) -> String {
             .join(" + ")
     };
     format!(
-        "SELECT coalesce(s.project_path, s.cwd) AS project, u.model, count(*),
+        "SELECT nullif(coalesce(nullif(s.project_path, ''), s.cwd), '') AS project, u.model, count(*),
             sum(u.input), sum(u.output), sum(u.cache_read), sum(u.cache_creation),
             sum(u.cache_creation_1h), sum(u.web_search_requests), sum(u.fast), sum(u.us_only),
             {class} AS class

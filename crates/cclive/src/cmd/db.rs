@@ -133,8 +133,9 @@ fn run_recover(args: &DbRecoverArgs, settings: &Settings) -> anyhow::Result<Exit
             record.map_or_else(|| "pid unknown".to_owned(), |r| r.describe())
         ),
     };
-    let (store, rescue) = recover::recover(db, jiff::Timestamp::now())?;
+    // Before the file is moved aside: a bad price file must fail while nothing has changed.
     let prices = settings.prices()?;
+    let (store, rescue) = recover::recover(db, jiff::Timestamp::now())?;
     let from_events =
         crate::history::rebuild::sessions_from_events(&store, &rescue.orphans, &prices)?;
     // Events stored from here on that repeat one stored before are re-reads.

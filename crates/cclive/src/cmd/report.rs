@@ -157,13 +157,13 @@ pub(super) fn run(
             args,
             &in_order(args, report::projects(&records, &sessions, &opts, &prices)),
             |_| Value::Null,
-            |r| text::projects_text(r, &opts, look),
+            |r| text::projects_text(r, look),
         )?,
         ReportKindArg::Models => output(
             args,
             &in_order(args, report::models(&records, &opts, &prices)),
             |_| Value::Null,
-            |r| text::models_text(r, &opts, look),
+            |r| text::models_text(r, look),
         )?,
         ReportKindArg::Blocks => blocks_output(args, &records, &opts, &prices, limit, look)?,
         ReportKindArg::Tools => {

@@ -100,7 +100,7 @@ fn render(
     let ours = match &input {
         None => NO_INPUT.to_owned(),
         Some(bytes) => match statusline::parse_payload(bytes) {
-            Ok(payload) => our_line(&payload, args, settings),
+            Ok(payload) => our_line(&payload, settings),
             Err(e) => {
                 debug!(error = %e, "Unreadable status line payload.");
                 FALLBACK.to_owned()
@@ -128,11 +128,7 @@ fn read_stdin() -> Option<Vec<u8>> {
 }
 
 /// Our line for a parsed payload: the monitor is told, the store (or the cache) read.
-fn our_line(
-    payload: &StatuslinePayload,
-    _args: &StatuslineArgs,
-    settings: Result<&Settings, &ConfigError>,
-) -> String {
+fn our_line(payload: &StatuslinePayload, settings: Result<&Settings, &ConfigError>) -> String {
     let now = Timestamp::now();
     let settings = match settings {
         Ok(s) => s,

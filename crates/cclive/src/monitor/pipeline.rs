@@ -269,10 +269,16 @@ impl Service {
         // the live figures only: the store learns the response's final usage.
         let transient = event.kind.is_transient();
         if let Some(update) = update {
-            if !transient {
+            if transient {
+                // Nor do integrations hear of it (a `progress` webhook or `[[on_change]]`
+                // command dozens of times a second): the final usage's update tells them.
+                for callback in &self.config.callbacks {
+                    callback(&update);
+                }
+            } else {
                 self.dirty.insert(update.session.session_id.clone());
+                self.notify(update);
             }
-            self.notify(update);
             self.owe_snapshot();
         }
         // An event is kept only with a session to belong to (a replayed response that was

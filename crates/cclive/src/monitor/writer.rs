@@ -137,14 +137,18 @@ fn write_loop(
                 }
             }
         };
+        let wrote = !pending.is_empty();
         match written {
             Ok(()) => {
-                report.commits += 1;
                 report.unsaved = false;
                 sessions.clear();
                 pending = Batch::default();
-                if let Some(after_commit) = after_commit {
-                    after_commit();
+                // A hand-off of updates alone (a tick's) stored nothing: no commit to tell of.
+                if wrote {
+                    report.commits += 1;
+                    if let Some(after_commit) = after_commit {
+                        after_commit();
+                    }
                 }
                 notify();
             }

@@ -352,14 +352,14 @@ fn a_reader_that_goes_away_is_no_error() {
     // `cclive budget | head -0`: the pipe is closed before cclive writes its table.
     let home = Home::new("[budget]\ndaily_usd = 10.0\ntimezone = \"UTC\"\n");
     home.spend("m1", "/w/app", 4.5, Timestamp::now());
-    let mut child = home
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = home
         .cclive(&["budget"])
-        .stdout(std::process::Stdio::piped())
+        .stdout(writer)
         .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(out.status.success(), "{stderr}");

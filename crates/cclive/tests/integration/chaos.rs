@@ -450,6 +450,9 @@ fn chaos_nothing_lost_nothing_doubled_nothing_stuck() {
     for note in job_notes.lock().unwrap().iter() {
         eprintln!("chaos: {note}");
     }
+    if monitor.kills == 0 {
+        failures.push("the monitor was never killed: the run tested no fault".into());
+    }
     if !failures.is_empty() && std::env::var_os(KEEP_ENV).is_some() {
         eprintln!("chaos: kept HOME {}", world.claude.home().display());
         std::mem::forget(world);
@@ -1133,6 +1136,10 @@ fn check_integrations(
             if !truth.sessions.contains_key(sid) {
                 failures.push(format!("{what}: fired for a session that never was: {sid}"));
             }
+        }
+        // At most once may miss a transition a kill cut off, never all of them.
+        if !counts.keys().any(|(_, event)| event == "session_started") {
+            failures.push(format!("{what}: no session_started fired at all"));
         }
     }
 }

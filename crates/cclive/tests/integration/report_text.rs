@@ -178,12 +178,22 @@ fn no_color_and_the_no_color_flag_turn_colour_off() {
         .env("NO_COLOR", "1")
         .output()
         .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::support::cclive::describe(&out)
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
     let out = f
         .cclive(&["report", "daily", "--no-color"])
         .env("FORCE_COLOR", "1")
         .output()
         .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        crate::support::cclive::describe(&out)
+    );
     assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
     let out = f
         .cclive(&["report", "daily"])

@@ -789,7 +789,6 @@ fn api_error(kind: &str, message: &str) -> Value {
     json!({"type": "error", "error": {"type": kind, "message": message}})
 }
 
-/// True when the last `user` message carries a `tool_result` block.
 /// True for a sub-agent's request: its first user message carries [`SUBAGENT_MARKER`].
 fn is_subagent(body: &Value) -> bool {
     let Some(first) = body["messages"]
@@ -809,6 +808,7 @@ fn is_subagent(body: &Value) -> bool {
         })
 }
 
+/// True when the last `user` message carries a `tool_result` block.
 fn last_user_has_tool_result(body: &Value) -> bool {
     body["messages"]
         .as_array()

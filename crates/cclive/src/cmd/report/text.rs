@@ -261,7 +261,7 @@ pub(super) fn sessions_text(r: &Report<SessionRow>, opts: &ReportOptions, look: 
     out
 }
 
-pub(super) fn projects_text(r: &Report<ProjectRow>, _opts: &ReportOptions, look: Look) -> String {
+pub(super) fn projects_text(r: &Report<ProjectRow>, look: Look) -> String {
     let money = Money::of(&r.totals);
     let mut columns = vec![
         Column::text("Project").shrink_to(16).keep_end(),
@@ -297,7 +297,7 @@ pub(super) fn projects_text(r: &Report<ProjectRow>, _opts: &ReportOptions, look:
 }
 
 /// Every token column stays (they add up to the total); the model name is cut before any goes.
-pub(super) fn models_text(r: &Report<ModelRow>, _opts: &ReportOptions, look: Look) -> String {
+pub(super) fn models_text(r: &Report<ModelRow>, look: Look) -> String {
     let money = Money::of(&r.totals);
     let mut columns = vec![
         Column::text("Model"),
