@@ -377,6 +377,17 @@ pub struct Checkpoint {
     /// before the offset): a file rewritten in place to at least that length no longer matches.
     /// `None` when unknown (written by an older cclive): not checked.
     pub fingerprint: Option<u64>,
+    /// The file's length when it was last read: the offset plus an unfinished last line, if any
+    /// (a writer that crashed mid-line leaves one for good). A file whose length is still this
+    /// has nothing new. `None` when unknown (written by an older cclive): the offset stands in.
+    pub length: Option<u64>,
+}
+
+impl Checkpoint {
+    /// The length of the file when it was last read (see [`Checkpoint::length`]).
+    pub fn length_read(&self) -> u64 {
+        self.length.unwrap_or(self.offset).max(self.offset)
+    }
 }
 
 /// A session's figures, as [`Store::session_summaries`] reads them.

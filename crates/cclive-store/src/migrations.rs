@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_once",
         sql: include_str!("migrations/0007_once.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_checkpoint_length",
+        sql: include_str!("migrations/0008_checkpoint_length.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

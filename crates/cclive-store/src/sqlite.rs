@@ -179,13 +179,14 @@ const UPSERT_USAGE: &str = "
         at_ms = min(at_ms, excluded.at_ms)";
 
 const UPSERT_CHECKPOINT: &str = r#"
-    INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms, fingerprint)
-    VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+    INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms, fingerprint, length)
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
     ON CONFLICT (path) DO UPDATE SET
         dev = excluded.dev,
         inode = excluded.inode,
         "offset" = excluded."offset",
         fingerprint = excluded.fingerprint,
+        length = excluded.length,
         updated_at_ms = excluded.updated_at_ms"#;
 
 const SELECT_SESSION: &str = "SELECT state_json, ledger_json FROM sessions WHERE session_id = ?1";
@@ -215,10 +216,10 @@ const SELECT_USAGE_TIMES: &str =
     "SELECT at_ms FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms";
 
 const SELECT_CHECKPOINTS: &str =
-    r#"SELECT path, dev, inode, "offset", fingerprint FROM checkpoints ORDER BY path"#;
+    r#"SELECT path, dev, inode, "offset", fingerprint, length FROM checkpoints ORDER BY path"#;
 
 const SELECT_CHECKPOINT: &str =
-    r#"SELECT path, dev, inode, "offset", fingerprint FROM checkpoints WHERE path = ?1"#;
+    r#"SELECT path, dev, inode, "offset", fingerprint, length FROM checkpoints WHERE path = ?1"#;
 
 const SELECT_EVENTS: &str = "SELECT id, payload_json FROM events WHERE session_id = ?1 ORDER BY id";
 
@@ -701,6 +702,7 @@ impl<'a> CheckpointRow<'a> {
             int(c.offset),
             now_ms,
             c.fingerprint.map(u64::cast_signed),
+            c.length.map(int),
         ])?;
         Ok(())
     }
@@ -713,6 +715,7 @@ struct RawCheckpoint {
     inode: i64,
     offset: i64,
     fingerprint: Option<i64>,
+    length: Option<i64>,
 }
 
 impl RawCheckpoint {
@@ -723,6 +726,7 @@ impl RawCheckpoint {
             inode: row.get(2)?,
             offset: row.get(3)?,
             fingerprint: row.get(4)?,
+            length: row.get(5)?,
         })
     }
 
@@ -735,6 +739,8 @@ impl RawCheckpoint {
             inode: self.inode.cast_unsigned(),
             offset,
             fingerprint: self.fingerprint.map(i64::cast_unsigned),
+            // A negative length (a corrupt row) is unknown: the offset stands in.
+            length: self.length.and_then(|l| u64::try_from(l).ok()),
         })
     }
 }

@@ -1060,6 +1060,7 @@ fn checkpoint(path: &str, inode: u64, offset: u64) -> Checkpoint {
         inode,
         offset,
         fingerprint: Some(7),
+        length: Some(offset + 10),
     }
 }
 

@@ -421,6 +421,7 @@ fn dev_and_inode_keep_every_bit() {
         inode: (1 << 63) + 5,
         offset: 0,
         fingerprint: Some(7),
+        length: Some(u64::MAX >> 1),
     };
     store
         .write(&Batch {
@@ -449,6 +450,7 @@ fn a_checkpoint_path_that_is_not_utf8_fails_the_batch_before_writing() {
                 inode: 2,
                 offset: 3,
                 fingerprint: Some(7),
+                length: None,
             }],
             ..Batch::default()
         })
@@ -601,6 +603,7 @@ fn a_version_1_database_is_upgraded_with_its_data_kept() {
             inode: 77,
             offset: 4096,
             fingerprint: None,
+            length: None,
         }]
     );
 

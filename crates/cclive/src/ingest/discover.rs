@@ -22,16 +22,55 @@ pub struct Found {
 
 /// Every transcript under `config_dirs`, largest first (so parallel readers finish together),
 /// and the folders that could not be read.
+///
+/// The project folders are walked on as many threads as there are cores: with a history of
+/// thousands of sessions, the walk's `getdents` and `stat`s are most of what an import with
+/// nothing new costs.
 pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
     let mut found = Vec::new();
     let mut errors = Vec::new();
+    // The folders under each `projects/` (one per project), walked below in parallel; files
+    // directly in `projects/` are taken here.
+    let mut folders = Vec::new();
     for dir in config_dirs {
         let projects = dir.join("projects");
         if projects.is_dir() {
-            walk(&projects, &mut found, &mut errors);
+            list(&projects, &mut folders, &mut found, &mut errors);
+        }
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZero::get)
+        .min(folders.len());
+    if threads <= 1 {
+        for folder in &folders {
+            walk(folder, &mut found, &mut errors);
+        }
+    } else {
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let parts: Vec<_> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let (mut found, mut errors) = (Vec::new(), Vec::new());
+                        while let Some(folder) =
+                            folders.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+                        {
+                            walk(folder, &mut found, &mut errors);
+                        }
+                        (found, errors)
+                    })
+                })
+                .collect();
+            // A walker cannot panic on what it finds; if one did, its share is lost, not the rest.
+            workers.into_iter().filter_map(|w| w.join().ok()).collect()
+        });
+        for (f, e) in parts {
+            found.extend(f);
+            errors.extend(e);
         }
     }
     found.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    errors.sort_by(|a, b| a.0.cmp(&b.0));
     (found, errors)
 }
 
@@ -40,7 +79,22 @@ pub fn is_transcript(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "jsonl")
 }
 
+/// Walks `dir`: its sub-folders recursively, its transcripts into `found`.
 fn walk(dir: &Path, found: &mut Vec<Found>, errors: &mut Vec<(PathBuf, std::io::Error)>) {
+    let mut folders = Vec::new();
+    list(dir, &mut folders, found, errors);
+    for folder in &folders {
+        walk(folder, found, errors);
+    }
+}
+
+/// The entries of `dir` alone: sub-folders into `folders`, transcripts into `found`.
+fn list(
+    dir: &Path,
+    folders: &mut Vec<PathBuf>,
+    found: &mut Vec<Found>,
+    errors: &mut Vec<(PathBuf, std::io::Error)>,
+) {
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(e) => {
@@ -54,7 +108,7 @@ fn walk(dir: &Path, found: &mut Vec<Found>, errors: &mut Vec<(PathBuf, std::io::
         };
         let path = entry.path();
         if kind.is_dir() {
-            walk(&path, found, errors);
+            folders.push(path);
         } else if kind.is_file() && is_transcript(&path) {
             // Relative to the open folder: cheaper than a stat of the whole path, and the only
             // one an unchanged file gets (an import compares it with the checkpoint).

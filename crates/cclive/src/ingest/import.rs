@@ -143,7 +143,7 @@ pub fn import(
     for f in found {
         let cp = checkpoints.get(&f.path);
         if cp
-            .is_some_and(|c| (c.dev, c.inode, c.offset) == (f.dev, f.inode, f.size) && f.inode != 0)
+            .is_some_and(|c| (c.dev, c.inode, c.length_read()) == (f.dev, f.inode, f.size) && f.inode != 0)
         {
             report.files_unchanged += 1;
             continue;
@@ -571,6 +571,31 @@ mod tests {
         let replaced = run();
         assert_eq!((replaced.files_read, replaced.responses), (1, 3));
         assert_eq!(store.usage_rows(None, None).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_file_ending_in_an_unfinished_line_is_not_read_again_until_it_grows() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("projects/-work-app");
+        std::fs::create_dir_all(&project).unwrap();
+        let path = project.join("s1.jsonl");
+        // A writer that crashed mid-line leaves the half line for good.
+        let whole = response("s1", 1);
+        append(&path, &(response("s1", 0) + &whole[..whole.len() / 2]));
+        let store = SqliteStore::open_in_memory().unwrap();
+        let dirs = vec![home.path().to_path_buf()];
+        let prices = PriceTable::default();
+        let run = || import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        let first = run();
+        assert_eq!((first.files_read, store.usage_rows(None, None).unwrap().len()), (1, 1));
+        let again = run();
+        assert_eq!((again.files_read, again.files_unchanged), (0, 1));
+
+        // The line is finished: read from its start.
+        append(&path, &whole[whole.len() / 2..]);
+        let finished = run();
+        assert_eq!(finished.files_read, 1);
+        assert_eq!(store.usage_rows(None, None).unwrap().len(), 2);
     }
 
     const ASSISTANT: &str = r#"{"type":"assistant","uuid":"u-a","timestamp":"2026-11-20T10:00:01.000Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_2","model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}],"stop_reason":"tool_use","usage":{"input_tokens":100,"output_tokens":20}}}"#;

@@ -123,6 +123,8 @@ impl FileTail {
             inode: self.inode,
             offset: self.framer.committed_offset(),
             fingerprint: self.fingerprint,
+            // Read up to here: beyond the offset, an unfinished last line.
+            length: Some(self.read_pos),
         }
     }
 
@@ -283,6 +285,7 @@ mod tests {
             inode: 1,
             offset: 1,
             fingerprint: None,
+            length: None,
         };
         let mut tail = FileTail::open(&path, Some(&cp)).unwrap();
         assert_eq!(read_all(&mut tail), ["x"]);

@@ -340,6 +340,7 @@ mod tests {
                 inode: 2,
                 offset: i * 10,
                 fingerprint: Some(7),
+                length: None,
             };
             writer.send(Batch {
                 sessions: vec![state.clone()],
