@@ -539,9 +539,7 @@ fn usable(table: &str, columns: &[String], values: &[SqlValue]) -> bool {
                 return false;
             };
             match text("ledger_json") {
-                Some(SqlValue::Text(ledger)) => serde_json::from_str(ledger)
-                    .and_then(|ledger| state.restore_ledger(ledger))
-                    .is_ok(),
+                Some(SqlValue::Text(ledger)) => state.restore_ledger_text(ledger).is_ok(),
                 Some(SqlValue::Null) | None => true,
                 Some(_) => false,
             }

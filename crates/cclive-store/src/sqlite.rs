@@ -288,8 +288,8 @@ impl Store for SqliteStore {
         };
         let mut state = decode_state(id.as_str(), &state_json)?;
         if let Some(ledger_json) = ledger_json {
-            serde_json::from_str(&ledger_json)
-                .and_then(|ledger| state.restore_ledger(ledger))
+            state
+                .restore_ledger_text(&ledger_json)
                 .map_err(|e| StoreError::Corrupt {
                     what: format!("ledger of session {id}"),
                     detail: e.to_string(),

@@ -366,6 +366,12 @@ fn the_ledger_survives_a_round_trip_so_counting_goes_on() {
     let json = serde_json::to_value(&s).unwrap();
     let mut back: SessionState = serde_json::from_value(json).unwrap();
     back.restore_ledger(s.ledger_json()).unwrap();
+    let mut from_text: SessionState =
+        serde_json::from_value(serde_json::to_value(&s).unwrap()).unwrap();
+    from_text
+        .restore_ledger_text(&s.ledger_json_text().unwrap())
+        .unwrap();
+    assert_eq!(from_text, back, "the ledger reads the same from its text");
     // The same response and tool seen again (a re-read file) change nothing.
     apply(&mut back, 2, usage("msg_1", "claude-sonnet-4-5", 1000, 5));
     apply(

@@ -35,7 +35,8 @@ pub(crate) fn store_figures(
             None
         }
     };
-    let mut cache = Cache::read(&paths.cache).unwrap_or_default();
+    let read = Cache::read(&paths.cache);
+    let mut cache = read.clone().unwrap_or_default();
     let figures = match compute(settings, now, &mut cache.memo) {
         Ok(f) => f,
         Err(e) => {
@@ -49,10 +50,16 @@ pub(crate) fn store_figures(
         cache.rate_limits = Some(payload.rate_limits.clone());
         cache.rate_limits_at = Some(now);
     }
-    cache.write(&paths.cache);
+    if read.is_none_or(|before| cache.news_since(&before, now)) {
+        cache.write(&paths.cache);
+    }
     drop(held);
     figures
 }
+
+/// How long a cache that says nothing new is left as it is: its times (when the figures were
+/// computed, when Claude Code last reported its limits) may lag by this much.
+const REWRITE_AFTER: jiff::SignedDuration = jiff::SignedDuration::from_secs(30);
 
 /// Where the lock and the cache live: the runtime dir (`$XDG_RUNTIME_DIR/cclive`), else beside
 /// the database; named after the database, so two histories never share figures.
@@ -114,6 +121,29 @@ impl Cache {
         serde_json::from_slice(&fs::read(path).ok()?).ok()
     }
 
+    /// True when this cache says more than `before` did at `now`: other figures, memo or
+    /// limits, or times older than [`REWRITE_AFTER`]. A status line runs after every message
+    /// of a session, mostly to find the same figures; replacing the file each time cost it a
+    /// third of its time (a rename over a file makes ext4 flush the new one's blocks).
+    fn news_since(&self, before: &Cache, now: Timestamp) -> bool {
+        let stale =
+            |at: Option<Timestamp>| at.is_none_or(|at| now.duration_since(at) >= REWRITE_AFTER);
+        let same_figures = match (&self.figures, &before.figures) {
+            (Some(new), Some(old)) => {
+                !stale(Some(old.at))
+                    && Figures {
+                        at: old.at,
+                        ..new.clone()
+                    } == *old
+            }
+            (None, None) => true,
+            _ => false,
+        };
+        let same_limits = self.rate_limits == before.rate_limits
+            && (self.rate_limits_at.is_none() || !stale(before.rate_limits_at));
+        !(same_figures && same_limits && self.memo.same_sums(&before.memo))
+    }
+
     /// Written to a temp file and renamed, so a reader never sees half of it.
     fn write(&self, path: &Path) {
         let Ok(json) = serde_json::to_vec(self) else {
@@ -127,5 +157,56 @@ impl Cache {
             let _ = fs::remove_file(&tmp);
             debug!(path = %path.display(), "Cannot write the status line cache.");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(at: Timestamp, today_usd: f64, five_hour: f64) -> Cache {
+        Cache {
+            figures: Some(Figures {
+                at,
+                today_usd,
+                today_until: "2026-12-07T00:00:00Z".parse().unwrap(),
+                limit: None,
+                block_end: None,
+            }),
+            memo: Memo::default(),
+            rate_limits: Some(RateLimits {
+                five_hour: Some(cclive_core::statusline::RateLimit {
+                    used_percentage: five_hour,
+                    resets_at: None,
+                }),
+                ..RateLimits::default()
+            }),
+            rate_limits_at: Some(at),
+        }
+    }
+
+    #[test]
+    fn a_cache_that_only_moved_its_times_is_left_for_half_a_minute() {
+        let then: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
+        let before = cache(then, 1.5, 42.0);
+        let soon = then + jiff::SignedDuration::from_secs(5);
+        assert!(!cache(soon, 1.5, 42.0).news_since(&before, soon));
+
+        let later = then + REWRITE_AFTER;
+        assert!(
+            cache(later, 1.5, 42.0).news_since(&before, later),
+            "stale times"
+        );
+        assert!(
+            cache(soon, 1.6, 42.0).news_since(&before, soon),
+            "other spend"
+        );
+        assert!(
+            cache(soon, 1.5, 43.0).news_since(&before, soon),
+            "other limits"
+        );
+        let mut none = cache(soon, 1.5, 42.0);
+        none.figures = None;
+        assert!(none.news_since(&before, soon), "figures gone");
     }
 }

@@ -142,9 +142,9 @@ pub fn import(
     let mut total_bytes = 0;
     for f in found {
         let cp = checkpoints.get(&f.path);
-        if cp
-            .is_some_and(|c| (c.dev, c.inode, c.length_read()) == (f.dev, f.inode, f.size) && f.inode != 0)
-        {
+        if cp.is_some_and(|c| {
+            (c.dev, c.inode, c.length_read()) == (f.dev, f.inode, f.size) && f.inode != 0
+        }) {
             report.files_unchanged += 1;
             continue;
         }
@@ -187,9 +187,11 @@ pub fn import(
         .checked_sub(RECENT_EVENTS)
         .unwrap_or(jiff::Timestamp::MIN);
     let mut kept = Vec::new();
+    let mut touched = Touched::default();
     // Folds one event as the live pipeline would; a catch-up keeps it.
     let fold = |monitor: &mut Monitor,
                 kept: &mut Vec<Event>,
+                touched: &mut Touched,
                 event: Event,
                 keep: bool|
      -> anyhow::Result<()> {
@@ -206,7 +208,13 @@ pub fn import(
         }
         let event = event.screened();
         let repeat = monitor.repeats(&event);
-        monitor.apply(&event);
+        let applied = monitor.apply_for_store(&event);
+        if resuming && let Some((holder, counted)) = applied.usage {
+            touched
+                .responses
+                .insert(counted.key.to_owned(), holder.session_id.clone());
+        }
+        touched.retired.extend(applied.retired_usage);
         // As the live pipeline: an event is kept once (not another source's repeat of it) and
         // only with a session to belong to (a rerouted replay has none).
         if keep && !repeat && monitor.contains(&event.session_id) {
@@ -217,7 +225,7 @@ pub fn import(
     // What hooks spooled happened before anything read now could be newer: first, and kept
     // (a monitor would have stored them).
     for event in std::mem::take(&mut spool.events) {
-        fold(&mut monitor, &mut kept, event, true)?;
+        fold(&mut monitor, &mut kept, &mut touched, event, true)?;
     }
     let bar = progress_bar(options.progress, total_bytes, work.len());
     let next = AtomicUsize::new(0);
@@ -240,7 +248,7 @@ pub fn import(
                 Msg::Events(events) => {
                     for event in events {
                         let keep = resuming || event.at >= recent_from;
-                        fold(&mut monitor, &mut kept, event, keep)?;
+                        fold(&mut monitor, &mut kept, &mut touched, event, keep)?;
                     }
                 }
                 Msg::Progress(bytes) => {
@@ -273,15 +281,21 @@ pub fn import(
     let sessions: Vec<SessionState> = monitor.take_sessions().collect();
     // What the fold remembers (every response's owner) is freed off the critical path.
     drop_elsewhere(monitor);
-    let usage: Vec<UsageRow> = sessions.iter().flat_map(UsageRow::of_session).collect();
     report.sessions = sessions.len();
-    report.responses = usage.len();
+    report.responses = sessions.iter().map(|s| s.usage_by_key().count()).sum();
+    // A first import stores every response; a catch-up, those it changed (a session with
+    // thousands of stored responses that gained ten writes ten rows, not thousands).
+    let usage: Vec<UsageRow> = if resuming {
+        touched.rows(&sessions)
+    } else {
+        sessions.iter().flat_map(UsageRow::of_session).collect()
+    };
     let batch = Batch {
         sessions,
         events: kept,
         usage,
+        retired_usage: touched.retired,
         checkpoints: new_checkpoints,
-        ..Batch::default()
     };
     store
         .write(&batch)
@@ -295,6 +309,30 @@ pub fn import(
     }
     report.elapsed_ms = elapsed_ms(started);
     Ok(report)
+}
+
+/// What a catch-up changed of the per-response usage table.
+#[derive(Default)]
+struct Touched {
+    /// The responses whose counts changed, with the session that counts each.
+    responses: HashMap<String, cclive_core::SessionId>,
+    /// Placeholder keys merged into a message id (their rows go).
+    retired: Vec<String>,
+}
+
+impl Touched {
+    /// The rows of the changed responses, as their sessions count them at the end.
+    fn rows(&self, sessions: &[SessionState]) -> Vec<UsageRow> {
+        let by_id: HashMap<&cclive_core::SessionId, &SessionState> =
+            sessions.iter().map(|s| (&s.session_id, s)).collect();
+        self.responses
+            .iter()
+            .filter_map(|(key, owner)| {
+                let session = by_id.get(owner)?;
+                Some(UsageRow::counted(owner, &session.counted_usage(key)?))
+            })
+            .collect()
+    }
 }
 
 /// Ends the monitor's live sessions whose Claude Code is gone, as
@@ -443,10 +481,13 @@ mod tests {
         inner: SqliteStore,
         whole_table_reads: AtomicU64,
         owner_lookups: AtomicU64,
+        usage_rows_written: AtomicU64,
     }
 
     impl Store for Counting {
         fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+            self.usage_rows_written
+                .fetch_add(batch.usage.len() as u64, Ordering::Relaxed);
             self.inner.write(batch)
         }
         fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
@@ -512,6 +553,7 @@ mod tests {
             inner: SqliteStore::open_in_memory().unwrap(),
             whole_table_reads: AtomicU64::new(0),
             owner_lookups: AtomicU64::new(0),
+            usage_rows_written: AtomicU64::new(0),
         };
         let dirs = vec![home.path().to_path_buf()];
         let prices = PriceTable::default();
@@ -525,12 +567,15 @@ mod tests {
         );
         append(&project.join("s4.jsonl"), &response("s1", 0));
         store.owner_lookups.store(0, Ordering::Relaxed);
+        store.usage_rows_written.store(0, Ordering::Relaxed);
         let second = import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
 
         assert_eq!(store.whole_table_reads.load(Ordering::Relaxed), 0);
         // At most each new report's message id and request-id placeholder, nothing else.
         let lookups = store.owner_lookups.load(Ordering::Relaxed);
         assert!((1..=3 * 2).contains(&lookups), "{lookups} lookups");
+        // The two new responses are written; the session's 40 stored ones are not again.
+        assert_eq!(store.usage_rows_written.load(Ordering::Relaxed), 2);
         assert_eq!(second.files_read, 2);
         // The replayed response stays its first session's.
         let rows = store.inner.usage_rows(None, None).unwrap();
@@ -587,7 +632,13 @@ mod tests {
         let prices = PriceTable::default();
         let run = || import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
         let first = run();
-        assert_eq!((first.files_read, store.usage_rows(None, None).unwrap().len()), (1, 1));
+        assert_eq!(
+            (
+                first.files_read,
+                store.usage_rows(None, None).unwrap().len()
+            ),
+            (1, 1)
+        );
         let again = run();
         assert_eq!((again.files_read, again.files_unchanged), (0, 1));
 
