@@ -59,6 +59,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0007_once",
         sql: include_str!("migrations/0007_once.sql"),
     },
+    Migration {
+        version: 8,
+        name: "0008_usage_by_time_covering",
+        sql: include_str!("migrations/0008_usage_by_time_covering.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.
