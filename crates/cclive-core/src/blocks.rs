@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pricing::PriceTable;
 use crate::report::{
-    Acc, CostBasis, ModelUsage, Report, ReportKind, ReportOptions, TotalsBuilder, Usage,
+    Acc, CostBasis, ModelUsage, Pricer, Report, ReportKind, ReportOptions, TotalsBuilder, Usage,
     UsageRecord, round_usd,
 };
 
@@ -257,6 +257,7 @@ pub fn report_of_length(
     length_ms: i64,
 ) -> Report<Block> {
     let spans = spans_of_length(records.iter().map(|r| r.at), length_ms);
+    let mut table = Pricer::new(prices);
     let mut groups: BTreeMap<usize, (Acc, Vec<&UsageRecord>)> = BTreeMap::new();
     for record in records {
         if !opts.in_project(record.project.as_deref()) {
@@ -264,7 +265,7 @@ pub fn report_of_length(
         }
         if let Some(i) = span_index(&spans, record.at) {
             let group = groups.entry(i).or_default();
-            group.0.add(record, prices);
+            group.0.add(table.record(record), &mut table);
             group.1.push(record);
         }
     }

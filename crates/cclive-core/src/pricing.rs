@@ -143,7 +143,7 @@ impl ModelPrice {
 
     /// The USD cost of a SUM of responses that share one price class (see
     /// [`PriceTable::cost_of_sum`]): the same as the sum of their costs, up to rounding.
-    fn cost_of_sum(&self, tokens: &Tokens, prompt_above: Option<u64>) -> f64 {
+    pub(crate) fn cost_of_sum(&self, tokens: &Tokens, prompt_above: Option<u64>) -> f64 {
         let rates = self.rates_at(tokens.fast_responses > 0, |threshold| {
             prompt_above.is_some_and(|above| above >= threshold)
         });

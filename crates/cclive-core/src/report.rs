@@ -2,9 +2,10 @@
 //! projects and models, with totals. (5-hour blocks are in [`crate::blocks`], budgets in
 //! [`crate::budget`]; both build on the types here.)
 //!
-//! Everything is a pure function of its inputs: the caller reads the store, maps each usage row
-//! into a [`UsageRecord`] (with the project of its session) and passes the time zone, the range
-//! and the price table in. Nothing here reads a clock, the environment or a file, so the TUI,
+//! Everything is a pure function of its inputs: the caller reads the store, maps its usage into
+//! [`UsageGroup`]s (responses summed per session, model, price class and quarter hour, with the
+//! project of their session; a single [`UsageRecord`] is a group of one) and passes the time
+//! zone, the range and the price table in. Nothing here reads a clock, the environment or a file, so the TUI,
 //! the status line and the HTTP server can call the same functions the CLI does.
 //!
 //! Rules, in one place:
@@ -12,7 +13,9 @@
 //!   response's own time, so a session that crosses midnight is split between the two days and
 //!   a DST week is 167 or 169 hours long. `since`/`until` are inclusive local dates.
 //! - **Cost per response is estimated** from the price table (`cost_source: "estimated"`);
-//!   a model the table does not know costs 0 and is listed in `unpriced_models`.
+//!   a model the table does not know costs 0 and is listed in `unpriced_models`. Responses of
+//!   one price class are priced as their sum ([`PriceTable::cost_of_sum`]), which equals the
+//!   sum of their prices up to float rounding, far below the nano-dollars figures show.
 //! - **Where a whole session is the row** (sessions, and projects as sums of sessions), Claude
 //!   Code's own reported total wins when it reported one and every usage record of the session is
 //!   inside the report's filter (`cost_source: "reported"`); otherwise the estimate is used. A
@@ -21,7 +24,7 @@
 //! - A project filter matches a record whose project path equals it or ends in `/NAME`
 //!   ([`project_matches`]).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
@@ -29,7 +32,7 @@ use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
 use crate::ids::SessionId;
-use crate::pricing::PriceTable;
+use crate::pricing::{ModelPrice, PriceTable};
 use crate::usage::Tokens;
 
 mod groups;
@@ -59,6 +62,143 @@ pub struct UsageRecord {
     pub model: Option<String>,
     /// Its tokens.
     pub tokens: Tokens,
+}
+
+/// Responses summed together, as every report but blocks consumes them: responses of one
+/// session, one model and one price class ([`PriceTable::cost_of_sum`]: fast mode or not, US-only
+/// or not, the long-prompt `prompt_above`), close enough in time that no local day boundary of
+/// the report's zone falls between them ([`UsageGroup::is_within_a_day`]).
+///
+/// The store sums responses per UTC quarter hour, which every UTC offset in use is a multiple
+/// of; a group of one response ([`UsageGroup::of_record`]) fits any zone. A report over groups
+/// equals the report over their responses.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageGroup {
+    /// The first response's time.
+    pub first_at: Timestamp,
+    /// The last response's time.
+    pub last_at: Timestamp,
+    /// The session that owns them.
+    pub session_id: SessionId,
+    /// The owning session's project path (its `project_path`, else its `cwd`), when known.
+    pub project: Option<String>,
+    /// The model that answered, when known.
+    pub model: Option<String>,
+    /// Their summed tokens (`fast_responses` and `us_only_responses` count the responses in
+    /// fast mode and served in the US only: all of them or none).
+    pub tokens: Tokens,
+    /// How many responses.
+    pub responses: u64,
+    /// The largest of [`PriceTable::prompt_thresholds`] every prompt exceeds (`None`: none).
+    pub prompt_above: Option<u64>,
+}
+
+impl UsageGroup {
+    /// One response as a group of one; `thresholds` are the price table's
+    /// [`PriceTable::prompt_thresholds`].
+    pub fn of_record(record: &UsageRecord, thresholds: &[u64]) -> UsageGroup {
+        UsageGroup {
+            first_at: record.at,
+            last_at: record.at,
+            session_id: record.session_id.clone(),
+            project: record.project.clone(),
+            model: record.model.clone(),
+            tokens: record.tokens,
+            responses: 1,
+            prompt_above: crate::pricing::prompt_above(&record.tokens, thresholds),
+        }
+    }
+
+    /// True when all of the group's responses fall on one local date in `tz`, so reports can
+    /// cut days, weeks and months by its first response. Always true for groups of one and for
+    /// quarter hours in a zone whose offsets are multiples of 15 minutes (every zone since 1972).
+    pub fn is_within_a_day(&self, tz: &TimeZone) -> bool {
+        self.first_at == self.last_at
+            || self.first_at.to_zoned_datetime(tz.clone()).date()
+                == self.last_at.to_zoned_datetime(tz.clone()).date()
+    }
+
+    fn summed(&self) -> Summed<'_> {
+        Summed {
+            model: self.model.as_deref(),
+            tokens: &self.tokens,
+            responses: self.responses,
+            prompt_above: self.prompt_above,
+            first_at: self.first_at,
+            last_at: self.last_at,
+        }
+    }
+}
+
+/// The stretch of time reports ask the store to sum usage per ([`UsageGroup`]): a quarter of an
+/// hour, which no local midnight cuts in a zone whose UTC offsets are multiples of 15 minutes.
+pub const QUARTER_HOUR_MS: i64 = 15 * 60 * 1000;
+
+/// The stretch to sum per when a quarter hour does not fit the zone (a group crosses a local
+/// midnight, [`UsageGroup::is_within_a_day`]): a second, since every UTC offset is a whole
+/// number of seconds.
+pub const SECOND_MS: i64 = 1000;
+
+/// Each record as a group of one, in the price classes of `prices`.
+pub fn groups_of(records: &[UsageRecord], prices: &PriceTable) -> Vec<UsageGroup> {
+    let thresholds = prices.prompt_thresholds();
+    records
+        .iter()
+        .map(|r| UsageGroup::of_record(r, &thresholds))
+        .collect()
+}
+
+/// What [`Acc::add`] takes: a group of responses, or one record, borrowed.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Summed<'a> {
+    pub(crate) model: Option<&'a str>,
+    pub(crate) tokens: &'a Tokens,
+    pub(crate) responses: u64,
+    pub(crate) prompt_above: Option<u64>,
+    pub(crate) first_at: Timestamp,
+    pub(crate) last_at: Timestamp,
+}
+
+/// The price table as one report uses it: each model's entry looked up once (a lookup parses
+/// the model id), every sum priced by [`PriceTable::cost_of_sum`]'s rule.
+pub(crate) struct Pricer<'a> {
+    table: &'a PriceTable,
+    thresholds: Vec<u64>,
+    entries: HashMap<String, Option<&'a ModelPrice>>,
+}
+
+impl<'a> Pricer<'a> {
+    pub(crate) fn new(table: &'a PriceTable) -> Self {
+        Pricer {
+            table,
+            thresholds: table.prompt_thresholds(),
+            entries: HashMap::new(),
+        }
+    }
+
+    /// One record, summed alone.
+    pub(crate) fn record<'r>(&self, record: &'r UsageRecord) -> Summed<'r> {
+        Summed {
+            model: record.model.as_deref(),
+            tokens: &record.tokens,
+            responses: 1,
+            prompt_above: crate::pricing::prompt_above(&record.tokens, &self.thresholds),
+            first_at: record.at,
+            last_at: record.at,
+        }
+    }
+
+    /// [`PriceTable::cost_of_sum`], with the model's entry remembered.
+    fn cost(&mut self, model: &str, tokens: &Tokens, prompt_above: Option<u64>) -> Option<f64> {
+        let entry = if let Some(entry) = self.entries.get(model) {
+            *entry
+        } else {
+            let entry = self.table.lookup(model);
+            self.entries.insert(model.to_owned(), entry);
+            entry
+        };
+        entry.map(|price| price.cost_of_sum(tokens, prompt_above))
+    }
 }
 
 /// What reports need to know about a session beyond its usage records.
@@ -177,6 +317,12 @@ impl ReportOptions {
     /// True when the record passes every filter.
     pub fn matches(&self, record: &UsageRecord) -> bool {
         self.in_project(record.project.as_deref()) && self.in_range(record.at)
+    }
+
+    /// True when the group passes every filter (its responses lie within one local day, so its
+    /// first decides).
+    pub fn matches_group(&self, group: &UsageGroup) -> bool {
+        self.in_project(group.project.as_deref()) && self.in_range(group.first_at)
     }
 
     /// The zone's name for output (`UTC`, `Europe/Berlin`; `local` when the system zone has no
@@ -331,17 +477,17 @@ pub struct Usage {
 }
 
 impl Usage {
-    /// Adds one response.
-    pub fn add(&mut self, tokens: &Tokens, cost: Option<f64>) {
+    /// Adds `responses` responses of `tokens` in all, which cost `cost` (`None`: unpriced).
+    pub fn add(&mut self, tokens: &Tokens, responses: u64, cost: Option<f64>) {
         self.input = self.input.saturating_add(tokens.input);
         self.output = self.output.saturating_add(tokens.output);
         self.cache_creation = self.cache_creation.saturating_add(tokens.cache_creation);
         self.cache_read = self.cache_read.saturating_add(tokens.cache_read);
         self.total_tokens = self.total_tokens.saturating_add(tokens.total());
-        self.messages += 1;
+        self.messages = self.messages.saturating_add(responses);
         if let Some(cost) = cost {
             self.estimated_cost_usd += cost;
-            self.priced_messages += 1;
+            self.priced_messages = self.priced_messages.saturating_add(responses);
         }
     }
 
@@ -479,19 +625,22 @@ pub(crate) struct Acc {
 }
 
 impl Acc {
-    pub(crate) fn add(&mut self, record: &UsageRecord, prices: &PriceTable) {
-        let model = record.model.as_deref().unwrap_or(UNKNOWN_MODEL);
-        let cost = prices.cost(model, &record.tokens);
-        if cost.is_none() {
+    pub(crate) fn add(&mut self, sum: Summed<'_>, prices: &mut Pricer<'_>) {
+        let model = sum.model.unwrap_or(UNKNOWN_MODEL);
+        let cost = prices.cost(model, sum.tokens, sum.prompt_above);
+        if cost.is_none() && !self.unpriced.contains(model) {
             self.unpriced.insert(model.to_owned());
         }
-        self.usage.add(&record.tokens, cost);
-        self.by_model
-            .entry(model.to_owned())
-            .or_default()
-            .add(&record.tokens, cost);
-        self.first_at = Some(self.first_at.map_or(record.at, |t| t.min(record.at)));
-        self.last_at = Some(self.last_at.map_or(record.at, |t| t.max(record.at)));
+        self.usage.add(sum.tokens, sum.responses, cost);
+        if let Some(usage) = self.by_model.get_mut(model) {
+            usage.add(sum.tokens, sum.responses, cost);
+        } else {
+            let mut usage = Usage::default();
+            usage.add(sum.tokens, sum.responses, cost);
+            self.by_model.insert(model.to_owned(), usage);
+        }
+        self.first_at = Some(self.first_at.map_or(sum.first_at, |t| t.min(sum.first_at)));
+        self.last_at = Some(self.last_at.map_or(sum.last_at, |t| t.max(sum.last_at)));
     }
 
     pub(crate) fn models(&self) -> Vec<String> {

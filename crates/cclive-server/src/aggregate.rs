@@ -10,7 +10,8 @@
 //! - The charts (cost per day, by model, by project) come from `cclive_core::report`, the same
 //!   aggregation `cclive report` uses: per API response, cut at local midnight, priced with the
 //!   price table (a project's cost is Claude Code's reported total for each session wholly
-//!   inside the window). Days without usage are filled with zeros here.
+//!   inside the window), from the store's sums per quarter hour, session, model and price class
+//!   ([`groups`]). Days without usage are filled with zeros here.
 //!
 //! Days are calendar days in the caller's time zone; weeks start on Monday. No I/O and no
 //! clock: the caller passes the data and "now".
@@ -18,9 +19,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use cclive_core::budget::Spend;
-use cclive_core::report::{self, ReportOptions, SessionInfo, UsageRecord};
+use cclive_core::report::{self, ReportOptions, SessionInfo, UsageGroup};
 use cclive_core::{CostSource, PriceTable, SessionId, SessionState, Tokens, usage_merge};
-use cclive_store::{SessionSummary, UsageRow, UsageSum};
+use cclive_store::{SessionSummary, UsageBucket, UsageRow, UsageSum};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, ZonedDateTime};
@@ -233,31 +234,39 @@ pub(crate) struct Costs {
     pub(crate) total_cost_usd: f64,
 }
 
-/// Breakdowns of the usage in `opts`'s window (`since` and `until` must be set).
-pub(crate) fn costs(
-    rows: &[UsageRow],
-    summaries: &[SessionSummary],
-    opts: &ReportOptions,
-    prices: &PriceTable,
-) -> Costs {
+/// The store's usage sums as the report's groups, each with its session's project.
+pub(crate) fn groups(buckets: Vec<UsageBucket>, summaries: &[SessionSummary]) -> Vec<UsageGroup> {
     let project_of: HashMap<&SessionId, Option<&str>> = summaries
         .iter()
         .map(|s| (&s.session_id, s.project()))
         .collect();
-    let records: Vec<UsageRecord> = rows
-        .iter()
-        .map(|r| UsageRecord {
-            at: r.at,
-            session_id: r.session_id.clone(),
+    buckets
+        .into_iter()
+        .map(|b| UsageGroup {
             project: project_of
-                .get(&r.session_id)
+                .get(&b.session_id)
                 .copied()
                 .flatten()
                 .map(str::to_owned),
-            model: r.model.clone(),
-            tokens: r.tokens,
+            first_at: b.first_at,
+            last_at: b.last_at,
+            session_id: b.session_id,
+            model: b.model,
+            tokens: b.tokens,
+            responses: b.responses,
+            prompt_above: b.prompt_above,
         })
-        .collect();
+        .collect()
+}
+
+/// Breakdowns of the usage in `opts`'s window (`since` and `until` must be set), from groups
+/// that lie within one local day each ([`UsageGroup::is_within_a_day`]).
+pub(crate) fn costs(
+    usage: &[UsageGroup],
+    summaries: &[SessionSummary],
+    opts: &ReportOptions,
+    prices: &PriceTable,
+) -> Costs {
     let infos: Vec<SessionInfo> = summaries
         .iter()
         .map(|s| SessionInfo {
@@ -269,7 +278,7 @@ pub(crate) fn costs(
         })
         .collect();
 
-    let daily = report::daily(&records, opts, prices);
+    let daily = report::daily(usage, opts, prices);
     let mut per_day: BTreeMap<Date, DayCost> = BTreeMap::new();
     if let (Some(first), Some(last)) = (opts.since, opts.until) {
         let mut date = first;
@@ -296,7 +305,7 @@ pub(crate) fn costs(
             day.requests = row.usage.messages;
         }
     }
-    let mut by_model: Vec<Share> = report::models(&records, opts, prices)
+    let mut by_model: Vec<Share> = report::models(usage, opts, prices)
         .rows
         .into_iter()
         .map(|m| Share {
@@ -306,7 +315,7 @@ pub(crate) fn costs(
             sessions: None,
         })
         .collect();
-    let mut by_project: Vec<Share> = report::projects(&records, &infos, opts, prices)
+    let mut by_project: Vec<Share> = report::projects(usage, &infos, opts, prices)
         .rows
         .into_iter()
         .map(|p| Share {
@@ -392,6 +401,83 @@ mod tests {
         }
     }
 
+    /// The rows as the store sums them ([`cclive_store::Store::usage_buckets`]).
+    fn quarter_hours(rows: &[UsageRow]) -> Vec<UsageGroup> {
+        let store = cclive_store::SqliteStore::open_in_memory().unwrap();
+        cclive_store::Store::write(
+            &store,
+            &cclive_store::Batch {
+                usage: rows.to_vec(),
+                ..cclive_store::Batch::default()
+            },
+        )
+        .unwrap();
+        let thresholds = PriceTable::builtin().prompt_thresholds();
+        let buckets = cclive_store::Store::usage_buckets(
+            &store,
+            None,
+            None,
+            report::QUARTER_HOUR_MS,
+            &thresholds,
+        )
+        .unwrap();
+        groups(buckets, &[])
+    }
+
+    /// Each chart's figures are the responses priced one by one, though the store sums them per
+    /// quarter hour first: a day's responses, a model's, a project's sessions'.
+    #[test]
+    fn costs_are_the_responses_priced_one_by_one() {
+        let prices = PriceTable::builtin();
+        let models = ["claude-sonnet-4-5", "claude-opus-4-1", "claude-haiku-5-5"];
+        let rows: Vec<UsageRow> = (0..300_u64)
+            .map(|i| {
+                let at = Timestamp::from_second(1_795_500_000 + i64::try_from(i * 797).unwrap())
+                    .unwrap();
+                let mut r = row(
+                    &format!("m{i}"),
+                    ["a", "b"][usize::try_from(i % 2).unwrap()],
+                    &at.to_string(),
+                    models[usize::try_from(i % 3).unwrap()],
+                    (i * 7919) % 20_000,
+                );
+                r.tokens.input = i % 13;
+                r.tokens.cache_read = (i * 104_729) % 150_000;
+                r.tokens.cache_creation = (i * 31) % 4_000;
+                r
+            })
+            .collect();
+        let tz = TimeZone::get("America/New_York").unwrap();
+        let mut opts = ReportOptions::new(tz.clone());
+        opts.since = Some(rows[0].at.to_zoned_datetime(tz.clone()).date());
+        opts.until = Some(rows[299].at.to_zoned_datetime(tz.clone()).date());
+        let c = costs(&quarter_hours(&rows), &[], &opts, &prices);
+
+        let price = |r: &UsageRow| prices.cost(r.model.as_deref().unwrap(), &r.tokens).unwrap();
+        for day in &c.days {
+            let of_day: Vec<&UsageRow> = rows
+                .iter()
+                .filter(|r| r.at.to_zoned_datetime(tz.clone()).date() == day.date)
+                .collect();
+            let each: f64 = of_day.iter().map(|r| price(r)).sum();
+            assert!((day.total_cost_usd - each).abs() < 1e-8, "{}", day.date);
+            assert_eq!(day.requests, of_day.len() as u64);
+        }
+        for model in &c.by_model {
+            let each: f64 = rows
+                .iter()
+                .filter(|r| r.model == model.name)
+                .map(price)
+                .sum();
+            assert!((model.total_cost_usd - each).abs() < 1e-8);
+        }
+        assert_eq!(c.by_project.len(), 1, "sessions never stored: no project");
+        let all: f64 = rows.iter().map(price).sum();
+        assert!((c.by_project[0].total_cost_usd - all).abs() < 1e-8);
+        assert!((c.total_cost_usd - all).abs() < 1e-8);
+        assert!(c.days.len() > 2, "the fixture spans days");
+    }
+
     #[test]
     fn costs_fill_every_day_and_rank_models_and_projects() {
         let mut app = session("a", "2026-11-23T10:00:00Z", 9.0, None, "/w/app");
@@ -427,7 +513,12 @@ mod tests {
         let mut opts = ReportOptions::new(TimeZone::UTC);
         opts.since = Some(date(2026, 11, 23));
         opts.until = Some(date(2026, 11, 25));
-        let c = costs(&rows, &summaries, &opts, &PriceTable::builtin());
+        let c = costs(
+            &quarter_hours(&rows),
+            &summaries,
+            &opts,
+            &PriceTable::builtin(),
+        );
         let days: Vec<(String, f64, u64)> = c
             .days
             .iter()

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use cclive_core::report::ReportOptions;
+use cclive_core::report::{self, ReportOptions};
 use cclive_core::{Event, SessionId, SessionState, Snapshot, Status};
 use cclive_store::{SessionOrder, SessionQuery, SortKey, Store, UsageRow};
 use jiff::Timestamp;
@@ -442,19 +442,31 @@ pub(crate) async fn costs(
         }
     };
     let (since, until) = days.bounds(&tz);
-    let (rows, summaries) = read(&state, move |store| {
-        Ok((
-            store.usage_rows(since, Some(until))?,
-            store.session_summaries()?,
-        ))
+    let thresholds = state.inner.config.prices.prompt_thresholds();
+    let zone = tz.clone();
+    let (usage, summaries) = read(&state, move |store| {
+        let summaries = store.session_summaries()?;
+        let mut usage = Vec::new();
+        // Per quarter hour, unless the zone's offsets cut one (then per second).
+        for bucket_ms in [report::QUARTER_HOUR_MS, report::SECOND_MS] {
+            let buckets = store.usage_buckets(since, Some(until), bucket_ms, &thresholds)?;
+            usage = aggregate::groups(buckets, &summaries);
+            if usage.iter().all(|g| g.is_within_a_day(&zone)) {
+                break;
+            }
+        }
+        Ok((usage, summaries))
     })
     .await?;
     // "All time" starts on the day of the first response.
     let first = days
         .first
         .or_else(|| {
-            rows.first()
-                .map(|r| r.at.to_zoned_datetime(tz.clone()).date())
+            usage
+                .iter()
+                .map(|g| g.first_at)
+                .min()
+                .map(|at| at.to_zoned_datetime(tz.clone()).date())
         })
         .unwrap_or(days.last)
         .min(days.last);
@@ -470,7 +482,7 @@ pub(crate) async fn costs(
     let mut opts = ReportOptions::new(tz.clone());
     opts.since = Some(first);
     opts.until = Some(days.last);
-    let costs = aggregate::costs(&rows, &summaries, &opts, &state.inner.config.prices);
+    let costs = aggregate::costs(&usage, &summaries, &opts, &state.inner.config.prices);
     let mut value = serde_json::to_value(&costs).unwrap_or_else(|_| json!({}));
     if named.is_some() {
         describe_range(&mut value, &days);

@@ -28,6 +28,7 @@ use cclive_core::budget::BudgetAlert;
 use cclive_core::{CostSource, CountedUsage, Event, SessionId, SessionState, Status, Tokens};
 use jiff::Timestamp;
 
+mod buckets;
 pub mod check;
 mod error;
 mod migrations;
@@ -261,6 +262,36 @@ pub trait Store: Send + Sync {
         Ok(sums.into_values().collect())
     }
 
+    /// The usage with `since <= at < until` (either bound may be open), summed per bucket of
+    /// time (the `bucket_ms`-long stretches from the Unix epoch: a report passes a quarter hour,
+    /// which no local midnight of any zone in use cuts), session, model and price class (fast
+    /// mode or not, US-only or not, the largest of `prompt_thresholds` the prompt exceeds),
+    /// ordered by bucket, then session, model and class: what reports by day, model, session and
+    /// project need, in a few thousand sums rather than one row per response. Each sum is
+    /// priced right by [`PriceTable::cost_of_sum`](cclive_core::PriceTable::cost_of_sum).
+    ///
+    /// The default sums [`usage_rows`](Store::usage_rows); backends override it with a narrower
+    /// read.
+    fn usage_buckets(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        bucket_ms: i64,
+        prompt_thresholds: &[u64],
+    ) -> Result<Vec<UsageBucket>, StoreError> {
+        let thresholds = ascending(prompt_thresholds);
+        let mut buckets = buckets::Buckets::new(bucket_ms, &thresholds);
+        for row in self.usage_rows(since, until)? {
+            buckets.add(
+                row.at.as_millisecond(),
+                row.session_id.as_str(),
+                row.model.as_deref(),
+                &row.tokens,
+            )?;
+        }
+        buckets.finish()
+    }
+
     /// Records a budget alert unless one with the same identity (scope, period, period key,
     /// threshold) is already stored. True when it was new: the caller announces only those, so
     /// each threshold fires once per period, across restarts and processes.
@@ -446,6 +477,28 @@ impl SessionSummary {
 pub struct UsageSum {
     /// The owning sessions' project path (`project_path`, else `cwd`); `None` when unknown.
     pub project: Option<String>,
+    /// The model, when known.
+    pub model: Option<String>,
+    /// The summed tokens.
+    pub tokens: Tokens,
+    /// How many responses.
+    pub responses: u64,
+    /// The largest of the thresholds asked for that every summed response's prompt exceeds
+    /// (`None`: none): the sum's long-prompt class, for
+    /// [`PriceTable::cost_of_sum`](cclive_core::PriceTable::cost_of_sum).
+    pub prompt_above: Option<u64>,
+}
+
+/// The usage of one session, model and price class within one bucket of time
+/// ([`Store::usage_buckets`]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct UsageBucket {
+    /// The first response's time.
+    pub first_at: Timestamp,
+    /// The last response's time.
+    pub last_at: Timestamp,
+    /// The session that owns the responses.
+    pub session_id: SessionId,
     /// The model, when known.
     pub model: Option<String>,
     /// The summed tokens.

@@ -64,6 +64,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0008_checkpoint_length",
         sql: include_str!("migrations/0008_checkpoint_length.sql"),
     },
+    Migration {
+        version: 9,
+        name: "0009_usage_by_time_covering",
+        sql: include_str!("migrations/0009_usage_by_time_covering.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

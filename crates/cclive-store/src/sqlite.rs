@@ -27,7 +27,7 @@ use serde_json::Value as Json;
 use crate::migrations::{self, MIGRATIONS};
 use crate::{
     Batch, Checkpoint, SessionOrder, SessionQuery, SessionSummary, SortKey, Store, StoreError,
-    UsageRow, UsageSum,
+    UsageBucket, UsageRow, UsageSum,
 };
 
 mod outbox;
@@ -215,7 +215,7 @@ const SELECT_USAGE_OWNER: &str = "SELECT session_id FROM usage WHERE key = ?1";
 /// Drops one response's row (its usage lives on under another key).
 const DELETE_USAGE: &str = "DELETE FROM usage WHERE key = ?1";
 
-/// Usage times in `[?1, ?2)`, in milliseconds: answered from the `usage_by_time` index alone.
+/// Usage times in `[?1, ?2)`, in milliseconds: answered from the time index alone.
 const SELECT_USAGE_TIMES: &str =
     "SELECT at_ms FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms";
 
@@ -514,6 +514,16 @@ impl Store for SqliteStore {
         prompt_thresholds: &[u64],
     ) -> Result<Vec<UsageSum>, StoreError> {
         reports::usage_sums(&self.conn(), since, until, prompt_thresholds)
+    }
+
+    fn usage_buckets(
+        &self,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+        bucket_ms: i64,
+        prompt_thresholds: &[u64],
+    ) -> Result<Vec<UsageBucket>, StoreError> {
+        reports::usage_buckets(&self.conn(), since, until, bucket_ms, prompt_thresholds)
     }
 
     fn record_alert(&self, alert: &BudgetAlert) -> Result<bool, StoreError> {

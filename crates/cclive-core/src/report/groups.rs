@@ -8,8 +8,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Acc, CostBasis, ModelUsage, Report, ReportKind, ReportOptions, SessionInfo, TotalsBuilder,
-    UNKNOWN_MODEL, Usage, UsageRecord, round_usd,
+    Acc, CostBasis, ModelUsage, Pricer, Report, ReportKind, ReportOptions, SessionInfo,
+    TotalsBuilder, UNKNOWN_MODEL, Usage, UsageGroup, round_usd,
 };
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
@@ -115,44 +115,46 @@ impl SessionAcc {
 }
 
 fn group_sessions(
-    records: &[UsageRecord],
+    groups: &[UsageGroup],
     opts: &ReportOptions,
     prices: &PriceTable,
 ) -> BTreeMap<SessionId, SessionAcc> {
-    let mut groups: BTreeMap<SessionId, SessionAcc> = BTreeMap::new();
-    for record in records {
-        let entry = groups
-            .entry(record.session_id.clone())
+    let mut table = Pricer::new(prices);
+    let mut sessions: BTreeMap<SessionId, SessionAcc> = BTreeMap::new();
+    for group in groups {
+        let entry = sessions
+            .entry(group.session_id.clone())
             .or_insert_with(|| SessionAcc {
                 acc: Acc::default(),
-                project: record.project.clone(),
+                project: group.project.clone(),
                 all: 0,
             });
-        entry.all += 1;
+        entry.all += group.responses;
         if entry.project.is_none() {
-            entry.project.clone_from(&record.project);
+            entry.project.clone_from(&group.project);
         }
-        if opts.matches(record) {
-            entry.acc.add(record, prices);
+        if opts.matches_group(group) {
+            entry.acc.add(group.summed(), &mut table);
         }
     }
-    groups.retain(|_, s| s.acc.usage.messages > 0);
-    groups
+    sessions.retain(|_, s| s.acc.usage.messages > 0);
+    sessions
 }
 
 /// One row per session with usage in the report, oldest last response first.
 ///
-/// `records` must hold EVERY record of each session (not only those in the date range): a
-/// session's reported total is used only when all of its records pass the filters, since it
-/// covers the whole session. `sessions` gives projects and reported totals; a session missing
+/// `groups` must hold ALL the usage of each session (not only that in the date range): a
+/// session's reported total is used only when all of its usage passes the filters, since it
+/// covers the whole session. Each group must lie within one local day of `opts.tz`
+/// ([`UsageGroup::is_within_a_day`]). `sessions` gives projects and reported totals; a session missing
 /// from it is estimated, with the project of its records.
 pub fn sessions(
-    records: &[UsageRecord],
+    groups: &[UsageGroup],
     sessions: &[SessionInfo],
     opts: &ReportOptions,
     prices: &PriceTable,
 ) -> Report<SessionRow> {
-    let rows = session_rows(records, sessions, opts, prices);
+    let rows = session_rows(groups, sessions, opts, prices);
     let mut totals = TotalsBuilder::new();
     let mut out: Vec<SessionRow> = rows
         .into_iter()
@@ -170,14 +172,14 @@ pub fn sessions(
 }
 
 fn session_rows(
-    records: &[UsageRecord],
+    groups: &[UsageGroup],
     sessions: &[SessionInfo],
     opts: &ReportOptions,
     prices: &PriceTable,
 ) -> Vec<(SessionRow, Acc)> {
     let infos: HashMap<&SessionId, &SessionInfo> =
         sessions.iter().map(|s| (&s.session_id, s)).collect();
-    group_sessions(records, opts, prices)
+    group_sessions(groups, opts, prices)
         .into_iter()
         .map(|(id, group)| {
             let info = infos.get(&id);
@@ -214,9 +216,9 @@ fn session_rows(
 }
 
 /// One row per project, most expensive first: the sums of its sessions' rows (see
-/// [`sessions`], whose requirement on `records` applies here too).
+/// [`sessions`], whose requirement on `groups` applies here too).
 pub fn projects(
-    records: &[UsageRecord],
+    usage: &[UsageGroup],
     sessions: &[SessionInfo],
     opts: &ReportOptions,
     prices: &PriceTable,
@@ -228,7 +230,7 @@ pub fn projects(
         basis: CostBasis,
     }
     let mut groups: BTreeMap<Option<String>, ProjectAcc> = BTreeMap::new();
-    for (row, acc) in session_rows(records, sessions, opts, prices) {
+    for (row, acc) in session_rows(usage, sessions, opts, prices) {
         let group = groups.entry(row.project).or_insert_with(|| ProjectAcc {
             acc: Acc::default(),
             sessions: 0,
@@ -279,19 +281,17 @@ fn merge_acc(into: &mut Acc, from: &Acc) {
     }
 }
 
-/// One row per model, most expensive first. Costs are estimates.
-pub fn models(
-    records: &[UsageRecord],
-    opts: &ReportOptions,
-    prices: &PriceTable,
-) -> Report<ModelRow> {
+/// One row per model, most expensive first. Costs are estimates. Each group must lie within
+/// one local day of `opts.tz` ([`UsageGroup::is_within_a_day`]).
+pub fn models(usage: &[UsageGroup], opts: &ReportOptions, prices: &PriceTable) -> Report<ModelRow> {
+    let mut table = Pricer::new(prices);
     let mut groups: BTreeMap<String, Acc> = BTreeMap::new();
-    for record in records.iter().filter(|r| opts.matches(r)) {
-        let model = record.model.as_deref().unwrap_or(UNKNOWN_MODEL);
+    for group in usage.iter().filter(|g| opts.matches_group(g)) {
+        let model = group.model.as_deref().unwrap_or(UNKNOWN_MODEL);
         groups
             .entry(model.to_owned())
             .or_default()
-            .add(record, prices);
+            .add(group.summed(), &mut table);
     }
     let mut totals = TotalsBuilder::new();
     let mut rows: Vec<ModelRow> = groups

@@ -9,8 +9,8 @@ use jiff::{Timestamp, ToSpan};
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Acc, CostBasis, ModelUsage, Report, ReportKind, ReportOptions, TotalsBuilder, Usage,
-    UsageRecord, next_month, round_usd, start_of_day,
+    Acc, CostBasis, ModelUsage, Pricer, Report, ReportKind, ReportOptions, TotalsBuilder, Usage,
+    UsageGroup, next_month, round_usd, start_of_day,
 };
 use crate::pricing::PriceTable;
 
@@ -89,57 +89,59 @@ pub struct PeriodRow {
     pub breakdown: Option<Vec<ModelUsage>>,
 }
 
-/// Records grouped by local day.
+/// Usage grouped by local day.
 pub fn daily(
-    records: &[UsageRecord],
+    groups: &[UsageGroup],
     opts: &ReportOptions,
     prices: &PriceTable,
 ) -> Report<PeriodRow> {
-    periods(records, opts, prices, Granularity::Day)
+    periods(groups, opts, prices, Granularity::Day)
 }
 
-/// Records grouped by week (starting on `opts.week_start`).
+/// Usage grouped by week (starting on `opts.week_start`).
 pub fn weekly(
-    records: &[UsageRecord],
+    groups: &[UsageGroup],
     opts: &ReportOptions,
     prices: &PriceTable,
 ) -> Report<PeriodRow> {
-    periods(records, opts, prices, Granularity::Week)
+    periods(groups, opts, prices, Granularity::Week)
 }
 
-/// Records grouped by calendar month.
+/// Usage grouped by calendar month.
 pub fn monthly(
-    records: &[UsageRecord],
+    groups: &[UsageGroup],
     opts: &ReportOptions,
     prices: &PriceTable,
 ) -> Report<PeriodRow> {
-    periods(records, opts, prices, Granularity::Month)
+    periods(groups, opts, prices, Granularity::Month)
 }
 
-/// Records that pass the filters, grouped by period, oldest first; periods without records are
-/// left out.
+/// Usage that passes the filters, grouped by period, oldest first; periods without usage are
+/// left out. Each group must lie within one local day of `opts.tz`
+/// ([`UsageGroup::is_within_a_day`]): it is cut by its first response.
 pub fn periods(
-    records: &[UsageRecord],
+    groups: &[UsageGroup],
     opts: &ReportOptions,
     prices: &PriceTable,
     granularity: Granularity,
 ) -> Report<PeriodRow> {
-    let mut groups: BTreeMap<Date, Acc> = BTreeMap::new();
-    for record in records {
-        if !opts.in_project(record.project.as_deref()) {
+    let mut table = Pricer::new(prices);
+    let mut periods: BTreeMap<Date, Acc> = BTreeMap::new();
+    for group in groups {
+        if !opts.in_project(group.project.as_deref()) {
             continue;
         }
-        let date = opts.date_of(record.at);
+        let date = opts.date_of(group.first_at);
         if opts.since.is_some_and(|s| date < s) || opts.until.is_some_and(|u| date > u) {
             continue;
         }
-        groups
+        periods
             .entry(granularity.period_of(date, opts))
             .or_default()
-            .add(record, prices);
+            .add(group.summed(), &mut table);
     }
     let mut totals = TotalsBuilder::new();
-    let rows = groups
+    let rows = periods
         .into_iter()
         .map(|(first, acc)| {
             let cost = acc.usage.cost_usd().unwrap_or(f64::NAN);

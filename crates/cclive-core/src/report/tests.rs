@@ -6,6 +6,8 @@ use jiff::civil::{Date, date};
 use jiff::tz::TimeZone;
 use serde_json::Value;
 
+use std::collections::BTreeMap;
+
 use super::*;
 
 /// One sonnet response: 1000 input + 1000 output tokens cost exactly $0.018.
@@ -47,6 +49,11 @@ fn prices() -> PriceTable {
     PriceTable::builtin()
 }
 
+/// Each record as a group of one.
+fn each(records: &[UsageRecord]) -> Vec<UsageGroup> {
+    groups_of(records, &prices())
+}
+
 fn close(a: f64, b: f64) -> bool {
     (a - b).abs() < 1e-9
 }
@@ -72,7 +79,7 @@ fn a_session_that_crosses_midnight_is_split_between_its_days() {
         rec("2026-09-04T00:00:00Z", "s1", "/p/app", SONNET, 1000, 1000),
         rec("2026-09-04T00:30:00Z", "s1", "/p/app", SONNET, 2000, 2000),
     ];
-    let r = daily(&records, &opts("UTC"), &prices());
+    let r = daily(&each(&records), &opts("UTC"), &prices());
     let days: Vec<(&str, u64, u64)> = r
         .rows
         .iter()
@@ -93,7 +100,7 @@ fn a_session_that_crosses_midnight_is_split_between_its_days() {
     assert_eq!(r.rows[0].start, at("2026-09-03T00:00:00Z"));
     assert_eq!(r.rows[0].end, at("2026-09-04T00:00:00Z"));
     // The session report keeps it as one row.
-    let s = sessions(&records, &[], &opts("UTC"), &prices());
+    let s = sessions(&each(&records), &[], &opts("UTC"), &prices());
     assert_eq!(s.rows.len(), 1);
     assert_eq!(s.rows[0].first_at, at("2026-09-03T23:30:00Z"));
     assert_eq!(s.rows[0].last_at, at("2026-09-04T00:30:00Z"));
@@ -108,7 +115,7 @@ fn the_zone_decides_which_day_a_response_belongs_to() {
         rec("2026-03-01T20:00:00Z", "s", "/p", SONNET, 1000, 1000),
     ];
     let per_day = |tz: &str| -> Vec<(String, u64)> {
-        daily(&records, &opts(tz), &prices())
+        daily(&each(&records), &opts(tz), &prices())
             .rows
             .into_iter()
             .map(|r| (r.period, r.usage.messages))
@@ -126,7 +133,7 @@ fn the_zone_decides_which_day_a_response_belongs_to() {
         [("2026-02-28".into(), 1), ("2026-03-01".into(), 2)]
     );
     // The local day's bounds are local midnights.
-    let tokyo = daily(&records, &opts("Asia/Tokyo"), &prices());
+    let tokyo = daily(&each(&records), &opts("Asia/Tokyo"), &prices());
     assert_eq!(tokyo.rows[0].start, at("2026-02-28T15:00:00Z"));
     assert_eq!(tokyo.timezone, "Asia/Tokyo");
 }
@@ -142,7 +149,7 @@ fn since_and_until_are_inclusive_local_dates() {
     let mut o = opts("Asia/Tokyo");
     o.since = Some(date(2026, 3, 2));
     o.until = Some(date(2026, 3, 3));
-    let r = daily(&records, &o, &prices());
+    let r = daily(&each(&records), &o, &prices());
     assert_eq!(r.totals.usage.messages, 2);
     assert_eq!(r.since, Some(date(2026, 3, 2)));
     assert_eq!(
@@ -167,7 +174,7 @@ fn a_dst_week_is_cut_at_local_midnights() {
         rec("2026-03-29T22:30:00Z", "s", "/p", SONNET, 1000, 1000),
     ];
     let o = opts("Europe/Berlin");
-    let weeks = weekly(&records, &o, &prices());
+    let weeks = weekly(&each(&records), &o, &prices());
     let rows: Vec<(&str, u64)> = weeks
         .rows
         .iter()
@@ -182,7 +189,7 @@ fn a_dst_week_is_cut_at_local_midnights() {
         167,
         "the DST week is an hour short"
     );
-    let days = daily(&records, &o, &prices());
+    let days = daily(&each(&records), &o, &prices());
     let sunday = days.rows.iter().find(|r| r.period == "2026-03-29").unwrap();
     assert_eq!(
         (sunday.end.as_second() - sunday.start.as_second()) / 3600,
@@ -192,7 +199,7 @@ fn a_dst_week_is_cut_at_local_midnights() {
     // Weeks from Sunday: the Sunday response opens a new week.
     let mut sunday_weeks = o.clone();
     sunday_weeks.week_start = WeekStart::Sunday;
-    let rows: Vec<(String, u64)> = weekly(&records, &sunday_weeks, &prices())
+    let rows: Vec<(String, u64)> = weekly(&each(&records), &sunday_weeks, &prices())
         .rows
         .into_iter()
         .map(|r| (r.period, r.usage.messages))
@@ -201,7 +208,7 @@ fn a_dst_week_is_cut_at_local_midnights() {
 
     // The autumn change: 2026-10-25 has 25 hours.
     let autumn = vec![rec("2026-10-25T12:00:00Z", "s", "/p", SONNET, 1, 1)];
-    let day = &daily(&autumn, &o, &prices()).rows[0];
+    let day = &daily(&each(&autumn), &o, &prices()).rows[0];
     assert_eq!((day.end.as_second() - day.start.as_second()) / 3600, 25);
 }
 
@@ -211,7 +218,7 @@ fn months_are_calendar_months_in_the_zone() {
         rec("2026-01-31T23:30:00Z", "s", "/p", SONNET, 1000, 1000), // Berlin: Feb 1st
         rec("2026-02-28T12:00:00Z", "s", "/p", OPUS, 1000, 1000),
     ];
-    let r = monthly(&records, &opts("Europe/Berlin"), &prices());
+    let r = monthly(&each(&records), &opts("Europe/Berlin"), &prices());
     assert_eq!(r.rows.len(), 1);
     assert_eq!(r.rows[0].period, "2026-02");
     assert_eq!(r.rows[0].start, at("2026-01-31T23:00:00Z"));
@@ -228,9 +235,13 @@ fn breakdown_splits_each_row_by_model() {
         rec("2026-09-03T12:00:00Z", "s", "/p", SONNET, 1000, 1000),
     ];
     let mut o = opts("UTC");
-    assert!(daily(&records, &o, &prices()).rows[0].breakdown.is_none());
+    assert!(
+        daily(&each(&records), &o, &prices()).rows[0]
+            .breakdown
+            .is_none()
+    );
     o.breakdown = true;
-    let r = daily(&records, &o, &prices());
+    let r = daily(&each(&records), &o, &prices());
     let b = r.rows[0].breakdown.as_ref().unwrap();
     let models: Vec<(&str, u64)> = b
         .iter()
@@ -271,7 +282,7 @@ fn whole_sessions_use_the_reported_cost() {
             reported_cost_usd: Some(0.07),
         },
     ];
-    let all = sessions(&records, &infos, &opts("UTC"), &prices());
+    let all = sessions(&each(&records), &infos, &opts("UTC"), &prices());
     let by_id = |r: &Report<SessionRow>, id: &str| {
         r.rows
             .iter()
@@ -292,13 +303,13 @@ fn whole_sessions_use_the_reported_cost() {
     // Only the 3rd: session b is cut, so its part is estimated.
     let mut o = opts("UTC");
     o.until = Some(date(2026, 9, 3));
-    let cut = sessions(&records, &infos, &o, &prices());
+    let cut = sessions(&each(&records), &infos, &o, &prices());
     let partial = by_id(&cut, "b");
     assert_eq!(partial.cost_source, CostBasis::Estimated);
     assert_eq!(partial.reported_cost_usd, Some(0.07));
     assert!(close(partial.cost_usd, 0.018));
 
-    let p = projects(&records, &infos, &opts("UTC"), &prices());
+    let p = projects(&each(&records), &infos, &opts("UTC"), &prices());
     let rows: Vec<(Option<&str>, u64, CostBasis)> = p
         .rows
         .iter()
@@ -343,9 +354,12 @@ fn a_project_filter_matches_the_path_or_its_last_component() {
     let mut o = opts("UTC");
     o.project = Some("app".into());
     for total in [
-        daily(&records, &o, &prices()).totals.usage.messages,
-        models(&records, &o, &prices()).totals.usage.messages,
-        sessions(&records, &[], &o, &prices()).totals.usage.messages,
+        daily(&each(&records), &o, &prices()).totals.usage.messages,
+        models(&each(&records), &o, &prices()).totals.usage.messages,
+        sessions(&each(&records), &[], &o, &prices())
+            .totals
+            .usage
+            .messages,
     ] {
         assert_eq!(total, 1);
     }
@@ -362,7 +376,7 @@ fn unknown_models_cost_nothing_and_are_listed() {
         none,
         rec("2026-09-03T10:00:00Z", "a", "/p", SONNET, 1000, 1000),
     ];
-    let r = models(&records, &opts("UTC"), &prices());
+    let r = models(&each(&records), &opts("UTC"), &prices());
     assert!(close(r.totals.cost_usd, 0.018));
     assert_eq!(r.totals.unpriced_models, ["<unknown>", "gpt-9"]);
     let priced: Vec<(&str, bool)> = r
@@ -406,7 +420,7 @@ fn json_field_names_are_stable() {
             .collect()
     };
 
-    let v = serde_json::to_value(daily(&records, &o, &prices())).unwrap();
+    let v = serde_json::to_value(daily(&each(&records), &o, &prices())).unwrap();
     assert_eq!(
         keys(&v),
         [
@@ -449,7 +463,7 @@ fn json_field_names_are_stable() {
         )
     );
 
-    let v = serde_json::to_value(sessions(&records, &[], &o, &prices())).unwrap();
+    let v = serde_json::to_value(sessions(&each(&records), &[], &o, &prices())).unwrap();
     assert_eq!(
         keys(&v["rows"][0]),
         with(
@@ -466,7 +480,7 @@ fn json_field_names_are_stable() {
             ]
         )
     );
-    let v = serde_json::to_value(projects(&records, &[], &o, &prices())).unwrap();
+    let v = serde_json::to_value(projects(&each(&records), &[], &o, &prices())).unwrap();
     assert_eq!(
         keys(&v["rows"][0]),
         with(
@@ -480,7 +494,7 @@ fn json_field_names_are_stable() {
             ]
         )
     );
-    let v = serde_json::to_value(models(&records, &o, &prices())).unwrap();
+    let v = serde_json::to_value(models(&each(&records), &o, &prices())).unwrap();
     assert_eq!(
         keys(&v["rows"][0]),
         with(
@@ -520,4 +534,145 @@ fn a_project_is_the_project_path_else_the_cwd_and_never_empty() {
         "an empty project path falls back to the cwd, as the store's SQL does"
     );
     assert_eq!(project_of(Some(""), Some("")), None);
+}
+
+/// What a group of the store shares: quarter hour, session, model, fast, US-only, prompt class.
+type GroupKey = (i64, String, Option<String>, bool, bool, Option<u64>);
+
+/// Records summed as the store sums them: per quarter hour (UTC), session, model and price
+/// class.
+fn quarter_hours(records: &[UsageRecord]) -> Vec<UsageGroup> {
+    let mut sums: BTreeMap<GroupKey, UsageGroup> = BTreeMap::new();
+    for group in each(records) {
+        let key = (
+            group.first_at.as_millisecond().div_euclid(QUARTER_HOUR_MS),
+            group.session_id.to_string(),
+            group.model.clone(),
+            group.tokens.fast_responses > 0,
+            group.tokens.us_only_responses > 0,
+            group.prompt_above,
+        );
+        match sums.get_mut(&key) {
+            Some(sum) => {
+                sum.tokens.add(&group.tokens);
+                sum.responses += 1;
+                sum.first_at = sum.first_at.min(group.first_at);
+                sum.last_at = sum.last_at.max(group.last_at);
+            }
+            None => {
+                sums.insert(key, group);
+            }
+        }
+    }
+    sums.into_values().collect()
+}
+
+/// Equal JSON, but for dollar figures, which may differ by float rounding (nano-dollars).
+fn assert_same_figures(grouped: &Value, each: &Value) {
+    match (grouped, each) {
+        (Value::Number(a), Value::Number(b)) if a.is_f64() || b.is_f64() => {
+            let (a, b) = (a.as_f64().unwrap(), b.as_f64().unwrap());
+            assert!((a - b).abs() <= 1e-8, "{a} != {b}");
+        }
+        (Value::Array(a), Value::Array(b)) => {
+            assert_eq!(a.len(), b.len(), "{grouped} vs {each}");
+            a.iter().zip(b).for_each(|(a, b)| assert_same_figures(a, b));
+        }
+        (Value::Object(a), Value::Object(b)) => {
+            assert_eq!(keys(grouped), keys(each));
+            a.iter().for_each(|(k, v)| assert_same_figures(v, &b[k]));
+        }
+        _ => assert_eq!(grouped, each),
+    }
+}
+
+proptest::proptest! {
+    /// Every report but blocks gives the same figures from the store's quarter-hour sums as
+    /// from the responses one by one: across a DST change, in zones a half and a quarter hour
+    /// off, with long prompts, fast and US-only responses, unknown models and a project filter.
+    #[test]
+    fn reports_of_quarter_hour_sums_equal_reports_of_each_response(
+        responses in proptest::collection::vec(
+            (0_i64..8 * 24 * 3600, 0_usize..3, 0_usize..4, 0_u64..200_000, 0_u64..5_000, 0_u8..8),
+            0..120,
+        ),
+        zone in 0_usize..4,
+        filtered in proptest::bool::ANY,
+    ) {
+        let records: Vec<UsageRecord> = responses
+            .iter()
+            .map(|&(secs, session, model, cache_read, output, flags)| {
+                let mut r = rec(
+                    "2026-10-29T00:00:00Z",
+                    ["a", "b", "c"][session],
+                    ["/w/app", "/w/lib", "/w/app"][session],
+                    [SONNET, "claude-haiku-5-5", "claude-nonesuch-1", "claude-opus-4-6"][model],
+                    flags.into(),
+                    output,
+                );
+                r.at += jiff::SignedDuration::from_secs(secs);
+                r.tokens.cache_read = cache_read;
+                r.tokens.fast_responses = u64::from(flags & 1);
+                r.tokens.us_only_responses = u64::from(flags & 2 > 0);
+                r
+            })
+            .collect();
+        let mut o = opts(["America/New_York", "Europe/Berlin", "Asia/Kolkata", "Asia/Kathmandu"][zone]);
+        o.breakdown = true;
+        o.since = Some(date(2026, 10, 30));
+        o.until = Some(date(2026, 11, 4));
+        if filtered {
+            o.project = Some("app".into());
+        }
+        let (grouped, one_by_one) = (quarter_hours(&records), each(&records));
+        proptest::prop_assert!(grouped.iter().all(|g| g.is_within_a_day(&o.tz)));
+        let json = |v: &dyn erased::Json| v.json();
+        for (a, b) in [
+            (json(&daily(&grouped, &o, &prices())), json(&daily(&one_by_one, &o, &prices()))),
+            (json(&weekly(&grouped, &o, &prices())), json(&weekly(&one_by_one, &o, &prices()))),
+            (json(&monthly(&grouped, &o, &prices())), json(&monthly(&one_by_one, &o, &prices()))),
+            (json(&models(&grouped, &o, &prices())), json(&models(&one_by_one, &o, &prices()))),
+            (
+                json(&sessions(&grouped, &[], &o, &prices())),
+                json(&sessions(&one_by_one, &[], &o, &prices())),
+            ),
+            (
+                json(&projects(&grouped, &[], &o, &prices())),
+                json(&projects(&one_by_one, &[], &o, &prices())),
+            ),
+        ] {
+            assert_same_figures(&a, &b);
+        }
+    }
+}
+
+/// Reports as JSON values, whatever their row type.
+mod erased {
+    pub(super) trait Json {
+        fn json(&self) -> serde_json::Value;
+    }
+    impl<R: serde::Serialize> Json for super::Report<R> {
+        fn json(&self) -> serde_json::Value {
+            serde_json::to_value(self).unwrap()
+        }
+    }
+}
+
+/// Liberia kept 44 minutes and 30 seconds behind UTC until 1972: a quarter hour can hold two of
+/// its days, and the caller must sum per second there.
+#[test]
+fn a_quarter_hour_may_cross_midnight_only_in_a_zone_a_quarter_hour_does_not_divide() {
+    let monrovia = TimeZone::fixed(jiff::tz::Offset::from_seconds(-(44 * 60 + 30)).unwrap());
+    // Local midnight is 00:44:30 UTC, inside the quarter hour 00:30–00:45 UTC.
+    let before = rec("2026-10-29T00:44:00Z", "a", "/w", SONNET, 1, 1);
+    let after = rec("2026-10-29T00:44:40Z", "a", "/w", SONNET, 1, 1);
+    let group = &quarter_hours(&[before.clone(), after.clone()])[0];
+    assert_eq!(group.responses, 2, "one UTC quarter hour");
+    assert!(!group.is_within_a_day(&monrovia), "two local days");
+    assert!(group.is_within_a_day(&TimeZone::get("Asia/Kathmandu").unwrap()));
+    assert!(
+        each(&[before, after])
+            .iter()
+            .all(|g| g.is_within_a_day(&monrovia))
+    );
 }

@@ -1,8 +1,11 @@
 //! The report and budget part of the [`Store`] specification: session summaries, usage summed
-//! per project and model, and budget alerts that are recorded once.
+//! per project and model or per bucket of time and session, and budget alerts that are recorded
+//! once.
 
 use cclive_core::CostSource;
 use cclive_core::budget::{BudgetAlert, Period};
+
+use std::collections::BTreeMap;
 
 use super::*;
 use crate::{SessionSummary, UsageSum};
@@ -201,6 +204,18 @@ fn the_default_summaries_and_sums_agree_with_the_backend() {
         backend.usage_sums(None, None, &[150, 50]).unwrap(),
         "price classes too"
     );
+    write_usage(backend, &varied_usage());
+    for bucket_ms in [900_000, 1000] {
+        assert_eq!(
+            minimal
+                .usage_buckets(None, None, bucket_ms, &[300, 100])
+                .unwrap(),
+            backend
+                .usage_buckets(None, None, bucket_ms, &[300, 100])
+                .unwrap(),
+            "usage buckets of {bucket_ms} ms"
+        );
+    }
     let alert = alert("global", Period::Day, "2026-09-03", 50, 5);
     assert!(matches!(
         minimal.record_alert(&alert),
@@ -250,4 +265,122 @@ fn an_alert_is_new_once_per_scope_period_and_threshold() {
     assert_eq!(all[0], first, "alerts come back whole, oldest first");
     assert_eq!(all[4].project.as_deref(), Some("app"));
     assert_eq!(store.alerts(Some(t(40))).unwrap().len(), 3);
+}
+
+/// 600 responses, 53 seconds apart (nine hours), in three sessions (one never stored), with
+/// two models and none, fast and US-only ones, and prompts on both sides of two long-prompt
+/// thresholds.
+fn varied_usage() -> Vec<UsageRow> {
+    (0..600_u64)
+        .map(|i| {
+            let session = ["rep", "lib", "never-stored"][usize::try_from(i % 3).unwrap()];
+            let secs = i64::try_from(i * 53).unwrap();
+            let mut row = usage(
+                &format!("v{i}"),
+                session,
+                secs,
+                [i % 7, i, (i * 37) % 400, 3],
+            );
+            row.model = match i % 5 {
+                0 => None,
+                1 | 2 => Some("claude-opus-4-1".into()),
+                _ => Some("claude-sonnet-4-5".into()),
+            };
+            row.tokens.fast_responses = u64::from(i % 11 == 0);
+            row.tokens.us_only_responses = u64::from(i % 13 == 0);
+            row.tokens.cache_creation_1h = i % 2;
+            row.tokens.web_search_requests = u64::from(i % 17 == 0);
+            row
+        })
+        .collect()
+}
+
+/// What a bucket shares: its quarter hour, session, model, fast mode, US-only serving and
+/// long-prompt class.
+type BucketKey = (i64, String, Option<String>, bool, bool, Option<u64>);
+
+#[test]
+fn usage_buckets_are_the_rows_summed_per_quarter_hour_session_model_and_class() {
+    const QUARTER: i64 = 900_000;
+    let thresholds = [300, 100];
+    let store = reporting_store();
+    let rows = varied_usage();
+    write_usage(&store, &rows);
+    let (since, until) = (t(600), t(30_000));
+    let buckets = store
+        .usage_buckets(Some(since), Some(until), QUARTER, &thresholds)
+        .unwrap();
+
+    let mut expected: BTreeMap<BucketKey, (Tokens, u64, Timestamp, Timestamp)> = BTreeMap::new();
+    for row in all_usage(&store)
+        .into_iter()
+        .filter(|r| r.at >= since && r.at < until)
+    {
+        let key = (
+            row.at.as_millisecond().div_euclid(QUARTER),
+            row.session_id.to_string(),
+            row.model.clone(),
+            row.tokens.fast_responses > 0,
+            row.tokens.us_only_responses > 0,
+            cclive_core::pricing::prompt_above(&row.tokens, &[100, 300]),
+        );
+        let sum = expected
+            .entry(key)
+            .or_insert((Tokens::default(), 0, row.at, row.at));
+        sum.0.add(&row.tokens);
+        sum.1 += 1;
+        sum.2 = sum.2.min(row.at);
+        sum.3 = sum.3.max(row.at);
+    }
+    let got: BTreeMap<BucketKey, (Tokens, u64, Timestamp, Timestamp)> = buckets
+        .iter()
+        .map(|b| {
+            let quarter = b.first_at.as_millisecond().div_euclid(QUARTER);
+            assert_eq!(
+                quarter,
+                b.last_at.as_millisecond().div_euclid(QUARTER),
+                "a bucket never crosses a quarter hour"
+            );
+            let key = (
+                quarter,
+                b.session_id.to_string(),
+                b.model.clone(),
+                b.tokens.fast_responses > 0,
+                b.tokens.us_only_responses > 0,
+                b.prompt_above,
+            );
+            (key, (b.tokens, b.responses, b.first_at, b.last_at))
+        })
+        .collect();
+    assert_eq!(got.len(), buckets.len(), "each key once");
+    assert_eq!(got, expected);
+    assert!(
+        expected.keys().any(|k| k.5 == Some(300)) && expected.keys().any(|k| k.5 == Some(100)),
+        "the fixture reaches both long-prompt classes"
+    );
+    let quarters: Vec<i64> = buckets
+        .iter()
+        .map(|b| b.first_at.as_millisecond().div_euclid(QUARTER))
+        .collect();
+    assert!(quarters.is_sorted(), "in time order");
+}
+
+#[test]
+fn usage_buckets_of_one_second_never_mix_two_seconds() {
+    let store = store();
+    write_usage(
+        &store,
+        &[
+            usage("a", "s", 10, [1, 0, 0, 0]),
+            usage("b", "s", 10, [2, 0, 0, 0]),
+            usage("c", "s", 11, [4, 0, 0, 0]),
+        ],
+    );
+    let inputs: Vec<(u64, u64)> = store
+        .usage_buckets(None, None, 1000, &[])
+        .unwrap()
+        .iter()
+        .map(|b| (b.tokens.input, b.responses))
+        .collect();
+    assert_eq!(inputs, [(3, 2), (4, 1)]);
 }

@@ -24,6 +24,7 @@ use serde_json::Value;
 
 use crate::cli::{GlobalArgs, JsonFormatArg, OrderArg, ReportArgs, ReportKindArg, WeekStartArg};
 use crate::config::Settings;
+use crate::history::usage_records;
 pub(crate) use crate::output::table::{Column, Table};
 use crate::output::term::{Style, Term, paint};
 
@@ -99,13 +100,21 @@ pub(super) fn run(
         | ReportKindArg::Tools => (None, None),
     };
     let store = settings.open_existing_store()?;
-    // The tools report reads sessions and their events, not usage rows.
-    let (records, sessions) = match &store {
-        Some(store) if args.kind != ReportKindArg::Tools => {
-            crate::history::usage_records::load(&**store, since, until)
-                .context("reading usage from the history database")?
+    // Blocks need each response's time; the other reports read the store's sums per quarter
+    // hour, session, model and price class. The tools report reads sessions and their events.
+    let (records, groups, sessions) = match &store {
+        Some(store) if args.kind == ReportKindArg::Blocks => {
+            let (records, sessions) = usage_records::load(&**store, since, until)
+                .context("reading usage from the history database")?;
+            (records, Vec::new(), sessions)
         }
-        _ => (Vec::new(), Vec::new()),
+        Some(store) if args.kind != ReportKindArg::Tools => {
+            let (groups, sessions) =
+                usage_records::load_groups(&**store, since, until, &opts.tz, &prices)
+                    .context("reading usage from the history database")?;
+            (Vec::new(), groups, sessions)
+        }
+        _ => (Vec::new(), Vec::new(), Vec::new()),
     };
     let look = Look {
         term: Term::stdout(global),
@@ -114,19 +123,19 @@ pub(super) fn run(
     let text = match args.kind {
         ReportKindArg::Daily => output(
             args,
-            &in_order(args, report::daily(&records, &opts, &prices)),
+            &in_order(args, report::daily(&groups, &opts, &prices)),
             ccusage::periods,
             |r| text::period_text(r, &opts, "Date", look),
         )?,
         ReportKindArg::Weekly => output(
             args,
-            &in_order(args, report::weekly(&records, &opts, &prices)),
+            &in_order(args, report::weekly(&groups, &opts, &prices)),
             ccusage::periods,
             |r| text::period_text(r, &opts, "Week of", look),
         )?,
         ReportKindArg::Monthly => output(
             args,
-            &in_order(args, report::monthly(&records, &opts, &prices)),
+            &in_order(args, report::monthly(&groups, &opts, &prices)),
             ccusage::periods,
             |r| text::period_text(r, &opts, "Month", look),
         )?,
@@ -135,7 +144,7 @@ pub(super) fn run(
                 Some(store) => session_details(&**store)?,
                 None => std::collections::HashMap::new(),
             };
-            let mut report = in_order(args, report::sessions(&records, &sessions, &opts, &prices));
+            let mut report = in_order(args, report::sessions(&groups, &sessions, &opts, &prices));
             // The usage records do not know turns or duration; the history does.
             for row in &mut report.rows {
                 if let Some(&(turns, ms)) = details.get(row.session_id.as_str()) {
@@ -155,13 +164,13 @@ pub(super) fn run(
         }
         ReportKindArg::Projects => output(
             args,
-            &in_order(args, report::projects(&records, &sessions, &opts, &prices)),
+            &in_order(args, report::projects(&groups, &sessions, &opts, &prices)),
             |_| Value::Null,
             |r| text::projects_text(r, look),
         )?,
         ReportKindArg::Models => output(
             args,
-            &in_order(args, report::models(&records, &opts, &prices)),
+            &in_order(args, report::models(&groups, &opts, &prices)),
             |_| Value::Null,
             |r| text::models_text(r, look),
         )?,

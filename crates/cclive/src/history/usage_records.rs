@@ -1,6 +1,7 @@
-//! Store rows → the core's report inputs: each usage row becomes a
-//! [`UsageRecord`] carrying its session's project, and each stored session a [`SessionInfo`]
-//! with Claude Code's reported cost. Shared by `cclive report`, `cclive budget` and the budget
+//! Store rows → the core's report inputs: the usage as [`UsageGroup`]s (summed per quarter
+//! hour, session, model and price class by the store) or, where single responses matter (5-hour
+//! blocks, budgets), each usage row as a [`UsageRecord`], either carrying its session's project;
+//! and each stored session a [`SessionInfo`] with Claude Code's reported cost. Shared by `cclive report`, `cclive budget` and the budget
 //! watcher, so every one of them attributes usage the same way. [`unattributed`] is the cheap
 //! variant for figures that never split by project (the status line, `cclive top`'s totals):
 //! it does not read the sessions table at all; [`recent`] widens its range until the active
@@ -8,19 +9,16 @@
 
 use std::collections::HashMap;
 
-use cclive_core::SessionId;
 use cclive_core::blocks::BLOCK_LENGTH_MS;
-use cclive_core::report::{SessionInfo, UsageRecord};
+use cclive_core::report::{self, SessionInfo, UsageGroup, UsageRecord};
+use cclive_core::{PriceTable, SessionId};
 use cclive_store::{Store, StoreError};
 use jiff::Timestamp;
+use jiff::tz::TimeZone;
 
-/// The usage in `[since, until)` as records, and every stored session's info.
-pub(crate) fn load(
-    store: &dyn Store,
-    since: Option<Timestamp>,
-    until: Option<Timestamp>,
-) -> Result<(Vec<UsageRecord>, Vec<SessionInfo>), StoreError> {
-    let sessions: Vec<SessionInfo> = store
+/// Every stored session's info.
+fn infos(store: &dyn Store) -> Result<Vec<SessionInfo>, StoreError> {
+    Ok(store
         .session_summaries()?
         .into_iter()
         .map(|s| SessionInfo {
@@ -28,11 +26,61 @@ pub(crate) fn load(
             reported_cost_usd: s.reported_cost_usd(),
             session_id: s.session_id,
         })
-        .collect();
-    let projects: HashMap<&SessionId, &str> = sessions
+        .collect())
+}
+
+/// Each session's project, by id.
+fn projects(sessions: &[SessionInfo]) -> HashMap<&SessionId, &str> {
+    sessions
         .iter()
         .filter_map(|s| Some((&s.session_id, s.project.as_deref()?)))
-        .collect();
+        .collect()
+}
+
+/// The usage in `[since, until)` as groups whose days `tz` cuts right (per quarter hour; per
+/// second in a zone with an offset a quarter hour does not divide), priced in `prices`' classes,
+/// and every stored session's info.
+pub(crate) fn load_groups(
+    store: &dyn Store,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    tz: &TimeZone,
+    prices: &PriceTable,
+) -> Result<(Vec<UsageGroup>, Vec<SessionInfo>), StoreError> {
+    let sessions = infos(store)?;
+    let projects = projects(&sessions);
+    let thresholds = prices.prompt_thresholds();
+    let mut groups = Vec::new();
+    for bucket_ms in [report::QUARTER_HOUR_MS, report::SECOND_MS] {
+        groups = store
+            .usage_buckets(since, until, bucket_ms, &thresholds)?
+            .into_iter()
+            .map(|b| UsageGroup {
+                project: projects.get(&b.session_id).map(|p| (*p).to_owned()),
+                first_at: b.first_at,
+                last_at: b.last_at,
+                session_id: b.session_id,
+                model: b.model,
+                tokens: b.tokens,
+                responses: b.responses,
+                prompt_above: b.prompt_above,
+            })
+            .collect::<Vec<_>>();
+        if groups.iter().all(|g| g.is_within_a_day(tz)) {
+            break;
+        }
+    }
+    Ok((groups, sessions))
+}
+
+/// The usage in `[since, until)` as records, and every stored session's info.
+pub(crate) fn load(
+    store: &dyn Store,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Result<(Vec<UsageRecord>, Vec<SessionInfo>), StoreError> {
+    let sessions = infos(store)?;
+    let projects = projects(&sessions);
     let records = store
         .usage_rows(since, until)?
         .into_iter()
