@@ -116,12 +116,15 @@ impl fmt::Debug for SqliteStore {
 /// it is only taken as used) holds an incremental import's transaction (ten big sessions'
 /// ledgers) until the commit: smaller, it spilled pages to the WAL midway. A cold import's
 /// transaction still spills; a cache big enough for it would raise the peak memory by as much.
+/// Reads go through a memory map of up to 256 MB (`mmap_size`): a report walks megabytes of
+/// index, and reading it page by page into the cache (a `pread` and a copy each) was a third of
+/// `report daily`'s time. `SQLite` still writes through the file, and maps only what it reads.
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     let _mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     conn.execute_batch(
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
-         PRAGMA cache_size = -8192;",
+         PRAGMA cache_size = -8192; PRAGMA mmap_size = 268435456;",
     )
 }
 
