@@ -61,8 +61,12 @@ pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
                     })
                 })
                 .collect();
-            // A walker cannot panic on what it finds; if one did, its share is lost, not the rest.
-            workers.into_iter().filter_map(|w| w.join().ok()).collect()
+            // A walker has nothing to panic on (what it cannot read is an error it reports);
+            // were one to, its panic goes on here rather than its share of files going missing.
+            workers
+                .into_iter()
+                .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
         });
         for (f, e) in parts {
             found.extend(f);
