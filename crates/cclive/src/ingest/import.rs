@@ -423,7 +423,8 @@ fn reader_thread(
 /// Responses already stored belong to their sessions: a replay of one in a new file is not new.
 /// Only the keys this event carries are looked up (a point query each, once per key: the
 /// monitor remembers the owner after the first report), so an incremental import costs what it
-/// reads, not what the history holds.
+/// reads, not what the history holds. A response another stored session owns (a resumed
+/// session replays its parent's) brings that session in, so the replay is folded into it.
 fn claim_stored_usage(
     monitor: &mut Monitor,
     store: &dyn Store,
@@ -440,6 +441,14 @@ fn claim_stored_usage(
         if monitor.usage_owner(key).is_none()
             && let Some(owner) = store.usage_owner(key).context("reading stored usage")?
         {
+            // The owner is held, as a first import holds every session: the monitor counts
+            // the replay where the response first appeared, never in the replaying session.
+            if owner != event.session_id
+                && !monitor.contains(&owner)
+                && let Some(stored) = store.session(&owner).context("reading a stored session")?
+            {
+                monitor.insert(stored);
+            }
             monitor.claim_usage(key.to_owned(), owner);
         }
     }
@@ -616,6 +625,31 @@ mod tests {
         let replaced = run();
         assert_eq!((replaced.files_read, replaced.responses), (1, 3));
         assert_eq!(store.usage_rows(None, None).unwrap().len(), 6);
+    }
+
+    #[test]
+    fn a_resumed_session_replaying_a_stored_response_does_not_count_it_again() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("projects/-work-app");
+        std::fs::create_dir_all(&project).unwrap();
+        append(
+            &project.join("s1.jsonl"),
+            &(response("s1", 0) + &response("s1", 1)),
+        );
+        let store = SqliteStore::open_in_memory().unwrap();
+        let dirs = vec![home.path().to_path_buf()];
+        let prices = PriceTable::default();
+        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+
+        // A later session (resumed from s1) replays s1's first response, then answers anew.
+        let replay = response("s1", 0).replace("\"sessionId\":\"s1\"", "\"sessionId\":\"s2\"");
+        append(&project.join("s2.jsonl"), &(replay + &response("s2", 0)));
+        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+
+        let s2 = store.session(&SessionId::new("s2")).unwrap().unwrap();
+        assert_eq!(s2.tokens.output, 5, "only its own response");
+        let s1 = store.session(&SessionId::new("s1")).unwrap().unwrap();
+        assert_eq!(s1.tokens.output, 10);
     }
 
     #[test]
