@@ -109,8 +109,11 @@ pub(super) fn run(
             (records, Vec::new(), sessions)
         }
         Some(store) if args.kind != ReportKindArg::Tools => {
+            // Projects are read only for what shows or filters by them.
+            let attributed = opts.project.is_some()
+                || matches!(args.kind, ReportKindArg::Sessions | ReportKindArg::Projects);
             let (groups, sessions) =
-                usage_records::load_groups(&**store, since, until, &opts.tz, &prices)
+                usage_records::load_groups(&**store, since, until, &opts.tz, &prices, attributed)
                     .context("reading usage from the history database")?;
             (Vec::new(), groups, sessions)
         }

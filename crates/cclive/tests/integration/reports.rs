@@ -351,6 +351,15 @@ fn sessions_and_projects_prefer_reported_totals() {
         cut["rows"][0]["cost_source"], "reported",
         "all of lib is on the 27th"
     );
+    // A period report filtered by project reads the projects (unfiltered, it does not).
+    let lib_days = f.json(&["report", "daily", "--tz", "UTC", "--project", "lib"]);
+    let all_days = f.json(&["report", "daily", "--tz", "UTC"]);
+    let messages = |r: &Value| r["totals"]["messages"].as_u64().unwrap();
+    assert_eq!(
+        messages(&lib_days),
+        cut["rows"][0]["messages"].as_u64().unwrap()
+    );
+    assert!(messages(&lib_days) < messages(&all_days));
     let cut = f.json(&["report", "sessions", "--tz", "UTC", "--until", "2026-03-25"]);
     let night = cut["rows"]
         .as_array()
