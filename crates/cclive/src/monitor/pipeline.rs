@@ -16,7 +16,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use cclive_core::{Event, Monitor, PriceTable, SessionId, SessionState, Snapshot, Source, Update};
+use cclive_core::{
+    Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Source, Update,
+};
 use cclive_store::{Batch, Checkpoint, Store, UsageRow};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
@@ -210,6 +212,7 @@ impl Service {
         match input {
             Input::Event { event, keep } => {
                 self.read_back(&event.session_id).await;
+                self.claim_stored_owner(&event).await;
                 self.apply(event, keep);
             }
             Input::Checkpoint(c) => self.pending.checkpoints.push(c),
@@ -241,6 +244,41 @@ impl Service {
             Ok(Ok(None)) => {}
             Ok(Err(e)) => tracing::warn!(session = %id, "Cannot read the session back: {e}"),
             Err(e) => tracing::warn!(session = %id, "Cannot read the session back: {e}"),
+        }
+    }
+
+    /// A response another stored session owns (a resumed session replays its parent's) is
+    /// folded into that session, as an import does and as a monitor that held the parent
+    /// would: a key the monitor does not know is looked up once, and its owner read back.
+    /// A `cclive replay` session shows a recorded session's figures again under its own id, so
+    /// its reports are not claimed.
+    async fn claim_stored_owner(&mut self, event: &Event) {
+        let (Some(store), EventKind::Usage { key, .. }) = (&self.config.store, &event.kind) else {
+            return;
+        };
+        if self.monitor.usage_owner(key).is_some()
+            || self
+                .monitor
+                .session(&event.session_id)
+                .is_some_and(|s| s.source == Source::Replay)
+        {
+            return;
+        }
+        let (store, lookup) = (Arc::clone(store), key.clone());
+        let owner = match tokio::task::spawn_blocking(move || store.usage_owner(&lookup)).await {
+            Ok(Ok(owner)) => owner,
+            Ok(Err(e)) => {
+                tracing::warn!(session = %event.session_id, "Cannot look a response up: {e}");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(session = %event.session_id, "Cannot look a response up: {e}");
+                return;
+            }
+        };
+        if let Some(owner) = owner.filter(|o| *o != event.session_id) {
+            self.read_back(&owner).await;
+            self.monitor.claim_usage(key.clone(), owner);
         }
     }
 
@@ -535,6 +573,67 @@ mod tests {
         let session = store.session(&SessionId::new("s1")).unwrap().unwrap();
         assert_eq!(session.api_requests, 1);
         assert!((session.total_cost_usd - 0.00814).abs() < 1e-12);
+    }
+
+    #[tokio::test]
+    async fn a_resumed_session_replaying_a_stored_response_does_not_count_it_again() {
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let answer = |session: &str, at_ms: i64, key: &str| {
+            let mut e = event(at_ms, usage(key, None));
+            e.session_id = SessionId::new(session);
+            if let EventKind::Usage { request_id, .. } = &mut e.kind {
+                *request_id = None;
+            }
+            e
+        };
+        let start = |session: &str| {
+            let mut e = event(0, started("transcript"));
+            e.session_id = SessionId::new(session);
+            e
+        };
+        let run = |events: Vec<Event>| {
+            let store = store.clone();
+            async move {
+                let (sink, task) = spawn(PipelineConfig {
+                    store: Some(store),
+                    ..PipelineConfig::default()
+                })
+                .unwrap();
+                for e in events {
+                    sink.send(e).await;
+                }
+                drop(sink);
+                task.await.unwrap();
+            }
+        };
+        // One monitor stored s1; the next sees s2, resumed from it, replay s1's response first.
+        run(vec![start("s1"), answer("s1", 1, "msg_1")]).await;
+        run(vec![
+            start("s2"),
+            answer("s2", 2, "msg_1"),
+            answer("s2", 3, "msg_2"),
+        ])
+        .await;
+
+        let tokens = |id: &str| {
+            store
+                .session(&SessionId::new(id))
+                .unwrap()
+                .unwrap()
+                .tokens
+                .output
+        };
+        assert_eq!(
+            (tokens("s1"), tokens("s2")),
+            (42, 42),
+            "msg_1 counts once, in s1"
+        );
+        let rows = store.usage_rows(None, None).unwrap();
+        let owners: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.key.as_str(), r.session_id.as_str()))
+            .collect();
+        assert_eq!(owners, [("msg_1", "s1"), ("msg_2", "s2")]);
     }
 
     /// Polls `check` until it gives a value (a generous deadline: a failure, not a timing).
