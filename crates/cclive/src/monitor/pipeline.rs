@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use cclive_core::{
     Event, EventKind, Monitor, PriceTable, SessionId, SessionState, Snapshot, Source, Update,
+    UpdateKind,
 };
 use cclive_store::{Batch, Checkpoint, Store, UsageRow};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -195,6 +196,9 @@ struct Service {
     writer: Option<StoreWriter>,
     state_file: Option<StateFileWriter>,
     dirty: HashSet<SessionId>,
+    /// Sessions past their replay: one of their responses was nobody else's, so the ones that
+    /// follow are their own too (a resumed session replays its parent's at its start).
+    answering: HashSet<SessionId>,
     pending: Batch,
     /// Updates for the committed callbacks, handed to the writer with the next batch.
     deferred: Vec<Update>,
@@ -249,14 +253,17 @@ impl Service {
 
     /// A response another stored session owns (a resumed session replays its parent's) is
     /// folded into that session, as an import does and as a monitor that held the parent
-    /// would: a key the monitor does not know is looked up once, and its owner read back.
+    /// would: a key the monitor does not know is looked up, and its owner read back. Only
+    /// until the session's first response of its own: a replay is a resumed session's start,
+    /// so a session costs a lookup or so, not one per response.
     /// A `cclive replay` session shows a recorded session's figures again under its own id, so
     /// its reports are not claimed.
     async fn claim_stored_owner(&mut self, event: &Event) {
         let (Some(store), EventKind::Usage { key, .. }) = (&self.config.store, &event.kind) else {
             return;
         };
-        if self.monitor.usage_owner(key).is_some()
+        if self.answering.contains(&event.session_id)
+            || self.monitor.usage_owner(key).is_some()
             || self
                 .monitor
                 .session(&event.session_id)
@@ -276,9 +283,14 @@ impl Service {
                 return;
             }
         };
-        if let Some(owner) = owner.filter(|o| *o != event.session_id) {
-            self.read_back(&owner).await;
-            self.monitor.claim_usage(key.clone(), owner);
+        match owner.filter(|o| *o != event.session_id) {
+            Some(owner) => {
+                self.read_back(&owner).await;
+                self.monitor.claim_usage(key.clone(), owner);
+            }
+            None => {
+                self.answering.insert(event.session_id.clone());
+            }
         }
     }
 
@@ -334,6 +346,10 @@ impl Service {
 
     /// Calls the callbacks now, and the committed callbacks after the writer's next commit.
     fn notify(&mut self, update: Update) {
+        if update.kind == UpdateKind::Ended {
+            // Nothing more to remember of it (a revived session costs one more lookup).
+            self.answering.remove(&update.session.session_id);
+        }
         for callback in &self.config.callbacks {
             callback(&update);
         }
@@ -416,6 +432,7 @@ async fn run(
         writer,
         state_file,
         dirty: HashSet::new(),
+        answering: HashSet::new(),
         pending: Batch::default(),
         deferred: Vec::new(),
         snapshot_owed: true,
@@ -575,9 +592,64 @@ mod tests {
         assert!((session.total_cost_usd - 0.00814).abs() < 1e-12);
     }
 
+    /// A real store that counts owner lookups.
+    struct Lookups {
+        inner: SqliteStore,
+        owner_lookups: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Store for Lookups {
+        fn write(&self, batch: &Batch) -> Result<(), cclive_store::StoreError> {
+            self.inner.write(batch)
+        }
+        fn session(
+            &self,
+            id: &SessionId,
+        ) -> Result<Option<SessionState>, cclive_store::StoreError> {
+            self.inner.session(id)
+        }
+        fn sessions(
+            &self,
+            q: &cclive_store::SessionQuery,
+        ) -> Result<Vec<SessionState>, cclive_store::StoreError> {
+            self.inner.sessions(q)
+        }
+        fn events(&self, id: &SessionId) -> Result<Vec<Event>, cclive_store::StoreError> {
+            self.inner.events(id)
+        }
+        fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), cclive_store::StoreError> {
+            self.inner.usage_totals(id)
+        }
+        fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, cclive_store::StoreError> {
+            self.owner_lookups
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.inner.usage_owner(key)
+        }
+        fn usage_rows(
+            &self,
+            since: Option<jiff::Timestamp>,
+            until: Option<jiff::Timestamp>,
+        ) -> Result<Vec<UsageRow>, cclive_store::StoreError> {
+            self.inner.usage_rows(since, until)
+        }
+        fn checkpoints(&self) -> Result<Vec<Checkpoint>, cclive_store::StoreError> {
+            self.inner.checkpoints()
+        }
+        fn checkpoint(
+            &self,
+            path: &std::path::Path,
+        ) -> Result<Option<Checkpoint>, cclive_store::StoreError> {
+            self.inner.checkpoint(path)
+        }
+    }
+
     #[tokio::test]
     async fn a_resumed_session_replaying_a_stored_response_does_not_count_it_again() {
-        let store: Arc<dyn Store> = Arc::new(SqliteStore::open_in_memory().unwrap());
+        let counting = Arc::new(Lookups {
+            inner: SqliteStore::open_in_memory().unwrap(),
+            owner_lookups: std::sync::atomic::AtomicUsize::new(0),
+        });
+        let store: Arc<dyn Store> = counting.clone();
         let answer = |session: &str, at_ms: i64, key: &str| {
             let mut e = event(at_ms, usage(key, None));
             e.session_id = SessionId::new(session);
@@ -608,12 +680,23 @@ mod tests {
         };
         // One monitor stored s1; the next sees s2, resumed from it, replay s1's response first.
         run(vec![start("s1"), answer("s1", 1, "msg_1")]).await;
+        let before = counting
+            .owner_lookups
+            .load(std::sync::atomic::Ordering::Relaxed);
         run(vec![
             start("s2"),
             answer("s2", 2, "msg_1"),
             answer("s2", 3, "msg_2"),
+            answer("s2", 4, "msg_3"),
+            answer("s2", 5, "msg_4"),
         ])
         .await;
+        // msg_1 (s1's) and msg_2 (its own: the replay is over), no lookup after that.
+        let lookups = counting
+            .owner_lookups
+            .load(std::sync::atomic::Ordering::Relaxed)
+            - before;
+        assert_eq!(lookups, 2);
 
         let tokens = |id: &str| {
             store
@@ -625,7 +708,7 @@ mod tests {
         };
         assert_eq!(
             (tokens("s1"), tokens("s2")),
-            (42, 42),
+            (42, 3 * 42),
             "msg_1 counts once, in s1"
         );
         let rows = store.usage_rows(None, None).unwrap();
@@ -633,7 +716,15 @@ mod tests {
             .iter()
             .map(|r| (r.key.as_str(), r.session_id.as_str()))
             .collect();
-        assert_eq!(owners, [("msg_1", "s1"), ("msg_2", "s2")]);
+        assert_eq!(
+            owners,
+            [
+                ("msg_1", "s1"),
+                ("msg_2", "s2"),
+                ("msg_3", "s2"),
+                ("msg_4", "s2")
+            ]
+        );
     }
 
     /// Polls `check` until it gives a value (a generous deadline: a failure, not a timing).
