@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use cclive_core::budget::Spend;
 use cclive_core::report::{self, ReportOptions, SessionInfo, UsageGroup};
 use cclive_core::{CostSource, PriceTable, SessionId, SessionState, Tokens, usage_merge};
-use cclive_store::{SessionSummary, UsageBucket, UsageRow, UsageSum};
+use cclive_store::{SessionSummary, UsageRow, UsageSum};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan, ZonedDateTime};
@@ -234,28 +234,11 @@ pub(crate) struct Costs {
     pub(crate) total_cost_usd: f64,
 }
 
-/// The store's usage sums as the report's groups, each with its session's project.
-pub(crate) fn groups(buckets: Vec<UsageBucket>, summaries: &[SessionSummary]) -> Vec<UsageGroup> {
-    let project_of: HashMap<&SessionId, Option<&str>> = summaries
+/// Each session's project, by id.
+pub(crate) fn projects(summaries: &[SessionSummary]) -> HashMap<&SessionId, Option<&str>> {
+    summaries
         .iter()
         .map(|s| (&s.session_id, s.project()))
-        .collect();
-    buckets
-        .into_iter()
-        .map(|b| UsageGroup {
-            project: project_of
-                .get(&b.session_id)
-                .copied()
-                .flatten()
-                .map(str::to_owned),
-            first_at: b.first_at,
-            last_at: b.last_at,
-            session_id: b.session_id,
-            model: b.model,
-            tokens: b.tokens,
-            responses: b.responses,
-            prompt_above: b.prompt_above,
-        })
         .collect()
 }
 
@@ -413,15 +396,11 @@ mod tests {
         )
         .unwrap();
         let thresholds = PriceTable::builtin().prompt_thresholds();
-        let buckets = cclive_store::Store::usage_buckets(
-            &store,
-            None,
-            None,
-            report::QUARTER_HOUR_MS,
-            &thresholds,
-        )
-        .unwrap();
-        groups(buckets, &[])
+        cclive_store::Store::usage_buckets(&store, None, None, report::QUARTER_HOUR_MS, &thresholds)
+            .unwrap()
+            .into_iter()
+            .map(|b| b.into_group(None))
+            .collect()
     }
 
     /// Each chart's figures are the responses priced one by one, though the store sums them per

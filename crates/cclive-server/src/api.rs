@@ -14,7 +14,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use cclive_core::report::{self, ReportOptions};
+use cclive_core::report::ReportOptions;
 use cclive_core::{Event, SessionId, SessionState, Snapshot, Status};
 use cclive_store::{SessionOrder, SessionQuery, SortKey, Store, UsageRow};
 use jiff::Timestamp;
@@ -446,15 +446,11 @@ pub(crate) async fn costs(
     let zone = tz.clone();
     let (usage, summaries) = read(&state, move |store| {
         let summaries = store.session_summaries()?;
-        let mut usage = Vec::new();
-        // Per quarter hour, unless the zone's offsets cut one (then per second).
-        for bucket_ms in [report::QUARTER_HOUR_MS, report::SECOND_MS] {
-            let buckets = store.usage_buckets(since, Some(until), bucket_ms, &thresholds)?;
-            usage = aggregate::groups(buckets, &summaries);
-            if usage.iter().all(|g| g.is_within_a_day(&zone)) {
-                break;
-            }
-        }
+        let project_of = aggregate::projects(&summaries);
+        let usage =
+            cclive_store::usage_groups(store, since, Some(until), &zone, &thresholds, &|id| {
+                project_of.get(id).copied().flatten().map(str::to_owned)
+            })?;
         Ok((usage, summaries))
     })
     .await?;

@@ -511,6 +511,52 @@ pub struct UsageBucket {
     pub prompt_above: Option<u64>,
 }
 
+impl UsageBucket {
+    /// This sum as a report's group, filed under `project`.
+    pub fn into_group(self, project: Option<String>) -> cclive_core::report::UsageGroup {
+        cclive_core::report::UsageGroup {
+            project,
+            first_at: self.first_at,
+            last_at: self.last_at,
+            session_id: self.session_id,
+            model: self.model,
+            tokens: self.tokens,
+            responses: self.responses,
+            prompt_above: self.prompt_above,
+        }
+    }
+}
+
+/// The usage in `[since, until)` as the reports' groups, each inside one local day of `tz`:
+/// summed per quarter hour (no local midnight falls inside one in any zone in use), or per
+/// second when `tz`'s offsets cut a quarter hour. `project` files each session's sums. The one
+/// rule `cclive report` and the dashboard's charts read usage by.
+pub fn usage_groups(
+    store: &dyn Store,
+    since: Option<Timestamp>,
+    until: Option<Timestamp>,
+    tz: &jiff::tz::TimeZone,
+    prompt_thresholds: &[u64],
+    project: &dyn Fn(&SessionId) -> Option<String>,
+) -> Result<Vec<cclive_core::report::UsageGroup>, StoreError> {
+    use cclive_core::report::{QUARTER_HOUR_MS, SECOND_MS};
+    let mut groups = Vec::new();
+    for bucket_ms in [QUARTER_HOUR_MS, SECOND_MS] {
+        groups = store
+            .usage_buckets(since, until, bucket_ms, prompt_thresholds)?
+            .into_iter()
+            .map(|b| {
+                let filed = project(&b.session_id);
+                b.into_group(filed)
+            })
+            .collect::<Vec<_>>();
+        if groups.iter().all(|g| g.is_within_a_day(tz)) {
+            break;
+        }
+    }
+    Ok(groups)
+}
+
 /// What one usage sum of the default [`Store::usage_sums`] shares: project, model, fast mode,
 /// US-only serving, long-prompt class.
 type SumClass = (Option<String>, Option<String>, bool, bool, Option<u64>);

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 
 use cclive_core::blocks::BLOCK_LENGTH_MS;
-use cclive_core::report::{self, SessionInfo, UsageGroup, UsageRecord};
+use cclive_core::report::{SessionInfo, UsageGroup, UsageRecord};
 use cclive_core::{PriceTable, SessionId};
 use cclive_store::{Store, StoreError};
 use jiff::Timestamp;
@@ -56,27 +56,14 @@ pub(crate) fn load_groups(
         Vec::new()
     };
     let projects = projects(&sessions);
-    let thresholds = prices.prompt_thresholds();
-    let mut groups = Vec::new();
-    for bucket_ms in [report::QUARTER_HOUR_MS, report::SECOND_MS] {
-        groups = store
-            .usage_buckets(since, until, bucket_ms, &thresholds)?
-            .into_iter()
-            .map(|b| UsageGroup {
-                project: projects.get(&b.session_id).map(|p| (*p).to_owned()),
-                first_at: b.first_at,
-                last_at: b.last_at,
-                session_id: b.session_id,
-                model: b.model,
-                tokens: b.tokens,
-                responses: b.responses,
-                prompt_above: b.prompt_above,
-            })
-            .collect::<Vec<_>>();
-        if groups.iter().all(|g| g.is_within_a_day(tz)) {
-            break;
-        }
-    }
+    let groups = cclive_store::usage_groups(
+        store,
+        since,
+        until,
+        tz,
+        &prices.prompt_thresholds(),
+        &|id| projects.get(id).map(|p| (*p).to_owned()),
+    )?;
     Ok((groups, sessions))
 }
 
