@@ -11,7 +11,7 @@
 //!   aggregation `cclive report` uses: per API response, cut at local midnight, priced with the
 //!   price table (a project's cost is Claude Code's reported total for each session wholly
 //!   inside the window), from the store's sums per quarter hour, session, model and price class
-//!   ([`groups`]). Days without usage are filled with zeros here.
+//!   (`cclive_store::usage_groups`). Days without usage are filled with zeros here.
 //!
 //! Days are calendar days in the caller's time zone; weeks start on Monday. No I/O and no
 //! clock: the caller passes the data and "now".
