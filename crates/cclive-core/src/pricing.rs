@@ -169,7 +169,13 @@ pub fn prompt_size(tokens: &Tokens) -> u64 {
 /// exceeds none. Responses summed within one class are priced right by
 /// [`PriceTable::cost_of_sum`].
 pub fn prompt_above(tokens: &Tokens, thresholds: &[u64]) -> Option<u64> {
-    let prompt = prompt_size(tokens);
+    prompt_class(prompt_size(tokens), thresholds)
+}
+
+/// The price class of a prompt of `prompt` tokens ([`prompt_size`]): the largest of `thresholds`
+/// (ascending) it exceeds; `None` when it exceeds none. What [`prompt_above`] decides, for a
+/// size known without its tokens (a stored sum's smallest and largest prompt).
+pub fn prompt_class(prompt: u64, thresholds: &[u64]) -> Option<u64> {
     thresholds.iter().rev().find(|&&t| prompt > t).copied()
 }
 

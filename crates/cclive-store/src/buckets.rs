@@ -1,8 +1,9 @@
 //! Usage summed per stretch of time, session, model and price class: the one accumulator behind
 //! `Store::usage_buckets`, fed rows in time order by the default implementation and by `SQLite`.
 //!
-//! The default reads them from [`Store::usage_rows`](crate::Store::usage_rows), `SQLite` from
-//! its covering time index (`0009`), so the table itself is never read.
+//! The default reads them from [`Store::usage_rows`](crate::Store::usage_rows); `SQLite` feeds it
+//! its stored quarter-hour sums (`0010`) where they answer, and rows from its covering time index
+//! (`0009`) where they don't, so the table itself is never read.
 //!
 //! Why in Rust and not `GROUP BY`: `SQLite` groups by sorting every row into a temporary B-tree,
 //! which on a 32,596-response history cost more than reading the rows themselves; rows that come
@@ -26,6 +27,17 @@ struct Open {
     last_ms: i64,
     tokens: Tokens,
     responses: u64,
+}
+
+/// Responses already summed: what [`Buckets::add_sum`] takes.
+#[derive(Clone, Copy)]
+pub(crate) struct Sum {
+    pub(crate) first_ms: i64,
+    pub(crate) last_ms: i64,
+    pub(crate) tokens: Tokens,
+    pub(crate) responses: u64,
+    /// The class every summed response is in.
+    pub(crate) prompt_above: Option<u64>,
 }
 
 /// Sums rows into [`UsageBucket`]s; see the module docs.
@@ -58,38 +70,59 @@ impl<'t> Buckets<'t> {
         model: Option<&str>,
         tokens: &Tokens,
     ) -> Result<(), StoreError> {
-        let bucket = at_ms.div_euclid(self.bucket_ms);
+        let above = prompt_above(tokens, self.thresholds);
+        self.add_sum(
+            Sum {
+                first_ms: at_ms,
+                last_ms: at_ms,
+                tokens: *tokens,
+                responses: 1,
+                prompt_above: above,
+            },
+            session_id,
+            model,
+        )
+    }
+
+    /// Adds a sum of responses of one price class within one bucket (a stored quarter hour's),
+    /// in time order as [`add`](Self::add).
+    pub(crate) fn add_sum(
+        &mut self,
+        sum: Sum,
+        session_id: &str,
+        model: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let bucket = sum.first_ms.div_euclid(self.bucket_ms);
         if self.current != Some(bucket) {
             self.close()?;
             self.current = Some(bucket);
         }
-        let fast = tokens.fast_responses > 0;
-        let us_only = tokens.us_only_responses > 0;
-        let above = prompt_above(tokens, self.thresholds);
+        let fast = sum.tokens.fast_responses > 0;
+        let us_only = sum.tokens.us_only_responses > 0;
         let found = self.open.iter_mut().find(|o| {
             o.session_id == session_id
                 && o.model.as_deref() == model
                 && o.fast == fast
                 && o.us_only == us_only
-                && o.prompt_above == above
+                && o.prompt_above == sum.prompt_above
         });
         match found {
             Some(open) => {
-                open.tokens.add(tokens);
-                open.responses += 1;
-                open.first_ms = open.first_ms.min(at_ms);
-                open.last_ms = open.last_ms.max(at_ms);
+                open.tokens.add(&sum.tokens);
+                open.responses += sum.responses;
+                open.first_ms = open.first_ms.min(sum.first_ms);
+                open.last_ms = open.last_ms.max(sum.last_ms);
             }
             None => self.open.push(Open {
                 session_id: session_id.to_owned(),
                 model: model.map(str::to_owned),
                 fast,
                 us_only,
-                prompt_above: above,
-                first_ms: at_ms,
-                last_ms: at_ms,
-                tokens: *tokens,
-                responses: 1,
+                prompt_above: sum.prompt_above,
+                first_ms: sum.first_ms,
+                last_ms: sum.last_ms,
+                tokens: sum.tokens,
+                responses: sum.responses,
             }),
         }
         Ok(())

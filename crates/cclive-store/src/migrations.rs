@@ -69,6 +69,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0009_usage_by_time_covering",
         sql: include_str!("migrations/0009_usage_by_time_covering.sql"),
     },
+    Migration {
+        version: 10,
+        name: "0010_usage_quarters",
+        sql: include_str!("migrations/0010_usage_quarters.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

@@ -32,7 +32,8 @@ use crate::{SqliteStore, StoreError};
 
 /// The tables copied, parents before children (`events` refer to `sessions`), and `team_agent`
 /// last so the team outbox triggers stay quiet while rows are copied (the outbox itself is
-/// copied as it was). `checkpoints` is left out on purpose: see the module comment.
+/// copied as it was). `checkpoints` is left out on purpose: see the module comment;
+/// `usage_quarters` too: the triggers of `usage` (`0010`) sum the copied rows again.
 const COPIED: &[&str] = &[
     "sessions",
     "events",

@@ -32,6 +32,7 @@ use crate::{
 
 mod outbox;
 mod reports;
+mod usage_buckets;
 
 /// How long a writer waits for another connection's transaction before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -526,7 +527,7 @@ impl Store for SqliteStore {
         bucket_ms: i64,
         prompt_thresholds: &[u64],
     ) -> Result<Vec<UsageBucket>, StoreError> {
-        reports::usage_buckets(&self.conn(), since, until, bucket_ms, prompt_thresholds)
+        usage_buckets::usage_buckets(&self.conn(), since, until, bucket_ms, prompt_thresholds)
     }
 
     fn record_alert(&self, alert: &BudgetAlert) -> Result<bool, StoreError> {

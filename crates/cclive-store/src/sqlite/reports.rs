@@ -1,6 +1,6 @@
 //! The `SQLite` statements behind reports and budgets: session summaries, usage sums per project
-//! and model or per bucket of time and session, and the table of budget alerts already raised
-//! (`0003_budget_alerts`).
+//! and model, and the table of budget alerts already raised (`0003_budget_alerts`). Usage per
+//! bucket of time and session is `usage_buckets.rs`.
 //!
 //! Each function takes the connection [`SqliteStore`](super::SqliteStore) holds and returns domain
 //! values; the trait methods in `sqlite.rs` only lock and delegate.
@@ -8,12 +8,10 @@
 use cclive_core::budget::BudgetAlert;
 use cclive_core::{CostSource, SessionId, Status};
 use jiff::Timestamp;
-use rusqlite::types::Type;
 use rusqlite::{Connection, params};
 
 use super::{negative, tokens_of};
-use crate::buckets::Buckets;
-use crate::{SessionSummary, StoreError, UsageBucket, UsageSum};
+use crate::{SessionSummary, StoreError, UsageSum};
 
 const SELECT_SUMMARIES: &str = "
     SELECT session_id, project_path, cwd, status, started_at_ms, updated_at_ms, model,
@@ -45,13 +43,6 @@ fn select_usage_sums(thresholds: usize) -> String {
         ORDER BY project, u.model, u.fast, u.us_only, class"
     )
 }
-
-/// What [`usage_buckets`] sums, in time order: every column comes from the covering time index
-/// `usage_by_time_priced` (`0009`), so the table itself is never read.
-const SELECT_USAGE_TO_BUCKET: &str = "
-    SELECT at_ms, session_id, model, input, output, cache_read, cache_creation,
-        cache_creation_1h, web_search_requests, fast, us_only
-    FROM usage WHERE at_ms >= ?1 AND at_ms < ?2 ORDER BY at_ms";
 
 const INSERT_ALERT: &str = "
     INSERT INTO budget_alerts (scope, period, period_key, threshold, fired_at_ms, alert_json)
@@ -179,48 +170,6 @@ pub(super) fn usage_sums(
             })
         })
         .collect()
-}
-
-pub(super) fn usage_buckets(
-    conn: &Connection,
-    since: Option<Timestamp>,
-    until: Option<Timestamp>,
-    bucket_ms: i64,
-    prompt_thresholds: &[u64],
-) -> Result<Vec<UsageBucket>, StoreError> {
-    let thresholds = crate::ascending(prompt_thresholds);
-    let mut buckets = Buckets::new(bucket_ms, &thresholds);
-    let since = since.map_or(i64::MIN, Timestamp::as_millisecond);
-    let until = until.map_or(i64::MAX, Timestamp::as_millisecond);
-    let mut stmt = conn.prepare_cached(SELECT_USAGE_TO_BUCKET)?;
-    let mut rows = stmt.query([since, until])?;
-    while let Some(row) = rows.next()? {
-        let at_ms: i64 = row.get(0)?;
-        // Borrowed, not copied: only a new sum's first row allocates its names.
-        let text = |i: usize| {
-            row.get_ref(i)?
-                .as_str_or_null()
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, Type::Text, e.into()))
-        };
-        let session_id = text(1)?.unwrap_or_default();
-        let model = text(2)?;
-        let what = || format!("usage of session {session_id} at {at_ms} ms");
-        let tokens = tokens_of(
-            [
-                row.get(3)?,
-                row.get(4)?,
-                row.get(5)?,
-                row.get(6)?,
-                row.get(7)?,
-                row.get(8)?,
-                row.get(9)?,
-                row.get(10)?,
-            ],
-            &what,
-        )?;
-        buckets.add(at_ms, session_id, model, &tokens)?;
-    }
-    buckets.finish()
 }
 
 pub(super) fn record_alert(conn: &Connection, alert: &BudgetAlert) -> Result<bool, StoreError> {
