@@ -442,18 +442,34 @@ pub(crate) async fn costs(
         }
     };
     let (since, until) = days.bounds(&tz);
+    // Everything the answer depends on besides the store (the prices are the server's own).
+    let key = format!(
+        "{:?} {today} {named:?} {days:?} {since:?} {until:?}",
+        tz_name(&tz)
+    );
     let thresholds = state.inner.config.prices.prompt_thresholds();
     let zone = tz.clone();
-    let (usage, summaries) = read(&state, move |store| {
+    let kept = Arc::clone(&state.inner);
+    let read_key = key.clone();
+    let (version, fresh) = read(&state, move |store| {
+        // The version before the data: a write in between makes the answer stale, not kept.
+        let version = store.version()?;
+        if let Some(answer) = version.and_then(|v| kept.kept_costs.get(&read_key, v)) {
+            return Ok((version, Err(answer)));
+        }
         let summaries = store.session_summaries()?;
         let project_of = aggregate::projects(&summaries);
         let usage =
             cclive_store::usage_groups(store, since, Some(until), &zone, &thresholds, &|id| {
                 project_of.get(id).copied().flatten().map(str::to_owned)
             })?;
-        Ok((usage, summaries))
+        Ok((version, Ok((usage, summaries))))
     })
     .await?;
+    let (usage, summaries) = match fresh {
+        Ok(fresh) => fresh,
+        Err(answer) => return Ok(Json(Value::clone(&answer))),
+    };
     // "All time" starts on the day of the first response.
     let first = days
         .first
@@ -485,6 +501,10 @@ pub(crate) async fn costs(
     }
     if let Some(map) = value.as_object_mut() {
         map.insert("tz".into(), json!(tz_name(&tz)));
+    }
+    if let Some(version) = version {
+        let answer = Arc::new(value.clone());
+        state.inner.kept_costs.keep(key, version, answer);
     }
     Ok(Json(value))
 }

@@ -41,6 +41,7 @@ mod assets;
 mod catch_up;
 mod error;
 mod integrations;
+mod kept;
 mod limits;
 mod listener;
 mod live;
@@ -136,6 +137,8 @@ struct Inner {
     /// Set when the server shuts down, so the endless live streams end and the graceful
     /// shutdown can finish.
     closing: watch::Sender<bool>,
+    /// `/api/costs` answers, until the store changes.
+    kept_costs: kept::Kept,
 }
 
 impl AppState {
@@ -160,6 +163,7 @@ impl AppState {
                 metric_sources,
                 otlp,
                 closing: watch::channel(false).0,
+                kept_costs: kept::Kept::default(),
             }),
         }
     }

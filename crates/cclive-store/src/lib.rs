@@ -313,6 +313,31 @@ pub trait Store: Send + Sync {
             what: "budget alerts",
         })
     }
+
+    /// Which state of the data a read now sees: equal versions mean nothing was written in
+    /// between, through this handle or any other (another process's included), so an answer
+    /// computed from the earlier read still holds. A write may change it without changing
+    /// anything read (it only ever says "maybe changed"). `None` when the backend cannot tell:
+    /// nothing read from it may then be kept.
+    fn version(&self) -> Result<Option<StoreVersion>, StoreError> {
+        Ok(None)
+    }
+}
+
+/// What [`Store::version`] returns: compared, never interpreted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct StoreVersion {
+    /// Rows this handle changed since it opened.
+    own: u64,
+    /// Commits of other handles this one has seen.
+    others: u64,
+}
+
+impl StoreVersion {
+    /// A version from what a backend counts: its own changes and others' commits.
+    pub fn new(own: u64, others: u64) -> Self {
+        StoreVersion { own, others }
+    }
 }
 
 /// Everything one [`Store::write`] commits together.

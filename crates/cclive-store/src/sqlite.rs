@@ -27,7 +27,7 @@ use serde_json::Value as Json;
 use crate::migrations::{self, MIGRATIONS};
 use crate::{
     Batch, Checkpoint, SessionOrder, SessionQuery, SessionSummary, SortKey, Store, StoreError,
-    UsageBucket, UsageRow, UsageSum,
+    StoreVersion, UsageBucket, UsageRow, UsageSum,
 };
 
 mod outbox;
@@ -528,6 +528,18 @@ impl Store for SqliteStore {
         prompt_thresholds: &[u64],
     ) -> Result<Vec<UsageBucket>, StoreError> {
         usage_buckets::usage_buckets(&self.conn(), since, until, bucket_ms, prompt_thresholds)
+    }
+
+    fn version(&self) -> Result<Option<StoreVersion>, StoreError> {
+        let conn = self.conn();
+        // `total_changes` counts this connection's rows written (triggers' too, a rolled-back
+        // write's too: a change that maybe happened); `data_version` moves with every commit of
+        // another connection, in this process or another.
+        let others: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        Ok(Some(StoreVersion::new(
+            conn.total_changes(),
+            others.cast_unsigned(),
+        )))
     }
 
     fn record_alert(&self, alert: &BudgetAlert) -> Result<bool, StoreError> {

@@ -545,6 +545,40 @@ async fn costs_for_the_charts() {
     }
 }
 
+/// The charts' answer is kept while nothing is written, and a write is in the next answer.
+#[tokio::test]
+async fn a_write_shows_in_the_next_cost_answer() {
+    let server = seeded().await;
+    let cost = |v: &Value| v["total_cost_usd"].as_f64().unwrap();
+    let first = get(server.addr, "/api/costs?tz=UTC").await.json();
+    let again = get(server.addr, "/api/costs?tz=UTC").await.json();
+    assert_eq!(first, again, "nothing written: the same answer");
+    server
+        .store
+        .write(&Batch {
+            usage: vec![UsageRow {
+                key: "msg_late".into(),
+                session_id: SessionId::new("gamma"),
+                at: ago(10),
+                model: Some("claude-sonnet-4-5".into()),
+                tokens: Tokens {
+                    output: 1_000_000,
+                    ..Tokens::default()
+                },
+                sidechain: false,
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
+    let after = get(server.addr, "/api/costs?tz=UTC").await.json();
+    assert!(
+        cost(&after) > cost(&first) + 1.0,
+        "a million output tokens more: {} then {}",
+        cost(&first),
+        cost(&after)
+    );
+}
+
 #[tokio::test]
 async fn a_date_range_applies_to_the_summary_the_charts_and_the_listing() {
     let server = seeded().await;

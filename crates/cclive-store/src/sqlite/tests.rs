@@ -710,3 +710,36 @@ fn usage_events_do_not_fill_the_usage_table() {
         .unwrap();
     assert!(store.usage_rows(None, None).unwrap().is_empty());
 }
+
+/// A version moves with every write, this handle's or another's (another process's works as
+/// another connection does), and stays while only reads happen.
+#[test]
+fn the_version_moves_with_every_write_and_only_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("history.sqlite");
+    let (mine, other) = (
+        SqliteStore::open(&path).unwrap(),
+        SqliteStore::open(&path).unwrap(),
+    );
+    let version = || mine.version().unwrap().expect("SQLite tells its version");
+    let start = version();
+    mine.sessions(&SessionQuery::default()).unwrap();
+    other.sessions(&SessionQuery::default()).unwrap();
+    assert_eq!(version(), start, "reads change nothing");
+    let batch = |key: &str| Batch {
+        usage: vec![UsageRow {
+            key: key.into(),
+            session_id: SessionId::new("s"),
+            at: Timestamp::from_second(1_795_600_000).unwrap(),
+            model: None,
+            tokens: Tokens::default(),
+            sidechain: false,
+        }],
+        ..Batch::default()
+    };
+    other.write(&batch("a")).unwrap();
+    let after_other = version();
+    assert_ne!(after_other, start, "another connection wrote");
+    mine.write(&batch("b")).unwrap();
+    assert_ne!(version(), after_other, "this handle wrote");
+}
