@@ -34,7 +34,9 @@ fn json(world: &World, corpus: &Path, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)))
 }
 
-/// Garbage over two pages at a quarter, half and three quarters of the file (never page 1).
+/// Garbage over two pages at three eighths, half and three quarters of the file: rows' pages.
+/// The schema's pages come first (the migrations run on an empty file: pages up to ~30 here),
+/// and a damaged schema leaves no row readable, which is another case than this test's.
 fn damage(db: &Path) {
     let mut bytes = std::fs::read(db).unwrap();
     let pages = bytes.len() / 4096;
@@ -42,7 +44,7 @@ fn damage(db: &Path) {
         pages > 20,
         "{pages} pages: too small to damage in the middle"
     );
-    for first in [pages / 4, pages / 2, pages * 3 / 4] {
+    for first in [pages * 3 / 8, pages / 2, pages * 3 / 4] {
         let start = first * 4096;
         for (i, b) in bytes[start..start + 2 * 4096].iter_mut().enumerate() {
             *b = u8::try_from((i * 31) % 251).unwrap();
