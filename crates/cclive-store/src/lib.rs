@@ -14,7 +14,8 @@
 //! - [`Store`], [`Batch`], [`UsageRow`], [`Checkpoint`], [`SessionQuery`], [`SessionOrder`]:
 //!   what callers use; [`SessionSummary`], [`UsageSum`] and budget alerts for reports and budgets.
 //! - `sqlite`: [`SqliteStore`], rows to and from domain values (`sqlite/reports.rs`: the report and
-//!   budget queries).
+//!   budget queries; `sqlite/stamp.rs`: [`SqliteStore::commit_stamp`], whether a file took a
+//!   commit, told without opening it).
 //! - [`OutboxEntry`], [`TeamAgentState`]: the team outbox (`sqlite/outbox.rs`: its SQL), filled by
 //!   the schema in the data's own transactions while team mode is on.
 //! - `migrations`: the schema scripts (`src/migrations/NNNN_name.sql`) and the runner.

@@ -32,6 +32,7 @@ use crate::{
 
 mod outbox;
 mod reports;
+mod stamp;
 mod usage_buckets;
 
 /// How long a writer waits for another connection's transaction before giving up.
