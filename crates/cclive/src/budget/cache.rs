@@ -1,7 +1,8 @@
 //! The status line's cache and lock, in the runtime dir (`$XDG_RUNTIME_DIR/cclive`, else beside
 //! the database): what one `cclive statusline` run leaves for the next (the store's figures, the
-//! spend [`Memo`], the last official limits), and the non-blocking lock that keeps runs from
-//! piling up on the store. It never blocks (a held lock means "use the last figures") and
+//! spend [`Memo`], the last official limits, what the figures were computed from), and the
+//! non-blocking lock that keeps runs from piling up on the store. A run whose store and settings
+//! are as the last run found them keeps its figures without opening the store. It never blocks (a held lock means "use the last figures") and
 //! never fails a run (a cache it cannot write is skipped).
 
 use std::fs::{self, File, TryLockError};
@@ -13,7 +14,7 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use tracing::debug;
 
-use super::spend::{Figures, Memo, compute};
+use super::spend::{Figures, Memo, compute, source};
 use crate::config::Settings;
 
 /// The store's figures: computed under the lock, or the last ones when another run holds it.
@@ -37,14 +38,23 @@ pub(crate) fn store_figures(
     };
     let read = Cache::read(&paths.cache);
     let mut cache = read.clone().unwrap_or_default();
-    let figures = match compute(settings, now, &mut cache.memo) {
-        Ok(f) => f,
-        Err(e) => {
-            debug!(error = format!("{e:#}"), "Cannot read the store's figures.");
-            cache.memo = Memo::default();
-            None
+    let tz = settings.budget.value.time_zone();
+    let source = source(settings, &tz);
+    let figures = match read.as_ref().and_then(|c| c.figures_for(source, now)) {
+        Some(kept) => {
+            debug!("Nothing new in the store; the last figures hold.");
+            Some(kept)
         }
+        None => match compute(settings, &tz, now, &mut cache.memo) {
+            Ok(f) => f,
+            Err(e) => {
+                debug!(error = format!("{e:#}"), "Cannot read the store's figures.");
+                cache.memo = Memo::default();
+                None
+            }
+        },
     };
+    cache.source = source.filter(|_| figures.is_some());
     cache.figures.clone_from(&figures);
     if !payload.rate_limits.is_empty() {
         cache.rate_limits = Some(payload.rate_limits.clone());
@@ -114,11 +124,29 @@ pub(crate) struct Cache {
     pub(crate) rate_limits: Option<RateLimits>,
     #[serde(default)]
     pub(crate) rate_limits_at: Option<Timestamp>,
+    /// What `figures` were computed from ([`super::spend::source`]).
+    #[serde(default)]
+    source: Option<u64>,
 }
 
 impl Cache {
     pub(crate) fn read(path: &Path) -> Option<Cache> {
         serde_json::from_slice(&fs::read(path).ok()?).ok()
+    }
+
+    /// The figures at `now` without reading the store: this cache's, when they come from the
+    /// same `source` and are still true at `now` (their time moved on to `now`). A status line
+    /// runs after every turn; most runs find nothing new, and opening the store was most of
+    /// their time.
+    fn figures_for(&self, source: Option<u64>, now: Timestamp) -> Option<Figures> {
+        let figures = self
+            .figures
+            .as_ref()
+            .filter(|f| source.is_some() && self.source == source && f.still_true_at(now))?;
+        Some(Figures {
+            at: now,
+            ..figures.clone()
+        })
     }
 
     /// True when this cache says more than `before` did at `now`: other figures, memo or
@@ -172,6 +200,7 @@ mod tests {
                 today_until: "2026-12-07T00:00:00Z".parse().unwrap(),
                 limit: None,
                 block_end: None,
+                next_usage: None,
             }),
             memo: Memo::default(),
             rate_limits: Some(RateLimits {
@@ -182,6 +211,7 @@ mod tests {
                 ..RateLimits::default()
             }),
             rate_limits_at: Some(at),
+            source: Some(7),
         }
     }
 
@@ -208,5 +238,33 @@ mod tests {
         let mut none = cache(soon, 1.5, 42.0);
         none.figures = None;
         assert!(none.news_since(&before, soon), "figures gone");
+    }
+
+    #[test]
+    fn the_last_figures_hold_only_for_the_same_source_while_still_true() {
+        let then: Timestamp = "2026-12-06T10:00:00Z".parse().unwrap();
+        let soon = then + jiff::SignedDuration::from_secs(5);
+        let last = cache(then, 1.5, 42.0);
+        let kept = last.figures_for(Some(7), soon).unwrap();
+        assert_eq!(kept.at, soon, "true as of this run");
+        assert_eq!(kept.today_usd, 1.5);
+        let next = Cache {
+            figures: Some(kept),
+            ..last.clone()
+        };
+        assert!(!next.news_since(&last, soon), "nothing to write");
+
+        assert!(last.figures_for(Some(8), soon).is_none(), "another source");
+        assert!(last.figures_for(None, soon).is_none(), "no source");
+        let unknown = Cache {
+            source: None,
+            ..last.clone()
+        };
+        assert!(unknown.figures_for(None, soon).is_none());
+        let tomorrow: Timestamp = "2026-12-07T00:00:00Z".parse().unwrap();
+        assert!(
+            last.figures_for(Some(7), tomorrow).is_none(),
+            "the day turned"
+        );
     }
 }

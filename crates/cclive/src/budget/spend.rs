@@ -4,10 +4,14 @@
 //! The budget rules themselves are `cclive_core::budget`'s; this module only reads the store.
 //! It never prints, and never writes the store.
 
+use std::hash::{DefaultHasher, Hash as _, Hasher as _};
+use std::os::unix::fs::MetadataExt as _;
+use std::path::Path;
+
 use cclive_core::PriceTable;
 use cclive_core::blocks;
 use cclive_core::budget::{self, Budget, Period, Spend};
-use cclive_store::{Store, StoreError};
+use cclive_store::{SqliteStore, Store, StoreError};
 use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -35,8 +39,10 @@ pub(crate) fn spend_in(
     Ok(spend)
 }
 
+/// The figures at `now` from the store, `None` when there is no store yet.
 pub(crate) fn compute(
     settings: &Settings,
+    tz: &TimeZone,
     now: Timestamp,
     memo: &mut Memo,
 ) -> anyhow::Result<Option<Figures>> {
@@ -45,9 +51,8 @@ pub(crate) fn compute(
     };
     let prices = settings.prices()?;
     let config = &settings.budget.value;
-    let tz = config.time_zone();
-    debug!("Store open, prices and zone read.");
-    let figures = figures(&*store, &config.budget, &prices, &tz, now, memo)?;
+    debug!("Store open, prices read.");
+    let figures = figures(&*store, &config.budget, &prices, tz, now, memo)?;
     debug!("Store figures computed.");
     Ok(Some(figures))
 }
@@ -65,6 +70,57 @@ pub(crate) struct Figures {
     pub(crate) limit: Option<LimitUse>,
     /// The end of the 5-hour block running at `at`.
     pub(crate) block_end: Option<Timestamp>,
+    /// When no block runs at `at`: the first usage stamped after it (a clock ahead), which
+    /// would start one once its time comes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) next_usage: Option<Timestamp>,
+}
+
+impl Figures {
+    /// Whether these figures are still what [`figures`] would find at `now` in a store that
+    /// has not changed since `at`: the day (and the limit's period) has not turned, the
+    /// running block has not ended, and no block has started. Their sums hold the whole
+    /// window's usage, whatever part of it has settled, so they do not age otherwise.
+    pub(crate) fn still_true_at(&self, now: Timestamp) -> bool {
+        self.at <= now
+            && now < self.today_until
+            && self.limit.as_ref().is_none_or(|l| now < l.until)
+            && match self.block_end {
+                Some(end) => now < end,
+                None => self.next_usage.is_none_or(|first| now < first),
+            }
+    }
+}
+
+/// What the store's figures are computed from, as one number: the store's files (see
+/// [`SqliteStore::commit_stamp`]; taken before the store is read, so that a commit while it is
+/// read makes the next source differ), this executable (another build may count otherwise),
+/// the budget settings, the zone and the price table. Figures of the same source that are
+/// [`Figures::still_true_at`] `now` are the figures at `now`. `None` when any part cannot be
+/// told.
+pub(crate) fn source(settings: &Settings, tz: &TimeZone) -> Option<u64> {
+    let mut hasher = DefaultHasher::new();
+    SqliteStore::commit_stamp(&settings.db.value)?.hash(&mut hasher);
+    file_identity(&std::env::current_exe().ok()?)?.hash(&mut hasher);
+    serde_json::to_vec(&settings.budget.value)
+        .ok()?
+        .hash(&mut hasher);
+    match tz.iana_name() {
+        Some(name) => name.hash(&mut hasher),
+        None => format!("{tz:?}").hash(&mut hasher),
+    }
+    match settings.user_prices_file() {
+        Some(path) => (&path, file_identity(&path)?).hash(&mut hasher),
+        None => "builtin prices".hash(&mut hasher),
+    }
+    Some(hasher.finish())
+}
+
+/// A file's device, inode, size and modification time (all of them change when it is
+/// replaced or written).
+fn file_identity(path: &Path) -> Option<(u64, u64, u64, i64, i64)> {
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.dev(), m.ino(), m.size(), m.mtime(), m.mtime_nsec()))
 }
 
 /// One limit's use.
@@ -176,12 +232,21 @@ pub(crate) fn figures(
         }
     };
     memo.settled.retain(|s| used.contains(&s.window));
+    let block_end = block_end(store, memo, now)?;
+    let next_usage = match block_end {
+        Some(_) => None,
+        None => store
+            .usage_times(Some(now + SignedDuration::from_millis(1)), None)?
+            .first()
+            .copied(),
+    };
     Ok(Figures {
         at: now,
         today_usd,
         today_until: day.end,
         limit,
-        block_end: block_end(store, memo, now)?,
+        block_end,
+        next_usage,
     })
 }
 
@@ -401,6 +466,70 @@ mod tests {
         assert_eq!(limit.period, Period::Month);
         assert!((limit.percent - 11.0).abs() < 1e-3, "{}", limit.percent);
         assert_eq!(limit.until, ts("2026-10-01T00:00:00Z"));
+    }
+
+    /// Figures of a store that does not change hold until the block ends, the day turns, or a
+    /// usage stamped ahead (a clock ahead) starts a block: what a fresh read finds agrees.
+    #[test]
+    fn figures_of_an_unchanged_store_hold_until_a_boundary() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        spend(&store, "m1", "2026-09-03T08:10:00Z", 3);
+        spend(&store, "ahead", "2026-09-03T20:30:00Z", 1);
+        let prices = PriceTable::builtin();
+        let budget = Budget {
+            limits: Limits {
+                daily_usd: Some(10.0),
+                ..Limits::default()
+            },
+            ..Budget::default()
+        };
+        let at = |now: &str| {
+            figures(
+                &store,
+                &budget,
+                &prices,
+                &TimeZone::UTC,
+                ts(now),
+                &mut Memo::default(),
+            )
+            .unwrap()
+        };
+        let f = at("2026-09-03T09:00:00Z");
+        assert_eq!(f.block_end, Some(ts("2026-09-03T13:00:00Z")));
+        assert_eq!(f.next_usage, None, "a block runs");
+        for later in ["2026-09-03T09:00:00Z", "2026-09-03T12:59:59Z"] {
+            assert!(f.still_true_at(ts(later)), "{later}");
+            let fresh = at(later);
+            assert!((fresh.today_usd - f.today_usd).abs() < 1e-9, "{later}");
+            assert_eq!(fresh.block_end, f.block_end, "{later}");
+        }
+        assert!(
+            !f.still_true_at(ts("2026-09-03T13:00:00Z")),
+            "the block ended"
+        );
+        assert!(
+            !f.still_true_at(ts("2026-09-03T08:59:00Z")),
+            "before they were"
+        );
+
+        let idle = at("2026-09-03T14:00:00Z");
+        assert_eq!(idle.block_end, None);
+        assert_eq!(idle.next_usage, Some(ts("2026-09-03T20:30:00Z")));
+        assert!(idle.still_true_at(ts("2026-09-03T20:29:59Z")));
+        assert_eq!(at("2026-09-03T20:29:59Z").block_end, None);
+        assert!(
+            !idle.still_true_at(ts("2026-09-03T20:30:00Z")),
+            "a block starts"
+        );
+        assert!(at("2026-09-03T20:30:00Z").block_end.is_some());
+
+        let late = at("2026-09-03T23:00:00Z");
+        assert_eq!(late.block_end, Some(ts("2026-09-04T01:00:00Z")));
+        assert!(late.still_true_at(ts("2026-09-03T23:59:59Z")));
+        assert!(
+            !late.still_true_at(ts("2026-09-04T00:00:00Z")),
+            "the day turned"
+        );
     }
 
     /// Runs a minute apart, each carrying the memo of the one before, agree with runs that read

@@ -8,8 +8,10 @@
 //!   the store, in small indexed range queries: each run sums only the last minutes of usage and
 //!   carries the older sums and the last known block over from the run before
 //!   ([`crate::budget::spend::Memo`], in the cache); a run without them sums the day (the week or month for such a limit) and reads the
-//!   usage times of the last day. The session's own cost, the context used and the official
-//!   limits come from the payload itself.
+//!   usage times of the last day. A run that finds the store's files as the run before left
+//!   them (and the same settings) does not open it at all: the last figures hold until the day
+//!   or the block turns ([`crate::budget::spend::Figures::still_true_at`]). The session's own
+//!   cost, the context used and the official limits come from the payload itself.
 //! - **No pile-up**: the store is read under a non-blocking lock file in the runtime dir. A run
 //!   that finds it taken does not wait: it prints the payload's figures with the store's figures
 //!   of the last run, kept beside the lock ([`crate::budget::cache::Cache`]).
@@ -353,6 +355,7 @@ mod tests {
                 until: ts("2026-09-04T00:00:00Z"),
             }),
             block_end: Some(ts("2026-09-03T12:00:00Z")),
+            next_usage: None,
         }
     }
 

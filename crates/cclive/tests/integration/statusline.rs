@@ -1,9 +1,9 @@
 //! `cclive statusline` run as the real binary, the way Claude Code runs it: the payload of the
 //! formats doc (§5) on stdin, one line on stdout, exit 0; a clear fallback line for garbage;
-//! the store's figures; the cache used while another run holds the lock; `--chain`; the
-//! payload handed to a running monitor (its snapshot then carries the official limits, as
-//! `cclive budget` shows them); and `cclive hooks install --statusline` with its byte-exact
-//! round trip. Timings are printed, never asserted (`scripts/bench-statusline.sh` measures).
+//! the store's figures, kept while nothing commits and read again after a commit; the cache
+//! used while another run holds the lock; `--chain`; the payload handed to a running monitor
+//! (its snapshot then carries the official limits, as `cclive budget` shows them); and
+//! `cclive hooks install --statusline` with its byte-exact round trip. Timings are printed, never asserted (`scripts/bench-statusline.sh` measures).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -88,27 +88,31 @@ impl Home {
 
     /// `usd` of sonnet output ($15 per million tokens) at `at`, in a session.
     fn spend(&self, key: &str, usd: u64, at: Timestamp) {
-        let store = SqliteStore::open(&self.world.db).unwrap();
-        let mut state = SessionState::new(SessionId::new("stored"), at);
-        state.project_path = Some("/home/me/app".into());
-        store
-            .write(&Batch {
-                sessions: vec![state],
-                usage: vec![UsageRow {
-                    key: key.into(),
-                    session_id: SessionId::new("stored"),
-                    at,
-                    model: Some("claude-sonnet-4-5".into()),
-                    tokens: Tokens {
-                        output: usd * 1_000_000 / 15,
-                        ..Tokens::default()
-                    },
-                    sidechain: false,
-                }],
-                ..Batch::default()
-            })
-            .unwrap();
+        spend_in(&SqliteStore::open(&self.world.db).unwrap(), key, usd, at);
     }
+}
+
+/// [`Home::spend`] through a store already open.
+fn spend_in(store: &SqliteStore, key: &str, usd: u64, at: Timestamp) {
+    let mut state = SessionState::new(SessionId::new("stored"), at);
+    state.project_path = Some("/home/me/app".into());
+    store
+        .write(&Batch {
+            sessions: vec![state],
+            usage: vec![UsageRow {
+                key: key.into(),
+                session_id: SessionId::new("stored"),
+                at,
+                model: Some("claude-sonnet-4-5".into()),
+                tokens: Tokens {
+                    output: usd * 1_000_000 / 15,
+                    ..Tokens::default()
+                },
+                sidechain: false,
+            }],
+            ..Batch::default()
+        })
+        .unwrap();
 }
 
 #[test]
@@ -149,6 +153,24 @@ fn the_stores_figures_are_on_the_line() {
         line.contains(" left · ctx 18% · 5h 42% · 7d 7% (official)"),
         "{line}"
     );
+}
+
+/// A run that finds the store as the last run left it keeps the last figures without opening
+/// it; a commit in between, through a connection that stays open (a monitor's: the store's
+/// files stay as they are but for the WAL), shows on the next line.
+#[test]
+fn a_commit_by_a_monitor_holding_the_store_shows_on_the_next_line() {
+    let home = Home::new("[budget]\ndaily_usd = 10.0\ntimezone = \"UTC\"\n");
+    let monitor = SqliteStore::open(&home.world.db).unwrap();
+    let now = Timestamp::now();
+    spend_in(&monitor, "m1", 6, now - jiff::SignedDuration::from_secs(2));
+    for _ in 0..2 {
+        let line = home.line(&["statusline"], PAYLOAD.as_bytes());
+        assert!(line.contains("$6.00 today · 60% daily · block "), "{line}");
+    }
+    spend_in(&monitor, "m2", 3, now - jiff::SignedDuration::from_secs(1));
+    let line = home.line(&["statusline"], PAYLOAD.as_bytes());
+    assert!(line.contains("$9.00 today · 90% daily · block "), "{line}");
 }
 
 /// A run that finds the lock taken (another status line still reading) does not wait for it
