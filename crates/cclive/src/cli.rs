@@ -1,9 +1,10 @@
 //! The command line as the user typed it (clap). No defaults are resolved here:
 //! `config/settings.rs` merges these with the config file and the environment.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, FromArgMatches as _, Parser, Subcommand};
 
 /// Live monitor for Claude Code sessions: cost, turns, tokens, history.
 #[derive(Debug, Parser)]
@@ -15,6 +16,34 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+impl Cli {
+    /// This process's command line. `cclive statusline …`, what Claude Code runs after every
+    /// turn, is parsed by a command line that knows only that subcommand and the global
+    /// options: building every subcommand's arguments was a sixth of a status line run.
+    /// Anything that one does not take (help, a typo, an option before the subcommand) goes
+    /// through the whole command line, which words the answer.
+    pub fn from_process() -> Cli {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        Cli::statusline_from(&args).unwrap_or_else(|| Cli::parse_from(args))
+    }
+
+    /// `args` parsed as `cclive statusline …`, when they are that and clap takes them.
+    fn statusline_from(args: &[OsString]) -> Option<Cli> {
+        if args.get(1).is_none_or(|a| a != "statusline") {
+            return None;
+        }
+        let statusline = StatuslineArgs::augment_args(clap::Command::new("statusline"));
+        let matches = GlobalArgs::augment_args(clap::Command::new("cclive"))
+            .subcommand(statusline)
+            .try_get_matches_from(args)
+            .ok()?;
+        let global = GlobalArgs::from_arg_matches(&matches).ok()?;
+        let (_, sub) = matches.subcommand()?;
+        let command = Command::Statusline(StatuslineArgs::from_arg_matches(sub).ok()?);
+        Some(Cli { global, command })
+    }
 }
 
 /// Options every subcommand takes.
@@ -871,4 +900,65 @@ pub struct BudgetArgs {
     /// The first day of a week (default: `[budget] week_start`, else monday).
     #[arg(long, value_enum, value_name = "DAY")]
     pub week_start: Option<WeekStartArg>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The status line's own parse gives what the whole command line gives, and leaves
+    /// everything else (help, errors, other subcommands) to it.
+    #[test]
+    fn the_status_lines_parse_agrees_with_the_whole_command_line() {
+        let taken: &[&[&str]] = &[
+            &["cclive", "statusline"],
+            &[
+                "cclive",
+                "statusline",
+                "--chain",
+                "echo hi",
+                "--listen",
+                "127.0.0.1:9",
+            ],
+            &[
+                "cclive",
+                "statusline",
+                "-vv",
+                "--db",
+                "/x.db",
+                "--config=/c.toml",
+            ],
+            &[
+                "cclive",
+                "statusline",
+                "--replaced",
+                "old",
+                "--no-color",
+                "--state-file",
+                "s",
+            ],
+            &["cclive", "statusline", "--color", "always"],
+        ];
+        for args in taken {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            let whole = Cli::try_parse_from(&args).unwrap();
+            let ours = Cli::statusline_from(&args).unwrap();
+            assert_eq!(format!("{ours:?}"), format!("{whole:?}"), "{args:?}");
+        }
+        let left: &[&[&str]] = &[
+            &["cclive"],
+            &["cclive", "status"],
+            &["cclive", "-v", "statusline"],
+            &["cclive", "statusline", "--help"],
+            &["cclive", "statusline", "--version"],
+            &["cclive", "statusline", "--bogus"],
+            &["cclive", "statusline", "extra"],
+            &["cclive", "statusline", "--color", "blue"],
+            &["cclive", "statusline", "--color", "never", "--no-color"],
+        ];
+        for args in left {
+            let args: Vec<OsString> = args.iter().map(OsString::from).collect();
+            assert!(Cli::statusline_from(&args).is_none(), "{args:?}");
+        }
+    }
 }

@@ -2,11 +2,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
     quiet_on_a_closed_stdout();
-    let cli = cclive::cli::Cli::parse();
+    let cli = cclive::cli::Cli::from_process();
     match cclive::run(cli) {
         Ok(code) => code,
         Err(err) => {
