@@ -18,7 +18,7 @@
 //! - **The monitor**: the payload is the only running cost of an interactive session before it
 //!   ends, and its `rate_limits` are the subscription's official limits, so it is handed to a
 //!   running monitor as an `EventKind::StatusLine` event (`POST /api/events`) on a thread, with a
-//!   hard [`POST_BUDGET`]; a monitor that is not there costs nothing.
+//!   hard [`POST_BUDGET`]; a monitor that is not there costs a refused connection (no thread).
 //! - **Fail open**: unreadable input prints [`FALLBACK`]; a missing database or config leaves
 //!   figures out; the exit status is always 0. Nothing here is fatal to Claude Code's screen.
 //!
@@ -154,7 +154,10 @@ fn our_line(payload: &StatuslinePayload, settings: Result<&Settings, &ConfigErro
     line(payload, figures.as_ref(), now)
 }
 
-/// Sends the payload's event to the monitor on a thread; `None` when there is nothing to send.
+/// Sends the payload's event to the monitor on a thread; `None` when there is nothing to send,
+/// or no monitor to send it to. On a loopback address the connection is made here first: it
+/// is made or refused at once, and a run without a monitor (the common case) then costs no
+/// thread.
 fn hand_to_monitor(
     listen: &str,
     token: Option<&str>,
@@ -164,17 +167,27 @@ fn hand_to_monitor(
     let session = payload.session_id.clone()?;
     let kind = statusline::to_event(payload)?;
     let body = serde_json::to_vec(&Event::new(session, now, kind)).ok()?;
+    let connected = if monitor_client::is_loopback(listen) {
+        match monitor_client::connect(listen, POST_BUDGET) {
+            Ok(connection) => Some(connection),
+            Err(e) => {
+                debug!(error = %e, "No monitor took the status line.");
+                return None;
+            }
+        }
+    } else {
+        None
+    };
     let (listen, token) = (listen.to_owned(), token.map(str::to_owned));
     std::thread::Builder::new()
         .name("cclive-statusline-post".into())
         .spawn(move || {
-            match monitor_client::post_json(
-                &listen,
-                token.as_deref(),
-                EVENTS_PATH,
-                &body,
-                POST_BUDGET,
-            ) {
+            let token = token.as_deref();
+            let sent = match connected {
+                Some(connection) => connection.exchange(token, "POST", EVENTS_PATH, Some(&body)),
+                None => monitor_client::post_json(&listen, token, EVENTS_PATH, &body, POST_BUDGET),
+            };
+            match sent {
                 Ok(r) if r.is_success() => debug!("The monitor took the status line."),
                 Ok(r) => debug!(status = r.status, "The monitor refused the status line."),
                 Err(e) => debug!(error = %e, "No monitor took the status line."),

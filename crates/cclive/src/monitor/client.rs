@@ -135,13 +135,31 @@ fn exchange(
     body: Option<&[u8]>,
     deadline: Duration,
 ) -> Result<Response, ClientError> {
+    connect(listen, deadline)?.exchange(token, method, path, body)
+}
+
+/// Whether `listen` is a loopback address as it is written (no name to resolve): a connection
+/// there is made or refused at once, unless the monitor's backlog is full.
+pub(crate) fn is_loopback(listen: &str) -> bool {
+    connect_target(listen)
+        .parse::<SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback())
+}
+
+/// A connection to the monitor, made within a deadline that also bounds the
+/// [`Connection::exchange`] that follows.
+#[derive(Debug)]
+pub(crate) struct Connection {
+    stream: TcpStream,
+    target: String,
+    start: Instant,
+    deadline: Duration,
+}
+
+/// Connects to the monitor at `listen`; the deadline starts now and covers the exchange too.
+pub(crate) fn connect(listen: &str, deadline: Duration) -> Result<Connection, ClientError> {
     let start = Instant::now();
-    let left = || {
-        deadline
-            .checked_sub(start.elapsed())
-            .filter(|d| !d.is_zero())
-            .ok_or(ClientError::TimedOut(deadline))
-    };
+    let left = || left(start, deadline);
     let target = connect_target(listen);
     let addrs: Vec<SocketAddr> = target
         .to_socket_addrs()
@@ -164,53 +182,86 @@ fn exchange(
             Err(e) => last = Some(e),
         }
     }
-    let mut stream = stream.ok_or_else(|| ClientError::Connect {
+    let stream = stream.ok_or_else(|| ClientError::Connect {
         addr: target.clone(),
         source: last.unwrap_or_else(|| std::io::Error::other("no address")),
     })?;
     let _ = stream.set_nodelay(true);
+    Ok(Connection {
+        stream,
+        target,
+        start,
+        deadline,
+    })
+}
 
-    let mut request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: cclive/{}\r\n\
-         Connection: close\r\nAccept: */*\r\n",
-        env!("CARGO_PKG_VERSION")
-    )
-    .into_bytes();
-    if let Some(token) = token {
-        request.extend_from_slice(format!("Authorization: Bearer {token}\r\n").as_bytes());
-    }
-    if let Some(body) = body {
-        request.extend_from_slice(
-            format!(
-                "Content-Type: application/json\r\nContent-Length: {}\r\n",
-                body.len()
-            )
-            .as_bytes(),
-        );
-    }
-    request.extend_from_slice(b"\r\n");
-    if let Some(body) = body {
-        request.extend_from_slice(body);
-    }
-    stream.set_write_timeout(Some(left()?))?;
-    timed(stream.write_all(&request), deadline)?;
+impl Connection {
+    /// One request and its answer, within what is left of the deadline.
+    pub(crate) fn exchange(
+        self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, ClientError> {
+        let Connection {
+            mut stream,
+            target,
+            start,
+            deadline,
+        } = self;
+        let left = || left(start, deadline);
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {target}\r\nUser-Agent: cclive/{}\r\n\
+             Connection: close\r\nAccept: */*\r\n",
+            env!("CARGO_PKG_VERSION")
+        )
+        .into_bytes();
+        if let Some(token) = token {
+            request.extend_from_slice(format!("Authorization: Bearer {token}\r\n").as_bytes());
+        }
+        if let Some(body) = body {
+            request.extend_from_slice(
+                format!(
+                    "Content-Type: application/json\r\nContent-Length: {}\r\n",
+                    body.len()
+                )
+                .as_bytes(),
+            );
+        }
+        request.extend_from_slice(b"\r\n");
+        if let Some(body) = body {
+            request.extend_from_slice(body);
+        }
+        stream.set_write_timeout(Some(left()?))?;
+        timed(stream.write_all(&request), deadline)?;
 
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 8192];
-    loop {
-        if let Some(response) = parse(&raw, false)? {
-            return Ok(response);
-        }
-        stream.set_read_timeout(Some(left()?))?;
-        let n = timed(stream.read(&mut buf), deadline)?;
-        if n == 0 {
-            return parse(&raw, true)?.ok_or(ClientError::BadResponse("connection closed early"));
-        }
-        raw.extend_from_slice(&buf[..n]);
-        if raw.len() > MAX_RESPONSE + 64 * 1024 {
-            return Err(ClientError::BadResponse("response too large"));
+        let mut raw = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            if let Some(response) = parse(&raw, false)? {
+                return Ok(response);
+            }
+            stream.set_read_timeout(Some(left()?))?;
+            let n = timed(stream.read(&mut buf), deadline)?;
+            if n == 0 {
+                return parse(&raw, true)?
+                    .ok_or(ClientError::BadResponse("connection closed early"));
+            }
+            raw.extend_from_slice(&buf[..n]);
+            if raw.len() > MAX_RESPONSE + 64 * 1024 {
+                return Err(ClientError::BadResponse("response too large"));
+            }
         }
     }
+}
+
+/// What is left of `deadline` since `start`; none left is [`ClientError::TimedOut`].
+fn left(start: Instant, deadline: Duration) -> Result<Duration, ClientError> {
+    deadline
+        .checked_sub(start.elapsed())
+        .filter(|d| !d.is_zero())
+        .ok_or(ClientError::TimedOut(deadline))
 }
 
 /// Maps a socket timeout to [`ClientError::TimedOut`].
@@ -448,5 +499,47 @@ mod tests {
         assert_eq!(connect_target("[::]:1"), "[::1]:1");
         assert_eq!(connect_target("127.0.0.1:1"), "127.0.0.1:1");
         assert_eq!(connect_target("localhost:1"), "localhost:1");
+    }
+
+    #[test]
+    fn loopback_is_told_from_the_address_as_written() {
+        for listen in [
+            "127.0.0.1:8501",
+            "0.0.0.0:1",
+            "[::1]:1",
+            "[::]:1",
+            "127.9.9.9:1",
+        ] {
+            assert!(is_loopback(listen), "{listen}");
+        }
+        for listen in ["localhost:1", "10.0.0.1:1", "example.invalid:1", "nonsense"] {
+            assert!(!is_loopback(listen), "{listen}");
+        }
+    }
+
+    /// A connection made first (the status line makes it before it starts a thread) carries
+    /// the same exchange as [`post_json`].
+    #[test]
+    fn a_connection_made_first_exchanges_later() {
+        let (addr, server) = serve_once(&[b"HTTP/1.1 202 Accepted\r\n\r\n"]);
+        let connection = connect(&addr, Duration::from_secs(5)).unwrap();
+        let r = connection
+            .exchange(Some("tok"), "POST", "/api/events", Some(b"{\"b\":2}"))
+            .unwrap();
+        assert_eq!(r.status, 202);
+        let request = String::from_utf8(server.join().unwrap()).unwrap();
+        assert!(
+            request.starts_with("POST /api/events HTTP/1.1\r\n"),
+            "{request}"
+        );
+        assert!(request.contains("\r\nAuthorization: Bearer tok\r\n"));
+        assert!(request.ends_with("\r\n\r\n{\"b\":2}"));
+
+        let refused = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().to_string()
+        };
+        let err = connect(&refused, Duration::from_secs(5)).unwrap_err();
+        assert!(matches!(err, ClientError::Connect { .. }), "{err}");
     }
 }
