@@ -2,6 +2,7 @@
 //!
 //! Installed only here, by the binary. Logs never include transcript or prompt content.
 
+use tracing::level_filters::LevelFilter;
 use tracing_subscriber::EnvFilter;
 
 /// Installs the subscriber. `verbose`: 0 = warnings, 1 = debug, 2+ = trace.
@@ -10,6 +11,16 @@ const VERY_VERBOSE: &str =
     "cclive=trace,cclive_core=trace,cclive_store=trace,cclive_server=trace,info";
 
 pub(crate) fn init(verbose: u8) {
+    let fmt = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .compact();
+    if verbose == 0 && !crate::config::env::log_filter_set() {
+        // Warnings from everything, as the `warn` filter says, without parsing a filter: a few
+        // percent of a status line run, which Claude Code starts after every turn.
+        let _ = fmt.with_max_level(LevelFilter::WARN).try_init();
+        return;
+    }
     let default = match verbose {
         0 => "warn",
         1 => "cclive=debug,cclive_core=debug,cclive_store=debug,warn",
@@ -19,10 +30,5 @@ pub(crate) fn init(verbose: u8) {
         _ => VERY_VERBOSE,
     };
     let filter = EnvFilter::try_from_env("CCLIVE_LOG").unwrap_or_else(|_| EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .compact()
-        .try_init();
+    let _ = fmt.with_env_filter(filter).try_init();
 }

@@ -25,6 +25,11 @@ pub(super) fn var_os(name: &str) -> Option<OsString> {
     std::env::var_os(name).filter(|v| !v.is_empty())
 }
 
+/// Whether `CCLIVE_LOG` (the log filter) is set at all: set but empty is a filter too.
+pub(crate) fn log_filter_set() -> bool {
+    std::env::var_os("CCLIVE_LOG").is_some()
+}
+
 /// The directories of `PATH`, in order (where `claude` is looked up).
 pub(crate) fn path_dirs() -> Vec<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
