@@ -28,11 +28,18 @@ impl SqliteStore {
     /// `-wal` file's, and the `-shm` file's header. Not its time, nor anyone's change time:
     /// readers write their marks into the `-shm` file, and `SQLite` running as root chowns
     /// both files to their owner on every open.
+    ///
+    /// A symlink is followed, as `SQLite` follows it: its side files are beside the real file.
     pub fn commit_stamp(path: &Path) -> Option<u64> {
+        let real = match std::fs::canonicalize(path) {
+            Ok(real) => real,
+            Err(e) if e.kind() == ErrorKind::NotFound => path.to_owned(),
+            Err(_) => return None,
+        };
         let mut hasher = DefaultHasher::new();
-        file_identity(path)?.hash(&mut hasher);
-        file_identity(&with_suffix(path, "-wal"))?.hash(&mut hasher);
-        shm_header(&with_suffix(path, "-shm"))?.hash(&mut hasher);
+        file_identity(&real)?.hash(&mut hasher);
+        file_identity(&with_suffix(&real, "-wal"))?.hash(&mut hasher);
+        shm_header(&with_suffix(&real, "-shm"))?.hash(&mut hasher);
         Some(hasher.finish())
     }
 }
@@ -148,6 +155,25 @@ mod tests {
             assert!(!seen.contains(&now), "commit {id}: a stamp not seen before");
             seen.push(now);
         }
+    }
+
+    /// Through a symlink `SQLite` writes its WAL beside the real file: a commit there changes
+    /// the stamp of the link.
+    #[test]
+    fn a_commit_behind_a_symlink_changes_the_stamp() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real.db");
+        let link = dir.path().join("link.db");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let monitor = SqliteStore::open(&link).unwrap();
+        monitor.write(&session("a")).unwrap();
+        assert!(
+            with_suffix(&real, "-wal").exists(),
+            "the WAL is beside the real file"
+        );
+        let before = SqliteStore::commit_stamp(&link).unwrap();
+        monitor.write(&session("b")).unwrap();
+        assert_ne!(SqliteStore::commit_stamp(&link), Some(before));
     }
 
     #[test]
