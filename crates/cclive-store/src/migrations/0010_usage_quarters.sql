@@ -45,7 +45,8 @@ CREATE TABLE usage_quarters (
 -- "Sum this session's quarter hour again from its rows": the one place the sums are computed
 -- from scratch (after an update or a delete, which cannot be undone from a sum exactly: the
 -- first and last times, the smallest and largest prompt). Inserting (quarter, session) here
--- does it. It reads the session's rows of that quarter hour from the time index.
+-- does it. It reads the quarter hour's rows from the covering time index (the unary `+` keeps
+-- `SQLite` from choosing `usage_by_session`, which reads every row of a long session).
 CREATE VIEW usage_quarters_refresh (quarter, session_id) AS
     SELECT quarter, session_id FROM usage_quarters;
 
@@ -67,7 +68,7 @@ BEGIN
             OR cache_creation_1h < 0 OR web_search_requests < 0 OR fast < 0 OR us_only < 0)
     FROM usage
     WHERE at_ms >= NEW.quarter * 900000 AND at_ms < (NEW.quarter + 1) * 900000
-        AND session_id = NEW.session_id
+        AND +session_id = NEW.session_id
     GROUP BY coalesce(model, ''), model IS NOT NULL, fast != 0, us_only != 0, band;
 END;
 
