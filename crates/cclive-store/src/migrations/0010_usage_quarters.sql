@@ -8,7 +8,7 @@
 -- table at read time). Instead, sums are kept apart by `prompt_band`, the prompt (input + cache
 -- read + cache write, `pricing::prompt_size`) in stretches of 100,000 tokens cut just above each
 -- multiple (1–100,000 is band 0, 100,001–200,000 band 1, …), so no sum straddles a threshold
--- that is a multiple of 100,000 (Anthropic's are: 100,000 and 200,000). Each sum also keeps the
+-- that is a multiple of 100,000 (the built-in price table's is 100,000). Each sum also keeps the
 -- smallest and largest prompt it holds, and one whose prompts straddle a threshold asked for is
 -- read from its rows instead. So is one with a negative count (`negative`), which only a damaged
 -- database holds, so the read reports it as the rows' read would.
