@@ -131,17 +131,7 @@ BEGIN
         (OLD.at_ms - ((OLD.at_ms % 900000) + 900000) % 900000) / 900000, OLD.session_id);
 END;
 
--- The history already stored, summed once.
-INSERT INTO usage_quarters
-SELECT (at_ms - ((at_ms % 900000) + 900000) % 900000) / 900000 AS q, session_id,
-    coalesce(model, ''), model IS NOT NULL, fast != 0, us_only != 0,
-    (max(input + cache_read + cache_creation, 1) - 1) / 100000 AS band, count(*), min(at_ms),
-    max(at_ms), CAST(total(input) AS INTEGER), CAST(total(output) AS INTEGER),
-    CAST(total(cache_read) AS INTEGER), CAST(total(cache_creation) AS INTEGER),
-    CAST(total(cache_creation_1h) AS INTEGER), CAST(total(web_search_requests) AS INTEGER),
-    CAST(total(fast) AS INTEGER), CAST(total(us_only) AS INTEGER),
-    min(input + cache_read + cache_creation), max(input + cache_read + cache_creation),
-    total(input < 0 OR output < 0 OR cache_read < 0 OR cache_creation < 0
-        OR cache_creation_1h < 0 OR web_search_requests < 0 OR fast < 0 OR us_only < 0)
-FROM usage
-GROUP BY q, session_id, coalesce(model, ''), model IS NOT NULL, fast != 0, us_only != 0, band;
+-- The history already stored, summed once: each of its sessions' quarter hours through the
+-- one rule above.
+INSERT INTO usage_quarters_refresh
+SELECT DISTINCT (at_ms - ((at_ms % 900000) + 900000) % 900000) / 900000, session_id FROM usage;

@@ -340,7 +340,8 @@ mod tests {
         buckets.finish().unwrap()
     }
 
-    /// The stored sums, and what the migration's own sum of the rows makes of them now.
+    /// The stored sums, and what the migration's own sum of the rows (its refresh, from
+    /// scratch) makes of them now: the insert trigger's running sums against the recount.
     fn sums_and_fresh(store: &SqliteStore) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
         let conn = store.conn();
         let read = |conn: &Connection| -> Vec<Vec<String>> {
@@ -364,8 +365,10 @@ mod tests {
             .unwrap()
             .sql;
         let backfill = script
-            .split("-- The history already stored, summed once.")
+            .split("-- The history already stored, summed once")
             .nth(1)
+            .and_then(|rest| rest.split_once('\n'))
+            .map(|(_, statement)| statement)
             .unwrap();
         conn.execute_batch(&format!("DELETE FROM usage_quarters; {backfill}"))
             .unwrap();
