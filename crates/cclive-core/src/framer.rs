@@ -60,6 +60,14 @@ impl LineFramer {
         self.buf.len()
     }
 
+    /// Frees the buffer a long line was assembled in, when no line is pending: a tailer that
+    /// follows thousands of files keeps no line-sized buffer for each between reads.
+    pub fn release_buffer(&mut self) {
+        if self.buf.is_empty() {
+            self.buf = Vec::new();
+        }
+    }
+
     /// Feeds bytes; returns every line they complete, in order (each copied into its own
     /// buffer; [`LineFramer::push_each`] avoids the copies).
     pub fn push(&mut self, data: &[u8]) -> Vec<Line> {
@@ -183,6 +191,20 @@ mod tests {
         let lines = f.push(b":2}\r\n");
         assert_eq!(texts(&lines), vec!["{\"b\":2}"]);
         assert_eq!((lines[0].start, lines[0].end), (8, 17));
+    }
+
+    #[test]
+    fn releases_the_buffer_of_a_long_line_but_never_a_pending_one() {
+        let mut f = LineFramer::new(0, 1 << 20);
+        assert!(f.push(&vec![b'x'; 100_000]).is_empty());
+        f.release_buffer();
+        assert_eq!(f.pending(), 100_000, "a pending line is kept");
+        assert_eq!(f.push(b"\n").len(), 1);
+        assert!(f.buf.capacity() >= 100_000);
+        f.release_buffer();
+        assert_eq!(f.buf.capacity(), 0);
+        assert_eq!(texts(&f.push(b"next\n")), ["next"]);
+        assert_eq!(f.committed_offset(), 100_006);
     }
 
     #[test]

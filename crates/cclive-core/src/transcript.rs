@@ -453,7 +453,8 @@ pub(crate) fn json_error(e: &serde_json::Error) -> String {
 /// Parses one line. Blank lines and [`SKIPPED_TYPES`] give `Ok(None)`.
 ///
 /// A line of a skipped type is recognised without parsing, so it is not validated: a truncated
-/// `api-request-blob` line is skipped, not reported. Every other line is parsed in full.
+/// `api-request-blob` line is skipped, not reported. Every other line is parsed in full, its
+/// strings of more than 8 KiB only up to their heads (see `transcript/long_strings.rs`).
 pub fn parse_line(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseError> {
     if line.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
@@ -461,7 +462,10 @@ pub fn parse_line(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseError> {
     if prefilter(line) == Prefilter::Skip {
         return Ok(None);
     }
-    parse_full(line)
+    match long_strings::cut_long_strings(line) {
+        Some(shorter) => parse_full(&shorter),
+        None => parse_full(line),
+    }
 }
 
 /// The parse without the cheap classification (what the prefilter must agree with).
@@ -1565,5 +1569,6 @@ pub(crate) mod lenient {
     }
 }
 
+mod long_strings;
 #[cfg(test)]
 mod tests;

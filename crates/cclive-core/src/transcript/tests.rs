@@ -1097,6 +1097,114 @@ proptest! {
     }
 }
 
+/// Text of more than [`long_strings::LONG_STRING`] bytes made of plain text, multi-byte
+/// characters and characters JSON escapes.
+fn long_text() -> impl Strategy<Value = String> {
+    let pieces = [
+        "plain text ",
+        "é",
+        "日本",
+        "🦀",
+        "\n",
+        "\"",
+        "\\",
+        "\t",
+        "\u{1}",
+        "/",
+    ];
+    (
+        prop::collection::vec(prop::sample::select(pieces.to_vec()), 1..6),
+        9_000usize..24_000,
+    )
+        .prop_map(|(pieces, len)| {
+            let mut text = String::with_capacity(len + 8);
+            for piece in pieces.iter().cycle() {
+                if text.len() >= len {
+                    break;
+                }
+                text.push_str(piece);
+            }
+            text
+        })
+}
+
+/// Fields that hold content (text, tool inputs and outputs, titles): what grows long. Ids,
+/// names, paths and times never do.
+const CONTENT_KEYS: &[&str] = &[
+    "text",
+    "content",
+    "thinking",
+    "signature",
+    "stdout",
+    "stderr",
+    "command",
+    "old_string",
+    "new_string",
+    "summary",
+    "lastPrompt",
+    "customTitle",
+    "aiTitle",
+    "title",
+    "prompt",
+    "description",
+    "output",
+    "result",
+];
+
+/// Every string value of a content field in `value`, depth first.
+fn content_slots<'a>(
+    value: &'a mut serde_json::Value,
+    key: &str,
+) -> Vec<&'a mut serde_json::Value> {
+    match value {
+        serde_json::Value::String(_) if CONTENT_KEYS.contains(&key) => vec![value],
+        serde_json::Value::Array(items) => items
+            .iter_mut()
+            .flat_map(|v| content_slots(v, key))
+            .collect(),
+        serde_json::Value::Object(fields) => fields
+            .iter_mut()
+            .flat_map(|(k, v)| content_slots(v, k))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// Real lines whose prompts, tool results and other strings grew long read the same (ids,
+    /// usage, previews and their `…`) whether their long strings are cut or not.
+    #[test]
+    fn long_strings_read_the_same_cut(
+        pick in 0usize..1000,
+        grow in any::<u64>(),
+        text in long_text(),
+        escape_pairs in any::<bool>(),
+    ) {
+        let lines = &*REAL_LINES;
+        let Ok(mut value) = serde_json::from_str::<serde_json::Value>(&lines[pick % lines.len()])
+        else {
+            return Ok(());
+        };
+        let mut grown = 0;
+        for (i, slot) in content_slots(&mut value, "").into_iter().enumerate() {
+            // Some of them grow.
+            if grow >> (i % 64) & 1 == 1 {
+                *slot = serde_json::Value::String(text.clone());
+                grown += 1;
+            }
+        }
+        let mut line = value.to_string();
+        if escape_pairs {
+            // What JavaScript writes for a character beyond the BMP: a surrogate pair.
+            line = line.replace('🦀', "\\ud83e\\udd80");
+        }
+        prop_assume!(grown > 0);
+        prop_assert_eq!(parse_line(line.as_bytes()), parse_full(line.as_bytes()));
+    }
+}
+
 #[rstest]
 #[case::wraps_a_u64("18446744073709551615")]
 #[case::beyond_any_model("10000001")]

@@ -358,6 +358,21 @@ fn the_ledger_is_kept_beside_the_state() {
 }
 
 #[test]
+fn a_batch_big_enough_to_encode_on_several_threads_stores_every_session_whole() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let states: Vec<SessionState> = (0..=(PARALLEL_ENCODE_FROM * 2))
+        .map(|n| running(&format!("s{n}"), i64::try_from(n).unwrap(), "/p").0)
+        .collect();
+    store.write_batch(&states, &[]).unwrap();
+    for state in &states {
+        assert_eq!(
+            store.session(&state.session_id).unwrap().as_ref(),
+            Some(state)
+        );
+    }
+}
+
+#[test]
 fn a_listing_leaves_the_ledger_out_and_a_single_read_brings_it() {
     let store = SqliteStore::open_in_memory().unwrap();
     let (state, _) = running("s1", 0, "/p");

@@ -274,6 +274,7 @@ pub fn import(
         Ok(())
     })?;
     bar.finish_and_clear();
+    let read_ms = elapsed_ms(started);
 
     if options.finalize {
         report.finalized = finalize_gone(config_dirs, &mut monitor);
@@ -297,9 +298,18 @@ pub fn import(
         retired_usage: touched.retired,
         checkpoints: new_checkpoints,
     };
+    let write_started = Instant::now();
     store
         .write(&batch)
         .context("writing the imported history")?;
+    // Where the time went (`--verbose`): reading and folding, then the one transaction.
+    tracing::debug!(
+        read_ms,
+        write_ms = elapsed_ms(write_started),
+        sessions = batch.sessions.len(),
+        usage_rows = batch.usage.len(),
+        "import stored"
+    );
     drop_elsewhere(batch);
     // Committed: the spool is drained, once.
     if let Err(e) = spool.done() {

@@ -28,7 +28,7 @@ use cclive_store::Checkpoint;
 /// 64 MiB is far beyond any real line). Longer lines are skipped and counted.
 pub const MAX_LINE: usize = 64 * 1024 * 1024;
 
-const CHUNK: usize = 1024 * 1024;
+const CHUNK: usize = 128 * 1024;
 
 std::thread_local! {
     /// The read buffer, kept per thread between reads (at most [`CHUNK`]).
@@ -176,6 +176,7 @@ impl FileTail {
         buf.resize(wanted.clamp(1, CHUNK), 0);
         let read = self.read_into(&mut file, &mut buf, max_bytes, &mut outcome, &mut on_line);
         READ_BUF.set(buf);
+        self.framer.release_buffer();
         read?;
         outcome.more = self.read_pos < size;
         self.fingerprint = fingerprint(&file, self.framer.committed_offset());
