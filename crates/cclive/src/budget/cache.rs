@@ -169,7 +169,10 @@ impl Cache {
         };
         let same_limits = self.rate_limits == before.rate_limits
             && (self.rate_limits_at.is_none() || !stale(before.rate_limits_at));
-        !(same_figures && same_limits && self.memo.same_sums(&before.memo))
+        // Figures from another source (a new build, other settings) are news even when they
+        // came out the same: left unwritten, the next run would compute them again.
+        let same_source = self.source == before.source;
+        !(same_figures && same_limits && same_source && self.memo.same_sums(&before.memo))
     }
 
     /// Written to a temp file and renamed, so a reader never sees half of it.
@@ -238,6 +241,12 @@ mod tests {
         let mut none = cache(soon, 1.5, 42.0);
         none.figures = None;
         assert!(none.news_since(&before, soon), "figures gone");
+        let mut rebuilt = cache(soon, 1.5, 42.0);
+        rebuilt.source = Some(8);
+        assert!(
+            rebuilt.news_since(&before, soon),
+            "the same figures from another build or settings"
+        );
     }
 
     #[test]
