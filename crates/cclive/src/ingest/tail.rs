@@ -28,6 +28,8 @@ use cclive_store::Checkpoint;
 /// 64 MiB is far beyond any real line). Longer lines are skipped and counted.
 pub const MAX_LINE: usize = 64 * 1024 * 1024;
 
+/// One read: small enough that its bytes are still in the core's L2 cache (1 MiB here) when the
+/// parser reads them. Reads of 1 MiB went to memory and back: twice a cold import's system time.
 const CHUNK: usize = 128 * 1024;
 
 std::thread_local! {
