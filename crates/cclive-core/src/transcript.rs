@@ -891,15 +891,8 @@ fn string_at(line: &[u8], open: usize) -> Option<(&[u8], usize)> {
         return None;
     }
     let start = open + 1;
-    let mut i = start;
-    loop {
-        let at = i + memchr::memchr2(b'"', b'\\', line.get(i..)?)?;
-        if *line.get(at)? == b'"' {
-            return Some((line.get(start..at)?, at + 1));
-        }
-        // A backslash escapes the next byte (for `\u` the hex digits need no care).
-        i = at + 2;
-    }
+    let close = long_strings::closing_quote(line, start, start)?;
+    Some((line.get(start..close)?, close + 1))
 }
 
 /// The index after the JSON value starting at `line[i]`.

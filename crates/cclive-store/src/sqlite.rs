@@ -688,6 +688,10 @@ fn encode_sessions(sessions: &[SessionState]) -> Result<Vec<SessionRow<'_>>, Sto
 /// upsert's rule depends on it: the first model named wins): they move together, at the time
 /// of the first.
 fn usage_in_time_order(rows: &[UsageRow]) -> Vec<&UsageRow> {
+    if rows.len() < 2 {
+        // The live writer's usual batch: nothing to order.
+        return rows.iter().collect();
+    }
     let mut first_at: HashMap<&str, Timestamp> = HashMap::with_capacity(rows.len());
     for row in rows {
         first_at.entry(row.key.as_str()).or_insert(row.at);

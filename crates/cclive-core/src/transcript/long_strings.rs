@@ -7,6 +7,9 @@
 //! and still reads as longer than its head. Only strings of more than [`LONG_STRING`] raw bytes
 //! are cut: no id, name, path or number cclive reads is near that long.
 //!
+//! The search for a string's closing quote ([`closing_quote`]) is the one the prefilter's
+//! look for a line's `type` uses too.
+//!
 //! It never decides what a line means: it only copies bytes, and when the line cannot be
 //! scanned (a string left open) it cuts nothing and the parser reports the line as it is. What
 //! it gives up is validation inside a cut string's tail: a control character or a bad escape
@@ -93,11 +96,20 @@ fn scan_string(line: &[u8], start: usize) -> Option<Scanned> {
             break at;
         }
     };
-    // The rest: only the closing quote matters. Code and logs escape a newline every few dozen
-    // bytes, so stopping at each backslash would cost what the parser costs; a quote is found
-    // instead and is the end unless an odd run of backslashes escapes it (within a string a
-    // backslash only starts an escape or is one, so the run's parity tells).
-    let mut from = at.min(cut);
+    // The rest: only the closing quote matters.
+    Some(Scanned {
+        close: closing_quote(line, start, at)?,
+        cut: Some(cut),
+    })
+}
+
+/// The index of the quote that closes the string whose content starts at `start`, searching
+/// from `from` (not inside an escape); `None` when it is not closed. Code and logs escape a
+/// newline every few dozen bytes, so stopping at each backslash would cost what the parser
+/// costs: a quote is found instead, and is the end unless an odd run of backslashes escapes it
+/// (within a string a backslash only starts an escape or is one, so the run's parity tells).
+pub(crate) fn closing_quote(line: &[u8], start: usize, from: usize) -> Option<usize> {
+    let mut from = from;
     loop {
         let quote = from + memchr::memchr(b'"', line.get(from..)?)?;
         let backslashes = line
@@ -107,10 +119,7 @@ fn scan_string(line: &[u8], start: usize) -> Option<Scanned> {
             .take_while(|b| **b == b'\\')
             .count();
         if backslashes % 2 == 0 {
-            return Some(Scanned {
-                close: quote,
-                cut: Some(cut),
-            });
+            return Some(quote);
         }
         from = quote + 1;
     }

@@ -468,6 +468,17 @@ mod tests {
         assert_eq!(limit.until, ts("2026-10-01T00:00:00Z"));
     }
 
+    /// A budget of `usd` a day, nothing else.
+    fn daily_limit(usd: f64) -> Budget {
+        Budget {
+            limits: Limits {
+                daily_usd: Some(usd),
+                ..Limits::default()
+            },
+            ..Budget::default()
+        }
+    }
+
     /// Figures of a store that does not change hold until the block ends, the day turns, or a
     /// usage stamped ahead (a clock ahead) starts a block: what a fresh read finds agrees.
     #[test]
@@ -476,13 +487,7 @@ mod tests {
         spend(&store, "m1", "2026-09-03T08:10:00Z", 3);
         spend(&store, "ahead", "2026-09-03T20:30:00Z", 1);
         let prices = PriceTable::builtin();
-        let budget = Budget {
-            limits: Limits {
-                daily_usd: Some(10.0),
-                ..Limits::default()
-            },
-            ..Budget::default()
-        };
+        let budget = daily_limit(10.0);
         let at = |now: &str| {
             figures(
                 &store,
@@ -540,13 +545,7 @@ mod tests {
     fn carried_figures_agree_with_fresh_ones() {
         let store = SqliteStore::open_in_memory().unwrap();
         let prices = PriceTable::builtin();
-        let budget = Budget {
-            limits: Limits {
-                daily_usd: Some(10.0),
-                ..Limits::default()
-            },
-            ..Budget::default()
-        };
+        let budget = daily_limit(10.0);
         let mut memo = Memo::default();
         let mut kept = Memo::default();
         let mut rewrites = 0;
