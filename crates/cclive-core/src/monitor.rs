@@ -119,6 +119,14 @@ pub struct Applied<'a> {
     pub retired_usage: Vec<String>,
 }
 
+/// What an applied event changed, before it becomes an [`Update`].
+struct Changed {
+    kind: UpdateKind,
+    previous_status: Option<Status>,
+    /// The session it changed (the owner a replayed response was rerouted to).
+    session_id: SessionId,
+}
+
 /// Folds events of any number of sessions.
 #[derive(Debug, Default)]
 pub struct Monitor {
@@ -150,6 +158,22 @@ impl Monitor {
 
     /// Applies one event. Returns the update when anything visible changed.
     pub fn apply(&mut self, event: &Event) -> Option<Update> {
+        let changed = self.apply_change(event)?;
+        self.update(&changed)
+    }
+
+    /// The update for a change: with a copy of the session as it is now.
+    fn update(&self, changed: &Changed) -> Option<Update> {
+        Some(Update {
+            kind: changed.kind,
+            previous_status: changed.previous_status,
+            session: self.sessions.get(&changed.session_id)?.clone(),
+        })
+    }
+
+    /// Applies one event as [`Monitor::apply`] does; says what changed without copying the
+    /// session (an import folds hundreds of thousands of events and publishes none).
+    fn apply_change(&mut self, event: &Event) -> Option<Changed> {
         // Unbelievable figures never count (they used to wrap sums): an input error instead.
         let screened = event.check().is_err().then(|| event.clone().screened());
         let event = screened.as_ref().unwrap_or(event);
@@ -185,13 +209,23 @@ impl Monitor {
     /// placeholder keys that went. A caller that keeps a per-response table needs nothing else
     /// from the monitor.
     pub fn apply_for_store(&mut self, event: &Event) -> Applied<'_> {
-        let update = self.apply(event);
+        self.apply_for_store_as(event, true)
+    }
+
+    /// As [`Monitor::apply_for_store`], without the update (never `Some`): for a caller that
+    /// publishes nothing, as an import, which spares a copy of the session per event.
+    pub fn count_for_store(&mut self, event: &Event) -> Applied<'_> {
+        self.apply_for_store_as(event, false)
+    }
+
+    fn apply_for_store_as(&mut self, event: &Event, with_update: bool) -> Applied<'_> {
+        let changed = self.apply_change(event);
         let retired_usage = std::mem::take(&mut self.retired_keys);
         let mut usage = None;
         // A report that changed a count, or linked a telemetry report to its message id (the
         // merged count moves to the message id's row; the placeholder's row goes).
         if let EventKind::Usage { key, .. } = &event.kind
-            && (update.is_some() || !retired_usage.is_empty())
+            && (changed.is_some() || !retired_usage.is_empty())
         {
             let key = self.usage_key(key);
             let holder = self
@@ -199,12 +233,15 @@ impl Monitor {
                 .get(key)
                 .and_then(|id| self.sessions.get(id))
                 .or_else(|| {
-                    update
+                    changed
                         .as_ref()
-                        .and_then(|u| self.sessions.get(&u.session.session_id))
+                        .and_then(|c| self.sessions.get(&c.session_id))
                 });
             usage = holder.and_then(|h| Some((h, h.counted_usage(key)?)));
         }
+        let update = changed
+            .filter(|_| with_update)
+            .and_then(|changed| self.update(&changed));
         Applied {
             update,
             usage,
@@ -284,7 +321,7 @@ impl Monitor {
         }
     }
 
-    fn apply_to_session(&mut self, event: &Event) -> Option<Update> {
+    fn apply_to_session(&mut self, event: &Event) -> Option<Changed> {
         let mut kind = None;
         let session = self
             .sessions
@@ -313,10 +350,10 @@ impl Monitor {
             (None, None) if change.metrics => UpdateKind::Progress,
             (None, None) => return None,
         };
-        Some(Update {
+        Some(Changed {
             kind,
             previous_status: change.status.map(|(from, _)| from),
-            session: session.clone(),
+            session_id: event.session_id.clone(),
         })
     }
 
@@ -509,6 +546,61 @@ mod tests {
             "no wrapped cost: {}",
             s.total_cost_usd
         );
+    }
+
+    #[test]
+    fn counting_for_a_store_says_what_applying_for_it_says_without_the_update() {
+        let usage = |id: &str, at: &str, key: &str, output: u64| {
+            ev(
+                id,
+                at,
+                EventKind::Usage {
+                    key: key.into(),
+                    request_id: None,
+                    reported_cost_usd: None,
+                    model: Some("claude-opus-4-1".into()),
+                    tokens: Tokens {
+                        output,
+                        ..Tokens::default()
+                    },
+                    is_final: true,
+                    sidechain: false,
+                },
+            )
+        };
+        let events = [
+            started("a", "2026-11-25T10:00:00Z"),
+            usage("a", "2026-11-25T10:00:01Z", "msg_1", 5),
+            started("b", "2026-11-25T10:01:00Z"),
+            // A resumed session replays msg_1: it stays a's, rerouted there.
+            usage("b", "2026-11-25T10:01:01Z", "msg_1", 7),
+            usage("b", "2026-11-25T10:01:02Z", "msg_2", 3),
+        ];
+        let (mut applying, mut counting) = (Monitor::default(), Monitor::default());
+        for event in &events {
+            let applied = applying.apply_for_store(event);
+            let said = (
+                applied
+                    .update
+                    .as_ref()
+                    .map(|u| u.session.session_id.clone()),
+                applied
+                    .usage
+                    .map(|(h, u)| (h.session_id.clone(), u.key.to_owned(), u.tokens)),
+            );
+            let counted = counting.count_for_store(event);
+            assert!(counted.update.is_none(), "no copy of the session");
+            let usage = counted
+                .usage
+                .map(|(h, u)| (h.session_id.clone(), u.key.to_owned(), u.tokens));
+            assert_eq!(usage, said.1, "{event:?}");
+            if matches!(event.kind, EventKind::Usage { .. }) {
+                assert!(said.0.is_some() && usage.is_some(), "{event:?}");
+            }
+        }
+        let owner = |m: &Monitor| m.usage_owner("msg_1").cloned();
+        assert_eq!(owner(&counting), Some(SessionId::new("a")));
+        assert_eq!(owner(&applying), owner(&counting));
     }
 
     #[test]

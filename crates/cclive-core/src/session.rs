@@ -1188,14 +1188,22 @@ impl SessionState {
     }
 
     /// The figures a change notification is about (excludes `updated_at`, durations that move
-    /// with the clock, and the ledger).
+    /// with the clock, and the ledger). Taken before and after every event: the tool counts
+    /// stand in by their number and total, not a copy of the map — a count only ever grows by
+    /// one (`ToolCall`), so the total moves exactly when the map does.
     fn public_figures(&self) -> impl PartialEq + use<> {
         (
             (
                 self.total_cost_usd.to_bits(),
                 self.num_turns,
                 (self.tokens, self.streaming_output_tokens),
-                self.tool_calls.clone(),
+                (
+                    self.tool_calls.len(),
+                    // Wrapping: restored counts can be anything; a step of one still shows.
+                    self.tool_calls
+                        .values()
+                        .fold(0_u64, |t, n| t.wrapping_add(*n)),
+                ),
             ),
             (
                 self.tool_errors,

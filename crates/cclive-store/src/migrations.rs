@@ -74,6 +74,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0010_usage_quarters",
         sql: include_str!("migrations/0010_usage_quarters.sql"),
     },
+    Migration {
+        version: 11,
+        name: "0011_usage_quarters_deferred",
+        sql: include_str!("migrations/0011_usage_quarters_deferred.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

@@ -33,7 +33,8 @@ use crate::{SqliteStore, StoreError};
 /// The tables copied, parents before children (`events` refer to `sessions`), and `team_agent`
 /// last so the team outbox triggers stay quiet while rows are copied (the outbox itself is
 /// copied as it was). `checkpoints` is left out on purpose: see the module comment;
-/// `usage_quarters` too: the triggers of `usage` (`0010`) sum the copied rows again.
+/// `usage_quarters` too: the triggers of `usage` (`0010`) sum the copied rows again; and
+/// `usage_quarters_deferred` (`0011`), empty outside a writer's transaction.
 const COPIED: &[&str] = &[
     "sessions",
     "events",

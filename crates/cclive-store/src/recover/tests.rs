@@ -12,8 +12,9 @@ use crate::{Batch, SessionQuery, Store, UsageRow};
 
 /// Tables of the schema that are deliberately not copied (see the module comment).
 /// `checkpoints`: see the module comment of `recover.rs`; `usage_quarters`: the sums of `usage`,
-/// which its triggers (`0010`) make again as the rows are copied.
-const NOT_COPIED: &[&str] = &["checkpoints", "usage_quarters"];
+/// which its triggers (`0010`) make again as the rows are copied; `usage_quarters_deferred`
+/// (`0011`): empty outside a writer's transaction.
+const NOT_COPIED: &[&str] = &["checkpoints", "usage_quarters", "usage_quarters_deferred"];
 
 /// Sessions written by [`fill`].
 const SESSIONS: usize = 300;

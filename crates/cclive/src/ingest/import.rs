@@ -208,7 +208,7 @@ pub fn import(
         }
         let event = event.screened();
         let repeat = monitor.repeats(&event);
-        let applied = monitor.apply_for_store(&event);
+        let applied = monitor.count_for_store(&event);
         if resuming && let Some((holder, counted)) = applied.usage {
             touched
                 .responses
