@@ -229,9 +229,9 @@ mod tests {
     use cclive_core::{SessionId, Tokens};
     use jiff::Timestamp;
     use proptest::prelude::*;
-    use rusqlite::Connection;
 
     use super::*;
+    use crate::sqlite::tests::stored_sums as sums;
     use crate::{Batch, SqliteStore, Store, UsageRow};
 
     fn row(key: usize, session: u8, at_ms: i64, model: Option<&str>, n: [u64; 8]) -> UsageRow {
@@ -252,22 +252,6 @@ mod tests {
             },
             sidechain: false,
         }
-    }
-
-    /// Every stored sum, each column as text (integers and reals apart).
-    fn sums(conn: &Connection) -> Vec<Vec<String>> {
-        let mut stmt = conn
-            .prepare("SELECT * FROM usage_quarters ORDER BY 1, 2, 3, 4, 5, 6, 7")
-            .unwrap();
-        let width = stmt.column_count();
-        stmt.query_map([], |r| {
-            (0..width)
-                .map(|i| Ok(format!("{:?}", r.get_ref(i)?)))
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap()
     }
 
     /// How many times a stored sum was updated: the trigger upserts a second row of a sum into

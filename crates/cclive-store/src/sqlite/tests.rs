@@ -13,6 +13,23 @@ use super::*;
 use crate::migrations::LATEST;
 use crate::tests::{assert_same, event, running, t};
 
+/// Every stored quarter-hour sum (`0010`), in key order, each column as its typed value
+/// (integers and reals apart): what the sums' tests compare.
+pub(super) fn stored_sums(conn: &Connection) -> Vec<Vec<String>> {
+    let mut stmt = conn
+        .prepare("SELECT * FROM usage_quarters ORDER BY 1, 2, 3, 4, 5, 6, 7")
+        .unwrap();
+    let width = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..width)
+            .map(|i| Ok(format!("{:?}", r.get_ref(i)?)))
+            .collect::<rusqlite::Result<Vec<_>>>()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
 fn temp_db() -> (TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cclive.db");

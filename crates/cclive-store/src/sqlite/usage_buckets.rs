@@ -273,6 +273,7 @@ mod tests {
 
     use super::*;
     use crate::migrations::MIGRATIONS;
+    use crate::sqlite::tests::stored_sums;
     use crate::{Batch, SqliteStore, Store, UsageRow};
 
     /// What a random history does: write a response (a new one, or again with other figures,
@@ -344,21 +345,7 @@ mod tests {
     /// scratch) makes of them now: the insert trigger's running sums against the recount.
     fn sums_and_fresh(store: &SqliteStore) -> (Vec<Vec<String>>, Vec<Vec<String>>) {
         let conn = store.conn();
-        let read = |conn: &Connection| -> Vec<Vec<String>> {
-            let mut stmt = conn
-                .prepare("SELECT * FROM usage_quarters ORDER BY 1, 2, 3, 4, 5, 6")
-                .unwrap();
-            let width = stmt.column_count();
-            stmt.query_map([], |r| {
-                (0..width)
-                    .map(|i| Ok(format!("{:?}", r.get_ref(i)?)))
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap()
-        };
-        let kept = read(&conn);
+        let kept = stored_sums(&conn);
         let script = MIGRATIONS
             .iter()
             .find(|m| m.name == "0010_usage_quarters")
@@ -372,7 +359,7 @@ mod tests {
             .unwrap();
         conn.execute_batch(&format!("DELETE FROM usage_quarters; {backfill}"))
             .unwrap();
-        let fresh = read(&conn);
+        let fresh = stored_sums(&conn);
         (kept, fresh)
     }
 
