@@ -277,7 +277,11 @@ pub fn import(
     let read_ms = elapsed_ms(started);
 
     if options.finalize {
-        report.finalized = finalize_gone(config_dirs, &mut monitor);
+        let (finalized, endings) = finalize_gone(config_dirs, &mut monitor);
+        report.finalized = finalized;
+        // Stored with the sessions they end, as a monitor stores what its probe saw: a session
+        // ended here has its end in its timeline too.
+        kept.extend(endings);
     }
     let sessions: Vec<SessionState> = monitor.take_sessions().collect();
     // What the fold remembers (every response's owner) is freed off the critical path.
@@ -346,15 +350,16 @@ impl Touched {
 }
 
 /// Ends the monitor's live sessions whose Claude Code is gone, as
-/// `liveness::finalize_stored` would once they are stored; returns how many ended.
-fn finalize_gone(config_dirs: &[PathBuf], monitor: &mut Monitor) -> usize {
+/// `liveness::finalize_stored` would once they are stored; returns how many ended, and the
+/// events of those (what ended them).
+fn finalize_gone(config_dirs: &[PathBuf], monitor: &mut Monitor) -> (usize, Vec<Event>) {
     let live: Vec<SessionState> = monitor
         .sessions()
         .filter(|s| s.status.is_live())
         .cloned()
         .collect();
     if live.is_empty() {
-        return 0;
+        return (0, Vec::new());
     }
     let events = LivenessProbe::new(config_dirs.to_vec()).scan(
         &live,
@@ -362,18 +367,18 @@ fn finalize_gone(config_dirs: &[PathBuf], monitor: &mut Monitor) -> usize {
         Duration::ZERO,
     );
     // Only what concerns these sessions (the probe also announces registry sessions it sees).
-    for event in &events {
+    let mut applied = Vec::new();
+    for event in events {
         if monitor.contains(&event.session_id) {
-            monitor.apply(event);
+            monitor.apply(&event);
+            applied.push(event);
         }
     }
-    live.iter()
-        .filter(|s| {
-            monitor
-                .session(&s.session_id)
-                .is_some_and(|now| !now.status.is_live())
-        })
-        .count()
+    let ended =
+        |id: &cclive_core::SessionId| monitor.session(id).is_some_and(|now| !now.status.is_live());
+    let count = live.iter().filter(|s| ended(&s.session_id)).count();
+    applied.retain(|event| ended(&event.session_id));
+    (count, applied)
 }
 
 /// Drops `value` on a thread of its own: freeing a big history's fold takes a while, and
@@ -739,6 +744,38 @@ mod tests {
 
         import(&dirs, &store, &prices, &options).unwrap();
         assert_eq!(kinds(&store).len(), 3, "a second catch-up adds nothing");
+    }
+
+    #[test]
+    fn a_session_an_import_ends_has_its_end_in_its_timeline() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = dir.path().join("projects/-w");
+        std::fs::create_dir_all(&project).unwrap();
+        // Cut off mid-turn long ago (a tool call never answered), in a folder no claude runs in.
+        std::fs::write(project.join("s1.jsonl"), format!("{ASSISTANT}\n")).unwrap();
+        let store = SqliteStore::open(&dir.path().join("db.sqlite")).unwrap();
+        let options = ImportOptions {
+            threads: 1,
+            finalize: true,
+            ..ImportOptions::default()
+        };
+        let report = import(
+            &[dir.path().to_path_buf()],
+            &store,
+            &PriceTable::default(),
+            &options,
+        )
+        .unwrap();
+        assert_eq!(report.finalized, 1);
+        let id = SessionId::new("s1");
+        assert!(!store.session(&id).unwrap().unwrap().status.is_live());
+        let endings: Vec<Event> = store
+            .events(&id)
+            .unwrap()
+            .into_iter()
+            .filter(|e| matches!(e.kind, EventKind::ProcessGone { .. }))
+            .collect();
+        assert_eq!(endings.len(), 1, "{endings:?}");
     }
 
     /// The lines at the old fixed date, moved to the last hour.

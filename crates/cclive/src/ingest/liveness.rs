@@ -376,20 +376,23 @@ pub fn finalize_stored(
     let now = Timestamp::now();
     let events = LivenessProbe::new(config_dirs.to_vec()).scan(&live, now, Duration::ZERO);
     let mut changed = Vec::new();
+    // What ended them, stored with them: their timelines end too.
+    let mut endings = Vec::new();
     for mut s in live {
-        let mut touched = false;
         let id = s.session_id.clone();
-        for e in events.iter().filter(|e| e.session_id == id) {
+        let applied: Vec<&Event> = events.iter().filter(|e| e.session_id == id).collect();
+        for e in &applied {
             s.apply(e, prices);
-            touched = true;
         }
-        if touched && !s.status.is_live() {
+        if !applied.is_empty() && !s.status.is_live() {
             changed.push(s);
+            endings.extend(applied.into_iter().cloned());
         }
     }
     let n = changed.len();
     store.write(&Batch {
         sessions: changed,
+        events: endings,
         ..Batch::default()
     })?;
     Ok(n)
@@ -481,6 +484,37 @@ mod tests {
                 }]
             ),
             "the ending rule applies again: {events:?}"
+        );
+    }
+
+    #[test]
+    fn a_stored_session_ended_after_the_fact_has_its_end_in_its_timeline() {
+        use cclive_store::{Batch, SqliteStore, Store};
+        let started: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let mut s = SessionState::new(SessionId::new("tx"), started);
+        s.source = "transcript".into();
+        s.cwd = Some("/nowhere/no/claude/runs".into());
+        let store = SqliteStore::open_in_memory().unwrap();
+        store
+            .write(&Batch {
+                sessions: vec![s],
+                ..Batch::default()
+            })
+            .unwrap();
+        let ended = finalize_stored(&[], &store, &PriceTable::builtin()).unwrap();
+        assert_eq!(ended, 1);
+        let id = SessionId::new("tx");
+        assert!(!store.session(&id).unwrap().unwrap().status.is_live());
+        let events = store.events(&id).unwrap();
+        assert!(
+            matches!(
+                events.as_slice(),
+                [Event {
+                    kind: EventKind::ProcessGone { .. },
+                    ..
+                }]
+            ),
+            "{events:?}"
         );
     }
 
