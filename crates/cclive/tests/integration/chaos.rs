@@ -1020,9 +1020,11 @@ fn check_history(ctx: &Ctx<'_>, truth: &Truth, failures: &mut Vec<String>) {
             *kinds.entry(kind).or_default() += 1;
         }
         // One start. The end is the event that ended it, whichever source saw it first: a
-        // `session_ended` (hook, registry, wrapper), a `process_gone` (claude killed), or the
-        // transcript's `cost_state`; so at least one of those, at most one `session_ended`, and
-        // the status above.
+        // `session_ended` (hook, registry, wrapper), a `process_gone` (claude killed), the
+        // transcript's `cost_state`, or a print session's `result` (it finishes the session: a
+        // wrapper killed between reading the result and claude's exit sends no
+        // `process_exited`); so at least one of those, at most one `session_ended`, and the
+        // status above.
         let starts = kinds.get("session_started").copied().unwrap_or(0);
         let ends = kinds.get("session_ended").copied().unwrap_or(0);
         let endings: usize = [
@@ -1030,6 +1032,7 @@ fn check_history(ctx: &Ctx<'_>, truth: &Truth, failures: &mut Vec<String>) {
             "process_gone",
             "process_exited",
             "cost_state",
+            "result",
         ]
         .iter()
         .map(|k| kinds.get(*k).copied().unwrap_or(0))
