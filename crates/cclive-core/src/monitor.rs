@@ -514,27 +514,32 @@ mod tests {
         )
     }
 
+    /// A final response of `model` that wrote `output` tokens.
+    fn output_usage(id: &str, at: &str, key: &str, model: &str, output: u64) -> Event {
+        ev(
+            id,
+            at,
+            EventKind::Usage {
+                key: key.into(),
+                request_id: None,
+                reported_cost_usd: None,
+                model: Some(model.into()),
+                tokens: Tokens {
+                    output,
+                    ..Tokens::default()
+                },
+                is_final: true,
+                sidechain: false,
+            },
+        )
+    }
+
     #[test]
     fn an_absurd_usage_is_counted_as_an_input_error_not_summed() {
         let mut m = Monitor::default();
         m.apply(&started("a", "2026-11-25T10:00:00Z"));
-        let usage = |key: &str, output: u64| {
-            ev(
-                "a",
-                "2026-11-25T10:00:01Z",
-                EventKind::Usage {
-                    key: key.into(),
-                    request_id: None,
-                    reported_cost_usd: None,
-                    model: Some("claude-opus-5-5".into()),
-                    tokens: Tokens {
-                        output,
-                        ..Tokens::default()
-                    },
-                    is_final: true,
-                    sidechain: false,
-                },
-            )
+        let usage = |key: &str, output| {
+            output_usage("a", "2026-11-25T10:00:01Z", key, "claude-opus-5-5", output)
         };
         m.apply(&usage("msg_1", 5));
         m.apply(&usage("msg_2", u64::MAX));
@@ -550,23 +555,8 @@ mod tests {
 
     #[test]
     fn counting_for_a_store_says_what_applying_for_it_says_without_the_update() {
-        let usage = |id: &str, at: &str, key: &str, output: u64| {
-            ev(
-                id,
-                at,
-                EventKind::Usage {
-                    key: key.into(),
-                    request_id: None,
-                    reported_cost_usd: None,
-                    model: Some("claude-opus-4-1".into()),
-                    tokens: Tokens {
-                        output,
-                        ..Tokens::default()
-                    },
-                    is_final: true,
-                    sidechain: false,
-                },
-            )
+        let usage = |id: &str, at: &str, key: &str, output| {
+            output_usage(id, at, key, "claude-opus-4-1", output)
         };
         let events = [
             started("a", "2026-11-25T10:00:00Z"),

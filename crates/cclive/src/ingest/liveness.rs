@@ -446,26 +446,35 @@ mod tests {
         assert_eq!(events.len(), 1);
     }
 
-    #[test]
-    fn a_revived_transcript_only_session_ends_again() {
-        let started: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+    /// A session known from its transcript alone, started at `started`, in a folder no claude
+    /// runs in.
+    fn transcript_only(started: Timestamp) -> SessionState {
         let mut s = SessionState::new(SessionId::new("tx"), started);
         s.source = "transcript".into();
         s.cwd = Some("/nowhere/no/claude/runs".into());
+        s
+    }
+
+    /// True when `events` is one `ProcessGone`.
+    fn one_process_gone(events: &[Event]) -> bool {
+        matches!(
+            events,
+            [Event {
+                kind: EventKind::ProcessGone { .. },
+                ..
+            }]
+        )
+    }
+
+    #[test]
+    fn a_revived_transcript_only_session_ends_again() {
+        let started: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
+        let mut s = transcript_only(started);
         let mut probe = LivenessProbe::new(Vec::new());
         let grace = jiff::SignedDuration::try_from(GRACE).unwrap();
         let ended_at = started + grace + grace;
         let events = probe.scan(&[s.clone()], ended_at, GRACE);
-        assert!(
-            matches!(
-                events.as_slice(),
-                [Event {
-                    kind: EventKind::ProcessGone { .. },
-                    ..
-                }]
-            ),
-            "{events:?}"
-        );
+        assert!(one_process_gone(&events), "{events:?}");
         // The monitor has not applied it yet: not twice.
         assert!(probe.scan(&[s.clone()], ended_at, GRACE).is_empty());
         // New lines revive it (IDLE after their end_turn); nothing vouches for it.
@@ -476,13 +485,7 @@ mod tests {
         );
         let events = probe.scan(&[s.clone()], s.updated_at + grace + grace, GRACE);
         assert!(
-            matches!(
-                events.as_slice(),
-                [Event {
-                    kind: EventKind::ProcessGone { .. },
-                    ..
-                }]
-            ),
+            one_process_gone(&events),
             "the ending rule applies again: {events:?}"
         );
     }
@@ -491,13 +494,10 @@ mod tests {
     fn a_stored_session_ended_after_the_fact_has_its_end_in_its_timeline() {
         use cclive_store::{Batch, SqliteStore, Store};
         let started: Timestamp = "2026-11-25T12:00:00Z".parse().unwrap();
-        let mut s = SessionState::new(SessionId::new("tx"), started);
-        s.source = "transcript".into();
-        s.cwd = Some("/nowhere/no/claude/runs".into());
         let store = SqliteStore::open_in_memory().unwrap();
         store
             .write(&Batch {
-                sessions: vec![s],
+                sessions: vec![transcript_only(started)],
                 ..Batch::default()
             })
             .unwrap();
@@ -506,16 +506,7 @@ mod tests {
         let id = SessionId::new("tx");
         assert!(!store.session(&id).unwrap().unwrap().status.is_live());
         let events = store.events(&id).unwrap();
-        assert!(
-            matches!(
-                events.as_slice(),
-                [Event {
-                    kind: EventKind::ProcessGone { .. },
-                    ..
-                }]
-            ),
-            "{events:?}"
-        );
+        assert!(one_process_gone(&events), "{events:?}");
     }
 
     #[test]
