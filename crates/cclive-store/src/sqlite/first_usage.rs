@@ -179,12 +179,13 @@ pub(super) fn write_first(tx: &Transaction<'_>, rows: &[BoundUsage<'_>]) -> rusq
 
 /// True when nothing is summed or stored yet: the only state in which [`sum_new`]'s sums are
 /// the trigger's (it would add to a stored sum; a stored row could be upserted).
+/// Asked on every write that carries usage (the live writer's too): a cached statement and two
+/// index probes.
 fn nothing_stored(tx: &Transaction<'_>) -> rusqlite::Result<bool> {
-    tx.query_row(
+    tx.prepare_cached(
         "SELECT NOT EXISTS (SELECT 1 FROM usage) AND NOT EXISTS (SELECT 1 FROM usage_quarters)",
-        [],
-        |row| row.get(0),
-    )
+    )?
+    .query_row([], |row| row.get(0))
 }
 
 impl QuarterSums<'_> {
