@@ -28,6 +28,8 @@ use crate::prompts::PromptCount;
 use crate::usage::Tokens;
 use crate::usage_merge;
 
+mod counted_form;
+
 /// Characters of streamed output a token stands for, roughly (English text and code): only
 /// for the live figure of a response still streaming, never for what is counted or priced.
 const CHARS_PER_TOKEN: u64 = 4;
@@ -231,23 +233,27 @@ pub struct SessionState {
 }
 
 /// One API response's usage, as counted.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+///
+/// A stored ledger writes it as an array in this field order (`session/counted_form.rs`), and
+/// serde's derived `Deserialize` reads an array by position: a new field goes last, with
+/// `#[serde(default)]`, or stored ledgers stop reading.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 struct Counted {
     model: Option<String>,
     tokens: Tokens,
     /// Its priced cost, `None` when the model has no price.
     cost: Option<f64>,
     /// When it was first reported.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     first_at: Option<Timestamp>,
     /// True while every report came from a sub-agent.
     #[serde(default)]
     sidechain: bool,
     /// The API request id, when a report gave it (lets a restarted monitor link telemetry).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     request_id: Option<String>,
     /// Claude Code's own cost of this response (telemetry), which wins over `cost`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     reported_cost: Option<f64>,
 }
 

@@ -98,6 +98,9 @@ pub fn json_count(
 }
 
 /// Tokens of one API response, one session, or any sum of them.
+///
+/// A stored ledger writes a response's tokens as an array in this field order
+/// (`session/counted_form.rs`): a new count goes last, with `#[serde(default)]`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tokens {
     /// Uncached input tokens.

@@ -368,8 +368,9 @@ fn the_ledger_is_kept_beside_the_state() {
         .unwrap();
     let ledger: Json = serde_json::from_str(&ledger).unwrap();
     assert_eq!(ledger, state.ledger_json());
-    assert!(
-        ledger["usage"]["msg_1"].is_object(),
+    // Each response as an array in field order (`cclive_core`'s `session/counted_form.rs`).
+    assert_eq!(
+        ledger["usage"]["msg_1"][0], "claude-sonnet-4-5",
         "the usage of msg_1 is in it: {ledger}"
     );
 }
