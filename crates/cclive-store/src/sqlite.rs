@@ -12,6 +12,7 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -661,35 +662,56 @@ impl<'a> EventRow<'a> {
 
 /// Sessions of a batch at least this big are encoded on several threads.
 const PARALLEL_ENCODE_FROM: usize = 64;
+/// So are a few sessions that have counted this many responses in all: each response is an
+/// entry of a ledger, and a catch-up that touches ten long sessions encodes megabytes.
+const PARALLEL_ENCODE_FROM_RESPONSES: u64 = 2_000;
 
-/// The batch's session rows. A first import stores thousands of sessions at once, some with a
-/// ledger of hundreds of kilobytes: encoding them was a fifth of its write, on one core while
-/// the others idled.
+/// The batch's session rows, in the batch's order. A first import stores thousands of sessions
+/// at once, some with a ledger of hundreds of kilobytes: encoding them was a fifth of its write,
+/// on one core while the others idled.
 fn encode_sessions(sessions: &[SessionState]) -> Result<Vec<SessionRow<'_>>, StoreError> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    if threads < 2 || sessions.len() < PARALLEL_ENCODE_FROM {
+    let responses = sessions
+        .iter()
+        .fold(0u64, |sum, s| sum.saturating_add(s.api_requests));
+    if threads < 2
+        || sessions.len() < 2
+        || (sessions.len() < PARALLEL_ENCODE_FROM && responses < PARALLEL_ENCODE_FROM_RESPONSES)
+    {
         return sessions.iter().map(SessionRow::encode).collect();
     }
-    let per_thread = sessions.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let parts: Vec<_> = sessions
-            .chunks(per_thread)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(SessionRow::encode)
-                        .collect::<Result<Vec<_>, _>>()
+    // Each thread takes the next session: one long session does not hold back a fixed share.
+    let next = AtomicUsize::new(0);
+    let encoded = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(sessions.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut rows = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(session) = sessions.get(i) else {
+                            return rows;
+                        };
+                        rows.push((i, SessionRow::encode(session)));
+                    }
                 })
             })
             .collect();
-        let mut rows = Vec::with_capacity(sessions.len());
-        for part in parts {
+        workers
+            .into_iter()
             // A panic while encoding is a bug: passed on as it would be on one thread.
-            let part = part.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            rows.extend(part?);
-        }
-        Ok(rows)
-    })
+            .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect::<Vec<_>>()
+    });
+    in_batch_order(encoded).into_iter().collect()
+}
+
+/// What the threads encoded, back in the batch's order: each thread's part is in order, but
+/// the parts interleave.
+fn in_batch_order<T>(parts: Vec<Vec<(usize, T)>>) -> Vec<T> {
+    let mut all: Vec<(usize, T)> = parts.into_iter().flatten().collect();
+    all.sort_unstable_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, row)| row).collect()
 }
 
 /// The rows by time, so the time-ordered indexes and the quarter-hour sums (`0010`) grow at

@@ -391,6 +391,36 @@ fn a_batch_big_enough_to_encode_on_several_threads_stores_every_session_whole() 
 }
 
 #[test]
+fn a_few_long_sessions_are_encoded_on_several_threads_and_written_in_the_batchs_order() {
+    let store = SqliteStore::open_in_memory().unwrap();
+    let mut states: Vec<SessionState> = (0..6)
+        .map(|n| running(&format!("s{n}"), n, "/p").0)
+        .collect();
+    // A batch is judged by the responses its sessions counted (their ledgers' length).
+    states[1].api_requests = PARALLEL_ENCODE_FROM_RESPONSES;
+    // The same session twice: the later state is the one stored, as on one thread.
+    let mut later = states[0].clone();
+    later.num_turns += 7;
+    states.push(later.clone());
+    store.write_batch(&states, &[]).unwrap();
+    for state in &states[1..6] {
+        assert_eq!(
+            store.session(&state.session_id).unwrap().as_ref(),
+            Some(state)
+        );
+    }
+    assert_eq!(store.session(&sid("s0")).unwrap(), Some(later));
+    // However the threads took turns.
+    assert_eq!(
+        in_batch_order(vec![
+            vec![(0, 'a'), (2, 'c'), (3, 'd')],
+            vec![(1, 'b'), (4, 'e')]
+        ]),
+        ['a', 'b', 'c', 'd', 'e']
+    );
+}
+
+#[test]
 fn a_listing_leaves_the_ledger_out_and_a_single_read_brings_it() {
     let store = SqliteStore::open_in_memory().unwrap();
     let (state, _) = running("s1", 0, "/p");
