@@ -12,9 +12,11 @@
 //! still run, whose first monitor may have died before it stored anything); once the store holds
 //! history, an import is a catch-up — lines written while no monitor ran — and keeps the events
 //! a live read would have kept (tool calls, usage, …), once: they are stored in the same
-//! transaction as the checkpoints past them.
+//! transaction as the checkpoints past them. A catch-up continues the stored sessions it
+//! touches: the workers restore them (a long session's ledger is a large decode) and send them
+//! with their events, so they are restored in parallel, not one after the other by the fold.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -94,7 +96,9 @@ pub struct ImportReport {
 }
 
 enum Msg {
-    Events(Vec<Event>),
+    /// Events read, with the stored sessions they continue that the reader restored (see
+    /// [`stored_sessions`]).
+    Events(Vec<Event>, Vec<SessionState>),
     Progress(u64),
     Done {
         checkpoint: Checkpoint,
@@ -239,13 +243,21 @@ pub fn import(
         for _ in 0..threads {
             let tx = tx.clone();
             let (work, next) = (&work, &next);
-            scope.spawn(move || reader_thread(work, next, &tx));
+            // A catch-up continues stored sessions: the readers restore them (decoding a long
+            // session's ledger) in parallel, not the fold one by one.
+            let restore = resuming.then_some(store);
+            scope.spawn(move || reader_thread(work, next, restore, &tx));
         }
         drop(tx);
         let mut done_files = 0;
         for msg in rx {
             match msg {
-                Msg::Events(events) => {
+                Msg::Events(events, stored) => {
+                    for session in stored {
+                        if !monitor.contains(&session.session_id) {
+                            monitor.insert(session);
+                        }
+                    }
                     for event in events {
                         let keep = resuming || event.at >= recent_from;
                         fold(&mut monitor, &mut kept, &mut touched, event, keep)?;
@@ -393,8 +405,10 @@ fn drop_elsewhere<T: Send + 'static>(value: T) {
 fn reader_thread(
     work: &[std::sync::Mutex<FileTail>],
     next: &AtomicUsize,
+    restore: Option<&dyn Store>,
     tx: &mpsc::SyncSender<Msg>,
 ) {
+    let mut restored = HashSet::new();
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = work.get(i) else { return };
@@ -409,7 +423,10 @@ fn reader_thread(
                     if events.len() >= EVENTS_PER_MESSAGE || !o.more {
                         let batch =
                             std::mem::replace(&mut events, Vec::with_capacity(EVENTS_PER_MESSAGE));
-                        if !batch.is_empty() && tx.send(Msg::Events(batch)).is_err() {
+                        let stored = restore
+                            .map(|store| stored_sessions(store, &batch, &mut restored))
+                            .unwrap_or_default();
+                        if !batch.is_empty() && tx.send(Msg::Events(batch, stored)).is_err() {
                             return;
                         }
                     }
@@ -433,6 +450,27 @@ fn reader_thread(
             return;
         }
     }
+}
+
+/// The stored sessions `events` continue that this reader has not restored yet. Only what
+/// reads: a session not stored, or one that cannot be read, is left to the fold, which reads
+/// it again and reports the error.
+fn stored_sessions(
+    store: &dyn Store,
+    events: &[Event],
+    restored: &mut HashSet<cclive_core::SessionId>,
+) -> Vec<SessionState> {
+    let mut sessions = Vec::new();
+    for event in events {
+        if restored.contains(&event.session_id) {
+            continue;
+        }
+        restored.insert(event.session_id.clone());
+        if let Ok(Some(stored)) = store.session(&event.session_id) {
+            sessions.push(stored);
+        }
+    }
+    sessions
 }
 
 /// Responses already stored belong to their sessions: a replay of one in a new file is not new.
@@ -506,6 +544,8 @@ mod tests {
         whole_table_reads: AtomicU64,
         owner_lookups: AtomicU64,
         usage_rows_written: AtomicU64,
+        /// Each stored session read, with the thread that read it.
+        restores: std::sync::Mutex<Vec<(SessionId, std::thread::ThreadId)>>,
     }
 
     impl Store for Counting {
@@ -515,6 +555,10 @@ mod tests {
             self.inner.write(batch)
         }
         fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
+            self.restores
+                .lock()
+                .unwrap()
+                .push((id.clone(), std::thread::current().id()));
             self.inner.session(id)
         }
         fn sessions(&self, q: &SessionQuery) -> Result<Vec<SessionState>, StoreError> {
@@ -578,6 +622,7 @@ mod tests {
             whole_table_reads: AtomicU64::new(0),
             owner_lookups: AtomicU64::new(0),
             usage_rows_written: AtomicU64::new(0),
+            restores: std::sync::Mutex::default(),
         };
         let dirs = vec![home.path().to_path_buf()];
         let prices = PriceTable::default();
@@ -592,7 +637,16 @@ mod tests {
         append(&project.join("s4.jsonl"), &response("s1", 0));
         store.owner_lookups.store(0, Ordering::Relaxed);
         store.usage_rows_written.store(0, Ordering::Relaxed);
-        let second = import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        let second = import(
+            &dirs,
+            &store,
+            &prices,
+            &ImportOptions {
+                threads: 2,
+                ..ImportOptions::default()
+            },
+        )
+        .unwrap();
 
         assert_eq!(store.whole_table_reads.load(Ordering::Relaxed), 0);
         // At most each new report's message id and request-id placeholder, nothing else.
@@ -606,6 +660,18 @@ mod tests {
         assert_eq!(rows.len(), 122);
         let replayed = rows.iter().find(|r| r.key == "msg_s1_0").unwrap();
         assert_eq!(replayed.session_id.as_str(), "s1");
+        // The sessions continued (s2, and s1 for its replay) were restored by the readers,
+        // each once, not one after the other by the fold.
+        let mut restores = store.restores.lock().unwrap().clone();
+        assert!(
+            restores
+                .iter()
+                .all(|(_, thread)| *thread != std::thread::current().id()),
+            "{restores:?}"
+        );
+        restores.sort_by(|a, b| a.0.cmp(&b.0));
+        let sessions: Vec<&str> = restores.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(sessions, ["s1", "s2"]);
     }
 
     #[test]
