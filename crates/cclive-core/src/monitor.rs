@@ -374,6 +374,10 @@ impl Monitor {
     /// Adds a session read back from a store (with its ledger restored), so events that follow
     /// a restart continue it instead of starting over. Its usage keys are claimed for it.
     pub fn insert(&mut self, session: SessionState) {
+        // Grown once for a long session, not doubling (and re-hashing) as its keys go in.
+        let responses = session.usage_by_key().len();
+        self.usage_owner.reserve(responses);
+        self.request_keys.reserve(responses);
         for usage in session.usage_by_key() {
             self.usage_owner
                 .entry(usage.key.to_owned())

@@ -29,6 +29,7 @@ use crate::usage::Tokens;
 use crate::usage_merge;
 
 mod counted_form;
+mod sized;
 
 /// Characters of streamed output a token stands for, roughly (English text and code): only
 /// for the live figure of a response still streaming, never for what is counted or priced.
@@ -270,11 +271,14 @@ impl Counted {
 #[serde(default)]
 struct Ledger {
     /// Usage per response key.
+    #[serde(deserialize_with = "sized::map")]
     usage: HashMap<String, Counted>,
     usage_sum: Tokens,
     estimate: f64,
     unpriced: BTreeSet<String>,
+    #[serde(deserialize_with = "sized::set")]
     tool_uses: HashSet<String>,
+    #[serde(deserialize_with = "sized::set")]
     tool_results: HashSet<String>,
     /// Prompts, each once whichever sources report it (stored as `prompts`, `prompt_ids`, …).
     #[serde(flatten)]
@@ -448,7 +452,7 @@ impl SessionState {
     }
 
     /// The deduplicated usage of every API response counted so far.
-    pub fn usage_by_key(&self) -> impl Iterator<Item = CountedUsage<'_>> {
+    pub fn usage_by_key(&self) -> impl ExactSizeIterator<Item = CountedUsage<'_>> {
         self.ledger.usage.iter().map(|(k, c)| CountedUsage {
             key: k,
             model: c.model.as_deref(),
