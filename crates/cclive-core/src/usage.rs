@@ -182,6 +182,31 @@ impl Tokens {
         each_count!(self, other, u64::max);
     }
 
+    /// Every count, in field order (how a stored ledger writes them: `session/counted_form.rs`).
+    /// Each field is named, so a new count does not compile until it is here.
+    pub fn counts(&self) -> [u64; 8] {
+        let Tokens {
+            input,
+            output,
+            cache_read,
+            cache_creation,
+            cache_creation_1h,
+            web_search_requests,
+            fast_responses,
+            us_only_responses,
+        } = *self;
+        [
+            input,
+            output,
+            cache_read,
+            cache_creation,
+            cache_creation_1h,
+            web_search_requests,
+            fast_responses,
+            us_only_responses,
+        ]
+    }
+
     /// The four token kinds only, the extra counts cleared: what a figure of tokens shows.
     #[must_use]
     pub fn kinds(&self) -> Tokens {

@@ -63,33 +63,13 @@ impl Serialize for Counted {
     }
 }
 
-/// A response's tokens as an array in [`Tokens`]' field order, trailing zeros after the first
-/// four left out (`Tokens`' derived `Deserialize` defaults them).
+/// A response's tokens as an array in [`Tokens`]' field order ([`Tokens::counts`]), trailing
+/// zeros after the first four left out (`Tokens`' derived `Deserialize` defaults them).
 struct TokenCounts<'a>(&'a Tokens);
 
 impl Serialize for TokenCounts<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        // Every count named, in declaration order: a new one does not compile until it is here.
-        let Tokens {
-            input,
-            output,
-            cache_read,
-            cache_creation,
-            cache_creation_1h,
-            web_search_requests,
-            fast_responses,
-            us_only_responses,
-        } = *self.0;
-        let counts = [
-            input,
-            output,
-            cache_read,
-            cache_creation,
-            cache_creation_1h,
-            web_search_requests,
-            fast_responses,
-            us_only_responses,
-        ];
+        let counts = self.0.counts();
         let len = counts
             .iter()
             .rposition(|&n| n != 0)
