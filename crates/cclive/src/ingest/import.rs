@@ -240,12 +240,12 @@ pub fn import(
         work.into_iter().map(std::sync::Mutex::new).collect();
 
     std::thread::scope(|scope| -> anyhow::Result<()> {
+        // A catch-up continues stored sessions: the readers restore them (decoding a long
+        // session's ledger) in parallel, not the fold one by one.
+        let restore = resuming.then_some(store);
         for _ in 0..threads {
             let tx = tx.clone();
             let (work, next) = (&work, &next);
-            // A catch-up continues stored sessions: the readers restore them (decoding a long
-            // session's ledger) in parallel, not the fold one by one.
-            let restore = resuming.then_some(store);
             scope.spawn(move || reader_thread(work, next, restore, &tx));
         }
         drop(tx);
@@ -452,9 +452,9 @@ fn reader_thread(
     }
 }
 
-/// The stored sessions `events` continue that this reader has not restored yet. Only what
-/// reads: a session not stored, or one that cannot be read, is left to the fold, which reads
-/// it again and reports the error.
+/// The stored sessions `events` continue that this reader has not restored yet. A session that
+/// is not stored, or cannot be read, is left out: the fold looks it up again and reports the
+/// error.
 fn stored_sessions(
     store: &dyn Store,
     events: &[Event],
