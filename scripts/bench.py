@@ -11,6 +11,11 @@ Rows (issue #16's table):
   `cclive report daily --json` on the imported history, `/api/costs?days=120`,
   dashboard start → first answer on a fresh DB, an idle monitor's CPU and wake-ups,
   20 live transcripts at one line a second (CPU per line), `cclive statusline` p50/p99.
+
+With --baseline BIN (another build of cclive), the import rows and the status line are also
+timed for that build in the same rounds, each with its own database, and printed with the
+ratio this build / baseline: this machine's speed drifts by tens of percent within an hour, so
+two builds are only comparable measured side by side.
 """
 
 import argparse
@@ -95,6 +100,7 @@ def rss_mb(pid):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--bin", required=True)
+    ap.add_argument("--baseline", help="another cclive build, timed side by side")
     ap.add_argument("--ccusage", required=True)
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--rounds", type=int, default=5)
@@ -149,34 +155,40 @@ def bench(args, work, procs):
 
     rows = {k: [] for k in ("cat", "ccusage", "cold", "cold_rss", "ccusage_rss", "warm",
                             "append", "report")}
+    builds = [("", args.bin)] + ([("base_", args.baseline)] if args.baseline else [])
+    for prefix, _ in builds[1:]:
+        rows.update({prefix + k: [] for k in ("cold", "cold_rss", "warm", "append", "report")})
     print(f"corpus: {mb:.0f} MB in {len(files)} files; {args.rounds} interleaved rounds; "
           f"load average {open('/proc/loadavg').read().split()[:3]} ({os.cpu_count()} cores)",
           flush=True)
     for rnd in range(args.rounds):
-        db = work / f"round{rnd}.db"
-        env = dict(base_env, CCLIVE_DB=str(db))
+        env = dict(base_env, CCLIVE_DB=str(work / f"round{rnd}.db"))
         wall, _, _ = run(["bash", "-c", f"find '{corpus}' -name '*.jsonl' -print0 | xargs -0 cat"],
                          env)
         rows["cat"].append(wall)
         wall, rss, _ = run([args.ccusage, "daily", "--json", "--offline"], env)
         rows["ccusage"].append(wall)
         rows["ccusage_rss"].append(rss)
-        wall, rss, _ = run([args.bin, "import", "--quiet"], env)
-        rows["cold"].append(wall)
-        rows["cold_rss"].append(rss)
-        rows["warm"].append(run([args.bin, "import", "--quiet"], env)[0])
-        added = {f: appended(f, rnd) for f in targets}
-        for f, data in added.items():
-            with open(f, "ab") as out:
-                out.write(data)
-        rows["append"].append(run([args.bin, "import", "--quiet"], env)[0])
-        for f in targets:
-            os.truncate(f, sizes[f])
-        rows["report"].append(run([args.bin, "report", "daily", "--json"], env)[0])
-        if rnd < args.rounds - 1:
-            db.unlink()
-            for extra in (Path(f"{db}-wal"), Path(f"{db}-shm")):
-                extra.unlink(missing_ok=True)
+        # Taking turns at going first: what runs right after ccusage runs on a warmer machine.
+        for prefix, binary in builds if rnd % 2 == 0 else builds[::-1]:
+            db = work / f"{prefix}round{rnd}.db"
+            env = dict(base_env, CCLIVE_DB=str(db))
+            wall, rss, _ = run([binary, "import", "--quiet"], env)
+            rows[prefix + "cold"].append(wall)
+            rows[prefix + "cold_rss"].append(rss)
+            rows[prefix + "warm"].append(run([binary, "import", "--quiet"], env)[0])
+            added = {f: appended(f, rnd) for f in targets}
+            for f, data in added.items():
+                with open(f, "ab") as out:
+                    out.write(data)
+            rows[prefix + "append"].append(run([binary, "import", "--quiet"], env)[0])
+            for f in targets:
+                os.truncate(f, sizes[f])
+            rows[prefix + "report"].append(run([binary, "report", "daily", "--json"], env)[0])
+            if rnd < args.rounds - 1:
+                db.unlink()
+                for extra in (Path(f"{db}-wal"), Path(f"{db}-shm")):
+                    extra.unlink(missing_ok=True)
         print(f"  round {rnd + 1}/{args.rounds} done", flush=True)
     appended_mb = sum(len(appended(f, 0)) for f in targets) / 2**20
     db = work / f"round{args.rounds - 1}.db"
@@ -200,6 +212,17 @@ def bench(args, work, procs):
           f"goal <= {goal:.0f} ms")
     print(f"{'cclive report daily --json':<44} {summary(rows['report'], 'ms', 1000)[1]:<34} "
           f"(goal < 30 ms; ccusage {cc:.2f} s)")
+    for prefix, binary in builds[1:]:
+        print(f"\nthe same rows for the baseline {binary}, in the same rounds (this build / it):")
+        for key, label, unit, scale in (
+                ("cold", "import, cold", "s", 1.0),
+                ("warm", "import, nothing changed", "ms", 1000),
+                ("append", f"import after +{appended_mb:.1f} MB in 10 files", "ms", 1000),
+                ("report", "report daily --json", "ms", 1000)):
+            med, text = summary(rows[prefix + key], unit, scale)
+            ratio = statistics.median(rows[key]) * scale / med
+            extra = f", {med / scale / cc:.2f}x ccusage" if key == "cold" else ""
+            print(f"{'  baseline ' + label:<44} {text:<34} this build {ratio:.2f}x{extra}")
 
     # The dashboard: first answer on a fresh DB, /api/costs, an idle monitor, live transcripts.
     port = free_port()
@@ -290,12 +313,26 @@ def bench(args, work, procs):
         return sorted(out)
 
     floor = spawn_times(["true"], 50)
-    for _ in range(5):
-        spawn_times([args.bin, "statusline"], 1)
-    sl = spawn_times([args.bin, "statusline"], args.statusline_runs)
     p = lambda v, q: v[min(len(v) - 1, int(len(v) * q))] * 1000  # noqa: E731
-    print(f"{f'cclive statusline ({len(sl)} runs)':<44} p50 {p(sl, 0.5):.2f} ms, p99 {p(sl, 0.99):.2f} ms"
-          f"{'':<8} (goal p99 < 4 ms; spawn floor p50 {p(floor, 0.5):.2f} ms)")
+    # Each build with its own database and status line cache, runs interleaved.
+    sl_envs = {}
+    for prefix, _ in builds:
+        runtime = work / f"{prefix}run-sl"
+        runtime.mkdir()
+        sl_envs[prefix] = dict(base_env, XDG_RUNTIME_DIR=str(runtime),
+                               CCLIVE_DB=str(work / f"{prefix}round{args.rounds - 1}.db"))
+    sl = {prefix: [] for prefix, _ in builds}
+    for i in range(5 + args.statusline_runs):
+        for prefix, binary in builds if i % 2 == 0 else builds[::-1]:
+            with open(work / "payload.json", "rb") as stdin:
+                wall = run([binary, "statusline"], sl_envs[prefix], stdin=stdin)[0]
+            if i >= 5:  # the first runs fill the cache
+                sl[prefix].append(wall)
+    for prefix, binary in builds:
+        v = sorted(sl[prefix])
+        name = f"cclive statusline ({len(v)} runs)" if not prefix else "  baseline statusline"
+        print(f"{name:<44} p50 {p(v, 0.5):.2f} ms, p99 {p(v, 0.99):.2f} ms"
+              f"{'':<8} (goal p99 < 4 ms; spawn floor p50 {p(floor, 0.5):.2f} ms)")
     print("\nappend → SSE latency: scripts/bench-dashboard.sh (event → browser, p50/p99)")
     print(f"load average after: {open('/proc/loadavg').read().split()[:3]}")
 

@@ -5,6 +5,9 @@
 # load average (see scripts/bench.py for the rows). Nothing is asserted.
 #
 #   scripts/bench.sh [SIZE_MB] [ROUNDS]     (defaults 1024 and 5; the corpus is cached)
+#
+# CCLIVE_BASELINE=/path/to/another/cclive times that build's imports and status line in the
+# same rounds, side by side (ratios this build / baseline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,4 +20,5 @@ bench_corpus "recent-corpus-${size_mb}mb-$(date -u +%Y-%m-%d)" "$size_mb" --seed
 bench_ccusage
 cargo build --release --locked --quiet
 exec python3 scripts/bench.py --bin "$PWD/target/release/cclive" \
-  --ccusage "$ccusage" --corpus "$corpus" --rounds "$rounds"
+  --ccusage "$ccusage" --corpus "$corpus" --rounds "$rounds" \
+  ${CCLIVE_BASELINE:+--baseline "$CCLIVE_BASELINE"}
