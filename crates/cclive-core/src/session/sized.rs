@@ -66,7 +66,7 @@ where
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+            let mut items = Vec::new();
             while let Some(item) = seq.next_element()? {
                 items.push(item);
             }
