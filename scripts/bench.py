@@ -10,7 +10,8 @@ Rows (issue #16's table):
   second import with nothing changed, import after appending ~1 MB to 10 files,
   `cclive report daily --json` on the imported history, `/api/costs?days=120`,
   dashboard start → first answer on a fresh DB, an idle monitor's CPU and wake-ups,
-  20 live transcripts at one line a second (CPU per line), `cclive statusline` p50/p99.
+  20 live transcripts at one line a second (CPU per line), and one alone, new or continuing
+  the longest stored session; `cclive statusline` p50/p99.
 
 With --baseline BIN (another build of cclive), the import rows and the status line are also
 timed for that build in the same rounds, each with its own database, and printed with the
@@ -245,16 +246,19 @@ def bench(args, work, procs):
     dash.terminate()
     dash.wait()
 
-    port = free_port()
-    dash = subprocess.Popen([args.bin, "dashboard", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    procs.append(dash)
-    while True:
-        try:
-            get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.05)
+    def start_dashboard():
+        port = free_port()
+        dash = subprocess.Popen([args.bin, "dashboard", "--port", str(port)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        procs.append(dash)
+        while True:
+            try:
+                get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                return dash, port
+            except OSError:
+                time.sleep(0.05)
+
+    dash, port = start_dashboard()
     times = []
     for _ in range(30):
         t = time.perf_counter()
@@ -271,28 +275,51 @@ def bench(args, work, procs):
           f"{switches_between(sw0, sw1) / args.idle_seconds:.1f} wake-ups/s, RSS {rss_mb(dash.pid):.0f} MB "
           f"(goal < 0.1 % CPU)")
 
-    live_dir = corpus / "projects" / "-bench-live"
-    live_dir.mkdir(parents=True, exist_ok=True)
+    # Live lines: a response line of a stored session, each copy with a new message id and the
+    # session id of the transcript it is appended to.
     sample = next(line for line in targets[0].read_bytes().splitlines() if b'"usage"' in line)
-    live = [open(live_dir / f"live-{i}.jsonl", "ab") for i in range(20)]
-    cpu0, _ = cpu_and_switches(dash.pid)
-    lines = 0
-    start = time.perf_counter()
-    for second in range(args.live_seconds):
-        for i, f in enumerate(live):
-            f.write(re.sub(rb'"id":"msg_', f'"id":"msg_live{i}_{second}_'.encode(), sample) + b"\n")
-            f.flush()
-            lines += 1
-        time.sleep(max(0.0, start + second + 1 - time.perf_counter()))
-    time.sleep(1)
-    cpu1, _ = cpu_and_switches(dash.pid)
-    for f in live:
-        f.close()
-    print(f"{'20 live transcripts, a line/s each':<44} {1000 * (cpu1 - cpu0) / lines:9.2f} ms CPU "
-          f"per line{'':<11} (goal < 0.5 ms)")
+    longest = targets[-1]
+    longest_id = re.search(rb'"sessionId":"([^"]+)"', longest.read_bytes()).group(1).decode()
+    longest_responses = len({m for m in re.findall(rb'"id":"(msg_[^"]+)"', longest.read_bytes())})
+    live_rows = [
+        # 20 sessions at once, as a busy machine runs them: their writes share transactions.
+        ("20 live transcripts, a line/s each", [f"bench-live-{i}" for i in range(20)], 0.5),
+        # One session alone: every line is a transaction of its own.
+        ("1 live transcript, a line/s", ["bench-live-one"], 0.5),
+        # One line more for the longest stored session (resumed in a new file): each
+        # transaction stores its whole ledger.
+        (f"1 live line/s to a {longest_responses}-response session", [longest_id], 0.5),
+    ]
     dash.terminate()
     dash.wait()
-    shutil.rmtree(live_dir)
+    for n, (label, sessions, goal) in enumerate(live_rows):
+        # A monitor of its own for each row: sessions an earlier row left live are not its work.
+        dash, _ = start_dashboard()
+        time.sleep(2)  # let the start-up settle
+        live_dir = corpus / "projects" / f"-bench-live-{n}"
+        live_dir.mkdir(parents=True, exist_ok=True)
+        live = [open(live_dir / f"live-{i}.jsonl", "ab") for i in range(len(sessions))]
+        cpu0, _ = cpu_and_switches(dash.pid)
+        lines = 0
+        start = time.perf_counter()
+        for second in range(args.live_seconds):
+            for i, (f, session) in enumerate(zip(live, sessions)):
+                line = re.sub(rb'"id":"msg_', f'"id":"msg_live{n}_{i}_{second}_'.encode(), sample)
+                line = re.sub(rb'"sessionId":"[^"]*"', f'"sessionId":"{session}"'.encode(), line)
+                f.write(line + b"\n")
+                f.flush()
+                lines += 1
+            time.sleep(max(0.0, start + second + 1 - time.perf_counter()))
+        time.sleep(1)
+        cpu1, _ = cpu_and_switches(dash.pid)
+        for f in live:
+            f.close()
+        print(f"{label:<44} {1000 * (cpu1 - cpu0) / lines:9.2f} ms CPU "
+              f"per line{'':<11} (goal < {goal} ms)")
+        dash.terminate()
+        dash.wait()
+        # Gone before the next row's monitor starts: it would take them for sessions just active.
+        shutil.rmtree(live_dir)
 
     payload = json.dumps({
         "session_id": "bench-session", "cwd": "/home/me/app", "version": "2.1.332",
