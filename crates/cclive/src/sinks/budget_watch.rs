@@ -384,7 +384,14 @@ pub(crate) fn statuses(
     let Some(since) = earliest else {
         return Ok(Vec::new());
     };
-    let (records, _) = crate::history::usage_records::load(store, Some(since), None)?;
+    // Only a project's limit needs each response's project: that is every stored session read
+    // (on a long history, most of a check's time, and a check follows every change).
+    let per_project = budget.scopes().any(|(key, _)| key.is_some());
+    let records = if per_project {
+        crate::history::usage_records::load(store, Some(since), None)?.0
+    } else {
+        crate::history::usage_records::unattributed(store, Some(since), None)?
+    };
     Ok(budget::evaluate(budget, &records, now, tz, prices))
 }
 
@@ -444,6 +451,53 @@ mod tests {
             .iter()
             .map(|a| (a.period, a.threshold_percent))
             .collect()
+    }
+
+    /// A project's limit counts that project's usage only; the global limit counts all of it,
+    /// with or without a project limit beside it.
+    #[test]
+    fn project_limits_see_their_projects_and_the_global_limit_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
+        let at: Timestamp = "2026-09-03T08:00:00Z".parse().unwrap();
+        let mut app = SessionState::new(SessionId::new("s"), at);
+        app.project_path = Some("/home/me/app".into());
+        let other = SessionState::new(SessionId::new("t"), at);
+        let mut elsewhere = spend("m2", "2026-09-03T09:00:00Z", 3);
+        elsewhere.session_id = SessionId::new("t");
+        store
+            .write(&Batch {
+                sessions: vec![app, other],
+                usage: vec![spend("m1", "2026-09-03T08:30:00Z", 6), elsewhere],
+                ..Batch::default()
+            })
+            .unwrap();
+        let daily = |usd| Limits {
+            daily_usd: Some(usd),
+            ..Limits::default()
+        };
+        let (prices, tz) = (PriceTable::builtin(), TimeZone::UTC);
+        let now: Timestamp = "2026-09-03T10:00:00Z".parse().unwrap();
+        let spent = |budget: &Budget| -> Vec<(Option<String>, f64)> {
+            statuses(budget, &store, &prices, &tz, now)
+                .unwrap()
+                .into_iter()
+                .map(|s| (s.project, s.spent_usd))
+                .collect()
+        };
+        let global = Budget {
+            limits: daily(10.0),
+            ..Budget::default()
+        };
+        assert_eq!(spent(&global), [(None, 9.0)]);
+        let with_project = Budget {
+            projects: [("app".to_owned(), daily(5.0))].into(),
+            ..global
+        };
+        assert_eq!(
+            spent(&with_project),
+            [(None, 9.0), (Some("app".to_owned()), 6.0)]
+        );
     }
 
     /// Each threshold fires once per period, also after the monitor (and its store handle) is
