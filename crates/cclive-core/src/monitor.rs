@@ -454,15 +454,13 @@ impl Monitor {
         }
     }
 
-    /// The state file's content at `now`. Its sessions carry no ledger (see
-    /// [`SessionState::without_ledger`]): a snapshot is kept until the next one, and must not
-    /// make every change to a live session copy that session's ledger.
+    /// The state file's content at `now`.
     pub fn snapshot(&self, now: Timestamp) -> Snapshot {
         let mut live: Vec<SessionState> = self
             .sessions
             .values()
             .filter(|s| s.status.is_live())
-            .map(SessionState::without_ledger)
+            .cloned()
             .collect();
         live.sort_by(|a, b| {
             b.updated_at
@@ -473,7 +471,7 @@ impl Monitor {
             self.sessions
                 .values()
                 .max_by_key(|s| (s.ended_at.unwrap_or(s.updated_at), s.updated_at))
-                .map(SessionState::without_ledger)
+                .cloned()
         });
         Snapshot {
             status: current.as_ref().map(|s| s.status),
@@ -689,36 +687,6 @@ mod tests {
         assert_eq!(u.kind, UpdateKind::Ended);
         assert_eq!(u.previous_status, Some(Status::Active));
         assert_eq!(u.session.status, Status::Completed);
-    }
-
-    #[test]
-    fn a_snapshot_holds_no_ledger() {
-        let mut m = Monitor::default();
-        m.apply(&started("a", "2026-11-25T10:00:00Z"));
-        m.apply(&ev(
-            "a",
-            "2026-11-25T10:00:01Z",
-            EventKind::Usage {
-                key: "msg_1".into(),
-                request_id: None,
-                reported_cost_usd: None,
-                model: Some("claude-sonnet-4-5".into()),
-                tokens: Tokens {
-                    input: 10,
-                    output: 1,
-                    ..Tokens::default()
-                },
-                is_final: true,
-                sidechain: false,
-            },
-        ));
-        let snap = m.snapshot(ts("2026-11-25T10:00:02Z"));
-        let (shown, live) = (snap.data.unwrap(), &snap.active_sessions[0]);
-        assert_eq!(shown.tokens.input, 10, "the figures are there");
-        assert_eq!(shown.usage_by_key().count(), 0);
-        assert_eq!(live.usage_by_key().count(), 0);
-        let held = m.sessions().next().unwrap();
-        assert_eq!(held.usage_by_key().count(), 1, "the monitor's own is whole");
     }
 
     #[test]

@@ -451,19 +451,6 @@ impl SessionState {
         Ok(())
     }
 
-    /// This session without its ledger, as a snapshot shows it: its public figures, which need
-    /// none of the ledger. A snapshot lives until the next one is taken; holding the ledger, it
-    /// made the monitor copy a long session's whole ledger at the session's next change (its
-    /// `Arc` was shared). The copy answers what needs the ledger ([`SessionState::usage_by_key`],
-    /// [`SessionState::last_record_at`], …) as a session read back from JSON does: as if nothing
-    /// had been counted.
-    #[must_use]
-    pub fn without_ledger(&self) -> SessionState {
-        let mut copy = self.clone();
-        copy.ledger = Arc::default();
-        copy
-    }
-
     /// The deduplicated usage of every API response counted so far.
     pub fn usage_by_key(&self) -> impl ExactSizeIterator<Item = CountedUsage<'_>> {
         self.ledger.usage.iter().map(|(k, c)| CountedUsage {

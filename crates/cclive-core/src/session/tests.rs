@@ -556,23 +556,3 @@ fn an_ended_session_streams_nothing() {
         "a response cut off streams no more"
     );
 }
-
-#[test]
-fn a_copy_without_ledger_shows_the_same_and_leaves_the_ledger_unshared() {
-    let mut s = state();
-    apply(&mut s, 1, usage("msg_1", "claude-sonnet-4-5", 1000, 1));
-    apply(&mut s, 2, usage("msg_2", "claude-sonnet-4-5", 500, 10));
-    let copy = s.without_ledger();
-    // What a snapshot shows (the state file's and the API's JSON) is the same.
-    assert_eq!(
-        serde_json::to_value(&copy).unwrap(),
-        serde_json::to_value(&s).unwrap()
-    );
-    assert_eq!(copy.usage_by_key().count(), 0, "no ledger in the copy");
-    assert_eq!(s.usage_by_key().count(), 2);
-    // The session's own ledger is not shared: its next change writes in place, no copy.
-    assert_eq!(Arc::strong_count(&s.ledger), 1);
-    let before = Arc::as_ptr(&s.ledger);
-    apply(&mut s, 3, usage("msg_3", "claude-sonnet-4-5", 10, 1));
-    assert_eq!(Arc::as_ptr(&s.ledger), before);
-}
