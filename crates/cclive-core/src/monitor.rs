@@ -454,7 +454,10 @@ impl Monitor {
         }
     }
 
-    /// The state file's content at `now`.
+    /// The state file's content at `now`. Its sessions keep their ledgers, though a snapshot
+    /// that shares a long session's ledger makes the session's next change copy it: the server
+    /// reads the live sessions' responses from the snapshot (fresher than the store, which lags
+    /// by a flush) for its window totals.
     pub fn snapshot(&self, now: Timestamp) -> Snapshot {
         let mut live: Vec<SessionState> = self
             .sessions
