@@ -117,22 +117,66 @@ impl Drop for ChromeDriver {
         // A test that failed never closed its session: end the browser it left, found by the
         // profile directory only it uses (Chromium's helpers exit with it).
         let marker = format!("--user-data-dir={}", self.profile_path.display());
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
-            if cmdline
-                .split(|b| *b == 0)
-                .any(|arg| arg == marker.as_bytes())
-            {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGTERM,
-                );
-            }
+        let processes = processes();
+        let browsers: Vec<i32> = processes
+            .iter()
+            .filter(|p| p.args.split(|b| *b == 0).any(|a| a == marker.as_bytes()))
+            .map(|p| p.pid)
+            .collect();
+        // With their helpers (the network service writes to the profile too).
+        let mut family = browsers.clone();
+        while let Some(child) = processes
+            .iter()
+            .find(|p| family.contains(&p.parent) && !family.contains(&p.pid))
+        {
+            family.push(child.pid);
+        }
+        for pid in &browsers {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(*pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+        // A browser writes its profile as it exits: the directory is removed (after this) only
+        // once they are gone, or it is left behind, recreated under the removal.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while family.iter().any(|pid| running(*pid)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A process, as `/proc` shows it.
+struct Process {
+    pid: i32,
+    parent: i32,
+    /// Its arguments, NUL-separated.
+    args: Vec<u8>,
+}
+
+/// Every process `/proc` shows (those that end meanwhile are left out).
+fn processes() -> Vec<Process> {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_string_lossy().parse::<i32>().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            // `pid (comm) state ppid …`: the name may hold spaces and parentheses.
+            let parent = stat.rsplit_once(") ")?.1.split(' ').nth(1)?.parse().ok()?;
+            let args = std::fs::read(entry.path().join("cmdline")).ok()?;
+            Some(Process { pid, parent, args })
+        })
+        .collect()
+}
+
+/// True while `pid` runs (a zombie waiting for its parent to reap it has stopped writing).
+fn running(pid: i32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z'))
+    })
 }
 
 fn which(name: &str) -> Option<PathBuf> {
