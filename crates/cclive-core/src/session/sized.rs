@@ -14,7 +14,7 @@ use std::hash::Hash;
 use std::marker::PhantomData;
 
 use serde::Deserialize;
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, MapAccess, Visitor};
 
 /// A map read at its final size (`#[serde(deserialize_with = "sized::map")]`).
 pub(super) fn map<'de, D, K, V>(deserializer: D) -> Result<HashMap<K, V>, D::Error>
@@ -50,33 +50,17 @@ where
     deserializer.deserialize_map(Entries(PhantomData))
 }
 
-/// A set read at its final size (`#[serde(deserialize_with = "sized::set")]`).
+/// A set read at its final size (`#[serde(deserialize_with = "sized::set")]`): read as a `Vec`
+/// (serde's own array reading), then hashed once into a table of that size.
 pub(super) fn set<'de, D, T>(deserializer: D) -> Result<HashSet<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Eq + Hash,
 {
-    struct Items<T>(PhantomData<T>);
-
-    impl<'de, T: Deserialize<'de> + Eq + Hash> Visitor<'de> for Items<T> {
-        type Value = HashSet<T>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("an array")
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut items = Vec::new();
-            while let Some(item) = seq.next_element()? {
-                items.push(item);
-            }
-            let mut sized = HashSet::with_capacity(items.len());
-            sized.extend(items);
-            Ok(sized)
-        }
-    }
-
-    deserializer.deserialize_seq(Items(PhantomData))
+    let items = Vec::<T>::deserialize(deserializer)?;
+    let mut sized = HashSet::with_capacity(items.len());
+    sized.extend(items);
+    Ok(sized)
 }
 
 #[cfg(test)]
