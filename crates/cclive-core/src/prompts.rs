@@ -96,6 +96,48 @@ impl PromptCount {
     pub(crate) fn count(&self) -> u64 {
         self.anonymous + self.ids.len() as u64 - self.paired
     }
+
+    /// The ids seen: the one part that grows with the session, which a ledger delta names by
+    /// difference (`session/ledger_delta.rs`).
+    pub(crate) fn ids_mut(&mut self) -> &mut HashSet<String> {
+        &mut self.ids
+    }
+
+    /// See [`PromptCount::ids_mut`].
+    pub(crate) fn ids(&self) -> &HashSet<String> {
+        &self.ids
+    }
+
+    /// Everything but the ids, under the names a `PromptCount` is read by.
+    pub(crate) fn without_ids(&self) -> PromptsWithoutIds<'_> {
+        // Every field named: a new one does not compile until it is placed.
+        let PromptCount {
+            anonymous,
+            ids: _,
+            paired,
+            anonymous_unpaired,
+            identified_unpaired,
+            ids_without_preview,
+        } = self;
+        PromptsWithoutIds {
+            anonymous: *anonymous,
+            paired: *paired,
+            anonymous_unpaired,
+            identified_unpaired,
+            ids_without_preview,
+        }
+    }
+}
+
+/// [`PromptCount::without_ids`].
+#[derive(Serialize)]
+pub(crate) struct PromptsWithoutIds<'a> {
+    #[serde(rename = "prompts")]
+    anonymous: u64,
+    paired: u64,
+    anonymous_unpaired: &'a VecDeque<String>,
+    identified_unpaired: &'a VecDeque<String>,
+    ids_without_preview: &'a VecDeque<String>,
 }
 
 /// Pairs `preview` with an unpaired one of the other kind (`others`); else keeps it in `mine`.

@@ -29,7 +29,10 @@ use crate::usage::Tokens;
 use crate::usage_merge;
 
 mod counted_form;
+mod ledger_delta;
 mod sized;
+
+pub use ledger_delta::LedgerBase;
 
 /// Characters of streamed output a token stands for, roughly (English text and code): only
 /// for the live figure of a response still streaming, never for what is counted or priced.

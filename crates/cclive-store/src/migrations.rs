@@ -79,6 +79,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         name: "0011_usage_quarters_deferred",
         sql: include_str!("migrations/0011_usage_quarters_deferred.sql"),
     },
+    Migration {
+        version: 12,
+        name: "0012_ledger_journal",
+        sql: include_str!("migrations/0012_ledger_journal.sql"),
+    },
 ];
 
 /// The schema version this build writes and understands.

@@ -20,7 +20,7 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cclive_core::{Event, SessionState};
+use cclive_core::{Event, SessionId, SessionState};
 use jiff::Timestamp;
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, ErrorCode, Statement, params, params_from_iter};
@@ -37,6 +37,10 @@ use crate::{SqliteStore, StoreError};
 /// `usage_quarters_deferred` (`0011`), empty outside a writer's transaction.
 const COPIED: &[&str] = &[
     "sessions",
+    // A session's ledger (`0012`): its whole text, and what changed since (without the deltas
+    // a session reads as damaged: its ledger would stop short of its `ledger_seq`).
+    "ledgers",
+    "ledger_deltas",
     "events",
     "usage",
     "budget_alerts",
@@ -212,6 +216,9 @@ pub fn recover(db: &Path, now: Timestamp) -> Result<(SqliteStore, RecoverReport)
             }
             report.tables.push(rescue);
         }
+        // A file from before `0012` kept each ledger in its session's row.
+        tx.execute_batch(crate::sqlite::LEDGERS_OUT_OF_SESSIONS)
+            .map_err(failed)?;
         report.orphaned_events = seen.orphans.len() as u64;
         report.orphans = seen.orphans;
         tx.commit().map_err(failed)?;
@@ -385,13 +392,16 @@ fn copy_table(
             }
         };
         let Some(insert) = insert.as_mut() else {
-            // As the insert would: an event needs its session (a foreign key).
-            if table == "events"
-                && !session
+            // As the insert would: an event and a ledger need their session (a foreign key).
+            let sessionless = || {
+                !session
                     .as_ref()
                     .is_some_and(|id| seen.sessions.contains(id))
-            {
+            };
+            if table == "events" && sessionless() {
                 orphan(seen);
+            } else if matches!(table, "ledgers" | "ledger_deltas") && sessionless() {
+                rejected += 1;
             } else {
                 rescue.rescued += 1;
                 if table == "sessions" {
@@ -540,12 +550,21 @@ fn usable(table: &str, columns: &[String], values: &[SqlValue]) -> bool {
             let Ok(mut state) = serde_json::from_str::<SessionState>(state) else {
                 return false;
             };
+            // Before `0012` the ledger was in the row.
             match text("ledger_json") {
                 Some(SqlValue::Text(ledger)) => state.restore_ledger_text(ledger).is_ok(),
                 Some(SqlValue::Null) | None => true,
                 Some(_) => false,
             }
         }
+        "ledgers" => match (text("session_id"), text("whole_json")) {
+            (Some(SqlValue::Text(id)), Some(SqlValue::Text(ledger))) => {
+                SessionState::new(SessionId::new(id), Timestamp::UNIX_EPOCH)
+                    .restore_ledger_text(ledger)
+                    .is_ok()
+            }
+            _ => false,
+        },
         "events" => matches!(
             text("payload_json"),
             Some(SqlValue::Text(payload)) if serde_json::from_str::<Event>(payload).is_ok()

@@ -32,8 +32,10 @@ use crate::{
     StoreVersion, UsageBucket, UsageRow, UsageSum,
 };
 use first_usage::BoundUsage;
+use ledger_journal::{Journal, LedgerWrite};
 
 mod first_usage;
+mod ledger_journal;
 mod outbox;
 mod reports;
 mod stamp;
@@ -49,6 +51,8 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct SqliteStore {
     conn: Mutex<Connection>,
     path: Option<PathBuf>,
+    /// The ledgers this store last wrote, so a write stores what changed of them.
+    journal: Journal,
 }
 
 impl SqliteStore {
@@ -96,6 +100,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Mutex::new(conn),
             path,
+            journal: Journal::default(),
         })
     }
 
@@ -139,7 +144,7 @@ const UPSERT_SESSION: &str = "
         session_id, status, mode, source, started_at_ms, updated_at_ms, ended_at_ms,
         project_path, cwd, model, total_cost_usd, cost_source, duration_ms, duration_api_ms,
         num_turns, tokens_input, tokens_output, tokens_cache_read, tokens_cache_creation,
-        state_json, ledger_json
+        state_json, ledger_seq
     ) VALUES (
         ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20,
         ?21
@@ -164,7 +169,8 @@ const UPSERT_SESSION: &str = "
         tokens_cache_read = excluded.tokens_cache_read,
         tokens_cache_creation = excluded.tokens_cache_creation,
         state_json = excluded.state_json,
-        ledger_json = excluded.ledger_json";
+        ledger_seq = ledger_seq + ?21
+    RETURNING ledger_seq";
 
 /// A start or a tool call another writer already kept is not kept again (`0007_once`).
 const INSERT_EVENT: &str = "INSERT INTO events (session_id, at_ms, type, payload_json) \
@@ -202,7 +208,15 @@ const UPSERT_CHECKPOINT: &str = r#"
         length = excluded.length,
         updated_at_ms = excluded.updated_at_ms"#;
 
-const SELECT_SESSION: &str = "SELECT state_json, ledger_json FROM sessions WHERE session_id = ?1";
+/// Moves ledgers a file from before `0012_ledger_journal` keeps in the sessions' rows to
+/// `ledgers`, as the migration did (for `cclive recover`, which copies such a file's rows).
+pub(crate) const LEDGERS_OUT_OF_SESSIONS: &str = "
+    INSERT OR IGNORE INTO ledgers (session_id, whole_json)
+        SELECT session_id, ledger_json FROM sessions WHERE ledger_json IS NOT NULL;
+    UPDATE sessions SET ledger_json = NULL WHERE ledger_json IS NOT NULL;";
+
+const SELECT_SESSION: &str = "SELECT state_json, whole_json, ledger_seq \
+     FROM sessions LEFT JOIN ledgers USING (session_id) WHERE session_id = ?1";
 
 /// A session to show: its state without the ledger.
 const SELECT_SESSION_STATE: &str = "SELECT state_json FROM sessions WHERE session_id = ?1";
@@ -242,7 +256,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         // Serialize and check before taking the lock and the database's write lock.
-        let sessions = encode_sessions(&batch.sessions)?;
+        let sessions = encode_sessions(&batch.sessions, &self.journal)?;
         let events = batch
             .events
             .iter()
@@ -257,10 +271,14 @@ impl Store for SqliteStore {
 
         let mut conn = self.conn();
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut ledgers = Vec::with_capacity(sessions.len());
         {
             let mut upsert = tx.prepare_cached(UPSERT_SESSION)?;
-            for row in &sessions {
-                row.write(&mut upsert)?;
+            for mut row in sessions {
+                Journal::confirm(&tx, row.state, &mut row.ledger)?;
+                let seq = row.write(&mut upsert)?;
+                Journal::store(&tx, &row.state.session_id, &row.ledger, seq)?;
+                ledgers.push((row.state, row.ledger, seq));
             }
             let usage: Vec<BoundUsage<'_>> = usage_in_time_order(&batch.usage)
                 .into_iter()
@@ -289,17 +307,31 @@ impl Store for SqliteStore {
             }
         }
         tx.commit()?;
+        self.journal.written(&ledgers);
         Ok(())
     }
 
     fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
-        let row: Option<(String, Option<String>)> = {
-            let conn = self.conn();
-            let mut stmt = conn.prepare_cached(SELECT_SESSION)?;
-            stmt.query_row([id.as_str()], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?
+        let (row, deltas) = {
+            let mut conn = self.conn();
+            // One read transaction: the row and its deltas as one writer left them.
+            let tx = conn.transaction()?;
+            let row: Option<(String, Option<String>, i64)> = tx
+                .prepare_cached(SELECT_SESSION)?
+                .query_row([id.as_str()], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
+                .optional()?;
+            // Only a session written since `0012` can have deltas (its `ledger_seq` is above 1).
+            let deltas = match &row {
+                Some((_, _, seq)) if *seq > 1 => ledger_journal::read_deltas(&tx, id)?,
+                _ => Vec::new(),
+            };
+            tx.commit()?;
+            (row, deltas)
         };
-        let Some((state_json, ledger_json)) = row else {
+        // Decoded with the connection free: a catch-up's readers restore sessions in parallel.
+        let Some((state_json, ledger_json, seq)) = row else {
             return Ok(None);
         };
         let mut state = decode_state(id.as_str(), &state_json)?;
@@ -311,6 +343,7 @@ impl Store for SqliteStore {
                     detail: e.to_string(),
                 })?;
         }
+        ledger_journal::apply_deltas(&mut state, seq, &deltas)?;
         Ok(Some(state))
     }
 
@@ -381,6 +414,7 @@ impl Store for SqliteStore {
         tx.execute("DELETE FROM events WHERE session_id = ?1", [id.as_str()])?;
         let removed = tx.execute("DELETE FROM sessions WHERE session_id = ?1", [id.as_str()])?;
         tx.commit()?;
+        self.journal.forget(id);
         Ok(removed > 0)
     }
 
@@ -565,12 +599,13 @@ struct SessionRow<'a> {
     mode: String,
     cost_source: String,
     json: String,
-    /// `None` when the state could not give its ledger (stored as SQL `NULL`: no ledger).
-    ledger: Option<String>,
+    /// How its ledger is written (`sqlite/ledger_journal.rs`); a whole ledger the state could
+    /// not give is stored as SQL `NULL` (no ledger).
+    ledger: LedgerWrite,
 }
 
 impl<'a> SessionRow<'a> {
-    fn encode(state: &'a SessionState) -> Result<Self, StoreError> {
+    fn encode(state: &'a SessionState, journal: &Journal) -> Result<Self, StoreError> {
         let encode_error = |source| StoreError::Encode {
             what: format!("state of session {}", state.session_id),
             source,
@@ -589,36 +624,39 @@ impl<'a> SessionRow<'a> {
             mode: name(serde_json::to_value(state.mode))?,
             cost_source: name(serde_json::to_value(state.cost_source))?,
             json,
-            ledger: state.ledger_json_text(),
+            ledger: journal.plan(state),
         })
     }
 
-    fn write(&self, upsert: &mut Statement<'_>) -> rusqlite::Result<()> {
-        let s = self.state;
-        upsert.execute(params![
-            s.session_id.as_str(),
-            s.status.as_str(),
-            self.mode,
-            s.source.as_str(),
-            s.started_at.as_millisecond(),
-            s.updated_at.as_millisecond(),
-            s.ended_at.map(jiff::Timestamp::as_millisecond),
-            s.project_path,
-            s.cwd,
-            s.model,
-            s.total_cost_usd,
-            self.cost_source,
-            int(s.duration_ms),
-            int(s.duration_api_ms),
-            int(s.num_turns),
-            int(s.tokens.input),
-            int(s.tokens.output),
-            int(s.tokens.cache_read),
-            int(s.tokens.cache_creation),
-            self.json,
-            self.ledger,
-        ])?;
-        Ok(())
+    /// Upserts the row, its ledger written as planned; returns its `ledger_seq` now.
+    fn write(&self, upsert: &mut Statement<'_>) -> rusqlite::Result<i64> {
+        let (s, ledger) = (self.state, &self.ledger);
+        upsert.query_row(
+            params![
+                s.session_id.as_str(),
+                s.status.as_str(),
+                self.mode,
+                s.source.as_str(),
+                s.started_at.as_millisecond(),
+                s.updated_at.as_millisecond(),
+                s.ended_at.map(jiff::Timestamp::as_millisecond),
+                s.project_path,
+                s.cwd,
+                s.model,
+                s.total_cost_usd,
+                self.cost_source,
+                int(s.duration_ms),
+                int(s.duration_api_ms),
+                int(s.num_turns),
+                int(s.tokens.input),
+                int(s.tokens.output),
+                int(s.tokens.cache_read),
+                int(s.tokens.cache_creation),
+                self.json,
+                ledger.seq_step(),
+            ],
+            |row| row.get(0),
+        )
     }
 }
 
@@ -669,7 +707,10 @@ const PARALLEL_ENCODE_FROM_RESPONSES: u64 = 2_000;
 /// The batch's session rows, in the batch's order. A first import stores thousands of sessions
 /// at once, some with a ledger of hundreds of kilobytes: encoding them was a fifth of its write,
 /// on one core while the others idled.
-fn encode_sessions(sessions: &[SessionState]) -> Result<Vec<SessionRow<'_>>, StoreError> {
+fn encode_sessions<'a>(
+    sessions: &'a [SessionState],
+    journal: &Journal,
+) -> Result<Vec<SessionRow<'a>>, StoreError> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let responses = sessions
         .iter()
@@ -678,7 +719,10 @@ fn encode_sessions(sessions: &[SessionState]) -> Result<Vec<SessionRow<'_>>, Sto
         || sessions.len() < 2
         || (sessions.len() < PARALLEL_ENCODE_FROM && responses < PARALLEL_ENCODE_FROM_RESPONSES)
     {
-        return sessions.iter().map(SessionRow::encode).collect();
+        return sessions
+            .iter()
+            .map(|s| SessionRow::encode(s, journal))
+            .collect();
     }
     // Each thread takes the next session: one long session does not hold back a fixed share.
     let next = AtomicUsize::new(0);
@@ -692,7 +736,7 @@ fn encode_sessions(sessions: &[SessionState]) -> Result<Vec<SessionRow<'_>>, Sto
                         let Some(session) = sessions.get(i) else {
                             return rows;
                         };
-                        rows.push((i, SessionRow::encode(session)));
+                        rows.push((i, SessionRow::encode(session, journal)));
                     }
                 })
             })

@@ -364,7 +364,7 @@ fn the_ledger_is_kept_beside_the_state() {
         .unwrap();
     let ledger: String = store
         .conn()
-        .query_row("SELECT ledger_json FROM sessions", [], |r| r.get(0))
+        .query_row("SELECT whole_json FROM ledgers", [], |r| r.get(0))
         .unwrap();
     let ledger: Json = serde_json::from_str(&ledger).unwrap();
     assert_eq!(ledger, state.ledger_json());
@@ -440,7 +440,7 @@ fn a_corrupt_ledger_is_an_error_naming_the_session() {
     store.write_batch(&[state], &[]).unwrap();
     store
         .conn()
-        .execute("UPDATE sessions SET ledger_json = '{\"usage\": 7}'", [])
+        .execute("UPDATE ledgers SET whole_json = '{\"usage\": 7}'", [])
         .unwrap();
 
     let err = store.session(&sid("s-broken")).unwrap_err();

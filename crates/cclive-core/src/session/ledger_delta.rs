@@ -1,0 +1,461 @@
+//! What changed of a session's ledger since a base: written as a short delta, applied back
+//! exactly.
+//!
+//! A store writes a session whenever it changes. Written whole, a long session's ledger (every
+//! response it counted, every tool id: 383 KB for a session of 1,500 responses) was encoded and
+//! written again for each new line, so a change cost what the session held, not what changed.
+//! A store that remembers the ledger it last wrote ([`LedgerBase`]) writes only the
+//! difference: the responses added or changed, the ids added or gone, and the ledger's small
+//! fields whole. Applied to the base, the delta gives the ledger back exactly
+//! (`apply(base, delta(base, now)) == now`, a property test below).
+//!
+//! It owns the delta's form only; it never decides when a store writes a delta or the whole
+//! ledger (`cclive-store`'s journal does), and never changes what a ledger counts.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::hash::Hash;
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Counted, Ledger, Reported, SessionState};
+use crate::prompts::PromptsWithoutIds;
+use crate::usage::Tokens;
+
+/// A ledger as a store last wrote it: a shared reference, no copy. While a store holds
+/// one, the session copies its ledger before changing it, so the base stays what was stored.
+#[derive(Clone, Debug, Default)]
+pub struct LedgerBase(Arc<Ledger>);
+
+impl SessionState {
+    /// The ledger as it is now, for a store to diff later changes against.
+    pub fn ledger_base(&self) -> LedgerBase {
+        LedgerBase(Arc::clone(&self.ledger))
+    }
+
+    /// True when the ledger is still `base` (nothing counted since): the same shared ledger.
+    /// A changed ledger is always a new one while `base` holds the old, so this never says
+    /// "unchanged" wrongly.
+    pub fn ledger_is(&self, base: &LedgerBase) -> bool {
+        Arc::ptr_eq(&self.ledger, &base.0)
+    }
+
+    /// What changed of the ledger since `base`, as JSON text for
+    /// [`SessionState::apply_ledger_delta_text`]; `None` if it cannot be serialized.
+    pub fn ledger_delta_text(&self, base: &LedgerBase) -> Option<String> {
+        serde_json::to_string(&Delta::between(&base.0, &self.ledger)).ok()
+    }
+
+    /// Applies a delta that [`SessionState::ledger_delta_text`] gave against the ledger this
+    /// session holds now. On an error the ledger is unchanged.
+    pub fn apply_ledger_delta_text(&mut self, delta: &str) -> Result<(), serde_json::Error> {
+        let delta: DeltaRead = serde_json::from_str(delta)?;
+        let ledger = Arc::make_mut(&mut self.ledger);
+        let mut next = delta.rest;
+        next.usage = std::mem::take(&mut ledger.usage);
+        for key in &delta.usage_gone {
+            next.usage.remove(key);
+        }
+        next.usage.extend(delta.usage);
+        next.tool_uses = delta
+            .tool_uses
+            .applied(std::mem::take(&mut ledger.tool_uses));
+        next.tool_results = delta
+            .tool_results
+            .applied(std::mem::take(&mut ledger.tool_results));
+        next.timed = delta.timed.applied(std::mem::take(&mut ledger.timed));
+        *next.prompts.ids_mut() = delta
+            .prompt_ids
+            .applied(std::mem::take(ledger.prompts.ids_mut()));
+        *ledger = next;
+        Ok(())
+    }
+}
+
+/// A delta as written: the long collections by difference, every other field whole.
+#[derive(Serialize)]
+struct Delta<'a> {
+    rest: Rest<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    usage: Vec<(&'a String, &'a Counted)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    usage_gone: Vec<&'a String>,
+    #[serde(skip_serializing_if = "Change::is_empty")]
+    tool_uses: Change<&'a String>,
+    #[serde(skip_serializing_if = "Change::is_empty")]
+    tool_results: Change<&'a String>,
+    #[serde(skip_serializing_if = "Change::is_empty")]
+    timed: Change<&'a String>,
+    #[serde(skip_serializing_if = "Change::is_empty")]
+    prompt_ids: Change<&'a String>,
+}
+
+/// A delta as read back.
+#[derive(Deserialize)]
+struct DeltaRead {
+    /// Read as a ledger whose long collections are empty (they are not in `rest`).
+    rest: Ledger,
+    #[serde(default)]
+    usage: Vec<(String, Counted)>,
+    #[serde(default)]
+    usage_gone: Vec<String>,
+    #[serde(default)]
+    tool_uses: Change<String>,
+    #[serde(default)]
+    tool_results: Change<String>,
+    #[serde(default)]
+    timed: Change<String>,
+    #[serde(default)]
+    prompt_ids: Change<String>,
+}
+
+/// What was added to a set and what left it.
+#[derive(Serialize, Deserialize)]
+#[serde(default)]
+struct Change<T> {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    added: Vec<T>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    gone: Vec<T>,
+}
+
+impl<T> Default for Change<T> {
+    fn default() -> Self {
+        Change {
+            added: Vec::new(),
+            gone: Vec::new(),
+        }
+    }
+}
+
+impl<T> Change<T> {
+    fn is_empty(&self) -> bool {
+        self.added.is_empty() && self.gone.is_empty()
+    }
+}
+
+/// A set that a delta can name the difference of.
+trait Set<T>: IntoIterator<Item = T> + Extend<T> {
+    fn has(&self, item: &T) -> bool;
+    fn take_out(&mut self, item: &T);
+}
+
+impl<T: Eq + Hash> Set<T> for HashSet<T> {
+    fn has(&self, item: &T) -> bool {
+        self.contains(item)
+    }
+    fn take_out(&mut self, item: &T) {
+        self.remove(item);
+    }
+}
+
+impl<T: Ord> Set<T> for BTreeSet<T> {
+    fn has(&self, item: &T) -> bool {
+        self.contains(item)
+    }
+    fn take_out(&mut self, item: &T) {
+        self.remove(item);
+    }
+}
+
+impl<'a> Change<&'a String> {
+    /// What `now` added to `base` and what left it.
+    fn between<S>(base: &'a S, now: &'a S) -> Self
+    where
+        &'a S: IntoIterator<Item = &'a String>,
+        S: Set<String>,
+    {
+        Change {
+            added: now.into_iter().filter(|id| !base.has(id)).collect(),
+            gone: base.into_iter().filter(|id| !now.has(id)).collect(),
+        }
+    }
+}
+
+impl Change<String> {
+    fn applied<S: Set<String>>(self, mut set: S) -> S {
+        for id in &self.gone {
+            set.take_out(id);
+        }
+        set.extend(self.added);
+        set
+    }
+}
+
+impl<'a> Delta<'a> {
+    fn between(base: &'a Ledger, now: &'a Ledger) -> Self {
+        Delta {
+            rest: Rest::of(now),
+            usage: now
+                .usage
+                .iter()
+                .filter(|(key, counted)| base.usage.get(*key) != Some(*counted))
+                .collect(),
+            usage_gone: base
+                .usage
+                .keys()
+                .filter(|key| !now.usage.contains_key(*key))
+                .collect(),
+            tool_uses: Change::between(&base.tool_uses, &now.tool_uses),
+            tool_results: Change::between(&base.tool_results, &now.tool_results),
+            timed: Change::between(&base.timed, &now.timed),
+            prompt_ids: Change::between(base.prompts.ids(), now.prompts.ids()),
+        }
+    }
+}
+
+/// Every field of a ledger but its long collections (the prompt ids among them), under the
+/// ledger's own names (so it reads back as a [`Ledger`] with those collections empty).
+#[derive(Serialize)]
+struct Rest<'a> {
+    usage_sum: &'a Tokens,
+    estimate: f64,
+    unpriced: &'a BTreeSet<String>,
+    #[serde(flatten)]
+    prompts: PromptsWithoutIds<'a>,
+    main_tool_results: u64,
+    pending_request: &'a Option<jiff::Timestamp>,
+    open_requests: &'a HashMap<String, jiff::Timestamp>,
+    api_ms: u64,
+    reported_responses: u64,
+    retries: &'a BTreeSet<String>,
+    line_points: &'a BTreeSet<String>,
+    telemetry_lines_added: u64,
+    telemetry_lines_removed: u64,
+    interrupted: bool,
+    last_record_at: &'a Option<jiff::Timestamp>,
+    turn_open: bool,
+    reported: &'a Reported,
+}
+
+impl<'a> Rest<'a> {
+    fn of(ledger: &'a Ledger) -> Self {
+        // Every field named: a field added to `Ledger` does not compile until it has a place
+        // here (whole) or in `Delta` (by difference).
+        let Ledger {
+            usage: _,
+            usage_sum,
+            estimate,
+            unpriced,
+            tool_uses: _,
+            tool_results: _,
+            prompts,
+            main_tool_results,
+            pending_request,
+            open_requests,
+            api_ms,
+            timed: _,
+            reported_responses,
+            retries,
+            line_points,
+            telemetry_lines_added,
+            telemetry_lines_removed,
+            interrupted,
+            last_record_at,
+            turn_open,
+            reported,
+        } = ledger;
+        Rest {
+            usage_sum,
+            estimate: *estimate,
+            unpriced,
+            prompts: prompts.without_ids(),
+            main_tool_results: *main_tool_results,
+            pending_request,
+            open_requests,
+            api_ms: *api_ms,
+            reported_responses: *reported_responses,
+            retries,
+            line_points,
+            telemetry_lines_added: *telemetry_lines_added,
+            telemetry_lines_removed: *telemetry_lines_removed,
+            interrupted: *interrupted,
+            last_record_at,
+            turn_open: *turn_open,
+            reported,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::event::{Event, EventKind};
+    use crate::ids::SessionId;
+    use crate::pricing::PriceTable;
+
+    fn at(secs: i64) -> jiff::Timestamp {
+        jiff::Timestamp::from_second(1_795_600_000 + secs).unwrap()
+    }
+
+    /// One of the events that change a ledger, from a few small numbers: responses (some
+    /// reported again with more tokens, some under a request id first), tool calls and their
+    /// results, prompts, retries, request timing, line counts and a placeholder key merged into
+    /// its message id.
+    fn event(kind: u8, n: u8, m: u8) -> EventKind {
+        let key = format!("msg_{}", n % 12);
+        match kind % 9 {
+            0 | 1 => EventKind::Usage {
+                key: if m.is_multiple_of(5) {
+                    format!("req:req_{}", n % 12)
+                } else {
+                    key
+                },
+                request_id: Some(format!("req_{}", n % 12)),
+                reported_cost_usd: m.is_multiple_of(7).then_some(0.25),
+                model: Some(["claude-sonnet-4-5", "claude-opus-4-1"][usize::from(m % 2)].into()),
+                tokens: Tokens {
+                    input: u64::from(m) * 10,
+                    output: u64::from(n) + u64::from(m),
+                    cache_read: u64::from(m % 3) * 1000,
+                    ..Tokens::default()
+                },
+                is_final: m.is_multiple_of(3),
+                sidechain: m.is_multiple_of(4),
+            },
+            2 => EventKind::ToolUse {
+                tool_use_id: format!("toolu_{}", n % 16),
+                name: "Bash".into(),
+                sidechain: false,
+            },
+            3 => EventKind::ToolResult {
+                tool_use_id: format!("toolu_{}", n % 16),
+                is_error: m.is_multiple_of(5),
+                duration_ms: None,
+                sidechain: m.is_multiple_of(2),
+            },
+            4 => EventKind::PromptSubmitted {
+                id: m.is_multiple_of(2).then(|| format!("p{}", n % 6)),
+                preview: Some(format!("prompt {}", n % 6)),
+            },
+            5 => EventKind::ApiRetry {
+                attempt: u32::from(n % 3) + 1,
+                error_status: Some(529),
+                error: None,
+                retry_in_ms: Some(u64::from(m) * 100),
+            },
+            6 => EventKind::ApiRequest {
+                message_id: Some(key),
+            },
+            7 => EventKind::ApiResponseDone {
+                message_id: key,
+                duration_ms: Some(u64::from(m) * 3),
+            },
+            8 if m.is_multiple_of(2) => EventKind::LinesChanged {
+                point: format!("point {}", n % 5),
+                added: u64::from(m),
+                removed: 1,
+            },
+            _ => EventKind::TurnEnded { duration_ms: None },
+        }
+    }
+
+    fn folded(events: &[(u8, u8, u8)], state: &mut SessionState) {
+        let prices = PriceTable::builtin();
+        for (i, &(kind, n, m)) in events.iter().enumerate() {
+            let secs = i64::try_from(i).unwrap_or(0);
+            let event = Event::new(SessionId::new("s"), at(secs), event(kind, n, m));
+            state.apply(&event, &prices);
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn a_delta_applied_to_its_base_gives_the_ledger_back(
+            before in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40),
+            after in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40),
+        ) {
+            let mut now = SessionState::new(SessionId::new("s"), at(0));
+            folded(&before, &mut now);
+            let base = now.ledger_base();
+            // What the store read back: the base as its text reads.
+            let mut stored = now.clone();
+            stored.restore_ledger_text(&now.ledger_json_text().unwrap()).unwrap();
+            folded(&after, &mut now);
+            let delta = now.ledger_delta_text(&base).unwrap();
+            stored.apply_ledger_delta_text(&delta).unwrap();
+            prop_assert_eq!(&*stored.ledger, &*now.ledger);
+            // "Unchanged" is never said of a changed ledger.
+            if now.ledger_is(&base) {
+                prop_assert_eq!(&*now.ledger, &*base.0);
+            }
+            prop_assert!(!after.is_empty() || now.ledger_is(&base));
+        }
+    }
+
+    #[test]
+    fn an_unchanged_ledger_is_its_base_and_a_changed_one_is_not() {
+        let mut s = SessionState::new(SessionId::new("s"), at(0));
+        folded(&[(0, 1, 1), (2, 1, 1)], &mut s);
+        let base = s.ledger_base();
+        assert!(s.ledger_is(&base));
+        folded(&[(0, 2, 1)], &mut s);
+        assert!(!s.ledger_is(&base), "a change copies the shared ledger");
+        assert_eq!(base.0.usage.len(), 1, "the base stays as it was");
+    }
+
+    #[test]
+    fn a_delta_holds_what_changed_not_the_whole_ledger() {
+        let prices = PriceTable::builtin();
+        let mut s = SessionState::new(SessionId::new("s"), at(0));
+        let respond = |s: &mut SessionState, i: u32| {
+            let tool = format!("toolu_{i}");
+            for kind in [
+                EventKind::Usage {
+                    key: format!("msg_{i}"),
+                    request_id: Some(format!("req_{i}")),
+                    reported_cost_usd: None,
+                    model: Some("claude-sonnet-4-5".into()),
+                    tokens: Tokens {
+                        input: 10,
+                        output: u64::from(i),
+                        ..Tokens::default()
+                    },
+                    is_final: true,
+                    sidechain: false,
+                },
+                EventKind::ToolUse {
+                    tool_use_id: tool.clone(),
+                    name: "Bash".into(),
+                    sidechain: false,
+                },
+                EventKind::ToolResult {
+                    tool_use_id: tool,
+                    is_error: false,
+                    duration_ms: None,
+                    sidechain: false,
+                },
+            ] {
+                s.apply(
+                    &Event::new(SessionId::new("s"), at(i64::from(i)), kind),
+                    &prices,
+                );
+            }
+        };
+        for i in 0..200 {
+            respond(&mut s, i);
+        }
+        let whole = s.ledger_json_text().unwrap().len();
+        let base = s.ledger_base();
+        respond(&mut s, 200);
+        let delta = s.ledger_delta_text(&base).unwrap();
+        assert!(
+            delta.len() * 20 < whole,
+            "{} of {whole} bytes: {delta}",
+            delta.len()
+        );
+        for new in ["msg_200", "toolu_200"] {
+            assert!(delta.contains(new), "{new} is in it: {delta}");
+        }
+        assert!(
+            !delta.contains("msg_199"),
+            "what did not change is not: {delta}"
+        );
+        // A delta that does not read leaves the ledger as it was.
+        let before = s.clone();
+        assert!(s.apply_ledger_delta_text("{\"rest\": 3}").is_err());
+        assert_eq!(s, before);
+    }
+}
