@@ -34,6 +34,7 @@ pub mod blocks;
 pub mod budget;
 pub mod calendar;
 pub mod event;
+mod fast_hash;
 pub mod framer;
 #[cfg(test)]
 mod fuzz_tests;

@@ -5,7 +5,7 @@
 //! dashboard) act on. It also builds the state-file [`Snapshot`]. It holds no clock and does no
 //! I/O; the caller passes `now` to [`Monitor::tick`] and [`Monitor::snapshot`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -14,6 +14,7 @@ use crate::event::Source;
 use crate::event::{
     Event, EventKind, is_request_usage_key, is_telemetry_only_usage_key, usage_key_request,
 };
+use crate::fast_hash::FastMap;
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::session::{CountedUsage, SessionState, Status};
@@ -135,10 +136,10 @@ pub struct Monitor {
     /// Which session each API response (usage key) belongs to: the first to report it. A
     /// resumed or forked session replays earlier responses under its own id; they stay counted
     /// once, where they first appeared.
-    usage_owner: HashMap<String, SessionId>,
+    usage_owner: FastMap<String, SessionId>,
     /// The key each API request's response is counted under. Telemetry knows a response only
     /// by its request id; transcripts know both ids and link the two.
-    request_keys: HashMap<String, String>,
+    request_keys: FastMap<String, String>,
     /// Placeholder keys merged into a message id since the last
     /// [`Monitor::take_retired_usage_keys`].
     retired_keys: Vec<String>,
@@ -150,8 +151,8 @@ impl Monitor {
         Self {
             sessions: BTreeMap::new(),
             prices,
-            usage_owner: HashMap::new(),
-            request_keys: HashMap::new(),
+            usage_owner: FastMap::default(),
+            request_keys: FastMap::default(),
             retired_keys: Vec::new(),
         }
     }

@@ -10,9 +10,11 @@
 //! Only the last few unpaired previews are kept: the two reports of one prompt arrive within
 //! seconds of each other, and the previews are prompt text (120 characters at most).
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
+
+use crate::fast_hash::FastSet;
 
 /// Unpaired previews kept per kind.
 const KEEP_UNPAIRED: usize = 16;
@@ -26,7 +28,7 @@ pub(crate) struct PromptCount {
     anonymous: u64,
     /// Ids seen.
     #[serde(rename = "prompt_ids")]
-    ids: HashSet<String>,
+    ids: FastSet<String>,
     /// Reports without an id that were the same prompt as one with an id.
     #[serde(skip_serializing_if = "is_zero")]
     paired: u64,
@@ -99,12 +101,12 @@ impl PromptCount {
 
     /// The ids seen: the one part that grows with the session, which a ledger delta names by
     /// difference (`session/ledger_delta.rs`).
-    pub(crate) fn ids_mut(&mut self) -> &mut HashSet<String> {
+    pub(crate) fn ids_mut(&mut self) -> &mut FastSet<String> {
         &mut self.ids
     }
 
     /// See [`PromptCount::ids_mut`].
-    pub(crate) fn ids(&self) -> &HashSet<String> {
+    pub(crate) fn ids(&self) -> &FastSet<String> {
         &self.ids
     }
 

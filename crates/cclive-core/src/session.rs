@@ -15,13 +15,14 @@
 //!
 //! It never reads a clock: every time comes from the event or from the caller.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Activity, Event, EventKind, Mode, Source, is_telemetry_only_usage_key};
+use crate::fast_hash::{FastMap, FastSet};
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::prompts::PromptCount;
@@ -275,21 +276,21 @@ impl Counted {
 struct Ledger {
     /// Usage per response key.
     #[serde(deserialize_with = "sized::map")]
-    usage: HashMap<String, Counted>,
+    usage: FastMap<String, Counted>,
     usage_sum: Tokens,
     estimate: f64,
     unpriced: BTreeSet<String>,
     #[serde(deserialize_with = "sized::set")]
-    tool_uses: HashSet<String>,
+    tool_uses: FastSet<String>,
     #[serde(deserialize_with = "sized::set")]
-    tool_results: HashSet<String>,
+    tool_results: FastSet<String>,
     /// Prompts, each once whichever sources report it (stored as `prompts`, `prompt_ids`, …).
     #[serde(flatten)]
     prompts: PromptCount,
     main_tool_results: u64,
     /// A request announced without a message id yet (`system/status: requesting`).
     pending_request: Option<Timestamp>,
-    open_requests: HashMap<String, Timestamp>,
+    open_requests: FastMap<String, Timestamp>,
     api_ms: u64,
     /// Responses whose API time is already in `api_ms` (two sources may time the same one).
     /// Ordered, so a stored ledger reads the same whatever the insertion order.

@@ -12,13 +12,14 @@
 //! It owns the delta's form only; it never decides when a store writes a delta or the whole
 //! ledger (`cclive-store`'s journal does), and never changes what a ledger counts.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
-use std::hash::Hash;
+use std::collections::{BTreeSet, HashSet};
+use std::hash::{BuildHasher, Hash};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Counted, Ledger, Reported, SessionState};
+use crate::fast_hash::FastMap;
 use crate::prompts::PromptsWithoutIds;
 use crate::usage::Tokens;
 
@@ -140,7 +141,7 @@ trait Set<T>: IntoIterator<Item = T> + Extend<T> {
     fn take_out(&mut self, item: &T);
 }
 
-impl<T: Eq + Hash> Set<T> for HashSet<T> {
+impl<T: Eq + Hash, S: BuildHasher> Set<T> for HashSet<T, S> {
     fn has(&self, item: &T) -> bool {
         self.contains(item)
     }
@@ -215,7 +216,7 @@ struct Rest<'a> {
     prompts: PromptsWithoutIds<'a>,
     main_tool_results: u64,
     pending_request: &'a Option<jiff::Timestamp>,
-    open_requests: &'a HashMap<String, jiff::Timestamp>,
+    open_requests: &'a FastMap<String, jiff::Timestamp>,
     api_ms: u64,
     reported_responses: u64,
     retries: &'a BTreeSet<String>,

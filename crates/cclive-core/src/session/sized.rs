@@ -10,27 +10,29 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash};
 use std::marker::PhantomData;
 
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
 /// A map read at its final size (`#[serde(deserialize_with = "sized::map")]`).
-pub(super) fn map<'de, D, K, V>(deserializer: D) -> Result<HashMap<K, V>, D::Error>
+pub(super) fn map<'de, D, K, V, S>(deserializer: D) -> Result<HashMap<K, V, S>, D::Error>
 where
     D: Deserializer<'de>,
     K: Deserialize<'de> + Eq + Hash,
     V: Deserialize<'de>,
+    S: BuildHasher + Default,
 {
-    struct Entries<K, V>(PhantomData<(K, V)>);
+    struct Entries<K, V, S>(PhantomData<(K, V, S)>);
 
-    impl<'de, K, V> Visitor<'de> for Entries<K, V>
+    impl<'de, K, V, S> Visitor<'de> for Entries<K, V, S>
     where
         K: Deserialize<'de> + Eq + Hash,
         V: Deserialize<'de>,
+        S: BuildHasher + Default,
     {
-        type Value = HashMap<K, V>;
+        type Value = HashMap<K, V, S>;
 
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
             f.write_str("a map")
@@ -41,7 +43,7 @@ where
             while let Some(entry) = map.next_entry()? {
                 entries.push(entry);
             }
-            let mut sized = HashMap::with_capacity(entries.len());
+            let mut sized = HashMap::with_capacity_and_hasher(entries.len(), S::default());
             sized.extend(entries);
             Ok(sized)
         }
@@ -52,13 +54,14 @@ where
 
 /// A set read at its final size (`#[serde(deserialize_with = "sized::set")]`): read as a `Vec`
 /// (serde's own array reading), then hashed once into a table of that size.
-pub(super) fn set<'de, D, T>(deserializer: D) -> Result<HashSet<T>, D::Error>
+pub(super) fn set<'de, D, T, S>(deserializer: D) -> Result<HashSet<T, S>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de> + Eq + Hash,
+    S: BuildHasher + Default,
 {
     let items = Vec::<T>::deserialize(deserializer)?;
-    let mut sized = HashSet::with_capacity(items.len());
+    let mut sized = HashSet::with_capacity_and_hasher(items.len(), S::default());
     sized.extend(items);
     Ok(sized)
 }
