@@ -35,18 +35,46 @@ import urllib.request
 from pathlib import Path
 
 
-def run(cmd, env, stdin=None):
-    """Runs cmd; returns (wall seconds, peak RSS MB, CPU seconds)."""
+# The timed commands run from a small process started before this script reads the corpus:
+# Linux carries a process's peak RSS across exec, so a child's `ru_maxrss` starts at its
+# parent's high-water mark, and every command this script ran once it had grown showed the
+# script's own peak (ccusage and cclive both "158 MB").
+RUNNER = r"""
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    req = json.loads(line)
+    stdin = open(req["stdin"], "rb") if req["stdin"] else None
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
+    proc = subprocess.Popen(req["cmd"], env=req["env"], stdin=stdin,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = proc.stderr.read().decode(errors="replace")
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
-    err = proc.stderr.read().decode(errors="replace")
     proc.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        sys.exit(f"{' '.join(map(str, cmd))} failed:\n{err}")
-    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
+    if stdin:
+        stdin.close()
+    print(json.dumps({"wall": wall, "rss": usage.ru_maxrss / 1024,
+                      "cpu": usage.ru_utime + usage.ru_stime,
+                      "code": os.waitstatus_to_exitcode(status), "err": err}), flush=True)
+"""
+_runner = None
+
+
+def start_runner():
+    global _runner
+    _runner = subprocess.Popen([sys.executable, "-c", RUNNER], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+
+
+def run(cmd, env, stdin=None):
+    """Runs cmd (stdin: a file's path); returns (wall seconds, peak RSS MB, CPU seconds)."""
+    _runner.stdin.write(json.dumps({"cmd": [str(c) for c in cmd], "env": env,
+                                    "stdin": str(stdin) if stdin else None}) + "\n")
+    _runner.stdin.flush()
+    out = json.loads(_runner.stdout.readline())
+    if out["code"] != 0:
+        sys.exit(f"{' '.join(map(str, cmd))} failed:\n{out['err']}")
+    return out["wall"], out["rss"], out["cpu"]
 
 
 def summary(values, unit="s", scale=1.0):
@@ -142,6 +170,7 @@ def main():
     ap.add_argument("--statusline-runs", type=int, default=200)
     args = ap.parse_args()
 
+    start_runner()  # first: see RUNNER
     work = Path(tempfile.mkdtemp(prefix="cclive-bench-"))
     procs = []
     try:
@@ -384,8 +413,7 @@ def bench(args, work, procs):
     def spawn_times(cmd, n):
         out = []
         for _ in range(n):
-            with open(work / "payload.json", "rb") as stdin:
-                out.append(run(cmd, env, stdin=stdin)[0])
+            out.append(run(cmd, env, stdin=work / "payload.json")[0])
         return sorted(out)
 
     floor = spawn_times(["true"], 50)
@@ -400,8 +428,7 @@ def bench(args, work, procs):
     sl = {prefix: [] for prefix, _ in builds}
     for i in range(5 + args.statusline_runs):
         for prefix, binary in builds if i % 2 == 0 else builds[::-1]:
-            with open(work / "payload.json", "rb") as stdin:
-                wall = run([binary, "statusline"], sl_envs[prefix], stdin=stdin)[0]
+            wall = run([binary, "statusline"], sl_envs[prefix], stdin=work / "payload.json")[0]
             if i >= 5:  # the first runs fill the cache
                 sl[prefix].append(wall)
     for prefix, binary in builds:
