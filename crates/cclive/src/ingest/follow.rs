@@ -73,6 +73,13 @@ pub async fn follow(
                 watch_new_dirs(&mut watcher, &config_dirs, &mut dirs_watched, &mut parents);
                 let (found, _) = discover::transcripts(&config_dirs);
                 for f in found {
+                    // The walk's `stat` tells a followed file read to its end: no second one.
+                    if files
+                        .get(&f.path)
+                        .is_some_and(|known| known.tail.up_to_date_at(f.dev, f.inode, f.size))
+                    {
+                        continue;
+                    }
                     read_file(&f.path, &mut files, &checkpoints, &sink, &counters).await;
                 }
             }

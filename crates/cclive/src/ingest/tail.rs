@@ -132,8 +132,12 @@ impl FileTail {
 
     /// True when nothing new can be read (a cheap `stat`, no open).
     pub fn up_to_date(&self) -> bool {
-        std::fs::metadata(&self.path)
-            .is_ok_and(|m| m.dev() == self.dev && m.ino() == self.inode && m.len() == self.read_pos)
+        std::fs::metadata(&self.path).is_ok_and(|m| self.up_to_date_at(m.dev(), m.ino(), m.len()))
+    }
+
+    /// [`FileTail::up_to_date`] by a `stat` already made: the same file, read to its end.
+    pub fn up_to_date_at(&self, dev: u64, inode: u64, size: u64) -> bool {
+        dev == self.dev && inode == self.inode && size == self.read_pos
     }
 
     /// Reads what was appended since the last read (at most about `max_bytes`), calling
@@ -260,6 +264,32 @@ mod tests {
         let mut again = FileTail::open(&path, Some(&cp)).unwrap();
         assert_eq!(read_all(&mut again), ["two", "three"]);
         assert!(again.up_to_date());
+    }
+
+    #[test]
+    fn a_stat_made_elsewhere_tells_a_file_read_to_its_end() {
+        use std::os::unix::fs::MetadataExt as _;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jsonl");
+        append(&path, b"one\n");
+        let mut tail = FileTail::open(&path, None).unwrap();
+        let at = |p: &Path| {
+            let m = std::fs::metadata(p).unwrap();
+            (m.dev(), m.ino(), m.len())
+        };
+        let (dev, ino, len) = at(&path);
+        assert!(!tail.up_to_date_at(dev, ino, len), "not read yet");
+        read_all(&mut tail);
+        assert!(tail.up_to_date_at(dev, ino, len));
+        append(&path, b"two\n");
+        let (dev, ino, len) = at(&path);
+        assert!(!tail.up_to_date_at(dev, ino, len), "grown");
+        read_all(&mut tail);
+        assert!(tail.up_to_date_at(dev, ino, len));
+        assert!(
+            !tail.up_to_date_at(dev, ino + 1, len),
+            "another file of that length"
+        );
     }
 
     #[test]
