@@ -399,61 +399,21 @@ mod tests {
 
     #[test]
     fn a_delta_holds_what_changed_not_the_whole_ledger() {
-        let prices = PriceTable::builtin();
+        // Every response (msg_0 … msg_11) and tool call (toolu_0 … toolu_15), with its result.
+        let all: Vec<(u8, u8, u8)> = (0..16u8)
+            .flat_map(|n| [(0, n, 1), (2, n, 1), (3, n, 1)])
+            .collect();
         let mut s = SessionState::new(SessionId::new("s"), at(0));
-        let respond = |s: &mut SessionState, i: u32| {
-            let tool = format!("toolu_{i}");
-            for kind in [
-                EventKind::Usage {
-                    key: format!("msg_{i}"),
-                    request_id: Some(format!("req_{i}")),
-                    reported_cost_usd: None,
-                    model: Some("claude-sonnet-4-5".into()),
-                    tokens: Tokens {
-                        input: 10,
-                        output: u64::from(i),
-                        ..Tokens::default()
-                    },
-                    is_final: true,
-                    sidechain: false,
-                },
-                EventKind::ToolUse {
-                    tool_use_id: tool.clone(),
-                    name: "Bash".into(),
-                    sidechain: false,
-                },
-                EventKind::ToolResult {
-                    tool_use_id: tool,
-                    is_error: false,
-                    duration_ms: None,
-                    sidechain: false,
-                },
-            ] {
-                s.apply(
-                    &Event::new(SessionId::new("s"), at(i64::from(i)), kind),
-                    &prices,
-                );
-            }
-        };
-        for i in 0..200 {
-            respond(&mut s, i);
-        }
-        let whole = s.ledger_json_text().unwrap().len();
+        folded(&all, &mut s);
         let base = s.ledger_base();
-        respond(&mut s, 200);
+        // msg_3 reported again, with more tokens.
+        folded(&[(0, 3, 41)], &mut s);
         let delta = s.ledger_delta_text(&base).unwrap();
-        assert!(
-            delta.len() * 20 < whole,
-            "{} of {whole} bytes: {delta}",
-            delta.len()
-        );
-        for new in ["msg_200", "toolu_200"] {
-            assert!(delta.contains(new), "{new} is in it: {delta}");
+        assert!(delta.contains("\"msg_3\""), "the change is in it: {delta}");
+        for unchanged in ["\"msg_4\"", "toolu_"] {
+            assert!(!delta.contains(unchanged), "{unchanged} is not: {delta}");
         }
-        assert!(
-            !delta.contains("msg_199"),
-            "what did not change is not: {delta}"
-        );
+        assert!(delta.len() < s.ledger_json_text().unwrap().len());
         // A delta that does not read leaves the ledger as it was.
         let before = s.clone();
         assert!(s.apply_ledger_delta_text("{\"rest\": 3}").is_err());

@@ -342,6 +342,12 @@ mod tests {
         (seq, usize::try_from(whole).unwrap(), deltas)
     }
 
+    /// The one number `sql` (a count, a length) reads.
+    fn number(store: &SqliteStore, sql: &str) -> usize {
+        let n: i64 = store.conn().query_row(sql, [], |r| r.get(0)).unwrap();
+        usize::try_from(n).unwrap()
+    }
+
     /// What another process opening the file reads.
     fn read_fresh(dir: &TempDir) -> Result<Option<SessionState>, StoreError> {
         SqliteStore::open(&dir.path().join("cclive.db"))
@@ -363,13 +369,7 @@ mod tests {
             (2, whole, 1),
             "the whole text stays, a delta joins it"
         );
-        let delta: i64 = store
-            .conn()
-            .query_row("SELECT length(delta_json) FROM ledger_deltas", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        let delta = usize::try_from(delta).unwrap();
+        let delta = number(&store, "SELECT length(delta_json) FROM ledger_deltas");
         assert!(
             delta * 20 < whole,
             "a delta of {delta} bytes, the whole {whole}"
@@ -443,15 +443,11 @@ mod tests {
                 .write_batch(std::slice::from_ref(&state), &[])
                 .unwrap();
             let (_, whole, deltas) = stored(&store);
-            let delta_bytes: i64 = store
-                .conn()
-                .query_row(
-                    "SELECT coalesce(sum(length(delta_json)), 0) FROM ledger_deltas",
-                    [],
-                    |r| r.get(0),
-                )
-                .unwrap();
-            assert!(usize::try_from(delta_bytes).unwrap() <= whole);
+            let delta_bytes = number(
+                &store,
+                "SELECT coalesce(sum(length(delta_json)), 0) FROM ledger_deltas",
+            );
+            assert!(delta_bytes <= whole);
             assert!(u32::try_from(deltas).unwrap() <= MAX_DELTAS);
             wholes += usize::from(deltas == 0);
         }
@@ -516,14 +512,10 @@ mod tests {
         let state = version_11_database(&dir);
         let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
         assert_eq!(store.session(&SessionId::new("s1")).unwrap(), Some(state));
-        let left: i64 = store
-            .conn()
-            .query_row(
-                "SELECT count(*) FROM sessions WHERE ledger_json IS NOT NULL",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let left = number(
+            &store,
+            "SELECT count(*) FROM sessions WHERE ledger_json IS NOT NULL",
+        );
         assert_eq!(left, 0, "the rows no longer carry it");
     }
 
@@ -545,11 +537,7 @@ mod tests {
             .write_batch(std::slice::from_ref(&state), &[])
             .unwrap();
         assert!(store.delete_session(&SessionId::new("s1")).unwrap());
-        let left: i64 = store
-            .conn()
-            .query_row("SELECT count(*) FROM ledger_deltas", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(left, 0);
+        assert_eq!(number(&store, "SELECT count(*) FROM ledger_deltas"), 0);
         respond(&mut state, 301, 1);
         store
             .write_batch(std::slice::from_ref(&state), &[])
