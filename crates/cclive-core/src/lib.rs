@@ -64,6 +64,8 @@ pub use framer::{Line, LineFramer, LineRef};
 pub use ids::SessionId;
 pub use monitor::{Applied, Monitor, Snapshot, Update, UpdateKind};
 pub use pricing::PriceTable;
-pub use session::{CostSource, CountedUsage, Efficiency, LedgerBase, SessionState, Status};
+pub use session::{
+    CostSource, CountedUsage, Efficiency, LedgerBase, LedgerOrigin, SessionState, Status,
+};
 pub use stream_json::StreamRecord;
 pub use usage::Tokens;

@@ -33,7 +33,7 @@ mod counted_form;
 mod ledger_delta;
 mod sized;
 
-pub use ledger_delta::LedgerBase;
+pub use ledger_delta::{LedgerBase, LedgerOrigin};
 
 /// Characters of streamed output a token stands for, roughly (English text and code): only
 /// for the live figure of a response still streaming, never for what is counted or priced.
@@ -320,6 +320,10 @@ struct Ledger {
     turn_open: bool,
     /// Claude Code's own totals, once reported.
     reported: Reported,
+    /// The keys changed since the ledger was read from a store, while the store asked for them
+    /// (`session/ledger_delta.rs`); no part of what the ledger counts.
+    #[serde(skip)]
+    changes: ledger_delta::Changes,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -573,10 +577,11 @@ impl SessionState {
                 fill(&mut self.claude_version, claude_version.as_ref());
             }
             EventKind::PromptSubmitted { id, preview } => {
-                let new = self
-                    .ledger_mut()
-                    .prompts
-                    .record(id.as_deref(), preview.as_deref());
+                let ledger = self.ledger_mut();
+                let new = ledger.prompts.record(id.as_deref(), preview.as_deref());
+                if let Some(id) = id {
+                    ledger.changes.prompt_id(id);
+                }
                 if new {
                     if preview.is_some() {
                         self.last_prompt.clone_from(preview);
@@ -653,6 +658,7 @@ impl SessionState {
                 // The wrapper times a response from its stream, telemetry reports its own
                 // measurement of the same one: the first to arrive counts.
                 if ledger.timed.insert(message_id.clone()) {
+                    ledger.changes.timed(message_id);
                     ledger.api_ms += duration_ms.or(measured).unwrap_or(0);
                 }
             }
@@ -661,7 +667,9 @@ impl SessionState {
                 name,
                 sidechain,
             } => {
-                if self.ledger_mut().tool_uses.insert(tool_use_id.clone()) {
+                let ledger = self.ledger_mut();
+                if ledger.tool_uses.insert(tool_use_id.clone()) {
+                    ledger.changes.tool_use(tool_use_id);
                     *self.tool_calls.entry(name.clone()).or_insert(0) += 1;
                     // The model works on (an answer's text may have looked final before its
                     // tool call was written).
@@ -676,7 +684,9 @@ impl SessionState {
                 sidechain,
                 ..
             } => {
-                if self.ledger_mut().tool_results.insert(tool_use_id.clone()) {
+                let ledger = self.ledger_mut();
+                if ledger.tool_results.insert(tool_use_id.clone()) {
+                    ledger.changes.tool_result(tool_use_id);
                     if *is_error {
                         self.tool_errors += 1;
                     }
@@ -945,7 +955,8 @@ impl SessionState {
             return; // a duplicate report: nothing to count, nothing to copy
         }
         let session_model = self.model.clone();
-        let ledger = Arc::make_mut(&mut self.ledger);
+        let ledger = self.ledger_mut();
+        ledger.changes.usage(key);
         let entry = ledger
             .usage
             .entry(key.to_owned())
@@ -1000,6 +1011,7 @@ impl SessionState {
         let Some(moved) = ledger.usage.remove(from) else {
             return false;
         };
+        ledger.changes.usage(from);
         ledger.usage_sum.sub(&moved.tokens);
         ledger.estimate -= moved.cost_counted();
         if moved.reported_cost.is_some() {
@@ -1007,6 +1019,8 @@ impl SessionState {
         }
         if ledger.timed.remove(from) {
             ledger.timed.insert(into.to_owned());
+            ledger.changes.timed(from);
+            ledger.changes.timed(into);
         }
         let report = UsageReport {
             model: moved.model.as_deref(),
@@ -1041,6 +1055,8 @@ impl SessionState {
             .collect();
         for key in keys {
             if let Some(dropped) = ledger.usage.remove(&key) {
+                ledger.changes.usage(&key);
+                ledger.changes.timed(&key);
                 ledger.usage_sum.sub(&dropped.tokens);
                 ledger.estimate -= dropped.cost_counted();
                 if dropped.reported_cost.is_some() {
@@ -1051,8 +1067,12 @@ impl SessionState {
         }
     }
 
+    /// The ledger, to change: copied first while a store's base shares it, and noted as changed
+    /// since its origin (`session/ledger_delta.rs`).
     fn ledger_mut(&mut self) -> &mut Ledger {
-        Arc::make_mut(&mut self.ledger)
+        let ledger = Arc::make_mut(&mut self.ledger);
+        ledger.changes.touched();
+        ledger
     }
 
     /// Keeps the last record's time and whether the newest records leave a turn open (see

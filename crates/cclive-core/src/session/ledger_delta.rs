@@ -9,6 +9,12 @@
 //! fields whole. Applied to the base, the delta gives the ledger back exactly
 //! (`apply(base, delta(base, now)) == now`, a property test below).
 //!
+//! A store that did not write a session but read it (a catch-up import, a monitor started on
+//! a stored history) has no base: keeping one would copy the ledger at its first change. It
+//! asks the session to note what changes instead ([`SessionState::track_ledger_changes`]):
+//! the keys of the long collections touched since the read ([`Changes`]), from which the same
+//! delta is made without a base and without comparing the whole ledger.
+//!
 //! It owns the delta's form only; it never decides when a store writes a delta or the whole
 //! ledger (`cclive-store`'s journal does), and never changes what a ledger counts.
 
@@ -19,7 +25,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Counted, Ledger, Reported, SessionState};
-use crate::fast_hash::FastMap;
+use crate::fast_hash::{FastMap, FastSet};
 use crate::prompts::PromptsWithoutIds;
 use crate::usage::Tokens;
 
@@ -70,6 +76,124 @@ impl SessionState {
             .applied(std::mem::take(ledger.prompts.ids_mut()));
         *ledger = next;
         Ok(())
+    }
+}
+
+/// What a store said of the stored ledger a session was read from ([`SessionState::
+/// track_ledger_changes`]); the session keeps it for the store and never reads it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LedgerOrigin {
+    /// Which store read it, in the store's own terms (a delta is only for that store).
+    pub store: u64,
+    /// The store's version of the ledger read.
+    pub seq: i64,
+    /// Deltas stored since its whole text, and their bytes.
+    pub deltas: u32,
+    /// Bytes of those deltas.
+    pub delta_bytes: usize,
+    /// Bytes of its whole text.
+    pub whole_bytes: usize,
+}
+
+/// Keys a change log notes at most; past them it stops (the next write is whole): a session
+/// read and then written on for hours would otherwise note its whole ledger again.
+const MAX_NOTED: usize = 20_000;
+
+/// The keys of a ledger's long collections changed since a store read it, while the store
+/// asked for them. No part of the ledger's value: two ledgers are equal whatever they noted.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Changes(Option<Box<ChangeLog>>);
+
+#[derive(Clone, Debug, Default)]
+struct ChangeLog {
+    origin: LedgerOrigin,
+    /// Anything changed (a small field too).
+    touched: bool,
+    noted: usize,
+    usage: FastSet<String>,
+    tool_uses: FastSet<String>,
+    tool_results: FastSet<String>,
+    timed: FastSet<String>,
+    prompt_ids: FastSet<String>,
+}
+
+impl PartialEq for Changes {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Changes {
+    /// Something of the ledger changed.
+    pub(super) fn touched(&mut self) {
+        if let Some(log) = &mut self.0 {
+            log.touched = true;
+        }
+    }
+
+    pub(super) fn usage(&mut self, key: &str) {
+        self.note(key, |log| &mut log.usage);
+    }
+
+    pub(super) fn tool_use(&mut self, id: &str) {
+        self.note(id, |log| &mut log.tool_uses);
+    }
+
+    pub(super) fn tool_result(&mut self, id: &str) {
+        self.note(id, |log| &mut log.tool_results);
+    }
+
+    pub(super) fn timed(&mut self, key: &str) {
+        self.note(key, |log| &mut log.timed);
+    }
+
+    pub(super) fn prompt_id(&mut self, id: &str) {
+        self.note(id, |log| &mut log.prompt_ids);
+    }
+
+    fn note(&mut self, key: &str, set: impl FnOnce(&mut ChangeLog) -> &mut FastSet<String>) {
+        let Some(log) = &mut self.0 else { return };
+        if log.noted >= MAX_NOTED {
+            self.0 = None;
+            return;
+        }
+        log.touched = true;
+        let set = set(log);
+        if !set.contains(key) {
+            set.insert(key.to_owned());
+            log.noted += 1;
+        }
+    }
+}
+
+impl SessionState {
+    /// Starts noting what changes of the ledger, as read from a store at `origin`: the store
+    /// can then write the change as a delta ([`SessionState::ledger_delta_text_since_origin`])
+    /// though it keeps no base. Call right after the ledger is read (it is not shared yet).
+    pub fn track_ledger_changes(&mut self, origin: LedgerOrigin) {
+        Arc::make_mut(&mut self.ledger).changes = Changes(Some(Box::new(ChangeLog {
+            origin,
+            ..ChangeLog::default()
+        })));
+    }
+
+    /// Where the ledger was read from, while its changes are noted.
+    pub fn ledger_origin(&self) -> Option<LedgerOrigin> {
+        self.ledger.changes.0.as_ref().map(|log| log.origin)
+    }
+
+    /// True when anything of the ledger changed since it was read at its origin (true too when
+    /// nothing is noted: then nothing is known).
+    pub fn ledger_changed_since_origin(&self) -> bool {
+        self.ledger.changes.0.as_ref().is_none_or(|log| log.touched)
+    }
+
+    /// What changed of the ledger since it was read at its origin, as the text
+    /// [`SessionState::ledger_delta_text`] gives against a base of the ledger read; `None`
+    /// when nothing is noted or it cannot be serialized.
+    pub fn ledger_delta_text_since_origin(&self) -> Option<String> {
+        let log = self.ledger.changes.0.as_ref()?;
+        serde_json::to_string(&Delta::noted(&self.ledger, log)).ok()
     }
 }
 
@@ -173,6 +297,14 @@ impl<'a> Change<&'a String> {
     }
 }
 
+impl<'a> Change<&'a String> {
+    /// The noted `keys` that are in `now` (added, or there again) and those that are not.
+    fn noted<S: Set<String>>(keys: &'a FastSet<String>, now: &S) -> Self {
+        let (added, gone) = keys.iter().partition(|key| now.has(key));
+        Change { added, gone }
+    }
+}
+
 impl Change<String> {
     fn applied<S: Set<String>>(self, mut set: S) -> S {
         for id in &self.gone {
@@ -201,6 +333,32 @@ impl<'a> Delta<'a> {
             tool_results: Change::between(&base.tool_results, &now.tool_results),
             timed: Change::between(&base.timed, &now.timed),
             prompt_ids: Change::between(base.prompts.ids(), now.prompts.ids()),
+        }
+    }
+}
+
+impl<'a> Delta<'a> {
+    /// The delta against the ledger read at `log`'s origin, from the keys noted since: what
+    /// [`Delta::between`] gives, bar keys noted that end as they were (named again, harmless).
+    fn noted(now: &'a Ledger, log: &'a ChangeLog) -> Self {
+        let (usage, usage_gone) =
+            log.usage
+                .iter()
+                .fold((Vec::new(), Vec::new()), |(mut kept, mut gone), key| {
+                    match now.usage.get_key_value(key) {
+                        Some(entry) => kept.push(entry),
+                        None => gone.push(key),
+                    }
+                    (kept, gone)
+                });
+        Delta {
+            rest: Rest::of(now),
+            usage,
+            usage_gone,
+            tool_uses: Change::noted(&log.tool_uses, &now.tool_uses),
+            tool_results: Change::noted(&log.tool_results, &now.tool_results),
+            timed: Change::noted(&log.timed, &now.timed),
+            prompt_ids: Change::noted(&log.prompt_ids, now.prompts.ids()),
         }
     }
 }
@@ -255,6 +413,7 @@ impl<'a> Rest<'a> {
             last_record_at,
             turn_open,
             reported,
+            changes: _,
         } = ledger;
         Rest {
             usage_sum,
@@ -292,15 +451,17 @@ mod tests {
     }
 
     /// One of the events that change a ledger, from a few small numbers: responses (some
-    /// reported again with more tokens, some under a request id first), tool calls and their
-    /// results, prompts, retries, request timing, line counts and a placeholder key merged into
-    /// its message id.
+    /// reported again with more tokens, some under a request id first, some by telemetry
+    /// alone), tool calls and their results, prompts, retries, request timing, line counts, and
+    /// a start by telemetry or a local source (which drops telemetry's own responses).
     fn event(kind: u8, n: u8, m: u8) -> EventKind {
         let key = format!("msg_{}", n % 12);
-        match kind % 9 {
+        match kind % 10 {
             0 | 1 => EventKind::Usage {
                 key: if m.is_multiple_of(5) {
                     format!("req:req_{}", n % 12)
+                } else if m.is_multiple_of(11) {
+                    format!("otel:{}", n % 12)
                 } else {
                     key
                 },
@@ -340,8 +501,13 @@ mod tests {
             6 => EventKind::ApiRequest {
                 message_id: Some(key),
             },
+            // Timed under a placeholder or telemetry's key too (merged or dropped later).
             7 => EventKind::ApiResponseDone {
-                message_id: key,
+                message_id: match m % 3 {
+                    0 => format!("req:req_{}", n % 12),
+                    1 => format!("otel:{}", n % 12),
+                    _ => key,
+                },
                 duration_ms: Some(u64::from(m) * 3),
             },
             8 if m.is_multiple_of(2) => EventKind::LinesChanged {
@@ -349,13 +515,32 @@ mod tests {
                 added: u64::from(m),
                 removed: 1,
             },
+            9 => EventKind::SessionStarted {
+                mode: crate::event::Mode::Interactive,
+                command: None,
+                cwd: None,
+                project_path: None,
+                session_type: None,
+                source: if m.is_multiple_of(2) {
+                    crate::event::Source::Otel
+                } else {
+                    crate::event::Source::Transcript
+                },
+            },
             _ => EventKind::TurnEnded { duration_ms: None },
         }
     }
 
+    /// Folds `events`; `(kind, n, _)` with `kind % 23 == 22` merges response `n`'s placeholder
+    /// key into its message id, as the monitor does when a source links the two.
     fn folded(events: &[(u8, u8, u8)], state: &mut SessionState) {
         let prices = PriceTable::builtin();
         for (i, &(kind, n, m)) in events.iter().enumerate() {
+            if kind % 23 == 22 {
+                let (from, into) = (format!("req:req_{}", n % 12), format!("msg_{}", n % 12));
+                state.merge_usage_key(&from, &into, &prices);
+                continue;
+            }
             let secs = i64::try_from(i).unwrap_or(0);
             let event = Event::new(SessionId::new("s"), at(secs), event(kind, n, m));
             state.apply(&event, &prices);
@@ -384,6 +569,68 @@ mod tests {
             }
             prop_assert!(!after.is_empty() || now.ledger_is(&base));
         }
+    }
+
+    proptest! {
+        // Merges and drops of keys timed before the read are rare draws: more cases.
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn the_changes_noted_since_a_read_give_the_same_ledger_as_a_base(
+            before in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40),
+            after in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40),
+        ) {
+            let mut written = SessionState::new(SessionId::new("s"), at(0));
+            folded(&before, &mut written);
+            let text = written.ledger_json_text().unwrap();
+            // Two reads of the stored session: one goes on, one stays as stored.
+            let mut read = written.clone();
+            read.restore_ledger_text(&text).unwrap();
+            let mut stored = read.clone();
+            let pristine = read.clone();
+            let origin = LedgerOrigin { store: 7, seq: 3, deltas: 1, delta_bytes: 10, whole_bytes: 99 };
+            read.track_ledger_changes(origin);
+            prop_assert_eq!(read.ledger_origin(), Some(origin));
+            prop_assert!(!read.ledger_changed_since_origin());
+            folded(&after, &mut read);
+            let delta = read.ledger_delta_text_since_origin().unwrap();
+            stored.apply_ledger_delta_text(&delta).unwrap();
+            prop_assert_eq!(&*stored.ledger, &*read.ledger);
+            // "Unchanged" is never said of a changed ledger.
+            if !read.ledger_changed_since_origin() {
+                prop_assert_eq!(&*read.ledger, &*pristine.ledger);
+            }
+        }
+    }
+
+    #[test]
+    fn a_session_read_without_tracking_notes_nothing() {
+        let mut s = SessionState::new(SessionId::new("s"), at(0));
+        folded(&[(0, 1, 1), (2, 1, 1)], &mut s);
+        assert_eq!(s.ledger_origin(), None);
+        assert!(s.ledger_changed_since_origin(), "nothing known: changed");
+        assert_eq!(s.ledger_delta_text_since_origin(), None);
+    }
+
+    #[test]
+    fn changes_noted_since_a_read_name_what_changed_only() {
+        let all: Vec<(u8, u8, u8)> = (0..16u8)
+            .flat_map(|n| [(0, n, 1), (2, n, 1), (3, n, 1)])
+            .collect();
+        let mut s = SessionState::new(SessionId::new("s"), at(0));
+        folded(&all, &mut s);
+        s.track_ledger_changes(LedgerOrigin::default());
+        folded(&[(0, 3, 41)], &mut s);
+        assert!(s.ledger_changed_since_origin());
+        let delta = s.ledger_delta_text_since_origin().unwrap();
+        assert!(delta.contains("\"msg_3\""), "the change is in it: {delta}");
+        for unchanged in ["\"msg_4\"", "toolu_"] {
+            assert!(!delta.contains(unchanged), "{unchanged} is not: {delta}");
+        }
+        // A ledger that noted more keys than it may stops noting: its next write is whole.
+        for i in 0..=MAX_NOTED {
+            s.ledger_mut().changes.tool_use(&format!("toolu_x{i}"));
+        }
+        assert_eq!(s.ledger_origin(), None);
     }
 
     #[test]

@@ -48,6 +48,12 @@ pub(crate) fn fill(path: &Path) {
 /// Writes garbage over three stretches of pages in the middle of the file (never page 1, the
 /// header and schema).
 pub(crate) fn damage(path: &Path) {
+    // What the writer left in the WAL goes into the file first (a later checkpoint would
+    // write good pages over the garbage).
+    crate::SqliteStore::open(path)
+        .unwrap()
+        .checkpoint_wal()
+        .unwrap();
     let mut bytes = std::fs::read(path).unwrap();
     let pages = bytes.len() / 4096;
     assert!(

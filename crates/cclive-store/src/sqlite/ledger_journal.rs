@@ -14,7 +14,10 @@
 //! the session, which then copies it at its next change. A writer that keeps writing a session
 //! (a monitor) pays that copy once per write anyway (its snapshots share the ledger too); a
 //! catch-up import, which reads a session, changes it and writes it once, would pay it for
-//! nothing.
+//! nothing. A session this store read instead notes what changes of its ledger
+//! ([`SessionState::track_ledger_changes`], with where it was read: [`LedgerOrigin`]), and its
+//! first write is that delta: a catch-up of ten long sessions writes kilobytes, not their
+//! megabytes of ledgers.
 //!
 //! Reading a session applies its deltas in order to the whole text and checks that they run
 //! without a gap up to the row's `ledger_seq`. It owns only the ledger's columns and table: the
@@ -24,7 +27,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use cclive_core::{LedgerBase, SessionId, SessionState};
+use cclive_core::{LedgerBase, LedgerOrigin, SessionId, SessionState};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::StoreError;
@@ -42,6 +45,8 @@ const MAX_DELTAS: u32 = 64;
 pub(super) struct Journal {
     known: Mutex<HashMap<SessionId, Known>>,
     clock: AtomicU64,
+    /// This store's name in the [`LedgerOrigin`]s of the sessions it reads.
+    store: u64,
 }
 
 /// One session's stored ledger, as this store last wrote it.
@@ -51,13 +56,35 @@ struct Known {
     seq: i64,
     /// The ledger (shared with the session that was written, not a copy).
     base: LedgerBase,
+    sizes: Sizes,
+    /// When it was last used ([`Journal::clock`]), to forget the oldest first.
+    used: u64,
+}
+
+/// How big a stored ledger's journal is.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Sizes {
     /// Bytes of its whole text.
     whole_bytes: usize,
     /// Deltas stored since the whole text, and their bytes.
     deltas: u32,
     delta_bytes: usize,
-    /// When it was last used ([`Journal::clock`]), to forget the oldest first.
-    used: u64,
+}
+
+impl Sizes {
+    /// Whether `delta` may follow: the deltas stay fewer than [`MAX_DELTAS`] and smaller than
+    /// the whole text.
+    fn take(&self, delta: &str) -> bool {
+        self.deltas < MAX_DELTAS && self.delta_bytes + delta.len() <= self.whole_bytes
+    }
+
+    fn and(self, delta: &str) -> Sizes {
+        Sizes {
+            deltas: self.deltas + 1,
+            delta_bytes: self.delta_bytes + delta.len(),
+            ..self
+        }
+    }
 }
 
 /// How one session's ledger is written.
@@ -65,10 +92,14 @@ struct Known {
 pub(super) enum LedgerWrite {
     /// Whole (`None`: the ledger cannot be serialized, stored as SQL `NULL`).
     Whole(Option<String>),
-    /// A delta against the stored ledger at `ledger_seq` `after`.
-    Delta { after: i64, text: String },
-    /// Nothing: the stored ledger at `ledger_seq` `at` is the session's.
-    Same { at: i64 },
+    /// A delta against the stored ledger at `ledger_seq` `after`, whose journal was `sizes`.
+    Delta {
+        after: i64,
+        text: String,
+        sizes: Sizes,
+    },
+    /// Nothing: the stored ledger at `ledger_seq` `at` (of journal `sizes`) is the session's.
+    Same { at: i64, sizes: Sizes },
 }
 
 impl LedgerWrite {
@@ -79,23 +110,75 @@ impl LedgerWrite {
 }
 
 impl Journal {
-    /// How to write `state`'s ledger, by what this store knows of the stored one (checked again
-    /// in the transaction: [`Journal::confirm`]).
-    pub(super) fn plan(&self, state: &SessionState) -> LedgerWrite {
-        let Some(known) = self.lock().get(&state.session_id).cloned() else {
-            return LedgerWrite::Whole(state.ledger_json_text());
-        };
-        if state.ledger_is(&known.base) {
-            return LedgerWrite::Same { at: known.seq };
+    /// A journal whose store is named `store` in the origins of the sessions it reads.
+    pub(super) fn new(store: u64) -> Self {
+        Journal {
+            store,
+            ..Journal::default()
         }
-        if known.deltas < MAX_DELTAS
-            && let Some(text) = state.ledger_delta_text(&known.base)
-            && known.delta_bytes + text.len() <= known.whole_bytes
+    }
+
+    /// Where a session this store read at `ledger_seq` `seq` was read from: a whole text of
+    /// `whole_bytes`, then `deltas`.
+    pub(super) fn origin(
+        &self,
+        seq: i64,
+        whole_bytes: usize,
+        deltas: &[(i64, String)],
+    ) -> LedgerOrigin {
+        LedgerOrigin {
+            store: self.store,
+            seq,
+            deltas: u32::try_from(deltas.len()).unwrap_or(u32::MAX),
+            delta_bytes: deltas.iter().map(|(_, text)| text.len()).sum(),
+            whole_bytes,
+        }
+    }
+
+    /// How to write `state`'s ledger, by what this store knows of the stored one: the ledger it
+    /// wrote, or the one the session was read from (checked again in the transaction:
+    /// [`Journal::confirm`]).
+    pub(super) fn plan(&self, state: &SessionState) -> LedgerWrite {
+        let known = self.lock().get(&state.session_id).cloned();
+        if let Some(known) = known {
+            if state.ledger_is(&known.base) {
+                return LedgerWrite::Same {
+                    at: known.seq,
+                    sizes: known.sizes,
+                };
+            }
+            if let Some(text) = state.ledger_delta_text(&known.base)
+                && known.sizes.take(&text)
+            {
+                return LedgerWrite::Delta {
+                    after: known.seq,
+                    text,
+                    sizes: known.sizes,
+                };
+            }
+        } else if let Some(origin) = state.ledger_origin()
+            && origin.store == self.store
         {
-            return LedgerWrite::Delta {
-                after: known.seq,
-                text,
+            let sizes = Sizes {
+                whole_bytes: origin.whole_bytes,
+                deltas: origin.deltas,
+                delta_bytes: origin.delta_bytes,
             };
+            if !state.ledger_changed_since_origin() {
+                return LedgerWrite::Same {
+                    at: origin.seq,
+                    sizes,
+                };
+            }
+            if let Some(text) = state.ledger_delta_text_since_origin()
+                && sizes.take(&text)
+            {
+                return LedgerWrite::Delta {
+                    after: origin.seq,
+                    text,
+                    sizes,
+                };
+            }
         }
         LedgerWrite::Whole(state.ledger_json_text())
     }
@@ -111,7 +194,7 @@ impl Journal {
         let expected = match planned {
             LedgerWrite::Whole(_) => return Ok(()),
             LedgerWrite::Delta { after, .. } => *after,
-            LedgerWrite::Same { at } => *at,
+            LedgerWrite::Same { at, .. } => *at,
         };
         let stored: Option<i64> = conn
             .prepare_cached("SELECT ledger_seq FROM sessions WHERE session_id = ?1")?
@@ -174,26 +257,19 @@ impl Journal {
             return;
         }
         for (state, write, seq) in batch {
-            let previous = known.remove(&state.session_id);
-            let entry = match (write, previous) {
-                (LedgerWrite::Whole(text), _) => Known {
-                    seq: *seq,
-                    base: state.ledger_base(),
+            let sizes = match write {
+                LedgerWrite::Whole(text) => Sizes {
                     whole_bytes: text.as_ref().map_or(0, String::len),
-                    deltas: 0,
-                    delta_bytes: 0,
-                    used: 0,
+                    ..Sizes::default()
                 },
-                (LedgerWrite::Delta { text, .. }, Some(before)) => Known {
-                    seq: *seq,
-                    base: state.ledger_base(),
-                    deltas: before.deltas + 1,
-                    delta_bytes: before.delta_bytes + text.len(),
-                    ..before
-                },
-                (LedgerWrite::Same { .. }, Some(before)) => before,
-                // Planned from what this store knew: it knows it until it forgets it here.
-                (LedgerWrite::Delta { .. } | LedgerWrite::Same { .. }, None) => continue,
+                LedgerWrite::Delta { text, sizes, .. } => sizes.and(text),
+                LedgerWrite::Same { sizes, .. } => *sizes,
+            };
+            let entry = Known {
+                seq: *seq,
+                base: state.ledger_base(),
+                sizes,
+                used: 0,
             };
             self.remember(&mut known, state.session_id.clone(), entry);
         }
@@ -375,11 +451,11 @@ mod tests {
             "a delta of {delta} bytes, the whole {whole}"
         );
         assert_eq!(read_fresh(&dir).unwrap(), Some(state.clone()));
-        // Another store goes on from what it read: whole at first (it wrote nothing yet), then
-        // by deltas.
+        // Another store goes on from what it read: by deltas at once (the session noted what
+        // changed since the read), then against what it wrote.
         let reader = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
         let mut continued = reader.session(&SessionId::new("s1")).unwrap().unwrap();
-        for (i, expected_deltas) in [(301, 0), (302, 1)] {
+        for (i, expected_deltas) in [(301, 2), (302, 3)] {
             respond(&mut continued, i, 1);
             reader
                 .write_batch(std::slice::from_ref(&continued), &[])
@@ -388,6 +464,67 @@ mod tests {
             assert_eq!(read_fresh(&dir).unwrap(), Some(continued.clone()));
         }
         assert_eq!(stored(&reader).0, 4);
+    }
+
+    #[test]
+    fn a_session_read_and_ended_without_a_change_leaves_the_ledger_alone() {
+        let (dir, store, _) = stored_long_session();
+        let before = stored(&store);
+        // A fresh store (a catch-up import, a monitor started later) ends what it read.
+        let reader = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
+        let mut read = reader.session(&SessionId::new("s1")).unwrap().unwrap();
+        read.status = Status::Completed;
+        reader
+            .write_batch(std::slice::from_ref(&read), &[])
+            .unwrap();
+        assert_eq!(stored(&store), before, "neither a delta nor the text");
+        assert_eq!(read_fresh(&dir).unwrap(), Some(read));
+    }
+
+    #[test]
+    fn what_a_session_noted_since_a_read_goes_only_where_and_as_it_was_read() {
+        let (dir, _store, _) = stored_long_session();
+        let open = || SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
+        let (first, second) = (open(), open());
+        let mut stale = first.session(&SessionId::new("s1")).unwrap().unwrap();
+        let mut current = second.session(&SessionId::new("s1")).unwrap().unwrap();
+        respond(&mut current, 300, 1);
+        second
+            .write_batch(std::slice::from_ref(&current), &[])
+            .unwrap();
+        assert_eq!(stored(&second).2, 1, "a delta");
+        // Read before that write: its changes are not put on top of it.
+        respond(&mut stale, 400, 1);
+        first
+            .write_batch(std::slice::from_ref(&stale), &[])
+            .unwrap();
+        assert_eq!(stored(&first).2, 0, "written whole");
+        assert_eq!(read_fresh(&dir).unwrap(), Some(stale.clone()));
+
+        // Another file holding another `s1` at the same version takes no delta of this one.
+        let elsewhere_dir = tempfile::tempdir().unwrap();
+        let elsewhere = SqliteStore::open(&elsewhere_dir.path().join("cclive.db")).unwrap();
+        let (mut theirs, _) = running("s1", 0, "/p");
+        for from in [0, 5, 10] {
+            respond(&mut theirs, from, 5);
+            elsewhere
+                .write_batch(std::slice::from_ref(&theirs), &[])
+                .unwrap();
+        }
+        assert_eq!(stored(&elsewhere).0, stored(&first).0, "the same version");
+        let mut read = open().session(&SessionId::new("s1")).unwrap().unwrap();
+        respond(&mut read, 500, 1);
+        // (A store that wrote `theirs` would diff against it: this one knows nothing of it.)
+        let elsewhere = SqliteStore::open(&elsewhere_dir.path().join("cclive.db")).unwrap();
+        elsewhere
+            .write_batch(std::slice::from_ref(&read), &[])
+            .unwrap();
+        assert_eq!(stored(&elsewhere).2, 0, "written whole");
+        assert_eq!(
+            read_fresh(&elsewhere_dir).unwrap(),
+            Some(read),
+            "the session as written, not theirs with its changes"
+        );
     }
 
     #[test]
@@ -416,8 +553,8 @@ mod tests {
         }
         assert_eq!(
             stored(&store),
-            (3, stored(&store).1, 1),
-            "whole, then a delta"
+            (3, stored(&store).1, 2),
+            "the whole text, then a delta of each write"
         );
         // This store planned a delta against the ledger it wrote; the row moved on since.
         respond(&mut state, 500, 1);

@@ -21,13 +21,16 @@ impl SqliteStore {
     /// (`None` when that cannot be told: a file that cannot be read, a header being written).
     /// Reading the database leaves it as it is, and so does opening and closing it.
     ///
-    /// A commit always writes frames to the `-wal` file and bumps the change counter of the WAL
-    /// index header in the `-shm` file; a checkpoint writes the database file itself, which is
-    /// all that is left once the last connection has closed (both other files are gone then).
-    /// So the stamp hashes the database file's identity, size and modification time, the
-    /// `-wal` file's, and the `-shm` file's header. Not its time, nor anyone's change time:
-    /// readers write their marks into the `-shm` file, and `SQLite` running as root chowns
-    /// both files to their owner on every open.
+    /// A commit always writes frames to the `-wal` file and moves the WAL index header in the
+    /// `-shm` file on (its last frame, the frame's checksum); a checkpoint writes the database
+    /// file itself, which is all that is left once the last connection has closed and
+    /// checkpointed (a small WAL stays for the next connection: `SqliteStore`'s `Drop`). So
+    /// the stamp hashes the database file's identity, size and modification time, the `-wal`
+    /// file's, and what the `-shm` file's header says of the WAL's content. Not the header's
+    /// change counter: the first connection to open a WAL left behind rebuilds the header, the
+    /// same but for that counter. Not the `-shm` file's time, nor anyone's change time: readers
+    /// write their marks into the `-shm` file, and `SQLite` running as root chowns both files
+    /// to their owner on every open.
     ///
     /// A symlink is followed, as `SQLite` follows it: its side files are beside the real file.
     pub fn commit_stamp(path: &Path) -> Option<u64> {
@@ -77,8 +80,14 @@ fn file_identity(path: &Path) -> Option<Seen> {
     }
 }
 
-/// The WAL index header (its first bytes, all of them when the file is shorter); `None` when
-/// it cannot be read or its two copies differ (a commit is writing it).
+/// Where the WAL index header's fields that name the WAL's content start and end: `mxFrame`,
+/// `nPage`, `aFrameCksum` and `aSalt` (<https://sqlite.org/walformat.html>); before them the
+/// version, the change counter and the page size, after them the header's own checksum.
+const CONTENT_FIELDS: std::ops::Range<usize> = 16..40;
+
+/// The WAL index header's [`CONTENT_FIELDS`] (the file's first bytes when it is shorter than
+/// both copies of the header); `None` when it cannot be read or its two copies differ (a commit
+/// is writing it).
 fn shm_header(path: &Path) -> Option<Seen> {
     let file = match File::open(path) {
         Ok(file) => file,
@@ -90,10 +99,13 @@ fn shm_header(path: &Path) -> Option<Seen> {
         .read_to_end(&mut header)
         .ok()?;
     let half = SHM_HEADERS / 2;
-    if header.len() == SHM_HEADERS && header[..half] != header[half..] {
+    if header.len() < SHM_HEADERS {
+        return Some(Seen::Header(header));
+    }
+    if header[..half] != header[half..] {
         return None;
     }
-    Some(Seen::Header(header))
+    Some(Seen::Header(header[CONTENT_FIELDS].to_vec()))
 }
 
 #[cfg(test)]
@@ -128,7 +140,7 @@ mod tests {
             .write(&session("a"))
             .unwrap();
 
-        // No connection open: the database file is all there is.
+        // No connection open: the database file, and the small WAL its writer left.
         let closed = SqliteStore::commit_stamp(&path).unwrap();
         let reader = SqliteStore::open(&path).unwrap();
         reader.sessions(&crate::SessionQuery::default()).unwrap();

@@ -65,6 +65,39 @@ fn a_file_store_runs_in_wal_mode_with_the_agreed_settings() {
 }
 
 #[test]
+fn closing_leaves_a_small_wal_for_the_next_connection_and_checkpoints_a_big_one() {
+    let (_dir, path) = temp_db();
+    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let store = SqliteStore::open(&path).unwrap();
+    let (state, _) = running("s1", 0, "/p");
+    store
+        .write_batch(std::slice::from_ref(&state), &[])
+        .unwrap();
+    drop(store);
+    assert!(
+        wal.exists(),
+        "a small WAL stays: no checkpoint, no fsync on closing"
+    );
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(reopened.session(&sid("s1")).unwrap(), Some(state.clone()));
+    // A transaction past the kept size (a cold import's) is checkpointed when the last
+    // connection closes: the WAL is gone.
+    reopened
+        .conn()
+        .execute_batch(
+            "CREATE TABLE filler (b BLOB); \
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100) \
+             INSERT INTO filler SELECT zeroblob(65536) FROM n;",
+        )
+        .unwrap();
+    assert!(std::fs::metadata(&wal).unwrap().len() > WAL_KEPT_ON_CLOSE);
+    drop(reopened);
+    assert!(!wal.exists(), "checkpointed and removed");
+    let reopened = SqliteStore::open(&path).unwrap();
+    assert_eq!(reopened.session(&sid("s1")).unwrap(), Some(state));
+}
+
+#[test]
 fn path_names_the_file_and_is_none_in_memory() {
     let (_dir, path) = temp_db();
     assert_eq!(
