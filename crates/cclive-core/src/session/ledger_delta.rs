@@ -101,8 +101,19 @@ const MAX_NOTED: usize = 20_000;
 
 /// The keys of a ledger's long collections changed since a store read it, while the store
 /// asked for them. No part of the ledger's value: two ledgers are equal whatever they noted.
-#[derive(Clone, Debug, Default)]
+///
+/// A copy of the ledger notes nothing: a ledger is copied when it changes while shared, with a
+/// store's base (that store then knows the ledger it wrote) or with a monitor's snapshots
+/// (copying the noted keys at every change would cost what noting saves). Such a ledger's
+/// next write without a base is whole, as before noting.
+#[derive(Debug, Default)]
 pub(super) struct Changes(Option<Box<ChangeLog>>);
+
+impl Clone for Changes {
+    fn clone(&self) -> Self {
+        Changes(None)
+    }
+}
 
 #[derive(Clone, Debug, Default)]
 struct ChangeLog {
@@ -600,6 +611,21 @@ mod tests {
                 prop_assert_eq!(&*read.ledger, &*pristine.ledger);
             }
         }
+    }
+
+    #[test]
+    fn a_ledger_copied_because_it_was_shared_notes_nothing_more() {
+        let mut s = SessionState::new(SessionId::new("s"), at(0));
+        folded(&[(0, 1, 1)], &mut s);
+        s.track_ledger_changes(LedgerOrigin::default());
+        let snapshot = s.clone();
+        folded(&[(0, 2, 1)], &mut s);
+        assert_eq!(
+            s.ledger_origin(),
+            None,
+            "copied at the change: written whole next"
+        );
+        assert_eq!(snapshot.ledger_origin(), Some(LedgerOrigin::default()));
     }
 
     #[test]
