@@ -558,11 +558,16 @@ mod tests {
         }
     }
 
+    /// Up to 40 events for [`folded`].
+    fn events() -> impl Strategy<Value = Vec<(u8, u8, u8)>> {
+        proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40)
+    }
+
     proptest! {
         #[test]
         fn a_delta_applied_to_its_base_gives_the_ledger_back(
-            before in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40),
-            after in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40),
+            before in events(),
+            after in events(),
         ) {
             let mut now = SessionState::new(SessionId::new("s"), at(0));
             folded(&before, &mut now);
@@ -587,8 +592,8 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
         fn the_changes_noted_since_a_read_give_the_same_ledger_as_a_base(
-            before in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40),
-            after in proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40),
+            before in events(),
+            after in events(),
         ) {
             let mut written = SessionState::new(SessionId::new("s"), at(0));
             folded(&before, &mut written);

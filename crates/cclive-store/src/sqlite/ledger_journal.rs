@@ -8,7 +8,8 @@
 //! - a delta (`SessionState::ledger_delta_text`) when the row is still at that `ledger_seq`,
 //!   checked in the write's transaction, and the deltas stay smaller than the whole text;
 //! - else the whole ledger, dropping the deltas. Another process's write in between, a session
-//!   this store never wrote, and a journal grown as big as the whole all end here.
+//!   this store neither wrote nor read (or whose ledger was copied since the read: see below),
+//!   and a journal grown as big as the whole all end here.
 //!
 //! Only what a store wrote is remembered, not what it read: a remembered ledger is shared with
 //! the session, which then copies it at its next change. A writer that keeps writing a session
