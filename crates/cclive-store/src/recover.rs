@@ -16,7 +16,6 @@
 //! This file decides nothing about monitors (the caller makes sure none runs) and never prints.
 
 use std::collections::HashSet;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -27,7 +26,7 @@ use rusqlite::{Connection, ErrorCode, Statement, params, params_from_iter};
 use serde::Serialize;
 
 use crate::check::{is_damage, open_read_only};
-use crate::sqlite::is_foreign_key_violation;
+use crate::sqlite::{is_foreign_key_violation, side_file};
 use crate::{SqliteStore, StoreError};
 
 /// The tables copied, parents before children (`events` refer to `sessions`), and `team_agent`
@@ -274,18 +273,11 @@ fn aside_path(db: &Path, now: Timestamp) -> PathBuf {
             name.push(format!("-{n}"));
         }
         let candidate = db.with_file_name(name);
-        if !candidate.exists() && !with_suffix(&candidate, "-wal").exists() {
+        if !candidate.exists() && !side_file(&candidate, "-wal").exists() {
             return candidate;
         }
         n += 1;
     }
-}
-
-/// `path` with `suffix` appended to its file name (`x.db` + `-wal` = `x.db-wal`).
-fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
-    let mut name: OsString = path.file_name().unwrap_or_default().to_os_string();
-    name.push(suffix);
-    path.with_file_name(name)
 }
 
 /// Moves the database and its sidecars aside, keeping their names paired (`SQLite` finds a
@@ -294,9 +286,9 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 fn move_aside(db: &Path, now: Timestamp) -> Result<PathBuf, RecoverError> {
     let aside = aside_path(db, now);
     for suffix in ["-wal", "-shm", ""] {
-        let from = with_suffix(db, suffix);
+        let from = side_file(db, suffix);
         if suffix.is_empty() || from.exists() {
-            let to = with_suffix(&aside, suffix);
+            let to = side_file(&aside, suffix);
             std::fs::rename(&from, &to).map_err(|source| RecoverError::MoveAside {
                 from,
                 to,

@@ -138,6 +138,14 @@ fn store_name(path: Option<&Path>) -> u64 {
     hasher.finish()
 }
 
+/// `db` with `suffix` appended to its last component, as `SQLite` names its side files
+/// (`x.db` + `-wal` = `x.db-wal`).
+pub(crate) fn side_file(db: &Path, suffix: &str) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(suffix);
+    name.into()
+}
+
 /// A write-ahead log up to this size stays when the last connection closes, for the next one to
 /// go on with; a bigger one (a cold import's) is checkpointed into the database then.
 ///
@@ -151,9 +159,10 @@ const WAL_KEPT_ON_CLOSE: u64 = 4 << 20;
 impl Drop for SqliteStore {
     fn drop(&mut self) {
         let Some(path) = &self.path else { return };
-        let mut wal = path.as_os_str().to_owned();
-        wal.push("-wal");
-        let small = std::fs::metadata(&wal).is_ok_and(|m| m.len() <= WAL_KEPT_ON_CLOSE);
+        // Beside the real file, through a symlink (as `SQLite` puts it).
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
+        let small =
+            std::fs::metadata(side_file(&real, "-wal")).is_ok_and(|m| m.len() <= WAL_KEPT_ON_CLOSE);
         if small {
             // Only the last connection to close would checkpoint; failing to skip it costs time.
             let _ = self.conn().set_db_config(

@@ -392,15 +392,18 @@ mod tests {
         }
     }
 
+    /// Writes one session.
+    fn save(store: &SqliteStore, state: &SessionState) {
+        store.write_batch(std::slice::from_ref(state), &[]).unwrap();
+    }
+
     /// A long session on a file store, written once (whole).
     fn stored_long_session() -> (TempDir, SqliteStore, SessionState) {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
         let (mut state, _) = running("s1", 0, "/p");
         respond(&mut state, 0, 300);
-        store
-            .write_batch(std::slice::from_ref(&state), &[])
-            .unwrap();
+        save(&store, &state);
         (dir, store, state)
     }
 
@@ -438,9 +441,7 @@ mod tests {
         let (seq, whole, deltas) = stored(&store);
         assert_eq!((seq, deltas), (1, 0));
         respond(&mut state, 300, 1);
-        store
-            .write_batch(std::slice::from_ref(&state), &[])
-            .unwrap();
+        save(&store, &state);
         assert_eq!(
             stored(&store),
             (2, whole, 1),
@@ -458,28 +459,11 @@ mod tests {
         let mut continued = reader.session(&SessionId::new("s1")).unwrap().unwrap();
         for (i, expected_deltas) in [(301, 2), (302, 3)] {
             respond(&mut continued, i, 1);
-            reader
-                .write_batch(std::slice::from_ref(&continued), &[])
-                .unwrap();
+            save(&reader, &continued);
             assert_eq!(stored(&reader).2, expected_deltas);
             assert_eq!(read_fresh(&dir).unwrap(), Some(continued.clone()));
         }
         assert_eq!(stored(&reader).0, 4);
-    }
-
-    #[test]
-    fn a_session_read_and_ended_without_a_change_leaves_the_ledger_alone() {
-        let (dir, store, _) = stored_long_session();
-        let before = stored(&store);
-        // A fresh store (a catch-up import, a monitor started later) ends what it read.
-        let reader = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
-        let mut read = reader.session(&SessionId::new("s1")).unwrap().unwrap();
-        read.status = Status::Completed;
-        reader
-            .write_batch(std::slice::from_ref(&read), &[])
-            .unwrap();
-        assert_eq!(stored(&store), before, "neither a delta nor the text");
-        assert_eq!(read_fresh(&dir).unwrap(), Some(read));
     }
 
     #[test]
@@ -490,15 +474,11 @@ mod tests {
         let mut stale = first.session(&SessionId::new("s1")).unwrap().unwrap();
         let mut current = second.session(&SessionId::new("s1")).unwrap().unwrap();
         respond(&mut current, 300, 1);
-        second
-            .write_batch(std::slice::from_ref(&current), &[])
-            .unwrap();
+        save(&second, &current);
         assert_eq!(stored(&second).2, 1, "a delta");
         // Read before that write: its changes are not put on top of it.
         respond(&mut stale, 400, 1);
-        first
-            .write_batch(std::slice::from_ref(&stale), &[])
-            .unwrap();
+        save(&first, &stale);
         assert_eq!(stored(&first).2, 0, "written whole");
         assert_eq!(read_fresh(&dir).unwrap(), Some(stale.clone()));
 
@@ -508,18 +488,14 @@ mod tests {
         let (mut theirs, _) = running("s1", 0, "/p");
         for from in [0, 5, 10] {
             respond(&mut theirs, from, 5);
-            elsewhere
-                .write_batch(std::slice::from_ref(&theirs), &[])
-                .unwrap();
+            save(&elsewhere, &theirs);
         }
         assert_eq!(stored(&elsewhere).0, stored(&first).0, "the same version");
         let mut read = open().session(&SessionId::new("s1")).unwrap().unwrap();
         respond(&mut read, 500, 1);
         // (A store that wrote `theirs` would diff against it: this one knows nothing of it.)
         let elsewhere = SqliteStore::open(&elsewhere_dir.path().join("cclive.db")).unwrap();
-        elsewhere
-            .write_batch(std::slice::from_ref(&read), &[])
-            .unwrap();
+        save(&elsewhere, &read);
         assert_eq!(stored(&elsewhere).2, 0, "written whole");
         assert_eq!(
             read_fresh(&elsewhere_dir).unwrap(),
@@ -533,11 +509,17 @@ mod tests {
         let (dir, store, mut state) = stored_long_session();
         let before = stored(&store);
         state.status = Status::Completed;
-        store
-            .write_batch(std::slice::from_ref(&state), &[])
-            .unwrap();
+        save(&store, &state);
         assert_eq!(stored(&store), before, "no delta, no new text");
         assert_eq!(read_fresh(&dir).unwrap(), Some(state));
+        // Nor when a fresh store (a catch-up import, a monitor started later) ends what it
+        // read: it knows the ledger from the read.
+        let reader = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
+        let mut read = reader.session(&SessionId::new("s1")).unwrap().unwrap();
+        read.status = Status::Failed;
+        save(&reader, &read);
+        assert_eq!(stored(&store), before, "neither a delta nor the text");
+        assert_eq!(read_fresh(&dir).unwrap(), Some(read));
     }
 
     #[test]
@@ -548,9 +530,7 @@ mod tests {
         let mut theirs = other.session(&SessionId::new("s1")).unwrap().unwrap();
         for i in [300, 301] {
             respond(&mut theirs, i, 1);
-            other
-                .write_batch(std::slice::from_ref(&theirs), &[])
-                .unwrap();
+            save(&other, &theirs);
         }
         assert_eq!(
             stored(&store),
@@ -559,9 +539,7 @@ mod tests {
         );
         // This store planned a delta against the ledger it wrote; the row moved on since.
         respond(&mut state, 500, 1);
-        store
-            .write_batch(std::slice::from_ref(&state), &[])
-            .unwrap();
+        save(&store, &state);
         let (seq, _, deltas) = stored(&store);
         assert_eq!((seq, deltas), (4, 0), "written whole, the deltas dropped");
         assert_eq!(
@@ -577,9 +555,7 @@ mod tests {
         let mut wholes = 0;
         for i in 0..120 {
             respond(&mut state, 300 + i, 1);
-            store
-                .write_batch(std::slice::from_ref(&state), &[])
-                .unwrap();
+            save(&store, &state);
             let (_, whole, deltas) = stored(&store);
             let delta_bytes = number(
                 &store,
@@ -598,9 +574,7 @@ mod tests {
         let (dir, store, mut state) = stored_long_session();
         for i in 0..3 {
             respond(&mut state, 300 + i, 1);
-            store
-                .write_batch(std::slice::from_ref(&state), &[])
-                .unwrap();
+            save(&store, &state);
         }
         assert_eq!(stored(&store).2, 3);
         store
@@ -671,15 +645,11 @@ mod tests {
     fn a_deleted_session_takes_its_deltas_and_is_written_whole_again() {
         let (dir, store, mut state) = stored_long_session();
         respond(&mut state, 300, 1);
-        store
-            .write_batch(std::slice::from_ref(&state), &[])
-            .unwrap();
+        save(&store, &state);
         assert!(store.delete_session(&SessionId::new("s1")).unwrap());
         assert_eq!(number(&store, "SELECT count(*) FROM ledger_deltas"), 0);
         respond(&mut state, 301, 1);
-        store
-            .write_batch(std::slice::from_ref(&state), &[])
-            .unwrap();
+        save(&store, &state);
         assert_eq!(stored(&store).0, 1, "a new row, whole");
         assert_eq!(read_fresh(&dir).unwrap(), Some(state));
     }

@@ -11,7 +11,7 @@ use std::io::{ErrorKind, Read as _};
 use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
-use super::SqliteStore;
+use super::{SqliteStore, side_file};
 
 /// Both copies of the WAL index header at the start of the `-shm` file.
 const SHM_HEADERS: usize = 96;
@@ -41,17 +41,10 @@ impl SqliteStore {
         };
         let mut hasher = DefaultHasher::new();
         file_identity(&real)?.hash(&mut hasher);
-        file_identity(&with_suffix(&real, "-wal"))?.hash(&mut hasher);
-        shm_header(&with_suffix(&real, "-shm"))?.hash(&mut hasher);
+        file_identity(&side_file(&real, "-wal"))?.hash(&mut hasher);
+        shm_header(&side_file(&real, "-shm"))?.hash(&mut hasher);
         Some(hasher.finish())
     }
-}
-
-/// `path` with `suffix` appended to its last component, as `SQLite` names its side files.
-fn with_suffix(path: &Path, suffix: &str) -> std::path::PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push(suffix);
-    name.into()
 }
 
 /// What the stamp takes from one file.
@@ -180,7 +173,7 @@ mod tests {
         let monitor = SqliteStore::open(&link).unwrap();
         monitor.write(&session("a")).unwrap();
         assert!(
-            with_suffix(&real, "-wal").exists(),
+            side_file(&real, "-wal").exists(),
             "the WAL is beside the real file"
         );
         let before = SqliteStore::commit_stamp(&link).unwrap();
@@ -194,10 +187,10 @@ mod tests {
         let path = dir.path().join("cclive.db");
         std::fs::write(&path, b"").unwrap();
         let mut shm = vec![1_u8; SHM_HEADERS];
-        std::fs::write(with_suffix(&path, "-shm"), &shm).unwrap();
+        std::fs::write(side_file(&path, "-shm"), &shm).unwrap();
         assert!(SqliteStore::commit_stamp(&path).is_some());
         shm[60] = 2;
-        std::fs::write(with_suffix(&path, "-shm"), &shm).unwrap();
+        std::fs::write(side_file(&path, "-shm"), &shm).unwrap();
         assert_eq!(SqliteStore::commit_stamp(&path), None);
     }
 }

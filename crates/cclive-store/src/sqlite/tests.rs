@@ -67,7 +67,7 @@ fn a_file_store_runs_in_wal_mode_with_the_agreed_settings() {
 #[test]
 fn closing_leaves_a_small_wal_for_the_next_connection_and_checkpoints_a_big_one() {
     let (_dir, path) = temp_db();
-    let wal = PathBuf::from(format!("{}-wal", path.display()));
+    let wal = side_file(&path, "-wal");
     let store = SqliteStore::open(&path).unwrap();
     let (state, _) = running("s1", 0, "/p");
     store

@@ -32,7 +32,7 @@ use serde::Serialize;
 
 use crate::ingest::discover;
 use crate::ingest::liveness::LivenessProbe;
-use crate::ingest::tail::FileTail;
+use crate::ingest::tail::{self, FileTail};
 use crate::ingest::transcripts::TranscriptReader;
 
 /// How to import.
@@ -147,7 +147,7 @@ pub fn import(
     for f in found {
         let cp = checkpoints.get(&f.path);
         if cp.is_some_and(|c| {
-            (c.dev, c.inode, c.length_read()) == (f.dev, f.inode, f.size) && f.inode != 0
+            tail::read_to_end((c.dev, c.inode, c.length_read()), (f.dev, f.inode, f.size))
         }) {
             report.files_unchanged += 1;
             continue;

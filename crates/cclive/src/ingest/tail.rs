@@ -59,6 +59,13 @@ fn fingerprint(file: &File, offset: u64) -> Option<u64> {
     Some(hash)
 }
 
+/// The one rule for "nothing new to read": a `stat` of a file (`seen`: device, inode, size)
+/// shows the file that was read, no longer than it was then (`read`: device, inode, length
+/// read). An unknown inode (0) is never the same file.
+pub fn read_to_end(read: (u64, u64, u64), seen: (u64, u64, u64)) -> bool {
+    read == seen && seen.1 != 0
+}
+
 /// One followed file.
 #[derive(Debug)]
 pub struct FileTail {
@@ -137,7 +144,7 @@ impl FileTail {
 
     /// [`FileTail::up_to_date`] by a `stat` already made: the same file, read to its end.
     pub fn up_to_date_at(&self, dev: u64, inode: u64, size: u64) -> bool {
-        dev == self.dev && inode == self.inode && size == self.read_pos
+        read_to_end((self.dev, self.inode, self.read_pos), (dev, inode, size))
     }
 
     /// Reads what was appended since the last read (at most about `max_bytes`), calling
@@ -289,6 +296,10 @@ mod tests {
         assert!(
             !tail.up_to_date_at(dev, ino + 1, len),
             "another file of that length"
+        );
+        assert!(
+            !read_to_end((dev, 0, len), (dev, 0, len)),
+            "an unknown inode is no file known"
         );
     }
 
