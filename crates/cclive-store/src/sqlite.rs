@@ -732,16 +732,28 @@ struct EventRow<'a> {
     json: String,
 }
 
+/// The tag an event's JSON carries: what the `type` column stores.
+#[derive(serde::Deserialize)]
+struct EventTag {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
 impl<'a> EventRow<'a> {
     fn encode(event: &'a Event) -> Result<Self, StoreError> {
-        let value = serde_json::to_value(event).map_err(|source| StoreError::Encode {
+        let encode_error = |source| StoreError::Encode {
             what: format!("event of session {}", event.session_id),
             source,
-        })?;
+        };
+        // Written straight to text (not through a `serde_json::Value`: a tree of allocations
+        // per event), and the tag read back from it, so the column holds exactly what the
+        // derive wrote.
+        let json = serde_json::to_string(event).map_err(encode_error)?;
+        let tag: EventTag = serde_json::from_str(&json).map_err(encode_error)?;
         Ok(EventRow {
             event,
-            kind: text(&value, "type"),
-            json: value.to_string(),
+            kind: tag.kind,
+            json,
         })
     }
 
@@ -1105,15 +1117,6 @@ fn decode_state(session_id: &str, json: &str) -> Result<SessionState, StoreError
         what: format!("state of session {session_id}"),
         detail: e.to_string(),
     })
-}
-
-/// A unit enum's serialized name, read from the serialized parent.
-fn text(value: &Json, key: &str) -> String {
-    value
-        .get(key)
-        .and_then(Json::as_str)
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// A count as an `SQLite` integer; counts beyond `i64::MAX` (never seen) are clamped.

@@ -561,6 +561,15 @@ fn a_checkpoint_path_that_is_not_utf8_fails_the_batch_before_writing() {
 
 /// A database file as a cclive with only schema version 1 left it: one session (state only),
 /// its events and a checkpoint, written with that version's columns.
+/// The string `key` of a serialized value (an event's `type`).
+fn text(value: &serde_json::Value, key: &str) -> String {
+    value
+        .get(key)
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// Stores `events` of session `old` row by row, as an old schema would.
 fn insert_old_events(conn: &Connection, events: &[Event]) {
     for e in events {
