@@ -65,6 +65,15 @@ struct Agent {
     watch: Option<Watch>,
 }
 
+/// Its monitor stops (and is waited for) before its HOME goes: fields drop in declaration
+/// order, `world` first, and a monitor stopped after its HOME was removed writes its last state
+/// file there on the way out, leaving `<home>/state/` behind in the temp dir.
+impl Drop for Agent {
+    fn drop(&mut self) {
+        drop(self.watch.take());
+    }
+}
+
 impl Agent {
     fn new(api: &FakeApi, email: &str, token: &str) -> Agent {
         let world = World::new(&api.url());
