@@ -559,8 +559,6 @@ fn a_checkpoint_path_that_is_not_utf8_fails_the_batch_before_writing() {
     assert!(store.checkpoint(&path).unwrap().is_none());
 }
 
-/// A database file as a cclive with only schema version 1 left it: one session (state only),
-/// its events and a checkpoint, written with that version's columns.
 /// The string `key` of a serialized value (an event's `type`).
 fn text(value: &serde_json::Value, key: &str) -> String {
     value
@@ -582,6 +580,8 @@ fn insert_old_events(conn: &Connection, events: &[Event]) {
     }
 }
 
+/// A database file as a cclive with only schema version 1 left it: one session (state only),
+/// its events and a checkpoint, written with that version's columns.
 fn version_1_database(path: &Path) -> (SessionState, Vec<Event>) {
     let mut conn = Connection::open(path).unwrap();
     migrations::migrate(&mut conn, &MIGRATIONS[..1]).unwrap();
