@@ -788,14 +788,20 @@ fn encode_sessions<'a>(
     sessions: &'a [SessionState],
     journal: &Journal,
 ) -> Result<Vec<SessionRow<'a>>, StoreError> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let responses = sessions
         .iter()
         .fold(0u64, |sum, s| sum.saturating_add(s.api_requests));
-    if threads < 2
-        || sessions.len() < 2
-        || (sessions.len() < PARALLEL_ENCODE_FROM && responses < PARALLEL_ENCODE_FROM_RESPONSES)
-    {
+    let small = sessions.len() < 2
+        || (sessions.len() < PARALLEL_ENCODE_FROM && responses < PARALLEL_ENCODE_FROM_RESPONSES);
+    // Asked only for a big batch: each answer reads the cgroup's CPU quota (three files in
+    // `/proc` and `/sys`), and the live writer's every transaction of one or two sessions
+    // asked it.
+    let threads = if small {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+    };
+    if threads < 2 {
         return sessions
             .iter()
             .map(|s| SessionRow::encode(s, journal))
