@@ -198,8 +198,14 @@ fn state_file_is_live_and_always_whole_during_a_slow_session() {
     assert!(api.wait_until(TIMEOUT, |reqs| {
         reqs.iter().filter(|r| r.kind == RequestKind::Main).count() >= 2
     }));
-    std::thread::sleep(Duration::from_millis(1500));
-    let mid = world.state();
+    // The answer streams for 4 s: the state file shows the first response and its tool call
+    // well before it ends.
+    let mid = world.state_when(TIMEOUT, "the first response and its tool call", |s| {
+        s["data"]["tool_calls"]["Bash"] == 1
+            && s["data"]["total_cost_usd"]
+                .as_f64()
+                .is_some_and(|c| c > 0.0)
+    });
     assert_eq!(mid["status"], "ACTIVE", "{mid:#}");
     assert_eq!(mid["data"]["status"], "ACTIVE");
     assert_eq!(mid["active_sessions"].as_array().unwrap().len(), 1);
@@ -214,12 +220,11 @@ fn state_file_is_live_and_always_whole_during_a_slow_session() {
     assert!(mid["data"]["tokens"]["input"].as_u64().unwrap() > 0);
     assert_eq!(mid["data"]["tool_calls"]["Bash"], 1);
     let d1 = mid["data"]["duration_ms"].as_u64().unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
-    let d2 = world.state()["data"]["duration_ms"].as_u64().unwrap();
-    assert!(
-        d2 > d1,
-        "the duration keeps moving while the session runs ({d1} → {d2})"
-    );
+    // The duration keeps moving while the session runs.
+    let later = world.state_when(TIMEOUT, "a longer duration", |s| {
+        s["data"]["duration_ms"].as_u64().is_some_and(|d2| d2 > d1)
+    });
+    assert_eq!(later["data"]["status"], "ACTIVE", "{later:#}");
 
     let started = Instant::now();
     let out = crate::support::cclive::wait_with_timeout(child, TIMEOUT);
@@ -394,21 +399,11 @@ fn a_long_first_reply_shows_its_figures_from_the_first_token() {
         reqs.iter().any(|r| r.kind == RequestKind::Main)
     }));
     // Polled until the opening usage is there, well before the stream ends.
-    let deadline = Instant::now() + Duration::from_secs(4);
-    let mid = loop {
-        let state = world.state();
-        if state["data"]["tokens"]["input"]
-            .as_u64()
-            .is_some_and(|t| t > 0)
-        {
-            break state;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no opening usage while it streams: {state:#}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mid = world.state_when(
+        Duration::from_secs(4),
+        "the opening usage while it streams",
+        |s| s["data"]["tokens"]["input"].as_u64().is_some_and(|t| t > 0),
+    );
     let data = &mid["data"];
     assert_eq!(data["status"], "ACTIVE", "{mid:#}");
     assert_eq!(data["cost_source"], "estimated");
