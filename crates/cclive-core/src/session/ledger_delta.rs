@@ -306,9 +306,7 @@ impl<'a> Change<&'a String> {
             gone: base.into_iter().filter(|id| !now.has(id)).collect(),
         }
     }
-}
 
-impl<'a> Change<&'a String> {
     /// The noted `keys` that are in `now` (added, or there again) and those that are not.
     fn noted<S: Set<String>>(keys: &'a FastSet<String>, now: &S) -> Self {
         let (added, gone) = keys.iter().partition(|key| now.has(key));
@@ -346,22 +344,17 @@ impl<'a> Delta<'a> {
             prompt_ids: Change::between(base.prompts.ids(), now.prompts.ids()),
         }
     }
-}
 
-impl<'a> Delta<'a> {
     /// The delta against the ledger read at `log`'s origin, from the keys noted since: what
     /// [`Delta::between`] gives, bar keys noted that end as they were (named again, harmless).
     fn noted(now: &'a Ledger, log: &'a ChangeLog) -> Self {
-        let (usage, usage_gone) =
-            log.usage
-                .iter()
-                .fold((Vec::new(), Vec::new()), |(mut kept, mut gone), key| {
-                    match now.usage.get_key_value(key) {
-                        Some(entry) => kept.push(entry),
-                        None => gone.push(key),
-                    }
-                    (kept, gone)
-                });
+        let (mut usage, mut usage_gone) = (Vec::new(), Vec::new());
+        for key in &log.usage {
+            match now.usage.get_key_value(key) {
+                Some(entry) => usage.push(entry),
+                None => usage_gone.push(key),
+            }
+        }
         Delta {
             rest: Rest::of(now),
             usage,
@@ -558,6 +551,31 @@ mod tests {
         }
     }
 
+    /// A session folded from `events`.
+    fn session_of(events: &[(u8, u8, u8)]) -> SessionState {
+        let mut state = SessionState::new(SessionId::new("s"), at(0));
+        folded(events, &mut state);
+        state
+    }
+
+    /// A session folded from `events`, and the same session as a store reads it back from its
+    /// ledger's text.
+    fn written_and_read(events: &[(u8, u8, u8)]) -> (SessionState, SessionState) {
+        let written = session_of(events);
+        let mut read = written.clone();
+        read.restore_ledger_text(&written.ledger_json_text().unwrap())
+            .unwrap();
+        (written, read)
+    }
+
+    /// Every response (msg_0 … msg_11) and tool call (toolu_0 … toolu_15), with its result.
+    fn every_response_and_tool_call() -> SessionState {
+        let all: Vec<(u8, u8, u8)> = (0..16u8)
+            .flat_map(|n| [(0, n, 1), (2, n, 1), (3, n, 1)])
+            .collect();
+        session_of(&all)
+    }
+
     /// Up to 40 events for [`folded`].
     fn events() -> impl Strategy<Value = Vec<(u8, u8, u8)>> {
         proptest::collection::vec((any::<u8>(), any::<u8>(), any::<u8>()), 0..40)
@@ -569,12 +587,9 @@ mod tests {
             before in events(),
             after in events(),
         ) {
-            let mut now = SessionState::new(SessionId::new("s"), at(0));
-            folded(&before, &mut now);
-            let base = now.ledger_base();
             // What the store read back: the base as its text reads.
-            let mut stored = now.clone();
-            stored.restore_ledger_text(&now.ledger_json_text().unwrap()).unwrap();
+            let (mut now, mut stored) = written_and_read(&before);
+            let base = now.ledger_base();
             folded(&after, &mut now);
             let delta = now.ledger_delta_text(&base).unwrap();
             stored.apply_ledger_delta_text(&delta).unwrap();
@@ -595,12 +610,8 @@ mod tests {
             before in events(),
             after in events(),
         ) {
-            let mut written = SessionState::new(SessionId::new("s"), at(0));
-            folded(&before, &mut written);
-            let text = written.ledger_json_text().unwrap();
             // Two reads of the stored session: one goes on, one stays as stored.
-            let mut read = written.clone();
-            read.restore_ledger_text(&text).unwrap();
+            let (_, mut read) = written_and_read(&before);
             let mut stored = read.clone();
             let pristine = read.clone();
             let origin = LedgerOrigin { store: 7, seq: 3, deltas: 1, delta_bytes: 10, whole_bytes: 99 };
@@ -620,8 +631,7 @@ mod tests {
 
     #[test]
     fn a_ledger_copied_because_it_was_shared_notes_nothing_more() {
-        let mut s = SessionState::new(SessionId::new("s"), at(0));
-        folded(&[(0, 1, 1)], &mut s);
+        let mut s = session_of(&[(0, 1, 1)]);
         s.track_ledger_changes(LedgerOrigin::default());
         let snapshot = s.clone();
         folded(&[(0, 2, 1)], &mut s);
@@ -635,8 +645,7 @@ mod tests {
 
     #[test]
     fn a_session_read_without_tracking_notes_nothing() {
-        let mut s = SessionState::new(SessionId::new("s"), at(0));
-        folded(&[(0, 1, 1), (2, 1, 1)], &mut s);
+        let s = session_of(&[(0, 1, 1), (2, 1, 1)]);
         assert_eq!(s.ledger_origin(), None);
         assert!(s.ledger_changed_since_origin(), "nothing known: changed");
         assert_eq!(s.ledger_delta_text_since_origin(), None);
@@ -644,11 +653,7 @@ mod tests {
 
     #[test]
     fn changes_noted_since_a_read_name_what_changed_only() {
-        let all: Vec<(u8, u8, u8)> = (0..16u8)
-            .flat_map(|n| [(0, n, 1), (2, n, 1), (3, n, 1)])
-            .collect();
-        let mut s = SessionState::new(SessionId::new("s"), at(0));
-        folded(&all, &mut s);
+        let mut s = every_response_and_tool_call();
         s.track_ledger_changes(LedgerOrigin::default());
         folded(&[(0, 3, 41)], &mut s);
         assert!(s.ledger_changed_since_origin());
@@ -666,8 +671,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_ledger_is_its_base_and_a_changed_one_is_not() {
-        let mut s = SessionState::new(SessionId::new("s"), at(0));
-        folded(&[(0, 1, 1), (2, 1, 1)], &mut s);
+        let mut s = session_of(&[(0, 1, 1), (2, 1, 1)]);
         let base = s.ledger_base();
         assert!(s.ledger_is(&base));
         folded(&[(0, 2, 1)], &mut s);
@@ -677,12 +681,7 @@ mod tests {
 
     #[test]
     fn a_delta_holds_what_changed_not_the_whole_ledger() {
-        // Every response (msg_0 … msg_11) and tool call (toolu_0 … toolu_15), with its result.
-        let all: Vec<(u8, u8, u8)> = (0..16u8)
-            .flat_map(|n| [(0, n, 1), (2, n, 1), (3, n, 1)])
-            .collect();
-        let mut s = SessionState::new(SessionId::new("s"), at(0));
-        folded(&all, &mut s);
+        let mut s = every_response_and_tool_call();
         let base = s.ledger_base();
         // msg_3 reported again, with more tokens.
         folded(&[(0, 3, 41)], &mut s);

@@ -60,8 +60,8 @@ fn fingerprint(file: &File, offset: u64) -> Option<u64> {
 }
 
 /// The one rule for "nothing new to read": a `stat` of a file (`seen`: device, inode, size)
-/// shows the file that was read, no longer than it was then (`read`: device, inode, length
-/// read). An unknown inode (0) is never the same file.
+/// shows the file that was read, of the length read (`read`: device, inode, length read). An
+/// unknown inode (0) is never the same file.
 pub fn read_to_end(read: (u64, u64, u64), seen: (u64, u64, u64)) -> bool {
     read == seen && seen.1 != 0
 }
