@@ -175,6 +175,13 @@ pub trait Store: Send + Sync {
             .map(|row| row.session_id))
     }
 
+    /// [`Store::usage_owner`] of each of `keys`, in their order: what a catch-up's reader asks
+    /// for a batch of lines at once, so a backend answers them in one read transaction instead
+    /// of one per key.
+    fn usage_owners(&self, keys: &[&str]) -> Result<Vec<Option<SessionId>>, StoreError> {
+        keys.iter().map(|key| self.usage_owner(key)).collect()
+    }
+
     /// Every usage row with `since <= at < until` (either bound may be open), ordered by time,
     /// then key.
     fn usage_rows(

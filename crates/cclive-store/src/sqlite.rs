@@ -533,6 +533,24 @@ impl Store for SqliteStore {
         Ok(owner.map(SessionId::new))
     }
 
+    fn usage_owners(&self, keys: &[&str]) -> Result<Vec<Option<SessionId>>, StoreError> {
+        let mut conn = self.conn();
+        // One read transaction: a statement outside one takes and drops WAL read locks each time.
+        let tx = conn.transaction()?;
+        let owners = {
+            let mut stmt = tx.prepare_cached(SELECT_USAGE_OWNER)?;
+            keys.iter()
+                .map(|key| {
+                    let owner: Option<String> =
+                        stmt.query_row([key], |row| row.get(0)).optional()?;
+                    Ok(owner.map(SessionId::new))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?
+        };
+        tx.commit()?;
+        Ok(owners)
+    }
+
     fn usage_rows(
         &self,
         since: Option<Timestamp>,

@@ -822,6 +822,22 @@ fn usage_rows_round_trip() {
 }
 
 #[test]
+fn the_owners_of_stored_responses_come_in_the_order_asked() {
+    let store = store();
+    write_usage(
+        &store,
+        &[
+            usage("msg_1", "s1", 10, [1, 2, 3, 4]),
+            usage("msg_2", "s2", 11, [1, 2, 3, 4]),
+        ],
+    );
+    let owners = store.usage_owners(&["msg_2", "msg_new", "msg_1"]).unwrap();
+    assert_eq!(owners, [Some(sid("s2")), None, Some(sid("s1"))]);
+    assert_eq!(store.usage_owner("msg_1").unwrap(), Some(sid("s1")));
+    assert_eq!(store.usage_owners(&[]).unwrap(), []);
+}
+
+#[test]
 fn a_response_reported_again_keeps_the_field_wise_maximum() {
     let store = store();
     // A streaming snapshot, then the final report; a later, partial report lacks the cache.

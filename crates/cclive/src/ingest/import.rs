@@ -14,7 +14,9 @@
 //! a live read would have kept (tool calls, usage, …), once: they are stored in the same
 //! transaction as the checkpoints past them. A catch-up continues the stored sessions it
 //! touches: the workers restore them (a long session's ledger is a large decode) and send them
-//! with their events, so they are restored in parallel, not one after the other by the fold.
+//! with their events, so they are restored in parallel, not one after the other by the fold;
+//! they look up which stored session owns each response they read the same way, a batch at a
+//! time.
 
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
@@ -96,9 +98,8 @@ pub struct ImportReport {
 }
 
 enum Msg {
-    /// Events read, with the stored sessions they continue that the reader restored (see
-    /// [`stored_sessions`]).
-    Events(Vec<Event>, Vec<SessionState>),
+    /// Events read, with what the reader looked up in the store for them.
+    Events(Vec<Event>, StoredFor),
     Progress(u64),
     Done {
         checkpoint: Checkpoint,
@@ -106,6 +107,16 @@ enum Msg {
         lines: u64,
     },
     Failed(PathBuf, std::io::Error),
+}
+
+/// What a catch-up's reader looked up in the store for a batch of events, off the fold's
+/// thread ([`LookedUp::stored_for`]): the stored sessions they continue and the stored owners
+/// of the responses they report (see [`claim_stored_usage`]).
+#[derive(Default)]
+struct StoredFor {
+    sessions: Vec<SessionState>,
+    /// Each key looked up, with the session that owns it (`None`: not stored).
+    owners: HashMap<String, Option<cclive_core::SessionId>>,
 }
 
 /// Events per message from a reader thread.
@@ -192,15 +203,19 @@ pub fn import(
         .unwrap_or(jiff::Timestamp::MIN);
     let mut kept = Vec::new();
     let mut touched = Touched::default();
+    // The stored owners the readers looked up (a key's owner in the store does not change
+    // while the import reads).
+    let mut stored_owners = HashMap::new();
     // Folds one event as the live pipeline would; a catch-up keeps it.
     let fold = |monitor: &mut Monitor,
                 kept: &mut Vec<Event>,
                 touched: &mut Touched,
+                stored_owners: &HashMap<String, Option<cclive_core::SessionId>>,
                 event: Event,
                 keep: bool|
      -> anyhow::Result<()> {
         if resuming {
-            claim_stored_usage(monitor, store, &event)?;
+            claim_stored_usage(monitor, store, stored_owners, &event)?;
         }
         if resuming
             && !monitor.contains(&event.session_id)
@@ -229,7 +244,14 @@ pub fn import(
     // What hooks spooled happened before anything read now could be newer: first, and kept
     // (a monitor would have stored them).
     for event in std::mem::take(&mut spool.events) {
-        fold(&mut monitor, &mut kept, &mut touched, event, true)?;
+        fold(
+            &mut monitor,
+            &mut kept,
+            &mut touched,
+            &stored_owners,
+            event,
+            true,
+        )?;
     }
     let bar = progress_bar(options.progress, total_bytes, work.len());
     let next = AtomicUsize::new(0);
@@ -253,14 +275,22 @@ pub fn import(
         for msg in rx {
             match msg {
                 Msg::Events(events, stored) => {
-                    for session in stored {
+                    for session in stored.sessions {
                         if !monitor.contains(&session.session_id) {
                             monitor.insert(session);
                         }
                     }
+                    stored_owners.extend(stored.owners);
                     for event in events {
                         let keep = resuming || event.at >= recent_from;
-                        fold(&mut monitor, &mut kept, &mut touched, event, keep)?;
+                        fold(
+                            &mut monitor,
+                            &mut kept,
+                            &mut touched,
+                            &stored_owners,
+                            event,
+                            keep,
+                        )?;
                     }
                 }
                 Msg::Progress(bytes) => {
@@ -408,7 +438,7 @@ fn reader_thread(
     restore: Option<&dyn Store>,
     tx: &mpsc::SyncSender<Msg>,
 ) {
-    let mut restored = HashSet::new();
+    let mut looked_up = LookedUp::default();
     loop {
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(slot) = work.get(i) else { return };
@@ -424,7 +454,7 @@ fn reader_thread(
                         let batch =
                             std::mem::replace(&mut events, Vec::with_capacity(EVENTS_PER_MESSAGE));
                         let stored = restore
-                            .map(|store| stored_sessions(store, &batch, &mut restored))
+                            .map(|store| looked_up.stored_for(store, &batch))
                             .unwrap_or_default();
                         if !batch.is_empty() && tx.send(Msg::Events(batch, stored)).is_err() {
                             return;
@@ -452,48 +482,86 @@ fn reader_thread(
     }
 }
 
-/// The stored sessions `events` continue that this reader has not restored yet. A session that
-/// is not stored, or cannot be read, is left out: the fold looks it up again and reports the
-/// error.
-fn stored_sessions(
-    store: &dyn Store,
-    events: &[Event],
-    restored: &mut HashSet<cclive_core::SessionId>,
-) -> Vec<SessionState> {
-    let mut sessions = Vec::new();
-    for event in events {
-        if restored.contains(&event.session_id) {
-            continue;
+/// What one reader already looked up in the store: each session and key once.
+#[derive(Default)]
+struct LookedUp {
+    sessions: HashSet<cclive_core::SessionId>,
+    keys: HashSet<String>,
+}
+
+impl LookedUp {
+    /// What the store holds for `events` that this reader has not looked up yet: the owners of
+    /// the responses they report, then the stored sessions they continue or whose responses
+    /// they replay. What cannot be read is left out: the fold looks it up again and reports
+    /// the error.
+    fn stored_for(&mut self, store: &dyn Store, events: &[Event]) -> StoredFor {
+        let keys: Vec<String> = events
+            .iter()
+            .flat_map(claimable_keys)
+            .filter(|key| !self.keys.contains(key.as_ref()))
+            .map(std::borrow::Cow::into_owned)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
+        let owners: HashMap<String, Option<cclive_core::SessionId>> =
+            match store.usage_owners(&keys.iter().map(String::as_str).collect::<Vec<_>>()) {
+                Ok(owners) => keys.into_iter().zip(owners).collect(),
+                Err(_) => HashMap::new(),
+            };
+        self.keys.extend(owners.keys().cloned());
+        let continued = events.iter().map(|event| &event.session_id);
+        let replayed = owners.values().flatten();
+        let mut sessions = Vec::new();
+        for id in continued.chain(replayed) {
+            if self.sessions.insert(id.clone())
+                && let Ok(Some(stored)) = store.session(id)
+            {
+                sessions.push(stored);
+            }
         }
-        restored.insert(event.session_id.clone());
-        if let Ok(Some(stored)) = store.session(&event.session_id) {
-            sessions.push(stored);
-        }
+        StoredFor { sessions, owners }
     }
-    sessions
+}
+
+/// The keys a usage event may claim: its response's, and the placeholder its request id would
+/// have been counted under.
+fn claimable_keys(event: &Event) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+    let (key, placeholder) = match &event.kind {
+        EventKind::Usage {
+            key, request_id, ..
+        } => (
+            Some(std::borrow::Cow::Borrowed(key.as_str())),
+            request_id
+                .as_deref()
+                .map(|id| std::borrow::Cow::Owned(request_usage_key(id))),
+        ),
+        _ => (None, None),
+    };
+    key.into_iter().chain(placeholder)
 }
 
 /// Responses already stored belong to their sessions: a replay of one in a new file is not new.
-/// Only the keys this event carries are looked up (a point query each, once per key: the
-/// monitor remembers the owner after the first report), so an incremental import costs what it
-/// reads, not what the history holds. A response another stored session owns (a resumed
-/// session replays its parent's) brings that session in, so the replay is folded into it.
+/// Only the keys this event carries are looked up (once per key: the monitor remembers the
+/// owner after the first report), so an incremental import costs what it reads, not what the
+/// history holds. The readers looked most up already (`looked_up`, a batch at a time, off this
+/// thread); any other is a point query here. A response another stored session owns (a
+/// resumed session replays its parent's) brings that session in, so the replay is folded into
+/// it.
 fn claim_stored_usage(
     monitor: &mut Monitor,
     store: &dyn Store,
+    looked_up: &HashMap<String, Option<cclive_core::SessionId>>,
     event: &Event,
 ) -> anyhow::Result<()> {
-    let EventKind::Usage {
-        key, request_id, ..
-    } = &event.kind
-    else {
-        return Ok(());
-    };
-    let placeholder = request_id.as_deref().map(request_usage_key);
-    for key in std::iter::once(key.as_str()).chain(placeholder.as_deref()) {
-        if monitor.usage_owner(key).is_none()
-            && let Some(owner) = store.usage_owner(key).context("reading stored usage")?
-        {
+    for key in claimable_keys(event) {
+        if monitor.usage_owner(&key).is_some() {
+            continue;
+        }
+        let owner = match looked_up.get(key.as_ref()) {
+            Some(owner) => owner.clone(),
+            None => store.usage_owner(&key).context("reading stored usage")?,
+        };
+        if let Some(owner) = owner {
             // The owner is held, as a first import holds every session: the monitor counts
             // the replay where the response first appeared, never in the replaying session.
             if owner != event.session_id
@@ -502,7 +570,7 @@ fn claim_stored_usage(
             {
                 monitor.insert(stored);
             }
-            monitor.claim_usage(key.to_owned(), owner);
+            monitor.claim_usage(key.into_owned(), owner);
         }
     }
     Ok(())
@@ -543,9 +611,12 @@ mod tests {
         inner: SqliteStore,
         whole_table_reads: AtomicU64,
         owner_lookups: AtomicU64,
+        /// Of those, the ones asked on the thread that called the import (the fold's).
+        owner_lookups_by_the_fold: AtomicU64,
         usage_rows_written: AtomicU64,
         /// Each stored session read, with the thread that read it.
         restores: std::sync::Mutex<Vec<(SessionId, std::thread::ThreadId)>>,
+        fold_thread: std::thread::ThreadId,
     }
 
     impl Store for Counting {
@@ -571,8 +642,16 @@ mod tests {
             self.inner.usage_totals(id)
         }
         fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, StoreError> {
-            self.owner_lookups.fetch_add(1, Ordering::Relaxed);
-            self.inner.usage_owner(key)
+            self.usage_owners(&[key]).map(|mut owners| owners.remove(0))
+        }
+        fn usage_owners(&self, keys: &[&str]) -> Result<Vec<Option<SessionId>>, StoreError> {
+            let n = keys.len() as u64;
+            self.owner_lookups.fetch_add(n, Ordering::Relaxed);
+            if std::thread::current().id() == self.fold_thread {
+                self.owner_lookups_by_the_fold
+                    .fetch_add(n, Ordering::Relaxed);
+            }
+            self.inner.usage_owners(keys)
         }
         fn usage_rows(
             &self,
@@ -621,8 +700,10 @@ mod tests {
             inner: SqliteStore::open_in_memory().unwrap(),
             whole_table_reads: AtomicU64::new(0),
             owner_lookups: AtomicU64::new(0),
+            owner_lookups_by_the_fold: AtomicU64::new(0),
             usage_rows_written: AtomicU64::new(0),
             restores: std::sync::Mutex::default(),
+            fold_thread: std::thread::current().id(),
         };
         let dirs = vec![home.path().to_path_buf()];
         let prices = PriceTable::default();
@@ -652,6 +733,8 @@ mod tests {
         // At most each new report's message id and request-id placeholder, nothing else.
         let lookups = store.owner_lookups.load(Ordering::Relaxed);
         assert!((1..=3 * 2).contains(&lookups), "{lookups} lookups");
+        // Asked by the readers, a batch at a time, not by the fold one by one.
+        assert_eq!(store.owner_lookups_by_the_fold.load(Ordering::Relaxed), 0);
         // The two new responses are written; the session's 40 stored ones are not again.
         assert_eq!(store.usage_rows_written.load(Ordering::Relaxed), 2);
         assert_eq!(second.files_read, 2);
