@@ -144,8 +144,10 @@ function runClaude(): { child: ChildProcess; done: Promise<{ code: number | null
   return { child, done };
 }
 
-test("a real claude session: live in the model and status bar, then ended, counted today, in the view", { skip }, async () => {
-  const config = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "cclive-vscode-")), "config.toml");
+test("a real claude session: live in the model and status bar, then ended, counted today, in the view", { skip }, async (t) => {
+  const configDir = fs.mkdtempSync(path.join(os.tmpdir(), "cclive-vscode-"));
+  t.after(() => fs.rmSync(configDir, { recursive: true, force: true }));
+  const config = path.join(configDir, "config.toml");
   // A tiny daily limit: the session's first usage crosses every threshold.
   fs.writeFileSync(config, "[budget]\ndaily_usd = 0.000001\n");
   const dashboard = await Dashboard.start(await freePort(), { CCLIVE_CONFIG: config });

@@ -54,18 +54,23 @@ impl ChromeDriver {
              chromium-driver"
         );
         let port = free_port();
+        // The profile, and the temp dir of chromedriver and the browser (Chromium leaves its
+        // `org.chromium.Chromium.*` dirs there): removed with the driver.
+        let profile = tempfile::Builder::new()
+            .prefix("cclive-chromium-")
+            .tempdir()
+            .expect("profile dir");
+        let profile_path = profile.path().join("user-data");
+        let tmp = profile.path().join("tmp");
+        std::fs::create_dir(&tmp).expect("the browser's temp dir");
         let child = Command::new(driver.expect("checked"))
             .arg(format!("--port={port}"))
+            .env("TMPDIR", &tmp)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("spawn chromedriver");
-        let profile = tempfile::Builder::new()
-            .prefix("cclive-chromium-")
-            .tempdir()
-            .expect("profile dir");
-        let profile_path = profile.path().to_owned();
         let driver = ChromeDriver {
             child,
             port,

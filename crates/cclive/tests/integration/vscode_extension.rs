@@ -184,6 +184,7 @@ impl CodeServer {
             .unwrap()
             .extend(settings.as_object().unwrap().clone());
         std::fs::create_dir_all(user_data.join("User")).unwrap();
+        std::fs::create_dir(dir.join("tmp")).unwrap();
         std::fs::write(
             user_data.join("User/settings.json"),
             serde_json::to_vec_pretty(&all).unwrap(),
@@ -199,6 +200,8 @@ impl CodeServer {
                 .env("XDG_CONFIG_HOME", dir.join("config"))
                 .env("XDG_DATA_HOME", dir.join("data"))
                 .env("XDG_CACHE_HOME", dir.join("cache"))
+                // Its IPC sockets, removed with its home.
+                .env("TMPDIR", dir.join("tmp"))
                 .env_remove("VSCODE_IPC_HOOK_CLI")
                 .stdin(Stdio::null());
             for var in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
@@ -526,12 +529,15 @@ fn vscode_shows_a_live_session_in_its_status_bar_then_idle_and_lists_it() {
     });
 }
 
-/// Processes whose command line is exactly `args`, signalled when dropped: what the extension
-/// started in the background (detached: no group of ours holds it).
+/// Processes whose command line is exactly `args`, stopped when dropped: what the extension
+/// started in the background (detached: no group of ours holds it). Dropped before the code
+/// server's temp home, and waited for: a monitor writes its state file when it stops, which
+/// would put that home back after its removal.
 struct StrayGuard(Vec<String>);
 
 impl Drop for StrayGuard {
     fn drop(&mut self) {
+        let mut stopped = Vec::new();
         for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
             let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
                 continue;
@@ -547,6 +553,19 @@ impl Drop for StrayGuard {
                     nix::unistd::Pid::from_raw(pid),
                     nix::sys::signal::Signal::SIGTERM,
                 );
+                stopped.push(entry.path());
+            }
+        }
+        // Not our child: gone once its `/proc` entry is, or a zombie left to init.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        for proc in stopped {
+            while Instant::now() < deadline
+                && std::fs::read_to_string(proc.join("stat")).is_ok_and(|stat| {
+                    stat.rsplit_once(") ")
+                        .is_some_and(|(_, s)| !s.starts_with('Z'))
+                })
+            {
+                std::thread::sleep(Duration::from_millis(20));
             }
         }
     }
@@ -557,21 +576,22 @@ fn with_no_monitor_it_says_so_and_starts_one_with_consent() {
     let vsix = build();
     let port = free_port();
     let exe = cclive_bin().display().to_string();
-    let _stray = StrayGuard(vec![
-        exe.clone(),
-        "dashboard".into(),
-        "--port".into(),
-        port.to_string(),
-    ]);
     let folder = tempfile::tempdir().unwrap();
     let code = CodeServer::start(
         vsix,
         &json!({
             "cclive.monitorUrl": format!("http://127.0.0.1:{port}"),
-            "cclive.executable": exe,
+            "cclive.executable": exe.clone(),
         }),
         folder.path(),
     );
+    // After `code`, so dropped before it (see `StrayGuard`).
+    let _stray = StrayGuard(vec![
+        exe,
+        "dashboard".into(),
+        "--port".into(),
+        port.to_string(),
+    ]);
     let driver = ChromeDriver::start();
     runtime().block_on(async {
         let client = workbench(&driver, &code).await;
