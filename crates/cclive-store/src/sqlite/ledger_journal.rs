@@ -281,6 +281,12 @@ impl Journal {
         self.lock().remove(id);
     }
 
+    /// Forgets every ledger without freeing them: for a process that exits next (see
+    /// [`super::SqliteStore::exiting`]).
+    pub(super) fn leak_all(&self) {
+        std::mem::forget(std::mem::take(&mut *self.lock()));
+    }
+
     fn remember(&self, known: &mut HashMap<SessionId, Known>, id: SessionId, mut entry: Known) {
         entry.used = self.clock.fetch_add(1, Ordering::Relaxed);
         if known.len() >= REMEMBERED
@@ -639,6 +645,17 @@ mod tests {
             crate::recover::recover(&dir.path().join("cclive.db"), t(10_000)).unwrap();
         assert!(report.readable);
         assert_eq!(store.session(&SessionId::new("s1")).unwrap(), Some(state));
+    }
+
+    #[test]
+    fn a_store_told_it_is_exiting_forgets_its_ledgers_and_still_writes_right() {
+        let (dir, store, mut state) = stored_long_session();
+        store.exiting();
+        respond(&mut state, 300, 1);
+        save(&store, &state);
+        // As a store that never wrote the session: the whole ledger again, read back exactly.
+        assert_eq!(stored(&store).2, 0, "no delta against a forgotten ledger");
+        assert_eq!(read_fresh(&dir).unwrap(), Some(state));
     }
 
     #[test]
