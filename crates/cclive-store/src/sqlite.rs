@@ -372,10 +372,7 @@ impl Store for SqliteStore {
             }
             // Last: an event of an unknown session fails the batch, and the rollback takes the
             // usage and checkpoints above with it.
-            let mut insert = tx.prepare_cached(INSERT_EVENT)?;
-            for row in &events {
-                row.write(&mut insert)?;
-            }
+            EventRow::insert_all(&tx, &events)?;
         }
         tx.commit()?;
         self.journal.written(&ledgers);
@@ -766,7 +763,68 @@ struct EventTag {
     kind: String,
 }
 
+/// From this many events on, a batch's events are inserted by one statement from a staging
+/// table (as a catch-up import's hundreds): each `INSERT` in a transaction keeps a statement
+/// journal, a copy of every page it changes (the table's last page and its indexes'), which
+/// one statement for all pays once. A few events (the live writer's) are cheaper one by one.
+const STAGED_EVENTS_FROM: usize = 64;
+
+/// Copies the staged events into `events`, in their order, each once as `INSERT_EVENT` keeps it
+/// (`WHERE true`: without it, `ON CONFLICT` would read as part of the `SELECT`).
+const INSERT_STAGED_EVENTS: &str = "INSERT INTO events (session_id, at_ms, type, payload_json) \
+     SELECT session_id, at_ms, type, payload_json FROM temp.events_staged WHERE true \
+     ORDER BY rowid ON CONFLICT DO NOTHING";
+
 impl<'a> EventRow<'a> {
+    /// Inserts `rows` in their order: many through a staging table, few one by one. An event of
+    /// a session never written fails with [`StoreError::UnknownSession`] naming it.
+    fn insert_all(tx: &rusqlite::Transaction<'_>, rows: &[EventRow<'_>]) -> Result<(), StoreError> {
+        if rows.len() >= STAGED_EVENTS_FROM {
+            match Self::insert_staged(tx, rows) {
+                Ok(()) => return Ok(()),
+                // The failed statement changed nothing; one by one, the culprit is named.
+                Err(err) if is_foreign_key_violation(&err) => {}
+                Err(err) => return Err(err.into()),
+            }
+        }
+        let mut insert = tx.prepare_cached(INSERT_EVENT)?;
+        for row in rows {
+            row.write(&mut insert)?;
+        }
+        Ok(())
+    }
+
+    /// Stages `rows` (a table without index or trigger: an append each), copies them with one
+    /// statement and empties the stage, whether the copy succeeded or not.
+    fn insert_staged(
+        tx: &rusqlite::Transaction<'_>,
+        rows: &[EventRow<'_>],
+    ) -> rusqlite::Result<()> {
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS events_staged (session_id, at_ms, type, payload_json)",
+        )?;
+        {
+            let mut stage =
+                tx.prepare_cached("INSERT INTO temp.events_staged VALUES (?1, ?2, ?3, ?4)")?;
+            for row in rows {
+                stage.execute(row.params())?;
+            }
+        }
+        let copied = tx.execute(INSERT_STAGED_EVENTS, []);
+        tx.execute("DELETE FROM temp.events_staged", [])?;
+        copied.map(drop)
+    }
+
+    /// The row's columns, in `INSERT_EVENT`'s order.
+    fn params(&self) -> (&str, i64, &str, &str) {
+        (
+            self.event.session_id.as_str(),
+            self.event.at.as_millisecond(),
+            &self.kind,
+            &self.json,
+        )
+    }
+
     fn encode(event: &'a Event) -> Result<Self, StoreError> {
         let encode_error = |source| StoreError::Encode {
             what: format!("event of session {}", event.session_id),
@@ -785,17 +843,10 @@ impl<'a> EventRow<'a> {
     }
 
     fn write(&self, insert: &mut Statement<'_>) -> Result<(), StoreError> {
-        let e = self.event;
-        let result = insert.execute(params![
-            e.session_id.as_str(),
-            e.at.as_millisecond(),
-            self.kind,
-            self.json
-        ]);
-        match result {
+        match insert.execute(self.params()) {
             Ok(_) => Ok(()),
             Err(err) if is_foreign_key_violation(&err) => Err(StoreError::UnknownSession {
-                session_id: e.session_id.clone(),
+                session_id: self.event.session_id.clone(),
             }),
             Err(err) => Err(err.into()),
         }

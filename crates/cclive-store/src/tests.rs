@@ -466,6 +466,59 @@ fn an_event_for_a_session_never_written_fails_the_whole_batch() {
     assert!(store.events(&sid("s1")).unwrap().is_empty());
 }
 
+/// A catch-up's hundreds of events take another way into the store than a live writer's few
+/// (`sqlite.rs`: `STAGED_EVENTS_FROM`); the rules are the same.
+#[test]
+fn a_big_batch_of_events_keeps_their_order_each_tool_call_once_and_fails_whole_on_a_stranger() {
+    let store = store();
+    let (state, events) = running("s1", 0, "/p");
+    let tool_use = events
+        .iter()
+        .find(|e| matches!(e.kind, EventKind::ToolUse { .. }))
+        .cloned()
+        .unwrap();
+    let many: Vec<Event> = (0..100)
+        .map(|i| {
+            let kind = EventKind::UnknownRecord {
+                record_type: format!("r{i}"),
+            };
+            // Stamped out of order: the batch's order is what is kept.
+            event("s1", 200 - i, kind)
+        })
+        .collect();
+    let mut batch = events.clone();
+    batch.extend(many.iter().cloned());
+    batch.push(tool_use);
+
+    let mut with_stranger = batch.clone();
+    with_stranger.push(event(
+        "ghost",
+        5,
+        EventKind::PromptSubmitted {
+            id: None,
+            preview: None,
+        },
+    ));
+    let err = store
+        .write_batch(std::slice::from_ref(&state), &with_stranger)
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::UnknownSession { session_id } if session_id.as_str() == "ghost"),
+        "{err:?}"
+    );
+    assert!(store.session(&sid("s1")).unwrap().is_none());
+    assert!(store.events(&sid("s1")).unwrap().is_empty());
+
+    store.write_batch(&[state], &batch).unwrap();
+    let mut expected = events;
+    expected.extend(many);
+    assert_eq!(
+        store.events(&sid("s1")).unwrap(),
+        expected,
+        "the tool call once"
+    );
+}
+
 #[test]
 fn events_may_follow_in_later_batches_without_the_session() {
     let store = store();
