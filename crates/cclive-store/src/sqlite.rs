@@ -247,13 +247,12 @@ const UPSERT_SESSION: &str = "
 const INSERT_EVENT: &str = "INSERT INTO events (session_id, at_ms, type, payload_json) \
      VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING";
 
+/// How a report of a stored response merges into its row, the usage upserts' conflict clause.
 /// One response counts once: see [`UsageRow`] for the rule. In an `UPDATE`, every right-hand side
 /// reads the row as it was before the update, so the order of the assignments does not matter.
-const UPSERT_USAGE: &str = "
-    INSERT INTO usage (
-        key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
-        cache_creation_1h, web_search_requests, fast, us_only
-    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+macro_rules! usage_merge {
+    () => {
+        "
     ON CONFLICT (key) DO UPDATE SET
         input = max(input, excluded.input),
         cache_creation_1h = max(cache_creation_1h, excluded.cache_creation_1h),
@@ -266,7 +265,28 @@ const UPSERT_USAGE: &str = "
         model = coalesce(model, excluded.model),
         sidechain = sidechain AND excluded.sidechain,
         session_id = CASE WHEN excluded.at_ms < at_ms THEN excluded.session_id ELSE session_id END,
-        at_ms = min(at_ms, excluded.at_ms)";
+        at_ms = min(at_ms, excluded.at_ms)"
+    };
+}
+
+/// Stores one report of a response (merged into its row as `usage_merge!` says).
+const UPSERT_USAGE: &str = concat!(
+    "INSERT INTO usage (
+        key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
+        cache_creation_1h, web_search_requests, fast, us_only
+    ) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    usage_merge!()
+);
+
+/// [`UPSERT_USAGE`] of the rows staged in `temp.usage_staged`, one after the other in their
+/// order (`WHERE true`: without it, `ON CONFLICT` would read as part of the `SELECT`).
+const UPSERT_STAGED_USAGE: &str = concat!(
+    "INSERT INTO usage (
+        key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
+        cache_creation_1h, web_search_requests, fast, us_only
+    ) SELECT * FROM temp.usage_staged WHERE true ORDER BY rowid",
+    usage_merge!()
+);
 
 const UPSERT_CHECKPOINT: &str = r#"
     INSERT INTO checkpoints (path, dev, inode, "offset", updated_at_ms, fingerprint, length)
@@ -357,10 +377,7 @@ impl Store for SqliteStore {
                 .collect();
             // Into an empty table (a first import), in one statement (`sqlite/first_usage.rs`).
             if !first_usage::write_first(&tx, &usage)? {
-                let mut upsert = tx.prepare_cached(UPSERT_USAGE)?;
-                for row in &usage {
-                    write_usage(row, &mut upsert)?;
-                }
+                upsert_usage(&tx, &usage)?;
             }
             let mut delete = tx.prepare_cached(DELETE_USAGE)?;
             for key in &batch.retired_usage {
@@ -957,6 +974,57 @@ fn bound_usage(row: &UsageRow) -> BoundUsage<'_> {
         fast: int(t.fast_responses.min(1)),
         us_only: int(t.us_only_responses.min(1)),
     }
+}
+
+/// From this many rows on, usage is upserted by one statement from a staging table, as events
+/// are (see `STAGED_EVENTS_FROM`): each row's upsert kept a statement journal of the pages it
+/// changed, the table's, its three indexes' and its quarter-hour sum's.
+const STAGED_USAGE_FROM: usize = 64;
+
+/// Upserts `rows` in their order: many through a staging table, few one by one. The same
+/// statement either way, row after row, with its triggers.
+fn upsert_usage(tx: &rusqlite::Transaction<'_>, rows: &[BoundUsage<'_>]) -> rusqlite::Result<()> {
+    if rows.len() < STAGED_USAGE_FROM {
+        upsert_usage_one_by_one(tx, rows)
+    } else {
+        upsert_usage_staged(tx, rows)
+    }
+}
+
+fn upsert_usage_one_by_one(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[BoundUsage<'_>],
+) -> rusqlite::Result<()> {
+    let mut upsert = tx.prepare_cached(UPSERT_USAGE)?;
+    for row in rows {
+        write_usage(row, &mut upsert)?;
+    }
+    Ok(())
+}
+
+/// Stages `rows` (a table without index or trigger: an append each), upserts them with one
+/// statement and empties the stage, whether the upsert succeeded or not.
+fn upsert_usage_staged(
+    tx: &rusqlite::Transaction<'_>,
+    rows: &[BoundUsage<'_>],
+) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS usage_staged (
+            key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
+            cache_creation_1h, web_search_requests, fast, us_only)",
+    )?;
+    {
+        let mut stage = tx.prepare_cached(
+            "INSERT INTO temp.usage_staged VALUES
+                (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+        )?;
+        for row in rows {
+            write_usage(row, &mut stage)?;
+        }
+    }
+    let upserted = tx.execute(UPSERT_STAGED_USAGE, []);
+    tx.execute("DELETE FROM temp.usage_staged", [])?;
+    upserted.map(drop)
 }
 
 fn write_usage(row: &BoundUsage<'_>, upsert: &mut Statement<'_>) -> rusqlite::Result<()> {

@@ -6,6 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use cclive_core::{EventKind, SessionId, Status};
+use proptest::prelude::{Just, Strategy, any, prop, prop_oneof};
 use rusqlite::Connection;
 use tempfile::TempDir;
 
@@ -847,4 +848,75 @@ fn the_version_moves_with_every_write_and_only_then() {
     assert_ne!(after_other, start, "another connection wrote");
     mine.write(&batch("b")).unwrap();
     assert_ne!(version(), after_other, "this handle wrote");
+}
+
+/// Usage rows of `len` reports drawn from a few responses, sessions, quarter hours and models:
+/// the same response reported again, with other figures, by another session or at the same
+/// time, and with or without its model.
+fn usage_reports(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<UsageRow>> {
+    prop::collection::vec(
+        (
+            0..30_usize,
+            0..3_usize,
+            0..4 * 900_000_i64,
+            prop_oneof![Just(None), Just(Some("m1")), Just(Some("m2"))],
+            [0..500_u64, 0..50, 0..3, 0..3],
+            any::<bool>(),
+        ),
+        len,
+    )
+    .prop_map(|reports| {
+        reports
+            .into_iter()
+            .map(|(key, session, at_ms, model, n, sidechain)| UsageRow {
+                key: format!("msg_{key}"),
+                session_id: SessionId::new(["a", "b", "c"][session]),
+                // Whole minutes: reports of one response often share a time.
+                at: Timestamp::from_millisecond(1_795_600_000_000 + at_ms / 60_000 * 60_000)
+                    .unwrap(),
+                model: model.map(str::to_owned),
+                tokens: cclive_core::Tokens {
+                    input: n[0],
+                    output: n[1],
+                    cache_read: n[2],
+                    cache_creation: n[3],
+                    ..cclive_core::Tokens::default()
+                },
+                sidechain,
+            })
+            .collect()
+    })
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
+
+    /// Many reports upserted from a stage in one statement (`STAGED_USAGE_FROM`) store what
+    /// the same reports upserted one by one store: each merged, in order, into the stored row
+    /// and the reports before it, with the same quarter-hour sums.
+    #[test]
+    fn usage_upserted_from_a_stage_is_what_one_by_one_stores(
+        stored in usage_reports(0..40),
+        later in usage_reports(64..140),
+    ) {
+        let mut results = Vec::new();
+        for staged in [false, true] {
+            let store = SqliteStore::open_in_memory().unwrap();
+            store.write(&Batch { usage: stored.clone(), ..Batch::default() }).unwrap();
+            {
+                let mut conn = store.conn();
+                let tx = conn.transaction().unwrap();
+                let bound: Vec<BoundUsage<'_>> = later.iter().map(bound_usage).collect();
+                if staged {
+                    upsert_usage_staged(&tx, &bound).unwrap();
+                } else {
+                    upsert_usage_one_by_one(&tx, &bound).unwrap();
+                }
+                tx.commit().unwrap();
+            }
+            let sums = stored_sums(&store.conn());
+            results.push((store.usage_rows(None, None).unwrap(), sums));
+        }
+        proptest::prop_assert_eq!(&results[0], &results[1]);
+    }
 }
