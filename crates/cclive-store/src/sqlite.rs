@@ -38,6 +38,7 @@ mod first_usage;
 mod ledger_journal;
 mod outbox;
 mod reports;
+mod stage;
 mod stamp;
 mod usage_buckets;
 
@@ -780,12 +781,6 @@ struct EventTag {
     kind: String,
 }
 
-/// From this many events on, a batch's events are inserted by one statement from a staging
-/// table (as a catch-up import's hundreds): each `INSERT` in a transaction keeps a statement
-/// journal, a copy of every page it changes (the table's last page and its indexes'), which
-/// one statement for all pays once. A few events (the live writer's) are cheaper one by one.
-const STAGED_EVENTS_FROM: usize = 64;
-
 /// Copies the staged events into `events`, in their order, each once as `INSERT_EVENT` keeps it
 /// (`WHERE true`: without it, `ON CONFLICT` would read as part of the `SELECT`).
 const INSERT_STAGED_EVENTS: &str = "INSERT INTO events (session_id, at_ms, type, payload_json) \
@@ -793,12 +788,16 @@ const INSERT_STAGED_EVENTS: &str = "INSERT INTO events (session_id, at_ms, type,
      ORDER BY rowid ON CONFLICT DO NOTHING";
 
 impl<'a> EventRow<'a> {
-    /// Inserts `rows` in their order: many through a staging table, few one by one. An event of
-    /// a session never written fails with [`StoreError::UnknownSession`] naming it.
+    /// Inserts `rows` in their order: many through a stage (`sqlite/stage.rs`), few one by
+    /// one. An event of a session never written fails with [`StoreError::UnknownSession`]
+    /// naming it.
     fn insert_all(tx: &rusqlite::Transaction<'_>, rows: &[EventRow<'_>]) -> Result<(), StoreError> {
-        if rows.len() >= STAGED_EVENTS_FROM {
-            match Self::insert_staged(tx, rows) {
-                Ok(()) => return Ok(()),
+        if rows.len() >= stage::FROM_ROWS {
+            let append = |row: &EventRow<'_>, statement: &mut Statement<'_>| {
+                statement.execute(row.params()).map(drop)
+            };
+            match stage::EVENTS.copy(tx, rows, append, INSERT_STAGED_EVENTS) {
+                Ok(_) => return Ok(()),
                 // The failed statement changed nothing; one by one, the culprit is named.
                 Err(err) if is_foreign_key_violation(&err) => {}
                 Err(err) => return Err(err.into()),
@@ -809,27 +808,6 @@ impl<'a> EventRow<'a> {
             row.write(&mut insert)?;
         }
         Ok(())
-    }
-
-    /// Stages `rows` (a table without index or trigger: an append each), copies them with one
-    /// statement and empties the stage, whether the copy succeeded or not.
-    fn insert_staged(
-        tx: &rusqlite::Transaction<'_>,
-        rows: &[EventRow<'_>],
-    ) -> rusqlite::Result<()> {
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS events_staged (session_id, at_ms, type, payload_json)",
-        )?;
-        {
-            let mut stage =
-                tx.prepare_cached("INSERT INTO temp.events_staged VALUES (?1, ?2, ?3, ?4)")?;
-            for row in rows {
-                stage.execute(row.params())?;
-            }
-        }
-        let copied = tx.execute(INSERT_STAGED_EVENTS, []);
-        tx.execute("DELETE FROM temp.events_staged", [])?;
-        copied.map(drop)
     }
 
     /// The row's columns, in `INSERT_EVENT`'s order.
@@ -976,15 +954,10 @@ fn bound_usage(row: &UsageRow) -> BoundUsage<'_> {
     }
 }
 
-/// From this many rows on, usage is upserted by one statement from a staging table, as events
-/// are (see `STAGED_EVENTS_FROM`): each row's upsert kept a statement journal of the pages it
-/// changed, the table's, its three indexes' and its quarter-hour sum's.
-const STAGED_USAGE_FROM: usize = 64;
-
-/// Upserts `rows` in their order: many through a staging table, few one by one. The same
-/// statement either way, row after row, with its triggers.
+/// Upserts `rows` in their order: many through a stage (`sqlite/stage.rs`), few one by one. The
+/// same upsert either way, row after row, with its triggers.
 fn upsert_usage(tx: &rusqlite::Transaction<'_>, rows: &[BoundUsage<'_>]) -> rusqlite::Result<()> {
-    if rows.len() < STAGED_USAGE_FROM {
+    if rows.len() < stage::FROM_ROWS {
         upsert_usage_one_by_one(tx, rows)
     } else {
         upsert_usage_staged(tx, rows)
@@ -1002,29 +975,13 @@ fn upsert_usage_one_by_one(
     Ok(())
 }
 
-/// Stages `rows` (a table without index or trigger: an append each), upserts them with one
-/// statement and empties the stage, whether the upsert succeeded or not.
 fn upsert_usage_staged(
     tx: &rusqlite::Transaction<'_>,
     rows: &[BoundUsage<'_>],
 ) -> rusqlite::Result<()> {
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS usage_staged (
-            key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
-            cache_creation_1h, web_search_requests, fast, us_only)",
-    )?;
-    {
-        let mut stage = tx.prepare_cached(
-            "INSERT INTO temp.usage_staged VALUES
-                (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?;
-        for row in rows {
-            write_usage(row, &mut stage)?;
-        }
-    }
-    let upserted = tx.execute(UPSERT_STAGED_USAGE, []);
-    tx.execute("DELETE FROM temp.usage_staged", [])?;
-    upserted.map(drop)
+    stage::USAGE
+        .copy(tx, rows, write_usage, UPSERT_STAGED_USAGE)
+        .map(drop)
 }
 
 fn write_usage(row: &BoundUsage<'_>, upsert: &mut Statement<'_>) -> rusqlite::Result<()> {

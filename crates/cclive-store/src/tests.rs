@@ -467,7 +467,7 @@ fn an_event_for_a_session_never_written_fails_the_whole_batch() {
 }
 
 /// A catch-up's hundreds of events take another way into the store than a live writer's few
-/// (`sqlite.rs`: `STAGED_EVENTS_FROM`); the rules are the same.
+/// (`sqlite/stage.rs`); the rules are the same.
 #[test]
 fn a_big_batch_of_events_keeps_their_order_each_tool_call_once_and_fails_whole_on_a_stranger() {
     let store = store();

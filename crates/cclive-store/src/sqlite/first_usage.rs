@@ -149,29 +149,16 @@ pub(super) fn write_first(tx: &Transaction<'_>, rows: &[BoundUsage<'_>]) -> rusq
         return Ok(false);
     };
     tx.execute("INSERT INTO usage_quarters_deferred VALUES (1)", [])?;
-    // No constraint, index or trigger: staging a row is an append, with no statement journal.
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS usage_first (
-            key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
-            cache_creation_1h, web_search_requests, fast, us_only)",
-    )?;
-    {
-        let mut stage = tx.prepare_cached(
-            "INSERT INTO temp.usage_first VALUES
-                (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-        )?;
-        for row in rows {
-            super::write_usage(row, &mut stage)?;
-        }
-    }
-    tx.execute(
+    // Copied with one statement (`sqlite/stage.rs`), the trigger held back.
+    super::stage::USAGE.copy(
+        tx,
+        rows,
+        super::write_usage,
         "INSERT INTO usage (
             key, session_id, at_ms, model, input, output, cache_read, cache_creation, sidechain,
             cache_creation_1h, web_search_requests, fast, us_only)
-        SELECT * FROM temp.usage_first ORDER BY rowid",
-        [],
+        SELECT * FROM temp.usage_staged ORDER BY rowid",
     )?;
-    tx.execute("DELETE FROM temp.usage_first", [])?;
     sums.store(tx)?;
     tx.execute("DELETE FROM usage_quarters_deferred", [])?;
     Ok(true)

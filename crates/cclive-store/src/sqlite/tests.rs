@@ -891,7 +891,7 @@ fn usage_reports(len: std::ops::Range<usize>) -> impl Strategy<Value = Vec<Usage
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig::with_cases(32))]
 
-    /// Many reports upserted from a stage in one statement (`STAGED_USAGE_FROM`) store what
+    /// Many reports upserted from a stage in one statement (`sqlite/stage.rs`) store what
     /// the same reports upserted one by one store: each merged, in order, into the stored row
     /// and the reports before it, with the same quarter-hour sums.
     #[test]

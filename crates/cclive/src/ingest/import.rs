@@ -201,19 +201,18 @@ pub fn import(
     let recent_from = jiff::Timestamp::now()
         .checked_sub(RECENT_EVENTS)
         .unwrap_or(jiff::Timestamp::MIN);
-    let mut kept = Vec::new();
-    let mut touched = Touched::default();
-    // The stored owners the readers looked up (a key's owner in the store does not change
-    // while the import reads).
-    let mut stored_owners = HashMap::new();
+    let mut folded = Folded::default();
     // Folds one event as the live pipeline would; a catch-up keeps it.
     let fold = |monitor: &mut Monitor,
-                kept: &mut Vec<Event>,
-                touched: &mut Touched,
-                stored_owners: &HashMap<String, Option<cclive_core::SessionId>>,
+                folded: &mut Folded,
                 event: Event,
                 keep: bool|
      -> anyhow::Result<()> {
+        let Folded {
+            kept,
+            touched,
+            stored_owners,
+        } = folded;
         if resuming {
             claim_stored_usage(monitor, store, stored_owners, &event)?;
         }
@@ -244,14 +243,7 @@ pub fn import(
     // What hooks spooled happened before anything read now could be newer: first, and kept
     // (a monitor would have stored them).
     for event in std::mem::take(&mut spool.events) {
-        fold(
-            &mut monitor,
-            &mut kept,
-            &mut touched,
-            &stored_owners,
-            event,
-            true,
-        )?;
+        fold(&mut monitor, &mut folded, event, true)?;
     }
     let bar = progress_bar(options.progress, total_bytes, work.len());
     let next = AtomicUsize::new(0);
@@ -280,17 +272,10 @@ pub fn import(
                             monitor.insert(session);
                         }
                     }
-                    stored_owners.extend(stored.owners);
+                    folded.stored_owners.extend(stored.owners);
                     for event in events {
                         let keep = resuming || event.at >= recent_from;
-                        fold(
-                            &mut monitor,
-                            &mut kept,
-                            &mut touched,
-                            &stored_owners,
-                            event,
-                            keep,
-                        )?;
+                        fold(&mut monitor, &mut folded, event, keep)?;
                     }
                 }
                 Msg::Progress(bytes) => {
@@ -323,7 +308,7 @@ pub fn import(
         report.finalized = finalized;
         // Stored with the sessions they end, as a monitor stores what its probe saw: a session
         // ended here has its end in its timeline too.
-        kept.extend(endings);
+        folded.kept.extend(endings);
     }
     let sessions: Vec<SessionState> = monitor.take_sessions().collect();
     // What the fold remembers (every response's owner) is freed off the critical path.
@@ -333,15 +318,15 @@ pub fn import(
     // A first import stores every response; a catch-up, those it changed (a session with
     // thousands of stored responses that gained ten writes ten rows, not thousands).
     let usage: Vec<UsageRow> = if resuming {
-        touched.rows(&sessions)
+        folded.touched.rows(&sessions)
     } else {
         sessions.iter().flat_map(UsageRow::of_session).collect()
     };
     let batch = Batch {
         sessions,
-        events: kept,
+        events: folded.kept,
         usage,
-        retired_usage: touched.retired,
+        retired_usage: folded.touched.retired,
         checkpoints: new_checkpoints,
     };
     let write_started = Instant::now();
@@ -365,6 +350,17 @@ pub fn import(
     }
     report.elapsed_ms = elapsed_ms(started);
     Ok(report)
+}
+
+/// What the fold gathers besides the sessions.
+#[derive(Default)]
+struct Folded {
+    /// The events to store: a catch-up's, or a first import's recent ones.
+    kept: Vec<Event>,
+    touched: Touched,
+    /// The stored owners the readers looked up (see [`StoredFor`]; a key's owner in the store
+    /// does not change while the import reads).
+    stored_owners: HashMap<String, Option<cclive_core::SessionId>>,
 }
 
 /// What a catch-up changed of the per-response usage table.
