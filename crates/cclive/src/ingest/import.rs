@@ -18,6 +18,7 @@
 //! they look up which stored session owns each response they read the same way, a batch at a
 //! time.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -495,7 +496,7 @@ impl LookedUp {
             .iter()
             .flat_map(claimable_keys)
             .filter(|key| !self.keys.contains(key.as_ref()))
-            .map(std::borrow::Cow::into_owned)
+            .map(Cow::into_owned)
             .collect::<HashSet<_>>()
             .into_iter()
             .collect();
@@ -521,15 +522,15 @@ impl LookedUp {
 
 /// The keys a usage event may claim: its response's, and the placeholder its request id would
 /// have been counted under.
-fn claimable_keys(event: &Event) -> impl Iterator<Item = std::borrow::Cow<'_, str>> {
+fn claimable_keys(event: &Event) -> impl Iterator<Item = Cow<'_, str>> {
     let (key, placeholder) = match &event.kind {
         EventKind::Usage {
             key, request_id, ..
         } => (
-            Some(std::borrow::Cow::Borrowed(key.as_str())),
+            Some(Cow::Borrowed(key.as_str())),
             request_id
                 .as_deref()
-                .map(|id| std::borrow::Cow::Owned(request_usage_key(id))),
+                .map(|id| Cow::Owned(request_usage_key(id))),
         ),
         _ => (None, None),
     };
