@@ -200,7 +200,7 @@ fn state_file_is_live_and_always_whole_during_a_slow_session() {
     }));
     // The answer streams for 4 s: the state file shows the first response and its tool call
     // well before it ends.
-    let mid = world.state_when(TIMEOUT, "the first response and its tool call", |s| {
+    let mid = world.wait_state(TIMEOUT, "the first response and its tool call", |s| {
         s["data"]["tool_calls"]["Bash"] == 1
             && s["data"]["total_cost_usd"]
                 .as_f64()
@@ -221,7 +221,7 @@ fn state_file_is_live_and_always_whole_during_a_slow_session() {
     assert_eq!(mid["data"]["tool_calls"]["Bash"], 1);
     let d1 = mid["data"]["duration_ms"].as_u64().unwrap();
     // The duration keeps moving while the session runs.
-    let later = world.state_when(TIMEOUT, "a longer duration", |s| {
+    let later = world.wait_state(TIMEOUT, "a longer duration", |s| {
         s["data"]["duration_ms"].as_u64().is_some_and(|d2| d2 > d1)
     });
     assert_eq!(later["data"]["status"], "ACTIVE", "{later:#}");
@@ -399,7 +399,7 @@ fn a_long_first_reply_shows_its_figures_from_the_first_token() {
         reqs.iter().any(|r| r.kind == RequestKind::Main)
     }));
     // Polled until the opening usage is there, well before the stream ends.
-    let mid = world.state_when(
+    let mid = world.wait_state(
         Duration::from_secs(4),
         "the opening usage while it streams",
         |s| s["data"]["tokens"]["input"].as_u64().is_some_and(|t| t > 0),

@@ -68,27 +68,6 @@ impl World {
         read_json(&self.state_file).expect("state file exists and parses")
     }
 
-    /// The state file once `pred` holds of it, polled every 20 ms; fails the test with the last
-    /// state read (or none) after `timeout`, saying it waited for `what`.
-    pub fn state_when(
-        &self,
-        timeout: Duration,
-        what: &str,
-        mut pred: impl FnMut(&Value) -> bool,
-    ) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let state = read_json(&self.state_file);
-            match state {
-                Some(state) if pred(&state) => return state,
-                _ if Instant::now() >= deadline => {
-                    panic!("no state file with {what} within {timeout:?}; the last: {state:#?}")
-                }
-                _ => std::thread::sleep(Duration::from_millis(20)),
-            }
-        }
-    }
-
     /// `cclive sessions --json`, parsed.
     pub fn sessions(&self) -> Vec<Value> {
         let out = self.run(&["sessions", "--json"], Duration::from_secs(30));
