@@ -500,6 +500,84 @@ mod tests {
         );
     }
 
+    /// A check (and `cclive budget`) prices every response of each window; the prompt gate and
+    /// the status line read the store's per-project, per-model sums of the window
+    /// (`budget::spend::spend_in`). Both give the same figure per project and period: only a
+    /// long prompt is priced in its tier (not two shorter ones whose sum is as long), and usage
+    /// outside the windows is left out.
+    #[test]
+    fn a_checks_figures_equal_the_stores_sums_the_gate_and_status_line_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
+        let at: Timestamp = "2026-08-01T08:00:00Z".parse().unwrap();
+        let mut app = SessionState::new(SessionId::new("s"), at);
+        app.project_path = Some("/home/me/app".into());
+        let mut lib = SessionState::new(SessionId::new("t"), at);
+        lib.cwd = Some("/home/me/lib".into());
+        let of = |session: &str, mut row: UsageRow| {
+            row.session_id = SessionId::new(session);
+            row
+        };
+        // The built-in table's model with a long-prompt tier (over 100k prompt tokens).
+        let prompt = |key: &str, input: u64| {
+            let mut row = spend(key, "2026-09-02T10:00:00Z", 1);
+            row.model = Some("claude-haiku-5-5".into());
+            row.tokens.input = input;
+            row
+        };
+        let rows = vec![
+            spend("july", "2026-07-31T23:59:59Z", 40),
+            spend("month", "2026-09-01T00:00:00Z", 7),
+            of("t", spend("week", "2026-08-31T12:00:00Z", 5)),
+            // One prompt in the long-prompt tier, two below it whose sum would be.
+            prompt("long", 150_000),
+            prompt("short", 60_000),
+            prompt("short-2", 60_000),
+            of("t", spend("today", "2026-09-03T08:30:00Z", 6)),
+            spend("today-2", "2026-09-03T09:45:00Z", 2),
+            spend("tomorrow", "2026-09-04T00:00:00Z", 30),
+        ];
+        store
+            .write(&Batch {
+                sessions: vec![app, lib],
+                usage: rows,
+                ..Batch::default()
+            })
+            .unwrap();
+        let limits = Limits {
+            daily_usd: Some(10.0),
+            weekly_usd: Some(50.0),
+            monthly_usd: Some(100.0),
+            ..Limits::default()
+        };
+        let budget = Budget {
+            limits,
+            projects: [("app".to_owned(), limits), ("lib".to_owned(), limits)].into(),
+            ..Budget::default()
+        };
+        let (prices, tz) = (PriceTable::builtin(), TimeZone::UTC);
+        let now: Timestamp = "2026-09-03T10:00:00Z".parse().unwrap();
+
+        let checked = statuses(&budget, &store, &prices, &tz, now).unwrap();
+        assert_eq!(checked.len(), 9, "three scopes, three periods");
+        for status in &checked {
+            let window = budget::window(status.period, now, &tz, budget.week_start);
+            let summed = crate::budget::spend::spend_in(&store, &window, &prices)
+                .unwrap()
+                .of_scope(status.project.as_deref());
+            assert!(
+                (summed - status.spent_usd).abs() < 1e-6,
+                "{status:?}: the sums say {summed}"
+            );
+        }
+        let global_day = checked
+            .iter()
+            .find(|s| s.project.is_none() && s.period == Period::Day)
+            .unwrap();
+        // Today's two responses ($6 and $2, less what whole tokens round off).
+        assert!((global_day.spent_usd - 8.0).abs() < 1e-4, "{global_day:?}");
+    }
+
     /// Each threshold fires once per period, also after the monitor (and its store handle) is
     /// restarted; a new day starts over.
     #[test]
