@@ -144,19 +144,12 @@ fn head_end(string: &[u8], start: usize) -> Option<usize> {
 /// The index of the quote that closes the string whose content starts at `start`, searching
 /// from `from` (not inside an escape); `None` when it is not closed. Code and logs escape a
 /// newline every few dozen bytes, so stopping at each backslash would cost what the parser
-/// costs: a quote is found instead, and is the end unless an odd run of backslashes escapes it
-/// (within a string a backslash only starts an escape or is one, so the run's parity tells).
+/// costs: a quote is found instead, and is the end unless it is [`escaped`].
 pub(crate) fn closing_quote(line: &[u8], start: usize, from: usize) -> Option<usize> {
     let mut from = from;
     loop {
         let quote = from + memchr::memchr(b'"', line.get(from..)?)?;
-        let backslashes = line
-            .get(start..quote)?
-            .iter()
-            .rev()
-            .take_while(|b| **b == b'\\')
-            .count();
-        if backslashes % 2 == 0 {
+        if !escaped(line, start, quote)? {
             return Some(quote);
         }
         from = quote + 1;
