@@ -27,7 +27,9 @@ use jiff::tz::TimeZone;
 use serde::{Deserialize, Serialize};
 
 use crate::pricing::PriceTable;
-use crate::report::{UsageRecord, WeekStart, next_month, project_matches, start_of_day};
+use crate::report::{
+    UsageGroup, UsageRecord, WeekStart, next_month, project_matches, start_of_day,
+};
 use crate::usage::Tokens;
 
 /// The thresholds, in percent of a limit, that raise an alert once per period.
@@ -276,6 +278,23 @@ impl Spend {
         spend
     }
 
+    /// The spend of the groups in `window`. A group lies within one local day of the zone the
+    /// window is cut in ([`UsageGroup::is_within_a_day`], which the store's groups keep), and a
+    /// window is whole days, so a group is in it or out of it whole.
+    pub fn of_groups(groups: &[UsageGroup], window: &Window, prices: &PriceTable) -> Spend {
+        let mut spend = Spend::default();
+        for g in groups.iter().filter(|g| window.contains(g.first_at)) {
+            spend.add_sum(
+                g.project.as_deref(),
+                g.model.as_deref(),
+                &g.tokens,
+                g.prompt_above,
+                prices,
+            );
+        }
+        spend
+    }
+
     /// The spend of a scope: everything (`None`), or the projects matching a key.
     pub fn of_scope(&self, key: Option<&str>) -> f64 {
         match key {
@@ -407,13 +426,39 @@ pub fn evaluate(
     tz: &TimeZone,
     prices: &PriceTable,
 ) -> Vec<BudgetStatus> {
+    evaluate_with(budget, now, tz, |window| {
+        Spend::of_records(records, window, prices)
+    })
+}
+
+/// [`evaluate`] over the store's sums of the responses ([`UsageGroup`]s, each within a local
+/// day of `tz`): the same figures from a few thousand sums instead of every response of a
+/// month.
+pub fn evaluate_groups(
+    budget: &Budget,
+    groups: &[UsageGroup],
+    now: Timestamp,
+    tz: &TimeZone,
+    prices: &PriceTable,
+) -> Vec<BudgetStatus> {
+    evaluate_with(budget, now, tz, |window| {
+        Spend::of_groups(groups, window, prices)
+    })
+}
+
+fn evaluate_with(
+    budget: &Budget,
+    now: Timestamp,
+    tz: &TimeZone,
+    spend_in: impl Fn(&Window) -> Spend,
+) -> Vec<BudgetStatus> {
     let mut out = Vec::new();
     for period in Period::ALL {
         if budget.scopes().all(|(_, l)| l.for_period(period).is_none()) {
             continue;
         }
         let window = window(period, now, tz, budget.week_start);
-        let spend = Spend::of_records(records, &window, prices);
+        let spend = spend_in(&window);
         for (key, limits) in budget.scopes() {
             if let Some(limit) = limits.for_period(period) {
                 out.push(status(key, limit, spend.of_scope(key), &window, now));

@@ -301,3 +301,62 @@ fn a_sum_of_responses_is_priced_as_its_responses_were() {
         "the 180k-token sum priced as one response crosses the tier: the bug add_sum avoids"
     );
 }
+
+/// The store's sums give the figures of their responses: each window takes the groups of its
+/// local days whole (a group never spans a local midnight), and the days around it none.
+#[test]
+fn groups_give_the_statuses_of_their_responses() {
+    let tz = berlin();
+    let prices = PriceTable::builtin();
+    let thresholds = prices.prompt_thresholds();
+    // Berlin's midnight is 23:00 UTC in winter: the first two are on the 2nd there.
+    let records = [
+        spend_rec("2026-01-01T23:30:00Z", "/a", 1.5),
+        spend_rec("2026-01-01T23:40:00Z", "/a", 3.0),
+        spend_rec("2026-01-02T10:00:00Z", "/b", 6.0),
+        spend_rec("2026-01-01T22:59:59Z", "/a", 30.0),
+        spend_rec("2026-01-02T23:00:00Z", "/b", 60.0),
+    ];
+    // The first two summed as a store sums one quarter hour of one session, the rest alone.
+    let mut first = UsageGroup::of_record(&records[0], &thresholds);
+    first.last_at = records[1].at;
+    first.tokens.add(&records[1].tokens);
+    first.responses = 2;
+    let mut groups = vec![first];
+    groups.extend(
+        records[2..]
+            .iter()
+            .map(|r| UsageGroup::of_record(r, &thresholds)),
+    );
+    let budget = Budget {
+        limits: Limits {
+            daily_usd: Some(10.0),
+            monthly_usd: Some(200.0),
+            ..Limits::default()
+        },
+        projects: [(
+            "a".to_owned(),
+            Limits {
+                daily_usd: Some(4.0),
+                ..Limits::default()
+            },
+        )]
+        .into(),
+        ..Budget::default()
+    };
+    let now = at("2026-01-02T12:00:00Z");
+    let from_groups = evaluate_groups(&budget, &groups, now, &tz, &prices);
+    assert_eq!(from_groups, evaluate(&budget, &records, now, &tz, &prices));
+    let spent: Vec<_> = from_groups
+        .iter()
+        .map(|s| (s.project.as_deref(), s.period, s.spent_usd))
+        .collect();
+    assert_eq!(
+        spent,
+        [
+            (None, Period::Day, 10.5),
+            (None, Period::Month, 100.5),
+            (Some("a"), Period::Day, 4.5),
+        ]
+    );
+}

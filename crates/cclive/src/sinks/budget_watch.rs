@@ -3,7 +3,7 @@
 //! block against the store.
 //!
 //! Why a thread: the callback runs on the monitor task and must stay quick, while a check reads
-//! up to a month of usage from the database. The callback only nudges the worker when a
+//! the store's sums of up to a month of usage. The callback only nudges the worker when a
 //! session's usage changed (not on the one-second ticks); the worker waits [`DEBOUNCE`] (so the
 //! store writer, which flushes every 100 ms, has committed the usage that caused the nudge),
 //! checks, and checks once more [`TRAILING`] later to catch the last batch of a burst. It also
@@ -384,15 +384,20 @@ pub(crate) fn statuses(
     let Some(since) = earliest else {
         return Ok(Vec::new());
     };
-    // Only a project's limit needs each response's project: that is every stored session read
+    // Only a project's limit needs each sum's project: that is every stored session read
     // (on a long history, most of a check's time, and a check follows every change).
     let per_project = budget.scopes().any(|(key, _)| key.is_some());
-    let records = if per_project {
-        crate::history::usage_records::load(store, Some(since), None)?.0
-    } else {
-        crate::history::usage_records::unattributed(store, Some(since), None)?
-    };
-    Ok(budget::evaluate(budget, &records, now, tz, prices))
+    // The store's sums per quarter hour (what reports read), not every response of a month: a
+    // check follows every change, and a heavy month holds tens of thousands of responses.
+    let (groups, _) = crate::history::usage_records::load_groups(
+        store,
+        Some(since),
+        None,
+        tz,
+        prices,
+        per_project,
+    )?;
+    Ok(budget::evaluate_groups(budget, &groups, now, tz, prices))
 }
 
 /// One check: the thresholds reached at `now`, recorded in the store; returns those that were
@@ -500,13 +505,14 @@ mod tests {
         );
     }
 
-    /// A check (and `cclive budget`) prices every response of each window; the prompt gate and
-    /// the status line read the store's per-project, per-model sums of the window
-    /// (`budget::spend::spend_in`). Both give the same figure per project and period: only a
-    /// long prompt is priced in its tier (not two shorter ones whose sum is as long), and usage
-    /// outside the windows is left out.
+    /// A check (and `cclive budget`) reads the store's quarter-hour sums; the prompt gate and
+    /// the status line read its per-project, per-model sums of the window
+    /// (`budget::spend::spend_in`); `cclive_core::budget::evaluate` prices every response. All
+    /// three give the same figure per project and period: only a long prompt is priced in its
+    /// tier (not two shorter ones whose sum is as long), and usage outside the windows is left
+    /// out.
     #[test]
-    fn a_checks_figures_equal_the_stores_sums_the_gate_and_status_line_read() {
+    fn a_checks_figures_equal_every_responses_and_the_sums_the_gate_reads() {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
         let at: Timestamp = "2026-08-01T08:00:00Z".parse().unwrap();
@@ -560,6 +566,18 @@ mod tests {
 
         let checked = statuses(&budget, &store, &prices, &tz, now).unwrap();
         assert_eq!(checked.len(), 9, "three scopes, three periods");
+        let (records, _) = crate::history::usage_records::load(&store, None, None).unwrap();
+        let priced_one_by_one = budget::evaluate(&budget, &records, now, &tz, &prices);
+        for (status, one_by_one) in checked.iter().zip(&priced_one_by_one) {
+            assert_eq!(
+                (&status.project, status.period, status.level),
+                (&one_by_one.project, one_by_one.period, one_by_one.level)
+            );
+            assert!(
+                (status.spent_usd - one_by_one.spent_usd).abs() < 1e-6,
+                "{status:?} against {one_by_one:?}"
+            );
+        }
         for status in &checked {
             let window = budget::window(status.period, now, &tz, budget.week_start);
             let summed = crate::budget::spend::spend_in(&store, &window, &prices)
