@@ -97,7 +97,8 @@ pub type DeliveryStats = Arc<dyn Fn() -> Vec<DeliveryCounts> + Send + Sync>;
 
 /// The status of every configured budget limit now (global first, then by project key; each
 /// by period). Blocking: it reads the store. The binary's evaluates
-/// [`cclive_core::budget::evaluate`] over the usage of the longest window with a limit.
+/// [`cclive_core::budget::evaluate_groups`] over the store's sums of the longest window with a
+/// limit.
 pub type BudgetSource = Arc<dyn Fn() -> Result<Vec<BudgetStatus>, StoreError> + Send + Sync>;
 
 /// What `/metrics` and `/api/integrations` read besides the snapshot and the store; the binary

@@ -11,10 +11,10 @@
 //! checks one last time when the monitor stops (every callback dropped), so the last usage of a
 //! short `cclive run` is judged too; [`Watcher::join`] waits for that.
 //!
-//! A budget check computes [`cclive_core::budget::evaluate`] and offers every threshold reached
-//! to [`Store::record_alert`]; only alerts the store did not have yet go to the sinks. That is
-//! what makes each threshold fire once per period, across monitor restarts (and several
-//! monitors). A block check compares the block running now with the one running at the last
+//! A budget check computes [`cclive_core::budget::evaluate_groups`] over the store's quarter-hour
+//! sums and offers every threshold reached to [`Store::record_alert`]; only alerts the store did
+//! not have yet go to the sinks. That is what makes each threshold fire once per period, across
+//! monitor restarts (and several monitors). A block check compares the block running now with the one running at the last
 //! check ([`cclive_core::blocks::changes`]); the first look only learns which block runs, so a
 //! block already running when the watcher starts is not announced as started (its end is).
 //!
