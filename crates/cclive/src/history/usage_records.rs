@@ -1,12 +1,12 @@
 //! Store rows → the core's report inputs: the usage as [`UsageGroup`]s (summed per quarter
 //! hour, session, model and price class by the store: reports, budgets) or, where single
 //! responses matter (5-hour blocks), each usage row as a [`UsageRecord`], either carrying its
-//! session's project;
-//! and each stored session a [`SessionInfo`] with Claude Code's reported cost. Shared by `cclive report`, `cclive budget` and the budget
-//! watcher, so every one of them attributes usage the same way. [`unattributed`] is the cheap
-//! variant for figures that never split by project (the status line, `cclive top`'s totals):
-//! it does not read the sessions table at all; [`recent`] widens its range until the active
-//! 5-hour block's boundaries are certain.
+//! session's project; and each stored session a [`SessionInfo`] with Claude Code's reported
+//! cost. Shared by `cclive report`, `cclive budget` and the budget watcher, so every one of them
+//! attributes usage the same way. [`unattributed`] is the cheap variant for figures that never
+//! split by project (the status line, `cclive top`'s totals): it does not read the sessions
+//! table at all; [`recent`] widens its range until the active 5-hour block's boundaries are
+//! certain.
 
 use std::collections::HashMap;
 

@@ -14,9 +14,10 @@
 //! A budget check computes [`cclive_core::budget::evaluate_groups`] over the store's quarter-hour
 //! sums and offers every threshold reached to [`Store::record_alert`]; only alerts the store did
 //! not have yet go to the sinks. That is what makes each threshold fire once per period, across
-//! monitor restarts (and several monitors). A block check compares the block running now with the one running at the last
-//! check ([`cclive_core::blocks::changes`]); the first look only learns which block runs, so a
-//! block already running when the watcher starts is not announced as started (its end is).
+//! monitor restarts (and several monitors). A block check compares the block running now with
+//! the one running at the last check ([`cclive_core::blocks::changes`]); the first look only
+//! learns which block runs, so a block already running when the watcher starts is not announced
+//! as started (its end is).
 //!
 //! Sinks: the monitor prints alerts on stderr ([`print_sink`]) and hands both kinds to webhooks
 //! and on_change commands (`Notifier::alert_sink`, `Notifier::block_sink`); the library's
