@@ -189,7 +189,12 @@ impl<'a> Pricer<'a> {
     }
 
     /// [`PriceTable::cost_of_sum`], with the model's entry remembered.
-    fn cost(&mut self, model: &str, tokens: &Tokens, prompt_above: Option<u64>) -> Option<f64> {
+    pub(crate) fn cost(
+        &mut self,
+        model: &str,
+        tokens: &Tokens,
+        prompt_above: Option<u64>,
+    ) -> Option<f64> {
         let entry = if let Some(entry) = self.entries.get(model) {
             *entry
         } else {
