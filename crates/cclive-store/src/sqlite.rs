@@ -558,6 +558,10 @@ impl Store for SqliteStore {
     }
 
     fn usage_owners(&self, keys: &[&str]) -> Result<Vec<Option<SessionId>>, StoreError> {
+        // A catch-up's readers ask for every batch, also one that reports no response.
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
         let mut conn = self.conn();
         // One read transaction: a statement outside one takes and drops WAL read locks each time.
         let tx = conn.transaction()?;
