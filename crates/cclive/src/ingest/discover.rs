@@ -6,6 +6,7 @@
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
 
 /// A transcript found on disk, as the walk's one `stat` of it saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,12 +23,26 @@ pub struct Found {
 
 /// Every transcript under `config_dirs`, largest first (so parallel readers finish together),
 /// and the folders that could not be read.
+pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
+    let found = Mutex::new(Vec::new());
+    let errors = each(config_dirs, &|f| {
+        found.lock().unwrap_or_else(PoisonError::into_inner).push(f);
+    });
+    let mut found = found.into_inner().unwrap_or_else(PoisonError::into_inner);
+    found.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
+    (found, errors)
+}
+
+/// Hands every transcript under `config_dirs` to `on_found` as the walk finds it (on the walk's
+/// threads, in no particular order), and returns the folders that could not be read, sorted.
 ///
 /// The project folders are walked on as many threads as there are cores: with a history of
 /// thousands of sessions, the walk's `getdents` and `stat`s are most of what an import with
-/// nothing new costs.
-pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::io::Error)>) {
-    let mut found = Vec::new();
+/// nothing new costs. An import reads what the walk has found while it goes on.
+pub fn each(
+    config_dirs: &[PathBuf],
+    on_found: &(dyn Fn(Found) + Sync),
+) -> Vec<(PathBuf, std::io::Error)> {
     let mut errors = Vec::new();
     // The folders under each `projects/` (one per project), walked below in parallel; files
     // directly in `projects/` are taken here.
@@ -35,7 +50,7 @@ pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
     for dir in config_dirs {
         let projects = dir.join("projects");
         if projects.is_dir() {
-            list(&projects, &mut folders, &mut found, &mut errors);
+            list(&projects, &mut folders, on_found, &mut errors);
         }
     }
     let threads = std::thread::available_parallelism()
@@ -43,7 +58,7 @@ pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
         .min(folders.len());
     if threads <= 1 {
         for folder in &folders {
-            walk(folder, &mut found, &mut errors);
+            walk(folder, on_found, &mut errors);
         }
     } else {
         let next = std::sync::atomic::AtomicUsize::new(0);
@@ -51,13 +66,13 @@ pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
             let workers: Vec<_> = (0..threads)
                 .map(|_| {
                     scope.spawn(|| {
-                        let (mut found, mut errors) = (Vec::new(), Vec::new());
+                        let mut errors = Vec::new();
                         while let Some(folder) =
                             folders.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
                         {
-                            walk(folder, &mut found, &mut errors);
+                            walk(folder, on_found, &mut errors);
                         }
-                        (found, errors)
+                        errors
                     })
                 })
                 .collect();
@@ -68,14 +83,10 @@ pub fn transcripts(config_dirs: &[PathBuf]) -> (Vec<Found>, Vec<(PathBuf, std::i
                 .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                 .collect()
         });
-        for (f, e) in parts {
-            found.extend(f);
-            errors.extend(e);
-        }
+        errors.extend(parts.into_iter().flatten());
     }
-    found.sort_by(|a, b| b.size.cmp(&a.size).then_with(|| a.path.cmp(&b.path)));
     errors.sort_by(|a, b| a.0.cmp(&b.0));
-    (found, errors)
+    errors
 }
 
 /// True when `path` is a transcript by name (`*.jsonl`).
@@ -83,20 +94,24 @@ pub fn is_transcript(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "jsonl")
 }
 
-/// Walks `dir`: its sub-folders recursively, its transcripts into `found`.
-fn walk(dir: &Path, found: &mut Vec<Found>, errors: &mut Vec<(PathBuf, std::io::Error)>) {
+/// Walks `dir`: its sub-folders recursively, its transcripts to `on_found`.
+fn walk(
+    dir: &Path,
+    on_found: &(dyn Fn(Found) + Sync),
+    errors: &mut Vec<(PathBuf, std::io::Error)>,
+) {
     let mut folders = Vec::new();
-    list(dir, &mut folders, found, errors);
+    list(dir, &mut folders, on_found, errors);
     for folder in &folders {
-        walk(folder, found, errors);
+        walk(folder, on_found, errors);
     }
 }
 
-/// The entries of `dir` alone: sub-folders into `folders`, transcripts into `found`.
+/// The entries of `dir` alone: sub-folders into `folders`, transcripts to `on_found`.
 fn list(
     dir: &Path,
     folders: &mut Vec<PathBuf>,
-    found: &mut Vec<Found>,
+    on_found: &(dyn Fn(Found) + Sync),
     errors: &mut Vec<(PathBuf, std::io::Error)>,
 ) {
     let entries = match std::fs::read_dir(dir) {
@@ -119,7 +134,7 @@ fn list(
             let (size, dev, inode) = entry
                 .metadata()
                 .map_or((0, 0, 0), |m| (m.len(), m.dev(), m.ino()));
-            found.push(Found {
+            on_found(Found {
                 path,
                 size,
                 dev,

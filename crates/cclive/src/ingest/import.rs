@@ -1,9 +1,12 @@
 //! Importing history: every transcript's new bytes, read in parallel, folded once, stored once.
 //!
-//! Files are read by worker threads (largest first), each from its checkpoint, in bounded chunks
-//! (files of hundreds of megabytes exist), through the same [`TranscriptReader`] the live tailer
-//! uses. Workers send events to this thread, which folds them into one [`Monitor`] — one fold, so
-//! a response replayed by a resumed session in another file still counts once. At the end one
+//! Files are read by worker threads, each from its checkpoint, in bounded chunks (files of
+//! hundreds of megabytes exist), through the same [`TranscriptReader`] the live tailer uses. The
+//! readers start with the walk: each file with new bytes is handed to them as the walk finds it
+//! (the one with the most to read of those waiting first), so a catch-up's reading overlaps the
+//! walk's `stat` of every unchanged file. Workers send events to this thread, which folds them
+//! into one [`Monitor`] — one fold, so a response replayed by a resumed session in another file
+//! still counts once (this thread walks first: the events wait in the channel). At the end one
 //! transaction stores every touched session (with its ledger), the per-response usage rows and
 //! the new checkpoints. Files unchanged since their checkpoint are not opened: a second import
 //! of the same history is a `stat` per file. The first import of a history keeps per-event
@@ -19,10 +22,10 @@
 //! time.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, PoisonError, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -139,54 +142,12 @@ pub fn import(
 ) -> anyhow::Result<ImportReport> {
     let started = Instant::now();
     let mut report = ImportReport::default();
-    let (found, walk_errors) = discover::transcripts(config_dirs);
-    report.errors.extend(
-        walk_errors
-            .into_iter()
-            .map(|(p, e)| format!("{}: {e}", p.display())),
-    );
-    report.files = found.len();
-
     let checkpoints: HashMap<PathBuf, Checkpoint> = store
         .checkpoints()
         .context("reading checkpoints")?
         .into_iter()
         .map(|c| (c.path.clone(), c))
         .collect();
-    // Only files with new bytes are read; an unchanged one costs the walk's stat, nothing more.
-    let mut work = Vec::new();
-    let mut total_bytes = 0;
-    for f in found {
-        let cp = checkpoints.get(&f.path);
-        if cp.is_some_and(|c| {
-            tail::read_to_end((c.dev, c.inode, c.length_read()), (f.dev, f.inode, f.size))
-        }) {
-            report.files_unchanged += 1;
-            continue;
-        }
-        match FileTail::open(&f.path, cp) {
-            Ok(tail) if tail.up_to_date() => report.files_unchanged += 1,
-            Ok(tail) => {
-                total_bytes += f.size.saturating_sub(tail.checkpoint().offset);
-                work.push(tail);
-            }
-            Err(e) => report.errors.push(format!("{}: {e}", f.path.display())),
-        }
-    }
-    report.files_read = work.len();
-    let shared = options.shared_progress.clone().unwrap_or_default();
-    shared.set_total(work.len() as u64, total_bytes);
-    let mut spool = match &options.drain_hook_spool {
-        Some(db) => crate::ingest::hook_spool::take(db).context("reading the hook spool")?,
-        None => crate::ingest::hook_spool::Drained::default(),
-    };
-    report.spooled_events = spool.events.len();
-    if work.is_empty() && spool.events.is_empty() {
-        report.elapsed_ms = elapsed_ms(started);
-        return Ok(report);
-    }
-
-    let mut monitor = Monitor::new(prices.clone());
     // Sessions already stored (by an earlier import, a monitor, `cclive run` or a hook) are
     // continued, never rebuilt from their transcript over what else was recorded of them.
     let resuming = !checkpoints.is_empty()
@@ -202,68 +163,121 @@ pub fn import(
     let recent_from = jiff::Timestamp::now()
         .checked_sub(RECENT_EVENTS)
         .unwrap_or(jiff::Timestamp::MIN);
-    let mut folded = Folded::default();
-    // Folds one event as the live pipeline would; a catch-up keeps it.
-    let fold = |monitor: &mut Monitor,
-                folded: &mut Folded,
-                event: Event,
-                keep: bool|
-     -> anyhow::Result<()> {
-        let Folded {
-            kept,
-            touched,
-            stored_owners,
-        } = folded;
-        if resuming {
-            claim_stored_usage(monitor, store, stored_owners, &event)?;
+    let shared = options.shared_progress.clone().unwrap_or_default();
+    let queue = WorkQueue::default();
+    let walked = Walked::default();
+    // Only files with new bytes are read; an unchanged one costs the walk's stat, nothing more.
+    // Runs on the walk's threads, as each file is found.
+    let on_found = |f: discover::Found| {
+        walked.files.fetch_add(1, Ordering::Relaxed);
+        let cp = checkpoints.get(&f.path);
+        if cp.is_some_and(|c| {
+            tail::read_to_end((c.dev, c.inode, c.length_read()), (f.dev, f.inode, f.size))
+        }) {
+            walked.unchanged.fetch_add(1, Ordering::Relaxed);
+            return;
         }
-        if resuming
-            && !monitor.contains(&event.session_id)
-            && let Some(stored) = store
-                .session(&event.session_id)
-                .context("reading a stored session")?
-        {
-            monitor.insert(stored);
+        match FileTail::open(&f.path, cp) {
+            Ok(tail) if tail.up_to_date() => {
+                walked.unchanged.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(tail) => {
+                let new_bytes = f.size.saturating_sub(tail.checkpoint().offset);
+                queue.push(new_bytes, tail);
+            }
+            Err(e) => walked.error(format!("{}: {e}", f.path.display())),
         }
-        let event = event.screened();
-        let repeat = monitor.repeats(&event);
-        let applied = monitor.count_for_store(&event);
-        if resuming && let Some((holder, counted)) = applied.usage {
-            touched
-                .responses
-                .insert(counted.key.to_owned(), holder.session_id.clone());
-        }
-        touched.retired.extend(applied.retired_usage);
-        // As the live pipeline: an event is kept once (not another source's repeat of it) and
-        // only with a session to belong to (a rerouted replay has none).
-        if keep && !repeat && monitor.contains(&event.session_id) {
-            kept.push(event);
-        }
-        Ok(())
     };
-    // What hooks spooled happened before anything read now could be newer: first, and kept
-    // (a monitor would have stored them).
-    for event in std::mem::take(&mut spool.events) {
-        fold(&mut monitor, &mut folded, event, true)?;
-    }
-    let bar = progress_bar(options.progress, total_bytes, work.len());
-    let next = AtomicUsize::new(0);
     let (tx, rx) = mpsc::sync_channel::<Msg>(64);
-    let mut new_checkpoints = Vec::new();
-    let threads = options.threads.clamp(1, work.len().max(1));
-    let work: Vec<std::sync::Mutex<FileTail>> =
-        work.into_iter().map(std::sync::Mutex::new).collect();
+    let threads = options.threads.max(1);
 
-    std::thread::scope(|scope| -> anyhow::Result<()> {
+    let read = std::thread::scope(|scope| -> anyhow::Result<Option<Read>> {
+        // The readers start with the walk and read each file with new bytes as soon as it is
+        // found (the largest waiting first): a catch-up's reading, and its restoring of the
+        // long sessions it continues, overlap the walk's `stat`s of every unchanged file.
         // A catch-up continues stored sessions: the readers restore them (decoding a long
         // session's ledger) in parallel, not the fold one by one.
         let restore = resuming.then_some(store);
         for _ in 0..threads {
             let tx = tx.clone();
-            let (work, next) = (&work, &next);
-            scope.spawn(move || reader_thread(work, next, restore, &tx));
+            let queue = &queue;
+            scope.spawn(move || reader_thread(queue, restore, &tx));
         }
         drop(tx);
+        let walk_errors = {
+            // Ended however the walk ends, or the readers would wait for it forever.
+            let _ending = EndOfWalk(&queue);
+            discover::each(config_dirs, &on_found)
+        };
+        let (files_read, total_bytes) = queue.walk_done();
+        report.files = walked.files.load(Ordering::Relaxed);
+        report.files_unchanged = walked.unchanged.load(Ordering::Relaxed);
+        report.files_read = files_read;
+        report.errors.extend(
+            walk_errors
+                .into_iter()
+                .map(|(p, e)| format!("{}: {e}", p.display())),
+        );
+        report.errors.extend(walked.take_errors());
+        shared.set_total(files_read as u64, total_bytes);
+        // Taken once the totals show (it waits for a hook that is writing it); the readers go on.
+        let mut spool = match &options.drain_hook_spool {
+            Some(db) => crate::ingest::hook_spool::take(db).context("reading the hook spool")?,
+            None => crate::ingest::hook_spool::Drained::default(),
+        };
+        report.spooled_events = spool.events.len();
+        if files_read == 0 && spool.events.is_empty() {
+            // The readers found nothing to take and are gone.
+            return Ok(None);
+        }
+
+        let mut monitor = Monitor::new(prices.clone());
+        let mut folded = Folded::default();
+        // Folds one event as the live pipeline would; a catch-up keeps it.
+        let fold = |monitor: &mut Monitor,
+                    folded: &mut Folded,
+                    event: Event,
+                    keep: bool|
+         -> anyhow::Result<()> {
+            let Folded {
+                kept,
+                touched,
+                stored_owners,
+            } = folded;
+            if resuming {
+                claim_stored_usage(monitor, store, stored_owners, &event)?;
+            }
+            if resuming
+                && !monitor.contains(&event.session_id)
+                && let Some(stored) = store
+                    .session(&event.session_id)
+                    .context("reading a stored session")?
+            {
+                monitor.insert(stored);
+            }
+            let event = event.screened();
+            let repeat = monitor.repeats(&event);
+            let applied = monitor.count_for_store(&event);
+            if resuming && let Some((holder, counted)) = applied.usage {
+                touched
+                    .responses
+                    .insert(counted.key.to_owned(), holder.session_id.clone());
+            }
+            touched.retired.extend(applied.retired_usage);
+            // As the live pipeline: an event is kept once (not another source's repeat of it)
+            // and only with a session to belong to (a rerouted replay has none).
+            if keep && !repeat && monitor.contains(&event.session_id) {
+                kept.push(event);
+            }
+            Ok(())
+        };
+        // What hooks spooled happened before anything read now could be newer: first, and kept
+        // (a monitor would have stored them). The readers' messages wait in the channel.
+        for event in std::mem::take(&mut spool.events) {
+            fold(&mut monitor, &mut folded, event, true)?;
+        }
+        let bar = progress_bar(options.progress, total_bytes, files_read);
+        let mut new_checkpoints = Vec::new();
         let mut done_files = 0;
         for msg in rx {
             match msg {
@@ -299,9 +313,24 @@ pub fn import(
                 Msg::Failed(path, e) => report.errors.push(format!("{}: {e}", path.display())),
             }
         }
-        Ok(())
+        bar.finish_and_clear();
+        Ok(Some(Read {
+            monitor,
+            folded,
+            checkpoints: new_checkpoints,
+            spool,
+        }))
     })?;
-    bar.finish_and_clear();
+    let Some(Read {
+        mut monitor,
+        mut folded,
+        checkpoints: new_checkpoints,
+        spool,
+    }) = read
+    else {
+        report.elapsed_ms = elapsed_ms(started);
+        return Ok(report);
+    };
     let read_ms = elapsed_ms(started);
 
     if options.finalize {
@@ -429,17 +458,9 @@ fn drop_elsewhere<T: Send + 'static>(value: T) {
         .spawn(move || drop(value));
 }
 
-fn reader_thread(
-    work: &[std::sync::Mutex<FileTail>],
-    next: &AtomicUsize,
-    restore: Option<&dyn Store>,
-    tx: &mpsc::SyncSender<Msg>,
-) {
+fn reader_thread(queue: &WorkQueue, restore: Option<&dyn Store>, tx: &mpsc::SyncSender<Msg>) {
     let mut looked_up = LookedUp::default();
-    loop {
-        let i = next.fetch_add(1, Ordering::Relaxed);
-        let Some(slot) = work.get(i) else { return };
-        let Ok(mut tail) = slot.lock() else { return };
+    while let Some(mut tail) = queue.next() {
         let mut reader = TranscriptReader::new(tail.path());
         let mut events = Vec::with_capacity(EVENTS_PER_MESSAGE);
         let now = jiff::Timestamp::now();
@@ -475,6 +496,160 @@ fn reader_thread(
         };
         if tx.send(done).is_err() {
             return;
+        }
+    }
+}
+
+/// What the reading part of an import hands on to the store's write.
+struct Read {
+    monitor: Monitor,
+    folded: Folded,
+    /// Where each file read was read up to.
+    checkpoints: Vec<Checkpoint>,
+    /// The hook spool drained, to let go once its events are stored.
+    spool: crate::ingest::hook_spool::Drained,
+}
+
+/// What the walk saw of the files it found, counted on its threads.
+#[derive(Default)]
+struct Walked {
+    files: AtomicUsize,
+    unchanged: AtomicUsize,
+    /// Files that could not be opened, with why.
+    errors: Mutex<Vec<String>>,
+}
+
+impl Walked {
+    fn error(&self, error: String) {
+        self.errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(error);
+    }
+
+    /// The errors, sorted (the walk's threads found them in no particular order).
+    fn take_errors(&self) -> Vec<String> {
+        let mut errors =
+            std::mem::take(&mut *self.errors.lock().unwrap_or_else(PoisonError::into_inner));
+        errors.sort();
+        errors
+    }
+}
+
+/// The files with new bytes, handed from the walk to the readers as it finds them. A reader
+/// takes the one with the most to read of those waiting (so the readers finish together), and
+/// waits while the walk may still find one.
+#[derive(Default)]
+struct WorkQueue {
+    waiting: Mutex<Waiting>,
+    found: Condvar,
+}
+
+#[derive(Default)]
+struct Waiting {
+    files: BinaryHeap<Pending>,
+    /// True once the walk is over: nothing more comes.
+    walked: bool,
+    /// Files handed over so far, and their new bytes.
+    pushed: usize,
+    bytes: u64,
+}
+
+/// A file waiting to be read, ordered by how much it has to read (then by path, for a stable
+/// order).
+struct Pending {
+    new_bytes: u64,
+    tail: FileTail,
+}
+
+impl Ord for Pending {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.new_bytes
+            .cmp(&other.new_bytes)
+            .then_with(|| other.tail.path().cmp(self.tail.path()))
+    }
+}
+
+impl PartialOrd for Pending {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Pending {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other).is_eq()
+    }
+}
+
+impl Eq for Pending {}
+
+/// Ends the walk when dropped (see [`WorkQueue::walk_done`]).
+struct EndOfWalk<'a>(&'a WorkQueue);
+
+impl Drop for EndOfWalk<'_> {
+    fn drop(&mut self) {
+        self.0.walk_done();
+    }
+}
+
+impl WorkQueue {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Waiting> {
+        self.waiting.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Hands `tail`, with `new_bytes` to read, to a reader.
+    fn push(&self, new_bytes: u64, tail: FileTail) {
+        let mut waiting = self.lock();
+        waiting.pushed += 1;
+        waiting.bytes += new_bytes;
+        waiting.files.push(Pending { new_bytes, tail });
+        self.found.notify_one();
+    }
+
+    /// Ends the walk: readers take what waits and stop. Returns how many files were handed over
+    /// and their new bytes.
+    fn walk_done(&self) -> (usize, u64) {
+        let mut waiting = self.lock();
+        waiting.walked = true;
+        self.found.notify_all();
+        (waiting.pushed, waiting.bytes)
+    }
+
+    /// The next file to read, waiting for the walk to find one; `None` once the walk is over
+    /// and every file was taken.
+    fn next(&self) -> Option<FileTail> {
+        let mut waiting = self.lock();
+        loop {
+            match waiting.take() {
+                Take::File(tail) => return Some(tail),
+                Take::Done => return None,
+                Take::Wait => {
+                    waiting = self
+                        .found
+                        .wait(waiting)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+            }
+        }
+    }
+}
+
+/// What a reader gets from the queue.
+enum Take {
+    File(FileTail),
+    /// Nothing waits, but the walk goes on.
+    Wait,
+    /// Nothing waits, and nothing more comes.
+    Done,
+}
+
+impl Waiting {
+    fn take(&mut self) -> Take {
+        match self.files.pop() {
+            Some(pending) => Take::File(pending.tail),
+            None if self.walked => Take::Done,
+            None => Take::Wait,
         }
     }
 }
@@ -971,5 +1146,74 @@ mod tests {
         .unwrap();
         assert_eq!(kinds(&store), ["usage", "tool_use", "tool_result"]);
         assert!(store.events(&SessionId::new("old")).unwrap().is_empty());
+    }
+
+    /// A file to read with `new_bytes` bytes, in `dir`.
+    fn pending(dir: &Path, name: &str, new_bytes: u64) -> (u64, FileTail) {
+        let path = dir.join(name);
+        std::fs::write(&path, "{}\n").unwrap();
+        (new_bytes, FileTail::open(&path, None).unwrap())
+    }
+
+    fn taken(waiting: &mut Waiting) -> Option<String> {
+        match waiting.take() {
+            Take::File(tail) => Some(tail.path().file_name()?.to_string_lossy().into_owned()),
+            Take::Wait => Some("wait".into()),
+            Take::Done => None,
+        }
+    }
+
+    #[test]
+    fn readers_take_the_biggest_file_found_so_far_and_wait_for_the_walk_to_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut waiting = Waiting::default();
+        assert_eq!(
+            taken(&mut waiting).as_deref(),
+            Some("wait"),
+            "the walk may find more"
+        );
+        for (name, bytes) in [("small.jsonl", 10), ("big.jsonl", 900), ("mid.jsonl", 300)] {
+            let (bytes, tail) = pending(dir.path(), name, bytes);
+            waiting.files.push(Pending {
+                new_bytes: bytes,
+                tail,
+            });
+        }
+        assert_eq!(taken(&mut waiting).as_deref(), Some("big.jsonl"));
+        assert_eq!(taken(&mut waiting).as_deref(), Some("mid.jsonl"));
+        assert_eq!(taken(&mut waiting).as_deref(), Some("small.jsonl"));
+        assert_eq!(taken(&mut waiting).as_deref(), Some("wait"));
+        waiting.walked = true;
+        assert_eq!(
+            taken(&mut waiting),
+            None,
+            "walked and emptied: the reader stops"
+        );
+    }
+
+    #[test]
+    fn a_reader_waiting_for_the_walk_gets_what_it_finds_then_stops() {
+        let dir = tempfile::tempdir().unwrap();
+        let queue = WorkQueue::default();
+        std::thread::scope(|scope| {
+            let reader = scope.spawn(|| {
+                let mut read = Vec::new();
+                while let Some(tail) = queue.next() {
+                    read.push(tail.path().to_path_buf());
+                }
+                read
+            });
+            let (bytes, tail) = pending(dir.path(), "a.jsonl", 5);
+            queue.push(bytes, tail);
+            let (bytes, tail) = pending(dir.path(), "b.jsonl", 50);
+            queue.push(bytes, tail);
+            assert_eq!(queue.walk_done(), (2, 55));
+            let mut read = reader.join().unwrap();
+            read.sort();
+            assert_eq!(
+                read,
+                [dir.path().join("a.jsonl"), dir.path().join("b.jsonl")]
+            );
+        });
     }
 }
