@@ -7,7 +7,8 @@ is a reference, the ratio to it. Nothing here is asserted: the numbers are for p
 
 Rows (issue #16's table):
   cold import (cat, ccusage 20 `daily --json --offline`, `cclive import` into a fresh DB),
-  second import with nothing changed, import after appending ~1 MB to 10 files,
+  second import with nothing changed, import after appending ~1 MB to 10 files (these two
+  --repeats times a round, each +1 MB import from a copy of the same database),
   `cclive report daily --json` on the imported history, `/api/costs?days=120`,
   dashboard start → first answer on a fresh DB, an idle monitor's CPU and wake-ups,
   20 live transcripts at one line a second (CPU per line), and one alone, new or continuing
@@ -165,6 +166,8 @@ def main():
     ap.add_argument("--ccusage", required=True)
     ap.add_argument("--corpus", required=True)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=3,
+                    help="timings of the unchanged and the +1 MB import per round and build")
     # Longer than the monitor's rescan interval (`ingest/follow.rs`, 30 s): a window without a
     # rescan in it read 0.00 % while the rescans alone were ~0.05 %.
     ap.add_argument("--idle-seconds", type=int, default=40)
@@ -249,14 +252,33 @@ def bench(args, work, procs):
             wall, rss, _ = run([binary, "import", "--quiet"], env)
             rows[prefix + "cold"].append(wall)
             rows[prefix + "cold_rss"].append(rss)
-            rows[prefix + "warm"].append(run([binary, "import", "--quiet"], env)[0])
+            for _ in range(args.repeats):
+                rows[prefix + "warm"].append(run([binary, "import", "--quiet"], env)[0])
+            # Each +1 MB import starts from the same database (a copy of it), so one round
+            # gives several timings: a millisecond figure on this machine needs many.
+            snapshot = {Path(f"{db}{side}"): work / f"snapshot{side}" for side in ("", "-wal")}
+            for live, copy in snapshot.items():
+                if live.exists():
+                    shutil.copyfile(live, copy)
             added = {f: appended(f, rnd) for f in targets}
-            for f, data in added.items():
-                with open(f, "ab") as out:
-                    out.write(data)
-            rows[prefix + "append"].append(run([binary, "import", "--quiet"], env)[0])
-            for f in targets:
-                os.truncate(f, sizes[f])
+            for rep in range(args.repeats):
+                if rep > 0:
+                    Path(f"{db}-shm").unlink(missing_ok=True)
+                    for live, copy in snapshot.items():
+                        if copy.exists():
+                            shutil.copyfile(copy, live)
+                        else:
+                            live.unlink(missing_ok=True)
+                for f, data in added.items():
+                    with open(f, "ab") as out:
+                        out.write(data)
+                try:
+                    rows[prefix + "append"].append(run([binary, "import", "--quiet"], env)[0])
+                finally:
+                    for f in targets:
+                        os.truncate(f, sizes[f])
+            for copy in snapshot.values():
+                copy.unlink(missing_ok=True)
             rows[prefix + "report"].append(run([binary, "report", "daily", "--json"], env)[0])
             if rnd < args.rounds - 1:
                 db.unlink()
