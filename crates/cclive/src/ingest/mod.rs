@@ -11,3 +11,4 @@ pub mod liveness;
 pub mod own_transcript;
 pub mod tail;
 pub mod transcripts;
+pub(crate) mod work_queue;
