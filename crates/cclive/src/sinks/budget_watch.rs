@@ -190,40 +190,48 @@ pub(crate) fn limits_source(
 ) -> cclive_server::LimitsSource {
     let config = &settings.budget.value;
     let (budget, tz, prices) = (config.budget.clone(), config.time_zone(), prices.clone());
-    let limited = has_period_limits(&budget);
-    Arc::new(move |now| {
-        let windows: Vec<budget::Window> = Period::ALL
-            .into_iter()
-            .map(|p| budget::window(p, now, &tz, budget.week_start))
-            .collect();
-        let since = windows.iter().map(|w| w.start).min().unwrap_or(now);
-        let records = crate::history::usage_records::recent(&*store, since, now)?;
-        let periods = windows
-            .into_iter()
-            .map(|window| {
-                let spent = budget::Spend::of_records(&records, &window, &prices).total_usd;
-                cclive_server::PeriodSpend {
-                    period: window.period,
-                    projected_usd: budget::project_to_end(spent, &window, now),
-                    spent_usd: spent,
-                    key: window.key,
-                    start: window.start,
-                    end: window.end,
-                }
-            })
-            .collect();
-        let opts = cclive_core::report::ReportOptions::new(tz.clone());
-        let block = blocks::active_block(&records, &opts, &prices, now, None);
-        let budgets = if limited {
-            statuses(&budget, &*store, &prices, &tz, now)?
-        } else {
-            Vec::new()
-        };
-        Ok(cclive_server::UsageLimits {
-            block,
-            periods,
-            budgets,
+    Arc::new(move |now| usage_limits(&budget, &*store, &prices, &tz, now))
+}
+
+/// The limits panel's figures at `now` (see [`limits_source`]).
+fn usage_limits(
+    budget: &Budget,
+    store: &dyn Store,
+    prices: &PriceTable,
+    tz: &TimeZone,
+    now: Timestamp,
+) -> Result<cclive_server::UsageLimits, StoreError> {
+    let windows: Vec<budget::Window> = Period::ALL
+        .into_iter()
+        .map(|p| budget::window(p, now, tz, budget.week_start))
+        .collect();
+    let since = windows.iter().map(|w| w.start).min().unwrap_or(now);
+    let records = crate::history::usage_records::recent(store, since, now)?;
+    let periods = windows
+        .into_iter()
+        .map(|window| {
+            let spent = budget::Spend::of_records(&records, &window, prices).total_usd;
+            cclive_server::PeriodSpend {
+                period: window.period,
+                projected_usd: budget::project_to_end(spent, &window, now),
+                spent_usd: spent,
+                key: window.key,
+                start: window.start,
+                end: window.end,
+            }
         })
+        .collect();
+    let opts = cclive_core::report::ReportOptions::new(tz.clone());
+    let block = blocks::active_block(&records, &opts, prices, now, None);
+    let budgets = if has_period_limits(budget) {
+        statuses(budget, store, prices, tz, now)?
+    } else {
+        Vec::new()
+    };
+    Ok(cclive_server::UsageLimits {
+        block,
+        periods,
+        budgets,
     })
 }
 
@@ -506,16 +514,12 @@ mod tests {
         );
     }
 
-    /// A check (and `cclive budget`) reads the store's quarter-hour sums; the prompt gate and
-    /// the status line read its per-project, per-model sums of the window
-    /// (`budget::spend::spend_in`); `cclive_core::budget::evaluate` prices every response. All
-    /// three give the same figure per project and period: only a long prompt is priced in its
-    /// tier (not two shorter ones whose sum is as long), and usage outside the windows is left
-    /// out.
-    #[test]
-    fn a_checks_figures_equal_every_responses_and_the_sums_the_gate_reads() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
+    /// A store at `dir` with usage around 2026-09-03T10:00Z (UTC windows): before the month,
+    /// in it, in the week, today, tomorrow, in two projects, with prompts below and in a model's
+    /// long-prompt tier; and a budget with a daily, weekly and monthly limit for everything and
+    /// for each project.
+    fn priced_corpus(dir: &std::path::Path) -> (SqliteStore, Budget) {
+        let store = SqliteStore::open(&dir.join("cclive.db")).unwrap();
         let at: Timestamp = "2026-08-01T08:00:00Z".parse().unwrap();
         let mut app = SessionState::new(SessionId::new("s"), at);
         app.project_path = Some("/home/me/app".into());
@@ -562,6 +566,67 @@ mod tests {
             projects: [("app".to_owned(), limits), ("lib".to_owned(), limits)].into(),
             ..Budget::default()
         };
+        (store, budget)
+    }
+
+    /// The limits panel shows the figures of every response priced one by one: each period's
+    /// spend, each limit's status, and the block running now as a read of the whole history
+    /// finds it.
+    #[test]
+    fn the_limits_panel_shows_every_responses_figures() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, budget) = priced_corpus(dir.path());
+        let (prices, tz) = (PriceTable::builtin(), TimeZone::UTC);
+        let now: Timestamp = "2026-09-03T10:00:00Z".parse().unwrap();
+
+        let shown = usage_limits(&budget, &store, &prices, &tz, now).unwrap();
+        let (records, _) = crate::history::usage_records::load(&store, None, None).unwrap();
+        assert_eq!(shown.periods.len(), 3);
+        for period in &shown.periods {
+            let window = budget::window(period.period, now, &tz, budget.week_start);
+            let one_by_one = budget::Spend::of_records(&records, &window, &prices).total_usd;
+            assert!(
+                (period.spent_usd - one_by_one).abs() < 1e-6,
+                "{:?}: {} against {one_by_one}",
+                period.period,
+                period.spent_usd
+            );
+        }
+        let day = shown
+            .periods
+            .iter()
+            .find(|p| p.period == Period::Day)
+            .unwrap();
+        assert!(
+            (day.spent_usd - 8.0).abs() < 1e-4,
+            "today's $6 and $2: {}",
+            day.spent_usd
+        );
+        let priced_one_by_one = budget::evaluate(&budget, &records, now, &tz, &prices);
+        assert_eq!(shown.budgets.len(), priced_one_by_one.len());
+        for (status, one_by_one) in shown.budgets.iter().zip(&priced_one_by_one) {
+            assert_eq!(
+                (&status.project, status.period, status.level),
+                (&one_by_one.project, one_by_one.period, one_by_one.level)
+            );
+            assert!((status.spent_usd - one_by_one.spent_usd).abs() < 1e-6);
+        }
+        let opts = cclive_core::report::ReportOptions::new(tz.clone());
+        let block = blocks::active_block(&records, &opts, &prices, now, None);
+        assert!(block.is_some(), "today's responses make a running block");
+        assert_eq!(shown.block, block);
+    }
+
+    /// A check (and `cclive budget`) reads the store's quarter-hour sums; the prompt gate and
+    /// the status line read its per-project, per-model sums of the window
+    /// (`budget::spend::spend_in`); `cclive_core::budget::evaluate` prices every response. All
+    /// three give the same figure per project and period: only a long prompt is priced in its
+    /// tier (not two shorter ones whose sum is as long), and usage outside the windows is left
+    /// out.
+    #[test]
+    fn a_checks_figures_equal_every_responses_and_the_sums_the_gate_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, budget) = priced_corpus(dir.path());
         let (prices, tz) = (PriceTable::builtin(), TimeZone::UTC);
         let now: Timestamp = "2026-09-03T10:00:00Z".parse().unwrap();
 
