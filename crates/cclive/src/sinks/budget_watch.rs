@@ -193,7 +193,10 @@ pub(crate) fn limits_source(
     Arc::new(move |now| usage_limits(&budget, &*store, &prices, &tz, now))
 }
 
-/// The limits panel's figures at `now` (see [`limits_source`]).
+/// The limits panel's figures at `now` (see [`limits_source`]): the periods' spend and the
+/// limits' statuses from one read of the store's quarter-hour sums since the month's (or the
+/// week's) start — the sums the checks read, not every response of the month — and the block
+/// from the responses [`recent`](crate::history::usage_records::recent) reads for it.
 fn usage_limits(
     budget: &Budget,
     store: &dyn Store,
@@ -206,11 +209,20 @@ fn usage_limits(
         .map(|p| budget::window(p, now, tz, budget.week_start))
         .collect();
     let since = windows.iter().map(|w| w.start).min().unwrap_or(now);
-    let records = crate::history::usage_records::recent(store, since, now)?;
+    // Only a project's limit needs each sum's project (every stored session read).
+    let per_project = budget.scopes().any(|(key, _)| key.is_some());
+    let (groups, _) = crate::history::usage_records::load_groups(
+        store,
+        Some(since),
+        None,
+        tz,
+        prices,
+        per_project,
+    )?;
     let periods = windows
         .into_iter()
         .map(|window| {
-            let spent = budget::Spend::of_records(&records, &window, prices).total_usd;
+            let spent = budget::Spend::of_groups(&groups, &window, prices).total_usd;
             cclive_server::PeriodSpend {
                 period: window.period,
                 projected_usd: budget::project_to_end(spent, &window, now),
@@ -221,10 +233,11 @@ fn usage_limits(
             }
         })
         .collect();
+    let records = crate::history::usage_records::recent(store, now, now)?;
     let opts = cclive_core::report::ReportOptions::new(tz.clone());
     let block = blocks::active_block(&records, &opts, prices, now, None);
     let budgets = if has_period_limits(budget) {
-        statuses(budget, store, prices, tz, now)?
+        budget::evaluate_groups(budget, &groups, now, tz, prices)
     } else {
         Vec::new()
     };
