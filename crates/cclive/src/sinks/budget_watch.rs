@@ -209,16 +209,7 @@ fn usage_limits(
         .map(|p| budget::window(p, now, tz, budget.week_start))
         .collect();
     let since = windows.iter().map(|w| w.start).min().unwrap_or(now);
-    // Only a project's limit needs each sum's project (every stored session read).
-    let per_project = budget.scopes().any(|(key, _)| key.is_some());
-    let (groups, _) = crate::history::usage_records::load_groups(
-        store,
-        Some(since),
-        None,
-        tz,
-        prices,
-        per_project,
-    )?;
+    let groups = spend_sums(budget, store, prices, tz, since)?;
     let periods = windows
         .into_iter()
         .map(|window| {
@@ -406,11 +397,22 @@ pub(crate) fn statuses(
     let Some(since) = earliest else {
         return Ok(Vec::new());
     };
-    // Only a project's limit needs each sum's project: that is every stored session read
-    // (on a long history, most of a check's time, and a check follows every change).
+    let groups = spend_sums(budget, store, prices, tz, since)?;
+    Ok(budget::evaluate_groups(budget, &groups, now, tz, prices))
+}
+
+/// The store's sums per quarter hour since `since` (what reports read), as the budget's rules
+/// price them: not every response of a month (a check follows every change, and a heavy month
+/// holds tens of thousands of responses). Each sum carries its project only when a project has
+/// a limit: that is every stored session read (on a long history, most of a check's time).
+fn spend_sums(
+    budget: &Budget,
+    store: &dyn Store,
+    prices: &PriceTable,
+    tz: &TimeZone,
+    since: Timestamp,
+) -> Result<Vec<cclive_core::report::UsageGroup>, StoreError> {
     let per_project = budget.scopes().any(|(key, _)| key.is_some());
-    // The store's sums per quarter hour (what reports read), not every response of a month: a
-    // check follows every change, and a heavy month holds tens of thousands of responses.
     let (groups, _) = crate::history::usage_records::load_groups(
         store,
         Some(since),
@@ -419,7 +421,7 @@ pub(crate) fn statuses(
         prices,
         per_project,
     )?;
-    Ok(budget::evaluate_groups(budget, &groups, now, tz, prices))
+    Ok(groups)
 }
 
 /// One check: the thresholds reached at `now`, recorded in the store; returns those that were
