@@ -346,6 +346,18 @@ struct UsageReport<'a> {
     sidechain: bool,
 }
 
+impl UsageReport<'_> {
+    /// What the one merge rule (`usage_merge`) reads of it.
+    fn facts(&self) -> usage_merge::Report<'_> {
+        usage_merge::Report {
+            tokens: self.tokens,
+            model: self.model,
+            sidechain: self.sidechain,
+            at: self.at,
+        }
+    }
+}
+
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
 fn is_zero(n: &u64) -> bool {
     *n == 0
@@ -484,13 +496,34 @@ impl SessionState {
         })
     }
 
-    /// True when `kind` only repeats what this session already holds: another source's (or a
-    /// catch-up's) report of its start, of a tool call or result already counted, or of an end
-    /// after it ended. Applying it changes nothing, and the event log keeps it once: the first
-    /// report is the one kept. Every source announces a session with `SessionStarted`, and only
-    /// that sets the source, so a known source means a start was already applied.
-    pub fn repeats(&self, kind: &EventKind) -> bool {
-        match kind {
+    /// True when `event` only repeats what this session already holds: another source's (or a
+    /// catch-up's) report of its start, of a tool call or result already counted, of an end
+    /// after it ended, or of a response's usage that counts nothing new (Claude Code 2.1
+    /// writes a response's final usage on the line of each of its content blocks). Applying
+    /// it changes nothing, and the event log keeps it once: the first report is the one kept.
+    /// Every source announces a session with `SessionStarted`, and only that sets the source,
+    /// so a known source means a start was already applied.
+    pub fn repeats(&self, event: &Event) -> bool {
+        match &event.kind {
+            EventKind::Usage {
+                key,
+                request_id,
+                reported_cost_usd,
+                model,
+                tokens,
+                sidechain,
+                is_final: _,
+            } => self.counted_already(
+                key,
+                &UsageReport {
+                    model: model.as_deref(),
+                    tokens,
+                    request_id: request_id.as_deref(),
+                    reported_cost: *reported_cost_usd,
+                    at: event.at,
+                    sidechain: *sidechain,
+                },
+            ),
             EventKind::SessionStarted { .. } => self.source != Source::Unknown,
             EventKind::SessionEnded { .. } => !self.status.is_live(),
             EventKind::ToolUse { tool_use_id, .. } => self.ledger.tool_uses.contains(tool_use_id),
@@ -934,26 +967,10 @@ impl SessionState {
     /// Counts one usage report: the key's tokens become the field-wise maximum of its reports,
     /// and the running sums move by the difference.
     fn count_usage(&mut self, key: &str, report: &UsageReport<'_>, prices: &PriceTable) {
-        let facts = usage_merge::Report {
-            tokens: report.tokens,
-            model: report.model,
-            sidechain: report.sidechain,
-            at: report.at,
-        };
-        if self.ledger.usage.get(key).is_some_and(|c| {
-            c.first_at.is_some_and(|first_at| {
-                usage_merge::is_duplicate(
-                    &c.tokens,
-                    c.model.as_deref(),
-                    c.sidechain,
-                    first_at,
-                    &facts,
-                )
-            }) && (c.request_id.is_some() || report.request_id.is_none())
-                && (c.reported_cost.is_some() || report.reported_cost.is_none())
-        }) {
+        if self.counted_already(key, report) {
             return; // a duplicate report: nothing to count, nothing to copy
         }
+        let facts = report.facts();
         let session_model = self.model.clone();
         let ledger = self.ledger_mut();
         ledger.changes.usage(key);
@@ -1123,6 +1140,24 @@ impl SessionState {
             };
             self.ended_at = Some(at);
         }
+    }
+
+    /// True when the response `key` is counted here and `report` would change nothing of it:
+    /// no token count grows, no model, request id or reported cost becomes known, it is not
+    /// a main-chain report of a sub-agent's response, and it is not earlier.
+    fn counted_already(&self, key: &str, report: &UsageReport<'_>) -> bool {
+        self.ledger.usage.get(key).is_some_and(|c| {
+            c.first_at.is_some_and(|first_at| {
+                usage_merge::is_duplicate(
+                    &c.tokens,
+                    c.model.as_deref(),
+                    c.sidechain,
+                    first_at,
+                    &report.facts(),
+                )
+            }) && (c.request_id.is_some() || report.request_id.is_none())
+                && (c.reported_cost.is_some() || report.reported_cost.is_none())
+        })
     }
 
     /// Makes a finished session live again.

@@ -61,6 +61,59 @@ fn repeated_usage_reports_count_once_at_their_maximum() {
 }
 
 #[test]
+fn a_usage_report_that_counts_nothing_new_is_a_repeat_for_the_event_log() {
+    // Claude Code 2.1 writes a response's final usage on the line of each content block; 1.0
+    // the message-start usage on the earlier ones and the final on the last.
+    let mut s = state();
+    let report = |secs, output| {
+        Event::new(
+            SessionId::new("s"),
+            t(secs),
+            usage("msg_1", "claude-sonnet-4-5", 1000, output),
+        )
+    };
+    let prices = PriceTable::builtin();
+    assert!(!s.repeats(&report(1, 1)), "the first report is news");
+    s.apply(&report(1, 1), &prices);
+    assert!(s.repeats(&report(2, 1)), "the same figures again");
+    assert!(
+        !s.repeats(&report(2, 42)),
+        "the final usage grows the count"
+    );
+    s.apply(&report(2, 42), &prices);
+    assert!(s.repeats(&report(3, 42)));
+    assert!(s.repeats(&report(3, 5)), "a smaller report counts nothing");
+    assert!(
+        !s.repeats(&report(0, 42)),
+        "an earlier report moves the first time"
+    );
+    let with_request = Event::new(
+        SessionId::new("s"),
+        t(3),
+        EventKind::Usage {
+            key: "msg_1".into(),
+            request_id: Some("req_1".into()),
+            reported_cost_usd: None,
+            model: Some("claude-sonnet-4-5".into()),
+            tokens: Tokens {
+                input: 1000,
+                output: 42,
+                ..Tokens::default()
+            },
+            is_final: true,
+            sidechain: false,
+        },
+    );
+    assert!(!s.repeats(&with_request), "it links the request id");
+    let other = Event::new(
+        SessionId::new("s"),
+        t(3),
+        usage("msg_2", "claude-sonnet-4-5", 1000, 42),
+    );
+    assert!(!s.repeats(&other), "another response");
+}
+
+#[test]
 fn unknown_models_are_flagged_not_priced_at_zero_silently() {
     let mut s = state();
     apply(&mut s, 1, usage("m", "claude-mystery-9", 1000, 10));

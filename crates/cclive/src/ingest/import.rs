@@ -903,6 +903,8 @@ mod tests {
     }
 
     const ASSISTANT: &str = r#"{"type":"assistant","uuid":"u-a","timestamp":"2026-11-20T10:00:01.000Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_2","model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":"toolu_1","name":"Bash","input":{}}],"stop_reason":"tool_use","usage":{"input_tokens":100,"output_tokens":20}}}"#;
+    /// The same response's next content block, with the same final usage (Claude Code 2.1).
+    const ASSISTANT_BLOCK: &str = r#"{"type":"assistant","uuid":"u-a2","timestamp":"2026-11-20T10:00:01.010Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_2","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Running it."}],"stop_reason":"tool_use","usage":{"input_tokens":100,"output_tokens":20}}}"#;
     const RESULT: &str = r#"{"type":"user","uuid":"u-r","timestamp":"2026-11-20T10:00:03.000Z","sessionId":"s1","cwd":"/w","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_1","content":"ok"}]}}"#;
     const FIRST: &str = r#"{"type":"assistant","uuid":"u-1","timestamp":"2026-11-20T10:00:00.000Z","sessionId":"s1","cwd":"/w","message":{"id":"msg_1","model":"claude-sonnet-4-5","content":[],"stop_reason":"end_turn","usage":{"input_tokens":100,"output_tokens":10}}}"#;
 
@@ -942,8 +944,13 @@ mod tests {
 
         // Lines written while no monitor ran (killed), read by the next one's catch-up.
         let text = std::fs::read_to_string(&file).unwrap();
-        std::fs::write(&file, format!("{text}{ASSISTANT}\n{RESULT}\n")).unwrap();
+        std::fs::write(
+            &file,
+            format!("{text}{ASSISTANT}\n{ASSISTANT_BLOCK}\n{RESULT}\n"),
+        )
+        .unwrap();
         import(&dirs, &store, &prices, &options).unwrap();
+        // The response's usage once, though two lines report it.
         assert_eq!(kinds(&store), ["usage", "tool_use", "tool_result"]);
 
         import(&dirs, &store, &prices, &options).unwrap();
