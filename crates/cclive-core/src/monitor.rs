@@ -14,10 +14,13 @@ use crate::event::Source;
 use crate::event::{
     Event, EventKind, is_request_usage_key, is_telemetry_only_usage_key, usage_key_request,
 };
-use crate::fast_hash::FastMap;
 use crate::ids::SessionId;
 use crate::pricing::PriceTable;
 use crate::session::{CountedUsage, SessionState, Status};
+
+mod response_index;
+
+use response_index::ResponseIndex;
 
 /// What kind of change an [`Update`] reports.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -133,13 +136,12 @@ struct Changed {
 pub struct Monitor {
     sessions: BTreeMap<SessionId, SessionState>,
     prices: PriceTable,
-    /// Which session each API response (usage key) belongs to: the first to report it. A
+    /// Which session each API response (usage key) belongs to: the first to report it (a
     /// resumed or forked session replays earlier responses under its own id; they stay counted
-    /// once, where they first appeared.
-    usage_owner: FastMap<String, SessionId>,
-    /// The key each API request's response is counted under. Telemetry knows a response only
-    /// by its request id; transcripts know both ids and link the two.
-    request_keys: FastMap<String, String>,
+    /// once, where they first appeared); and the key each API request's response is counted
+    /// under (telemetry knows a response only by its request id; transcripts know both ids and
+    /// link the two).
+    index: ResponseIndex,
     /// Placeholder keys merged into a message id since the last
     /// [`Monitor::take_retired_usage_keys`].
     retired_keys: Vec<String>,
@@ -151,8 +153,7 @@ impl Monitor {
         Self {
             sessions: BTreeMap::new(),
             prices,
-            usage_owner: FastMap::default(),
-            request_keys: FastMap::default(),
+            index: ResponseIndex::default(),
             retired_keys: Vec::new(),
         }
     }
@@ -190,13 +191,10 @@ impl Monitor {
         let linked = self.link_request(event);
         let event = linked.as_ref().unwrap_or(event);
         if let EventKind::Usage { key, .. } = &event.kind {
-            let owner = self
-                .usage_owner
-                .entry(key.clone())
-                .or_insert_with(|| event.session_id.clone());
-            if *owner != event.session_id && self.sessions.contains_key(owner) {
+            let owner = self.index.claim(key, &event.session_id, &self.sessions);
+            if owner != event.session_id && self.sessions.contains_key(&owner) {
                 let rerouted = Event {
-                    session_id: owner.clone(),
+                    session_id: owner,
                     ..event.clone()
                 };
                 return self.apply_to_session(&rerouted);
@@ -230,8 +228,7 @@ impl Monitor {
         {
             let key = self.usage_key(key);
             let holder = self
-                .usage_owner
-                .get(key)
+                .usage_owner(key)
                 .and_then(|id| self.sessions.get(id))
                 .or_else(|| {
                     changed
@@ -254,13 +251,13 @@ impl Monitor {
     /// source has linked a telemetry report's request id to it.
     pub fn usage_key<'a>(&'a self, key: &'a str) -> &'a str {
         usage_key_request(key)
-            .and_then(|request| self.request_keys.get(request))
-            .map_or(key, String::as_str)
+            .and_then(|request| self.index.request_key(request, &self.sessions))
+            .unwrap_or(key)
     }
 
     /// The session a response (by its counted key) belongs to, when the monitor knows it.
     pub fn usage_owner(&self, key: &str) -> Option<&SessionId> {
-        self.usage_owner.get(key)
+        self.index.owner(key, &self.sessions)
     }
 
     /// Placeholder keys (`req:<request id>`) that were merged into the response's message id
@@ -279,8 +276,8 @@ impl Monitor {
                 request_id: Some(request),
                 ..
             } => {
-                let Some(known) = self.request_keys.get(request).cloned() else {
-                    self.request_keys.insert(request.clone(), key.clone());
+                let Some(known) = self.index.settle_request(request, &self.sessions) else {
+                    self.index.set_request_key(request, key);
                     return None;
                 };
                 if known == *key {
@@ -295,12 +292,14 @@ impl Monitor {
                 } else {
                     if is_request_usage_key(&known) {
                         // Telemetry came first: its count moves to the message id.
-                        self.request_keys.insert(request.clone(), key.clone());
-                        if let Some(owner) = self.usage_owner.remove(&known) {
+                        self.index.set_request_key(request, key);
+                        if let Some(owner) = self.index.remove_owner(&known) {
+                            // Claimed before the merge counts it there: a session read back
+                            // that holds it already keeps it.
+                            self.index.claim(key, &owner, &self.sessions);
                             if let Some(session) = self.sessions.get_mut(&owner) {
                                 session.merge_usage_key(&known, key, &self.prices);
                             }
-                            self.usage_owner.entry(key.clone()).or_insert(owner);
                         }
                         self.retired_keys.push(known);
                     }
@@ -373,33 +372,18 @@ impl Monitor {
     }
 
     /// Adds a session read back from a store (with its ledger restored), so events that follow
-    /// a restart continue it instead of starting over. Its usage keys are claimed for it.
+    /// a restart continue it instead of starting over. Its usage keys are claimed for it (where
+    /// no session held before claims them), though not listed one by one until asked for
+    /// (`monitor/response_index.rs`): a long session holds thousands.
     pub fn insert(&mut self, session: SessionState) {
-        // Grown once for a long session, not doubling (and re-hashing) as its keys go in.
-        let responses = session.usage_by_key().len();
-        self.usage_owner.reserve(responses);
-        self.request_keys.reserve(responses);
-        for usage in session.usage_by_key() {
-            self.usage_owner
-                .entry(usage.key.to_owned())
-                .or_insert_with(|| session.session_id.clone());
-            if let Some(request) = usage.request_id {
-                let known = self
-                    .request_keys
-                    .entry(request.to_owned())
-                    .or_insert_with(|| usage.key.to_owned());
-                if is_request_usage_key(known) && !is_request_usage_key(usage.key) {
-                    usage.key.clone_into(known);
-                }
-            }
-        }
+        self.index.add(&session, &self.sessions);
         self.sessions.insert(session.session_id.clone(), session);
     }
 
     /// Records that the API response `key` belongs to `owner` (e.g. known from the store's usage
     /// table), so a replay of it under another session is not counted again.
-    pub fn claim_usage(&mut self, key: String, owner: SessionId) {
-        self.usage_owner.entry(key).or_insert(owner);
+    pub fn claim_usage(&mut self, key: &str, owner: &SessionId) {
+        self.index.claim(key, owner, &self.sessions);
     }
 
     /// True when `event` only repeats what its session already holds
@@ -407,7 +391,7 @@ impl Monitor {
     pub fn repeats(&self, event: &Event) -> bool {
         self.sessions
             .get(&event.session_id)
-            .is_some_and(|s| s.repeats(&event.kind))
+            .is_some_and(|s| s.repeats(event))
     }
 
     /// True when the monitor holds this session.
@@ -426,7 +410,9 @@ impl Monitor {
     }
 
     /// Takes every session out (an import stores them and is done with the monitor: no copy).
+    /// The responses of sessions read back that were never asked for go with them.
     pub fn take_sessions(&mut self) -> impl Iterator<Item = SessionState> + use<> {
+        self.index.forget_unlisted();
         std::mem::take(&mut self.sessions).into_values()
     }
 
@@ -451,6 +437,8 @@ impl Monitor {
         finished.sort();
         let drop = finished.len() - keep;
         for (_, id) in finished.into_iter().take(drop) {
+            // Its responses stay known: listed before it goes.
+            self.index.list_session(&id, &self.sessions);
             self.sessions.remove(&id);
         }
     }

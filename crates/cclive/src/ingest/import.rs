@@ -625,7 +625,7 @@ fn claim_stored_usage(
             {
                 monitor.insert(stored);
             }
-            monitor.claim_usage(key.into_owned(), owner);
+            monitor.claim_usage(&key, &owner);
         }
     }
     Ok(())

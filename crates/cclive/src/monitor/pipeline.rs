@@ -286,7 +286,7 @@ impl Service {
         match owner.filter(|o| *o != event.session_id) {
             Some(owner) => {
                 self.read_back(&owner).await;
-                self.monitor.claim_usage(key.clone(), owner);
+                self.monitor.claim_usage(key, &owner);
             }
             None => {
                 self.answering.insert(event.session_id.clone());
