@@ -346,7 +346,30 @@ struct UsageReport<'a> {
     sidechain: bool,
 }
 
-impl UsageReport<'_> {
+impl<'a> UsageReport<'a> {
+    /// The report a usage event makes; `None` for any other event.
+    fn of(event: &'a Event) -> Option<Self> {
+        let EventKind::Usage {
+            request_id,
+            reported_cost_usd,
+            model,
+            tokens,
+            sidechain,
+            ..
+        } = &event.kind
+        else {
+            return None;
+        };
+        Some(UsageReport {
+            model: model.as_deref(),
+            tokens,
+            request_id: request_id.as_deref(),
+            reported_cost: *reported_cost_usd,
+            at: event.at,
+            sidechain: *sidechain,
+        })
+    }
+
     /// What the one merge rule (`usage_merge`) reads of it.
     fn facts(&self) -> usage_merge::Report<'_> {
         usage_merge::Report {
@@ -505,25 +528,9 @@ impl SessionState {
     /// so a known source means a start was already applied.
     pub fn repeats(&self, event: &Event) -> bool {
         match &event.kind {
-            EventKind::Usage {
-                key,
-                request_id,
-                reported_cost_usd,
-                model,
-                tokens,
-                sidechain,
-                is_final: _,
-            } => self.counted_already(
-                key,
-                &UsageReport {
-                    model: model.as_deref(),
-                    tokens,
-                    request_id: request_id.as_deref(),
-                    reported_cost: *reported_cost_usd,
-                    at: event.at,
-                    sidechain: *sidechain,
-                },
-            ),
+            EventKind::Usage { key, .. } => {
+                UsageReport::of(event).is_some_and(|report| self.counted_already(key, &report))
+            }
             EventKind::SessionStarted { .. } => self.source != Source::Unknown,
             EventKind::SessionEnded { .. } => !self.status.is_live(),
             EventKind::ToolUse { tool_use_id, .. } => self.ledger.tool_uses.contains(tool_use_id),
@@ -645,12 +652,10 @@ impl SessionState {
             },
             EventKind::Usage {
                 key,
-                request_id,
-                reported_cost_usd,
                 model,
-                tokens,
                 sidechain,
                 is_final,
+                ..
             } => {
                 if *is_final {
                     self.streaming.remove(key);
@@ -658,15 +663,7 @@ impl SessionState {
                 // A telemetry report that names no request cannot be matched with the local
                 // sources' reports of the same response: it counts only where none exists.
                 let unmatched = is_telemetry_only_usage_key(key) && self.source != Source::Otel;
-                let report = UsageReport {
-                    model: model.as_deref(),
-                    tokens,
-                    request_id: request_id.as_deref(),
-                    reported_cost: *reported_cost_usd,
-                    at,
-                    sidechain: *sidechain,
-                };
-                if !unmatched {
+                if !unmatched && let Some(report) = UsageReport::of(event) {
                     self.count_usage(key, &report, prices);
                 }
                 if !sidechain && self.model.is_none() {
