@@ -528,8 +528,13 @@ impl SessionState {
     /// so a known source means a start was already applied.
     pub fn repeats(&self, event: &Event) -> bool {
         match &event.kind {
+            // A replay plays a recorded log again, re-stamped in order and unlinked from
+            // request ids: a report that was news when recorded may count nothing new in it,
+            // and the replay keeps it all the same (it shows the log as it was).
             EventKind::Usage { key, .. } => {
-                UsageReport::of(event).is_some_and(|report| self.counted_already(key, &report))
+                self.source != Source::Replay
+                    && UsageReport::of(event)
+                        .is_some_and(|report| self.counted_already(key, &report))
             }
             EventKind::SessionStarted { .. } => self.source != Source::Unknown,
             EventKind::SessionEnded { .. } => !self.status.is_live(),

@@ -111,6 +111,10 @@ fn a_usage_report_that_counts_nothing_new_is_a_repeat_for_the_event_log() {
         usage("msg_2", "claude-sonnet-4-5", 1000, 42),
     );
     assert!(!s.repeats(&other), "another response");
+
+    // A replay keeps the recorded log as it was (`cclive replay`).
+    s.source = Source::Replay;
+    assert!(!s.repeats(&report(3, 42)));
 }
 
 #[test]
