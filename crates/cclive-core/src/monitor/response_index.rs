@@ -166,7 +166,9 @@ impl ResponseIndex {
         if self.unlisted.len() >= MAX_UNLISTED {
             self.list_all(sessions);
         }
-        let mut requests = FastSet::default();
+        // Made at its size once (a long session has thousands), not doubled as it fills.
+        let mut requests =
+            FastSet::with_capacity_and_hasher(session.usage_by_key().len(), FastState::default());
         for usage in session.usage_by_key() {
             if can_leave(usage.key) {
                 self.list_response(&session.session_id, usage.key, usage.request_id, sessions);
