@@ -87,23 +87,11 @@ fn a_usage_report_that_counts_nothing_new_is_a_repeat_for_the_event_log() {
         !s.repeats(&report(0, 42)),
         "an earlier report moves the first time"
     );
-    let with_request = Event::new(
-        SessionId::new("s"),
-        t(3),
-        EventKind::Usage {
-            key: "msg_1".into(),
-            request_id: Some("req_1".into()),
-            reported_cost_usd: None,
-            model: Some("claude-sonnet-4-5".into()),
-            tokens: Tokens {
-                input: 1000,
-                output: 42,
-                ..Tokens::default()
-            },
-            is_final: true,
-            sidechain: false,
-        },
-    );
+    let mut linked = usage("msg_1", "claude-sonnet-4-5", 1000, 42);
+    if let EventKind::Usage { request_id, .. } = &mut linked {
+        *request_id = Some("req_1".into());
+    }
+    let with_request = Event::new(SessionId::new("s"), t(3), linked);
     assert!(!s.repeats(&with_request), "it links the request id");
     let other = Event::new(
         SessionId::new("s"),

@@ -584,6 +584,22 @@ mod tests {
         (store, budget)
     }
 
+    /// `statuses` are `one_by_one`'s: the same scopes, periods and levels, in the same order, and
+    /// the same spend.
+    fn assert_statuses_alike(statuses: &[BudgetStatus], one_by_one: &[BudgetStatus]) {
+        assert_eq!(statuses.len(), one_by_one.len());
+        for (status, one_by_one) in statuses.iter().zip(one_by_one) {
+            assert_eq!(
+                (&status.project, status.period, status.level),
+                (&one_by_one.project, one_by_one.period, one_by_one.level)
+            );
+            assert!(
+                (status.spent_usd - one_by_one.spent_usd).abs() < 1e-6,
+                "{status:?} against {one_by_one:?}"
+            );
+        }
+    }
+
     /// The limits panel shows the figures of every response priced one by one: each period's
     /// spend, each limit's status, and the block running now as a read of the whole history
     /// finds it.
@@ -618,14 +634,7 @@ mod tests {
             day.spent_usd
         );
         let priced_one_by_one = budget::evaluate(&budget, &records, now, &tz, &prices);
-        assert_eq!(shown.budgets.len(), priced_one_by_one.len());
-        for (status, one_by_one) in shown.budgets.iter().zip(&priced_one_by_one) {
-            assert_eq!(
-                (&status.project, status.period, status.level),
-                (&one_by_one.project, one_by_one.period, one_by_one.level)
-            );
-            assert!((status.spent_usd - one_by_one.spent_usd).abs() < 1e-6);
-        }
+        assert_statuses_alike(&shown.budgets, &priced_one_by_one);
         let opts = cclive_core::report::ReportOptions::new(tz.clone());
         let block = blocks::active_block(&records, &opts, &prices, now, None);
         assert!(block.is_some(), "today's responses make a running block");
@@ -649,16 +658,7 @@ mod tests {
         assert_eq!(checked.len(), 9, "three scopes, three periods");
         let (records, _) = crate::history::usage_records::load(&store, None, None).unwrap();
         let priced_one_by_one = budget::evaluate(&budget, &records, now, &tz, &prices);
-        for (status, one_by_one) in checked.iter().zip(&priced_one_by_one) {
-            assert_eq!(
-                (&status.project, status.period, status.level),
-                (&one_by_one.project, one_by_one.period, one_by_one.level)
-            );
-            assert!(
-                (status.spent_usd - one_by_one.spent_usd).abs() < 1e-6,
-                "{status:?} against {one_by_one:?}"
-            );
-        }
+        assert_statuses_alike(&checked, &priced_one_by_one);
         for status in &checked {
             let window = budget::window(status.period, now, &tz, budget.week_start);
             let summed = crate::budget::spend::spend_in(&store, &window, &prices)
