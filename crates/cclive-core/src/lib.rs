@@ -24,6 +24,7 @@
 //! - [`report`], [`blocks`], [`budget`]: usage reports, 5-hour blocks, budgets and their alerts.
 //! - [`team`]: team mode's wire protocol (agent ↔ `cclive server`), as serde types.
 //! - [`store_failure`]: what a store's error means to a caller, whatever the backend.
+//! - [`fast_hash`]: the hasher of every table keyed by ids from the user's transcripts.
 //! - [`turns`], [`analytics`]: a session's turns, and where its time and money went (the
 //!   session page's timeline and performance section, `cclive top`'s turn list, `report tools`).
 
@@ -34,7 +35,7 @@ pub mod blocks;
 pub mod budget;
 pub mod calendar;
 pub mod event;
-mod fast_hash;
+pub mod fast_hash;
 pub mod framer;
 #[cfg(test)]
 mod fuzz_tests;

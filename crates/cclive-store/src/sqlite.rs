@@ -9,7 +9,6 @@
 //! committed batches; writers take the write lock when the transaction begins (`BEGIN
 //! IMMEDIATE`) and wait up to the busy timeout for another process's batch to commit.
 
-use std::collections::HashMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +16,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use cclive_core::budget::BudgetAlert;
+use cclive_core::fast_hash::{FastMap, FastState};
 use cclive_core::{Event, SessionId, SessionState, Status, Tokens};
 use jiff::Timestamp;
 use rusqlite::types::Value as SqlValue;
@@ -927,7 +927,8 @@ fn usage_in_time_order(rows: &[UsageRow]) -> Vec<&UsageRow> {
         // The live writer's usual batch: nothing to order.
         return rows.iter().collect();
     }
-    let mut first_at: HashMap<&str, Timestamp> = HashMap::with_capacity(rows.len());
+    let mut first_at: FastMap<&str, Timestamp> =
+        FastMap::with_capacity_and_hasher(rows.len(), FastState::default());
     for row in rows {
         first_at.entry(row.key.as_str()).or_insert(row.at);
     }

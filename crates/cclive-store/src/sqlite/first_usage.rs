@@ -15,8 +15,8 @@
 //! batches both ways and compares the sums.
 
 use std::collections::hash_map::Entry;
-use std::collections::{HashMap, HashSet};
 
+use cclive_core::fast_hash::{FastMap, FastSet, FastState};
 use rusqlite::{Transaction, params};
 
 /// The sums' stretch of time, as `0010`'s trigger computes it.
@@ -76,8 +76,8 @@ struct QuarterSums<'a> {
 /// (the upsert merges its reports), a negative count (a damaged row's sum is marked) or a sum
 /// past the integer range.
 fn sum_new<'a>(rows: &[BoundUsage<'a>]) -> Option<QuarterSums<'a>> {
-    let mut keys = HashSet::with_capacity(rows.len());
-    let mut index: HashMap<SumKey<'a>, usize> = HashMap::new();
+    let mut keys = FastSet::with_capacity_and_hasher(rows.len(), FastState::default());
+    let mut index: FastMap<SumKey<'a>, usize> = FastMap::default();
     let mut sums: Vec<(SumKey<'a>, Figures)> = Vec::new();
     for row in rows {
         if !keys.insert(row.key) {
