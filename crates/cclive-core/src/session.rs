@@ -15,6 +15,7 @@
 //!
 //! It never reads a clock: every time comes from the event or from the caller.
 
+use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -336,6 +337,26 @@ struct Reported {
     tokens: Option<Tokens>,
 }
 
+impl Reported {
+    /// True when what is reported already is newer than a `cost-state` reporting `cost` and
+    /// `tokens`. Claude Code's totals only grow over a session's life (a resumed session's count
+    /// its earlier runs too), and a resumed session's new transcript starts with a copy of
+    /// earlier lines, an earlier `cost-state` among them: read after the last one (another
+    /// file, read later or on another thread), that copy must not take the session's figures
+    /// back to an earlier run's.
+    fn outdates(&self, cost: f64, tokens: Option<&Tokens>) -> bool {
+        let Some(reported) = self.cost else {
+            return false;
+        };
+        let total = |t: Option<&Tokens>| t.map_or(0, Tokens::total);
+        match cost.partial_cmp(&reported) {
+            Some(Ordering::Less) => true,
+            Some(Ordering::Equal) => total(tokens) < total(self.tokens.as_ref()),
+            Some(Ordering::Greater) | None => false,
+        }
+    }
+}
+
 /// One usage report, as [`SessionState::count_usage`] takes it.
 struct UsageReport<'a> {
     model: Option<&'a str>,
@@ -521,8 +542,9 @@ impl SessionState {
 
     /// True when `event` only repeats what this session already holds: another source's (or a
     /// catch-up's) report of its start, of a tool call or result already counted, of an end
-    /// after it ended, or of a response's usage that counts nothing new (Claude Code 2.1
-    /// writes a response's final usage on the line of each of its content blocks). Applying
+    /// after it ended, of totals older than those reported, or of a response's usage that
+    /// counts nothing new (Claude Code 2.1 writes a response's final usage on the line of each
+    /// of its content blocks). Applying
     /// it changes nothing, and the event log keeps it once: the first report is the one kept.
     /// Every source announces a session with `SessionStarted`, and only that sets the source,
     /// so a known source means a start was already applied.
@@ -538,10 +560,28 @@ impl SessionState {
             }
             EventKind::SessionStarted { .. } => self.source != Source::Unknown,
             EventKind::SessionEnded { .. } => !self.status.is_live(),
+            EventKind::CostState { .. } => self.outdated(event),
             EventKind::ToolUse { tool_use_id, .. } => self.ledger.tool_uses.contains(tool_use_id),
             EventKind::ToolResult { tool_use_id, .. } => {
                 self.ledger.tool_results.contains(tool_use_id)
             }
+            _ => false,
+        }
+    }
+
+    /// True for a `cost-state` older than the totals Claude Code reported already: an earlier
+    /// run's, copied into a resumed session's transcript (see [`Reported::outdates`]). It
+    /// changes nothing: not the figures, not the end, not the last record's time.
+    fn outdated(&self, event: &Event) -> bool {
+        match &event.kind {
+            EventKind::CostState {
+                total_cost_usd,
+                tokens,
+                ..
+            } => self
+                .ledger
+                .reported
+                .outdates(*total_cost_usd, tokens.as_ref()),
             _ => false,
         }
     }
@@ -570,6 +610,9 @@ impl SessionState {
 
     /// Applies one event. `prices` prices usage until Claude Code reports its own cost.
     pub fn apply(&mut self, event: &Event, prices: &PriceTable) -> Change {
+        if self.outdated(event) {
+            return Change::default();
+        }
         let before_status = self.status;
         let before = self.public_figures();
         let at = event.at;

@@ -493,6 +493,57 @@ fn an_error_result_fails_a_session_another_source_already_ended() {
     assert_eq!(s.ended_at, Some(t(2)), "it ended when it ended");
 }
 
+/// Claude Code's totals at the end of a run (`cost-state`), cumulative over the session.
+fn cost_state(cost: f64, output: u64, lines_added: u64) -> EventKind {
+    EventKind::CostState {
+        total_cost_usd: cost,
+        duration_api_ms: None,
+        duration_ms: None,
+        lines_added,
+        lines_removed: 0,
+        tokens: Some(Tokens {
+            input: 10,
+            output,
+            ..Tokens::default()
+        }),
+        model: None,
+    }
+}
+
+#[test]
+fn an_earlier_runs_totals_copied_into_a_resumed_transcript_do_not_take_the_figures_back() {
+    let mut s = state();
+    apply(&mut s, 1, usage("msg_1", "claude-haiku-4-5", 10, 765));
+    apply(&mut s, 2, cost_state(0.0058, 765, 2821));
+    // Resumed: a second run, and its end with the session's totals so far.
+    apply(&mut s, 60, usage("msg_2", "claude-haiku-4-5", 6, 2651));
+    apply(&mut s, 61, cost_state(0.0256, 3416, 4832));
+    let last = s.clone();
+    // A later session's transcript starts with a copy of this one's lines, the first run's
+    // totals among them, read after the rest (another file, another reader thread).
+    let copy = Event::new(SessionId::new("s"), t(90), cost_state(0.0058, 765, 2821));
+    assert!(
+        s.repeats(&copy),
+        "older totals are no news for the event log"
+    );
+    let change = s.apply(&copy, &PriceTable::builtin());
+    assert_eq!(change, Change::default());
+    assert_eq!(s, last, "nothing of the session changes");
+    assert_eq!(s.tokens.output, 3416);
+    assert_eq!(s.total_cost_usd, 0.0256);
+    assert_eq!(s.lines_added, 4832);
+
+    // The same totals again (Claude Code writes them twice at `/exit`) are applied as before.
+    let again = Event::new(SessionId::new("s"), t(62), cost_state(0.0256, 3416, 4832));
+    assert!(!s.repeats(&again));
+    // So are growing ones whatever order they come in: the newest totals win.
+    let mut other_order = state();
+    apply(&mut other_order, 2, cost_state(0.0058, 765, 2821));
+    apply(&mut other_order, 61, cost_state(0.0256, 3416, 4832));
+    assert_eq!(other_order.tokens.output, 3416);
+    assert_eq!(other_order.total_cost_usd, 0.0256);
+}
+
 #[test]
 fn the_wrappers_prompt_and_the_transcripts_are_one_turn() {
     let mut s = state();

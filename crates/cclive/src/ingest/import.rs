@@ -871,6 +871,53 @@ mod tests {
         assert_eq!(s1.tokens.output, 10);
     }
 
+    /// Claude Code's totals for `session` at the end of a run (`cost-state`, cumulative).
+    fn cost_state(session: &str, cost: f64, output: u64) -> String {
+        format!(
+            r#"{{"type":"cost-state","sessionId":"{session}","totalCostUSD":{cost},"modelUsage":{{"claude-opus-5-5":{{"inputTokens":{},"outputTokens":{output},"cacheReadInputTokens":0,"cacheCreationInputTokens":0,"costUSD":{cost}}}}}}}"#,
+            output * 2
+        ) + "\n"
+    }
+
+    #[test]
+    fn a_resumed_sessions_copy_of_an_earlier_runs_totals_leaves_the_last_ones() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("projects/-work-app");
+        std::fs::create_dir_all(&project).unwrap();
+        // Two runs of s1, each ending with the session's totals so far.
+        let runs = response("s1", 0)
+            + &cost_state("s1", 0.01, 5)
+            + &response("s1", 1)
+            + &cost_state("s1", 0.02, 10);
+        append(&project.join("s1.jsonl"), &runs);
+        // A later session's transcript starts with a copy of s1's first run, its totals too.
+        let copy = response("s1", 0) + &cost_state("s1", 0.01, 5);
+        let dirs = vec![home.path().to_path_buf()];
+        let prices = PriceTable::default();
+        let one_reader = ImportOptions {
+            threads: 1,
+            ..ImportOptions::default()
+        };
+        let figures = |store: &SqliteStore| {
+            let s1 = store.session(&SessionId::new("s1")).unwrap().unwrap();
+            (s1.tokens.output, s1.total_cost_usd, s1.api_requests)
+        };
+
+        // Read in one import (the bigger file first: the copy comes after)…
+        append(&project.join("s2.jsonl"), &copy);
+        let store = SqliteStore::open_in_memory().unwrap();
+        import(&dirs, &store, &prices, &one_reader).unwrap();
+        assert_eq!(figures(&store), (10, 0.02, 2));
+
+        // …or in a later one, which continues s1 as stored.
+        std::fs::remove_file(project.join("s2.jsonl")).unwrap();
+        let store = SqliteStore::open_in_memory().unwrap();
+        import(&dirs, &store, &prices, &one_reader).unwrap();
+        append(&project.join("s2.jsonl"), &copy);
+        import(&dirs, &store, &prices, &one_reader).unwrap();
+        assert_eq!(figures(&store), (10, 0.02, 2));
+    }
+
     #[test]
     fn a_file_ending_in_an_unfinished_line_is_not_read_again_until_it_grows() {
         let home = tempfile::tempdir().unwrap();
