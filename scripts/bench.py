@@ -12,7 +12,8 @@ Rows (issue #16's table):
   `cclive report daily --json` on the imported history, `/api/costs?days=120`,
   dashboard start → first answer on a fresh DB, an idle monitor's CPU and wake-ups,
   20 live transcripts at one line a second (CPU per line), and one alone, new or continuing
-  the longest stored session; `cclive statusline` p50/p99.
+  the longest stored session; `cclive statusline` p50/p99. Not a speed: after one more cold
+  import, how many sessions have the tokens and responses the corpus's ground truth gives.
 
 With --baseline BIN (another build of cclive), the import rows and the status line are also
 timed for that build in the same rounds, each with its own database, and printed with the
@@ -318,6 +319,24 @@ def bench(args, work, procs):
             ratio = statistics.median(rows[key]) * scale / med
             extra = f", {med / scale / cc:.2f}x ccusage" if key == "cold" else ""
             print(f"{'  baseline ' + label:<44} {text:<34} this build {ratio:.2f}x{extra}")
+
+    # Not a speed: every session's tokens and responses after a cold import of this history,
+    # against the generator's ground truth (a 1 GB history holds cases a test's small one lacks).
+    truth_file = Path(args.corpus) / "ground-truth.json"
+    if truth_file.exists():
+        truth = json.loads(truth_file.read_text())["by_session"]
+        check_env = dict(base_env, CCLIVE_DB=str(work / "exactness.db"))
+        run([args.bin, "import", "--quiet"], check_env)
+        listed = json.loads(subprocess.run(
+            [args.bin, "sessions", "--json", "--limit", str(len(truth) * 2 + 10)],
+            env=check_env, check=True, capture_output=True).stdout)
+        fields = ("input", "output", "cache_read", "cache_creation")
+        by_id = {s["session_id"]: [s["tokens"].get(k, 0) for k in fields] + [s["api_requests"]]
+                 for s in listed}
+        differ = [sid for sid, e in truth.items()
+                  if by_id.get(sid) != [e.get(k, 0) for k in fields] + [e["messages"]]]
+        print(f"{'sessions as the ground truth counts them':<44} {len(truth) - len(differ)} of "
+              f"{len(truth)}" + (f"; differ: {', '.join(differ[:5])}" if differ else ""))
 
     # The dashboard: first answer on a fresh DB, /api/costs, an idle monitor, live transcripts.
     port = free_port()
