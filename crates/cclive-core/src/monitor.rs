@@ -145,6 +145,9 @@ pub struct Monitor {
     /// Placeholder keys merged into a message id since the last
     /// [`Monitor::take_retired_usage_keys`].
     retired_keys: Vec<String>,
+    /// Whether the event being applied counted something new of its response
+    /// ([`crate::session::Change::counted`]).
+    counted_usage: bool,
 }
 
 impl Monitor {
@@ -155,6 +158,7 @@ impl Monitor {
             prices,
             index: ResponseIndex::default(),
             retired_keys: Vec::new(),
+            counted_usage: false,
         }
     }
 
@@ -218,13 +222,17 @@ impl Monitor {
     }
 
     fn apply_for_store_as(&mut self, event: &Event, with_update: bool) -> Applied<'_> {
+        self.counted_usage = false;
         let changed = self.apply_change(event);
         let retired_usage = std::mem::take(&mut self.retired_keys);
         let mut usage = None;
-        // A report that changed a count, or linked a telemetry report to its message id (the
-        // merged count moves to the message id's row; the placeholder's row goes).
+        // A report that counted something new of its response — whether or not the session's
+        // figures moved: Claude Code's own totals, once reported, already count a response
+        // read after them (a sub-agent's file read later, a run resumed under the same id) —
+        // or that linked a telemetry report to its message id (the merged count moves to the
+        // message id's row; the placeholder's row goes).
         if let EventKind::Usage { key, .. } = &event.kind
-            && (changed.is_some() || !retired_usage.is_empty())
+            && (changed.is_some() || self.counted_usage || !retired_usage.is_empty())
         {
             let key = self.usage_key(key);
             let holder = self
@@ -343,6 +351,7 @@ impl Monitor {
             );
         }
         let change = session.apply(event, &self.prices);
+        self.counted_usage = change.counted;
         let kind = match (kind, change.status) {
             (Some(k), _) => k,
             (None, Some((_, to))) if !to.is_live() => UpdateKind::Ended,

@@ -431,6 +431,10 @@ pub struct Change {
     pub status: Option<(Status, Status)>,
     /// True when any figure changed.
     pub metrics: bool,
+    /// True when a usage report counted something new of its response (a count, its model,
+    /// its time): what a per-response table holds of it changed, even when the session's
+    /// figures did not (they are Claude Code's own totals, which count the response already).
+    pub counted: bool,
 }
 
 impl SessionState {
@@ -613,6 +617,7 @@ impl SessionState {
         if self.outdated(event) {
             return Change::default();
         }
+        let mut counted = false;
         let before_status = self.status;
         let before = self.public_figures();
         let at = event.at;
@@ -712,7 +717,7 @@ impl SessionState {
                 // sources' reports of the same response: it counts only where none exists.
                 let unmatched = is_telemetry_only_usage_key(key) && self.source != Source::Otel;
                 if !unmatched && let Some(report) = UsageReport::of(event) {
-                    self.count_usage(key, &report, prices);
+                    counted = self.count_usage(key, &report, prices);
                 }
                 if !sidechain && self.model.is_none() {
                     self.model.clone_from(model);
@@ -996,7 +1001,11 @@ impl SessionState {
         if status.is_some() || metrics {
             self.updated_at = self.updated_at.max(at);
         }
-        Change { status, metrics }
+        Change {
+            status,
+            metrics,
+            counted,
+        }
     }
 
     /// Moves live durations forward to `now`. Returns true when a figure changed.
@@ -1011,9 +1020,11 @@ impl SessionState {
 
     /// Counts one usage report: the key's tokens become the field-wise maximum of its reports,
     /// and the running sums move by the difference.
-    fn count_usage(&mut self, key: &str, report: &UsageReport<'_>, prices: &PriceTable) {
+    /// Counts `report` for the response `key`; false when it counts nothing new (see
+    /// [`Change::counted`]).
+    fn count_usage(&mut self, key: &str, report: &UsageReport<'_>, prices: &PriceTable) -> bool {
         if self.counted_already(key, report) {
-            return; // a duplicate report: nothing to count, nothing to copy
+            return false; // a duplicate report: nothing to count, nothing to copy
         }
         let facts = report.facts();
         let session_model = self.model.clone();
@@ -1039,7 +1050,9 @@ impl SessionState {
         }
         let newly_reported = entry.reported_cost.is_none() && report.reported_cost.is_some();
         if !changed.tokens && !changed.model && !newly_reported {
-            return;
+            // Something else became known (an earlier time, the request id, a main-chain
+            // report of a sub-agent's response).
+            return true;
         }
         ledger.usage_sum.sub(&before);
         ledger.usage_sum.add(&entry.tokens);
@@ -1059,6 +1072,7 @@ impl SessionState {
         if entry.cost.is_none() && entry.reported_cost.is_none() && merged.total() > 0 {
             ledger.unpriced.insert(priced_as.to_owned());
         }
+        true
     }
 
     /// Moves the response counted under `from` to `into` (the key every other source uses),
@@ -1309,7 +1323,7 @@ impl SessionState {
         (
             (
                 self.total_cost_usd.to_bits(),
-                self.num_turns,
+                (self.num_turns, self.api_requests),
                 (self.tokens, self.streaming_output_tokens),
                 (
                     self.tool_calls.len(),

@@ -545,6 +545,25 @@ fn an_earlier_runs_totals_copied_into_a_resumed_transcript_do_not_take_the_figur
 }
 
 #[test]
+fn a_response_counted_under_claude_codes_own_totals_changes_its_count_not_the_figures() {
+    let mut s = state();
+    apply(&mut s, 1, usage("msg_1", "claude-haiku-4-5", 10, 765));
+    apply(&mut s, 2, cost_state(0.0058, 765, 0));
+    // Its totals count a sub-agent's response read after them (another file).
+    let change = apply(&mut s, 3, usage("msg_2", "claude-haiku-4-5", 4, 40));
+    assert!(change.counted, "the response's own count is new");
+    assert_eq!(
+        (s.tokens.output, s.total_cost_usd),
+        (765, 0.0058),
+        "Claude Code's own"
+    );
+    assert!(change.metrics, "one more API request");
+    assert_eq!(s.api_requests, 2);
+    let again = apply(&mut s, 4, usage("msg_2", "claude-haiku-4-5", 4, 40));
+    assert!(!again.counted);
+}
+
+#[test]
 fn the_wrappers_prompt_and_the_transcripts_are_one_turn() {
     let mut s = state();
     let prompt = |id: Option<&str>, preview: Option<&str>| EventKind::PromptSubmitted {

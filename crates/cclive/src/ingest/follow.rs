@@ -194,6 +194,9 @@ async fn read_file(
                 return;
             }
         };
+        if !outcome.more {
+            reader.end_of_data(outcome.modified, &mut events);
+        }
         counters.add(
             reader.lines.saturating_sub(lines),
             outcome.bytes,

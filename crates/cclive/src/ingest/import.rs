@@ -469,6 +469,9 @@ fn reader_thread(queue: &WorkQueue, restore: Option<&dyn Store>, tx: &mpsc::Sync
             let outcome = tail.read_new(PROGRESS_STEP, |line| reader.line(line, now, &mut events));
             match outcome {
                 Ok(o) => {
+                    if !o.more {
+                        reader.end_of_data(o.modified, &mut events);
+                    }
                     if events.len() >= EVENTS_PER_MESSAGE || !o.more {
                         let batch =
                             std::mem::replace(&mut events, Vec::with_capacity(EVENTS_PER_MESSAGE));
@@ -916,6 +919,76 @@ mod tests {
         append(&project.join("s2.jsonl"), &copy);
         import(&dirs, &store, &prices, &one_reader).unwrap();
         assert_eq!(figures(&store), (10, 0.02, 2));
+    }
+
+    #[test]
+    fn a_catch_up_that_finds_only_a_sessions_last_lines_counts_its_end_at_their_writing() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("projects/-work-app");
+        std::fs::create_dir_all(&project).unwrap();
+        let path = project.join("s1.jsonl");
+        append(&path, &response("s1", 0));
+        let store = SqliteStore::open_in_memory().unwrap();
+        let dirs = vec![home.path().to_path_buf()];
+        let prices = PriceTable::default();
+        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+
+        // The session ended since: Claude Code wrote its last lines, which carry no time.
+        let last =
+            r#"{"type":"last-prompt","sessionId":"s1","lastPrompt":"done?"}"#.to_owned() + "\n";
+        append(&path, &(last + &cost_state("s1", 0.5, 7)));
+        let written: jiff::Timestamp = "2026-11-25T13:00:00Z".parse().unwrap();
+        std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(std::time::SystemTime::try_from(written).unwrap())
+            .unwrap();
+        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+
+        let s1 = store.session(&SessionId::new("s1")).unwrap().unwrap();
+        assert_eq!(s1.cost_source, cclive_core::CostSource::Reported);
+        assert_eq!((s1.total_cost_usd, s1.tokens.output), (0.5, 7));
+        assert_eq!(
+            (s1.status, s1.ended_at),
+            (cclive_core::Status::Completed, Some(written))
+        );
+    }
+
+    #[test]
+    fn a_response_counted_after_claude_codes_own_totals_still_gets_its_row() {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("projects/-work-app");
+        std::fs::create_dir_all(&project).unwrap();
+        let path = project.join("s1.jsonl");
+        append(&path, &(response("s1", 0) + &cost_state("s1", 0.01, 5)));
+        let store = SqliteStore::open_in_memory().unwrap();
+        let dirs = vec![home.path().to_path_buf()];
+        let prices = PriceTable::default();
+        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+
+        // Resumed under the same id: a response the session's tokens (its reported totals) do
+        // not show until the run's own `cost-state`, streamed in two lines (a partial count,
+        // then the final one); the response's row follows its count all the same.
+        let partial = response("s1", 1).replace("\"output_tokens\":5", "\"output_tokens\":2");
+        append(&path, &partial);
+        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        append(&path, &response("s1", 1));
+        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        let rows = |store: &SqliteStore| {
+            let mut rows: Vec<(String, u64)> = store
+                .usage_rows(None, None)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.key, r.tokens.output))
+                .collect();
+            rows.sort();
+            rows
+        };
+        assert_eq!(
+            rows(&store),
+            [("msg_s1_0".to_owned(), 5), ("msg_s1_1".to_owned(), 5)]
+        );
     }
 
     #[test]

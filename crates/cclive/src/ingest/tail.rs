@@ -93,6 +93,9 @@ pub struct ReadOutcome {
     pub restarted: bool,
     /// True when the read stopped at `max_bytes` with more to read.
     pub more: bool,
+    /// The file's modification time at this read (when its last bytes were written), if the
+    /// file system gives one.
+    pub modified: Option<jiff::Timestamp>,
 }
 
 impl FileTail {
@@ -161,6 +164,10 @@ impl FileTail {
             Err(e) => return Err(e),
         };
         let meta = file.metadata()?;
+        outcome.modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| jiff::Timestamp::try_from(t).ok());
         let replaced =
             meta.dev() != self.dev || meta.ino() != self.inode || meta.len() < self.read_pos;
         let size = meta.len();
