@@ -153,6 +153,99 @@ fn import_equals_the_generators_ground_truth_and_is_idempotent() {
     );
 }
 
+/// Every transcript under `dir`, sub-agents' included.
+fn jsonl_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            jsonl_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "jsonl") {
+            out.push(path);
+        }
+    }
+}
+
+/// What two imports must agree on of each session: its counts and Claude Code's own totals
+/// (cost to a billionth of a dollar: an estimate summed in another order may differ in its last
+/// bit).
+fn figures(world: &World) -> HashMap<String, Value> {
+    sessions(world)
+        .into_iter()
+        .map(|s| {
+            let cost = s["total_cost_usd"]
+                .as_f64()
+                .map(|c| format!("{:.9}", (c * 1e9).round() / 1e9));
+            let figures = serde_json::json!([
+                s["tokens"],
+                s["api_requests"],
+                cost,
+                s["cost_source"],
+                s["num_turns"],
+                s["tool_calls"],
+                s["tool_errors"],
+                s["lines_added"],
+            ]);
+            (s["session_id"].as_str().unwrap().to_owned(), figures)
+        })
+        .collect()
+}
+
+/// Every response's usage as the store keeps it (the reports' source), by day.
+fn daily(world: &World) -> Value {
+    let out = world
+        .cclive(&["report", "daily", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    serde_json::from_slice::<Value>(&out.stdout).unwrap()["rows"].clone()
+}
+
+#[test]
+fn importing_a_history_as_it_grew_counts_what_one_import_counts() {
+    let whole = World::new("http://127.0.0.1:9");
+    let corpus = whole.claude.home().join("corpus");
+    generate(&corpus, 12, 17);
+    import(&whole, &corpus);
+
+    // The same transcripts read as they were written: every file cut at a quarter, half and
+    // three quarters of its lines, an import at each, then the rest. Resumed runs, a session's
+    // last lines (no time of their own) and Claude Code's totals then come in later reads.
+    let mut files = Vec::new();
+    jsonl_files(&corpus, &mut files);
+    let written: Vec<(PathBuf, Vec<u8>)> = files
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f).unwrap();
+            (f, bytes)
+        })
+        .collect();
+    let stepwise = World::new("http://127.0.0.1:9");
+    for quarter in 1..=4 {
+        for (file, bytes) in &written {
+            let ends: Vec<usize> = bytes
+                .iter()
+                .enumerate()
+                .filter(|(_, b)| **b == b'\n')
+                .map(|(i, _)| i + 1)
+                .collect();
+            let end = match ends.len() * quarter / 4 {
+                _ if quarter == 4 => bytes.len(),
+                0 => 0,
+                n => ends[n - 1],
+            };
+            std::fs::write(file, &bytes[..end]).unwrap();
+        }
+        import(&stepwise, &corpus);
+    }
+
+    let (once, grown) = (figures(&whole), figures(&stepwise));
+    assert_eq!(once.len(), grown.len());
+    for (id, figures) in &once {
+        assert_eq!(grown.get(id), Some(figures), "session {id}");
+    }
+    assert_eq!(daily(&stepwise), daily(&whole));
+}
+
 #[test]
 fn a_half_written_line_counts_once_complete_and_a_rewritten_file_does_not_double_count() {
     let world = World::new("http://127.0.0.1:9");
@@ -251,16 +344,6 @@ struct Recorded {
 }
 
 fn recorded(corpus: &Path, truth: &Value) -> HashMap<String, Recorded> {
-    fn jsonl_files(dir: &Path, out: &mut Vec<PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                jsonl_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "jsonl") {
-                out.push(path);
-            }
-        }
-    }
     let mut files = Vec::new();
     jsonl_files(&corpus.join("projects"), &mut files);
     let mut by_session: HashMap<String, Recorded> = HashMap::new();
