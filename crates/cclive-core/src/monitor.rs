@@ -428,16 +428,23 @@ impl Monitor {
     /// Forgets finished sessions, keeping the `keep` most recently ended ones. (Their usage keys
     /// stay known, so a late replay of them is not counted again.)
     pub fn prune_finished(&mut self, keep: usize) {
-        self.prune_finished_before(keep, Timestamp::MAX);
+        self.prune_finished_except(keep, |_| false);
     }
 
-    /// Like [`Monitor::prune_finished`], forgetting only sessions last changed before `before`
-    /// (so a caller can give its store time to have written them).
-    pub fn prune_finished_before(&mut self, keep: usize, before: Timestamp) {
+    /// Like [`Monitor::prune_finished`], never forgetting a session `changed_lately` names: a
+    /// caller gives its store time to have written a session before it may be read back. That
+    /// is the caller's clock, not the session's: a catch-up of history changes sessions whose
+    /// every time is long past, and one forgotten before its write was committed would be read
+    /// back without the change (and the next event's write would overwrite it).
+    pub fn prune_finished_except(
+        &mut self,
+        keep: usize,
+        changed_lately: impl Fn(&SessionId) -> bool,
+    ) {
         let mut finished: Vec<(Timestamp, SessionId)> = self
             .sessions
             .values()
-            .filter(|s| !s.status.is_live() && s.updated_at < before)
+            .filter(|s| !s.status.is_live())
             .map(|s| (s.updated_at, s.session_id.clone()))
             .collect();
         if finished.len() <= keep {
@@ -446,6 +453,9 @@ impl Monitor {
         finished.sort();
         let drop = finished.len() - keep;
         for (_, id) in finished.into_iter().take(drop) {
+            if changed_lately(&id) {
+                continue;
+            }
             // Its responses stay known: listed before it goes.
             self.index.list_session(&id, &self.sessions);
             self.sessions.remove(&id);

@@ -270,6 +270,18 @@ impl Counted {
     }
 }
 
+/// Money in picodollars (10⁻¹² USD). Every price per token is a whole number of them, so a
+/// session's estimate summed in them is exact: the same whatever order its responses were
+/// counted in — a monitor that followed the session, a catch-up in several steps, one import.
+/// Summed as `f64`, the last bit depended on that order.
+type Picodollars = i128;
+
+/// `usd` to the nearest picodollar (a figure past `i128`'s range, no real cost, saturates).
+#[allow(clippy::cast_possible_truncation)] // `as` saturates, and no cost comes near
+fn picodollars(usd: f64) -> Picodollars {
+    (usd * 1e12).round() as Picodollars
+}
+
 /// Working memory behind the public figures; not serialized. Running sums are kept up to date
 /// per event, so applying an event costs the same however long the session is.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -279,7 +291,12 @@ struct Ledger {
     #[serde(deserialize_with = "sized::map")]
     usage: FastMap<String, Counted>,
     usage_sum: Tokens,
+    /// The responses' costs summed ([`Counted::cost_counted`]), made from `exact_estimate`.
     estimate: f64,
+    /// `estimate` in picodollars. Not stored: a ledger read back sums its responses again
+    /// ([`Ledger::sum_costs`]).
+    #[serde(skip)]
+    exact_estimate: Picodollars,
     unpriced: BTreeSet<String>,
     #[serde(deserialize_with = "sized::set")]
     tool_uses: FastSet<String>,
@@ -325,6 +342,24 @@ struct Ledger {
     /// (`session/ledger_delta.rs`); no part of what the ledger counts.
     #[serde(skip)]
     changes: ledger_delta::Changes,
+}
+
+impl Ledger {
+    /// Adds a response's cost (`usd`) to the estimate; a negative one takes it away.
+    fn add_cost(&mut self, usd: f64) {
+        self.exact_estimate = self.exact_estimate.saturating_add(picodollars(usd));
+        self.estimate = self.exact_estimate as f64 / 1e12;
+    }
+
+    /// After the ledger was read back: the estimate summed again, exactly, from its responses.
+    fn sum_costs(&mut self) {
+        self.exact_estimate = self
+            .usage
+            .values()
+            .map(|c| picodollars(c.cost_counted()))
+            .fold(0, Picodollars::saturating_add);
+        self.estimate = self.exact_estimate as f64 / 1e12;
+    }
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -508,14 +543,18 @@ impl SessionState {
 
     /// Restores what [`SessionState::ledger_json`] gave, so folding can go on after a restart.
     pub fn restore_ledger(&mut self, ledger: serde_json::Value) -> Result<(), serde_json::Error> {
-        self.ledger = Arc::new(serde_json::from_value(ledger)?);
+        let mut ledger: Ledger = serde_json::from_value(ledger)?;
+        ledger.sum_costs();
+        self.ledger = Arc::new(ledger);
         Ok(())
     }
 
     /// Restores what [`SessionState::ledger_json_text`] gave, straight from the text (a big
     /// session's ledger read through a `Value` cost an incremental import a sixth of its time).
     pub fn restore_ledger_text(&mut self, ledger: &str) -> Result<(), serde_json::Error> {
-        self.ledger = Arc::new(serde_json::from_str(ledger)?);
+        let mut ledger: Ledger = serde_json::from_str(ledger)?;
+        ledger.sum_costs();
+        self.ledger = Arc::new(ledger);
         Ok(())
     }
 
@@ -1056,7 +1095,7 @@ impl SessionState {
         }
         ledger.usage_sum.sub(&before);
         ledger.usage_sum.add(&entry.tokens);
-        ledger.estimate -= entry.cost_counted();
+        let cost_before = entry.cost_counted();
         if newly_reported {
             entry.reported_cost = report.reported_cost;
             ledger.reported_responses += 1;
@@ -1068,9 +1107,14 @@ impl SessionState {
             .or(session_model.as_deref())
             .unwrap_or("unknown");
         entry.cost = prices.cost(priced_as, &merged);
-        ledger.estimate += entry.cost_counted();
-        if entry.cost.is_none() && entry.reported_cost.is_none() && merged.total() > 0 {
-            ledger.unpriced.insert(priced_as.to_owned());
+        let cost_now = entry.cost_counted();
+        let unpriced =
+            (entry.cost.is_none() && entry.reported_cost.is_none() && merged.total() > 0)
+                .then(|| priced_as.to_owned());
+        ledger.add_cost(-cost_before);
+        ledger.add_cost(cost_now);
+        if let Some(model) = unpriced {
+            ledger.unpriced.insert(model);
         }
         true
     }
@@ -1089,7 +1133,7 @@ impl SessionState {
         };
         ledger.changes.usage(from);
         ledger.usage_sum.sub(&moved.tokens);
-        ledger.estimate -= moved.cost_counted();
+        ledger.add_cost(-moved.cost_counted());
         if moved.reported_cost.is_some() {
             ledger.reported_responses -= 1;
         }
@@ -1134,7 +1178,7 @@ impl SessionState {
                 ledger.changes.usage(&key);
                 ledger.changes.timed(&key);
                 ledger.usage_sum.sub(&dropped.tokens);
-                ledger.estimate -= dropped.cost_counted();
+                ledger.add_cost(-dropped.cost_counted());
                 if dropped.reported_cost.is_some() {
                     ledger.reported_responses -= 1;
                 }

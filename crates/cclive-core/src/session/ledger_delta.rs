@@ -74,6 +74,7 @@ impl SessionState {
         *next.prompts.ids_mut() = delta
             .prompt_ids
             .applied(std::mem::take(ledger.prompts.ids_mut()));
+        next.sum_costs();
         *ledger = next;
         Ok(())
     }
@@ -399,6 +400,7 @@ impl<'a> Rest<'a> {
             usage: _,
             usage_sum,
             estimate,
+            exact_estimate: _,
             unpriced,
             tool_uses: _,
             tool_results: _,

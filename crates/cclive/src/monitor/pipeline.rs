@@ -11,7 +11,7 @@
 //! recounting them. When every sink handle is dropped the task drains, writes the final state
 //! everywhere and returns what it saw.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,8 +88,8 @@ impl Default for PipelineConfig {
 /// Finished sessions kept in memory (the state file shows the latest; the rest are in the store).
 const KEEP_FINISHED: usize = 16;
 /// How long after its last change a finished session may be forgotten (well past the writer's
-/// commit of it).
-const PRUNE_AFTER_SECS: i64 = 60;
+/// commit of it), on the monitor's clock.
+const PRUNE_AFTER: Duration = Duration::from_mins(1);
 
 enum Input {
     Event { event: Event, keep: bool },
@@ -196,6 +196,9 @@ struct Service {
     writer: Option<StoreWriter>,
     state_file: Option<StateFileWriter>,
     dirty: HashSet<SessionId>,
+    /// When each session was last handed to the writer, for the last [`PRUNE_AFTER`]: not
+    /// forgotten before then.
+    written_at: HashMap<SessionId, tokio::time::Instant>,
     /// Sessions past their replay: one of their responses was nobody else's, so the ones that
     /// follow are their own too (a resumed session replays its parent's at its start).
     answering: HashSet<SessionId>,
@@ -383,16 +386,24 @@ impl Service {
     fn flush(&mut self) {
         let Some(writer) = &self.writer else { return };
         let mut batch = std::mem::take(&mut self.pending);
+        let now = tokio::time::Instant::now();
         batch.sessions = self
             .dirty
             .drain()
-            .filter_map(|id| self.monitor.session(&id).cloned())
+            .filter_map(|id| {
+                let session = self.monitor.session(&id).cloned();
+                self.written_at.insert(id, now);
+                session
+            })
             .collect();
         writer.send_with(batch, std::mem::take(&mut self.deferred));
-        // Forget sessions that ended a while ago: they are in the store, and are read back if
-        // they ever change again.
-        let settled = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(PRUNE_AFTER_SECS);
-        self.monitor.prune_finished_before(KEEP_FINISHED, settled);
+        // Forget sessions that ended a while ago and were not written lately: they are in the
+        // store, and are read back if they ever change again.
+        self.written_at
+            .retain(|_, at| now.saturating_duration_since(*at) < PRUNE_AFTER);
+        let written_at = &self.written_at;
+        self.monitor
+            .prune_finished_except(KEEP_FINISHED, |id| written_at.contains_key(id));
     }
 
     fn publish(&mut self) {
@@ -432,6 +443,7 @@ async fn run(
         writer,
         state_file,
         dirty: HashSet::new(),
+        written_at: HashMap::new(),
         answering: HashSet::new(),
         pending: Batch::default(),
         deferred: Vec::new(),
@@ -752,6 +764,127 @@ mod tests {
             .await;
         drop(sink);
         task.await.unwrap();
+    }
+
+    /// A real store whose commit of the batch carrying `held` waits until released.
+    struct SlowCommit {
+        inner: SqliteStore,
+        held: &'static str,
+        entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
+        release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
+    }
+
+    impl Store for SlowCommit {
+        fn write(&self, batch: &Batch) -> Result<(), cclive_store::StoreError> {
+            if batch.usage.iter().any(|u| u.key == self.held) {
+                let _ = self.entered.lock().unwrap().send(());
+                let _ = self.release.lock().unwrap().recv();
+            }
+            self.inner.write(batch)
+        }
+        fn session(
+            &self,
+            id: &SessionId,
+        ) -> Result<Option<SessionState>, cclive_store::StoreError> {
+            self.inner.session(id)
+        }
+        fn sessions(
+            &self,
+            q: &cclive_store::SessionQuery,
+        ) -> Result<Vec<SessionState>, cclive_store::StoreError> {
+            self.inner.sessions(q)
+        }
+        fn events(&self, id: &SessionId) -> Result<Vec<Event>, cclive_store::StoreError> {
+            self.inner.events(id)
+        }
+        fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), cclive_store::StoreError> {
+            self.inner.usage_totals(id)
+        }
+        fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, cclive_store::StoreError> {
+            self.inner.usage_owner(key)
+        }
+        fn usage_rows(
+            &self,
+            since: Option<jiff::Timestamp>,
+            until: Option<jiff::Timestamp>,
+        ) -> Result<Vec<UsageRow>, cclive_store::StoreError> {
+            self.inner.usage_rows(since, until)
+        }
+        fn checkpoints(&self) -> Result<Vec<Checkpoint>, cclive_store::StoreError> {
+            self.inner.checkpoints()
+        }
+        fn checkpoint(
+            &self,
+            path: &std::path::Path,
+        ) -> Result<Option<Checkpoint>, cclive_store::StoreError> {
+            self.inner.checkpoint(path)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_finished_session_changed_again_is_not_forgotten_before_its_write_is_committed() {
+        let (entered_tx, entered) = std::sync::mpsc::channel();
+        let (release, release_rx) = std::sync::mpsc::channel();
+        let store = Arc::new(SlowCommit {
+            inner: SqliteStore::open_in_memory().unwrap(),
+            held: "msg_late_1",
+            entered: std::sync::Mutex::new(entered_tx),
+            release: std::sync::Mutex::new(release_rx),
+        });
+        let (tap, mut applied) = mpsc::unbounded_channel();
+        let (sink, task) = spawn(PipelineConfig {
+            store: Some(store.clone()),
+            flush_interval: Duration::from_millis(10),
+            tap: Some(tap),
+            ..PipelineConfig::default()
+        })
+        .unwrap();
+        let exited = || EventKind::ProcessExited {
+            code: Some(0),
+            signal: None,
+        };
+        // History read back from transcripts: every time long past. s1 ended first, and more
+        // sessions ended after it than the monitor keeps in memory.
+        sink.send(event(0, started("transcript"))).await;
+        sink.send(event(1, usage("msg_1", None))).await;
+        sink.send(event(2, exited())).await;
+        for n in 0..=KEEP_FINISHED {
+            let id = SessionId::new(format!("later-{n}"));
+            for (at, kind) in [(10, started("transcript")), (11, exited())] {
+                sink.send(Event {
+                    session_id: id.clone(),
+                    ..event(at, kind)
+                })
+                .await;
+            }
+        }
+        until_some(|| store.session(&SessionId::new("s1")).unwrap()).await;
+        // More of s1 (a sub-agent's file read late): its write takes a while to commit…
+        let late = |key: &str| {
+            let mut kind = usage(key, None);
+            if let EventKind::Usage { request_id, .. } = &mut kind {
+                *request_id = Some(format!("req_{key}"));
+            }
+            kind
+        };
+        sink.send(event(3, late("msg_late_1"))).await;
+        until_some(|| entered.try_recv().ok()).await;
+        // …and the next change comes before it has.
+        sink.send(event(4, late("msg_late_2"))).await;
+        until_some(|| {
+            applied
+                .try_recv()
+                .ok()
+                .filter(|e| matches!(&e.kind, EventKind::Usage { key, .. } if key == "msg_late_2"))
+        })
+        .await;
+        release.send(()).unwrap();
+        drop(sink);
+        task.await.unwrap();
+
+        let s1 = store.session(&SessionId::new("s1")).unwrap().unwrap();
+        assert_eq!(s1.api_requests, 3, "no change lost");
+        assert_eq!(store.usage_totals(&SessionId::new("s1")).unwrap().1, 3);
     }
 
     #[tokio::test]
