@@ -564,6 +564,50 @@ fn a_response_counted_under_claude_codes_own_totals_changes_its_count_not_the_fi
 }
 
 #[test]
+fn an_estimate_is_the_same_to_the_last_bit_whatever_order_its_responses_came_in() {
+    // Costs that do not add up exactly as binary fractions, and a response counted partially
+    // first in one order.
+    let reports = [
+        ("msg_1", 268_304, 6_792),
+        ("msg_2", 75_265, 12_000),
+        ("msg_3", 144_332, 22_639),
+        ("msg_2", 75_265, 12_727),
+        ("msg_4", 212_579, 50_289),
+    ];
+    let estimate = |order: &[usize]| {
+        let mut s = state();
+        for (n, &i) in order.iter().enumerate() {
+            let (key, input, output) = reports[i];
+            apply(
+                &mut s,
+                i64::try_from(n).unwrap(),
+                usage(key, "claude-sonnet-4-5", input, output),
+            );
+        }
+        let restored = {
+            let mut r = state();
+            r.restore_ledger_text(&s.ledger_json_text().unwrap())
+                .unwrap();
+            r.ledger.estimate
+        };
+        assert_eq!(restored.to_bits(), s.ledger.estimate.to_bits(), "read back");
+        s.total_cost_usd
+    };
+    let first = estimate(&[0, 1, 2, 3, 4]);
+    // Every order of the five reports.
+    let mut order = [0, 1, 2, 3, 4];
+    for n in 0..120_usize {
+        let mut rest: Vec<usize> = (0..5).collect();
+        let mut k = n;
+        for slot in &mut order {
+            *slot = rest.remove(k % rest.len());
+            k /= 5;
+        }
+        assert_eq!(estimate(&order).to_bits(), first.to_bits(), "{order:?}");
+    }
+}
+
+#[test]
 fn the_wrappers_prompt_and_the_transcripts_are_one_turn() {
     let mut s = state();
     let prompt = |id: Option<&str>, preview: Option<&str>| EventKind::PromptSubmitted {

@@ -165,20 +165,16 @@ fn jsonl_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// What two imports must agree on of each session: its counts and Claude Code's own totals
-/// (cost to a billionth of a dollar: an estimate summed in another order may differ in its last
-/// bit).
+/// What two imports must agree on of each session: its counts and its cost, to the last bit
+/// (an estimate is summed exactly, whatever the order its responses came in).
 fn figures(world: &World) -> HashMap<String, Value> {
     sessions(world)
         .into_iter()
         .map(|s| {
-            let cost = s["total_cost_usd"]
-                .as_f64()
-                .map(|c| format!("{:.9}", (c * 1e9).round() / 1e9));
             let figures = serde_json::json!([
                 s["tokens"],
                 s["api_requests"],
-                cost,
+                s["total_cost_usd"],
                 s["cost_source"],
                 s["num_turns"],
                 s["tool_calls"],
