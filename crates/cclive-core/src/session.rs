@@ -332,6 +332,11 @@ struct Ledger {
     /// excepted.
     #[serde(skip_serializing_if = "Option::is_none")]
     last_record_at: Option<Timestamp>,
+    /// When the main-chain response the session's model was taken from was reported: an
+    /// earlier one read later (another file, a later read) gives the model instead, so the
+    /// model is the first response's whatever the read order. `None` when no response gave it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_from: Option<Timestamp>,
     /// What the newest records say of the current turn: true from a prompt (or busy) until
     /// its final answer (or idle).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
@@ -758,8 +763,10 @@ impl SessionState {
                 if !unmatched && let Some(report) = UsageReport::of(event) {
                     counted = self.count_usage(key, &report, prices);
                 }
-                if !sidechain && self.model.is_none() {
+                let earlier = self.ledger.model_from.is_some_and(|from| at < from);
+                if !sidechain && model.is_some() && (self.model.is_none() || earlier) {
                     self.model.clone_from(model);
+                    self.ledger_mut().model_from = Some(at);
                 }
             }
             EventKind::OutputStreamed { message_id, chars } => {

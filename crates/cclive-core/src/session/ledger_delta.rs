@@ -388,6 +388,7 @@ struct Rest<'a> {
     telemetry_lines_removed: u64,
     interrupted: bool,
     last_record_at: &'a Option<jiff::Timestamp>,
+    model_from: &'a Option<jiff::Timestamp>,
     turn_open: bool,
     reported: &'a Reported,
 }
@@ -417,6 +418,7 @@ impl<'a> Rest<'a> {
             telemetry_lines_removed,
             interrupted,
             last_record_at,
+            model_from,
             turn_open,
             reported,
             changes: _,
@@ -437,6 +439,7 @@ impl<'a> Rest<'a> {
             telemetry_lines_removed: *telemetry_lines_removed,
             interrupted: *interrupted,
             last_record_at,
+            model_from,
             turn_open: *turn_open,
             reported,
         }

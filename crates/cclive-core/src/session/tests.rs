@@ -608,6 +608,44 @@ fn an_estimate_is_the_same_to_the_last_bit_whatever_order_its_responses_came_in(
 }
 
 #[test]
+fn the_model_is_the_first_main_responses_whatever_file_is_read_first() {
+    let sidechain = |key: &str, model: &str| {
+        let mut kind = usage(key, model, 1, 1);
+        if let EventKind::Usage { sidechain, .. } = &mut kind {
+            *sidechain = true;
+        }
+        kind
+    };
+    let mut s = state();
+    // A resumed copy's later response, read before the session's own first one.
+    apply(&mut s, 60, usage("msg_late", "claude-opus-4-1", 1, 1));
+    apply(&mut s, 5, sidechain("msg_agent", "claude-haiku-4-5"));
+    assert_eq!(s.model.as_deref(), Some("claude-opus-4-1"));
+    apply(&mut s, 10, usage("msg_first", "claude-sonnet-4-5", 1, 1));
+    assert_eq!(s.model.as_deref(), Some("claude-sonnet-4-5"));
+    apply(&mut s, 70, usage("msg_later", "claude-opus-4-1", 1, 1));
+    assert_eq!(s.model.as_deref(), Some("claude-sonnet-4-5"));
+    // What a wrapper's `init` says stays.
+    let mut wrapped = state();
+    apply(
+        &mut wrapped,
+        20,
+        EventKind::Init {
+            claude_session_id: "s".into(),
+            model: Some("claude-opus-5-5".into()),
+            cwd: None,
+            claude_version: None,
+        },
+    );
+    apply(
+        &mut wrapped,
+        10,
+        usage("msg_first", "claude-sonnet-4-5", 1, 1),
+    );
+    assert_eq!(wrapped.model.as_deref(), Some("claude-opus-5-5"));
+}
+
+#[test]
 fn the_wrappers_prompt_and_the_transcripts_are_one_turn() {
     let mut s = state();
     let prompt = |id: Option<&str>, preview: Option<&str>| EventKind::PromptSubmitted {
