@@ -604,20 +604,46 @@ mod tests {
         assert!((session.total_cost_usd - 0.00814).abs() < 1e-12);
     }
 
-    /// A real store that counts owner lookups.
-    struct Lookups {
-        inner: SqliteStore,
-        owner_lookups: std::sync::atomic::AtomicUsize,
+    /// A hook of a [`Hooked`] store.
+    type Hook<F> = Option<Box<F>>;
+
+    /// What a [`Hooked`] store does before some of its calls.
+    #[derive(Default)]
+    struct Hooks {
+        /// Before a batch is written (e.g. hold its commit).
+        write: Hook<dyn Fn(&Batch) + Send + Sync>,
+        /// Before a session is read; `false`: it reads nothing.
+        session: Hook<dyn Fn() -> bool + Send + Sync>,
+        /// Before a response's owner is looked up (e.g. count lookups).
+        usage_owner: Hook<dyn Fn() + Send + Sync>,
     }
 
-    impl Store for Lookups {
+    /// A real store, with [`Hooks`] run before its calls.
+    struct Hooked {
+        inner: SqliteStore,
+        hooks: Hooks,
+    }
+
+    impl Hooked {
+        fn new(inner: SqliteStore, hooks: Hooks) -> Arc<Self> {
+            Arc::new(Self { inner, hooks })
+        }
+    }
+
+    impl Store for Hooked {
         fn write(&self, batch: &Batch) -> Result<(), cclive_store::StoreError> {
+            if let Some(hook) = &self.hooks.write {
+                hook(batch);
+            }
             self.inner.write(batch)
         }
         fn session(
             &self,
             id: &SessionId,
         ) -> Result<Option<SessionState>, cclive_store::StoreError> {
+            if self.hooks.session.as_ref().is_some_and(|hook| !hook()) {
+                return Ok(None);
+            }
             self.inner.session(id)
         }
         fn sessions(
@@ -633,8 +659,9 @@ mod tests {
             self.inner.usage_totals(id)
         }
         fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, cclive_store::StoreError> {
-            self.owner_lookups
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if let Some(hook) = &self.hooks.usage_owner {
+                hook();
+            }
             self.inner.usage_owner(key)
         }
         fn usage_rows(
@@ -657,11 +684,17 @@ mod tests {
 
     #[tokio::test]
     async fn a_resumed_session_replaying_a_stored_response_does_not_count_it_again() {
-        let counting = Arc::new(Lookups {
-            inner: SqliteStore::open_in_memory().unwrap(),
-            owner_lookups: std::sync::atomic::AtomicUsize::new(0),
-        });
-        let store: Arc<dyn Store> = counting.clone();
+        let owner_lookups = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = owner_lookups.clone();
+        let store: Arc<dyn Store> = Hooked::new(
+            SqliteStore::open_in_memory().unwrap(),
+            Hooks {
+                usage_owner: Some(Box::new(move || {
+                    counted.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                })),
+                ..Hooks::default()
+            },
+        );
         let answer = |session: &str, at_ms: i64, key: &str| {
             let mut e = event(at_ms, usage(key, None));
             e.session_id = SessionId::new(session);
@@ -692,9 +725,7 @@ mod tests {
         };
         // One monitor stored s1; the next sees s2, resumed from it, replay s1's response first.
         run(vec![start("s1"), answer("s1", 1, "msg_1")]).await;
-        let before = counting
-            .owner_lookups
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let before = owner_lookups.load(std::sync::atomic::Ordering::Relaxed);
         run(vec![
             start("s2"),
             answer("s2", 2, "msg_1"),
@@ -704,10 +735,7 @@ mod tests {
         ])
         .await;
         // msg_1 (s1's) and msg_2 (its own: the replay is over), no lookup after that.
-        let lookups = counting
-            .owner_lookups
-            .load(std::sync::atomic::Ordering::Relaxed)
-            - before;
+        let lookups = owner_lookups.load(std::sync::atomic::Ordering::Relaxed) - before;
         assert_eq!(lookups, 2);
 
         let tokens = |id: &str| {
@@ -766,71 +794,27 @@ mod tests {
         task.await.unwrap();
     }
 
-    /// A real store whose commit of the batch carrying `held` waits until released.
-    struct SlowCommit {
-        inner: SqliteStore,
-        held: &'static str,
-        entered: std::sync::Mutex<std::sync::mpsc::Sender<()>>,
-        release: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
-    }
-
-    impl Store for SlowCommit {
-        fn write(&self, batch: &Batch) -> Result<(), cclive_store::StoreError> {
-            if batch.usage.iter().any(|u| u.key == self.held) {
-                let _ = self.entered.lock().unwrap().send(());
-                let _ = self.release.lock().unwrap().recv();
-            }
-            self.inner.write(batch)
-        }
-        fn session(
-            &self,
-            id: &SessionId,
-        ) -> Result<Option<SessionState>, cclive_store::StoreError> {
-            self.inner.session(id)
-        }
-        fn sessions(
-            &self,
-            q: &cclive_store::SessionQuery,
-        ) -> Result<Vec<SessionState>, cclive_store::StoreError> {
-            self.inner.sessions(q)
-        }
-        fn events(&self, id: &SessionId) -> Result<Vec<Event>, cclive_store::StoreError> {
-            self.inner.events(id)
-        }
-        fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), cclive_store::StoreError> {
-            self.inner.usage_totals(id)
-        }
-        fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, cclive_store::StoreError> {
-            self.inner.usage_owner(key)
-        }
-        fn usage_rows(
-            &self,
-            since: Option<jiff::Timestamp>,
-            until: Option<jiff::Timestamp>,
-        ) -> Result<Vec<UsageRow>, cclive_store::StoreError> {
-            self.inner.usage_rows(since, until)
-        }
-        fn checkpoints(&self) -> Result<Vec<Checkpoint>, cclive_store::StoreError> {
-            self.inner.checkpoints()
-        }
-        fn checkpoint(
-            &self,
-            path: &std::path::Path,
-        ) -> Result<Option<Checkpoint>, cclive_store::StoreError> {
-            self.inner.checkpoint(path)
-        }
-    }
-
     #[tokio::test]
     async fn a_finished_session_changed_again_is_not_forgotten_before_its_write_is_committed() {
         let (entered_tx, entered) = std::sync::mpsc::channel();
         let (release, release_rx) = std::sync::mpsc::channel();
-        let store = Arc::new(SlowCommit {
-            inner: SqliteStore::open_in_memory().unwrap(),
-            held: "msg_late_1",
-            entered: std::sync::Mutex::new(entered_tx),
-            release: std::sync::Mutex::new(release_rx),
-        });
+        let (entered_tx, release_rx) = (
+            std::sync::Mutex::new(entered_tx),
+            std::sync::Mutex::new(release_rx),
+        );
+        // The commit of the batch carrying `msg_late_1` waits until released.
+        let store = Hooked::new(
+            SqliteStore::open_in_memory().unwrap(),
+            Hooks {
+                write: Some(Box::new(move |batch: &Batch| {
+                    if batch.usage.iter().any(|u| u.key == "msg_late_1") {
+                        let _ = entered_tx.lock().unwrap().send(());
+                        let _ = release_rx.lock().unwrap().recv();
+                    }
+                })),
+                ..Hooks::default()
+            },
+        );
         let (tap, mut applied) = mpsc::unbounded_channel();
         let (sink, task) = spawn(PipelineConfig {
             store: Some(store.clone()),
@@ -1000,62 +984,6 @@ mod tests {
         );
     }
 
-    /// A real store whose session reads wait until a task on the monitor's runtime opens
-    /// the gate: a read that blocked the runtime's only thread would never see it open.
-    struct Gated {
-        inner: SqliteStore,
-        reading: tokio::sync::mpsc::UnboundedSender<()>,
-        gate: std::sync::Mutex<std::sync::mpsc::Receiver<()>>,
-    }
-
-    impl Store for Gated {
-        fn write(&self, batch: &Batch) -> Result<(), cclive_store::StoreError> {
-            self.inner.write(batch)
-        }
-        fn session(
-            &self,
-            id: &SessionId,
-        ) -> Result<Option<SessionState>, cclive_store::StoreError> {
-            let _ = self.reading.send(());
-            let gate = self.gate.lock().expect("the gate");
-            if gate.recv_timeout(Duration::from_secs(10)).is_err() {
-                return Ok(None); // the gate never opened: the read blocked the runtime
-            }
-            self.inner.session(id)
-        }
-        fn sessions(
-            &self,
-            q: &cclive_store::SessionQuery,
-        ) -> Result<Vec<SessionState>, cclive_store::StoreError> {
-            self.inner.sessions(q)
-        }
-        fn events(&self, id: &SessionId) -> Result<Vec<Event>, cclive_store::StoreError> {
-            self.inner.events(id)
-        }
-        fn usage_totals(&self, id: &SessionId) -> Result<(Tokens, u64), cclive_store::StoreError> {
-            self.inner.usage_totals(id)
-        }
-        fn usage_owner(&self, key: &str) -> Result<Option<SessionId>, cclive_store::StoreError> {
-            self.inner.usage_owner(key)
-        }
-        fn usage_rows(
-            &self,
-            since: Option<jiff::Timestamp>,
-            until: Option<jiff::Timestamp>,
-        ) -> Result<Vec<UsageRow>, cclive_store::StoreError> {
-            self.inner.usage_rows(since, until)
-        }
-        fn checkpoints(&self) -> Result<Vec<Checkpoint>, cclive_store::StoreError> {
-            self.inner.checkpoints()
-        }
-        fn checkpoint(
-            &self,
-            path: &std::path::Path,
-        ) -> Result<Option<Checkpoint>, cclive_store::StoreError> {
-            self.inner.checkpoint(path)
-        }
-    }
-
     #[tokio::test(flavor = "current_thread")]
     async fn reading_a_session_back_does_not_block_the_monitor_task() {
         let inner = SqliteStore::open_in_memory().unwrap();
@@ -1079,11 +1007,23 @@ mod tests {
             .unwrap();
         let (reading, mut read_started) = tokio::sync::mpsc::unbounded_channel();
         let (open, gate) = std::sync::mpsc::channel();
-        let store: Arc<dyn Store> = Arc::new(Gated {
+        let gate = std::sync::Mutex::new(gate);
+        // A session read waits until a task on the monitor's runtime opens the gate: a read
+        // that blocked the runtime's only thread would never see it open.
+        let store: Arc<dyn Store> = Hooked::new(
             inner,
-            reading,
-            gate: std::sync::Mutex::new(gate),
-        });
+            Hooks {
+                session: Some(Box::new(move || {
+                    let _ = reading.send(());
+                    // The gate never opened: the read blocked the runtime.
+                    gate.lock()
+                        .expect("the gate")
+                        .recv_timeout(Duration::from_secs(10))
+                        .is_ok()
+                })),
+                ..Hooks::default()
+            },
+        );
         // Runs on the same (only) thread as the monitor task.
         let opener = tokio::spawn(async move {
             read_started.recv().await;
