@@ -735,6 +735,25 @@ mod tests {
         ) + "\n"
     }
 
+    /// A throw-away Claude Code home and its one project folder.
+    fn claude_home() -> (tempfile::TempDir, std::path::PathBuf) {
+        let home = tempfile::tempdir().unwrap();
+        let project = home.path().join("projects/-work-app");
+        std::fs::create_dir_all(&project).unwrap();
+        (home, project)
+    }
+
+    /// Imports every transcript under `home` into `store`.
+    fn import_home(home: &Path, store: &dyn Store, options: &ImportOptions) -> ImportReport {
+        import(
+            &[home.to_path_buf()],
+            store,
+            &PriceTable::default(),
+            options,
+        )
+        .unwrap()
+    }
+
     fn append(path: &Path, text: &str) {
         use std::io::Write as _;
         let mut f = std::fs::OpenOptions::new()
@@ -747,9 +766,7 @@ mod tests {
 
     #[test]
     fn an_incremental_import_looks_up_only_the_responses_it_reads() {
-        let home = tempfile::tempdir().unwrap();
-        let project = home.path().join("projects/-work-app");
-        std::fs::create_dir_all(&project).unwrap();
+        let (home, project) = claude_home();
         for s in ["s1", "s2", "s3"] {
             let lines: String = (0..40).map(|n| response(s, n)).collect();
             append(&project.join(format!("{s}.jsonl")), &lines);
@@ -817,9 +834,7 @@ mod tests {
 
     #[test]
     fn an_unchanged_file_is_skipped_and_one_replaced_at_the_same_size_is_read_again() {
-        let home = tempfile::tempdir().unwrap();
-        let project = home.path().join("projects/-work-app");
-        std::fs::create_dir_all(&project).unwrap();
+        let (home, project) = claude_home();
         let path = project.join("s1.jsonl");
         append(
             &path,
@@ -851,9 +866,7 @@ mod tests {
 
     #[test]
     fn a_resumed_session_replaying_a_stored_response_does_not_count_it_again() {
-        let home = tempfile::tempdir().unwrap();
-        let project = home.path().join("projects/-work-app");
-        std::fs::create_dir_all(&project).unwrap();
+        let (home, project) = claude_home();
         append(
             &project.join("s1.jsonl"),
             &(response("s1", 0) + &response("s1", 1)),
@@ -884,9 +897,7 @@ mod tests {
 
     #[test]
     fn a_resumed_sessions_copy_of_an_earlier_runs_totals_leaves_the_last_ones() {
-        let home = tempfile::tempdir().unwrap();
-        let project = home.path().join("projects/-work-app");
-        std::fs::create_dir_all(&project).unwrap();
+        let (home, project) = claude_home();
         // Two runs of s1, each ending with the session's totals so far.
         let runs = response("s1", 0)
             + &cost_state("s1", 0.01, 5)
@@ -895,8 +906,6 @@ mod tests {
         append(&project.join("s1.jsonl"), &runs);
         // A later session's transcript starts with a copy of s1's first run, its totals too.
         let copy = response("s1", 0) + &cost_state("s1", 0.01, 5);
-        let dirs = vec![home.path().to_path_buf()];
-        let prices = PriceTable::default();
         let one_reader = ImportOptions {
             threads: 1,
             ..ImportOptions::default()
@@ -909,29 +918,25 @@ mod tests {
         // Read in one import (the bigger file first: the copy comes after)…
         append(&project.join("s2.jsonl"), &copy);
         let store = SqliteStore::open_in_memory().unwrap();
-        import(&dirs, &store, &prices, &one_reader).unwrap();
+        import_home(home.path(), &store, &one_reader);
         assert_eq!(figures(&store), (10, 0.02, 2));
 
         // …or in a later one, which continues s1 as stored.
         std::fs::remove_file(project.join("s2.jsonl")).unwrap();
         let store = SqliteStore::open_in_memory().unwrap();
-        import(&dirs, &store, &prices, &one_reader).unwrap();
+        import_home(home.path(), &store, &one_reader);
         append(&project.join("s2.jsonl"), &copy);
-        import(&dirs, &store, &prices, &one_reader).unwrap();
+        import_home(home.path(), &store, &one_reader);
         assert_eq!(figures(&store), (10, 0.02, 2));
     }
 
     #[test]
     fn a_catch_up_that_finds_only_a_sessions_last_lines_counts_its_end_at_their_writing() {
-        let home = tempfile::tempdir().unwrap();
-        let project = home.path().join("projects/-work-app");
-        std::fs::create_dir_all(&project).unwrap();
+        let (home, project) = claude_home();
         let path = project.join("s1.jsonl");
         append(&path, &response("s1", 0));
         let store = SqliteStore::open_in_memory().unwrap();
-        let dirs = vec![home.path().to_path_buf()];
-        let prices = PriceTable::default();
-        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        import_home(home.path(), &store, &ImportOptions::default());
 
         // The session ended since: Claude Code wrote its last lines, which carry no time.
         let last =
@@ -944,7 +949,7 @@ mod tests {
             .unwrap()
             .set_modified(std::time::SystemTime::try_from(written).unwrap())
             .unwrap();
-        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        import_home(home.path(), &store, &ImportOptions::default());
 
         let s1 = store.session(&SessionId::new("s1")).unwrap().unwrap();
         assert_eq!(s1.cost_source, cclive_core::CostSource::Reported);
@@ -957,24 +962,20 @@ mod tests {
 
     #[test]
     fn a_response_counted_after_claude_codes_own_totals_still_gets_its_row() {
-        let home = tempfile::tempdir().unwrap();
-        let project = home.path().join("projects/-work-app");
-        std::fs::create_dir_all(&project).unwrap();
+        let (home, project) = claude_home();
         let path = project.join("s1.jsonl");
         append(&path, &(response("s1", 0) + &cost_state("s1", 0.01, 5)));
         let store = SqliteStore::open_in_memory().unwrap();
-        let dirs = vec![home.path().to_path_buf()];
-        let prices = PriceTable::default();
-        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        import_home(home.path(), &store, &ImportOptions::default());
 
         // Resumed under the same id: a response the session's tokens (its reported totals) do
         // not show until the run's own `cost-state`, streamed in two lines (a partial count,
         // then the final one); the response's row follows its count all the same.
         let partial = response("s1", 1).replace("\"output_tokens\":5", "\"output_tokens\":2");
         append(&path, &partial);
-        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        import_home(home.path(), &store, &ImportOptions::default());
         append(&path, &response("s1", 1));
-        import(&dirs, &store, &prices, &ImportOptions::default()).unwrap();
+        import_home(home.path(), &store, &ImportOptions::default());
         let rows = |store: &SqliteStore| {
             let mut rows: Vec<(String, u64)> = store
                 .usage_rows(None, None)
@@ -993,9 +994,7 @@ mod tests {
 
     #[test]
     fn a_file_ending_in_an_unfinished_line_is_not_read_again_until_it_grows() {
-        let home = tempfile::tempdir().unwrap();
-        let project = home.path().join("projects/-work-app");
-        std::fs::create_dir_all(&project).unwrap();
+        let (home, project) = claude_home();
         let path = project.join("s1.jsonl");
         // A writer that crashed mid-line leaves the half line for good.
         let whole = response("s1", 1);
