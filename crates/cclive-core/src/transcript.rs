@@ -4,8 +4,9 @@
 //! [`parse_line`] turns a line into a [`TranscriptRecord`]; [`to_events`] maps a record onto the
 //! domain [`EventKind`]s. Transcripts are big (imports of 1 GB+ histories, single lines of
 //! megabytes), so a line is first classified without parsing ([`SKIPPED_TYPES`] are dropped
-//! unread), then read by typed serde structs that skip what cclive never keeps: message text, tool
-//! inputs and results, `toolUseResult`. Nothing here keeps message content except a prompt preview
+//! unread), a long one then stripped of the members cclive never reads (tool inputs and results,
+//! `toolUseResult`, thinking: `transcript/prune.rs`), and what is left read by typed serde structs
+//! that skip what they do not know. Nothing here keeps message content except a prompt preview
 //! and a title, both truncated at the source. Unknown fields are ignored, fields of an unexpected
 //! JSON type read as absent, unknown line types become [`TranscriptRecord::Unknown`]; only a line
 //! that is not JSON (or not an object with a `type`) is a [`ParseError`], whose message never
@@ -453,7 +454,8 @@ pub(crate) fn json_error(e: &serde_json::Error) -> String {
 /// Parses one line. Blank lines and [`SKIPPED_TYPES`] give `Ok(None)`.
 ///
 /// A line of a skipped type is recognised without parsing, so it is not validated: a truncated
-/// `api-request-blob` line is skipped, not reported. Every other line is parsed in full, its
+/// `api-request-blob` line is skipped, not reported. A long line is parsed without the members
+/// cclive never reads (see `transcript/prune.rs`), every other line in full; either way its
 /// strings of more than 8 KiB only up to their heads (see `transcript/long_strings.rs`).
 pub fn parse_line(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseError> {
     if line.iter().all(u8::is_ascii_whitespace) {
@@ -462,14 +464,36 @@ pub fn parse_line(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseError> {
     if prefilter(line) == Prefilter::Skip {
         return Ok(None);
     }
+    if line.len() > PRUNE_FROM
+        && let Some(pruned) = prune::prune(line)
+        && let Ok(record) = parse_cut(&pruned, line)
+    {
+        return Ok(record);
+    }
+    // Not pruned, or the pruned copy did not parse: the line is parsed whole, so an error is
+    // the one it has, reported at its own position.
+    parse_cut(line, line)
+}
+
+/// Lines longer than this are pruned before they are parsed: a shorter one parses faster whole.
+const PRUNE_FROM: usize = 1024;
+
+/// Parses `line` (all of `whole`, or what pruning kept of it) with its long strings cut.
+fn parse_cut(line: &[u8], whole: &[u8]) -> Result<Option<TranscriptRecord>, ParseError> {
     match long_strings::cut_long_strings(line) {
-        Some(shorter) => parse_full(&shorter),
-        None => parse_full(line),
+        Some(shorter) => parse_kept(&shorter, whole),
+        None => parse_kept(line, whole),
     }
 }
 
 /// The parse without the cheap classification (what the prefilter must agree with).
 pub(crate) fn parse_full(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseError> {
+    parse_kept(line, line)
+}
+
+/// Parses `line`, which is `whole` or what was kept of it: an unknown line keeps the raw JSON of
+/// `whole`, when that is short enough.
+fn parse_kept(line: &[u8], whole: &[u8]) -> Result<Option<TranscriptRecord>, ParseError> {
     let first = line.iter().find(|b| !b.is_ascii_whitespace());
     if first.is_none() {
         return Ok(None);
@@ -556,8 +580,8 @@ pub(crate) fn parse_full(line: &[u8]) -> Result<Option<TranscriptRecord>, ParseE
                 None => kind.to_owned(),
             },
             session_id: session,
-            raw: (line.len() <= UNKNOWN_RAW_MAX_BYTES)
-                .then(|| serde_json::from_slice(line).ok())
+            raw: (whole.len() <= UNKNOWN_RAW_MAX_BYTES)
+                .then(|| serde_json::from_slice(whole).ok())
                 .flatten(),
         },
     };
@@ -1563,5 +1587,6 @@ pub(crate) mod lenient {
 }
 
 mod long_strings;
+mod prune;
 #[cfg(test)]
 mod tests;
