@@ -637,6 +637,39 @@ fn bad_lines_are_errors() {
     ));
 }
 
+/// A long line is read without the members cclive never reads (`transcript/prune.rs`): their
+/// brackets and quotes must match, but what is inside them is not checked; what is read is
+/// checked as before, and an error is the whole line's, at its own position.
+#[test]
+fn a_long_lines_unread_members_are_stepped_over_not_checked() {
+    let result = "r".repeat(3000);
+    let long = |tool_result: &str, timestamp: &str| {
+        format!(
+            r#"{{"type":"user","sessionId":"s1","toolUseResult":{tool_result},"timestamp":{timestamp},"message":{{"content":[{{"type":"tool_result","tool_use_id":"toolu_1","content":"{result}"}}]}}}}"#
+        )
+    };
+    let stamp = r#""2026-01-02T03:04:05Z""#;
+    // A leading zero is no JSON number: the line alone does not parse whole.
+    let odd = long(r#"{"exitCode":01,"stdout":"ok"}"#, stamp);
+    assert!(serde_json::from_str::<serde_json::Value>(&odd).is_err());
+    let Ok(Some(TranscriptRecord::ToolResults(results))) = parse_line(odd.as_bytes()) else {
+        panic!("read: {:?}", parse_line(odd.as_bytes()));
+    };
+    assert_eq!(results.results, [("toolu_1".to_owned(), false)]);
+    // Cut short inside an unread member: no shape to step over.
+    let cut = &odd[..odd.len() / 2];
+    assert!(matches!(
+        parse_line(cut.as_bytes()),
+        Err(ParseError::Json(_))
+    ));
+    // A bad value where cclive reads, after an unread member: the error the whole line gives,
+    // at its position in the line.
+    let bad = long(r#"{"stdout":"ok"}"#, "tru");
+    let whole = parse_full(bad.as_bytes());
+    assert!(matches!(whole, Err(ParseError::Json(_))));
+    assert_eq!(parse_line(bad.as_bytes()), whole);
+}
+
 #[test]
 fn error_messages_never_echo_content() {
     for bad in [
