@@ -131,6 +131,25 @@ proptest! {
     fn no_parser_panics_on_json_shaped_garbage(text in json_like()) {
         parse_everything(text.as_bytes());
     }
+
+    /// Lines long enough to be pruned before they are parsed (`transcript/prune.rs`), whole,
+    /// with one byte changed, and cut short.
+    #[test]
+    fn no_parser_panics_on_long_json_shaped_garbage(
+        text in json_like(),
+        escapes in 1100..3000usize,
+        flip in any::<(prop::sample::Index, u8)>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let line = format!(r#"{{"toolUseResult":"{}","x":{text},"type":"user"}}"#,
+            "\\\"{[".repeat(escapes / 4));
+        parse_everything(line.as_bytes());
+        let mut bytes = line.into_bytes();
+        let at = flip.0.index(bytes.len());
+        bytes[at] = flip.1;
+        parse_everything(&bytes);
+        parse_everything(&bytes[..cut.index(bytes.len())]);
+    }
 }
 
 /// Inputs that once broke a parser or a sum, kept as regressions.
