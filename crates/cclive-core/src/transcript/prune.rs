@@ -432,7 +432,7 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
-    use crate::transcript::parse_full;
+    use crate::transcript::{TranscriptRecord, parse_full, parse_kept, parse_line};
 
     fn pruned(line: &Value) -> Option<String> {
         prune(line.to_string().as_bytes()).map(|p| String::from_utf8(p).expect("utf-8 kept"))
@@ -505,6 +505,17 @@ mod tests {
             pruned(&line).as_deref(),
             Some(r#"{"type":"user","sessionId":"s"}"#)
         );
+    }
+
+    #[test]
+    fn a_pruned_line_of_an_unknown_type_keeps_the_whole_lines_raw_json() {
+        let line = json!({"type": "new-kind", "sessionId": "s", "body": "b".repeat(2000)});
+        let Ok(Some(TranscriptRecord::Unknown { kind, raw, .. })) =
+            parse_line(line.to_string().as_bytes())
+        else {
+            panic!("an unknown line");
+        };
+        assert_eq!((kind.as_str(), raw), ("new-kind", Some(line)));
     }
 
     #[test]
@@ -597,7 +608,14 @@ mod tests {
                        "tool_use_id": "t", "input": extra.clone(), "content": extra})
             });
         (
-            prop::sample::select(vec!["assistant", "user", "system", "cost-state", "summary"]),
+            prop::sample::select(vec![
+                "assistant",
+                "user",
+                "system",
+                "cost-state",
+                "summary",
+                "new-kind",
+            ]),
             prop::collection::vec((known, junk()), 0..4),
             prop::collection::vec(("[a-zA-Z]{1,12}", junk()), 0..4),
             prop::collection::vec(block, 0..4),
@@ -654,7 +672,8 @@ mod tests {
             prop_assert!(kept.is_some());
             let kept = kept.unwrap_or_default();
             prop_assert!(kept.len() < text.len());
-            prop_assert_eq!(parse_full(&kept), whole);
+            // As `parse_line` parses it: an unknown line's raw JSON is the whole line's.
+            prop_assert_eq!(parse_kept(&kept, text.as_bytes()), whole);
         }
 
         #[test]
