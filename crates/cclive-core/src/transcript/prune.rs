@@ -255,7 +255,6 @@ fn container_end(line: &[u8], open: usize) -> Option<usize> {
         }
         let (opens, closes) = block.brackets(line);
         let (opens, closes) = (opens & !inside, closes & !inside);
-        // Most blocks lie inside strings: no bracket counts there.
         let mut brackets = opens | closes;
         while let Some(bit) = lowest(brackets) {
             brackets &= brackets - 1;
