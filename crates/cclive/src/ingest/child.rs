@@ -107,6 +107,9 @@ pub async fn run(
     } else {
         Stdio::inherit()
     });
+    // The session starts when claude is started: taken before the spawn, so its duration holds
+    // all of claude's run however late this task gets to record the start.
+    let started_at = jiff::Timestamp::now();
     let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -123,14 +126,18 @@ pub async fn run(
         .map(Pid::from_raw);
     tracing::debug!(session = %spec.session_id, pid = ?pid, "Started claude.");
 
-    sink.send(event_now(EventKind::SessionStarted {
-        mode,
-        command: Some(spec.command.clone()),
-        cwd: Some(cwd_text.clone()),
-        project_path: Some(spec.project_path.clone().unwrap_or(cwd_text)),
-        session_type: spec.session_type.clone(),
-        source: "wrapper".into(),
-    }))
+    sink.send(Event::new(
+        spec.session_id.clone(),
+        started_at,
+        EventKind::SessionStarted {
+            mode,
+            command: Some(spec.command.clone()),
+            cwd: Some(cwd_text.clone()),
+            project_path: Some(spec.project_path.clone().unwrap_or(cwd_text)),
+            session_type: spec.session_type.clone(),
+            source: "wrapper".into(),
+        },
+    ))
     .await;
     if spec.plan.print {
         sink.send(event_now(EventKind::PromptSubmitted {
