@@ -131,6 +131,16 @@ struct Changed {
     session_id: SessionId,
 }
 
+/// What applying an event to a session did.
+#[derive(Default)]
+struct Outcome {
+    /// What visibly changed, if anything.
+    changed: Option<Changed>,
+    /// Whether a usage report counted something new of its response
+    /// ([`crate::session::Change::counted`]), visible or not.
+    counted: bool,
+}
+
 /// Folds events of any number of sessions.
 #[derive(Debug, Default)]
 pub struct Monitor {
@@ -145,9 +155,6 @@ pub struct Monitor {
     /// Placeholder keys merged into a message id since the last
     /// [`Monitor::take_retired_usage_keys`].
     retired_keys: Vec<String>,
-    /// Whether the event being applied counted something new of its response
-    /// ([`crate::session::Change::counted`]).
-    counted_usage: bool,
 }
 
 impl Monitor {
@@ -158,13 +165,12 @@ impl Monitor {
             prices,
             index: ResponseIndex::default(),
             retired_keys: Vec::new(),
-            counted_usage: false,
         }
     }
 
     /// Applies one event. Returns the update when anything visible changed.
     pub fn apply(&mut self, event: &Event) -> Option<Update> {
-        let changed = self.apply_change(event)?;
+        let changed = self.apply_change(event).changed?;
         self.update(&changed)
     }
 
@@ -179,7 +185,7 @@ impl Monitor {
 
     /// Applies one event as [`Monitor::apply`] does; says what changed without copying the
     /// session (an import folds hundreds of thousands of events and publishes none).
-    fn apply_change(&mut self, event: &Event) -> Option<Changed> {
+    fn apply_change(&mut self, event: &Event) -> Outcome {
         // Unbelievable figures never count (they used to wrap sums): an input error instead.
         let screened = event.check().is_err().then(|| event.clone().screened());
         let event = screened.as_ref().unwrap_or(event);
@@ -190,7 +196,7 @@ impl Monitor {
         if (event.kind.is_bad_input() || event.kind.is_transient())
             && !self.sessions.contains_key(&event.session_id)
         {
-            return None;
+            return Outcome::default();
         }
         let linked = self.link_request(event);
         let event = linked.as_ref().unwrap_or(event);
@@ -222,8 +228,7 @@ impl Monitor {
     }
 
     fn apply_for_store_as(&mut self, event: &Event, with_update: bool) -> Applied<'_> {
-        self.counted_usage = false;
-        let changed = self.apply_change(event);
+        let Outcome { changed, counted } = self.apply_change(event);
         let retired_usage = std::mem::take(&mut self.retired_keys);
         let mut usage = None;
         // A report that counted something new of its response — whether or not the session's
@@ -232,7 +237,7 @@ impl Monitor {
         // or that linked a telemetry report to its message id (the merged count moves to the
         // message id's row; the placeholder's row goes).
         if let EventKind::Usage { key, .. } = &event.kind
-            && (changed.is_some() || self.counted_usage || !retired_usage.is_empty())
+            && (changed.is_some() || counted || !retired_usage.is_empty())
         {
             let key = self.usage_key(key);
             let holder = self
@@ -329,7 +334,7 @@ impl Monitor {
         }
     }
 
-    fn apply_to_session(&mut self, event: &Event) -> Option<Changed> {
+    fn apply_to_session(&mut self, event: &Event) -> Outcome {
         let mut kind = None;
         let session = self
             .sessions
@@ -351,19 +356,21 @@ impl Monitor {
             );
         }
         let change = session.apply(event, &self.prices);
-        self.counted_usage = change.counted;
         let kind = match (kind, change.status) {
-            (Some(k), _) => k,
-            (None, Some((_, to))) if !to.is_live() => UpdateKind::Ended,
-            (None, Some(_)) => UpdateKind::StatusChanged,
-            (None, None) if change.metrics => UpdateKind::Progress,
-            (None, None) => return None,
+            (Some(k), _) => Some(k),
+            (None, Some((_, to))) if !to.is_live() => Some(UpdateKind::Ended),
+            (None, Some(_)) => Some(UpdateKind::StatusChanged),
+            (None, None) if change.metrics => Some(UpdateKind::Progress),
+            (None, None) => None,
         };
-        Some(Changed {
-            kind,
-            previous_status: change.status.map(|(from, _)| from),
-            session_id: event.session_id.clone(),
-        })
+        Outcome {
+            changed: kind.map(|kind| Changed {
+                kind,
+                previous_status: change.status.map(|(from, _)| from),
+                session_id: event.session_id.clone(),
+            }),
+            counted: change.counted,
+        }
     }
 
     /// Advances the live durations of every live session to `now`.

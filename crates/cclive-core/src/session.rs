@@ -1064,10 +1064,9 @@ impl SessionState {
         before != (self.duration_ms, self.duration_api_ms)
     }
 
-    /// Counts one usage report: the key's tokens become the field-wise maximum of its reports,
-    /// and the running sums move by the difference.
-    /// Counts `report` for the response `key`; false when it counts nothing new (see
-    /// [`Change::counted`]).
+    /// Counts one usage report of the response `key`: its tokens become the field-wise maximum
+    /// of its reports, and the running sums move by the difference. False when the report
+    /// counts nothing new (see [`Change::counted`]).
     fn count_usage(&mut self, key: &str, report: &UsageReport<'_>, prices: &PriceTable) -> bool {
         if self.counted_already(key, report) {
             return false; // a duplicate report: nothing to count, nothing to copy

@@ -77,7 +77,7 @@ enum Keep {
     Array(Level),
 }
 
-/// The keys each level's `Deserialize` knows, asked of it once.
+/// The keys each level's `Deserialize` knows, asked of it once: a line's, `message`'s, a block's.
 static KNOWN: LazyLock<[&'static [&'static str]; 3]> = LazyLock::new(|| {
     [
         fields_of::<RawLine<'_>>(),
@@ -88,7 +88,12 @@ static KNOWN: LazyLock<[&'static [&'static str]; 3]> = LazyLock::new(|| {
 
 impl Level {
     fn keep(self, key: &[u8]) -> Keep {
-        let known = KNOWN[self as usize];
+        let [line, message, block] = *KNOWN;
+        let known = match self {
+            Level::Line => line,
+            Level::Message => message,
+            Level::Block => block,
+        };
         if !known.iter().any(|k| k.as_bytes() == key) {
             return Keep::Drop;
         }
