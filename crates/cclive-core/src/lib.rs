@@ -66,7 +66,7 @@ pub use ids::SessionId;
 pub use monitor::{Applied, Monitor, Snapshot, Update, UpdateKind};
 pub use pricing::PriceTable;
 pub use session::{
-    CostSource, CountedUsage, Efficiency, LedgerBase, LedgerOrigin, SessionState, Status,
+    CostSource, CountedUsage, Efficiency, LedgerMark, LedgerOrigin, SessionState, Status,
 };
 pub use stream_json::StreamRecord;
 pub use usage::Tokens;

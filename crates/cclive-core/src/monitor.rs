@@ -174,12 +174,12 @@ impl Monitor {
         self.update(&changed)
     }
 
-    /// The update for a change: with a copy of the session as it is now.
+    /// The update for a change: with a copy of the session's figures as they are now.
     fn update(&self, changed: &Changed) -> Option<Update> {
         Some(Update {
             kind: changed.kind,
             previous_status: changed.previous_status,
-            session: self.sessions.get(&changed.session_id)?.clone(),
+            session: self.sessions.get(&changed.session_id)?.figures(),
         })
     }
 
@@ -381,7 +381,7 @@ impl Monitor {
                 s.tick(now).then(|| Update {
                     kind: UpdateKind::Progress,
                     previous_status: None,
-                    session: s.clone(),
+                    session: s.figures(),
                 })
             })
             .collect()
@@ -418,6 +418,13 @@ impl Monitor {
     /// One session.
     pub fn session(&self, id: &SessionId) -> Option<&SessionState> {
         self.sessions.get(id)
+    }
+
+    /// A copy of one session for a store to write, with the changes of its ledger since the
+    /// last copy handed over ([`SessionState::hand_over`]): the store writes those, not the
+    /// whole ledger.
+    pub fn hand_over(&mut self, id: &SessionId) -> Option<SessionState> {
+        self.sessions.get_mut(id).map(SessionState::hand_over)
     }
 
     /// Every session this monitor has seen.
@@ -469,16 +476,16 @@ impl Monitor {
         }
     }
 
-    /// The state file's content at `now`. Its sessions keep their ledgers, though a snapshot
-    /// that shares a long session's ledger makes the session's next change copy it: the server
-    /// reads the live sessions' responses from the snapshot (fresher than the store, which lags
-    /// by a flush) for its window totals.
+    /// The state file's content at `now`. Its sessions carry their figures, not their ledgers
+    /// ([`SessionState::figures`]): a snapshot lives on after the next change, and one that
+    /// shared a long session's ledger made that change copy it. (The pipeline adds the
+    /// responses the store may not hold yet, for the server's window totals.)
     pub fn snapshot(&self, now: Timestamp) -> Snapshot {
         let mut live: Vec<SessionState> = self
             .sessions
             .values()
             .filter(|s| s.status.is_live())
-            .cloned()
+            .map(SessionState::figures)
             .collect();
         live.sort_by(|a, b| {
             b.updated_at
@@ -489,7 +496,7 @@ impl Monitor {
             self.sessions
                 .values()
                 .max_by_key(|s| (s.ended_at.unwrap_or(s.updated_at), s.updated_at))
-                .cloned()
+                .map(SessionState::figures)
         });
         Snapshot {
             status: current.as_ref().map(|s| s.status),
@@ -554,6 +561,41 @@ mod tests {
                 sidechain: false,
             },
         )
+    }
+
+    #[test]
+    fn updates_and_snapshots_hold_no_share_of_a_sessions_ledger() {
+        let mut m = Monitor::default();
+        let id = SessionId::new("a");
+        m.apply(&started("a", "2026-11-25T10:00:00Z"));
+        let usage =
+            |key: &str| output_usage("a", "2026-11-25T10:00:01Z", key, "claude-opus-5-5", 5);
+        let update = m.apply(&usage("msg_1")).unwrap();
+        let ticked = m.tick(ts("2026-11-25T10:00:09Z"));
+        let snapshot = m.snapshot(ts("2026-11-25T10:00:09Z"));
+        let held = m.session(&id).unwrap();
+        // Held on (a webhook's queue, the published snapshot), a share would make the
+        // session's next change copy its whole ledger.
+        assert_eq!(held.ledger_shares(), 1, "nothing else holds the ledger");
+        assert_eq!(update.session.usage_by_key().len(), 0, "figures only");
+        assert_eq!(update.session.tokens, held.tokens);
+        assert_eq!(ticked.len(), 1);
+        assert_eq!(
+            snapshot.active_sessions[0].total_cost_usd,
+            held.total_cost_usd
+        );
+        // A copy for the writer shares it (it is written, then dropped).
+        let handed = m.hand_over(&id).unwrap();
+        assert_eq!(handed.ledger_shares(), 2);
+        assert_eq!(handed.usage_by_key().len(), 1);
+        // The figures with the responses a store may not hold yet: those only.
+        m.apply(&usage("msg_2"));
+        let fresh = m
+            .session(&id)
+            .unwrap()
+            .figures_with_usage(["msg_2", "msg_9"]);
+        let keys: Vec<&str> = fresh.usage_by_key().map(|u| u.key).collect();
+        assert_eq!(keys, ["msg_2"]);
     }
 
     #[test]

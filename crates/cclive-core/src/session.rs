@@ -34,7 +34,7 @@ mod counted_form;
 mod ledger_delta;
 mod sized;
 
-pub use ledger_delta::{LedgerBase, LedgerOrigin};
+pub use ledger_delta::{LedgerMark, LedgerOrigin};
 
 /// Characters of streamed output a token stands for, roughly (English text and code): only
 /// for the live figure of a response still streaming, never for what is counted or priced.
@@ -227,10 +227,16 @@ pub struct SessionState {
     /// Records of types cclive does not know.
     #[serde(default)]
     pub unknown_records: u64,
-    /// Shared until changed: snapshots of a session (updates, the writer's queue) are cheap
-    /// clones, and the monitor's copy is copied only when it changes while a snapshot lives.
+    /// Shared until changed: a copy of a session for the writer is a cheap clone, and the
+    /// monitor's copy is copied only when it changes while that copy lives. Updates and
+    /// snapshots carry none ([`SessionState::figures`]): they live on until the next change.
     #[serde(skip)]
     ledger: Arc<Ledger>,
+    /// The keys of the ledger changed since a store read it or was handed it
+    /// (`session/ledger_delta.rs`), beside the shared ledger so a copy of the ledger does not
+    /// lose them; no part of what the session counts (a clone notes nothing).
+    #[serde(skip)]
+    ledger_changes: ledger_delta::Changes,
     /// Characters of output streamed so far per response still streaming: live only, not
     /// kept (a restarted monitor learns the final usage anyway). Beside the shared ledger, not
     /// in it: a delta comes dozens of times a second and must not copy a big ledger.
@@ -343,10 +349,6 @@ struct Ledger {
     turn_open: bool,
     /// Claude Code's own totals, once reported.
     reported: Reported,
-    /// The keys changed since the ledger was read from a store, while the store asked for them
-    /// (`session/ledger_delta.rs`); no part of what the ledger counts.
-    #[serde(skip)]
-    changes: ledger_delta::Changes,
 }
 
 impl Ledger {
@@ -528,8 +530,41 @@ impl SessionState {
             input_errors: 0,
             unknown_records: 0,
             ledger: Arc::default(),
+            ledger_changes: ledger_delta::Changes::default(),
             streaming: HashMap::new(),
         }
+    }
+
+    /// The session's figures without its working memory (the ledger, which a big session
+    /// holds hundreds of KB of): what updates and snapshots carry. Held until the next change
+    /// and later, a copy with the ledger would make the session copy its whole ledger at each
+    /// change. Its ledger-reading methods ([`SessionState::usage_by_key`], …) see nothing.
+    #[must_use]
+    pub fn figures(&self) -> SessionState {
+        let mut copy = self.clone();
+        copy.ledger = Arc::default();
+        copy
+    }
+
+    /// How many copies share this session's ledger (a change copies it while another does).
+    #[cfg(test)]
+    pub(crate) fn ledger_shares(&self) -> usize {
+        Arc::strong_count(&self.ledger)
+    }
+
+    /// [`SessionState::figures`], with the counted usage of the responses `keys` names (those
+    /// a store may not hold yet, for a reader that adds them to what it reads from the store).
+    #[must_use]
+    pub fn figures_with_usage<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> SessionState {
+        let mut ledger = Ledger::default();
+        for key in keys {
+            if let Some((key, counted)) = self.ledger.usage.get_key_value(key) {
+                ledger.usage.insert(key.clone(), counted.clone());
+            }
+        }
+        let mut copy = self.figures();
+        copy.ledger = Arc::new(ledger);
+        copy
     }
 
     /// The working memory behind the figures (usage per response, tool and prompt ids, …) as
@@ -551,6 +586,8 @@ impl SessionState {
         let mut ledger: Ledger = serde_json::from_value(ledger)?;
         ledger.sum_costs();
         self.ledger = Arc::new(ledger);
+        // What a log noted was of the ledger replaced.
+        self.ledger_changes = ledger_delta::Changes::default();
         Ok(())
     }
 
@@ -560,6 +597,8 @@ impl SessionState {
         let mut ledger: Ledger = serde_json::from_str(ledger)?;
         ledger.sum_costs();
         self.ledger = Arc::new(ledger);
+        // What a log noted was of the ledger replaced.
+        self.ledger_changes = ledger_delta::Changes::default();
         Ok(())
     }
 
@@ -714,10 +753,10 @@ impl SessionState {
                 fill(&mut self.claude_version, claude_version.as_ref());
             }
             EventKind::PromptSubmitted { id, preview } => {
-                let ledger = self.ledger_mut();
+                let (ledger, changes) = self.ledger_noting();
                 let new = ledger.prompts.record(id.as_deref(), preview.as_deref());
                 if let Some(id) = id {
-                    ledger.changes.prompt_id(id);
+                    changes.prompt_id(id);
                 }
                 if new {
                     if preview.is_some() {
@@ -781,13 +820,13 @@ impl SessionState {
                 duration_ms,
             } => {
                 self.streaming.remove(message_id);
-                let ledger = self.ledger_mut();
+                let (ledger, changes) = self.ledger_noting();
                 let started = ledger.open_requests.remove(message_id);
                 let measured = started.map(|s| millis_between(s, at));
                 // The wrapper times a response from its stream, telemetry reports its own
                 // measurement of the same one: the first to arrive counts.
                 if ledger.timed.insert(message_id.clone()) {
-                    ledger.changes.timed(message_id);
+                    changes.timed(message_id);
                     ledger.api_ms += duration_ms.or(measured).unwrap_or(0);
                 }
             }
@@ -796,9 +835,9 @@ impl SessionState {
                 name,
                 sidechain,
             } => {
-                let ledger = self.ledger_mut();
+                let (ledger, changes) = self.ledger_noting();
                 if ledger.tool_uses.insert(tool_use_id.clone()) {
-                    ledger.changes.tool_use(tool_use_id);
+                    changes.tool_use(tool_use_id);
                     *self.tool_calls.entry(name.clone()).or_insert(0) += 1;
                     // The model works on (an answer's text may have looked final before its
                     // tool call was written).
@@ -813,9 +852,9 @@ impl SessionState {
                 sidechain,
                 ..
             } => {
-                let ledger = self.ledger_mut();
+                let (ledger, changes) = self.ledger_noting();
                 if ledger.tool_results.insert(tool_use_id.clone()) {
-                    ledger.changes.tool_result(tool_use_id);
+                    changes.tool_result(tool_use_id);
                     if *is_error {
                         self.tool_errors += 1;
                     }
@@ -1073,8 +1112,8 @@ impl SessionState {
         }
         let facts = report.facts();
         let session_model = self.model.clone();
-        let ledger = self.ledger_mut();
-        ledger.changes.usage(key);
+        let (ledger, log) = self.ledger_noting();
+        log.usage(key);
         let entry = ledger
             .usage
             .entry(key.to_owned())
@@ -1133,11 +1172,11 @@ impl SessionState {
         if from == into || !self.ledger.usage.contains_key(from) {
             return false;
         }
-        let ledger = self.ledger_mut();
+        let (ledger, changes) = self.ledger_noting();
         let Some(moved) = ledger.usage.remove(from) else {
             return false;
         };
-        ledger.changes.usage(from);
+        changes.usage(from);
         ledger.usage_sum.sub(&moved.tokens);
         ledger.add_cost(-moved.cost_counted());
         if moved.reported_cost.is_some() {
@@ -1145,8 +1184,8 @@ impl SessionState {
         }
         if ledger.timed.remove(from) {
             ledger.timed.insert(into.to_owned());
-            ledger.changes.timed(from);
-            ledger.changes.timed(into);
+            changes.timed(from);
+            changes.timed(into);
         }
         let report = UsageReport {
             model: moved.model.as_deref(),
@@ -1172,7 +1211,7 @@ impl SessionState {
         {
             return;
         }
-        let ledger = self.ledger_mut();
+        let (ledger, changes) = self.ledger_noting();
         let keys: Vec<String> = ledger
             .usage
             .keys()
@@ -1181,8 +1220,8 @@ impl SessionState {
             .collect();
         for key in keys {
             if let Some(dropped) = ledger.usage.remove(&key) {
-                ledger.changes.usage(&key);
-                ledger.changes.timed(&key);
+                changes.usage(&key);
+                changes.timed(&key);
                 ledger.usage_sum.sub(&dropped.tokens);
                 ledger.add_cost(-dropped.cost_counted());
                 if dropped.reported_cost.is_some() {
@@ -1193,12 +1232,16 @@ impl SessionState {
         }
     }
 
-    /// The ledger, to change: copied first while a store's base shares it, and noted as changed
-    /// since its origin (`session/ledger_delta.rs`).
+    /// The ledger, to change: copied first while a copy of the session for a store shares it,
+    /// and noted as changed (`session/ledger_delta.rs`).
     fn ledger_mut(&mut self) -> &mut Ledger {
-        let ledger = Arc::make_mut(&mut self.ledger);
-        ledger.changes.touched();
-        ledger
+        self.ledger_noting().0
+    }
+
+    /// [`SessionState::ledger_mut`], with the change log to note the keys changed in.
+    fn ledger_noting(&mut self) -> (&mut Ledger, &mut ledger_delta::Changes) {
+        self.ledger_changes.touched();
+        (Arc::make_mut(&mut self.ledger), &mut self.ledger_changes)
     }
 
     /// Keeps the last record's time and whether the newest records leave a turn open (see

@@ -96,15 +96,6 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// For a process that exits once this store is dropped: what the store remembers of the
-    /// ledgers it wrote, to write only what changes of them next time, is left for the exit to
-    /// reclaim instead of freed string by string when the store drops (~3 ms after a catch-up
-    /// of ten long sessions, a tenth of that import). The store goes on working, as one that
-    /// never wrote those ledgers (a change of one may be written whole, not as a delta).
-    pub fn exiting(&self) {
-        self.journal.leak_all();
-    }
-
     /// The database file; `None` for an in-memory database.
     pub fn path(&self) -> Option<&Path> {
         self.path.as_deref()

@@ -2,20 +2,21 @@
 //! (`0012_ledger_journal`): what a write of a long session costs is what changed, not the
 //! hundreds of KB the session holds.
 //!
-//! The store remembers, per session, the ledger it last wrote and the `ledger_seq` it was
-//! stored at ([`Journal`]). A write of that session then stores:
-//! - nothing of the ledger when it is still that ledger (a status change, a tick);
-//! - a delta (`SessionState::ledger_delta_text`) when the row is still at that `ledger_seq`,
-//!   checked in the write's transaction, and the deltas stay smaller than the whole text;
+//! The store remembers, per session, the point of the ledger it last wrote ([`LedgerMark`])
+//! and the `ledger_seq` it was stored at ([`Journal`]), never the ledger itself (a ledger
+//! kept to compare with made the session copy its ledger at each change). A write of that
+//! session then stores:
+//! - nothing of the ledger when it is still at that point (a status change, a tick);
+//! - a delta (`SessionState::ledger_delta_text`, the keys the session noted) when the session's
+//!   change log goes on from that point — a monitor's next copy handed over
+//!   (`SessionState::hand_over`), or the same log further on — and the row is still at that
+//!   `ledger_seq`, checked in the write's transaction, and the deltas stay smaller than the
+//!   whole text;
 //! - else the whole ledger, dropping the deltas. Another process's write in between, a session
-//!   this store neither wrote nor read (or whose ledger was copied since the read: see below),
+//!   this store neither wrote nor read, a copy whose log does not go on from what was written,
 //!   and a journal grown as big as the whole all end here.
 //!
-//! Only what a store wrote is remembered, not what it read: a remembered ledger is shared with
-//! the session, which then copies it at its next change. A writer that keeps writing a session
-//! (a monitor) pays that copy once per write anyway (its snapshots share the ledger too); a
-//! catch-up import, which reads a session, changes it and writes it once, would pay it for
-//! nothing. A session this store read instead notes what changes of its ledger
+//! A session this store read notes what changes of its ledger from the read
 //! ([`SessionState::track_ledger_changes`], with where it was read: [`LedgerOrigin`]), and its
 //! first write is that delta: a catch-up of ten long sessions writes kilobytes, not their
 //! megabytes of ledgers.
@@ -28,13 +29,13 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use cclive_core::{LedgerBase, LedgerOrigin, SessionId, SessionState};
+use cclive_core::{LedgerMark, LedgerOrigin, SessionId, SessionState};
 use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::StoreError;
 
-/// Sessions whose stored ledger a store remembers: more than run at once. Past it, the least
-/// recently written is forgotten (its next write is whole).
+/// Sessions whose stored ledger a store remembers the point of: more than run at once. Past
+/// it, the least recently written is forgotten (its next write is whole).
 const REMEMBERED: usize = 64;
 
 /// Deltas a ledger keeps before it is written whole again, however small they are (each read
@@ -55,8 +56,8 @@ pub(super) struct Journal {
 struct Known {
     /// Its `ledger_seq`.
     seq: i64,
-    /// The ledger (shared with the session that was written, not a copy).
-    base: LedgerBase,
+    /// The point of the ledger written (`None`: the session noted nothing, no delta follows).
+    mark: Option<LedgerMark>,
     sizes: Sizes,
     /// When it was last used ([`Journal::clock`]), to forget the oldest first.
     used: u64,
@@ -136,28 +137,36 @@ impl Journal {
         }
     }
 
-    /// How to write `state`'s ledger, by what this store knows of the stored one: the ledger it
-    /// wrote, or the one the session was read from (checked again in the transaction:
-    /// [`Journal::confirm`]).
+    /// How to write `state`'s ledger, by what this store knows of the stored one: the point of
+    /// the ledger it wrote, or the one the session was read at (checked again in the
+    /// transaction: [`Journal::confirm`]).
     pub(super) fn plan(&self, state: &SessionState) -> LedgerWrite {
-        let known = self.lock().get(&state.session_id).cloned();
-        if let Some(known) = known {
-            if state.ledger_is(&known.base) {
-                return LedgerWrite::Same {
-                    at: known.seq,
-                    sizes: known.sizes,
-                };
+        let known = self
+            .lock()
+            .get(&state.session_id)
+            .map(|k| (k.seq, k.mark, k.sizes));
+        if let Some((seq, Some(written), sizes)) = known
+            && let Some(now) = state.ledger_mark()
+        {
+            let follows = state.ledger_follows() == Some(written);
+            // Still the ledger written: the same point, or a log that noted nothing since.
+            if now == written || (follows && !state.ledger_changed_since_log_start()) {
+                return LedgerWrite::Same { at: seq, sizes };
             }
-            if let Some(text) = state.ledger_delta_text(&known.base)
-                && known.sizes.take(&text)
+            // The same log further on (what it noted before the write too: a delta names a key
+            // again harmlessly), or the log after it.
+            if (now.log == written.log || follows)
+                && let Some(text) = state.ledger_delta_text()
+                && sizes.take(&text)
             {
                 return LedgerWrite::Delta {
-                    after: known.seq,
+                    after: seq,
                     text,
-                    sizes: known.sizes,
+                    sizes,
                 };
             }
-        } else if let Some(origin) = state.ledger_origin()
+        }
+        if let Some(origin) = state.ledger_origin()
             && origin.store == self.store
         {
             let sizes = Sizes {
@@ -165,13 +174,13 @@ impl Journal {
                 deltas: origin.deltas,
                 delta_bytes: origin.delta_bytes,
             };
-            if !state.ledger_changed_since_origin() {
+            if !state.ledger_changed_since_log_start() {
                 return LedgerWrite::Same {
                     at: origin.seq,
                     sizes,
                 };
             }
-            if let Some(text) = state.ledger_delta_text_since_origin()
+            if let Some(text) = state.ledger_delta_text()
                 && sizes.take(&text)
             {
                 return LedgerWrite::Delta {
@@ -248,7 +257,7 @@ impl Journal {
 
     /// Remembers what a committed batch stored of its sessions' ledgers. A batch of more
     /// sessions than are remembered (an import's) is forgotten instead: nothing writes most of
-    /// them again soon, and remembering would keep their ledgers in memory.
+    /// them again soon.
     pub(super) fn written(&self, batch: &[(&SessionState, LedgerWrite, i64)]) {
         let mut known = self.lock();
         if batch.len() > REMEMBERED {
@@ -268,7 +277,7 @@ impl Journal {
             };
             let entry = Known {
                 seq: *seq,
-                base: state.ledger_base(),
+                mark: state.ledger_mark(),
                 sizes,
                 used: 0,
             };
@@ -279,12 +288,6 @@ impl Journal {
     /// Forgets a session (deleted).
     pub(super) fn forget(&self, id: &SessionId) {
         self.lock().remove(id);
-    }
-
-    /// Forgets every ledger without freeing them: for a process that exits next (see
-    /// [`super::SqliteStore::exiting`]).
-    pub(super) fn leak_all(&self) {
-        std::mem::forget(std::mem::take(&mut *self.lock()));
     }
 
     fn remember(&self, known: &mut HashMap<SessionId, Known>, id: SessionId, mut entry: Known) {
@@ -398,9 +401,13 @@ mod tests {
         }
     }
 
-    /// Writes one session.
-    fn save(store: &SqliteStore, state: &SessionState) {
-        store.write_batch(std::slice::from_ref(state), &[]).unwrap();
+    /// Writes one session as a monitor does: a copy handed over (`SessionState::hand_over`).
+    fn save(store: &SqliteStore, state: &mut SessionState) {
+        let batch = crate::Batch {
+            sessions: vec![state.hand_over()],
+            ..crate::Batch::default()
+        };
+        store.write(&batch).unwrap();
     }
 
     /// A long session on a file store, written once (whole).
@@ -409,7 +416,7 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
         let (mut state, _) = running("s1", 0, "/p");
         respond(&mut state, 0, 300);
-        save(&store, &state);
+        save(&store, &mut state);
         (dir, store, state)
     }
 
@@ -447,7 +454,7 @@ mod tests {
         let (seq, whole, deltas) = stored(&store);
         assert_eq!((seq, deltas), (1, 0));
         respond(&mut state, 300, 1);
-        save(&store, &state);
+        save(&store, &mut state);
         assert_eq!(
             stored(&store),
             (2, whole, 1),
@@ -465,7 +472,7 @@ mod tests {
         let mut continued = reader.session(&SessionId::new("s1")).unwrap().unwrap();
         for (i, expected_deltas) in [(301, 2), (302, 3)] {
             respond(&mut continued, i, 1);
-            save(&reader, &continued);
+            save(&reader, &mut continued);
             assert_eq!(stored(&reader).2, expected_deltas);
             assert_eq!(read_fresh(&dir).unwrap(), Some(continued.clone()));
         }
@@ -480,11 +487,11 @@ mod tests {
         let mut stale = first.session(&SessionId::new("s1")).unwrap().unwrap();
         let mut current = second.session(&SessionId::new("s1")).unwrap().unwrap();
         respond(&mut current, 300, 1);
-        save(&second, &current);
+        save(&second, &mut current);
         assert_eq!(stored(&second).2, 1, "a delta");
         // Read before that write: its changes are not put on top of it.
         respond(&mut stale, 400, 1);
-        save(&first, &stale);
+        save(&first, &mut stale);
         assert_eq!(stored(&first).2, 0, "written whole");
         assert_eq!(read_fresh(&dir).unwrap(), Some(stale.clone()));
 
@@ -494,14 +501,14 @@ mod tests {
         let (mut theirs, _) = running("s1", 0, "/p");
         for from in [0, 5, 10] {
             respond(&mut theirs, from, 5);
-            save(&elsewhere, &theirs);
+            save(&elsewhere, &mut theirs);
         }
         assert_eq!(stored(&elsewhere).0, stored(&first).0, "the same version");
         let mut read = open().session(&SessionId::new("s1")).unwrap().unwrap();
         respond(&mut read, 500, 1);
         // (A store that wrote `theirs` would diff against it: this one knows nothing of it.)
         let elsewhere = SqliteStore::open(&elsewhere_dir.path().join("cclive.db")).unwrap();
-        save(&elsewhere, &read);
+        save(&elsewhere, &mut read);
         assert_eq!(stored(&elsewhere).2, 0, "written whole");
         assert_eq!(
             read_fresh(&elsewhere_dir).unwrap(),
@@ -515,7 +522,7 @@ mod tests {
         let (dir, store, mut state) = stored_long_session();
         let before = stored(&store);
         state.status = Status::Completed;
-        save(&store, &state);
+        save(&store, &mut state);
         assert_eq!(stored(&store), before, "no delta, no new text");
         assert_eq!(read_fresh(&dir).unwrap(), Some(state));
         // Nor when a fresh store (a catch-up import, a monitor started later) ends what it
@@ -523,7 +530,7 @@ mod tests {
         let reader = SqliteStore::open(&dir.path().join("cclive.db")).unwrap();
         let mut read = reader.session(&SessionId::new("s1")).unwrap().unwrap();
         read.status = Status::Failed;
-        save(&reader, &read);
+        save(&reader, &mut read);
         assert_eq!(stored(&store), before, "neither a delta nor the text");
         assert_eq!(read_fresh(&dir).unwrap(), Some(read));
     }
@@ -536,7 +543,7 @@ mod tests {
         let mut theirs = other.session(&SessionId::new("s1")).unwrap().unwrap();
         for i in [300, 301] {
             respond(&mut theirs, i, 1);
-            save(&other, &theirs);
+            save(&other, &mut theirs);
         }
         assert_eq!(
             stored(&store),
@@ -545,7 +552,7 @@ mod tests {
         );
         // This store planned a delta against the ledger it wrote; the row moved on since.
         respond(&mut state, 500, 1);
-        save(&store, &state);
+        save(&store, &mut state);
         let (seq, _, deltas) = stored(&store);
         assert_eq!((seq, deltas), (4, 0), "written whole, the deltas dropped");
         assert_eq!(
@@ -561,7 +568,7 @@ mod tests {
         let mut wholes = 0;
         for i in 0..120 {
             respond(&mut state, 300 + i, 1);
-            save(&store, &state);
+            save(&store, &mut state);
             let (_, whole, deltas) = stored(&store);
             let delta_bytes = number(
                 &store,
@@ -580,7 +587,7 @@ mod tests {
         let (dir, store, mut state) = stored_long_session();
         for i in 0..3 {
             respond(&mut state, 300 + i, 1);
-            save(&store, &state);
+            save(&store, &mut state);
         }
         assert_eq!(stored(&store).2, 3);
         store
@@ -648,13 +655,21 @@ mod tests {
     }
 
     #[test]
-    fn a_store_told_it_is_exiting_forgets_its_ledgers_and_still_writes_right() {
+    fn a_copy_whose_log_does_not_go_on_from_the_one_written_is_written_whole() {
         let (dir, store, mut state) = stored_long_session();
-        store.exiting();
         respond(&mut state, 300, 1);
-        save(&store, &state);
-        // As a store that never wrote the session: the whole ledger again, read back exactly.
-        assert_eq!(stored(&store).2, 0, "no delta against a forgotten ledger");
+        // Handed over and never written (a writer that lost it): the next copy's log starts
+        // after this one's, not after the one stored.
+        let lost = state.hand_over();
+        respond(&mut state, 301, 1);
+        save(&store, &mut state);
+        assert_eq!(stored(&store).2, 0, "written whole");
+        assert_eq!(read_fresh(&dir).unwrap(), Some(state.clone()));
+        drop(lost);
+        // And the one after it goes on as a delta again.
+        respond(&mut state, 302, 1);
+        save(&store, &mut state);
+        assert_eq!(stored(&store).2, 1, "a delta");
         assert_eq!(read_fresh(&dir).unwrap(), Some(state));
     }
 
@@ -662,11 +677,11 @@ mod tests {
     fn a_deleted_session_takes_its_deltas_and_is_written_whole_again() {
         let (dir, store, mut state) = stored_long_session();
         respond(&mut state, 300, 1);
-        save(&store, &state);
+        save(&store, &mut state);
         assert!(store.delete_session(&SessionId::new("s1")).unwrap());
         assert_eq!(number(&store, "SELECT count(*) FROM ledger_deltas"), 0);
         respond(&mut state, 301, 1);
-        save(&store, &state);
+        save(&store, &mut state);
         assert_eq!(stored(&store).0, 1, "a new row, whole");
         assert_eq!(read_fresh(&dir).unwrap(), Some(state));
     }

@@ -35,8 +35,6 @@ pub(super) fn run(args: &ImportArgs, settings: &Settings) -> anyhow::Result<Exit
             &*store,
             &prices,
         )?;
-    // The process ends next: the store closes as always, without freeing what it remembers.
-    store.exiting();
     if args.json {
         let mut v = serde_json::to_value(&report)?;
         v["finalized_sessions"] = finalized.into();

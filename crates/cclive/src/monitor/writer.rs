@@ -8,7 +8,9 @@
 //! whose events were not stored.
 
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 
@@ -17,13 +19,17 @@ use cclive_store::{Batch, Store, StoreError};
 
 use crate::monitor::pipeline::Callback;
 
-/// A batch, and the updates whose committed callbacks run once it is written.
-type Queued = (Batch, Vec<Update>);
+/// A batch, the updates whose committed callbacks run once it is written, and its number.
+type Queued = (Batch, Vec<Update>, u64);
 
 /// Handle to the writer thread.
 pub(crate) struct StoreWriter {
     tx: Option<mpsc::Sender<Queued>>,
     thread: Option<JoinHandle<WriterReport>>,
+    /// Batches sent so far (each one's number).
+    sent: u64,
+    /// The number of the last batch committed (with every batch before it).
+    committed: Arc<AtomicU64>,
 }
 
 /// What the writer did, reported when it stops.
@@ -58,30 +64,45 @@ impl StoreWriter {
         committed: Vec<Callback>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
+        let done = Arc::new(AtomicU64::new(0));
+        let written = Arc::clone(&done);
         let thread = std::thread::Builder::new()
             .name("cclive-store-writer".into())
-            .spawn(move || write_loop(&*store, &rx, after_commit.as_deref(), &committed))?;
+            .spawn(move || {
+                write_loop(&*store, &rx, after_commit.as_deref(), &committed, &written)
+            })?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
+            sent: 0,
+            committed: done,
         })
     }
 
-    /// Queues a batch.
+    /// Queues a batch; returns its number.
     #[cfg(test)]
-    pub(crate) fn send(&self, batch: Batch) {
-        self.send_with(batch, Vec::new());
+    pub(crate) fn send(&mut self, batch: Batch) -> u64 {
+        self.send_with(batch, Vec::new())
     }
 
     /// Queues a batch, and updates for the committed callbacks to hear of once it is written.
-    pub(crate) fn send_with(&self, batch: Batch, updates: Vec<Update>) {
+    /// Returns the batch's number ([`StoreWriter::committed`]; an empty hand-off's is the last
+    /// one's).
+    pub(crate) fn send_with(&mut self, batch: Batch, updates: Vec<Update>) -> u64 {
         if batch.is_empty() && updates.is_empty() {
-            return;
+            return self.sent;
         }
         if let Some(tx) = &self.tx {
+            self.sent += 1;
             // The thread only stops when we drop the sender, so a send cannot fail before then.
-            let _ = tx.send((batch, updates));
+            let _ = tx.send((batch, updates, self.sent));
         }
+        self.sent
+    }
+
+    /// The number of the last batch committed: it and every batch before it are in the store.
+    pub(crate) fn committed(&self) -> u64 {
+        self.committed.load(Ordering::Acquire)
     }
 
     /// Commits everything queued and stops the thread.
@@ -103,24 +124,29 @@ fn write_loop(
     rx: &mpsc::Receiver<Queued>,
     after_commit: Option<&(dyn Fn() + Send + Sync)>,
     committed: &[Callback],
+    committed_up_to: &AtomicU64,
 ) -> WriterReport {
     let mut report = WriterReport::default();
     // What a failed transaction did not write is kept and tried again with the next batch.
     let mut sessions: BTreeMap<SessionId, SessionState> = BTreeMap::new();
     let mut pending = Batch::default();
     let mut updates = Vec::new();
+    let mut received = 0;
     while let Ok(first) = rx.recv() {
-        for (batch, batch_updates) in std::iter::once(first).chain(rx.try_iter()) {
+        for (batch, batch_updates, number) in std::iter::once(first).chain(rx.try_iter()) {
+            received = number;
             updates.extend(batch_updates);
             for s in batch.sessions {
-                sessions.insert(s.session_id.clone(), s);
+                queue_session(&mut sessions, s);
             }
             pending.events.extend(batch.events);
             pending.usage.extend(batch.usage);
             pending.checkpoints.extend(batch.checkpoints);
             pending.retired_usage.extend(batch.retired_usage);
         }
-        pending.sessions = sessions.values().cloned().collect();
+        // Moved, not copied: a copy of a session notes nothing of its ledger's changes, so
+        // its ledger would be written whole (`SessionState::hand_over`).
+        pending.sessions = std::mem::take(&mut sessions).into_values().collect();
         let written = if pending.is_empty() {
             Ok(())
         } else {
@@ -141,8 +167,9 @@ fn write_loop(
         match written {
             Ok(()) => {
                 report.unsaved = false;
-                sessions.clear();
                 pending = Batch::default();
+                // Every batch received is in (a failed attempt's content went into this one).
+                committed_up_to.store(received, Ordering::Release);
                 // A hand-off of updates alone (a tick's) stored nothing: no commit to tell of.
                 if wrote {
                     report.commits += 1;
@@ -174,10 +201,13 @@ fn write_loop(
                     }
                     StoreError::Encode { .. } => {
                         report.dropped_events += pending.events.len() as u64;
-                        sessions.clear();
                         pending = Batch::default();
                     }
                     _ => {}
+                }
+                // Kept for the next attempt, where a newer copy takes them in.
+                for s in std::mem::take(&mut pending.sessions) {
+                    queue_session(&mut sessions, s);
                 }
                 if pending.events.len() > MAX_RETAINED_EVENTS {
                     let excess = pending.events.len() - MAX_RETAINED_EVENTS;
@@ -191,6 +221,20 @@ fn write_loop(
         }
     }
     report
+}
+
+/// Queues the latest copy of a session; a newer copy takes in what an older one queued noted
+/// of its ledger (`SessionState::take_in`), so it is still written as a delta.
+fn queue_session(sessions: &mut BTreeMap<SessionId, SessionState>, session: SessionState) {
+    match sessions.entry(session.session_id.clone()) {
+        Entry::Vacant(slot) => {
+            slot.insert(session);
+        }
+        Entry::Occupied(mut slot) => {
+            let earlier = std::mem::replace(slot.get_mut(), session);
+            slot.get_mut().take_in(earlier);
+        }
+    }
 }
 
 /// True unless the update announces a session's start or end that was announced already (by
@@ -320,7 +364,7 @@ mod tests {
     #[test]
     fn a_failed_batch_is_retried_with_the_next_one() {
         let (store, attempted) = Flaky::new(1);
-        let writer = StoreWriter::spawn(store.clone()).unwrap();
+        let mut writer = StoreWriter::spawn(store.clone()).unwrap();
         let id = SessionId::new("s");
         let mut state = SessionState::new(id.clone(), jiff::Timestamp::now());
         for i in 0..3 {
@@ -369,9 +413,59 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_that_could_not_be_written_goes_with_the_next_and_numbers_say_what_is_in() {
+        let (store, attempted) = Flaky::new(0);
+        let mut writer = StoreWriter::spawn(store.clone()).unwrap();
+        let id = SessionId::new("s");
+        let mut state = SessionState::new(id.clone(), jiff::Timestamp::now());
+        let respond = |state: &mut SessionState, n: u64| {
+            let usage = EventKind::Usage {
+                key: format!("msg_{n}"),
+                request_id: None,
+                reported_cost_usd: None,
+                model: Some("claude-sonnet-4-5".into()),
+                tokens: Tokens {
+                    output: n,
+                    ..Tokens::default()
+                },
+                is_final: true,
+                sidechain: false,
+            };
+            state.apply(
+                &Event::new(id.clone(), jiff::Timestamp::now(), usage),
+                &PriceTable::builtin(),
+            );
+        };
+        let hand_over = |writer: &mut StoreWriter, state: &mut SessionState| {
+            let number = writer.send(Batch {
+                sessions: vec![state.hand_over()],
+                ..Batch::default()
+            });
+            one_attempt(&attempted);
+            number
+        };
+        for n in 0..20 {
+            respond(&mut state, n);
+        }
+        let first = hand_over(&mut writer, &mut state);
+        respond(&mut state, 20);
+        store.fail.store(1, Ordering::SeqCst);
+        let failed = hand_over(&mut writer, &mut state);
+        assert_eq!(writer.committed(), first, "the second is not in");
+        respond(&mut state, 21);
+        let last = hand_over(&mut writer, &mut state);
+        assert!(first < failed && failed < last);
+        let committed = Arc::clone(&writer.committed);
+        writer.finish();
+        assert_eq!(committed.load(Ordering::SeqCst), last, "both are in now");
+        // Both copies' changes: the failed one's (msg_20) came with the last one.
+        assert_eq!(store.session(&id).unwrap(), Some(state));
+    }
+
+    #[test]
     fn an_event_that_can_never_be_stored_does_not_hold_the_queue_hostage() {
         let (store, attempted) = Flaky::new(0);
-        let writer = StoreWriter::spawn(store.clone()).unwrap();
+        let mut writer = StoreWriter::spawn(store.clone()).unwrap();
         let ghost = Event::new(
             SessionId::new("ghost"),
             jiff::Timestamp::now(),
