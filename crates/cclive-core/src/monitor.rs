@@ -578,6 +578,7 @@ mod tests {
         // session's next change copy its whole ledger.
         assert_eq!(held.ledger_shares(), 1, "nothing else holds the ledger");
         assert_eq!(update.session.usage_by_key().len(), 0, "figures only");
+        assert!(update.session.is_figures_only() && !held.is_figures_only());
         assert_eq!(update.session.tokens, held.tokens);
         assert_eq!(ticked.len(), 1);
         assert_eq!(

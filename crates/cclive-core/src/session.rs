@@ -237,6 +237,9 @@ pub struct SessionState {
     /// lose them; no part of what the session counts (a clone notes nothing).
     #[serde(skip)]
     ledger_changes: ledger_delta::Changes,
+    /// True for a copy without the ledger ([`SessionState::figures`]): never to be stored.
+    #[serde(skip)]
+    figures_only: bool,
     /// Characters of output streamed so far per response still streaming: live only, not
     /// kept (a restarted monitor learns the final usage anyway). Beside the shared ledger, not
     /// in it: a delta comes dozens of times a second and must not copy a big ledger.
@@ -531,6 +534,7 @@ impl SessionState {
             unknown_records: 0,
             ledger: Arc::default(),
             ledger_changes: ledger_delta::Changes::default(),
+            figures_only: false,
             streaming: HashMap::new(),
         }
     }
@@ -543,7 +547,14 @@ impl SessionState {
     pub fn figures(&self) -> SessionState {
         let mut copy = self.clone();
         copy.ledger = Arc::default();
+        copy.figures_only = true;
         copy
+    }
+
+    /// True for a copy made by [`SessionState::figures`]: its ledger is not the session's, and
+    /// a store that wrote it would lose what the session counted.
+    pub fn is_figures_only(&self) -> bool {
+        self.figures_only
     }
 
     /// How many copies share this session's ledger (a change copies it while another does).

@@ -338,6 +338,11 @@ impl Store for SqliteStore {
         if batch.is_empty() {
             return Ok(());
         }
+        // A copy of a session's figures holds no ledger: written, the session's would be lost.
+        debug_assert!(
+            batch.sessions.iter().all(|s| !s.is_figures_only()),
+            "a session's figures were handed to the store"
+        );
         // Serialize and check before taking the lock and the database's write lock.
         let sessions = encode_sessions(&batch.sessions, &self.journal)?;
         let events = batch
