@@ -1021,8 +1021,9 @@ impl SessionState {
                 added,
                 removed,
             } => {
-                let ledger = self.ledger_mut();
+                let (ledger, log) = self.ledger_noting();
                 if ledger.line_points.insert(point.clone()) {
+                    log.line_point(point);
                     ledger.telemetry_lines_added += added;
                     ledger.telemetry_lines_removed += removed;
                     let (added, removed) =

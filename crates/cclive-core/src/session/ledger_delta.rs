@@ -5,9 +5,9 @@
 //! response it counted, every tool id: 383 KB for a session of 1,500 responses) was encoded and
 //! written again for each new line, so a change cost what the session held, not what changed.
 //! Instead a session notes the keys of its long collections that change ([`Changes`]), and a
-//! store writes the delta they give: the responses added or changed, the ids added or gone,
-//! and the ledger's small fields whole. Applied to the stored ledger, the delta gives the
-//! ledger back exactly (a property test below).
+//! store writes the delta they give: the responses added or changed, the ids (and telemetry's
+//! line-count points) added or gone, and the ledger's small fields whole. Applied to the stored
+//! ledger, the delta gives the ledger back exactly (a property test below).
 //!
 //! What a log notes is relative to a point a store knows:
 //! - a read: a store that read the session asks it to note what changes from there
@@ -101,6 +101,7 @@ struct ChangeLog {
     tool_results: FastSet<String>,
     timed: FastSet<String>,
     prompt_ids: FastSet<String>,
+    line_points: FastSet<String>,
 }
 
 impl ChangeLog {
@@ -153,6 +154,10 @@ impl Changes {
 
     pub(super) fn prompt_id(&mut self, id: &str) {
         self.note(id, |log| &mut log.prompt_ids);
+    }
+
+    pub(super) fn line_point(&mut self, point: &str) {
+        self.note(point, |log| &mut log.line_points);
     }
 
     fn note(&mut self, key: &str, set: impl FnOnce(&mut ChangeLog) -> &mut FastSet<String>) {
@@ -218,6 +223,7 @@ impl SessionState {
             (&mut log.tool_results, &mut before.tool_results),
             (&mut log.timed, &mut before.timed),
             (&mut log.prompt_ids, &mut before.prompt_ids),
+            (&mut log.line_points, &mut before.line_points),
         ] {
             mine.extend(theirs.drain());
         }
@@ -276,6 +282,13 @@ impl SessionState {
         *next.prompts.ids_mut() = delta
             .prompt_ids
             .applied(std::mem::take(ledger.prompts.ids_mut()));
+        // A delta written before line points went by difference has them whole in `rest`
+        // (they are never taken out: a whole set there is the set).
+        if next.line_points.is_empty() {
+            next.line_points = delta
+                .line_points
+                .applied(std::mem::take(&mut ledger.line_points));
+        }
         next.sum_costs();
         *ledger = next;
         self.ledger_changes = Changes::default();
@@ -299,6 +312,8 @@ struct Delta<'a> {
     timed: Change<&'a String>,
     #[serde(skip_serializing_if = "Change::is_empty")]
     prompt_ids: Change<&'a String>,
+    #[serde(skip_serializing_if = "Change::is_empty")]
+    line_points: Change<&'a String>,
 }
 
 /// A delta as read back.
@@ -318,6 +333,8 @@ struct DeltaRead {
     timed: Change<String>,
     #[serde(default)]
     prompt_ids: Change<String>,
+    #[serde(default)]
+    line_points: Change<String>,
 }
 
 /// What was added to a set and what left it.
@@ -406,6 +423,7 @@ impl<'a> Delta<'a> {
             tool_results: Change::noted(&log.tool_results, &now.tool_results),
             timed: Change::noted(&log.timed, &now.timed),
             prompt_ids: Change::noted(&log.prompt_ids, now.prompts.ids()),
+            line_points: Change::noted(&log.line_points, &now.line_points),
         }
     }
 }
@@ -425,7 +443,6 @@ struct Rest<'a> {
     api_ms: u64,
     reported_responses: u64,
     retries: &'a BTreeSet<String>,
-    line_points: &'a BTreeSet<String>,
     telemetry_lines_added: u64,
     telemetry_lines_removed: u64,
     interrupted: bool,
@@ -455,7 +472,8 @@ impl<'a> Rest<'a> {
             timed: _,
             reported_responses,
             retries,
-            line_points,
+            // By difference (in `Delta`): a day of telemetry's line counts is hundreds.
+            line_points: _,
             telemetry_lines_added,
             telemetry_lines_removed,
             interrupted,
@@ -475,7 +493,6 @@ impl<'a> Rest<'a> {
             api_ms: *api_ms,
             reported_responses: *reported_responses,
             retries,
-            line_points,
             telemetry_lines_added: *telemetry_lines_added,
             telemetry_lines_removed: *telemetry_lines_removed,
             interrupted: *interrupted,
@@ -792,6 +809,30 @@ mod tests {
         }
         assert_eq!(s.ledger_origin(), None);
         assert_eq!(s.ledger_mark(), None);
+    }
+
+    #[test]
+    fn line_points_go_by_difference_and_a_delta_with_them_whole_still_reads() {
+        let mut s = session_of(&[(8, 1, 2)]);
+        s.track_ledger_changes(LedgerOrigin::default());
+        let mut stored = s.clone();
+        folded(&[(8, 2, 2)], &mut s);
+        let mut delta: serde_json::Value =
+            serde_json::from_str(&s.ledger_delta_text().unwrap()).unwrap();
+        assert_eq!(
+            delta["line_points"],
+            serde_json::json!({"added": ["point 2"]})
+        );
+        assert!(
+            delta["rest"].get("line_points").is_none(),
+            "not whole: {delta}"
+        );
+        // As a cclive before this wrote it: the set whole in `rest`.
+        delta.as_object_mut().unwrap().remove("line_points");
+        delta["rest"]["line_points"] = serde_json::json!(["point 1", "point 2"]);
+        stored.apply_ledger_delta_text(&delta.to_string()).unwrap();
+        assert_eq!(&*stored.ledger, &*s.ledger);
+        assert_eq!(stored.ledger.line_points.len(), 2);
     }
 
     #[test]
