@@ -2,7 +2,9 @@
 //!
 //! SQLite is synchronous and a write can wait on another process's lock, so writes happen off the
 //! async runtime, on one thread. Everything queued while a transaction runs is coalesced into the
-//! next one (latest state per session, every event, usage row and checkpoint in order). A failed
+//! next one (latest state per session, taking in what the earlier copies noted of its ledger;
+//! every event, usage row and checkpoint in order). Each batch has a number, and the writer
+//! says up to which one the store holds everything (`StoreWriter::committed`). A failed
 //! write is logged, counted and retried with the next batch; monitoring goes on. Checkpoints
 //! travel in the same transaction as the data read before them, so a restart never skips bytes
 //! whose events were not stored.
@@ -64,18 +66,16 @@ impl StoreWriter {
         committed: Vec<Callback>,
     ) -> std::io::Result<Self> {
         let (tx, rx) = mpsc::channel();
-        let done = Arc::new(AtomicU64::new(0));
-        let written = Arc::clone(&done);
+        let last_committed = Arc::new(AtomicU64::new(0));
+        let told = Arc::clone(&last_committed);
         let thread = std::thread::Builder::new()
             .name("cclive-store-writer".into())
-            .spawn(move || {
-                write_loop(&*store, &rx, after_commit.as_deref(), &committed, &written)
-            })?;
+            .spawn(move || write_loop(&*store, &rx, after_commit.as_deref(), &committed, &told))?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),
             sent: 0,
-            committed: done,
+            committed: last_committed,
         })
     }
 
