@@ -1,7 +1,8 @@
 //! One session's state, and how each [`Event`] changes it.
 //!
 //! This is the single place that decides status and metrics, whatever the source. Its rules:
-//! - Status: `ACTIVE` from the start; the `result` decides `COMPLETED` or `FAILED`; a process
+//! - Status: `ACTIVE` from the start (a print-mode process's `idle` before its prompt is it
+//!   starting, not a wait); the `result` decides `COMPLETED` or `FAILED`; a process
 //!   that exits without a result is `COMPLETED` on exit code 0, `FAILED` otherwise; an interrupt
 //!   (or death by signal) is `INTERRUPTED`. A finished session's status does not change again.
 //! - Ending without a witness: a session that nothing vouches for any more (read from history,
@@ -942,7 +943,15 @@ impl SessionState {
                 } else {
                     Status::Idle
                 };
-                if self.status.is_live() {
+                // `claude -p` says `idle` while it starts, before it takes the prompt it was
+                // given: no wait for anyone (a monitor that looked then showed a session
+                // that had not begun as idle).
+                let starting = self.mode == Mode::Print
+                    && *state == Activity::Idle
+                    && self.ledger.prompts.count() == 0;
+                if starting {
+                    // Neither a wait nor a change of status.
+                } else if self.status.is_live() {
                     self.status = want;
                 } else if self.ended_at.is_some_and(|e| at > e)
                     && self.ledger.reported.cost.is_none()

@@ -46,6 +46,41 @@ fn starts_active() {
 }
 
 #[test]
+fn a_print_process_idle_while_it_starts_is_still_active_and_idle_after_its_prompt() {
+    let started = |mode| EventKind::SessionStarted {
+        mode,
+        command: None,
+        cwd: None,
+        project_path: None,
+        session_type: None,
+        source: Source::Registry,
+    };
+    let activity = |state| EventKind::Activity {
+        state,
+        waiting_for: None,
+        pid: Some(42),
+    };
+    let prompt = EventKind::PromptSubmitted {
+        id: Some("p1".into()),
+        preview: Some("do the task".into()),
+    };
+    let mut print = state();
+    apply(&mut print, 1, started(Mode::Print));
+    apply(&mut print, 1, activity(Activity::Idle));
+    assert_eq!(print.status, Status::Active, "starting, not waiting");
+    assert_eq!(print.waiting_for, None);
+    apply(&mut print, 2, prompt.clone());
+    apply(&mut print, 2, activity(Activity::Busy));
+    apply(&mut print, 9, activity(Activity::Idle));
+    assert_eq!(print.status, Status::Idle, "its answer given");
+    // An interactive one at its first prompt waits for the user.
+    let mut interactive = state();
+    apply(&mut interactive, 1, started(Mode::Interactive));
+    apply(&mut interactive, 1, activity(Activity::Idle));
+    assert_eq!(interactive.status, Status::Idle);
+}
+
+#[test]
 fn repeated_usage_reports_count_once_at_their_maximum() {
     let mut s = state();
     apply(&mut s, 1, usage("msg_1", "claude-sonnet-4-5", 1000, 1));

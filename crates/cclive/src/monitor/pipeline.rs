@@ -842,20 +842,26 @@ mod tests {
         task.await.unwrap();
     }
 
-    #[tokio::test]
-    async fn a_finished_session_changed_again_is_not_forgotten_before_its_write_is_committed() {
+    /// A store whose commit of a batch with a usage row of `key` waits until `release` is
+    /// sent to; `entered` hears when it waits.
+    fn holding_the_commit_of(
+        key: &'static str,
+    ) -> (
+        Arc<Hooked>,
+        std::sync::mpsc::Receiver<()>,
+        std::sync::mpsc::Sender<()>,
+    ) {
         let (entered_tx, entered) = std::sync::mpsc::channel();
         let (release, release_rx) = std::sync::mpsc::channel();
         let (entered_tx, release_rx) = (
             std::sync::Mutex::new(entered_tx),
             std::sync::Mutex::new(release_rx),
         );
-        // The commit of the batch carrying `msg_late_1` waits until released.
         let store = Hooked::new(
             SqliteStore::open_in_memory().unwrap(),
             Hooks {
                 write: Some(Box::new(move |batch: &Batch| {
-                    if batch.usage.iter().any(|u| u.key == "msg_late_1") {
+                    if batch.usage.iter().any(|u| u.key == key) {
                         let _ = entered_tx.lock().unwrap().send(());
                         let _ = release_rx.lock().unwrap().recv();
                     }
@@ -863,6 +869,13 @@ mod tests {
                 ..Hooks::default()
             },
         );
+        (store, entered, release)
+    }
+
+    #[tokio::test]
+    async fn a_finished_session_changed_again_is_not_forgotten_before_its_write_is_committed() {
+        // The commit of the batch carrying `msg_late_1` waits until released.
+        let (store, entered, release) = holding_the_commit_of("msg_late_1");
         let (tap, mut applied) = mpsc::unbounded_channel();
         let (sink, task) = spawn(PipelineConfig {
             store: Some(store.clone()),
@@ -921,25 +934,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_snapshot_carries_the_responses_the_store_may_not_hold_yet_and_only_those() {
-        let (entered_tx, entered) = std::sync::mpsc::channel();
-        let (release, release_rx) = std::sync::mpsc::channel();
-        let (entered_tx, release_rx) = (
-            std::sync::Mutex::new(entered_tx),
-            std::sync::Mutex::new(release_rx),
-        );
         // The commit of the batch carrying `msg_2` waits until released.
-        let store = Hooked::new(
-            SqliteStore::open_in_memory().unwrap(),
-            Hooks {
-                write: Some(Box::new(move |batch: &Batch| {
-                    if batch.usage.iter().any(|u| u.key == "msg_2") {
-                        let _ = entered_tx.lock().unwrap().send(());
-                        let _ = release_rx.lock().unwrap().recv();
-                    }
-                })),
-                ..Hooks::default()
-            },
-        );
+        let (store, entered, release) = holding_the_commit_of("msg_2");
         let (snapshots, mut published) = watch::channel(Snapshot::inactive(jiff::Timestamp::now()));
         let (sink, task) = spawn(PipelineConfig {
             store: Some(store.clone()),

@@ -448,6 +448,12 @@ mod tests {
             respond(&mut state, n);
         }
         let first = hand_over(&mut writer, &mut state);
+        // Committed (the attempt is told of before it is made): the next one fails.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while writer.committed() != first {
+            assert!(std::time::Instant::now() < deadline, "the first never committed");
+            std::thread::yield_now();
+        }
         respond(&mut state, 20);
         store.fail.store(1, Ordering::SeqCst);
         let failed = hand_over(&mut writer, &mut state);
