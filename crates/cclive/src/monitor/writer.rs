@@ -451,7 +451,10 @@ mod tests {
         // Committed (the attempt is told of before it is made): the next one fails.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         while writer.committed() != first {
-            assert!(std::time::Instant::now() < deadline, "the first never committed");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the first never committed"
+            );
             std::thread::yield_now();
         }
         respond(&mut state, 20);
