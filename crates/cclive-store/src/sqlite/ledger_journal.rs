@@ -34,9 +34,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use crate::StoreError;
 
-/// Sessions whose stored ledger a store remembers the point of: more than run at once. Past
-/// it, the least recently written is forgotten (its next write is whole).
-const REMEMBERED: usize = 64;
+/// Sessions whose stored ledger a store remembers the point of (a hundred bytes or so each):
+/// more than a monitor writes in one batch — a catch-up of a busy day's history touches
+/// hundreds, and with 64 a batch of them was forgotten at once, so every session's next write
+/// was whole. Past it, the least recently written is forgotten (its next write is whole).
+const REMEMBERED: usize = 1024;
 
 /// Deltas a ledger keeps before it is written whole again, however small they are (each read
 /// applies them all).
@@ -670,6 +672,32 @@ mod tests {
         respond(&mut state, 302, 1);
         save(&store, &mut state);
         assert_eq!(stored(&store).2, 1, "a delta");
+        assert_eq!(read_fresh(&dir).unwrap(), Some(state));
+    }
+
+    #[test]
+    fn a_monitor_batch_of_hundreds_of_sessions_is_remembered() {
+        // A catch-up of a busy day hands the writer hundreds of sessions at once.
+        let (dir, store, mut state) = stored_long_session();
+        let mut others: Vec<SessionState> = (0..300)
+            .map(|n| running(&format!("other-{n}"), 0, "/p").0)
+            .collect();
+        respond(&mut state, 300, 1);
+        let mut batch = crate::Batch {
+            sessions: vec![state.hand_over()],
+            ..crate::Batch::default()
+        };
+        batch
+            .sessions
+            .extend(others.iter_mut().map(SessionState::hand_over));
+        store.write(&batch).unwrap();
+        respond(&mut state, 301, 1);
+        save(&store, &mut state);
+        assert_eq!(
+            stored(&store).2,
+            2,
+            "a delta after each: the first and this one"
+        );
         assert_eq!(read_fresh(&dir).unwrap(), Some(state));
     }
 
