@@ -89,6 +89,18 @@ pub fn each(
     errors
 }
 
+/// Every transcript under `folder` (a folder inside a config dir's `projects/`, e.g. a new
+/// project's or a session's sub-agents), at any depth; what cannot be read is skipped.
+pub fn under(folder: &Path) -> Vec<Found> {
+    let found = Mutex::new(Vec::new());
+    walk(
+        folder,
+        &|f| found.lock().unwrap_or_else(PoisonError::into_inner).push(f),
+        &mut Vec::new(),
+    );
+    found.into_inner().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// True when `path` is a transcript by name (`*.jsonl`).
 pub fn is_transcript(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "jsonl")
@@ -172,5 +184,15 @@ mod tests {
                 PathBuf::from("s1/subagents/agent-a1.jsonl")
             ]
         );
+        // The same below one project's folder, and below a session's.
+        let mut under_project: Vec<_> = under(&p).into_iter().map(|f| f.path).collect();
+        under_project.sort();
+        // (Paths sort by component: `s1` before `s1.jsonl`.)
+        assert_eq!(
+            under_project,
+            [p.join("s1/subagents/agent-a1.jsonl"), p.join("s1.jsonl")]
+        );
+        let under_session: Vec<_> = under(&p.join("s1")).into_iter().map(|f| f.path).collect();
+        assert_eq!(under_session, [p.join("s1/subagents/agent-a1.jsonl")]);
     }
 }

@@ -4,11 +4,14 @@
 //! project folders and files are seen as they appear. A change to a `*.jsonl` reads that file's
 //! new bytes through its [`FileTail`] and sends the events, then the checkpoint, to the monitor
 //! (which stores the checkpoint with those events). A change under `sessions/` pokes the
-//! liveness probe so busy/idle flips show at once. Notifications can be lost (queue overflow,
-//! a config dir created later), so a slow rescan every [`RESCAN`] catches up; it is a safety net,
-//! not the mechanism.
+//! liveness probe so busy/idle flips show at once. A new folder is read as it is reported and
+//! again [`NEW_DIR_RECHECK`] later: `notify` reports a folder before it watches it, so what is
+//! written there in between raises no notification (a new project's first session, a
+//! session's first sub-agent: 27 of 300 files written into new folders at once waited for the
+//! rescan). Notifications can be lost (queue overflow, a config dir created later), so a slow
+//! rescan every [`RESCAN`] catches up; it is a safety net, not the mechanism.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +29,8 @@ use crate::monitor::pipeline::EventSink;
 
 /// How often everything is rescanned in case a notification was lost.
 pub const RESCAN: Duration = Duration::from_secs(30);
+/// When a new folder is read again after it was reported (by then `notify` watches it).
+const NEW_DIR_RECHECK: Duration = Duration::from_millis(500);
 /// Bytes read from one file before yielding to others.
 const READ_STEP: u64 = 4 * 1024 * 1024;
 
@@ -65,10 +70,27 @@ pub async fn follow(
     let mut files: HashMap<PathBuf, Followed> = HashMap::new();
     let mut rescan = tokio::time::interval(RESCAN);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // New folders to read again, in the order they were reported (the same delay for each).
+    let mut rechecks: VecDeque<(tokio::time::Instant, PathBuf)> = VecDeque::new();
 
     loop {
+        let next_recheck = rechecks.front().map(|(at, _)| *at);
         tokio::select! {
             () = cancel.cancelled() => return Ok(()),
+            () = tokio::time::sleep_until(next_recheck.unwrap_or_else(tokio::time::Instant::now)),
+                if next_recheck.is_some() => {
+                let now = tokio::time::Instant::now();
+                while let Some((_, dir)) = rechecks.pop_front_if(|(at, _)| *at <= now) {
+                    let found = if config_dirs.contains(&dir) {
+                        discover::transcripts(std::slice::from_ref(&dir)).0
+                    } else {
+                        discover::under(&dir)
+                    };
+                    for f in found {
+                        read_file(&f.path, &mut files, &checkpoints, &sink, &counters).await;
+                    }
+                }
+            }
             _ = rescan.tick() => {
                 watch_new_dirs(&mut watcher, &config_dirs, &mut dirs_watched, &mut parents);
                 let (found, _) = discover::transcripts(&config_dirs);
@@ -99,24 +121,34 @@ pub async fn follow(
                         for f in found {
                             read_file(&f.path, &mut files, &checkpoints, &sink, &counters).await;
                         }
+                        rechecks.push_back((tokio::time::Instant::now() + NEW_DIR_RECHECK, path));
                         poke_liveness.notify_one();
-                    } else if discover::is_transcript(&path) && path.components().any(|c| c.as_os_str() == "projects") {
+                    } else if discover::is_transcript(&path) && in_projects(&config_dirs, &path) {
                         read_file(&path, &mut files, &checkpoints, &sink, &counters).await;
                         // A session may have started or moved on: let the probe look at once.
                         poke_liveness.notify_one();
                     } else if path.components().any(|c| c.as_os_str() == "sessions") {
                         poke_liveness.notify_one();
-                    } else if path.is_dir() {
-                        // A new folder (e.g. a project's first session): what is in it already.
-                        let (found, _) = discover::transcripts(std::slice::from_ref(&path));
-                        for f in found {
+                    } else if path.is_dir() && in_projects(&config_dirs, &path) {
+                        // A new folder (e.g. a project's first session): what is in it already,
+                        // and again once it is watched. (A walk of config dirs would find
+                        // nothing here: this is a folder inside one.)
+                        for f in discover::under(&path) {
                             read_file(&f.path, &mut files, &checkpoints, &sink, &counters).await;
                         }
+                        rechecks.push_back((tokio::time::Instant::now() + NEW_DIR_RECHECK, path));
                     }
                 }
             }
         }
     }
+}
+
+/// True when `path` is a config dir's `projects/` or inside it, where transcripts are.
+fn in_projects(config_dirs: &[PathBuf], path: &Path) -> bool {
+    config_dirs
+        .iter()
+        .any(|dir| path.starts_with(dir.join("projects")))
 }
 
 /// True for a notification that something was created, written, renamed or removed. Opening

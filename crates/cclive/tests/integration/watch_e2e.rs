@@ -495,3 +495,54 @@ fn a_failed_run_feeding_a_monitor_fails_and_its_retries_count_once() {
         "the transcript's cost-state, written on every exit, does not make it COMPLETED"
     );
 }
+
+#[test]
+fn transcripts_written_into_new_folders_are_read_at_once_not_at_the_rescan() {
+    let world = World::new("http://127.0.0.1:9");
+    let projects = world.claude.claude_dir().join("projects");
+    std::fs::create_dir_all(&projects).unwrap();
+    let watch = world.watch();
+    let line = |session: &str, id: &str, sidechain: bool, out: u64| {
+        format!(
+            r#"{{"parentUuid":null,"isSidechain":{sidechain},"type":"assistant","uuid":"u-{id}","timestamp":"2026-11-20T10:00:00.000Z","sessionId":"{session}","version":"2.1.332","cwd":"/w","message":{{"id":"{id}","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":"end_turn","usage":{{"input_tokens":100,"output_tokens":{out},"cache_read_input_tokens":0,"cache_creation_input_tokens":0}}}}}}"#
+        ) + "\n"
+    };
+    // New projects, each with a session and a sub-agent's file in folders of their own, each
+    // written at once as its folder appears (`notify` reports a folder before it watches it).
+    let sessions = 40;
+    for n in 0..sessions {
+        let session = format!("00000000-0000-4000-8000-{n:012}");
+        let project = projects.join(format!("-home-me-project-{n}"));
+        let agents = project.join(&session).join("subagents");
+        std::fs::create_dir_all(&agents).unwrap();
+        let main = line(&session, &format!("msg_main_{n}"), false, 10);
+        std::fs::write(project.join(format!("{session}.jsonl")), main).unwrap();
+        let agent = line(&session, &format!("msg_agent_{n}"), true, 1);
+        std::fs::write(agents.join("agent-a1.jsonl"), agent).unwrap();
+    }
+    // Well before the rescan (30 s) that would find them anyway.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let output = |listed: &[Value]| -> u64 {
+        listed
+            .iter()
+            .map(|s| s["tokens"]["output"].as_u64().unwrap_or(0))
+            .sum()
+    };
+    loop {
+        let out = world.run(&["sessions", "--json", "--limit", "1000"], TIMEOUT);
+        assert!(out.status.success(), "{}", describe(&out));
+        let listed: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+        if listed.len() == sessions && output(&listed) == 11 * sessions as u64 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {sessions} sessions, {} of {} output tokens read",
+            listed.len(),
+            output(&listed),
+            11 * sessions
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    drop(watch);
+}
