@@ -5,7 +5,7 @@
 //! new bytes through its [`FileTail`] and sends the events, then the checkpoint, to the monitor
 //! (which stores the checkpoint with those events). A change under `sessions/` pokes the
 //! liveness probe so busy/idle flips show at once. A new folder is read as it is reported and
-//! again [`NEW_DIR_RECHECK`] later: `notify` reports a folder before it watches it, so what is
+//! again `NEW_DIR_RECHECK` later: `notify` reports a folder before it watches it, so what is
 //! written there in between raises no notification (a new project's first session, a
 //! session's first sub-agent: 27 of 300 files written into new folders at once waited for the
 //! rescan). Notifications can be lost (queue overflow, a config dir created later), so a slow
