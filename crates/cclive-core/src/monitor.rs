@@ -478,14 +478,24 @@ impl Monitor {
 
     /// The state file's content at `now`. Its sessions carry their figures, not their ledgers
     /// ([`SessionState::figures`]): a snapshot lives on after the next change, and one that
-    /// shared a long session's ledger made that change copy it. (The pipeline adds the
-    /// responses the store may not hold yet, for the server's window totals.)
+    /// shared a long session's ledger made that change copy it.
     pub fn snapshot(&self, now: Timestamp) -> Snapshot {
+        self.snapshot_as(now, SessionState::figures)
+    }
+
+    /// [`Monitor::snapshot`], each session in it as `view` copies it (the pipeline adds the
+    /// responses the store may not hold yet, for the server's window totals). `view` must not
+    /// share the ledger (see [`Monitor::snapshot`]).
+    pub fn snapshot_as(
+        &self,
+        now: Timestamp,
+        view: impl Fn(&SessionState) -> SessionState,
+    ) -> Snapshot {
         let mut live: Vec<SessionState> = self
             .sessions
             .values()
             .filter(|s| s.status.is_live())
-            .map(SessionState::figures)
+            .map(&view)
             .collect();
         live.sort_by(|a, b| {
             b.updated_at
@@ -496,7 +506,7 @@ impl Monitor {
             self.sessions
                 .values()
                 .max_by_key(|s| (s.ended_at.unwrap_or(s.updated_at), s.updated_at))
-                .map(SessionState::figures)
+                .map(&view)
         });
         Snapshot {
             status: current.as_ref().map(|s| s.status),
