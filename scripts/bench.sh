@@ -14,9 +14,7 @@ cd "$(dirname "$0")/.."
 size_mb="${1:-1024}"
 rounds="${2:-5}"
 . scripts/lib/bench-inputs.sh
-# Its own corpus: it ends today (the 120-day cost query and "today" need recent data).
-bench_corpus "recent-corpus-${size_mb}mb-$(date -u +%Y-%m-%d)" "$size_mb" --seed 42 \
-  --end-date "$(date -u +%Y-%m-%d)" --days 120
+bench_recent_corpus "$size_mb"
 bench_ccusage
 cargo build --release --locked --quiet
 exec python3 scripts/bench.py --bin "$PWD/target/release/cclive" \

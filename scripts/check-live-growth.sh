@@ -10,8 +10,7 @@ cd "$(dirname "$0")/.."
 size_mb="${1:-100}"
 steps="${2:-6}"
 . scripts/lib/bench-inputs.sh
-bench_corpus "recent-corpus-${size_mb}mb-$(date -u +%Y-%m-%d)" "$size_mb" --seed 42 \
-  --end-date "$(date -u +%Y-%m-%d)" --days 120
+bench_recent_corpus "$size_mb"
 cargo build --release --locked --quiet
 exec python3 scripts/check-live-growth.py --bin "$PWD/target/release/cclive" \
   --corpus "$corpus" --steps "$steps"
