@@ -13,6 +13,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::thread::{Scope, ScopedJoinHandle};
 use std::time::Duration;
 
 use cclive_core::budget::BudgetAlert;
@@ -343,54 +344,62 @@ impl Store for SqliteStore {
             batch.sessions.iter().all(|s| !s.is_figures_only()),
             "a session's figures were handed to the store"
         );
-        // Serialize and check before taking the lock and the database's write lock.
-        let sessions = encode_sessions(&batch.sessions, &self.journal)?;
-        let events = batch
-            .events
-            .iter()
-            .map(EventRow::encode)
-            .collect::<Result<Vec<_>, _>>()?;
-        let checkpoints = batch
-            .checkpoints
-            .iter()
-            .map(CheckpointRow::encode)
-            .collect::<Result<Vec<_>, _>>()?;
-        let now = Timestamp::now().as_millisecond();
+        // A big batch's sessions are encoded on other threads while this one writes its usage
+        // rows (`SessionsEncoding`); a small one's, here, before the locks are taken.
+        std::thread::scope(|scope| {
+            let sessions = SessionsEncoding::start(scope, &batch.sessions, &self.journal)?;
+            // Serialized and checked before taking the lock and the database's write lock.
+            let events = batch
+                .events
+                .iter()
+                .map(EventRow::encode)
+                .collect::<Result<Vec<_>, _>>()?;
+            let checkpoints = batch
+                .checkpoints
+                .iter()
+                .map(CheckpointRow::encode)
+                .collect::<Result<Vec<_>, _>>()?;
+            let now = Timestamp::now().as_millisecond();
 
-        let mut conn = self.conn();
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let mut ledgers = Vec::with_capacity(sessions.len());
-        {
-            let mut upsert = tx.prepare_cached(UPSERT_SESSION)?;
-            for mut row in sessions {
-                Journal::confirm(&tx, row.state, &mut row.ledger)?;
-                let seq = row.write(&mut upsert)?;
-                Journal::store(&tx, &row.state.session_id, &row.ledger, seq)?;
-                ledgers.push((row.state, row.ledger, seq));
+            let mut conn = self.conn();
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            {
+                let usage: Vec<BoundUsage<'_>> = usage_in_time_order(&batch.usage)
+                    .into_iter()
+                    .map(bound_usage)
+                    .collect();
+                // Into an empty table (a first import), in one statement
+                // (`sqlite/first_usage.rs`).
+                if !first_usage::write_first(&tx, &usage)? {
+                    upsert_usage(&tx, &usage)?;
+                }
+                let mut delete = tx.prepare_cached(DELETE_USAGE)?;
+                for key in &batch.retired_usage {
+                    delete.execute([key])?;
+                }
             }
-            let usage: Vec<BoundUsage<'_>> = usage_in_time_order(&batch.usage)
-                .into_iter()
-                .map(bound_usage)
-                .collect();
-            // Into an empty table (a first import), in one statement (`sqlite/first_usage.rs`).
-            if !first_usage::write_first(&tx, &usage)? {
-                upsert_usage(&tx, &usage)?;
+            let sessions = sessions.finish()?;
+            let mut ledgers = Vec::with_capacity(sessions.len());
+            {
+                let mut upsert = tx.prepare_cached(UPSERT_SESSION)?;
+                for mut row in sessions {
+                    Journal::confirm(&tx, row.state, &mut row.ledger)?;
+                    let seq = row.write(&mut upsert)?;
+                    Journal::store(&tx, &row.state.session_id, &row.ledger, seq)?;
+                    ledgers.push((row.state, row.ledger, seq));
+                }
+                let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT)?;
+                for row in &checkpoints {
+                    row.write(&mut upsert, now)?;
+                }
+                // Last: an event of an unknown session fails the batch, and the rollback takes
+                // the usage and checkpoints above with it.
+                EventRow::insert_all(&tx, &events)?;
             }
-            let mut delete = tx.prepare_cached(DELETE_USAGE)?;
-            for key in &batch.retired_usage {
-                delete.execute([key])?;
-            }
-            let mut upsert = tx.prepare_cached(UPSERT_CHECKPOINT)?;
-            for row in &checkpoints {
-                row.write(&mut upsert, now)?;
-            }
-            // Last: an event of an unknown session fails the batch, and the rollback takes the
-            // usage and checkpoints above with it.
-            EventRow::insert_all(&tx, &events)?;
-        }
-        tx.commit()?;
-        self.journal.written(&ledgers);
-        Ok(())
+            tx.commit()?;
+            self.journal.written(&ledgers);
+            Ok(())
+        })
     }
 
     fn session(&self, id: &SessionId) -> Result<Option<SessionState>, StoreError> {
@@ -848,33 +857,73 @@ impl<'a> EventRow<'a> {
     }
 }
 
-/// Sessions of a batch at least this big are encoded on several threads.
+/// Sessions of a batch at least this big are encoded on other threads.
 const PARALLEL_ENCODE_FROM: usize = 64;
 /// So are a few sessions that have counted this many responses in all: each response is an
 /// entry of a ledger, and a catch-up that touches ten long sessions encodes megabytes.
 const PARALLEL_ENCODE_FROM_RESPONSES: u64 = 2_000;
 
-/// The batch's session rows, in the batch's order. A first import stores thousands of sessions
-/// at once, some with a ledger of hundreds of kilobytes: encoding them was a fifth of its write,
-/// on one core while the others idled.
+/// A batch's session rows, encoded here or being encoded on other threads.
+///
+/// A first import stores thousands of sessions at once, some with a ledger of hundreds of
+/// kilobytes: encoding them was a fifth of its write, on one core while the others idled. A
+/// big batch's sessions are encoded on the other cores while the writer's thread writes the
+/// usage rows (the write's longest part), and taken when it comes to them.
+enum SessionsEncoding<'scope, 'a> {
+    /// Encoded here: a small batch, or a machine of one core.
+    Done(Vec<SessionRow<'a>>),
+    /// Being encoded on other threads.
+    Running(ScopedJoinHandle<'scope, Result<Vec<SessionRow<'a>>, StoreError>>),
+}
+
+impl<'scope, 'a: 'scope> SessionsEncoding<'scope, 'a> {
+    fn start(
+        scope: &'scope Scope<'scope, '_>,
+        sessions: &'a [SessionState],
+        journal: &'a Journal,
+    ) -> Result<Self, StoreError> {
+        let responses = sessions
+            .iter()
+            .fold(0u64, |sum, s| sum.saturating_add(s.api_requests));
+        let small = sessions.len() < 2
+            || (sessions.len() < PARALLEL_ENCODE_FROM
+                && responses < PARALLEL_ENCODE_FROM_RESPONSES);
+        // Asked only for a big batch: each answer reads the cgroup's CPU quota (three files in
+        // `/proc` and `/sys`), and the live writer's every transaction of one or two sessions
+        // asked it.
+        let cores = if small {
+            1
+        } else {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        };
+        if cores < 2 {
+            return Ok(Self::Done(encode_sessions(sessions, journal, 1)?));
+        }
+        // Every core but the writer's.
+        Ok(Self::Running(scope.spawn(move || {
+            encode_sessions(sessions, journal, cores - 1)
+        })))
+    }
+
+    /// The rows, in the batch's order.
+    fn finish(self) -> Result<Vec<SessionRow<'a>>, StoreError> {
+        match self {
+            Self::Done(rows) => Ok(rows),
+            // A panic while encoding is a bug: passed on as it would be on one thread.
+            Self::Running(encoding) => encoding
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+        }
+    }
+}
+
+/// The session rows of `sessions`, in their order, encoded on `threads` threads.
 fn encode_sessions<'a>(
     sessions: &'a [SessionState],
     journal: &Journal,
+    threads: usize,
 ) -> Result<Vec<SessionRow<'a>>, StoreError> {
-    let responses = sessions
-        .iter()
-        .fold(0u64, |sum, s| sum.saturating_add(s.api_requests));
-    let small = sessions.len() < 2
-        || (sessions.len() < PARALLEL_ENCODE_FROM && responses < PARALLEL_ENCODE_FROM_RESPONSES);
-    // Asked only for a big batch: each answer reads the cgroup's CPU quota (three files in
-    // `/proc` and `/sys`), and the live writer's every transaction of one or two sessions
-    // asked it.
-    let threads = if small {
-        1
-    } else {
-        std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
-    };
-    if threads < 2 {
+    if threads < 2 || sessions.len() < 2 {
         return sessions
             .iter()
             .map(|s| SessionRow::encode(s, journal))
