@@ -384,8 +384,8 @@ pub fn import(
 }
 
 /// The row of every response `sessions` counted, in their order: a first import's tens of
-/// thousands, each a copy of its key and model, made on every core (on one, it held up the
-/// write for a fortieth of the import).
+/// thousands, each a copy of its key and model, made on every core (on one, they held up the
+/// write for ~2 % of the import).
 fn every_usage_row(sessions: &[SessionState]) -> Vec<UsageRow> {
     let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
     let rows_of = |part: &[SessionState]| -> Vec<UsageRow> {
