@@ -1283,8 +1283,9 @@ fn a_failed_batch_leaves_neither_its_usage_nor_its_checkpoint_behind() {
     assert!(store.events(&sid("s1")).unwrap().is_empty());
 }
 
-/// Only the required methods, delegated: the trait's default `sessions_sorted` and
-/// `count_sessions` run against it, so a backend's own versions can be held to them.
+/// Only the required methods, delegated: the trait's default methods (`sessions_sorted`,
+/// `count_sessions`, the summaries and sums) run against it, so a backend's own versions can
+/// be held to them.
 struct Defaults<S>(S);
 
 impl<S: Store> Store for Defaults<S> {
