@@ -160,6 +160,14 @@ fn owned(rows: &[(&str, u64)]) -> Vec<(String, u64)> {
     rows.iter().map(|(p, n)| ((*p).to_owned(), *n)).collect()
 }
 
+/// The row of session `id` in a `report sessions` JSON.
+fn session_row<'r>(report: &'r Value, id: &str) -> &'r Value {
+    report["rows"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["session_id"] == id))
+        .unwrap_or_else(|| panic!("no row of session {id} in {report}"))
+}
+
 fn close(a: &Value, b: f64) -> bool {
     (a.as_f64().unwrap() - b).abs() < 1e-9
 }
@@ -180,12 +188,7 @@ fn a_session_that_crosses_midnight_counts_on_both_days() {
     assert_eq!(daily["totals"]["messages"], 2);
     assert_eq!(daily["totals"]["total_tokens"], 4000);
     let sessions = f.json(&["report", "sessions", "--tz", "UTC"]);
-    let night = sessions["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["session_id"] == "night")
-        .unwrap();
+    let night = session_row(&sessions, "night");
     assert_eq!(night["messages"], 2);
     assert_eq!(night["first_at"], "2026-03-25T23:50:00Z");
 }
@@ -292,13 +295,7 @@ fn sessions_and_projects_prefer_reported_totals() {
     let f = Fixture::new();
     fixture_store(&f);
     let sessions = f.json(&["report", "sessions", "--tz", "UTC"]);
-    let lib = sessions["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["session_id"] == "lib")
-        .unwrap()
-        .clone();
+    let lib = session_row(&sessions, "lib");
     assert_eq!(lib["cost_source"], "reported");
     assert!(close(&lib["cost_usd"], 0.5));
     assert!(close(&lib["estimated_cost_usd"], 0.123));
@@ -306,12 +303,7 @@ fn sessions_and_projects_prefer_reported_totals() {
     // Turns and duration come from the history: Claude Code's own, else the responses' span.
     assert_eq!(lib["turns"], 3);
     assert_eq!(lib["duration_ms"], 5_400_000);
-    let night = sessions["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["session_id"] == "night")
-        .unwrap();
+    let night = session_row(&sessions, "night");
     assert_eq!(night["turns"], 0);
     assert_eq!(night["duration_ms"], 20 * 60 * 1000);
     let projects = f.json(&["report", "projects", "--tz", "UTC"]);
@@ -361,12 +353,7 @@ fn sessions_and_projects_prefer_reported_totals() {
     );
     assert!(messages(&lib_days) < messages(&all_days));
     let cut = f.json(&["report", "sessions", "--tz", "UTC", "--until", "2026-03-25"]);
-    let night = cut["rows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["session_id"] == "night")
-        .unwrap();
+    let night = session_row(&cut, "night");
     assert_eq!(night["messages"], 1);
     assert_eq!(night["cost_source"], "estimated");
 }
