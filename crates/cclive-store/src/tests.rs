@@ -1054,8 +1054,8 @@ fn usage_needs_no_stored_session() {
     assert!(store.session(&sid("never-stored")).unwrap().is_none());
 }
 
-#[test]
-fn usage_rows_come_in_time_order_since_inclusive_until_exclusive() {
+/// A store of four responses written out of time order, two of them at the same time.
+fn store_of_four_rows_out_of_order() -> impl Store {
     let store = store();
     write_usage(
         &store,
@@ -1066,6 +1066,12 @@ fn usage_rows_come_in_time_order_since_inclusive_until_exclusive() {
             usage("msg_d", "s2", 10, [1, 0, 0, 0]),
         ],
     );
+    store
+}
+
+#[test]
+fn usage_rows_come_in_time_order_since_inclusive_until_exclusive() {
+    let store = store_of_four_rows_out_of_order();
     let keys = |since, until| -> Vec<String> {
         store
             .usage_rows(since, until)
@@ -1087,16 +1093,7 @@ fn usage_rows_come_in_time_order_since_inclusive_until_exclusive() {
 
 #[test]
 fn usage_times_are_the_rows_times_in_order() {
-    let store = store();
-    write_usage(
-        &store,
-        &[
-            usage("msg_c", "s1", 30, [1, 0, 0, 0]),
-            usage("msg_b", "s1", 20, [1, 0, 0, 0]),
-            usage("msg_a", "s2", 20, [1, 0, 0, 0]),
-            usage("msg_d", "s2", 10, [1, 0, 0, 0]),
-        ],
-    );
+    let store = store_of_four_rows_out_of_order();
     assert_eq!(
         store.usage_times(None, None).unwrap(),
         [t(10), t(20), t(20), t(30)]

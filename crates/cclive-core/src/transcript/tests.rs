@@ -381,28 +381,19 @@ fn a_sub_agent_task_prompt_is_no_turn() {
 }
 
 #[rstest]
-#[case::caveat_2_1(24)]
-#[case::slash_command(25)]
-#[case::compact_summary(26)]
-fn slash_commands_and_compaction_are_not_prompts(#[case] n: usize) {
-    let record = parse(line(&main_2_1(), n));
+#[case::caveat_2_1(main_2_1(), 24)]
+#[case::slash_command(main_2_1(), 25)]
+#[case::compact_summary(main_2_1(), 26)]
+#[case::caveat_1_0(main_1_0(), 14)]
+#[case::exit_1_0(main_1_0(), 15)]
+#[case::local_command_stdout_1_0(main_1_0(), 16)]
+fn slash_commands_and_compaction_are_not_prompts(#[case] text: String, #[case] n: usize) {
+    let record = parse(line(&text, n));
     assert!(
         matches!(&record, TranscriptRecord::Other(o) if o.kind == "user/meta"),
         "{record:?}"
     );
     assert!(to_events(&record).is_empty());
-}
-
-#[rstest]
-#[case::caveat_1_0(14)]
-#[case::exit(15)]
-#[case::local_command_stdout(16)]
-fn slash_commands_of_1_0_are_not_prompts(#[case] n: usize) {
-    let record = parse(line(&main_1_0(), n));
-    assert!(
-        matches!(&record, TranscriptRecord::Other(o) if o.kind == "user/meta"),
-        "{record:?}"
-    );
 }
 
 #[test]
