@@ -765,10 +765,10 @@ impl SessionState {
                 fill(&mut self.claude_version, claude_version.as_ref());
             }
             EventKind::PromptSubmitted { id, preview } => {
-                let (ledger, changes) = self.ledger_noting();
+                let (ledger, log) = self.ledger_noting();
                 let new = ledger.prompts.record(id.as_deref(), preview.as_deref());
                 if let Some(id) = id {
-                    changes.prompt_id(id);
+                    log.prompt_id(id);
                 }
                 if new {
                     if preview.is_some() {
@@ -832,13 +832,13 @@ impl SessionState {
                 duration_ms,
             } => {
                 self.streaming.remove(message_id);
-                let (ledger, changes) = self.ledger_noting();
+                let (ledger, log) = self.ledger_noting();
                 let started = ledger.open_requests.remove(message_id);
                 let measured = started.map(|s| millis_between(s, at));
                 // The wrapper times a response from its stream, telemetry reports its own
                 // measurement of the same one: the first to arrive counts.
                 if ledger.timed.insert(message_id.clone()) {
-                    changes.timed(message_id);
+                    log.timed(message_id);
                     ledger.api_ms += duration_ms.or(measured).unwrap_or(0);
                 }
             }
@@ -847,9 +847,9 @@ impl SessionState {
                 name,
                 sidechain,
             } => {
-                let (ledger, changes) = self.ledger_noting();
+                let (ledger, log) = self.ledger_noting();
                 if ledger.tool_uses.insert(tool_use_id.clone()) {
-                    changes.tool_use(tool_use_id);
+                    log.tool_use(tool_use_id);
                     *self.tool_calls.entry(name.clone()).or_insert(0) += 1;
                     // The model works on (an answer's text may have looked final before its
                     // tool call was written).
@@ -864,9 +864,9 @@ impl SessionState {
                 sidechain,
                 ..
             } => {
-                let (ledger, changes) = self.ledger_noting();
+                let (ledger, log) = self.ledger_noting();
                 if ledger.tool_results.insert(tool_use_id.clone()) {
-                    changes.tool_result(tool_use_id);
+                    log.tool_result(tool_use_id);
                     if *is_error {
                         self.tool_errors += 1;
                     }
@@ -1193,11 +1193,11 @@ impl SessionState {
         if from == into || !self.ledger.usage.contains_key(from) {
             return false;
         }
-        let (ledger, changes) = self.ledger_noting();
+        let (ledger, log) = self.ledger_noting();
         let Some(moved) = ledger.usage.remove(from) else {
             return false;
         };
-        changes.usage(from);
+        log.usage(from);
         ledger.usage_sum.sub(&moved.tokens);
         ledger.add_cost(-moved.cost_counted());
         if moved.reported_cost.is_some() {
@@ -1205,8 +1205,8 @@ impl SessionState {
         }
         if ledger.timed.remove(from) {
             ledger.timed.insert(into.to_owned());
-            changes.timed(from);
-            changes.timed(into);
+            log.timed(from);
+            log.timed(into);
         }
         let report = UsageReport {
             model: moved.model.as_deref(),
@@ -1232,7 +1232,7 @@ impl SessionState {
         {
             return;
         }
-        let (ledger, changes) = self.ledger_noting();
+        let (ledger, log) = self.ledger_noting();
         let keys: Vec<String> = ledger
             .usage
             .keys()
@@ -1241,8 +1241,8 @@ impl SessionState {
             .collect();
         for key in keys {
             if let Some(dropped) = ledger.usage.remove(&key) {
-                changes.usage(&key);
-                changes.timed(&key);
+                log.usage(&key);
+                log.timed(&key);
                 ledger.usage_sum.sub(&dropped.tokens);
                 ledger.add_cost(-dropped.cost_counted());
                 if dropped.reported_cost.is_some() {

@@ -45,7 +45,7 @@ use crate::ingest::work_queue::{EndOfWalk, WorkQueue};
 /// How to import.
 #[derive(Clone, Debug)]
 pub struct ImportOptions {
-    /// Reader threads.
+    /// Reader threads (and the threads a first import makes its usage rows on).
     pub threads: usize,
     /// Show a progress bar on stderr (when it is a terminal).
     pub progress: bool,
@@ -349,7 +349,7 @@ pub fn import(
     let usage: Vec<UsageRow> = if resuming {
         folded.touched.rows(&sessions)
     } else {
-        every_usage_row(&sessions)
+        every_usage_row(&sessions, options.threads)
     };
     let batch = Batch {
         sessions,
@@ -384,10 +384,9 @@ pub fn import(
 }
 
 /// The row of every response `sessions` counted, in their order: a first import's tens of
-/// thousands, each a copy of its key and model, made on every core (on one, they held up the
-/// write for ~2 % of the import).
-fn every_usage_row(sessions: &[SessionState]) -> Vec<UsageRow> {
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+/// thousands, each a copy of its key and model, made on the import's `threads` (on one, they
+/// held up the write for ~2 % of the import).
+fn every_usage_row(sessions: &[SessionState], threads: usize) -> Vec<UsageRow> {
     let rows_of = |part: &[SessionState]| -> Vec<UsageRow> {
         part.iter().flat_map(UsageRow::of_session).collect()
     };
