@@ -178,14 +178,51 @@ pub fn write_atomically(path: &Path, snapshot: &Snapshot) -> anyhow::Result<()> 
     let mut json = serde_json::to_vec_pretty(snapshot)?;
     json.push(b'\n');
     tmp.write_all(&json)?;
+    if exchanged(&tmp, path) {
+        // The temp path now names the old file: dropping `tmp` removes it.
+        return Ok(());
+    }
     tmp.persist(path)
         .with_context(|| format!("renaming onto {}", path.display()))?;
     Ok(())
 }
 
-/// Reads a state file.
+/// Swaps the written temp file and the state file in one step (`renameat2` with
+/// `RENAME_EXCHANGE`); false when it could not (no state file yet, or a file system or kernel
+/// without it), and the caller renames instead.
+///
+/// Why not always rename: on ext4 (the common Linux root), renaming onto an existing file
+/// starts writing the new file's data out at once (`auto_da_alloc`, its guard against empty
+/// files after a crash). For a snapshot rewritten with every live line that was most of a
+/// line's state-file cost (~0.1 ms of CPU of ~0.14 here, and a disk request each time). An
+/// exchange is as atomic for readers — each sees the old file or the new one, whole, and one
+/// that opened the old file reads it to its end — without that write-out. What it gives up: after
+/// a power cut the file may be found empty, which [`read`] takes for no snapshot, until the
+/// monitor writes again.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn exchanged(tmp: &tempfile::NamedTempFile, path: &Path) -> bool {
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    path.exists()
+        && renameat2(
+            AT_FDCWD,
+            tmp.path(),
+            AT_FDCWD,
+            path,
+            RenameFlags::RENAME_EXCHANGE,
+        )
+        .is_ok()
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn exchanged(_tmp: &tempfile::NamedTempFile, _path: &Path) -> bool {
+    false
+}
+
+/// Reads a state file. An empty one is no snapshot, like a missing one: what a write cut off by
+/// a power cut leaves (see [`exchanged`]).
 pub fn read(path: &Path) -> anyhow::Result<Option<Snapshot>> {
     let bytes = match std::fs::read(path) {
+        Ok(bytes) if bytes.is_empty() => return Ok(None),
         Ok(bytes) => bytes,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading {}", path.display())),
@@ -216,9 +253,32 @@ mod tests {
     }
 
     #[test]
-    fn missing_file_is_none_and_garbage_is_an_error() {
+    fn a_reader_that_opened_the_file_before_a_write_reads_the_old_snapshot_whole() {
+        use std::io::Read;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        let old = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        let new = jiff::Timestamp::from_second(1_800_000_060).unwrap();
+        write_atomically(&path, &Snapshot::inactive(old)).unwrap();
+        let mut opened = std::fs::File::open(&path).unwrap();
+        for _ in 0..3 {
+            write_atomically(&path, &Snapshot::inactive(new)).unwrap();
+        }
+        let mut bytes = Vec::new();
+        opened.read_to_end(&mut bytes).unwrap();
+        let seen: Snapshot = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(seen.updated_at, old);
+        assert_eq!(read(&path).unwrap().unwrap().updated_at, new);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "the replaced files are gone: {names:?}");
+    }
+
+    #[test]
+    fn missing_or_empty_file_is_none_and_garbage_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         assert!(read(&dir.path().join("nope.json")).unwrap().is_none());
+        std::fs::write(dir.path().join("empty.json"), "").unwrap();
+        assert!(read(&dir.path().join("empty.json")).unwrap().is_none());
         std::fs::write(dir.path().join("bad.json"), "{not json").unwrap();
         assert!(read(&dir.path().join("bad.json")).is_err());
     }
