@@ -219,7 +219,7 @@ fn exchanged(_tmp: &tempfile::NamedTempFile, _path: &Path) -> bool {
 }
 
 /// Reads a state file. An empty one is no snapshot, like a missing one: what a write cut off by
-/// a power cut leaves (see [`exchanged`]).
+/// a power cut leaves (see `exchanged`).
 pub fn read(path: &Path) -> anyhow::Result<Option<Snapshot>> {
     let bytes = match std::fs::read(path) {
         Ok(bytes) if bytes.is_empty() => return Ok(None),
