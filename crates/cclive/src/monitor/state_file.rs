@@ -189,7 +189,8 @@ pub fn write_atomically(path: &Path, snapshot: &Snapshot) -> anyhow::Result<()> 
 
 /// Swaps the written temp file and the state file in one step (`renameat2` with
 /// `RENAME_EXCHANGE`); false when it could not (no state file yet, or a file system or kernel
-/// without it), and the caller renames instead.
+/// without it), and the caller renames instead. Only a regular file is swapped: an exchange
+/// would move a directory or a link found at the path to the temp name, which is then removed.
 ///
 /// Why not always rename: on ext4 (the common Linux root), renaming onto an existing file
 /// starts writing the new file's data out at once (`auto_da_alloc`, its guard against empty
@@ -202,7 +203,7 @@ pub fn write_atomically(path: &Path, snapshot: &Snapshot) -> anyhow::Result<()> 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn exchanged(tmp: &tempfile::NamedTempFile, path: &Path) -> bool {
     use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
-    path.exists()
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.is_file())
         && renameat2(
             AT_FDCWD,
             tmp.path(),
@@ -271,6 +272,31 @@ mod tests {
         assert_eq!(read(&path).unwrap().unwrap().updated_at, new);
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "the replaced files are gone: {names:?}");
+    }
+
+    #[test]
+    fn a_directory_at_the_path_is_not_swapped_away() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.json");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("keep"), "mine").unwrap();
+        let now = jiff::Timestamp::now();
+        assert!(write_atomically(&path, &Snapshot::inactive(now)).is_err());
+        assert_eq!(std::fs::read_to_string(path.join("keep")).unwrap(), "mine");
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "nothing left beside it: {names:?}");
+    }
+
+    #[test]
+    fn a_link_at_the_path_is_replaced_and_its_target_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, target) = (dir.path().join("s.json"), dir.path().join("elsewhere.json"));
+        std::fs::write(&target, "theirs").unwrap();
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        let now = jiff::Timestamp::from_second(1_800_000_000).unwrap();
+        write_atomically(&path, &Snapshot::inactive(now)).unwrap();
+        assert_eq!(read(&path).unwrap().unwrap().updated_at, now);
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "theirs");
     }
 
     #[test]
