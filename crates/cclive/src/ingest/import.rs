@@ -921,6 +921,32 @@ mod tests {
     }
 
     #[test]
+    fn a_first_imports_usage_rows_made_on_several_threads_are_every_sessions_in_order() {
+        let (home, project) = claude_home();
+        for s in 0..5 {
+            let id = format!("s{s}");
+            append(
+                &project.join(format!("{id}.jsonl")),
+                &(response(&id, 0) + &response(&id, 1)),
+            );
+        }
+        let store = SqliteStore::open_in_memory().unwrap();
+        import_home(home.path(), &store, &ImportOptions::default());
+        let sessions: Vec<SessionState> = (0..5)
+            .map(|s| {
+                store
+                    .session(&SessionId::new(format!("s{s}")))
+                    .unwrap()
+                    .unwrap()
+            })
+            .collect();
+        let one_by_one: Vec<UsageRow> = sessions.iter().flat_map(UsageRow::of_session).collect();
+        assert_eq!(one_by_one.len(), 10);
+        assert_eq!(every_usage_row(&sessions, 3), one_by_one);
+        assert_eq!(every_usage_row(&sessions, 1), one_by_one);
+    }
+
+    #[test]
     fn a_resumed_sessions_copy_of_an_earlier_runs_totals_leaves_the_last_ones() {
         let (home, project) = claude_home();
         // Two runs of s1, each ending with the session's totals so far.
