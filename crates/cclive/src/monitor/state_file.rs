@@ -2,8 +2,9 @@
 //!
 //! Readers (the seed's dashboard, scripts, `cclive status`) poll this file, so it must never be
 //! seen half-written: each write goes to a temp file in the same directory, which is swapped
-//! with the old one (or renamed over it where it cannot be swapped). Writes are throttled to one per interval while events pour in; the final state is
-//! always written. This module only writes what it is given; the snapshot comes from the monitor.
+//! with the old one (or renamed over it where it cannot be swapped). Writes are throttled to one
+//! per interval while events pour in; the final state is always written. This module only writes
+//! what it is given; the snapshot comes from the monitor.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
